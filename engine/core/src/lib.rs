@@ -1,0 +1,92 @@
+//! The Lead Orchestrator engine: commands through cqrs-es over the event store, read models
+//! and replay, data-subject export and erasure, retention, and synthetic history.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod projection;
+pub mod retention;
+pub mod seed;
+pub mod subjects;
+
+use std::collections::HashMap;
+
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
+use leadorch_domain::PersonalData;
+use leadorch_store::cqrs::meta;
+use leadorch_store::{CqrsStore, Metadata, Store, StoreConfig};
+
+pub use error::{Error, Result};
+
+/// How many times a command is re-decided on fresh state after losing a race.
+const CONFLICT_RETRIES: usize = 5;
+
+/// The store plus command execution.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    /// The event store.
+    pub store: Store,
+}
+
+impl Engine {
+    /// Opens the store described by `config`.
+    pub async fn open(config: &StoreConfig) -> Result<Engine> {
+        Ok(Engine {
+            store: Store::open(config).await?,
+        })
+    }
+
+    /// Runs `command` against aggregate `A` with id `id` through cqrs-es's `CqrsFramework`.
+    /// When another writer changed the aggregate in between, the command is decided again on
+    /// the new state (a few times) instead of failing.
+    pub async fn execute<A>(&self, id: &str, command: A::Command, metadata: &Metadata) -> Result<()>
+    where
+        A: Aggregate,
+        A::Event: PersonalData,
+        A::Command: Clone,
+        A::Services: Default,
+    {
+        let cqrs = CqrsFramework::new(
+            CqrsStore::<A>::new(self.store.clone()),
+            vec![],
+            A::Services::default(),
+        );
+        let mut map = HashMap::new();
+        map.insert(meta::ACTOR.to_string(), metadata.actor.clone());
+        if let Some(c) = metadata.correlation_id {
+            map.insert(meta::CORRELATION_ID.to_string(), c.to_string());
+        }
+        if let Some(c) = metadata.causation_id {
+            map.insert(meta::CAUSATION_ID.to_string(), c.to_string());
+        }
+        if let Some(t) = &metadata.trace_id {
+            map.insert(meta::TRACE_ID.to_string(), t.clone());
+        }
+        let mut attempt = 0;
+        loop {
+            match cqrs
+                .execute_with_metadata(id, command.clone(), map.clone())
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                }
+                Err(AggregateError::UserError(e)) => {
+                    return Err(Error::Rejected {
+                        aggregate: A::TYPE,
+                        id: id.to_string(),
+                        message: e.to_string(),
+                    })
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    return Err(Error::Internal(format!(
+                        "{} {id} kept changing under the command; try again",
+                        A::TYPE
+                    )))
+                }
+                Err(e) => return Err(Error::Internal(e.to_string())),
+            }
+        }
+    }
+}

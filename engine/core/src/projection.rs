@@ -1,0 +1,462 @@
+//! Read models: folds of the log, persisted as JSON documents with one checkpoint, rebuilt from
+//! position 0 on demand, and computed in memory "as of" any earlier position (time travel).
+//!
+//! Every aggregate type has a view whose documents are the aggregate's own state (its `apply`
+//! is the fold, so the read model can never disagree with what a command would see), plus two
+//! cross-cutting views: `subject_index` (which streams hold each data subject's events) and
+//! `audit` (per stream: how many events, the last one, who caused it, when).
+//!
+//! Read models never hold plaintext personal data: events are decoded for them with sealed
+//! fields replaced by `null` ([`Reveal::Redact`]). That is why erasing a subject needs no
+//! read-model scrub: there is nothing of theirs to scrub.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cqrs_es::Aggregate;
+use leadorch_domain::{
+    split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
+    Lead, PersonalData, Rule,
+};
+use leadorch_store::codec::{has_sealed_fields, Decoder};
+use leadorch_store::{CatchUp, Db, ReadModelTx, RecordedEvent, Reveal, Store};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The checkpoint name of the persisted read models.
+pub const CHECKPOINT: &str = "projections";
+/// Events read per page.
+const PAGE: u64 = 20_000;
+
+/// Rows of one read model, with the keys changed since the last flush.
+#[derive(Debug)]
+pub struct Table<D> {
+    name: &'static str,
+    rows: BTreeMap<String, D>,
+    dirty: BTreeSet<String>,
+}
+
+impl<D: Serialize + DeserializeOwned> Table<D> {
+    fn new(name: &'static str) -> Self {
+        Table {
+            name,
+            rows: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+        }
+    }
+
+    /// The read model's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// One row.
+    pub fn get(&self, key: &str) -> Option<&D> {
+        self.rows.get(key)
+    }
+
+    /// All rows, ordered by key.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &D)> {
+        self.rows.iter()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn entry(&mut self, key: &str) -> &mut D
+    where
+        D: Default,
+    {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_string());
+        }
+        self.rows.entry(key.to_string()).or_default()
+    }
+
+    async fn load(&mut self, db: &Db) -> Result<()> {
+        self.rows.clear();
+        self.dirty.clear();
+        for (k, doc) in db.docs(self.name).await? {
+            let d: D = serde_json::from_slice(&doc).map_err(|e| Error::ReadModel {
+                name: self.name,
+                key: k.clone(),
+                reason: e.to_string(),
+            })?;
+            self.rows.insert(k, d);
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, tx: &mut ReadModelTx, all: bool) -> Result<()> {
+        let keys: Vec<String> = if all {
+            tx.clear(self.name).await?;
+            self.rows.keys().cloned().collect()
+        } else {
+            std::mem::take(&mut self.dirty).into_iter().collect()
+        };
+        for k in keys {
+            match self.rows.get(&k) {
+                Some(d) => {
+                    let doc = serde_json::to_vec(d).map_err(|e| Error::ReadModel {
+                        name: self.name,
+                        key: k.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    tx.put(self.name, &k, &doc).await?;
+                }
+                None => tx.delete(self.name, &k).await?,
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+}
+
+/// A document of an aggregate view: the aggregate's state and where it was last changed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AggregateDoc<A> {
+    /// Stream version.
+    pub version: u64,
+    /// Position of the last event.
+    pub position: u64,
+    /// Recorded-at of the last event (µs).
+    pub updated_at: i64,
+    /// The aggregate, folded with its own `apply`.
+    pub state: A,
+}
+
+/// A per-stream summary for the audit view.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditDoc {
+    /// Events in the stream.
+    pub events: u64,
+    /// Position of the first event.
+    pub first_position: u64,
+    /// Position of the last event.
+    pub last_position: u64,
+    /// Type of the last event.
+    pub last_event_type: String,
+    /// Who caused the last event.
+    pub last_actor: String,
+    /// When the last event was recorded (µs).
+    pub last_recorded_at: i64,
+    /// Every actor that touched the stream.
+    pub actors: BTreeSet<String>,
+}
+
+/// Where a data subject's events are.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubjectDoc {
+    /// Streams holding events about the subject.
+    pub streams: BTreeSet<String>,
+    /// Whether the subject was erased on request.
+    pub erased: bool,
+}
+
+/// All read models, folded together.
+#[derive(Debug)]
+pub struct Projections {
+    /// Current campaign state, keyed by `<customer>/<campaign>`.
+    pub campaigns: Table<AggregateDoc<Campaign>>,
+    /// Latest capacity per team.
+    pub capacity: Table<AggregateDoc<CapacitySnapshot>>,
+    /// Leads (personal fields always empty).
+    pub leads: Table<AggregateDoc<Lead>>,
+    /// Consents (personal fields always empty).
+    pub consents: Table<AggregateDoc<Consent>>,
+    /// Data subjects' requests.
+    pub data_subjects: Table<AggregateDoc<DataSubject>>,
+    /// Rules with their version history.
+    pub rules: Table<AggregateDoc<Rule>>,
+    /// Connected Google accounts.
+    pub google_accounts: Table<AggregateDoc<GoogleAccount>>,
+    /// Data subject → streams.
+    pub subject_index: Table<SubjectDoc>,
+    /// Per-stream audit summary.
+    pub audit: Table<AuditDoc>,
+    /// Last position folded in.
+    pub position: u64,
+    /// Recorded-at of that position (µs).
+    pub recorded_at: i64,
+    /// Events folded in since creation or load.
+    pub applied: u64,
+}
+
+impl Default for Projections {
+    fn default() -> Self {
+        Projections {
+            campaigns: Table::new("campaigns"),
+            capacity: Table::new("capacity"),
+            leads: Table::new("leads"),
+            consents: Table::new("consents"),
+            data_subjects: Table::new("data_subjects"),
+            rules: Table::new("rules"),
+            google_accounts: Table::new("google_accounts"),
+            subject_index: Table::new("subject_index"),
+            audit: Table::new("audit"),
+            position: 0,
+            recorded_at: 0,
+            applied: 0,
+        }
+    }
+}
+
+fn fold<A: Aggregate + Default>(
+    table: &mut Table<AggregateDoc<A>>,
+    id: &str,
+    rec: &RecordedEvent,
+    event: A::Event,
+) {
+    let doc = table.entry(id);
+    doc.state.apply(event);
+    doc.version = rec.stream_version;
+    doc.position = rec.position;
+    doc.updated_at = rec.recorded_at;
+}
+
+macro_rules! each_table {
+    ($p:expr, $t:ident => $body:expr) => {{
+        {
+            let $t = &mut $p.campaigns;
+            $body
+        }
+        {
+            let $t = &mut $p.capacity;
+            $body
+        }
+        {
+            let $t = &mut $p.leads;
+            $body
+        }
+        {
+            let $t = &mut $p.consents;
+            $body
+        }
+        {
+            let $t = &mut $p.data_subjects;
+            $body
+        }
+        {
+            let $t = &mut $p.rules;
+            $body
+        }
+        {
+            let $t = &mut $p.google_accounts;
+            $body
+        }
+        {
+            let $t = &mut $p.subject_index;
+            $body
+        }
+        {
+            let $t = &mut $p.audit;
+            $body
+        }
+    }};
+}
+
+impl Projections {
+    /// Folds one decoded event in.
+    pub fn apply(&mut self, rec: &RecordedEvent, event: AnyEvent) {
+        let id = split_stream_id(&rec.stream_id)
+            .map(|(_, id)| id)
+            .unwrap_or(&rec.stream_id);
+        let meta = rec.metadata();
+        let audit = self.audit.entry(&rec.stream_id);
+        if audit.events == 0 {
+            audit.first_position = rec.position;
+        }
+        audit.events += 1;
+        audit.last_position = rec.position;
+        audit.last_event_type.clone_from(&rec.event_type);
+        audit.last_recorded_at = rec.recorded_at;
+        if !audit.actors.contains(&meta.actor) {
+            audit.actors.insert(meta.actor.clone());
+        }
+        audit.last_actor = meta.actor;
+        if let Some(subject) = event.data_subject() {
+            let subject = subject.to_string();
+            let doc = self.subject_index.entry(&subject);
+            if !doc.streams.contains(&rec.stream_id) {
+                doc.streams.insert(rec.stream_id.clone());
+            }
+            if rec.event_type == "SubjectErased" {
+                doc.erased = true;
+            }
+        }
+        match event {
+            AnyEvent::Lead(e) => fold(&mut self.leads, id, rec, e),
+            AnyEvent::Consent(e) => fold(&mut self.consents, id, rec, e),
+            AnyEvent::DataSubject(e) => fold(&mut self.data_subjects, id, rec, e),
+            AnyEvent::Campaign(e) => fold(&mut self.campaigns, id, rec, e),
+            AnyEvent::Capacity(e) => fold(&mut self.capacity, id, rec, e),
+            AnyEvent::Rule(e) => fold(&mut self.rules, id, rec, e),
+            AnyEvent::GoogleAccount(e) => fold(&mut self.google_accounts, id, rec, e),
+        }
+        self.position = rec.position;
+        self.recorded_at = rec.recorded_at;
+        self.applied += 1;
+    }
+
+    /// Decodes a page and folds it in.
+    pub async fn apply_page(
+        &mut self,
+        decoder: &mut Decoder<'_>,
+        page: &[RecordedEvent],
+    ) -> Result<()> {
+        for rec in page {
+            let event = decode(decoder, rec).await?;
+            self.apply(rec, event);
+        }
+        Ok(())
+    }
+
+    /// Loads the persisted read models and their checkpoint.
+    pub async fn load(db: &Db) -> Result<Projections> {
+        let mut p = Projections::default();
+        each_table!(p, t => t.load(db).await?);
+        p.position = db.checkpoint(CHECKPOINT).await?;
+        Ok(p)
+    }
+
+    /// Writes changed rows (or, with `all`, replaces every row) and the checkpoint in one
+    /// transaction.
+    pub async fn save(&mut self, db: &Db, all: bool) -> Result<()> {
+        let mut tx = ReadModelTx::begin(db).await?;
+        each_table!(self, t => t.flush(&mut tx, all).await?);
+        tx.set_checkpoint(CHECKPOINT, self.position).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Folds events from `self.position` up to `until` (or the head) without saving. The next
+    /// page is fetched while the current one is folded.
+    pub async fn fold_until(
+        &mut self,
+        store: &Store,
+        until: Option<u64>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
+        let mut decoder = store.codec.decoder(Reveal::Redact);
+        let log = store.log.clone();
+        let fetch = move |from: u64| {
+            let log = log.clone();
+            async move {
+                let limit = match until {
+                    Some(u) if u <= from => return Ok(Vec::new()),
+                    Some(u) => PAGE.min(u - from),
+                    None => PAGE,
+                };
+                log.read_after(from, limit).await
+            }
+        };
+        let mut next = tokio::spawn(fetch(self.position));
+        loop {
+            let page = next.await.map_err(|e| Error::Internal(e.to_string()))??;
+            let Some(last) = page.last().map(|e| e.position) else {
+                return Ok(());
+            };
+            next = tokio::spawn(fetch(last));
+            self.apply_page(&mut decoder, &page).await?;
+            progress(self.position);
+        }
+    }
+}
+
+/// Decodes one stored event for read models (personal fields redacted).
+pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<AnyEvent> {
+    let (aggregate_type, _) = split_stream_id(&rec.stream_id).ok_or_else(|| Error::Decode {
+        position: rec.position,
+        reason: format!("stream id {:?} has no aggregate type", rec.stream_id),
+    })?;
+    let current = leadorch_domain::current_version(aggregate_type, &rec.event_type);
+    if current == Some(rec.schema_version.as_str()) && !has_sealed_fields(&rec.payload) {
+        if let Some(e) = decode_fast(aggregate_type, &rec.payload) {
+            return Ok(e);
+        }
+    }
+    let value = decoder.payload(rec).await?;
+    AnyEvent::decode(aggregate_type, &rec.event_type, &rec.schema_version, &value).map_err(|e| {
+        Error::Decode {
+            position: rec.position,
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// Straight from bytes to the typed event, for payloads at the current schema version with
+/// no sealed fields (the common case on a replay).
+fn decode_fast(aggregate_type: &str, payload: &[u8]) -> Option<AnyEvent> {
+    fn de<T: DeserializeOwned>(p: &[u8]) -> Option<T> {
+        serde_json::from_slice(p).ok()
+    }
+    Some(match aggregate_type {
+        Lead::TYPE => AnyEvent::Lead(de(payload)?),
+        Consent::TYPE => AnyEvent::Consent(de(payload)?),
+        DataSubject::TYPE => AnyEvent::DataSubject(de(payload)?),
+        Campaign::TYPE => AnyEvent::Campaign(de(payload)?),
+        CapacitySnapshot::TYPE => AnyEvent::Capacity(de(payload)?),
+        Rule::TYPE => AnyEvent::Rule(de(payload)?),
+        GoogleAccount::TYPE => AnyEvent::GoogleAccount(de(payload)?),
+        _ => return None,
+    })
+}
+
+/// Brings the persisted read models up to the head and returns them.
+pub async fn catch_up(store: &Store) -> Result<Projections> {
+    let mut p = Projections::load(store.db()).await?;
+    let before = p.position;
+    p.fold_until(store, None, &mut |_| {}).await?;
+    if p.position != before {
+        p.save(store.db(), false).await?;
+    }
+    Ok(p)
+}
+
+/// Rebuilds every read model from position 0 and replaces the persisted ones.
+pub async fn rebuild(store: &Store, progress: &mut dyn FnMut(u64)) -> Result<Projections> {
+    let mut p = Projections::default();
+    p.fold_until(store, None, progress).await?;
+    p.save(store.db(), true).await?;
+    Ok(p)
+}
+
+/// The read models as they were at `position`, computed in memory; nothing is saved.
+pub async fn as_of(
+    store: &Store,
+    position: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Projections> {
+    let mut p = Projections::default();
+    p.fold_until(store, Some(position), progress).await?;
+    Ok(p)
+}
+
+/// Keeps the persisted read models current: waits for new events and folds them in, one
+/// transaction per page, until `stop` fires.
+pub async fn follow(
+    store: &Store,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Projections> {
+    let mut p = Projections::load(store.db()).await?;
+    let mut sub = CatchUp::new(&store.log, p.position, PAGE);
+    let mut decoder = store.codec.decoder(Reveal::Redact);
+    loop {
+        tokio::select! {
+            page = sub.next() => {
+                let page = page?;
+                p.apply_page(&mut decoder, &page).await?;
+                p.save(store.db(), false).await?;
+            }
+            _ = stop.changed() => return Ok(p),
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! Data subjects: export (GDPR Art. 15/20) and erasure by crypto-shredding (Art. 17).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use leadorch_domain::subject::ErasureReason;
+use leadorch_domain::{DataSubject, KeyPurpose, SubjectCommand};
+use leadorch_store::{Metadata, Reveal};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::projection::catch_up;
+use crate::Engine;
+
+/// Everything held about one data subject, decrypted, in log order.
+#[derive(Debug, Serialize)]
+pub struct SubjectExport {
+    /// Format marker for machine readers.
+    pub format: &'static str,
+    /// The subject.
+    pub subject_id: String,
+    /// When the export was made (RFC 3339).
+    pub exported_at: String,
+    /// Whether the subject was erased on request (their personal fields are then `null`).
+    pub erased: bool,
+    /// Purposes for which personal data is still readable.
+    pub readable_purposes: Vec<KeyPurpose>,
+    /// The subject's events.
+    pub events: Vec<ExportedEvent>,
+}
+
+/// One event in an export.
+#[derive(Debug, Serialize)]
+pub struct ExportedEvent {
+    /// Global position.
+    pub position: u64,
+    /// Stream.
+    pub stream: String,
+    /// Event type.
+    pub event_type: String,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+    /// The event, personal fields decrypted (or `null` where erased or expired).
+    pub data: Value,
+}
+
+/// What an erasure did.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ErasureReport {
+    /// The subject.
+    pub subject_id: String,
+    /// Keys destroyed now.
+    pub keys_destroyed: Vec<KeyPurpose>,
+    /// Events whose personal fields are now unreadable.
+    pub events_affected: usize,
+    /// Whether the subject had been erased before.
+    pub already_erased: bool,
+}
+
+/// Exports a subject and records the export request.
+pub async fn export(
+    engine: &Engine,
+    subject_id: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<SubjectExport> {
+    let views = catch_up(&engine.store).await?;
+    let Some(doc) = views.subject_index.get(subject_id) else {
+        return Err(Error::NotFound(format!(
+            "no data subject {subject_id:?} in the log"
+        )));
+    };
+    let mut events = Vec::new();
+    let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
+    for stream in &doc.streams {
+        for rec in engine.store.log.read_stream(stream).await? {
+            let data = decoder.payload(&rec).await?;
+            events.push(ExportedEvent {
+                position: rec.position,
+                stream: rec.stream_id.clone(),
+                event_type: rec.event_type.clone(),
+                recorded_at: rec
+                    .recorded_at_utc()
+                    .to_rfc3339_opts(SecondsFormat::Micros, true),
+                data,
+            });
+        }
+    }
+    events.sort_by_key(|e| e.position);
+    let export = SubjectExport {
+        format: "leadorch.subject-export.v1",
+        subject_id: subject_id.to_string(),
+        exported_at: now.to_rfc3339_opts(SecondsFormat::Micros, true),
+        erased: doc.erased,
+        readable_purposes: engine.store.codec.keys().purposes(subject_id).await?,
+        events,
+    };
+    engine
+        .execute::<DataSubject>(
+            subject_id,
+            SubjectCommand::RequestExport {
+                subject_id: subject_id.to_string(),
+                request_id: uuid::Uuid::now_v7().to_string(),
+                at: now,
+            },
+            &Metadata::actor(actor),
+        )
+        .await?;
+    Ok(export)
+}
+
+/// Erases a subject: destroys every key of theirs, then records the erasure. Keys go first,
+/// so a crash in between leaves an erased subject whose event a second run records; never a
+/// recorded erasure whose data is still readable.
+pub async fn erase(
+    engine: &Engine,
+    subject_id: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ErasureReport> {
+    let views = catch_up(&engine.store).await?;
+    let Some(doc) = views.subject_index.get(subject_id) else {
+        return Err(Error::NotFound(format!(
+            "no data subject {subject_id:?} in the log"
+        )));
+    };
+    let already_erased = doc.erased;
+    let mut affected = 0;
+    for stream in &doc.streams {
+        affected += engine
+            .store
+            .log
+            .read_stream(stream)
+            .await?
+            .iter()
+            .filter(|r| leadorch_store::codec::has_sealed_fields(&r.payload))
+            .count();
+    }
+    let destroyed = engine.store.codec.keys().destroy(subject_id, None).await?;
+    if !already_erased {
+        engine
+            .execute::<DataSubject>(
+                subject_id,
+                SubjectCommand::Erase {
+                    subject_id: subject_id.to_string(),
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    reason: ErasureReason::Request,
+                    purposes: destroyed.clone(),
+                    at: now,
+                },
+                &Metadata::actor(actor),
+            )
+            .await?;
+        catch_up(&engine.store).await?;
+    }
+    Ok(ErasureReport {
+        subject_id: subject_id.to_string(),
+        keys_destroyed: destroyed,
+        events_affected: affected,
+        already_erased,
+    })
+}

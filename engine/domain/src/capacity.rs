@@ -1,0 +1,405 @@
+//! Sales-team capacity: how many agents are available and how many open leads they can take,
+//! as reported by a CRM, a contact centre or a push to the API. One aggregate per team.
+//!
+//! Utilisation (`open_leads / max_open_leads`) is derived, never stored.
+//!
+//! `CapacityRecorded` is at schema version 1.1: version 1.0 had no `source`; the upcaster in
+//! [`crate::upcast`] fills in `"unknown"`.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::is_blank;
+use crate::personal::{PersonalData, PersonalField};
+
+/// Event types of this aggregate with their current schema versions.
+pub const EVENT_TYPES: &[(&str, &str)] = &[("CapacityRecorded", "1.1")];
+
+/// `open / max`, or `None` when there is no capacity at all (`max == 0`); callers should treat
+/// `None` as "full".
+fn utilisation(open_leads: u32, max_open_leads: u32) -> Option<f64> {
+    (max_open_leads > 0).then(|| f64::from(open_leads) / f64::from(max_open_leads))
+}
+
+/// Commands of a [`CapacitySnapshot`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum CapacityCommand {
+    /// Record one capacity reading.
+    Record {
+        /// The team (the aggregate id).
+        team: String,
+        /// Agents available to take leads.
+        agents_available: u32,
+        /// Leads currently open for the team.
+        open_leads: u32,
+        /// How many open leads the team can handle.
+        max_open_leads: u32,
+        /// Where the reading came from (e.g. `push`, `hubspot`, `salesforce`).
+        source: String,
+        /// When it was read.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Events of a [`CapacitySnapshot`]. None has personal fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum CapacityEvent {
+    /// A capacity reading (schema 1.1: `source` added).
+    CapacityRecorded {
+        /// The team.
+        team: String,
+        /// Agents available to take leads.
+        agents_available: u32,
+        /// Leads currently open for the team.
+        open_leads: u32,
+        /// How many open leads the team can handle.
+        max_open_leads: u32,
+        /// Where the reading came from; `"unknown"` for readings stored at schema 1.0.
+        source: String,
+        /// When it was read.
+        at: DateTime<Utc>,
+    },
+}
+
+impl CapacityEvent {
+    /// `open_leads / max_open_leads`; `None` when `max_open_leads` is 0 (no capacity: full).
+    pub fn utilisation(&self) -> Option<f64> {
+        match self {
+            CapacityEvent::CapacityRecorded {
+                open_leads,
+                max_open_leads,
+                ..
+            } => utilisation(*open_leads, *max_open_leads),
+        }
+    }
+}
+
+/// Why a [`CapacityCommand`] was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CapacityError {
+    /// A required field is empty. HTTP 422.
+    #[error("{0} must not be empty")]
+    EmptyField(&'static str),
+    /// The reading names another team than this aggregate's. HTTP 409.
+    #[error("reading for team {found:?} sent to team {expected:?}")]
+    TeamMismatch {
+        /// This aggregate's team.
+        expected: String,
+        /// The command's team.
+        found: String,
+    },
+    /// Agents are available but can take no leads: a misconfigured source. HTTP 422.
+    #[error("max_open_leads must be positive when agents are available")]
+    ZeroMaxWithAgents,
+    /// The reading is older than the last one. HTTP 409.
+    #[error("reading at {at} is older than the last one at {last}")]
+    OutOfOrder {
+        /// Time of the last reading.
+        last: DateTime<Utc>,
+        /// Time of this one.
+        at: DateTime<Utc>,
+    },
+}
+
+/// The latest capacity reading of a team.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapacitySnapshot {
+    team: Option<String>,
+    agents_available: u32,
+    open_leads: u32,
+    max_open_leads: u32,
+    source: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+impl CapacitySnapshot {
+    /// The team, once a reading was recorded.
+    pub fn team(&self) -> Option<&str> {
+        self.team.as_deref()
+    }
+
+    /// Agents available at the last reading.
+    pub fn agents_available(&self) -> u32 {
+        self.agents_available
+    }
+
+    /// Open leads at the last reading.
+    pub fn open_leads(&self) -> u32 {
+        self.open_leads
+    }
+
+    /// Maximum open leads at the last reading.
+    pub fn max_open_leads(&self) -> u32 {
+        self.max_open_leads
+    }
+
+    /// Source of the last reading.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// Time of the last reading.
+    pub fn recorded_at(&self) -> Option<DateTime<Utc>> {
+        self.at
+    }
+
+    /// `open_leads / max_open_leads` of the last reading; `None` before any reading or when
+    /// `max_open_leads` is 0 (no capacity: treat as full).
+    pub fn utilisation(&self) -> Option<f64> {
+        self.at?;
+        utilisation(self.open_leads, self.max_open_leads)
+    }
+
+    /// Decides which events a command produces, without applying them.
+    pub fn decide(&self, command: CapacityCommand) -> Result<Vec<CapacityEvent>, CapacityError> {
+        match command {
+            CapacityCommand::Record {
+                team,
+                agents_available,
+                open_leads,
+                max_open_leads,
+                source,
+                at,
+            } => {
+                if is_blank(&team) {
+                    return Err(CapacityError::EmptyField("team"));
+                }
+                if is_blank(&source) {
+                    return Err(CapacityError::EmptyField("source"));
+                }
+                if let Some(expected) = &self.team {
+                    if *expected != team {
+                        return Err(CapacityError::TeamMismatch {
+                            expected: expected.clone(),
+                            found: team,
+                        });
+                    }
+                }
+                if max_open_leads == 0 && agents_available > 0 {
+                    return Err(CapacityError::ZeroMaxWithAgents);
+                }
+                if let Some(last) = self.at {
+                    if at < last {
+                        return Err(CapacityError::OutOfOrder { last, at });
+                    }
+                }
+                Ok(vec![CapacityEvent::CapacityRecorded {
+                    team,
+                    agents_available,
+                    open_leads,
+                    max_open_leads,
+                    source,
+                    at,
+                }])
+            }
+        }
+    }
+}
+
+impl Aggregate for CapacitySnapshot {
+    const TYPE: &'static str = "capacity";
+    type Command = CapacityCommand;
+    type Event = CapacityEvent;
+    type Error = CapacityError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _service: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            CapacityEvent::CapacityRecorded {
+                team,
+                agents_available,
+                open_leads,
+                max_open_leads,
+                source,
+                at,
+            } => {
+                *self = CapacitySnapshot {
+                    team: Some(team),
+                    agents_available,
+                    open_leads,
+                    max_open_leads,
+                    source: Some(source),
+                    at: Some(at),
+                };
+            }
+        }
+    }
+}
+
+impl DomainEvent for CapacityEvent {
+    fn event_type(&self) -> String {
+        match self {
+            CapacityEvent::CapacityRecorded { .. } => "CapacityRecorded",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        match self {
+            CapacityEvent::CapacityRecorded { .. } => "1.1",
+        }
+        .to_owned()
+    }
+}
+
+impl PersonalData for CapacityEvent {
+    fn data_subject(&self) -> Option<&str> {
+        None
+    }
+
+    fn personal_fields(&self) -> &'static [PersonalField] {
+        &[]
+    }
+}
+
+/// One sample of every event variant.
+#[cfg(test)]
+pub(crate) fn samples() -> Vec<CapacityEvent> {
+    use crate::testutil::t;
+    vec![CapacityEvent::CapacityRecorded {
+        team: "sales-nl".into(),
+        agents_available: 4,
+        open_leads: 30,
+        max_open_leads: 40,
+        source: "hubspot".into(),
+        at: t(0),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::t;
+    use cqrs_es::test::TestFramework;
+
+    type Fixture = TestFramework<CapacitySnapshot>;
+
+    fn record(agents: u32, open: u32, max: u32, minute: i64) -> CapacityCommand {
+        CapacityCommand::Record {
+            team: "sales-nl".into(),
+            agents_available: agents,
+            open_leads: open,
+            max_open_leads: max,
+            source: "push".into(),
+            at: t(minute),
+        }
+    }
+
+    fn recorded(agents: u32, open: u32, max: u32, minute: i64) -> CapacityEvent {
+        CapacityEvent::CapacityRecorded {
+            team: "sales-nl".into(),
+            agents_available: agents,
+            open_leads: open,
+            max_open_leads: max,
+            source: "push".into(),
+            at: t(minute),
+        }
+    }
+
+    #[test]
+    fn readings_are_recorded() {
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(record(3, 10, 30, 0))
+            .then_expect_events(vec![recorded(3, 10, 30, 0)]);
+        Fixture::with(())
+            .given(vec![recorded(3, 10, 30, 0)])
+            .when(record(0, 12, 0, 0))
+            .then_expect_events(vec![recorded(0, 12, 0, 0)]);
+    }
+
+    #[test]
+    fn zero_max_with_agents_is_refused() {
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(record(2, 0, 0, 0))
+            .then_expect_error(CapacityError::ZeroMaxWithAgents);
+    }
+
+    #[test]
+    fn readings_out_of_order_are_refused() {
+        Fixture::with(())
+            .given(vec![recorded(3, 10, 30, 10)])
+            .when(record(3, 11, 30, 9))
+            .then_expect_error(CapacityError::OutOfOrder {
+                last: t(10),
+                at: t(9),
+            });
+    }
+
+    #[test]
+    fn readings_must_name_the_team_and_source() {
+        Fixture::with(())
+            .given(vec![recorded(3, 10, 30, 0)])
+            .when(CapacityCommand::Record {
+                team: "sales-be".into(),
+                agents_available: 1,
+                open_leads: 1,
+                max_open_leads: 1,
+                source: "push".into(),
+                at: t(1),
+            })
+            .then_expect_error(CapacityError::TeamMismatch {
+                expected: "sales-nl".into(),
+                found: "sales-be".into(),
+            });
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(CapacityCommand::Record {
+                team: "".into(),
+                agents_available: 1,
+                open_leads: 1,
+                max_open_leads: 1,
+                source: "push".into(),
+                at: t(1),
+            })
+            .then_expect_error(CapacityError::EmptyField("team"));
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(CapacityCommand::Record {
+                team: "sales-nl".into(),
+                agents_available: 1,
+                open_leads: 1,
+                max_open_leads: 1,
+                source: " ".into(),
+                at: t(1),
+            })
+            .then_expect_error(CapacityError::EmptyField("source"));
+    }
+
+    #[test]
+    fn utilisation_is_derived() {
+        assert_eq!(recorded(3, 30, 40, 0).utilisation(), Some(0.75));
+        assert_eq!(recorded(3, 50, 40, 0).utilisation(), Some(1.25));
+        assert_eq!(recorded(0, 5, 0, 0).utilisation(), None);
+
+        let mut snapshot = CapacitySnapshot::default();
+        assert_eq!(snapshot.utilisation(), None);
+        snapshot.apply(recorded(3, 30, 40, 0));
+        assert_eq!(snapshot.utilisation(), Some(0.75));
+        snapshot.apply(recorded(3, 10, 40, 1));
+        assert_eq!(snapshot.utilisation(), Some(0.25));
+        assert_eq!(snapshot.team(), Some("sales-nl"));
+        assert_eq!(snapshot.agents_available(), 3);
+        assert_eq!(snapshot.open_leads(), 10);
+        assert_eq!(snapshot.max_open_leads(), 40);
+        assert_eq!(snapshot.source(), Some("push"));
+        assert_eq!(snapshot.recorded_at(), Some(t(1)));
+        let stored = serde_json::to_value(recorded(3, 10, 40, 1)).expect("serializes");
+        assert!(stored.pointer("/CapacityRecorded/utilisation").is_none());
+    }
+}

@@ -1,0 +1,573 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod campaign;
+pub mod capacity;
+pub mod consent;
+pub mod google_account;
+pub mod lead;
+pub mod personal;
+pub mod rule;
+pub mod subject;
+pub mod upcast;
+
+use cqrs_es::{Aggregate, DomainEvent};
+use serde_json::Value;
+
+pub use campaign::{Campaign, CampaignCommand, CampaignError, CampaignEvent};
+pub use capacity::{CapacityCommand, CapacityError, CapacityEvent, CapacitySnapshot};
+pub use consent::{Consent, ConsentCommand, ConsentError, ConsentEvent};
+pub use google_account::{
+    GoogleAccount, GoogleAccountCommand, GoogleAccountError, GoogleAccountEvent,
+};
+pub use lead::{Lead, LeadCommand, LeadError, LeadEvent, LeadStatus};
+pub use personal::{KeyPurpose, PersonalData, PersonalField};
+pub use rule::{Rule, RuleCommand, RuleError, RuleEvent};
+pub use subject::{DataSubject, SubjectCommand, SubjectError, SubjectEvent};
+
+/// Every aggregate type (`Aggregate::TYPE`) of the domain, in a stable order.
+pub const AGGREGATE_TYPES: &[&str] = &[
+    Lead::TYPE,
+    Consent::TYPE,
+    DataSubject::TYPE,
+    Campaign::TYPE,
+    CapacitySnapshot::TYPE,
+    Rule::TYPE,
+    GoogleAccount::TYPE,
+];
+
+/// The event types of one aggregate type with their current schema versions
+/// (`"MAJOR.MINOR"`), or `None` for an unknown aggregate type.
+pub fn event_types(aggregate_type: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    match aggregate_type {
+        Lead::TYPE => Some(lead::EVENT_TYPES),
+        Consent::TYPE => Some(consent::EVENT_TYPES),
+        DataSubject::TYPE => Some(subject::EVENT_TYPES),
+        Campaign::TYPE => Some(campaign::EVENT_TYPES),
+        CapacitySnapshot::TYPE => Some(capacity::EVENT_TYPES),
+        Rule::TYPE => Some(rule::EVENT_TYPES),
+        GoogleAccount::TYPE => Some(google_account::EVENT_TYPES),
+        _ => None,
+    }
+}
+
+/// The current schema version of an event type, or `None` if the pair is unknown.
+pub fn current_version(aggregate_type: &str, event_type: &str) -> Option<&'static str> {
+    event_types(aggregate_type)?
+        .iter()
+        .find(|(t, _)| *t == event_type)
+        .map(|(_, v)| *v)
+}
+
+/// The id of one aggregate instance's event stream: `"<aggregate_type>:<aggregate_id>"`,
+/// e.g. `"campaign:1234567890/987"`.
+pub fn stream_id(aggregate_type: &str, aggregate_id: &str) -> String {
+    format!("{aggregate_type}:{aggregate_id}")
+}
+
+/// Splits a [`stream_id`] into `(aggregate_type, aggregate_id)` at the first `:`.
+///
+/// Aggregate types never contain `:`, aggregate ids may. Returns `None` when there is no
+/// `:` or either side is empty. The aggregate type is not checked against
+/// [`AGGREGATE_TYPES`].
+pub fn split_stream_id(stream_id: &str) -> Option<(&str, &str)> {
+    let (aggregate_type, aggregate_id) = stream_id.split_once(':')?;
+    if aggregate_type.is_empty() || aggregate_id.is_empty() {
+        return None;
+    }
+    Some((aggregate_type, aggregate_id))
+}
+
+/// An event of any aggregate, for code that reads streams of mixed types (export, replay,
+/// crypto-shredding, audit).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyEvent {
+    /// An event of a [`Lead`].
+    Lead(LeadEvent),
+    /// An event of a [`Consent`].
+    Consent(ConsentEvent),
+    /// An event of a [`DataSubject`].
+    DataSubject(SubjectEvent),
+    /// An event of a [`Campaign`].
+    Campaign(CampaignEvent),
+    /// An event of a [`CapacitySnapshot`].
+    Capacity(CapacityEvent),
+    /// An event of a [`Rule`].
+    Rule(RuleEvent),
+    /// An event of a [`GoogleAccount`].
+    GoogleAccount(GoogleAccountEvent),
+}
+
+/// Why a stored event could not be decoded. Every variant means the stored data and this
+/// build disagree; callers should treat it as an internal error (HTTP 500), never as a
+/// client mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The aggregate type is not one of [`AGGREGATE_TYPES`].
+    #[error("unknown aggregate type {0:?}")]
+    UnknownAggregateType(String),
+    /// The aggregate type has no event of that type.
+    #[error("aggregate type {aggregate_type:?} has no event type {event_type:?}")]
+    UnknownEventType {
+        /// The aggregate type given.
+        aggregate_type: String,
+        /// The event type given.
+        event_type: String,
+    },
+    /// The schema version is not `"MAJOR.MINOR"` (or `"MAJOR.MINOR.PATCH"`).
+    #[error("event {event_type} has an unreadable schema version {version:?}")]
+    InvalidVersion {
+        /// The event type.
+        event_type: String,
+        /// The version as stored.
+        version: String,
+    },
+    /// The payload's schema version (after upcasting) cannot be read by this build: another
+    /// major version, or an older minor version for which no upcaster exists.
+    #[error("event {event_type} at schema version {version} is not readable (current {current})")]
+    UnsupportedVersion {
+        /// The event type.
+        event_type: String,
+        /// The version after upcasting.
+        version: String,
+        /// The version this build writes.
+        current: &'static str,
+    },
+    /// The payload is not an externally tagged object whose only key is the event type.
+    #[error("payload of {event_type} is not tagged with its event type")]
+    NotTagged {
+        /// The event type given.
+        event_type: String,
+    },
+    /// The payload does not deserialize into the event.
+    #[error("payload of {event_type} does not match its schema: {source}")]
+    Payload {
+        /// The event type given.
+        event_type: String,
+        /// What serde reported.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl AnyEvent {
+    /// Decodes a stored event: upcasts the payload from `schema_version` to the current
+    /// schema (see [`upcast`]), checks the version and the tag, then deserializes it.
+    ///
+    /// `payload` is the event as serialized by serde (externally tagged, e.g.
+    /// `{"LeadReceived": {…}}`); personal fields may be JSON `null` after crypto-shredding.
+    /// A newer *minor* version than this build knows is accepted (minor versions only add
+    /// fields, which are ignored); another major version is not.
+    pub fn decode(
+        aggregate_type: &str,
+        event_type: &str,
+        schema_version: &str,
+        payload: &Value,
+    ) -> Result<AnyEvent, DecodeError> {
+        if event_types(aggregate_type).is_none() {
+            return Err(DecodeError::UnknownAggregateType(aggregate_type.to_owned()));
+        }
+        let current = current_version(aggregate_type, event_type).ok_or_else(|| {
+            DecodeError::UnknownEventType {
+                aggregate_type: aggregate_type.to_owned(),
+                event_type: event_type.to_owned(),
+            }
+        })?;
+        let (version, payload) =
+            upcast::upcast(aggregate_type, event_type, schema_version, payload.clone());
+        check_version(event_type, &version, current)?;
+        let tagged = payload
+            .as_object()
+            .is_some_and(|map| map.len() == 1 && map.contains_key(event_type));
+        if !tagged {
+            return Err(DecodeError::NotTagged {
+                event_type: event_type.to_owned(),
+            });
+        }
+        let payload_error = |source| DecodeError::Payload {
+            event_type: event_type.to_owned(),
+            source,
+        };
+        let event = match aggregate_type {
+            Lead::TYPE => AnyEvent::Lead(serde_json::from_value(payload).map_err(payload_error)?),
+            Consent::TYPE => {
+                AnyEvent::Consent(serde_json::from_value(payload).map_err(payload_error)?)
+            }
+            DataSubject::TYPE => {
+                AnyEvent::DataSubject(serde_json::from_value(payload).map_err(payload_error)?)
+            }
+            Campaign::TYPE => {
+                AnyEvent::Campaign(serde_json::from_value(payload).map_err(payload_error)?)
+            }
+            CapacitySnapshot::TYPE => {
+                AnyEvent::Capacity(serde_json::from_value(payload).map_err(payload_error)?)
+            }
+            Rule::TYPE => AnyEvent::Rule(serde_json::from_value(payload).map_err(payload_error)?),
+            GoogleAccount::TYPE => {
+                AnyEvent::GoogleAccount(serde_json::from_value(payload).map_err(payload_error)?)
+            }
+            other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
+        };
+        Ok(event)
+    }
+
+    /// The aggregate type (`Aggregate::TYPE`) this event belongs to.
+    pub fn aggregate_type(&self) -> &'static str {
+        match self {
+            AnyEvent::Lead(_) => Lead::TYPE,
+            AnyEvent::Consent(_) => Consent::TYPE,
+            AnyEvent::DataSubject(_) => DataSubject::TYPE,
+            AnyEvent::Campaign(_) => Campaign::TYPE,
+            AnyEvent::Capacity(_) => CapacitySnapshot::TYPE,
+            AnyEvent::Rule(_) => Rule::TYPE,
+            AnyEvent::GoogleAccount(_) => GoogleAccount::TYPE,
+        }
+    }
+
+    /// The event type (the variant name of the inner event).
+    pub fn event_type(&self) -> String {
+        match self {
+            AnyEvent::Lead(e) => e.event_type(),
+            AnyEvent::Consent(e) => e.event_type(),
+            AnyEvent::DataSubject(e) => e.event_type(),
+            AnyEvent::Campaign(e) => e.event_type(),
+            AnyEvent::Capacity(e) => e.event_type(),
+            AnyEvent::Rule(e) => e.event_type(),
+            AnyEvent::GoogleAccount(e) => e.event_type(),
+        }
+    }
+
+    /// The schema version the inner event is written at.
+    pub fn event_version(&self) -> String {
+        match self {
+            AnyEvent::Lead(e) => e.event_version(),
+            AnyEvent::Consent(e) => e.event_version(),
+            AnyEvent::DataSubject(e) => e.event_version(),
+            AnyEvent::Campaign(e) => e.event_version(),
+            AnyEvent::Capacity(e) => e.event_version(),
+            AnyEvent::Rule(e) => e.event_version(),
+            AnyEvent::GoogleAccount(e) => e.event_version(),
+        }
+    }
+
+    /// Serializes the inner event exactly as its aggregate's event store does (externally
+    /// tagged), so that [`AnyEvent::decode`] reads it back.
+    pub fn to_payload(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            AnyEvent::Lead(e) => serde_json::to_value(e),
+            AnyEvent::Consent(e) => serde_json::to_value(e),
+            AnyEvent::DataSubject(e) => serde_json::to_value(e),
+            AnyEvent::Campaign(e) => serde_json::to_value(e),
+            AnyEvent::Capacity(e) => serde_json::to_value(e),
+            AnyEvent::Rule(e) => serde_json::to_value(e),
+            AnyEvent::GoogleAccount(e) => serde_json::to_value(e),
+        }
+    }
+
+    fn inner(&self) -> &dyn PersonalData {
+        match self {
+            AnyEvent::Lead(e) => e,
+            AnyEvent::Consent(e) => e,
+            AnyEvent::DataSubject(e) => e,
+            AnyEvent::Campaign(e) => e,
+            AnyEvent::Capacity(e) => e,
+            AnyEvent::Rule(e) => e,
+            AnyEvent::GoogleAccount(e) => e,
+        }
+    }
+}
+
+impl PersonalData for AnyEvent {
+    fn data_subject(&self) -> Option<&str> {
+        self.inner().data_subject()
+    }
+
+    fn personal_fields(&self) -> &'static [PersonalField] {
+        self.inner().personal_fields()
+    }
+}
+
+macro_rules! any_event_from {
+    ($($event:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$event> for AnyEvent {
+            fn from(event: $event) -> Self {
+                AnyEvent::$variant(event)
+            }
+        }
+    )*};
+}
+
+any_event_from!(
+    LeadEvent => Lead,
+    ConsentEvent => Consent,
+    SubjectEvent => DataSubject,
+    CampaignEvent => Campaign,
+    CapacityEvent => Capacity,
+    RuleEvent => Rule,
+    GoogleAccountEvent => GoogleAccount,
+);
+
+/// Parses `"MAJOR.MINOR"` or `"MAJOR.MINOR.PATCH"` (a bare `"MAJOR"` means `MAJOR.0`).
+pub(crate) fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = match parts.next() {
+        Some(minor) => minor.parse().ok()?,
+        None => 0,
+    };
+    if let Some(patch) = parts.next() {
+        patch.parse::<u32>().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((major, minor))
+}
+
+fn check_version(
+    event_type: &str,
+    version: &str,
+    current: &'static str,
+) -> Result<(), DecodeError> {
+    let invalid = || DecodeError::InvalidVersion {
+        event_type: event_type.to_owned(),
+        version: version.to_owned(),
+    };
+    let (major, minor) = parse_version(version).ok_or_else(invalid)?;
+    let (current_major, current_minor) = parse_version(current).ok_or_else(invalid)?;
+    if major != current_major || minor < current_minor {
+        return Err(DecodeError::UnsupportedVersion {
+            event_type: event_type.to_owned(),
+            version: version.to_owned(),
+            current,
+        });
+    }
+    Ok(())
+}
+
+/// True when `s` is empty or only whitespace.
+pub(crate) fn is_blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use chrono::{DateTime, Utc};
+
+    /// A fixed instant plus `minutes`, so that tests never read the clock.
+    pub fn t(minutes: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_760_000_000 + minutes * 60, 0).expect("valid test timestamp")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn all_samples() -> Vec<AnyEvent> {
+        let mut all: Vec<AnyEvent> = Vec::new();
+        all.extend(lead::samples().into_iter().map(AnyEvent::from));
+        all.extend(consent::samples().into_iter().map(AnyEvent::from));
+        all.extend(subject::samples().into_iter().map(AnyEvent::from));
+        all.extend(campaign::samples().into_iter().map(AnyEvent::from));
+        all.extend(capacity::samples().into_iter().map(AnyEvent::from));
+        all.extend(rule::samples().into_iter().map(AnyEvent::from));
+        all.extend(google_account::samples().into_iter().map(AnyEvent::from));
+        all
+    }
+
+    #[test]
+    fn samples_cover_every_event_type_of_every_aggregate() {
+        let sampled: BTreeSet<(&str, String)> = all_samples()
+            .iter()
+            .map(|e| (e.aggregate_type(), e.event_type()))
+            .collect();
+        let declared: BTreeSet<(&str, String)> = AGGREGATE_TYPES
+            .iter()
+            .flat_map(|a| {
+                event_types(a)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(move |(t, _)| (*a, (*t).to_owned()))
+            })
+            .collect();
+        assert_eq!(sampled, declared);
+    }
+
+    #[test]
+    fn every_personal_field_pointer_resolves_in_a_sample_of_its_event() {
+        let mut purposes = BTreeSet::new();
+        for event in all_samples() {
+            let payload = event.to_payload().expect("serializes");
+            let tag = event.event_type();
+            for field in event.personal_fields() {
+                assert!(
+                    field.pointer.starts_with(&format!("/{tag}/")),
+                    "{} does not point into {tag}",
+                    field.pointer
+                );
+                let value = payload
+                    .pointer(field.pointer)
+                    .unwrap_or_else(|| panic!("{} does not resolve in {payload}", field.pointer));
+                assert!(
+                    value.is_string(),
+                    "sample of {tag} must fill {} with a string, got {value}",
+                    field.pointer
+                );
+                purposes.insert(field.purpose);
+            }
+            if !event.personal_fields().is_empty() {
+                assert!(
+                    event.data_subject().is_some_and(|s| !s.is_empty()),
+                    "{tag} has personal fields but no data subject"
+                );
+            }
+        }
+        // Every key purpose protects at least one field somewhere.
+        assert_eq!(
+            purposes.into_iter().collect::<Vec<_>>(),
+            KeyPurpose::ALL.to_vec()
+        );
+    }
+
+    #[test]
+    fn every_sample_round_trips_through_decode_even_after_crypto_shredding() {
+        for event in all_samples() {
+            let payload = event.to_payload().expect("serializes");
+            let decoded = AnyEvent::decode(
+                event.aggregate_type(),
+                &event.event_type(),
+                &event.event_version(),
+                &payload,
+            )
+            .expect("decodes");
+            assert_eq!(decoded, event);
+
+            // What the store hands back once the subject's keys are destroyed.
+            let mut shredded = payload.clone();
+            for field in event.personal_fields() {
+                if let Some(value) = shredded.pointer_mut(field.pointer) {
+                    *value = Value::Null;
+                }
+            }
+            let decoded = AnyEvent::decode(
+                event.aggregate_type(),
+                &event.event_type(),
+                &event.event_version(),
+                &shredded,
+            )
+            .unwrap_or_else(|e| panic!("shredded {} does not decode: {e}", event.event_type()));
+            assert_eq!(decoded.personal_fields(), event.personal_fields());
+            assert_eq!(decoded.data_subject(), event.data_subject());
+            for field in decoded.personal_fields() {
+                let reserialized = decoded.to_payload().expect("serializes");
+                assert_eq!(reserialized.pointer(field.pointer), Some(&Value::Null));
+            }
+        }
+    }
+
+    #[test]
+    fn event_versions_match_the_declared_tables() {
+        for event in all_samples() {
+            assert_eq!(
+                current_version(event.aggregate_type(), &event.event_type()),
+                Some(event.event_version().as_str()),
+            );
+            assert!(parse_version(&event.event_version()).is_some());
+        }
+        assert_eq!(current_version("capacity", "CapacityRecorded"), Some("1.1"));
+        assert_eq!(current_version("lead", "LeadReceived"), Some("1.0"));
+    }
+
+    #[test]
+    fn aggregate_types_are_unique_and_have_event_tables() {
+        let unique: BTreeSet<&str> = AGGREGATE_TYPES.iter().copied().collect();
+        assert_eq!(unique.len(), AGGREGATE_TYPES.len());
+        assert_eq!(AGGREGATE_TYPES.len(), 7);
+        for t in AGGREGATE_TYPES {
+            assert!(!t.contains(':'));
+            assert!(event_types(t).is_some_and(|e| !e.is_empty()));
+        }
+        assert!(AGGREGATE_TYPES.contains(&"data_subject"));
+        assert!(AGGREGATE_TYPES.contains(&"google_account"));
+    }
+
+    #[test]
+    fn stream_ids_round_trip() {
+        let id = stream_id("campaign", "123-456-7890/42");
+        assert_eq!(id, "campaign:123-456-7890/42");
+        assert_eq!(split_stream_id(&id), Some(("campaign", "123-456-7890/42")));
+        assert_eq!(split_stream_id("rule:a:b"), Some(("rule", "a:b")));
+        assert_eq!(split_stream_id("rule"), None);
+        assert_eq!(split_stream_id(":x"), None);
+        assert_eq!(split_stream_id("rule:"), None);
+    }
+
+    #[test]
+    fn decode_rejects_unknown_types_versions_and_bad_payloads() {
+        let payload = serde_json::json!({"RuleDeleted": {"at": "2025-10-09T08:53:20Z"}});
+        assert!(AnyEvent::decode("rule", "RuleDeleted", "1.0", &payload).is_ok());
+        assert!(matches!(
+            AnyEvent::decode("nope", "RuleDeleted", "1.0", &payload),
+            Err(DecodeError::UnknownAggregateType(t)) if t == "nope"
+        ));
+        assert!(matches!(
+            AnyEvent::decode("lead", "RuleDeleted", "1.0", &payload),
+            Err(DecodeError::UnknownEventType { .. })
+        ));
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleDeleted", "x.y", &payload),
+            Err(DecodeError::InvalidVersion { .. })
+        ));
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleDeleted", "2.0", &payload),
+            Err(DecodeError::UnsupportedVersion { current: "1.0", .. })
+        ));
+        // A newer minor version only adds fields; unknown fields are ignored.
+        let newer = serde_json::json!({"RuleDeleted": {"at": "2025-10-09T08:53:20Z", "by": "x"}});
+        assert!(AnyEvent::decode("rule", "RuleDeleted", "1.3", &newer).is_ok());
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleEnabled", "1.0", &payload),
+            Err(DecodeError::NotTagged { .. })
+        ));
+        let untagged = serde_json::json!({"at": "2025-10-09T08:53:20Z"});
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleDeleted", "1.0", &untagged),
+            Err(DecodeError::NotTagged { .. })
+        ));
+        let wrong = serde_json::json!({"RuleDeleted": {"at": 5}});
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleDeleted", "1.0", &wrong),
+            Err(DecodeError::Payload { .. })
+        ));
+    }
+
+    #[test]
+    fn same_event_type_name_in_two_aggregates_decodes_by_aggregate_type() {
+        // `ConsentGranted` exists in both `consent` and `google_account`.
+        let google = google_account::samples()
+            .into_iter()
+            .find(|e| e.event_type() == "ConsentGranted")
+            .expect("sample");
+        let payload = serde_json::to_value(&google).expect("serializes");
+        let decoded =
+            AnyEvent::decode("google_account", "ConsentGranted", "1.0", &payload).expect("decodes");
+        assert_eq!(decoded, AnyEvent::GoogleAccount(google));
+        assert!(matches!(
+            AnyEvent::decode("consent", "ConsentGranted", "1.0", &payload),
+            Err(DecodeError::Payload { .. })
+        ));
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("1.0"), Some((1, 0)));
+        assert_eq!(parse_version("1.1.0"), Some((1, 1)));
+        assert_eq!(parse_version("2"), Some((2, 0)));
+        assert_eq!(parse_version("1."), None);
+        assert_eq!(parse_version("1.0.0.0"), None);
+        assert_eq!(parse_version(""), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Personal data declarations.
+//!
+//! Events never know how they are stored. Each event type declares *which* of its serialized
+//! fields hold personal data and *whose* data it is; the store encrypts exactly those fields
+//! with the data subject's key for that purpose (crypto-shredding) and, once the key is gone,
+//! hands them back as JSON `null`. That is why every personal field in an event is an
+//! `Option<…>`: `None` means "not given, or erased", and aggregates must cope with both.
+
+use serde::{Deserialize, Serialize};
+
+/// What a subject key protects. Each purpose has its own key and its own retention window,
+/// so that e.g. contact details can expire after 30 days while dedup fingerprints live 90.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPurpose {
+    /// Lead payloads: name, email, phone, IP address, free text.
+    Contact,
+    /// One-way SHA-256 fingerprints of normalised contact details, kept for deduplication.
+    Fingerprint,
+    /// Consent evidence: IP address, user agent and certificate reference shown at consent.
+    Consent,
+    /// Google account identity and OAuth material of an operator.
+    Account,
+}
+
+impl KeyPurpose {
+    /// All purposes, in a stable order.
+    pub const ALL: [KeyPurpose; 4] = [
+        KeyPurpose::Contact,
+        KeyPurpose::Fingerprint,
+        KeyPurpose::Consent,
+        KeyPurpose::Account,
+    ];
+
+    /// Stable name used in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyPurpose::Contact => "contact",
+            KeyPurpose::Fingerprint => "fingerprint",
+            KeyPurpose::Consent => "consent",
+            KeyPurpose::Account => "account",
+        }
+    }
+
+    /// Parses a name produced by [`KeyPurpose::as_str`].
+    pub fn parse(s: &str) -> Option<KeyPurpose> {
+        KeyPurpose::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// One personal field of a serialized event: an RFC 6901 JSON pointer into the event's
+/// serialized payload (events are externally tagged, so pointers start with the variant
+/// name, e.g. `/LeadReceived/email`) and the key purpose that protects it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PersonalField {
+    /// JSON pointer into the serialized event.
+    pub pointer: &'static str,
+    /// Which of the subject's keys encrypts it.
+    pub purpose: KeyPurpose,
+}
+
+/// Implemented by every event enum.
+pub trait PersonalData {
+    /// The data subject whose keys protect this event's personal fields, if it has any.
+    fn data_subject(&self) -> Option<&str>;
+    /// The personal fields of this event (empty when it has none).
+    fn personal_fields(&self) -> &'static [PersonalField];
+}

@@ -1,0 +1,244 @@
+//! Upcasting: bringing payloads stored at an older schema version up to the current one
+//! before they are deserialized.
+//!
+//! Payloads are the events as serde writes them, externally tagged:
+//! `{"CapacityRecorded": {"team": …}}`. An upcaster function receives and returns that whole
+//! value.
+//!
+//! | aggregate  | event              | from | to  | change                               |
+//! |------------|--------------------|------|-----|--------------------------------------|
+//! | `capacity` | `CapacityRecorded` | 1.0  | 1.1 | `source` added, defaults `"unknown"` |
+//!
+//! # Adding the next upcaster
+//!
+//! 1. Change the event and bump its version in **both** places of its module: the
+//!    `event_version()` match and the module's `EVENT_TYPES` table. Bump MINOR for a change
+//!    old readers can ignore (a field added); MAJOR for anything else (rename, removal,
+//!    changed meaning). Readers refuse other majors (see [`crate::AnyEvent::decode`]).
+//! 2. Write `fn <event>_<from>_to_<to>(payload: Value) -> Value` below. It must not panic:
+//!    when the payload does not have the expected shape, return it unchanged and let
+//!    decoding report the error. If the change touches a personal field, keep its name
+//!    and pointer (or update the module's `PersonalField` list); the value may be `null`
+//!    after crypto-shredding.
+//! 3. Append an [`Upcaster`] entry to `UPCASTERS` with the version it produces. Entries for
+//!    the same event must be in ascending version order: cqrs-es folds them in list order,
+//!    and each applies only to payloads older than its own version, so a 1.0 payload goes
+//!    1.0 → 1.1 → 1.2 in one pass.
+//! 4. Add a test that decodes a payload stored at the old version (see the tests below) and
+//!    add a row to the table above.
+//!
+//! Upcasters are matched by event type **and** aggregate type here, whereas cqrs-es'
+//! [`SemanticVersionEventUpcaster`] only looks at the event type. Event type names are
+//! not unique across aggregates (`ConsentGranted` exists in `consent` and
+//! `google_account`), so give a `PersistedEventStore<_, A>` [`upcasters_for`]`(A::TYPE)`,
+//! not [`upcasters`].
+
+use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster, SerializedEvent};
+use serde_json::Value;
+
+use crate::parse_version;
+
+/// One registered upcaster.
+#[derive(Clone, Copy, Debug)]
+pub struct Upcaster {
+    /// The aggregate type whose event it upcasts.
+    pub aggregate_type: &'static str,
+    /// The event type it upcasts.
+    pub event_type: &'static str,
+    /// The version it produces; it applies to every older payload.
+    pub to_version: &'static str,
+    /// The transformation of the (externally tagged) payload.
+    pub function: fn(Value) -> Value,
+}
+
+impl Upcaster {
+    fn boxed(self) -> Box<dyn EventUpcaster> {
+        Box::new(SemanticVersionEventUpcaster::new(
+            self.event_type,
+            self.to_version,
+            Box::new(self.function),
+        ))
+    }
+}
+
+/// Every upcaster, oldest target version first per event.
+pub const UPCASTERS: &[Upcaster] = &[Upcaster {
+    aggregate_type: "capacity",
+    event_type: "CapacityRecorded",
+    to_version: "1.1",
+    function: capacity_recorded_1_0_to_1_1,
+}];
+
+/// `CapacityRecorded` 1.0 → 1.1: `source` did not exist; readings then came only from
+/// unnamed sources, so it becomes `"unknown"`.
+fn capacity_recorded_1_0_to_1_1(mut payload: Value) -> Value {
+    if let Some(Value::Object(fields)) = payload.get_mut("CapacityRecorded") {
+        fields
+            .entry("source")
+            .or_insert_with(|| Value::String("unknown".to_owned()));
+    }
+    payload
+}
+
+/// All upcasters as cqrs-es [`EventUpcaster`]s. They match on event type only; prefer
+/// [`upcasters_for`] wherever one aggregate type is read.
+pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
+    UPCASTERS.iter().map(|u| u.boxed()).collect()
+}
+
+/// The upcasters of one aggregate type, for `PersistedEventStore::with_upcasters`.
+pub fn upcasters_for(aggregate_type: &str) -> Vec<Box<dyn EventUpcaster>> {
+    UPCASTERS
+        .iter()
+        .filter(|u| u.aggregate_type == aggregate_type)
+        .map(|u| u.boxed())
+        .collect()
+}
+
+/// Upcasts one stored payload of `aggregate_type`/`event_type` from `version` to the
+/// current version. Returns the resulting version (as `"MAJOR.MINOR"` when the patch is 0)
+/// and payload; both are unchanged when no upcaster applies, including when `version`
+/// cannot be parsed.
+pub fn upcast(
+    aggregate_type: &str,
+    event_type: &str,
+    version: &str,
+    payload: Value,
+) -> (String, Value) {
+    let event = SerializedEvent::new(
+        String::new(),
+        0,
+        aggregate_type.to_owned(),
+        event_type.to_owned(),
+        version.to_owned(),
+        payload,
+        Value::Null,
+    );
+    let event = upcasters_for(aggregate_type)
+        .iter()
+        .fold(event, |event, upcaster| {
+            if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                upcaster.upcast(event)
+            } else {
+                event
+            }
+        });
+    (normalize_version(event.event_version), event.payload)
+}
+
+/// `"1.1.0"` (what cqrs-es writes after an upcast) → `"1.1"`; anything else unchanged.
+fn normalize_version(version: String) -> String {
+    match version.strip_suffix(".0") {
+        Some(short) if version.matches('.').count() == 2 && parse_version(short).is_some() => {
+            short.to_owned()
+        }
+        _ => version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capacity::CapacityEvent;
+    use crate::testutil::t;
+    use crate::{current_version, AnyEvent};
+    use serde_json::json;
+
+    fn v1_0_payload() -> Value {
+        json!({"CapacityRecorded": {
+            "team": "sales-nl",
+            "agents_available": 3,
+            "open_leads": 12,
+            "max_open_leads": 30,
+            "at": t(0),
+        }})
+    }
+
+    #[test]
+    fn a_capacity_reading_stored_at_1_0_decodes_with_an_unknown_source() {
+        let event = AnyEvent::decode("capacity", "CapacityRecorded", "1.0", &v1_0_payload())
+            .expect("decodes");
+        assert_eq!(
+            event,
+            AnyEvent::Capacity(CapacityEvent::CapacityRecorded {
+                team: "sales-nl".into(),
+                agents_available: 3,
+                open_leads: 12,
+                max_open_leads: 30,
+                source: "unknown".into(),
+                at: t(0),
+            })
+        );
+    }
+
+    #[test]
+    fn a_1_0_payload_without_an_upcaster_would_not_deserialize() {
+        let raw: Result<CapacityEvent, _> = serde_json::from_value(v1_0_payload());
+        assert!(
+            raw.is_err(),
+            "source must be required, or the upcaster is moot"
+        );
+    }
+
+    #[test]
+    fn upcast_reports_the_new_version_and_leaves_current_payloads_alone() {
+        let (version, payload) = upcast("capacity", "CapacityRecorded", "1.0", v1_0_payload());
+        assert_eq!(version, "1.1");
+        assert_eq!(
+            payload.pointer("/CapacityRecorded/source"),
+            Some(&json!("unknown"))
+        );
+
+        let mut current = v1_0_payload();
+        current["CapacityRecorded"]["source"] = json!("hubspot");
+        let (version, payload) = upcast("capacity", "CapacityRecorded", "1.1", current.clone());
+        assert_eq!((version.as_str(), &payload), ("1.1", &current));
+    }
+
+    #[test]
+    fn upcast_is_scoped_to_the_aggregate_type() {
+        let payload = v1_0_payload();
+        let (version, unchanged) = upcast("lead", "CapacityRecorded", "1.0", payload.clone());
+        assert_eq!((version.as_str(), &unchanged), ("1.0", &payload));
+        assert_eq!(upcasters_for("lead").len(), 0);
+        assert_eq!(upcasters_for("capacity").len(), 1);
+        assert_eq!(upcasters().len(), UPCASTERS.len());
+    }
+
+    #[test]
+    fn upcast_leaves_odd_payloads_and_versions_alone() {
+        let odd = json!({"CapacityRecorded": 5});
+        assert_eq!(
+            upcast("capacity", "CapacityRecorded", "1.0", odd.clone()),
+            ("1.1".to_owned(), odd)
+        );
+        let (version, _) = upcast("capacity", "CapacityRecorded", "garbage", v1_0_payload());
+        assert_eq!(version, "garbage");
+    }
+
+    #[test]
+    fn registry_targets_current_versions_in_order() {
+        for (i, u) in UPCASTERS.iter().enumerate() {
+            let current = current_version(u.aggregate_type, u.event_type)
+                .expect("upcaster for a known event");
+            let target = parse_version(u.to_version).expect("valid target version");
+            assert!(target <= parse_version(current).expect("valid current version"));
+            for later in &UPCASTERS[i + 1..] {
+                if (later.aggregate_type, later.event_type) == (u.aggregate_type, u.event_type) {
+                    assert!(parse_version(later.to_version) > Some(target));
+                }
+            }
+            // Building the cqrs-es upcaster panics on a bad version; make sure it does not.
+            let _ = u.boxed();
+        }
+    }
+
+    #[test]
+    fn versions_normalize() {
+        assert_eq!(normalize_version("1.1.0".into()), "1.1");
+        assert_eq!(normalize_version("1.1".into()), "1.1");
+        assert_eq!(normalize_version("1.0".into()), "1.0");
+        assert_eq!(normalize_version("1.1.3".into()), "1.1.3");
+        assert_eq!(normalize_version("x.0".into()), "x.0");
+    }
+}

@@ -1,0 +1,311 @@
+//! Turning domain events into stored bytes and back, encrypting personal fields on the way in.
+//!
+//! A personal field (declared by the event through [`PersonalData`]) is replaced in the stored
+//! JSON by a sealed object `{"$enc": "<base64 nonce‖ciphertext>", "s": subject, "p": purpose}`.
+//! The ciphertext is bound to the event id, the field's JSON pointer and the purpose, so it
+//! cannot be moved to another event or field. Reading back either decrypts it
+//! ([`Reveal::Decrypt`]) or replaces it with `null` ([`Reveal::Redact`], what read models
+//! use); once the key is destroyed, decrypting also yields `null`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
+use base64::Engine as _;
+use cqrs_es::DomainEvent;
+use leadorch_domain::personal::{KeyPurpose, PersonalData};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::keys::{DataKey, Keyring};
+use crate::log::{Metadata, NewEvent, RecordedEvent};
+
+const ENC: &str = "$enc";
+
+/// How long each kind of personal data is kept after the subject's last activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// Lead payloads (contact details, free text). Default 30 days.
+    #[serde(with = "days")]
+    pub contact: Option<Duration>,
+    /// Dedup fingerprints. Default 90 days.
+    #[serde(with = "days")]
+    pub fingerprint: Option<Duration>,
+    /// Consent evidence. Default 5 years (TCPA's limitation period is 4).
+    #[serde(with = "days")]
+    pub consent: Option<Duration>,
+    /// Google account identity. Default: until the account is forgotten.
+    #[serde(with = "days")]
+    pub account: Option<Duration>,
+}
+
+const DAY: u64 = 86_400;
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy {
+            contact: Some(Duration::from_secs(30 * DAY)),
+            fingerprint: Some(Duration::from_secs(90 * DAY)),
+            consent: Some(Duration::from_secs(5 * 365 * DAY)),
+            account: None,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// The window for one purpose (`None`: until erased).
+    pub fn window(&self, purpose: KeyPurpose) -> Option<Duration> {
+        match purpose {
+            KeyPurpose::Contact => self.contact,
+            KeyPurpose::Fingerprint => self.fingerprint,
+            KeyPurpose::Consent => self.consent,
+            KeyPurpose::Account => self.account,
+        }
+    }
+}
+
+mod days {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_secs() / super::DAY)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(|n| Duration::from_secs(n * super::DAY)))
+    }
+}
+
+/// What to do with personal fields when reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reveal {
+    /// Decrypt them (they are `null` when the key is gone).
+    Decrypt,
+    /// Replace them with `null` without touching keys.
+    Redact,
+}
+
+/// Encodes and decodes event payloads.
+#[derive(Clone, Debug)]
+pub struct Codec {
+    keys: Keyring,
+    retention: RetentionPolicy,
+}
+
+fn aad(event_id: &Uuid, pointer: &str, purpose: KeyPurpose) -> Vec<u8> {
+    let mut a = Vec::with_capacity(16 + pointer.len() + 16);
+    a.extend_from_slice(event_id.as_bytes());
+    a.extend_from_slice(pointer.as_bytes());
+    a.push(0);
+    a.extend_from_slice(purpose.as_str().as_bytes());
+    a
+}
+
+impl Codec {
+    /// A codec over `keys` with `retention`.
+    pub fn new(keys: Keyring, retention: RetentionPolicy) -> Codec {
+        Codec { keys, retention }
+    }
+
+    /// The key table.
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    /// The retention policy.
+    pub fn retention(&self) -> &RetentionPolicy {
+        &self.retention
+    }
+
+    /// Serializes `event` for storage, sealing its personal fields with the subject's keys
+    /// (created on first use; each use extends the key's retention from `now`).
+    pub async fn encode<E>(
+        &self,
+        event: &E,
+        metadata: &Metadata,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<NewEvent>
+    where
+        E: DomainEvent + PersonalData,
+    {
+        let event_id = Uuid::now_v7();
+        let mut value = serde_json::to_value(event)
+            .map_err(|e| StoreError::InvalidAppend(format!("event cannot be serialized: {e}")))?;
+        let fields = event.personal_fields();
+        if !fields.is_empty() {
+            let subject = event.data_subject().ok_or_else(|| {
+                StoreError::InvalidAppend(format!(
+                    "{} has personal fields but names no data subject",
+                    event.event_type()
+                ))
+            })?;
+            let mut keys: HashMap<KeyPurpose, DataKey> = HashMap::new();
+            let now_us = now.timestamp_micros();
+            for f in fields {
+                let Some(slot) = value.pointer_mut(f.pointer) else {
+                    return Err(StoreError::InvalidAppend(format!(
+                        "personal field {} is missing from {}",
+                        f.pointer,
+                        event.event_type()
+                    )));
+                };
+                if slot.is_null() {
+                    continue;
+                }
+                let key = match keys.get(&f.purpose) {
+                    Some(k) => k.clone(),
+                    None => {
+                        let expires = self
+                            .retention
+                            .window(f.purpose)
+                            .map(|w| now_us.saturating_add(w.as_micros() as i64));
+                        let k = self
+                            .keys
+                            .key_for_write(subject, f.purpose, now_us, expires)
+                            .await?;
+                        keys.insert(f.purpose, k.clone());
+                        k
+                    }
+                };
+                let plain = serde_json::to_vec(slot)
+                    .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+                let sealed = key.seal(&aad(&event_id, f.pointer, f.purpose), &plain)?;
+                *slot = serde_json::json!({
+                    ENC: B64.encode(sealed),
+                    "s": subject,
+                    "p": f.purpose.as_str(),
+                });
+            }
+        }
+        let payload =
+            serde_json::to_vec(&value).map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+        Ok(NewEvent {
+            event_id,
+            event_type: event.event_type(),
+            schema_version: event.event_version(),
+            payload,
+            metadata: metadata.to_bytes(),
+        })
+    }
+
+    /// A decoder that caches keys for one batch of reads.
+    pub fn decoder(&self, reveal: Reveal) -> Decoder<'_> {
+        Decoder {
+            codec: self,
+            reveal,
+            cache: HashMap::new(),
+        }
+    }
+}
+
+/// Decodes stored payloads; caches the keys it looked up.
+pub struct Decoder<'a> {
+    codec: &'a Codec,
+    reveal: Reveal,
+    cache: HashMap<(String, KeyPurpose), Option<DataKey>>,
+}
+
+/// Whether stored payload bytes contain any sealed field (cheap pre-check).
+pub fn has_sealed_fields(payload: &[u8]) -> bool {
+    payload.windows(6).any(|w| w == b"\"$enc\"")
+}
+
+impl Decoder<'_> {
+    /// The payload of `event` as JSON, with sealed fields opened or nulled.
+    pub async fn payload(&mut self, event: &RecordedEvent) -> Result<Value> {
+        let mut value: Value =
+            serde_json::from_slice(&event.payload).map_err(|e| StoreError::Decode {
+                position: event.position,
+                reason: format!("payload is not JSON: {e}"),
+            })?;
+        if has_sealed_fields(&event.payload) {
+            let mut pointer = String::new();
+            self.open_all(event, &mut value, &mut pointer).await?;
+        }
+        Ok(value)
+    }
+
+    fn open_all<'v>(
+        &'v mut self,
+        event: &'v RecordedEvent,
+        value: &'v mut Value,
+        pointer: &'v mut String,
+    ) -> futures::future::BoxFuture<'v, Result<()>> {
+        Box::pin(async move {
+            match value {
+                Value::Object(map) if map.contains_key(ENC) => {
+                    *value = self.open_one(event, map, pointer).await?;
+                }
+                Value::Object(map) => {
+                    for (k, v) in map.iter_mut() {
+                        let len = pointer.len();
+                        pointer.push('/');
+                        pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                        self.open_all(event, v, pointer).await?;
+                        pointer.truncate(len);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter_mut().enumerate() {
+                        let len = pointer.len();
+                        pointer.push('/');
+                        pointer.push_str(&i.to_string());
+                        self.open_all(event, v, pointer).await?;
+                        pointer.truncate(len);
+                    }
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+
+    async fn open_one(
+        &mut self,
+        event: &RecordedEvent,
+        sealed: &serde_json::Map<String, Value>,
+        pointer: &str,
+    ) -> Result<Value> {
+        if self.reveal == Reveal::Redact {
+            return Ok(Value::Null);
+        }
+        let bad = |reason: &str| StoreError::Decode {
+            position: event.position,
+            reason: format!("sealed field {pointer}: {reason}"),
+        };
+        let subject = sealed
+            .get("s")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no subject"))?;
+        let purpose = sealed
+            .get("p")
+            .and_then(Value::as_str)
+            .and_then(KeyPurpose::parse)
+            .ok_or_else(|| bad("unknown purpose"))?;
+        let data = sealed
+            .get(ENC)
+            .and_then(Value::as_str)
+            .and_then(|s| B64.decode(s).ok())
+            .ok_or_else(|| bad("ciphertext is not base64"))?;
+        let cache_key = (subject.to_string(), purpose);
+        let key = match self.cache.get(&cache_key) {
+            Some(k) => k.clone(),
+            None => {
+                let k = self.codec.keys.key(subject, purpose).await?;
+                self.cache.insert(cache_key, k.clone());
+                k
+            }
+        };
+        let Some(key) = key else {
+            return Ok(Value::Null);
+        };
+        let plain = key.open(&aad(&event.event_id, pointer, purpose), &data)?;
+        serde_json::from_slice(&plain).map_err(|e| bad(&e.to_string()))
+    }
+}

@@ -1,0 +1,298 @@
+//! Connecting to SQLite or PostgreSQL, migrations, and the few places where their SQL differs.
+//!
+//! Everything above this module is written once: the [`on_pool!`] macro expands one body for
+//! each backend, and the SQL text is shared (sqlx binds `$1`-style parameters on both). The
+//! differences are the constants and functions in [`Dialect`].
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::error::{Result, StoreError};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// An embedded SQLite file (the default).
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Dialect {
+    /// The statement that opens a write transaction. SQLite takes the write lock at once
+    /// (`IMMEDIATE`), so two processes never deadlock upgrading a read lock.
+    pub(crate) fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+
+    /// Reads the log head inside a write transaction. On PostgreSQL the row lock serialises
+    /// every writer of every process, which is what keeps positions gap-free.
+    pub(crate) fn lock_head(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT position, hash, recorded_at FROM log_head WHERE id = 1",
+            Dialect::Postgres => {
+                "SELECT position, hash, recorded_at FROM log_head WHERE id = 1 FOR UPDATE"
+            }
+        }
+    }
+
+    /// Whether a table exists, with `$1` bound to its name.
+    pub(crate) fn table_exists(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
+            Dialect::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        }
+    }
+
+    /// Human name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection pool to one of the two backends, plus what is needed to open the writer's
+/// dedicated connection.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// SQLite in WAL mode with `synchronous=FULL`.
+    Sqlite {
+        /// Reader pool.
+        pool: SqlitePool,
+        /// Options the writer connects with.
+        options: SqliteConnectOptions,
+        /// The database file.
+        path: PathBuf,
+    },
+    /// PostgreSQL with `synchronous_commit=on`.
+    Postgres {
+        /// Reader pool.
+        pool: PgPool,
+        /// Options the writer and listeners connect with.
+        options: PgConnectOptions,
+    },
+}
+
+/// Runs `$body` with `$p` bound to the backend's pool; both arms must have the same type.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { pool: $p, .. } => $body,
+            $crate::db::Db::Postgres { pool: $p, .. } => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`), applies migrations and refuses a
+    /// database written by a newer leadorch.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let db = Self::open(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn open(url: &str) -> Result<Db> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl {
+                    url: redact_url(url),
+                    reason: e.to_string(),
+                })?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+                .pragma("secure_delete", "ON");
+            let path = options.get_filename().to_path_buf();
+            if let Some(dir) = path.parent() {
+                if !dir.as_os_str().is_empty() && !dir.exists() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                        what: format!("creating the database folder {}", dir.display()),
+                        source: std::sync::Arc::new(e),
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .min_connections(1)
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| StoreError::connect(url, e))?;
+            Ok(Db::Sqlite {
+                pool,
+                options,
+                path,
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl {
+                    url: redact_url(url),
+                    reason: e.to_string(),
+                })?
+                .options([("synchronous_commit", "on")])
+                .application_name("leadorch");
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options.clone())
+                .await
+                .map_err(|e| StoreError::connect(url, e))?;
+            Ok(Db::Postgres { pool, options })
+        } else {
+            Err(StoreError::BadUrl {
+                url: redact_url(url),
+                reason: "expected a URL starting with sqlite:// or postgres://".into(),
+            })
+        }
+    }
+
+    /// Which backend this is.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// The SQLite file, when this is SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Db::Sqlite { path, .. } => Some(path),
+            Db::Postgres { .. } => None,
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Db::Sqlite { .. } => &SQLITE_MIGRATOR,
+            Db::Postgres { .. } => &POSTGRES_MIGRATOR,
+        }
+    }
+
+    /// The newest schema version this build knows.
+    pub fn known_schema_version(&self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// The newest schema version applied to the database (0 for an empty database).
+    pub async fn applied_schema_version(&self) -> Result<i64> {
+        let sql = self.dialect().table_exists();
+        let exists: i64 = on_pool!(self, p => sqlx::query_scalar(sql)
+            .bind("_sqlx_migrations")
+            .fetch_one(p)
+            .await)?;
+        if exists == 0 {
+            return Ok(0);
+        }
+        let v: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(p)
+            .await)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let found = self.applied_schema_version().await?;
+        let known = self.known_schema_version();
+        if found > known {
+            return Err(StoreError::NewerSchema {
+                location: self.describe(),
+                found,
+                known,
+            });
+        }
+        on_pool!(self, p => self.migrator().run(p).await)?;
+        Ok(())
+    }
+
+    /// Where the data lives, for messages (never includes a password).
+    pub fn describe(&self) -> String {
+        match self {
+            Db::Sqlite { path, .. } => format!("sqlite://{}", path.display()),
+            Db::Postgres { options, .. } => format!(
+                "postgres://{}:{}/{}",
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or("")
+            ),
+        }
+    }
+
+    /// Closes the pools.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// Removes any password from a database URL before it goes into a message.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// The default database: `$LEADORCH_HOME/leadorch.db`, else
+/// `$XDG_DATA_HOME/leadorch/leadorch.db`, else `~/.local/share/leadorch/leadorch.db`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("LEADORCH_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(xdg).join("leadorch");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/leadorch")
+}
+
+/// The default database URL (see [`default_data_dir`]).
+pub fn default_database_url() -> String {
+    format!(
+        "sqlite://{}",
+        default_data_dir().join("leadorch.db").display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://bob:secret@db.example:5432/x"),
+            "postgres://bob:***@db.example:5432/x"
+        );
+        assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+}

@@ -1,0 +1,130 @@
+//! The store's error type.
+
+use std::sync::Arc;
+
+use crate::log::ExpectedVersion;
+
+/// Everything the store can fail with. Each variant says what went wrong and, where the
+/// caller can do something about it, what.
+#[derive(Debug, thiserror::Error, Clone)]
+pub enum StoreError {
+    /// The append's expected stream version did not match: another writer got there first.
+    /// The caller may reload the stream and retry (HTTP 409).
+    #[error("stream {stream} is at version {actual}, but the append expected {expected}: reload it and retry")]
+    Conflict {
+        /// The stream.
+        stream: String,
+        /// What the caller expected.
+        expected: ExpectedVersion,
+        /// What the stream is at.
+        actual: u64,
+    },
+    /// A retried append reused event ids of an earlier append but with other content or
+    /// in another stream (HTTP 422).
+    #[error("event id {event_id} was already appended to {stream} with different content")]
+    IdempotencyMismatch {
+        /// The reused event id.
+        event_id: String,
+        /// Where it is stored.
+        stream: String,
+    },
+    /// The request itself was malformed (HTTP 400).
+    #[error("invalid append: {0}")]
+    InvalidAppend(String),
+    /// The database URL could not be parsed or has an unknown scheme.
+    #[error("invalid database URL {url}: {reason}")]
+    BadUrl {
+        /// The URL, password removed.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database could not be reached.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database was written by a newer leadorch.
+    #[error("the database at {location} has schema version {found}, newer than this leadorch understands (up to {known}): upgrade leadorch, or point --database-url at another database")]
+    NewerSchema {
+        /// Where.
+        location: String,
+        /// Applied version.
+        found: i64,
+        /// Newest version this build knows.
+        known: i64,
+    },
+    /// A database operation failed (HTTP 503 when transient, else 500).
+    #[error("database error: {0}")]
+    Database(Arc<sqlx::Error>),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(Arc<sqlx::migrate::MigrateError>),
+    /// A stored row could not be read back.
+    #[error("event at position {position} cannot be decoded: {reason}")]
+    Decode {
+        /// Position of the event.
+        position: u64,
+        /// Why.
+        reason: String,
+    },
+    /// Encryption or key handling failed.
+    #[error("{0}")]
+    Crypto(String),
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The background writer is gone (the store was closed or crashed).
+    #[error("the event log writer has stopped")]
+    WriterStopped,
+}
+
+impl StoreError {
+    pub(crate) fn connect(url: &str, e: sqlx::Error) -> Self {
+        StoreError::Connect {
+            url: crate::db::redact_url(url),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Conflict { .. } | StoreError::Database(_) | StoreError::WriterStopped
+        )
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(Arc::new(e))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(Arc::new(e))
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io {
+            what: "file access".into(),
+            source: Arc::new(e),
+        }
+    }
+}
+
+/// Result with [`StoreError`].
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

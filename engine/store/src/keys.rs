@@ -1,0 +1,361 @@
+//! Keys: the master key (from a file or the environment) and per-subject data keys.
+//!
+//! Each data subject gets one random AES-256-GCM key per [`KeyPurpose`]. Data keys are stored
+//! beside the log in `subject_keys`, wrapped (encrypted) with the master key, so a copy of the
+//! database alone reveals no personal data. Destroying a subject's keys (erasure, or the end
+//! of a retention window) makes every ciphertext of theirs in the log unreadable for good,
+//! while the log's bytes, and so its hash chain, stay exactly as they were.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use leadorch_domain::personal::KeyPurpose;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::db::{Db, Dialect};
+use crate::error::{Result, StoreError};
+use crate::on_pool;
+
+/// Environment variable holding the master key (base64 of 32 bytes); wins over the file.
+pub const MASTER_KEY_ENV: &str = "LEADORCH_MASTER_KEY";
+
+const NONCE_LEN: usize = 12;
+
+/// The key that wraps all data keys. Never printed, never logged.
+#[derive(Clone)]
+pub struct MasterKey(Arc<Aes256Gcm>);
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(…)")
+    }
+}
+
+impl MasterKey {
+    /// A key from 32 raw bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
+        MasterKey(Arc::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(
+            bytes,
+        ))))
+    }
+
+    /// A fresh random key (tests, benchmarks).
+    pub fn random() -> MasterKey {
+        let mut k = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *k);
+        MasterKey::from_bytes(&k)
+    }
+
+    /// Parses base64 of exactly 32 bytes.
+    pub fn from_base64(text: &str) -> Result<MasterKey> {
+        let raw = Zeroizing::new(
+            B64.decode(text.trim())
+                .map_err(|_| StoreError::Crypto("the master key is not valid base64".into()))?,
+        );
+        let arr: &[u8; 32] = raw.as_slice().try_into().map_err(|_| {
+            StoreError::Crypto(format!(
+                "the master key must be 32 bytes, found {}",
+                raw.len()
+            ))
+        })?;
+        Ok(MasterKey::from_bytes(arr))
+    }
+
+    /// `LEADORCH_MASTER_KEY` if set, else the file at `path`, created (mode 0600) with a new
+    /// random key when missing.
+    pub fn load(path: &Path) -> Result<MasterKey> {
+        if let Ok(text) = std::env::var(MASTER_KEY_ENV) {
+            return MasterKey::from_base64(&text);
+        }
+        match std::fs::read_to_string(path) {
+            Ok(text) => MasterKey::from_base64(&text)
+                .map_err(|e| StoreError::Crypto(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut k = Zeroizing::new([0u8; 32]);
+                OsRng.fill_bytes(&mut *k);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| io(path, e))?;
+                }
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    opts.mode(0o600);
+                }
+                let mut f = opts.open(path).map_err(|e| io(path, e))?;
+                let text = Zeroizing::new(B64.encode(*k));
+                f.write_all(text.as_bytes()).map_err(|e| io(path, e))?;
+                f.write_all(b"\n").map_err(|e| io(path, e))?;
+                f.sync_all().map_err(|e| io(path, e))?;
+                Ok(MasterKey::from_bytes(&k))
+            }
+            Err(e) => Err(io(path, e)),
+        }
+    }
+
+    fn wrap(&self, subject: &str, purpose: KeyPurpose, key: &[u8; 32]) -> Result<Vec<u8>> {
+        seal(&self.0, &wrap_aad(subject, purpose), key)
+    }
+
+    fn unwrap(&self, subject: &str, purpose: KeyPurpose, wrapped: &[u8]) -> Result<DataKey> {
+        let raw = Zeroizing::new(open(&self.0, &wrap_aad(subject, purpose), wrapped).map_err(
+            |_| {
+                StoreError::Crypto(format!(
+                    "the {} key of subject {subject} cannot be unwrapped: wrong master key?",
+                    purpose.as_str()
+                ))
+            },
+        )?);
+        let arr: &[u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Crypto("a stored data key has the wrong length".into()))?;
+        Ok(DataKey(Arc::new(Aes256Gcm::new(
+            Key::<Aes256Gcm>::from_slice(arr),
+        ))))
+    }
+}
+
+fn io(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        what: format!("master key file {}", path.display()),
+        source: Arc::new(e),
+    }
+}
+
+fn wrap_aad(subject: &str, purpose: KeyPurpose) -> Vec<u8> {
+    let mut aad = b"leadorch/key/v1\0".to_vec();
+    aad.extend_from_slice(subject.as_bytes());
+    aad.push(0);
+    aad.extend_from_slice(purpose.as_str().as_bytes());
+    aad
+}
+
+/// `nonce ‖ ciphertext+tag` with a random 96-bit nonce.
+fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    let ct = cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .map_err(|_| StoreError::Crypto("encryption failed".into()))?;
+    let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> std::result::Result<Vec<u8>, ()> {
+    if sealed.len() < NONCE_LEN {
+        return Err(());
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map_err(|_| ())
+}
+
+/// One subject's key for one purpose.
+#[derive(Clone)]
+pub struct DataKey(Arc<Aes256Gcm>);
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(…)")
+    }
+}
+
+impl DataKey {
+    /// Encrypts `plaintext`, binding it to `aad`.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal(&self.0, aad, plaintext)
+    }
+
+    /// Decrypts what [`DataKey::seal`] produced with the same `aad`.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        open(&self.0, aad, sealed)
+            .map_err(|_| StoreError::Crypto("a personal field failed authentication".into()))
+    }
+}
+
+/// The subject key table.
+#[derive(Clone, Debug)]
+pub struct Keyring {
+    db: Db,
+    master: MasterKey,
+}
+
+impl Keyring {
+    /// Keys in `db`, wrapped with `master`.
+    pub fn new(db: Db, master: MasterKey) -> Keyring {
+        Keyring { db, master }
+    }
+
+    /// The subject's key for `purpose`, created if missing; its expiry moves to
+    /// `expires_at` (µs) when that is later (`None`: kept until erased).
+    pub async fn key_for_write(
+        &self,
+        subject: &str,
+        purpose: KeyPurpose,
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> Result<DataKey> {
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *fresh);
+        let wrapped = self.master.wrap(subject, purpose, &fresh)?;
+        let stored: Vec<u8> = on_pool!(&self.db, p => sqlx::query_scalar(
+            "INSERT INTO subject_keys (subject_id, purpose, wrapped_key, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
+               WHEN excluded.expires_at IS NULL THEN NULL \
+               WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
+                 THEN excluded.expires_at \
+               ELSE subject_keys.expires_at END \
+             RETURNING wrapped_key")
+            .bind(subject)
+            .bind(purpose.as_str())
+            .bind(wrapped.as_slice())
+            .bind(now)
+            .bind(expires_at)
+            .fetch_one(p)
+            .await)?;
+        self.master.unwrap(subject, purpose, &stored)
+    }
+
+    /// The subject's key for `purpose`, if it still exists.
+    pub async fn key(&self, subject: &str, purpose: KeyPurpose) -> Result<Option<DataKey>> {
+        let stored: Option<Vec<u8>> = on_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT wrapped_key FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
+            .bind(subject)
+            .bind(purpose.as_str())
+            .fetch_optional(p)
+            .await)?;
+        stored
+            .map(|w| self.master.unwrap(subject, purpose, &w))
+            .transpose()
+    }
+
+    /// Which purposes still have a key for this subject.
+    pub async fn purposes(&self, subject: &str) -> Result<Vec<KeyPurpose>> {
+        let names: Vec<String> = on_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT purpose FROM subject_keys WHERE subject_id = $1 ORDER BY purpose")
+            .bind(subject)
+            .fetch_all(p)
+            .await)?;
+        Ok(names.iter().filter_map(|n| KeyPurpose::parse(n)).collect())
+    }
+
+    /// Destroys the subject's keys for `purposes` (all when `None`); returns the purposes that
+    /// had a key. On SQLite the freed pages are zeroed (`secure_delete`) and the WAL is
+    /// checkpointed and truncated, so no copy of the key stays in the files.
+    pub async fn destroy(
+        &self,
+        subject: &str,
+        purposes: Option<&[KeyPurpose]>,
+    ) -> Result<Vec<KeyPurpose>> {
+        let had = self.purposes(subject).await?;
+        let targets: Vec<KeyPurpose> = match purposes {
+            Some(ps) => had.iter().copied().filter(|p| ps.contains(p)).collect(),
+            None => had,
+        };
+        for p in &targets {
+            on_pool!(&self.db, pool => sqlx::query(
+                "DELETE FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
+                .bind(subject)
+                .bind(p.as_str())
+                .execute(pool)
+                .await.map(|r| r.rows_affected()))?;
+        }
+        self.scrub().await?;
+        Ok(targets)
+    }
+
+    /// Keys whose retention deadline is at or before `now` (µs).
+    pub async fn expired(&self, now: i64) -> Result<Vec<(String, KeyPurpose)>> {
+        let rows: Vec<(String, String)> = on_pool!(&self.db, p => sqlx::query_as(
+            "SELECT subject_id, purpose FROM subject_keys \
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY subject_id, purpose")
+            .bind(now)
+            .fetch_all(p)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, p)| KeyPurpose::parse(&p).map(|p| (s, p)))
+            .collect())
+    }
+
+    /// Pushes deleted key bytes out of the database files.
+    async fn scrub(&self) -> Result<()> {
+        match self.db.dialect() {
+            Dialect::Sqlite => {
+                // A checkpoint copies the zeroed pages into the main file; TRUNCATE then
+                // empties the WAL. Readers can hold it back, so try a few times.
+                for _ in 0..20 {
+                    let (busy, _, _): (i64, i64, i64) = on_pool!(&self.db, p =>
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await)?;
+                    if busy == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+            Dialect::Postgres => {
+                // Best effort: dead tuples stay until vacuumed.
+                let _ = on_pool!(&self.db, p => sqlx::query("VACUUM subject_keys").execute(p).await.map(|r| r.rows_affected()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_keys_are_bound_to_subject_and_purpose() {
+        let m = MasterKey::random();
+        let w = m.wrap("s1", KeyPurpose::Contact, &[9; 32]).unwrap();
+        assert!(m.unwrap("s1", KeyPurpose::Contact, &w).is_ok());
+        assert!(m.unwrap("s2", KeyPurpose::Contact, &w).is_err());
+        assert!(m.unwrap("s1", KeyPurpose::Consent, &w).is_err());
+        assert!(MasterKey::random()
+            .unwrap("s1", KeyPurpose::Contact, &w)
+            .is_err());
+    }
+
+    #[test]
+    fn master_key_text_is_checked() {
+        assert!(MasterKey::from_base64("not base64!").is_err());
+        assert!(MasterKey::from_base64(&B64.encode([1u8; 16])).is_err());
+        assert!(MasterKey::from_base64(&B64.encode([1u8; 32])).is_ok());
+    }
+
+    #[test]
+    fn master_key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/master.key");
+        let a = MasterKey::load(&path).unwrap();
+        let sealed = a.wrap("s", KeyPurpose::Contact, &[3; 32]).unwrap();
+        let b = MasterKey::load(&path).unwrap();
+        assert!(b.unwrap("s", KeyPurpose::Contact, &sealed).is_ok());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The Lead Orchestrator event store: one durable, ordered, hash-chained log on SQLite or
+//! PostgreSQL, with per-subject encryption of personal data, catch-up subscriptions and a
+//! cqrs-es `EventStore`.
+//!
+//! Start with [`Store::open`]. The pieces:
+//! - [`db`]: connecting, migrations, the SQL that differs between backends;
+//! - [`log`]: group-committed appends, reads, chain verification;
+//! - [`keys`] and [`codec`]: master key, subject keys, sealing personal fields;
+//! - [`subscription`]: catch-up reading and read-model transactions with checkpoints;
+//! - [`hash`]: the chain's hash function.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod cqrs;
+pub mod db;
+pub mod error;
+pub mod hash;
+pub mod keys;
+pub mod log;
+pub mod subscription;
+pub mod testing;
+
+use std::path::PathBuf;
+
+pub use codec::{Codec, RetentionPolicy, Reveal};
+pub use cqrs::CqrsStore;
+pub use db::{Db, Dialect};
+pub use error::{Result, StoreError};
+pub use keys::{Keyring, MasterKey};
+pub use log::{
+    Appended, EventFilter, EventLog, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent,
+    Verification,
+};
+pub use subscription::{CatchUp, ReadModelTx};
+
+/// How to open a [`Store`].
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Where the master key file is (created when missing) unless `LEADORCH_MASTER_KEY`
+    /// is set. Defaults to `master.key` beside a SQLite file, or in the data folder.
+    pub master_key_file: Option<PathBuf>,
+    /// Retention windows for personal data.
+    pub retention: RetentionPolicy,
+}
+
+impl StoreConfig {
+    /// Defaults for `database_url`.
+    pub fn new(database_url: impl Into<String>) -> StoreConfig {
+        StoreConfig {
+            database_url: database_url.into(),
+            master_key_file: None,
+            retention: RetentionPolicy::default(),
+        }
+    }
+}
+
+/// The log, its keys and its codec, opened together.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// The event log.
+    pub log: EventLog,
+    /// Encoding and decoding of payloads.
+    pub codec: Codec,
+}
+
+impl Store {
+    /// Connects, migrates (refusing a newer schema), loads the master key and starts the
+    /// writer.
+    pub async fn open(config: &StoreConfig) -> Result<Store> {
+        let db = Db::connect(&config.database_url).await?;
+        let key_file = config.master_key_file.clone().unwrap_or_else(|| {
+            match db.sqlite_path().and_then(|p| p.parent()) {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.join("master.key"),
+                _ => db::default_data_dir().join("master.key"),
+            }
+        });
+        let master = MasterKey::load(&key_file)?;
+        Self::with_master_key(db, master, config.retention.clone()).await
+    }
+
+    /// Opens over an already connected database with the given master key.
+    pub async fn with_master_key(
+        db: Db,
+        master: MasterKey,
+        retention: RetentionPolicy,
+    ) -> Result<Store> {
+        let log = EventLog::open(db.clone()).await?;
+        let codec = Codec::new(Keyring::new(db, master), retention);
+        Ok(Store { log, codec })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        self.log.db()
+    }
+}

@@ -1,0 +1,226 @@
+//! Catch-up subscriptions and read-model transactions.
+//!
+//! A subscriber reads `position > checkpoint` in pages, applies them to its read model and
+//! commits the read-model change and the new checkpoint in one [`ReadModelTx`]: after a crash
+//! it resumes exactly where its last commit left off. New events wake subscribers through a
+//! watch channel fed by the writer (same process) and by `LISTEN leadorch_events`
+//! (PostgreSQL, other processes); a poll interval covers SQLite files written by another
+//! process.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::{Postgres, Sqlite, Transaction};
+use tokio::sync::watch;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::log::{EventLog, RecordedEvent};
+use crate::on_pool;
+
+/// The NOTIFY channel the writer signals on after each commit.
+pub const NOTIFY_CHANNEL: &str = "leadorch_events";
+
+pub(crate) fn spawn_pg_listener(options: PgConnectOptions, head: watch::Sender<u64>) {
+    tokio::spawn(async move {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(options);
+        loop {
+            let mut listener = match PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(error = %e, "LISTEN connection failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            loop {
+                if head.is_closed() {
+                    return;
+                }
+                match listener.try_recv().await {
+                    Ok(Some(n)) => {
+                        if let Ok(pos) = n.payload().parse::<u64>() {
+                            head.send_if_modified(|h| {
+                                let moved = pos > *h;
+                                if moved {
+                                    *h = pos;
+                                }
+                                moved
+                            });
+                        }
+                    }
+                    // The connection dropped: notifications may have been missed, so nudge
+                    // subscribers to re-read, then listen again.
+                    Ok(None) => {
+                        head.send_modify(|_| {});
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    });
+}
+
+/// A transaction for a read-model change and its checkpoint.
+pub enum ReadModelTx {
+    /// On SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+macro_rules! on_tx {
+    ($tx:expr, $t:ident => $body:expr) => {
+        match $tx {
+            ReadModelTx::Sqlite($t) => $body,
+            ReadModelTx::Postgres($t) => $body,
+        }
+    };
+}
+
+impl ReadModelTx {
+    /// Opens a write transaction.
+    pub async fn begin(db: &Db) -> Result<ReadModelTx> {
+        let sql = db.dialect().begin_write();
+        Ok(match db {
+            Db::Sqlite { pool, .. } => ReadModelTx::Sqlite(pool.begin_with(sql).await?),
+            Db::Postgres { pool, .. } => ReadModelTx::Postgres(pool.begin_with(sql).await?),
+        })
+    }
+
+    /// Inserts or replaces one document.
+    pub async fn put(&mut self, projection: &str, key: &str, doc: &[u8]) -> Result<()> {
+        on_tx!(self, t => sqlx::query(
+            "INSERT INTO read_models (projection, key, doc) VALUES ($1, $2, $3) \
+             ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc")
+            .bind(projection)
+            .bind(key)
+            .bind(doc)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Removes one document.
+    pub async fn delete(&mut self, projection: &str, key: &str) -> Result<()> {
+        on_tx!(self, t => sqlx::query("DELETE FROM read_models WHERE projection = $1 AND key = $2")
+            .bind(projection)
+            .bind(key)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Removes every document of a projection (before a rebuild).
+    pub async fn clear(&mut self, projection: &str) -> Result<()> {
+        on_tx!(self, t => sqlx::query("DELETE FROM read_models WHERE projection = $1")
+            .bind(projection)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Records how far the subscriber `name` has read.
+    pub async fn set_checkpoint(&mut self, name: &str, position: u64) -> Result<()> {
+        let now = chrono::Utc::now().timestamp_micros();
+        on_tx!(self, t => sqlx::query(
+            "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at")
+            .bind(name)
+            .bind(position as i64)
+            .bind(now)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        on_tx!(self, t => t.commit().await)?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// The checkpoint of subscriber `name` (0 when it never committed one).
+    pub async fn checkpoint(&self, name: &str) -> Result<u64> {
+        let v: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT position FROM checkpoints WHERE name = $1")
+            .bind(name)
+            .fetch_optional(p)
+            .await)?;
+        Ok(v.unwrap_or(0) as u64)
+    }
+
+    /// One read-model document.
+    pub async fn doc(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT doc FROM read_models WHERE projection = $1 AND key = $2")
+            .bind(projection)
+            .bind(key)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Every document of a projection, ordered by key.
+    pub async fn docs(&self, projection: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT key, doc FROM read_models WHERE projection = $1 ORDER BY key")
+            .bind(projection)
+            .fetch_all(p)
+            .await)?)
+    }
+}
+
+/// Reads a log from a checkpoint on, waiting for new events when it has caught up.
+pub struct CatchUp {
+    log: EventLog,
+    head: watch::Receiver<u64>,
+    position: u64,
+    page: u64,
+    poll: Duration,
+}
+
+impl CatchUp {
+    /// Starts after `position`, reading up to `page` events at a time.
+    pub fn new(log: &EventLog, position: u64, page: u64) -> CatchUp {
+        CatchUp {
+            head: log.watch_head(),
+            log: log.clone(),
+            position,
+            page: page.max(1),
+            poll: Duration::from_millis(500),
+        }
+    }
+
+    /// How often to look for events written by other processes when no notification came.
+    pub fn poll_every(mut self, every: Duration) -> CatchUp {
+        self.poll = every;
+        self
+    }
+
+    /// The last position handed out.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next page of events; waits (notification or poll) while there are none.
+    pub async fn next(&mut self) -> Result<Vec<RecordedEvent>> {
+        loop {
+            // Marked before reading, so a commit that lands after the read still wakes us.
+            self.head.mark_unchanged();
+            let page = self.log.read_after(self.position, self.page).await?;
+            if let Some(last) = page.last() {
+                self.position = last.position;
+                return Ok(page);
+            }
+            let _ = tokio::time::timeout(self.poll, self.head.changed()).await;
+        }
+    }
+}
