@@ -264,11 +264,15 @@ macro_rules! each_table {
 }
 
 impl Projections {
-    /// Folds one decoded event in.
-    pub fn apply(&mut self, rec: &RecordedEvent, event: AnyEvent) {
-        let id = split_stream_id(&rec.stream_id)
-            .map(|(_, id)| id)
-            .unwrap_or(&rec.stream_id);
+    /// Records an event of a stream outside the domain in the audit view only.
+    fn apply_foreign(&mut self, rec: &RecordedEvent) {
+        self.audit_event(rec);
+        self.position = rec.position;
+        self.recorded_at = rec.recorded_at;
+        self.applied += 1;
+    }
+
+    fn audit_event(&mut self, rec: &RecordedEvent) {
         let meta = rec.metadata();
         let audit = self.audit.entry(&rec.stream_id);
         if audit.events == 0 {
@@ -282,6 +286,14 @@ impl Projections {
             audit.actors.insert(meta.actor.clone());
         }
         audit.last_actor = meta.actor;
+    }
+
+    /// Folds one decoded event in.
+    pub fn apply(&mut self, rec: &RecordedEvent, event: AnyEvent) {
+        let id = split_stream_id(&rec.stream_id)
+            .map(|(_, id)| id)
+            .unwrap_or(&rec.stream_id);
+        self.audit_event(rec);
         if let Some(subject) = event.data_subject() {
             let subject = subject.to_string();
             let doc = self.subject_index.entry(&subject);
@@ -313,6 +325,13 @@ impl Projections {
         page: &[RecordedEvent],
     ) -> Result<()> {
         for rec in page {
+            let known = split_stream_id(&rec.stream_id)
+                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+            if !known {
+                // Not a domain stream (e.g. a crash-test probe): audited, not folded.
+                self.apply_foreign(rec);
+                continue;
+            }
             let event = decode(decoder, rec).await?;
             self.apply(rec, event);
         }

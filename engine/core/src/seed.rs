@@ -22,6 +22,7 @@ use leadorch_domain::{
     ConsentCommand, DataSubject, Lead, LeadCommand, LeadStatus, PersonalData, Rule, RuleCommand,
     SubjectCommand,
 };
+use leadorch_store::codec::Pending;
 use leadorch_store::{ExpectedVersion, Metadata, NewEvent};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -112,7 +113,7 @@ pub struct SeedReport {
 #[derive(Default)]
 struct Batch {
     order: Vec<String>,
-    by_stream: HashMap<String, Vec<NewEvent>>,
+    by_stream: HashMap<String, Vec<Pending>>,
     count: u64,
 }
 
@@ -163,7 +164,7 @@ impl<'a> Sim<'a> {
             if self.written + self.batch.count >= self.limit {
                 break;
             }
-            let stored = self.engine.store.codec.encode(e, &self.meta, at).await?;
+            let stored = Pending::of(e, at)?;
             let entry = self
                 .batch
                 .by_stream
@@ -180,11 +181,29 @@ impl<'a> Sim<'a> {
 
     /// Appends the tick's events, streams in parallel (one group commit takes many).
     async fn flush(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        // Seal every event of the batch with one key transaction.
+        let mut flat = Vec::with_capacity(batch.count as usize);
+        let mut sizes = Vec::with_capacity(batch.order.len());
+        for stream in &batch.order {
+            let events = batch.by_stream.remove(stream).unwrap_or_default();
+            sizes.push(events.len());
+            flat.extend(events);
+        }
+        let mut sealed = self
+            .engine
+            .store
+            .codec
+            .encode_many(flat, &self.meta)
+            .await?
+            .into_iter();
+        let mut per_stream: Vec<(String, Vec<NewEvent>)> = Vec::with_capacity(sizes.len());
+        for (stream, n) in batch.order.into_iter().zip(sizes) {
+            per_stream.push((stream, sealed.by_ref().take(n).collect()));
+        }
         let log = &self.engine.store.log;
         let versions = &self.versions;
-        let mut appends = futures::stream::iter(batch.order.into_iter().map(|stream| {
-            let events = batch.by_stream.get(&stream).cloned().unwrap_or_default();
+        let mut appends = futures::stream::iter(per_stream.into_iter().map(|(stream, events)| {
             let expected = ExpectedVersion::Exact(versions.get(&stream).copied().unwrap_or(0));
             async move {
                 let r = log.append(&stream, expected, events).await;
@@ -334,7 +353,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
     let mut recent: Vec<(String, String, String, String, DateTime<Utc>)> = Vec::new(); // email, phone, lead, subject, at
     let mut subjects: Vec<String> = Vec::new();
     let mut t = start;
-    while sim.written < sim.limit {
+    while sim.written + sim.batch.count < sim.limit {
         let hour = t.hour();
         let weekday = t.weekday().number_from_monday() <= 5;
         // Leads arrive on running campaigns.
@@ -584,12 +603,17 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
                 sim.report.manual_changes += 1;
             }
         }
-        sim.flush().await?;
+        // One durable append round per simulated day (or sooner when the batch is big).
+        if sim.batch.count >= 20_000 || (t + Duration::minutes(TICK_MINUTES)).hour() == 0 {
+            sim.flush().await?;
+        }
 
         // Some data subjects ask to be erased.
-        if !subjects.is_empty() && sim.rng.gen_bool(0.03) && sim.written < sim.limit {
+        if !subjects.is_empty() && sim.rng.gen_bool(0.03) && sim.written + sim.batch.count < sim.limit {
             let i = sim.rng.gen_range(0..subjects.len());
             let subject = subjects.swap_remove(i);
+            // Their events must be stored (and their keys exist) before the keys are destroyed.
+            sim.flush().await?;
             recent.retain(|r| r.3 != subject);
             let destroyed = engine.store.codec.keys().destroy(&subject, None).await?;
             let at = t + Duration::minutes(11);
@@ -616,6 +640,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         }
         t += Duration::minutes(TICK_MINUTES);
     }
+    sim.flush().await?;
     sim.report.events = sim.written;
     sim.report.to = t.to_rfc3339();
     Ok(sim.report)

@@ -82,6 +82,66 @@ mod days {
     }
 }
 
+/// An event serialized but not yet sealed: what [`Codec::encode_many`] takes.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The serialized event (externally tagged).
+    pub payload: Value,
+    /// Event type.
+    pub event_type: String,
+    /// Schema version.
+    pub schema_version: String,
+    /// Whose keys seal the personal fields.
+    pub subject: Option<String>,
+    /// The personal fields.
+    pub fields: &'static [leadorch_domain::personal::PersonalField],
+    /// When it happened: retention windows run from here.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Pending {
+    /// Serializes a domain event; checks that every declared personal field exists and that
+    /// an event with personal fields names its subject.
+    pub fn of<E: DomainEvent + PersonalData>(event: &E, at: chrono::DateTime<chrono::Utc>) -> Result<Pending> {
+        let payload = serde_json::to_value(event)
+            .map_err(|e| StoreError::InvalidAppend(format!("event cannot be serialized: {e}")))?;
+        Pending::new(payload, event.event_type(), event.event_version(), event, at)
+    }
+
+    /// Like [`Pending::of`] for an already serialized payload.
+    pub fn new(
+        payload: Value,
+        event_type: String,
+        schema_version: String,
+        personal: &dyn PersonalData,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Pending> {
+        let fields = personal.personal_fields();
+        let subject = personal.data_subject().map(str::to_string);
+        if !fields.is_empty() && subject.is_none() {
+            return Err(StoreError::InvalidAppend(format!(
+                "{event_type} has personal fields but names no data subject"
+            )));
+        }
+        for f in fields {
+            if payload.pointer(f.pointer).is_none() {
+                return Err(StoreError::InvalidAppend(format!(
+                    "personal field {} is missing from {event_type}",
+                    f.pointer
+                )));
+            }
+        }
+        Ok(Pending {
+            payload,
+            event_type,
+            schema_version,
+            subject,
+            fields,
+            at,
+        })
+    }
+}
+
 /// What to do with personal fields when reading.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reveal {
@@ -134,64 +194,80 @@ impl Codec {
     where
         E: DomainEvent + PersonalData,
     {
-        let event_id = Uuid::now_v7();
-        let mut value = serde_json::to_value(event)
-            .map_err(|e| StoreError::InvalidAppend(format!("event cannot be serialized: {e}")))?;
-        let fields = event.personal_fields();
-        if !fields.is_empty() {
-            let subject = event.data_subject().ok_or_else(|| {
-                StoreError::InvalidAppend(format!(
-                    "{} has personal fields but names no data subject",
-                    event.event_type()
-                ))
-            })?;
-            let mut keys: HashMap<KeyPurpose, DataKey> = HashMap::new();
-            let now_us = now.timestamp_micros();
-            for f in fields {
-                let Some(slot) = value.pointer_mut(f.pointer) else {
-                    return Err(StoreError::InvalidAppend(format!(
-                        "personal field {} is missing from {}",
-                        f.pointer,
-                        event.event_type()
-                    )));
-                };
-                if slot.is_null() {
+        let pending = Pending::of(event, now)?;
+        let mut out = self.encode_many(vec![pending], metadata).await?;
+        out.pop()
+            .ok_or_else(|| StoreError::InvalidAppend("nothing encoded".into()))
+    }
+
+    /// Encodes many events, creating or extending all the keys they need in one
+    /// transaction.
+    pub async fn encode_many(&self, items: Vec<Pending>, metadata: &Metadata) -> Result<Vec<NewEvent>> {
+        // Which keys are needed, each once, with the latest deadline asked for.
+        let mut wanted: Vec<(String, KeyPurpose, i64, Option<i64>)> = Vec::new();
+        let mut index: HashMap<(String, KeyPurpose), usize> = HashMap::new();
+        for p in &items {
+            let Some(subject) = &p.subject else { continue };
+            let now_us = p.at.timestamp_micros();
+            for f in p.fields {
+                if p.payload.pointer(f.pointer).is_none_or(Value::is_null) {
                     continue;
                 }
-                let key = match keys.get(&f.purpose) {
-                    Some(k) => k.clone(),
-                    None => {
-                        let expires = self
-                            .retention
-                            .window(f.purpose)
-                            .map(|w| now_us.saturating_add(w.as_micros() as i64));
-                        let k = self
-                            .keys
-                            .key_for_write(subject, f.purpose, now_us, expires)
-                            .await?;
-                        keys.insert(f.purpose, k.clone());
-                        k
+                let expires = self
+                    .retention
+                    .window(f.purpose)
+                    .map(|w| now_us.saturating_add(w.as_micros() as i64));
+                match index.get(&(subject.clone(), f.purpose)) {
+                    Some(&i) => {
+                        let w = &mut wanted[i];
+                        w.3 = match (w.3, expires) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
                     }
-                };
-                let plain = serde_json::to_vec(slot)
-                    .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-                let sealed = key.seal(&aad(&event_id, f.pointer, f.purpose), &plain)?;
-                *slot = serde_json::json!({
-                    ENC: B64.encode(sealed),
-                    "s": subject,
-                    "p": f.purpose.as_str(),
-                });
+                    None => {
+                        index.insert((subject.clone(), f.purpose), wanted.len());
+                        wanted.push((subject.clone(), f.purpose, now_us, expires));
+                    }
+                }
             }
         }
-        let payload =
-            serde_json::to_vec(&value).map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-        Ok(NewEvent {
-            event_id,
-            event_type: event.event_type(),
-            schema_version: event.event_version(),
-            payload,
-            metadata: metadata.to_bytes(),
-        })
+        let keys = self.keys.keys_for_write(&wanted).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for mut p in items {
+            let event_id = Uuid::now_v7();
+            if let Some(subject) = &p.subject {
+                for f in p.fields {
+                    let Some(slot) = p.payload.pointer_mut(f.pointer) else {
+                        continue;
+                    };
+                    if slot.is_null() {
+                        continue;
+                    }
+                    let Some(&i) = index.get(&(subject.clone(), f.purpose)) else {
+                        continue;
+                    };
+                    let plain = serde_json::to_vec(slot)
+                        .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+                    let sealed = keys[i].seal(&aad(&event_id, f.pointer, f.purpose), &plain)?;
+                    *slot = serde_json::json!({
+                        ENC: B64.encode(sealed),
+                        "s": subject,
+                        "p": f.purpose.as_str(),
+                    });
+                }
+            }
+            let payload = serde_json::to_vec(&p.payload)
+                .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+            out.push(NewEvent {
+                event_id,
+                event_type: p.event_type,
+                schema_version: p.schema_version,
+                payload,
+                metadata: metadata.to_bytes(),
+            });
+        }
+        Ok(out)
     }
 
     /// A decoder that caches keys for one batch of reads.

@@ -28,6 +28,17 @@ pub const MASTER_KEY_ENV: &str = "LEADORCH_MASTER_KEY";
 
 const NONCE_LEN: usize = 12;
 
+/// Creates a key or, when one exists, keeps it and moves its expiry later (never earlier;
+/// `NULL` means "until erased"). Returns the stored wrapped key.
+pub(crate) const UPSERT_KEY: &str = "INSERT INTO subject_keys \
+     (subject_id, purpose, wrapped_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
+       WHEN excluded.expires_at IS NULL THEN NULL \
+       WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
+         THEN excluded.expires_at \
+       ELSE subject_keys.expires_at END \
+     RETURNING wrapped_key";
+
 /// The key that wraps all data keys. Never printed, never logged.
 #[derive(Clone)]
 pub struct MasterKey(Arc<Aes256Gcm>);
@@ -216,14 +227,7 @@ impl Keyring {
         OsRng.fill_bytes(&mut *fresh);
         let wrapped = self.master.wrap(subject, purpose, &fresh)?;
         let stored: Vec<u8> = on_pool!(&self.db, p => sqlx::query_scalar(
-            "INSERT INTO subject_keys (subject_id, purpose, wrapped_key, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
-               WHEN excluded.expires_at IS NULL THEN NULL \
-               WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
-                 THEN excluded.expires_at \
-               ELSE subject_keys.expires_at END \
-             RETURNING wrapped_key")
+            UPSERT_KEY)
             .bind(subject)
             .bind(purpose.as_str())
             .bind(wrapped.as_slice())
@@ -232,6 +236,30 @@ impl Keyring {
             .fetch_one(p)
             .await)?;
         self.master.unwrap(subject, purpose, &stored)
+    }
+
+    /// [`Keyring::key_for_write`] for many keys in one transaction (one durable commit
+    /// instead of one per key). Requests are `(subject, purpose, now, expires_at)`.
+    pub async fn keys_for_write(
+        &self,
+        requests: &[(String, KeyPurpose, i64, Option<i64>)],
+    ) -> Result<Vec<DataKey>> {
+        let mut out = Vec::with_capacity(requests.len());
+        if requests.is_empty() {
+            return Ok(out);
+        }
+        let mut tx = crate::subscription::ReadModelTx::begin(&self.db).await?;
+        for (subject, purpose, now, expires_at) in requests {
+            let mut fresh = Zeroizing::new([0u8; 32]);
+            OsRng.fill_bytes(&mut *fresh);
+            let wrapped = self.master.wrap(subject, *purpose, &fresh)?;
+            let stored = tx
+                .upsert_key(subject, purpose.as_str(), &wrapped, *now, *expires_at)
+                .await?;
+            out.push(self.master.unwrap(subject, *purpose, &stored)?);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// The subject's key for `purpose`, if it still exists.

@@ -140,6 +140,24 @@ impl ReadModelTx {
         Ok(())
     }
 
+    pub(crate) async fn upsert_key(
+        &mut self,
+        subject: &str,
+        purpose: &str,
+        wrapped: &[u8],
+        now: i64,
+        expires_at: Option<i64>,
+    ) -> Result<Vec<u8>> {
+        Ok(on_tx!(self, t => sqlx::query_scalar(crate::keys::UPSERT_KEY)
+            .bind(subject)
+            .bind(purpose)
+            .bind(wrapped)
+            .bind(now)
+            .bind(expires_at)
+            .fetch_one(&mut **t)
+            .await)?)
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<()> {
         on_tx!(self, t => t.commit().await)?;
