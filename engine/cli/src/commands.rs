@@ -82,7 +82,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             if r.already_erased {
                 println!(
                     "subject {id} was already erased; keys destroyed now: {}",
-                    if purposes.is_empty() { "none".to_string() } else { purposes.join(", ") }
+                    if purposes.is_empty() {
+                        "none".to_string()
+                    } else {
+                        purposes.join(", ")
+                    }
                 );
             } else {
                 println!(
@@ -163,7 +167,8 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
                 out,
                 "{:>8}  {:<27}  {:<48}  {:>4}  {:<22}  {}",
                 e.position,
-                e.recorded_at_utc().to_rfc3339_opts(SecondsFormat::Micros, true),
+                e.recorded_at_utc()
+                    .to_rfc3339_opts(SecondsFormat::Micros, true),
                 e.stream_id,
                 e.stream_version,
                 e.event_type,
@@ -236,7 +241,9 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>> {
             return Ok(t.and_utc());
         }
     }
-    bail!("{s:?} is neither a position nor a time: use e.g. 1200, 2026-11-01 or 2026-11-01T12:00:00Z")
+    bail!(
+        "{s:?} is neither a position nor a time: use e.g. 1200, 2026-11-01 or 2026-11-01T12:00:00Z"
+    )
 }
 
 async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
@@ -253,11 +260,13 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
         Some(s) => {
             let position = match parse_as_of(&s)? {
                 AsOf::Position(p) => p.min(head.position),
-                AsOf::Time(t) => engine
-                    .store
-                    .log
-                    .position_at_time(t.timestamp_micros())
-                    .await?,
+                AsOf::Time(t) => {
+                    engine
+                        .store
+                        .log
+                        .position_at_time(t.timestamp_micros())
+                        .await?
+                }
             };
             let bar = progress_bar(position, "replaying");
             let views =
@@ -268,7 +277,10 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
     };
     let secs = started.elapsed().as_secs_f64();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary_json(&views, target))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary_json(&views, target))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let rate = views.applied as f64 / secs.max(1e-9);
@@ -306,7 +318,10 @@ fn print_views(v: &Projections) {
         v.audit.len()
     );
     if !v.campaigns.is_empty() {
-        println!("\n{:<24} {:<22} {:<9} {:>12}  MANUAL HOLD UNTIL", "CAMPAIGN", "NAME", "STATUS", "BUDGET/DAY");
+        println!(
+            "\n{:<24} {:<22} {:<9} {:>12}  MANUAL HOLD UNTIL",
+            "CAMPAIGN", "NAME", "STATUS", "BUDGET/DAY"
+        );
         for (id, doc) in v.campaigns.iter() {
             let s = &doc.state;
             let snap = s.snapshot();
@@ -314,7 +329,9 @@ fn print_views(v: &Projections) {
                 "{:<24} {:<22} {:<9} {:>12}  {}",
                 id,
                 snap.map(|x| x.name.as_str()).unwrap_or("?"),
-                s.status().map(|x| format!("{x:?}")).unwrap_or_else(|| "?".into()),
+                s.status()
+                    .map(|x| format!("{x:?}"))
+                    .unwrap_or_else(|| "?".into()),
                 snap.map(|x| format!("{:.2}", x.daily_budget_micros as f64 / 1e6))
                     .unwrap_or_default(),
                 s.manual_override_until()
@@ -324,7 +341,10 @@ fn print_views(v: &Projections) {
         }
     }
     if !v.capacity.is_empty() {
-        println!("\n{:<12} {:>7} {:>6} {:>6} {:>8}  AT", "TEAM", "AGENTS", "OPEN", "MAX", "UTIL");
+        println!(
+            "\n{:<12} {:>7} {:>6} {:>6} {:>8}  AT",
+            "TEAM", "AGENTS", "OPEN", "MAX", "UTIL"
+        );
         for (team, doc) in v.capacity.iter() {
             let s = &doc.state;
             println!(
@@ -416,7 +436,12 @@ async fn append_loop(g: &Global, stream: &str) -> Result<ExitCode> {
     let mut n: u64 = 0;
     loop {
         n += 1;
-        let e = NewEvent::new("CrashProbe", "1.0", format!("{{\"n\":{n}}}").into_bytes(), &meta);
+        let e = NewEvent::new(
+            "CrashProbe",
+            "1.0",
+            format!("{{\"n\":{n}}}").into_bytes(),
+            &meta,
+        );
         let id = e.event_id;
         engine
             .store

@@ -293,8 +293,12 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             ..Default::default()
         },
     };
-    // Continue an existing log instead of clashing with it.
-    sim.versions = existing_versions(engine).await?;
+    let head = engine.store.log.head().await?.position;
+    if head > 0 {
+        return Err(Error::Invalid(format!(
+            "the log already holds {head} events; seed writes a history into an empty database: point --database-url at a new file"
+        )));
+    }
     let run_tag: u32 = sim.rng.gen();
     let rule_id = format!("capacity-gate-{run_tag:08x}");
     let mut rule = Rule::default();
@@ -609,7 +613,10 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         }
 
         // Some data subjects ask to be erased.
-        if !subjects.is_empty() && sim.rng.gen_bool(0.03) && sim.written + sim.batch.count < sim.limit {
+        if !subjects.is_empty()
+            && sim.rng.gen_bool(0.03)
+            && sim.written + sim.batch.count < sim.limit
+        {
             let i = sim.rng.gen_range(0..subjects.len());
             let subject = subjects.swap_remove(i);
             // Their events must be stored (and their keys exist) before the keys are destroyed.
@@ -644,19 +651,4 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
     sim.report.events = sim.written;
     sim.report.to = t.to_rfc3339();
     Ok(sim.report)
-}
-
-/// Stream versions already in the log, so a second seed run appends after the first.
-async fn existing_versions(engine: &Engine) -> Result<HashMap<String, u64>> {
-    // Seeded ids are random per run, so only streams that could clash need a version:
-    // the three capacity teams.
-    let mut v = HashMap::new();
-    for team in TEAMS {
-        let s = stream_id(CapacitySnapshot::TYPE, team);
-        let n = engine.store.log.stream_version(&s).await?;
-        if n > 0 {
-            v.insert(s, n);
-        }
-    }
-    Ok(v)
 }

@@ -101,11 +101,22 @@ pub struct Pending {
 
 impl Pending {
     /// Serializes a domain event; checks that every declared personal field exists and that
-    /// an event with personal fields names its subject.
-    pub fn of<E: DomainEvent + PersonalData>(event: &E, at: chrono::DateTime<chrono::Utc>) -> Result<Pending> {
+    /// an event with personal fields names its subject. Retention windows run from the
+    /// event's own `at` (every domain event carries one, as RFC 3339), else from `fallback`.
+    pub fn of<E: DomainEvent + PersonalData>(
+        event: &E,
+        fallback: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Pending> {
         let payload = serde_json::to_value(event)
             .map_err(|e| StoreError::InvalidAppend(format!("event cannot be serialized: {e}")))?;
-        Pending::new(payload, event.event_type(), event.event_version(), event, at)
+        let at = occurred_at(&payload).unwrap_or(fallback);
+        Pending::new(
+            payload,
+            event.event_type(),
+            event.event_version(),
+            event,
+            at,
+        )
     }
 
     /// Like [`Pending::of`] for an already serialized payload.
@@ -140,6 +151,15 @@ impl Pending {
             at,
         })
     }
+}
+
+/// The `at` of an externally tagged event (`{"Variant": {"at": "…", …}}`).
+fn occurred_at(payload: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let inner = payload.as_object()?.values().next()?;
+    let at = inner.get("at")?.as_str()?;
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// What to do with personal fields when reading.
@@ -202,7 +222,11 @@ impl Codec {
 
     /// Encodes many events, creating or extending all the keys they need in one
     /// transaction.
-    pub async fn encode_many(&self, items: Vec<Pending>, metadata: &Metadata) -> Result<Vec<NewEvent>> {
+    pub async fn encode_many(
+        &self,
+        items: Vec<Pending>,
+        metadata: &Metadata,
+    ) -> Result<Vec<NewEvent>> {
         // Which keys are needed, each once, with the latest deadline asked for.
         let mut wanted: Vec<(String, KeyPurpose, i64, Option<i64>)> = Vec::new();
         let mut index: HashMap<(String, KeyPurpose), usize> = HashMap::new();

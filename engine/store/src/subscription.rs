@@ -148,14 +148,16 @@ impl ReadModelTx {
         now: i64,
         expires_at: Option<i64>,
     ) -> Result<Vec<u8>> {
-        Ok(on_tx!(self, t => sqlx::query_scalar(crate::keys::UPSERT_KEY)
+        Ok(
+            on_tx!(self, t => sqlx::query_scalar(crate::keys::UPSERT_KEY)
             .bind(subject)
             .bind(purpose)
             .bind(wrapped)
             .bind(now)
             .bind(expires_at)
             .fetch_one(&mut **t)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// Commits.
