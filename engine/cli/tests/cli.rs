@@ -1,0 +1,214 @@
+//! The `leadorch` binary as a user runs it: seed, list, verify, tamper, replay, export, erase,
+//! and clear one-line errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn leadorch(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(args)
+        .env("LEADORCH_HOME", home)
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_MASTER_KEY")
+        .env_remove("LEADORCH_MASTER_KEY_FILE")
+        .output()
+        .expect("run leadorch")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let o = leadorch(home, args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+fn sqlite_exec(db: &Path, sql: &str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+#[test]
+fn the_cli_tour_works_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+
+    let seeded = ok(home, &["seed", "--events", "2000"]);
+    assert!(seeded.starts_with("seeded 2000 events"), "{seeded}");
+    assert!(
+        home.join("leadorch.db").exists(),
+        "default database in LEADORCH_HOME"
+    );
+    assert!(
+        home.join("master.key").exists(),
+        "master key created beside it"
+    );
+
+    let list = ok(home, &["events", "list", "--limit", "3"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 4, "header + 3: {list}");
+    assert!(lines[0].starts_with("POSITION"));
+
+    // JSON lines, personal fields hidden unless asked for.
+    let json = ok(
+        home,
+        &[
+            "events",
+            "list",
+            "--type",
+            "LeadReceived",
+            "--limit",
+            "1",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(v["type"], "LeadReceived");
+    assert!(v["payload"]["LeadReceived"]["email"].is_null(), "{v}");
+    // A lead whose subject was not erased by the seed.
+    let revealed = ok(
+        home,
+        &[
+            "events",
+            "list",
+            "--type",
+            "LeadReceived",
+            "--json",
+            "--reveal",
+        ],
+    );
+    let (subject, email) = revealed
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find_map(|v| {
+            let lead = &v["payload"]["LeadReceived"];
+            Some((
+                lead["subject_id"].as_str()?.to_string(),
+                lead["email"].as_str()?.to_string(),
+            ))
+        })
+        .expect("a readable lead");
+    assert!(email.contains("@example.com"));
+
+    let verified = ok(home, &["audit", "verify"]);
+    assert!(
+        verified.starts_with("chain intact: 2000 events, head "),
+        "{verified}"
+    );
+
+    let replay = ok(home, &["replay"]);
+    assert!(
+        replay.contains("rebuilt read models from 2000 events"),
+        "{replay}"
+    );
+    let as_of = ok(home, &["replay", "--as-of", "10", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&as_of).unwrap();
+    assert_eq!(v["position"], 10);
+    assert_eq!(v["events_applied"], 10);
+
+    // Export and erase a real subject.
+    let export = ok(home, &["subjects", "export", &subject]);
+    assert!(export.contains(&email), "export holds the decrypted email");
+    let erased = ok(home, &["subjects", "erase", &subject]);
+    assert!(
+        erased.starts_with(&format!("erased subject {subject}")),
+        "{erased}"
+    );
+    let export = ok(home, &["subjects", "export", &subject]);
+    assert!(!export.contains(&email));
+    let db_bytes = std::fs::read(home.join("leadorch.db")).unwrap();
+    assert!(!db_bytes.windows(email.len()).any(|w| w == email.as_bytes()));
+    let verified = ok(home, &["audit", "verify"]);
+    assert!(verified.starts_with("chain intact"), "{verified}");
+
+    // Tampering with one byte is found at its position, with exit code 3.
+    sqlite_exec(
+        &home.join("leadorch.db"),
+        "UPDATE events SET payload = CAST(REPLACE(CAST(payload AS TEXT), 'north', 'nort!') AS BLOB) \
+         WHERE position = (SELECT MIN(position) FROM events WHERE event_type = 'CapacityRecorded' AND stream_id = 'capacity:north')",
+    );
+    let o = leadorch(home, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("chain broken at position "),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn bad_input_gets_one_clear_line_and_a_non_zero_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--database-url", "mysql://x", "audit", "verify"],
+            "expected a URL starting with sqlite:// or postgres://",
+        ),
+        (
+            &["replay", "--as-of", "yesterday-ish"],
+            "is neither a position nor a time",
+        ),
+        (
+            &["subjects", "erase", "no-such-subject"],
+            "no data subject \"no-such-subject\"",
+        ),
+        (&["seed", "--events", "0"], "--events must be at least 1"),
+    ];
+    for (args, needle) in cases {
+        let o = leadorch(home, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+    // A password in a URL never reaches the message.
+    let o = leadorch(
+        home,
+        &[
+            "--database-url",
+            "postgres://u:hunter2@127.0.0.1:1/x",
+            "audit",
+            "verify",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_database_from_a_newer_leadorch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(home, &["seed", "--events", "50"]);
+    sqlite_exec(
+        &home.join("leadorch.db"),
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (999999, 'from the future', TRUE, X'00', 0)",
+    );
+    let o = leadorch(home, &["events", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("schema version 999999, newer than this leadorch"),
+        "{err}"
+    );
+}
