@@ -15,6 +15,15 @@ use leadorch_store::{
 };
 use serde_json::json;
 
+/// `println!` that returns the write error instead of panicking (a closed pipe, e.g.
+/// `leadorch events list | head`, ends the command quietly: see `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 use crate::{
     AuditCommand, Cli, Command, EventsCommand, Global, ListArgs, ReplayArgs, RetentionCommand,
     SeedArgs, SubjectsCommand, EXIT_FINDING,
@@ -71,7 +80,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                         path.display()
                     );
                 }
-                None => println!("{text}"),
+                None => outln!("{text}")?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -80,21 +89,21 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let r = subjects::erase(&engine, &id, &actor(g), Utc::now()).await?;
             let purposes: Vec<&str> = r.keys_destroyed.iter().map(|p| p.as_str()).collect();
             if r.already_erased {
-                println!(
+                outln!(
                     "subject {id} was already erased; keys destroyed now: {}",
                     if purposes.is_empty() {
                         "none".to_string()
                     } else {
                         purposes.join(", ")
                     }
-                );
+                )?;
             } else {
-                println!(
+                outln!(
                     "erased subject {id}: destroyed {} key(s) ({}); personal fields of {} event(s) are now unreadable; the chain is unchanged",
                     purposes.len(),
                     purposes.join(", "),
                     r.events_affected
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -105,12 +114,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 None => Utc::now(),
             };
             let done = retention::enforce(&engine, now, &actor(g)).await?;
-            println!(
+            outln!(
                 "retention: {} key(s) past their window destroyed",
                 done.len()
-            );
+            )?;
             for e in done {
-                println!("  {} {}", e.subject_id, e.purpose.as_str());
+                outln!("  {} {}", e.subject_id, e.purpose.as_str())?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -129,51 +138,67 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
         until: None,
         limit: args.limit,
     };
-    let events = engine.store.log.list(&filter).await?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if args.json {
-        let mut decoder = engine.store.codec.decoder(if args.reveal {
-            Reveal::Decrypt
-        } else {
-            Reveal::Redact
-        });
-        for e in &events {
-            let payload = decoder.payload(e).await?;
-            let meta: serde_json::Value =
-                serde_json::from_slice(&e.metadata).unwrap_or(serde_json::Value::Null);
-            let line = json!({
-                "position": e.position,
-                "stream": e.stream_id,
-                "stream_version": e.stream_version,
-                "event_id": e.event_id,
-                "type": e.event_type,
-                "schema_version": e.schema_version,
-                "recorded_at": e.recorded_at_utc().to_rfc3339_opts(SecondsFormat::Micros, true),
-                "metadata": meta,
-                "payload": payload,
-                "hash": hex(&e.hash),
-            });
-            writeln!(out, "{line}")?;
-        }
+    let mut decoder = engine.store.codec.decoder(if args.reveal {
+        Reveal::Decrypt
     } else {
+        Reveal::Redact
+    });
+    if !args.json {
         writeln!(
             out,
             "{:>8}  {:<27}  {:<48}  {:>4}  {:<22}  ACTOR",
             "POSITION", "RECORDED_AT", "STREAM", "VER", "TYPE"
         )?;
+    }
+    // Page through the log so a long listing never sits in memory.
+    let mut page = filter.clone();
+    let mut left = filter.limit;
+    loop {
+        page.limit = Some(left.unwrap_or(u64::MAX).min(10_000));
+        let events = engine.store.log.list(&page).await?;
+        let Some(last) = events.last().map(|e| e.position) else {
+            break;
+        };
         for e in &events {
-            writeln!(
-                out,
-                "{:>8}  {:<27}  {:<48}  {:>4}  {:<22}  {}",
-                e.position,
-                e.recorded_at_utc()
-                    .to_rfc3339_opts(SecondsFormat::Micros, true),
-                e.stream_id,
-                e.stream_version,
-                e.event_type,
-                e.metadata().actor
-            )?;
+            if args.json {
+                let payload = decoder.payload(e).await?;
+                let meta: serde_json::Value =
+                    serde_json::from_slice(&e.metadata).unwrap_or(serde_json::Value::Null);
+                let line = json!({
+                    "position": e.position,
+                    "stream": e.stream_id,
+                    "stream_version": e.stream_version,
+                    "event_id": e.event_id,
+                    "type": e.event_type,
+                    "schema_version": e.schema_version,
+                    "recorded_at": e.recorded_at_utc().to_rfc3339_opts(SecondsFormat::Micros, true),
+                    "metadata": meta,
+                    "payload": payload,
+                    "hash": hex(&e.hash),
+                });
+                writeln!(out, "{line}")?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>8}  {:<27}  {:<48}  {:>4}  {:<22}  {}",
+                    e.position,
+                    e.recorded_at_utc()
+                        .to_rfc3339_opts(SecondsFormat::Micros, true),
+                    e.stream_id,
+                    e.stream_version,
+                    e.event_type,
+                    e.metadata().actor
+                )?;
+            }
+        }
+        page.after = last;
+        if let Some(l) = left.as_mut() {
+            *l -= events.len() as u64;
+            if *l == 0 {
+                break;
+            }
         }
     }
     out.flush()?;
@@ -205,15 +230,15 @@ async fn verify(g: &Global) -> Result<ExitCode> {
     bar.finish_and_clear();
     match outcome {
         Verification::Intact { count, head } => {
-            println!(
+            outln!(
                 "chain intact: {count} events, head {} ({:.2} s)",
                 hex(&head),
                 started.elapsed().as_secs_f64()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Verification::Broken { position, reason } => {
-            println!("chain broken at position {position}: {reason}");
+            outln!("chain broken at position {position}: {reason}")?;
             Ok(ExitCode::from(EXIT_FINDING))
         }
     }
@@ -277,25 +302,25 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
     };
     let secs = started.elapsed().as_secs_f64();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&summary_json(&views, target))?
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     let rate = views.applied as f64 / secs.max(1e-9);
     match target {
-        None => println!(
+        None => outln!(
             "rebuilt read models from {} events in {secs:.2} s ({rate:.0} events/s)",
             views.applied
-        ),
-        Some(p) => println!(
+        )?,
+        Some(p) => outln!(
             "read models as of position {p} ({}), computed in memory from {} events in {secs:.2} s; nothing stored was changed",
             at_string(views.recorded_at),
             views.applied
-        ),
+        )?,
     }
-    print_views(&views);
+    print_views(&views)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -305,8 +330,8 @@ fn at_string(micros: i64) -> String {
         .unwrap_or_else(|| "the beginning".into())
 }
 
-fn print_views(v: &Projections) {
-    println!(
+fn print_views(v: &Projections) -> std::io::Result<()> {
+    outln!(
         "campaigns {}, teams {}, leads {}, consents {}, data subjects {}, rules {}, google accounts {}, audited streams {}",
         v.campaigns.len(),
         v.capacity.len(),
@@ -316,16 +341,19 @@ fn print_views(v: &Projections) {
         v.rules.len(),
         v.google_accounts.len(),
         v.audit.len()
-    );
+    )?;
     if !v.campaigns.is_empty() {
-        println!(
+        outln!(
             "\n{:<24} {:<22} {:<9} {:>12}  MANUAL HOLD UNTIL",
-            "CAMPAIGN", "NAME", "STATUS", "BUDGET/DAY"
-        );
+            "CAMPAIGN",
+            "NAME",
+            "STATUS",
+            "BUDGET/DAY"
+        )?;
         for (id, doc) in v.campaigns.iter() {
             let s = &doc.state;
             let snap = s.snapshot();
-            println!(
+            outln!(
                 "{:<24} {:<22} {:<9} {:>12}  {}",
                 id,
                 snap.map(|x| x.name.as_str()).unwrap_or("?"),
@@ -337,17 +365,21 @@ fn print_views(v: &Projections) {
                 s.manual_override_until()
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                     .unwrap_or_else(|| "-".into())
-            );
+            )?;
         }
     }
     if !v.capacity.is_empty() {
-        println!(
+        outln!(
             "\n{:<12} {:>7} {:>6} {:>6} {:>8}  AT",
-            "TEAM", "AGENTS", "OPEN", "MAX", "UTIL"
-        );
+            "TEAM",
+            "AGENTS",
+            "OPEN",
+            "MAX",
+            "UTIL"
+        )?;
         for (team, doc) in v.capacity.iter() {
             let s = &doc.state;
-            println!(
+            outln!(
                 "{:<12} {:>7} {:>6} {:>6} {:>8}  {}",
                 team,
                 s.agents_available(),
@@ -359,9 +391,10 @@ fn print_views(v: &Projections) {
                 s.recorded_at()
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                     .unwrap_or_default()
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 fn summary_json(v: &Projections, as_of: Option<u64>) -> serde_json::Value {
@@ -411,7 +444,7 @@ async fn seed_cmd(g: &Global, args: SeedArgs) -> Result<ExitCode> {
     )
     .await?;
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "seeded {} events in {secs:.1} s ({:.0} events/s): {} leads (+{} duplicates), {} consents, {} capacity snapshots, {} campaign changes, {} manual changes, {} erasures; simulated {} to {}",
         report.events,
         report.events as f64 / secs.max(1e-9),
@@ -424,7 +457,7 @@ async fn seed_cmd(g: &Global, args: SeedArgs) -> Result<ExitCode> {
         report.erasures,
         report.from,
         report.to
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,20 +4,20 @@
 //! Every aggregate type has a view whose documents are the aggregate's own state (its `apply`
 //! is the fold, so the read model can never disagree with what a command would see), plus two
 //! cross-cutting views: `subject_index` (which streams hold each data subject's events) and
-//! `audit` (per stream: how many events, the last one, who caused it, when).
+//! `audit` (what each actor did each day, by event type; the log itself is the full trail).
 //!
 //! Read models never hold plaintext personal data: events are decoded for them with sealed
 //! fields replaced by `null` ([`Reveal::Redact`]). That is why erasing a subject needs no
 //! read-model scrub: there is nothing of theirs to scrub.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use cqrs_es::Aggregate;
 use leadorch_domain::{
     split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
     Lead, PersonalData, Rule,
 };
-use leadorch_store::codec::{has_sealed_fields, Decoder};
+use leadorch_store::codec::Decoder;
 use leadorch_store::{CatchUp, Db, ReadModelTx, RecordedEvent, Reveal, Store};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -33,16 +33,20 @@ const PAGE: u64 = 20_000;
 #[derive(Debug)]
 pub struct Table<D> {
     name: &'static str,
-    rows: BTreeMap<String, D>,
-    dirty: BTreeSet<String>,
+    rows: HashMap<String, D>,
+    dirty: HashSet<String>,
+    /// Whether changed keys are tracked (for incremental saves of a loaded read model; a
+    /// rebuild writes every row and skips the bookkeeping).
+    track_dirty: bool,
 }
 
 impl<D: Serialize + DeserializeOwned> Table<D> {
     fn new(name: &'static str) -> Self {
         Table {
             name,
-            rows: BTreeMap::new(),
-            dirty: BTreeSet::new(),
+            rows: HashMap::new(),
+            dirty: HashSet::new(),
+            track_dirty: false,
         }
     }
 
@@ -58,7 +62,9 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
 
     /// All rows, ordered by key.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &D)> {
-        self.rows.iter()
+        let mut rows: Vec<_> = self.rows.iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        rows.into_iter()
     }
 
     /// Number of rows.
@@ -75,15 +81,19 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
     where
         D: Default,
     {
-        if !self.dirty.contains(key) {
+        if self.track_dirty && !self.dirty.contains(key) {
             self.dirty.insert(key.to_string());
         }
-        self.rows.entry(key.to_string()).or_default()
+        if !self.rows.contains_key(key) {
+            self.rows.insert(key.to_string(), D::default());
+        }
+        self.rows.get_mut(key).expect("row inserted above")
     }
 
     async fn load(&mut self, db: &Db) -> Result<()> {
         self.rows.clear();
         self.dirty.clear();
+        self.track_dirty = true;
         for (k, doc) in db.docs(self.name).await? {
             let d: D = serde_json::from_slice(&doc).map_err(|e| Error::ReadModel {
                 name: self.name,
@@ -102,6 +112,7 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         } else {
             std::mem::take(&mut self.dirty).into_iter().collect()
         };
+        let mut docs = Vec::with_capacity(keys.len());
         for k in keys {
             match self.rows.get(&k) {
                 Some(d) => {
@@ -110,11 +121,12 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
                         key: k.clone(),
                         reason: e.to_string(),
                     })?;
-                    tx.put(self.name, &k, &doc).await?;
+                    docs.push((k, doc));
                 }
                 None => tx.delete(self.name, &k).await?,
             }
         }
+        tx.put_many(self.name, &docs).await?;
         self.dirty.clear();
         Ok(())
     }
@@ -133,23 +145,21 @@ pub struct AggregateDoc<A> {
     pub state: A,
 }
 
-/// A per-stream summary for the audit view.
+/// The audit view: what each actor did on each day (UTC), by event type.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditDoc {
-    /// Events in the stream.
+    /// The actor (`cli:alice`, `daemon`, `seed`, …).
+    pub actor: String,
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Events caused.
     pub events: u64,
-    /// Position of the first event.
+    /// Events caused, by type.
+    pub by_type: BTreeMap<String, u64>,
+    /// Position of the first.
     pub first_position: u64,
-    /// Position of the last event.
+    /// Position of the last.
     pub last_position: u64,
-    /// Type of the last event.
-    pub last_event_type: String,
-    /// Who caused the last event.
-    pub last_actor: String,
-    /// When the last event was recorded (µs).
-    pub last_recorded_at: i64,
-    /// Every actor that touched the stream.
-    pub actors: BTreeSet<String>,
 }
 
 /// Where a data subject's events are.
@@ -180,7 +190,7 @@ pub struct Projections {
     pub google_accounts: Table<AggregateDoc<GoogleAccount>>,
     /// Data subject → streams.
     pub subject_index: Table<SubjectDoc>,
-    /// Per-stream audit summary.
+    /// Activity per actor and day, keyed `YYYY-MM-DD/actor`.
     pub audit: Table<AuditDoc>,
     /// Last position folded in.
     pub position: u64,
@@ -188,6 +198,8 @@ pub struct Projections {
     pub recorded_at: i64,
     /// Events folded in since creation or load.
     pub applied: u64,
+    last_metadata: Option<(Vec<u8>, String)>,
+    last_audit_key: Option<(i64, String, String)>,
 }
 
 impl Default for Projections {
@@ -205,6 +217,8 @@ impl Default for Projections {
             position: 0,
             recorded_at: 0,
             applied: 0,
+            last_metadata: None,
+            last_audit_key: None,
         }
     }
 }
@@ -272,20 +286,47 @@ impl Projections {
         self.applied += 1;
     }
 
+    /// The actor of an event; parsing is skipped when the metadata bytes repeat (they do,
+    /// for every event of one command or one seed run).
+    fn actor_of(&mut self, rec: &RecordedEvent) -> String {
+        match &self.last_metadata {
+            Some((bytes, actor)) if *bytes == rec.metadata => actor.clone(),
+            _ => {
+                let actor = rec.metadata().actor;
+                self.last_metadata = Some((rec.metadata.clone(), actor.clone()));
+                actor
+            }
+        }
+    }
+
     fn audit_event(&mut self, rec: &RecordedEvent) {
-        let meta = rec.metadata();
-        let audit = self.audit.entry(&rec.stream_id);
+        let actor = self.actor_of(rec);
+        let day = rec.recorded_at.div_euclid(86_400_000_000);
+        let key = match &self.last_audit_key {
+            Some((d, a, k)) if *d == day && *a == actor => k.clone(),
+            _ => {
+                let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default();
+                let k = format!("{date}/{actor}");
+                self.last_audit_key = Some((day, actor.clone(), k.clone()));
+                k
+            }
+        };
+        let audit = self.audit.entry(&key);
         if audit.events == 0 {
             audit.first_position = rec.position;
+            audit.actor.clone_from(&actor);
+            audit.day = key.split('/').next().unwrap_or_default().to_string();
         }
         audit.events += 1;
         audit.last_position = rec.position;
-        audit.last_event_type.clone_from(&rec.event_type);
-        audit.last_recorded_at = rec.recorded_at;
-        if !audit.actors.contains(&meta.actor) {
-            audit.actors.insert(meta.actor.clone());
+        match audit.by_type.get_mut(&rec.event_type) {
+            Some(n) => *n += 1,
+            None => {
+                audit.by_type.insert(rec.event_type.clone(), 1);
+            }
         }
-        audit.last_actor = meta.actor;
     }
 
     /// Folds one decoded event in.
@@ -356,8 +397,8 @@ impl Projections {
         Ok(())
     }
 
-    /// Folds events from `self.position` up to `until` (or the head) without saving. The next
-    /// page is fetched while the current one is folded.
+    /// Folds events from `self.position` up to `until` (or the head) without saving. The
+    /// store reads the next page while this one is folded.
     pub async fn fold_until(
         &mut self,
         store: &Store,
@@ -365,28 +406,13 @@ impl Projections {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         let mut decoder = store.codec.decoder(Reveal::Redact);
-        let log = store.log.clone();
-        let fetch = move |from: u64| {
-            let log = log.clone();
-            async move {
-                let limit = match until {
-                    Some(u) if u <= from => return Ok(Vec::new()),
-                    Some(u) => PAGE.min(u - from),
-                    None => PAGE,
-                };
-                log.read_after(from, limit).await
-            }
-        };
-        let mut next = tokio::spawn(fetch(self.position));
-        loop {
-            let page = next.await.map_err(|e| Error::Internal(e.to_string()))??;
-            let Some(last) = page.last().map(|e| e.position) else {
-                return Ok(());
-            };
-            next = tokio::spawn(fetch(last));
+        let mut pages = store.log.stream_pages(self.position, until, PAGE as usize);
+        while let Some(page) = pages.recv().await {
+            let page = page?;
             self.apply_page(&mut decoder, &page).await?;
             progress(self.position);
         }
+        Ok(())
     }
 }
 
@@ -397,7 +423,9 @@ pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<An
         reason: format!("stream id {:?} has no aggregate type", rec.stream_id),
     })?;
     let current = leadorch_domain::current_version(aggregate_type, &rec.event_type);
-    if current == Some(rec.schema_version.as_str()) && !has_sealed_fields(&rec.payload) {
+    // Sealed personal fields read as `None` in typed events (`sealed_as_none`), so events at
+    // the current schema version go straight from bytes to types.
+    if current == Some(rec.schema_version.as_str()) {
         if let Some(e) = decode_fast(aggregate_type, &rec.payload) {
             return Ok(e);
         }
@@ -411,8 +439,8 @@ pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<An
     })
 }
 
-/// Straight from bytes to the typed event, for payloads at the current schema version with
-/// no sealed fields (the common case on a replay).
+/// Straight from bytes to the typed event, for payloads at the current schema version (the
+/// common case on a replay).
 fn decode_fast(aggregate_type: &str, payload: &[u8]) -> Option<AnyEvent> {
     fn de<T: DeserializeOwned>(p: &[u8]) -> Option<T> {
         serde_json::from_slice(p).ok()

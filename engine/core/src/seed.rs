@@ -361,8 +361,8 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         let hour = t.hour();
         let weekday = t.weekday().number_from_monday() <= 5;
         // Leads arrive on running campaigns.
-        for ci in 0..campaigns.len() {
-            let (ref agg_id, _, ref snapshot, team) = campaigns[ci];
+        for (agg_id, _, snapshot, team) in &campaigns {
+            let team = *team;
             if snapshot.status != CampaignStatus::Enabled {
                 continue;
             }

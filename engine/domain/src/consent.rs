@@ -67,10 +67,13 @@ pub enum ConsentEvent {
         /// The page or form where it was shown.
         source_url: String,
         /// Personal ([`KeyPurpose::Consent`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         ip: Option<String>,
         /// Personal ([`KeyPurpose::Consent`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         user_agent: Option<String>,
         /// Personal ([`KeyPurpose::Consent`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         certificate_ref: Option<String>,
         /// When consent was given.
         at: DateTime<Utc>,

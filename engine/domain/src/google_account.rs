@@ -96,6 +96,7 @@ pub enum GoogleAccountEvent {
         /// Google account id.
         account_id: String,
         /// Personal ([`KeyPurpose::Account`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         email: Option<String>,
         /// Scopes granted (sorted, unique).
         scopes: Vec<String>,

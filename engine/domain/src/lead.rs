@@ -131,16 +131,22 @@ pub enum LeadEvent {
         /// Form or landing page id.
         source: String,
         /// Personal ([`KeyPurpose::Fingerprint`]): lower-case hex SHA-256.
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         fingerprint: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         name: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         email: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         phone: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         ip: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         message: Option<String>,
         /// When the lead arrived.
         at: DateTime<Utc>,
@@ -162,16 +168,22 @@ pub enum LeadEvent {
         /// Form or landing page id.
         source: String,
         /// Personal ([`KeyPurpose::Fingerprint`]): lower-case hex SHA-256.
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         fingerprint: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         name: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         email: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         phone: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         ip: Option<String>,
         /// Personal ([`KeyPurpose::Contact`]).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         message: Option<String>,
         /// When the duplicate arrived.
         at: DateTime<Utc>,

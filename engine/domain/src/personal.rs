@@ -66,3 +66,68 @@ pub trait PersonalData {
     /// The personal fields of this event (empty when it has none).
     fn personal_fields(&self) -> &'static [PersonalField];
 }
+
+/// Deserializes a personal field for readers that do not decrypt: a plain value is kept, a
+/// sealed one (the store's `{"$enc": …}` object) or `null` reads as `None`. Lets read models
+/// decode stored bytes straight into events without opening, or even looking at, ciphertext.
+pub fn sealed_as_none<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string, null, or a sealed personal field")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(V)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut m: A,
+        ) -> Result<Self::Value, A::Error> {
+            while m
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_option(V)
+}
+
+#[cfg(test)]
+mod sealed_tests {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct T {
+        #[serde(default, deserialize_with = "super::sealed_as_none")]
+        email: Option<String>,
+    }
+
+    #[test]
+    fn sealed_and_null_fields_read_as_none_plain_ones_as_themselves() {
+        let t: T = serde_json::from_str(r#"{"email":"a@b.c"}"#).unwrap();
+        assert_eq!(t.email.as_deref(), Some("a@b.c"));
+        let t: T = serde_json::from_str(r#"{"email":null}"#).unwrap();
+        assert_eq!(t.email, None);
+        let t: T =
+            serde_json::from_str(r#"{"email":{"$enc":"AAAA","s":"x","p":"contact"}}"#).unwrap();
+        assert_eq!(t.email, None);
+        let t: T = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(t.email, None);
+        assert!(serde_json::from_str::<T>(r#"{"email":5}"#).is_err());
+    }
+}

@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::ConnectOptions as _;
 
 use crate::error::{Result, StoreError};
 
@@ -126,7 +127,9 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
-                .pragma("secure_delete", "ON");
+                .pragma("secure_delete", "ON")
+                // A replay legitimately reads for seconds; such notes are for debugging.
+                .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let path = options.get_filename().to_path_buf();
             if let Some(dir) = path.parent() {
                 if !dir.as_os_str().is_empty() && !dir.exists() {
@@ -154,7 +157,8 @@ impl Db {
                     reason: e.to_string(),
                 })?
                 .options([("synchronous_commit", "on")])
-                .application_name("leadorch");
+                .application_name("leadorch")
+                .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))

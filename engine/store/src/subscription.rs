@@ -107,6 +107,21 @@ impl ReadModelTx {
         Ok(())
     }
 
+    /// Inserts or replaces many documents of one projection, a few hundred per statement.
+    pub async fn put_many(&mut self, projection: &str, docs: &[(String, Vec<u8>)]) -> Result<()> {
+        for chunk in docs.chunks(300) {
+            on_tx!(self, t => {
+                let mut qb = sqlx::QueryBuilder::new("INSERT INTO read_models (projection, key, doc) ");
+                qb.push_values(chunk, |mut b, (key, doc)| {
+                    b.push_bind(projection).push_bind(key.as_str()).push_bind(doc.as_slice());
+                });
+                qb.push(" ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc");
+                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        Ok(())
+    }
+
     /// Removes one document.
     pub async fn delete(&mut self, projection: &str, key: &str) -> Result<()> {
         on_tx!(self, t => sqlx::query("DELETE FROM read_models WHERE projection = $1 AND key = $2")
