@@ -285,3 +285,56 @@ async fn racing_commands_are_decided_again_on_fresh_state() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn following_the_log_keeps_read_models_and_checkpoint_current() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let store = e.store.clone();
+        let follower =
+            tokio::spawn(async move { leadorch_core::projection::follow(&store, stop_rx).await });
+        let meta = Metadata::actor("test");
+        let at = Utc::now();
+        e.execute::<Campaign>(
+            "1/2",
+            CampaignCommand::Observe {
+                customer_id: "1".into(),
+                campaign_id: "2".into(),
+                snapshot: snapshot(CampaignStatus::Enabled),
+                manual_hold: chrono::Duration::hours(1),
+                at,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+        let head = e.store.log.head().await.unwrap().position;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while e
+            .store
+            .db()
+            .checkpoint(leadorch_core::projection::CHECKPOINT)
+            .await
+            .unwrap()
+            < head
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "follower did not catch up"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let stored = Projections::load(e.store.db()).await.unwrap();
+        assert_eq!(
+            stored.campaigns.get("1/2").unwrap().state.status(),
+            Some(CampaignStatus::Enabled)
+        );
+        stop_tx.send(true).unwrap();
+        let p = follower.await.unwrap().unwrap();
+        assert_eq!(p.position, head);
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
+}

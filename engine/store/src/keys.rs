@@ -330,13 +330,22 @@ impl Keyring {
             Dialect::Sqlite => {
                 // A checkpoint copies the zeroed pages into the main file; TRUNCATE then
                 // empties the WAL. Readers can hold it back, so try a few times.
-                for _ in 0..20 {
+                let mut done = false;
+                for _ in 0..100 {
                     let (busy, _, _): (i64, i64, i64) = on_pool!(&self.db, p =>
                         sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await)?;
                     if busy == 0 {
+                        done = true;
                         break;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                if !done {
+                    // The key row is deleted and zeroed in its page; only an older copy in the
+                    // WAL remains until the next checkpoint.
+                    tracing::warn!(
+                        "readers held the WAL for 5 s; it will be truncated at the next checkpoint"
+                    );
                 }
             }
             Dialect::Postgres => {

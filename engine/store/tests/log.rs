@@ -561,3 +561,46 @@ async fn keys_expire_by_retention_window_and_each_use_extends_them() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sqlite_written_by_another_process_is_found_by_polling() {
+    let t = TestDb::sqlite();
+    let writer = open(&t).await;
+    // A second store on the same file stands in for another process: no shared notification.
+    let reader = open(&t).await;
+    let mut sub = CatchUp::new(&reader.log, 0, 10).poll_every(Duration::from_millis(100));
+    writer
+        .log
+        .append("lead:p", ExpectedVersion::Any, vec![ev(1)])
+        .await
+        .unwrap();
+    let page = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("found by polling")
+        .unwrap();
+    assert_eq!(page[0].position, 1);
+    writer.db().close().await;
+    reader.db().close().await;
+}
+
+#[tokio::test]
+async fn bulk_page_streaming_reads_everything_in_order_on_both_backends() {
+    each_backend(|t| async move {
+        let s = seeded(&t, 57).await;
+        let mut pages = s.log.stream_pages(5, Some(50), 10);
+        let mut got = Vec::new();
+        while let Some(p) = pages.recv().await {
+            let p = p.unwrap();
+            assert!(p.len() <= 10);
+            got.extend(p.into_iter().map(|e| e.position));
+        }
+        assert_eq!(got, (6..=50).collect::<Vec<u64>>());
+        let mut all = s.log.stream_pages(0, None, 1000);
+        let p = all.recv().await.unwrap().unwrap();
+        assert_eq!(p.len(), 57);
+        assert!(all.recv().await.is_none());
+        s.db().close().await;
+        t
+    })
+    .await;
+}
