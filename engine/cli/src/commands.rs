@@ -444,6 +444,12 @@ async fn seed_cmd(g: &Global, args: SeedArgs) -> Result<ExitCode> {
     )
     .await?;
     let secs = started.elapsed().as_secs_f64();
+    if report.continued_from > 0 {
+        outln!(
+            "continuing the seeded history after position {}",
+            report.continued_from
+        )?;
+    }
     outln!(
         "seeded {} events in {secs:.1} s ({:.0} events/s): {} leads (+{} duplicates), {} consents, {} capacity snapshots, {} campaign changes, {} manual changes, {} erasures; simulated {} to {}",
         report.events,

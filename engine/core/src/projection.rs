@@ -67,6 +67,18 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         rows.into_iter()
     }
 
+    /// Takes one row out (not recorded as a change: for consumers of a loaded read model).
+    pub fn remove(&mut self, key: &str) -> Option<D> {
+        self.rows.remove(key)
+    }
+
+    /// All rows, consumed, ordered by key.
+    pub fn into_rows(self) -> Vec<(String, D)> {
+        let mut rows: Vec<_> = self.rows.into_iter().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        rows
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()

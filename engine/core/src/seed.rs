@@ -107,6 +107,8 @@ pub struct SeedReport {
     pub to: String,
     /// Position of the last event.
     pub head: u64,
+    /// Events already in the log when this run started (0: a new history).
+    pub continued_from: u64,
 }
 
 /// One tick's events, grouped by stream (a stream appears once, in command order).
@@ -271,18 +273,44 @@ fn fingerprint(email: &str, phone: &str) -> String {
     hex::encode(h.finalize())
 }
 
-/// Writes a synthetic history of exactly `opts.events` events.
+/// Writes a synthetic history of exactly `opts.events` events. On a log that already holds
+/// a seeded history, the simulation continues where that one stopped (same campaigns, teams,
+/// open leads and rule), so running `seed` again grows the history instead of clashing.
 pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
+    let head = engine.store.log.head().await?.position;
+    let mut prior = if head > 0 {
+        Some(crate::projection::catch_up(&engine.store).await?)
+    } else {
+        None
+    };
     let days = (opts.events / EVENTS_PER_DAY + 1) as i64;
-    let start = (opts.end - Duration::days(days))
-        .with_hour(0)
-        .and_then(|t| t.with_minute(0))
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(opts.end);
+    let start = match &prior {
+        // The tick after the last capacity snapshot of the earlier run.
+        Some(views) => {
+            let last = views
+                .capacity
+                .iter()
+                .filter_map(|(_, d)| d.state.recorded_at())
+                .max()
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "the log holds {head} events but no seeded history to continue: seed into an empty database (point --database-url at a new file)"
+                    ))
+                })?;
+            let tick = TICK_MINUTES * 60;
+            let secs = last.timestamp().div_euclid(tick) * tick + tick;
+            DateTime::from_timestamp(secs, 0).unwrap_or(last)
+        }
+        None => (opts.end - Duration::days(days))
+            .with_hour(0)
+            .and_then(|t| t.with_minute(0))
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(opts.end),
+    };
     let mut sim = Sim {
         engine,
-        rng: StdRng::seed_from_u64(opts.seed),
+        rng: StdRng::seed_from_u64(opts.seed ^ head),
         batch: Batch::default(),
         versions: HashMap::new(),
         meta: Metadata::actor("seed"),
@@ -290,34 +318,52 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         written: 0,
         report: SeedReport {
             from: start.to_rfc3339(),
+            head,
+            continued_from: head,
             ..Default::default()
         },
     };
-    let head = engine.store.log.head().await?.position;
-    if head > 0 {
-        return Err(Error::Invalid(format!(
-            "the log already holds {head} events; seed writes a history into an empty database: point --database-url at a new file"
-        )));
-    }
-    let run_tag: u32 = sim.rng.gen();
-    let rule_id = format!("capacity-gate-{run_tag:08x}");
-    let mut rule = Rule::default();
-    sim.run(
-        &mut rule,
-        &rule_id,
-        RuleCommand::Create {
-            name: rule_id.clone(),
-            source: CAPACITY_GATE.to_string(),
-            priority: 10,
-            at: start,
-        },
-        start,
-    )
-    .await?;
+
+    let existing_rule = prior.as_ref().and_then(|v| {
+        v.rules
+            .iter()
+            .find(|(id, _)| id.starts_with("capacity-gate-"))
+            .map(|(id, _)| id.clone())
+    });
+    let rule_id = match existing_rule {
+        Some(id) => id,
+        None => {
+            let run_tag: u32 = sim.rng.gen();
+            let rule_id = format!("capacity-gate-{run_tag:08x}");
+            let mut rule = Rule::default();
+            sim.run(
+                &mut rule,
+                &rule_id,
+                RuleCommand::Create {
+                    name: rule_id.clone(),
+                    source: CAPACITY_GATE.to_string(),
+                    priority: 10,
+                    at: start,
+                },
+                start,
+            )
+            .await?;
+            rule_id
+        }
+    };
 
     let mut campaigns: Vec<(String, Campaign, CampaignSnapshot, usize)> = Vec::new();
     for (id, name, team, budget) in CAMPAIGNS {
         let team = TEAMS.iter().position(|t| *t == team).unwrap_or(0);
+        let agg_id = format!("{CUSTOMER}/{id}");
+        if let Some(doc) = prior.as_mut().and_then(|v| v.campaigns.remove(&agg_id)) {
+            if let Some(snapshot) = doc.state.snapshot().cloned() {
+                sim.versions
+                    .insert(stream_id(Campaign::TYPE, &agg_id), doc.version);
+                campaigns.push((agg_id, doc.state, snapshot, team));
+                continue;
+            }
+        }
         let snapshot = CampaignSnapshot {
             name: name.to_string(),
             labels: vec![format!("team:{}", TEAMS[team])],
@@ -326,21 +372,13 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             bidding: Bidding::MaximizeConversions,
             ad_schedule: Vec::new(),
         };
-        campaigns.push((
-            format!("{CUSTOMER}/{id}"),
-            Campaign::default(),
-            snapshot,
-            team,
-        ));
-    }
-    for (agg_id, agg, snapshot, _) in campaigns.iter_mut() {
-        let (customer_id, campaign_id) = agg_id.split_once('/').unwrap_or((CUSTOMER, agg_id));
+        let mut agg = Campaign::default();
         sim.run(
-            agg,
-            agg_id,
+            &mut agg,
+            &agg_id,
             CampaignCommand::Observe {
-                customer_id: customer_id.to_string(),
-                campaign_id: campaign_id.to_string(),
+                customer_id: CUSTOMER.to_string(),
+                campaign_id: id.to_string(),
                 snapshot: snapshot.clone(),
                 manual_hold: Duration::hours(4),
                 at: start,
@@ -348,14 +386,58 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             start,
         )
         .await?;
+        campaigns.push((agg_id, agg, snapshot, team));
     }
     sim.flush().await?;
 
-    let mut capacity: Vec<CapacitySnapshot> =
-        TEAMS.iter().map(|_| CapacitySnapshot::default()).collect();
+    let mut capacity: Vec<CapacitySnapshot> = Vec::new();
+    for team in TEAMS {
+        match prior.as_mut().and_then(|v| v.capacity.remove(team)) {
+            Some(doc) => {
+                sim.versions
+                    .insert(stream_id(CapacitySnapshot::TYPE, team), doc.version);
+                capacity.push(doc.state);
+            }
+            None => capacity.push(CapacitySnapshot::default()),
+        }
+    }
     let mut open: Vec<OpenLead> = Vec::new();
-    let mut recent: Vec<(String, String, String, String, DateTime<Utc>)> = Vec::new(); // email, phone, lead, subject, at
     let mut subjects: Vec<String> = Vec::new();
+    if let Some(views) = prior.take() {
+        // Subjects with requests on record keep their stream as it is.
+        let with_requests: std::collections::HashSet<String> =
+            views.data_subjects.iter().map(|(k, _)| k.clone()).collect();
+        for (id, doc) in views.leads.into_rows() {
+            let Some(status) = doc.state.status().filter(|s| s.is_open()) else {
+                continue;
+            };
+            let Some(team) = doc
+                .state
+                .team()
+                .and_then(|t| TEAMS.iter().position(|x| *x == t))
+            else {
+                continue;
+            };
+            if let Some(subject) = doc
+                .state
+                .subject_id()
+                .filter(|s| !with_requests.contains(*s))
+            {
+                subjects.push(subject.to_string());
+            }
+            sim.versions.insert(stream_id(Lead::TYPE, &id), doc.version);
+            open.push(OpenLead {
+                lead: doc.state,
+                team,
+                status,
+            });
+        }
+        // Deterministic order whatever the read model's.
+        open.sort_by(|a, b| a.lead.lead_id().cmp(&b.lead.lead_id()));
+        subjects.sort();
+        subjects.dedup();
+    }
+    let mut recent: Vec<(String, String, String, String, DateTime<Utc>)> = Vec::new(); // email, phone, lead, subject, at
     let mut t = start;
     while sim.written + sim.batch.count < sim.limit {
         let hour = t.hour();

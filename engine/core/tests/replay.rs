@@ -74,18 +74,6 @@ async fn incremental_catch_up_and_a_full_rebuild_agree() {
         first.save(e.store.db(), true).await.unwrap();
         let incremental = catch_up(&e.store).await.unwrap();
         assert_eq!(incremental.position, 2200);
-        // A second seed into the same log is refused rather than clashing with it.
-        let err = seed(
-            &e,
-            &SeedOptions {
-                events: 10,
-                seed: 8,
-                end,
-            },
-        )
-        .await
-        .unwrap_err();
-        assert!(err.to_string().contains("empty"), "{err}");
         // What is stored equals what a rebuild from 0 computes.
         let stored = Projections::load(e.store.db()).await.unwrap();
         let rebuilt = rebuild(&e.store, &mut |_| {}).await.unwrap();
@@ -95,6 +83,27 @@ async fn incremental_catch_up_and_a_full_rebuild_agree() {
         // Read models never hold plaintext personal data.
         let text = docs(&rebuilt).to_string();
         assert!(!text.contains("@example.com"), "plaintext in a read model");
+        // A second seed continues the history where the first stopped.
+        let more = seed(
+            &e,
+            &SeedOptions {
+                events: 800,
+                seed: 8,
+                end,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(more.events, 800);
+        assert_eq!(more.head, 3000);
+        let after = catch_up(&e.store).await.unwrap();
+        assert_eq!(after.campaigns.len(), 6, "the same campaigns, continued");
+        assert_eq!(after.capacity.len(), 3, "the same teams, continued");
+        assert_eq!(after.rules.len(), 1, "the same rule");
+        assert!(matches!(
+            e.store.log.verify(|_| {}).await.unwrap(),
+            leadorch_store::Verification::Intact { count: 3000, .. }
+        ));
         e.store.db().close().await;
         t.cleanup().await;
     }
