@@ -293,6 +293,18 @@ impl Keyring {
         subject: &str,
         purposes: Option<&[KeyPurpose]>,
     ) -> Result<Vec<KeyPurpose>> {
+        let destroyed = self.forget(subject, purposes).await?;
+        self.scrub().await?;
+        Ok(destroyed)
+    }
+
+    /// [`Keyring::destroy`] without pushing the deleted bytes out of the files: for bulk
+    /// erasures, which call [`Keyring::scrub`] once at the end.
+    pub async fn forget(
+        &self,
+        subject: &str,
+        purposes: Option<&[KeyPurpose]>,
+    ) -> Result<Vec<KeyPurpose>> {
         let had = self.purposes(subject).await?;
         let targets: Vec<KeyPurpose> = match purposes {
             Some(ps) => had.iter().copied().filter(|p| ps.contains(p)).collect(),
@@ -306,7 +318,6 @@ impl Keyring {
                 .execute(pool)
                 .await.map(|r| r.rows_affected()))?;
         }
-        self.scrub().await?;
         Ok(targets)
     }
 
@@ -324,8 +335,9 @@ impl Keyring {
             .collect())
     }
 
-    /// Pushes deleted key bytes out of the database files.
-    async fn scrub(&self) -> Result<()> {
+    /// Pushes deleted key bytes out of the database files (SQLite: checkpoint and truncate
+    /// the WAL; PostgreSQL: vacuum the key table).
+    pub async fn scrub(&self) -> Result<()> {
         match self.db.dialect() {
             Dialect::Sqlite => {
                 // A checkpoint copies the zeroed pages into the main file; TRUNCATE then

@@ -752,45 +752,62 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
         .iter()
         .flat_map(|r| r.events.iter().map(|e| e.event_id.as_bytes().as_slice()))
         .collect();
-    let mut stored: HashMap<Vec<u8>, (i64, String, i64)> = HashMap::new();
-    for chunk in ids.chunks(ROWS_PER_INSERT * 4) {
-        let found: Vec<(Vec<u8>, i64, String, i64)> = on_conn!(conn, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT event_id, position, stream_id, stream_version FROM events WHERE event_id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            qb.build_query_as().fetch_all(&mut *c).await
-        })?;
-        for (id, pos, stream, ver) in found {
-            stored.insert(id, (pos, stream, ver));
+    // One statement whatever the group's size (a list parameter: a JSON array on SQLite, an
+    // array on PostgreSQL), so the prepared statement is reused instead of re-planned.
+    let found: Vec<(Vec<u8>, i64, String, i64)> = match conn {
+        WriterConn::Sqlite(c, _) => {
+            let hex: Vec<String> = ids.iter().map(hex::encode).collect();
+            sqlx::query_as(
+                "SELECT event_id, position, stream_id, stream_version FROM events \
+                 WHERE event_id IN (SELECT unhex(value) FROM json_each($1))",
+            )
+            .bind(serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(&mut **c)
+            .await?
         }
-    }
+        WriterConn::Postgres(c, _) => {
+            sqlx::query_as(
+                "SELECT event_id, position, stream_id, stream_version FROM events \
+                 WHERE event_id = ANY($1)",
+            )
+            .bind(&ids)
+            .fetch_all(&mut **c)
+            .await?
+        }
+    };
+    let mut stored: HashMap<Vec<u8>, (i64, String, i64)> = found
+        .into_iter()
+        .map(|(id, pos, stream, ver)| (id, (pos, stream, ver)))
+        .collect();
 
-    // Current version of every stream in the group.
+    // Current version of every stream in the group, each found through the
+    // (stream_id, stream_version) index.
     let mut streams: Vec<&str> = group.iter().map(|r| r.stream_id.as_str()).collect();
     streams.sort_unstable();
     streams.dedup();
-    let mut versions: HashMap<String, u64> = HashMap::new();
-    for chunk in streams.chunks(ROWS_PER_INSERT * 4) {
-        let found: Vec<(String, i64)> = on_conn!(conn, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
-            );
-            let mut sep = qb.separated(", ");
-            for s in chunk {
-                sep.push_bind(*s);
+    let found: Vec<(String, Option<i64>)> =
+        match conn {
+            WriterConn::Sqlite(c, _) => sqlx::query_as(
+                "SELECT value, (SELECT MAX(stream_version) FROM events WHERE stream_id = value) \
+                 FROM json_each($1)",
+            )
+            .bind(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into()))
+            .fetch_all(&mut **c)
+            .await?,
+            WriterConn::Postgres(c, _) => {
+                sqlx::query_as(
+                    "SELECT s.id, (SELECT e.stream_version FROM events e WHERE e.stream_id = s.id \
+                 ORDER BY e.stream_version DESC LIMIT 1) FROM unnest($1::text[]) AS s(id)",
+                )
+                .bind(&streams)
+                .fetch_all(&mut **c)
+                .await?
             }
-            qb.push(") GROUP BY stream_id");
-            qb.build_query_as().fetch_all(&mut *c).await
-        })?;
-        for (s, v) in found {
-            versions.insert(s, v as u64);
-        }
-    }
+        };
+    let mut versions: HashMap<String, u64> = found
+        .into_iter()
+        .filter_map(|(s, v)| v.map(|v| (s, v as u64)))
+        .collect();
 
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(ids.len());
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
@@ -806,24 +823,77 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
         ));
     }
 
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        on_conn!(conn, c => {
-            let mut qb = sqlx::QueryBuilder::new(format!("INSERT INTO events ({EVENT_COLUMNS}) "));
-            qb.push_values(chunk, |mut b, row| {
-                b.push_bind(row.position)
-                    .push_bind(row.stream_id)
-                    .push_bind(row.stream_version)
-                    .push_bind(row.event.event_id.as_bytes().as_slice())
-                    .push_bind(row.event.event_type.as_str())
-                    .push_bind(row.event.schema_version.as_str())
-                    .push_bind(row.event.payload.as_slice())
-                    .push_bind(row.event.metadata.as_slice())
-                    .push_bind(row.recorded_at)
-                    .push_bind(row.prev_hash.as_slice())
-                    .push_bind(row.hash.as_slice());
-            });
-            qb.build().execute(&mut *c).await.map(|r| r.rows_affected())
-        })?;
+    match conn {
+        WriterConn::Sqlite(c, _) => {
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut qb =
+                    sqlx::QueryBuilder::new(format!("INSERT INTO events ({EVENT_COLUMNS}) "));
+                qb.push_values(chunk, |mut b, row| {
+                    b.push_bind(row.position)
+                        .push_bind(row.stream_id)
+                        .push_bind(row.stream_version)
+                        .push_bind(row.event.event_id.as_bytes().as_slice())
+                        .push_bind(row.event.event_type.as_str())
+                        .push_bind(row.event.schema_version.as_str())
+                        .push_bind(row.event.payload.as_slice())
+                        .push_bind(row.event.metadata.as_slice())
+                        .push_bind(row.recorded_at)
+                        .push_bind(row.prev_hash.as_slice())
+                        .push_bind(row.hash.as_slice());
+                });
+                qb.build().execute(&mut **c).await?;
+            }
+        }
+        WriterConn::Postgres(c, _) if !rows.is_empty() => {
+            // All rows in one statement of arrays.
+            sqlx::query(&format!(
+                "INSERT INTO events ({EVENT_COLUMNS}) SELECT * FROM UNNEST($1::int8[], \
+                 $2::text[], $3::int8[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], \
+                 $8::bytea[], $9::int8[], $10::bytea[], $11::bytea[])"
+            ))
+            .bind(rows.iter().map(|r| r.position).collect::<Vec<i64>>())
+            .bind(rows.iter().map(|r| r.stream_id).collect::<Vec<&str>>())
+            .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<i64>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.event.event_id.as_bytes().as_slice())
+                    .collect::<Vec<&[u8]>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.event.event_type.as_str())
+                    .collect::<Vec<&str>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.event.schema_version.as_str())
+                    .collect::<Vec<&str>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.event.payload.as_slice())
+                    .collect::<Vec<&[u8]>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.event.metadata.as_slice())
+                    .collect::<Vec<&[u8]>>(),
+            )
+            .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<i64>>())
+            .bind(
+                rows.iter()
+                    .map(|r| r.prev_hash.as_slice())
+                    .collect::<Vec<&[u8]>>(),
+            )
+            .bind(
+                rows.iter()
+                    .map(|r| r.hash.as_slice())
+                    .collect::<Vec<&[u8]>>(),
+            )
+            .execute(&mut **c)
+            .await?;
+        }
+        WriterConn::Postgres(..) => {}
     }
     let last = if rows.is_empty() {
         None

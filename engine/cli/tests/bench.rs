@@ -1,0 +1,69 @@
+//! `leadorch bench append` end to end on a tiny SQLite workload: the table and, last, one
+//! ratio line per peer.
+
+use std::process::Command;
+
+#[test]
+fn bench_append_prints_the_table_and_the_ratio_lines_last() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args([
+            "bench",
+            "append",
+            "--backend",
+            "sqlite",
+            "--events",
+            "200",
+            "--writers",
+            "4",
+        ])
+        // The bench's own databases go in a temporary folder: keep them in ours.
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadorch");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines
+        .iter()
+        .position(|l| l.starts_with("contender"))
+        .unwrap_or_else(|| panic!("no table header in:\n{stdout}"));
+    for column in [
+        "events", "writers", "seconds", "events/s", "p50 ms", "p99 ms", "notes",
+    ] {
+        assert!(lines[header].contains(column), "header: {}", lines[header]);
+    }
+    for (i, name) in ["leadorch", "sqlite-es", "raw-insert", "raw-batch"]
+        .iter()
+        .enumerate()
+    {
+        let row = lines[header + 1 + i];
+        assert!(row.starts_with(name), "row {i}: {row}");
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(fields[1], "200", "events in {row}");
+    }
+
+    let n = lines.len();
+    assert!(n >= 3, "{stdout}");
+    for (line, peer) in lines[n - 3..]
+        .iter()
+        .zip(["sqlite-es", "raw-insert", "raw-batch"])
+    {
+        let prefix = format!("ratio leadorch/{peer} = ");
+        let value = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}…, found {line:?}"));
+        let (int, frac) = value.split_once('.').expect("X.XX");
+        assert!(int.parse::<u64>().is_ok() && frac.len() == 2, "{line}");
+        assert!(value.parse::<f64>().unwrap() > 0.0, "{line}");
+    }
+
+    // The temporary folder of the bench is gone.
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read temporary folder")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
