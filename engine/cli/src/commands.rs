@@ -397,17 +397,16 @@ fn print_views(v: &Projections) -> std::io::Result<()> {
     Ok(())
 }
 
+fn table_json<D: serde::Serialize>(t: &leadorch_core::projection::Table<D>) -> serde_json::Value {
+    t.iter()
+        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap_or_default()))
+        .collect::<serde_json::Map<String, serde_json::Value>>()
+        .into()
+}
+
 fn summary_json(v: &Projections, as_of: Option<u64>) -> serde_json::Value {
-    let campaigns: serde_json::Map<String, serde_json::Value> = v
-        .campaigns
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap_or_default()))
-        .collect();
-    let capacity: serde_json::Map<String, serde_json::Value> = v
-        .capacity
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap_or_default()))
-        .collect();
+    let campaigns = table_json(&v.campaigns);
+    let capacity = table_json(&v.capacity);
     json!({
         "as_of_position": as_of,
         "position": v.position,

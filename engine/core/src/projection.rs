@@ -40,7 +40,7 @@ pub struct Table<D> {
     track_dirty: bool,
 }
 
-impl<D: Serialize + DeserializeOwned> Table<D> {
+impl<D> Table<D> {
     fn new(name: &'static str) -> Self {
         Table {
             name,
@@ -101,7 +101,9 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         }
         self.rows.get_mut(key).expect("row inserted above")
     }
+}
 
+impl<D: Serialize + DeserializeOwned> Table<D> {
     async fn load(&mut self, db: &Db) -> Result<()> {
         self.rows.clear();
         self.dirty.clear();

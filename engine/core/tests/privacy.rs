@@ -4,45 +4,16 @@
 use chrono::{Duration, TimeZone, Utc};
 use leadorch_core::projection::catch_up;
 use leadorch_core::{retention, subjects, Engine, Error};
-use leadorch_domain::{Consent, ConsentCommand, KeyPurpose, Lead, LeadCommand};
+use leadorch_domain::{Consent, ConsentCommand, KeyPurpose};
 use leadorch_store::testing::{TestDb, BOTH};
-use leadorch_store::{Db, MasterKey, Metadata, RetentionPolicy, Store, Verification};
+use leadorch_store::{Db, Metadata, Verification};
 
-const EMAIL: &str = "ada.lovelace@example.com";
-
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
-}
+mod common;
+use common::{engine, receive_lead, EMAIL};
 
 async fn lead_with_consent(e: &Engine, lead: &str, subject: &str, at: chrono::DateTime<Utc>) {
+    receive_lead(e, lead, subject, at).await;
     let meta = Metadata::actor("test");
-    e.execute::<Lead>(
-        lead,
-        LeadCommand::ReceiveLead {
-            lead_id: lead.into(),
-            subject_id: subject.into(),
-            team: "north".into(),
-            campaign_id: Some("1001".into()),
-            customer_id: Some("1234567890".into()),
-            source: "lp-1001".into(),
-            fingerprint: "a".repeat(64),
-            duplicate_of: None,
-            name: Some("Ada Lovelace".into()),
-            email: Some(EMAIL.into()),
-            phone: Some("+15550001111".into()),
-            ip: Some("203.0.113.7".into()),
-            message: Some("call me after 5pm".into()),
-            at,
-        },
-        &meta,
-    )
-    .await
-    .unwrap();
     e.execute::<Consent>(
         &format!("c-{lead}"),
         ConsentCommand::GrantConsent {

@@ -2,50 +2,28 @@
 //! commands racing through cqrs-es.
 
 use chrono::{TimeZone, Utc};
-use leadorch_core::projection::{as_of, catch_up, rebuild, Projections};
+use leadorch_core::projection::{as_of, catch_up, rebuild, Projections, Table};
 use leadorch_core::seed::{seed, SeedOptions};
-use leadorch_core::Engine;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignSnapshot, CampaignStatus};
 use leadorch_domain::{Campaign, CampaignCommand, Lead, LeadCommand, LeadStatus};
 use leadorch_store::testing::{TestDb, BOTH};
-use leadorch_store::{Db, MasterKey, Metadata, RetentionPolicy, Reveal, Store};
+use leadorch_store::{Metadata, Reveal};
 
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
+mod common;
+use common::{engine, receive_lead};
+
+fn table<D: serde::Serialize>(t: &Table<D>) -> serde_json::Value {
+    t.iter().map(|(k, d)| serde_json::json!([k, d])).collect()
 }
 
 fn docs(p: &Projections) -> serde_json::Value {
-    let campaigns: Vec<_> = p
-        .campaigns
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap()))
-        .collect();
-    let capacity: Vec<_> = p
-        .capacity
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap()))
-        .collect();
-    let leads: Vec<_> = p
-        .leads
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap()))
-        .collect();
-    let audit: Vec<_> = p
-        .audit
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap()))
-        .collect();
-    let subjects: Vec<_> = p
-        .subject_index
-        .iter()
-        .map(|(k, d)| (k.clone(), serde_json::to_value(d).unwrap()))
-        .collect();
-    serde_json::json!([campaigns, capacity, leads, audit, subjects])
+    serde_json::json!([
+        table(&p.campaigns),
+        table(&p.capacity),
+        table(&p.leads),
+        table(&p.audit),
+        table(&p.subject_index)
+    ])
 }
 
 #[tokio::test]
@@ -244,28 +222,7 @@ async fn racing_commands_are_decided_again_on_fresh_state() {
         let e = engine(&t).await;
         let meta = Metadata::actor("test");
         let at = Utc::now();
-        e.execute::<Lead>(
-            "l1",
-            LeadCommand::ReceiveLead {
-                lead_id: "l1".into(),
-                subject_id: "s1".into(),
-                team: "north".into(),
-                campaign_id: None,
-                customer_id: None,
-                source: "lp".into(),
-                fingerprint: "b".repeat(64),
-                duplicate_of: None,
-                name: None,
-                email: None,
-                phone: None,
-                ip: None,
-                message: None,
-                at,
-            },
-            &meta,
-        )
-        .await
-        .unwrap();
+        receive_lead(&e, "l1", "s1", at).await;
         // Two agents mark the lead contacted at once: one wins, the other is told the lead
         // already has that status (decided on the winner's state, not silently overwritten).
         let (a, b) = tokio::join!(
