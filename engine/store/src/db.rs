@@ -156,7 +156,10 @@ impl Db {
                     url: redact_url(url),
                     reason: e.to_string(),
                 })?
-                .options([("synchronous_commit", "on")])
+                // Every query the store issues has an index path. A log that grows faster than
+                // autovacuum re-analyzes it (a bulk import, a benchmark) must not get sequential
+                // scans planned from stale statistics, so they are priced out.
+                .options([("synchronous_commit", "on"), ("enable_seqscan", "off")])
                 .application_name("leadorch")
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let pool = PgPoolOptions::new()

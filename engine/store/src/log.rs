@@ -407,7 +407,13 @@ impl EventLog {
             if let Some(t) = &filter.event_type {
                 qb.push(" AND event_type = ").push_bind(t.as_str());
             }
-            qb.push(" ORDER BY position");
+            // Within a stream, version order is position order, and it is what the
+            // (stream_id, stream_version) index gives without a sort.
+            qb.push(if filter.stream.is_some() {
+                " ORDER BY stream_id, stream_version"
+            } else {
+                " ORDER BY position"
+            });
             if let Some(l) = filter.limit {
                 qb.push(" LIMIT ").push_bind(l.min(i64::MAX as u64) as i64);
             }
