@@ -86,6 +86,11 @@ pub enum StoreError {
     /// The background writer is gone (the store was closed or crashed).
     #[error("the event log writer has stopped")]
     WriterStopped,
+    /// Internal to the writer: the group must be redone with every lookup (never returned
+    /// to callers).
+    #[doc(hidden)]
+    #[error("internal: group to be redone")]
+    RedoCarefully,
 }
 
 impl StoreError {

@@ -674,18 +674,36 @@ async fn writer_loop(
     head: watch::Sender<u64>,
 ) {
     let mut broken = false;
+    let mut last_group = 0usize;
+    let mut cache = WriterCache::default();
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         let mut n = group[0].events.len();
-        while n < MAX_GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(r) => {
-                    n += r.events.len();
-                    group.push(r);
+        let mut drain = |group: &mut Vec<Request>, n: &mut usize| {
+            while *n < MAX_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        *n += r.events.len();
+                        group.push(r);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
+            }
+        };
+        drain(&mut group, &mut n);
+        // The writers the last commit acknowledged are about to come back. Give them a few
+        // scheduler turns (microseconds, against a commit's milliseconds), so a group holds
+        // all of them instead of the writers splitting into two alternating halves.
+        let mut idle_turns = 0;
+        while group.len() < last_group && idle_turns < 4 && n < MAX_GROUP_EVENTS {
+            tokio::task::yield_now().await;
+            let before = group.len();
+            drain(&mut group, &mut n);
+            if group.len() == before {
+                idle_turns += 1;
             }
         }
+        last_group = group.len();
         if broken {
             match WriterConn::connect(conn.db()).await {
                 Ok(c) => {
@@ -701,7 +719,18 @@ async fn writer_loop(
                 }
             }
         }
-        match write_group(&mut conn, &group).await {
+        // Fast path first: no lookup of event ids, stream versions from the cache. A unique
+        // violation (a retried append, or a stale cache) rolls back and redoes the group the
+        // careful way, which looks everything up.
+        let mut outcome = write_group(&mut conn, &group, &mut cache, false).await;
+        if matches!(&outcome, Err(e) if is_unique_violation(e))
+            || matches!(&outcome, Err(StoreError::RedoCarefully))
+        {
+            let _ = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
+            cache.clear();
+            outcome = write_group(&mut conn, &group, &mut cache, true).await;
+        }
+        match outcome {
             Ok((outcomes, last)) => {
                 if let Some(last) = last {
                     head.send_if_modified(|h| {
@@ -721,6 +750,7 @@ async fn writer_loop(
                 if rollback.is_err() {
                     broken = true;
                 }
+                cache.clear();
                 tracing::warn!(error = %e, "group commit failed");
                 for r in group {
                     let _ = r.reply.send(Err(e.clone()));
@@ -743,7 +773,42 @@ struct Row<'a> {
 
 type Outcomes = Vec<Result<Appended>>;
 
-async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcomes, Option<u64>)> {
+/// What the writer knows between groups: the stream versions it wrote, valid while the log
+/// head is where its last commit left it (no other process wrote in between).
+#[derive(Default)]
+struct WriterCache {
+    head: Option<i64>,
+    versions: HashMap<String, u64>,
+}
+
+impl WriterCache {
+    fn clear(&mut self) {
+        self.head = None;
+        self.versions.clear();
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (SQLSTATE 23505 on
+/// PostgreSQL, SQLITE_CONSTRAINT_UNIQUE / PRIMARYKEY on SQLite).
+fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(inner) => match inner.as_ref() {
+            sqlx::Error::Database(db) => matches!(
+                db.code().as_deref(),
+                Some("23505") | Some("2067") | Some("1555")
+            ),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+async fn write_group(
+    conn: &mut WriterConn,
+    group: &[Request],
+    cache: &mut WriterCache,
+    careful: bool,
+) -> Result<(Outcomes, Option<u64>)> {
     let dialect = conn.dialect();
     on_conn!(conn, c => sqlx::query(dialect.begin_write()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let (head_pos, head_hash, head_at): (i64, Vec<u8>, i64) =
@@ -753,7 +818,12 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
     let now = chrono::Utc::now().timestamp_micros();
     let recorded_at = now.max(head_at);
 
-    // Event ids already stored (retried appends).
+    if cache.head != Some(head_pos) {
+        // Another process appended since our last commit: what we remember may be stale.
+        cache.clear();
+    }
+
+    // Event ids already stored (retried appends): only looked up on the careful path.
     let ids: Vec<&[u8]> = group
         .iter()
         .flat_map(|r| r.events.iter().map(|e| e.event_id.as_bytes().as_slice()))
@@ -761,6 +831,7 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
     // One statement whatever the group's size (a list parameter: a JSON array on SQLite, an
     // array on PostgreSQL), so the prepared statement is reused instead of re-planned.
     let found: Vec<(Vec<u8>, i64, String, i64)> = match conn {
+        _ if !careful => Vec::new(),
         WriterConn::Sqlite(c, _) => {
             let hex: Vec<String> = ids.iter().map(hex::encode).collect();
             sqlx::query_as(
@@ -788,11 +859,16 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
 
     // Current version of every stream in the group, each found through the
     // (stream_id, stream_version) index.
-    let mut streams: Vec<&str> = group.iter().map(|r| r.stream_id.as_str()).collect();
+    let mut streams: Vec<&str> = group
+        .iter()
+        .map(|r| r.stream_id.as_str())
+        .filter(|s| !cache.versions.contains_key(*s))
+        .collect();
     streams.sort_unstable();
     streams.dedup();
     let found: Vec<(String, Option<i64>)> =
         match conn {
+            _ if streams.is_empty() => Vec::new(),
             WriterConn::Sqlite(c, _) => sqlx::query_as(
                 "SELECT value, (SELECT MAX(stream_version) FROM events WHERE stream_id = value) \
                  FROM json_each($1)",
@@ -810,10 +886,20 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
                 .await?
             }
         };
-    let mut versions: HashMap<String, u64> = found
-        .into_iter()
-        .filter_map(|(s, v)| v.map(|v| (s, v as u64)))
+    let mut versions: HashMap<String, u64> = group
+        .iter()
+        .filter_map(|r| {
+            cache
+                .versions
+                .get(&r.stream_id)
+                .map(|v| (r.stream_id.clone(), *v))
+        })
         .collect();
+    versions.extend(
+        found
+            .into_iter()
+            .map(|(s, v)| (s, v.map_or(0, |v| v as u64))),
+    );
 
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(ids.len());
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
@@ -827,6 +913,15 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
             &mut prev,
             recorded_at,
         ));
+    }
+    // A version conflict may be a retry of an append that already committed, which only
+    // the careful path (it looks event ids up) can tell.
+    if !careful
+        && outcomes
+            .iter()
+            .any(|o| matches!(o, Err(StoreError::Conflict { .. })))
+    {
+        return Err(StoreError::RedoCarefully);
     }
 
     match conn {
@@ -920,6 +1015,11 @@ async fn write_group(conn: &mut WriterConn, group: &[Request]) -> Result<(Outcom
         Some(position as u64)
     };
     on_conn!(conn, c => sqlx::query("COMMIT").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    cache.head = Some(position);
+    if cache.versions.len() > 200_000 {
+        cache.versions.clear();
+    }
+    cache.versions.extend(versions);
     Ok((outcomes, last))
 }
 

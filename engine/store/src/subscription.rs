@@ -26,45 +26,49 @@ pub(crate) fn spawn_pg_listener(options: PgConnectOptions, head: watch::Sender<u
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .connect_lazy_with(options);
-        loop {
-            let mut listener = match PgListener::connect_with(&pool).await {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::debug!(error = %e, "LISTEN connection failed; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+        // Ends when every receiver is gone (the EventLog was dropped), whatever it is doing.
+        tokio::select! {
+            _ = listen(&pool, &head) => {}
+            _ = head.closed() => {}
+        }
+        pool.close().await;
+    });
+}
+
+async fn listen(pool: &sqlx::PgPool, head: &watch::Sender<u64>) {
+    loop {
+        let mut listener = match PgListener::connect_with(pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::debug!(error = %e, "LISTEN connection failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
-            loop {
-                if head.is_closed() {
-                    return;
-                }
-                match listener.try_recv().await {
-                    Ok(Some(n)) => {
-                        if let Ok(pos) = n.payload().parse::<u64>() {
-                            head.send_if_modified(|h| {
-                                let moved = pos > *h;
-                                if moved {
-                                    *h = pos;
-                                }
-                                moved
-                            });
-                        }
+        };
+        if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => {
+                    if let Ok(pos) = n.payload().parse::<u64>() {
+                        head.send_if_modified(|h| {
+                            let moved = pos > *h;
+                            if moved {
+                                *h = pos;
+                            }
+                            moved
+                        });
                     }
-                    // The connection dropped: notifications may have been missed, so nudge
-                    // subscribers to re-read, then listen again.
-                    Ok(None) => {
-                        head.send_modify(|_| {});
-                    }
-                    Err(_) => break,
                 }
+                // The connection dropped: notifications may have been missed, so nudge
+                // subscribers to re-read, then listen again.
+                Ok(None) => head.send_modify(|_| {}),
+                Err(_) => break,
             }
         }
-    });
+    }
 }
 
 /// A transaction for a read-model change and its checkpoint.

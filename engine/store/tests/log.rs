@@ -604,3 +604,42 @@ async fn bulk_page_streaming_reads_everything_in_order_on_both_backends() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_writers_on_one_database_never_reuse_a_stream_version() {
+    each_backend(|t| async move {
+        // Two stores on one database stand in for two processes, each with its own writer.
+        let a = open(&t).await;
+        let b = open(&t).await;
+        for i in 0..10 {
+            let (w, other) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+            w.log
+                .append("capacity:shared", ExpectedVersion::Any, vec![ev(i)])
+                .await
+                .unwrap();
+            // The other writer's view of the stream is now stale; it must notice.
+            let v = other.log.stream_version("capacity:shared").await.unwrap();
+            assert_eq!(v, i as u64 + 1);
+        }
+        let err = a
+            .log
+            .append("capacity:shared", ExpectedVersion::Exact(3), vec![ev(99)])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict { actual: 10, .. }),
+            "{err:?}"
+        );
+        let events = a.log.read_stream("capacity:shared").await.unwrap();
+        let versions: Vec<u64> = events.iter().map(|e| e.stream_version).collect();
+        assert_eq!(versions, (1..=10).collect::<Vec<u64>>());
+        assert!(matches!(
+            verify(&a).await,
+            Verification::Intact { count: 10, .. }
+        ));
+        a.db().close().await;
+        b.db().close().await;
+        t
+    })
+    .await;
+}
