@@ -119,13 +119,31 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         Ok(())
     }
 
+    /// Every row serialized, in key order.
+    fn sorted_docs(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut docs = Vec::with_capacity(self.rows.len());
+        for (k, d) in &self.rows {
+            let doc = serde_json::to_vec(d).map_err(|e| Error::ReadModel {
+                name: self.name,
+                key: k.clone(),
+                reason: e.to_string(),
+            })?;
+            docs.push((k.clone(), doc));
+        }
+        // In key order, rows go into the primary-key B-tree as appends.
+        docs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(docs)
+    }
+
     async fn flush(&mut self, tx: &mut ReadModelTx, all: bool) -> Result<()> {
-        let keys: Vec<String> = if all {
+        let mut keys: Vec<String> = if all {
             tx.clear(self.name).await?;
             self.rows.keys().cloned().collect()
         } else {
             std::mem::take(&mut self.dirty).into_iter().collect()
         };
+        // In key order, rows go into the primary-key B-tree as appends, not random inserts.
+        keys.sort_unstable();
         let mut docs = Vec::with_capacity(keys.len());
         for k in keys {
             match self.rows.get(&k) {
@@ -404,6 +422,14 @@ impl Projections {
     /// Writes changed rows (or, with `all`, replaces every row) and the checkpoint in one
     /// transaction.
     pub async fn save(&mut self, db: &Db, all: bool) -> Result<()> {
+        if all {
+            let mut docs = Vec::new();
+            each_table!(self, t => docs.push((t.name, t.sorted_docs()?)));
+            db.replace_read_models(docs, CHECKPOINT, self.position)
+                .await?;
+            each_table!(self, t => t.dirty.clear());
+            return Ok(());
+        }
         let mut tx = ReadModelTx::begin(db).await?;
         each_table!(self, t => t.flush(&mut tx, all).await?);
         tx.set_checkpoint(CHECKPOINT, self.position).await?;

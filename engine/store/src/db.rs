@@ -128,6 +128,9 @@ impl Db {
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
                 .pragma("secure_delete", "ON")
+                // 64 MiB page cache (grown only as used): a read-model rebuild rewrites
+                // hundreds of thousands of rows in one transaction.
+                .pragma("cache_size", "-65536")
                 // A replay legitimately reads for seconds; such notes are for debugging.
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             let path = options.get_filename().to_path_buf();
