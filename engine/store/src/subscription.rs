@@ -111,8 +111,29 @@ impl ReadModelTx {
         Ok(())
     }
 
-    /// Inserts or replaces many documents of one projection, a few hundred per statement.
+    /// Inserts or replaces many documents of one projection: a few hundred per statement on
+    /// SQLite, thousands per statement (arrays) on PostgreSQL.
     pub async fn put_many(&mut self, projection: &str, docs: &[(String, Vec<u8>)]) -> Result<()> {
+        if let ReadModelTx::Postgres(t) = self {
+            for chunk in docs.chunks(5000) {
+                sqlx::query(
+                    "INSERT INTO read_models (projection, key, doc) \
+                     SELECT $1, k, d FROM UNNEST($2::text[], $3::bytea[]) AS u(k, d) \
+                     ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc",
+                )
+                .bind(projection)
+                .bind(chunk.iter().map(|(k, _)| k.as_str()).collect::<Vec<&str>>())
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|(_, d)| d.as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .execute(&mut **t)
+                .await?;
+            }
+            return Ok(());
+        }
         for chunk in docs.chunks(300) {
             on_tx!(self, t => {
                 let mut qb = sqlx::QueryBuilder::new("INSERT INTO read_models (projection, key, doc) ");
