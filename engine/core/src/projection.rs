@@ -135,13 +135,9 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         Ok(docs)
     }
 
-    async fn flush(&mut self, tx: &mut ReadModelTx, all: bool) -> Result<()> {
-        let mut keys: Vec<String> = if all {
-            tx.clear(self.name).await?;
-            self.rows.keys().cloned().collect()
-        } else {
-            std::mem::take(&mut self.dirty).into_iter().collect()
-        };
+    /// Writes the rows changed since the last flush.
+    async fn flush(&mut self, tx: &mut ReadModelTx) -> Result<()> {
+        let mut keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
         // In key order, rows go into the primary-key B-tree as appends, not random inserts.
         keys.sort_unstable();
         let mut docs = Vec::with_capacity(keys.len());
@@ -431,7 +427,7 @@ impl Projections {
             return Ok(());
         }
         let mut tx = ReadModelTx::begin(db).await?;
-        each_table!(self, t => t.flush(&mut tx, all).await?);
+        each_table!(self, t => t.flush(&mut tx).await?);
         tx.set_checkpoint(CHECKPOINT, self.position).await?;
         tx.commit().await?;
         Ok(())
