@@ -155,7 +155,6 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
             }
         }
         tx.put_many(self.name, &docs).await?;
-        self.dirty.clear();
         Ok(())
     }
 }
