@@ -418,11 +418,13 @@ impl Projections {
     /// transaction.
     pub async fn save(&mut self, db: &Db, all: bool) -> Result<()> {
         if all {
-            let mut docs = Vec::new();
-            each_table!(self, t => docs.push((t.name, t.sorted_docs()?)));
-            db.replace_read_models(docs, CHECKPOINT, self.position)
-                .await?;
-            each_table!(self, t => t.dirty.clear());
+            // Each table is serialized while the previous one is being written.
+            let writer = db.read_model_writer();
+            each_table!(self, t => {
+                writer.table(t.name, t.sorted_docs()?).await?;
+                t.dirty.clear();
+            });
+            writer.commit(CHECKPOINT, self.position).await?;
             return Ok(());
         }
         let mut tx = ReadModelTx::begin(db).await?;

@@ -86,6 +86,9 @@ pub enum StoreError {
     /// The background writer is gone (the store was closed or crashed).
     #[error("the event log writer has stopped")]
     WriterStopped,
+    /// A bug or a crashed task (HTTP 500).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Internal to the writer: the group must be redone with every lookup (never returned
     /// to callers).
     #[doc(hidden)]

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Postgres, Sqlite, Transaction};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::db::Db;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::log::{EventLog, RecordedEvent};
 use crate::on_pool;
 
@@ -207,41 +207,93 @@ impl ReadModelTx {
     }
 }
 
-/// Every document of some projections, for [`Db::replace_read_models`].
-pub type ReadModelDocs = Vec<(&'static str, Vec<(String, Vec<u8>)>)>;
+/// What a rebuild sends to its [`ReadModelWriter`].
+enum RebuildMsg {
+    /// Replace every document of one projection.
+    Table(&'static str, Vec<(String, Vec<u8>)>),
+    /// Set the checkpoint and commit.
+    Commit(String, u64),
+}
+
+/// Replaces read models in one transaction, table by table, on its own thread: the caller
+/// serializes the next table while this one is written. Dropped without
+/// [`ReadModelWriter::commit`], it rolls back.
+pub struct ReadModelWriter {
+    tx: mpsc::Sender<RebuildMsg>,
+    done: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl ReadModelWriter {
+    /// Queues every document of `projection` (replacing what is stored).
+    pub async fn table(
+        &self,
+        projection: &'static str,
+        rows: Vec<(String, Vec<u8>)>,
+    ) -> Result<()> {
+        if self
+            .tx
+            .send(RebuildMsg::Table(projection, rows))
+            .await
+            .is_err()
+        {
+            return Err(StoreError::Internal("the read-model writer stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Sets checkpoint `name` to `position` and commits everything queued.
+    pub async fn commit(self, name: &str, position: u64) -> Result<()> {
+        let sent = self
+            .tx
+            .send(RebuildMsg::Commit(name.to_string(), position))
+            .await;
+        drop(self.tx);
+        let outcome = self
+            .done
+            .await
+            .map_err(|e| StoreError::Internal(format!("read-model writer: {e}")))?;
+        outcome?;
+        if sent.is_err() {
+            return Err(StoreError::Internal("the read-model writer stopped".into()));
+        }
+        Ok(())
+    }
+}
 
 impl Db {
-    /// Replaces every document of the given projections and sets checkpoint `name` to
-    /// `position`, in one transaction: what a rebuild writes. On SQLite this runs on a
-    /// dedicated rusqlite connection with one prepared statement (several times sqlx's row
-    /// rate, and a rebuild writes hundreds of thousands of rows); on PostgreSQL it uses
-    /// multi-row inserts through the pool.
-    pub async fn replace_read_models(
-        &self,
-        docs: ReadModelDocs,
-        name: &str,
-        position: u64,
-    ) -> Result<()> {
-        match self {
+    /// A writer that replaces read models in one transaction, for a rebuild. On SQLite it runs
+    /// on a dedicated rusqlite connection with one prepared statement (several times sqlx's
+    /// row rate, and a rebuild writes hundreds of thousands of rows); on PostgreSQL it inserts
+    /// arrays through the pool.
+    pub fn read_model_writer(&self) -> ReadModelWriter {
+        let (tx, mut rx) = mpsc::channel::<RebuildMsg>(1);
+        let done = match self {
             Db::Sqlite { path, .. } => {
                 let path = path.clone();
-                let name = name.to_string();
-                tokio::task::spawn_blocking(move || replace_sqlite(&path, &docs, &name, position))
-                    .await
-                    .map_err(|e| {
-                        crate::error::StoreError::Crypto(format!("read-model writer: {e}"))
-                    })?
+                tokio::task::spawn_blocking(move || replace_sqlite(&path, &mut rx))
             }
             Db::Postgres { .. } => {
-                let mut tx = ReadModelTx::begin(self).await?;
-                for (projection, rows) in &docs {
-                    tx.clear(projection).await?;
-                    tx.put_many(projection, rows).await?;
-                }
-                tx.set_checkpoint(name, position).await?;
-                tx.commit().await
+                let db = self.clone();
+                tokio::spawn(async move {
+                    let mut t = ReadModelTx::begin(&db).await?;
+                    while let Some(msg) = rx.recv().await {
+                        match msg {
+                            RebuildMsg::Table(projection, rows) => {
+                                t.clear(projection).await?;
+                                t.put_many(projection, &rows).await?;
+                            }
+                            RebuildMsg::Commit(name, position) => {
+                                t.set_checkpoint(&name, position).await?;
+                                return t.commit().await;
+                            }
+                        }
+                    }
+                    // Dropped without commit: the transaction rolls back.
+                    Ok(())
+                })
             }
-        }
+        };
+        ReadModelWriter { tx, done }
     }
 
     /// The checkpoint of subscriber `name` (0 when it never committed one).
@@ -321,17 +373,8 @@ impl CatchUp {
     }
 }
 
-fn replace_sqlite(
-    path: &std::path::Path,
-    docs: &ReadModelDocs,
-    name: &str,
-    position: u64,
-) -> Result<()> {
-    let fail = |e: rusqlite::Error| {
-        crate::error::StoreError::Database(std::sync::Arc::new(sqlx::Error::Protocol(format!(
-            "writing read models: {e}"
-        ))))
-    };
+fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -> Result<()> {
+    let fail = |e: rusqlite::Error| StoreError::Internal(format!("writing read models: {e}"));
     let mut conn = rusqlite::Connection::open(path).map_err(fail)?;
     conn.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
     // Read models hold no personal data, so the rows this replaces need no zeroing.
@@ -349,20 +392,34 @@ fn replace_sqlite(
         let mut insert = tx
             .prepare("INSERT INTO read_models (projection, key, doc) VALUES (?1, ?2, ?3)")
             .map_err(fail)?;
-        for (projection, rows) in docs {
-            clear.execute([projection]).map_err(fail)?;
-            for (key, doc) in rows {
-                insert
-                    .execute(rusqlite::params![projection, key, doc])
+        loop {
+            match rx.blocking_recv() {
+                Some(RebuildMsg::Table(projection, rows)) => {
+                    clear.execute([projection]).map_err(fail)?;
+                    for (key, doc) in &rows {
+                        insert
+                            .execute(rusqlite::params![projection, key, doc])
+                            .map_err(fail)?;
+                    }
+                }
+                Some(RebuildMsg::Commit(name, position)) => {
+                    tx.execute(
+                        "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                         updated_at = excluded.updated_at",
+                        rusqlite::params![
+                            name,
+                            position as i64,
+                            chrono::Utc::now().timestamp_micros()
+                        ],
+                    )
                     .map_err(fail)?;
+                    break;
+                }
+                // The rebuild gave up: roll back.
+                None => return Ok(()),
             }
         }
-        tx.execute(
-            "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
-            rusqlite::params![name, position as i64, chrono::Utc::now().timestamp_micros()],
-        )
-        .map_err(fail)?;
     }
     tx.commit().map_err(fail)
 }

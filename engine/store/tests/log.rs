@@ -643,3 +643,43 @@ async fn two_writers_on_one_database_never_reuse_a_stream_version() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rebuild_writer_replaces_tables_atomically() {
+    each_backend(|t| async move {
+        let s = open(&t).await;
+        let rows = |n: u32| -> Vec<(String, Vec<u8>)> {
+            (0..n)
+                .map(|i| (format!("k{i:05}"), format!("{i}").into_bytes()))
+                .collect()
+        };
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(1200)).await.unwrap();
+        w.table("beta", rows(3)).await.unwrap();
+        w.commit("rebuild", 42).await.unwrap();
+        assert_eq!(s.db().docs("alpha").await.unwrap().len(), 1200);
+        assert_eq!(s.db().checkpoint("rebuild").await.unwrap(), 42);
+
+        // A rebuild that gives up before committing changes nothing.
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(1)).await.unwrap();
+        drop(w);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(s.db().docs("alpha").await.unwrap().len(), 1200);
+        assert_eq!(s.db().checkpoint("rebuild").await.unwrap(), 42);
+
+        // A later rebuild replaces, not merges.
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(2)).await.unwrap();
+        w.commit("rebuild", 43).await.unwrap();
+        assert_eq!(s.db().docs("alpha").await.unwrap().len(), 2);
+        assert_eq!(
+            s.db().docs("beta").await.unwrap().len(),
+            3,
+            "tables not sent are kept"
+        );
+        s.db().close().await;
+        t
+    })
+    .await;
+}
