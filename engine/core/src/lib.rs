@@ -9,11 +9,9 @@ pub mod retention;
 pub mod seed;
 pub mod subjects;
 
-use std::collections::HashMap;
-
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use leadorch_domain::PersonalData;
-use leadorch_store::cqrs::meta;
+use leadorch_store::cqrs::metadata_map;
 use leadorch_store::{CqrsStore, Metadata, Store, StoreConfig};
 
 pub use error::{Error, Result};
@@ -51,17 +49,7 @@ impl Engine {
             vec![],
             A::Services::default(),
         );
-        let mut map = HashMap::new();
-        map.insert(meta::ACTOR.to_string(), metadata.actor.clone());
-        if let Some(c) = metadata.correlation_id {
-            map.insert(meta::CORRELATION_ID.to_string(), c.to_string());
-        }
-        if let Some(c) = metadata.causation_id {
-            map.insert(meta::CAUSATION_ID.to_string(), c.to_string());
-        }
-        if let Some(t) = &metadata.trace_id {
-            map.insert(meta::TRACE_ID.to_string(), t.clone());
-        }
+        let map = metadata_map(metadata);
         let mut attempt = 0;
         loop {
             match cqrs

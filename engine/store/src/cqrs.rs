@@ -84,7 +84,8 @@ fn to_aggregate_error<E: std::error::Error>(e: StoreError) -> AggregateError<E> 
     }
 }
 
-fn metadata_map(m: &Metadata) -> HashMap<String, String> {
+/// Metadata as cqrs-es carries it (the keys in [`meta`]).
+pub fn metadata_map(m: &Metadata) -> HashMap<String, String> {
     let mut map = HashMap::new();
     map.insert(meta::ACTOR.to_string(), m.actor.clone());
     if let Some(c) = m.correlation_id {

@@ -223,19 +223,10 @@ impl Keyring {
         now: i64,
         expires_at: Option<i64>,
     ) -> Result<DataKey> {
-        let mut fresh = Zeroizing::new([0u8; 32]);
-        OsRng.fill_bytes(&mut *fresh);
-        let wrapped = self.master.wrap(subject, purpose, &fresh)?;
-        let stored: Vec<u8> = on_pool!(&self.db, p => sqlx::query_scalar(
-            UPSERT_KEY)
-            .bind(subject)
-            .bind(purpose.as_str())
-            .bind(wrapped.as_slice())
-            .bind(now)
-            .bind(expires_at)
-            .fetch_one(p)
-            .await)?;
-        self.master.unwrap(subject, purpose, &stored)
+        self.keys_for_write(&[(subject.to_string(), purpose, now, expires_at)])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("no key written".into()))
     }
 
     /// [`Keyring::key_for_write`] for many keys in one transaction (one durable commit
