@@ -1,0 +1,1 @@
+//! Daemon (being built).
