@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use cqrs_es::Aggregate;
 use leadorch_domain::{
-    split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
-    Lead, PersonalData, Rule,
+    split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, Evaluation,
+    GoogleAccount, Lead, PersonalData, Rule,
 };
 use leadorch_store::codec::Decoder;
 use leadorch_store::{CatchUp, Db, ReadModelTx, RecordedEvent, Reveal, Store};
@@ -380,6 +380,9 @@ impl Projections {
             AnyEvent::Capacity(e) => fold(&mut self.capacity, id, rec, e),
             AnyEvent::Rule(e) => fold(&mut self.rules, id, rec, e),
             AnyEvent::GoogleAccount(e) => fold(&mut self.google_accounts, id, rec, e),
+            // Evaluations are read from their own streams (`leadorch explain`); the audit
+            // view counts them.
+            AnyEvent::Evaluation(_) => {}
         }
         self.position = rec.position;
         self.recorded_at = rec.recorded_at;
@@ -490,6 +493,7 @@ fn decode_fast(aggregate_type: &str, payload: &[u8]) -> Option<AnyEvent> {
         CapacitySnapshot::TYPE => AnyEvent::Capacity(de(payload)?),
         Rule::TYPE => AnyEvent::Rule(de(payload)?),
         GoogleAccount::TYPE => AnyEvent::GoogleAccount(de(payload)?),
+        Evaluation::TYPE => AnyEvent::Evaluation(de(payload)?),
         _ => return None,
     })
 }

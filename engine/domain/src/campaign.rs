@@ -27,6 +27,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("ChangeRequested", "1.0"),
     ("ChangeApplied", "1.0"),
     ("ChangeFailed", "1.0"),
+    ("MetricsRecorded", "1.0"),
 ];
 
 /// Most ad schedule slots Google Ads allows per campaign and day.
@@ -334,6 +335,19 @@ impl ChangeRecord {
     }
 }
 
+/// Performance of a campaign over one hour, as reported by Google Ads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HourMetrics {
+    /// Impressions.
+    pub impressions: u64,
+    /// Clicks.
+    pub clicks: u64,
+    /// Cost in micros of the account currency.
+    pub cost_micros: i64,
+    /// Conversions (fractional with data-driven attribution).
+    pub conversions: f64,
+}
+
 /// Commands of a [`Campaign`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum CampaignCommand {
@@ -368,6 +382,16 @@ pub enum CampaignCommand {
         /// The change.
         change_id: String,
         /// When.
+        at: DateTime<Utc>,
+    },
+    /// Record the campaign's metrics for one hour (a later report of the same hour
+    /// supersedes an earlier one).
+    RecordMetrics {
+        /// Start of the hour (UTC, on the hour).
+        hour_start: DateTime<Utc>,
+        /// The figures.
+        metrics: HourMetrics,
+        /// When they were read.
         at: DateTime<Utc>,
     },
     /// Record that applying a requested change failed.
@@ -431,6 +455,16 @@ pub enum CampaignEvent {
         /// The change (repeated so that readers need not look it up).
         change: CampaignChange,
         /// When.
+        at: DateTime<Utc>,
+    },
+    /// Metrics of one hour were read (a later report of the same hour supersedes an earlier
+    /// one).
+    MetricsRecorded {
+        /// Start of the hour (UTC, on the hour).
+        hour_start: DateTime<Utc>,
+        /// The figures.
+        metrics: HourMetrics,
+        /// When they were read.
         at: DateTime<Utc>,
     },
     /// Applying a requested change failed.
@@ -507,6 +541,10 @@ pub enum CampaignError {
     /// A bid modifier is outside 0.1–10.0. HTTP 422.
     #[error("bid modifier must be between 0.1 and 10.0")]
     InvalidBidModifier,
+    /// Metrics with a negative cost, negative or non-finite conversions, or an hour that does
+    /// not start on the hour. HTTP 422.
+    #[error("invalid metrics: {0}")]
+    InvalidMetrics(&'static str),
     /// No change with that id was requested. HTTP 404.
     #[error("no change {0:?}")]
     UnknownChange(String),
@@ -721,6 +759,35 @@ impl Campaign {
                     at,
                 }])
             }
+            CampaignCommand::RecordMetrics {
+                hour_start,
+                metrics,
+                at,
+            } => {
+                if self.known.is_none() {
+                    return Err(CampaignError::NotObserved);
+                }
+                if metrics.cost_micros < 0 {
+                    return Err(CampaignError::InvalidMetrics("cost_micros is negative"));
+                }
+                if !metrics.conversions.is_finite() || metrics.conversions < 0.0 {
+                    return Err(CampaignError::InvalidMetrics(
+                        "conversions must be a finite number >= 0",
+                    ));
+                }
+                if hour_start.timestamp().rem_euclid(3600) != 0
+                    || hour_start.timestamp_subsec_nanos() != 0
+                {
+                    return Err(CampaignError::InvalidMetrics(
+                        "hour_start must be on the hour",
+                    ));
+                }
+                Ok(vec![CampaignEvent::MetricsRecorded {
+                    hour_start,
+                    metrics,
+                    at,
+                }])
+            }
             CampaignCommand::MarkFailed {
                 change_id,
                 error,
@@ -810,6 +877,9 @@ impl Aggregate for Campaign {
                     record.state = ChangeState::Applied { at };
                 }
             }
+            // Metrics are facts for rules and backtests (folded by their views), not state
+            // a command decides on.
+            CampaignEvent::MetricsRecorded { .. } => {}
             CampaignEvent::ChangeFailed {
                 change_id,
                 error,
@@ -836,6 +906,7 @@ impl DomainEvent for CampaignEvent {
             CampaignEvent::ChangeRequested { .. } => "ChangeRequested",
             CampaignEvent::ChangeApplied { .. } => "ChangeApplied",
             CampaignEvent::ChangeFailed { .. } => "ChangeFailed",
+            CampaignEvent::MetricsRecorded { .. } => "MetricsRecorded",
         }
         .to_owned()
     }
@@ -846,7 +917,8 @@ impl DomainEvent for CampaignEvent {
             | CampaignEvent::ChangedOutsideEngine { .. }
             | CampaignEvent::ChangeRequested { .. }
             | CampaignEvent::ChangeApplied { .. }
-            | CampaignEvent::ChangeFailed { .. } => "1.0",
+            | CampaignEvent::ChangeFailed { .. }
+            | CampaignEvent::MetricsRecorded { .. } => "1.0",
         }
         .to_owned()
     }
@@ -922,6 +994,16 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
             error: "RESOURCE_EXHAUSTED".into(),
             retryable: true,
             at: t(4),
+        },
+        CampaignEvent::MetricsRecorded {
+            hour_start: t(0),
+            metrics: HourMetrics {
+                impressions: 1200,
+                clicks: 60,
+                cost_micros: 42_000_000,
+                conversions: 3.0,
+            },
+            at: t(61),
         },
     ]
 }
@@ -1598,5 +1680,79 @@ mod tests {
             serde_json::to_value(CampaignChange::Pause).expect("serializes"),
             "pause"
         );
+    }
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::*;
+    use crate::testutil::t;
+    use cqrs_es::test::TestFramework;
+
+    type Fixture = TestFramework<Campaign>;
+
+    fn hour() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_760_000_400, 0).expect("on the hour")
+    }
+
+    fn observed() -> CampaignEvent {
+        samples().remove(0)
+    }
+
+    fn record(metrics: HourMetrics, hour_start: DateTime<Utc>) -> CampaignCommand {
+        CampaignCommand::RecordMetrics {
+            hour_start,
+            metrics,
+            at: t(90),
+        }
+    }
+
+    fn figures() -> HourMetrics {
+        HourMetrics {
+            impressions: 900,
+            clicks: 40,
+            cost_micros: 31_000_000,
+            conversions: 2.5,
+        }
+    }
+
+    #[test]
+    fn records_metrics_of_an_observed_campaign() {
+        Fixture::with(())
+            .given(vec![observed()])
+            .when(record(figures(), hour()))
+            .then_expect_events(vec![CampaignEvent::MetricsRecorded {
+                hour_start: hour(),
+                metrics: figures(),
+                at: t(90),
+            }]);
+    }
+
+    #[test]
+    fn refuses_bad_metrics() {
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(record(figures(), hour()))
+            .then_expect_error(CampaignError::NotObserved);
+        let mut negative = figures();
+        negative.cost_micros = -1;
+        Fixture::with(())
+            .given(vec![observed()])
+            .when(record(negative, hour()))
+            .then_expect_error(CampaignError::InvalidMetrics("cost_micros is negative"));
+        let mut nan = figures();
+        nan.conversions = f64::NAN;
+        Fixture::with(())
+            .given(vec![observed()])
+            .when(record(nan, hour()))
+            .then_expect_error(CampaignError::InvalidMetrics(
+                "conversions must be a finite number >= 0",
+            ));
+        Fixture::with(())
+            .given(vec![observed()])
+            .when(record(figures(), hour() + Duration::minutes(5)))
+            .then_expect_error(CampaignError::InvalidMetrics(
+                "hour_start must be on the hour",
+            ));
     }
 }

@@ -5,6 +5,7 @@
 pub mod campaign;
 pub mod capacity;
 pub mod consent;
+pub mod evaluation;
 pub mod google_account;
 pub mod lead;
 pub mod personal;
@@ -18,6 +19,9 @@ use serde_json::Value;
 pub use campaign::{Campaign, CampaignCommand, CampaignError, CampaignEvent};
 pub use capacity::{CapacityCommand, CapacityError, CapacityEvent, CapacitySnapshot};
 pub use consent::{Consent, ConsentCommand, ConsentError, ConsentEvent};
+pub use evaluation::{
+    Evaluation, EvaluationCommand, EvaluationError, EvaluationEvent, EvaluationRecord,
+};
 pub use google_account::{
     GoogleAccount, GoogleAccountCommand, GoogleAccountError, GoogleAccountEvent,
 };
@@ -35,6 +39,7 @@ pub const AGGREGATE_TYPES: &[&str] = &[
     CapacitySnapshot::TYPE,
     Rule::TYPE,
     GoogleAccount::TYPE,
+    Evaluation::TYPE,
 ];
 
 /// The event types of one aggregate type with their current schema versions
@@ -48,6 +53,7 @@ pub fn event_types(aggregate_type: &str) -> Option<&'static [(&'static str, &'st
         CapacitySnapshot::TYPE => Some(capacity::EVENT_TYPES),
         Rule::TYPE => Some(rule::EVENT_TYPES),
         GoogleAccount::TYPE => Some(google_account::EVENT_TYPES),
+        Evaluation::TYPE => Some(evaluation::EVENT_TYPES),
         _ => None,
     }
 }
@@ -97,6 +103,8 @@ pub enum AnyEvent {
     Rule(RuleEvent),
     /// An event of a [`GoogleAccount`].
     GoogleAccount(GoogleAccountEvent),
+    /// An event of an [`Evaluation`].
+    Evaluation(EvaluationEvent),
 }
 
 /// Why a stored event could not be decoded. Every variant means the stored data and this
@@ -207,6 +215,9 @@ impl AnyEvent {
             GoogleAccount::TYPE => {
                 AnyEvent::GoogleAccount(serde_json::from_value(payload).map_err(payload_error)?)
             }
+            Evaluation::TYPE => {
+                AnyEvent::Evaluation(serde_json::from_value(payload).map_err(payload_error)?)
+            }
             other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
         };
         Ok(event)
@@ -222,6 +233,7 @@ impl AnyEvent {
             AnyEvent::Capacity(_) => CapacitySnapshot::TYPE,
             AnyEvent::Rule(_) => Rule::TYPE,
             AnyEvent::GoogleAccount(_) => GoogleAccount::TYPE,
+            AnyEvent::Evaluation(_) => Evaluation::TYPE,
         }
     }
 
@@ -235,6 +247,7 @@ impl AnyEvent {
             AnyEvent::Capacity(e) => e.event_type(),
             AnyEvent::Rule(e) => e.event_type(),
             AnyEvent::GoogleAccount(e) => e.event_type(),
+            AnyEvent::Evaluation(e) => e.event_type(),
         }
     }
 
@@ -248,6 +261,7 @@ impl AnyEvent {
             AnyEvent::Capacity(e) => e.event_version(),
             AnyEvent::Rule(e) => e.event_version(),
             AnyEvent::GoogleAccount(e) => e.event_version(),
+            AnyEvent::Evaluation(e) => e.event_version(),
         }
     }
 
@@ -262,6 +276,7 @@ impl AnyEvent {
             AnyEvent::Capacity(e) => serde_json::to_value(e),
             AnyEvent::Rule(e) => serde_json::to_value(e),
             AnyEvent::GoogleAccount(e) => serde_json::to_value(e),
+            AnyEvent::Evaluation(e) => serde_json::to_value(e),
         }
     }
 
@@ -274,6 +289,7 @@ impl AnyEvent {
             AnyEvent::Capacity(e) => e,
             AnyEvent::Rule(e) => e,
             AnyEvent::GoogleAccount(e) => e,
+            AnyEvent::Evaluation(e) => e,
         }
     }
 }
@@ -306,6 +322,7 @@ any_event_from!(
     CapacityEvent => Capacity,
     RuleEvent => Rule,
     GoogleAccountEvent => GoogleAccount,
+    EvaluationEvent => Evaluation,
 );
 
 /// Parses `"MAJOR.MINOR"` or `"MAJOR.MINOR.PATCH"` (a bare `"MAJOR"` means `MAJOR.0`).
@@ -375,6 +392,7 @@ mod tests {
         all.extend(capacity::samples().into_iter().map(AnyEvent::from));
         all.extend(rule::samples().into_iter().map(AnyEvent::from));
         all.extend(google_account::samples().into_iter().map(AnyEvent::from));
+        all.extend(evaluation::samples().into_iter().map(AnyEvent::from));
         all
     }
 
@@ -485,7 +503,7 @@ mod tests {
     fn aggregate_types_are_unique_and_have_event_tables() {
         let unique: BTreeSet<&str> = AGGREGATE_TYPES.iter().copied().collect();
         assert_eq!(unique.len(), AGGREGATE_TYPES.len());
-        assert_eq!(AGGREGATE_TYPES.len(), 7);
+        assert_eq!(AGGREGATE_TYPES.len(), 8);
         for t in AGGREGATE_TYPES {
             assert!(!t.contains(':'));
             assert!(event_types(t).is_some_and(|e| !e.is_empty()));

@@ -1,0 +1,280 @@
+//! Evaluations: one record per evaluation of the rules (a scheduled tick, a capacity change, a
+//! lead, a metrics refresh), with everything needed to explain and reproduce it.
+//!
+//! An evaluation names the log position its facts were built from, the digest of those facts,
+//! the facts of every campaign something was proposed for, each rule's run (id, version,
+//! source digest, proposals, failures, captured `print` output), how proposals were resolved
+//! (accepted, suppressed and why, conflicts), the change ids it requested, and the engine and
+//! Rhai versions. The rules host's own types are stored as JSON values here, so that the
+//! domain does not depend on the host. One stream per evaluation; it is written once.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::is_blank;
+use crate::personal::{PersonalData, PersonalField};
+
+/// Event types of this aggregate with their current schema versions.
+pub const EVENT_TYPES: &[(&str, &str)] = &[("EvaluationRecorded", "1.0")];
+
+/// One rule's run within an evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RuleRunRecord {
+    /// Rule id.
+    pub rule_id: String,
+    /// Rule version that ran.
+    pub rule_version: u32,
+    /// SHA-256 (hex) of the source that ran.
+    pub source_digest: String,
+    /// Campaigns in the rule's scope.
+    pub evaluated: u64,
+    /// The host's run record (`leadorch_rules::RuleRun` as JSON, duration excluded).
+    pub run: Value,
+    /// How long the run took, µs (not part of what must replay identically).
+    pub duration_us: u64,
+}
+
+/// A change an evaluation requested from a campaign's outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestedChange {
+    /// Campaign aggregate id, `<customer>/<campaign>`.
+    pub campaign: String,
+    /// The change id in the campaign's stream.
+    pub change_id: String,
+    /// The rule whose proposal was accepted.
+    pub rule_id: String,
+    /// The action's name (`pause`, `resume`, `set_budget`, …).
+    pub action: String,
+}
+
+/// Everything about one evaluation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationRecord {
+    /// What started it: `schedule`, `capacity_changed`, `lead_received`,
+    /// `metrics_refreshed`, `manual`.
+    pub trigger: String,
+    /// The facts were built from the log up to and including this position.
+    pub log_position: u64,
+    /// SHA-256 (hex) of the canonical JSON of all facts the rules saw.
+    pub facts_digest: String,
+    /// Facts of the campaigns something was proposed for, and of their teams.
+    pub facts: Value,
+    /// Each rule's run, in evaluation order.
+    pub rules: Vec<RuleRunRecord>,
+    /// How proposals were resolved (`leadorch_rules::Resolution` as JSON).
+    pub resolution: Value,
+    /// Changes requested as a result.
+    pub changes: Vec<RequestedChange>,
+    /// Version of the engine that evaluated.
+    pub engine_version: String,
+    /// Version of the Rhai interpreter.
+    pub rhai_version: String,
+    /// SHA-256 (hex) of the rules library the rules could import.
+    pub lib_digest: String,
+    /// Time of the whole evaluation, µs.
+    pub duration_us: u64,
+    /// The evaluation's time (the time the rules saw).
+    pub at: DateTime<Utc>,
+}
+
+/// Commands of an [`Evaluation`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum EvaluationCommand {
+    /// Record an evaluation.
+    Record(Box<EvaluationRecord>),
+}
+
+/// Events of an [`Evaluation`]. None has personal fields: facts hold counts and campaign
+/// settings, never lead data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum EvaluationEvent {
+    /// An evaluation happened.
+    EvaluationRecorded(Box<EvaluationRecord>),
+}
+
+/// Why an [`EvaluationCommand`] was refused.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvaluationError {
+    /// The evaluation was already recorded (ids are unique). HTTP 409.
+    #[error("evaluation already recorded")]
+    AlreadyRecorded,
+    /// A required field is empty. HTTP 422.
+    #[error("{0} must not be empty")]
+    EmptyField(&'static str),
+}
+
+/// One recorded evaluation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    record: Option<EvaluationRecord>,
+}
+
+impl Evaluation {
+    /// The record, once written.
+    pub fn record(&self) -> Option<&EvaluationRecord> {
+        self.record.as_ref()
+    }
+
+    /// Decides which events a command produces, without applying them.
+    pub fn decide(
+        &self,
+        command: EvaluationCommand,
+    ) -> Result<Vec<EvaluationEvent>, EvaluationError> {
+        match command {
+            EvaluationCommand::Record(record) => {
+                if self.record.is_some() {
+                    return Err(EvaluationError::AlreadyRecorded);
+                }
+                if is_blank(&record.trigger) {
+                    return Err(EvaluationError::EmptyField("trigger"));
+                }
+                if is_blank(&record.facts_digest) {
+                    return Err(EvaluationError::EmptyField("facts_digest"));
+                }
+                Ok(vec![EvaluationEvent::EvaluationRecorded(record)])
+            }
+        }
+    }
+}
+
+impl Aggregate for Evaluation {
+    const TYPE: &'static str = "evaluation";
+    type Command = EvaluationCommand;
+    type Event = EvaluationEvent;
+    type Error = EvaluationError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _service: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            EvaluationEvent::EvaluationRecorded(record) => self.record = Some(*record),
+        }
+    }
+}
+
+impl DomainEvent for EvaluationEvent {
+    fn event_type(&self) -> String {
+        match self {
+            EvaluationEvent::EvaluationRecorded(_) => "EvaluationRecorded",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        match self {
+            EvaluationEvent::EvaluationRecorded(_) => "1.0",
+        }
+        .to_owned()
+    }
+}
+
+impl PersonalData for EvaluationEvent {
+    fn data_subject(&self) -> Option<&str> {
+        None
+    }
+
+    fn personal_fields(&self) -> &'static [PersonalField] {
+        &[]
+    }
+}
+
+/// One sample of every event variant.
+#[cfg(test)]
+pub(crate) fn samples() -> Vec<EvaluationEvent> {
+    vec![EvaluationEvent::EvaluationRecorded(Box::new(
+        sample_record(),
+    ))]
+}
+
+#[cfg(test)]
+fn sample_record() -> EvaluationRecord {
+    use crate::testutil::t;
+    EvaluationRecord {
+        trigger: "capacity_changed".into(),
+        log_position: 42,
+        facts_digest: "ab".repeat(32),
+        facts: serde_json::json!({"teams": {"sales-nl": {"open_leads": 38}}}),
+        rules: vec![RuleRunRecord {
+            rule_id: "capacity-gate".into(),
+            rule_version: 2,
+            source_digest: "cd".repeat(32),
+            evaluated: 3,
+            run: serde_json::json!({"proposals": []}),
+            duration_us: 120,
+        }],
+        resolution: serde_json::json!({"accepted": [], "suppressed": [], "conflicts": []}),
+        changes: vec![RequestedChange {
+            campaign: "123/1".into(),
+            change_id: "ev-1/0".into(),
+            rule_id: "capacity-gate".into(),
+            action: "pause".into(),
+        }],
+        engine_version: "0.1.0".into(),
+        rhai_version: "1.27.0".into(),
+        lib_digest: "ef".repeat(32),
+        duration_us: 300,
+        at: t(5),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type Fixture = TestFramework<Evaluation>;
+
+    #[test]
+    fn records_an_evaluation_once() {
+        let record = sample_record();
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(EvaluationCommand::Record(Box::new(record.clone())))
+            .then_expect_events(vec![EvaluationEvent::EvaluationRecorded(Box::new(
+                record.clone(),
+            ))]);
+        Fixture::with(())
+            .given(vec![EvaluationEvent::EvaluationRecorded(Box::new(
+                record.clone(),
+            ))])
+            .when(EvaluationCommand::Record(Box::new(record)))
+            .then_expect_error(EvaluationError::AlreadyRecorded);
+    }
+
+    #[test]
+    fn refuses_blank_trigger_and_digest() {
+        let mut record = sample_record();
+        record.trigger = " ".into();
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(EvaluationCommand::Record(Box::new(record)))
+            .then_expect_error(EvaluationError::EmptyField("trigger"));
+        let mut record = sample_record();
+        record.facts_digest = String::new();
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(EvaluationCommand::Record(Box::new(record)))
+            .then_expect_error(EvaluationError::EmptyField("facts_digest"));
+    }
+
+    #[test]
+    fn apply_keeps_the_record() {
+        let mut e = Evaluation::default();
+        e.apply(samples().remove(0));
+        assert_eq!(e.record(), Some(&sample_record()));
+    }
+}
