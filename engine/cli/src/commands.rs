@@ -40,7 +40,7 @@ pub fn store_config(global: &Global) -> StoreConfig {
     config
 }
 
-fn actor(global: &Global) -> String {
+pub fn actor(global: &Global) -> String {
     global.actor.clone().unwrap_or_else(|| {
         format!(
             "cli:{}",
@@ -49,7 +49,7 @@ fn actor(global: &Global) -> String {
     })
 }
 
-async fn open(global: &Global) -> Result<Engine> {
+pub async fn open(global: &Global) -> Result<Engine> {
     let config = store_config(global);
     Engine::open(&config).await.with_context(|| {
         format!(
@@ -64,6 +64,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
         Command::Events(EventsCommand::List(args)) => list(g, args).await,
+        Command::Demo(args) => crate::operate::demo(g, args).await,
+        Command::Daemon(args) => crate::operate::daemon(g, args).await,
+        Command::Rules(cmd) => crate::operate::rules(g, cmd).await,
+        Command::Explain(args) => crate::operate::explain(g, args).await,
         Command::Audit(AuditCommand::Verify) => verify(g).await,
         Command::Replay(args) => replay(g, args).await,
         Command::Subjects(SubjectsCommand::Export { id, output }) => {
@@ -209,7 +213,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn progress_bar(total: u64, what: &str) -> ProgressBar {
+pub fn progress_bar(total: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -257,7 +261,7 @@ fn parse_as_of(s: &str) -> Result<AsOf> {
     Ok(AsOf::Time(parse_time(s)?))
 }
 
-fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }

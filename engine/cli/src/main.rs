@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod operate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,17 @@ pub enum Command {
     /// Benchmarks against named peers, measured in the same run
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run the simulator, the daemon and the example rules together on an accelerated
+    /// clock, with a live view and a summary against the same world without rules
+    Demo(operate::DemoArgs),
+    /// Evaluate rules on their schedules and within a moment of each capacity change, lead
+    /// or metrics refresh, and apply decisions (one leader per database)
+    Daemon(operate::DaemonArgs),
+    /// Rules: save, list, enable/disable, dry-run, backtest, check, test
+    #[command(subcommand)]
+    Rules(operate::RulesCommand),
+    /// Why is this campaign in its current state (or as of --at)?
+    Explain(operate::ExplainArgs),
     /// Appends events one at a time forever, printing each acknowledged event id (crash tests)
     #[command(hide = true, name = "debug-append-loop")]
     DebugAppendLoop {

@@ -16,6 +16,23 @@ use leadorch_store::{CqrsStore, Metadata, Store, StoreConfig};
 
 pub use error::{Error, Result};
 
+/// The dedup fingerprint of a lead: hex SHA-256 of the trimmed, lower-cased email, a zero
+/// byte, and the phone number's digits. One-way: it identifies repeats, not people.
+pub fn fingerprint(email: &str, phone: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(email.trim().to_lowercase().as_bytes());
+    h.update([0]);
+    h.update(
+        phone
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .as_bytes(),
+    );
+    hex::encode(h.finalize())
+}
+
 /// How many times a command is re-decided on fresh state after losing a race.
 const CONFLICT_RETRIES: usize = 5;
 

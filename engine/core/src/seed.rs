@@ -27,7 +27,6 @@ use leadorch_store::{ExpectedVersion, Metadata, NewEvent};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::Engine;
@@ -259,20 +258,6 @@ fn agents_on_shift(team: usize, hour: u32, weekday: bool) -> u32 {
     }
 }
 
-fn fingerprint(email: &str, phone: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(email.trim().to_lowercase().as_bytes());
-    h.update([0]);
-    h.update(
-        phone
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect::<String>()
-            .as_bytes(),
-    );
-    hex::encode(h.finalize())
-}
-
 /// Writes a synthetic history of exactly `opts.events` events. On a log that already holds
 /// a seeded history, the simulation continues where that one stopped (same campaigns, teams,
 /// open leads and rule), so running `seed` again grows the history instead of clashing.
@@ -486,7 +471,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
                             campaign_id: campaign_id.clone(),
                             customer_id: Some(CUSTOMER.to_string()),
                             source: format!("lp-{}", campaign_id.as_deref().unwrap_or("x")),
-                            fingerprint: fingerprint(&email, &phone),
+                            fingerprint: crate::fingerprint(&email, &phone),
                             duplicate_of: duplicate_of.clone(),
                             name: Some(name),
                             email: Some(email.clone()),

@@ -1,1 +1,28 @@
-//! Rhai rules host (being built).
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod arbiter;
+pub mod decision;
+pub mod facts;
+pub mod fixtures;
+pub mod host;
+pub mod meta;
+mod naive;
+mod natives;
+mod view;
+
+pub use arbiter::{resolve, Conflict, Policy, Resolution, SuppressReason, Suppressed};
+pub use decision::{Action, Decision, Proposal};
+pub use facts::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
+pub use fixtures::{check_rule_file, run_fixture, run_fixture_dir, FixtureError, FixtureReport};
+pub use host::{
+    CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits, LogLine,
+    PreparedFacts, RuleHost, RuleRun,
+};
+pub use meta::{parse_meta, MetaError, RuleMeta, Schedule, Scope, Trigger};
+pub use naive::naive_tick;
+
+/// The Rhai version rules run on; must match `Cargo.lock`. Record it with every decision:
+/// a different interpreter may decide differently.
+pub const RHAI_VERSION: &str = "1.27.0";

@@ -9,6 +9,7 @@
 mod append;
 mod fresh;
 mod replay;
+mod rules;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -53,6 +54,9 @@ pub enum BenchCommand {
     Append(AppendArgs),
     /// Full read-model rebuild of a large log: leadorch vs the cqrs-es store's replay
     Replay(ReplayArgs),
+    /// One rules evaluation tick (1,000 campaigns x 20 rules) against plain Rhai with
+    /// per-call fact conversion, and the daemon's reaction latency to a capacity event
+    Rules(rules::RulesArgs),
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +101,7 @@ pub async fn run(_global: &Global, cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Append(args) => append::run(&args).await,
         BenchCommand::Replay(args) => replay::run(&args).await,
+        BenchCommand::Rules(args) => rules::run(&args).await,
     }
 }
 
@@ -236,7 +241,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

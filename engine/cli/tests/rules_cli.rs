@@ -1,0 +1,270 @@
+//! `leadorch demo`, `rules …`, `explain` and `daemon` as a user runs them, from the
+//! repository root (where `rules/` is).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn leadorch(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(args)
+        .current_dir(repo())
+        .env("LEADORCH_HOME", home)
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_MASTER_KEY")
+        .env_remove("LEADORCH_MASTER_KEY_FILE")
+        .env_remove("LEADORCH_CONFIG")
+        .output()
+        .expect("run leadorch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(home: &Path, args: &[&str]) -> String {
+    let o = leadorch(home, args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+#[test]
+fn the_demo_runs_explains_and_backtests() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let db = home.join("demo.db");
+    let db_s = db.to_str().unwrap();
+    // The CI window: a simulated morning, 07:00–11:00 in Amsterdam.
+    let out = ok(home, &["demo", "--minutes", "240", "--json", "--db", db_s]);
+    let summary: serde_json::Value = serde_json::from_str(&out).expect("JSON summary");
+    let with = &summary["with_rules"];
+    let without = &summary["without_rules"];
+    assert!(summary["evaluations"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["changes_applied"].as_u64().unwrap() > 0,
+        "{summary}"
+    );
+    assert_eq!(summary["rule_failures"], 0, "{summary}");
+    assert!(
+        with["leads_expired"].as_u64().unwrap() < without["leads_expired"].as_u64().unwrap(),
+        "{summary}"
+    );
+    assert!(
+        with["spend_on_expired_micros"].as_i64().unwrap()
+            < without["spend_on_expired_micros"].as_i64().unwrap(),
+        "{summary}"
+    );
+    assert_eq!(without["status_flips"], 0);
+    assert_eq!(summary["rules"].as_array().unwrap().len(), 4);
+
+    let url = format!("sqlite://{db_s}");
+    // The log of the demo verifies.
+    let verified = ok(home, &["--database-url", &url, "audit", "verify"]);
+    assert!(verified.contains("intact"), "{verified}");
+    // Explain a campaign by name.
+    let x = ok(
+        home,
+        &["--database-url", &url, "explain", "NL Generic", "--json"],
+    );
+    let x: serde_json::Value = serde_json::from_str(&x).unwrap();
+    assert_eq!(x["campaign"], "123-456-7890/1001");
+    let human = ok(
+        home,
+        &["--database-url", &url, "explain", "123-456-7890/1001"],
+    );
+    assert!(
+        human.contains("NL Generic (123-456-7890/1001) is "),
+        "{human}"
+    );
+    assert!(human.contains("because: "), "{human}");
+    // Rules the demo saved.
+    let list = ok(home, &["--database-url", &url, "rules", "list"]);
+    assert!(list.contains("capacity_gate  v1  enabled"), "{list}");
+    // Backtest the saved rule over the demo's window, twice: the same JSON.
+    let args = [
+        "--database-url",
+        &url,
+        "rules",
+        "backtest",
+        "capacity_gate",
+        "--from",
+        "2026-03-02T06:00:00Z",
+        "--to",
+        "2026-03-02T10:00:00Z",
+        "--json",
+    ];
+    let a = ok(home, &args);
+    let b = ok(home, &args);
+    assert_eq!(a, b);
+    let report: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert!(report["evaluations"].as_u64().unwrap() > 0);
+    assert!(!report["timeline"].as_array().unwrap().is_empty());
+    // A human backtest report has the table.
+    let human = ok(home, &args[..args.len() - 1]);
+    assert!(human.contains("spend avoided"), "{human}");
+    // Dry run of a file against the demo's state records nothing.
+    let count = |s: String| s.split(" events").next().unwrap_or_default().to_string();
+    let before = count(ok(home, &["--database-url", &url, "audit", "verify"]));
+    let dry = ok(
+        home,
+        &[
+            "--database-url",
+            &url,
+            "rules",
+            "dry-run",
+            "rules/capacity_gate.rhai",
+            "--at",
+            "2026-03-02T10:00:00Z",
+        ],
+    );
+    assert!(dry.contains("nothing is recorded or applied"), "{dry}");
+    let after = count(ok(home, &["--database-url", &url, "audit", "verify"]));
+    assert_eq!(before, after, "a dry run wrote events");
+    // A second demo on the same file is refused.
+    let o = leadorch(home, &["demo", "--minutes", "5", "--db", db_s]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("exists"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn rules_check_and_test_report_problems_precisely() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let out = ok(
+        home,
+        &[
+            "rules",
+            "check",
+            "rules/capacity_gate.rhai",
+            "rules/business_hours.rhai",
+        ],
+    );
+    assert!(out.contains("rules/capacity_gate.rhai: ok"), "{out}");
+    let bad = home.join("bad.rhai");
+    std::fs::write(
+        &bad,
+        "//! on: capacity_changed\nif team.utilisation > 0.9 {\n  pause(\"x\"\n}\n",
+    )
+    .unwrap();
+    let o = leadorch(home, &["rules", "check", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let s = text(&o.stdout);
+    assert!(s.contains("line 3") || s.contains("line 4"), "{s}");
+    let out = ok(home, &["rules", "test", "rules/fixtures"]);
+    assert!(out.contains(", 0 failed"), "{out}");
+    // A fixture whose expectation is wrong fails the command.
+    let fixtures = home.join("fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    let gate = repo().join("rules/capacity_gate.rhai");
+    std::fs::write(
+        fixtures.join("wrong.toml"),
+        format!(
+            r#"rule = "{}"
+[[campaigns]]
+id = "1/1"
+name = "C"
+labels = ["capacity-gated", "team:t"]
+team = "t"
+status = "enabled"
+daily_budget = 10.0
+[[steps]]
+at = "2026-03-02T09:00:00Z"
+teams.t = {{ agents_available = 2, open_leads = 1, max_open_leads = 10 }}
+expect = [{{ campaign = "1/1", action = "pause" }}]
+"#,
+            gate.display()
+        ),
+    )
+    .unwrap();
+    let o = leadorch(
+        home,
+        &[
+            "rules",
+            "test",
+            fixtures.to_str().unwrap(),
+            "--lib",
+            "rules/lib",
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+    assert!(text(&o.stdout).contains("FAIL"), "{}", text(&o.stdout));
+}
+
+#[test]
+fn saving_a_broken_rule_is_refused_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let bad = home.join("broken.rhai");
+    std::fs::write(&bad, "let x = ;\n").unwrap();
+    let o = leadorch(home, &["rules", "save", bad.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains("line 1"), "{err}");
+    let list = ok(home, &["rules", "list"]);
+    assert!(list.is_empty(), "{list}");
+    let out = ok(
+        home,
+        &["rules", "save", "rules/capacity_gate.rhai", "--enable"],
+    );
+    assert!(
+        out.contains("capacity_gate: created (version 1, enabled)"),
+        "{out}"
+    );
+    let out = ok(home, &["rules", "save", "rules/capacity_gate.rhai"]);
+    assert!(out.contains("unchanged"), "{out}");
+}
+
+#[test]
+fn the_daemon_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(
+        home,
+        &["rules", "save", "rules/capacity_gate.rhai", "--enable"],
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["daemon"])
+        .current_dir(repo())
+        .env("LEADORCH_HOME", home)
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_CONFIG")
+        .env("LEADORCH_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it leads and has observed the simulated campaigns.
+    let started = Instant::now();
+    loop {
+        let out = ok(home, &["events", "list", "--type", "CampaignObserved"]);
+        if out.lines().count() >= 4 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "daemon did not start"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("leadorch daemon: stopped"),
+        "{}",
+        text(&out.stderr)
+    );
+    let verified = ok(home, &["audit", "verify"]);
+    assert!(verified.contains("intact"), "{verified}");
+}

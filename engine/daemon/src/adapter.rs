@@ -1,0 +1,105 @@
+//! The boundary to an ads platform. The executor and the reconcile loop talk only to
+//! [`AdsAdapter`]; the built-in simulator ([`SimAdapter`]) and, later, the Google Ads REST
+//! client implement it.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use leadorch_domain::campaign::{CampaignChange, CampaignSnapshot};
+use leadorch_sim::Simulator;
+
+/// A campaign as the platform reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedCampaign {
+    /// Customer (account) id.
+    pub customer_id: String,
+    /// Campaign id.
+    pub campaign_id: String,
+    /// What the platform reports.
+    pub snapshot: CampaignSnapshot,
+}
+
+/// Why the platform refused or failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct AdapterError {
+    /// What happened (no secrets, no personal data).
+    pub message: String,
+    /// Whether trying again later may succeed.
+    pub retryable: bool,
+}
+
+/// An ads platform.
+#[async_trait]
+pub trait AdsAdapter: Send + Sync {
+    /// A short name for records (`sim`, `google-ads`).
+    fn name(&self) -> &str;
+    /// Every campaign the engine may manage, as the platform reports it now.
+    async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError>;
+    /// Applies a change with absolute values (applying it twice has the effect of once).
+    async fn apply(
+        &self,
+        customer_id: &str,
+        campaign_id: &str,
+        change: &CampaignChange,
+    ) -> Result<(), AdapterError>;
+}
+
+/// The built-in simulator as an ads platform.
+#[derive(Clone, Debug)]
+pub struct SimAdapter {
+    sim: Arc<Mutex<Simulator>>,
+}
+
+impl SimAdapter {
+    /// Wraps a shared simulator.
+    pub fn new(sim: Arc<Mutex<Simulator>>) -> SimAdapter {
+        SimAdapter { sim }
+    }
+
+    /// The simulator.
+    pub fn sim(&self) -> &Arc<Mutex<Simulator>> {
+        &self.sim
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Simulator>, AdapterError> {
+        self.sim.lock().map_err(|_| AdapterError {
+            message: "simulator state is poisoned".into(),
+            retryable: false,
+        })
+    }
+}
+
+#[async_trait]
+impl AdsAdapter for SimAdapter {
+    fn name(&self) -> &str {
+        "sim"
+    }
+
+    async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {
+        Ok(self
+            .lock()?
+            .campaigns()
+            .into_iter()
+            .map(|c| ObservedCampaign {
+                customer_id: c.customer_id,
+                campaign_id: c.campaign_id,
+                snapshot: c.snapshot,
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        customer_id: &str,
+        campaign_id: &str,
+        change: &CampaignChange,
+    ) -> Result<(), AdapterError> {
+        self.lock()?
+            .apply(customer_id, campaign_id, change)
+            .map_err(|e| AdapterError {
+                message: e.to_string(),
+                retryable: false,
+            })
+    }
+}

@@ -1,0 +1,390 @@
+//! Daemon configuration: a TOML file (see `docs/leadorch.example.toml`), then environment
+//! overrides.
+//!
+//! Any setting can be overridden with `LEADORCH__<SECTION>__<KEY>=<value>` (double
+//! underscores separate the path; the value is read as TOML, and as a string when it is not
+//! valid TOML): `LEADORCH__POLICY__MIN_DWELL=30m`, `LEADORCH__FACTS__TIMEZONE=Europe/Berlin`.
+//! `DATABASE_URL` sets `database_url` when the file does not.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use leadorch_rules::Calendar;
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The file (or an override) is not valid.
+    #[error("config {origin}: {message}")]
+    Invalid {
+        /// The file, or the environment variable.
+        origin: String,
+        /// What is wrong, with line and column when TOML knows them.
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// `sqlite://…` or `postgres://…`; empty means the default SQLite file.
+    pub database_url: String,
+    /// Folder of shared rule modules (`import "name"`).
+    pub rules_lib: Option<PathBuf>,
+    /// Actor recorded on the daemon's events.
+    pub actor: String,
+    /// What rules see.
+    pub facts: FactSettings,
+    /// Flapping and fighting.
+    pub policy: PolicySettings,
+    /// Sandbox limits per rule run.
+    pub limits: LimitSettings,
+    /// The action executor.
+    pub executor: ExecutorSettings,
+    /// Reading the actual campaign state back (drift).
+    pub reconcile: ReconcileSettings,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            database_url: String::new(),
+            rules_lib: None,
+            actor: "daemon".into(),
+            facts: FactSettings::default(),
+            policy: PolicySettings::default(),
+            limits: LimitSettings::default(),
+            executor: ExecutorSettings::default(),
+            reconcile: ReconcileSettings::default(),
+        }
+    }
+}
+
+/// What rules see.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FactSettings {
+    /// IANA time zone of the account (local time, business hours, "today").
+    pub timezone: String,
+    /// Length of the "recent" window for metrics and lead flow, minutes.
+    pub window_minutes: u32,
+    /// Team of campaigns that have no `team:<name>` label and no mapping.
+    pub default_team: Option<String>,
+    /// Campaign id (`<customer>/<campaign>`) → team.
+    pub campaign_teams: BTreeMap<String, String>,
+    /// Business-hours calendars; `default` drives `now.business_hours`.
+    pub calendars: BTreeMap<String, Calendar>,
+}
+
+impl Default for FactSettings {
+    fn default() -> Self {
+        FactSettings {
+            timezone: "UTC".into(),
+            window_minutes: 60,
+            default_team: None,
+            campaign_teams: BTreeMap::new(),
+            calendars: BTreeMap::new(),
+        }
+    }
+}
+
+/// Flapping and fighting.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// After a status change, no other status change before this (`20m`).
+    pub min_dwell: String,
+    /// After a budget, bidding or schedule change, no other change of that field before this.
+    pub cooldown: String,
+    /// How long a change made outside the engine is respected.
+    pub manual_hold: String,
+    /// Schedule of rules whose header names neither a schedule nor triggers.
+    pub default_every: String,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            min_dwell: "15m".into(),
+            cooldown: "30m".into(),
+            manual_hold: "4h".into(),
+            default_every: "5m".into(),
+        }
+    }
+}
+
+/// Sandbox limits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Operations per campaign evaluation.
+    pub max_operations: u64,
+    /// Wall-clock budget of one rule run over all its campaigns, ms.
+    pub wall_clock_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let d = leadorch_rules::Limits::default();
+        LimitSettings {
+            max_operations: d.max_operations,
+            wall_clock_ms: d.wall_clock.as_millis() as u64,
+        }
+    }
+}
+
+/// The action executor.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorSettings {
+    /// Attempts before a retryable failure is given up (recorded as a final failure).
+    pub max_attempts: u32,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        ExecutorSettings { max_attempts: 5 }
+    }
+}
+
+/// Reading campaigns back.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// How often actual campaign state is read (`5m`).
+    pub every: String,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings { every: "5m".into() }
+    }
+}
+
+impl DaemonConfig {
+    /// Reads `path` (if given), then applies environment overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<DaemonConfig, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "defaults".to_string()),
+        };
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: origin.clone(),
+                    message: e.to_string().trim().to_string(),
+                })?;
+        let mut database_url_env = None;
+        for (key, value) in env {
+            if key == "DATABASE_URL" {
+                database_url_env = Some(value);
+                continue;
+            }
+            let Some(path) = key.strip_prefix("LEADORCH__") else {
+                continue;
+            };
+            let parts: Vec<String> = path.split("__").map(|p| p.to_lowercase()).collect();
+            if parts.iter().any(String::is_empty) {
+                return Err(ConfigError::Invalid {
+                    origin: key,
+                    message: "empty path segment".into(),
+                });
+            }
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            set_path(&mut table, &parts, parsed).map_err(|message| ConfigError::Invalid {
+                origin: key.clone(),
+                message,
+            })?;
+        }
+        if let Some(url) = database_url_env {
+            table
+                .entry("database_url")
+                .or_insert(toml::Value::String(url));
+        }
+        let config: DaemonConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: origin.clone(),
+                    message: e.to_string().trim().to_string(),
+                })?;
+        config
+            .validate()
+            .map_err(|message| ConfigError::Invalid { origin, message })?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot: durations, time zone.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("policy.min_dwell", &self.policy.min_dwell),
+            ("policy.cooldown", &self.policy.cooldown),
+            ("policy.manual_hold", &self.policy.manual_hold),
+            ("policy.default_every", &self.policy.default_every),
+            ("reconcile.every", &self.reconcile.every),
+        ] {
+            parse_duration(value).map_err(|e| format!("{name}: {e}"))?;
+        }
+        if parse_duration(&self.policy.default_every)? <= chrono::Duration::zero() {
+            return Err("policy.default_every must be longer than 0".into());
+        }
+        self.facts.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            format!(
+                "facts.timezone: unknown time zone {:?}",
+                self.facts.timezone
+            )
+        })?;
+        if self.facts.window_minutes == 0 {
+            return Err("facts.window_minutes must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The arbiter's policy.
+    pub fn policy(&self) -> leadorch_rules::Policy {
+        leadorch_rules::Policy {
+            min_dwell: parse_duration(&self.policy.min_dwell).unwrap_or_default(),
+            cooldown: parse_duration(&self.policy.cooldown).unwrap_or_default(),
+        }
+    }
+
+    /// How long a manual change is respected.
+    pub fn manual_hold(&self) -> chrono::Duration {
+        parse_duration(&self.policy.manual_hold).unwrap_or_default()
+    }
+
+    /// Schedule of rules without one.
+    pub fn default_every(&self) -> chrono::Duration {
+        parse_duration(&self.policy.default_every).unwrap_or(chrono::Duration::minutes(5))
+    }
+
+    /// How often campaigns are read back.
+    pub fn reconcile_every(&self) -> chrono::Duration {
+        parse_duration(&self.reconcile.every).unwrap_or(chrono::Duration::minutes(5))
+    }
+
+    /// The sandbox limits.
+    pub fn limits(&self) -> leadorch_rules::Limits {
+        leadorch_rules::Limits {
+            max_operations: self.limits.max_operations,
+            wall_clock: std::time::Duration::from_millis(self.limits.wall_clock_ms),
+            ..leadorch_rules::Limits::default()
+        }
+    }
+}
+
+fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = parts.split_last().ok_or("empty path")?;
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{p} is not a section"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+/// Parses `90s`, `15m`, `4h`, `2d` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (like 90s, 15m, 4h, 2d)"))?;
+    let d = match unit.trim() {
+        "" | "s" => chrono::Duration::seconds(n),
+        "m" | "min" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        other => return Err(format!("{s:?}: unknown unit {other:?} (use s, m, h or d)")),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(chrono::Duration::minutes(15)));
+        assert_eq!(parse_duration("4h"), Ok(chrono::Duration::hours(4)));
+        assert_eq!(parse_duration("90"), Ok(chrono::Duration::seconds(90)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("leadorch.toml");
+        std::fs::write(
+            &path,
+            "[facts]\ntimezone = \"Europe/Amsterdam\"\n[policy]\nmin_dwell = \"20m\"\n",
+        )
+        .expect("write");
+        let env = vec![
+            ("LEADORCH__POLICY__MIN_DWELL".to_string(), "45m".to_string()),
+            (
+                "LEADORCH__FACTS__WINDOW_MINUTES".to_string(),
+                "30".to_string(),
+            ),
+            ("DATABASE_URL".to_string(), "sqlite://x.db".to_string()),
+            ("UNRELATED".to_string(), "1".to_string()),
+        ];
+        let c = DaemonConfig::load(Some(&path), env).expect("loads");
+        assert_eq!(c.facts.timezone, "Europe/Amsterdam");
+        assert_eq!(c.policy.min_dwell, "45m");
+        assert_eq!(c.facts.window_minutes, 30);
+        assert_eq!(c.database_url, "sqlite://x.db");
+    }
+
+    #[test]
+    fn bad_config_names_the_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[policy]\nmin_dwel = \"20m\"\n").expect("write");
+        let e = DaemonConfig::load(Some(&path), vec![]).expect_err("unknown key");
+        assert!(e.to_string().contains("min_dwel"), "{e}");
+        std::fs::write(&path, "[facts]\ntimezone = \"Mars/Olympus\"\n").expect("write");
+        let e = DaemonConfig::load(Some(&path), vec![]).expect_err("bad tz");
+        assert!(e.to_string().contains("Mars/Olympus"), "{e}");
+        let env = vec![("LEADORCH__POLICY__COOLDOWN".to_string(), "soon".to_string())];
+        let e = DaemonConfig::load(None, env).expect_err("bad duration");
+        assert!(e.to_string().contains("policy.cooldown"), "{e}");
+    }
+
+    #[test]
+    fn the_example_file_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/leadorch.example.toml");
+        DaemonConfig::load(Some(&path), vec![]).expect("example config is valid");
+    }
+}

@@ -1,0 +1,435 @@
+//! The daemon's work, one step at a time: read new events into the facts view, read campaigns
+//! back from the platform (drift), evaluate the rules that were triggered or are due, record
+//! the evaluation and request accepted changes, then drain the outbox.
+//!
+//! [`Daemon::step`] is the whole cycle for a given "now"; the demo drives it minute by
+//! simulated minute, and [`Daemon::run`] drives it from the wall clock and log notifications.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Utc};
+use leadorch_core::projection::decode;
+use leadorch_core::Engine;
+use leadorch_domain::{split_stream_id, Campaign, CampaignCommand, AGGREGATE_TYPES};
+use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
+use leadorch_store::{CatchUp, Metadata, ReadModelTx, RecordedEvent, Reveal};
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::adapter::AdsAdapter;
+use crate::config::DaemonConfig;
+use crate::executor::{ExecOutcome, Executor};
+use crate::facts::{FactsView, TriggerKind};
+use crate::leader::Leadership;
+use crate::tick::{self, LoadedRule, RuleSet};
+use crate::Result;
+
+/// The checkpoint of the daemon: every trigger up to this position has been evaluated.
+pub const CHECKPOINT: &str = "daemon";
+/// Events read per page.
+const PAGE: u64 = 5_000;
+
+/// A failure injected by tests, to check what a crash at that point leaves behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Stop right after recording an evaluation and its change requests, before applying.
+    AfterDecide,
+}
+
+/// One evaluation, summarised for views and logs.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalSummary {
+    /// Evaluation id.
+    pub id: String,
+    /// What triggered it.
+    pub trigger: String,
+    /// When (the time rules saw).
+    pub at: DateTime<Utc>,
+    /// Rules run.
+    pub rules: Vec<String>,
+    /// Accepted decisions.
+    pub accepted: Vec<Proposal>,
+    /// Suppressed proposals with the reason.
+    pub suppressed: Vec<leadorch_rules::Suppressed>,
+    /// Conflicts between rules.
+    pub conflicts: Vec<leadorch_rules::Conflict>,
+    /// Rule failures: `(rule, campaign or "", error)`.
+    pub failures: Vec<(String, String, String)>,
+    /// Evaluation time, µs.
+    pub duration_us: u64,
+}
+
+/// What one step did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct StepReport {
+    /// Evaluations made.
+    pub evaluations: Vec<EvalSummary>,
+    /// Changes handled by the executor.
+    pub executed: Vec<ExecOutcome>,
+    /// Campaigns found changed outside the engine.
+    pub drift: Vec<String>,
+    /// Rules whose source does not compile any more.
+    pub broken_rules: Vec<String>,
+}
+
+/// The daemon's state.
+pub struct Daemon {
+    /// The engine.
+    pub engine: Engine,
+    /// The rules host.
+    pub host: Arc<RuleHost>,
+    /// The ads platform.
+    pub adapter: Arc<dyn AdsAdapter>,
+    /// Configuration.
+    pub config: DaemonConfig,
+    /// What rules see.
+    pub view: FactsView,
+    /// When false, nothing is evaluated (the demo's comparison run).
+    pub rules_enabled: bool,
+    /// A test's injected failure.
+    pub fault: Option<Fault>,
+    rules: RuleSet,
+    executor: Executor,
+    next_due: BTreeMap<String, DateTime<Utc>>,
+    triggers: BTreeSet<TriggerKind>,
+    /// Position up to which triggers have been taken for evaluation.
+    handled: u64,
+    last_reconcile: Option<DateTime<Utc>>,
+}
+
+impl Daemon {
+    /// Folds the log up to the daemon's checkpoint (those triggers were handled by an
+    /// earlier run), then everything after it with triggers collected for the first step.
+    pub async fn start(
+        engine: Engine,
+        host: Arc<RuleHost>,
+        adapter: Arc<dyn AdsAdapter>,
+        config: DaemonConfig,
+    ) -> Result<Daemon> {
+        let checkpoint = engine.store.db().checkpoint(CHECKPOINT).await?;
+        let executor = Executor::new(config.executor.max_attempts);
+        let mut d = Daemon {
+            engine,
+            host,
+            adapter,
+            config,
+            view: FactsView::default(),
+            rules_enabled: true,
+            fault: None,
+            rules: RuleSet::default(),
+            executor,
+            next_due: BTreeMap::new(),
+            triggers: BTreeSet::new(),
+            handled: checkpoint,
+            last_reconcile: None,
+        };
+        d.read_new().await?;
+        Ok(d)
+    }
+
+    /// Reads every event after the view's position into it.
+    pub async fn read_new(&mut self) -> Result<()> {
+        loop {
+            let page = self
+                .engine
+                .store
+                .log
+                .read_after(self.view.position, PAGE)
+                .await?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            self.fold(&page).await?;
+        }
+    }
+
+    /// Folds a page of events (those at or before the view's position are skipped).
+    pub async fn fold(&mut self, page: &[RecordedEvent]) -> Result<()> {
+        let mut decoder = self.engine.store.codec.decoder(Reveal::Redact);
+        for rec in page {
+            if rec.position <= self.view.position {
+                continue;
+            }
+            let known =
+                split_stream_id(&rec.stream_id).is_some_and(|(t, _)| AGGREGATE_TYPES.contains(&t));
+            if !known {
+                self.view.position = rec.position;
+                continue;
+            }
+            let event = decode(&mut decoder, rec).await?;
+            let trigger = self.view.apply(rec.position, &rec.stream_id, &event);
+            if let Some(t) = trigger {
+                if rec.position > self.handled {
+                    self.triggers.insert(t);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads campaigns back from the platform and records what changed (outside changes
+    /// become `ChangedOutsideEngine`, respected for the configured hold).
+    pub async fn reconcile(&mut self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let observed = match self.adapter.campaigns().await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(adapter = self.adapter.name(), error = %e, "reading campaigns failed");
+                return Ok(Vec::new());
+            }
+        };
+        let metadata = Metadata::actor(self.config.actor.clone());
+        let mut drift = Vec::new();
+        for o in observed {
+            let id = Campaign::aggregate_id(&o.customer_id, &o.campaign_id);
+            let known = self
+                .view
+                .campaigns
+                .get(&id)
+                .and_then(|c| c.state.snapshot());
+            if known == Some(&o.snapshot) {
+                continue;
+            }
+            let before = self
+                .view
+                .campaigns
+                .get(&id)
+                .and_then(|c| c.state.manual_override_until());
+            self.engine
+                .execute::<Campaign>(
+                    &id,
+                    CampaignCommand::Observe {
+                        customer_id: o.customer_id,
+                        campaign_id: o.campaign_id,
+                        snapshot: o.snapshot,
+                        manual_hold: self.config.manual_hold(),
+                        at: now,
+                    },
+                    &metadata,
+                )
+                .await?;
+            self.read_new().await?;
+            let after = self
+                .view
+                .campaigns
+                .get(&id)
+                .and_then(|c| c.state.manual_override_until());
+            if after != before {
+                drift.push(id);
+            }
+        }
+        self.last_reconcile = Some(now);
+        Ok(drift)
+    }
+
+    fn schedule_of(&self, rule: &LoadedRule) -> Option<Schedule> {
+        let meta = &rule.compiled.meta;
+        match (&meta.schedule, meta.triggers.is_empty()) {
+            (Some(s), _) => Some(s.clone()),
+            (None, true) => Some(Schedule::Every(self.config.default_every())),
+            (None, false) => None,
+        }
+    }
+
+    /// The enabled rules, compiled.
+    pub fn enabled_rules(&mut self) -> (Vec<Arc<LoadedRule>>, Vec<CompileError>) {
+        self.rules.enabled(&self.host, &self.view)
+    }
+
+    /// One cycle at `now`.
+    pub async fn step(&mut self, now: DateTime<Utc>) -> Result<StepReport> {
+        let mut report = StepReport::default();
+        self.read_new().await?;
+        let reconcile_due = self
+            .last_reconcile
+            .is_none_or(|last| now - last >= self.config.reconcile_every());
+        if reconcile_due {
+            report.drift = self.reconcile(now).await?;
+        }
+        if self.rules_enabled {
+            if let Some(summary) = self.evaluate_due(now, &mut report).await? {
+                report.evaluations.push(summary);
+            }
+        } else {
+            self.triggers.clear();
+            self.handled = self.view.position;
+        }
+        self.read_new().await?;
+        let adapter = self.adapter.clone();
+        report.executed = self
+            .executor
+            .run(
+                &self.engine,
+                &self.view,
+                adapter.as_ref(),
+                now,
+                &self.config.actor,
+            )
+            .await?;
+        self.read_new().await?;
+        Ok(report)
+    }
+
+    async fn evaluate_due(
+        &mut self,
+        now: DateTime<Utc>,
+        report: &mut StepReport,
+    ) -> Result<Option<EvalSummary>> {
+        let (rules, broken) = self.enabled_rules();
+        report.broken_rules = broken.iter().map(ToString::to_string).collect();
+        let triggers = std::mem::take(&mut self.triggers);
+        let position = self.view.position;
+        let tz = self.config.facts.timezone.clone();
+        let mut chosen = Vec::new();
+        let mut kinds: BTreeSet<&'static str> = BTreeSet::new();
+        for rule in &rules {
+            let by_trigger: Vec<&'static str> = triggers
+                .iter()
+                .filter(|t| {
+                    t.rule_trigger()
+                        .is_some_and(|rt| rule.compiled.meta.triggers.contains(&rt))
+                })
+                .map(|t| t.name())
+                .collect();
+            let mut due = false;
+            if let Some(schedule) = self.schedule_of(rule) {
+                let key = format!("{}@{}", rule.id, rule.version);
+                let next = *self.next_due.entry(key.clone()).or_insert(now);
+                if next <= now {
+                    due = true;
+                    let following = schedule
+                        .next_after(now, &tz)
+                        .unwrap_or(now + chrono::Duration::days(3650));
+                    self.next_due.insert(key, following);
+                }
+            }
+            if due {
+                kinds.insert(TriggerKind::Schedule.name());
+            }
+            if due || !by_trigger.is_empty() {
+                kinds.extend(by_trigger);
+                chosen.push(rule.clone());
+            }
+        }
+        if chosen.is_empty() {
+            self.advance_checkpoint(position).await?;
+            return Ok(None);
+        }
+        let trigger = kinds.into_iter().collect::<Vec<_>>().join("+");
+        let facts = self.view.facts(now, &self.config.facts);
+        let outcome = tick::evaluate(&self.host, &chosen, facts, &self.config.policy());
+        let recorded = tick::record(
+            &self.engine,
+            &self.view,
+            &self.host,
+            &outcome,
+            &trigger,
+            position,
+            &self.config.actor,
+        )
+        .await?;
+        if self.fault == Some(Fault::AfterDecide) {
+            return Err(crate::Error::Fault("stopped after deciding (test fault)"));
+        }
+        self.advance_checkpoint(position).await?;
+        let failures = outcome
+            .runs
+            .iter()
+            .flat_map(|(r, run)| {
+                let aborted = run
+                    .aborted
+                    .iter()
+                    .map(|e| (r.id.clone(), String::new(), e.to_string()));
+                let per = run
+                    .failures
+                    .iter()
+                    .map(|f| (r.id.clone(), f.campaign.clone(), f.error.to_string()));
+                aborted.chain(per).collect::<Vec<_>>()
+            })
+            .collect();
+        Ok(Some(EvalSummary {
+            id: recorded.id,
+            trigger,
+            at: now,
+            rules: chosen.iter().map(|r| r.id.clone()).collect(),
+            accepted: outcome.resolution.accepted.clone(),
+            suppressed: outcome.resolution.suppressed.clone(),
+            conflicts: outcome.resolution.conflicts.clone(),
+            failures,
+            duration_us: outcome.duration_us,
+        }))
+    }
+
+    async fn advance_checkpoint(&mut self, position: u64) -> Result<()> {
+        if position <= self.handled {
+            return Ok(());
+        }
+        let mut tx = ReadModelTx::begin(self.engine.store.db()).await?;
+        tx.set_checkpoint(CHECKPOINT, position).await?;
+        tx.commit().await?;
+        self.handled = position;
+        Ok(())
+    }
+
+    /// Runs until `stop` turns true: acquires leadership (waiting while another daemon
+    /// leads), then steps on every new event (in-process notification, LISTEN/NOTIFY on
+    /// PostgreSQL, polling otherwise), on due schedules and on reconcile time. A step in
+    /// progress when `stop` fires is finished first.
+    pub async fn run(
+        engine: Engine,
+        host: Arc<RuleHost>,
+        adapter: Arc<dyn AdsAdapter>,
+        config: DaemonConfig,
+        mut stop: watch::Receiver<bool>,
+        on_step: &mut (dyn FnMut(&StepReport) + Send),
+    ) -> Result<()> {
+        let mut leadership = loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            if let Some(l) = Leadership::try_acquire(engine.store.db()).await? {
+                break l;
+            }
+            tracing::info!("another daemon leads; waiting");
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                _ = stop.changed() => {}
+            }
+        };
+        tracing::info!("leading");
+        let mut daemon = Daemon::start(engine, host, adapter, config).await?;
+        let mut sub = CatchUp::new(&daemon.engine.store.log, daemon.view.position, PAGE)
+            .poll_every(StdDuration::from_millis(200));
+        loop {
+            let report = daemon.step(Utc::now()).await?;
+            on_step(&report);
+            if *stop.borrow() {
+                return Ok(());
+            }
+            if !leadership.check().await {
+                return Err(crate::Error::Leadership(
+                    "lost the leadership connection".into(),
+                ));
+            }
+            let next = daemon
+                .next_due
+                .values()
+                .min()
+                .copied()
+                .unwrap_or_else(|| Utc::now() + chrono::Duration::seconds(1));
+            let wait = (next - Utc::now())
+                .to_std()
+                .unwrap_or_default()
+                .min(StdDuration::from_secs(1));
+            tokio::select! {
+                page = sub.next() => {
+                    let page = page?;
+                    daemon.fold(&page).await?;
+                }
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}

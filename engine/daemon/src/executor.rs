@@ -1,0 +1,159 @@
+//! The action executor: drains the campaigns' outbox (changes requested, not yet applied).
+//!
+//! Before applying, it reads the campaign back from the platform: a change already in effect
+//! (applied by an earlier run that crashed before recording it, or made by someone else) is
+//! recorded as applied without calling the platform again. So a crash anywhere between
+//! deciding and recording the outcome neither loses an action (the request stays open) nor
+//! repeats one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use leadorch_core::Engine;
+use leadorch_domain::campaign::CampaignChange;
+use leadorch_domain::{Campaign, CampaignCommand};
+use leadorch_store::Metadata;
+use serde::Serialize;
+
+use crate::adapter::{AdsAdapter, ObservedCampaign};
+use crate::facts::FactsView;
+use crate::Result;
+
+/// How one change ended in this pass.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result")]
+pub enum ExecResult {
+    /// The platform applied it.
+    Applied,
+    /// It was already in effect; the platform was not called.
+    AlreadyInEffect,
+    /// The platform refused or failed.
+    Failed {
+        /// What it said.
+        error: String,
+        /// Whether it stays open for another attempt.
+        retryable: bool,
+    },
+}
+
+/// One change handled.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExecOutcome {
+    /// Campaign id.
+    pub campaign: String,
+    /// Change id.
+    pub change_id: String,
+    /// The change.
+    pub change: CampaignChange,
+    /// The change's reason.
+    pub reason: String,
+    /// How it ended.
+    pub result: ExecResult,
+}
+
+/// The executor, with its attempt counts.
+#[derive(Debug, Default)]
+pub struct Executor {
+    attempts: HashMap<String, u32>,
+    /// Attempts before a retryable failure becomes final.
+    pub max_attempts: u32,
+}
+
+/// Whether `change` is already in effect on `observed`.
+pub fn in_effect(observed: &ObservedCampaign, change: &CampaignChange) -> bool {
+    let mut expected = observed.snapshot.clone();
+    change.apply_to(&mut expected);
+    observed.snapshot.changed_fields(&expected).is_empty()
+}
+
+impl Executor {
+    /// A new executor.
+    pub fn new(max_attempts: u32) -> Executor {
+        Executor {
+            attempts: HashMap::new(),
+            max_attempts: max_attempts.max(1),
+        }
+    }
+
+    /// Applies every open change of `view` and records each outcome.
+    pub async fn run(
+        &mut self,
+        engine: &Engine,
+        view: &FactsView,
+        adapter: &dyn AdsAdapter,
+        now: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<Vec<ExecOutcome>> {
+        let pending = view.pending_changes();
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let metadata = Metadata::actor(actor);
+        let observed: HashMap<String, ObservedCampaign> = match adapter.campaigns().await {
+            Ok(list) => list
+                .into_iter()
+                .map(|c| (Campaign::aggregate_id(&c.customer_id, &c.campaign_id), c))
+                .collect(),
+            // Without a read-back, apply blindly: changes carry absolute values.
+            Err(_) => HashMap::new(),
+        };
+        let mut out = Vec::new();
+        for (campaign, change_id, record) in pending {
+            let Some(entry) = view.campaigns.get(&campaign) else {
+                continue;
+            };
+            let (Some(customer_id), Some(campaign_id)) =
+                (entry.state.customer_id(), entry.state.campaign_id())
+            else {
+                continue;
+            };
+            let result = if observed
+                .get(&campaign)
+                .is_some_and(|o| in_effect(o, &record.change))
+            {
+                ExecResult::AlreadyInEffect
+            } else {
+                match adapter
+                    .apply(customer_id, campaign_id, &record.change)
+                    .await
+                {
+                    Ok(()) => ExecResult::Applied,
+                    Err(e) => {
+                        let n = self.attempts.entry(change_id.clone()).or_insert(0);
+                        *n += 1;
+                        ExecResult::Failed {
+                            error: e.message,
+                            retryable: e.retryable && *n < self.max_attempts,
+                        }
+                    }
+                }
+            };
+            let command = match &result {
+                ExecResult::Applied | ExecResult::AlreadyInEffect => {
+                    self.attempts.remove(&change_id);
+                    CampaignCommand::MarkApplied {
+                        change_id: change_id.clone(),
+                        at: now,
+                    }
+                }
+                ExecResult::Failed { error, retryable } => CampaignCommand::MarkFailed {
+                    change_id: change_id.clone(),
+                    error: error.clone(),
+                    retryable: *retryable,
+                    at: now,
+                },
+            };
+            engine
+                .execute::<Campaign>(&campaign, command, &metadata)
+                .await?;
+            out.push(ExecOutcome {
+                campaign,
+                change_id,
+                change: record.change,
+                reason: record.reason,
+                result,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,308 @@
+//! The facts view: what rules see, folded from the log.
+//!
+//! Campaigns are folded with the `Campaign` aggregate's own `apply` (so the view agrees with
+//! what a command would decide on), plus what rules need beyond it: hourly metrics, lead
+//! arrivals per campaign and team, and when the engine last changed each field. Capacity per
+//! team and the rules themselves (enabled or not, current version) come from their aggregates.
+//! [`FactsView::facts`] turns the view into [`Facts`] at a given time.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use cqrs_es::Aggregate;
+use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
+use leadorch_domain::lead::LeadEvent;
+use leadorch_domain::rule::RuleEvent;
+use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule};
+use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
+use serde::{Deserialize, Serialize};
+
+use crate::config::FactSettings;
+
+/// How far back lead arrivals and metrics are kept (a local day plus the longest window).
+const KEEP: Duration = Duration::hours(50);
+
+/// What woke an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    /// A capacity reading was recorded.
+    CapacityChanged,
+    /// A lead arrived.
+    LeadReceived,
+    /// Campaign metrics were recorded.
+    MetricsRefreshed,
+    /// A rule's schedule came due.
+    Schedule,
+}
+
+impl TriggerKind {
+    /// The name used in evaluation records and rule headers.
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerKind::CapacityChanged => "capacity_changed",
+            TriggerKind::LeadReceived => "lead_received",
+            TriggerKind::MetricsRefreshed => "metrics_refreshed",
+            TriggerKind::Schedule => "schedule",
+        }
+    }
+
+    /// The rule-header trigger this corresponds to (none for schedules).
+    pub fn rule_trigger(self) -> Option<leadorch_rules::Trigger> {
+        match self {
+            TriggerKind::CapacityChanged => Some(leadorch_rules::Trigger::CapacityChanged),
+            TriggerKind::LeadReceived => Some(leadorch_rules::Trigger::LeadReceived),
+            TriggerKind::MetricsRefreshed => Some(leadorch_rules::Trigger::MetricsRefreshed),
+            TriggerKind::Schedule => None,
+        }
+    }
+}
+
+/// One campaign as the view knows it.
+#[derive(Clone, Debug, Default)]
+pub struct CampaignEntry {
+    /// The aggregate, folded with its own `apply`.
+    pub state: Campaign,
+    /// Hourly metrics by hour start.
+    pub metrics: BTreeMap<DateTime<Utc>, HourMetrics>,
+    /// Lead arrival times, oldest first.
+    pub leads: VecDeque<DateTime<Utc>>,
+    /// When the engine last requested a change of each field.
+    pub last_change_at: BTreeMap<String, DateTime<Utc>>,
+}
+
+/// One team as the view knows it.
+#[derive(Clone, Debug, Default)]
+pub struct TeamEntry {
+    /// The latest capacity reading.
+    pub capacity: CapacitySnapshot,
+    /// Lead arrival times, oldest first.
+    pub leads: VecDeque<DateTime<Utc>>,
+}
+
+/// A rule as the view knows it.
+#[derive(Clone, Debug, Default)]
+pub struct RuleEntry {
+    /// The aggregate.
+    pub state: Rule,
+}
+
+/// The facts view.
+#[derive(Clone, Debug, Default)]
+pub struct FactsView {
+    /// Campaigns by aggregate id (`<customer>/<campaign>`).
+    pub campaigns: BTreeMap<String, CampaignEntry>,
+    /// Teams by name.
+    pub teams: BTreeMap<String, TeamEntry>,
+    /// Rules by id.
+    pub rules: BTreeMap<String, RuleEntry>,
+    /// Last position folded in.
+    pub position: u64,
+    /// Recorded time of the newest event folded in (event time, not wall time).
+    pub latest: Option<DateTime<Utc>>,
+}
+
+impl FactsView {
+    /// Folds one decoded event in; returns what it should wake, if anything.
+    pub fn apply(
+        &mut self,
+        position: u64,
+        stream_id: &str,
+        event: &AnyEvent,
+    ) -> Option<TriggerKind> {
+        self.position = position;
+        let id = split_stream_id(stream_id).map_or(stream_id, |(_, id)| id);
+        match event {
+            AnyEvent::Campaign(e) => {
+                let entry = self.campaigns.entry(id.to_string()).or_default();
+                let trigger = match e {
+                    CampaignEvent::MetricsRecorded {
+                        hour_start,
+                        metrics,
+                        at,
+                    } => {
+                        entry.metrics.insert(*hour_start, metrics.clone());
+                        prune_map(&mut entry.metrics, *at);
+                        self.latest = Some(*at);
+                        Some(TriggerKind::MetricsRefreshed)
+                    }
+                    CampaignEvent::ChangeRequested { change, at, .. } => {
+                        entry.last_change_at.insert(change.field().to_string(), *at);
+                        None
+                    }
+                    _ => None,
+                };
+                entry.state.apply(e.clone());
+                trigger
+            }
+            AnyEvent::Capacity(e) => {
+                let entry = self.teams.entry(id.to_string()).or_default();
+                entry.capacity.apply(e.clone());
+                self.latest = entry.capacity.recorded_at().or(self.latest);
+                Some(TriggerKind::CapacityChanged)
+            }
+            AnyEvent::Lead(LeadEvent::LeadReceived {
+                team,
+                campaign_id,
+                customer_id,
+                at,
+                ..
+            }) => {
+                let team_entry = self.teams.entry(team.clone()).or_default();
+                push_time(&mut team_entry.leads, *at);
+                if let (Some(customer), Some(campaign)) = (customer_id, campaign_id) {
+                    let key = Campaign::aggregate_id(customer, campaign);
+                    let entry = self.campaigns.entry(key).or_default();
+                    push_time(&mut entry.leads, *at);
+                }
+                self.latest = Some(*at);
+                Some(TriggerKind::LeadReceived)
+            }
+            AnyEvent::Rule(e) => {
+                let entry = self.rules.entry(id.to_string()).or_default();
+                entry.state.apply(e.clone());
+                // A rule edit is not a trigger: it takes effect at the next evaluation.
+                let _: &RuleEvent = e;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Changes the engine requested that are not applied yet, oldest first:
+    /// `(campaign id, change id, record)`.
+    pub fn pending_changes(&self) -> Vec<(String, String, ChangeRecord)> {
+        let mut out: Vec<(String, String, ChangeRecord)> = self
+            .campaigns
+            .iter()
+            .flat_map(|(cid, c)| {
+                c.state
+                    .pending_changes()
+                    .map(move |(id, r)| (cid.clone(), id.to_string(), r.clone()))
+            })
+            .collect();
+        out.sort_by(|a, b| (a.2.requested_at, &a.1).cmp(&(b.2.requested_at, &b.1)));
+        out
+    }
+
+    /// The facts at `at`: every observed, not removed campaign, and every team.
+    pub fn facts(&self, at: DateTime<Utc>, settings: &FactSettings) -> Facts {
+        let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let local = at.with_timezone(&tz);
+        let midnight = tz
+            .from_local_datetime(&local.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(at - Duration::hours(24), |t| t.with_timezone(&Utc));
+        let window_start = at - Duration::minutes(i64::from(settings.window_minutes));
+        let mut teams = BTreeMap::new();
+        for (name, t) in &self.teams {
+            teams.insert(
+                name.clone(),
+                TeamFacts {
+                    team: name.clone(),
+                    agents_available: t.capacity.agents_available(),
+                    open_leads: t.capacity.open_leads(),
+                    max_open_leads: t.capacity.max_open_leads(),
+                    updated_at: t.capacity.recorded_at(),
+                    leads_window: count_between(&t.leads, window_start, at),
+                },
+            );
+        }
+        let mut campaigns = Vec::new();
+        for (id, c) in &self.campaigns {
+            let Some(snapshot) = c.state.snapshot() else {
+                continue;
+            };
+            let team = team_of(&snapshot.labels, id, settings);
+            let mut pending_fields: Vec<String> = c
+                .state
+                .pending_changes()
+                .map(|(_, r)| r.change.field().to_string())
+                .collect();
+            pending_fields.sort();
+            pending_fields.dedup();
+            campaigns.push(CampaignFacts {
+                id: id.clone(),
+                customer_id: c.state.customer_id().unwrap_or_default().to_string(),
+                campaign_id: c.state.campaign_id().unwrap_or_default().to_string(),
+                name: snapshot.name.clone(),
+                labels: snapshot.labels.clone(),
+                team,
+                status: snapshot.status,
+                daily_budget_micros: snapshot.daily_budget_micros,
+                bidding: snapshot.bidding.clone(),
+                ad_schedule: snapshot.ad_schedule.clone(),
+                manual_override_until: c.state.manual_override_until().filter(|u| *u > at),
+                last_change_at: c.last_change_at.clone(),
+                pending_fields,
+                metrics_today: sum_metrics(&c.metrics, midnight, at),
+                metrics_window: sum_metrics(&c.metrics, window_start, at),
+                leads_today: count_between(&c.leads, midnight, at),
+                leads_window: count_between(&c.leads, window_start, at),
+            });
+        }
+        Facts {
+            at,
+            timezone: settings.timezone.clone(),
+            calendars: settings.calendars.clone(),
+            window_minutes: settings.window_minutes,
+            teams,
+            campaigns,
+        }
+    }
+}
+
+/// The team of a campaign: a `team:<name>` label, else the configured mapping.
+pub fn team_of(labels: &[String], id: &str, settings: &FactSettings) -> Option<String> {
+    labels
+        .iter()
+        .find_map(|l| l.strip_prefix("team:").map(str::to_string))
+        .or_else(|| settings.campaign_teams.get(id).cloned())
+        .or_else(|| settings.default_team.clone())
+}
+
+fn push_time(times: &mut VecDeque<DateTime<Utc>>, at: DateTime<Utc>) {
+    times.push_back(at);
+    while times.front().is_some_and(|t| *t < at - KEEP) {
+        times.pop_front();
+    }
+}
+
+fn prune_map(map: &mut BTreeMap<DateTime<Utc>, HourMetrics>, at: DateTime<Utc>) {
+    while map.first_key_value().is_some_and(|(t, _)| *t < at - KEEP) {
+        map.pop_first();
+    }
+}
+
+fn count_between(times: &VecDeque<DateTime<Utc>>, from: DateTime<Utc>, to: DateTime<Utc>) -> u64 {
+    times.iter().filter(|t| **t > from && **t <= to).count() as u64
+}
+
+/// Metrics of the hours overlapping `(from, to]`, each hour weighted by its overlap (an hour
+/// is reported once complete, so partial hours count pro rata).
+fn sum_metrics(
+    map: &BTreeMap<DateTime<Utc>, HourMetrics>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Metrics {
+    let mut m = Metrics::default();
+    let mut cost = 0.0f64;
+    let mut impressions = 0.0f64;
+    let mut clicks = 0.0f64;
+    for (start, h) in map.range(from - Duration::hours(1)..=to) {
+        let end = *start + Duration::hours(1);
+        let overlap = (end.min(to) - (*start).max(from)).num_seconds();
+        if overlap <= 0 {
+            continue;
+        }
+        let share = overlap as f64 / 3600.0;
+        impressions += h.impressions as f64 * share;
+        clicks += h.clicks as f64 * share;
+        cost += h.cost_micros as f64 * share;
+        m.conversions += h.conversions * share;
+    }
+    m.impressions = impressions.round() as u64;
+    m.clicks = clicks.round() as u64;
+    m.cost_micros = cost.round() as i64;
+    m
+}

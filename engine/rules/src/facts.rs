@@ -1,0 +1,160 @@
+//! What a rule sees: plain data the daemon (or a fixture) assembles for one moment.
+//!
+//! These types are serializable so a tick's facts can be stored with its decisions and
+//! replayed. The host turns them into Rhai values once per tick ([`crate::RuleHost::prepare`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus};
+use serde::{Deserialize, Serialize};
+
+/// Everything the rules may look at for one evaluation moment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    /// The moment being evaluated (never the wall clock: replay passes the recorded time).
+    pub at: DateTime<Utc>,
+    /// IANA time zone (e.g. `"Europe/Amsterdam"`) for `now`, calendars and cron schedules.
+    /// An unknown zone makes every evaluation over these facts fail with
+    /// [`crate::EvalError::BadFacts`].
+    pub timezone: String,
+    /// Business-hours calendars by name; `"default"` drives `now.business_hours`.
+    pub calendars: BTreeMap<String, Calendar>,
+    /// Length in minutes of the "recent" window used for `metrics_window` and `leads_window`.
+    pub window_minutes: u32,
+    /// Sales teams by name.
+    pub teams: BTreeMap<String, TeamFacts>,
+    /// Campaigns, in a stable order (proposals follow this order).
+    pub campaigns: Vec<CampaignFacts>,
+}
+
+/// A weekly business-hours calendar in local time, with closed days.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calendar {
+    /// `"mon"`..`"sun"` → opening intervals `[["09:00", "17:30"], …]` (local time, end
+    /// exclusive, `"24:00"` allowed as an end). A missing day is closed.
+    pub weekly: BTreeMap<String, Vec<[String; 2]>>,
+    /// Local dates on which the calendar is closed all day.
+    pub holidays: Vec<NaiveDate>,
+}
+
+/// Capacity of one sales team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TeamFacts {
+    /// Team name.
+    pub team: String,
+    /// Agents available to take leads now.
+    pub agents_available: u32,
+    /// Leads assigned and not yet worked.
+    pub open_leads: u32,
+    /// How many open leads the team can carry.
+    pub max_open_leads: u32,
+    /// When this capacity snapshot was taken, if known.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Leads received by the team in the recent window ([`Facts::window_minutes`]).
+    pub leads_window: u64,
+}
+
+impl TeamFacts {
+    /// Share of the team's capacity in use: `open_leads / max_open_leads` (may exceed 1).
+    ///
+    /// With no configured maximum (`max_open_leads == 0`) the team counts as **full** (1.0)
+    /// when leads are waiting or nobody is available, and as idle (0.0) otherwise: a team
+    /// that cannot say how much it can carry must not attract more leads while it has some
+    /// or nobody to work them.
+    pub fn utilisation(&self) -> f64 {
+        if self.max_open_leads == 0 {
+            if self.open_leads > 0 || self.agents_available == 0 {
+                1.0
+            } else {
+                0.0
+            }
+        } else {
+            f64::from(self.open_leads) / f64::from(self.max_open_leads)
+        }
+    }
+
+    /// Open-lead slots left before the maximum is reached (never negative).
+    pub fn free_slots(&self) -> u32 {
+        self.max_open_leads.saturating_sub(self.open_leads)
+    }
+}
+
+/// Delivery metrics of a campaign over some period.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Impressions.
+    pub impressions: u64,
+    /// Clicks.
+    pub clicks: u64,
+    /// Cost in micros of the account currency.
+    pub cost_micros: i64,
+    /// Conversions (fractional with data-driven attribution).
+    pub conversions: f64,
+}
+
+/// One campaign as the rules see it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CampaignFacts {
+    /// `"<customer_id>/<campaign_id>"`.
+    pub id: String,
+    /// Google Ads customer id.
+    pub customer_id: String,
+    /// Google Ads campaign id.
+    pub campaign_id: String,
+    /// Campaign name.
+    pub name: String,
+    /// Labels attached to the campaign.
+    pub labels: Vec<String>,
+    /// The sales team whose capacity this campaign feeds, if any.
+    pub team: Option<String>,
+    /// Serving status.
+    pub status: CampaignStatus,
+    /// Daily budget in micros.
+    pub daily_budget_micros: i64,
+    /// Bidding strategy.
+    pub bidding: Bidding,
+    /// Ad schedule; empty means all day, every day.
+    pub ad_schedule: Vec<AdScheduleSlot>,
+    /// A change made outside the engine is respected until then.
+    pub manual_override_until: Option<DateTime<Utc>>,
+    /// Field name (`CampaignChange::field()`) → when the engine last requested a change of it.
+    pub last_change_at: BTreeMap<String, DateTime<Utc>>,
+    /// Fields with an engine change requested but not yet applied.
+    pub pending_fields: Vec<String>,
+    /// Metrics since local midnight.
+    pub metrics_today: Metrics,
+    /// Metrics over the recent window.
+    pub metrics_window: Metrics,
+    /// Leads attributed to this campaign today.
+    pub leads_today: u64,
+    /// Leads attributed to this campaign in the recent window.
+    pub leads_window: u64,
+}
+
+impl CampaignFacts {
+    /// A campaign with the given id (`"<customer>/<campaign>"`), enabled, no budget, manual
+    /// CPC and everything else empty: a starting point for tests and fixtures.
+    pub fn new(id: &str, name: &str) -> CampaignFacts {
+        let (customer_id, campaign_id) = id.split_once('/').unwrap_or(("", id));
+        CampaignFacts {
+            id: id.to_string(),
+            customer_id: customer_id.to_string(),
+            campaign_id: campaign_id.to_string(),
+            name: name.to_string(),
+            labels: Vec::new(),
+            team: None,
+            status: CampaignStatus::Enabled,
+            daily_budget_micros: 0,
+            bidding: Bidding::ManualCpc,
+            ad_schedule: Vec::new(),
+            manual_override_until: None,
+            last_change_at: BTreeMap::new(),
+            pending_fields: Vec::new(),
+            metrics_today: Metrics::default(),
+            metrics_window: Metrics::default(),
+            leads_today: 0,
+            leads_window: 0,
+        }
+    }
+}
