@@ -452,6 +452,24 @@ fn write_eval(out: &mut String, title: &str, e: &EvaluationExcerpt) {
     for p in &e.proposals {
         let outcome = match &p["outcome"] {
             Value::String(s) => s.clone(),
+            Value::Object(o) => match o.get("suppressed") {
+                Some(Value::Object(why)) => {
+                    let name = why.get("why").and_then(Value::as_str).unwrap_or("?");
+                    let details: Vec<String> = why
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "why")
+                        .map(|(k, v)| {
+                            format!("{k} {}", v.as_str().map_or(v.to_string(), str::to_string))
+                        })
+                        .collect();
+                    if details.is_empty() {
+                        format!("held back: {name}")
+                    } else {
+                        format!("held back: {name} ({})", details.join(", "))
+                    }
+                }
+                _ => Value::Object(o.clone()).to_string(),
+            },
             other => other.to_string(),
         };
         let _ = writeln!(
