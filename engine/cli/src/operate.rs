@@ -35,8 +35,8 @@ const DEMO_START: &str = "2026-03-02T06:00:00Z";
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Stop after this many simulated minutes and print the summary [default: 600, a
-    /// working day from 07:00]
+    /// Stop after this many simulated minutes and print the summary (Ctrl-C stops early
+    /// with the summary so far) [default: 600, a working day from 07:00]
     #[arg(long, default_value_t = 600)]
     pub minutes: u64,
     /// Simulated start (RFC 3339)
@@ -259,7 +259,17 @@ pub async fn demo(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         view_every: args.view_every,
         pace,
         config,
+        stop: Arc::default(),
     };
+    {
+        // Ctrl-C ends the run early with the summary so far.
+        let stop = opts.stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
     if !args.json {
         outln!(
             "leadorch demo: {} simulated minutes from {} (seed {}), rules from {}",

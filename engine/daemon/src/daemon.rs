@@ -394,7 +394,11 @@ impl Daemon {
             tracing::info!("another daemon leads; waiting");
             tokio::select! {
                 _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
             }
         };
         tracing::info!("leading");
@@ -428,7 +432,12 @@ impl Daemon {
                     daemon.fold(&page).await?;
                 }
                 _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    // A dropped sender can never say stop: treat it as stop.
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                }
             }
         }
     }

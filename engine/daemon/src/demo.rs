@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub pace: std::time::Duration,
     /// Daemon configuration (policy, facts settings); the time zone is the simulator's.
     pub config: DaemonConfig,
+    /// Set to stop early (Ctrl-C); the summary covers the minutes run.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The outcome of a demo run.
@@ -90,16 +92,6 @@ pub async fn run(
 ) -> Result<DemoSummary> {
     let sim_config = SimConfig::demo(opts.start, opts.seed);
     let tz = sim_config.timezone.clone();
-    let baseline = {
-        let mut sim = Simulator::new(sim_config.clone()).map_err(|e| Error::Sim(e.to_string()))?;
-        let mut left = opts.minutes;
-        while left > 0 {
-            let n = left.min(u64::from(u32::MAX)) as u32;
-            sim.advance(n);
-            left -= u64::from(n);
-        }
-        sim.summary()
-    };
     let sim = Arc::new(Mutex::new(
         Simulator::new(sim_config).map_err(|e| Error::Sim(e.to_string()))?,
     ));
@@ -131,7 +123,12 @@ pub async fn run(
     let first = daemon.step(now).await?;
     totals.add(&first);
     show_step(&daemon, &first, &tz, view);
+    let mut minutes_run = 0;
     for minute in 1..=opts.minutes {
+        if opts.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        minutes_run = minute;
         let events = lock(&sim)?.advance(1);
         for e in events {
             ingest_event(engine, &ingest, e).await?;
@@ -148,15 +145,26 @@ pub async fn run(
         }
     }
     let with_rules = lock(&sim)?.summary();
+    let without_rules = {
+        let mut baseline = Simulator::new(SimConfig::demo(opts.start, opts.seed))
+            .map_err(|e| Error::Sim(e.to_string()))?;
+        let mut left = minutes_run;
+        while left > 0 {
+            let n = left.min(u64::from(u32::MAX)) as u32;
+            baseline.advance(n);
+            left -= u64::from(n);
+        }
+        baseline.summary()
+    };
     Ok(DemoSummary {
-        minutes: opts.minutes,
+        minutes: minutes_run,
         rules,
         evaluations: totals.evaluations,
         changes_applied: totals.applied,
         suppressed: totals.suppressed,
         rule_failures: totals.failures,
         with_rules,
-        without_rules: baseline,
+        without_rules,
     })
 }
 
