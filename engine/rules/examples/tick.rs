@@ -100,7 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let prepared = host.prepare(&facts(true)?);
         for rule in examples.iter().take(4).chain(inline.iter().take(1)) {
             let start = Instant::now();
-            let run = (0..10).map(|_| host.evaluate(rule, &prepared)).last();
+            let mut run = None;
+            for _ in 0..10 {
+                run = Some(host.evaluate(rule, &prepared));
+            }
             let per_run = start.elapsed() / 10;
             if let Some(run) = run {
                 println!(

@@ -15,7 +15,7 @@
 //! 4. Notifications are always accepted, once per campaign and message.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use leadorch_domain::campaign::{AdScheduleSlot, CampaignStatus};
@@ -205,34 +205,39 @@ pub fn resolve(
     policy: &Policy,
     rule_overrides: &BTreeMap<String, (Option<Duration>, Option<Duration>)>,
 ) -> Resolution {
-    let by_id: BTreeMap<&str, &CampaignFacts> =
-        campaigns.iter().map(|c| (c.id.as_str(), c)).collect();
+    // Lookups only (nothing is iterated), so hash maps keep the result deterministic. With
+    // a repeated id the last campaign counts.
+    let by_id: HashMap<&str, usize> = campaigns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
     let mut proposals = proposals;
     proposals.sort_by(order);
 
     let mut resolution = Resolution::default();
-    // (campaign, field) → index into `winners`.
-    let mut fields: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
-    let mut winners: Vec<Proposal> = Vec::new();
+    // (campaign index, field) → index into `winners`.
+    let mut fields: HashMap<(usize, &'static str), usize> = HashMap::new();
+    let mut winners: Vec<(usize, Proposal)> = Vec::new();
     let mut conflicts: BTreeMap<(String, &'static str), Conflict> = BTreeMap::new();
-    let mut notified: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut notified: HashMap<(usize, String), String> = HashMap::new();
     let mut accepted_or_winner_order: Vec<Result<usize, Proposal>> = Vec::new();
 
     for proposal in proposals {
-        if !by_id.contains_key(proposal.campaign.as_str()) {
+        let Some(&index) = by_id.get(proposal.campaign.as_str()) else {
             resolution.suppressed.push(Suppressed {
                 proposal,
                 why: SuppressReason::UnknownCampaign,
             });
             continue;
-        }
+        };
         let Some(field) = proposal.decision.action.field() else {
             // Notify.
             let message = match &proposal.decision.action {
                 Action::Notify { message } => message.clone(),
                 _ => String::new(),
             };
-            let key = (proposal.campaign.clone(), message);
+            let key = (index, message);
             if let Some(kept) = notified.get(&key) {
                 resolution.suppressed.push(Suppressed {
                     why: SuppressReason::Duplicate { kept: kept.clone() },
@@ -244,15 +249,14 @@ pub fn resolve(
             }
             continue;
         };
-        let key = (proposal.campaign.clone(), field);
-        match fields.get(&key) {
+        match fields.get(&(index, field)) {
             None => {
-                fields.insert(key, winners.len());
+                fields.insert((index, field), winners.len());
                 accepted_or_winner_order.push(Ok(winners.len()));
-                winners.push(proposal);
+                winners.push((index, proposal));
             }
             Some(&w) => {
-                let winner = &winners[w];
+                let winner = &winners[w].1;
                 if winner.decision.action == proposal.decision.action {
                     resolution.suppressed.push(Suppressed {
                         why: SuppressReason::Duplicate {
@@ -262,7 +266,7 @@ pub fn resolve(
                     });
                 } else {
                     conflicts
-                        .entry(key)
+                        .entry((proposal.campaign.clone(), field))
                         .or_insert_with(|| Conflict {
                             campaign: winner.campaign.clone(),
                             field: field.to_string(),
@@ -286,9 +290,9 @@ pub fn resolve(
         }
     }
 
-    let mut winners: Vec<Option<Proposal>> = winners.into_iter().map(Some).collect();
+    let mut winners: Vec<Option<(usize, Proposal)>> = winners.into_iter().map(Some).collect();
     for entry in accepted_or_winner_order {
-        let proposal = match entry {
+        let (index, proposal) = match entry {
             Err(notify) => {
                 resolution.accepted.push(notify);
                 continue;
@@ -298,9 +302,7 @@ pub fn resolve(
                 None => continue,
             },
         };
-        let Some(campaign) = by_id.get(proposal.campaign.as_str()) else {
-            continue;
-        };
+        let campaign = &campaigns[index];
         match check(at, &proposal, campaign, policy, rule_overrides) {
             None => resolution.accepted.push(proposal),
             Some(why) => resolution.suppressed.push(Suppressed { proposal, why }),

@@ -8,12 +8,12 @@
 //! [`RuleRun::logs`]. The facts are pushed as constants, which Rhai refuses to modify.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::decision::Proposal;
-use crate::facts::Facts;
+use crate::facts::{CampaignFacts, Facts};
 use crate::meta::{parse_meta, RuleMeta};
 use crate::natives;
 use crate::view;
@@ -49,9 +49,12 @@ pub const CEILING_CALL_LEVELS: usize = 48;
 pub const CEILING_EXPR_DEPTH: usize = 64;
 /// Stack size of the worker threads of [`RuleHost::evaluate_all`].
 pub const EVAL_STACK_SIZE: usize = 4 << 20;
-/// Most sets of reusable campaign values a [`PreparedFacts`] keeps (one per thread
-/// evaluating over it at the same time).
-const SPARE_SETS: usize = 8;
+/// Campaigns per block of [`RuleHost::prepare`] sharing one copy of repeated strings.
+const PREPARE_BLOCK: usize = 64;
+/// From this many campaigns on, [`RuleHost::prepare`] builds on two threads.
+const PARALLEL_PREPARE: usize = 256;
+/// Most engine replicas a [`RuleHost`] keeps (one per core, up to this).
+const MAX_REPLICAS: usize = 4;
 
 /// Resource limits of rule evaluation. Counts apply per campaign evaluation; the wall-clock
 /// budget applies to one rule's run over all its campaigns.
@@ -251,12 +254,20 @@ pub struct CompiledRule {
     pub meta: RuleMeta,
     /// SHA-256 (hex) of the source text.
     pub source_digest: String,
-    ast: Arc<AST>,
+    /// The compiled script, once per engine replica of the host (see [`RuleHost`]): worker
+    /// threads each evaluate their own copy, so they never write to the same reference
+    /// counts (which would make two threads barely faster than one).
+    asts: Arc<[AST]>,
 }
 
 impl CompiledRule {
     pub(crate) fn ast(&self) -> &AST {
-        &self.ast
+        &self.asts[0]
+    }
+
+    /// The copy compiled by the host's engine replica `replica`.
+    fn ast_for(&self, replica: usize) -> &AST {
+        &self.asts[replica % self.asts.len()]
     }
 }
 
@@ -513,14 +524,7 @@ pub struct PreparedFacts {
     now: Dynamic,
     teams: Dynamic,
     campaigns: Vec<PreparedCampaign>,
-    /// Copies of the campaign/team values handed back by earlier evaluations, so the next
-    /// rule need not copy them again: one set per thread evaluating at the same time. Rhai
-    /// constants cannot be modified by scripts; a value is only put back when it is not
-    /// shared (a closure capture shares it, and shared values lose that protection).
-    spare: Mutex<Vec<SpareSet>>,
 }
-
-type SpareSet = Vec<Option<(Dynamic, Dynamic)>>;
 
 struct PreparedCampaign {
     id: ImmutableString,
@@ -539,6 +543,23 @@ impl fmt::Debug for PreparedFacts {
             .field("error", &self.error)
             .field("campaigns", &self.campaigns.len())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for PreparedFacts {
+    /// Large fact sets are freed on two threads, as they were built.
+    fn drop(&mut self) {
+        if self.campaigns.len() >= PARALLEL_PREPARE {
+            let second = self.campaigns.split_off(self.campaigns.len() / 2);
+            std::thread::scope(|s| {
+                let freed = std::thread::Builder::new()
+                    .name("leadorch-prepare".to_string())
+                    .spawn_scoped(s, move || drop(second));
+                self.campaigns.clear();
+                // A thread that could not start dropped `second` with the closure.
+                drop(freed);
+            });
+        }
     }
 }
 
@@ -568,7 +589,10 @@ impl PreparedFacts {
 /// The rules host. Build it once at start-up (it compiles the library); it is `Send + Sync`,
 /// so one host can serve several threads.
 pub struct RuleHost {
-    engine: Engine,
+    /// Identical engines (same packages, limits and library), one per worker thread of
+    /// [`RuleHost::evaluate_all`] up to the number of cores: Rhai values, functions and
+    /// modules are reference counted, and two threads sharing them contend on every count.
+    engines: Vec<Engine>,
     limits: Limits,
     lib_digest: String,
     modules: Vec<String>,
@@ -640,42 +664,6 @@ impl RuleHost {
     /// Library modules may import each other. Nothing else can be imported.
     pub fn new(lib_dir: Option<&Path>, limits: Limits) -> Result<RuleHost, HostError> {
         limits.check()?;
-        let mut engine = Engine::new_raw();
-        for package in [
-            ArithmeticPackage::new().as_shared_module(),
-            LogicPackage::new().as_shared_module(),
-            BasicStringPackage::new().as_shared_module(),
-            MoreStringPackage::new().as_shared_module(),
-            BasicMathPackage::new().as_shared_module(),
-            BasicArrayPackage::new().as_shared_module(),
-            BasicMapPackage::new().as_shared_module(),
-            BasicIteratorPackage::new().as_shared_module(),
-            BasicFnPackage::new().as_shared_module(),
-        ] {
-            engine.register_global_module(package);
-        }
-        engine.disable_symbol("eval");
-        engine
-            .set_max_operations(limits.max_operations)
-            .set_max_call_levels(limits.max_call_levels)
-            .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
-            .set_max_string_size(limits.max_string_size)
-            .set_max_array_size(limits.max_array_size)
-            .set_max_map_size(limits.max_map_size)
-            .set_max_variables(limits.max_variables)
-            .set_max_functions(MAX_FUNCTIONS)
-            .set_max_modules(MAX_MODULES)
-            .set_optimization_level(OptimizationLevel::Full)
-            .set_fast_operators(true)
-            .set_strict_variables(true);
-        engine.on_progress(on_progress);
-        engine.on_print(log);
-        engine.on_debug(|text, _source, pos| match pos.line() {
-            Some(line) => log(&format!("debug (line {line}): {text}")),
-            None => log(&format!("debug: {text}")),
-        });
-        natives::register(&mut engine);
-
         let sources = match lib_dir {
             Some(dir) => read_library(dir)?,
             None => Vec::new(),
@@ -690,10 +678,14 @@ impl RuleHost {
         }
         let lib_digest = hex::encode(hasher.finalize());
         let modules: Vec<String> = sources.iter().map(|(n, _)| n.clone()).collect();
-        let resolver = build_library(&mut engine, sources)?;
-        engine.set_module_resolver(resolver);
+        let replicas = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_REPLICAS);
+        let engines = (0..replicas)
+            .map(|_| build_engine(&limits, sources.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(RuleHost {
-            engine,
+            engines,
             limits,
             lib_digest,
             modules,
@@ -727,29 +719,33 @@ impl RuleHost {
             message: e.message,
         })?;
         let scope = compile_scope();
-        let compiled = catch_unwind(AssertUnwindSafe(|| {
-            self.engine.compile_into_self_contained(&scope, source)
-        }));
-        let ast = match compiled {
-            Ok(Ok(ast)) => ast,
-            Ok(Err(err)) => return Err(self.compile_error(name, source, &err)),
-            Err(panic) => {
-                return Err(CompileError {
-                    rule: name.to_string(),
-                    line: None,
-                    column: None,
-                    message: format!(
-                        "the rule engine failed internally: {}",
-                        panic_message(panic.as_ref())
-                    ),
-                })
+        // One copy per engine replica; they are identical (same source, same library).
+        let mut asts = Vec::with_capacity(self.engines.len());
+        for engine in &self.engines {
+            let compiled = catch_unwind(AssertUnwindSafe(|| {
+                engine.compile_into_self_contained(&scope, source)
+            }));
+            match compiled {
+                Ok(Ok(ast)) => asts.push(ast),
+                Ok(Err(err)) => return Err(self.compile_error(name, source, &err)),
+                Err(panic) => {
+                    return Err(CompileError {
+                        rule: name.to_string(),
+                        line: None,
+                        column: None,
+                        message: format!(
+                            "the rule engine failed internally: {}",
+                            panic_message(panic.as_ref())
+                        ),
+                    })
+                }
             }
-        };
+        }
         Ok(CompiledRule {
             name: name.to_string(),
             meta,
             source_digest: sha256_hex(source.as_bytes()),
-            ast: Arc::new(ast),
+            asts: asts.into(),
         })
     }
 
@@ -794,36 +790,67 @@ impl RuleHost {
         for (name, team) in &facts.teams {
             teams.insert(name.as_str().into(), view::team_map(name, team, at));
         }
-        let mut strings = view::Interner::default();
-        let campaigns: Vec<PreparedCampaign> = facts
-            .campaigns
-            .iter()
-            .map(|c| {
-                let (campaign, [id, campaign_id, name], labels) =
-                    view::campaign_map(c, at, facts.window_minutes, &mut strings);
-                PreparedCampaign {
-                    id,
-                    campaign_id,
-                    name,
-                    labels,
-                    team: c.team.as_deref().map(|t| strings.get(t)),
-                    campaign,
-                    team_value: c
-                        .team
-                        .as_deref()
-                        .and_then(|t| teams.get(t).cloned())
-                        .unwrap_or(Dynamic::UNIT),
+        // Each half (the parts `evaluate_all` gives two threads) is built in blocks, each
+        // with its own shared strings and team values: a thread then only touches reference
+        // counts no other thread touches. Large fact sets are built on two threads.
+        let window = facts.window_minutes;
+        let build = |campaigns: &[CampaignFacts]| -> Vec<PreparedCampaign> {
+            let mut out = Vec::with_capacity(campaigns.len());
+            for block in campaigns.chunks(PREPARE_BLOCK) {
+                let mut strings = view::Interner::default();
+                let mut team_values: HashMap<&str, Dynamic> = HashMap::new();
+                for c in block {
+                    let (campaign, [id, campaign_id, name], labels) =
+                        view::campaign_map(c, at, window, &mut strings);
+                    let team_value = match c.team.as_deref() {
+                        None => Dynamic::UNIT,
+                        Some(t) => team_values
+                            .entry(t)
+                            .or_insert_with(|| {
+                                facts
+                                    .teams
+                                    .get(t)
+                                    .map_or(Dynamic::UNIT, |team| view::team_map(t, team, at))
+                            })
+                            .clone(),
+                    };
+                    out.push(PreparedCampaign {
+                        id,
+                        campaign_id,
+                        name,
+                        labels,
+                        team: c.team.as_deref().map(|t| strings.get(t)),
+                        campaign,
+                        team_value,
+                    });
                 }
+            }
+            out
+        };
+        let (first, second) = facts.campaigns.split_at(facts.campaigns.len() / 2);
+        let campaigns = if facts.campaigns.len() >= PARALLEL_PREPARE {
+            std::thread::scope(|s| {
+                let other = std::thread::Builder::new()
+                    .name("leadorch-prepare".to_string())
+                    .spawn_scoped(s, || build(second));
+                let mut campaigns = build(first);
+                match other.ok().and_then(|h| h.join().ok()) {
+                    Some(rest) => campaigns.extend(rest),
+                    None => campaigns.extend(build(second)),
+                }
+                campaigns
             })
-            .collect();
-        let spare = Mutex::new(Vec::new());
+        } else {
+            let mut campaigns = build(first);
+            campaigns.extend(build(second));
+            campaigns
+        };
         PreparedFacts {
             at,
             error,
             now,
             teams: Dynamic::from_map(teams),
             campaigns,
-            spare,
         }
     }
 
@@ -855,26 +882,27 @@ impl RuleHost {
             .map(|t| t * n / threads..(t + 1) * n / threads)
             .collect();
         let parts: Vec<Vec<PartRun>> = if threads == 1 {
-            vec![self.evaluate_part(rules, facts, 0..n)]
+            vec![self.evaluate_part(rules, facts, 0..n, 0)]
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = ranges[1..]
                     .iter()
-                    .map(|range| {
+                    .enumerate()
+                    .map(|(i, range)| {
                         let range = range.clone();
                         std::thread::Builder::new()
                             .name("leadorch-rules".to_string())
                             .stack_size(EVAL_STACK_SIZE)
-                            .spawn_scoped(s, move || self.evaluate_part(rules, facts, range))
+                            .spawn_scoped(s, move || self.evaluate_part(rules, facts, range, i + 1))
                     })
                     .collect();
-                let mut parts = vec![self.evaluate_part(rules, facts, ranges[0].clone())];
+                let mut parts = vec![self.evaluate_part(rules, facts, ranges[0].clone(), 0)];
                 for (handle, range) in handles.into_iter().zip(&ranges[1..]) {
                     // A part whose thread could not start (or died) is redone here.
                     let part = handle
                         .ok()
                         .and_then(|h| h.join().ok())
-                        .unwrap_or_else(|| self.evaluate_part(rules, facts, range.clone()));
+                        .unwrap_or_else(|| self.evaluate_part(rules, facts, range.clone(), 0));
                     parts.push(part);
                 }
                 parts
@@ -897,7 +925,9 @@ impl RuleHost {
         rules: &[CompiledRule],
         facts: &PreparedFacts,
         range: Range<usize>,
+        replica: usize,
     ) -> Vec<PartRun> {
+        let engine = &self.engines[replica % self.engines.len()];
         let in_scope: Vec<Vec<bool>> = rules
             .iter()
             .map(|rule| {
@@ -937,19 +967,11 @@ impl RuleHost {
             return states.into_iter().map(|s| s.part).collect();
         }
 
-        let mut spare = facts
-            .spare
-            .lock()
-            .ok()
-            .and_then(|mut sets| sets.pop())
-            .unwrap_or_default();
-        if spare.len() != facts.campaigns.len() {
-            spare = vec![None; facts.campaigns.len()];
-        }
         let guard = RunGuard::install();
         let mut scope = rhai::Scope::with_capacity(32);
-        scope.push_constant_dynamic("teams", facts.teams.clone());
-        scope.push_constant_dynamic("now", facts.now.clone());
+        // Copies with their own strings: nothing this thread touches is shared with another.
+        scope.push_constant_dynamic("teams", view::deep_copy(&facts.teams));
+        scope.push_constant_dynamic("now", view::deep_copy(&facts.now));
         let base = scope.len();
         let budget = self.limits.wall_clock;
 
@@ -959,11 +981,16 @@ impl RuleHost {
             if !states.iter().zip(&in_scope).any(|(s, m)| wanted(s, m)) {
                 continue;
             }
-            let (campaign_value, team_value) = spare[index]
-                .take()
-                .unwrap_or_else(|| (campaign.campaign.clone(), campaign.team_value.clone()));
+            // Rhai constants cannot be modified by scripts; the copies keep the prepared
+            // values safe from closures, which share what they capture (and shared values
+            // lose that protection).
+            let (campaign_value, team_value) =
+                (campaign.campaign.clone(), campaign.team_value.clone());
             scope.push_constant_dynamic("campaign", campaign_value);
             scope.push_constant_dynamic("team", team_value);
+            // One clock reading per evaluation: each one ends the previous evaluation (and
+            // the recording of its result) and starts the next.
+            let mut clock = Instant::now();
             for (state, matches) in states.iter_mut().zip(&in_scope) {
                 if !wanted(state, matches) {
                     continue;
@@ -972,35 +999,25 @@ impl RuleHost {
                     state.part.aborted = Some(self.timeout());
                     continue;
                 }
-                let started = Instant::now();
+                let started = clock;
                 let deadline = started + (budget - state.part.spent);
-                let ast = &state.rule.ast;
+                let ast = state.rule.ast_for(replica);
                 let result = guard.with_rule(state, index, deadline, || {
                     catch_unwind(AssertUnwindSafe(|| {
-                        self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+                        engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
                     }))
                 });
-                state.part.spent += started.elapsed();
                 scope.rewind(base + 2);
                 repair_scope(&mut scope, facts, campaign);
                 self.record(state, campaign, result);
+                clock = Instant::now();
+                state.part.spent += clock - started;
             }
-            // Take the facts back for the next evaluation; drop them if a closure shared them.
-            let team_back = scope.remove::<Dynamic>("team");
-            let campaign_back = scope.remove::<Dynamic>("campaign");
+            // The copies are dropped here, on the thread that used them (in parallel, and
+            // not later when the prepared facts are dropped).
             scope.rewind(base);
-            if let (Some(c), Some(t)) = (campaign_back, team_back) {
-                if !c.is_shared() && !t.is_shared() {
-                    spare[index] = Some((c, t));
-                }
-            }
         }
         drop(guard);
-        if let Ok(mut sets) = facts.spare.lock() {
-            if sets.len() < SPARE_SETS {
-                sets.push(spare);
-            }
-        }
         states
             .into_iter()
             .map(|mut state| {
@@ -1112,8 +1129,8 @@ fn repair_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, campaign: &Prepa
         return;
     }
     scope.clear();
-    scope.push_constant_dynamic("teams", facts.teams.clone());
-    scope.push_constant_dynamic("now", facts.now.clone());
+    scope.push_constant_dynamic("teams", view::deep_copy(&facts.teams));
+    scope.push_constant_dynamic("now", view::deep_copy(&facts.now));
     scope.push_constant_dynamic("campaign", campaign.campaign.clone());
     scope.push_constant_dynamic("team", campaign.team_value.clone());
 }
@@ -1166,6 +1183,48 @@ fn runtime_error(err: &EvalAltResult) -> EvalError {
         column,
         message,
     }
+}
+
+/// The sandboxed engine with the rules library compiled into its module resolver.
+fn build_engine(limits: &Limits, sources: Vec<(String, String)>) -> Result<Engine, HostError> {
+    let mut engine = Engine::new_raw();
+    for package in [
+        ArithmeticPackage::new().as_shared_module(),
+        LogicPackage::new().as_shared_module(),
+        BasicStringPackage::new().as_shared_module(),
+        MoreStringPackage::new().as_shared_module(),
+        BasicMathPackage::new().as_shared_module(),
+        BasicArrayPackage::new().as_shared_module(),
+        BasicMapPackage::new().as_shared_module(),
+        BasicIteratorPackage::new().as_shared_module(),
+        BasicFnPackage::new().as_shared_module(),
+    ] {
+        engine.register_global_module(package);
+    }
+    engine.disable_symbol("eval");
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_levels)
+        .set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_variables(limits.max_variables)
+        .set_max_functions(MAX_FUNCTIONS)
+        .set_max_modules(MAX_MODULES)
+        .set_optimization_level(OptimizationLevel::Full)
+        .set_fast_operators(true)
+        .set_strict_variables(true);
+    engine.on_progress(on_progress);
+    engine.on_print(log);
+    engine.on_debug(|text, _source, pos| match pos.line() {
+        Some(line) => log(&format!("debug (line {line}): {text}")),
+        None => log(&format!("debug: {text}")),
+    });
+    natives::register(&mut engine);
+    let resolver = build_library(&mut engine, sources)?;
+    engine.set_module_resolver(resolver);
+    Ok(engine)
 }
 
 fn read_library(dir: &Path) -> Result<Vec<(String, String)>, HostError> {

@@ -106,23 +106,25 @@ impl Scope {
 
 /// Matches `text` against `pattern`, where `*` stands for any run of characters.
 pub(crate) fn glob(pattern: &str, text: &str) -> bool {
-    if !pattern.contains('*') {
+    // Runs for every rule and campaign label on every tick: no allocation.
+    let Some((first, after_first)) = pattern.split_once('*') else {
         return pattern == text;
-    }
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (first, rest) = parts.split_first().unwrap_or((&"", &[]));
+    };
     let Some(mut remaining) = text.strip_prefix(first) else {
         return false;
     };
-    let Some((last, middle)) = rest.split_last() else {
-        return remaining.is_empty();
-    };
-    for part in middle {
-        match remaining.find(part) {
-            Some(at) => remaining = &remaining[at + part.len()..],
-            None => return false,
+    let last = match after_first.rsplit_once('*') {
+        Some((middle, last)) => {
+            for part in middle.split('*') {
+                match remaining.find(part) {
+                    Some(at) => remaining = &remaining[at + part.len()..],
+                    None => return false,
+                }
+            }
+            last
         }
-    }
+        None => after_first,
+    };
     remaining.len() >= last.len() && remaining.ends_with(last)
 }
 
@@ -426,6 +428,12 @@ mod tests {
         assert!(!glob("*NL", "NL Brand"));
         assert!(!glob("a*a", "a"));
         assert!(glob("exact", "exact"));
+        assert!(glob("team:*", "team:sales-nl"));
+        assert!(glob("a**b", "ab"));
+        assert!(glob("*a*", "a"));
+        assert!(glob("a*b*c", "abbc"));
+        assert!(!glob("a*b*c", "acb"));
+        assert!(!glob("ab*ba", "aba"));
     }
 
     #[test]

@@ -32,6 +32,31 @@ impl Interner {
     }
 }
 
+/// A copy of `value` that shares no strings with it (maps and arrays copied all the way
+/// down), so that two threads reading the two copies never write to the same reference
+/// count.
+pub(crate) fn deep_copy(value: &Dynamic) -> Dynamic {
+    if value.is_map() {
+        let map = value.read_lock::<Map>();
+        let copy: Option<Map> =
+            map.map(|m| m.iter().map(|(k, v)| (k.clone(), deep_copy(v))).collect());
+        if let Some(copy) = copy {
+            return Dynamic::from_map(copy);
+        }
+    } else if value.is_array() {
+        let array = value.read_lock::<Array>();
+        let copy: Option<Array> = array.map(|a| a.iter().map(deep_copy).collect());
+        if let Some(copy) = copy {
+            return Dynamic::from_array(copy);
+        }
+    } else if value.is_string() {
+        if let Some(s) = value.read_lock::<ImmutableString>() {
+            return Dynamic::from(ImmutableString::from(s.as_str()));
+        }
+    }
+    value.clone()
+}
+
 /// The keys of a map built many times. Cloning a template and filling its values in key
 /// order is about twice as fast as building a `BTreeMap` from entries.
 struct Shape<const N: usize> {

@@ -383,7 +383,8 @@ fn evaluation_is_deterministic() {
         "print(campaign.id); if campaign.id.ends_with(\"7\") { throw \"seven\" } notify(`${campaign.name} ${now.iso} ${teams.keys()}`)",
     ));
     let mut campaigns = Vec::new();
-    for n in 0..40 {
+    // Enough campaigns for `prepare` to build (and drop) them on two threads in blocks.
+    for n in 0..300 {
         let labels: Vec<&str> = match n % 4 {
             0 => vec!["capacity-gated", "business-hours"],
             1 => vec!["paced", "budget:80"],

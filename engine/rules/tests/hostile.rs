@@ -380,8 +380,10 @@ fn a_rule_cannot_change_what_the_next_rule_sees() {
     );
     let mut rules: Vec<_> = tamper.iter().map(|s| compile(&host, s)).collect();
     rules.push(check.clone());
-    for run in host.evaluate_all(&rules, &prepared, 1) {
-        assert!(run.proposals.is_empty(), "{run:?}");
+    for threads in [1, 2] {
+        for run in host.evaluate_all(&rules, &prepared, threads) {
+            assert!(run.proposals.is_empty(), "{run:?}");
+        }
     }
     for rule in &rules {
         let run = host.evaluate(rule, &prepared);
