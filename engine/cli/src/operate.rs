@@ -640,8 +640,7 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
         Some(t) => parse_time(t)?,
         None => Utc::now(),
     };
-    let mut view = leadorch_daemon::facts::FactsView::default();
-    fold_all(&engine, &mut view).await?;
+    let view = leadorch_daemon::facts::FactsView::load(&engine).await?;
     let facts = view.facts(at, &config.facts);
     let outcome = tick::evaluate(&host, std::slice::from_ref(&rule), facts, &config.policy());
     let run = &outcome.runs[0].1;
@@ -696,26 +695,6 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
         outln!("no decisions")?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn fold_all(engine: &Engine, view: &mut leadorch_daemon::facts::FactsView) -> Result<()> {
-    let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
-    loop {
-        let page = engine.store.log.read_after(view.position, 5_000).await?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        for rec in &page {
-            let known = leadorch_domain::split_stream_id(&rec.stream_id)
-                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
-            if !known {
-                view.position = rec.position;
-                continue;
-            }
-            let e = leadorch_core::projection::decode(&mut decoder, rec).await?;
-            view.apply(rec.position, &rec.stream_id, &e);
-        }
-    }
 }
 
 async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {

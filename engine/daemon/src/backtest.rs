@@ -278,15 +278,7 @@ pub async fn run(
                 {
                     let id = Campaign::aggregate_id(customer, campaign);
                     report.campaigns.entry(id).or_default().leads_actual += 1;
-                    lead_lost_check(
-                        &view,
-                        &virt,
-                        &mut report,
-                        customer,
-                        campaign,
-                        opts.facts,
-                        clock,
-                    );
+                    lead_lost_check(&view, &virt, &mut report, customer, campaign, opts.facts);
                 }
                 let fired = trigger
                     .and_then(|k| k.rule_trigger())
@@ -386,17 +378,16 @@ fn utilisation(view: &FactsView, campaign: &str, settings: &FactSettings) -> Opt
         .unwrap_or_default();
     let team = crate::facts::team_of(&labels, campaign, settings)?;
     let t = view.teams.get(&team)?;
-    let max = t.capacity.max_open_leads();
-    let open = t.capacity.open_leads();
-    Some(if max == 0 {
-        if open > 0 || t.capacity.agents_available() == 0 {
-            1.0
-        } else {
-            0.0
-        }
-    } else {
-        f64::from(open) / f64::from(max)
-    })
+    // The same utilisation rules see.
+    let facts = leadorch_rules::TeamFacts {
+        team,
+        agents_available: t.capacity.agents_available(),
+        open_leads: t.capacity.open_leads(),
+        max_open_leads: t.capacity.max_open_leads(),
+        updated_at: None,
+        leads_window: 0,
+    };
+    Some(facts.utilisation())
 }
 
 /// Adds the interval `(from, to]` to the figures.
@@ -449,7 +440,6 @@ fn lead_lost_check(
     customer: &str,
     campaign: &str,
     settings: &FactSettings,
-    _at: DateTime<Utc>,
 ) {
     let id = Campaign::aggregate_id(customer, campaign);
     let Some((v, _)) = virt.get(&id) else { return };

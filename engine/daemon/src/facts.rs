@@ -12,7 +12,6 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
 use leadorch_domain::lead::LeadEvent;
-use leadorch_domain::rule::RuleEvent;
 use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule};
 use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
@@ -162,10 +161,31 @@ impl FactsView {
                 let entry = self.rules.entry(id.to_string()).or_default();
                 entry.state.apply(e.clone());
                 // A rule edit is not a trigger: it takes effect at the next evaluation.
-                let _: &RuleEvent = e;
                 None
             }
             _ => None,
+        }
+    }
+
+    /// The view of the whole log (for one-off reads: dry runs).
+    pub async fn load(engine: &leadorch_core::Engine) -> crate::Result<FactsView> {
+        let mut view = FactsView::default();
+        let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
+        loop {
+            let page = engine.store.log.read_after(view.position, 5_000).await?;
+            if page.is_empty() {
+                return Ok(view);
+            }
+            for rec in &page {
+                let known = split_stream_id(&rec.stream_id)
+                    .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+                if !known {
+                    view.position = rec.position;
+                    continue;
+                }
+                let event = leadorch_core::projection::decode(&mut decoder, rec).await?;
+                view.apply(rec.position, &rec.stream_id, &event);
+            }
         }
     }
 
