@@ -214,6 +214,14 @@ fn money(micros: i64) -> String {
     format!("{}{grouped}.{cents:02}", if micros < 0 { "-" } else { "" })
 }
 
+fn per_lead(spend_micros: i64, leads: u64) -> i64 {
+    if leads == 0 {
+        0
+    } else {
+        spend_micros / leads as i64
+    }
+}
+
 pub async fn demo(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
     let start = parse_time(&args.start)?;
     if !args.rules.is_dir() {
@@ -325,6 +333,11 @@ pub async fn demo(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
             money(o.spend_on_expired_micros),
         ),
         (
+            "spend per lead worked",
+            money(per_lead(w.spend_micros, w.leads_worked)),
+            money(per_lead(o.spend_micros, o.leads_worked)),
+        ),
+        (
             "status flips",
             w.status_flips.to_string(),
             o.status_flips.to_string(),
@@ -340,9 +353,15 @@ pub async fn demo(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         summary.suppressed,
         summary.rule_failures
     )?;
+    let end = start + chrono::Duration::minutes(summary.minutes as i64);
+    outln!("explore what it recorded:")?;
+    outln!("  leadorch --database-url {url} explain \"NL Generic\"")?;
     outln!(
-        "explore: leadorch --database-url {url} explain \"<campaign name>\" | events list --type EvaluationRecorded"
+        "  leadorch --database-url {url} rules backtest capacity_gate --from {} --to {}",
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )?;
+    outln!("  leadorch --database-url {url} events list --type EvaluationRecorded --limit 5")?;
     Ok(ExitCode::SUCCESS)
 }
 
