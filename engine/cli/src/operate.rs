@@ -141,7 +141,8 @@ pub enum RulesCommand {
 pub struct DryRunArgs {
     /// A saved rule's id, or a .rhai file
     pub rule: String,
-    /// Evaluate at this time instead of now (RFC 3339)
+    /// The time the rule sees (local time, business hours, "today"; RFC 3339) instead of
+    /// now; the state is always the current one (for the past, use `rules backtest`)
     #[arg(long)]
     pub at: Option<String>,
     /// Configuration file (facts settings, policy)
@@ -466,6 +467,15 @@ async fn shutdown_signal() {
     }
 }
 
+/// "version N" of a saved rule, "from file" for a file (version 0).
+fn version_label(rule: &LoadedRule) -> String {
+    if rule.version == 0 {
+        "from file".to_string()
+    } else {
+        format!("version {}", rule.version)
+    }
+}
+
 /// A rule from a saved id (current or given version) or a `.rhai` file.
 async fn rule_arg(
     engine: &Engine,
@@ -678,9 +688,9 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "dry run of {} (version {}) at {}: {} campaign(s) in scope; nothing is recorded or applied",
+        "dry run of {} ({}) at {}: {} campaign(s) in scope; nothing is recorded or applied",
         rule.id,
-        rule.version,
+        version_label(&rule),
         at.to_rfc3339(),
         run.evaluated
     )?;
@@ -743,9 +753,9 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "backtest of {} (version {}, source {}) from {} to {}: {} evaluations over {} events",
+        "backtest of {} ({}, source {}) from {} to {}: {} evaluations over {} events",
         rule.id,
-        rule.version,
+        version_label(&rule),
         &report.source_digest[..12.min(report.source_digest.len())],
         from.to_rfc3339(),
         to.to_rfc3339(),
