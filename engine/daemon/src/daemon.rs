@@ -86,8 +86,6 @@ pub struct Daemon {
     pub config: DaemonConfig,
     /// What rules see.
     pub view: FactsView,
-    /// When false, nothing is evaluated (the demo's comparison run).
-    pub rules_enabled: bool,
     /// A test's injected failure.
     pub fault: Option<Fault>,
     rules: RuleSet,
@@ -116,7 +114,6 @@ impl Daemon {
             adapter,
             config,
             view: FactsView::default(),
-            rules_enabled: true,
             fault: None,
             rules: RuleSet::default(),
             executor,
@@ -247,13 +244,8 @@ impl Daemon {
         if reconcile_due {
             report.drift = self.reconcile(now).await?;
         }
-        if self.rules_enabled {
-            if let Some(summary) = self.evaluate_due(now, &mut report).await? {
-                report.evaluations.push(summary);
-            }
-        } else {
-            self.triggers.clear();
-            self.handled = self.view.position;
+        if let Some(summary) = self.evaluate_due(now, &mut report).await? {
+            report.evaluations.push(summary);
         }
         self.read_new().await?;
         let adapter = self.adapter.clone();

@@ -97,8 +97,6 @@ pub struct FactsView {
     pub rules: BTreeMap<String, RuleEntry>,
     /// Last position folded in.
     pub position: u64,
-    /// Recorded time of the newest event folded in (event time, not wall time).
-    pub latest: Option<DateTime<Utc>>,
 }
 
 impl FactsView {
@@ -122,7 +120,6 @@ impl FactsView {
                     } => {
                         entry.metrics.insert(*hour_start, metrics.clone());
                         prune_map(&mut entry.metrics, *at);
-                        self.latest = Some(*at);
                         Some(TriggerKind::MetricsRefreshed)
                     }
                     CampaignEvent::ChangeRequested { change, at, .. } => {
@@ -137,7 +134,6 @@ impl FactsView {
             AnyEvent::Capacity(e) => {
                 let entry = self.teams.entry(id.to_string()).or_default();
                 entry.capacity.apply(e.clone());
-                self.latest = entry.capacity.recorded_at().or(self.latest);
                 Some(TriggerKind::CapacityChanged)
             }
             AnyEvent::Lead(LeadEvent::LeadReceived {
@@ -154,7 +150,6 @@ impl FactsView {
                     let entry = self.campaigns.entry(key).or_default();
                     push_time(&mut entry.leads, *at);
                 }
-                self.latest = Some(*at);
                 Some(TriggerKind::LeadReceived)
             }
             AnyEvent::Rule(e) => {
