@@ -18,6 +18,7 @@ use leadorch_domain::{
     GoogleAccount, Lead, PersonalData, Rule,
 };
 use leadorch_store::codec::Decoder;
+use leadorch_store::subscription::ReadModelWriter;
 use leadorch_store::{CatchUp, Db, ReadModelTx, RecordedEvent, Reveal, Store};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -119,20 +120,32 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
         Ok(())
     }
 
-    /// Every row serialized, in key order.
-    fn sorted_docs(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut docs = Vec::with_capacity(self.rows.len());
-        for (k, d) in &self.rows {
-            let doc = serde_json::to_vec(d).map_err(|e| Error::ReadModel {
-                name: self.name,
-                key: k.clone(),
-                reason: e.to_string(),
-            })?;
-            docs.push((k.clone(), doc));
-        }
+    /// Sends every row to a rebuild's writer, serialized, in key order, in parts: the writer
+    /// inserts one part while the next is serialized.
+    async fn send_all(&self, writer: &ReadModelWriter) -> Result<()> {
+        const PART: usize = 8192;
+        let mut keys: Vec<&String> = self.rows.keys().collect();
         // In key order, rows go into the primary-key B-tree as appends.
-        docs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(docs)
+        keys.sort_unstable();
+        let mut first = true;
+        for part in keys.chunks(PART).chain(keys.is_empty().then_some(&[][..])) {
+            let mut docs = Vec::with_capacity(part.len());
+            for k in part {
+                let doc = serde_json::to_vec(&self.rows[*k]).map_err(|e| Error::ReadModel {
+                    name: self.name,
+                    key: (*k).clone(),
+                    reason: e.to_string(),
+                })?;
+                docs.push(((*k).clone(), doc));
+            }
+            if first {
+                writer.table(self.name, docs).await?;
+                first = false;
+            } else {
+                writer.more(self.name, docs).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes the rows changed since the last flush.
@@ -421,10 +434,10 @@ impl Projections {
     /// transaction.
     pub async fn save(&mut self, db: &Db, all: bool) -> Result<()> {
         if all {
-            // Each table is serialized while the previous one is being written.
+            // Each part of a table is serialized while the previous one is being written.
             let writer = db.read_model_writer();
             each_table!(self, t => {
-                writer.table(t.name, t.sorted_docs()?).await?;
+                t.send_all(&writer).await?;
                 t.dirty.clear();
             });
             writer.commit(CHECKPOINT, self.position).await?;

@@ -211,6 +211,8 @@ impl ReadModelTx {
 enum RebuildMsg {
     /// Replace every document of one projection.
     Table(&'static str, Vec<(String, Vec<u8>)>),
+    /// More documents of the projection of the last `Table`.
+    More(&'static str, Vec<(String, Vec<u8>)>),
     /// Set the checkpoint and commit.
     Commit(String, u64),
 }
@@ -233,6 +235,21 @@ impl ReadModelWriter {
         if self
             .tx
             .send(RebuildMsg::Table(projection, rows))
+            .await
+            .is_err()
+        {
+            return Err(StoreError::Internal("the read-model writer stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Queues more documents of `projection`, whose first part went through
+    /// [`ReadModelWriter::table`]: a large table is sent in parts, so that it is written while
+    /// its next part is serialized. Parts in key order are written fastest.
+    pub async fn more(&self, projection: &'static str, rows: Vec<(String, Vec<u8>)>) -> Result<()> {
+        if self
+            .tx
+            .send(RebuildMsg::More(projection, rows))
             .await
             .is_err()
         {
@@ -280,6 +297,9 @@ impl Db {
                         match msg {
                             RebuildMsg::Table(projection, rows) => {
                                 t.clear(projection).await?;
+                                t.put_many(projection, &rows).await?;
+                            }
+                            RebuildMsg::More(projection, rows) => {
                                 t.put_many(projection, &rows).await?;
                             }
                             RebuildMsg::Commit(name, position) => {
@@ -373,7 +393,14 @@ impl CatchUp {
     }
 }
 
+/// Replaces read models on SQLite: the new rows go into a shadow table, in key order, and at
+/// the end the projections that were not sent are copied over, the old table dropped and the
+/// shadow table renamed, all in one transaction. Dropping a table frees its pages as a whole
+/// (with `secure_delete` off, without rewriting them), where deleting its rows one by one
+/// rewrote every page; the price is that the old rows' pages stay in the file as free pages,
+/// which the next rebuild reuses.
 fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -> Result<()> {
+    use rusqlite::OptionalExtension;
     let fail = |e: rusqlite::Error| StoreError::Internal(format!("writing read models: {e}"));
     let mut conn = rusqlite::Connection::open(path).map_err(fail)?;
     conn.busy_timeout(Duration::from_secs(30)).map_err(fail)?;
@@ -385,24 +412,78 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(fail)?;
+    // The same table as migrations/sqlite/0002_read_models_clustered.sql creates.
+    tx.execute_batch(
+        "DROP TABLE IF EXISTS read_models_next; \
+         CREATE TABLE read_models_next ( \
+             projection TEXT NOT NULL, \
+             key        TEXT NOT NULL, \
+             doc        BLOB NOT NULL, \
+             PRIMARY KEY (projection, key) \
+         ) WITHOUT ROWID;",
+    )
+    .map_err(fail)?;
+    let mut sent: Vec<&'static str> = Vec::new();
     {
         let mut clear = tx
-            .prepare("DELETE FROM read_models WHERE projection = ?1")
+            .prepare("DELETE FROM read_models_next WHERE projection = ?1")
             .map_err(fail)?;
         let mut insert = tx
-            .prepare("INSERT INTO read_models (projection, key, doc) VALUES (?1, ?2, ?3)")
+            .prepare("INSERT INTO read_models_next (projection, key, doc) VALUES (?1, ?2, ?3)")
             .map_err(fail)?;
         loop {
-            match rx.blocking_recv() {
+            let (projection, rows) = match rx.blocking_recv() {
                 Some(RebuildMsg::Table(projection, rows)) => {
-                    clear.execute([projection]).map_err(fail)?;
-                    for (key, doc) in &rows {
-                        insert
-                            .execute(rusqlite::params![projection, key, doc])
-                            .map_err(fail)?;
+                    if sent.contains(&projection) {
+                        // Sent again: replaces what was sent before.
+                        clear.execute([projection]).map_err(fail)?;
+                    } else {
+                        sent.push(projection);
                     }
+                    (projection, rows)
+                }
+                Some(RebuildMsg::More(projection, rows)) => {
+                    if !sent.contains(&projection) {
+                        sent.push(projection);
+                    }
+                    (projection, rows)
                 }
                 Some(RebuildMsg::Commit(name, position)) => {
+                    // Projections not sent are kept: found by seeking from one to the next
+                    // (a few seeks, not a scan of the old rows), then copied.
+                    let mut kept = Vec::new();
+                    {
+                        let mut next = tx
+                            .prepare(
+                                "SELECT projection FROM read_models WHERE projection > ?1 \
+                                 ORDER BY projection LIMIT 1",
+                            )
+                            .map_err(fail)?;
+                        let mut after = String::new();
+                        while let Some(p) = next
+                            .query_row([&after], |r| r.get::<_, String>(0))
+                            .optional()
+                            .map_err(fail)?
+                        {
+                            if !sent.contains(&p.as_str()) {
+                                kept.push(p.clone());
+                            }
+                            after = p;
+                        }
+                    }
+                    for p in kept {
+                        tx.execute(
+                            "INSERT INTO read_models_next (projection, key, doc) \
+                             SELECT projection, key, doc FROM read_models WHERE projection = ?1",
+                            [p],
+                        )
+                        .map_err(fail)?;
+                    }
+                    tx.execute_batch(
+                        "DROP TABLE read_models; \
+                         ALTER TABLE read_models_next RENAME TO read_models;",
+                    )
+                    .map_err(fail)?;
                     tx.execute(
                         "INSERT INTO checkpoints (name, position, updated_at) VALUES (?1, ?2, ?3) \
                          ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
@@ -418,8 +499,14 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
                 }
                 // The rebuild gave up: roll back.
                 None => return Ok(()),
+            };
+            for (key, doc) in &rows {
+                insert
+                    .execute(rusqlite::params![projection, key, doc])
+                    .map_err(fail)?;
             }
         }
     }
-    tx.commit().map_err(fail)
+    tx.commit().map_err(fail)?;
+    Ok(())
 }

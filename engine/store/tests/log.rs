@@ -683,3 +683,62 @@ async fn a_rebuild_writer_replaces_tables_atomically() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_rebuild_writer_takes_a_table_in_parts() {
+    each_backend(|t| async move {
+        let s = open(&t).await;
+        let rows = |from: u32, to: u32| -> Vec<(String, Vec<u8>)> {
+            (from..to)
+                .map(|i| (format!("k{i:05}"), format!("{i}").into_bytes()))
+                .collect()
+        };
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(0, 10)).await.unwrap();
+        w.table("beta", rows(0, 3)).await.unwrap();
+        w.commit("rebuild", 1).await.unwrap();
+
+        // A table in parts, one sent empty, one not sent at all.
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(0, 500)).await.unwrap();
+        w.more("alpha", rows(500, 1100)).await.unwrap();
+        w.more("alpha", rows(1100, 1200)).await.unwrap();
+        w.table("gamma", Vec::new()).await.unwrap();
+        w.commit("rebuild", 2).await.unwrap();
+        let alpha = s.db().docs("alpha").await.unwrap();
+        assert_eq!(alpha, rows(0, 1200));
+        assert_eq!(s.db().docs("beta").await.unwrap(), rows(0, 3));
+        assert!(s.db().docs("gamma").await.unwrap().is_empty());
+        assert_eq!(
+            s.db().doc("alpha", "k01199").await.unwrap(),
+            Some(b"1199".to_vec())
+        );
+        assert_eq!(s.db().checkpoint("rebuild").await.unwrap(), 2);
+
+        // A table sent again replaces its parts sent before; an empty one clears it.
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(0, 700)).await.unwrap();
+        w.more("alpha", rows(700, 800)).await.unwrap();
+        w.table("alpha", rows(5, 7)).await.unwrap();
+        w.table("beta", Vec::new()).await.unwrap();
+        w.commit("rebuild", 3).await.unwrap();
+        assert_eq!(s.db().docs("alpha").await.unwrap(), rows(5, 7));
+        assert!(s.db().docs("beta").await.unwrap().is_empty());
+
+        // Ordinary read-model transactions still work on the swapped-in table.
+        let mut tx = ReadModelTx::begin(s.db()).await.unwrap();
+        tx.put("alpha", "k00000", b"x").await.unwrap();
+        tx.delete("alpha", "k00005").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(
+            s.db().docs("alpha").await.unwrap(),
+            vec![
+                ("k00000".to_string(), b"x".to_vec()),
+                ("k00006".to_string(), b"6".to_vec())
+            ]
+        );
+        s.db().close().await;
+        t
+    })
+    .await;
+}
