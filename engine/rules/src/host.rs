@@ -1185,9 +1185,9 @@ fn runtime_error(err: &EvalAltResult) -> EvalError {
     }
 }
 
-/// The sandboxed engine with the rules library compiled into its module resolver.
-fn build_engine(limits: &Limits, sources: Vec<(String, String)>) -> Result<Engine, HostError> {
-    let mut engine = Engine::new_raw();
+/// The packages rules get, and only those: no core language package (it has a blocking
+/// `sleep`), no time package (`timestamp()` would make rules non-deterministic).
+pub(crate) fn register_packages(engine: &mut Engine) {
     for package in [
         ArithmeticPackage::new().as_shared_module(),
         LogicPackage::new().as_shared_module(),
@@ -1201,6 +1201,12 @@ fn build_engine(limits: &Limits, sources: Vec<(String, String)>) -> Result<Engin
     ] {
         engine.register_global_module(package);
     }
+}
+
+/// The sandboxed engine with the rules library compiled into its module resolver.
+fn build_engine(limits: &Limits, sources: Vec<(String, String)>) -> Result<Engine, HostError> {
+    let mut engine = Engine::new_raw();
+    register_packages(&mut engine);
     engine.disable_symbol("eval");
     engine
         .set_max_operations(limits.max_operations)

@@ -5,10 +5,6 @@
 //! [`RuleHost::evaluate`], only slower. Not for production use.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
-use rhai::packages::{
-    ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
-    BasicMathPackage, BasicStringPackage, LogicPackage, MoreStringPackage, Package,
-};
 use rhai::{Dynamic, Engine, Scope};
 use serde_json::{json, Map as JsonMap, Value};
 
@@ -27,19 +23,7 @@ pub fn naive_tick(
 ) -> Result<usize, EvalError> {
     let limits = host.limits();
     let mut engine = Engine::new_raw();
-    for package in [
-        ArithmeticPackage::new().as_shared_module(),
-        LogicPackage::new().as_shared_module(),
-        BasicStringPackage::new().as_shared_module(),
-        MoreStringPackage::new().as_shared_module(),
-        BasicMathPackage::new().as_shared_module(),
-        BasicArrayPackage::new().as_shared_module(),
-        BasicMapPackage::new().as_shared_module(),
-        BasicIteratorPackage::new().as_shared_module(),
-        BasicFnPackage::new().as_shared_module(),
-    ] {
-        engine.register_global_module(package);
-    }
+    crate::host::register_packages(&mut engine);
     engine
         .set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)

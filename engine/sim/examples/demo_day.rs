@@ -6,37 +6,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
-use leadorch_domain::campaign::{CampaignChange, CampaignStatus};
 use leadorch_sim::{SimConfig, SimSummary, Simulator};
 
-/// Pauses a team's `capacity-gated` campaigns at utilisation ≥ 0.9 (or no capacity at all)
-/// and resumes them below 0.7.
-fn control(sim: &mut Simulator) {
-    for team in sim.capacity() {
-        let utilisation = if team.max_open_leads == 0 {
-            f64::INFINITY
-        } else {
-            f64::from(team.open_leads) / f64::from(team.max_open_leads)
-        };
-        let change = if utilisation >= 0.9 {
-            CampaignChange::Pause
-        } else if utilisation < 0.7 {
-            CampaignChange::Resume
-        } else {
-            continue;
-        };
-        let team_label = format!("team:{}", team.team);
-        for campaign in sim.campaigns() {
-            let labels = &campaign.snapshot.labels;
-            let gated =
-                labels.iter().any(|l| l == "capacity-gated") && labels.contains(&team_label);
-            if gated && campaign.snapshot.status != CampaignStatus::Removed {
-                sim.apply(&campaign.customer_id, &campaign.campaign_id, &change)
-                    .expect("the demo campaigns accept status changes");
-            }
-        }
-    }
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::control;
 
 /// Runs the demo from Tuesday 07:00 local; returns the totals and, per team, when it was
 /// first full while agents were on shift.

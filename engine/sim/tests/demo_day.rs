@@ -2,37 +2,10 @@
 //! leads that expire and the money spent on them, compared with doing nothing.
 
 use chrono::{TimeZone, Utc};
-use leadorch_domain::campaign::{CampaignChange, CampaignStatus};
 use leadorch_sim::{SimConfig, SimSummary, Simulator};
 
-/// A tiny capacity controller: per team, pause its `capacity-gated` campaigns at utilisation
-/// ≥ 0.9 (no capacity at all counts as full) and resume them below 0.7.
-fn control(sim: &mut Simulator) {
-    for team in sim.capacity() {
-        let utilisation = if team.max_open_leads == 0 {
-            f64::INFINITY
-        } else {
-            f64::from(team.open_leads) / f64::from(team.max_open_leads)
-        };
-        let change = if utilisation >= 0.9 {
-            CampaignChange::Pause
-        } else if utilisation < 0.7 {
-            CampaignChange::Resume
-        } else {
-            continue;
-        };
-        let team_label = format!("team:{}", team.team);
-        for campaign in sim.campaigns() {
-            let labels = &campaign.snapshot.labels;
-            let gated =
-                labels.iter().any(|l| l == "capacity-gated") && labels.contains(&team_label);
-            if gated && campaign.snapshot.status != CampaignStatus::Removed {
-                sim.apply(&campaign.customer_id, &campaign.campaign_id, &change)
-                    .expect("the demo campaigns accept status changes");
-            }
-        }
-    }
-}
+mod common;
+use common::control;
 
 /// Tuesday 11 March 2025 from 07:00 to 19:00 in Amsterdam.
 fn demo_day(seed: u64, controlled: bool) -> SimSummary {
