@@ -239,40 +239,68 @@ fn gated_in(sim: &Arc<Counting>, team: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn a_crash_between_deciding_and_applying_neither_loses_nor_repeats() {
-    let t = TestDb::sqlite();
-    let e = engine(&t).await;
+/// A daemon with the gate rule saved, the simulated campaigns observed (one step at
+/// `start()`), and a counting adapter.
+struct Gated {
+    _db: TestDb,
+    e: Engine,
+    h: Arc<RuleHost>,
+    adapter: Arc<Counting>,
+    d: Daemon,
+}
+
+async fn gated(config: DaemonConfig) -> Gated {
+    let db = TestDb::sqlite();
+    let e = engine(&db).await;
     let h = host();
     save_rule(&e, &h, "gate", GATE, true, start(), "test")
         .await
         .unwrap();
     let adapter = counting();
-    let now = start();
-    // First daemon: observes campaigns, then decides to pause and "crashes" before applying.
-    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config())
+    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config)
         .await
         .unwrap();
-    d.step(now).await.unwrap();
-    capacity(&e, "sales-nl", 38, 40, now + Duration::minutes(1)).await;
-    d.fault = Some(Fault::AfterDecide);
-    d.step(now + Duration::minutes(1))
-        .await
-        .expect_err("injected fault");
+    d.step(start()).await.unwrap();
+    Gated {
+        _db: db,
+        e,
+        h,
+        adapter,
+        d,
+    }
+}
+
+/// Records a full team a minute later and lets the daemon decide, then "crash" before
+/// applying.
+async fn crash_after_deciding(g: &mut Gated, open: u32) {
+    let at = start() + Duration::minutes(1);
+    capacity(&g.e, "sales-nl", open, 40, at).await;
+    g.d.fault = Some(Fault::AfterDecide);
+    g.d.step(at).await.expect_err("injected fault");
+}
+
+#[tokio::test]
+async fn a_crash_between_deciding_and_applying_neither_loses_nor_repeats() {
+    let now = start();
+    // First daemon: observes campaigns, then decides to pause and "crashes" before applying.
+    let mut g = gated(config()).await;
+    crash_after_deciding(&mut g, 38).await;
+    let Gated {
+        e, h, adapter, d, ..
+    } = &g;
     assert_eq!(
         adapter.applied.load(Ordering::SeqCst),
         0,
         "nothing applied yet"
     );
     let pending = d.view.pending_changes().len();
-    drop(d);
     // Second daemon: resumes from the checkpoint and the outbox.
     let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config())
         .await
         .unwrap();
     assert!(d.view.pending_changes().len() >= pending);
     d.step(now + Duration::minutes(2)).await.unwrap();
-    let nl = gated_in(&adapter, "sales-nl");
+    let nl = gated_in(adapter, "sales-nl");
     assert!(nl > 0);
     assert_eq!(
         adapter.applied.load(Ordering::SeqCst),
@@ -283,7 +311,7 @@ async fn a_crash_between_deciding_and_applying_neither_loses_nor_repeats() {
     // More steps: nothing is applied again, and the same evaluation is not recorded twice.
     d.step(now + Duration::minutes(3)).await.unwrap();
     assert_eq!(adapter.applied.load(Ordering::SeqCst), nl as u64);
-    let evals = decisions(&e).await;
+    let evals = decisions(e).await;
     let mut ids: Vec<_> = evals
         .iter()
         .map(|s| s.split(',').next().unwrap().to_string())
@@ -295,23 +323,16 @@ async fn a_crash_between_deciding_and_applying_neither_loses_nor_repeats() {
 
 #[tokio::test]
 async fn a_change_applied_before_the_crash_is_recorded_not_repeated() {
-    let t = TestDb::sqlite();
-    let e = engine(&t).await;
-    let h = host();
-    save_rule(&e, &h, "gate", GATE, true, start(), "test")
-        .await
-        .unwrap();
-    let adapter = counting();
     let now = start();
-    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config())
-        .await
-        .unwrap();
-    d.step(now).await.unwrap();
-    capacity(&e, "sales-nl", 40, 40, now + Duration::minutes(1)).await;
-    d.fault = Some(Fault::AfterDecide);
-    d.step(now + Duration::minutes(1))
-        .await
-        .expect_err("injected fault");
+    let mut g = gated(config()).await;
+    crash_after_deciding(&mut g, 40).await;
+    let Gated {
+        _db,
+        e,
+        h,
+        adapter,
+        mut d,
+    } = g;
     // The platform got the change, but the crash came before it was recorded.
     d.read_new().await.unwrap();
     assert!(!d.view.pending_changes().is_empty());
@@ -346,20 +367,16 @@ async fn a_change_applied_before_the_crash_is_recorded_not_repeated() {
 
 #[tokio::test]
 async fn a_manual_change_is_respected_for_the_hold_time() {
-    let t = TestDb::sqlite();
-    let e = engine(&t).await;
-    let h = host();
-    save_rule(&e, &h, "gate", GATE, true, start(), "test")
-        .await
-        .unwrap();
-    let adapter = counting();
     let now = start();
     let mut c = config();
     c.reconcile.every = "1m".into();
-    let mut d = Daemon::start(e.clone(), h, adapter.clone(), c)
-        .await
-        .unwrap();
-    d.step(now).await.unwrap();
+    let Gated {
+        _db,
+        e,
+        adapter,
+        mut d,
+        ..
+    } = gated(c).await;
     capacity(&e, "sales-nl", 40, 40, now + Duration::minutes(1)).await;
     d.step(now + Duration::minutes(1)).await.unwrap();
     let paused: Vec<ObservedCampaign> = adapter
