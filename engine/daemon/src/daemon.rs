@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
-use leadorch_core::projection::decode;
 use leadorch_core::Engine;
-use leadorch_domain::{split_stream_id, Campaign, CampaignCommand, AGGREGATE_TYPES};
+use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
 use leadorch_store::{CatchUp, Metadata, ReadModelTx, RecordedEvent, Reveal};
 use serde::Serialize;
@@ -145,22 +144,9 @@ impl Daemon {
     /// Folds a page of events (those at or before the view's position are skipped).
     pub async fn fold(&mut self, page: &[RecordedEvent]) -> Result<()> {
         let mut decoder = self.engine.store.codec.decoder(Reveal::Redact);
-        for rec in page {
-            if rec.position <= self.view.position {
-                continue;
-            }
-            let known =
-                split_stream_id(&rec.stream_id).is_some_and(|(t, _)| AGGREGATE_TYPES.contains(&t));
-            if !known {
-                self.view.position = rec.position;
-                continue;
-            }
-            let event = decode(&mut decoder, rec).await?;
-            let trigger = self.view.apply(rec.position, &rec.stream_id, &event);
-            if let Some(t) = trigger {
-                if rec.position > self.handled {
-                    self.triggers.insert(t);
-                }
+        for (position, t) in self.view.fold_page(&mut decoder, page).await? {
+            if position > self.handled {
+                self.triggers.insert(t);
             }
         }
         Ok(())
@@ -177,7 +163,13 @@ impl Daemon {
             }
         };
         let metadata = Metadata::actor(self.config.actor.clone());
-        let mut drift = Vec::new();
+        let hold_of = |view: &FactsView, id: &str| {
+            view.campaigns
+                .get(id)
+                .and_then(|c| c.state.manual_override_until())
+        };
+        // Observed campaigns that differ from what is known, with their hold before.
+        let mut changed = Vec::new();
         for o in observed {
             let id = Campaign::aggregate_id(&o.customer_id, &o.campaign_id);
             let known = self
@@ -188,11 +180,7 @@ impl Daemon {
             if known == Some(&o.snapshot) {
                 continue;
             }
-            let before = self
-                .view
-                .campaigns
-                .get(&id)
-                .and_then(|c| c.state.manual_override_until());
+            let before = hold_of(&self.view, &id);
             self.engine
                 .execute::<Campaign>(
                     &id,
@@ -206,16 +194,15 @@ impl Daemon {
                     &metadata,
                 )
                 .await?;
-            self.read_new().await?;
-            let after = self
-                .view
-                .campaigns
-                .get(&id)
-                .and_then(|c| c.state.manual_override_until());
-            if after != before {
-                drift.push(id);
-            }
+            changed.push((id, before));
         }
+        // One read for all of them; a new hold means a change outside the engine.
+        self.read_new().await?;
+        let drift = changed
+            .into_iter()
+            .filter(|(id, before)| hold_of(&self.view, id) != *before)
+            .map(|(id, _)| id)
+            .collect();
         self.last_reconcile = Some(now);
         Ok(drift)
     }

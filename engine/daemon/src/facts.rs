@@ -171,17 +171,35 @@ impl FactsView {
             if page.is_empty() {
                 return Ok(view);
             }
-            for rec in &page {
-                let known = split_stream_id(&rec.stream_id)
-                    .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
-                if !known {
-                    view.position = rec.position;
-                    continue;
-                }
-                let event = leadorch_core::projection::decode(&mut decoder, rec).await?;
-                view.apply(rec.position, &rec.stream_id, &event);
+            view.fold_page(&mut decoder, &page).await?;
+        }
+    }
+
+    /// Folds a page of stored events (those at or before the view's position are skipped;
+    /// streams outside the domain only advance the position). Returns what each event
+    /// should wake, with its position.
+    pub async fn fold_page(
+        &mut self,
+        decoder: &mut leadorch_store::codec::Decoder<'_>,
+        page: &[leadorch_store::RecordedEvent],
+    ) -> crate::Result<Vec<(u64, TriggerKind)>> {
+        let mut triggers = Vec::new();
+        for rec in page {
+            if rec.position <= self.position {
+                continue;
+            }
+            let known = split_stream_id(&rec.stream_id)
+                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+            if !known {
+                self.position = rec.position;
+                continue;
+            }
+            let event = leadorch_core::projection::decode(decoder, rec).await?;
+            if let Some(t) = self.apply(rec.position, &rec.stream_id, &event) {
+                triggers.push((rec.position, t));
             }
         }
+        Ok(triggers)
     }
 
     /// Changes the engine requested that are not applied yet, oldest first:
