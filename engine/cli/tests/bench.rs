@@ -36,9 +36,15 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
     ] {
         assert!(lines[header].contains(column), "header: {}", lines[header]);
     }
-    for (i, name) in ["leadorch", "sqlite-es", "raw-insert", "raw-batch"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "leadorch",
+        "sqlite-es",
+        "raw-insert",
+        "raw-batch ",
+        "raw-batch-1000",
+    ]
+    .iter()
+    .enumerate()
     {
         let row = lines[header + 1 + i];
         assert!(row.starts_with(name), "row {i}: {row}");
@@ -47,10 +53,11 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
     }
 
     let n = lines.len();
-    assert!(n >= 3, "{stdout}");
-    for (line, peer) in lines[n - 3..]
-        .iter()
-        .zip(["sqlite-es", "raw-insert", "raw-batch"])
+    assert!(n >= 4, "{stdout}");
+    for (line, peer) in
+        lines[n - 4..]
+            .iter()
+            .zip(["sqlite-es", "raw-insert", "raw-batch", "raw-batch-1000"])
     {
         let prefix = format!("ratio leadorch/{peer} = ");
         let value = line
@@ -60,6 +67,12 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
         assert!(int.parse::<u64>().is_ok() && frac.len() == 2, "{line}");
         assert!(value.parse::<f64>().unwrap() > 0.0, "{line}");
     }
+    // The ceiling for 4 waiting writers is a 4-row batch.
+    let ceiling = lines[header + 4];
+    assert!(
+        ceiling.contains("4-row INSERT per transaction"),
+        "{ceiling}"
+    );
 
     // The temporary folder of the bench is gone.
     let left: Vec<_> = std::fs::read_dir(tmp.path())

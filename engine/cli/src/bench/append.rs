@@ -5,8 +5,10 @@
 //! - the cqrs-es store (`sqlite-es` / `postgres-es`): `PersistedEventRepository::persist` of
 //!   one `SerializedEvent`, each writer on its own aggregate with increasing sequence;
 //! - `raw-insert`: one sqlx `INSERT` per transaction into a table shaped like ours;
-//! - `raw-batch`: the ceiling — the same N rows from one writer, 1000-row `INSERT`s, one
-//!   transaction each.
+//! - `raw-batch`: the ceiling for W writers that each wait for their acknowledgement — the
+//!   same N rows from one writer as W-row `INSERT`s, one transaction each (a group commit can
+//!   never hold more than W events; ADR 0009);
+//! - `raw-batch-1000`: the database's bulk ceiling — 1000-row `INSERT`s, one transaction each.
 //!
 //! Every append is awaited before its writer starts the next one; p50/p99 are per append.
 
@@ -150,9 +152,10 @@ pub async fn run(args: &AppendArgs) -> Result<ExitCode> {
     if args.writers > 4096 {
         bail!("--writers is at most 4096");
     }
+    let peers = Peers::parse(&args.peers, args.backend)?;
     let w = Workload::new(args.events, args.writers);
     let mut dbs = Databases::new(args.backend, &args.postgres_url).await?;
-    let result = contenders(&mut dbs, &w).await;
+    let result = contenders(&mut dbs, &w, peers).await;
     dbs.cleanup().await;
     let rows = result?;
 
@@ -184,16 +187,60 @@ pub async fn run(args: &AppendArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn contenders(dbs: &mut Databases, w: &Workload) -> Result<Vec<Row>> {
+/// Which peers run beside leadorch (`--peers`).
+#[derive(Clone, Copy)]
+struct Peers {
+    store: bool,
+    raw_insert: bool,
+    raw_batch: bool,
+}
+
+impl Peers {
+    fn parse(names: &[String], backend: Backend) -> Result<Peers> {
+        let mut p = Peers {
+            store: false,
+            raw_insert: false,
+            raw_batch: false,
+        };
+        for name in names.iter().map(|n| n.trim()) {
+            match name {
+                "none" | "" => {}
+                "peer" => p.store = true,
+                n if n == backend.peer() => p.store = true,
+                "raw-insert" => p.raw_insert = true,
+                "raw-batch" => p.raw_batch = true,
+                other => bail!(
+                    "--peers: unknown peer {other:?}; use peer ({}), raw-insert, raw-batch or none",
+                    backend.peer()
+                ),
+            }
+        }
+        Ok(p)
+    }
+}
+
+async fn contenders(dbs: &mut Databases, w: &Workload, peers: Peers) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     eprintln!("leadorch …");
     rows.push(report(leadorch(dbs, w).await?));
-    eprintln!("{} …", dbs.backend.peer());
-    rows.push(report(peer(dbs, w).await?));
-    eprintln!("raw-insert …");
-    rows.push(report(raw_insert(dbs, w).await?));
-    eprintln!("raw-batch …");
-    rows.push(report(raw_batch(dbs, w).await?));
+    if peers.store {
+        eprintln!("{} …", dbs.backend.peer());
+        rows.push(report(peer(dbs, w).await?));
+    }
+    if peers.raw_insert {
+        eprintln!("raw-insert …");
+        rows.push(report(raw_insert(dbs, w).await?));
+    }
+    if peers.raw_batch {
+        eprintln!("raw-batch …");
+        rows.push(report(
+            raw_batch(dbs, w, w.writers as usize, "raw-batch").await?,
+        ));
+        eprintln!("raw-batch-1000 …");
+        rows.push(report(
+            raw_batch(dbs, w, BATCH_ROWS, "raw-batch-1000").await?,
+        ));
+    }
     Ok(rows)
 }
 
@@ -449,11 +496,19 @@ async fn raw_insert_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<R
     Ok(row)
 }
 
-async fn raw_batch(dbs: &mut Databases, w: &Workload) -> Result<Row> {
-    on_fresh!(dbs, "raw-batch", raw_batch_on(w))
+/// `label`: `raw-batch` (W rows per transaction, the ceiling for W waiting writers) or
+/// `raw-batch-1000` (the database's bulk-insert ceiling).
+async fn raw_batch(dbs: &mut Databases, w: &Workload, batch: usize, label: &str) -> Result<Row> {
+    on_fresh!(dbs, label, raw_batch_on(w, batch, label))
 }
 
-async fn raw_batch_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
+async fn raw_batch_on(
+    dbs: &Databases,
+    fresh: &Fresh,
+    w: &Workload,
+    batch: usize,
+    label: &str,
+) -> Result<Row> {
     let pool = dbs.pool(fresh, 1).await?;
     pool.execute_script(fresh::raw_schema(dbs.backend)).await?;
     pool.warm(1).await?;
@@ -471,7 +526,7 @@ async fn raw_batch_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
         })
         .collect();
     let start = Instant::now();
-    for chunk in rows.chunks(BATCH_ROWS) {
+    for chunk in rows.chunks(batch) {
         let recorded_at = now_micros();
         with_pool!(&pool, p => {
             let mut tx = p.begin().await?;
@@ -499,12 +554,12 @@ async fn raw_batch_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
         bail!("raw_events holds {stored} rows, expected {}", w.events);
     }
     let row = Row {
-        contender: "raw-batch".into(),
+        contender: label.to_string(),
         events: w.events,
         writers: 1,
         elapsed,
         latencies: None,
-        notes: format!("ceiling: {BATCH_ROWS}-row INSERT per transaction, 1 writer"),
+        notes: format!("{batch}-row INSERT per transaction, 1 writer"),
     };
     Ok(row)
 }

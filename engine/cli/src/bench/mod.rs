@@ -70,6 +70,14 @@ pub struct AppendArgs {
     /// Concurrent writers
     #[arg(long, default_value_t = 64)]
     pub writers: u64,
+    /// Peers to measure beside leadorch, comma-separated: the cqrs-es store (`peer`, or its
+    /// crate name), `raw-insert`, `raw-batch`; `none` measures leadorch alone (for profiling)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "peer,raw-insert,raw-batch"
+    )]
+    pub peers: Vec<String>,
     /// Server for --backend postgres (a database is created and dropped per contender)
     #[arg(
         long,
