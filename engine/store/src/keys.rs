@@ -214,6 +214,11 @@ impl Keyring {
         Keyring { db, master }
     }
 
+    /// The database the keys are in.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// The subject's key for `purpose`, created if missing; its expiry moves to
     /// `expires_at` (µs) when that is later (`None`: kept until erased).
     pub async fn key_for_write(

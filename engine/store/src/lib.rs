@@ -20,6 +20,7 @@ pub mod keys;
 pub mod log;
 pub mod subscription;
 pub mod testing;
+pub mod tokens;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,7 @@ pub use log::{
     Verification,
 };
 pub use subscription::{CatchUp, ReadModelTx};
+pub use tokens::TokenVault;
 
 /// How to open a [`Store`].
 #[derive(Clone, Debug)]
@@ -95,5 +97,10 @@ impl Store {
     /// The database.
     pub fn db(&self) -> &Db {
         self.log.db()
+    }
+
+    /// Sealed OAuth refresh tokens of connected Google accounts.
+    pub fn tokens(&self) -> TokenVault {
+        TokenVault::new(self.codec.keys().clone())
     }
 }
