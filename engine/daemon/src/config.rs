@@ -53,6 +53,8 @@ pub struct DaemonConfig {
     pub executor: ExecutorSettings,
     /// Reading the actual campaign state back (drift).
     pub reconcile: ReconcileSettings,
+    /// The Google Ads account the daemon acts on (`--adapter google`).
+    pub google: GoogleSettings,
 }
 
 impl Default for DaemonConfig {
@@ -66,6 +68,7 @@ impl Default for DaemonConfig {
             limits: LimitSettings::default(),
             executor: ExecutorSettings::default(),
             reconcile: ReconcileSettings::default(),
+            google: GoogleSettings::default(),
         }
     }
 }
@@ -169,6 +172,34 @@ impl Default for ReconcileSettings {
     fn default() -> Self {
         ReconcileSettings { every: "5m".into() }
     }
+}
+
+/// The Google Ads account the daemon acts on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct GoogleSettings {
+    /// The connected account (`leadorch google connect --account NAME`) whose stored grant
+    /// the daemon uses.
+    pub account: String,
+    /// Customer ids to manage (`123-456-7890` or digits).
+    pub customers: Vec<String>,
+    /// Manager (MCC) account to act through, sent as `login-customer-id`.
+    pub login_customer_id: Option<String>,
+    /// Optional `developer-token` header (Google no longer requires it).
+    pub developer_token: Option<String>,
+    /// API base URL (default `https://googleads.googleapis.com`;
+    /// `LEADORCH_GOOGLE_ADS_BASE_URL` overrides).
+    pub base_url: Option<String>,
+    /// API version (default `v26`).
+    pub api_version: Option<String>,
+    /// OAuth client id of the installed app (`LEADORCH_GOOGLE_CLIENT_ID` overrides).
+    pub client_id: Option<String>,
+    /// OAuth client secret of the installed app (`LEADORCH_GOOGLE_CLIENT_SECRET` overrides).
+    pub client_secret: Option<String>,
+    /// OAuth token endpoint (default Google's; `LEADORCH_GOOGLE_OAUTH_TOKEN_URL` overrides).
+    pub token_url: Option<String>,
+    /// Check mutations with `validateOnly` instead of applying them (a dry run at Google).
+    pub validate_only: bool,
 }
 
 impl DaemonConfig {

@@ -6,6 +6,7 @@
 //! - [`executor`]: the outbox drain (requested → applied / failed).
 //! - [`daemon`]: the cycle, leadership, and the long-running loop.
 //! - [`adapter`]: the platform boundary; [`adapter::SimAdapter`] over the simulator.
+//! - [`google`]: [`google::GoogleAdapter`], the same boundary over the Google Ads REST API.
 //! - [`demo`]: simulator + daemon + example rules on an accelerated clock.
 //! - [`backtest`], [`explain`]: history through a rule; why a campaign is as it is.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod demo;
 pub mod executor;
 pub mod explain;
 pub mod facts;
+pub mod google;
 pub mod leader;
 pub mod library;
 pub mod tick;

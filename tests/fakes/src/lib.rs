@@ -1,2 +1,59 @@
-//! Local fakes of Google's servers for tests: the Google Ads REST API and Google OAuth, keeping
-//! the documented contract (`../shared/reference/google-ads-and-oauth.md`).
+//! Local fakes of Google's servers for end-to-end tests over real HTTP on `127.0.0.1`: the
+//! Google Ads REST API (v26) and Google OAuth 2.0, keeping the contract written down in
+//! `shared/reference/google-ads-and-oauth.md`.
+//!
+//! * [`FakeOAuth`] — `GET /o/oauth2/v2/auth` (loopback redirect, PKCE S256, `state`; the fake
+//!   user consents at once, or refuses after [`FakeOAuth::deny_next_consent`]), `POST /token`
+//!   (`authorization_code`, `refresh_token`; client auth by form fields or HTTP Basic) and
+//!   `POST /revoke`, with Google's error bodies (`invalid_grant`, `invalid_client`, …).
+//! * [`FakeGoogleAds`] — `customers:listAccessibleCustomers`, `googleAds:search` (paged with
+//!   `nextPageToken`), `googleAds:searchStream` (a JSON array of chunks) and the
+//!   `campaigns`, `campaignBudgets`, `campaignCriteria` `:mutate` methods, with strict checks
+//!   of request bodies (lowerCamelCase keys, int64 as strings, enum names, update masks, no
+//!   `customerId`/`pageSize`), validate-only, partial failure, Google's error envelope and a
+//!   `request-id` header on every answer. Bearer tokens are checked against a [`FakeOAuth`].
+//!
+//! Both are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
+//! slow answers, dropped connections, HTML gateways), and captures of every body for the
+//! conformance checker `tests/conformance/google_ads.py`.
+//!
+//! ## GAQL subset
+//! `SELECT <fields> FROM campaign | campaign_label | campaign_criterion | campaign_budget
+//! [WHERE <field> (= | != | < | <= | > | >=) <literal> | IN (…) | NOT IN (…) | BETWEEN a AND b
+//! [AND …]] [ORDER BY <field> [ASC|DESC], …] [LIMIT n]`. Fields: `campaign.{resource_name, id,
+//! name, status, bidding_strategy_type, campaign_budget, target_cpa.target_cpa_micros,
+//! target_roas.target_roas}`, `campaign_budget.{resource_name, id, amount_micros}`,
+//! `campaign_label.{resource_name, campaign, label}`, `label.{resource_name, id, name}`,
+//! `campaign_criterion.{resource_name, campaign, criterion_id, type, bid_modifier,
+//! ad_schedule.day_of_week, ad_schedule.start_hour, ad_schedule.start_minute,
+//! ad_schedule.end_hour, ad_schedule.end_minute}`, `metrics.{impressions, clicks, cost_micros,
+//! conversions}`, `segments.{date, hour}`. Anything else answers 400 with a `queryError`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use leadorch_fakes::{FakeCampaign, FakeGoogleAds, FakeOAuth};
+//! let oauth = FakeOAuth::start().await;
+//! let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
+//! ads.add_customer("1234567890", None);
+//! ads.add_campaign("1234567890", FakeCampaign::new(111, "Brand"));
+//! let tokens = oauth.issue_tokens();
+//! // point the client at ads.base_url() and oauth.token_url(), with tokens.access_token
+//! # let _ = tokens;
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ads;
+mod oauth;
+mod server;
+
+pub use ads::{
+    AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek, FakeCampaign,
+    FakeGoogleAds, Fault, HourMetrics, MinuteOfHour, RecordedRequest, Route, API_VERSION,
+    DEFAULT_PAGE_SIZE, MAX_SCHEDULES_PER_DAY,
+};
+pub use oauth::{
+    FakeOAuth, IssuedTokens, OAuthFault, TokenCheck, TokenRequest, ADWORDS_SCOPE,
+    DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+};

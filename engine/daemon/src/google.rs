@@ -1,0 +1,340 @@
+//! Google Ads as an ads platform: [`GoogleAdapter`] implements [`AdsAdapter`] over the REST
+//! client of `leadorch-google` for the customers in the `[google]` configuration.
+//!
+//! Reads map Google's campaigns onto [`CampaignSnapshot`]s (the reconcile loop compares them
+//! with what the engine expects, which is how changes made in the Google Ads UI are found).
+//! Changes carry absolute values, so a retried mutation has the effect of one. A budget or
+//! ad-schedule change needs the campaign's budget resource or current schedule criteria: they
+//! come from the last read, or are read first.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use leadorch_domain::campaign::{
+    AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, DayOfWeek,
+};
+use leadorch_google::{
+    AdsError, BiddingStrategy, BiddingTarget, CampaignRow, CustomerId, GoogleAdsClient, TokenError,
+};
+
+use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign};
+
+/// Google Ads, for a fixed set of customers.
+pub struct GoogleAdapter {
+    client: GoogleAdsClient,
+    customers: Vec<CustomerId>,
+    validate_only: bool,
+    /// The last campaigns read, by (customer, campaign id).
+    last: Mutex<HashMap<(String, String), CampaignRow>>,
+}
+
+impl std::fmt::Debug for GoogleAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoogleAdapter")
+            .field("customers", &self.customers)
+            .field("validate_only", &self.validate_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GoogleAdapter {
+    /// An adapter over `client` for `customers` (ids as `123-456-7890` or digits). With
+    /// `validate_only`, every mutation is checked by Google and nothing changes.
+    pub fn new(
+        client: GoogleAdsClient,
+        customers: &[String],
+        validate_only: bool,
+    ) -> Result<GoogleAdapter, AdapterError> {
+        let customers = customers
+            .iter()
+            .map(|c| CustomerId::parse(c).map_err(fatal))
+            .collect::<Result<Vec<_>, _>>()?;
+        if customers.is_empty() {
+            return Err(AdapterError {
+                message: "no Google Ads customers configured ([google] customers)".into(),
+                retryable: false,
+            });
+        }
+        Ok(GoogleAdapter {
+            client,
+            customers,
+            validate_only,
+            last: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn customer(&self, id: &str) -> Result<&CustomerId, AdapterError> {
+        let wanted = CustomerId::parse(id).map_err(fatal)?;
+        self.customers
+            .iter()
+            .find(|c| c.as_str() == wanted.as_str())
+            .ok_or_else(|| AdapterError {
+                message: format!("customer {id} is not in [google] customers"),
+                retryable: false,
+            })
+    }
+
+    /// The campaign as last read, reading the customer's campaigns when it is not known.
+    async fn row(
+        &self,
+        customer: &CustomerId,
+        campaign_id: &str,
+    ) -> Result<CampaignRow, AdapterError> {
+        let key = (customer.as_str().to_string(), campaign_id.to_string());
+        if let Some(row) = self.remembered(&key) {
+            return Ok(row);
+        }
+        self.read(customer).await?;
+        self.remembered(&key).ok_or_else(|| AdapterError {
+            message: format!("campaign {campaign_id} not found in customer {customer}"),
+            retryable: false,
+        })
+    }
+
+    fn remembered(&self, key: &(String, String)) -> Option<CampaignRow> {
+        self.last.lock().ok().and_then(|m| m.get(key).cloned())
+    }
+
+    async fn read(&self, customer: &CustomerId) -> Result<Vec<CampaignRow>, AdapterError> {
+        let rows = self
+            .client
+            .campaigns(customer)
+            .await
+            .map_err(adapter_error)?;
+        if let Ok(mut last) = self.last.lock() {
+            last.retain(|(c, _), _| c != customer.as_str());
+            for r in &rows {
+                last.insert((customer.as_str().to_string(), r.id.to_string()), r.clone());
+            }
+        }
+        Ok(rows)
+    }
+
+    fn forget(&self, customer: &CustomerId, campaign_id: &str) {
+        if let Ok(mut last) = self.last.lock() {
+            last.remove(&(customer.as_str().to_string(), campaign_id.to_string()));
+        }
+    }
+}
+
+#[async_trait]
+impl AdsAdapter for GoogleAdapter {
+    fn name(&self) -> &str {
+        "google-ads"
+    }
+
+    async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {
+        let mut out = Vec::new();
+        for customer in &self.customers {
+            for row in self.read(customer).await? {
+                if let Some(snapshot) = snapshot_of(&row) {
+                    out.push(ObservedCampaign {
+                        customer_id: customer.as_str().to_string(),
+                        campaign_id: row.id.to_string(),
+                        snapshot,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply(
+        &self,
+        customer_id: &str,
+        campaign_id: &str,
+        change: &CampaignChange,
+    ) -> Result<(), AdapterError> {
+        let customer = self.customer(customer_id)?;
+        let id: i64 = campaign_id.parse().map_err(|_| AdapterError {
+            message: format!("campaign id {campaign_id:?} is not a Google Ads campaign id"),
+            retryable: false,
+        })?;
+        let v = self.validate_only;
+        let outcome = match change {
+            CampaignChange::Pause => {
+                self.client
+                    .set_campaign_status(customer, id, leadorch_google::CampaignStatus::Paused, v)
+                    .await
+            }
+            CampaignChange::Resume => {
+                self.client
+                    .set_campaign_status(customer, id, leadorch_google::CampaignStatus::Enabled, v)
+                    .await
+            }
+            CampaignChange::SetBudget {
+                daily_budget_micros,
+            } => {
+                let row = self.row(customer, campaign_id).await?;
+                let budget = row.budget.ok_or_else(|| AdapterError {
+                    message: format!("campaign {campaign_id} has no budget to change"),
+                    retryable: false,
+                })?;
+                self.client
+                    .set_budget_amount(customer, &budget.resource_name, *daily_budget_micros, v)
+                    .await
+            }
+            CampaignChange::SetBidTarget { bidding } => {
+                let target = match bidding {
+                    Bidding::TargetCpa { target_cpa_micros } => BiddingTarget::TargetCpa {
+                        micros: *target_cpa_micros,
+                    },
+                    Bidding::TargetRoas { target_roas } => BiddingTarget::TargetRoas {
+                        ratio: *target_roas,
+                    },
+                    other => {
+                        return Err(AdapterError {
+                            message: format!(
+                                "switching a campaign to {other:?} bidding is not supported; only target CPA and target ROAS values are set"
+                            ),
+                            retryable: false,
+                        })
+                    }
+                };
+                self.client.set_bidding_target(customer, id, target, v).await
+            }
+            CampaignChange::SetAdSchedule { slots } => {
+                // Always from a fresh read: the criteria to remove must be the current ones.
+                self.forget(customer, campaign_id);
+                let row = self.row(customer, campaign_id).await?;
+                let existing: Vec<String> = row
+                    .ad_schedule
+                    .iter()
+                    .map(|c| c.resource_name.clone())
+                    .collect();
+                let new: Vec<leadorch_google::AdScheduleSlot> = slots.iter().map(to_google_slot).collect();
+                self.client
+                    .replace_ad_schedule(customer, id, &existing, &new, v)
+                    .await
+            }
+        }
+        .map_err(adapter_error)?;
+        if let Some(failure) = outcome.partial_failures.first() {
+            return Err(AdapterError {
+                message: format!(
+                    "Google Ads refused operation {}: {} ({}){}",
+                    failure.operation_index,
+                    failure.error.message,
+                    failure.error.code,
+                    outcome
+                        .request_id
+                        .as_deref()
+                        .map(|r| format!(", request id {r}"))
+                        .unwrap_or_default()
+                ),
+                retryable: false,
+            });
+        }
+        // What was read before no longer describes the campaign.
+        self.forget(customer, campaign_id);
+        Ok(())
+    }
+}
+
+fn fatal(e: AdsError) -> AdapterError {
+    AdapterError {
+        message: e.to_string(),
+        retryable: false,
+    }
+}
+
+/// An [`AdsError`] as the executor sees it: retryable or not, with Google's request id.
+pub fn adapter_error(e: AdsError) -> AdapterError {
+    let retryable =
+        e.is_retryable() && !matches!(e, AdsError::Token(TokenError::ReconsentNeeded { .. }));
+    let message = match e.request_id() {
+        Some(id) if !e.to_string().contains(id) => format!("{e} (request id {id})"),
+        _ => e.to_string(),
+    };
+    AdapterError { message, retryable }
+}
+
+/// A Google campaign as the engine models it; `None` for statuses the engine does not model.
+pub fn snapshot_of(row: &CampaignRow) -> Option<CampaignSnapshot> {
+    let status = match &row.status {
+        leadorch_google::CampaignStatus::Enabled => CampaignStatus::Enabled,
+        leadorch_google::CampaignStatus::Paused => CampaignStatus::Paused,
+        leadorch_google::CampaignStatus::Removed => CampaignStatus::Removed,
+        leadorch_google::CampaignStatus::Other(_) => return None,
+    };
+    let bidding = match &row.bidding {
+        BiddingStrategy::ManualCpc => Bidding::ManualCpc,
+        BiddingStrategy::MaximizeConversions => Bidding::MaximizeConversions,
+        BiddingStrategy::TargetCpa {
+            target_cpa_micros: Some(m),
+        } => Bidding::TargetCpa {
+            target_cpa_micros: *m,
+        },
+        BiddingStrategy::TargetRoas {
+            target_roas: Some(r),
+        } => Bidding::TargetRoas { target_roas: *r },
+        BiddingStrategy::TargetCpa { .. } => Bidding::Other("TARGET_CPA".into()),
+        BiddingStrategy::TargetRoas { .. } => Bidding::Other("TARGET_ROAS".into()),
+        BiddingStrategy::Other(name) => Bidding::Other(name.clone()),
+    };
+    Some(CampaignSnapshot {
+        name: row.name.clone(),
+        labels: row.labels.clone(),
+        status,
+        daily_budget_micros: row
+            .budget
+            .as_ref()
+            .and_then(|b| b.amount_micros)
+            .unwrap_or(0),
+        bidding,
+        ad_schedule: row
+            .ad_schedule
+            .iter()
+            .map(|c| from_google_slot(&c.slot))
+            .collect(),
+    })
+}
+
+fn day_to_google(d: DayOfWeek) -> leadorch_google::DayOfWeek {
+    use leadorch_google::DayOfWeek as G;
+    match d {
+        DayOfWeek::Monday => G::Monday,
+        DayOfWeek::Tuesday => G::Tuesday,
+        DayOfWeek::Wednesday => G::Wednesday,
+        DayOfWeek::Thursday => G::Thursday,
+        DayOfWeek::Friday => G::Friday,
+        DayOfWeek::Saturday => G::Saturday,
+        DayOfWeek::Sunday => G::Sunday,
+    }
+}
+
+fn day_from_google(d: leadorch_google::DayOfWeek) -> DayOfWeek {
+    use leadorch_google::DayOfWeek as G;
+    match d {
+        G::Monday => DayOfWeek::Monday,
+        G::Tuesday => DayOfWeek::Tuesday,
+        G::Wednesday => DayOfWeek::Wednesday,
+        G::Thursday => DayOfWeek::Thursday,
+        G::Friday => DayOfWeek::Friday,
+        G::Saturday => DayOfWeek::Saturday,
+        G::Sunday => DayOfWeek::Sunday,
+    }
+}
+
+fn to_google_slot(s: &AdScheduleSlot) -> leadorch_google::AdScheduleSlot {
+    leadorch_google::AdScheduleSlot {
+        day: day_to_google(s.day_of_week),
+        start_hour: s.start_hour,
+        start_minute: s.start_minute,
+        end_hour: s.end_hour,
+        end_minute: s.end_minute,
+        bid_modifier: s.bid_modifier,
+    }
+}
+
+fn from_google_slot(s: &leadorch_google::AdScheduleSlot) -> AdScheduleSlot {
+    AdScheduleSlot {
+        day_of_week: day_from_google(s.day),
+        start_hour: s.start_hour,
+        start_minute: s.start_minute,
+        end_hour: s.end_hour,
+        end_minute: s.end_minute,
+        bid_modifier: s.bid_modifier,
+    }
+}

@@ -1,0 +1,292 @@
+//! The daemon against the fake Google Ads server over real HTTP: capacity fills up → the
+//! campaign is paused at Google → capacity frees → resumed; every fault kind converges to the
+//! intended state with no extra mutations; a change made in the Google Ads UI is recorded and
+//! not undone; every body exchanged conforms to Google's schema.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use leadorch_core::Engine;
+use leadorch_daemon::google::GoogleAdapter;
+use leadorch_daemon::library::save_rule;
+use leadorch_daemon::{Daemon, DaemonConfig};
+use leadorch_domain::{CapacityCommand, CapacitySnapshot};
+use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Fault, Route};
+use leadorch_google::{
+    memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken,
+};
+use leadorch_rules::{Limits, RuleHost};
+use leadorch_store::testing::TestDb;
+use leadorch_store::{Db, EventFilter, MasterKey, Metadata, RetentionPolicy, Store};
+
+const CUSTOMER: &str = "1234567890";
+const NL: i64 = 111;
+const BE: i64 = 222;
+
+const GATE: &str = r#"//! pause above 90 %, resume below 70 %
+//! on: capacity_changed
+//! priority: 10
+if team == () { return; }
+if team.utilisation >= 0.9 && !campaign.paused { return pause(`full: ${team.open_leads}/${team.max_open_leads}`); }
+if team.utilisation < 0.7 && campaign.paused { return resume("room again"); }
+"#;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn config() -> DaemonConfig {
+    let mut c = DaemonConfig::default();
+    c.facts.timezone = "Europe/Amsterdam".into();
+    c.policy.min_dwell = "0m".into();
+    c.reconcile.every = "1m".into();
+    c
+}
+
+struct World {
+    _db: TestDb,
+    e: Engine,
+    fake: FakeGoogleAds,
+    _oauth: FakeOAuth,
+    d: Daemon,
+    captured: Arc<std::sync::Mutex<Vec<leadorch_google::Capture>>>,
+}
+
+async fn world() -> World {
+    let oauth = FakeOAuth::start().await;
+    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
+    fake.add_customer(CUSTOMER, None);
+    let mut nl = FakeCampaign::new(NL, "NL Generic");
+    nl.labels = vec!["team:sales-nl".into()];
+    let mut be = FakeCampaign::new(BE, "BE Generic");
+    be.labels = vec!["team:sales-be".into()];
+    fake.add_campaign(CUSTOMER, nl);
+    fake.add_campaign(CUSTOMER, be);
+
+    let tokens = oauth.issue_tokens();
+    let ads = GoogleAdsConfig {
+        base_url: fake.base_url().parse().unwrap(),
+        retry: RetryPolicy {
+            max_attempts: 5,
+            base: StdDuration::from_millis(5),
+            cap: StdDuration::from_millis(50),
+            jitter: true,
+        },
+        request_timeout: StdDuration::from_secs(2),
+        ..GoogleAdsConfig::default()
+    };
+    let (sink, captured): (CaptureSink, _) = memory_sink();
+    let client = GoogleAdsClient::new(ads, Arc::new(StaticToken(tokens.access_token)))
+        .unwrap()
+        .with_capture(sink);
+    let adapter = GoogleAdapter::new(client, &["123-456-7890".to_string()], false).unwrap();
+
+    let db = TestDb::sqlite();
+    let e = Engine {
+        store: Store::with_master_key(
+            Db::connect(&db.url).await.unwrap(),
+            MasterKey::random(),
+            RetentionPolicy::default(),
+        )
+        .await
+        .unwrap(),
+    };
+    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    save_rule(&e, &host, "gate", GATE, true, start(), "test")
+        .await
+        .unwrap();
+    let mut d = Daemon::start(e.clone(), host, Arc::new(adapter), config())
+        .await
+        .unwrap();
+    d.step(start()).await.unwrap();
+    World {
+        _db: db,
+        e,
+        fake,
+        _oauth: oauth,
+        d,
+        captured,
+    }
+}
+
+async fn capacity(e: &Engine, team: &str, open: u32, at: DateTime<Utc>) {
+    e.execute::<CapacitySnapshot>(
+        team,
+        CapacityCommand::Record {
+            team: team.into(),
+            agents_available: 3,
+            open_leads: open,
+            max_open_leads: 40,
+            source: "test".into(),
+            at,
+        },
+        &Metadata::actor("test"),
+    )
+    .await
+    .unwrap();
+}
+
+fn status(w: &World, id: i64) -> CampaignStatus {
+    w.fake.campaign(CUSTOMER, id).expect("campaign").status
+}
+
+async fn count_events(e: &Engine, event_type: &str) -> usize {
+    e.store
+        .log
+        .list(&EventFilter {
+            event_type: Some(event_type.into()),
+            limit: Some(10_000),
+            ..EventFilter::default()
+        })
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn capacity_pauses_and_resumes_the_campaign_at_google() {
+    let mut w = world().await;
+    assert_eq!(w.fake.mutation_count(), 0, "observing changes nothing");
+
+    let t1 = start() + Duration::minutes(1);
+    capacity(&w.e, "sales-nl", 38, t1).await;
+    w.d.step(t1).await.unwrap();
+    assert_eq!(status(&w, NL), CampaignStatus::Paused);
+    assert_eq!(
+        status(&w, BE),
+        CampaignStatus::Enabled,
+        "other team untouched"
+    );
+    assert_eq!(w.fake.mutation_count(), 1);
+
+    let t2 = start() + Duration::minutes(2);
+    capacity(&w.e, "sales-nl", 10, t2).await;
+    w.d.step(t2).await.unwrap();
+    assert_eq!(status(&w, NL), CampaignStatus::Enabled);
+    assert_eq!(w.fake.mutation_count(), 2);
+    assert_eq!(count_events(&w.e, "ChangeApplied").await, 2);
+
+    // Nothing changes on further steps: no flapping, no extra mutations.
+    for m in 3..6 {
+        w.d.step(start() + Duration::minutes(m)).await.unwrap();
+    }
+    assert_eq!(w.fake.mutation_count(), 2);
+    conforms(&w);
+}
+
+#[tokio::test]
+async fn every_fault_kind_converges_without_extra_mutations() {
+    let mut w = world().await;
+    let retried = [
+        Fault::RateLimited {
+            retry_delay_secs: 0,
+        },
+        Fault::Internal,
+        Fault::Transient,
+        Fault::TokenExpired,
+        Fault::Slow { millis: 50 },
+        Fault::DropConnection,
+        Fault::HtmlBadGateway,
+    ];
+    let refused = [
+        Fault::DailyQuotaExhausted,
+        Fault::PermissionDenied,
+        Fault::CustomerNotEnabled,
+    ];
+    let mut minute = 0;
+    let mut expected_mutations = 0;
+    let mut full = false;
+    for fault in retried.iter().chain(refused.iter()) {
+        full = !full;
+        let (open, want) = if full {
+            (38, CampaignStatus::Paused)
+        } else {
+            (10, CampaignStatus::Enabled)
+        };
+        w.fake.push_fault(Route::MutateCampaigns, fault.clone());
+        minute += 1;
+        let at = start() + Duration::minutes(minute);
+        capacity(&w.e, "sales-nl", open, at).await;
+        w.d.step(at).await.unwrap();
+        if refused.contains(fault) {
+            // Google refused for good: recorded as failed, the campaign is unchanged …
+            assert_ne!(status(&w, NL), want, "{fault:?}");
+            // … and the next reading of the same capacity decides again and succeeds.
+            minute += 1;
+            let at = start() + Duration::minutes(minute);
+            capacity(&w.e, "sales-nl", open, at).await;
+            w.d.step(at).await.unwrap();
+        }
+        expected_mutations += 1;
+        assert_eq!(status(&w, NL), want, "after {fault:?}");
+        assert_eq!(
+            w.fake.mutation_count(),
+            expected_mutations,
+            "one mutation per intended change, after {fault:?}"
+        );
+        assert_eq!(w.fake.pending_faults(), 0, "{fault:?} was played");
+    }
+    assert_eq!(count_events(&w.e, "ChangeFailed").await, refused.len());
+    conforms(&w);
+}
+
+#[tokio::test]
+async fn a_change_in_the_google_ads_ui_is_recorded_and_not_undone() {
+    let mut w = world().await;
+    // The team has room, so the gate would resume a paused campaign …
+    let t1 = start() + Duration::minutes(1);
+    capacity(&w.e, "sales-be", 5, t1).await;
+    w.d.step(t1).await.unwrap();
+    // … but an operator pauses BE Generic in the Google Ads UI.
+    w.fake
+        .change_in_ui(CUSTOMER, BE, |c| c.status = CampaignStatus::Paused);
+    let t2 = start() + Duration::minutes(3);
+    w.d.step(t2).await.unwrap();
+    assert_eq!(count_events(&w.e, "ChangedOutsideEngine").await, 1);
+    let t3 = start() + Duration::minutes(4);
+    capacity(&w.e, "sales-be", 4, t3).await;
+    w.d.step(t3).await.unwrap();
+    assert_eq!(
+        status(&w, BE),
+        CampaignStatus::Paused,
+        "manual pause respected"
+    );
+    assert_eq!(w.fake.mutation_count(), 0);
+}
+
+/// Every body the client sent and received, and every answer of the fake, against the
+/// google-ads v26 protos (when `tests/run` has set up the checker).
+fn conforms(w: &World) {
+    let Ok(python) = std::env::var("LEADORCH_CONFORMANCE_PYTHON") else {
+        eprintln!("LEADORCH_CONFORMANCE_PYTHON not set: schema check skipped (tests/run sets it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("captures.jsonl");
+    w.fake.write_captures_jsonl(&path).unwrap();
+    let mut lines = std::fs::read_to_string(&path).unwrap();
+    for c in w.captured.lock().unwrap().iter() {
+        lines.push_str(&c.to_json_line());
+        lines.push('\n');
+    }
+    std::fs::write(&path, lines).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(repo().join("tests/conformance/google_ads.py"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "schema check failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,853 @@
+//! Typed campaigns, metrics and ad schedules; validation of what we send.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{AdsError, OperationFailure};
+use crate::wire::{int64, AdScheduleWire, TargetCpaWire, TargetRoasWire};
+
+/// Campaign status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CampaignStatus {
+    /// `ENABLED`: serving.
+    Enabled,
+    /// `PAUSED`: not serving.
+    Paused,
+    /// `REMOVED`: deleted.
+    Removed,
+    /// Anything else Google answered (`UNKNOWN`, …); cannot be written.
+    Other(String),
+}
+
+impl CampaignStatus {
+    /// Google's enum name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Enabled => "ENABLED",
+            Self::Paused => "PAUSED",
+            Self::Removed => "REMOVED",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Reads Google's enum name.
+    pub fn from_api(s: &str) -> Self {
+        match s {
+            "ENABLED" => Self::Enabled,
+            "PAUSED" => Self::Paused,
+            "REMOVED" => Self::Removed,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub(crate) fn writable(&self) -> Result<&'static str, AdsError> {
+        match self {
+            Self::Enabled => Ok("ENABLED"),
+            Self::Paused => Ok("PAUSED"),
+            Self::Removed => Ok("REMOVED"),
+            Self::Other(s) => Err(AdsError::Invalid(format!(
+                "campaign status {s:?} cannot be set; use ENABLED, PAUSED or REMOVED"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A campaign's bidding strategy as read (`campaign.bidding_strategy_type` and its target).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BiddingStrategy {
+    /// `TARGET_CPA` with `campaign.target_cpa.target_cpa_micros`.
+    TargetCpa {
+        /// Target cost per acquisition in micros, when set.
+        target_cpa_micros: Option<i64>,
+    },
+    /// `TARGET_ROAS` with `campaign.target_roas.target_roas`.
+    TargetRoas {
+        /// Target return on ad spend (a ratio), when set.
+        target_roas: Option<f64>,
+    },
+    /// `MANUAL_CPC`.
+    ManualCpc,
+    /// `MAXIMIZE_CONVERSIONS`.
+    MaximizeConversions,
+    /// Any other type, by Google's name (`MAXIMIZE_CONVERSION_VALUE`, `TARGET_SPEND`, …).
+    Other(String),
+}
+
+/// A bidding target to write (absolute value, so a retry is idempotent).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BiddingTarget {
+    /// `targetCpa.targetCpaMicros`.
+    TargetCpa {
+        /// Target CPA in micros (> 0).
+        micros: i64,
+    },
+    /// `targetRoas.targetRoas`.
+    TargetRoas {
+        /// Target ROAS ratio (> 0, finite).
+        ratio: f64,
+    },
+}
+
+/// The campaign's budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetInfo {
+    /// `customers/C/campaignBudgets/B`.
+    pub resource_name: String,
+    /// Daily amount in micros (`None` when Google sent none).
+    pub amount_micros: Option<i64>,
+}
+
+/// Day of the week of an ad schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum DayOfWeek {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl DayOfWeek {
+    /// All days, Monday first.
+    pub const ALL: [DayOfWeek; 7] = [
+        Self::Monday,
+        Self::Tuesday,
+        Self::Wednesday,
+        Self::Thursday,
+        Self::Friday,
+        Self::Saturday,
+        Self::Sunday,
+    ];
+
+    /// Google's enum name (`MONDAY`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Monday => "MONDAY",
+            Self::Tuesday => "TUESDAY",
+            Self::Wednesday => "WEDNESDAY",
+            Self::Thursday => "THURSDAY",
+            Self::Friday => "FRIDAY",
+            Self::Saturday => "SATURDAY",
+            Self::Sunday => "SUNDAY",
+        }
+    }
+
+    /// Reads Google's enum name.
+    pub fn from_api(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+impl fmt::Display for DayOfWeek {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Google's `MinuteOfHour` name of 0, 15, 30 or 45.
+pub fn minute_name(minute: u8) -> Option<&'static str> {
+    match minute {
+        0 => Some("ZERO"),
+        15 => Some("FIFTEEN"),
+        30 => Some("THIRTY"),
+        45 => Some("FORTY_FIVE"),
+        _ => None,
+    }
+}
+
+/// The minute of a `MinuteOfHour` name.
+pub fn minute_from_name(name: &str) -> Option<u8> {
+    match name {
+        "ZERO" => Some(0),
+        "FIFTEEN" => Some(15),
+        "THIRTY" => Some(30),
+        "FORTY_FIVE" => Some(45),
+        _ => None,
+    }
+}
+
+/// One ad schedule slot: `day start_hour:start_minute – end_hour:end_minute`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdScheduleSlot {
+    /// The day.
+    pub day: DayOfWeek,
+    /// 0–23.
+    pub start_hour: u8,
+    /// 0, 15, 30 or 45.
+    pub start_minute: u8,
+    /// 0–24 (24 only with minute 0).
+    pub end_hour: u8,
+    /// 0, 15, 30 or 45.
+    pub end_minute: u8,
+    /// Bid modifier 0.1–10.0 (1.0 = unchanged); `None` leaves bids as they are.
+    pub bid_modifier: Option<f64>,
+}
+
+impl fmt::Display for AdScheduleSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {:02}:{:02}-{:02}:{:02}",
+            self.day, self.start_hour, self.start_minute, self.end_hour, self.end_minute
+        )
+    }
+}
+
+/// Most ad schedules Google allows per day of week.
+pub const MAX_SLOTS_PER_DAY: usize = 6;
+
+impl AdScheduleSlot {
+    fn start(&self) -> u32 {
+        u32::from(self.start_hour) * 60 + u32::from(self.start_minute)
+    }
+
+    fn end(&self) -> u32 {
+        u32::from(self.end_hour) * 60 + u32::from(self.end_minute)
+    }
+
+    /// Checks one slot on its own.
+    pub fn validate(&self) -> Result<(), String> {
+        for (what, m) in [("start", self.start_minute), ("end", self.end_minute)] {
+            if minute_name(m).is_none() {
+                return Err(format!("{what} minute {m} is not one of 0, 15, 30, 45"));
+            }
+        }
+        if self.start_hour > 23 {
+            return Err(format!("start hour {} is not 0-23", self.start_hour));
+        }
+        if self.end_hour > 24 || (self.end_hour == 24 && self.end_minute != 0) {
+            return Err(format!(
+                "end {:02}:{:02} is not between 00:00 and 24:00",
+                self.end_hour, self.end_minute
+            ));
+        }
+        if self.start() >= self.end() {
+            return Err("start is not before end".into());
+        }
+        if let Some(b) = self.bid_modifier {
+            if !(0.1..=10.0).contains(&b) {
+                return Err(format!("bid modifier {b} is not within 0.1-10.0"));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn to_wire(self) -> AdScheduleWire {
+        AdScheduleWire {
+            day_of_week: self.day.as_str().to_owned(),
+            start_hour: self.start_hour,
+            start_minute: minute_name(self.start_minute).unwrap_or("ZERO").to_owned(),
+            end_hour: self.end_hour,
+            end_minute: minute_name(self.end_minute).unwrap_or("ZERO").to_owned(),
+        }
+    }
+}
+
+/// Checks a whole schedule: every slot valid, at most [`MAX_SLOTS_PER_DAY`] per day, no
+/// overlapping slots on a day. The error names the slot (index and time).
+pub fn validate_ad_schedule(slots: &[AdScheduleSlot]) -> Result<(), AdsError> {
+    let bad = |i: usize, s: &AdScheduleSlot, why: String| {
+        AdsError::Invalid(format!("ad schedule slot {i} ({s}): {why}"))
+    };
+    for (i, s) in slots.iter().enumerate() {
+        s.validate().map_err(|why| bad(i, s, why))?;
+    }
+    for day in DayOfWeek::ALL {
+        let on_day: Vec<(usize, &AdScheduleSlot)> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.day == day)
+            .collect();
+        if on_day.len() > MAX_SLOTS_PER_DAY {
+            let (i, s) = on_day[MAX_SLOTS_PER_DAY];
+            return Err(bad(
+                i,
+                s,
+                format!(
+                    "{} slots on {day}, at most {MAX_SLOTS_PER_DAY} are allowed",
+                    on_day.len()
+                ),
+            ));
+        }
+        for (n, (i, a)) in on_day.iter().enumerate() {
+            for (j, b) in &on_day[n + 1..] {
+                if a.start() < b.end() && b.start() < a.end() {
+                    return Err(bad(*j, b, format!("overlaps slot {i} ({a})")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An existing ad schedule criterion of a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdScheduleCriterion {
+    /// `customers/C/campaignCriteria/K~ID` (what [`crate::GoogleAdsClient::replace_ad_schedule`] removes).
+    pub resource_name: String,
+    /// The criterion id.
+    pub criterion_id: i64,
+    /// The slot and its bid modifier.
+    pub slot: AdScheduleSlot,
+}
+
+/// A campaign with what the rules need about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    /// Campaign id.
+    pub id: i64,
+    /// `customers/C/campaigns/K`.
+    pub resource_name: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: CampaignStatus,
+    /// Label names (from `campaign_label`), sorted.
+    pub labels: Vec<String>,
+    /// The budget, when the campaign has one.
+    pub budget: Option<BudgetInfo>,
+    /// Bidding strategy and its target.
+    pub bidding: BiddingStrategy,
+    /// Enabled ad schedule criteria.
+    pub ad_schedule: Vec<AdScheduleCriterion>,
+}
+
+/// Metrics of one campaign in one hour of one day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsRow {
+    /// Campaign id.
+    pub campaign_id: i64,
+    /// `segments.date` (account time zone).
+    pub date: NaiveDate,
+    /// `segments.hour`, 0–23.
+    pub hour: u8,
+    /// Impressions.
+    pub impressions: i64,
+    /// Clicks.
+    pub clicks: i64,
+    /// Cost in micros.
+    pub cost_micros: i64,
+    /// Conversions (fractional with data-driven attribution).
+    pub conversions: f64,
+}
+
+/// What a mutation did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MutateOutcome {
+    /// Resource names, one per operation in order (empty for failed operations of a
+    /// partial failure; none at all for `validate_only`).
+    pub results: Vec<String>,
+    /// Operations that failed when partial failure was enabled.
+    pub partial_failures: Vec<OperationFailure>,
+    /// Google's request id (`request-id` header or the failure's `requestId`).
+    pub request_id: Option<String>,
+}
+
+// ---------------------------------------------------------------- GAQL
+
+/// Campaigns with budget and bidding (labels and schedules are separate queries).
+pub const GAQL_CAMPAIGNS: &str = "SELECT campaign.id, campaign.name, campaign.status, \
+campaign.campaign_budget, campaign_budget.amount_micros, campaign.bidding_strategy_type, \
+campaign.target_cpa.target_cpa_micros, campaign.target_roas.target_roas \
+FROM campaign ORDER BY campaign.id";
+
+/// Label names of campaigns.
+pub const GAQL_CAMPAIGN_LABELS: &str = "SELECT campaign.id, label.name FROM campaign_label";
+
+/// Enabled ad schedule criteria of campaigns.
+pub const GAQL_AD_SCHEDULES: &str = "SELECT campaign.id, campaign_criterion.resource_name, \
+campaign_criterion.criterion_id, \
+campaign_criterion.ad_schedule.day_of_week, campaign_criterion.ad_schedule.start_hour, \
+campaign_criterion.ad_schedule.start_minute, campaign_criterion.ad_schedule.end_hour, \
+campaign_criterion.ad_schedule.end_minute, campaign_criterion.bid_modifier \
+FROM campaign_criterion WHERE campaign_criterion.type = 'AD_SCHEDULE' \
+AND campaign_criterion.status != 'REMOVED'";
+
+/// Hourly metrics per campaign between two dates (inclusive).
+pub fn gaql_metrics(from: NaiveDate, to: NaiveDate) -> String {
+    format!(
+        "SELECT campaign.id, segments.date, segments.hour, metrics.impressions, \
+metrics.clicks, metrics.cost_micros, metrics.conversions FROM campaign \
+WHERE segments.date BETWEEN '{}' AND '{}'",
+        from.format("%Y-%m-%d"),
+        to.format("%Y-%m-%d")
+    )
+}
+
+// ---------------------------------------------------------------- row parsing
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowCampaign {
+    #[serde(default)]
+    resource_name: String,
+    #[serde(with = "int64")]
+    id: i64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    campaign_budget: Option<String>,
+    #[serde(default)]
+    bidding_strategy_type: Option<String>,
+    #[serde(default)]
+    target_cpa: Option<TargetCpaWire>,
+    #[serde(default)]
+    target_roas: Option<TargetRoasWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowBudget {
+    #[serde(default)]
+    resource_name: String,
+    #[serde(with = "int64::option", default)]
+    amount_micros: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignRowWire {
+    campaign: RowCampaign,
+    #[serde(default)]
+    campaign_budget: Option<RowBudget>,
+}
+
+#[derive(Deserialize)]
+struct RowId {
+    #[serde(with = "int64")]
+    id: i64,
+}
+
+#[derive(Deserialize)]
+struct RowLabel {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct LabelRowWire {
+    campaign: RowId,
+    label: RowLabel,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowCriterion {
+    #[serde(default)]
+    resource_name: String,
+    #[serde(with = "int64")]
+    criterion_id: i64,
+    #[serde(default)]
+    ad_schedule: AdScheduleWire,
+    #[serde(default)]
+    bid_modifier: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScheduleRowWire {
+    campaign: RowId,
+    campaign_criterion: RowCriterion,
+}
+
+#[derive(Deserialize, Default)]
+struct RowSegments {
+    #[serde(default)]
+    date: Option<NaiveDate>,
+    #[serde(default)]
+    hour: u8,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RowMetrics {
+    #[serde(with = "int64::option", default)]
+    impressions: Option<i64>,
+    #[serde(with = "int64::option", default)]
+    clicks: Option<i64>,
+    #[serde(with = "int64::option", default)]
+    cost_micros: Option<i64>,
+    #[serde(default)]
+    conversions: f64,
+}
+
+#[derive(Deserialize)]
+struct MetricsRowWire {
+    campaign: RowId,
+    #[serde(default)]
+    segments: RowSegments,
+    #[serde(default)]
+    metrics: RowMetrics,
+}
+
+fn row<T: serde::de::DeserializeOwned>(
+    rpc: &'static str,
+    what: &str,
+    v: &Value,
+) -> Result<T, AdsError> {
+    serde_json::from_value(v.clone()).map_err(|e| AdsError::Decode {
+        rpc,
+        message: format!("{what} row: {e}"),
+    })
+}
+
+pub(crate) fn parse_campaign_row(rpc: &'static str, v: &Value) -> Result<CampaignRow, AdsError> {
+    let w: CampaignRowWire = row(rpc, "campaign", v)?;
+    let c = w.campaign;
+    let bidding = match c.bidding_strategy_type.as_deref().unwrap_or("UNSPECIFIED") {
+        "TARGET_CPA" => BiddingStrategy::TargetCpa {
+            target_cpa_micros: c.target_cpa.and_then(|t| t.target_cpa_micros),
+        },
+        "TARGET_ROAS" => BiddingStrategy::TargetRoas {
+            target_roas: c.target_roas.and_then(|t| t.target_roas),
+        },
+        "MANUAL_CPC" => BiddingStrategy::ManualCpc,
+        "MAXIMIZE_CONVERSIONS" => BiddingStrategy::MaximizeConversions,
+        other => BiddingStrategy::Other(other.to_owned()),
+    };
+    let budget = match (c.campaign_budget, w.campaign_budget) {
+        (None, None) => None,
+        (name, b) => {
+            let (b_name, amount) = b
+                .map(|b| (b.resource_name, b.amount_micros))
+                .unwrap_or_default();
+            Some(BudgetInfo {
+                resource_name: name.filter(|n| !n.is_empty()).unwrap_or(b_name),
+                amount_micros: amount,
+            })
+        }
+    };
+    Ok(CampaignRow {
+        id: c.id,
+        resource_name: c.resource_name,
+        name: c.name,
+        status: CampaignStatus::from_api(c.status.as_deref().unwrap_or("UNSPECIFIED")),
+        labels: Vec::new(),
+        budget,
+        bidding,
+        ad_schedule: Vec::new(),
+    })
+}
+
+pub(crate) fn parse_label_row(rpc: &'static str, v: &Value) -> Result<(i64, String), AdsError> {
+    let w: LabelRowWire = row(rpc, "campaign_label", v)?;
+    Ok((w.campaign.id, w.label.name))
+}
+
+pub(crate) fn parse_schedule_row(
+    rpc: &'static str,
+    v: &Value,
+) -> Result<(i64, AdScheduleCriterion), AdsError> {
+    let w: ScheduleRowWire = row(rpc, "campaign_criterion", v)?;
+    let c = w.campaign_criterion;
+    let a = &c.ad_schedule;
+    let decode = |message: String| AdsError::Decode { rpc, message };
+    let day = DayOfWeek::from_api(&a.day_of_week)
+        .ok_or_else(|| decode(format!("unknown day of week {:?}", a.day_of_week)))?;
+    let minute = |name: &str| {
+        minute_from_name(name).ok_or_else(|| decode(format!("unknown minute of hour {name:?}")))
+    };
+    let slot = AdScheduleSlot {
+        day,
+        start_hour: a.start_hour,
+        start_minute: minute(&a.start_minute)?,
+        end_hour: a.end_hour,
+        end_minute: minute(&a.end_minute)?,
+        bid_modifier: c.bid_modifier,
+    };
+    Ok((
+        w.campaign.id,
+        AdScheduleCriterion {
+            resource_name: c.resource_name,
+            criterion_id: c.criterion_id,
+            slot,
+        },
+    ))
+}
+
+pub(crate) fn parse_metrics_row(rpc: &'static str, v: &Value) -> Result<MetricsRow, AdsError> {
+    let w: MetricsRowWire = row(rpc, "metrics", v)?;
+    let date = w.segments.date.ok_or_else(|| AdsError::Decode {
+        rpc,
+        message: "metrics row without segments.date".into(),
+    })?;
+    Ok(MetricsRow {
+        campaign_id: w.campaign.id,
+        date,
+        hour: w.segments.hour,
+        impressions: w.metrics.impressions.unwrap_or(0),
+        clicks: w.metrics.clicks.unwrap_or(0),
+        cost_micros: w.metrics.cost_micros.unwrap_or(0),
+        conversions: w.metrics.conversions,
+    })
+}
+
+// ---------------------------------------------------------------- resource names
+
+/// `customers/C/campaigns/K`.
+pub fn campaign_resource_name(customer: &crate::CustomerId, campaign_id: i64) -> String {
+    format!("customers/{customer}/campaigns/{campaign_id}")
+}
+
+fn positive_id(id: &str) -> bool {
+    id.bytes().all(|b| b.is_ascii_digit()) && id.parse::<i64>().is_ok_and(|n| n > 0)
+}
+
+/// Checks `customers/{customer}/campaignBudgets/{id}`.
+pub(crate) fn check_budget_name(customer: &crate::CustomerId, name: &str) -> Result<(), AdsError> {
+    let prefix = format!("customers/{customer}/campaignBudgets/");
+    match name.strip_prefix(&prefix) {
+        Some(id) if positive_id(id) => Ok(()),
+        _ => Err(AdsError::Invalid(format!(
+            "budget resource name must be {prefix}<id>, found {name:?}"
+        ))),
+    }
+}
+
+/// Checks `customers/{customer}/campaignCriteria/{campaign}~{id}`.
+pub(crate) fn check_criterion_name(
+    customer: &crate::CustomerId,
+    campaign_id: i64,
+    name: &str,
+) -> Result<(), AdsError> {
+    let prefix = format!("customers/{customer}/campaignCriteria/{campaign_id}~");
+    match name.strip_prefix(&prefix) {
+        Some(id) if positive_id(id) => Ok(()),
+        _ => Err(AdsError::Invalid(format!(
+            "criterion resource name must be {prefix}<id>, found {name:?}"
+        ))),
+    }
+}
+
+pub(crate) fn check_campaign_id(campaign_id: i64) -> Result<(), AdsError> {
+    if campaign_id <= 0 {
+        return Err(AdsError::Invalid(format!(
+            "campaign id must be positive, found {campaign_id}"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn slot(day: DayOfWeek, sh: u8, sm: u8, eh: u8, em: u8) -> AdScheduleSlot {
+        AdScheduleSlot {
+            day,
+            start_hour: sh,
+            start_minute: sm,
+            end_hour: eh,
+            end_minute: em,
+            bid_modifier: None,
+        }
+    }
+
+    fn invalid(slots: &[AdScheduleSlot]) -> String {
+        match validate_ad_schedule(slots) {
+            Err(AdsError::Invalid(m)) => m,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_schedules_pass() {
+        let mut day = vec![];
+        for h in 0..6 {
+            day.push(slot(DayOfWeek::Monday, h * 4, 0, h * 4 + 4, 0));
+        }
+        day.push(slot(DayOfWeek::Tuesday, 9, 45, 24, 0));
+        day.push(AdScheduleSlot {
+            bid_modifier: Some(0.1),
+            ..slot(DayOfWeek::Sunday, 0, 15, 0, 30)
+        });
+        day.push(AdScheduleSlot {
+            bid_modifier: Some(10.0),
+            ..slot(DayOfWeek::Saturday, 23, 45, 24, 0)
+        });
+        validate_ad_schedule(&day).unwrap();
+    }
+
+    #[test]
+    fn bad_minute_is_named() {
+        let m = invalid(&[
+            slot(DayOfWeek::Monday, 9, 0, 12, 0),
+            slot(DayOfWeek::Monday, 13, 10, 17, 0),
+        ]);
+        assert!(m.contains("slot 1 (MONDAY 13:10-17:00)"), "{m}");
+        assert!(m.contains("start minute 10"), "{m}");
+        assert!(invalid(&[slot(DayOfWeek::Friday, 9, 0, 17, 50)]).contains("end minute 50"));
+    }
+
+    #[test]
+    fn hours_and_order() {
+        assert!(invalid(&[slot(DayOfWeek::Monday, 24, 0, 24, 0)]).contains("start hour 24"));
+        assert!(invalid(&[slot(DayOfWeek::Monday, 9, 0, 24, 15)]).contains("end 24:15"));
+        assert!(invalid(&[slot(DayOfWeek::Monday, 9, 0, 25, 0)]).contains("end 25:00"));
+        assert!(invalid(&[slot(DayOfWeek::Monday, 9, 0, 9, 0)]).contains("start is not before end"));
+        assert!(invalid(&[slot(DayOfWeek::Monday, 17, 0, 9, 0)])
+            .contains("slot 0 (MONDAY 17:00-09:00)"));
+    }
+
+    #[test]
+    fn more_than_six_per_day() {
+        let mut s: Vec<_> = (0..7)
+            .map(|h| slot(DayOfWeek::Wednesday, h * 2, 0, h * 2 + 1, 0))
+            .collect();
+        s.insert(0, slot(DayOfWeek::Monday, 1, 0, 2, 0));
+        let m = invalid(&s);
+        assert!(m.contains("slot 7 (WEDNESDAY 12:00-13:00)"), "{m}");
+        assert!(m.contains("7 slots on WEDNESDAY"), "{m}");
+    }
+
+    #[test]
+    fn modifier_range_and_overlap() {
+        for b in [0.0, 0.09, 10.01, f64::NAN] {
+            let m = invalid(&[AdScheduleSlot {
+                bid_modifier: Some(b),
+                ..slot(DayOfWeek::Thursday, 9, 0, 10, 0)
+            }]);
+            assert!(m.contains("bid modifier"), "{m}");
+        }
+        let m = invalid(&[
+            slot(DayOfWeek::Monday, 9, 0, 12, 0),
+            slot(DayOfWeek::Monday, 11, 45, 13, 0),
+        ]);
+        assert!(m.contains("slot 1") && m.contains("overlaps slot 0"), "{m}");
+    }
+
+    #[test]
+    fn campaign_rows_parse() {
+        let v = json!({
+            "campaign": {"resourceName": "customers/1234567890/campaigns/111", "id": "111",
+                "name": "Brand", "status": "PAUSED",
+                "campaignBudget": "customers/1234567890/campaignBudgets/9",
+                "biddingStrategyType": "TARGET_CPA", "targetCpa": {"targetCpaMicros": "1500000"}},
+            "campaignBudget": {"resourceName": "customers/1234567890/campaignBudgets/9", "amountMicros": "50000000"}
+        });
+        let r = parse_campaign_row("Search", &v).unwrap();
+        assert_eq!(r.id, 111);
+        assert_eq!(r.status, CampaignStatus::Paused);
+        assert_eq!(
+            r.budget,
+            Some(BudgetInfo {
+                resource_name: "customers/1234567890/campaignBudgets/9".into(),
+                amount_micros: Some(50_000_000)
+            })
+        );
+        assert_eq!(
+            r.bidding,
+            BiddingStrategy::TargetCpa {
+                target_cpa_micros: Some(1_500_000)
+            }
+        );
+
+        let roas = json!({"campaign": {"id": "5", "biddingStrategyType": "TARGET_ROAS",
+            "targetRoas": {"targetRoas": 3.5}, "status": "ENABLED"}});
+        let r = parse_campaign_row("Search", &roas).unwrap();
+        assert_eq!(
+            r.bidding,
+            BiddingStrategy::TargetRoas {
+                target_roas: Some(3.5)
+            }
+        );
+        assert_eq!(r.budget, None);
+        let other = json!({"campaign": {"id": "6", "biddingStrategyType": "TARGET_SPEND"}});
+        assert_eq!(
+            parse_campaign_row("Search", &other).unwrap().bidding,
+            BiddingStrategy::Other("TARGET_SPEND".into())
+        );
+        assert!(matches!(
+            parse_campaign_row("Search", &json!({"campaign": {"name": "no id"}})),
+            Err(AdsError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn schedule_and_metrics_rows_parse() {
+        let v = json!({"campaign": {"id": "111"}, "campaignCriterion": {
+            "resourceName": "customers/1/campaignCriteria/111~77", "criterionId": "77",
+            "adSchedule": {"dayOfWeek": "MONDAY", "startMinute": "ZERO", "endHour": 17, "endMinute": "FORTY_FIVE"},
+            "bidModifier": 1.2}});
+        let (campaign, c) = parse_schedule_row("Search", &v).unwrap();
+        assert_eq!(campaign, 111);
+        assert_eq!(c.criterion_id, 77);
+        assert_eq!(
+            c.slot,
+            AdScheduleSlot {
+                day: DayOfWeek::Monday,
+                start_hour: 0,
+                start_minute: 0,
+                end_hour: 17,
+                end_minute: 45,
+                bid_modifier: Some(1.2)
+            }
+        );
+        let m = json!({"campaign": {"resourceName": "customers/1/campaigns/111", "id": "111"},
+            "segments": {"date": "2026-03-02", "hour": 13},
+            "metrics": {"impressions": "340", "clicks": "12", "costMicros": "3450000", "conversions": 1.5}});
+        let r = parse_metrics_row("SearchStream", &m).unwrap();
+        assert_eq!(
+            r,
+            MetricsRow {
+                campaign_id: 111,
+                date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+                hour: 13,
+                impressions: 340,
+                clicks: 12,
+                cost_micros: 3_450_000,
+                conversions: 1.5
+            }
+        );
+        // Zero values are omitted by Google.
+        let zero =
+            json!({"campaign": {"id": "1"}, "segments": {"date": "2026-03-02"}, "metrics": {}});
+        let r = parse_metrics_row("SearchStream", &zero).unwrap();
+        assert_eq!(
+            (r.hour, r.impressions, r.cost_micros, r.conversions),
+            (0, 0, 0, 0.0)
+        );
+    }
+
+    #[test]
+    fn gaql_is_snake_case() {
+        let q = gaql_metrics(
+            NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 1, 7).unwrap(),
+        );
+        assert!(
+            q.contains("metrics.cost_micros")
+                && q.contains("BETWEEN '2026-01-01' AND '2026-01-07'")
+        );
+        for q in [
+            GAQL_CAMPAIGNS,
+            GAQL_CAMPAIGN_LABELS,
+            GAQL_AD_SCHEDULES,
+            q.as_str(),
+        ] {
+            for field in q.split([' ', ',']).filter(|w| w.contains('.')) {
+                assert_eq!(
+                    field,
+                    field.to_lowercase(),
+                    "GAQL field {field} is not snake_case"
+                );
+            }
+            assert!(q.starts_with("SELECT ") && q.contains(" FROM "));
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Starts both fakes with a demo customer (1234567890) and prints where they listen, so
+//! `leadorch` can be pointed at them by hand. Runs until Ctrl-C.
+
+#![forbid(unsafe_code)]
+
+use chrono::{Duration, Utc};
+use leadorch_fakes::{
+    AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek, FakeCampaign, FakeGoogleAds, FakeOAuth,
+};
+
+const CUSTOMER: &str = "1234567890";
+
+#[tokio::main]
+async fn main() {
+    let oauth = FakeOAuth::start().await;
+    let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
+    ads.add_customer(CUSTOMER, None);
+
+    let mut brand = FakeCampaign::new(111, "Brand");
+    brand.labels = vec!["autopilot".to_owned()];
+    brand.ad_schedule = vec![
+        AdScheduleSlot::new(DayOfWeek::Monday, 9, 17),
+        AdScheduleSlot::new(DayOfWeek::Tuesday, 9, 17),
+    ];
+    let mut generic = FakeCampaign::new(222, "Generic");
+    generic.bidding = Bidding::TargetCpa {
+        target_cpa_micros: 15_000_000,
+    };
+    generic.budget_amount_micros = 80_000_000;
+    let mut shopping = FakeCampaign::new(333, "Shopping");
+    shopping.bidding = Bidding::TargetRoas { target_roas: 4.0 };
+    let mut winter = FakeCampaign::new(444, "Winter sale");
+    winter.status = CampaignStatus::Paused;
+    winter.bidding = Bidding::MaximizeConversions;
+    for campaign in [brand, generic, shopping, winter] {
+        ads.add_campaign(CUSTOMER, campaign);
+    }
+    // Two days of history, so reports have something to show.
+    let today = Utc::now().date_naive();
+    for day in [today - Duration::days(1), today] {
+        for hour in 0..24 {
+            ads.accrue_hour(CUSTOMER, day, hour);
+        }
+    }
+    let tokens = oauth.issue_tokens();
+
+    println!(
+        "Google Ads fake:   {}/v26/  (customer {CUSTOMER})",
+        ads.base_url()
+    );
+    println!("OAuth auth URL:    {}", oauth.auth_url());
+    println!("OAuth token URL:   {}", oauth.token_url());
+    println!("OAuth revoke URL:  {}", oauth.revoke_url());
+    println!("client_id:         {}", oauth.client_id());
+    println!("client_secret:     {}", oauth.client_secret());
+    println!("refresh_token:     {}", tokens.refresh_token);
+    println!("access_token:      {}", tokens.access_token);
+    println!("Ctrl-C to stop.");
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("waiting for Ctrl-C failed: {e}");
+    }
+}
