@@ -68,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(args) => crate::operate::daemon(g, args).await,
         Command::Rules(cmd) => crate::operate::rules(g, cmd).await,
         Command::Explain(args) => crate::operate::explain(g, args).await,
+        Command::Google(cmd) => crate::google::run(g, cmd).await,
         Command::Audit(AuditCommand::Verify) => verify(g).await,
         Command::Replay(args) => replay(g, args).await,
         Command::Subjects(SubjectsCommand::Export { id, output }) => {

@@ -3,6 +3,7 @@
 
 mod bench;
 mod commands;
+mod google;
 mod operate;
 
 use std::path::PathBuf;
@@ -73,6 +74,9 @@ pub enum Command {
     Rules(operate::RulesCommand),
     /// Why is this campaign in its current state (or as of --at)?
     Explain(operate::ExplainArgs),
+    /// Google accounts: connect (OAuth consent), revoke, forget, list
+    #[command(subcommand)]
+    Google(google::GoogleCommand),
     /// Appends events one at a time forever, printing each acknowledged event id (crash tests)
     #[command(hide = true, name = "debug-append-loop")]
     DebugAppendLoop {

@@ -75,7 +75,8 @@ pub struct DaemonArgs {
     #[arg(long, env = "LEADORCH_CONFIG")]
     pub config: Option<PathBuf>,
     /// Ads platform: `sim` runs the built-in simulated account in real time beside the
-    /// daemon (the Google Ads adapter is the next milestone)
+    /// daemon; `google` acts on the Google Ads customers of the [google] config section with
+    /// the grant stored by `leadorch google connect`
     #[arg(long, default_value = "sim")]
     pub adapter: String,
     /// Run one cycle and exit
@@ -367,9 +368,9 @@ pub async fn demo(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
 }
 
 pub async fn daemon(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
-    if args.adapter != "sim" {
+    if args.adapter != "sim" && args.adapter != "google" {
         bail!(
-            "unknown --adapter {:?}: this build has `sim` (the Google Ads adapter is not built yet)",
+            "unknown --adapter {:?}: use `sim` (the built-in simulated account) or `google`",
             args.adapter
         );
     }
@@ -383,6 +384,9 @@ pub async fn daemon(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         config.actor = "daemon".into();
     }
     let host = Arc::new(host(None, &config)?);
+    if args.adapter == "google" {
+        return daemon_google(&global, engine, host, config, args.once).await;
+    }
     // The simulated account runs in real time beside the daemon: one simulated minute per
     // minute, its leads, capacity and metrics recorded as they happen.
     let sim_config = SimConfig::demo(Utc::now(), 7);
@@ -441,6 +445,44 @@ pub async fn daemon(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let result = Daemon::run(engine, host, adapter, config, stop_rx, &mut on_step).await;
     world.abort();
     result?;
+    eprintln!("leadorch daemon: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `daemon --adapter google`: the same loop, acting on Google Ads.
+async fn daemon_google(
+    global: &Global,
+    engine: Engine,
+    host: Arc<RuleHost>,
+    config: DaemonConfig,
+    once: bool,
+) -> Result<ExitCode> {
+    let adapter = crate::google::adapter(&engine, &config).await?;
+    if once {
+        let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
+        let report = d.step(Utc::now()).await?;
+        outln!("{}", serde_json::to_string(&report)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    eprintln!(
+        "leadorch daemon: {} with Google Ads account {} (customers {}); SIGTERM or Ctrl-C stops after the current step",
+        db::redact_url(&global.database_url.clone().unwrap_or_else(db::default_database_url)),
+        config.google.account,
+        config.google.customers.join(", ")
+    );
+    let mut on_step = |r: &leadorch_daemon::StepReport| {
+        for e in &r.evaluations {
+            for p in &e.accepted {
+                tracing::info!(evaluation = %e.id, rule = %p.rule, campaign = %p.campaign, action = p.decision.action.name(), "accepted");
+            }
+        }
+    };
+    Daemon::run(engine, host, adapter, config, stop_rx, &mut on_step).await?;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
 }

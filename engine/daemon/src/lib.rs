@@ -6,12 +6,14 @@
 //! - [`executor`]: the outbox drain (requested → applied / failed).
 //! - [`daemon`]: the cycle, leadership, and the long-running loop.
 //! - [`adapter`]: the platform boundary; [`adapter::SimAdapter`] over the simulator.
+//! - [`accounts`]: Google grants — consent recorded, tokens for the client, revoke, forget.
 //! - [`google`]: [`google::GoogleAdapter`], the same boundary over the Google Ads REST API.
 //! - [`demo`]: simulator + daemon + example rules on an accelerated clock.
 //! - [`backtest`], [`explain`]: history through a rule; why a campaign is as it is.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accounts;
 pub mod adapter;
 pub mod backtest;
 pub mod config;

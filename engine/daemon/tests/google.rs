@@ -81,6 +81,8 @@ async fn world() -> World {
             jitter: true,
         },
         request_timeout: StdDuration::from_secs(2),
+        // The per-customer limiter (5 requests/s by default) would only slow the test down.
+        ops_per_second_per_customer: 1000,
         ..GoogleAdsConfig::default()
     };
     let (sink, captured): (CaptureSink, _) = memory_sink();
@@ -289,4 +291,101 @@ fn conforms(w: &World) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_hanging() {
+    use leadorch_daemon::accounts::{self, AccountTokens};
+    use leadorch_daemon::adapter::AdsAdapter;
+    use leadorch_oauth::{OAuthConfig, Secret, TokenSet};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let oauth = FakeOAuth::start().await;
+    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
+    fake.add_customer(CUSTOMER, None);
+    fake.add_campaign(CUSTOMER, FakeCampaign::new(NL, "NL Generic"));
+    let db = TestDb::sqlite();
+    let e = Engine {
+        store: Store::with_master_key(
+            Db::connect(&db.url).await.unwrap(),
+            MasterKey::random(),
+            RetentionPolicy::default(),
+        )
+        .await
+        .unwrap(),
+    };
+    let ads = || GoogleAdsConfig {
+        base_url: fake.base_url().parse().unwrap(),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base: StdDuration::from_millis(5),
+            cap: StdDuration::from_millis(50),
+            jitter: true,
+        },
+        ..GoogleAdsConfig::default()
+    };
+    // A completed consent, as `leadorch google connect` records it.
+    let issued = oauth.issue_tokens();
+    let granted = TokenSet {
+        access_token: Secret::new(issued.access_token.clone()),
+        refresh_token: Some(Secret::new(issued.refresh_token.clone())),
+        expires_at: Utc::now() + Duration::hours(1),
+        scopes: vec![leadorch_oauth::ADWORDS_SCOPE.to_string()],
+    };
+    let connected = accounts::record_consent(&e, "ops", &granted, ads(), "test", Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(connected.customers, vec![CUSTOMER.to_string()]);
+
+    let mut config = OAuthConfig::new(oauth.client_id());
+    config.client_secret = Some(Secret::new(oauth.client_secret()));
+    config.token_url = oauth.token_url().parse().unwrap();
+    config.revoke_url = oauth.revoke_url().parse().unwrap();
+    config.http_timeout = StdDuration::from_secs(2);
+    let notified = Arc::new(AtomicBool::new(false));
+    let flag = notified.clone();
+    let tokens = AccountTokens::load(
+        &e,
+        config,
+        "ops",
+        Arc::new(move |_, _| flag.store(true, Ordering::SeqCst)),
+    )
+    .await
+    .unwrap();
+    let client = GoogleAdsClient::new(ads(), Arc::new(tokens)).unwrap();
+    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false).unwrap();
+    assert_eq!(
+        adapter.campaigns().await.unwrap().len(),
+        1,
+        "the grant works"
+    );
+    let refreshes = oauth.refresh_count();
+
+    // The operator revokes the app in their Google account; the access token dies too.
+    oauth.revoke_all();
+    let began = std::time::Instant::now();
+    let err = adapter.campaigns().await.expect_err("the grant is gone");
+    assert!(!err.retryable, "{err:?}");
+    let deadline = began + StdDuration::from_secs(10);
+    while count_events(&e, "ReconsentNeeded").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ReconsentNeeded event within 10 s"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    assert!(notified.load(Ordering::SeqCst), "the operator was notified");
+    let state = accounts::load_account(&e, "ops").await.unwrap();
+    assert_eq!(
+        state.status(),
+        leadorch_domain::google_account::AccountStatus::ReconsentNeeded
+    );
+    // From now on nothing calls Google's token endpoint again, and nothing waits.
+    let asked = oauth.token_requests().len();
+    let again = std::time::Instant::now();
+    adapter.campaigns().await.expect_err("still no grant");
+    assert!(again.elapsed() < StdDuration::from_secs(2));
+    assert_eq!(oauth.token_requests().len(), asked, "no further refresh");
+    assert_eq!(oauth.refresh_count(), refreshes, "no refresh succeeded");
+    assert_eq!(count_events(&e, "ReconsentNeeded").await, 1);
 }

@@ -254,8 +254,13 @@ impl AdsError {
     /// A 401 that a fresh access token may fix: `OAUTH_TOKEN_EXPIRED` or no detail.
     pub fn wants_token_refresh(&self) -> bool {
         match self {
+            // A revoked access token may belong to a live grant (only the token was revoked)
+            // or to an ended one: one refresh tells, and lets the token source record that
+            // consent is needed again.
             Self::Authentication { code, .. } => {
-                code == "OAUTH_TOKEN_EXPIRED" || code == UNAUTHENTICATED
+                code == "OAUTH_TOKEN_EXPIRED"
+                    || code == "OAUTH_TOKEN_REVOKED"
+                    || code == UNAUTHENTICATED
             }
             Self::Http { status, .. } => *status == 401,
             _ => false,
@@ -542,7 +547,7 @@ mod tests {
             }
         );
         assert!(expired.wants_token_refresh() && !expired.is_retryable());
-        for code in ["OAUTH_TOKEN_REVOKED", "NOT_ADS_USER", "CUSTOMER_NOT_FOUND"] {
+        for code in ["NOT_ADS_USER", "CUSTOMER_NOT_FOUND"] {
             let e = AdsError::from_response(
                 401,
                 None,

@@ -381,9 +381,22 @@ async fn permission_denied_is_not_retried() {
 }
 
 #[tokio::test]
-async fn revoked_token_and_daily_quota_are_not_retried() {
+async fn a_revoked_token_is_refreshed_once_and_the_daily_quota_is_not_retried() {
+    let revoked_reply = || {
+        Reply::Json(
+            401,
+            ads_error(
+                401,
+                "UNAUTHENTICATED",
+                "authenticationError",
+                "OAUTH_TOKEN_REVOKED",
+                Value::Null,
+            ),
+        )
+    };
     let server = serve(
         vec![
+            revoked_reply(),
             Reply::Json(
                 401,
                 ads_error(
@@ -414,8 +427,9 @@ async fn revoked_token_and_daily_quota_are_not_retried() {
     assert!(
         matches!(&revoked, AdsError::Authentication { code, .. } if code == "OAUTH_TOKEN_REVOKED")
     );
-    assert_eq!(server.requests().len(), 1);
-    assert_eq!(tokens.refreshes(), 0);
+    // One refresh to tell a revoked access token from an ended grant, then no more.
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(tokens.refreshes(), 1);
 
     let daily = c
         .search(&customer(), "SELECT campaign.id FROM campaign")
@@ -425,7 +439,7 @@ async fn revoked_token_and_daily_quota_are_not_retried() {
         matches!(daily, AdsError::Quota { daily: true, .. }),
         "{daily:?}"
     );
-    assert_eq!(server.requests().len(), 2);
+    assert_eq!(server.requests().len(), 3);
 }
 
 #[tokio::test]

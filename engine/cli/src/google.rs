@@ -1,0 +1,221 @@
+//! `leadorch google connect|revoke|forget|list`, and the Google Ads adapter of
+//! `leadorch daemon --adapter google`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use anyhow::{bail, Context, Result};
+use chrono::Utc;
+use clap::Subcommand;
+use leadorch_daemon::accounts::{self, AccountTokens, Revoked};
+use leadorch_daemon::config::GoogleSettings;
+use leadorch_daemon::google::GoogleAdapter;
+use leadorch_daemon::DaemonConfig;
+use leadorch_domain::google_account::AccountStatus;
+use leadorch_google::{GoogleAdsClient, GoogleAdsConfig};
+use leadorch_oauth::{ConsentFlow, OAuthConfig};
+use serde_json::json;
+
+use crate::commands::{actor, open};
+use crate::Global;
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GoogleCommand {
+    /// Connect a Google account: opens Google's consent page (scope adwords, PKCE and state),
+    /// receives the grant on a loopback redirect, stores the refresh token sealed and records
+    /// the consent with the customers it reaches
+    Connect {
+        /// A name for the account (letters, digits, . _ @ + -); the daemon's [google] account
+        #[arg(long)]
+        account: String,
+        /// Loopback port for Google's redirect [default: any free port]
+        #[arg(long)]
+        port: Option<u16>,
+        /// Print the consent page's address instead of opening the browser
+        #[arg(long)]
+        no_browser: bool,
+        /// Give up when the consent has not come back after this many seconds
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
+        /// Configuration file ([google] client id and endpoints)
+        #[arg(long, env = "LEADORCH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Revoke the account's grant at Google and delete its stored tokens
+    Revoke {
+        /// The account name
+        account: String,
+        /// Configuration file ([google] client id and endpoints)
+        #[arg(long, env = "LEADORCH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Delete all Google user data held for the account: revoke if still connected, delete
+    /// the tokens, destroy the account's keys (its email and tokens become unreadable) and
+    /// record the deletion
+    Forget {
+        /// The account name
+        account: String,
+        /// Configuration file ([google] client id and endpoints)
+        #[arg(long, env = "LEADORCH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Connected accounts and their state
+    List {
+        /// One JSON object per account
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
+    Ok(DaemonConfig::load(config, std::env::vars())?.google)
+}
+
+/// The OAuth client from `[google]`, then `LEADORCH_GOOGLE_*` variables.
+pub fn oauth_config(s: &GoogleSettings) -> Result<OAuthConfig> {
+    let mut c = OAuthConfig::new(s.client_id.clone().unwrap_or_default());
+    if let Some(secret) = &s.client_secret {
+        c.client_secret = Some(leadorch_oauth::Secret::new(secret.clone()));
+    }
+    if let Some(url) = &s.token_url {
+        c.token_url = url
+            .parse()
+            .with_context(|| format!("[google] token_url {url:?}"))?;
+    }
+    c.apply_env()?;
+    if c.client_id.is_empty() {
+        bail!("no OAuth client id: set [google] client_id in the config file or LEADORCH_GOOGLE_CLIENT_ID");
+    }
+    Ok(c)
+}
+
+/// The Ads client settings from `[google]`, then `LEADORCH_GOOGLE_ADS_*` variables.
+pub fn ads_config(s: &GoogleSettings) -> Result<GoogleAdsConfig> {
+    let mut c = GoogleAdsConfig::default();
+    if let Some(url) = &s.base_url {
+        c.base_url = url
+            .parse()
+            .with_context(|| format!("[google] base_url {url:?}"))?;
+    }
+    if let Some(v) = &s.api_version {
+        c.api_version = v.clone();
+    }
+    c.developer_token = s.developer_token.clone();
+    c.login_customer_id = s.login_customer_id.clone();
+    let c = c.from_env_overrides()?;
+    c.validate()?;
+    Ok(c)
+}
+
+pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
+    let engine = open(g).await?;
+    let who = actor(g);
+    match cmd {
+        GoogleCommand::Connect {
+            account,
+            port,
+            no_browser,
+            timeout_secs,
+            config,
+        } => {
+            let s = settings(config.as_deref())?;
+            let oauth = oauth_config(&s)?;
+            let ads = ads_config(&s)?;
+            let flow = ConsentFlow::start(oauth, port)?;
+            let url = flow.authorize_url().to_string();
+            eprintln!("consent page: {url}");
+            if !no_browser && webbrowser::open(&url).is_err() {
+                eprintln!("could not open a browser: open the address above yourself");
+            }
+            eprintln!(
+                "waiting up to {timeout_secs} s for Google's answer on {}",
+                flow.redirect_uri()
+            );
+            let tokens = flow.wait(StdDuration::from_secs(timeout_secs)).await?;
+            let connected =
+                accounts::record_consent(&engine, &account, &tokens, ads, &who, Utc::now()).await?;
+            outln!(
+                "connected {}: {} customer(s) {}",
+                connected.account,
+                connected.customers.len(),
+                connected.customers.join(", ")
+            )?;
+        }
+        GoogleCommand::Revoke { account, config } => {
+            let oauth = oauth_config(&settings(config.as_deref())?)?;
+            let outcome = accounts::revoke(&engine, &oauth, &account, &who, Utc::now()).await?;
+            let how = match outcome {
+                Revoked::AtGoogle => "revoked at Google",
+                Revoked::AlreadyEnded => "Google had already ended the grant",
+                Revoked::NoToken => "no token was stored",
+            };
+            outln!("revoked {account}: {how}; stored tokens deleted")?;
+        }
+        GoogleCommand::Forget { account, config } => {
+            let oauth = oauth_config(&settings(config.as_deref())?)?;
+            accounts::forget(&engine, &oauth, &account, &who, Utc::now()).await?;
+            outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;
+        }
+        GoogleCommand::List { json } => {
+            let views = leadorch_core::projection::catch_up(&engine.store).await?;
+            for (id, doc) in views.google_accounts.iter() {
+                let a = &doc.state;
+                let status = match a.status() {
+                    AccountStatus::NotConnected => "not_connected",
+                    AccountStatus::Connected => "connected",
+                    AccountStatus::ReconsentNeeded => "reconsent_needed",
+                    AccountStatus::Revoked => "revoked",
+                };
+                if json {
+                    outln!(
+                        "{}",
+                        json!({
+                            "account": id,
+                            "status": status,
+                            "customers": a.accessible_customers(),
+                            "connected_at": a.connected_at(),
+                            "reconsent_reason": a.reconsent_reason(),
+                            "data_deleted_at": a.data_deleted_at(),
+                        })
+                    )?;
+                } else {
+                    outln!(
+                        "{id:<24} {status:<17} {}",
+                        a.accessible_customers().join(",")
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Google Ads adapter for the daemon, from `[google]`: the account's stored grant, its
+/// customers; a grant Google refuses is recorded and reported at once.
+pub async fn adapter(
+    engine: &leadorch_core::Engine,
+    config: &DaemonConfig,
+) -> Result<Arc<GoogleAdapter>> {
+    let s = &config.google;
+    if s.account.is_empty() {
+        bail!("--adapter google needs [google] account in the config file (LEADORCH__GOOGLE__ACCOUNT)");
+    }
+    let notify: accounts::Notifier = Arc::new(|account: &str, reason: &str| {
+        tracing::error!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
+        eprintln!("leadorch daemon: Google account {account} needs consent again ({reason}); run `leadorch google connect --account {account}`");
+    });
+    let tokens = AccountTokens::load(engine, oauth_config(s)?, &s.account, notify).await?;
+    let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens))?;
+    let adapter = GoogleAdapter::new(client, &s.customers, s.validate_only)
+        .map_err(|e| anyhow::anyhow!("[google] {e}"))?;
+    Ok(Arc::new(adapter))
+}

@@ -1,0 +1,263 @@
+//! `leadorch google connect|list|revoke|forget` and `daemon --adapter google --once` as a
+//! user runs them, against the fake Google OAuth and Google Ads servers over real HTTP; the
+//! test plays the browser. The fakes run on the test's runtime, so the tests use two worker
+//! threads: one may wait for a `leadorch` child while the other serves its requests.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth};
+
+const CUSTOMER: &str = "1234567890";
+
+struct Setup {
+    oauth: FakeOAuth,
+    ads: FakeGoogleAds,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let oauth = FakeOAuth::start().await;
+        let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
+        ads.add_customer(CUSTOMER, None);
+        let mut c = FakeCampaign::new(111, "NL Generic");
+        c.labels = vec!["team:sales-nl".into()];
+        ads.add_campaign(CUSTOMER, c);
+        Setup {
+            oauth,
+            ads,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("leadorch.db")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_leadorch"));
+        c.arg("--database-url")
+            .arg(format!("sqlite://{}", self.db().display()))
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env_remove("LEADORCH_CONFIG")
+            .env("LEADORCH_GOOGLE_CLIENT_ID", self.oauth.client_id())
+            .env("LEADORCH_GOOGLE_CLIENT_SECRET", self.oauth.client_secret())
+            .env("LEADORCH_GOOGLE_OAUTH_AUTH_URL", self.oauth.auth_url())
+            .env("LEADORCH_GOOGLE_OAUTH_TOKEN_URL", self.oauth.token_url())
+            .env("LEADORCH_GOOGLE_OAUTH_REVOKE_URL", self.oauth.revoke_url())
+            .env("LEADORCH_GOOGLE_ADS_BASE_URL", self.ads.base_url());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, String, String) {
+        let out = self.cmd(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `google connect` with the test as the browser: follow the consent page's redirect to
+    /// the CLI's loopback listener.
+    async fn connect(&self, account: &str) -> String {
+        let mut child = self
+            .cmd(&[
+                "google",
+                "connect",
+                "--account",
+                account,
+                "--no-browser",
+                "--timeout-secs",
+                "30",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let url = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the CLI prints the consent page");
+            if let Some(u) = line.strip_prefix("consent page: ") {
+                break u.to_string();
+            }
+        };
+        assert!(url.starts_with(&self.oauth.auth_url()), "{url}");
+        for p in [
+            "code_challenge_method=S256",
+            "access_type=offline",
+            "state=",
+            "code_challenge=",
+        ] {
+            assert!(url.contains(p), "{p} missing from {url}");
+        }
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let consent = browser.get(&url).send().await.unwrap();
+        assert_eq!(consent.status().as_u16(), 302, "the fake user consents");
+        let back = consent.headers()["location"].to_str().unwrap().to_string();
+        assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+        let page = browser.get(&back).send().await.unwrap();
+        assert!(page.status().is_success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{stdout}");
+        stdout
+    }
+}
+
+fn file_bytes(db: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(db).unwrap();
+    for ext in ["db-wal", "db-shm"] {
+        if let Ok(b) = std::fs::read(db.with_extension(ext)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_act_revoke_and_forget_a_google_account() {
+    let s = Setup::new().await;
+    let stdout = s.connect("ops").await;
+    assert_eq!(
+        stdout.trim(),
+        format!("connected ops: 1 customer(s) {CUSTOMER}")
+    );
+    // The fake's refresh tokens start with "1//fake-": none is in the database in clear.
+    assert!(
+        !contains(&file_bytes(&s.db()), b"1//fake-"),
+        "token in clear"
+    );
+
+    let (ok, list, err) = s.run(&["google", "list", "--json"]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(row["account"], "ops");
+    assert_eq!(row["status"], "connected");
+    assert_eq!(row["customers"], serde_json::json!([CUSTOMER]));
+
+    // The daemon acts on Google with the stored grant.
+    let config = s.dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n"),
+    )
+    .unwrap();
+    let (ok, report, err) = s.run(&[
+        "daemon",
+        "--adapter",
+        "google",
+        "--once",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, events, err2) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
+    assert!(ok, "{err2}");
+    assert_eq!(
+        events.lines().count(),
+        1,
+        "events: {events}\ndaemon: {report}\n{err}"
+    );
+    assert!(events.contains("NL Generic"), "{events}");
+    assert_eq!(
+        s.ads.campaign(CUSTOMER, 111).unwrap().status,
+        CampaignStatus::Enabled
+    );
+
+    let (ok, out, err) = s.run(&["google", "revoke", "ops"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "revoked ops: revoked at Google; stored tokens deleted"
+    );
+    // The daemon refuses to start on a revoked account, with what to do.
+    let (ok, _, err) = s.run(&[
+        "daemon",
+        "--adapter",
+        "google",
+        "--once",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("leadorch google connect --account ops"),
+        "{err}"
+    );
+
+    let (ok, out, err) = s.run(&["google", "forget", "ops"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("forgot ops"), "{out}");
+    let (_, list, _) = s.run(&["google", "list", "--json"]);
+    let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(row["status"], "revoked");
+    assert!(row["data_deleted_at"].is_string(), "{row}");
+    let (ok, _, err) = s.run(&["audit", "verify"]);
+    assert!(ok, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_consent_records_nothing() {
+    let s = Setup::new().await;
+    s.oauth.deny_next_consent();
+    let mut child = s
+        .cmd(&[
+            "google",
+            "connect",
+            "--account",
+            "ops",
+            "--no-browser",
+            "--timeout-secs",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("consent page line").unwrap();
+        if let Some(u) = line.strip_prefix("consent page: ") {
+            break u.to_string();
+        }
+    };
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent = browser.get(&url).send().await.unwrap();
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.contains("error=access_denied"), "{back}");
+    let _ = browser.get(&back).send().await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!status.success());
+    let (ok, list, err) = s.run(&["google", "list", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(list.trim(), "", "no account recorded");
+}

@@ -1,0 +1,352 @@
+//! Connected Google accounts: what `leadorch google connect|revoke|forget` and the daemon do
+//! with OAuth grants.
+//!
+//! - A completed consent stores the refresh token sealed ([`leadorch_store::TokenVault`]),
+//!   asks Google which customers the grant reaches, and records `ConsentGranted` (who, when,
+//!   scopes, customers — never the token).
+//! - The daemon gets its access tokens from [`AccountTokens`]: a [`TokenManager`] over the
+//!   stored refresh token that never waits on a person. A refused refresh token is recorded as
+//!   `ReconsentNeeded` (and reported to the caller's notifier) as soon as it happens; from then
+//!   on every Google call fails at once with a "consent needed again" error, without calling
+//!   Google, until the operator connects the account again.
+//! - Revoking ends the grant at Google, deletes the stored token and records `Revoked`;
+//!   forgetting also destroys the account's keys (so the email and any copy of the token are
+//!   unreadable) and records `DataDeleted`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use leadorch_core::Engine;
+use leadorch_domain::google_account::{AccountStatus, GoogleAccountCommand};
+use leadorch_domain::personal::KeyPurpose;
+use leadorch_domain::{stream_id, AnyEvent, GoogleAccount};
+use leadorch_google::{AccessTokens, GoogleAdsClient, GoogleAdsConfig, StaticToken, TokenError};
+use leadorch_oauth::{
+    OAuthConfig, OAuthError, Revocation, Secret, TokenEvent, TokenManager, TokenSet,
+};
+use leadorch_store::{Metadata, Reveal};
+
+use crate::{Error, Result};
+
+/// The account's state from its stream (default when it was never connected).
+pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccount> {
+    let mut state = GoogleAccount::default();
+    let mut decoder = engine.store.codec.decoder(Reveal::Redact);
+    for rec in engine
+        .store
+        .log
+        .read_stream(&stream_id(GoogleAccount::TYPE, account))
+        .await?
+    {
+        if let AnyEvent::GoogleAccount(e) =
+            leadorch_core::projection::decode(&mut decoder, &rec).await?
+        {
+            state.apply(e);
+        }
+    }
+    Ok(state)
+}
+
+fn check_name(account: &str) -> Result<()> {
+    let ok = !account.is_empty()
+        && account.len() <= 100
+        && account
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Input(format!(
+            "account name {account:?}: use 1-100 letters, digits and . _ @ + -"
+        )))
+    }
+}
+
+/// What a completed consent recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connected {
+    /// The account name.
+    pub account: String,
+    /// Scopes granted.
+    pub scopes: Vec<String>,
+    /// Customer ids the grant reaches.
+    pub customers: Vec<String>,
+}
+
+/// Stores a consent's refresh token sealed, lists the customers it reaches, and records the
+/// grant.
+pub async fn record_consent(
+    engine: &Engine,
+    account: &str,
+    tokens: &TokenSet,
+    ads: GoogleAdsConfig,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Connected> {
+    check_name(account)?;
+    let refresh = tokens.refresh_token.as_ref().ok_or_else(|| {
+        Error::Input("Google issued no refresh token: consent again with prompt=consent".into())
+    })?;
+    let client = GoogleAdsClient::new(
+        ads,
+        Arc::new(StaticToken(tokens.access_token.expose().to_string())),
+    )
+    .map_err(|e| Error::Input(e.to_string()))?;
+    let customers = client
+        .list_accessible_customers()
+        .await
+        .map_err(|e| Error::Input(format!("listing the customers of the grant: {e}")))?;
+    engine
+        .store
+        .tokens()
+        .put(account, refresh.expose(), now.timestamp_micros())
+        .await?;
+    engine
+        .execute::<GoogleAccount>(
+            account,
+            GoogleAccountCommand::GrantConsent {
+                account_id: account.to_string(),
+                email: None,
+                scopes: tokens.scopes.clone(),
+                accessible_customers: customers.clone(),
+                at: now,
+            },
+            &Metadata::actor(actor),
+        )
+        .await?;
+    Ok(Connected {
+        account: account.to_string(),
+        scopes: tokens.scopes.clone(),
+        customers,
+    })
+}
+
+/// What revoking did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// Google ended the grant.
+    AtGoogle,
+    /// Google no longer knew the token (already revoked or expired).
+    AlreadyEnded,
+    /// No token was stored (nothing to revoke at Google).
+    NoToken,
+}
+
+/// Revokes the grant at Google, deletes the stored token and records `Revoked`.
+pub async fn revoke(
+    engine: &Engine,
+    oauth: &OAuthConfig,
+    account: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Revoked> {
+    let state = load_account(engine, account).await?;
+    if state.status() == AccountStatus::NotConnected {
+        return Err(Error::Input(format!(
+            "no Google account named {account:?} is connected"
+        )));
+    }
+    let vault = engine.store.tokens();
+    let outcome = match vault.get(account).await? {
+        Some(token) => {
+            match leadorch_oauth::revoke(oauth, &Secret::new(token.as_str()))
+                .await
+                .map_err(|e| Error::Input(format!("revoking at Google: {e}")))?
+            {
+                Revocation::Revoked => Revoked::AtGoogle,
+                _ => Revoked::AlreadyEnded,
+            }
+        }
+        None => Revoked::NoToken,
+    };
+    vault.delete(account).await?;
+    if state.status() != AccountStatus::Revoked {
+        engine
+            .execute::<GoogleAccount>(
+                account,
+                GoogleAccountCommand::Revoke { at: now },
+                &Metadata::actor(actor),
+            )
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// Revokes (when still connected), deletes the token, destroys the account's keys and
+/// records `DataDeleted`.
+pub async fn forget(
+    engine: &Engine,
+    oauth: &OAuthConfig,
+    account: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let state = load_account(engine, account).await?;
+    match state.status() {
+        AccountStatus::NotConnected => {
+            return Err(Error::Input(format!(
+                "no Google account named {account:?} is known"
+            )))
+        }
+        AccountStatus::Revoked => {}
+        AccountStatus::Connected | AccountStatus::ReconsentNeeded => {
+            revoke(engine, oauth, account, actor, now).await?;
+        }
+    }
+    engine.store.tokens().delete(account).await?;
+    engine
+        .store
+        .codec
+        .keys()
+        .destroy(account, Some(&[KeyPurpose::Account]))
+        .await?;
+    if state.data_deleted_at().is_none() {
+        engine
+            .execute::<GoogleAccount>(
+                account,
+                GoogleAccountCommand::DeleteData { at: now },
+                &Metadata::actor(actor),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Access tokens for the Google Ads client from an account's stored grant.
+#[derive(Clone)]
+pub struct AccountTokens {
+    manager: TokenManager,
+}
+
+impl std::fmt::Debug for AccountTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccountTokens(…)")
+    }
+}
+
+/// Told when an account needs consent again (the daemon logs it; the desktop shows it).
+pub type Notifier = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+impl AccountTokens {
+    /// Tokens for `account` from its stored refresh token. Refreshes are recorded as
+    /// `TokenRefreshed`; a refused refresh token as `ReconsentNeeded` (then `notify` is called
+    /// with the account and Google's reason).
+    pub async fn load(
+        engine: &Engine,
+        oauth: OAuthConfig,
+        account: &str,
+        notify: Notifier,
+    ) -> Result<AccountTokens> {
+        let state = load_account(engine, account).await?;
+        match state.status() {
+            AccountStatus::Connected => {}
+            AccountStatus::NotConnected => {
+                return Err(Error::Input(format!(
+                    "no Google account named {account:?} is connected: run `leadorch google connect --account {account}`"
+                )))
+            }
+            AccountStatus::ReconsentNeeded => {
+                return Err(Error::Input(format!(
+                    "Google account {account:?} needs consent again ({}): run `leadorch google connect --account {account}`",
+                    state.reconsent_reason().unwrap_or("refresh token refused")
+                )))
+            }
+            AccountStatus::Revoked => {
+                return Err(Error::Input(format!(
+                    "Google account {account:?} was revoked: run `leadorch google connect --account {account}`"
+                )))
+            }
+        }
+        let token = engine.store.tokens().get(account).await?.ok_or_else(|| {
+            Error::Input(format!(
+                "no stored grant for Google account {account:?}: run `leadorch google connect --account {account}`"
+            ))
+        })?;
+        let manager = TokenManager::new(oauth, Secret::new(token.as_str()), None)
+            .map_err(|e| Error::Input(e.to_string()))?;
+        let engine = engine.clone();
+        let name = account.to_string();
+        manager.on_event(Arc::new(move |event| {
+            let engine = engine.clone();
+            let name = name.clone();
+            let notify = notify.clone();
+            let now = Utc::now();
+            // Recorded from a task: observers are called synchronously.
+            tokio::spawn(async move {
+                let (command, reconsent) = match event {
+                    TokenEvent::Refreshed { expires_at } => (
+                        GoogleAccountCommand::RecordTokenRefresh { expires_at, at: now },
+                        None,
+                    ),
+                    TokenEvent::ReconsentNeeded { reason } => (
+                        GoogleAccountCommand::RecordReconsentNeeded {
+                            reason: reason.clone(),
+                            at: now,
+                        },
+                        Some(reason),
+                    ),
+                    TokenEvent::RefreshTokenRotated { refresh_token } => {
+                        if let Err(e) = engine
+                            .store
+                            .tokens()
+                            .put(&name, refresh_token.expose(), now.timestamp_micros())
+                            .await
+                        {
+                            tracing::warn!(account = %name, error = %e, "storing the rotated refresh token failed");
+                        }
+                        return;
+                    }
+                    _ => return,
+                };
+                if let Err(e) = engine
+                    .execute::<GoogleAccount>(&name, command, &Metadata::actor("daemon"))
+                    .await
+                {
+                    tracing::warn!(account = %name, error = %e, "recording a token event failed");
+                }
+                if let Some(reason) = reconsent {
+                    notify(&name, &reason);
+                }
+            });
+        }));
+        Ok(AccountTokens { manager })
+    }
+
+    /// The underlying manager.
+    pub fn manager(&self) -> &TokenManager {
+        &self.manager
+    }
+}
+
+fn token_error(e: OAuthError) -> TokenError {
+    if e.needs_reconsent() {
+        TokenError::ReconsentNeeded {
+            reason: e.to_string(),
+        }
+    } else {
+        TokenError::Unavailable {
+            message: e.to_string(),
+        }
+    }
+}
+
+#[async_trait]
+impl AccessTokens for AccountTokens {
+    async fn access_token(&self) -> Result<String, TokenError> {
+        self.manager
+            .access_token()
+            .await
+            .map(|s| s.expose().to_string())
+            .map_err(token_error)
+    }
+
+    async fn refresh(&self) -> Result<String, TokenError> {
+        self.manager
+            .refresh()
+            .await
+            .map(|s| s.expose().to_string())
+            .map_err(token_error)
+    }
+}
