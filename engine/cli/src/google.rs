@@ -215,7 +215,18 @@ pub async fn adapter(
     });
     let tokens = AccountTokens::load(engine, oauth_config(s)?, &s.account, notify).await?;
     let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens))?;
+    let timezone = config
+        .facts
+        .timezone
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "facts.timezone {:?} is not a time zone",
+                config.facts.timezone
+            )
+        })?;
     let adapter = GoogleAdapter::new(client, &s.customers, s.validate_only)
-        .map_err(|e| anyhow::anyhow!("[google] {e}"))?;
+        .map_err(|e| anyhow::anyhow!("[google] {e}"))?
+        .with_timezone(timezone);
     Ok(Arc::new(adapter))
 }

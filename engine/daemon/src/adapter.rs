@@ -5,7 +5,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use leadorch_domain::campaign::{CampaignChange, CampaignSnapshot};
+use chrono::{DateTime, Utc};
+use leadorch_domain::campaign::{CampaignChange, CampaignSnapshot, HourMetrics};
 use leadorch_sim::Simulator;
 
 /// A campaign as the platform reports it.
@@ -17,6 +18,19 @@ pub struct ObservedCampaign {
     pub campaign_id: String,
     /// What the platform reports.
     pub snapshot: CampaignSnapshot,
+}
+
+/// One campaign-hour of performance as the platform reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObservedMetrics {
+    /// Customer (account) id.
+    pub customer_id: String,
+    /// Campaign id.
+    pub campaign_id: String,
+    /// Start of the hour (UTC).
+    pub hour_start: DateTime<Utc>,
+    /// The figures so far.
+    pub metrics: HourMetrics,
 }
 
 /// Why the platform refused or failed.
@@ -43,6 +57,16 @@ pub trait AdsAdapter: Send + Sync {
         campaign_id: &str,
         change: &CampaignChange,
     ) -> Result<(), AdapterError>;
+    /// Hourly metrics of the hours starting in `[from, to)`, as the platform reports them
+    /// now (the current hour keeps growing). Platforms whose metrics reach the log another
+    /// way (the simulator's are recorded as it runs) report none.
+    async fn metrics(
+        &self,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> Result<Vec<ObservedMetrics>, AdapterError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The built-in simulator as an ads platform.

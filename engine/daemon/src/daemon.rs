@@ -203,8 +203,55 @@ impl Daemon {
             .filter(|(id, before)| hold_of(&self.view, id) != *before)
             .map(|(id, _)| id)
             .collect();
+        self.record_metrics(now, &metadata).await?;
         self.last_reconcile = Some(now);
         Ok(drift)
+    }
+
+    /// Records the platform's hourly metrics of the last day that are new or changed since
+    /// they were last recorded, so rules and backtests see what was known at the time.
+    async fn record_metrics(&mut self, now: DateTime<Utc>, metadata: &Metadata) -> Result<()> {
+        let from = now - chrono::Duration::hours(26);
+        let observed = match self.adapter.metrics(from, now).await {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!(adapter = self.adapter.name(), error = %e, "reading metrics failed");
+                return Ok(());
+            }
+        };
+        let mut recorded = false;
+        for m in observed {
+            let id = Campaign::aggregate_id(&m.customer_id, &m.campaign_id);
+            let Some(entry) = self.view.campaigns.get(&id) else {
+                continue; // not observed yet: its metrics come with the next reading
+            };
+            if entry.state.snapshot().is_none()
+                || entry.metrics.get(&m.hour_start) == Some(&m.metrics)
+            {
+                continue;
+            }
+            let command = CampaignCommand::RecordMetrics {
+                hour_start: m.hour_start,
+                metrics: m.metrics,
+                at: now,
+            };
+            match self
+                .engine
+                .execute::<Campaign>(&id, command, metadata)
+                .await
+            {
+                Ok(()) => recorded = true,
+                // Figures the platform should not have sent (negative cost, …) are skipped.
+                Err(leadorch_core::Error::Rejected { message, .. }) => {
+                    tracing::warn!(campaign = %id, %message, "metrics refused");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if recorded {
+            self.read_new().await?;
+        }
+        Ok(())
     }
 
     fn schedule_of(&self, rule: &LoadedRule) -> Option<Schedule> {

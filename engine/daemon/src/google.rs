@@ -11,20 +11,24 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use leadorch_domain::campaign::{
     AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, DayOfWeek,
+    HourMetrics,
 };
 use leadorch_google::{
     AdsError, BiddingStrategy, BiddingTarget, CampaignRow, CustomerId, GoogleAdsClient, TokenError,
 };
 
-use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign};
+use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign, ObservedMetrics};
 
 /// Google Ads, for a fixed set of customers.
 pub struct GoogleAdapter {
     client: GoogleAdsClient,
     customers: Vec<CustomerId>,
     validate_only: bool,
+    /// The accounts' time zone: Google reports metrics by date and hour in it.
+    timezone: chrono_tz::Tz,
     /// The last campaigns read, by (customer, campaign id).
     last: Mutex<HashMap<(String, String), CampaignRow>>,
 }
@@ -60,8 +64,26 @@ impl GoogleAdapter {
             client,
             customers,
             validate_only,
+            timezone: chrono_tz::UTC,
             last: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The time zone of the customers' accounts (Google reports `segments.date` and
+    /// `segments.hour` in it); UTC unless set.
+    pub fn with_timezone(mut self, timezone: chrono_tz::Tz) -> GoogleAdapter {
+        self.timezone = timezone;
+        self
+    }
+
+    /// The UTC start of an account-local date and hour (the first of two on a repeated hour,
+    /// none on a skipped one).
+    fn hour_start(&self, date: NaiveDate, hour: u8) -> Option<DateTime<Utc>> {
+        let local = date.and_hms_opt(u32::from(hour), 0, 0)?;
+        self.timezone
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
     }
 
     fn customer(&self, id: &str) -> Result<&CustomerId, AdapterError> {
@@ -135,6 +157,43 @@ impl AdsAdapter for GoogleAdapter {
                         snapshot,
                     });
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn metrics(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ObservedMetrics>, AdapterError> {
+        let first = from.with_timezone(&self.timezone).date_naive();
+        let last = to.with_timezone(&self.timezone).date_naive();
+        let mut out = Vec::new();
+        for customer in &self.customers {
+            let rows = self
+                .client
+                .metrics(customer, first, last)
+                .await
+                .map_err(adapter_error)?;
+            for r in rows {
+                let Some(hour_start) = self.hour_start(r.date, r.hour) else {
+                    continue;
+                };
+                if hour_start < from || hour_start >= to {
+                    continue;
+                }
+                out.push(ObservedMetrics {
+                    customer_id: customer.as_str().to_string(),
+                    campaign_id: r.campaign_id.to_string(),
+                    hour_start,
+                    metrics: HourMetrics {
+                        impressions: r.impressions.max(0) as u64,
+                        clicks: r.clicks.max(0) as u64,
+                        cost_micros: r.cost_micros,
+                        conversions: r.conversions,
+                    },
+                });
             }
         }
         Ok(out)

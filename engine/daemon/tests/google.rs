@@ -389,3 +389,27 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     assert_eq!(oauth.refresh_count(), refreshes, "no refresh succeeded");
     assert_eq!(count_events(&e, "ReconsentNeeded").await, 1);
 }
+
+#[tokio::test]
+async fn hourly_metrics_are_recorded_once_and_again_when_they_grow() {
+    let mut w = world().await;
+    let day = start().date_naive();
+    w.fake.accrue_hour(CUSTOMER, day, 6);
+    w.fake.accrue_hour(CUSTOMER, day, 7);
+    w.d.step(start() + Duration::minutes(1)).await.unwrap();
+    // Two hours of two enabled campaigns.
+    assert_eq!(count_events(&w.e, "MetricsRecorded").await, 4);
+    w.d.step(start() + Duration::minutes(2)).await.unwrap();
+    assert_eq!(
+        count_events(&w.e, "MetricsRecorded").await,
+        4,
+        "unchanged hours"
+    );
+    // The 07:00 hour grows (Google's figures for an hour keep coming in).
+    w.fake.accrue_hour(CUSTOMER, day, 7);
+    w.d.step(start() + Duration::minutes(3)).await.unwrap();
+    assert_eq!(count_events(&w.e, "MetricsRecorded").await, 6);
+    let nl = &w.d.view.campaigns[&format!("{CUSTOMER}/{NL}")];
+    let seven = start().date_naive().and_hms_opt(7, 0, 0).unwrap().and_utc();
+    assert!(nl.metrics[&seven].clicks > 0, "{:?}", nl.metrics);
+}

@@ -44,17 +44,28 @@ async fn main() {
     }
     let tokens = oauth.issue_tokens();
 
+    println!("# Fake Google Ads (customer {CUSTOMER}) and Google OAuth are listening.");
+    println!("# Point leadorch at them (the consent page approves by itself):");
+    println!("export LEADORCH_GOOGLE_ADS_BASE_URL={}", ads.base_url());
+    println!("export LEADORCH_GOOGLE_OAUTH_AUTH_URL={}", oauth.auth_url());
     println!(
-        "Google Ads fake:   {}/v26/  (customer {CUSTOMER})",
-        ads.base_url()
+        "export LEADORCH_GOOGLE_OAUTH_TOKEN_URL={}",
+        oauth.token_url()
     );
-    println!("OAuth auth URL:    {}", oauth.auth_url());
-    println!("OAuth token URL:   {}", oauth.token_url());
-    println!("OAuth revoke URL:  {}", oauth.revoke_url());
-    println!("client_id:         {}", oauth.client_id());
-    println!("client_secret:     {}", oauth.client_secret());
-    println!("refresh_token:     {}", tokens.refresh_token);
-    println!("access_token:      {}", tokens.access_token);
+    println!(
+        "export LEADORCH_GOOGLE_OAUTH_REVOKE_URL={}",
+        oauth.revoke_url()
+    );
+    println!("export LEADORCH_GOOGLE_CLIENT_ID={}", oauth.client_id());
+    println!(
+        "export LEADORCH_GOOGLE_CLIENT_SECRET={}",
+        oauth.client_secret()
+    );
+    println!(
+        "# For curl: a valid access token (refresh token {})",
+        tokens.refresh_token
+    );
+    println!("# Authorization: Bearer {}", tokens.access_token);
     println!("Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("waiting for Ctrl-C failed: {e}");
