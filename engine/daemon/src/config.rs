@@ -198,7 +198,8 @@ pub struct GoogleSettings {
     pub client_secret: Option<String>,
     /// OAuth token endpoint (default Google's; `LEADORCH_GOOGLE_OAUTH_TOKEN_URL` overrides).
     pub token_url: Option<String>,
-    /// Check mutations with `validateOnly` instead of applying them (a dry run at Google).
+    /// Shadow mode: check every change with `validateOnly` and change nothing (each change is
+    /// recorded as not applied, "validated by Google").
     pub validate_only: bool,
 }
 

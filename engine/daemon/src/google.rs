@@ -44,7 +44,9 @@ impl std::fmt::Debug for GoogleAdapter {
 
 impl GoogleAdapter {
     /// An adapter over `client` for `customers` (ids as `123-456-7890` or digits). With
-    /// `validate_only`, every mutation is checked by Google and nothing changes.
+    /// `validate_only`, every mutation is checked by Google and nothing changes: each change
+    /// is reported as not applied ("validated by Google"), so it is recorded as failed and
+    /// the engine keeps believing what Google reports.
     pub fn new(
         client: GoogleAdsClient,
         customers: &[String],
@@ -276,6 +278,21 @@ impl AdsAdapter for GoogleAdapter {
                     failure.operation_index,
                     failure.error.message,
                     failure.error.code,
+                    outcome
+                        .request_id
+                        .as_deref()
+                        .map(|r| format!(", request id {r}"))
+                        .unwrap_or_default()
+                ),
+                retryable: false,
+            });
+        }
+        if v {
+            // Google checked the change and changed nothing: recorded as not applied, so the
+            // engine's view of the campaign stays what Google reports.
+            return Err(AdapterError {
+                message: format!(
+                    "validated by Google, not applied (validate_only){}",
                     outcome
                         .request_id
                         .as_deref()

@@ -413,3 +413,68 @@ async fn hourly_metrics_are_recorded_once_and_again_when_they_grow() {
     let seven = start().date_naive().and_hms_opt(7, 0, 0).unwrap().and_utc();
     assert!(nl.metrics[&seven].clicks > 0, "{:?}", nl.metrics);
 }
+
+#[tokio::test]
+async fn validate_only_checks_changes_at_google_and_changes_nothing() {
+    let oauth = FakeOAuth::start().await;
+    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
+    // Reached through a manager account: login-customer-id is required.
+    fake.add_customer("9999999999", None);
+    fake.add_customer(CUSTOMER, Some("9999999999"));
+    let mut nl = FakeCampaign::new(NL, "NL Generic");
+    nl.labels = vec!["team:sales-nl".into()];
+    fake.add_campaign(CUSTOMER, nl);
+    let ads = GoogleAdsConfig {
+        base_url: fake.base_url().parse().unwrap(),
+        login_customer_id: Some("999-999-9999".into()),
+        ops_per_second_per_customer: 1000,
+        ..GoogleAdsConfig::default()
+    };
+    let client = GoogleAdsClient::new(
+        ads,
+        Arc::new(StaticToken(oauth.issue_tokens().access_token)),
+    )
+    .unwrap();
+    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], true).unwrap();
+    let db = TestDb::sqlite();
+    let e = Engine {
+        store: Store::with_master_key(
+            Db::connect(&db.url).await.unwrap(),
+            MasterKey::random(),
+            RetentionPolicy::default(),
+        )
+        .await
+        .unwrap(),
+    };
+    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    save_rule(&e, &host, "gate", GATE, true, start(), "test")
+        .await
+        .unwrap();
+    let mut d = Daemon::start(e.clone(), host, Arc::new(adapter), config())
+        .await
+        .unwrap();
+    d.step(start()).await.unwrap();
+    let t1 = start() + Duration::minutes(1);
+    capacity(&e, "sales-nl", 38, t1).await;
+    d.step(t1).await.unwrap();
+    d.step(t1 + Duration::minutes(1)).await.unwrap();
+    let mutate = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("campaigns:mutate"))
+        .collect::<Vec<_>>();
+    assert_eq!(mutate.len(), 1, "one check at Google");
+    assert_eq!(mutate[0].body["validateOnly"], serde_json::json!(true));
+    assert_eq!(mutate[0].header("login-customer-id"), Some("9999999999"));
+    assert_eq!(fake.mutation_count(), 0, "nothing changed");
+    assert_eq!(
+        fake.campaign(CUSTOMER, NL).unwrap().status,
+        CampaignStatus::Enabled
+    );
+    assert_eq!(count_events(&e, "ChangeFailed").await, 1);
+    assert_eq!(
+        count_events(&e, "ChangedOutsideEngine").await,
+        0,
+        "Google's unchanged state is not taken for a manual change"
+    );
+}
