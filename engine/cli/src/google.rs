@@ -214,7 +214,7 @@ pub async fn adapter(
         eprintln!("leadorch daemon: Google account {account} needs consent again ({reason}); run `leadorch google connect --account {account}`");
     });
     let tokens = AccountTokens::load(engine, oauth_config(s)?, &s.account, notify).await?;
-    let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens))?;
+    let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens.clone()))?;
     let timezone = config
         .facts
         .timezone
@@ -227,6 +227,7 @@ pub async fn adapter(
         })?;
     let adapter = GoogleAdapter::new(client, &s.customers, s.validate_only)
         .map_err(|e| anyhow::anyhow!("[google] {e}"))?
-        .with_timezone(timezone);
+        .with_timezone(timezone)
+        .with_grant(tokens);
     Ok(Arc::new(adapter))
 }

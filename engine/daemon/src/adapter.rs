@@ -57,6 +57,11 @@ pub trait AdsAdapter: Send + Sync {
         campaign_id: &str,
         change: &CampaignChange,
     ) -> Result<(), AdapterError>;
+    /// Why the platform cannot act at all right now (e.g. the account needs consent again);
+    /// `None` when it can. While it cannot, the daemon decides and applies nothing.
+    async fn cannot_act(&self) -> Option<String> {
+        None
+    }
     /// Hourly metrics of the hours starting in `[from, to)`, as the platform reports them
     /// now (the current hour keeps growing). Platforms whose metrics reach the log another
     /// way (the simulator's are recorded as it runs) report none.

@@ -71,6 +71,10 @@ pub struct StepReport {
     pub drift: Vec<String>,
     /// Rules whose source does not compile any more.
     pub broken_rules: Vec<String>,
+    /// Why nothing was decided or applied in this step (e.g. the ads account needs consent
+    /// again), when the platform cannot act.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 /// The daemon's state.
@@ -275,6 +279,13 @@ impl Daemon {
         let reconcile_due = self
             .last_reconcile
             .is_none_or(|last| now - last >= self.config.reconcile_every());
+        if let Some(reason) = self.adapter.cannot_act().await {
+            // Rules pause while the platform cannot act (e.g. the grant was refused): deciding
+            // now would only pile up changes that cannot be applied.
+            report.paused = Some(reason);
+            self.read_new().await?;
+            return Ok(report);
+        }
         if reconcile_due {
             report.drift = self.reconcile(now).await?;
         }

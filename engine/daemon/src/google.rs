@@ -29,6 +29,8 @@ pub struct GoogleAdapter {
     validate_only: bool,
     /// The accounts' time zone: Google reports metrics by date and hour in it.
     timezone: chrono_tz::Tz,
+    /// The grant's tokens, to know when consent is needed again.
+    grant: Option<crate::accounts::AccountTokens>,
     /// The last campaigns read, by (customer, campaign id).
     last: Mutex<HashMap<(String, String), CampaignRow>>,
 }
@@ -67,8 +69,16 @@ impl GoogleAdapter {
             customers,
             validate_only,
             timezone: chrono_tz::UTC,
+            grant: None,
             last: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The grant the client's tokens come from: while Google refuses it, the adapter reports
+    /// that it cannot act, so the daemon's rules pause until the account is connected again.
+    pub fn with_grant(mut self, grant: crate::accounts::AccountTokens) -> GoogleAdapter {
+        self.grant = Some(grant);
+        self
     }
 
     /// The time zone of the customers' accounts (Google reports `segments.date` and
@@ -162,6 +172,13 @@ impl AdsAdapter for GoogleAdapter {
             }
         }
         Ok(out)
+    }
+
+    async fn cannot_act(&self) -> Option<String> {
+        let reason = self.grant.as_ref()?.manager().reconsent_reason().await?;
+        Some(format!(
+            "the Google account needs consent again ({reason}): run `leadorch google connect`"
+        ))
     }
 
     async fn metrics(

@@ -337,23 +337,26 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
         .unwrap();
     assert_eq!(connected.customers, vec![CUSTOMER.to_string()]);
 
-    let mut config = OAuthConfig::new(oauth.client_id());
-    config.client_secret = Some(Secret::new(oauth.client_secret()));
-    config.token_url = oauth.token_url().parse().unwrap();
-    config.revoke_url = oauth.revoke_url().parse().unwrap();
-    config.http_timeout = StdDuration::from_secs(2);
+    let mut client_config = OAuthConfig::new(oauth.client_id());
+    client_config.client_secret = Some(Secret::new(oauth.client_secret()));
+    client_config.token_url = oauth.token_url().parse().unwrap();
+    client_config.revoke_url = oauth.revoke_url().parse().unwrap();
+    client_config.http_timeout = StdDuration::from_secs(2);
     let notified = Arc::new(AtomicBool::new(false));
     let flag = notified.clone();
     let tokens = AccountTokens::load(
         &e,
-        config,
+        client_config,
         "ops",
         Arc::new(move |_, _| flag.store(true, Ordering::SeqCst)),
     )
     .await
     .unwrap();
-    let client = GoogleAdsClient::new(ads(), Arc::new(tokens)).unwrap();
-    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false).unwrap();
+    let client = GoogleAdsClient::new(ads(), Arc::new(tokens.clone())).unwrap();
+    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false)
+        .unwrap()
+        .with_grant(tokens);
+    assert_eq!(adapter.cannot_act().await, None);
     assert_eq!(
         adapter.campaigns().await.unwrap().len(),
         1,
@@ -388,6 +391,23 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     assert_eq!(oauth.token_requests().len(), asked, "no further refresh");
     assert_eq!(oauth.refresh_count(), refreshes, "no refresh succeeded");
     assert_eq!(count_events(&e, "ReconsentNeeded").await, 1);
+
+    // The daemon's rules pause: a full team decides and requests nothing.
+    let reason = adapter.cannot_act().await.expect("cannot act");
+    assert!(reason.contains("leadorch google connect"), "{reason}");
+    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    save_rule(&e, &host, "gate", GATE, true, start(), "test")
+        .await
+        .unwrap();
+    let mut d = Daemon::start(e.clone(), host, Arc::new(adapter), config())
+        .await
+        .unwrap();
+    capacity(&e, "sales-nl", 39, Utc::now()).await;
+    let report = d.step(Utc::now()).await.unwrap();
+    assert_eq!(report.paused.as_deref(), Some(reason.as_str()));
+    assert!(report.evaluations.is_empty());
+    assert_eq!(count_events(&e, "EvaluationRecorded").await, 0);
+    assert_eq!(count_events(&e, "ChangeRequested").await, 0);
 }
 
 #[tokio::test]
