@@ -215,16 +215,13 @@ pub async fn adapter(
     });
     let tokens = AccountTokens::load(engine, oauth_config(s)?, &s.account, notify).await?;
     let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens.clone()))?;
-    let timezone = config
-        .facts
-        .timezone
-        .parse::<chrono_tz::Tz>()
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "facts.timezone {:?} is not a time zone",
-                config.facts.timezone
-            )
-        })?;
+    let (key, zone) = match &s.timezone {
+        Some(z) => ("google.timezone", z),
+        None => ("facts.timezone", &config.facts.timezone),
+    };
+    let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
+        anyhow::anyhow!("{key}: {zone:?} is not a time zone (e.g. Europe/Amsterdam)")
+    })?;
     let adapter = GoogleAdapter::new(client, &s.customers, s.validate_only)
         .map_err(|e| anyhow::anyhow!("[google] {e}"))?
         .with_timezone(timezone)

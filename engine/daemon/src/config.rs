@@ -198,6 +198,9 @@ pub struct GoogleSettings {
     pub client_secret: Option<String>,
     /// OAuth token endpoint (default Google's; `LEADORCH_GOOGLE_OAUTH_TOKEN_URL` overrides).
     pub token_url: Option<String>,
+    /// Time zone of the Google Ads accounts (Google reports metrics by date and hour in it);
+    /// default `facts.timezone`.
+    pub timezone: Option<String>,
     /// Shadow mode: check every change with `validateOnly` and change nothing (each change is
     /// recorded as not applied, "validated by Google").
     pub validate_only: bool,

@@ -498,3 +498,37 @@ async fn validate_only_checks_changes_at_google_and_changes_nothing() {
         "Google's unchanged state is not taken for a manual change"
     );
 }
+
+#[tokio::test]
+async fn metrics_hours_are_read_in_the_accounts_time_zone() {
+    use leadorch_daemon::adapter::AdsAdapter;
+    let oauth = FakeOAuth::start().await;
+    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
+    fake.add_customer(CUSTOMER, None);
+    fake.add_campaign(CUSTOMER, FakeCampaign::new(NL, "NL Generic"));
+    let day = start().date_naive();
+    fake.accrue_hour(CUSTOMER, day, 7);
+    let ads = GoogleAdsConfig {
+        base_url: fake.base_url().parse().unwrap(),
+        ..GoogleAdsConfig::default()
+    };
+    let client = GoogleAdsClient::new(
+        ads,
+        Arc::new(StaticToken(oauth.issue_tokens().access_token)),
+    )
+    .unwrap();
+    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false)
+        .unwrap()
+        .with_timezone(chrono_tz::Europe::Amsterdam);
+    let got = adapter
+        .metrics(start() - Duration::hours(24), start())
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1, "{got:?}");
+    // 07:00 in Amsterdam on 2 March (CET, UTC+1) is 06:00 UTC.
+    assert_eq!(
+        got[0].hour_start,
+        day.and_hms_opt(6, 0, 0).unwrap().and_utc()
+    );
+    assert!(got[0].metrics.impressions > 0);
+}
