@@ -652,7 +652,14 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             let ci = sim.rng.gen_range(0..campaigns.len());
             let (agg_id, agg, snapshot, _) = &mut campaigns[ci];
             let mut after = snapshot.clone();
-            after.daily_budget_micros = (after.daily_budget_micros * 12 / 10).max(1_000_000);
+            // A budget tweak of 20 % up or down, kept within half to twice the campaign's
+            // original budget (operators adjust; they do not compound for years).
+            let base = CAMPAIGNS
+                .iter()
+                .find(|c| agg_id.ends_with(&format!("/{}", c.0)))
+                .map_or(after.daily_budget_micros, |c| c.3 * 1_000_000);
+            after.daily_budget_micros =
+                tweak_budget(after.daily_budget_micros, base, sim.rng.gen_bool(0.5));
             let (customer_id, campaign_id) = agg_id.split_once('/').unwrap_or((CUSTOMER, agg_id));
             let at = t + Duration::minutes(7);
             if sim
@@ -722,4 +729,35 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
     sim.report.events = sim.written;
     sim.report.to = t.to_rfc3339();
     Ok(sim.report)
+}
+
+/// An operator's budget tweak: 20 % up or down, kept within half to twice `base` (and at
+/// least one currency unit), so years of tweaks never compound.
+fn tweak_budget(current: i64, base: i64, up: bool) -> i64 {
+    let factor = if up { 12 } else { 8 };
+    (current * factor / 10)
+        .clamp(base / 2, base * 2)
+        .max(1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tweak_budget;
+
+    #[test]
+    fn budget_tweaks_stay_within_half_to_twice_the_original() {
+        let base = 100_000_000;
+        let mut b = base;
+        for _ in 0..50 {
+            b = tweak_budget(b, base, true);
+        }
+        assert_eq!(b, 2 * base);
+        for _ in 0..50 {
+            b = tweak_budget(b, base, false);
+        }
+        assert_eq!(b, base / 2);
+        assert_eq!(tweak_budget(base, base, true), 120_000_000);
+        assert_eq!(tweak_budget(base, base, false), 80_000_000);
+        assert_eq!(tweak_budget(500_000, 1_000_000, false), 1_000_000);
+    }
 }
