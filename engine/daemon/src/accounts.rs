@@ -17,36 +17,25 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cqrs_es::Aggregate;
 use leadorch_core::Engine;
 use leadorch_domain::google_account::{AccountStatus, GoogleAccountCommand};
 use leadorch_domain::personal::KeyPurpose;
-use leadorch_domain::{stream_id, AnyEvent, GoogleAccount};
+use leadorch_domain::{AnyEvent, GoogleAccount};
 use leadorch_google::{AccessTokens, GoogleAdsClient, GoogleAdsConfig, StaticToken, TokenError};
 use leadorch_oauth::{
     OAuthConfig, OAuthError, Revocation, Secret, TokenEvent, TokenManager, TokenSet,
 };
-use leadorch_store::{Metadata, Reveal};
+use leadorch_store::Metadata;
 
 use crate::{Error, Result};
 
 /// The account's state from its stream (default when it was never connected).
 pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccount> {
-    let mut state = GoogleAccount::default();
-    let mut decoder = engine.store.codec.decoder(Reveal::Redact);
-    for rec in engine
-        .store
-        .log
-        .read_stream(&stream_id(GoogleAccount::TYPE, account))
-        .await?
-    {
-        if let AnyEvent::GoogleAccount(e) =
-            leadorch_core::projection::decode(&mut decoder, &rec).await?
-        {
-            state.apply(e);
-        }
-    }
-    Ok(state)
+    crate::library::load_state::<GoogleAccount>(engine, account, |e| match e {
+        AnyEvent::GoogleAccount(e) => Some(e),
+        _ => None,
+    })
+    .await
 }
 
 fn check_name(account: &str) -> Result<()> {

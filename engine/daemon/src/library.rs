@@ -89,22 +89,33 @@ pub async fn save_rule(
     Ok(saved)
 }
 
-/// A rule's state from its stream (default when it does not exist).
-pub async fn load_rule(engine: &Engine, id: &str) -> Result<Rule> {
-    use cqrs_es::Aggregate;
-    let mut rule = Rule::default();
+/// An aggregate's state folded from its stream (default when it does not exist); `pick`
+/// takes the aggregate's events out of [`leadorch_domain::AnyEvent`].
+pub async fn load_state<A: cqrs_es::Aggregate + Default>(
+    engine: &Engine,
+    id: &str,
+    pick: impl Fn(leadorch_domain::AnyEvent) -> Option<A::Event>,
+) -> Result<A> {
+    let mut state = A::default();
     let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
     for rec in engine
         .store
         .log
-        .read_stream(&stream_id(Rule::TYPE, id))
+        .read_stream(&stream_id(A::TYPE, id))
         .await?
     {
-        if let leadorch_domain::AnyEvent::Rule(e) =
-            leadorch_core::projection::decode(&mut decoder, &rec).await?
-        {
-            rule.apply(e);
+        if let Some(e) = pick(leadorch_core::projection::decode(&mut decoder, &rec).await?) {
+            state.apply(e);
         }
     }
-    Ok(rule)
+    Ok(state)
+}
+
+/// A rule's state from its stream (default when it does not exist).
+pub async fn load_rule(engine: &Engine, id: &str) -> Result<Rule> {
+    load_state::<Rule>(engine, id, |e| match e {
+        leadorch_domain::AnyEvent::Rule(e) => Some(e),
+        _ => None,
+    })
+    .await
 }

@@ -51,6 +51,22 @@ fn config() -> DaemonConfig {
     c
 }
 
+async fn engine(db: &TestDb) -> Engine {
+    Engine {
+        store: Store::with_master_key(
+            Db::connect(&db.url).await.unwrap(),
+            MasterKey::random(),
+            RetentionPolicy::default(),
+        )
+        .await
+        .unwrap(),
+    }
+}
+
+fn host() -> Arc<RuleHost> {
+    Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap())
+}
+
 struct World {
     _db: TestDb,
     e: Engine,
@@ -92,16 +108,8 @@ async fn world() -> World {
     let adapter = GoogleAdapter::new(client, &["123-456-7890".to_string()], false).unwrap();
 
     let db = TestDb::sqlite();
-    let e = Engine {
-        store: Store::with_master_key(
-            Db::connect(&db.url).await.unwrap(),
-            MasterKey::random(),
-            RetentionPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    };
-    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    let e = engine(&db).await;
+    let host = host();
     save_rule(&e, &host, "gate", GATE, true, start(), "test")
         .await
         .unwrap();
@@ -305,15 +313,7 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     fake.add_customer(CUSTOMER, None);
     fake.add_campaign(CUSTOMER, FakeCampaign::new(NL, "NL Generic"));
     let db = TestDb::sqlite();
-    let e = Engine {
-        store: Store::with_master_key(
-            Db::connect(&db.url).await.unwrap(),
-            MasterKey::random(),
-            RetentionPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    };
+    let e = engine(&db).await;
     let ads = || GoogleAdsConfig {
         base_url: fake.base_url().parse().unwrap(),
         retry: RetryPolicy {
@@ -395,7 +395,7 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     // The daemon's rules pause: a full team decides and requests nothing.
     let reason = adapter.cannot_act().await.expect("cannot act");
     assert!(reason.contains("leadorch google connect"), "{reason}");
-    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    let host = host();
     save_rule(&e, &host, "gate", GATE, true, start(), "test")
         .await
         .unwrap();
@@ -457,16 +457,8 @@ async fn validate_only_checks_changes_at_google_and_changes_nothing() {
     .unwrap();
     let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], true).unwrap();
     let db = TestDb::sqlite();
-    let e = Engine {
-        store: Store::with_master_key(
-            Db::connect(&db.url).await.unwrap(),
-            MasterKey::random(),
-            RetentionPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    };
-    let host = Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap());
+    let e = engine(&db).await;
+    let host = host();
     save_rule(&e, &host, "gate", GATE, true, start(), "test")
         .await
         .unwrap();
