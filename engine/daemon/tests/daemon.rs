@@ -2,7 +2,6 @@
 //! deciding and applying, manual changes respected, hostile rules contained, explain and
 //! backtest, and two daemons on one PostgreSQL database acting once.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -20,30 +19,17 @@ use leadorch_domain::{CapacityCommand, CapacitySnapshot, EvaluationEvent};
 use leadorch_rules::{Limits, RuleHost};
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::testing::TestDb;
-use leadorch_store::{Db, EventFilter, MasterKey, Metadata, RetentionPolicy, Reveal, Store};
+use leadorch_store::{EventFilter, Metadata, Reveal};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+
+use common::{config, engine, host, repo, GATE};
 
 fn start() -> DateTime<Utc> {
     // Monday 2 March 2026, 07:00 in Amsterdam.
     DateTime::parse_from_rfc3339("2026-03-02T06:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
-}
-
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
-}
-
-fn host() -> Arc<RuleHost> {
-    Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap())
 }
 
 fn demo_options(minutes: u64) -> DemoOptions {
@@ -192,21 +178,6 @@ fn counting() -> Arc<Counting> {
         inner: SimAdapter::new(Arc::new(Mutex::new(sim))),
         applied: AtomicU64::new(0),
     })
-}
-
-const GATE: &str = r#"//! pause above 90 %, resume below 70 %
-//! on: capacity_changed
-//! priority: 10
-if team == () { return; }
-if team.utilisation >= 0.9 && !campaign.paused { return pause(`full: ${team.open_leads}/${team.max_open_leads}`); }
-if team.utilisation < 0.7 && campaign.paused { return resume("room again"); }
-"#;
-
-fn config() -> DaemonConfig {
-    let mut c = DaemonConfig::default();
-    c.facts.timezone = "Europe/Amsterdam".into();
-    c.policy.min_dwell = "0m".into();
-    c
 }
 
 async fn capacity(e: &Engine, team: &str, open: u32, max: u32, at: DateTime<Utc>) {

@@ -3,7 +3,6 @@
 //! intended state with no extra mutations; a change made in the Google Ads UI is recorded and
 //! not undone; every body exchanged conforms to Google's schema.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -17,25 +16,15 @@ use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Fau
 use leadorch_google::{
     memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken,
 };
-use leadorch_rules::{Limits, RuleHost};
 use leadorch_store::testing::TestDb;
-use leadorch_store::{Db, EventFilter, MasterKey, Metadata, RetentionPolicy, Store};
+use leadorch_store::{EventFilter, Metadata};
+
+mod common;
+use common::{engine, host, repo, GATE};
 
 const CUSTOMER: &str = "1234567890";
 const NL: i64 = 111;
 const BE: i64 = 222;
-
-const GATE: &str = r#"//! pause above 90 %, resume below 70 %
-//! on: capacity_changed
-//! priority: 10
-if team == () { return; }
-if team.utilisation >= 0.9 && !campaign.paused { return pause(`full: ${team.open_leads}/${team.max_open_leads}`); }
-if team.utilisation < 0.7 && campaign.paused { return resume("room again"); }
-"#;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z")
@@ -44,27 +33,9 @@ fn start() -> DateTime<Utc> {
 }
 
 fn config() -> DaemonConfig {
-    let mut c = DaemonConfig::default();
-    c.facts.timezone = "Europe/Amsterdam".into();
-    c.policy.min_dwell = "0m".into();
+    let mut c = common::config();
     c.reconcile.every = "1m".into();
     c
-}
-
-async fn engine(db: &TestDb) -> Engine {
-    Engine {
-        store: Store::with_master_key(
-            Db::connect(&db.url).await.unwrap(),
-            MasterKey::random(),
-            RetentionPolicy::default(),
-        )
-        .await
-        .unwrap(),
-    }
-}
-
-fn host() -> Arc<RuleHost> {
-    Arc::new(RuleHost::new(Some(&repo().join("rules/lib")), Limits::default()).unwrap())
 }
 
 struct World {
@@ -76,19 +47,24 @@ struct World {
     captured: Arc<std::sync::Mutex<Vec<leadorch_google::Capture>>>,
 }
 
-async fn world() -> World {
+/// The fake OAuth and Google Ads servers with customer `CUSTOMER` (reached through
+/// `manager` when given) and its campaign NL Generic of team sales-nl.
+async fn fakes(manager: Option<&str>) -> (FakeOAuth, FakeGoogleAds) {
     let oauth = FakeOAuth::start().await;
     let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
-    fake.add_customer(CUSTOMER, None);
+    if let Some(m) = manager {
+        fake.add_customer(m, None);
+    }
+    fake.add_customer(CUSTOMER, manager);
     let mut nl = FakeCampaign::new(NL, "NL Generic");
     nl.labels = vec!["team:sales-nl".into()];
-    let mut be = FakeCampaign::new(BE, "BE Generic");
-    be.labels = vec!["team:sales-be".into()];
     fake.add_campaign(CUSTOMER, nl);
-    fake.add_campaign(CUSTOMER, be);
+    (oauth, fake)
+}
 
-    let tokens = oauth.issue_tokens();
-    let ads = GoogleAdsConfig {
+/// The client's settings for the fake: quick retries, no rate limit.
+fn ads_config(fake: &FakeGoogleAds) -> GoogleAdsConfig {
+    GoogleAdsConfig {
         base_url: fake.base_url().parse().unwrap(),
         retry: RetryPolicy {
             max_attempts: 5,
@@ -100,11 +76,23 @@ async fn world() -> World {
         // The per-customer limiter (5 requests/s by default) would only slow the test down.
         ops_per_second_per_customer: 1000,
         ..GoogleAdsConfig::default()
-    };
+    }
+}
+
+async fn world() -> World {
+    let (oauth, fake) = fakes(None).await;
+    let mut be = FakeCampaign::new(BE, "BE Generic");
+    be.labels = vec!["team:sales-be".into()];
+    fake.add_campaign(CUSTOMER, be);
+
+    let tokens = oauth.issue_tokens();
     let (sink, captured): (CaptureSink, _) = memory_sink();
-    let client = GoogleAdsClient::new(ads, Arc::new(StaticToken(tokens.access_token)))
-        .unwrap()
-        .with_capture(sink);
+    let client = GoogleAdsClient::new(
+        ads_config(&fake),
+        Arc::new(StaticToken(tokens.access_token)),
+    )
+    .unwrap()
+    .with_capture(sink);
     let adapter = GoogleAdapter::new(client, &["123-456-7890".to_string()], false).unwrap();
 
     let db = TestDb::sqlite();
@@ -308,22 +296,10 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     use leadorch_oauth::{OAuthConfig, Secret, TokenSet};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let oauth = FakeOAuth::start().await;
-    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
-    fake.add_customer(CUSTOMER, None);
-    fake.add_campaign(CUSTOMER, FakeCampaign::new(NL, "NL Generic"));
+    let (oauth, fake) = fakes(None).await;
     let db = TestDb::sqlite();
     let e = engine(&db).await;
-    let ads = || GoogleAdsConfig {
-        base_url: fake.base_url().parse().unwrap(),
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base: StdDuration::from_millis(5),
-            cap: StdDuration::from_millis(50),
-            jitter: true,
-        },
-        ..GoogleAdsConfig::default()
-    };
+    let ads = || ads_config(&fake);
     // A completed consent, as `leadorch google connect` records it.
     let issued = oauth.issue_tokens();
     let granted = TokenSet {
@@ -436,19 +412,11 @@ async fn hourly_metrics_are_recorded_once_and_again_when_they_grow() {
 
 #[tokio::test]
 async fn validate_only_checks_changes_at_google_and_changes_nothing() {
-    let oauth = FakeOAuth::start().await;
-    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
     // Reached through a manager account: login-customer-id is required.
-    fake.add_customer("9999999999", None);
-    fake.add_customer(CUSTOMER, Some("9999999999"));
-    let mut nl = FakeCampaign::new(NL, "NL Generic");
-    nl.labels = vec!["team:sales-nl".into()];
-    fake.add_campaign(CUSTOMER, nl);
+    let (oauth, fake) = fakes(Some("9999999999")).await;
     let ads = GoogleAdsConfig {
-        base_url: fake.base_url().parse().unwrap(),
         login_customer_id: Some("999-999-9999".into()),
-        ops_per_second_per_customer: 1000,
-        ..GoogleAdsConfig::default()
+        ..ads_config(&fake)
     };
     let client = GoogleAdsClient::new(
         ads,
@@ -494,18 +462,11 @@ async fn validate_only_checks_changes_at_google_and_changes_nothing() {
 #[tokio::test]
 async fn metrics_hours_are_read_in_the_accounts_time_zone() {
     use leadorch_daemon::adapter::AdsAdapter;
-    let oauth = FakeOAuth::start().await;
-    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
-    fake.add_customer(CUSTOMER, None);
-    fake.add_campaign(CUSTOMER, FakeCampaign::new(NL, "NL Generic"));
+    let (oauth, fake) = fakes(None).await;
     let day = start().date_naive();
     fake.accrue_hour(CUSTOMER, day, 7);
-    let ads = GoogleAdsConfig {
-        base_url: fake.base_url().parse().unwrap(),
-        ..GoogleAdsConfig::default()
-    };
     let client = GoogleAdsClient::new(
-        ads,
+        ads_config(&fake),
         Arc::new(StaticToken(oauth.issue_tokens().access_token)),
     )
     .unwrap();
