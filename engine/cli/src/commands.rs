@@ -15,15 +15,6 @@ use leadorch_store::{
 };
 use serde_json::json;
 
-/// `println!` that returns the write error instead of panicking (a closed pipe, e.g.
-/// `leadorch events list | head`, ends the command quietly: see `main`).
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
-    }};
-}
-
 use crate::{
     AuditCommand, Cli, Command, EventsCommand, Global, ListArgs, ReplayArgs, RetentionCommand,
     SeedArgs, SubjectsCommand, EXIT_FINDING,

@@ -21,13 +21,6 @@ use serde_json::json;
 use crate::commands::{actor, open};
 use crate::Global;
 
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
-    }};
-}
-
 #[derive(Subcommand, Debug)]
 pub enum GoogleCommand {
     /// Connect a Google account: opens Google's consent page (scope adwords, PKCE and state),

@@ -1,5 +1,13 @@
-//! `leadorch`: the command line of Lead Orchestrator (and, later, its daemon).
+//! `leadorch`: the command line of Lead Orchestrator, and its daemon.
 #![forbid(unsafe_code)]
+
+/// `writeln!` to standard output, returning the error (a closed pipe ends a listing quietly).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
 
 mod bench;
 mod commands;

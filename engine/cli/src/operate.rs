@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use leadorch_core::Engine;
-use leadorch_daemon::adapter::SimAdapter;
+use leadorch_daemon::adapter::{AdsAdapter, SimAdapter};
 use leadorch_daemon::backtest::{self, BacktestOptions};
 use leadorch_daemon::demo::{self, DemoOptions, ViewLine};
 use leadorch_daemon::library::{load_rule, rule_id_of, save_rule, Saved};
@@ -19,16 +19,10 @@ use leadorch_rules::RuleHost;
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{db, Metadata, StoreConfig};
 use serde_json::json;
+use tokio::task::JoinHandle;
 
 use crate::commands::{actor, open, parse_time, progress_bar};
 use crate::Global;
-
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
-    }};
-}
 
 /// The demo's default start: Monday 2 March 2026, 07:00 in Amsterdam.
 const DEMO_START: &str = "2026-03-02T06:00:00Z";
@@ -384,56 +378,55 @@ pub async fn daemon(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         config.actor = "daemon".into();
     }
     let host = Arc::new(host(None, &config)?);
-    if args.adapter == "google" {
-        return daemon_google(&global, engine, host, config, args.once).await;
-    }
-    // The simulated account runs in real time beside the daemon: one simulated minute per
-    // minute, its leads, capacity and metrics recorded as they happen.
-    let sim_config = SimConfig::demo(Utc::now(), 7);
-    if config.facts.timezone == "UTC" {
-        config.facts.timezone = sim_config.timezone.clone();
-    }
-    let sim = Arc::new(Mutex::new(
-        Simulator::new(sim_config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?,
-    ));
-    let adapter = Arc::new(SimAdapter::new(sim.clone()));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // The platform, what to call it, and (for the simulator) the world running beside it.
+    let (adapter, platform, world): (Arc<dyn AdsAdapter>, String, Option<JoinHandle<()>>) =
+        if args.adapter == "google" {
+            let platform = format!(
+                "Google Ads account {} (customers {})",
+                config.google.account,
+                config.google.customers.join(", ")
+            );
+            (
+                crate::google::adapter(&engine, &config).await?,
+                platform,
+                None,
+            )
+        } else {
+            // The simulated account runs in real time beside the daemon: one simulated minute
+            // per minute, its leads, capacity and metrics recorded as they happen.
+            let sim_config = SimConfig::demo(Utc::now(), 7);
+            if config.facts.timezone == "UTC" {
+                config.facts.timezone = sim_config.timezone.clone();
+            }
+            let sim = Arc::new(Mutex::new(
+                Simulator::new(sim_config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?,
+            ));
+            let world = (!args.once).then(|| sim_world(&engine, &sim, stop_rx.clone()));
+            (
+                Arc::new(SimAdapter::new(sim)),
+                "the simulated account".to_string(),
+                world,
+            )
+        };
     if args.once {
         let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
         let report = d.step(Utc::now()).await?;
         outln!("{}", serde_json::to_string(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let world = {
-        let engine = engine.clone();
-        let sim = sim.clone();
-        let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let ingest = Metadata::actor("sim");
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(StdDuration::from_secs(60)) => {}
-                    _ = stop.changed() => return,
-                }
-                let events = match sim.lock() {
-                    Ok(mut s) => s.advance(1),
-                    Err(_) => return,
-                };
-                for e in events {
-                    if let Err(e) = demo::ingest_event(&engine, &ingest, e).await {
-                        tracing::warn!(error = %e, "recording a simulator event failed");
-                    }
-                }
-            }
-        })
-    };
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     eprintln!(
-        "leadorch daemon: {} with the simulated account; SIGTERM or Ctrl-C stops after the current step",
-        db::redact_url(&global.database_url.clone().unwrap_or_else(db::default_database_url))
+        "leadorch daemon: {} with {platform}; SIGTERM or Ctrl-C stops after the current step",
+        db::redact_url(
+            &global
+                .database_url
+                .clone()
+                .unwrap_or_else(db::default_database_url)
+        )
     );
     let mut on_step = |r: &leadorch_daemon::StepReport| {
         for e in &r.evaluations {
@@ -443,48 +436,41 @@ pub async fn daemon(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         }
     };
     let result = Daemon::run(engine, host, adapter, config, stop_rx, &mut on_step).await;
-    world.abort();
+    if let Some(world) = world {
+        world.abort();
+    }
     result?;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-/// `daemon --adapter google`: the same loop, acting on Google Ads.
-async fn daemon_google(
-    global: &Global,
-    engine: Engine,
-    host: Arc<RuleHost>,
-    config: DaemonConfig,
-    once: bool,
-) -> Result<ExitCode> {
-    let adapter = crate::google::adapter(&engine, &config).await?;
-    if once {
-        let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
-        let report = d.step(Utc::now()).await?;
-        outln!("{}", serde_json::to_string(&report)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+/// Advances the simulated account one minute per minute and records what happens in it,
+/// until `stop` fires.
+fn sim_world(
+    engine: &Engine,
+    sim: &Arc<Mutex<Simulator>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let engine = engine.clone();
+    let sim = sim.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
-    eprintln!(
-        "leadorch daemon: {} with Google Ads account {} (customers {}); SIGTERM or Ctrl-C stops after the current step",
-        db::redact_url(&global.database_url.clone().unwrap_or_else(db::default_database_url)),
-        config.google.account,
-        config.google.customers.join(", ")
-    );
-    let mut on_step = |r: &leadorch_daemon::StepReport| {
-        for e in &r.evaluations {
-            for p in &e.accepted {
-                tracing::info!(evaluation = %e.id, rule = %p.rule, campaign = %p.campaign, action = p.decision.action.name(), "accepted");
+        let ingest = Metadata::actor("sim");
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(StdDuration::from_secs(60)) => {}
+                _ = stop.changed() => return,
+            }
+            let events = match sim.lock() {
+                Ok(mut s) => s.advance(1),
+                Err(_) => return,
+            };
+            for e in events {
+                if let Err(e) = demo::ingest_event(&engine, &ingest, e).await {
+                    tracing::warn!(error = %e, "recording a simulator event failed");
+                }
             }
         }
-    };
-    Daemon::run(engine, host, adapter, config, stop_rx, &mut on_step).await?;
-    eprintln!("leadorch daemon: stopped");
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 async fn shutdown_signal() {
