@@ -10,7 +10,9 @@
 //! fields replaced by `null` ([`Reveal::Redact`]). That is why erasing a subject needs no
 //! read-model scrub: there is nothing of theirs to scrub.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use hashbrown::{HashMap, HashSet};
 
 use cqrs_es::Aggregate;
 use leadorch_domain::{
@@ -90,17 +92,16 @@ impl<D> Table<D> {
         self.rows.is_empty()
     }
 
+    /// The row of `key`, created empty when missing: one hash lookup, and the key is copied
+    /// only when the row is new.
     fn entry(&mut self, key: &str) -> &mut D
     where
         D: Default,
     {
-        if self.track_dirty && !self.dirty.contains(key) {
-            self.dirty.insert(key.to_string());
+        if self.track_dirty {
+            self.dirty.get_or_insert_with(key, str::to_string);
         }
-        if !self.rows.contains_key(key) {
-            self.rows.insert(key.to_string(), D::default());
-        }
-        self.rows.get_mut(key).expect("row inserted above")
+        self.rows.entry_ref(key).or_default()
     }
 }
 
@@ -124,18 +125,22 @@ impl<D: Serialize + DeserializeOwned> Table<D> {
     /// inserts one part while the next is serialized.
     async fn send_all(&self, writer: &ReadModelWriter) -> Result<()> {
         const PART: usize = 8192;
-        let mut keys: Vec<&String> = self.rows.keys().collect();
+        let mut rows: Vec<(&String, &D)> = self.rows.iter().collect();
         // In key order, rows go into the primary-key B-tree as appends.
-        keys.sort_unstable();
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut first = true;
-        for part in keys.chunks(PART).chain(keys.is_empty().then_some(&[][..])) {
+        let mut size = 64;
+        for part in rows.chunks(PART).chain(rows.is_empty().then_some(&[][..])) {
             let mut docs = Vec::with_capacity(part.len());
-            for k in part {
-                let doc = serde_json::to_vec(&self.rows[*k]).map_err(|e| Error::ReadModel {
+            for (k, d) in part {
+                // Sized like the last document, so most need no regrowth.
+                let mut doc = Vec::with_capacity(size + size / 4);
+                serde_json::to_writer(&mut doc, d).map_err(|e| Error::ReadModel {
                     name: self.name,
                     key: (*k).clone(),
                     reason: e.to_string(),
                 })?;
+                size = doc.len();
                 docs.push(((*k).clone(), doc));
             }
             if first {
@@ -239,7 +244,7 @@ pub struct Projections {
     /// Events folded in since creation or load.
     pub applied: u64,
     last_metadata: Option<(Vec<u8>, String)>,
-    last_audit_key: Option<(i64, String, String)>,
+    last_audit_key: Option<(i64, String)>,
 }
 
 impl Default for Projections {
@@ -326,37 +331,35 @@ impl Projections {
         self.applied += 1;
     }
 
-    /// The actor of an event; parsing is skipped when the metadata bytes repeat (they do,
-    /// for every event of one command or one seed run).
-    fn actor_of(&mut self, rec: &RecordedEvent) -> String {
-        match &self.last_metadata {
-            Some((bytes, actor)) if *bytes == rec.metadata => actor.clone(),
-            _ => {
-                let actor = rec.metadata().actor;
-                self.last_metadata = Some((rec.metadata.clone(), actor.clone()));
-                actor
-            }
-        }
-    }
-
     fn audit_event(&mut self, rec: &RecordedEvent) {
-        let actor = self.actor_of(rec);
+        // The actor's key is parsed again only when the metadata bytes change (they repeat
+        // for every event of one command or one seed run), the day's key only at midnight.
+        let same_actor = matches!(&self.last_metadata, Some((bytes, _)) if *bytes == rec.metadata);
+        if !same_actor {
+            self.last_metadata = Some((rec.metadata.clone(), rec.metadata().actor));
+            self.last_audit_key = None;
+        }
+        let actor = self
+            .last_metadata
+            .as_ref()
+            .map(|(_, a)| a.as_str())
+            .unwrap_or_default();
         let day = rec.recorded_at.div_euclid(86_400_000_000);
-        let key = match &self.last_audit_key {
-            Some((d, a, k)) if *d == day && *a == actor => k.clone(),
-            _ => {
-                let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
-                    .map(|t| t.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default();
-                let k = format!("{date}/{actor}");
-                self.last_audit_key = Some((day, actor.clone(), k.clone()));
-                k
-            }
-        };
-        let audit = self.audit.entry(&key);
+        if !matches!(&self.last_audit_key, Some((d, _)) if *d == day) {
+            let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            self.last_audit_key = Some((day, format!("{date}/{actor}")));
+        }
+        let key = self
+            .last_audit_key
+            .as_ref()
+            .map(|(_, k)| k.as_str())
+            .unwrap_or_default();
+        let audit = self.audit.entry(key);
         if audit.events == 0 {
             audit.first_position = rec.position;
-            audit.actor.clone_from(&actor);
+            audit.actor = actor.to_string();
             audit.day = key.split('/').next().unwrap_or_default().to_string();
         }
         audit.events += 1;
@@ -376,8 +379,7 @@ impl Projections {
             .unwrap_or(&rec.stream_id);
         self.audit_event(rec);
         if let Some(subject) = event.data_subject() {
-            let subject = subject.to_string();
-            let doc = self.subject_index.entry(&subject);
+            let doc = self.subject_index.entry(subject);
             if !doc.streams.contains(&rec.stream_id) {
                 doc.streams.insert(rec.stream_id.clone());
             }
@@ -409,16 +411,30 @@ impl Projections {
         page: &[RecordedEvent],
     ) -> Result<()> {
         for rec in page {
-            let known = split_stream_id(&rec.stream_id)
-                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
-            if !known {
-                // Not a domain stream (e.g. a crash-test probe): audited, not folded.
-                self.apply_foreign(rec);
-                continue;
-            }
-            let event = decode(decoder, rec).await?;
-            self.apply(rec, event);
+            self.apply_stored(decoder, rec, None).await?;
         }
+        Ok(())
+    }
+
+    /// Folds one stored event in, decoding it unless `ready` already holds it.
+    async fn apply_stored(
+        &mut self,
+        decoder: &mut Decoder<'_>,
+        rec: &RecordedEvent,
+        ready: Option<AnyEvent>,
+    ) -> Result<()> {
+        let known = split_stream_id(&rec.stream_id)
+            .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+        if !known {
+            // Not a domain stream (e.g. a crash-test probe): audited, not folded.
+            self.apply_foreign(rec);
+            return Ok(());
+        }
+        let event = match ready {
+            Some(e) => e,
+            None => decode(decoder, rec).await?,
+        };
+        self.apply(rec, event);
         Ok(())
     }
 
@@ -459,10 +475,16 @@ impl Projections {
         progress: &mut dyn FnMut(u64),
     ) -> Result<()> {
         let mut decoder = store.codec.decoder(Reveal::Redact);
-        let mut pages = store.log.stream_pages(self.position, until, PAGE as usize);
+        // Events at the current schema version are decoded on the log's mapping thread, while
+        // this one folds; the rest (upcasts, errors) are decoded here.
+        let mut pages =
+            store
+                .log
+                .stream_pages_mapped(self.position, until, PAGE as usize, decode_current);
         while let Some(page) = pages.recv().await {
-            let page = page?;
-            self.apply_page(&mut decoder, &page).await?;
+            for (rec, ready) in page? {
+                self.apply_stored(&mut decoder, &rec, ready).await?;
+            }
             progress(self.position);
         }
         Ok(())
@@ -490,6 +512,17 @@ pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<An
             reason: e.to_string(),
         }
     })
+}
+
+/// The typed event when it is stored at the current schema version and decodes straight from
+/// bytes; `None` leaves it to [`decode`] (upcasts, and the error message when it is bad).
+fn decode_current(rec: &RecordedEvent) -> Option<AnyEvent> {
+    let (aggregate_type, _) = split_stream_id(&rec.stream_id)?;
+    let current = leadorch_domain::current_version(aggregate_type, &rec.event_type)?;
+    if current != rec.schema_version {
+        return None;
+    }
+    decode_fast(aggregate_type, &rec.payload)
 }
 
 /// Straight from bytes to the typed event, for payloads at the current schema version (the

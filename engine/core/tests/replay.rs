@@ -4,10 +4,11 @@
 use chrono::{TimeZone, Utc};
 use leadorch_core::projection::{as_of, catch_up, rebuild, Projections, Table};
 use leadorch_core::seed::{seed, SeedOptions};
+use leadorch_core::Error;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignSnapshot, CampaignStatus};
 use leadorch_domain::{Campaign, CampaignCommand, Lead, LeadCommand, LeadStatus};
 use leadorch_store::testing::{TestDb, BOTH};
-use leadorch_store::{Metadata, Reveal};
+use leadorch_store::{ExpectedVersion, Metadata, NewEvent, Reveal};
 
 mod common;
 use common::{engine, receive_lead};
@@ -300,6 +301,65 @@ async fn following_the_log_keeps_read_models_and_checkpoint_current() {
         stop_tx.send(true).unwrap();
         let p = follower.await.unwrap().unwrap();
         assert_eq!(p.position, head);
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_rebuild_upcasts_old_events_and_names_the_position_of_a_bad_one() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let meta = Metadata::actor("test");
+        let raw = |version: &str, payload: &str| {
+            NewEvent::new(
+                "CapacityRecorded",
+                version,
+                payload.as_bytes().to_vec(),
+                &meta,
+            )
+        };
+        // Schema 1.0 had no `source`: decoded through the upcaster, not the fast path.
+        let old = r#"{"CapacityRecorded":{"team":"north","agents_available":2,"open_leads":3,"max_open_leads":10,"at":"2026-05-01T09:00:00Z"}}"#;
+        let current = r#"{"CapacityRecorded":{"team":"south","agents_available":1,"open_leads":1,"max_open_leads":5,"source":"crm-push","at":"2026-05-01T09:00:00Z"}}"#;
+        let log = &e.store.log;
+        log.append(
+            "capacity:north",
+            ExpectedVersion::NoStream,
+            vec![raw("1.0", old)],
+        )
+        .await
+        .unwrap();
+        log.append(
+            "capacity:south",
+            ExpectedVersion::NoStream,
+            vec![raw("1.1", current)],
+        )
+        .await
+        .unwrap();
+        let p = rebuild(&e.store, &mut |_| {}).await.unwrap();
+        assert_eq!(p.applied, 2);
+        let north = p.capacity.get("north").expect("north folded");
+        assert_eq!(north.state.source(), Some("unknown"), "upcast 1.0 -> 1.1");
+        let south = p.capacity.get("south").expect("south folded");
+        assert_eq!(south.state.source(), Some("crm-push"));
+        // A payload that does not decode stops the rebuild with its position, and the
+        // read models saved before stay as they were.
+        log.append(
+            "capacity:west",
+            ExpectedVersion::NoStream,
+            vec![raw("1.1", r#"{"CapacityRecorded":{"team":5}}"#)],
+        )
+        .await
+        .unwrap();
+        match rebuild(&e.store, &mut |_| {}).await {
+            Err(Error::Decode { position, .. }) => assert_eq!(position, 3),
+            other => panic!("expected a decode error at position 3, got {other:?}"),
+        }
+        let stored = Projections::load(e.store.db()).await.unwrap();
+        assert_eq!(stored.position, 2);
+        assert_eq!(stored.capacity.len(), 2);
         e.store.db().close().await;
         t.cleanup().await;
     }

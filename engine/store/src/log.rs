@@ -481,6 +481,42 @@ impl EventLog {
         rx
     }
 
+    /// Like [`EventLog::stream_pages`], with `map` applied to every event on a thread of its
+    /// own: a replay decodes there while the caller folds the previous page, and the reader
+    /// reads the next one, so all three stages run at once.
+    pub fn stream_pages_mapped<T, F>(
+        &self,
+        after: u64,
+        until: Option<u64>,
+        page: usize,
+        mut map: F,
+    ) -> mpsc::Receiver<Result<Vec<(RecordedEvent, T)>>>
+    where
+        T: Send + 'static,
+        F: FnMut(&RecordedEvent) -> T + Send + 'static,
+    {
+        let mut raw = self.stream_pages(after, until, page);
+        let (tx, rx) = mpsc::channel(2);
+        tokio::task::spawn_blocking(move || {
+            while let Some(page) = raw.blocking_recv() {
+                let failed = page.is_err();
+                let mapped = page.map(|events| {
+                    events
+                        .into_iter()
+                        .map(|e| {
+                            let t = map(&e);
+                            (e, t)
+                        })
+                        .collect()
+                });
+                if tx.blocking_send(mapped).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
     /// The last position recorded at or before `micros` (0 if none).
     pub async fn position_at_time(&self, micros: i64) -> Result<u64> {
         let v: Option<i64> = on_pool!(&self.db, p => sqlx::query_scalar(
@@ -580,20 +616,34 @@ fn sqlite_pages(
         .map_err(bad)?;
     let mut buf = Vec::with_capacity(page);
     while let Some(r) = rows.next().map_err(bad)? {
-        let row = EventRow {
-            position: r.get(0).map_err(bad)?,
+        let position: i64 = r.get(0).map_err(bad)?;
+        // Fixed-size columns are read in place (no allocation per column and row).
+        let blob = |i: usize| -> Result<&[u8]> {
+            r.get_ref(i)
+                .map_err(bad)?
+                .as_blob()
+                .map_err(|e| StoreError::Decode {
+                    position: position as u64,
+                    reason: format!("column {i} of the SQLite log: {e}"),
+                })
+        };
+        let event_id = Uuid::from_slice(blob(3)?).map_err(|e| StoreError::Decode {
+            position: position as u64,
+            reason: format!("event id: {e}"),
+        })?;
+        buf.push(RecordedEvent {
+            position: position as u64,
             stream_id: r.get(1).map_err(bad)?,
-            stream_version: r.get(2).map_err(bad)?,
-            event_id: r.get(3).map_err(bad)?,
+            stream_version: r.get::<_, i64>(2).map_err(bad)? as u64,
+            event_id,
             event_type: r.get(4).map_err(bad)?,
             schema_version: r.get(5).map_err(bad)?,
             payload: r.get(6).map_err(bad)?,
             metadata: r.get(7).map_err(bad)?,
             recorded_at: r.get(8).map_err(bad)?,
-            prev_hash: r.get(9).map_err(bad)?,
-            hash: r.get(10).map_err(bad)?,
-        };
-        buf.push(RecordedEvent::try_from(row)?);
+            prev_hash: to_hash(position, blob(9)?)?,
+            hash: to_hash(position, blob(10)?)?,
+        });
         if buf.len() == page {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(page));
             if tx.blocking_send(Ok(full)).is_err() {

@@ -599,6 +599,17 @@ async fn bulk_page_streaming_reads_everything_in_order_on_both_backends() {
         let p = all.recv().await.unwrap().unwrap();
         assert_eq!(p.len(), 57);
         assert!(all.recv().await.is_none());
+        // Mapped on a thread of its own: every event once, in order, with its own result.
+        let mut mapped = s
+            .log
+            .stream_pages_mapped(10, Some(40), 7, |e| e.position * 2);
+        let mut got = Vec::new();
+        while let Some(p) = mapped.recv().await {
+            let p = p.unwrap();
+            assert!(p.len() <= 7);
+            got.extend(p.into_iter().map(|(e, m)| (e.position, m)));
+        }
+        assert_eq!(got, (11..=40).map(|p| (p, p * 2)).collect::<Vec<_>>());
         s.db().close().await;
         t
     })
