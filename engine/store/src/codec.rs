@@ -1,7 +1,11 @@
 //! Turning domain events into stored bytes and back, encrypting personal fields on the way in.
 //!
 //! A personal field (declared by the event through [`PersonalData`]) is replaced in the stored
-//! JSON by a sealed object `{"$enc": "<base64 nonce‖ciphertext>", "s": subject, "p": purpose}`.
+//! JSON by a sealed object `{"$enc": "<base64 nonce‖ciphertext>", "s": subject, "p": purpose,
+//! "k": key id}`. The key id tells a field sealed by a key that was destroyed (and a new one
+//! made for the same subject and purpose since, e.g. a Google account connected again after
+//! it was forgotten) from a tampered one: the first reads as `null`, the second is an error.
+//! Fields sealed before key ids existed have none and are opened as before.
 //! The ciphertext is bound to the event id, the field's JSON pointer and the purpose, so it
 //! cannot be moved to another event or field. Reading back either decrypts it
 //! ([`Reveal::Decrypt`]) or replaces it with `null` ([`Reveal::Redact`], what read models
@@ -278,6 +282,7 @@ impl Codec {
                         ENC: B64.encode(sealed),
                         "s": subject,
                         "p": f.purpose.as_str(),
+                        "k": keys[i].id(),
                     });
                 }
             }
@@ -309,6 +314,13 @@ pub struct Decoder<'a> {
     codec: &'a Codec,
     reveal: Reveal,
     cache: HashMap<(String, KeyPurpose), Option<DataKey>>,
+}
+
+impl Decoder<'_> {
+    /// Whether this decoder opens sealed fields or nulls them.
+    pub fn reveal(&self) -> Reveal {
+        self.reveal
+    }
 }
 
 /// Whether stored payload bytes contain any sealed field (cheap pre-check).
@@ -405,6 +417,12 @@ impl Decoder<'_> {
         let Some(key) = key else {
             return Ok(Value::Null);
         };
+        if let Some(id) = sealed.get("k").and_then(Value::as_str) {
+            if id != key.id() {
+                // Sealed by a key destroyed since; this one was made later for new data.
+                return Ok(Value::Null);
+            }
+        }
         let plain = key.open(&aad(&event.event_id, pointer, purpose), &data)?;
         serde_json::from_slice(&plain).map_err(|e| bad(&e.to_string()))
     }
