@@ -21,15 +21,19 @@ pub enum KeyPurpose {
     Consent,
     /// Google account identity and OAuth material of an operator.
     Account,
+    /// Google Ads data read through an operator's Google account (campaign snapshots,
+    /// metrics, and the facts excerpts built from them); subject = the account name.
+    GoogleAds,
 }
 
 impl KeyPurpose {
     /// All purposes, in a stable order.
-    pub const ALL: [KeyPurpose; 4] = [
+    pub const ALL: [KeyPurpose; 5] = [
         KeyPurpose::Contact,
         KeyPurpose::Fingerprint,
         KeyPurpose::Consent,
         KeyPurpose::Account,
+        KeyPurpose::GoogleAds,
     ];
 
     /// Stable name used in storage.
@@ -39,6 +43,7 @@ impl KeyPurpose {
             KeyPurpose::Fingerprint => "fingerprint",
             KeyPurpose::Consent => "consent",
             KeyPurpose::Account => "account",
+            KeyPurpose::GoogleAds => "google_ads",
         }
     }
 
@@ -109,6 +114,41 @@ where
     d.deserialize_option(V)
 }
 
+/// Whether a stored JSON value is a sealed personal field (the store's `{"$enc": …}`).
+pub fn is_sealed(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|m| m.contains_key("$enc"))
+}
+
+/// [`sealed_as_none`] for any type: a plain value is deserialized as `T` (events stored
+/// before the field was sealed, or decrypted ones), a sealed one or `null` reads as `None`.
+pub fn sealed_or_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() || is_sealed(&v) {
+        return Ok(None);
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// For a JSON value field that may be sealed: a sealed value reads as `null`, anything else
+/// as itself. Keeps ciphertext out of typed events (and so out of read models).
+pub fn sealed_as_null<'de, D>(d: D) -> Result<serde_json::Value, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(if is_sealed(&v) {
+        serde_json::Value::Null
+    } else {
+        v
+    })
+}
+
 #[cfg(test)]
 mod sealed_tests {
     #[derive(serde::Deserialize, Debug, PartialEq)]
@@ -129,5 +169,28 @@ mod sealed_tests {
         let t: T = serde_json::from_str(r#"{}"#).unwrap();
         assert_eq!(t.email, None);
         assert!(serde_json::from_str::<T>(r#"{"email":5}"#).is_err());
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Any {
+        #[serde(default, deserialize_with = "super::sealed_or_none")]
+        pair: Option<(u8, u8)>,
+        #[serde(default, deserialize_with = "super::sealed_as_null")]
+        facts: serde_json::Value,
+    }
+
+    #[test]
+    fn sealed_values_of_any_type_read_as_none_or_null() {
+        let t: Any = serde_json::from_str(r#"{"pair":[1,2],"facts":{"a":1}}"#).unwrap();
+        assert_eq!(t.pair, Some((1, 2)));
+        assert_eq!(t.facts, serde_json::json!({"a": 1}));
+        let sealed = r#"{"$enc":"AAAA","s":"x","p":"google_ads"}"#;
+        let t: Any =
+            serde_json::from_str(&format!(r#"{{"pair":{sealed},"facts":{sealed}}}"#)).unwrap();
+        assert_eq!(t.pair, None);
+        assert_eq!(t.facts, serde_json::Value::Null);
+        let t: Any = serde_json::from_str(r#"{"pair":null}"#).unwrap();
+        assert_eq!(t.pair, None);
+        assert!(serde_json::from_str::<Any>(r#"{"pair":"x"}"#).is_err());
     }
 }

@@ -43,6 +43,10 @@ pub struct RetentionPolicy {
     /// Google account identity. Default: until the account is forgotten.
     #[serde(with = "days")]
     pub account: Option<Duration>,
+    /// Google Ads data read through an account (campaign snapshots, metrics, facts).
+    /// Default: until the account is forgotten.
+    #[serde(default, with = "days")]
+    pub google_ads: Option<Duration>,
 }
 
 const DAY: u64 = 86_400;
@@ -54,6 +58,7 @@ impl Default for RetentionPolicy {
             fingerprint: Some(Duration::from_secs(90 * DAY)),
             consent: Some(Duration::from_secs(5 * 365 * DAY)),
             account: None,
+            google_ads: None,
         }
     }
 }
@@ -66,6 +71,7 @@ impl RetentionPolicy {
             KeyPurpose::Fingerprint => self.fingerprint,
             KeyPurpose::Consent => self.consent,
             KeyPurpose::Account => self.account,
+            KeyPurpose::GoogleAds => self.google_ads,
         }
     }
 }
