@@ -620,6 +620,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
                             change: change.clone(),
                             reason,
                             decision_ref: Some(rule_id.clone()),
+                            google_account: None,
                             at: snap_at,
                         },
                         snap_at,

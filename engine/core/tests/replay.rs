@@ -130,6 +130,7 @@ async fn time_travel_shows_a_campaign_as_it_was() {
                     change,
                     reason: "team full".into(),
                     decision_ref: None,
+                    google_account: None,
                     at,
                 },
                 &meta,

@@ -358,7 +358,10 @@ impl Daemon {
             return Ok(None);
         }
         let trigger = kinds.into_iter().collect::<Vec<_>>().join("+");
-        let facts = self.view.facts(now, &self.config.facts);
+        // Only the campaigns of the platform (and Google account) this daemon acts through.
+        let facts = self
+            .view
+            .facts_for(now, &self.config.facts, self.adapter.google_account());
         let outcome = tick::evaluate(&self.host, &chosen, facts, &self.config.policy());
         let recorded = tick::record(
             &self.engine,

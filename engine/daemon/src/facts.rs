@@ -230,6 +230,25 @@ impl FactsView {
         out
     }
 
+    /// [`FactsView::facts`] with only the campaigns read through `google_account` (`None`:
+    /// those not read from Google): what a daemon acting through that account evaluates. Its
+    /// rules' output, sealed with that account's key, then never quotes another account's
+    /// campaigns, which forgetting that other account could not shred.
+    pub fn facts_for(
+        &self,
+        at: DateTime<Utc>,
+        settings: &FactSettings,
+        google_account: Option<&str>,
+    ) -> Facts {
+        let mut facts = self.facts(at, settings);
+        facts.campaigns.retain(|c| {
+            self.campaigns
+                .get(&c.id)
+                .is_some_and(|e| e.google_account.as_deref() == google_account)
+        });
+        facts
+    }
+
     /// The facts at `at`: every observed, not removed campaign, and every team.
     pub fn facts(&self, at: DateTime<Utc>, settings: &FactSettings) -> Facts {
         let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);

@@ -316,6 +316,11 @@ pub async fn record(
             change,
             reason: format!("[{}] {}", p.rule, p.decision.reason),
             decision_ref: Some(decision_ref.clone()),
+            // Sealed with the campaign's account: rules write reasons from its facts.
+            google_account: view
+                .campaigns
+                .get(&p.campaign)
+                .and_then(|c| c.google_account.clone()),
             at: outcome.facts.at,
         };
         engine

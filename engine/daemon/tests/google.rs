@@ -571,6 +571,17 @@ async fn everything_readable(e: &Engine) -> String {
     out
 }
 
+/// The capacity gate, writing the campaign's name into its reasons and its output (rules may
+/// quote Google data: that text is sealed too).
+const NAMED_GATE: &str = r#"//! pause above 90 %, resume below 70 %, naming the campaign
+//! on: capacity_changed
+//! priority: 10
+if team == () { return; }
+print(`looking at ${campaign.name}`);
+if team.utilisation >= 0.9 && !campaign.paused { return pause(`${campaign.name} full: ${team.open_leads}/${team.max_open_leads}`); }
+if team.utilisation < 0.7 && campaign.paused { return resume(`${campaign.name} has room again`); }
+"#;
+
 /// Google data read through two accounts, A (acme) and B (globex), into one log: snapshots,
 /// metrics and the facts of the evaluations that paused each campaign. It is stored only
 /// sealed (the database file never holds a campaign name or a cost figure in clear), yet the
@@ -613,7 +624,7 @@ async fn forgetting_a_google_account_shreds_the_google_data_read_through_it() {
     }
     let db = TestDb::sqlite();
     let e = engine(&db).await;
-    save_rule(&e, &host(), "gate", GATE, true, start(), "test")
+    save_rule(&e, &host(), "gate", NAMED_GATE, true, start(), "test")
         .await
         .unwrap();
 
@@ -724,11 +735,31 @@ async fn forgetting_a_google_account_shreds_the_google_data_read_through_it() {
         .unwrap()
         .expect("A's evaluation is still recorded");
     assert!(a_evaluation.facts.is_null() && a_evaluation.resolution.is_null());
+    assert!(
+        a_evaluation.rules.iter().all(|r| r.run.is_null()),
+        "rule output is gone"
+    );
     assert_eq!(
         a_evaluation.changes.len(),
         1,
         "what the engine did stays on record"
     );
+    let a_change = &a_evaluation.changes[0];
+    let record = view.campaigns[&a_id]
+        .state
+        .change(&a_change.change_id)
+        .expect("A's change is still recorded");
+    assert_eq!(record.reason, "", "the rule's reason quoted A's campaign");
+    assert_eq!(
+        record.change,
+        leadorch_domain::campaign::CampaignChange::Pause
+    );
+    match &b_explained.cause {
+        leadorch_daemon::explain::Cause::Engine { reason, .. } => {
+            assert!(reason.contains(B_NAME), "B's reason: {reason}")
+        }
+        other => panic!("B paused by the engine, not {other:?}"),
+    }
 
     // The log is unchanged: the chain verifies.
     assert!(matches!(

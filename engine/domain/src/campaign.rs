@@ -24,7 +24,7 @@ use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("CampaignObserved", "2.0"),
     ("ChangedOutsideEngine", "2.0"),
-    ("ChangeRequested", "1.0"),
+    ("ChangeRequested", "2.0"),
     ("ChangeApplied", "1.0"),
     ("ChangeFailed", "1.0"),
     ("MetricsRecorded", "2.0"),
@@ -314,7 +314,7 @@ pub enum ChangeState {
 pub struct ChangeRecord {
     /// The change.
     pub change: CampaignChange,
-    /// Why it was requested.
+    /// Why it was requested (empty once its Google account was forgotten).
     pub reason: String,
     /// The decision that asked for it, if any.
     pub decision_ref: Option<String>,
@@ -376,6 +376,9 @@ pub enum CampaignCommand {
         reason: String,
         /// The decision that asked for it, if any.
         decision_ref: Option<String>,
+        /// The Google account the campaign is read through, whose key seals `reason` (rules
+        /// write it from the campaign's facts); `None` when not from Google.
+        google_account: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -416,8 +419,9 @@ pub enum CampaignCommand {
 /// What was read from Google (snapshots, metrics) is Google user data: when the event names
 /// the `google_account` it was read through, those fields are sealed with that account's
 /// [`KeyPurpose::GoogleAds`] key, and read as `None` once the account is forgotten (or by
-/// readers that do not decrypt). Customer and campaign ids (the stream id), change ids,
-/// the engine's own requests and their outcomes stay in clear (ADR 0012).
+/// readers that do not decrypt); so is the reason of a change requested for such a campaign
+/// (a rule's text, which may quote them). Customer and campaign ids (the stream id), change
+/// ids, the changes the engine requested and their outcomes stay in clear (ADR 0012).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CampaignEvent {
     /// The campaign was read from Google Ads and differed from what was known (or was new).
@@ -465,10 +469,15 @@ pub enum CampaignEvent {
         change_id: String,
         /// The change.
         change: CampaignChange,
-        /// Why.
-        reason: String,
+        /// Why (a rule's text, which may quote the campaign's facts). Personal
+        /// ([`KeyPurpose::GoogleAds`]) when the campaign is read from Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        reason: Option<String>,
         /// The decision that asked for it, if any.
         decision_ref: Option<String>,
+        /// The Google account whose key seals `reason` (`None`: not from Google).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        google_account: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -763,6 +772,7 @@ impl Campaign {
                 change,
                 reason,
                 decision_ref,
+                google_account,
                 at,
             } => {
                 let known = self.known.as_ref().ok_or(CampaignError::NotObserved)?;
@@ -781,12 +791,16 @@ impl Campaign {
                 if decision_ref.as_deref().is_some_and(is_blank) {
                     return Err(CampaignError::EmptyField("decision_ref"));
                 }
+                if google_account.as_deref().is_some_and(is_blank) {
+                    return Err(CampaignError::EmptyField("google_account"));
+                }
                 change.validate()?;
                 Ok(vec![CampaignEvent::ChangeRequested {
                     change_id,
                     change,
-                    reason,
+                    reason: Some(reason),
                     decision_ref,
+                    google_account,
                     at,
                 }])
             }
@@ -899,12 +913,14 @@ impl Aggregate for Campaign {
                 reason,
                 decision_ref,
                 at,
+                ..
             } => {
                 self.changes.insert(
                     change_id,
                     ChangeRecord {
                         change,
-                        reason,
+                        // Empty once the campaign's Google account was forgotten.
+                        reason: reason.unwrap_or_default(),
                         decision_ref,
                         requested_at: at,
                         state: ChangeState::Requested,
@@ -961,10 +977,9 @@ impl DomainEvent for CampaignEvent {
         match self {
             CampaignEvent::CampaignObserved { .. }
             | CampaignEvent::ChangedOutsideEngine { .. }
+            | CampaignEvent::ChangeRequested { .. }
             | CampaignEvent::MetricsRecorded { .. } => "2.0",
-            CampaignEvent::ChangeRequested { .. }
-            | CampaignEvent::ChangeApplied { .. }
-            | CampaignEvent::ChangeFailed { .. } => "1.0",
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => "1.0",
         }
         .to_owned()
     }
@@ -983,6 +998,7 @@ const OUTSIDE_FIELDS: &[PersonalField] = &[
     google_ads("/ChangedOutsideEngine/after"),
 ];
 const METRICS_FIELDS: &[PersonalField] = &[google_ads("/MetricsRecorded/metrics")];
+const REQUESTED_FIELDS: &[PersonalField] = &[google_ads("/ChangeRequested/reason")];
 
 impl PersonalData for CampaignEvent {
     /// The Google account the data was read through (none for the engine's own events and
@@ -991,10 +1007,9 @@ impl PersonalData for CampaignEvent {
         match self {
             CampaignEvent::CampaignObserved { google_account, .. }
             | CampaignEvent::ChangedOutsideEngine { google_account, .. }
+            | CampaignEvent::ChangeRequested { google_account, .. }
             | CampaignEvent::MetricsRecorded { google_account, .. } => google_account.as_deref(),
-            CampaignEvent::ChangeRequested { .. }
-            | CampaignEvent::ChangeApplied { .. }
-            | CampaignEvent::ChangeFailed { .. } => None,
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => None,
         }
     }
 
@@ -1006,9 +1021,8 @@ impl PersonalData for CampaignEvent {
             CampaignEvent::CampaignObserved { .. } => OBSERVED_FIELDS,
             CampaignEvent::ChangedOutsideEngine { .. } => OUTSIDE_FIELDS,
             CampaignEvent::MetricsRecorded { .. } => METRICS_FIELDS,
-            CampaignEvent::ChangeRequested { .. }
-            | CampaignEvent::ChangeApplied { .. }
-            | CampaignEvent::ChangeFailed { .. } => &[],
+            CampaignEvent::ChangeRequested { .. } => REQUESTED_FIELDS,
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => &[],
         }
     }
 }
@@ -1059,8 +1073,9 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
             change: CampaignChange::SetBidTarget {
                 bidding: Bidding::TargetRoas { target_roas: 3.5 },
             },
-            reason: "rule roas".into(),
+            reason: Some("rule roas".into()),
             decision_ref: Some("dec-1".into()),
+            google_account: Some("ops".into()),
             at: t(2),
         },
         CampaignEvent::ChangeApplied {
@@ -1129,6 +1144,7 @@ mod tests {
             change,
             reason: "team at capacity".into(),
             decision_ref: Some("dec-1".into()),
+            google_account: None,
             at: t(10),
         }
     }
@@ -1137,8 +1153,9 @@ mod tests {
         CampaignEvent::ChangeRequested {
             change_id: change_id.into(),
             change,
-            reason: "team at capacity".into(),
+            reason: Some("team at capacity".into()),
             decision_ref: Some("dec-1".into()),
+            google_account: None,
             at: t(10),
         }
     }
@@ -1467,6 +1484,7 @@ mod tests {
                     change: CampaignChange::Pause,
                     reason: " ".into(),
                     decision_ref: None,
+                    google_account: None,
                     at: t(1),
                 },
             ),
@@ -1477,6 +1495,7 @@ mod tests {
                     change: CampaignChange::Pause,
                     reason: "why".into(),
                     decision_ref: Some(String::new()),
+                    google_account: None,
                     at: t(1),
                 },
             ),

@@ -31,7 +31,10 @@ pub struct RuleRunRecord {
     pub source_digest: String,
     /// Campaigns in the rule's scope.
     pub evaluated: u64,
-    /// The host's run record (`leadorch_rules::RuleRun` as JSON, duration excluded).
+    /// The host's run record (`leadorch_rules::RuleRun` as JSON, duration excluded): its
+    /// proposals, failures and `print` output. Personal like the record's `facts` (rules
+    /// write them from the facts).
+    #[serde(default, deserialize_with = "crate::personal::sealed_as_null")]
     pub run: Value,
     /// How long the run took, µs (not part of what must replay identically).
     pub duration_us: u64,
@@ -83,8 +86,8 @@ pub struct EvaluationRecord {
     /// The evaluation's time (the time the rules saw).
     pub at: DateTime<Utc>,
     /// The Google account the campaigns' facts were read through, whose data key seals
-    /// `facts` and `resolution` (`None`: not from Google, e.g. the simulator; stored in
-    /// clear). Added in 1.1.
+    /// `facts`, `resolution` and each rule's `run` (`None`: not from Google, e.g. the
+    /// simulator; stored in clear). Added in 1.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_account: Option<String>,
 }
@@ -199,6 +202,10 @@ const RECORDED_FIELDS: &[PersonalField] = &[
     },
     PersonalField {
         pointer: "/EvaluationRecorded/resolution",
+        purpose: KeyPurpose::GoogleAds,
+    },
+    PersonalField {
+        pointer: "/EvaluationRecorded/rules/*/run",
         purpose: KeyPurpose::GoogleAds,
     },
 ];

@@ -114,6 +114,38 @@ where
     d.deserialize_option(V)
 }
 
+/// The concrete JSON pointers a declared [`PersonalField::pointer`] names in `payload`: the
+/// pointer itself when it resolves, or, for a pointer with `*` segments (e.g.
+/// `/EvaluationRecorded/rules/*/run`), one per element of the arrays there, in order. Empty
+/// when nothing is there.
+pub fn locate(payload: &serde_json::Value, pointer: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, rest: &[&str], at: String, out: &mut Vec<String>) {
+        match rest.split_first() {
+            None => out.push(at),
+            Some((&"*", tail)) => {
+                for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+                    walk(item, tail, format!("{at}/{i}"), out);
+                }
+            }
+            Some((segment, tail)) => {
+                let key = segment.replace("~1", "/").replace("~0", "~");
+                let next = match v {
+                    serde_json::Value::Object(m) => m.get(&key),
+                    serde_json::Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    walk(next, tail, format!("{at}/{segment}"), out);
+                }
+            }
+        }
+    }
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let mut out = Vec::new();
+    walk(payload, &segments, String::new(), &mut out);
+    out
+}
+
 /// Whether a stored JSON value is a sealed personal field (the store's `{"$enc": …}`).
 pub fn is_sealed(v: &serde_json::Value) -> bool {
     v.as_object().is_some_and(|m| m.contains_key("$enc"))
@@ -169,6 +201,20 @@ mod sealed_tests {
         let t: T = serde_json::from_str(r#"{}"#).unwrap();
         assert_eq!(t.email, None);
         assert!(serde_json::from_str::<T>(r#"{"email":5}"#).is_err());
+    }
+
+    #[test]
+    fn wildcard_pointers_name_every_element() {
+        let v = serde_json::json!({"E": {"rules": [{"run": 1}, {"run": 2}], "x": {"a/b": 3}}});
+        assert_eq!(
+            super::locate(&v, "/E/rules/*/run"),
+            vec!["/E/rules/0/run", "/E/rules/1/run"]
+        );
+        assert_eq!(super::locate(&v, "/E/x/a~1b"), vec!["/E/x/a~1b"]);
+        assert!(super::locate(&v, "/E/nope").is_empty());
+        assert!(
+            super::locate(&serde_json::json!({"E": {"rules": []}}), "/E/rules/*/run").is_empty()
+        );
     }
 
     #[derive(serde::Deserialize, Debug, PartialEq)]

@@ -11,7 +11,8 @@
 //! | `campaign` | `CampaignObserved` | 1.0  | 2.0 | `snapshot` may be sealed or `null`, `google_account` added (none: in clear) |
 //! | `campaign` | `ChangedOutsideEngine` | 1.0 | 2.0 | `before`/`after` may be sealed or `null`, `google_account` added |
 //! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
-//! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`/`resolution` may be sealed |
+//! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
+//! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
 //!
 //! The 2.0 changes are identities on the payload: a 1.0 payload (plain values, no account)
 //! is a valid 2.0 payload. The major bump is for older readers, which cannot read a sealed
@@ -96,6 +97,12 @@ pub const UPCASTERS: &[Upcaster] = &[
         function: unsealed_google_data,
     },
     Upcaster {
+        aggregate_type: "campaign",
+        event_type: "ChangeRequested",
+        to_version: "2.0",
+        function: unsealed_google_data,
+    },
+    Upcaster {
         aggregate_type: "evaluation",
         event_type: "EvaluationRecorded",
         to_version: "1.1",
@@ -103,7 +110,8 @@ pub const UPCASTERS: &[Upcaster] = &[
     },
 ];
 
-/// `CampaignObserved`, `ChangedOutsideEngine`, `MetricsRecorded` 1.0 → 2.0 and
+/// `CampaignObserved`, `ChangedOutsideEngine`, `MetricsRecorded`, `ChangeRequested` 1.0 →
+/// 2.0 and
 /// `EvaluationRecorded` 1.0 → 1.1: Google data was stored in clear and named no account,
 /// which is what the new schema reads a payload without `google_account` as. Nothing to
 /// change.
@@ -244,7 +252,7 @@ mod tests {
         assert_eq!((version.as_str(), &unchanged), ("1.0", &payload));
         assert_eq!(upcasters_for("lead").len(), 0);
         assert_eq!(upcasters_for("capacity").len(), 1);
-        assert_eq!(upcasters_for("campaign").len(), 3);
+        assert_eq!(upcasters_for("campaign").len(), 4);
         assert_eq!(upcasters().len(), UPCASTERS.len());
     }
 
@@ -330,6 +338,18 @@ mod tests {
                 after: Some(_),
                 ..
             }))
+        ));
+        let requested = json!({"ChangeRequested": {
+            "change_id": "c-1", "change": "pause", "reason": "team full",
+            "decision_ref": null, "at": t(2),
+        }});
+        assert!(matches!(
+            AnyEvent::decode("campaign", "ChangeRequested", "1.0", &requested),
+            Ok(AnyEvent::Campaign(CampaignEvent::ChangeRequested {
+                reason: Some(r),
+                google_account: None,
+                ..
+            })) if r == "team full"
         ));
         let evaluation = json!({"EvaluationRecorded": {
             "trigger": "manual", "log_position": 1, "facts_digest": "ab",

@@ -145,7 +145,10 @@ impl Pending {
             )));
         }
         for f in fields {
-            if payload.pointer(f.pointer).is_none() {
+            // A pointer with `*` segments names every element of an array (maybe none): the
+            // array itself must be there.
+            let base = f.pointer.split("/*").next().unwrap_or(f.pointer);
+            if payload.pointer(base).is_none() {
                 return Err(StoreError::InvalidAppend(format!(
                     "personal field {} is missing from {event_type}",
                     f.pointer
@@ -244,7 +247,10 @@ impl Codec {
             let Some(subject) = &p.subject else { continue };
             let now_us = p.at.timestamp_micros();
             for f in p.fields {
-                if p.payload.pointer(f.pointer).is_none_or(Value::is_null) {
+                let present = leadorch_domain::personal::locate(&p.payload, f.pointer)
+                    .iter()
+                    .any(|at| p.payload.pointer(at).is_some_and(|v| !v.is_null()));
+                if !present {
                     continue;
                 }
                 let expires = self
@@ -272,24 +278,27 @@ impl Codec {
             let event_id = Uuid::now_v7();
             if let Some(subject) = &p.subject {
                 for f in p.fields {
-                    let Some(slot) = p.payload.pointer_mut(f.pointer) else {
-                        continue;
-                    };
-                    if slot.is_null() {
-                        continue;
-                    }
                     let Some(&i) = index.get(&(subject.clone(), f.purpose)) else {
                         continue;
                     };
-                    let plain = serde_json::to_vec(slot)
-                        .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-                    let sealed = keys[i].seal(&aad(&event_id, f.pointer, f.purpose), &plain)?;
-                    *slot = serde_json::json!({
-                        ENC: B64.encode(sealed),
-                        "s": subject,
-                        "p": f.purpose.as_str(),
-                        "k": keys[i].id(),
-                    });
+                    for at in leadorch_domain::personal::locate(&p.payload, f.pointer) {
+                        let Some(slot) = p.payload.pointer_mut(&at) else {
+                            continue;
+                        };
+                        if slot.is_null() {
+                            continue;
+                        }
+                        let plain = serde_json::to_vec(slot)
+                            .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+                        // Bound to the concrete pointer: what the decoder finds it at.
+                        let sealed = keys[i].seal(&aad(&event_id, &at, f.purpose), &plain)?;
+                        *slot = serde_json::json!({
+                            ENC: B64.encode(sealed),
+                            "s": subject,
+                            "p": f.purpose.as_str(),
+                            "k": keys[i].id(),
+                        });
+                    }
                 }
             }
             let payload = serde_json::to_vec(&p.payload)
