@@ -179,9 +179,10 @@ pub fn run_record(rule: &LoadedRule, run: &RuleRun) -> RuleRunRecord {
 
 /// The Google account whose key seals an evaluation's facts excerpt and resolution: the
 /// account the proposed-for campaigns were read through (`None` when none was read from
-/// Google). Should they span several accounts (one log serving daemons of several accounts),
-/// the first one's; [`facts_excerpt`] then leaves the other accounts' campaigns out, so that
-/// forgetting an account never leaves its data sealed under another account's key.
+/// Google). A daemon evaluates only its own account's campaigns
+/// ([`FactsView::facts_for`]), so there is one; should there be several, the first by name,
+/// and [`facts_excerpt`] leaves the others' campaigns out, so that forgetting an account
+/// never leaves its data sealed under another account's key.
 fn evaluation_account(view: &FactsView, outcome: &TickOutcome) -> Option<String> {
     proposed_ids(outcome)
         .into_iter()
