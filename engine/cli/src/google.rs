@@ -215,7 +215,7 @@ pub async fn adapter(
     let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
         anyhow::anyhow!("{key}: {zone:?} is not a time zone (e.g. Europe/Amsterdam)")
     })?;
-    let adapter = GoogleAdapter::new(client, &s.customers, s.validate_only)
+    let adapter = GoogleAdapter::new(client, &s.account, &s.customers, s.validate_only)
         .map_err(|e| anyhow::anyhow!("[google] {e}"))?
         .with_timezone(timezone)
         .with_grant(tokens);

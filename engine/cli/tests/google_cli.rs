@@ -174,14 +174,35 @@ async fn connect_act_revoke_and_forget_a_google_account() {
         config.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
-    let (ok, events, err2) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
+    let observed = || {
+        s.run(&[
+            "events",
+            "list",
+            "--type",
+            "CampaignObserved",
+            "--json",
+            "--reveal",
+        ])
+    };
+    let (ok, events, err2) = observed();
     assert!(ok, "{err2}");
     assert_eq!(
         events.lines().count(),
         1,
         "events: {events}\ndaemon: {report}\n{err}"
     );
+    // What Google reported is readable with the keys, and stored only sealed.
     assert!(events.contains("NL Generic"), "{events}");
+    assert!(
+        !contains(&file_bytes(&s.db()), b"NL Generic"),
+        "campaign name in clear"
+    );
+    let (ok, redacted, err2) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
+    assert!(ok, "{err2}");
+    assert!(!redacted.contains("NL Generic"), "{redacted}");
+    let (ok, explained, err2) = s.run(&["explain", "NL Generic"]);
+    assert!(ok, "{err2}");
+    assert!(explained.contains("NL Generic"), "{explained}");
     assert_eq!(
         s.ads.campaign(CUSTOMER, 111).unwrap().status,
         CampaignStatus::Enabled
@@ -215,6 +236,18 @@ async fn connect_act_revoke_and_forget_a_google_account() {
     let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
     assert_eq!(row["status"], "revoked");
     assert!(row["data_deleted_at"].is_string(), "{row}");
+    // The campaign data read through the account is gone, even with the keys …
+    let (ok, events, err) = observed();
+    assert!(ok, "{err}");
+    assert_eq!(events.lines().count(), 1, "the event stays: {events}");
+    assert!(!events.contains("NL Generic"), "{events}");
+    let (ok, _, err) = s.run(&["explain", "NL Generic"]);
+    assert!(!ok, "found by a forgotten name");
+    assert!(err.contains("no campaign"), "{err}");
+    let (ok, _, err) = s.run(&["explain", &format!("{CUSTOMER}/111")]);
+    assert!(!ok);
+    assert!(err.contains("holds no Google data"), "{err}");
+    // … and the log still verifies.
     let (ok, _, err) = s.run(&["audit", "verify"]);
     assert!(ok, "{err}");
 }

@@ -10,8 +10,9 @@
 //!   on every Google call fails at once with a "consent needed again" error, without calling
 //!   Google, until the operator connects the account again.
 //! - Revoking ends the grant at Google, deletes the stored token and records `Revoked`;
-//!   forgetting also destroys the account's keys (so the email and any copy of the token are
-//!   unreadable) and records `DataDeleted`.
+//!   forgetting also destroys the account's keys — its `account` key (the email and any copy
+//!   of the token) and its `google_ads` key, which sealed every campaign snapshot, metric
+//!   and facts excerpt read through the account (ADR 0012) — and records `DataDeleted`.
 
 use std::sync::Arc;
 
@@ -163,8 +164,10 @@ pub async fn revoke(
     Ok(outcome)
 }
 
-/// Revokes (when still connected), deletes the token, destroys the account's keys and
-/// records `DataDeleted`.
+/// Revokes (when still connected), deletes the token, destroys the account's keys (its
+/// identity and OAuth material, and the Google Ads data read through it) and records
+/// `DataDeleted`. Keys go first: a crash in between leaves the data unreadable and the record
+/// to be written by a re-run, never the reverse.
 pub async fn forget(
     engine: &Engine,
     oauth: &OAuthConfig,
@@ -189,7 +192,7 @@ pub async fn forget(
         .store
         .codec
         .keys()
-        .destroy(account, Some(&[KeyPurpose::Account]))
+        .destroy(account, Some(&[KeyPurpose::Account, KeyPurpose::GoogleAds]))
         .await?;
     if state.data_deleted_at().is_none() {
         engine

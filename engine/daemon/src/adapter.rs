@@ -48,6 +48,13 @@ pub struct AdapterError {
 pub trait AdsAdapter: Send + Sync {
     /// A short name for records (`sim`, `google-ads`).
     fn name(&self) -> &str;
+    /// The Google account whose data this platform reports, if it is Google: what it reads
+    /// (snapshots, metrics, and the facts built from them) is recorded sealed with that
+    /// account's `google_ads` key, so forgetting the account shreds it (ADR 0012). `None`
+    /// (the simulator): recorded in clear.
+    fn google_account(&self) -> Option<&str> {
+        None
+    }
     /// Every campaign the engine may manage, as the platform reports it now.
     async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError>;
     /// Applies a change with absolute values (applying it twice has the effect of once).

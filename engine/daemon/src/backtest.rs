@@ -23,7 +23,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use leadorch_core::projection::decode;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignStatus, HourMetrics};
 use leadorch_domain::lead::LeadEvent;
@@ -33,7 +32,7 @@ use leadorch_store::Reveal;
 use serde::Serialize;
 
 use crate::config::FactSettings;
-use crate::facts::FactsView;
+use crate::facts::{decode, FactsView};
 use crate::tick::{self, LoadedRule};
 use crate::Result;
 
@@ -176,7 +175,7 @@ pub async fn run(
     opts: &BacktestOptions<'_>,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<BacktestReport> {
-    let mut decoder = engine.store.codec.decoder(Reveal::Redact);
+    let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
     // Pass 1: hindsight (metrics within the window).
     let mut hind = Hindsight::default();
     let mut cursor = 0;
@@ -188,9 +187,10 @@ pub async fn run(
             if rec.event_type != "MetricsRecorded" {
                 continue;
             }
+            // Metrics whose account was forgotten read as absent: no hindsight for them.
             if let AnyEvent::Campaign(CampaignEvent::MetricsRecorded {
                 hour_start,
-                metrics,
+                metrics: Some(metrics),
                 ..
             }) = decode(&mut decoder, rec).await?
             {

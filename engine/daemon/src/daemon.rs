@@ -147,7 +147,8 @@ impl Daemon {
 
     /// Folds a page of events (those at or before the view's position are skipped).
     pub async fn fold(&mut self, page: &[RecordedEvent]) -> Result<()> {
-        let mut decoder = self.engine.store.codec.decoder(Reveal::Redact);
+        // Rules need the Google data: decrypted here, never written to a read model.
+        let mut decoder = self.engine.store.codec.decoder(Reveal::Decrypt);
         for (position, t) in self.view.fold_page(&mut decoder, page).await? {
             if position > self.handled {
                 self.triggers.insert(t);
@@ -167,6 +168,7 @@ impl Daemon {
             }
         };
         let metadata = Metadata::actor(self.config.actor.clone());
+        let google_account = self.adapter.google_account().map(str::to_string);
         let hold_of = |view: &FactsView, id: &str| {
             view.campaigns
                 .get(id)
@@ -193,6 +195,7 @@ impl Daemon {
                         campaign_id: o.campaign_id,
                         snapshot: o.snapshot,
                         manual_hold: self.config.manual_hold(),
+                        google_account: google_account.clone(),
                         at: now,
                     },
                     &metadata,
@@ -237,6 +240,7 @@ impl Daemon {
             let command = CampaignCommand::RecordMetrics {
                 hour_start: m.hour_start,
                 metrics: m.metrics,
+                google_account: self.adapter.google_account().map(str::to_string),
                 at: now,
             };
             match self
@@ -354,7 +358,10 @@ impl Daemon {
             return Ok(None);
         }
         let trigger = kinds.into_iter().collect::<Vec<_>>().join("+");
-        let facts = self.view.facts(now, &self.config.facts);
+        // Only the campaigns of the platform (and Google account) this daemon acts through.
+        let facts = self
+            .view
+            .facts_for(now, &self.config.facts, self.adapter.google_account());
         let outcome = tick::evaluate(&self.host, &chosen, facts, &self.config.policy());
         let recorded = tick::record(
             &self.engine,

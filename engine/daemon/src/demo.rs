@@ -346,6 +346,7 @@ pub async fn ingest_event(engine: &Engine, metadata: &Metadata, event: SimEvent)
                             cost_micros,
                             conversions,
                         },
+                        google_account: None,
                         at,
                     },
                     metadata,

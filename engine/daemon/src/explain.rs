@@ -9,7 +9,6 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use leadorch_core::projection::decode;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignChange, CampaignStatus, ChangeState};
 use leadorch_domain::{stream_id, AnyEvent, Campaign, CampaignEvent, Evaluation, EvaluationRecord};
@@ -17,6 +16,7 @@ use leadorch_store::{EventFilter, Reveal};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::facts::decode;
 use crate::{Error, Result};
 
 /// How the status came to be.
@@ -125,16 +125,22 @@ fn event_at(e: &CampaignEvent) -> DateTime<Utc> {
     }
 }
 
-/// Finds a campaign by id (`<customer>/<campaign>`) or by exact name.
+/// Finds a campaign by id (`<customer>/<campaign>`) or by exact name. Names are Google
+/// data, sealed in the log and absent from read models, so they are looked up in the
+/// decrypted facts view (a forgotten account's campaigns have no name any more).
 pub async fn resolve_campaign(engine: &Engine, wanted: &str) -> Result<String> {
-    let p = leadorch_core::projection::catch_up(&engine.store).await?;
-    if p.campaigns.get(wanted).is_some() {
+    let view = crate::facts::FactsView::load(engine).await?;
+    if view
+        .campaigns
+        .get(wanted)
+        .is_some_and(|c| c.state.customer_id().is_some())
+    {
         return Ok(wanted.to_string());
     }
-    let matches: Vec<String> = p
+    let matches: Vec<String> = view
         .campaigns
         .iter()
-        .filter(|(_, d)| d.state.snapshot().is_some_and(|s| s.name == wanted))
+        .filter(|(_, c)| c.state.snapshot().is_some_and(|s| s.name == wanted))
         .map(|(k, _)| k.clone())
         .collect();
     match matches.as_slice() {
@@ -152,7 +158,7 @@ pub async fn resolve_campaign(engine: &Engine, wanted: &str) -> Result<String> {
 
 /// Loads one evaluation record.
 pub async fn load_evaluation(engine: &Engine, id: &str) -> Result<Option<EvaluationRecord>> {
-    let mut decoder = engine.store.codec.decoder(Reveal::Redact);
+    let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
     let mut e = Evaluation::default();
     for rec in engine
         .store
@@ -221,7 +227,7 @@ pub async fn explain(
     campaign: &str,
     at: Option<DateTime<Utc>>,
 ) -> Result<Explanation> {
-    let mut decoder = engine.store.codec.decoder(Reveal::Redact);
+    let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
     let events = engine
         .store
         .log
@@ -298,10 +304,17 @@ pub async fn explain(
         last_at = Some(t);
     }
     let snapshot = state.snapshot().cloned().ok_or_else(|| {
-        Error::Input(format!(
-            "campaign {campaign} was not observed{}",
-            at.map(|t| format!(" by {t}")).unwrap_or_default()
-        ))
+        if state.customer_id().is_some() {
+            // Observed, but what was read is sealed with a key that is gone.
+            Error::Input(format!(
+                "campaign {campaign} holds no Google data: the Google account it was read through was forgotten"
+            ))
+        } else {
+            Error::Input(format!(
+                "campaign {campaign} was not observed{}",
+                at.map(|t| format!(" by {t}")).unwrap_or_default()
+            ))
+        }
     })?;
     let when = at.or(last_at).unwrap_or_else(Utc::now);
     let pending = state

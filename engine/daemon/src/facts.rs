@@ -68,6 +68,8 @@ pub struct CampaignEntry {
     pub leads: VecDeque<DateTime<Utc>>,
     /// When the engine last requested a change of each field.
     pub last_change_at: BTreeMap<String, DateTime<Utc>>,
+    /// The Google account it was last read through (`None`: not from Google).
+    pub google_account: Option<String>,
 }
 
 /// One team as the view knows it.
@@ -117,13 +119,22 @@ impl FactsView {
                         hour_start,
                         metrics,
                         at,
+                        ..
                     } => {
-                        entry.metrics.insert(*hour_start, metrics.clone());
+                        // Absent once the account it was read through is forgotten.
+                        match metrics {
+                            Some(m) => entry.metrics.insert(*hour_start, m.clone()),
+                            None => entry.metrics.remove(hour_start),
+                        };
                         prune_map(&mut entry.metrics, *at);
                         Some(TriggerKind::MetricsRefreshed)
                     }
                     CampaignEvent::ChangeRequested { change, at, .. } => {
                         entry.last_change_at.insert(change.field().to_string(), *at);
+                        None
+                    }
+                    CampaignEvent::CampaignObserved { google_account, .. } => {
+                        entry.google_account.clone_from(google_account);
                         None
                     }
                     _ => None,
@@ -162,10 +173,11 @@ impl FactsView {
         }
     }
 
-    /// The view of the whole log (for one-off reads: dry runs).
+    /// The view of the whole log (for one-off reads: dry runs, explain), with Google data
+    /// decrypted (rules need it; what a forgotten account's key sealed reads as absent).
     pub async fn load(engine: &leadorch_core::Engine) -> crate::Result<FactsView> {
         let mut view = FactsView::default();
-        let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
+        let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Decrypt);
         loop {
             let page = engine.store.log.read_after(view.position, 5_000).await?;
             if page.is_empty() {
@@ -194,7 +206,7 @@ impl FactsView {
                 self.position = rec.position;
                 continue;
             }
-            let event = leadorch_core::projection::decode(decoder, rec).await?;
+            let event = decode(decoder, rec).await?;
             if let Some(t) = self.apply(rec.position, &rec.stream_id, &event) {
                 triggers.push((rec.position, t));
             }
@@ -216,6 +228,25 @@ impl FactsView {
             .collect();
         out.sort_by(|a, b| (a.2.requested_at, &a.1).cmp(&(b.2.requested_at, &b.1)));
         out
+    }
+
+    /// [`FactsView::facts`] with only the campaigns read through `google_account` (`None`:
+    /// those not read from Google): what a daemon acting through that account evaluates. Its
+    /// rules' output, sealed with that account's key, then never quotes another account's
+    /// campaigns, which forgetting that other account could not shred.
+    pub fn facts_for(
+        &self,
+        at: DateTime<Utc>,
+        settings: &FactSettings,
+        google_account: Option<&str>,
+    ) -> Facts {
+        let mut facts = self.facts(at, settings);
+        facts.campaigns.retain(|c| {
+            self.campaigns
+                .get(&c.id)
+                .is_some_and(|e| e.google_account.as_deref() == google_account)
+        });
+        facts
     }
 
     /// The facts at `at`: every observed, not removed campaign, and every team.
@@ -283,6 +314,38 @@ impl FactsView {
             campaigns,
         }
     }
+}
+
+/// Decodes one stored event, opening its sealed fields when `decoder` decrypts.
+///
+/// `leadorch_core::projection::decode` reads events at the current schema straight from
+/// bytes into types, where a sealed field reads as absent: right for read models (which
+/// redact), wrong for a reader that needs the values (the facts view, explain, backtests).
+/// Those go through the decoder whenever the payload holds a sealed field.
+pub async fn decode(
+    decoder: &mut leadorch_store::codec::Decoder<'_>,
+    rec: &leadorch_store::RecordedEvent,
+) -> crate::Result<AnyEvent> {
+    let opens = decoder.reveal() == leadorch_store::Reveal::Decrypt
+        && leadorch_store::codec::has_sealed_fields(&rec.payload);
+    if !opens {
+        return Ok(leadorch_core::projection::decode(decoder, rec).await?);
+    }
+    let decode_error = |reason: String| leadorch_core::Error::Decode {
+        position: rec.position,
+        reason,
+    };
+    let (aggregate_type, _) = split_stream_id(&rec.stream_id).ok_or_else(|| {
+        decode_error(format!(
+            "stream id {:?} has no aggregate type",
+            rec.stream_id
+        ))
+    })?;
+    let value = decoder.payload(rec).await?;
+    Ok(
+        AnyEvent::decode(aggregate_type, &rec.event_type, &rec.schema_version, &value)
+            .map_err(|e| decode_error(e.to_string()))?,
+    )
 }
 
 /// The team of a campaign: a `team:<name>` label, else the configured mapping.

@@ -22,9 +22,12 @@ use leadorch_google::{
 
 use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign, ObservedMetrics};
 
-/// Google Ads, for a fixed set of customers.
+/// Google Ads, for a fixed set of customers reached through one Google account.
 pub struct GoogleAdapter {
     client: GoogleAdsClient,
+    /// The connected account (`leadorch google connect --account NAME`) the client's tokens
+    /// come from: its data key seals what is read.
+    account: String,
     customers: Vec<CustomerId>,
     validate_only: bool,
     /// The accounts' time zone: Google reports metrics by date and hour in it.
@@ -38,6 +41,7 @@ pub struct GoogleAdapter {
 impl std::fmt::Debug for GoogleAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GoogleAdapter")
+            .field("account", &self.account)
             .field("customers", &self.customers)
             .field("validate_only", &self.validate_only)
             .finish_non_exhaustive()
@@ -45,15 +49,23 @@ impl std::fmt::Debug for GoogleAdapter {
 }
 
 impl GoogleAdapter {
-    /// An adapter over `client` for `customers` (ids as `123-456-7890` or digits). With
+    /// An adapter over `client`, whose tokens are Google account `account`'s, for
+    /// `customers` (ids as `123-456-7890` or digits). With
     /// `validate_only`, every mutation is checked by Google and nothing changes: each change
     /// is reported as not applied ("validated by Google"), so it is recorded as failed and
     /// the engine keeps believing what Google reports.
     pub fn new(
         client: GoogleAdsClient,
+        account: &str,
         customers: &[String],
         validate_only: bool,
     ) -> Result<GoogleAdapter, AdapterError> {
+        if account.trim().is_empty() {
+            return Err(AdapterError {
+                message: "no Google account named ([google] account)".into(),
+                retryable: false,
+            });
+        }
         let customers = customers
             .iter()
             .map(|c| CustomerId::parse(c).map_err(fatal))
@@ -66,6 +78,7 @@ impl GoogleAdapter {
         }
         Ok(GoogleAdapter {
             client,
+            account: account.to_string(),
             customers,
             validate_only,
             timezone: chrono_tz::UTC,
@@ -156,6 +169,10 @@ impl GoogleAdapter {
 impl AdsAdapter for GoogleAdapter {
     fn name(&self) -> &str {
         "google-ads"
+    }
+
+    fn google_account(&self) -> Option<&str> {
+        Some(&self.account)
     }
 
     async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {

@@ -177,8 +177,20 @@ pub fn run_record(rule: &LoadedRule, run: &RuleRun) -> RuleRunRecord {
     }
 }
 
-/// The facts worth keeping inline: campaigns something was proposed for, and their teams.
-fn facts_excerpt(outcome: &TickOutcome) -> Value {
+/// The Google account whose key seals an evaluation's facts excerpt and resolution: the
+/// account the proposed-for campaigns were read through (`None` when none was read from
+/// Google). A daemon evaluates only its own account's campaigns
+/// ([`FactsView::facts_for`]), so there is one; should there be several, the first by name,
+/// and [`facts_excerpt`] leaves the others' campaigns out, so that forgetting an account
+/// never leaves its data sealed under another account's key.
+fn evaluation_account(view: &FactsView, outcome: &TickOutcome) -> Option<String> {
+    proposed_ids(outcome)
+        .into_iter()
+        .filter_map(|id| view.campaigns.get(id)?.google_account.clone())
+        .min()
+}
+
+fn proposed_ids(outcome: &TickOutcome) -> Vec<&str> {
     let mut ids: Vec<&str> = outcome
         .resolution
         .accepted
@@ -194,11 +206,24 @@ fn facts_excerpt(outcome: &TickOutcome) -> Value {
         .collect();
     ids.sort_unstable();
     ids.dedup();
+    ids
+}
+
+/// The facts worth keeping inline: campaigns something was proposed for (read through
+/// `account`, or not from Google), and their teams.
+fn facts_excerpt(view: &FactsView, outcome: &TickOutcome, account: Option<&str>) -> Value {
+    let ids = proposed_ids(outcome);
+    let same_account = |id: &str| {
+        view.campaigns
+            .get(id)
+            .and_then(|c| c.google_account.as_deref())
+            .is_none_or(|a| Some(a) == account)
+    };
     let campaigns: Vec<&leadorch_rules::CampaignFacts> = outcome
         .facts
         .campaigns
         .iter()
-        .filter(|c| ids.binary_search(&c.id.as_str()).is_ok())
+        .filter(|c| ids.binary_search(&c.id.as_str()).is_ok() && same_account(&c.id))
         .collect();
     let teams: BTreeMap<&String, &leadorch_rules::TeamFacts> = outcome
         .facts
@@ -246,11 +271,12 @@ pub async fn record(
             });
         }
     }
+    let google_account = evaluation_account(view, outcome);
     let record = EvaluationRecord {
         trigger: trigger.to_string(),
         log_position: position,
         facts_digest: outcome.facts_digest.clone(),
-        facts: facts_excerpt(outcome),
+        facts: facts_excerpt(view, outcome, google_account.as_deref()),
         rules: outcome
             .runs
             .iter()
@@ -263,6 +289,7 @@ pub async fn record(
         lib_digest: host.lib_digest().to_string(),
         duration_us: outcome.duration_us,
         at: outcome.facts.at,
+        google_account,
     };
     let metadata = Metadata::actor(actor);
     let stream = leadorch_domain::stream_id(<Evaluation as cqrs_es::Aggregate>::TYPE, &id);
@@ -290,6 +317,11 @@ pub async fn record(
             change,
             reason: format!("[{}] {}", p.rule, p.decision.reason),
             decision_ref: Some(decision_ref.clone()),
+            // Sealed with the campaign's account: rules write reasons from its facts.
+            google_account: view
+                .campaigns
+                .get(&p.campaign)
+                .and_then(|c| c.google_account.clone()),
             at: outcome.facts.at,
         };
         engine

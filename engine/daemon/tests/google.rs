@@ -93,7 +93,7 @@ async fn world() -> World {
     )
     .unwrap()
     .with_capture(sink);
-    let adapter = GoogleAdapter::new(client, &["123-456-7890".to_string()], false).unwrap();
+    let adapter = GoogleAdapter::new(client, "ops", &["123-456-7890".to_string()], false).unwrap();
 
     let db = TestDb::sqlite();
     let e = engine(&db).await;
@@ -329,7 +329,7 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     .await
     .unwrap();
     let client = GoogleAdsClient::new(ads(), Arc::new(tokens.clone())).unwrap();
-    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false)
+    let adapter = GoogleAdapter::new(client, "ops", &[CUSTOMER.to_string()], false)
         .unwrap()
         .with_grant(tokens);
     assert_eq!(adapter.cannot_act().await, None);
@@ -423,7 +423,7 @@ async fn validate_only_checks_changes_at_google_and_changes_nothing() {
         Arc::new(StaticToken(oauth.issue_tokens().access_token)),
     )
     .unwrap();
-    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], true).unwrap();
+    let adapter = GoogleAdapter::new(client, "ops", &[CUSTOMER.to_string()], true).unwrap();
     let db = TestDb::sqlite();
     let e = engine(&db).await;
     let host = host();
@@ -470,7 +470,7 @@ async fn metrics_hours_are_read_in_the_accounts_time_zone() {
         Arc::new(StaticToken(oauth.issue_tokens().access_token)),
     )
     .unwrap();
-    let adapter = GoogleAdapter::new(client, &[CUSTOMER.to_string()], false)
+    let adapter = GoogleAdapter::new(client, "ops", &[CUSTOMER.to_string()], false)
         .unwrap()
         .with_timezone(chrono_tz::Europe::Amsterdam);
     let got = adapter
@@ -484,4 +484,338 @@ async fn metrics_hours_are_read_in_the_accounts_time_zone() {
         day.and_hms_opt(6, 0, 0).unwrap().and_utc()
     );
     assert!(got[0].metrics.impressions > 0);
+}
+
+/// A Google account connected by the test as `leadorch google connect` records it, and a
+/// daemon acting through its stored grant on `customer`.
+async fn connected_daemon(
+    e: &Engine,
+    oauth: &FakeOAuth,
+    fake: &FakeGoogleAds,
+    account: &str,
+    customer: &str,
+) -> Daemon {
+    use leadorch_daemon::accounts::{self, AccountTokens};
+    use leadorch_oauth::{Secret, TokenSet};
+    let issued = oauth.issue_tokens();
+    let granted = TokenSet {
+        access_token: Secret::new(issued.access_token.clone()),
+        refresh_token: Some(Secret::new(issued.refresh_token.clone())),
+        expires_at: Utc::now() + Duration::hours(1),
+        scopes: vec![leadorch_oauth::ADWORDS_SCOPE.to_string()],
+    };
+    accounts::record_consent(e, account, &granted, ads_config(fake), "test", Utc::now())
+        .await
+        .unwrap();
+    let tokens = AccountTokens::load(e, oauth_client(oauth), account, Arc::new(|_, _| {}))
+        .await
+        .unwrap();
+    let client = GoogleAdsClient::new(ads_config(fake), Arc::new(tokens.clone())).unwrap();
+    let adapter = GoogleAdapter::new(client, account, &[customer.to_string()], false)
+        .unwrap()
+        .with_grant(tokens);
+    Daemon::start(e.clone(), host(), Arc::new(adapter), config())
+        .await
+        .unwrap()
+}
+
+fn oauth_client(oauth: &FakeOAuth) -> leadorch_oauth::OAuthConfig {
+    use leadorch_oauth::{OAuthConfig, Secret};
+    let mut c = OAuthConfig::new(oauth.client_id());
+    c.client_secret = Some(Secret::new(oauth.client_secret()));
+    c.token_url = oauth.token_url().parse().unwrap();
+    c.revoke_url = oauth.revoke_url().parse().unwrap();
+    c.http_timeout = StdDuration::from_secs(2);
+    c
+}
+
+/// The SQLite file and its WAL, as a thief with a copy of them would read them (nothing on
+/// PostgreSQL).
+fn database_bytes(db: &TestDb) -> Vec<u8> {
+    let Some(file) = db.sqlite_file() else {
+        return Vec::new();
+    };
+    let mut bytes = std::fs::read(&file).unwrap();
+    for ext in ["db-wal", "db-shm"] {
+        if let Ok(more) = std::fs::read(file.with_extension(ext)) {
+            bytes.extend(more);
+        }
+    }
+    bytes
+}
+
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The evaluation that decided the campaign's current status.
+fn deciding_evaluation(
+    x: &leadorch_daemon::explain::Explanation,
+) -> leadorch_daemon::explain::EvaluationExcerpt {
+    match &x.cause {
+        leadorch_daemon::explain::Cause::Engine {
+            evaluation: Some(e),
+            ..
+        } => (**e).clone(),
+        other => panic!("not decided by an evaluation: {other:?}"),
+    }
+}
+
+/// Every stored event decrypted with the keys that exist now, as one text.
+async fn everything_readable(e: &Engine) -> String {
+    let mut decoder = e.store.codec.decoder(leadorch_store::Reveal::Decrypt);
+    let mut out = String::new();
+    for rec in e.store.log.read_after(0, 100_000).await.unwrap() {
+        out.push_str(&decoder.payload(&rec).await.unwrap().to_string());
+        out.push('\n');
+    }
+    out
+}
+
+/// The capacity gate, writing the campaign's name into its reasons and its output (rules may
+/// quote Google data: that text is sealed too).
+const NAMED_GATE: &str = r#"//! pause above 90 %, resume below 70 %, naming the campaign
+//! on: capacity_changed
+//! priority: 10
+if team == () { return; }
+print(`looking at ${campaign.name}`);
+if team.utilisation >= 0.9 && !campaign.paused { return pause(`${campaign.name} full: ${team.open_leads}/${team.max_open_leads}`); }
+if team.utilisation < 0.7 && campaign.paused { return resume(`${campaign.name} has room again`); }
+"#;
+
+/// Google data read through two accounts, A (acme) and B (globex), into one log: snapshots,
+/// metrics and the facts of the evaluations that paused each campaign. It is stored only
+/// sealed (the database file never holds a campaign name or a cost figure in clear), yet the
+/// facts view and explain read it. Forgetting A shreds everything read through A — facts,
+/// explain and every decrypted event lose it — while B's data stays readable, the chain still
+/// verifies, and the daemon keeps acting for B. Connecting A again later starts afresh.
+#[tokio::test]
+async fn forgetting_a_google_account_shreds_the_google_data_read_through_it() {
+    forgetting_shreds(TestDb::sqlite()).await;
+}
+
+/// The same on PostgreSQL (without the file scan: the server's files are not ours to read).
+#[tokio::test]
+async fn forgetting_a_google_account_shreds_its_google_data_on_postgres() {
+    forgetting_shreds(TestDb::postgres().await).await;
+}
+
+async fn forgetting_shreds(db: TestDb) {
+    use leadorch_daemon::{accounts, explain};
+    use leadorch_fakes::HourMetrics;
+
+    const A: &str = "1111111111";
+    const B: &str = "2222222222";
+    const A_NAME: &str = "Zephyrquokka Spring Sale";
+    const B_NAME: &str = "Borealotter Winter Promo";
+    // Distinctive figures: ten digits that occur nowhere else in the database.
+    const A_COST: i64 = 7_345_612_987;
+    const B_COST: i64 = 5_432_109_876;
+    let a_id = format!("{A}/301");
+    let b_id = format!("{B}/302");
+
+    let oauth = FakeOAuth::start().await;
+    let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
+    let day = start().date_naive();
+    for (customer, id, name, team, cost) in [
+        (A, 301, A_NAME, "sales-nl", A_COST),
+        (B, 302, B_NAME, "sales-be", B_COST),
+    ] {
+        fake.add_customer(customer, None);
+        let mut c = FakeCampaign::new(id, name);
+        c.labels = vec![format!("team:{team}")];
+        fake.add_campaign(customer, c);
+        let m = HourMetrics {
+            impressions: 4_321,
+            clicks: 87,
+            cost_micros: cost,
+            conversions: 3.0,
+        };
+        fake.set_metrics(customer, id, day, 7, m);
+    }
+    let e = engine(&db).await;
+    save_rule(&e, &host(), "gate", NAMED_GATE, true, start(), "test")
+        .await
+        .unwrap();
+
+    // Each account's daemon observes its campaign and its metrics, and pauses it when its
+    // team is full (an evaluation with the campaign's facts).
+    let mut da = connected_daemon(&e, &oauth, &fake, "acme", A).await;
+    da.step(start()).await.unwrap();
+    let t1 = start() + Duration::minutes(1);
+    capacity(&e, "sales-nl", 39, t1).await;
+    da.step(t1).await.unwrap();
+    assert_eq!(
+        fake.campaign(A, 301).unwrap().status,
+        CampaignStatus::Paused
+    );
+    let mut db_ = connected_daemon(&e, &oauth, &fake, "globex", B).await;
+    let t2 = start() + Duration::minutes(2);
+    db_.step(t2).await.unwrap();
+    capacity(&e, "sales-be", 39, t2 + Duration::seconds(1)).await;
+    db_.step(t2 + Duration::seconds(2)).await.unwrap();
+    assert_eq!(
+        fake.campaign(B, 302).unwrap().status,
+        CampaignStatus::Paused
+    );
+    assert_eq!(count_events(&e, "MetricsRecorded").await, 2);
+    assert_eq!(count_events(&e, "EvaluationRecorded").await, 2);
+
+    // Stored only sealed: no name and no cost figure of either account in the files …
+    let bytes = database_bytes(&db);
+    for secret in [A_NAME, B_NAME, &A_COST.to_string(), &B_COST.to_string()] {
+        assert!(
+            !holds(&bytes, secret),
+            "{secret:?} is in the database in clear"
+        );
+    }
+    // … while ids that route events stay in clear, and the values open with the keys.
+    if db.sqlite_file().is_some() {
+        assert!(
+            holds(&bytes, &a_id) && holds(&bytes, &b_id),
+            "the scan reads the file"
+        );
+    }
+    let readable = everything_readable(&e).await;
+    for value in [A_NAME, B_NAME, &A_COST.to_string(), &B_COST.to_string()] {
+        assert!(
+            readable.contains(value),
+            "{value:?} is not readable with the keys"
+        );
+    }
+    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    let facts = view.facts(t2 + Duration::minutes(1), &config().facts);
+    let names: Vec<&str> = facts.campaigns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec![A_NAME, B_NAME]);
+    let before = explain::explain(&e, &a_id, None).await.unwrap();
+    assert_eq!(before.name, A_NAME);
+    let excerpt = deciding_evaluation(&before);
+    assert_eq!(excerpt.campaign_facts["name"], A_NAME);
+    assert_eq!(
+        excerpt.campaign_facts["metrics_today"]["cost_micros"],
+        A_COST
+    );
+    assert_eq!(
+        explain::resolve_campaign(&e, A_NAME).await.unwrap(),
+        a_id,
+        "found by its name"
+    );
+
+    // Forget A.
+    accounts::forget(&e, &oauth_client(&oauth), "acme", "test", Utc::now())
+        .await
+        .unwrap();
+
+    // Nothing read through A can be read any more, anywhere; B's data is all there.
+    let readable = everything_readable(&e).await;
+    for gone in [A_NAME, &A_COST.to_string()] {
+        assert!(!readable.contains(gone), "{gone:?} is still readable");
+    }
+    for kept in [B_NAME, &B_COST.to_string()] {
+        assert!(readable.contains(kept), "{kept:?} was shredded too");
+    }
+    let bytes = database_bytes(&db);
+    for secret in [A_NAME, B_NAME, &A_COST.to_string(), &B_COST.to_string()] {
+        assert!(
+            !holds(&bytes, secret),
+            "{secret:?} is in the database in clear"
+        );
+    }
+    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    let a = &view.campaigns[&a_id];
+    assert!(
+        a.state.snapshot().is_none() && a.metrics.is_empty(),
+        "A: {a:?}"
+    );
+    let b = &view.campaigns[&b_id];
+    assert_eq!(b.state.snapshot().map(|s| s.name.as_str()), Some(B_NAME));
+    assert_eq!(
+        b.metrics.values().next().map(|m| m.cost_micros),
+        Some(B_COST)
+    );
+    let facts = view.facts(t2 + Duration::minutes(1), &config().facts);
+    let names: Vec<&str> = facts.campaigns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, vec![B_NAME], "rules see no campaign of A");
+    let err = explain::explain(&e, &a_id, None).await.unwrap_err();
+    assert!(err.to_string().contains("holds no Google data"), "{err}");
+    assert!(explain::resolve_campaign(&e, A_NAME).await.is_err());
+    let b_explained = explain::explain(&e, &b_id, None).await.unwrap();
+    assert_eq!(b_explained.name, B_NAME);
+    assert_eq!(
+        deciding_evaluation(&b_explained).campaign_facts["name"],
+        B_NAME
+    );
+    let a_evaluation = explain::load_evaluation(&e, &excerpt.id)
+        .await
+        .unwrap()
+        .expect("A's evaluation is still recorded");
+    assert!(a_evaluation.facts.is_null() && a_evaluation.resolution.is_null());
+    assert!(
+        a_evaluation.rules.iter().all(|r| r.run.is_null()),
+        "rule output is gone"
+    );
+    assert_eq!(
+        a_evaluation.changes.len(),
+        1,
+        "what the engine did stays on record"
+    );
+    let a_change = &a_evaluation.changes[0];
+    let record = view.campaigns[&a_id]
+        .state
+        .change(&a_change.change_id)
+        .expect("A's change is still recorded");
+    assert_eq!(record.reason, "", "the rule's reason quoted A's campaign");
+    assert_eq!(
+        record.change,
+        leadorch_domain::campaign::CampaignChange::Pause
+    );
+    match &b_explained.cause {
+        leadorch_daemon::explain::Cause::Engine { reason, .. } => {
+            assert!(reason.contains(B_NAME), "B's reason: {reason}")
+        }
+        other => panic!("B paused by the engine, not {other:?}"),
+    }
+
+    // The log is unchanged: the chain verifies.
+    assert!(matches!(
+        e.store.log.verify(|_| {}).await.unwrap(),
+        leadorch_store::Verification::Intact { .. }
+    ));
+
+    // The daemon keeps working for B: a new one folds the whole log (A's events read as
+    // absent), and B's campaign resumes when its team has room again.
+    let t3 = t2 + Duration::minutes(3);
+    db_.step(t3).await.unwrap();
+    let mut fresh = connected_daemon(&e, &oauth, &fake, "globex", B).await;
+    capacity(&e, "sales-be", 5, t3 + Duration::seconds(1)).await;
+    fresh.step(t3 + Duration::seconds(2)).await.unwrap();
+    assert_eq!(
+        fake.campaign(B, 302).unwrap().status,
+        CampaignStatus::Enabled
+    );
+
+    // A connected again gets new keys: its old data stays gone, what is read now is readable.
+    let mut again = connected_daemon(&e, &oauth, &fake, "acme", A).await;
+    again.step(t3 + Duration::minutes(1)).await.unwrap();
+    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    assert_eq!(
+        view.campaigns[&a_id]
+            .state
+            .snapshot()
+            .map(|s| s.name.as_str()),
+        Some(A_NAME)
+    );
+    let still = explain::load_evaluation(&e, &excerpt.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(still.facts.is_null(), "the forgotten facts stay forgotten");
+    assert!(matches!(
+        e.store.log.verify(|_| {}).await.unwrap(),
+        leadorch_store::Verification::Intact { .. }
+    ));
+    e.store.db().close().await;
+    db.cleanup().await;
 }

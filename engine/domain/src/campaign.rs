@@ -18,16 +18,16 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
-use crate::personal::{PersonalData, PersonalField};
+use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
 /// Event types of this aggregate with their current schema versions.
 pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("CampaignObserved", "1.0"),
-    ("ChangedOutsideEngine", "1.0"),
-    ("ChangeRequested", "1.0"),
+    ("CampaignObserved", "2.0"),
+    ("ChangedOutsideEngine", "2.0"),
+    ("ChangeRequested", "2.0"),
     ("ChangeApplied", "1.0"),
     ("ChangeFailed", "1.0"),
-    ("MetricsRecorded", "1.0"),
+    ("MetricsRecorded", "2.0"),
 ];
 
 /// Most ad schedule slots Google Ads allows per campaign and day.
@@ -314,7 +314,7 @@ pub enum ChangeState {
 pub struct ChangeRecord {
     /// The change.
     pub change: CampaignChange,
-    /// Why it was requested.
+    /// Why it was requested (empty once its Google account was forgotten).
     pub reason: String,
     /// The decision that asked for it, if any.
     pub decision_ref: Option<String>,
@@ -361,6 +361,8 @@ pub enum CampaignCommand {
         snapshot: CampaignSnapshot,
         /// How long a change made outside the engine is respected (not undone).
         manual_hold: Duration,
+        /// The Google account it was read through (`None`: not read from Google).
+        google_account: Option<String>,
         /// When it was read.
         at: DateTime<Utc>,
     },
@@ -374,6 +376,9 @@ pub enum CampaignCommand {
         reason: String,
         /// The decision that asked for it, if any.
         decision_ref: Option<String>,
+        /// The Google account the campaign is read through, whose key seals `reason` (rules
+        /// write it from the campaign's facts); `None` when not from Google.
+        google_account: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -391,6 +396,8 @@ pub enum CampaignCommand {
         hour_start: DateTime<Utc>,
         /// The figures.
         metrics: HourMetrics,
+        /// The Google account they were read through (`None`: not read from Google).
+        google_account: Option<String>,
         /// When they were read.
         at: DateTime<Utc>,
     },
@@ -407,7 +414,14 @@ pub enum CampaignCommand {
     },
 }
 
-/// Events of a [`Campaign`]. None has personal fields.
+/// Events of a [`Campaign`].
+///
+/// What was read from Google (snapshots, metrics) is Google user data: when the event names
+/// the `google_account` it was read through, those fields are sealed with that account's
+/// [`KeyPurpose::GoogleAds`] key, and read as `None` once the account is forgotten (or by
+/// readers that do not decrypt); so is the reason of a change requested for such a campaign
+/// (a rule's text, which may quote them). Customer and campaign ids (the stream id), change
+/// ids, the changes the engine requested and their outcomes stay in clear (ADR 0012).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CampaignEvent {
     /// The campaign was read from Google Ads and differed from what was known (or was new).
@@ -416,8 +430,14 @@ pub enum CampaignEvent {
         customer_id: String,
         /// Google Ads campaign id.
         campaign_id: String,
-        /// What was read.
-        snapshot: CampaignSnapshot,
+        /// What was read. Personal ([`KeyPurpose::GoogleAds`]) when read from Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_or_none")]
+        snapshot: Option<CampaignSnapshot>,
+        /// The Google account it was read through, whose data key seals the Google data
+        /// ([`KeyPurpose::GoogleAds`]); `None` when not read from Google (the simulator):
+        /// then nothing is sealed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        google_account: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -426,10 +446,18 @@ pub enum CampaignEvent {
     ChangedOutsideEngine {
         /// Watched fields that changed ([`field::WATCHED`] names).
         changed_fields: Vec<String>,
-        /// What the engine knew before.
-        before: CampaignSnapshot,
-        /// What was observed.
-        after: CampaignSnapshot,
+        /// What the engine knew before. Personal ([`KeyPurpose::GoogleAds`]) when read from
+        /// Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_or_none")]
+        before: Option<CampaignSnapshot>,
+        /// What was observed. Personal ([`KeyPurpose::GoogleAds`]) when read from Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_or_none")]
+        after: Option<CampaignSnapshot>,
+        /// The Google account it was read through, whose data key seals the Google data
+        /// ([`KeyPurpose::GoogleAds`]); `None` when not read from Google (the simulator):
+        /// then nothing is sealed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        google_account: Option<String>,
         /// Until when the manual change is respected.
         hold_until: DateTime<Utc>,
         /// When it was noticed.
@@ -441,10 +469,15 @@ pub enum CampaignEvent {
         change_id: String,
         /// The change.
         change: CampaignChange,
-        /// Why.
-        reason: String,
+        /// Why (a rule's text, which may quote the campaign's facts). Personal
+        /// ([`KeyPurpose::GoogleAds`]) when the campaign is read from Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        reason: Option<String>,
         /// The decision that asked for it, if any.
         decision_ref: Option<String>,
+        /// The Google account whose key seals `reason` (`None`: not from Google).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        google_account: Option<String>,
         /// When.
         at: DateTime<Utc>,
     },
@@ -462,8 +495,14 @@ pub enum CampaignEvent {
     MetricsRecorded {
         /// Start of the hour (UTC, on the hour).
         hour_start: DateTime<Utc>,
-        /// The figures.
-        metrics: HourMetrics,
+        /// The figures. Personal ([`KeyPurpose::GoogleAds`]) when read from Google.
+        #[serde(default, deserialize_with = "crate::personal::sealed_or_none")]
+        metrics: Option<HourMetrics>,
+        /// The Google account they were read through, whose data key seals the Google data
+        /// ([`KeyPurpose::GoogleAds`]); `None` when not read from Google (the simulator):
+        /// then nothing is sealed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        google_account: Option<String>,
         /// When they were read.
         at: DateTime<Utc>,
     },
@@ -656,6 +695,7 @@ impl Campaign {
                 campaign_id,
                 snapshot,
                 manual_hold,
+                google_account,
                 at,
             } => {
                 if is_blank(&customer_id) {
@@ -685,11 +725,17 @@ impl Campaign {
                         return Err(CampaignError::ObservationOutOfOrder { last, at });
                     }
                 }
+                if google_account.as_deref().is_some_and(is_blank) {
+                    return Err(CampaignError::EmptyField("google_account"));
+                }
+                // Nothing known (never observed, or its Google data was deleted): a first
+                // observation.
                 let Some(known) = &self.known else {
                     return Ok(vec![CampaignEvent::CampaignObserved {
                         customer_id,
                         campaign_id,
-                        snapshot,
+                        snapshot: Some(snapshot),
+                        google_account,
                         at,
                     }]);
                 };
@@ -705,14 +751,16 @@ impl Campaign {
                 let mut events = vec![CampaignEvent::CampaignObserved {
                     customer_id,
                     campaign_id,
-                    snapshot: snapshot.clone(),
+                    snapshot: Some(snapshot.clone()),
+                    google_account: google_account.clone(),
                     at,
                 }];
                 if !changed_fields.is_empty() {
                     events.push(CampaignEvent::ChangedOutsideEngine {
                         changed_fields,
-                        before: known.clone(),
-                        after: snapshot,
+                        before: Some(known.clone()),
+                        after: Some(snapshot),
+                        google_account,
                         hold_until,
                         at,
                     });
@@ -724,6 +772,7 @@ impl Campaign {
                 change,
                 reason,
                 decision_ref,
+                google_account,
                 at,
             } => {
                 let known = self.known.as_ref().ok_or(CampaignError::NotObserved)?;
@@ -742,12 +791,16 @@ impl Campaign {
                 if decision_ref.as_deref().is_some_and(is_blank) {
                     return Err(CampaignError::EmptyField("decision_ref"));
                 }
+                if google_account.as_deref().is_some_and(is_blank) {
+                    return Err(CampaignError::EmptyField("google_account"));
+                }
                 change.validate()?;
                 Ok(vec![CampaignEvent::ChangeRequested {
                     change_id,
                     change,
-                    reason,
+                    reason: Some(reason),
                     decision_ref,
+                    google_account,
                     at,
                 }])
             }
@@ -762,10 +815,14 @@ impl Campaign {
             CampaignCommand::RecordMetrics {
                 hour_start,
                 metrics,
+                google_account,
                 at,
             } => {
                 if self.known.is_none() {
                     return Err(CampaignError::NotObserved);
+                }
+                if google_account.as_deref().is_some_and(is_blank) {
+                    return Err(CampaignError::EmptyField("google_account"));
                 }
                 if metrics.cost_micros < 0 {
                     return Err(CampaignError::InvalidMetrics("cost_micros is negative"));
@@ -784,7 +841,8 @@ impl Campaign {
                 }
                 Ok(vec![CampaignEvent::MetricsRecorded {
                     hour_start,
-                    metrics,
+                    metrics: Some(metrics),
+                    google_account,
                     at,
                 }])
             }
@@ -835,10 +893,12 @@ impl Aggregate for Campaign {
                 campaign_id,
                 snapshot,
                 at,
+                ..
             } => {
                 self.customer_id = Some(customer_id);
                 self.campaign_id = Some(campaign_id);
-                self.known = Some(snapshot);
+                // `None` once its Google data was deleted: then nothing is known of it.
+                self.known = snapshot;
                 self.last_observed_at = Some(at);
             }
             CampaignEvent::ChangedOutsideEngine { hold_until, .. } => {
@@ -853,12 +913,14 @@ impl Aggregate for Campaign {
                 reason,
                 decision_ref,
                 at,
+                ..
             } => {
                 self.changes.insert(
                     change_id,
                     ChangeRecord {
                         change,
-                        reason,
+                        // Empty once the campaign's Google account was forgotten.
+                        reason: reason.unwrap_or_default(),
                         decision_ref,
                         requested_at: at,
                         state: ChangeState::Requested,
@@ -916,21 +978,52 @@ impl DomainEvent for CampaignEvent {
             CampaignEvent::CampaignObserved { .. }
             | CampaignEvent::ChangedOutsideEngine { .. }
             | CampaignEvent::ChangeRequested { .. }
-            | CampaignEvent::ChangeApplied { .. }
-            | CampaignEvent::ChangeFailed { .. }
-            | CampaignEvent::MetricsRecorded { .. } => "1.0",
+            | CampaignEvent::MetricsRecorded { .. } => "2.0",
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => "1.0",
         }
         .to_owned()
     }
 }
 
+const fn google_ads(pointer: &'static str) -> PersonalField {
+    PersonalField {
+        pointer,
+        purpose: KeyPurpose::GoogleAds,
+    }
+}
+
+const OBSERVED_FIELDS: &[PersonalField] = &[google_ads("/CampaignObserved/snapshot")];
+const OUTSIDE_FIELDS: &[PersonalField] = &[
+    google_ads("/ChangedOutsideEngine/before"),
+    google_ads("/ChangedOutsideEngine/after"),
+];
+const METRICS_FIELDS: &[PersonalField] = &[google_ads("/MetricsRecorded/metrics")];
+const REQUESTED_FIELDS: &[PersonalField] = &[google_ads("/ChangeRequested/reason")];
+
 impl PersonalData for CampaignEvent {
+    /// The Google account the data was read through (none for the engine's own events and
+    /// for data not read from Google).
     fn data_subject(&self) -> Option<&str> {
-        None
+        match self {
+            CampaignEvent::CampaignObserved { google_account, .. }
+            | CampaignEvent::ChangedOutsideEngine { google_account, .. }
+            | CampaignEvent::ChangeRequested { google_account, .. }
+            | CampaignEvent::MetricsRecorded { google_account, .. } => google_account.as_deref(),
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => None,
+        }
     }
 
     fn personal_fields(&self) -> &'static [PersonalField] {
-        &[]
+        if self.data_subject().is_none() {
+            return &[];
+        }
+        match self {
+            CampaignEvent::CampaignObserved { .. } => OBSERVED_FIELDS,
+            CampaignEvent::ChangedOutsideEngine { .. } => OUTSIDE_FIELDS,
+            CampaignEvent::MetricsRecorded { .. } => METRICS_FIELDS,
+            CampaignEvent::ChangeRequested { .. } => REQUESTED_FIELDS,
+            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => &[],
+        }
     }
 }
 
@@ -963,13 +1056,15 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
         CampaignEvent::CampaignObserved {
             customer_id: "1234567890".into(),
             campaign_id: "987".into(),
-            snapshot: sample_snapshot(),
+            snapshot: Some(sample_snapshot()),
+            google_account: Some("ops".into()),
             at: t(0),
         },
         CampaignEvent::ChangedOutsideEngine {
             changed_fields: vec![field::STATUS.into()],
-            before: sample_snapshot(),
-            after: paused,
+            before: Some(sample_snapshot()),
+            after: Some(paused),
+            google_account: Some("ops".into()),
             hold_until: t(120),
             at: t(1),
         },
@@ -978,8 +1073,9 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
             change: CampaignChange::SetBidTarget {
                 bidding: Bidding::TargetRoas { target_roas: 3.5 },
             },
-            reason: "rule roas".into(),
+            reason: Some("rule roas".into()),
             decision_ref: Some("dec-1".into()),
+            google_account: Some("ops".into()),
             at: t(2),
         },
         CampaignEvent::ChangeApplied {
@@ -997,12 +1093,13 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
         },
         CampaignEvent::MetricsRecorded {
             hour_start: t(0),
-            metrics: HourMetrics {
+            metrics: Some(HourMetrics {
                 impressions: 1200,
                 clicks: 60,
                 cost_micros: 42_000_000,
                 conversions: 3.0,
-            },
+            }),
+            google_account: Some("ops".into()),
             at: t(61),
         },
     ]
@@ -1024,7 +1121,8 @@ mod tests {
         CampaignEvent::CampaignObserved {
             customer_id: "1234567890".into(),
             campaign_id: "987".into(),
-            snapshot,
+            snapshot: Some(snapshot),
+            google_account: None,
             at: t(minute),
         }
     }
@@ -1035,6 +1133,7 @@ mod tests {
             campaign_id: "987".into(),
             snapshot,
             manual_hold: Duration::hours(2),
+            google_account: None,
             at: t(minute),
         }
     }
@@ -1045,6 +1144,7 @@ mod tests {
             change,
             reason: "team at capacity".into(),
             decision_ref: Some("dec-1".into()),
+            google_account: None,
             at: t(10),
         }
     }
@@ -1053,8 +1153,9 @@ mod tests {
         CampaignEvent::ChangeRequested {
             change_id: change_id.into(),
             change,
-            reason: "team at capacity".into(),
+            reason: Some("team at capacity".into()),
             decision_ref: Some("dec-1".into()),
+            google_account: None,
             at: t(10),
         }
     }
@@ -1153,8 +1254,9 @@ mod tests {
                         "bidding".into(),
                         "ad_schedule".into(),
                     ],
-                    before: snap(),
-                    after: changed,
+                    before: Some(snap()),
+                    after: Some(changed),
+                    google_account: None,
                     hold_until: t(5 + 120),
                     at: t(5),
                 },
@@ -1208,8 +1310,9 @@ mod tests {
                 observed(snap(), 20),
                 CampaignEvent::ChangedOutsideEngine {
                     changed_fields: vec!["status".into()],
-                    before: paused,
-                    after: snap(),
+                    before: Some(paused),
+                    after: Some(snap()),
+                    google_account: None,
                     hold_until: t(140),
                     at: t(20),
                 },
@@ -1231,8 +1334,9 @@ mod tests {
                 observed(paused.clone(), 20),
                 CampaignEvent::ChangedOutsideEngine {
                     changed_fields: vec!["status".into()],
-                    before: snap(),
-                    after: paused,
+                    before: Some(snap()),
+                    after: Some(paused),
+                    google_account: None,
                     hold_until: t(140),
                     at: t(20),
                 },
@@ -1380,6 +1484,7 @@ mod tests {
                     change: CampaignChange::Pause,
                     reason: " ".into(),
                     decision_ref: None,
+                    google_account: None,
                     at: t(1),
                 },
             ),
@@ -1390,6 +1495,7 @@ mod tests {
                     change: CampaignChange::Pause,
                     reason: "why".into(),
                     decision_ref: Some(String::new()),
+                    google_account: None,
                     at: t(1),
                 },
             ),
@@ -1649,8 +1755,9 @@ mod tests {
         assert!(!campaign.is_manually_held(t(1)));
         let outside = |hold_until| CampaignEvent::ChangedOutsideEngine {
             changed_fields: vec!["status".into()],
-            before: snap(),
-            after: snap(),
+            before: Some(snap()),
+            after: Some(snap()),
+            google_account: None,
             hold_until,
             at: t(1),
         };
@@ -1703,6 +1810,7 @@ mod metrics_tests {
         CampaignCommand::RecordMetrics {
             hour_start,
             metrics,
+            google_account: None,
             at: t(90),
         }
     }
@@ -1723,7 +1831,8 @@ mod metrics_tests {
             .when(record(figures(), hour()))
             .then_expect_events(vec![CampaignEvent::MetricsRecorded {
                 hour_start: hour(),
-                metrics: figures(),
+                metrics: Some(figures()),
+                google_account: None,
                 at: t(90),
             }]);
     }

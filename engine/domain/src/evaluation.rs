@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::is_blank;
-use crate::personal::{PersonalData, PersonalField};
+use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
 /// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[("EvaluationRecorded", "1.0")];
+pub const EVENT_TYPES: &[(&str, &str)] = &[("EvaluationRecorded", "1.1")];
 
 /// One rule's run within an evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,7 +31,10 @@ pub struct RuleRunRecord {
     pub source_digest: String,
     /// Campaigns in the rule's scope.
     pub evaluated: u64,
-    /// The host's run record (`leadorch_rules::RuleRun` as JSON, duration excluded).
+    /// The host's run record (`leadorch_rules::RuleRun` as JSON, duration excluded): its
+    /// proposals, failures and `print` output. Personal like the record's `facts` (rules
+    /// write them from the facts).
+    #[serde(default, deserialize_with = "crate::personal::sealed_as_null")]
     pub run: Value,
     /// How long the run took, µs (not part of what must replay identically).
     pub duration_us: u64,
@@ -60,11 +63,15 @@ pub struct EvaluationRecord {
     pub log_position: u64,
     /// SHA-256 (hex) of the canonical JSON of all facts the rules saw.
     pub facts_digest: String,
-    /// Facts of the campaigns something was proposed for, and of their teams.
+    /// Facts of the campaigns something was proposed for, and of their teams. Personal
+    /// ([`KeyPurpose::GoogleAds`]) when `google_account` is set: `null` once it is forgotten.
+    #[serde(default, deserialize_with = "crate::personal::sealed_as_null")]
     pub facts: Value,
     /// Each rule's run, in evaluation order.
     pub rules: Vec<RuleRunRecord>,
-    /// How proposals were resolved (`leadorch_rules::Resolution` as JSON).
+    /// How proposals were resolved (`leadorch_rules::Resolution` as JSON). Personal like
+    /// `facts` (rules' reasons may quote campaign names and figures).
+    #[serde(default, deserialize_with = "crate::personal::sealed_as_null")]
     pub resolution: Value,
     /// Changes requested as a result.
     pub changes: Vec<RequestedChange>,
@@ -78,6 +85,11 @@ pub struct EvaluationRecord {
     pub duration_us: u64,
     /// The evaluation's time (the time the rules saw).
     pub at: DateTime<Utc>,
+    /// The Google account the campaigns' facts were read through, whose data key seals
+    /// `facts`, `resolution` and each rule's `run` (`None`: not from Google, e.g. the
+    /// simulator; stored in clear). Added in 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_account: Option<String>,
 }
 
 /// Commands of an [`Evaluation`].
@@ -87,8 +99,9 @@ pub enum EvaluationCommand {
     Record(Box<EvaluationRecord>),
 }
 
-/// Events of an [`Evaluation`]. None has personal fields: facts hold counts and campaign
-/// settings, never lead data.
+/// Events of an [`Evaluation`]. Facts hold counts and campaign settings, never lead data;
+/// when the campaigns come from Google, the facts and the resolution are Google user data,
+/// sealed with the account's [`KeyPurpose::GoogleAds`] key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum EvaluationEvent {
     /// An evaluation happened.
@@ -176,19 +189,39 @@ impl DomainEvent for EvaluationEvent {
 
     fn event_version(&self) -> String {
         match self {
-            EvaluationEvent::EvaluationRecorded(_) => "1.0",
+            EvaluationEvent::EvaluationRecorded(_) => "1.1",
         }
         .to_owned()
     }
 }
 
+const RECORDED_FIELDS: &[PersonalField] = &[
+    PersonalField {
+        pointer: "/EvaluationRecorded/facts",
+        purpose: KeyPurpose::GoogleAds,
+    },
+    PersonalField {
+        pointer: "/EvaluationRecorded/resolution",
+        purpose: KeyPurpose::GoogleAds,
+    },
+    PersonalField {
+        pointer: "/EvaluationRecorded/rules/*/run",
+        purpose: KeyPurpose::GoogleAds,
+    },
+];
+
 impl PersonalData for EvaluationEvent {
     fn data_subject(&self) -> Option<&str> {
-        None
+        match self {
+            EvaluationEvent::EvaluationRecorded(r) => r.google_account.as_deref(),
+        }
     }
 
     fn personal_fields(&self) -> &'static [PersonalField] {
-        &[]
+        if self.data_subject().is_none() {
+            return &[];
+        }
+        RECORDED_FIELDS
     }
 }
 
@@ -228,6 +261,7 @@ fn sample_record() -> EvaluationRecord {
         lib_digest: "ef".repeat(32),
         duration_us: 300,
         at: t(5),
+        google_account: Some("ops".into()),
     }
 }
 

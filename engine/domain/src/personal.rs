@@ -21,15 +21,19 @@ pub enum KeyPurpose {
     Consent,
     /// Google account identity and OAuth material of an operator.
     Account,
+    /// Google Ads data read through an operator's Google account (campaign snapshots,
+    /// metrics, and the facts excerpts built from them); subject = the account name.
+    GoogleAds,
 }
 
 impl KeyPurpose {
     /// All purposes, in a stable order.
-    pub const ALL: [KeyPurpose; 4] = [
+    pub const ALL: [KeyPurpose; 5] = [
         KeyPurpose::Contact,
         KeyPurpose::Fingerprint,
         KeyPurpose::Consent,
         KeyPurpose::Account,
+        KeyPurpose::GoogleAds,
     ];
 
     /// Stable name used in storage.
@@ -39,6 +43,7 @@ impl KeyPurpose {
             KeyPurpose::Fingerprint => "fingerprint",
             KeyPurpose::Consent => "consent",
             KeyPurpose::Account => "account",
+            KeyPurpose::GoogleAds => "google_ads",
         }
     }
 
@@ -109,6 +114,73 @@ where
     d.deserialize_option(V)
 }
 
+/// The concrete JSON pointers a declared [`PersonalField::pointer`] names in `payload`: the
+/// pointer itself when it resolves, or, for a pointer with `*` segments (e.g.
+/// `/EvaluationRecorded/rules/*/run`), one per element of the arrays there, in order. Empty
+/// when nothing is there.
+pub fn locate(payload: &serde_json::Value, pointer: &str) -> Vec<String> {
+    fn walk(v: &serde_json::Value, rest: &[&str], at: String, out: &mut Vec<String>) {
+        match rest.split_first() {
+            None => out.push(at),
+            Some((&"*", tail)) => {
+                for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+                    walk(item, tail, format!("{at}/{i}"), out);
+                }
+            }
+            Some((segment, tail)) => {
+                let key = segment.replace("~1", "/").replace("~0", "~");
+                let next = match v {
+                    serde_json::Value::Object(m) => m.get(&key),
+                    serde_json::Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    walk(next, tail, format!("{at}/{segment}"), out);
+                }
+            }
+        }
+    }
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let mut out = Vec::new();
+    walk(payload, &segments, String::new(), &mut out);
+    out
+}
+
+/// Whether a stored JSON value is a sealed personal field (the store's `{"$enc": …}`).
+pub fn is_sealed(v: &serde_json::Value) -> bool {
+    v.as_object().is_some_and(|m| m.contains_key("$enc"))
+}
+
+/// [`sealed_as_none`] for any type: a plain value is deserialized as `T` (events stored
+/// before the field was sealed, or decrypted ones), a sealed one or `null` reads as `None`.
+pub fn sealed_or_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    if v.is_null() || is_sealed(&v) {
+        return Ok(None);
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// For a JSON value field that may be sealed: a sealed value reads as `null`, anything else
+/// as itself. Keeps ciphertext out of typed events (and so out of read models).
+pub fn sealed_as_null<'de, D>(d: D) -> Result<serde_json::Value, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(if is_sealed(&v) {
+        serde_json::Value::Null
+    } else {
+        v
+    })
+}
+
 #[cfg(test)]
 mod sealed_tests {
     #[derive(serde::Deserialize, Debug, PartialEq)]
@@ -129,5 +201,42 @@ mod sealed_tests {
         let t: T = serde_json::from_str(r#"{}"#).unwrap();
         assert_eq!(t.email, None);
         assert!(serde_json::from_str::<T>(r#"{"email":5}"#).is_err());
+    }
+
+    #[test]
+    fn wildcard_pointers_name_every_element() {
+        let v = serde_json::json!({"E": {"rules": [{"run": 1}, {"run": 2}], "x": {"a/b": 3}}});
+        assert_eq!(
+            super::locate(&v, "/E/rules/*/run"),
+            vec!["/E/rules/0/run", "/E/rules/1/run"]
+        );
+        assert_eq!(super::locate(&v, "/E/x/a~1b"), vec!["/E/x/a~1b"]);
+        assert!(super::locate(&v, "/E/nope").is_empty());
+        assert!(
+            super::locate(&serde_json::json!({"E": {"rules": []}}), "/E/rules/*/run").is_empty()
+        );
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Any {
+        #[serde(default, deserialize_with = "super::sealed_or_none")]
+        pair: Option<(u8, u8)>,
+        #[serde(default, deserialize_with = "super::sealed_as_null")]
+        facts: serde_json::Value,
+    }
+
+    #[test]
+    fn sealed_values_of_any_type_read_as_none_or_null() {
+        let t: Any = serde_json::from_str(r#"{"pair":[1,2],"facts":{"a":1}}"#).unwrap();
+        assert_eq!(t.pair, Some((1, 2)));
+        assert_eq!(t.facts, serde_json::json!({"a": 1}));
+        let sealed = r#"{"$enc":"AAAA","s":"x","p":"google_ads"}"#;
+        let t: Any =
+            serde_json::from_str(&format!(r#"{{"pair":{sealed},"facts":{sealed}}}"#)).unwrap();
+        assert_eq!(t.pair, None);
+        assert_eq!(t.facts, serde_json::Value::Null);
+        let t: Any = serde_json::from_str(r#"{"pair":null}"#).unwrap();
+        assert_eq!(t.pair, None);
+        assert!(serde_json::from_str::<Any>(r#"{"pair":"x"}"#).is_err());
     }
 }

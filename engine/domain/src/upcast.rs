@@ -8,6 +8,15 @@
 //! | aggregate  | event              | from | to  | change                               |
 //! |------------|--------------------|------|-----|--------------------------------------|
 //! | `capacity` | `CapacityRecorded` | 1.0  | 1.1 | `source` added, defaults `"unknown"` |
+//! | `campaign` | `CampaignObserved` | 1.0  | 2.0 | `snapshot` may be sealed or `null`, `google_account` added (none: in clear) |
+//! | `campaign` | `ChangedOutsideEngine` | 1.0 | 2.0 | `before`/`after` may be sealed or `null`, `google_account` added |
+//! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
+//! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
+//! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
+//!
+//! The 2.0 changes are identities on the payload: a 1.0 payload (plain values, no account)
+//! is a valid 2.0 payload. The major bump is for older readers, which cannot read a sealed
+//! or `null` snapshot or metrics and now refuse the event by its version instead.
 //!
 //! # Adding the next upcaster
 //!
@@ -62,12 +71,53 @@ impl Upcaster {
 }
 
 /// Every upcaster, oldest target version first per event.
-pub const UPCASTERS: &[Upcaster] = &[Upcaster {
-    aggregate_type: "capacity",
-    event_type: "CapacityRecorded",
-    to_version: "1.1",
-    function: capacity_recorded_1_0_to_1_1,
-}];
+pub const UPCASTERS: &[Upcaster] = &[
+    Upcaster {
+        aggregate_type: "capacity",
+        event_type: "CapacityRecorded",
+        to_version: "1.1",
+        function: capacity_recorded_1_0_to_1_1,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
+        event_type: "CampaignObserved",
+        to_version: "2.0",
+        function: unsealed_google_data,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
+        event_type: "ChangedOutsideEngine",
+        to_version: "2.0",
+        function: unsealed_google_data,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
+        event_type: "MetricsRecorded",
+        to_version: "2.0",
+        function: unsealed_google_data,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
+        event_type: "ChangeRequested",
+        to_version: "2.0",
+        function: unsealed_google_data,
+    },
+    Upcaster {
+        aggregate_type: "evaluation",
+        event_type: "EvaluationRecorded",
+        to_version: "1.1",
+        function: unsealed_google_data,
+    },
+];
+
+/// `CampaignObserved`, `ChangedOutsideEngine`, `MetricsRecorded`, `ChangeRequested` 1.0 →
+/// 2.0 and
+/// `EvaluationRecorded` 1.0 → 1.1: Google data was stored in clear and named no account,
+/// which is what the new schema reads a payload without `google_account` as. Nothing to
+/// change.
+fn unsealed_google_data(payload: Value) -> Value {
+    payload
+}
 
 /// `CapacityRecorded` 1.0 → 1.1: `source` did not exist; readings then came only from
 /// unnamed sources, so it becomes `"unknown"`.
@@ -202,6 +252,7 @@ mod tests {
         assert_eq!((version.as_str(), &unchanged), ("1.0", &payload));
         assert_eq!(upcasters_for("lead").len(), 0);
         assert_eq!(upcasters_for("capacity").len(), 1);
+        assert_eq!(upcasters_for("campaign").len(), 4);
         assert_eq!(upcasters().len(), UPCASTERS.len());
     }
 
@@ -231,6 +282,117 @@ mod tests {
             // Building the cqrs-es upcaster panics on a bad version; make sure it does not.
             let _ = u.boxed();
         }
+    }
+
+    /// A campaign observed and measured before Google data was sealed (1.0: plain snapshot
+    /// and metrics, no account) decodes at 2.0 with its values and no account.
+    #[test]
+    fn google_data_stored_in_clear_at_1_0_still_decodes() {
+        use crate::campaign::{CampaignEvent, CampaignStatus};
+        let observed = json!({"CampaignObserved": {
+            "customer_id": "1234567890",
+            "campaign_id": "987",
+            "snapshot": {"name": "Search NL", "labels": [], "status": "enabled",
+                "daily_budget_micros": 5, "bidding": "manual_cpc", "ad_schedule": []},
+            "at": t(0),
+        }});
+        let Ok(AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+            snapshot: Some(s),
+            google_account: None,
+            ..
+        })) = AnyEvent::decode("campaign", "CampaignObserved", "1.0", &observed)
+        else {
+            panic!("a 1.0 observation decodes with its snapshot");
+        };
+        assert_eq!(
+            (s.name.as_str(), s.status),
+            ("Search NL", CampaignStatus::Enabled)
+        );
+        assert_eq!(
+            upcast("campaign", "CampaignObserved", "1.0", observed.clone()),
+            ("2.0".to_owned(), observed.clone())
+        );
+        let metrics = json!({"MetricsRecorded": {
+            "hour_start": t(0),
+            "metrics": {"impressions": 10, "clicks": 2, "cost_micros": 777, "conversions": 0.5},
+            "at": t(61),
+        }});
+        let Ok(AnyEvent::Campaign(CampaignEvent::MetricsRecorded {
+            metrics: Some(m), ..
+        })) = AnyEvent::decode("campaign", "MetricsRecorded", "1.0", &metrics)
+        else {
+            panic!("1.0 metrics decode with their figures");
+        };
+        assert_eq!(m.cost_micros, 777);
+        let outside = json!({"ChangedOutsideEngine": {
+            "changed_fields": ["status"],
+            "before": observed["CampaignObserved"]["snapshot"],
+            "after": observed["CampaignObserved"]["snapshot"],
+            "hold_until": t(120),
+            "at": t(1),
+        }});
+        assert!(matches!(
+            AnyEvent::decode("campaign", "ChangedOutsideEngine", "1.0", &outside),
+            Ok(AnyEvent::Campaign(CampaignEvent::ChangedOutsideEngine {
+                before: Some(_),
+                after: Some(_),
+                ..
+            }))
+        ));
+        let requested = json!({"ChangeRequested": {
+            "change_id": "c-1", "change": "pause", "reason": "team full",
+            "decision_ref": null, "at": t(2),
+        }});
+        assert!(matches!(
+            AnyEvent::decode("campaign", "ChangeRequested", "1.0", &requested),
+            Ok(AnyEvent::Campaign(CampaignEvent::ChangeRequested {
+                reason: Some(r),
+                google_account: None,
+                ..
+            })) if r == "team full"
+        ));
+        let evaluation = json!({"EvaluationRecorded": {
+            "trigger": "manual", "log_position": 1, "facts_digest": "ab",
+            "facts": {"campaigns": []}, "rules": [], "resolution": {"accepted": []},
+            "changes": [], "engine_version": "0", "rhai_version": "1", "lib_digest": "c",
+            "duration_us": 1, "at": t(0),
+        }});
+        let Ok(AnyEvent::Evaluation(crate::EvaluationEvent::EvaluationRecorded(r))) =
+            AnyEvent::decode("evaluation", "EvaluationRecorded", "1.0", &evaluation)
+        else {
+            panic!("a 1.0 evaluation decodes");
+        };
+        assert_eq!(r.facts, json!({"campaigns": []}));
+        assert_eq!(r.google_account, None);
+    }
+
+    /// Sealed fields, as readers that do not decrypt see them, read as absent.
+    #[test]
+    fn sealed_google_data_reads_as_absent_without_keys() {
+        use crate::campaign::CampaignEvent;
+        let sealed = json!({"$enc": "AAAA", "s": "ops", "p": "google_ads"});
+        let observed = json!({"CampaignObserved": {
+            "customer_id": "1", "campaign_id": "2", "snapshot": sealed,
+            "google_account": "ops", "at": t(0),
+        }});
+        assert!(matches!(
+            AnyEvent::decode("campaign", "CampaignObserved", "2.0", &observed),
+            Ok(AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+                snapshot: None,
+                google_account: Some(_),
+                ..
+            }))
+        ));
+        let metrics = json!({"MetricsRecorded": {
+            "hour_start": t(0), "metrics": null, "google_account": "ops", "at": t(61),
+        }});
+        assert!(matches!(
+            AnyEvent::decode("campaign", "MetricsRecorded", "2.0", &metrics),
+            Ok(AnyEvent::Campaign(CampaignEvent::MetricsRecorded {
+                metrics: None,
+                ..
+            }))
+        ));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Turning domain events into stored bytes and back, encrypting personal fields on the way in.
 //!
 //! A personal field (declared by the event through [`PersonalData`]) is replaced in the stored
-//! JSON by a sealed object `{"$enc": "<base64 nonce‖ciphertext>", "s": subject, "p": purpose}`.
+//! JSON by a sealed object `{"$enc": "<base64 nonce‖ciphertext>", "s": subject, "p": purpose,
+//! "k": key id}`. The key id tells a field sealed by a key that was destroyed (and a new one
+//! made for the same subject and purpose since, e.g. a Google account connected again after
+//! it was forgotten) from a tampered one: the first reads as `null`, the second is an error.
+//! Fields sealed before key ids existed have none and are opened as before.
 //! The ciphertext is bound to the event id, the field's JSON pointer and the purpose, so it
 //! cannot be moved to another event or field. Reading back either decrypts it
 //! ([`Reveal::Decrypt`]) or replaces it with `null` ([`Reveal::Redact`], what read models
@@ -39,6 +43,10 @@ pub struct RetentionPolicy {
     /// Google account identity. Default: until the account is forgotten.
     #[serde(with = "days")]
     pub account: Option<Duration>,
+    /// Google Ads data read through an account (campaign snapshots, metrics, facts).
+    /// Default: until the account is forgotten.
+    #[serde(default, with = "days")]
+    pub google_ads: Option<Duration>,
 }
 
 const DAY: u64 = 86_400;
@@ -50,6 +58,7 @@ impl Default for RetentionPolicy {
             fingerprint: Some(Duration::from_secs(90 * DAY)),
             consent: Some(Duration::from_secs(5 * 365 * DAY)),
             account: None,
+            google_ads: None,
         }
     }
 }
@@ -62,6 +71,7 @@ impl RetentionPolicy {
             KeyPurpose::Fingerprint => self.fingerprint,
             KeyPurpose::Consent => self.consent,
             KeyPurpose::Account => self.account,
+            KeyPurpose::GoogleAds => self.google_ads,
         }
     }
 }
@@ -135,7 +145,10 @@ impl Pending {
             )));
         }
         for f in fields {
-            if payload.pointer(f.pointer).is_none() {
+            // A pointer with `*` segments names every element of an array (maybe none): the
+            // array itself must be there.
+            let base = f.pointer.split("/*").next().unwrap_or(f.pointer);
+            if payload.pointer(base).is_none() {
                 return Err(StoreError::InvalidAppend(format!(
                     "personal field {} is missing from {event_type}",
                     f.pointer
@@ -234,7 +247,10 @@ impl Codec {
             let Some(subject) = &p.subject else { continue };
             let now_us = p.at.timestamp_micros();
             for f in p.fields {
-                if p.payload.pointer(f.pointer).is_none_or(Value::is_null) {
+                let present = leadorch_domain::personal::locate(&p.payload, f.pointer)
+                    .iter()
+                    .any(|at| p.payload.pointer(at).is_some_and(|v| !v.is_null()));
+                if !present {
                     continue;
                 }
                 let expires = self
@@ -262,23 +278,27 @@ impl Codec {
             let event_id = Uuid::now_v7();
             if let Some(subject) = &p.subject {
                 for f in p.fields {
-                    let Some(slot) = p.payload.pointer_mut(f.pointer) else {
-                        continue;
-                    };
-                    if slot.is_null() {
-                        continue;
-                    }
                     let Some(&i) = index.get(&(subject.clone(), f.purpose)) else {
                         continue;
                     };
-                    let plain = serde_json::to_vec(slot)
-                        .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-                    let sealed = keys[i].seal(&aad(&event_id, f.pointer, f.purpose), &plain)?;
-                    *slot = serde_json::json!({
-                        ENC: B64.encode(sealed),
-                        "s": subject,
-                        "p": f.purpose.as_str(),
-                    });
+                    for at in leadorch_domain::personal::locate(&p.payload, f.pointer) {
+                        let Some(slot) = p.payload.pointer_mut(&at) else {
+                            continue;
+                        };
+                        if slot.is_null() {
+                            continue;
+                        }
+                        let plain = serde_json::to_vec(slot)
+                            .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+                        // Bound to the concrete pointer: what the decoder finds it at.
+                        let sealed = keys[i].seal(&aad(&event_id, &at, f.purpose), &plain)?;
+                        *slot = serde_json::json!({
+                            ENC: B64.encode(sealed),
+                            "s": subject,
+                            "p": f.purpose.as_str(),
+                            "k": keys[i].id(),
+                        });
+                    }
                 }
             }
             let payload = serde_json::to_vec(&p.payload)
@@ -309,6 +329,13 @@ pub struct Decoder<'a> {
     codec: &'a Codec,
     reveal: Reveal,
     cache: HashMap<(String, KeyPurpose), Option<DataKey>>,
+}
+
+impl Decoder<'_> {
+    /// Whether this decoder opens sealed fields or nulls them.
+    pub fn reveal(&self) -> Reveal {
+        self.reveal
+    }
 }
 
 /// Whether stored payload bytes contain any sealed field (cheap pre-check).
@@ -405,6 +432,12 @@ impl Decoder<'_> {
         let Some(key) = key else {
             return Ok(Value::Null);
         };
+        if let Some(id) = sealed.get("k").and_then(Value::as_str) {
+            if id != key.id() {
+                // Sealed by a key destroyed since; this one was made later for new data.
+                return Ok(Value::Null);
+            }
+        }
         let plain = key.open(&aad(&event.event_id, pointer, purpose), &data)?;
         serde_json::from_slice(&plain).map_err(|e| bad(&e.to_string()))
     }

@@ -129,9 +129,7 @@ impl MasterKey {
             .as_slice()
             .try_into()
             .map_err(|_| StoreError::Crypto("a stored data key has the wrong length".into()))?;
-        Ok(DataKey(Arc::new(Aes256Gcm::new(
-            Key::<Aes256Gcm>::from_slice(arr),
-        ))))
+        Ok(DataKey::from_raw(arr))
     }
 }
 
@@ -180,7 +178,7 @@ fn open(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> std::result::Result<Ve
 
 /// One subject's key for one purpose.
 #[derive(Clone)]
-pub struct DataKey(Arc<Aes256Gcm>);
+pub struct DataKey(Arc<Aes256Gcm>, [u8; 8]);
 
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -189,6 +187,27 @@ impl fmt::Debug for DataKey {
 }
 
 impl DataKey {
+    fn from_raw(raw: &[u8; 32]) -> DataKey {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"leadorch/key-id/v1\0")
+            .chain_update(raw)
+            .finalize();
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        DataKey(
+            Arc::new(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(raw))),
+            id,
+        )
+    }
+
+    /// A short public id of this key (8 bytes of a SHA-256 of it, hex): stored beside each
+    /// ciphertext, so a reader can tell "sealed by a key that was destroyed and replaced
+    /// since" (the field is gone) from "tampered with" (an error).
+    pub fn id(&self) -> String {
+        hex::encode(self.1)
+    }
+
     /// Encrypts `plaintext`, binding it to `aad`.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         seal(&self.0, aad, plaintext)

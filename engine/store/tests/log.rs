@@ -533,6 +533,69 @@ async fn personal_fields_are_sealed_and_unreadable_once_the_key_is_destroyed() {
     .await;
 }
 
+/// A subject whose key was destroyed can get a new key (a Google account connected again
+/// after it was forgotten): fields sealed by the old key then read as gone, not as an
+/// authentication failure, while fields sealed by the new key open, and tampering with a
+/// field's ciphertext is still an error.
+#[tokio::test]
+async fn fields_sealed_by_a_destroyed_key_stay_gone_when_the_subject_gets_a_new_key() {
+    let t = TestDb::sqlite();
+    let s = open(&t).await;
+    let now = chrono::Utc::now();
+    let event = |email: &str| Sample::Received {
+        subject: "subj-2".into(),
+        email: Some(email.into()),
+        team: "north".into(),
+    };
+    let old = s
+        .codec
+        .encode(&event("old@example.com"), &Metadata::actor("t"), now)
+        .await
+        .unwrap();
+    s.log
+        .append("lead:q", ExpectedVersion::Any, vec![old])
+        .await
+        .unwrap();
+    s.codec.keys().destroy("subj-2", None).await.unwrap();
+    let new = s
+        .codec
+        .encode(&event("new@example.com"), &Metadata::actor("t"), now)
+        .await
+        .unwrap();
+    s.log
+        .append("lead:q", ExpectedVersion::Any, vec![new])
+        .await
+        .unwrap();
+    let recs = s.log.read_stream("lead:q").await.unwrap();
+    let mut d = s.codec.decoder(Reveal::Decrypt);
+    let first = d
+        .payload(&recs[0])
+        .await
+        .expect("an old field reads as gone");
+    assert_eq!(
+        first.pointer("/Received/email"),
+        Some(&serde_json::Value::Null)
+    );
+    let second = d.payload(&recs[1]).await.unwrap();
+    assert_eq!(
+        second.pointer("/Received/email").and_then(|v| v.as_str()),
+        Some("new@example.com")
+    );
+    // A changed ciphertext under the current key is still refused.
+    let mut tampered = recs[1].clone();
+    let text = String::from_utf8(tampered.payload.clone()).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let enc = value["Received"]["email"]["$enc"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = if enc.starts_with('A') { "B" } else { "A" };
+    value["Received"]["email"]["$enc"] = serde_json::json!(format!("{flipped}{}", &enc[1..]));
+    tampered.payload = serde_json::to_vec(&value).unwrap();
+    assert!(d.payload(&tampered).await.is_err());
+    s.db().close().await;
+}
+
 #[tokio::test]
 async fn keys_expire_by_retention_window_and_each_use_extends_them() {
     each_backend(|t| async move {
