@@ -367,3 +367,32 @@ async fn a_rebuild_upcasts_old_events_and_names_the_position_of_a_bad_one() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn decoding_opens_sealed_fields_only_for_a_decrypting_decoder() {
+    let t = TestDb::new(BOTH[0]).await;
+    let e = engine(&t).await;
+    let at = Utc.with_ymd_and_hms(2026, 5, 1, 9, 0, 0).unwrap();
+    receive_lead(&e, "lead-1", "subject-1", at).await;
+    let events = e.store.log.read_after(0, 10).await.unwrap();
+    let email = |event: leadorch_domain::AnyEvent| match event {
+        leadorch_domain::AnyEvent::Lead(leadorch_domain::LeadEvent::LeadReceived {
+            email, ..
+        }) => email,
+        other => panic!("expected LeadReceived, got {other:?}"),
+    };
+    // Read models redact: the typed fast path reads the sealed field as absent.
+    let mut redact = e.store.codec.decoder(Reveal::Redact);
+    let redacted = leadorch_core::projection::decode(&mut redact, &events[0])
+        .await
+        .unwrap();
+    assert_eq!(email(redacted), None);
+    // A decrypting decoder gets the value, though the event is at the current schema version.
+    let mut open = e.store.codec.decoder(Reveal::Decrypt);
+    let opened = leadorch_core::projection::decode(&mut open, &events[0])
+        .await
+        .unwrap();
+    assert_eq!(email(opened).as_deref(), Some(common::EMAIL));
+    e.store.db().close().await;
+    t.cleanup().await;
+}

@@ -316,36 +316,14 @@ impl FactsView {
     }
 }
 
-/// Decodes one stored event, opening its sealed fields when `decoder` decrypts.
-///
-/// `leadorch_core::projection::decode` reads events at the current schema straight from
-/// bytes into types, where a sealed field reads as absent: right for read models (which
-/// redact), wrong for a reader that needs the values (the facts view, explain, backtests).
-/// Those go through the decoder whenever the payload holds a sealed field.
+/// Decodes one stored event, opening its sealed fields when `decoder` decrypts (the facts
+/// view, explain and backtests need the values; `projection::decode` leaves its typed fast
+/// path for the decoder whenever a decrypting decoder meets a sealed field).
 pub async fn decode(
     decoder: &mut leadorch_store::codec::Decoder<'_>,
     rec: &leadorch_store::RecordedEvent,
 ) -> crate::Result<AnyEvent> {
-    let opens = decoder.reveal() == leadorch_store::Reveal::Decrypt
-        && leadorch_store::codec::has_sealed_fields(&rec.payload);
-    if !opens {
-        return Ok(leadorch_core::projection::decode(decoder, rec).await?);
-    }
-    let decode_error = |reason: String| leadorch_core::Error::Decode {
-        position: rec.position,
-        reason,
-    };
-    let (aggregate_type, _) = split_stream_id(&rec.stream_id).ok_or_else(|| {
-        decode_error(format!(
-            "stream id {:?} has no aggregate type",
-            rec.stream_id
-        ))
-    })?;
-    let value = decoder.payload(rec).await?;
-    Ok(
-        AnyEvent::decode(aggregate_type, &rec.event_type, &rec.schema_version, &value)
-            .map_err(|e| decode_error(e.to_string()))?,
-    )
+    Ok(leadorch_core::projection::decode(decoder, rec).await?)
 }
 
 /// The team of a campaign: a `team:<name>` label, else the configured mapping.
