@@ -293,7 +293,7 @@ fn conforms(w: &World) {
 async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_hanging() {
     use leadorch_daemon::accounts::{self, AccountTokens};
     use leadorch_daemon::adapter::AdsAdapter;
-    use leadorch_oauth::{OAuthConfig, Secret, TokenSet};
+    use leadorch_oauth::{OAuthConfig, Secret};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let (oauth, fake) = fakes(None).await;
@@ -301,13 +301,7 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     let e = engine(&db).await;
     let ads = || ads_config(&fake);
     // A completed consent, as `leadorch google connect` records it.
-    let issued = oauth.issue_tokens();
-    let granted = TokenSet {
-        access_token: Secret::new(issued.access_token.clone()),
-        refresh_token: Some(Secret::new(issued.refresh_token.clone())),
-        expires_at: Utc::now() + Duration::hours(1),
-        scopes: vec![leadorch_oauth::ADWORDS_SCOPE.to_string()],
-    };
+    let granted = granted_tokens(&oauth);
     let connected = accounts::record_consent(&e, "ops", &granted, ads(), "test", Utc::now())
         .await
         .unwrap();
@@ -496,14 +490,7 @@ async fn connected_daemon(
     customer: &str,
 ) -> Daemon {
     use leadorch_daemon::accounts::{self, AccountTokens};
-    use leadorch_oauth::{Secret, TokenSet};
-    let issued = oauth.issue_tokens();
-    let granted = TokenSet {
-        access_token: Secret::new(issued.access_token.clone()),
-        refresh_token: Some(Secret::new(issued.refresh_token.clone())),
-        expires_at: Utc::now() + Duration::hours(1),
-        scopes: vec![leadorch_oauth::ADWORDS_SCOPE.to_string()],
-    };
+    let granted = granted_tokens(oauth);
     accounts::record_consent(e, account, &granted, ads_config(fake), "test", Utc::now())
         .await
         .unwrap();
@@ -818,4 +805,16 @@ async fn forgetting_shreds(db: TestDb) {
     ));
     e.store.db().close().await;
     db.cleanup().await;
+}
+
+/// Tokens the fake OAuth server just issued, as a completed consent hands them over.
+fn granted_tokens(oauth: &FakeOAuth) -> leadorch_oauth::TokenSet {
+    use leadorch_oauth::{Secret, TokenSet};
+    let issued = oauth.issue_tokens();
+    TokenSet {
+        access_token: Secret::new(issued.access_token.clone()),
+        refresh_token: Some(Secret::new(issued.refresh_token.clone())),
+        expires_at: Utc::now() + Duration::hours(1),
+        scopes: vec![leadorch_oauth::ADWORDS_SCOPE.to_string()],
+    }
 }
