@@ -1,7 +1,8 @@
 //! `leadorch bench replay`: a full read-model rebuild of a seeded log, against the cqrs-es
 //! store replaying the same events.
 //!
-//! 1. A fresh database is seeded with [`leadorch_core::seed::seed`] (timed, not compared).
+//! 1. A fresh database is seeded with [`leadorch_core::seed::seed`] (timed, not compared), then
+//!    closed and opened again, as a separate `leadorch replay` would find it.
 //! 2. `leadorch`: [`projection::rebuild`] — read every event in position order, decode
 //!    (personal fields redacted), fold nine read models and save them with their checkpoint.
 //!    Then, for the breakdown only, the same work in phases: reading alone, folding
@@ -85,8 +86,9 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
     let db = Db::connect(&ours.url)
         .await
         .with_context(|| format!("opening {}", ours.url))?;
+    let master = MasterKey::random();
     let store =
-        Store::with_master_key(db.clone(), MasterKey::random(), RetentionPolicy::default()).await?;
+        Store::with_master_key(db.clone(), master.clone(), RetentionPolicy::default()).await?;
 
     eprintln!("seeding {} events …", thousands(events));
     let end = chrono::Utc
@@ -121,6 +123,15 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
     if head != events {
         bail!("the seeded log holds {head} events, expected {events}");
     }
+    // The rebuild runs on the database at rest, as `leadorch seed` then `leadorch replay`
+    // would find it: the seeding connections closed (on SQLite that checkpoints the WAL), a
+    // new store opened.
+    drop(store);
+    db.close().await;
+    let db = Db::connect(&ours.url)
+        .await
+        .with_context(|| format!("opening {}", ours.url))?;
+    let store = Store::with_master_key(db.clone(), master, RetentionPolicy::default()).await?;
 
     eprintln!("leadorch: projection::rebuild …");
     let t = Instant::now();
