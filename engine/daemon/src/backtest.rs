@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use leadorch_core::projection::decode;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignStatus, HourMetrics};
 use leadorch_domain::lead::LeadEvent;
@@ -32,7 +33,7 @@ use leadorch_store::Reveal;
 use serde::Serialize;
 
 use crate::config::FactSettings;
-use crate::facts::{decode, FactsView};
+use crate::facts::FactsView;
 use crate::tick::{self, LoadedRule};
 use crate::Result;
 

@@ -16,8 +16,8 @@ use leadorch_store::{EventFilter, Reveal};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::facts::decode;
 use crate::{Error, Result};
+use leadorch_core::projection::decode;
 
 /// How the status came to be.
 #[derive(Clone, Debug, Serialize, PartialEq)]

@@ -206,7 +206,8 @@ impl FactsView {
                 self.position = rec.position;
                 continue;
             }
-            let event = decode(decoder, rec).await?;
+            // A decrypting decoder opens the Google data rules need.
+            let event = leadorch_core::projection::decode(decoder, rec).await?;
             if let Some(t) = self.apply(rec.position, &rec.stream_id, &event) {
                 triggers.push((rec.position, t));
             }
@@ -240,17 +241,23 @@ impl FactsView {
         settings: &FactSettings,
         google_account: Option<&str>,
     ) -> Facts {
-        let mut facts = self.facts(at, settings);
-        facts.campaigns.retain(|c| {
-            self.campaigns
-                .get(&c.id)
-                .is_some_and(|e| e.google_account.as_deref() == google_account)
-        });
-        facts
+        self.facts_of(at, settings, |c| {
+            c.google_account.as_deref() == google_account
+        })
     }
 
     /// The facts at `at`: every observed, not removed campaign, and every team.
     pub fn facts(&self, at: DateTime<Utc>, settings: &FactSettings) -> Facts {
+        self.facts_of(at, settings, |_| true)
+    }
+
+    /// [`FactsView::facts`] over the campaigns `keep` accepts (the others are not built).
+    fn facts_of(
+        &self,
+        at: DateTime<Utc>,
+        settings: &FactSettings,
+        keep: impl Fn(&CampaignEntry) -> bool,
+    ) -> Facts {
         let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
         let local = at.with_timezone(&tz);
         let midnight = tz
@@ -273,7 +280,7 @@ impl FactsView {
             );
         }
         let mut campaigns = Vec::new();
-        for (id, c) in &self.campaigns {
+        for (id, c) in self.campaigns.iter().filter(|(_, c)| keep(c)) {
             let Some(snapshot) = c.state.snapshot() else {
                 continue;
             };
@@ -314,16 +321,6 @@ impl FactsView {
             campaigns,
         }
     }
-}
-
-/// Decodes one stored event, opening its sealed fields when `decoder` decrypts (the facts
-/// view, explain and backtests need the values; `projection::decode` leaves its typed fast
-/// path for the decoder whenever a decrypting decoder meets a sealed field).
-pub async fn decode(
-    decoder: &mut leadorch_store::codec::Decoder<'_>,
-    rec: &leadorch_store::RecordedEvent,
-) -> crate::Result<AnyEvent> {
-    Ok(leadorch_core::projection::decode(decoder, rec).await?)
 }
 
 /// The team of a campaign: a `team:<name>` label, else the configured mapping.
