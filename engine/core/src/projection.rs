@@ -499,14 +499,13 @@ pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<An
         position: rec.position,
         reason: format!("stream id {:?} has no aggregate type", rec.stream_id),
     })?;
-    let current = leadorch_domain::current_version(aggregate_type, &rec.event_type);
     // Sealed personal fields read as `None` in typed events (`sealed_as_none`), so events at
     // the current schema version go straight from bytes to types — unless the decoder is to
     // open sealed fields and there are some.
     let opens = decoder.reveal() == Reveal::Decrypt
         && leadorch_store::codec::has_sealed_fields(&rec.payload);
-    if current == Some(rec.schema_version.as_str()) && !opens {
-        if let Some(e) = decode_fast(aggregate_type, &rec.payload) {
+    if !opens {
+        if let Some(e) = decode_current(rec) {
             return Ok(e);
         }
     }
