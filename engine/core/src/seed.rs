@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
-use futures::StreamExt;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignSnapshot, CampaignStatus};
 use leadorch_domain::subject::ErasureReason;
 use leadorch_domain::{
@@ -202,25 +201,21 @@ impl<'a> Sim<'a> {
         for (stream, n) in batch.order.into_iter().zip(sizes) {
             per_stream.push((stream, sealed.by_ref().take(n).collect()));
         }
+        // Streams go to the writer one after another, so they take positions in command
+        // order and the same seed writes the same log; the writer still commits many at once.
         let log = &self.engine.store.log;
-        let versions = &self.versions;
-        let mut appends = futures::stream::iter(per_stream.into_iter().map(|(stream, events)| {
-            let expected = ExpectedVersion::Exact(versions.get(&stream).copied().unwrap_or(0));
-            async move {
-                let r = log.append(&stream, expected, events).await;
-                (stream, r)
-            }
-        }))
-        .buffer_unordered(512);
-        let mut done = Vec::new();
-        while let Some((stream, r)) = appends.next().await {
-            let appended = r?;
-            self.report.head = self.report.head.max(appended.last_position);
-            done.push((stream, appended.stream_version));
+        let mut queued = Vec::with_capacity(per_stream.len());
+        for (stream, events) in per_stream {
+            let expected = ExpectedVersion::Exact(self.versions.get(&stream).copied().unwrap_or(0));
+            queued.push((
+                stream.clone(),
+                log.enqueue(&stream, expected, events).await?,
+            ));
         }
-        drop(appends);
-        for (s, v) in done {
-            self.versions.insert(s, v);
+        for (stream, q) in queued {
+            let appended = q.outcome().await?;
+            self.report.head = self.report.head.max(appended.last_position);
+            self.versions.insert(stream, appended.stream_version);
         }
         self.written += batch.count;
         Ok(())

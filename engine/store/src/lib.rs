@@ -30,8 +30,8 @@ pub use db::{Db, Dialect};
 pub use error::{Result, StoreError};
 pub use keys::{Keyring, MasterKey};
 pub use log::{
-    Appended, EventFilter, EventLog, ExpectedVersion, Head, Metadata, NewEvent, RecordedEvent,
-    Verification,
+    Appended, EventFilter, EventLog, ExpectedVersion, Head, Metadata, NewEvent, Queued,
+    RecordedEvent, Verification,
 };
 pub use subscription::{CatchUp, ReadModelTx};
 pub use tokens::TokenVault;

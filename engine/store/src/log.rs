@@ -134,6 +134,18 @@ pub struct Appended {
     pub stream_version: u64,
 }
 
+/// An append the writer has taken but may not have written yet (see [`EventLog::enqueue`]).
+#[derive(Debug)]
+#[must_use = "an enqueued append may still fail: await its outcome"]
+pub struct Queued(oneshot::Receiver<Result<Appended>>);
+
+impl Queued {
+    /// Waits until the append is durable or refused.
+    pub async fn outcome(self) -> Result<Appended> {
+        self.0.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
 /// An event as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordedEvent {
@@ -334,6 +346,22 @@ impl EventLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended> {
+        self.enqueue(stream_id, expected, events)
+            .await?
+            .outcome()
+            .await
+    }
+
+    /// Hands an append to the writer and returns as soon as the writer has it, before it is
+    /// written. Appends enqueued one after another (each `enqueue` awaited before the next)
+    /// take positions in that order, whatever order their outcomes are awaited in; awaiting
+    /// [`Queued::outcome`] tells whether the append was written.
+    pub async fn enqueue(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Queued> {
         if events.is_empty() {
             return Err(StoreError::InvalidAppend("no events to append".into()));
         }
@@ -358,7 +386,7 @@ impl EventLog {
             })
             .await
             .map_err(|_| StoreError::WriterStopped)?;
-        rx.await.map_err(|_| StoreError::WriterStopped)?
+        Ok(Queued(rx))
     }
 
     /// A receiver of the last known position, updated after every commit (in this process,

@@ -202,6 +202,57 @@ async fn many_concurrent_writers_are_group_committed_without_gaps() {
 }
 
 #[tokio::test]
+async fn enqueued_appends_take_positions_in_the_order_they_were_enqueued() {
+    each_backend(|t| async move {
+        let s = open(&t).await;
+        // More appends than one group holds, so several commits are involved; the outcomes
+        // are awaited last-first, and one append in the middle is refused.
+        let mut queued = Vec::new();
+        for i in 0..2500u32 {
+            let expected = if i == 300 {
+                ExpectedVersion::Exact(7)
+            } else {
+                ExpectedVersion::Exact(0)
+            };
+            let q = s
+                .log
+                .enqueue(&format!("lead:{i}"), expected, vec![ev(i), ev(i)])
+                .await
+                .unwrap();
+            queued.push((i, q));
+        }
+        let mut outcomes = Vec::new();
+        while let Some((i, q)) = queued.pop() {
+            outcomes.push((i, q.outcome().await));
+        }
+        outcomes.reverse();
+        let mut next = 1;
+        for (i, r) in outcomes {
+            if i == 300 {
+                assert!(matches!(r, Err(StoreError::Conflict { .. })), "{r:?}");
+                continue;
+            }
+            let a = r.unwrap();
+            assert_eq!(
+                (a.first_position, a.last_position),
+                (next, next + 1),
+                "append {i}"
+            );
+            next += 2;
+        }
+        let all = s.log.read_after(0, 10_000).await.unwrap();
+        assert_eq!(all.len(), 4998);
+        assert!(matches!(
+            verify(&s).await,
+            Verification::Intact { count: 4998, .. }
+        ));
+        s.db().close().await;
+        t
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_retried_append_is_idempotent() {
     each_backend(|t| async move {
         let s = open(&t).await;
