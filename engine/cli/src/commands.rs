@@ -271,11 +271,14 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
     let engine = open(g).await?;
     let head = engine.store.log.head().await?;
     let started = Instant::now();
+    let mut times = None;
     let (views, target) = match args.as_of {
         None => {
             let bar = progress_bar(head.position, "replaying");
-            let views = projection::rebuild(&engine.store, &mut |p| bar.set_position(p)).await?;
+            let (views, t) =
+                projection::rebuild_timed(&engine.store, &mut |p| bar.set_position(p)).await?;
             bar.finish_and_clear();
+            times = Some(t);
             (views, None)
         }
         Some(s) => {
@@ -306,10 +309,20 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
     }
     let rate = views.applied as f64 / secs.max(1e-9);
     match target {
-        None => outln!(
-            "rebuilt read models from {} events in {secs:.2} s ({rate:.0} events/s)",
-            views.applied
-        )?,
+        None => {
+            outln!(
+                "rebuilt read models from {} events in {secs:.2} s ({rate:.0} events/s)",
+                views.applied
+            )?;
+            if let Some(t) = times {
+                outln!(
+                    "  read, decoded and folded in {:.2} s; saved {} rows in {:.2} s",
+                    t.fold.as_secs_f64(),
+                    views.rows(),
+                    t.save.as_secs_f64()
+                )?;
+            }
+        }
         Some(p) => outln!(
             "read models as of position {p} ({}), computed in memory from {} events in {secs:.2} s; nothing stored was changed",
             at_string(views.recorded_at),

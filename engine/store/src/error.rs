@@ -71,6 +71,15 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A stored read model could not be read back (a damaged file, or a format from a newer
+    /// leadorch). Read models are derived: a rebuild replaces them.
+    #[error("read model {projection} cannot be read: {reason}; run `leadorch replay` to rebuild it from the log")]
+    CorruptReadModel {
+        /// The read model.
+        projection: String,
+        /// Why.
+        reason: String,
+    },
     /// Encryption or key handling failed.
     #[error("{0}")]
     Crypto(String),

@@ -18,6 +18,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod log;
+pub mod parts;
 pub mod subscription;
 pub mod testing;
 pub mod tokens;

@@ -17,6 +17,7 @@ use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::log::{EventLog, RecordedEvent};
 use crate::on_pool;
+use crate::parts::{self, Packer, Part};
 
 /// The NOTIFY channel the writer signals on after each commit.
 pub const NOTIFY_CHANNEL: &str = "leadorch_events";
@@ -147,9 +148,12 @@ impl ReadModelTx {
         Ok(())
     }
 
-    /// Removes one document.
+    /// Removes one document. The key's row becomes a marker (a NULL document), which hides
+    /// the document in the read model's parts, if a rebuild left it there.
     pub async fn delete(&mut self, projection: &str, key: &str) -> Result<()> {
-        on_tx!(self, t => sqlx::query("DELETE FROM read_models WHERE projection = $1 AND key = $2")
+        on_tx!(self, t => sqlx::query(
+            "INSERT INTO read_models (projection, key, doc) VALUES ($1, $2, NULL) \
+             ON CONFLICT (projection, key) DO UPDATE SET doc = NULL")
             .bind(projection)
             .bind(key)
             .execute(&mut **t)
@@ -163,6 +167,50 @@ impl ReadModelTx {
             .bind(projection)
             .execute(&mut **t)
             .await.map(|r| r.rows_affected()))?;
+        on_tx!(self, t => sqlx::query("DELETE FROM read_model_parts WHERE projection = $1")
+            .bind(projection)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Inserts packed parts of a projection (PostgreSQL; SQLite rebuilds use rusqlite).
+    async fn put_parts(&mut self, projection: &str, parts: &[Part]) -> Result<()> {
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let ReadModelTx::Postgres(t) = self else {
+            return Err(StoreError::Internal(
+                "read-model parts go through rusqlite on SQLite".into(),
+            ));
+        };
+        sqlx::query(
+            "INSERT INTO read_model_parts (projection, first_key, last_key, rows, data) \
+             SELECT $1, f, l, n, d FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::bytea[]) \
+             AS u(f, l, n, d)",
+        )
+        .bind(projection)
+        .bind(
+            parts
+                .iter()
+                .map(|p| p.first_key.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .bind(
+            parts
+                .iter()
+                .map(|p| p.last_key.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .bind(parts.iter().map(|p| p.rows).collect::<Vec<i64>>())
+        .bind(
+            parts
+                .iter()
+                .map(|p| p.data.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .execute(&mut **t)
+        .await?;
         Ok(())
     }
 
@@ -207,18 +255,51 @@ impl ReadModelTx {
     }
 }
 
+/// Rows of a read model as a rebuild sends them.
+enum Rows {
+    /// Documents, packed by the writer.
+    Docs(Vec<(String, Vec<u8>)>),
+    /// Parts packed by the caller ([`crate::parts::PartBuilder`]).
+    Packed(Vec<Part>),
+}
+
+impl Rows {
+    /// Checks the rows' key order and packs them into parts.
+    fn into_parts(
+        self,
+        projection: &'static str,
+        order: &mut KeyOrder,
+        packer: &mut Packer,
+    ) -> Result<Vec<Part>> {
+        match self {
+            Rows::Docs(mut rows) => {
+                order.check(projection, &mut rows)?;
+                packer.pack(&rows)
+            }
+            Rows::Packed(parts) => {
+                for p in &parts {
+                    order.check_range(projection, &p.first_key, &p.last_key)?;
+                }
+                Ok(parts)
+            }
+        }
+    }
+}
+
 /// What a rebuild sends to its [`ReadModelWriter`].
 enum RebuildMsg {
     /// Replace every document of one projection.
-    Table(&'static str, Vec<(String, Vec<u8>)>),
+    Table(&'static str, Rows),
     /// More documents of the projection of the last `Table`.
-    More(&'static str, Vec<(String, Vec<u8>)>),
+    More(&'static str, Rows),
     /// Set the checkpoint and commit.
     Commit(String, u64),
 }
 
 /// Replaces read models in one transaction, table by table, on its own thread: the caller
-/// serializes the next table while this one is written. Dropped without
+/// serializes the next table while this one is packed and written. Each table is stored as
+/// compressed parts of many rows (docs/adr/0014), so its rows must come in strictly
+/// increasing key order across the table's messages. Dropped without
 /// [`ReadModelWriter::commit`], it rolls back.
 pub struct ReadModelWriter {
     tx: mpsc::Sender<RebuildMsg>,
@@ -226,36 +307,46 @@ pub struct ReadModelWriter {
 }
 
 impl ReadModelWriter {
+    async fn send(&self, msg: RebuildMsg) -> Result<()> {
+        if self.tx.send(msg).await.is_err() {
+            return Err(StoreError::Internal("the read-model writer stopped".into()));
+        }
+        Ok(())
+    }
+
     /// Queues every document of `projection` (replacing what is stored).
     pub async fn table(
         &self,
         projection: &'static str,
         rows: Vec<(String, Vec<u8>)>,
     ) -> Result<()> {
-        if self
-            .tx
-            .send(RebuildMsg::Table(projection, rows))
+        self.send(RebuildMsg::Table(projection, Rows::Docs(rows)))
             .await
-            .is_err()
-        {
-            return Err(StoreError::Internal("the read-model writer stopped".into()));
-        }
-        Ok(())
     }
 
     /// Queues more documents of `projection`, whose first part went through
     /// [`ReadModelWriter::table`]: a large table is sent in parts, so that it is written while
-    /// its next part is serialized. Parts in key order are written fastest.
+    /// its next part is serialized.
     pub async fn more(&self, projection: &'static str, rows: Vec<(String, Vec<u8>)>) -> Result<()> {
-        if self
-            .tx
-            .send(RebuildMsg::More(projection, rows))
+        self.send(RebuildMsg::More(projection, Rows::Docs(rows)))
             .await
-            .is_err()
-        {
-            return Err(StoreError::Internal("the read-model writer stopped".into()));
-        }
-        Ok(())
+    }
+
+    /// [`ReadModelWriter::table`] for rows the caller packed itself (say, on several threads)
+    /// with [`crate::parts::PartBuilder`]; `first` replaces what is stored, later calls add.
+    pub async fn packed(
+        &self,
+        projection: &'static str,
+        parts: Vec<Part>,
+        first: bool,
+    ) -> Result<()> {
+        let rows = Rows::Packed(parts);
+        self.send(if first {
+            RebuildMsg::Table(projection, rows)
+        } else {
+            RebuildMsg::More(projection, rows)
+        })
+        .await
     }
 
     /// Sets checkpoint `name` to `position` and commits everything queued.
@@ -293,20 +384,34 @@ impl Db {
                 let db = self.clone();
                 tokio::spawn(async move {
                     let mut t = ReadModelTx::begin(&db).await?;
+                    let mut packer = Some((Packer::new()?, KeyOrder::default()));
                     while let Some(msg) = rx.recv().await {
-                        match msg {
+                        let (projection, rows) = match msg {
                             RebuildMsg::Table(projection, rows) => {
                                 t.clear(projection).await?;
-                                t.put_many(projection, &rows).await?;
+                                if let Some((_, order)) = packer.as_mut() {
+                                    order.restart(projection);
+                                }
+                                (projection, rows)
                             }
-                            RebuildMsg::More(projection, rows) => {
-                                t.put_many(projection, &rows).await?;
-                            }
+                            RebuildMsg::More(projection, rows) => (projection, rows),
                             RebuildMsg::Commit(name, position) => {
                                 t.set_checkpoint(&name, position).await?;
                                 return t.commit().await;
                             }
-                        }
+                        };
+                        // Compressing is CPU work: off the async workers.
+                        let (mut p, mut o): (Packer, KeyOrder) = packer
+                            .take()
+                            .ok_or_else(|| StoreError::Internal("read-model packer lost".into()))?;
+                        let (p, o, parts) = tokio::task::spawn_blocking(move || {
+                            let parts = rows.into_parts(projection, &mut o, &mut p);
+                            (p, o, parts)
+                        })
+                        .await
+                        .map_err(|e| StoreError::Internal(format!("read-model packer: {e}")))?;
+                        packer = Some((p, o));
+                        t.put_parts(projection, &parts?).await?;
                     }
                     // Dropped without commit: the transaction rolls back.
                     Ok(())
@@ -326,23 +431,96 @@ impl Db {
         Ok(v.unwrap_or(0) as u64)
     }
 
-    /// One read-model document.
+    /// One read-model document: its row saved since the last rebuild, else the part of the
+    /// last rebuild that holds it.
     pub async fn doc(&self, projection: &str, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar(
+        let saved: Option<Option<Vec<u8>>> = on_pool!(self, p => sqlx::query_scalar(
             "SELECT doc FROM read_models WHERE projection = $1 AND key = $2")
             .bind(projection)
             .bind(key)
             .fetch_optional(p)
-            .await)?)
+            .await)?;
+        if let Some(doc) = saved {
+            return Ok(doc);
+        }
+        let parts: Vec<Vec<u8>> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT data FROM read_model_parts \
+             WHERE projection = $1 AND first_key <= $2 AND last_key >= $2")
+            .bind(projection)
+            .bind(key)
+            .fetch_all(p)
+            .await)?;
+        for data in parts {
+            if let Some(doc) = parts::find(projection, &data, key)? {
+                return Ok(Some(doc));
+            }
+        }
+        Ok(None)
     }
 
-    /// Every document of a projection, ordered by key.
+    /// Every document of a projection, ordered by key (bytewise).
     pub async fn docs(&self, projection: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
+        let packed: Vec<(Vec<u8>, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT data, rows FROM read_model_parts WHERE projection = $1 ORDER BY first_key")
+            .bind(projection)
+            .fetch_all(p)
+            .await)?;
+        let mut base = Vec::with_capacity(packed.iter().map(|(_, n)| *n as usize).sum());
+        for (data, _) in &packed {
+            parts::unpack(projection, data, &mut base)?;
+        }
+        drop(packed);
+        let saved: Vec<(String, Option<Vec<u8>>)> = on_pool!(self, p => sqlx::query_as(
             "SELECT key, doc FROM read_models WHERE projection = $1 ORDER BY key")
             .bind(projection)
             .fetch_all(p)
-            .await)?)
+            .await)?;
+        Ok(parts::merge(base, saved))
+    }
+}
+
+/// Checks that a rebuild sends each table's rows in strictly increasing key order (sorting
+/// each message first), as its parts must not overlap.
+#[derive(Default)]
+struct KeyOrder {
+    last: std::collections::HashMap<&'static str, String>,
+}
+
+impl KeyOrder {
+    /// The table is sent afresh (replacing what was sent before).
+    fn restart(&mut self, projection: &'static str) {
+        self.last.remove(projection);
+    }
+
+    fn check(&mut self, projection: &'static str, rows: &mut [(String, Vec<u8>)]) -> Result<()> {
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut prev = self.last.get(projection).map(String::as_str);
+        for (k, _) in rows.iter() {
+            if prev.is_some_and(|p| p >= k.as_str()) {
+                return Err(StoreError::Internal(format!(
+                    "read model {projection}: key {k:?} sent twice or after a later key; \
+                     a rebuild must send each table's rows in increasing key order"
+                )));
+            }
+            prev = Some(k);
+        }
+        if let Some((k, _)) = rows.last() {
+            self.last.insert(projection, k.clone());
+        }
+        Ok(())
+    }
+
+    fn check_range(&mut self, projection: &'static str, first: &str, last: &str) -> Result<()> {
+        if let Some(prev) = self.last.get(projection) {
+            if prev.as_str() >= first {
+                return Err(StoreError::Internal(format!(
+                    "read model {projection}: key {first:?} sent twice or after a later key; \
+                     a rebuild must send each table's rows in increasing key order"
+                )));
+            }
+        }
+        self.last.insert(projection, last.to_string());
+        Ok(())
     }
 }
 
@@ -393,12 +571,12 @@ impl CatchUp {
     }
 }
 
-/// Replaces read models on SQLite: the new rows go into a shadow table, in key order, and at
-/// the end the projections that were not sent are copied over, the old table dropped and the
-/// shadow table renamed, all in one transaction. Dropping a table frees its pages as a whole
-/// (with `secure_delete` off, without rewriting them), where deleting its rows one by one
-/// rewrote every page; the price is that the old rows' pages stay in the file as free pages,
-/// which the next rebuild reuses.
+/// Replaces read models on SQLite, in one transaction: the sent projections' parts are
+/// replaced by new ones, packed on this thread; their rows saved per key since the last
+/// rebuild are dropped with the old per-key table. That table is replaced by a shadow table
+/// into which only the projections that were not sent are copied: dropping a table frees its
+/// pages as a whole (with `secure_delete` off, without rewriting them), where deleting its
+/// rows one by one rewrote every page.
 fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -> Result<()> {
     use rusqlite::OptionalExtension;
     let fail = |e: rusqlite::Error| StoreError::Internal(format!("writing read models: {e}"));
@@ -412,38 +590,49 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(fail)?;
-    // The same table as migrations/sqlite/0002_read_models_clustered.sql creates.
+    // The same table as migrations/sqlite/0004_read_model_parts.sql creates.
     tx.execute_batch(
         "DROP TABLE IF EXISTS read_models_next; \
          CREATE TABLE read_models_next ( \
              projection TEXT NOT NULL, \
              key        TEXT NOT NULL, \
-             doc        BLOB NOT NULL, \
+             doc        BLOB, \
              PRIMARY KEY (projection, key) \
          ) WITHOUT ROWID;",
     )
     .map_err(fail)?;
     let mut sent: Vec<&'static str> = Vec::new();
+    let mut order = KeyOrder::default();
+    let mut packer = Packer::new()?;
+    let (mut waited, mut packing, mut inserting) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut rows_in, mut bytes_out) = (0usize, 0usize);
     {
         let mut clear = tx
-            .prepare("DELETE FROM read_models_next WHERE projection = ?1")
+            .prepare("DELETE FROM read_model_parts WHERE projection = ?1")
             .map_err(fail)?;
         let mut insert = tx
-            .prepare("INSERT INTO read_models_next (projection, key, doc) VALUES (?1, ?2, ?3)")
+            .prepare(
+                "INSERT INTO read_model_parts (projection, first_key, last_key, rows, data) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
             .map_err(fail)?;
         loop {
-            let (projection, rows) = match rx.blocking_recv() {
+            let t = std::time::Instant::now();
+            let msg = rx.blocking_recv();
+            waited += t.elapsed();
+            let (projection, rows) = match msg {
                 Some(RebuildMsg::Table(projection, rows)) => {
-                    if sent.contains(&projection) {
-                        // Sent again: replaces what was sent before.
-                        clear.execute([projection]).map_err(fail)?;
-                    } else {
+                    // Replaces the parts of the last rebuild, or what this one sent before.
+                    clear.execute([projection]).map_err(fail)?;
+                    order.restart(projection);
+                    if !sent.contains(&projection) {
                         sent.push(projection);
                     }
                     (projection, rows)
                 }
                 Some(RebuildMsg::More(projection, rows)) => {
                     if !sent.contains(&projection) {
+                        clear.execute([projection]).map_err(fail)?;
                         sent.push(projection);
                     }
                     (projection, rows)
@@ -500,13 +689,36 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
                 // The rebuild gave up: roll back.
                 None => return Ok(()),
             };
-            for (key, doc) in &rows {
+            let t = std::time::Instant::now();
+            let parts = rows.into_parts(projection, &mut order, &mut packer)?;
+            packing += t.elapsed();
+            rows_in += parts.iter().map(|p| p.rows as usize).sum::<usize>();
+            bytes_out += parts.iter().map(|p| p.data.len()).sum::<usize>();
+            let t = std::time::Instant::now();
+            for part in parts {
                 insert
-                    .execute(rusqlite::params![projection, key, doc])
+                    .execute(rusqlite::params![
+                        projection,
+                        part.first_key,
+                        part.last_key,
+                        part.rows,
+                        part.data
+                    ])
                     .map_err(fail)?;
             }
+            inserting += t.elapsed();
         }
     }
+    let t = std::time::Instant::now();
     tx.commit().map_err(fail)?;
+    tracing::debug!(
+        rows = rows_in,
+        packed_bytes = bytes_out,
+        waited_ms = waited.as_millis() as u64,
+        packing_ms = packing.as_millis() as u64,
+        inserting_ms = inserting.as_millis() as u64,
+        commit_ms = t.elapsed().as_millis() as u64,
+        "read models replaced"
+    );
     Ok(())
 }

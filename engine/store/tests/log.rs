@@ -862,6 +862,29 @@ async fn a_rebuild_writer_takes_a_table_in_parts() {
                 ("k00006".to_string(), b"6".to_vec())
             ]
         );
+        assert_eq!(s.db().doc("alpha", "k00005").await.unwrap(), None);
+        assert_eq!(
+            s.db().doc("alpha", "k00000").await.unwrap(),
+            Some(b"x".to_vec())
+        );
+
+        // A table spanning several parts; keys sent out of order are refused and roll back.
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(0, 6000)).await.unwrap();
+        w.more("alpha", rows(6000, 9000)).await.unwrap();
+        w.commit("rebuild", 4).await.unwrap();
+        assert_eq!(s.db().docs("alpha").await.unwrap(), rows(0, 9000));
+        assert_eq!(
+            s.db().doc("alpha", "k04096").await.unwrap(),
+            Some(b"4096".to_vec())
+        );
+        let w = s.db().read_model_writer();
+        w.table("alpha", rows(10, 20)).await.unwrap();
+        let _ = w.more("alpha", rows(15, 30)).await;
+        let err = w.commit("rebuild", 5).await.unwrap_err().to_string();
+        assert!(err.contains("increasing key order"), "{err}");
+        assert_eq!(s.db().docs("alpha").await.unwrap(), rows(0, 9000));
+        assert_eq!(s.db().checkpoint("rebuild").await.unwrap(), 4);
         s.db().close().await;
         t
     })
