@@ -305,6 +305,7 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&summary_json(&views, target))?
         )?;
+        std::mem::forget(views);
         return Ok(ExitCode::SUCCESS);
     }
     let rate = views.applied as f64 / secs.max(1e-9);
@@ -330,6 +331,9 @@ async fn replay(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
         )?,
     }
     print_views(&views)?;
+    // The process ends here: freeing half a million rows one by one took a quarter of a
+    // second after a 1M-event replay, for memory the exit returns anyway.
+    std::mem::forget(views);
     Ok(ExitCode::SUCCESS)
 }
 
