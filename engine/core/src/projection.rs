@@ -127,10 +127,7 @@ impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
     /// Sends every row to a rebuild's writer, in key order, serialized and packed into
     /// compressed parts two at a time, one on this thread and one on a helper thread
     /// (serializing is most of a rebuild's save), while the writer inserts the last two.
-    async fn send_all(&self, writer: &ReadModelWriter, packers: &mut [Packer; 2]) -> Result<()>
-    where
-        D: Sync,
-    {
+    async fn send_all(&self, writer: &ReadModelWriter, packers: &mut [Packer; 2]) -> Result<()> {
         // In key order, parts do not overlap. Keys are compared by their first eight bytes
         // first (one integer comparison decides most pairs of ids).
         let mut rows: Vec<(u64, &String, &D)> = self

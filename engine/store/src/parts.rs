@@ -32,11 +32,6 @@ pub struct Part {
 }
 
 impl Part {
-    /// Rows in the part.
-    pub fn rows(&self) -> usize {
-        self.rows as usize
-    }
-
     /// Bytes of the rows before compression.
     pub fn raw_len(&self) -> usize {
         self.data
@@ -66,13 +61,7 @@ impl PartBuilder {
         }
     }
 
-    /// Rows so far.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Whether the part holds [`PART_ROWS`] rows.
-    pub fn is_full(&self) -> bool {
+    fn is_full(&self) -> bool {
         self.rows >= PART_ROWS
     }
 
@@ -133,7 +122,6 @@ impl PartBuilder {
 /// Compresses parts; keeps one compression context for all of them (one per thread).
 pub struct Packer {
     zstd: zstd::bulk::Compressor<'static>,
-    raw: Vec<u8>,
 }
 
 impl Packer {
@@ -144,10 +132,7 @@ impl Packer {
         // A damaged part fails its checksum instead of reading back as other documents.
         zstd.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
             .map_err(zstd_err)?;
-        Ok(Packer {
-            zstd,
-            raw: Vec::new(),
-        })
+        Ok(Packer { zstd })
     }
 
     /// Packs `rows` (in strictly increasing key order, which the caller checks) into parts
@@ -155,29 +140,20 @@ impl Packer {
     pub(crate) fn pack(&mut self, rows: &[(String, Vec<u8>)]) -> Result<Vec<Part>> {
         let mut parts = Vec::with_capacity(rows.len().div_ceil(PART_ROWS));
         for chunk in rows.chunks(PART_ROWS) {
-            self.raw.clear();
+            let bytes = chunk.iter().map(|(k, d)| 8 + k.len() + d.len()).sum();
+            let mut part = PartBuilder::with_capacity(bytes);
             for (key, doc) in chunk {
-                put_len(&mut self.raw, key.len())?;
-                self.raw.extend_from_slice(key.as_bytes());
-                put_len(&mut self.raw, doc.len())?;
-                self.raw.extend_from_slice(doc);
+                part.push(key, |buf| {
+                    buf.extend_from_slice(doc);
+                    Ok::<_, std::convert::Infallible>(())
+                })
+                .unwrap_or_else(|e| match e {});
             }
-            let raw = std::mem::take(&mut self.raw);
-            let data = self.compress(&raw);
-            self.raw = raw;
-            let data = data?;
-            parts.push(Part {
-                first_key: chunk[0].0.clone(),
-                last_key: chunk[chunk.len() - 1].0.clone(),
-                rows: chunk.len() as i64,
-                data,
-            });
+            parts.extend(part.finish(self)?);
         }
         Ok(parts)
     }
-}
 
-impl Packer {
     fn compress(&mut self, raw: &[u8]) -> Result<Vec<u8>> {
         let raw_len = u32::try_from(raw.len())
             .ok()
@@ -198,13 +174,6 @@ impl Packer {
         data.truncate(5 + n);
         Ok(data)
     }
-}
-
-fn put_len(buf: &mut Vec<u8>, n: usize) -> Result<()> {
-    let n = u32::try_from(n)
-        .map_err(|_| StoreError::Internal(format!("a read-model row of {n} bytes is too large")))?;
-    buf.extend_from_slice(&n.to_le_bytes());
-    Ok(())
 }
 
 /// Unpacks a part's rows onto `out`, in their stored (key) order.

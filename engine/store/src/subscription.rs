@@ -264,24 +264,21 @@ enum Rows {
 }
 
 impl Rows {
-    /// Checks the rows' key order and packs them into parts.
-    fn into_parts(
-        self,
-        projection: &'static str,
-        order: &mut KeyOrder,
-        packer: &mut Packer,
-    ) -> Result<Vec<Part>> {
+    /// Checks that the rows continue the projection's key order (sorting documents first).
+    fn check_order(&mut self, projection: &'static str, order: &mut KeyOrder) -> Result<()> {
         match self {
-            Rows::Docs(mut rows) => {
-                order.check(projection, &mut rows)?;
-                packer.pack(&rows)
-            }
-            Rows::Packed(parts) => {
-                for p in &parts {
-                    order.check_range(projection, &p.first_key, &p.last_key)?;
-                }
-                Ok(parts)
-            }
+            Rows::Docs(rows) => order.check(projection, rows),
+            Rows::Packed(parts) => parts
+                .iter()
+                .try_for_each(|p| order.check_range(projection, &p.first_key, &p.last_key)),
+        }
+    }
+
+    /// The rows as parts, packing documents.
+    fn into_parts(self, packer: &mut Packer) -> Result<Vec<Part>> {
+        match self {
+            Rows::Docs(rows) => packer.pack(&rows),
+            Rows::Packed(parts) => Ok(parts),
         }
     }
 }
@@ -384,14 +381,12 @@ impl Db {
                 let db = self.clone();
                 tokio::spawn(async move {
                     let mut t = ReadModelTx::begin(&db).await?;
-                    let mut packer = Some((Packer::new()?, KeyOrder::default()));
+                    let mut order = KeyOrder::default();
                     while let Some(msg) = rx.recv().await {
-                        let (projection, rows) = match msg {
+                        let (projection, mut rows) = match msg {
                             RebuildMsg::Table(projection, rows) => {
                                 t.clear(projection).await?;
-                                if let Some((_, order)) = packer.as_mut() {
-                                    order.restart(projection);
-                                }
+                                order.restart(projection);
                                 (projection, rows)
                             }
                             RebuildMsg::More(projection, rows) => (projection, rows),
@@ -400,18 +395,19 @@ impl Db {
                                 return t.commit().await;
                             }
                         };
-                        // Compressing is CPU work: off the async workers.
-                        let (mut p, mut o): (Packer, KeyOrder) = packer
-                            .take()
-                            .ok_or_else(|| StoreError::Internal("read-model packer lost".into()))?;
-                        let (p, o, parts) = tokio::task::spawn_blocking(move || {
-                            let parts = rows.into_parts(projection, &mut o, &mut p);
-                            (p, o, parts)
-                        })
-                        .await
-                        .map_err(|e| StoreError::Internal(format!("read-model packer: {e}")))?;
-                        packer = Some((p, o));
-                        t.put_parts(projection, &parts?).await?;
+                        rows.check_order(projection, &mut order)?;
+                        let parts = match rows {
+                            Rows::Packed(parts) => parts,
+                            // Compressing is CPU work: off the async workers.
+                            docs => tokio::task::spawn_blocking(move || {
+                                docs.into_parts(&mut Packer::new()?)
+                            })
+                            .await
+                            .map_err(|e| {
+                                StoreError::Internal(format!("read-model packer: {e}"))
+                            })??,
+                        };
+                        t.put_parts(projection, &parts).await?;
                     }
                     // Dropped without commit: the transaction rolls back.
                     Ok(())
@@ -492,36 +488,37 @@ impl KeyOrder {
         self.last.remove(projection);
     }
 
+    /// Sorts `rows` and checks that they continue the projection's order without repeats.
     fn check(&mut self, projection: &'static str, rows: &mut [(String, Vec<u8>)]) -> Result<()> {
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut prev = self.last.get(projection).map(String::as_str);
-        for (k, _) in rows.iter() {
-            if prev.is_some_and(|p| p >= k.as_str()) {
-                return Err(StoreError::Internal(format!(
-                    "read model {projection}: key {k:?} sent twice or after a later key; \
-                     a rebuild must send each table's rows in increasing key order"
-                )));
-            }
-            prev = Some(k);
+        if let Some(w) = rows.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(out_of_order(projection, &w[1].0));
         }
-        if let Some((k, _)) = rows.last() {
-            self.last.insert(projection, k.clone());
+        match (rows.first(), rows.last()) {
+            (Some((first, _)), Some((last, _))) => self.check_range(projection, first, last),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
+    /// Checks that keys `first..=last` (in order) continue the projection's order.
     fn check_range(&mut self, projection: &'static str, first: &str, last: &str) -> Result<()> {
-        if let Some(prev) = self.last.get(projection) {
-            if prev.as_str() >= first {
-                return Err(StoreError::Internal(format!(
-                    "read model {projection}: key {first:?} sent twice or after a later key; \
-                     a rebuild must send each table's rows in increasing key order"
-                )));
-            }
+        if self
+            .last
+            .get(projection)
+            .is_some_and(|prev| prev.as_str() >= first)
+        {
+            return Err(out_of_order(projection, first));
         }
         self.last.insert(projection, last.to_string());
         Ok(())
     }
+}
+
+fn out_of_order(projection: &str, key: &str) -> StoreError {
+    StoreError::Internal(format!(
+        "read model {projection}: key {key:?} sent twice or after a later key; \
+         a rebuild must send each table's rows in increasing key order"
+    ))
 }
 
 /// Reads a log from a checkpoint on, waiting for new events when it has caught up.
@@ -620,7 +617,7 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
             let t = std::time::Instant::now();
             let msg = rx.blocking_recv();
             waited += t.elapsed();
-            let (projection, rows) = match msg {
+            let (projection, mut rows) = match msg {
                 Some(RebuildMsg::Table(projection, rows)) => {
                     // Replaces the parts of the last rebuild, or what this one sent before.
                     clear.execute([projection]).map_err(fail)?;
@@ -690,7 +687,8 @@ fn replace_sqlite(path: &std::path::Path, rx: &mut mpsc::Receiver<RebuildMsg>) -
                 None => return Ok(()),
             };
             let t = std::time::Instant::now();
-            let parts = rows.into_parts(projection, &mut order, &mut packer)?;
+            rows.check_order(projection, &mut order)?;
+            let parts = rows.into_parts(&mut packer)?;
             packing += t.elapsed();
             rows_in += parts.iter().map(|p| p.rows as usize).sum::<usize>();
             bytes_out += parts.iter().map(|p| p.data.len()).sum::<usize>();

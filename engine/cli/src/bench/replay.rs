@@ -140,7 +140,7 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
     if views.applied != events {
         bail!("rebuild folded {} events, expected {events}", views.applied);
     }
-    let rows_saved = read_model_rows(&views);
+    let rows_saved = views.rows() as u64;
     drop(views);
     eprintln!(
         "  {:.3} s, {:.0} events/s, {} read-model rows",
@@ -198,18 +198,6 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
         ),
     };
     Ok((vec![ours, peer], seeded))
-}
-
-fn read_model_rows(p: &Projections) -> u64 {
-    (p.campaigns.len()
-        + p.capacity.len()
-        + p.leads.len()
-        + p.consents.len()
-        + p.data_subjects.len()
-        + p.rules.len()
-        + p.google_accounts.len()
-        + p.subject_index.len()
-        + p.audit.len()) as u64
 }
 
 /// One row of the peer's `events` table.
