@@ -207,10 +207,8 @@ impl<'a> Sim<'a> {
         let mut queued = Vec::with_capacity(per_stream.len());
         for (stream, events) in per_stream {
             let expected = ExpectedVersion::Exact(self.versions.get(&stream).copied().unwrap_or(0));
-            queued.push((
-                stream.clone(),
-                log.enqueue(&stream, expected, events).await?,
-            ));
+            let q = log.enqueue(&stream, expected, events).await?;
+            queued.push((stream, q));
         }
         for (stream, q) in queued {
             let appended = q.outcome().await?;
