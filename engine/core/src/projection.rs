@@ -535,8 +535,14 @@ impl Projections {
                 .log
                 .stream_pages_mapped(self.position, until, PAGE as usize, decode_current);
         while let Some(page) = pages.recv().await {
-            for (rec, ready) in page? {
-                self.apply_stored(&mut decoder, &rec, ready).await?;
+            let page = page?;
+            for (rec, ready) in page.events.iter().zip(page.mapped) {
+                match ready {
+                    // Decoded on the mapping thread (a domain event at the current schema
+                    // version): folded here without awaiting anything.
+                    Some(event) => self.apply(rec, event),
+                    None => self.apply_stored(&mut decoder, rec, None).await?,
+                }
             }
             progress(self.position);
         }

@@ -439,6 +439,7 @@ pub enum CampaignEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         google_account: Option<String>,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// Someone changed watched fields outside the engine; the engine holds off until
@@ -461,6 +462,7 @@ pub enum CampaignEvent {
         /// Until when the manual change is respected.
         hold_until: DateTime<Utc>,
         /// When it was noticed.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The engine asked for a change.
@@ -479,6 +481,7 @@ pub enum CampaignEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         google_account: Option<String>,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// A requested change was applied in Google Ads.
@@ -488,6 +491,7 @@ pub enum CampaignEvent {
         /// The change (repeated so that readers need not look it up).
         change: CampaignChange,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// Metrics of one hour were read (a later report of the same hour supersedes an earlier
@@ -504,6 +508,7 @@ pub enum CampaignEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         google_account: Option<String>,
         /// When they were read.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// Applying a requested change failed.
@@ -515,6 +520,7 @@ pub enum CampaignEvent {
         /// Whether another attempt may succeed (the change then stays open).
         retryable: bool,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

@@ -59,6 +59,7 @@ pub enum CapacityEvent {
         /// Where the reading came from; `"unknown"` for readings stored at schema 1.0.
         source: String,
         /// When it was read.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

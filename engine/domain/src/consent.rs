@@ -76,6 +76,7 @@ pub enum ConsentEvent {
         #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         certificate_ref: Option<String>,
         /// When consent was given.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The subject withdrew the consent.
@@ -87,6 +88,7 @@ pub enum ConsentEvent {
         /// Why, if the subject said so.
         reason: Option<String>,
         /// When it was withdrawn.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

@@ -103,6 +103,7 @@ pub enum GoogleAccountEvent {
         /// Accessible Google Ads customer ids (sorted, unique).
         accessible_customers: Vec<String>,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The access token was refreshed.
@@ -112,6 +113,7 @@ pub enum GoogleAccountEvent {
         /// When the new access token expires.
         expires_at: DateTime<Utc>,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The operator must consent again.
@@ -121,6 +123,7 @@ pub enum GoogleAccountEvent {
         /// What Google said.
         reason: String,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The grant was revoked.
@@ -128,6 +131,7 @@ pub enum GoogleAccountEvent {
         /// Google account id.
         account_id: String,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The account's data was deleted.
@@ -135,6 +139,7 @@ pub enum GoogleAccountEvent {
         /// Google account id.
         account_id: String,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

@@ -149,6 +149,7 @@ pub enum LeadEvent {
         #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         message: Option<String>,
         /// When the lead arrived.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// A lead arrived that duplicates an earlier one; it is recorded but not in the funnel.
@@ -186,6 +187,7 @@ pub enum LeadEvent {
         #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         message: Option<String>,
         /// When the duplicate arrived.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The lead moved to another funnel status.
@@ -195,6 +197,7 @@ pub enum LeadEvent {
         /// Status after.
         to: LeadStatus,
         /// When it changed.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

@@ -11,6 +11,7 @@ pub mod lead;
 pub mod personal;
 pub mod rule;
 pub mod subject;
+pub mod time;
 pub mod upcast;
 
 use cqrs_es::{Aggregate, DomainEvent};

@@ -74,6 +74,7 @@ pub enum RuleEvent {
         /// Always 1.
         version: u32,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// A new version of the source.
@@ -83,21 +84,25 @@ pub enum RuleEvent {
         /// Its Rhai source.
         source: String,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The rule may act.
     RuleEnabled {
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The rule may not act.
     RuleDisabled {
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The rule was deleted.
     RuleDeleted {
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

@@ -76,6 +76,7 @@ pub enum SubjectEvent {
         /// Id of the request.
         request_id: String,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The subject was erased on request: the listed keys are gone.
@@ -87,6 +88,7 @@ pub enum SubjectEvent {
         /// Keys destroyed (sorted, no duplicates).
         purposes: Vec<KeyPurpose>,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
     /// The key of one purpose reached the end of its retention window and was destroyed.
@@ -98,6 +100,7 @@ pub enum SubjectEvent {
         /// The purpose whose key was destroyed.
         purpose: KeyPurpose,
         /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
 }

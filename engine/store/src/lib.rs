@@ -31,7 +31,7 @@ pub use db::{Db, Dialect};
 pub use error::{Result, StoreError};
 pub use keys::{Keyring, MasterKey};
 pub use log::{
-    Appended, EventFilter, EventLog, ExpectedVersion, Head, Metadata, NewEvent, Queued,
+    Appended, EventFilter, EventLog, ExpectedVersion, Head, MappedPage, Metadata, NewEvent, Queued,
     RecordedEvent, Verification,
 };
 pub use subscription::{CatchUp, ReadModelTx};

@@ -173,6 +173,28 @@ pub struct RecordedEvent {
     pub hash: Hash,
 }
 
+/// A page of [`EventLog::stream_pages_mapped`]: the events, and what `map` made of each
+/// (`mapped[i]` is of `events[i]`).
+#[derive(Debug)]
+pub struct MappedPage<T> {
+    /// The events, in log order.
+    pub events: Vec<RecordedEvent>,
+    /// One result per event, in the same order.
+    pub mapped: Vec<T>,
+}
+
+impl<T> MappedPage<T> {
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether the page is empty.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
 impl RecordedEvent {
     /// Recorded-at as a timestamp.
     pub fn recorded_at_utc(&self) -> chrono::DateTime<chrono::Utc> {
@@ -511,14 +533,15 @@ impl EventLog {
 
     /// Like [`EventLog::stream_pages`], with `map` applied to every event on a thread of its
     /// own: a replay decodes there while the caller folds the previous page, and the reader
-    /// reads the next one, so all three stages run at once.
+    /// reads the next one, so all three stages run at once. The results come beside the
+    /// page's events, not paired with them, so no event is moved again to make the pairs.
     pub fn stream_pages_mapped<T, F>(
         &self,
         after: u64,
         until: Option<u64>,
         page: usize,
         mut map: F,
-    ) -> mpsc::Receiver<Result<Vec<(RecordedEvent, T)>>>
+    ) -> mpsc::Receiver<Result<MappedPage<T>>>
     where
         T: Send + 'static,
         F: FnMut(&RecordedEvent) -> T + Send + 'static,
@@ -529,13 +552,8 @@ impl EventLog {
             while let Some(page) = raw.blocking_recv() {
                 let failed = page.is_err();
                 let mapped = page.map(|events| {
-                    events
-                        .into_iter()
-                        .map(|e| {
-                            let t = map(&e);
-                            (e, t)
-                        })
-                        .collect()
+                    let mapped = events.iter().map(&mut map).collect();
+                    MappedPage { events, mapped }
                 });
                 if tx.blocking_send(mapped).is_err() || failed {
                     break;

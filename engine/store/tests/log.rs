@@ -721,7 +721,8 @@ async fn bulk_page_streaming_reads_everything_in_order_on_both_backends() {
         while let Some(p) = mapped.recv().await {
             let p = p.unwrap();
             assert!(p.len() <= 7);
-            got.extend(p.into_iter().map(|(e, m)| (e.position, m)));
+            assert_eq!(p.events.len(), p.mapped.len());
+            got.extend(p.events.iter().map(|e| e.position).zip(p.mapped));
         }
         assert_eq!(got, (11..=40).map(|p| (p, p * 2)).collect::<Vec<_>>());
         s.db().close().await;
