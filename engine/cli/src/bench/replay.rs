@@ -135,7 +135,7 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
 
     eprintln!("leadorch: projection::rebuild …");
     let t = Instant::now();
-    let views = projection::rebuild(&store, &mut |_| {}).await?;
+    let (views, times) = projection::rebuild_timed(&store, &mut |_| {}).await?;
     let rebuilt = t.elapsed();
     if views.applied != events {
         bail!("rebuild folded {} events, expected {events}", views.applied);
@@ -143,10 +143,12 @@ async fn with_log(dbs: &mut Databases, ours: &Fresh, events: u64) -> Result<(Vec
     let rows_saved = views.rows() as u64;
     drop(views);
     eprintln!(
-        "  {:.3} s, {:.0} events/s, {} read-model rows",
+        "  {:.3} s, {:.0} events/s, {} read-model rows (read + decode + fold {:.3} s, save {:.3} s)",
         rebuilt.as_secs_f64(),
         events as f64 / rebuilt.as_secs_f64(),
-        thousands(rows_saved)
+        thousands(rows_saved),
+        times.fold.as_secs_f64(),
+        times.save.as_secs_f64()
     );
 
     // Breakdown, for whoever optimises the store (not part of the compared figure).
