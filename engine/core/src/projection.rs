@@ -450,18 +450,13 @@ impl Projections {
         page: &[RecordedEvent],
     ) -> Result<()> {
         for rec in page {
-            self.apply_stored(decoder, rec, None).await?;
+            self.apply_stored(decoder, rec).await?;
         }
         Ok(())
     }
 
-    /// Folds one stored event in, decoding it unless `ready` already holds it.
-    async fn apply_stored(
-        &mut self,
-        decoder: &mut Decoder<'_>,
-        rec: &RecordedEvent,
-        ready: Option<AnyEvent>,
-    ) -> Result<()> {
+    /// Decodes one stored event and folds it in.
+    async fn apply_stored(&mut self, decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<()> {
         let known = split_stream_id(&rec.stream_id)
             .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
         if !known {
@@ -469,10 +464,7 @@ impl Projections {
             self.apply_foreign(rec);
             return Ok(());
         }
-        let event = match ready {
-            Some(e) => e,
-            None => decode(decoder, rec).await?,
-        };
+        let event = decode(decoder, rec).await?;
         self.apply(rec, event);
         Ok(())
     }
@@ -541,7 +533,7 @@ impl Projections {
                     // Decoded on the mapping thread (a domain event at the current schema
                     // version): folded here without awaiting anything.
                     Some(event) => self.apply(rec, event),
-                    None => self.apply_stored(&mut decoder, rec, None).await?,
+                    None => self.apply_stored(&mut decoder, rec).await?,
                 }
             }
             progress(self.position);
