@@ -6,17 +6,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::Utc;
 use clap::Subcommand;
-use leadorch_daemon::accounts::{self, AccountTokens, Revoked};
+use leadorch_daemon::accounts::{self, AccountTokens, PendingConsent, Revoked};
 use leadorch_daemon::config::GoogleSettings;
 use leadorch_daemon::google::GoogleAdapter;
 use leadorch_daemon::DaemonConfig;
-use leadorch_domain::google_account::AccountStatus;
 use leadorch_google::{GoogleAdsClient, GoogleAdsConfig};
-use leadorch_oauth::{ConsentFlow, OAuthConfig};
-use serde_json::json;
+use leadorch_oauth::OAuthConfig;
 
 use crate::commands::{actor, open};
 use crate::Global;
@@ -75,38 +73,12 @@ fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
 
 /// The OAuth client from `[google]`, then `LEADORCH_GOOGLE_*` variables.
 pub fn oauth_config(s: &GoogleSettings) -> Result<OAuthConfig> {
-    let mut c = OAuthConfig::new(s.client_id.clone().unwrap_or_default());
-    if let Some(secret) = &s.client_secret {
-        c.client_secret = Some(leadorch_oauth::Secret::new(secret.clone()));
-    }
-    if let Some(url) = &s.token_url {
-        c.token_url = url
-            .parse()
-            .with_context(|| format!("[google] token_url {url:?}"))?;
-    }
-    c.apply_env()?;
-    if c.client_id.is_empty() {
-        bail!("no OAuth client id: set [google] client_id in the config file or LEADORCH_GOOGLE_CLIENT_ID");
-    }
-    Ok(c)
+    Ok(accounts::oauth_config(s)?)
 }
 
 /// The Ads client settings from `[google]`, then `LEADORCH_GOOGLE_ADS_*` variables.
 pub fn ads_config(s: &GoogleSettings) -> Result<GoogleAdsConfig> {
-    let mut c = GoogleAdsConfig::default();
-    if let Some(url) = &s.base_url {
-        c.base_url = url
-            .parse()
-            .with_context(|| format!("[google] base_url {url:?}"))?;
-    }
-    if let Some(v) = &s.api_version {
-        c.api_version = v.clone();
-    }
-    c.developer_token = s.developer_token.clone();
-    c.login_customer_id = s.login_customer_id.clone();
-    let c = c.from_env_overrides()?;
-    c.validate()?;
-    Ok(c)
+    Ok(accounts::ads_config(s)?)
 }
 
 pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
@@ -121,21 +93,24 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             config,
         } => {
             let s = settings(config.as_deref())?;
-            let oauth = oauth_config(&s)?;
-            let ads = ads_config(&s)?;
-            let flow = ConsentFlow::start(oauth, port)?;
-            let url = flow.authorize_url().to_string();
+            let consent = PendingConsent::start(&s, port)?;
+            let url = consent.consent_page().to_string();
             eprintln!("consent page: {url}");
             if !no_browser && webbrowser::open(&url).is_err() {
                 eprintln!("could not open a browser: open the address above yourself");
             }
             eprintln!(
                 "waiting up to {timeout_secs} s for Google's answer on {}",
-                flow.redirect_uri()
+                consent.redirect_uri()
             );
-            let tokens = flow.wait(StdDuration::from_secs(timeout_secs)).await?;
-            let connected =
-                accounts::record_consent(&engine, &account, &tokens, ads, &who, Utc::now()).await?;
+            let connected = consent
+                .finish(
+                    &engine,
+                    &account,
+                    StdDuration::from_secs(timeout_secs),
+                    &who,
+                )
+                .await?;
             outln!(
                 "connected {}: {} customer(s) {}",
                 connected.account,
@@ -159,31 +134,15 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;
         }
         GoogleCommand::List { json } => {
-            let views = leadorch_core::projection::catch_up(&engine.store).await?;
-            for (id, doc) in views.google_accounts.iter() {
-                let a = &doc.state;
-                let status = match a.status() {
-                    AccountStatus::NotConnected => "not_connected",
-                    AccountStatus::Connected => "connected",
-                    AccountStatus::ReconsentNeeded => "reconsent_needed",
-                    AccountStatus::Revoked => "revoked",
-                };
+            for a in accounts::list(&engine).await? {
                 if json {
-                    outln!(
-                        "{}",
-                        json!({
-                            "account": id,
-                            "status": status,
-                            "customers": a.accessible_customers(),
-                            "connected_at": a.connected_at(),
-                            "reconsent_reason": a.reconsent_reason(),
-                            "data_deleted_at": a.data_deleted_at(),
-                        })
-                    )?;
+                    outln!("{}", serde_json::to_string(&a)?)?;
                 } else {
                     outln!(
-                        "{id:<24} {status:<17} {}",
-                        a.accessible_customers().join(",")
+                        "{:<24} {:<17} {}",
+                        a.account,
+                        a.status,
+                        a.customers.join(",")
                     )?;
                 }
             }

@@ -517,7 +517,7 @@ impl Projections {
         &mut self,
         store: &Store,
         until: Option<u64>,
-        progress: &mut dyn FnMut(u64),
+        progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<()> {
         let mut decoder = store.codec.decoder(Reveal::Redact);
         // Events at the current schema version are decoded on the log's mapping thread, while
@@ -611,7 +611,7 @@ pub async fn catch_up(store: &Store) -> Result<Projections> {
 }
 
 /// Rebuilds every read model from position 0 and replaces the persisted ones.
-pub async fn rebuild(store: &Store, progress: &mut dyn FnMut(u64)) -> Result<Projections> {
+pub async fn rebuild(store: &Store, progress: &mut (dyn FnMut(u64) + Send)) -> Result<Projections> {
     Ok(rebuild_timed(store, progress).await?.0)
 }
 
@@ -627,7 +627,7 @@ pub struct RebuildTimes {
 /// [`rebuild`], also saying how long its fold and its save took.
 pub async fn rebuild_timed(
     store: &Store,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<(Projections, RebuildTimes)> {
     let started = std::time::Instant::now();
     let mut p = Projections::default();
@@ -645,7 +645,7 @@ pub async fn rebuild_timed(
 pub async fn as_of(
     store: &Store,
     position: u64,
-    progress: &mut dyn FnMut(u64),
+    progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Projections> {
     let mut p = Projections::default();
     p.fold_until(store, Some(position), progress).await?;

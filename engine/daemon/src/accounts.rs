@@ -24,11 +24,146 @@ use leadorch_domain::personal::KeyPurpose;
 use leadorch_domain::{AnyEvent, GoogleAccount};
 use leadorch_google::{AccessTokens, GoogleAdsClient, GoogleAdsConfig, StaticToken, TokenError};
 use leadorch_oauth::{
-    OAuthConfig, OAuthError, Revocation, Secret, TokenEvent, TokenManager, TokenSet,
+    ConsentFlow, OAuthConfig, OAuthError, Revocation, Secret, TokenEvent, TokenManager, TokenSet,
 };
 use leadorch_store::Metadata;
 
+use crate::config::GoogleSettings;
 use crate::{Error, Result};
+
+/// The OAuth client from `[google]`, then `LEADORCH_GOOGLE_*` variables.
+pub fn oauth_config(s: &GoogleSettings) -> Result<OAuthConfig> {
+    let mut c = OAuthConfig::new(s.client_id.clone().unwrap_or_default());
+    if let Some(secret) = &s.client_secret {
+        c.client_secret = Some(Secret::new(secret.clone()));
+    }
+    for (key, value, slot) in [
+        ("token_url", &s.token_url, &mut c.token_url),
+        ("auth_url", &s.auth_url, &mut c.auth_url),
+        ("revoke_url", &s.revoke_url, &mut c.revoke_url),
+    ] {
+        if let Some(url) = value {
+            *slot = url
+                .parse()
+                .map_err(|e| Error::Input(format!("[google] {key} {url:?}: {e}")))?;
+        }
+    }
+    c.apply_env().map_err(|e| Error::Input(e.to_string()))?;
+    if c.client_id.is_empty() {
+        return Err(Error::Input(
+            "no OAuth client id: set [google] client_id in the config file or LEADORCH_GOOGLE_CLIENT_ID".into(),
+        ));
+    }
+    Ok(c)
+}
+
+/// The Ads client settings from `[google]`, then `LEADORCH_GOOGLE_ADS_*` variables.
+pub fn ads_config(s: &GoogleSettings) -> Result<GoogleAdsConfig> {
+    let mut c = GoogleAdsConfig::default();
+    if let Some(url) = &s.base_url {
+        c.base_url = url
+            .parse()
+            .map_err(|e| Error::Input(format!("[google] base_url {url:?}: {e}")))?;
+    }
+    if let Some(v) = &s.api_version {
+        c.api_version = v.clone();
+    }
+    c.developer_token = s.developer_token.clone();
+    c.login_customer_id = s.login_customer_id.clone();
+    let c = c
+        .from_env_overrides()
+        .map_err(|e| Error::Input(e.to_string()))?;
+    c.validate().map_err(|e| Error::Input(e.to_string()))?;
+    Ok(c)
+}
+
+/// One connected (or once connected) account, as `leadorch google list --json` and the
+/// desktop show it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AccountSummary {
+    /// The account name.
+    pub account: String,
+    /// `not_connected`, `connected`, `reconsent_needed` or `revoked`.
+    pub status: &'static str,
+    /// Customer ids the grant reaches.
+    pub customers: Vec<String>,
+    /// When the grant was given.
+    pub connected_at: Option<DateTime<Utc>>,
+    /// Why Google refused the grant, while consent is needed again.
+    pub reconsent_reason: Option<String>,
+    /// When the account's Google data was deleted (`leadorch google forget`).
+    pub data_deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Every account in the read model, in name order (the read model brought up to date first).
+pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
+    let views = leadorch_core::projection::catch_up(&engine.store).await?;
+    Ok(views
+        .google_accounts
+        .iter()
+        .map(|(id, doc)| {
+            let a = &doc.state;
+            AccountSummary {
+                account: id.to_string(),
+                status: match a.status() {
+                    AccountStatus::NotConnected => "not_connected",
+                    AccountStatus::Connected => "connected",
+                    AccountStatus::ReconsentNeeded => "reconsent_needed",
+                    AccountStatus::Revoked => "revoked",
+                },
+                customers: a.accessible_customers().to_vec(),
+                connected_at: a.connected_at(),
+                reconsent_reason: a.reconsent_reason().map(str::to_string),
+                data_deleted_at: a.data_deleted_at(),
+            }
+        })
+        .collect())
+}
+
+/// A consent under way: Google's consent page to open, and the loopback redirect that
+/// waits for its answer (PKCE S256 and `state` checked by [`ConsentFlow`]).
+pub struct PendingConsent {
+    flow: ConsentFlow,
+    ads: GoogleAdsConfig,
+}
+
+impl PendingConsent {
+    /// Starts the loopback listener (`port`, or any free one) for the client of `settings`.
+    pub fn start(settings: &GoogleSettings, port: Option<u16>) -> Result<PendingConsent> {
+        let oauth = oauth_config(settings)?;
+        let ads = ads_config(settings)?;
+        let flow = ConsentFlow::start(oauth, port).map_err(|e| Error::Input(e.to_string()))?;
+        Ok(PendingConsent { flow, ads })
+    }
+
+    /// Google's consent page, for the system browser.
+    pub fn consent_page(&self) -> &str {
+        self.flow.authorize_url().as_str()
+    }
+
+    /// Where Google's answer is awaited.
+    pub fn redirect_uri(&self) -> &str {
+        self.flow.redirect_uri()
+    }
+
+    /// Waits up to `timeout` for the answer, then stores the grant and records the consent
+    /// (as [`record_consent`]).
+    pub async fn finish(
+        self,
+        engine: &Engine,
+        account: &str,
+        timeout: std::time::Duration,
+        actor: &str,
+    ) -> Result<Connected> {
+        check_name(account)?;
+        let tokens = self
+            .flow
+            .wait(timeout)
+            .await
+            .map_err(|e| Error::Input(e.to_string()))?;
+        record_consent(engine, account, &tokens, self.ads, actor, Utc::now()).await
+    }
+}
 
 /// The account's state from its stream (default when it was never connected).
 pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccount> {
@@ -39,7 +174,8 @@ pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccoun
     .await
 }
 
-fn check_name(account: &str) -> Result<()> {
+/// Refuses an account name that is not 1-100 letters, digits and `. _ @ + -`.
+pub fn check_name(account: &str) -> Result<()> {
     let ok = !account.is_empty()
         && account.len() <= 100
         && account

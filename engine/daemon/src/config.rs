@@ -198,6 +198,13 @@ pub struct GoogleSettings {
     pub client_secret: Option<String>,
     /// OAuth token endpoint (default Google's; `LEADORCH_GOOGLE_OAUTH_TOKEN_URL` overrides).
     pub token_url: Option<String>,
+    /// OAuth consent page (default Google's; `LEADORCH_GOOGLE_OAUTH_AUTH_URL` overrides).
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// OAuth revocation endpoint (default Google's; `LEADORCH_GOOGLE_OAUTH_REVOKE_URL`
+    /// overrides).
+    #[serde(default)]
+    pub revoke_url: Option<String>,
     /// Time zone of the Google Ads accounts (Google reports metrics by date and hour in it);
     /// default `facts.timezone`.
     pub timezone: Option<String>,

@@ -64,6 +64,14 @@ impl MasterKey {
         MasterKey::from_bytes(&k)
     }
 
+    /// A new random key as base64 text, for a secret store (the desktop's OS keyring); read
+    /// it back with [`MasterKey::from_base64`].
+    pub fn new_base64() -> Zeroizing<String> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *k);
+        Zeroizing::new(B64.encode(*k))
+    }
+
     /// Parses base64 of exactly 32 bytes.
     pub fn from_base64(text: &str) -> Result<MasterKey> {
         let raw = Zeroizing::new(
@@ -110,6 +118,24 @@ impl MasterKey {
             }
             Err(e) => Err(io(path, e)),
         }
+    }
+
+    /// A short public fingerprint of the key (a key check value: the first 6 bytes of a fixed
+    /// block encrypted under it, as hex). Two places use the same key exactly when their
+    /// check values agree; it says nothing about the key itself.
+    pub fn check_value(&self) -> String {
+        let nonce = Nonce::from_slice(&[0u8; 12]);
+        let block = self
+            .0
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: &[0u8; 16],
+                    aad: b"leadorch master key check value",
+                },
+            )
+            .unwrap_or_default();
+        hex::encode(block.get(..6).unwrap_or_default())
     }
 
     fn wrap(&self, subject: &str, purpose: KeyPurpose, key: &[u8; 32]) -> Result<Vec<u8>> {
@@ -387,6 +413,21 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_values_tell_keys_apart_and_a_key_from_its_text() {
+        let text = MasterKey::new_base64();
+        let a = MasterKey::from_base64(&text).unwrap();
+        let b = MasterKey::from_base64(&text).unwrap();
+        assert_eq!(a.check_value(), b.check_value());
+        assert_eq!(a.check_value().len(), 12);
+        assert_ne!(a.check_value(), MasterKey::random().check_value());
+        assert_ne!(
+            MasterKey::new_base64().as_str(),
+            text.as_str(),
+            "new keys are random"
+        );
+    }
 
     #[test]
     fn wrapped_keys_are_bound_to_subject_and_purpose() {

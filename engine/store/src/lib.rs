@@ -60,6 +60,15 @@ impl StoreConfig {
     }
 }
 
+/// Where the master key file of `db` is by default: `master.key` beside a SQLite file, else
+/// in the data folder.
+pub fn default_master_key_file(db: &Db) -> PathBuf {
+    match db.sqlite_path().and_then(|p| p.parent()) {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join("master.key"),
+        _ => db::default_data_dir().join("master.key"),
+    }
+}
+
 /// The log, its keys and its codec, opened together.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -74,12 +83,10 @@ impl Store {
     /// writer.
     pub async fn open(config: &StoreConfig) -> Result<Store> {
         let db = Db::connect(&config.database_url).await?;
-        let key_file = config.master_key_file.clone().unwrap_or_else(|| {
-            match db.sqlite_path().and_then(|p| p.parent()) {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.join("master.key"),
-                _ => db::default_data_dir().join("master.key"),
-            }
-        });
+        let key_file = config
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| default_master_key_file(&db));
         let master = MasterKey::load(&key_file)?;
         Self::with_master_key(db, master, config.retention.clone()).await
     }

@@ -1,0 +1,210 @@
+//! What the desktop window can ask for, as plain functions over the engine (the Tauri
+//! commands in `lib.rs` are one-line calls into these).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use leadorch_core::Engine;
+use leadorch_daemon::accounts::{self, AccountSummary, PendingConsent};
+use leadorch_daemon::config::GoogleSettings;
+use leadorch_daemon::{DaemonConfig, Error as DaemonError};
+use leadorch_store::{db, default_master_key_file, Db, RetentionPolicy, Store};
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::master_key::{self, KeySource, OsKeyring, SecretStore};
+use crate::UiError;
+
+/// How long a started consent waits for Google's answer.
+pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The open app: the engine over its database, and the Google client settings.
+pub struct Desktop {
+    engine: Engine,
+    google: GoogleSettings,
+    database: String,
+    key_source: KeySource,
+    key_check: String,
+    actor: String,
+    consent_timeout: Duration,
+    pending: Mutex<Option<(String, PendingConsent)>>,
+}
+
+/// The app's main view.
+#[derive(Clone, Debug, Serialize)]
+pub struct Overview {
+    /// The database, without any password.
+    pub database: String,
+    /// Where the master key came from (always the OS keyring).
+    pub master_key: String,
+    /// The master key's check value: the CLI and daemon use the same key when theirs agrees
+    /// (`leadorch` prints it nowhere yet; compare with [`leadorch_store::MasterKey::check_value`]).
+    pub master_key_check: String,
+    /// Connected Google accounts, by name.
+    pub accounts: Vec<AccountSummary>,
+}
+
+/// A consent the window started: the page the browser was sent to.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsentStarted {
+    /// The account being connected.
+    pub account: String,
+    /// Google's consent page (shown, in case the browser did not open).
+    pub consent_page: String,
+    /// Whether the system browser was opened on it.
+    pub browser_opened: bool,
+}
+
+/// Where the desktop's configuration comes from.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// The CLI's key file for this database, imported into the keyring on first start.
+    pub key_file: Option<PathBuf>,
+    /// `[google]` of the configuration file, with environment overrides.
+    pub google: GoogleSettings,
+    /// Recorded as the actor of everything the window does.
+    pub actor: String,
+}
+
+impl OpenOptions {
+    /// As the CLI reads them: `DATABASE_URL` (default an SQLite file in the data folder),
+    /// `LEADORCH_MASTER_KEY_FILE`, `LEADORCH_CONFIG` and `LEADORCH_*` overrides.
+    pub fn from_env() -> Result<OpenOptions, UiError> {
+        let config = std::env::var_os("LEADORCH_CONFIG").map(PathBuf::from);
+        let settings = DaemonConfig::load(config.as_deref(), std::env::vars())
+            .map_err(|e| UiError::new("not_open", e))?;
+        Ok(OpenOptions {
+            database_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| db::default_database_url()),
+            key_file: std::env::var_os("LEADORCH_MASTER_KEY_FILE").map(PathBuf::from),
+            google: settings.google,
+            actor: format!(
+                "desktop:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
+        })
+    }
+}
+
+fn ui(e: DaemonError) -> UiError {
+    match e {
+        DaemonError::Input(m) => UiError::new("input", m),
+        other => UiError::new("internal", other),
+    }
+}
+
+impl Desktop {
+    /// Opens with [`OpenOptions::from_env`] and the OS keyring.
+    pub async fn open_default() -> Result<Desktop, UiError> {
+        let options = OpenOptions::from_env()?;
+        let database = db::redact_url(&options.database_url);
+        let keyring =
+            OsKeyring::for_database(&database).map_err(|m| UiError::new("not_open", m))?;
+        Desktop::open(options, &keyring).await
+    }
+
+    /// Opens the database of `options` with the master key kept in `secrets`.
+    pub async fn open(options: OpenOptions, secrets: &dyn SecretStore) -> Result<Desktop, UiError> {
+        let database = db::redact_url(&options.database_url);
+        let not_open = |e: &dyn std::fmt::Display| {
+            UiError::new("not_open", format!("opening the database {database}: {e}"))
+        };
+        let conn = Db::connect(&options.database_url)
+            .await
+            .map_err(|e| not_open(&e))?;
+        let key_file = options
+            .key_file
+            .clone()
+            .unwrap_or_else(|| default_master_key_file(&conn));
+        let (master, key_source) = master_key::load_or_create(secrets, Some(Path::new(&key_file)))
+            .map_err(|m| UiError::new("not_open", m))?;
+        let key_check = master.check_value();
+        let store = Store::with_master_key(conn, master, RetentionPolicy::default())
+            .await
+            .map_err(|e| not_open(&e))?;
+        Ok(Desktop {
+            engine: Engine { store },
+            google: options.google,
+            database,
+            key_source,
+            key_check,
+            actor: options.actor,
+            consent_timeout: CONSENT_TIMEOUT,
+            pending: Mutex::new(None),
+        })
+    }
+
+    /// Gives up on a started consent after `timeout` instead of [`CONSENT_TIMEOUT`].
+    pub fn with_consent_timeout(mut self, timeout: Duration) -> Desktop {
+        self.consent_timeout = timeout;
+        self
+    }
+
+    /// The engine (for tests and tools).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The main view.
+    pub async fn overview(&self) -> Result<Overview, UiError> {
+        Ok(Overview {
+            database: self.database.clone(),
+            master_key: self.key_source.describe(),
+            master_key_check: self.key_check.clone(),
+            accounts: accounts::list(&self.engine).await.map_err(ui)?,
+        })
+    }
+
+    /// "Connect Google account": starts the loopback listener (PKCE S256, `state`), sends
+    /// the browser to Google's consent page with `open_browser`, and keeps the consent
+    /// until [`Desktop::finish_consent`]. A consent started before is dropped.
+    pub async fn start_consent(
+        &self,
+        account: &str,
+        open_browser: impl FnOnce(&str) -> bool,
+    ) -> Result<ConsentStarted, UiError> {
+        accounts::check_name(account).map_err(ui)?;
+        let mut pending = self.pending.lock().await;
+        *pending = None;
+        let consent = PendingConsent::start(&self.google, None).map_err(ui)?;
+        let consent_page = consent.consent_page().to_string();
+        let browser_opened = open_browser(&consent_page);
+        *pending = Some((account.to_string(), consent));
+        Ok(ConsentStarted {
+            account: account.to_string(),
+            consent_page,
+            browser_opened,
+        })
+    }
+
+    /// Waits for Google's answer to the started consent, stores the grant sealed, records the
+    /// consent, and returns the account as listed.
+    pub async fn finish_consent(&self) -> Result<AccountSummary, UiError> {
+        let (account, consent) = self.pending.lock().await.take().ok_or_else(|| {
+            UiError::new(
+                "input",
+                "no Google consent is under way: press \"Connect Google account\" first",
+            )
+        })?;
+        consent
+            .finish(&self.engine, &account, self.consent_timeout, &self.actor)
+            .await
+            .map_err(|e| match e {
+                DaemonError::Input(m) => UiError::new("consent", m),
+                other => UiError::new("internal", other),
+            })?;
+        accounts::list(&self.engine)
+            .await
+            .map_err(ui)?
+            .into_iter()
+            .find(|a| a.account == account)
+            .ok_or_else(|| {
+                UiError::new(
+                    "internal",
+                    format!("{account} was connected but is not listed"),
+                )
+            })
+    }
+}

@@ -1,0 +1,88 @@
+//! Lead Orchestrator's desktop app: a thin Tauri shell over the engine (docs/adr/0015).
+//!
+//! [`app::Desktop`] holds everything the window can ask for, as plain async functions over
+//! the engine, tested without a window; [`run`] wires them to Tauri commands. Errors cross to
+//! the front end as [`UiError`] `{code, message}`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod master_key;
+
+use serde::Serialize;
+
+/// An error as the front end gets it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UiError {
+    /// `not_open` (the app could not open its database or key), `input`, `consent`
+    /// (the Google consent did not complete) or `internal`.
+    pub code: &'static str,
+    /// What went wrong and what to do, in one line.
+    pub message: String,
+}
+
+impl UiError {
+    fn new(code: &'static str, message: impl std::fmt::Display) -> UiError {
+        UiError {
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+mod commands {
+    use tauri::State;
+
+    use crate::app::{ConsentStarted, Desktop, Overview};
+    use crate::UiError;
+    use leadorch_daemon::accounts::AccountSummary;
+
+    /// What the app opened (or why it could not).
+    pub type Opened = Result<Desktop, UiError>;
+
+    fn desktop<'a>(state: &'a State<'_, Opened>) -> Result<&'a Desktop, UiError> {
+        state.inner().as_ref().map_err(Clone::clone)
+    }
+
+    #[tauri::command]
+    pub async fn overview(state: State<'_, Opened>) -> Result<Overview, UiError> {
+        desktop(&state)?.overview().await
+    }
+
+    #[tauri::command]
+    pub async fn start_google_consent(
+        state: State<'_, Opened>,
+        account: String,
+    ) -> Result<ConsentStarted, UiError> {
+        desktop(&state)?
+            .start_consent(&account, |url| webbrowser::open(url).is_ok())
+            .await
+    }
+
+    #[tauri::command]
+    pub async fn finish_google_consent(
+        state: State<'_, Opened>,
+    ) -> Result<AccountSummary, UiError> {
+        desktop(&state)?.finish_consent().await
+    }
+}
+
+/// Opens the engine (master key from the OS keyring) and runs the window until it closes.
+pub fn run() {
+    let opened: commands::Opened = tauri::async_runtime::block_on(app::Desktop::open_default());
+    if let Err(e) = &opened {
+        eprintln!("leadorch-desktop: {}", e.message);
+    }
+    let result = tauri::Builder::default()
+        .manage(opened)
+        .invoke_handler(tauri::generate_handler![
+            commands::overview,
+            commands::start_google_consent,
+            commands::finish_google_consent
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("leadorch-desktop: the window could not start: {e}");
+        std::process::exit(1);
+    }
+}

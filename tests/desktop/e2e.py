@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""End-to-end test of the desktop app: the real window (Tauri, WebKitGTK) driven over
+WebDriver (tauri-driver) under Xvfb, a real Secret Service (GNOME Keyring) as the OS
+keyring, the fake Google OAuth and Ads servers, and the CLI on the same database.
+
+Run by tests/run as:  xvfb-run -a dbus-run-session -- python tests/desktop/e2e.py
+Needs: TARGET (the cargo target dir with debug/leadorch, debug/leadorch-desktop and
+debug/leadorch-fakes built), tauri-driver and WebKitWebDriver on PATH, gnome-keyring-daemon
+and secret-tool.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.options import ArgOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+HERE = Path(__file__).resolve().parent
+TARGET = Path(os.environ["TARGET"]).resolve()
+APP = TARGET / "debug" / "leadorch-desktop"
+CLI = TARGET / "debug" / "leadorch"
+FAKES = TARGET / "debug" / "leadorch-fakes"
+CUSTOMER = "1234567890"
+
+
+def wait_port(port, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds} s")
+
+
+def start_fakes():
+    """Starts the fake Google; returns the process and the LEADORCH_GOOGLE_* it prints."""
+    proc = subprocess.Popen([str(FAKES)], stdout=subprocess.PIPE, text=True)
+    env = {}
+    for line in proc.stdout:
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].strip().partition("=")
+            env[name] = value
+        if line.startswith("Ctrl-C"):
+            break
+    if "LEADORCH_GOOGLE_CLIENT_ID" not in env:
+        raise RuntimeError("the fakes did not say where they listen")
+    return proc, env
+
+
+class Session:
+    """One run of the app through tauri-driver."""
+
+    def __init__(self):
+        opts = ArgOptions()
+        opts.set_capability("browserName", "wry")
+        opts.set_capability("tauri:options", {"application": str(APP)})
+        self.driver = webdriver.Remote("http://127.0.0.1:4444", options=opts)
+
+    def text(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css).text
+
+    def wait(self, what, check, seconds=30):
+        try:
+            return WebDriverWait(self.driver, seconds, poll_frequency=0.2).until(
+                lambda d: check())
+        except TimeoutException:
+            self.shot("timeout")
+            raise AssertionError(f"{what}: not within {seconds} s; page says: "
+                                 f"{self.driver.find_element(By.TAG_NAME, 'body').text!r}")
+
+    def shot(self, name):
+        self.driver.save_screenshot(str(TARGET / f"desktop-e2e-{name}.png"))
+
+    def close(self):
+        self.driver.quit()
+
+
+def keyring_secret(database):
+    out = subprocess.run(
+        ["secret-tool", "lookup", "service", "leadorch", "username", f"master-key {database}"],
+        capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def files_contain(folder, needle):
+    return any(needle in p.read_bytes() for p in Path(folder).iterdir() if p.is_file())
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="leadorch-desktop-e2e-"))
+    data = work / "data"
+    database = f"sqlite://{data / 'leadorch.db'}"
+    # The keyring: a fresh login collection, unlocked with a throwaway password.
+    os.environ["HOME"] = str(work)
+    os.environ["XDG_DATA_HOME"] = str(work / "share")
+    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
+                   input="e2e", text=True, check=True, capture_output=True)
+    fakes, google = start_fakes()
+    env = dict(os.environ)
+    env.update(google)
+    for name in ("DATABASE_URL", "LEADORCH_CONFIG", "LEADORCH_MASTER_KEY", "LEADORCH_MASTER_KEY_FILE"):
+        env.pop(name, None)
+    env["LEADORCH_HOME"] = str(data)
+    env["BROWSER"] = str(HERE / "browser.py")
+    driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    passed, failed = 0, 0
+    check_value = {}
+
+    def connect_from_the_window():
+        s = Session()
+        try:
+            s.wait("the app opens its database",
+                   lambda: "master key: OS keyring (new key)" in s.text("#where"))
+            check_value["first"] = s.text("#where").rsplit("(check ", 1)[1].rstrip(")")
+            assert s.driver.find_element(By.ID, "no-accounts").is_displayed()
+            s.driver.find_element(By.ID, "account-name").send_keys("agency-main")
+            s.driver.find_element(By.ID, "connect").click()
+            row = '#accounts tr[data-account="agency-main"]'
+            s.wait("the account is listed as connected",
+                   lambda: s.driver.find_elements(By.CSS_SELECTOR, row)
+                   and s.text(row + " .status") == "connected")
+            assert s.text(row + " .customers") == CUSTOMER, s.text(row)
+            assert s.text("#consent-status") == \
+                f"Connected agency-main: 1 customer(s) {CUSTOMER}", s.text("#consent-status")
+            s.shot("connected")
+        finally:
+            s.close()
+        # The master key is in the keyring, not in a file; the grant is sealed.
+        secret = keyring_secret(database)
+        assert len(secret) == 44, f"keyring entry for {database}: {secret!r}"
+        assert not (data / "master.key").exists(), "the desktop wrote a key file"
+        assert not files_contain(data, secret.encode()), "master key in a database file"
+        assert not files_contain(data, b"1//fake-"), "refresh token in clear"
+        # The CLI opens the same grant with the keyring's key.
+        cli_env = dict(env, LEADORCH_MASTER_KEY=secret)
+        out = subprocess.run([str(CLI), "google", "list", "--json"], env=cli_env,
+                             capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout)
+        assert row["account"] == "agency-main" and row["status"] == "connected", out.stdout
+        assert row["customers"] == [CUSTOMER], out.stdout
+
+    def the_next_start_uses_the_same_key():
+        s = Session()
+        try:
+            s.wait("the app opens with the keyring's key",
+                   lambda: "master key: OS keyring (check" in s.text("#where"))
+            assert check_value["first"] in s.text("#where"), s.text("#where")
+            row = '#accounts tr[data-account="agency-main"]'
+            s.wait("the account is still listed",
+                   lambda: s.driver.find_elements(By.CSS_SELECTOR, row))
+            assert s.text(row + " .status") == "connected"
+            assert not s.driver.find_element(By.ID, "no-accounts").is_displayed()
+            s.shot("restarted")
+        finally:
+            s.close()
+
+    try:
+        wait_port(4444)
+        wait_port(4445)
+        for test in (connect_from_the_window, the_next_start_uses_the_same_key):
+            started = time.time()
+            try:
+                test()
+                passed += 1
+                print(f"test desktop::{test.__name__} ... ok ({time.time() - started:.1f} s)")
+            except Exception:
+                failed += 1
+                print(f"test desktop::{test.__name__} ... FAILED")
+                traceback.print_exc()
+                break
+    finally:
+        driver.terminate()
+        fakes.terminate()
+    print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
