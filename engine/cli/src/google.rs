@@ -92,6 +92,8 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             timeout_secs,
             config,
         } => {
+            // A bad name is refused before the browser opens, not after the consent.
+            accounts::check_name(&account)?;
             let s = settings(config.as_deref())?;
             let consent = PendingConsent::start(&s, port)?;
             let url = consent.consent_page().to_string();

@@ -140,6 +140,19 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_act_revoke_and_forget_a_google_account() {
     let s = Setup::new().await;
+    // A name that cannot be used is refused before any browser is sent anywhere.
+    let (ok, _, err) = s.run(&[
+        "google",
+        "connect",
+        "--account",
+        "bad name",
+        "--no-browser",
+        "--timeout-secs",
+        "5",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("account name \"bad name\""), "{err}");
+    assert!(!err.contains("consent page"), "{err}");
     let stdout = s.connect("ops").await;
     assert_eq!(
         stdout.trim(),
