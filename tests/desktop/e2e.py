@@ -59,13 +59,13 @@ def start_fakes():
 
 
 class Session:
-    """One run of the app through tauri-driver."""
+    """One run of the app through the tauri-driver on `port`."""
 
-    def __init__(self):
+    def __init__(self, port=4444):
         opts = ArgOptions()
         opts.set_capability("browserName", "wry")
         opts.set_capability("tauri:options", {"application": str(APP)})
-        self.driver = webdriver.Remote("http://127.0.0.1:4444", options=opts)
+        self.driver = webdriver.Remote(f"http://127.0.0.1:{port}", options=opts)
 
     def text(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css).text
@@ -166,10 +166,32 @@ def main():
         finally:
             s.close()
 
+    # A second driver whose app finds no Secret Service on its session bus.
+    no_keyring_data = work / "no-keyring"
+    no_keyring_env = dict(env, LEADORCH_HOME=str(no_keyring_data),
+                          DBUS_SESSION_BUS_ADDRESS=f"unix:path={work / 'no-bus'}")
+    driver2 = subprocess.Popen(["tauri-driver", "--port", "4446", "--native-port", "4447"],
+                               env=no_keyring_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def without_a_keyring_the_window_says_so_and_keeps_no_key():
+        s = Session(4446)
+        try:
+            s.wait("the app reports the missing keyring",
+                   lambda: s.driver.find_element(By.ID, "error").is_displayed())
+            assert "OS keyring is not available" in s.text("#error"), s.text("#error")
+            assert s.text("#where") == "Not open", s.text("#where")
+            assert not s.driver.find_element(By.ID, "connect").is_enabled()
+            s.shot("no-keyring")
+        finally:
+            s.close()
+        assert not (no_keyring_data / "master.key").exists(), "fell back to a key file"
+
     try:
-        wait_port(4444)
-        wait_port(4445)
-        for test in (connect_from_the_window, the_next_start_uses_the_same_key):
+        for port in (4444, 4445, 4446, 4447):
+            wait_port(port)
+        for test in (connect_from_the_window, the_next_start_uses_the_same_key,
+                     without_a_keyring_the_window_says_so_and_keeps_no_key):
             started = time.time()
             try:
                 test()
@@ -182,6 +204,7 @@ def main():
                 break
     finally:
         driver.terminate()
+        driver2.terminate()
         fakes.terminate()
     print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
     return 0 if failed == 0 else 1
