@@ -62,16 +62,17 @@ async function connect(event) {
   button.disabled = true;
   try {
     const started = await invoke("start_google_consent", { account });
+    // The address as text to copy, not a link: a link would take this window to Google
+    // instead of the browser.
+    const page = document.createElement("code");
+    page.id = "consent-page";
+    page.textContent = started.consent_page;
     status.replaceChildren(
       started.browser_opened
-        ? "Waiting for Google: finish the consent in your browser. "
-        : "Your browser did not open: open this address to continue. ",
+        ? "Waiting for Google: finish the consent in your browser. If it did not open, open this address: "
+        : "Your browser did not open: open this address in it to continue: ",
+      page,
     );
-    const link = document.createElement("a");
-    link.href = started.consent_page;
-    link.textContent = "Google's consent page";
-    link.id = "consent-page";
-    status.append(link);
     status.hidden = false;
     const connected = await invoke("finish_google_consent");
     status.textContent =

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
@@ -113,6 +114,8 @@ def main():
         env.pop(name, None)
     env["LEADORCH_HOME"] = str(data)
     env["BROWSER"] = str(HERE / "browser.py")
+    slow_user = work / "slow-user"
+    env["LEADORCH_E2E_SLOW_USER"] = str(slow_user)
     driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     passed, failed = 0, 0
@@ -166,6 +169,32 @@ def main():
         finally:
             s.close()
 
+    def the_consent_page_is_shown_while_waiting():
+        slow_user.touch()
+        s = Session()
+        try:
+            s.wait("the app opens", lambda: "check" in s.text("#where"))
+            s.driver.find_element(By.ID, "account-name").send_keys("second")
+            s.driver.find_element(By.ID, "connect").click()
+            s.wait("the consent page's address is shown",
+                   lambda: s.driver.find_elements(By.ID, "consent-page")
+                   and s.text("#consent-page").startswith(google["LEADORCH_GOOGLE_OAUTH_AUTH_URL"]))
+            url = s.text("#consent-page")
+            for part in ("code_challenge_method=S256", "access_type=offline", "state="):
+                assert part in url, url
+            assert not s.driver.find_element(By.ID, "connect").is_enabled(), "one consent at a time"
+            # The user opens the address by hand and consents.
+            with urllib.request.urlopen(url, timeout=30) as page:
+                page.read()
+            row = '#accounts tr[data-account="second"]'
+            s.wait("the second account is connected",
+                   lambda: s.driver.find_elements(By.CSS_SELECTOR, row)
+                   and s.text(row + " .status") == "connected")
+            assert s.driver.find_element(By.ID, "connect").is_enabled()
+        finally:
+            s.close()
+            slow_user.unlink()
+
     # A second driver whose app finds no Secret Service on its session bus.
     no_keyring_data = work / "no-keyring"
     no_keyring_env = dict(env, LEADORCH_HOME=str(no_keyring_data),
@@ -191,6 +220,7 @@ def main():
         for port in (4444, 4445, 4446, 4447):
             wait_port(port)
         for test in (connect_from_the_window, the_next_start_uses_the_same_key,
+                     the_consent_page_is_shown_while_waiting,
                      without_a_keyring_the_window_says_so_and_keeps_no_key):
             started = time.time()
             try:
