@@ -88,6 +88,26 @@ impl OpenOptions {
     }
 }
 
+/// What names a database in the keyring: its URL without a password, with a relative SQLite
+/// path made absolute (so one relative URL used from two folders is two databases).
+pub fn database_identity(url: &str) -> String {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        if let Ok(abs) = std::path::absolute(path) {
+            let mut id = format!("sqlite://{}", abs.display());
+            if let Some(q) = query {
+                id.push('?');
+                id.push_str(q);
+            }
+            return id;
+        }
+    }
+    db::redact_url(url)
+}
+
 fn ui(e: DaemonError) -> UiError {
     match e {
         DaemonError::Input(m) => UiError::new("input", m),
@@ -99,9 +119,8 @@ impl Desktop {
     /// Opens with [`OpenOptions::from_env`] and the OS keyring.
     pub async fn open_default() -> Result<Desktop, UiError> {
         let options = OpenOptions::from_env()?;
-        let database = db::redact_url(&options.database_url);
-        let keyring =
-            OsKeyring::for_database(&database).map_err(|m| UiError::new("not_open", m))?;
+        let keyring = OsKeyring::for_database(&database_identity(&options.database_url))
+            .map_err(|m| UiError::new("not_open", m))?;
         Desktop::open(options, &keyring).await
     }
 
@@ -206,5 +225,29 @@ impl Desktop {
                     format!("{account} was connected but is not listed"),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_identity;
+
+    #[test]
+    fn databases_are_named_by_absolute_path_or_url_without_password() {
+        assert_eq!(
+            database_identity("sqlite:///data/leadorch.db"),
+            "sqlite:///data/leadorch.db"
+        );
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(
+            database_identity("sqlite://rel/leadorch.db?mode=rwc"),
+            format!(
+                "sqlite://{}?mode=rwc",
+                here.join("rel/leadorch.db").display()
+            )
+        );
+        let pg = database_identity("postgres://ops:secret@db.example:5432/leadorch");
+        assert!(!pg.contains("secret"), "{pg}");
+        assert!(pg.contains("db.example:5432/leadorch"), "{pg}");
     }
 }

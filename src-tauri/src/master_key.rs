@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 /// The keyring service of every Lead Orchestrator entry.
 pub const SERVICE: &str = "leadorch";
 
-/// The keyring user (account) name of a database's master key; `database` is its URL with
-/// any password removed.
+/// The keyring user (account) name of a database's master key; `database` names it
+/// (`app::database_identity`: the URL without a password, a SQLite path made absolute).
 pub fn entry_user(database: &str) -> String {
     format!("master-key {database}")
 }
