@@ -111,6 +111,7 @@ pub fn database_identity(url: &str) -> String {
 fn ui(e: DaemonError) -> UiError {
     match e {
         DaemonError::Input(m) => UiError::new("input", m),
+        DaemonError::OAuth(e) => UiError::new("consent", e),
         other => UiError::new("internal", other),
     }
 }
@@ -211,7 +212,8 @@ impl Desktop {
             .finish(&self.engine, &account, self.consent_timeout, &self.actor)
             .await
             .map_err(|e| match e {
-                DaemonError::Input(m) => UiError::new("consent", m),
+                DaemonError::Input(m) => UiError::new("input", m),
+                DaemonError::OAuth(e) => UiError::new("consent", e),
                 other => UiError::new("internal", other),
             })?;
         accounts::list(&self.engine)

@@ -132,7 +132,7 @@ impl PendingConsent {
     pub fn start(settings: &GoogleSettings, port: Option<u16>) -> Result<PendingConsent> {
         let oauth = oauth_config(settings)?;
         let ads = ads_config(settings)?;
-        let flow = ConsentFlow::start(oauth, port).map_err(|e| Error::Input(e.to_string()))?;
+        let flow = ConsentFlow::start(oauth, port)?;
         Ok(PendingConsent { flow, ads })
     }
 
@@ -156,11 +156,7 @@ impl PendingConsent {
         actor: &str,
     ) -> Result<Connected> {
         check_name(account)?;
-        let tokens = self
-            .flow
-            .wait(timeout)
-            .await
-            .map_err(|e| Error::Input(e.to_string()))?;
+        let tokens = self.flow.wait(timeout).await?;
         record_consent(engine, account, &tokens, self.ads, actor, Utc::now()).await
     }
 }

@@ -51,6 +51,10 @@ pub enum Error {
     /// Bad input from the user (what and where).
     #[error("{0}")]
     Input(String),
+    /// A Google consent did not complete (refused, timed out, state or PKCE mismatch, the
+    /// token endpoint failing).
+    #[error(transparent)]
+    OAuth(#[from] leadorch_oauth::OAuthError),
     /// An injected test fault.
     #[error("{0}")]
     Fault(&'static str),
