@@ -69,9 +69,17 @@ mod commands {
 
 /// Opens the engine (master key from the OS keyring) and runs the window until it closes.
 pub fn run() {
+    // As the CLI: `LEADORCH_LOG` (default `warn`) to stderr; secrets are never logged.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let opened: commands::Opened = tauri::async_runtime::block_on(app::Desktop::open_default());
     if let Err(e) = &opened {
-        eprintln!("leadorch-desktop: {}", e.message);
+        tracing::error!(code = e.code, "the app could not open: {}", e.message);
     }
     let result = tauri::Builder::default()
         .manage(opened)
