@@ -27,7 +27,7 @@ pub struct Desktop {
     key_check: String,
     actor: String,
     consent_timeout: Duration,
-    pending: Mutex<Option<(String, PendingConsent)>>,
+    pending: Mutex<Option<PendingConsent>>,
 }
 
 /// The app's main view.
@@ -179,19 +179,18 @@ impl Desktop {
 
     /// "Connect Google account": starts the loopback listener (PKCE S256, `state`), sends
     /// the browser to Google's consent page with `open_browser`, and keeps the consent
-    /// until [`Desktop::finish_consent`]. A consent started before is dropped.
+    /// until [`Desktop::finish_consent`]. A consent started before is dropped once this one
+    /// has started; a bad name is refused before any browser opens.
     pub async fn start_consent(
         &self,
         account: &str,
         open_browser: impl FnOnce(&str) -> bool,
     ) -> Result<ConsentStarted, UiError> {
-        accounts::check_name(account).map_err(ui)?;
         let mut pending = self.pending.lock().await;
-        *pending = None;
-        let consent = PendingConsent::start(&self.google, None).map_err(ui)?;
+        let consent = PendingConsent::start(&self.google, account, None).map_err(ui)?;
         let consent_page = consent.consent_page().to_string();
         let browser_opened = open_browser(&consent_page);
-        *pending = Some((account.to_string(), consent));
+        *pending = Some(consent);
         Ok(ConsentStarted {
             account: account.to_string(),
             consent_page,
@@ -202,20 +201,17 @@ impl Desktop {
     /// Waits for Google's answer to the started consent, stores the grant sealed, records the
     /// consent, and returns the account as listed.
     pub async fn finish_consent(&self) -> Result<AccountSummary, UiError> {
-        let (account, consent) = self.pending.lock().await.take().ok_or_else(|| {
+        let consent = self.pending.lock().await.take().ok_or_else(|| {
             UiError::new(
                 "input",
                 "no Google consent is under way: press \"Connect Google account\" first",
             )
         })?;
+        let account = consent.account().to_string();
         consent
-            .finish(&self.engine, &account, self.consent_timeout, &self.actor)
+            .finish(&self.engine, self.consent_timeout, &self.actor)
             .await
-            .map_err(|e| match e {
-                DaemonError::Input(m) => UiError::new("input", m),
-                DaemonError::OAuth(e) => UiError::new("consent", e),
-                other => UiError::new("internal", other),
-            })?;
+            .map_err(ui)?;
         accounts::list(&self.engine)
             .await
             .map_err(ui)?

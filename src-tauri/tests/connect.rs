@@ -40,16 +40,50 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The [google] settings that point at the fakes.
+fn google(oauth: &FakeOAuth, ads: &FakeGoogleAds) -> GoogleSettings {
+    GoogleSettings {
+        client_id: Some(oauth.client_id().to_string()),
+        client_secret: Some(oauth.client_secret().to_string()),
+        token_url: Some(oauth.token_url()),
+        auth_url: Some(oauth.auth_url()),
+        revoke_url: Some(oauth.revoke_url()),
+        base_url: Some(ads.base_url()),
+        ..Default::default()
+    }
+}
+
+/// A database in `dir`, no key file, `google` as the client settings.
+fn options(dir: &Path, google: GoogleSettings) -> OpenOptions {
+    OpenOptions {
+        database_url: format!("sqlite://{}", dir.join("leadorch.db").display()),
+        key_file: None,
+        google,
+        actor: "desktop:test".into(),
+    }
+}
+
+/// The user's browser opening the consent page: Google's answer and where it redirects
+/// (back to the app's loopback listener), without following it yet.
+async fn open_consent_page(browser: &reqwest::Client, url: &str) -> (u16, String) {
+    let consent = browser.get(url).send().await.unwrap();
+    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    (consent.status().as_u16(), back)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// The user's browser: follows the consent page (the fake approves at once) back to the
 /// app's loopback listener.
 async fn approve(url: String) {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let consent = browser.get(&url).send().await.unwrap();
-    assert_eq!(consent.status().as_u16(), 302, "the fake user consents");
-    let back = consent.headers()["location"].to_str().unwrap().to_string();
+    let browser = browser();
+    let (status, back) = open_consent_page(&browser, &url).await;
+    assert_eq!(status, 302, "the fake user consents");
     assert!(back.starts_with("http://127.0.0.1:"), "{back}");
     assert!(browser
         .get(&back)
@@ -66,20 +100,7 @@ async fn connecting_from_the_desktop_seals_the_grant_under_the_keyring_key() {
     let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
     ads.add_customer(CUSTOMER, None);
     let dir = tempfile::tempdir().unwrap();
-    let options = OpenOptions {
-        database_url: format!("sqlite://{}", dir.path().join("leadorch.db").display()),
-        key_file: None,
-        google: GoogleSettings {
-            client_id: Some(oauth.client_id().to_string()),
-            client_secret: Some(oauth.client_secret().to_string()),
-            token_url: Some(oauth.token_url()),
-            auth_url: Some(oauth.auth_url()),
-            revoke_url: Some(oauth.revoke_url()),
-            base_url: Some(ads.base_url()),
-            ..Default::default()
-        },
-        actor: "desktop:test".into(),
-    };
+    let options = options(dir.path(), google(&oauth, &ads));
     let keyring = Keyring::default();
     let app = Desktop::open(options.clone(), &keyring)
         .await
@@ -171,12 +192,7 @@ async fn a_refused_or_unconfigured_consent_is_reported_and_records_nothing() {
     let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
     ads.add_customer(CUSTOMER, None);
     let dir = tempfile::tempdir().unwrap();
-    let mut options = OpenOptions {
-        database_url: format!("sqlite://{}", dir.path().join("leadorch.db").display()),
-        key_file: None,
-        google: GoogleSettings::default(),
-        actor: "desktop:test".into(),
-    };
+    let mut options = options(dir.path(), GoogleSettings::default());
     let keyring = Keyring::default();
     // No OAuth client configured: said at once, with what to set.
     let app = Desktop::open(options.clone(), &keyring).await.unwrap();
@@ -184,15 +200,7 @@ async fn a_refused_or_unconfigured_consent_is_reported_and_records_nothing() {
     assert!(err.message.contains("client id"), "{err:?}");
     drop(app);
 
-    options.google = GoogleSettings {
-        client_id: Some(oauth.client_id().to_string()),
-        client_secret: Some(oauth.client_secret().to_string()),
-        token_url: Some(oauth.token_url()),
-        auth_url: Some(oauth.auth_url()),
-        revoke_url: Some(oauth.revoke_url()),
-        base_url: Some(ads.base_url()),
-        ..Default::default()
-    };
+    options.google = google(&oauth, &ads);
     let app = Desktop::open(options, &keyring)
         .await
         .unwrap()
@@ -207,12 +215,8 @@ async fn a_refused_or_unconfigured_consent_is_reported_and_records_nothing() {
     .unwrap();
     let url = page.unwrap();
     let browser = tokio::spawn(async move {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let denied = client.get(&url).send().await.unwrap();
-        let back = denied.headers()["location"].to_str().unwrap().to_string();
+        let client = browser();
+        let (_, back) = open_consent_page(&client, &url).await;
         assert!(back.contains("error="), "{back}");
         let _ = client.get(&back).send().await;
     });

@@ -13,8 +13,7 @@ use leadorch_daemon::accounts::{self, AccountTokens, PendingConsent, Revoked};
 use leadorch_daemon::config::GoogleSettings;
 use leadorch_daemon::google::GoogleAdapter;
 use leadorch_daemon::DaemonConfig;
-use leadorch_google::{GoogleAdsClient, GoogleAdsConfig};
-use leadorch_oauth::OAuthConfig;
+use leadorch_google::GoogleAdsClient;
 
 use crate::commands::{actor, open};
 use crate::Global;
@@ -71,16 +70,6 @@ fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
     Ok(DaemonConfig::load(config, std::env::vars())?.google)
 }
 
-/// The OAuth client from `[google]`, then `LEADORCH_GOOGLE_*` variables.
-pub fn oauth_config(s: &GoogleSettings) -> Result<OAuthConfig> {
-    Ok(accounts::oauth_config(s)?)
-}
-
-/// The Ads client settings from `[google]`, then `LEADORCH_GOOGLE_ADS_*` variables.
-pub fn ads_config(s: &GoogleSettings) -> Result<GoogleAdsConfig> {
-    Ok(accounts::ads_config(s)?)
-}
-
 pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
     let engine = open(g).await?;
     let who = actor(g);
@@ -92,10 +81,9 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             timeout_secs,
             config,
         } => {
-            // A bad name is refused before the browser opens, not after the consent.
-            accounts::check_name(&account)?;
             let s = settings(config.as_deref())?;
-            let consent = PendingConsent::start(&s, port)?;
+            // A bad name is refused here, before the browser opens.
+            let consent = PendingConsent::start(&s, &account, port)?;
             let url = consent.consent_page().to_string();
             eprintln!("consent page: {url}");
             if !no_browser && webbrowser::open(&url).is_err() {
@@ -106,12 +94,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
                 consent.redirect_uri()
             );
             let connected = consent
-                .finish(
-                    &engine,
-                    &account,
-                    StdDuration::from_secs(timeout_secs),
-                    &who,
-                )
+                .finish(&engine, StdDuration::from_secs(timeout_secs), &who)
                 .await?;
             outln!(
                 "connected {}: {} customer(s) {}",
@@ -121,7 +104,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             )?;
         }
         GoogleCommand::Revoke { account, config } => {
-            let oauth = oauth_config(&settings(config.as_deref())?)?;
+            let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             let outcome = accounts::revoke(&engine, &oauth, &account, &who, Utc::now()).await?;
             let how = match outcome {
                 Revoked::AtGoogle => "revoked at Google",
@@ -131,7 +114,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             outln!("revoked {account}: {how}; stored tokens deleted")?;
         }
         GoogleCommand::Forget { account, config } => {
-            let oauth = oauth_config(&settings(config.as_deref())?)?;
+            let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             accounts::forget(&engine, &oauth, &account, &who, Utc::now()).await?;
             outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;
         }
@@ -167,8 +150,9 @@ pub async fn adapter(
         tracing::error!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
         eprintln!("leadorch daemon: Google account {account} needs consent again ({reason}); run `leadorch google connect --account {account}`");
     });
-    let tokens = AccountTokens::load(engine, oauth_config(s)?, &s.account, notify).await?;
-    let client = GoogleAdsClient::new(ads_config(s)?, Arc::new(tokens.clone()))?;
+    let tokens =
+        AccountTokens::load(engine, accounts::oauth_config(s)?, &s.account, notify).await?;
+    let client = GoogleAdsClient::new(accounts::ads_config(s)?, Arc::new(tokens.clone()))?;
     let (key, zone) = match &s.timezone {
         Some(z) => ("google.timezone", z),
         None => ("facts.timezone", &config.facts.timezone),

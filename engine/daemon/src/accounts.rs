@@ -120,20 +120,37 @@ pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
         .collect())
 }
 
-/// A consent under way: Google's consent page to open, and the loopback redirect that
-/// waits for its answer (PKCE S256 and `state` checked by [`ConsentFlow`]).
+/// A consent under way for one account: Google's consent page to open, and the loopback
+/// redirect that waits for its answer (PKCE S256 and `state` checked by [`ConsentFlow`]).
 pub struct PendingConsent {
+    account: String,
     flow: ConsentFlow,
     ads: GoogleAdsConfig,
 }
 
 impl PendingConsent {
-    /// Starts the loopback listener (`port`, or any free one) for the client of `settings`.
-    pub fn start(settings: &GoogleSettings, port: Option<u16>) -> Result<PendingConsent> {
+    /// Starts the loopback listener (`port`, or any free one) for the client of `settings`,
+    /// to connect `account` (refused here, before any browser opens, when it is not a
+    /// usable name).
+    pub fn start(
+        settings: &GoogleSettings,
+        account: &str,
+        port: Option<u16>,
+    ) -> Result<PendingConsent> {
+        check_name(account)?;
         let oauth = oauth_config(settings)?;
         let ads = ads_config(settings)?;
         let flow = ConsentFlow::start(oauth, port)?;
-        Ok(PendingConsent { flow, ads })
+        Ok(PendingConsent {
+            account: account.to_string(),
+            flow,
+            ads,
+        })
+    }
+
+    /// The account being connected.
+    pub fn account(&self) -> &str {
+        &self.account
     }
 
     /// Google's consent page, for the system browser.
@@ -151,13 +168,11 @@ impl PendingConsent {
     pub async fn finish(
         self,
         engine: &Engine,
-        account: &str,
         timeout: std::time::Duration,
         actor: &str,
     ) -> Result<Connected> {
-        check_name(account)?;
         let tokens = self.flow.wait(timeout).await?;
-        record_consent(engine, account, &tokens, self.ads, actor, Utc::now()).await
+        record_consent(engine, &self.account, &tokens, self.ads, actor, Utc::now()).await
     }
 }
 
@@ -170,8 +185,7 @@ pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccoun
     .await
 }
 
-/// Refuses an account name that is not 1-100 letters, digits and `. _ @ + -`.
-pub fn check_name(account: &str) -> Result<()> {
+fn check_name(account: &str) -> Result<()> {
     let ok = !account.is_empty()
         && account.len() <= 100
         && account

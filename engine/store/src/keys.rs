@@ -97,8 +97,7 @@ impl MasterKey {
             Ok(text) => MasterKey::from_base64(&text)
                 .map_err(|e| StoreError::Crypto(format!("{}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut k = Zeroizing::new([0u8; 32]);
-                OsRng.fill_bytes(&mut *k);
+                let text = MasterKey::new_base64();
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| io(path, e))?;
                 }
@@ -110,11 +109,10 @@ impl MasterKey {
                     opts.mode(0o600);
                 }
                 let mut f = opts.open(path).map_err(|e| io(path, e))?;
-                let text = Zeroizing::new(B64.encode(*k));
                 f.write_all(text.as_bytes()).map_err(|e| io(path, e))?;
                 f.write_all(b"\n").map_err(|e| io(path, e))?;
                 f.sync_all().map_err(|e| io(path, e))?;
-                Ok(MasterKey::from_bytes(&k))
+                MasterKey::from_base64(&text)
             }
             Err(e) => Err(io(path, e)),
         }
