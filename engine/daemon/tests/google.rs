@@ -263,10 +263,9 @@ async fn a_change_in_the_google_ads_ui_is_recorded_and_not_undone() {
 /// Every body the client sent and received, and every answer of the fake, against the
 /// google-ads v26 protos (when `tests/run` has set up the checker).
 fn conforms(w: &World) {
-    let Ok(python) = std::env::var("LEADORCH_CONFORMANCE_PYTHON") else {
-        eprintln!("LEADORCH_CONFORMANCE_PYTHON not set: schema check skipped (tests/run sets it)");
+    if leadorch_fakes::conformance::python().is_none() {
         return;
-    };
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("captures.jsonl");
     w.fake.write_captures_jsonl(&path).unwrap();
@@ -276,17 +275,7 @@ fn conforms(w: &World) {
         lines.push('\n');
     }
     std::fs::write(&path, lines).unwrap();
-    let out = std::process::Command::new(python)
-        .arg(repo().join("tests/conformance/google_ads.py"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "schema check failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    leadorch_fakes::conformance::check_captures(&path);
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod ads;
+pub mod conformance;
 mod oauth;
 mod server;
 

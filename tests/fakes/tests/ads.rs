@@ -1149,19 +1149,6 @@ async fn fake_answers_conform_to_google_schema() {
         std::process::id()
     ));
     e.ads.write_captures_jsonl(&path).unwrap();
-    if let Ok(python) = std::env::var("LEADORCH_CONFORMANCE_PYTHON") {
-        let checker = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/google_ads.py");
-        let out = std::process::Command::new(python)
-            .arg(checker)
-            .arg(&path)
-            .output()
-            .expect("run the checker");
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    leadorch_fakes::conformance::check_captures(&path);
     std::fs::remove_file(&path).unwrap();
 }
