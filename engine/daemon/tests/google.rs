@@ -20,7 +20,7 @@ use leadorch_store::testing::TestDb;
 use leadorch_store::{EventFilter, Metadata};
 
 mod common;
-use common::{engine, host, repo, GATE};
+use common::{engine, host, GATE};
 
 const CUSTOMER: &str = "1234567890";
 const NL: i64 = 111;
