@@ -20,7 +20,6 @@ pub mod keys;
 pub mod log;
 pub mod parts;
 pub mod subscription;
-pub mod testing;
 pub mod tokens;
 
 use std::path::PathBuf;

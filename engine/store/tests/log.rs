@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use cqrs_es::DomainEvent;
 use leadorch_domain::personal::{KeyPurpose, PersonalData, PersonalField};
-use leadorch_store::testing::{TestDb, BOTH};
 use leadorch_store::{
     CatchUp, Db, Dialect, EventFilter, ExpectedVersion, MasterKey, Metadata, NewEvent, ReadModelTx,
     RetentionPolicy, Reveal, Store, StoreError, Verification,
 };
+use leadorch_test_support::{TestDb, BOTH};
 use serde::{Deserialize, Serialize};
 
 async fn open(t: &TestDb) -> Store {
