@@ -1,11 +1,11 @@
 //! Connecting to SQLite or PostgreSQL, migrations, and the few places where their SQL differs.
 //!
-//! Everything above this module is written once: the [`on_pool!`] macro expands one body for
-//! each backend, and the SQL text is shared (sqlx binds `$1`-style parameters on both). The
-//! differences are the statements of [`Dialect`], the PostgreSQL array statements below it
-//! (`PG_*`: many rows in one statement, where SQLite takes multi-row `VALUES` written once),
-//! and [`Db::scrub_subject_keys`]. Callers still pick how to bind a list (JSON text on SQLite,
-//! an array on PostgreSQL), as sqlx types binds per driver.
+//! Everything above this module is written once: the [`on_pool!`](crate::on_pool) macro
+//! expands one body for each backend, and the SQL text is shared (sqlx binds `$1`-style
+//! parameters on both). The differences are the statements of [`Dialect`], the PostgreSQL
+//! array statements below it (`PG_*`: many rows in one statement, where SQLite takes
+//! multi-row `VALUES` written once), and `Db::scrub_subject_keys`. Callers still pick how to
+//! bind a list (JSON text on SQLite, an array on PostgreSQL), as sqlx types binds per driver.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -40,9 +40,16 @@ pub(crate) async fn head_on_pool(db: &Db) -> Result<Head> {
 /// The NOTIFY channel the writer signals on after each commit.
 pub const NOTIFY_CHANNEL: &str = "leadorch_events";
 
-/// Starts the task that `LISTEN`s on [`NOTIFY_CHANNEL`] and moves `head` when another
-/// process commits; it ends when every receiver of `head` is gone.
-pub(crate) fn spawn_pg_listener(options: PgConnectOptions, head: watch::Sender<u64>) {
+/// On PostgreSQL, starts the task that `LISTEN`s on [`NOTIFY_CHANNEL`] and moves `head` when
+/// another process commits; it ends when every receiver of `head` is gone. On SQLite, nothing:
+/// subscribers poll for other processes' commits.
+pub(crate) fn spawn_listener(db: &Db, head: watch::Sender<u64>) {
+    if let Db::Postgres { options, .. } = db {
+        spawn_pg_listener(options.clone(), head);
+    }
+}
+
+fn spawn_pg_listener(options: PgConnectOptions, head: watch::Sender<u64>) {
     tokio::spawn(async move {
         let pool = PgPoolOptions::new()
             .max_connections(1)

@@ -4,7 +4,7 @@
 //!
 //! Start with [`Store::open`]. The pieces:
 //! - [`db`]: connecting, migrations, the SQL that differs between backends;
-//! - [`log`]: the log's types, appends and reads; [`writer`]: the task that group-commits
+//! - [`log`]: the log's types, appends and reads; `writer` (private): the task that group-commits
 //!   appends; [`head`]: the log head and its PostgreSQL `LISTEN` task; [`pages`]: bulk
 //!   reading for replays; [`verify`]: chain verification;
 //! - [`tx`]: the write transaction (read models, checkpoints, subject keys);

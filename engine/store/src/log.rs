@@ -281,9 +281,7 @@ impl EventLog {
         let (head_tx, head_rx) = watch::channel(start);
         let (tx, rx) = mpsc::channel(8192);
         tokio::spawn(writer_loop(conn, rx, head_tx.clone()));
-        if let Db::Postgres { options, .. } = &db {
-            crate::head::spawn_pg_listener(options.clone(), head_tx);
-        }
+        crate::head::spawn_listener(&db, head_tx);
         Ok(EventLog {
             db,
             tx,
