@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use leadorch_store::testing::TestDb;
 use leadorch_store::{Db, Dialect, MasterKey, RetentionPolicy, Store, Verification};
+use leadorch_test_support::TestDb;
 use rand::Rng;
 
 fn crash_rounds(url: &str, home: &std::path::Path, rounds: usize) -> Vec<String> {

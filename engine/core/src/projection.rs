@@ -21,8 +21,8 @@ use leadorch_domain::{
 };
 use leadorch_store::codec::Decoder;
 use leadorch_store::parts::{Packer, Part, PartBuilder, PART_ROWS};
-use leadorch_store::subscription::ReadModelWriter;
-use leadorch_store::{CatchUp, Db, ReadModelTx, RecordedEvent, Reveal, Store};
+use leadorch_store::read_models::ReadModelWriter;
+use leadorch_store::{CatchUp, Db, RecordedEvent, Reveal, Store, WriteTx};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -184,7 +184,7 @@ impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
     }
 
     /// Writes the rows changed since the last flush.
-    async fn flush(&mut self, tx: &mut ReadModelTx) -> Result<()> {
+    async fn flush(&mut self, tx: &mut WriteTx) -> Result<()> {
         let mut keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
         // In key order, rows go into the primary-key B-tree as appends, not random inserts.
         keys.sort_unstable();
@@ -504,7 +504,7 @@ impl Projections {
             writer.commit(CHECKPOINT, self.position).await?;
             return Ok(());
         }
-        let mut tx = ReadModelTx::begin(db).await?;
+        let mut tx = WriteTx::begin(db).await?;
         each_table!(self, t => t.flush(&mut tx).await?);
         tx.set_checkpoint(CHECKPOINT, self.position).await?;
         tx.commit().await?;

@@ -5,8 +5,8 @@ use chrono::{Duration, TimeZone, Utc};
 use leadorch_core::projection::catch_up;
 use leadorch_core::{retention, subjects, Engine, Error};
 use leadorch_domain::{Consent, ConsentCommand, KeyPurpose};
-use leadorch_store::testing::{TestDb, BOTH};
 use leadorch_store::{Db, Metadata, Verification};
+use leadorch_test_support::{TestDb, BOTH};
 
 mod common;
 use common::{engine, receive_lead, EMAIL};

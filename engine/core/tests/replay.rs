@@ -7,8 +7,8 @@ use leadorch_core::seed::{seed, SeedOptions};
 use leadorch_core::Error;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignSnapshot, CampaignStatus};
 use leadorch_domain::{Campaign, CampaignCommand, Lead, LeadCommand, LeadStatus};
-use leadorch_store::testing::{TestDb, BOTH};
 use leadorch_store::{ExpectedVersion, Metadata, NewEvent, Reveal};
+use leadorch_test_support::{TestDb, BOTH};
 
 mod common;
 use common::{engine, receive_lead};

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
 use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
-use leadorch_store::{CatchUp, Metadata, ReadModelTx, RecordedEvent, Reveal};
+use leadorch_store::{CatchUp, Metadata, RecordedEvent, Reveal, WriteTx};
 use serde::Serialize;
 use tokio::sync::watch;
 
@@ -409,7 +409,7 @@ impl Daemon {
         if position <= self.handled {
             return Ok(());
         }
-        let mut tx = ReadModelTx::begin(self.engine.store.db()).await?;
+        let mut tx = WriteTx::begin(self.engine.store.db()).await?;
         tx.set_checkpoint(CHECKPOINT, position).await?;
         tx.commit().await?;
         self.handled = position;

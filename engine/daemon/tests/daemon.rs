@@ -18,8 +18,8 @@ use leadorch_domain::campaign::{CampaignChange, CampaignStatus};
 use leadorch_domain::{CapacityCommand, CapacitySnapshot, EvaluationEvent};
 use leadorch_rules::{Limits, RuleHost};
 use leadorch_sim::{SimConfig, Simulator};
-use leadorch_store::testing::TestDb;
 use leadorch_store::{EventFilter, Metadata, Reveal};
+use leadorch_test_support::TestDb;
 
 mod common;
 

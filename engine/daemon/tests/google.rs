@@ -16,8 +16,8 @@ use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Fau
 use leadorch_google::{
     memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken,
 };
-use leadorch_store::testing::TestDb;
 use leadorch_store::{EventFilter, Metadata};
+use leadorch_test_support::TestDb;
 
 mod common;
 use common::{engine, host, GATE};

@@ -1,8 +1,11 @@
 //! Connecting to SQLite or PostgreSQL, migrations, and the few places where their SQL differs.
 //!
-//! Everything above this module is written once: the [`on_pool!`] macro expands one body for
-//! each backend, and the SQL text is shared (sqlx binds `$1`-style parameters on both). The
-//! differences are the constants and functions in [`Dialect`].
+//! Everything above this module is written once: the [`on_pool!`](crate::on_pool) macro
+//! expands one body for each backend, and the SQL text is shared (sqlx binds `$1`-style
+//! parameters on both). The differences are the statements of [`Dialect`], the PostgreSQL
+//! array statements below it (`PG_*`: many rows in one statement, where SQLite takes
+//! multi-row `VALUES` written once), and `Db::scrub_subject_keys`. Callers still pick how to
+//! bind a list (JSON text on SQLite, an array on PostgreSQL), as sqlx types binds per driver.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -50,6 +53,47 @@ impl Dialect {
         }
     }
 
+    /// The event ids of a list (`$1`) that are stored, with their position, stream and
+    /// version. The list is a JSON array of hex ids on SQLite, an array of ids on PostgreSQL.
+    pub(crate) fn find_events(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "SELECT event_id, position, stream_id, stream_version FROM events \
+                 WHERE event_id IN (SELECT unhex(value) FROM json_each($1))"
+            }
+            Dialect::Postgres => {
+                "SELECT event_id, position, stream_id, stream_version FROM events \
+                 WHERE event_id = ANY($1)"
+            }
+        }
+    }
+
+    /// The current version (NULL: no such stream) of each stream of a list (`$1`: a JSON
+    /// array on SQLite, an array on PostgreSQL), each found through the
+    /// (stream_id, stream_version) index.
+    pub(crate) fn stream_versions(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "SELECT value, (SELECT MAX(stream_version) FROM events WHERE stream_id = value) \
+                 FROM json_each($1)"
+            }
+            Dialect::Postgres => {
+                "SELECT s.id, (SELECT e.stream_version FROM events e WHERE e.stream_id = s.id \
+                 ORDER BY e.stream_version DESC LIMIT 1) FROM unnest($1::text[]) AS s(id)"
+            }
+        }
+    }
+
+    /// Tells other processes the log's new head position (`$1`, as text) when the writer's
+    /// transaction commits: `NOTIFY` on PostgreSQL (see [`crate::head::NOTIFY_CHANNEL`]);
+    /// nothing on SQLite, whose other processes poll.
+    pub(crate) fn notify_head(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_notify('leadorch_events', $1)"),
+        }
+    }
+
     /// Whether a table exists, with `$1` bound to its name.
     pub(crate) fn table_exists(self) -> &'static str {
         match self {
@@ -71,6 +115,26 @@ impl Dialect {
         }
     }
 }
+
+/// PostgreSQL: inserts every row of a writer's group in one statement of arrays (one array
+/// per column of [`crate::log::EVENT_COLUMNS`]). SQLite inserts multi-row `VALUES`.
+pub(crate) const PG_INSERT_EVENTS: &str = "INSERT INTO events (position, stream_id, \
+     stream_version, event_id, event_type, schema_version, payload, metadata, recorded_at, \
+     prev_hash, hash) SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::bytea[], \
+     $5::text[], $6::text[], $7::bytea[], $8::bytea[], $9::int8[], $10::bytea[], $11::bytea[])";
+
+/// PostgreSQL: inserts or replaces documents of projection `$1`, keys `$2` and documents `$3`
+/// as arrays. SQLite upserts multi-row `VALUES`.
+pub(crate) const PG_UPSERT_DOCS: &str = "INSERT INTO read_models (projection, key, doc) \
+     SELECT $1, k, d FROM UNNEST($2::text[], $3::bytea[]) AS u(k, d) \
+     ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc";
+
+/// PostgreSQL: inserts parts of projection `$1` as arrays. SQLite rebuilds insert parts with
+/// rusqlite (`crate::read_models`).
+pub(crate) const PG_INSERT_PARTS: &str =
+    "INSERT INTO read_model_parts (projection, first_key, last_key, rows, data) \
+     SELECT $1, f, l, n, d FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::bytea[]) \
+     AS u(f, l, n, d)";
 
 /// A connection pool to one of the two backends, plus what is needed to open the writer's
 /// dedicated connection.
@@ -252,6 +316,39 @@ impl Db {
         }
     }
 
+    /// Pushes deleted subject keys out of the database files (SQLite: checkpoint and truncate
+    /// the WAL; PostgreSQL: vacuum the key table).
+    pub(crate) async fn scrub_subject_keys(&self) -> Result<()> {
+        match self.dialect() {
+            Dialect::Sqlite => {
+                // A checkpoint copies the zeroed pages into the main file; TRUNCATE then
+                // empties the WAL. Readers can hold it back, so try a few times.
+                let mut done = false;
+                for _ in 0..100 {
+                    let (busy, _, _): (i64, i64, i64) = on_pool!(self, p =>
+                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await)?;
+                    if busy == 0 {
+                        done = true;
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                if !done {
+                    // The key row is deleted and zeroed in its page; only an older copy in the
+                    // WAL remains until the next checkpoint.
+                    tracing::warn!(
+                        "readers held the WAL for 5 s; it will be truncated at the next checkpoint"
+                    );
+                }
+            }
+            Dialect::Postgres => {
+                // Best effort: dead tuples stay until vacuumed.
+                let _ = on_pool!(self, p => sqlx::query("VACUUM subject_keys").execute(p).await.map(|r| r.rows_affected()));
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the pools.
     pub async fn close(&self) {
         on_pool!(self, p => p.close().await)
@@ -304,5 +401,22 @@ mod tests {
             "postgres://bob:***@db.example:5432/x"
         );
         assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+
+    #[test]
+    fn postgres_statements_name_the_shared_columns_and_channel() {
+        assert_eq!(
+            PG_INSERT_EVENTS,
+            format!(
+                "INSERT INTO events ({}) SELECT * FROM UNNEST($1::int8[], $2::text[], \
+                 $3::int8[], $4::bytea[], $5::text[], $6::text[], $7::bytea[], $8::bytea[], \
+                 $9::int8[], $10::bytea[], $11::bytea[])",
+                crate::log::EVENT_COLUMNS
+            )
+        );
+        assert_eq!(
+            Dialect::Postgres.notify_head(),
+            Some(format!("SELECT pg_notify('{}', $1)", crate::head::NOTIFY_CHANNEL).as_str())
+        );
     }
 }

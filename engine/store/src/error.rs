@@ -92,6 +92,9 @@ pub enum StoreError {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// A lease ([`crate::lease`]) could not be taken: what failed and why (HTTP 503).
+    #[error("{0}")]
+    Lease(String),
     /// The background writer is gone (the store was closed or crashed).
     #[error("the event log writer has stopped")]
     WriterStopped,

@@ -19,7 +19,7 @@ use leadorch_domain::personal::KeyPurpose;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::db::{Db, Dialect};
+use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::on_pool;
 
@@ -287,7 +287,7 @@ impl Keyring {
         if requests.is_empty() {
             return Ok(out);
         }
-        let mut tx = crate::subscription::ReadModelTx::begin(&self.db).await?;
+        let mut tx = crate::tx::WriteTx::begin(&self.db).await?;
         for (subject, purpose, now, expires_at) in requests {
             let mut fresh = Zeroizing::new([0u8; 32]);
             OsRng.fill_bytes(&mut *fresh);
@@ -377,34 +377,7 @@ impl Keyring {
     /// Pushes deleted key bytes out of the database files (SQLite: checkpoint and truncate
     /// the WAL; PostgreSQL: vacuum the key table).
     pub async fn scrub(&self) -> Result<()> {
-        match self.db.dialect() {
-            Dialect::Sqlite => {
-                // A checkpoint copies the zeroed pages into the main file; TRUNCATE then
-                // empties the WAL. Readers can hold it back, so try a few times.
-                let mut done = false;
-                for _ in 0..100 {
-                    let (busy, _, _): (i64, i64, i64) = on_pool!(&self.db, p =>
-                        sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(p).await)?;
-                    if busy == 0 {
-                        done = true;
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                if !done {
-                    // The key row is deleted and zeroed in its page; only an older copy in the
-                    // WAL remains until the next checkpoint.
-                    tracing::warn!(
-                        "readers held the WAL for 5 s; it will be truncated at the next checkpoint"
-                    );
-                }
-            }
-            Dialect::Postgres => {
-                // Best effort: dead tuples stay until vacuumed.
-                let _ = on_pool!(&self.db, p => sqlx::query("VACUUM subject_keys").execute(p).await.map(|r| r.rows_affected()));
-            }
-        }
-        Ok(())
+        self.db.scrub_subject_keys().await
     }
 }
 

@@ -4,9 +4,14 @@
 //!
 //! Start with [`Store::open`]. The pieces:
 //! - [`db`]: connecting, migrations, the SQL that differs between backends;
-//! - [`log`]: group-committed appends, reads, chain verification;
+//! - [`log`]: the log's types, appends and reads; `writer` (private): the task that group-commits
+//!   appends; [`head`]: the log head and its PostgreSQL `LISTEN` task; [`pages`]: bulk
+//!   reading for replays; [`verify`]: chain verification;
+//! - [`tx`]: the write transaction (read models, checkpoints, subject keys);
+//! - [`subscription`]: catch-up reading from a checkpoint;
+//! - [`read_models`] and [`parts`]: read models as stored, and rebuilding them;
 //! - [`keys`] and [`codec`]: master key, subject keys, sealing personal fields;
-//! - [`subscription`]: catch-up reading and read-model transactions with checkpoints;
+//! - [`lease`]: one holder per database (the daemon's leadership);
 //! - [`hash`]: the chain's hash function.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,12 +21,18 @@ pub mod cqrs;
 pub mod db;
 pub mod error;
 pub mod hash;
+pub mod head;
 pub mod keys;
+pub mod lease;
 pub mod log;
+pub mod pages;
 pub mod parts;
+pub mod read_models;
 pub mod subscription;
-pub mod testing;
 pub mod tokens;
+pub mod tx;
+pub mod verify;
+mod writer;
 
 use std::path::PathBuf;
 
@@ -29,13 +40,18 @@ pub use codec::{Codec, RetentionPolicy, Reveal};
 pub use cqrs::CqrsStore;
 pub use db::{Db, Dialect};
 pub use error::{Result, StoreError};
+pub use head::Head;
 pub use keys::{Keyring, MasterKey};
+pub use lease::Lease;
 pub use log::{
-    Appended, EventFilter, EventLog, ExpectedVersion, Head, MappedPage, Metadata, NewEvent, Queued,
-    RecordedEvent, Verification,
+    Appended, EventFilter, EventLog, ExpectedVersion, Metadata, NewEvent, Queued, RecordedEvent,
 };
-pub use subscription::{CatchUp, ReadModelTx};
+pub use pages::MappedPage;
+pub use read_models::ReadModelWriter;
+pub use subscription::CatchUp;
 pub use tokens::TokenVault;
+pub use tx::WriteTx;
+pub use verify::Verification;
 
 /// How to open a [`Store`].
 #[derive(Clone, Debug)]

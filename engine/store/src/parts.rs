@@ -22,7 +22,7 @@ const FORMAT_ZSTD_ROWS: u8 = 1;
 /// Largest part accepted when reading (a corrupt length must not allocate gigabytes).
 const MAX_RAW: usize = 1 << 30;
 
-/// One part, packed and ready to insert (see [`crate::subscription::ReadModelWriter::packed`]).
+/// One part, packed and ready to insert (see [`crate::read_models::ReadModelWriter::packed`]).
 #[derive(Debug)]
 pub struct Part {
     pub(crate) first_key: String,

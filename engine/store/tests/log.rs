@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use cqrs_es::DomainEvent;
 use leadorch_domain::personal::{KeyPurpose, PersonalData, PersonalField};
-use leadorch_store::testing::{TestDb, BOTH};
 use leadorch_store::{
-    CatchUp, Db, Dialect, EventFilter, ExpectedVersion, MasterKey, Metadata, NewEvent, ReadModelTx,
-    RetentionPolicy, Reveal, Store, StoreError, Verification,
+    CatchUp, Db, Dialect, EventFilter, ExpectedVersion, MasterKey, Metadata, NewEvent,
+    RetentionPolicy, Reveal, Store, StoreError, Verification, WriteTx,
 };
+use leadorch_test_support::{TestDb, BOTH};
 use serde::{Deserialize, Serialize};
 
 async fn open(t: &TestDb) -> Store {
@@ -430,13 +430,13 @@ async fn catch_up_wakes_on_new_events_and_checkpoints_commit_with_the_read_model
         assert_eq!(page[0].position, 2);
         writer.await.unwrap();
 
-        let mut tx = ReadModelTx::begin(s.db()).await.unwrap();
+        let mut tx = WriteTx::begin(s.db()).await.unwrap();
         tx.put("counts", "lead:1", b"2").await.unwrap();
         tx.set_checkpoint("counts", 2).await.unwrap();
         drop(tx); // rolled back: neither the document nor the checkpoint
         assert_eq!(s.db().checkpoint("counts").await.unwrap(), 0);
         assert_eq!(s.db().doc("counts", "lead:1").await.unwrap(), None);
-        let mut tx = ReadModelTx::begin(s.db()).await.unwrap();
+        let mut tx = WriteTx::begin(s.db()).await.unwrap();
         tx.put("counts", "lead:1", b"2").await.unwrap();
         tx.set_checkpoint("counts", 2).await.unwrap();
         tx.commit().await.unwrap();
@@ -852,7 +852,7 @@ async fn a_rebuild_writer_takes_a_table_in_parts() {
         assert!(s.db().docs("beta").await.unwrap().is_empty());
 
         // Ordinary read-model transactions still work on the swapped-in table.
-        let mut tx = ReadModelTx::begin(s.db()).await.unwrap();
+        let mut tx = WriteTx::begin(s.db()).await.unwrap();
         tx.put("alpha", "k00000", b"x").await.unwrap();
         tx.delete("alpha", "k00005").await.unwrap();
         tx.commit().await.unwrap();

@@ -2,8 +2,8 @@
 //! plaintext in the SQLite file's bytes.
 
 use leadorch_domain::personal::KeyPurpose;
-use leadorch_store::testing::{TestDb, BOTH};
 use leadorch_store::{Db, MasterKey, RetentionPolicy, Store};
+use leadorch_test_support::{TestDb, BOTH};
 
 const TOKEN: &str = "1//0g-refresh-TOKEN-that-must-never-be-stored-in-clear";
 

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
 use leadorch_domain::{Lead, LeadCommand};
-use leadorch_store::testing::TestDb;
 use leadorch_store::{Db, MasterKey, Metadata, RetentionPolicy, Store};
+use leadorch_test_support::TestDb;
 
 /// The email every test lead carries.
 pub const EMAIL: &str = "ada.lovelace@example.com";

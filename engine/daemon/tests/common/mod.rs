@@ -7,8 +7,8 @@ use std::sync::Arc;
 use leadorch_core::Engine;
 use leadorch_daemon::DaemonConfig;
 use leadorch_rules::{Limits, RuleHost};
-use leadorch_store::testing::TestDb;
 use leadorch_store::{Db, MasterKey, RetentionPolicy, Store};
+use leadorch_test_support::TestDb;
 
 /// Pause above 90 % of a team's capacity, resume below 70 %, on every capacity change.
 pub const GATE: &str = r#"//! pause above 90 %, resume below 70 %

@@ -2,12 +2,15 @@
 //! PostgreSQL server named by `LEADORCH_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). Postgres tests fail, loudly, when the server
 //! is not there: the test command starts it.
+//!
+//! Only ever a dev-dependency: the helpers (and `tempfile`) stay out of the product.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::path::PathBuf;
 
+use leadorch_store::Dialect;
 use sqlx::{Connection, Executor, PgConnection};
-
-use crate::db::Dialect;
 
 /// Default server for Postgres tests.
 pub const DEFAULT_TEST_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

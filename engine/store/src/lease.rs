@@ -1,0 +1,85 @@
+//! Leases: at most one holder per database at a time (the daemon's leadership).
+//!
+//! PostgreSQL: a session-level advisory lock ([`ADVISORY_KEY`]) held on a dedicated
+//! connection; it is released when that connection closes, so a holder that dies (even
+//! `kill -9`) hands over as soon as the server notices the socket closed. SQLite: an exclusive
+//! OS file lock on `<database>.daemon.lock`, released by the OS when the process exits.
+//! Either way, dropping the [`Lease`] gives it up.
+
+use std::fs::{File, OpenOptions};
+
+use sqlx::{Connection, PgConnection};
+
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+
+/// The advisory lock key of the daemon's lease (`'LOrc'`).
+pub const ADVISORY_KEY: i64 = 0x4C4F_7263;
+
+/// A held lease; dropping it gives it up.
+#[derive(Debug)]
+pub struct Lease(Held);
+
+#[derive(Debug)]
+enum Held {
+    /// The advisory lock's connection.
+    Postgres(PgConnection),
+    /// The locked file (held for its lock, never read).
+    Sqlite { _locked: File },
+}
+
+impl Db {
+    /// Tries once to take the lease on this database: `None` while another holder has it.
+    pub async fn try_lease(&self) -> Result<Option<Lease>> {
+        match self {
+            Db::Postgres { options, .. } => {
+                let mut conn = PgConnection::connect_with(options)
+                    .await
+                    .map_err(|e| StoreError::Lease(format!("connecting: {e}")))?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(ADVISORY_KEY)
+                    .fetch_one(&mut conn)
+                    .await
+                    .map_err(|e| StoreError::Lease(format!("advisory lock: {e}")))?;
+                if got {
+                    Ok(Some(Lease(Held::Postgres(conn))))
+                } else {
+                    let _ = conn.close().await;
+                    Ok(None)
+                }
+            }
+            Db::Sqlite { path, .. } => {
+                let mut lock_path = path.clone().into_os_string();
+                lock_path.push(".daemon.lock");
+                let file = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(|e| {
+                        StoreError::Lease(format!(
+                            "cannot open {}: {e}",
+                            std::path::Path::new(&lock_path).display()
+                        ))
+                    })?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Some(Lease(Held::Sqlite { _locked: file }))),
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        Err(StoreError::Lease(format!("file lock: {e}")))
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Lease {
+    /// Whether the lease is still held (the PostgreSQL connection is alive).
+    pub async fn check(&mut self) -> bool {
+        match &mut self.0 {
+            Held::Postgres(conn) => conn.ping().await.is_ok(),
+            Held::Sqlite { .. } => true,
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! The writer task: one per [`crate::log::EventLog`], it group-commits every append.
+//!
+//! It takes every request that is waiting, opens one write transaction, checks each
+//! request's expected stream version, assigns gap-free positions, chains the hashes, inserts
+//! all rows with multi-row `INSERT`s, moves the log head and commits once — one fsync for the
+//! whole group. A request that fails its version check gets its own error; the others in the
+//! group still commit. Each group is written in steps: [`lookup`] (stored event ids and
+//! stream versions), [`plan`] (outcomes and rows), [`insert`], then the head moves and the
+//! transaction commits.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::{Connection, PgConnection, SqliteConnection};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::db::{Db, Dialect, PG_INSERT_EVENTS};
+use crate::error::{Result, StoreError};
+use crate::hash::{event_hash, Hash, HashInput};
+use crate::log::{to_hash, Appended, ExpectedVersion, NewEvent, EVENT_COLUMNS};
+
+/// Most events one group commit writes.
+pub(crate) const MAX_GROUP_EVENTS: usize = 4096;
+/// Rows per multi-row `INSERT` (11 parameters each, below SQLite's and Postgres' limits).
+const ROWS_PER_INSERT: usize = 500;
+
+/// One append waiting for the writer.
+pub(crate) struct Request {
+    pub(crate) stream_id: String,
+    pub(crate) expected: ExpectedVersion,
+    pub(crate) events: Vec<NewEvent>,
+    pub(crate) reply: oneshot::Sender<Result<Appended>>,
+}
+
+/// The writer's own connection.
+pub(crate) enum WriterConn {
+    Sqlite(Box<SqliteConnection>, Db),
+    Postgres(Box<PgConnection>, Db),
+}
+
+macro_rules! on_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            WriterConn::Sqlite($c, _) => {
+                let $c = &mut **$c;
+                $body
+            }
+            WriterConn::Postgres($c, _) => {
+                let $c = &mut **$c;
+                $body
+            }
+        }
+    };
+}
+
+impl WriterConn {
+    pub(crate) async fn connect(db: &Db) -> Result<WriterConn> {
+        Ok(match db {
+            Db::Sqlite { options, .. } => WriterConn::Sqlite(
+                Box::new(SqliteConnection::connect_with(options).await?),
+                db.clone(),
+            ),
+            Db::Postgres { options, .. } => WriterConn::Postgres(
+                Box::new(PgConnection::connect_with(options).await?),
+                db.clone(),
+            ),
+        })
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            WriterConn::Sqlite(..) => Dialect::Sqlite,
+            WriterConn::Postgres(..) => Dialect::Postgres,
+        }
+    }
+
+    fn db(&self) -> &Db {
+        match self {
+            WriterConn::Sqlite(_, db) | WriterConn::Postgres(_, db) => db,
+        }
+    }
+}
+
+/// The writer task: takes every waiting request, writes them as one group, replies to each.
+pub(crate) async fn writer_loop(
+    mut conn: WriterConn,
+    mut rx: mpsc::Receiver<Request>,
+    head: watch::Sender<u64>,
+) {
+    let mut broken = false;
+    let mut last_group = 0usize;
+    let mut cache = WriterCache::default();
+    while let Some(first) = rx.recv().await {
+        let mut group = vec![first];
+        let mut n = group[0].events.len();
+        let mut drain = |group: &mut Vec<Request>, n: &mut usize| {
+            while *n < MAX_GROUP_EVENTS {
+                match rx.try_recv() {
+                    Ok(r) => {
+                        *n += r.events.len();
+                        group.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+        };
+        drain(&mut group, &mut n);
+        // The writers the last commit acknowledged are about to come back. Give them a few
+        // scheduler turns (microseconds, against a commit's milliseconds), so a group holds
+        // all of them instead of the writers splitting into two alternating halves.
+        let mut idle_turns = 0;
+        while group.len() < last_group && idle_turns < 4 && n < MAX_GROUP_EVENTS {
+            tokio::task::yield_now().await;
+            let before = group.len();
+            drain(&mut group, &mut n);
+            if group.len() == before {
+                idle_turns += 1;
+            }
+        }
+        last_group = group.len();
+        if broken {
+            match WriterConn::connect(conn.db()).await {
+                Ok(c) => {
+                    conn = c;
+                    broken = false;
+                }
+                Err(e) => {
+                    for r in group {
+                        let _ = r.reply.send(Err(e.clone()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+        }
+        // Fast path first: no lookup of event ids, stream versions from the cache. A unique
+        // violation (a retried append, or a stale cache) rolls back and redoes the group the
+        // careful way, which looks everything up.
+        let mut outcome = write_group(&mut conn, &group, &mut cache, false).await;
+        if matches!(&outcome, Err(e) if is_unique_violation(e))
+            || matches!(&outcome, Err(StoreError::RedoCarefully))
+        {
+            let _ = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
+            cache.clear();
+            outcome = write_group(&mut conn, &group, &mut cache, true).await;
+        }
+        match outcome {
+            Ok((outcomes, last)) => {
+                if let Some(last) = last {
+                    head.send_if_modified(|h| {
+                        let moved = last > *h;
+                        if moved {
+                            *h = last;
+                        }
+                        moved
+                    });
+                }
+                for (r, o) in group.into_iter().zip(outcomes) {
+                    let _ = r.reply.send(o);
+                }
+            }
+            Err(e) => {
+                let rollback = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
+                if rollback.is_err() {
+                    broken = true;
+                }
+                cache.clear();
+                tracing::warn!(error = %e, "group commit failed");
+                for r in group {
+                    let _ = r.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// One row to insert, with everything computed.
+struct Row<'a> {
+    position: i64,
+    stream_id: &'a str,
+    stream_version: i64,
+    event: &'a NewEvent,
+    recorded_at: i64,
+    prev_hash: Hash,
+    hash: Hash,
+}
+
+type Outcomes = Vec<Result<Appended>>;
+
+/// What the writer knows between groups: the stream versions it wrote, valid while the log
+/// head is where its last commit left it (no other process wrote in between).
+#[derive(Default)]
+struct WriterCache {
+    head: Option<i64>,
+    versions: HashMap<String, u64>,
+}
+
+impl WriterCache {
+    fn clear(&mut self) {
+        self.head = None;
+        self.versions.clear();
+    }
+}
+
+/// Whether a database error is a unique-constraint violation (SQLSTATE 23505 on
+/// PostgreSQL, SQLITE_CONSTRAINT_UNIQUE / PRIMARYKEY on SQLite).
+fn is_unique_violation(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(inner) => match inner.as_ref() {
+            sqlx::Error::Database(db) => matches!(
+                db.code().as_deref(),
+                Some("23505") | Some("2067") | Some("1555")
+            ),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// What [`lookup`] found for a group.
+struct Found {
+    /// Event ids already stored (retried appends), with their position, stream and version.
+    stored: HashMap<Vec<u8>, (i64, String, i64)>,
+    /// The current version of every stream in the group.
+    versions: HashMap<String, u64>,
+}
+
+/// Writes one group in one transaction: locks the head, [`lookup`], [`plan`] for each
+/// request, [`insert`], [`move_head`], commit. On the fast path (`careful` false) a version
+/// conflict makes the whole group [`StoreError::RedoCarefully`].
+async fn write_group(
+    conn: &mut WriterConn,
+    group: &[Request],
+    cache: &mut WriterCache,
+    careful: bool,
+) -> Result<(Outcomes, Option<u64>)> {
+    let dialect = conn.dialect();
+    on_conn!(conn, c => sqlx::query(dialect.begin_write()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let (head_pos, head_hash, head_at): (i64, Vec<u8>, i64) =
+        on_conn!(conn, c => sqlx::query_as(dialect.lock_head()).fetch_one(&mut *c).await)?;
+    let mut prev: Hash = to_hash(head_pos, &head_hash)?;
+    let mut position = head_pos;
+    let now = chrono::Utc::now().timestamp_micros();
+    let recorded_at = now.max(head_at);
+
+    if cache.head != Some(head_pos) {
+        // Another process appended since our last commit: what we remember may be stale.
+        cache.clear();
+    }
+
+    let Found {
+        mut stored,
+        mut versions,
+    } = lookup(conn, group, cache, careful).await?;
+
+    let events: usize = group.iter().map(|r| r.events.len()).sum();
+    let mut rows: Vec<Row<'_>> = Vec::with_capacity(events);
+    let mut outcomes: Outcomes = Vec::with_capacity(group.len());
+    for r in group {
+        outcomes.push(plan(
+            r,
+            &mut stored,
+            &mut versions,
+            &mut rows,
+            &mut position,
+            &mut prev,
+            recorded_at,
+        ));
+    }
+    // A version conflict may be a retry of an append that already committed, which only
+    // the careful path (it looks event ids up) can tell.
+    if !careful
+        && outcomes
+            .iter()
+            .any(|o| matches!(o, Err(StoreError::Conflict { .. })))
+    {
+        return Err(StoreError::RedoCarefully);
+    }
+
+    insert(conn, &rows).await?;
+    let last = if rows.is_empty() {
+        None
+    } else {
+        move_head(conn, position, &prev, recorded_at).await?;
+        Some(position as u64)
+    };
+    on_conn!(conn, c => sqlx::query("COMMIT").execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    cache.head = Some(position);
+    if cache.versions.len() > 200_000 {
+        cache.versions.clear();
+    }
+    cache.versions.extend(versions);
+    Ok((outcomes, last))
+}
+
+/// Looks up what planning the group needs, inside its transaction: the event ids already
+/// stored (careful path only) and the version of every stream of the group the cache does
+/// not hold (each found through the (stream_id, stream_version) index). One statement each
+/// whatever the group's size (a list parameter: a JSON array on SQLite, an array on
+/// PostgreSQL; the statements are [`Dialect::find_events`] and [`Dialect::stream_versions`]),
+/// so the prepared statement is reused instead of re-planned.
+async fn lookup(
+    conn: &mut WriterConn,
+    group: &[Request],
+    cache: &WriterCache,
+    careful: bool,
+) -> Result<Found> {
+    let dialect = conn.dialect();
+    let found: Vec<(Vec<u8>, i64, String, i64)> = match conn {
+        _ if !careful => Vec::new(),
+        WriterConn::Sqlite(c, _) => {
+            let hex: Vec<String> = event_ids(group).map(hex::encode).collect();
+            sqlx::query_as(dialect.find_events())
+                .bind(serde_json::to_string(&hex).unwrap_or_else(|_| "[]".into()))
+                .fetch_all(&mut **c)
+                .await?
+        }
+        WriterConn::Postgres(c, _) => {
+            let ids: Vec<&[u8]> = event_ids(group).collect();
+            sqlx::query_as(dialect.find_events())
+                .bind(&ids)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    let stored: HashMap<Vec<u8>, (i64, String, i64)> = found
+        .into_iter()
+        .map(|(id, pos, stream, ver)| (id, (pos, stream, ver)))
+        .collect();
+
+    let mut streams: Vec<&str> = group
+        .iter()
+        .map(|r| r.stream_id.as_str())
+        .filter(|s| !cache.versions.contains_key(*s))
+        .collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let found: Vec<(String, Option<i64>)> = match conn {
+        _ if streams.is_empty() => Vec::new(),
+        WriterConn::Sqlite(c, _) => {
+            sqlx::query_as(dialect.stream_versions())
+                .bind(serde_json::to_string(&streams).unwrap_or_else(|_| "[]".into()))
+                .fetch_all(&mut **c)
+                .await?
+        }
+        WriterConn::Postgres(c, _) => {
+            sqlx::query_as(dialect.stream_versions())
+                .bind(&streams)
+                .fetch_all(&mut **c)
+                .await?
+        }
+    };
+    let mut versions: HashMap<String, u64> = group
+        .iter()
+        .filter_map(|r| {
+            cache
+                .versions
+                .get(&r.stream_id)
+                .map(|v| (r.stream_id.clone(), *v))
+        })
+        .collect();
+    versions.extend(
+        found
+            .into_iter()
+            .map(|(s, v)| (s, v.map_or(0, |v| v as u64))),
+    );
+    Ok(Found { stored, versions })
+}
+
+/// Every event id of the group, in order.
+fn event_ids(group: &[Request]) -> impl Iterator<Item = &[u8]> {
+    group
+        .iter()
+        .flat_map(|r| r.events.iter().map(|e| e.event_id.as_bytes().as_slice()))
+}
+
+/// Inserts the planned rows: multi-row `INSERT`s of [`ROWS_PER_INSERT`] rows on SQLite, all
+/// rows in one statement of arrays ([`PG_INSERT_EVENTS`]) on PostgreSQL.
+async fn insert(conn: &mut WriterConn, rows: &[Row<'_>]) -> Result<()> {
+    match conn {
+        WriterConn::Sqlite(c, _) => {
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut qb =
+                    sqlx::QueryBuilder::new(format!("INSERT INTO events ({EVENT_COLUMNS}) "));
+                qb.push_values(chunk, |mut b, row| {
+                    b.push_bind(row.position)
+                        .push_bind(row.stream_id)
+                        .push_bind(row.stream_version)
+                        .push_bind(row.event.event_id.as_bytes().as_slice())
+                        .push_bind(row.event.event_type.as_str())
+                        .push_bind(row.event.schema_version.as_str())
+                        .push_bind(row.event.payload.as_slice())
+                        .push_bind(row.event.metadata.as_slice())
+                        .push_bind(row.recorded_at)
+                        .push_bind(row.prev_hash.as_slice())
+                        .push_bind(row.hash.as_slice());
+                });
+                qb.build().execute(&mut **c).await?;
+            }
+        }
+        WriterConn::Postgres(c, _) if !rows.is_empty() => {
+            // All rows in one statement of arrays.
+            sqlx::query(PG_INSERT_EVENTS)
+                .bind(rows.iter().map(|r| r.position).collect::<Vec<i64>>())
+                .bind(rows.iter().map(|r| r.stream_id).collect::<Vec<&str>>())
+                .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<i64>>())
+                .bind(
+                    rows.iter()
+                        .map(|r| r.event.event_id.as_bytes().as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .bind(
+                    rows.iter()
+                        .map(|r| r.event.event_type.as_str())
+                        .collect::<Vec<&str>>(),
+                )
+                .bind(
+                    rows.iter()
+                        .map(|r| r.event.schema_version.as_str())
+                        .collect::<Vec<&str>>(),
+                )
+                .bind(
+                    rows.iter()
+                        .map(|r| r.event.payload.as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .bind(
+                    rows.iter()
+                        .map(|r| r.event.metadata.as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .bind(rows.iter().map(|r| r.recorded_at).collect::<Vec<i64>>())
+                .bind(
+                    rows.iter()
+                        .map(|r| r.prev_hash.as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .bind(
+                    rows.iter()
+                        .map(|r| r.hash.as_slice())
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .execute(&mut **c)
+                .await?;
+        }
+        WriterConn::Postgres(..) => {}
+    }
+    Ok(())
+}
+
+/// Moves the log head to the group's last row and, on PostgreSQL, tells the other processes
+/// ([`Dialect::notify_head`], delivered when the transaction commits).
+async fn move_head(
+    conn: &mut WriterConn,
+    position: i64,
+    hash: &Hash,
+    recorded_at: i64,
+) -> Result<()> {
+    on_conn!(conn, c => sqlx::query(
+        "UPDATE log_head SET position = $1, hash = $2, recorded_at = $3 WHERE id = 1")
+        .bind(position)
+        .bind(hash.as_slice())
+        .bind(recorded_at)
+        .execute(&mut *c)
+        .await.map(|r| r.rows_affected()))?;
+    if let Some(notify) = conn.dialect().notify_head() {
+        on_conn!(conn, c => sqlx::query(notify)
+            .bind(position.to_string())
+            .execute(&mut *c)
+            .await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Decides one request of a group: idempotent replay, conflict, or rows to insert.
+fn plan<'a>(
+    r: &'a Request,
+    stored: &mut HashMap<Vec<u8>, (i64, String, i64)>,
+    versions: &mut HashMap<String, u64>,
+    rows: &mut Vec<Row<'a>>,
+    position: &mut i64,
+    prev: &mut Hash,
+    recorded_at: i64,
+) -> Result<Appended> {
+    let known: Vec<_> = r
+        .events
+        .iter()
+        .map(|e| stored.get(e.event_id.as_bytes().as_slice()))
+        .collect();
+    if known.iter().any(Option::is_some) {
+        // A retry of an append that already committed: every event must be there, in this
+        // stream, in order.
+        let all_same = known.iter().enumerate().all(|(i, k)| {
+            matches!(k, Some((_, s, _)) if *s == r.stream_id)
+                && (i == 0
+                    || matches!((k, known[i - 1]), (Some((p, _, _)), Some((q, _, _))) if *p == q + 1))
+        });
+        if !all_same {
+            let bad = r
+                .events
+                .iter()
+                .zip(&known)
+                .find(|(_, k)| k.is_some())
+                .map(|(e, _)| e.event_id.to_string())
+                .unwrap_or_default();
+            return Err(StoreError::IdempotencyMismatch {
+                event_id: bad,
+                stream: r.stream_id.clone(),
+            });
+        }
+        let first = known[0].map(|k| k.0).unwrap_or(0) as u64;
+        let (last, last_ver) = known[known.len() - 1]
+            .map(|k| (k.0 as u64, k.2 as u64))
+            .unwrap_or((0, 0));
+        return Ok(Appended {
+            first_position: first,
+            last_position: last,
+            stream_version: last_ver,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !r.events.iter().all(|e| seen.insert(e.event_id)) {
+        return Err(StoreError::InvalidAppend(
+            "the same event id appears twice in one append".into(),
+        ));
+    }
+    let actual = versions.get(&r.stream_id).copied().unwrap_or(0);
+    if !r.expected.admits(actual) {
+        return Err(StoreError::Conflict {
+            stream: r.stream_id.clone(),
+            expected: r.expected,
+            actual,
+        });
+    }
+    let first = *position + 1;
+    let mut version = actual;
+    for e in &r.events {
+        *position += 1;
+        version += 1;
+        let input = HashInput {
+            position: *position as u64,
+            stream_id: &r.stream_id,
+            stream_version: version,
+            event_id: e.event_id.as_bytes(),
+            event_type: &e.event_type,
+            schema_version: &e.schema_version,
+            payload: &e.payload,
+            metadata: &e.metadata,
+            recorded_at,
+        };
+        let hash = event_hash(prev, &input);
+        rows.push(Row {
+            position: *position,
+            stream_id: &r.stream_id,
+            stream_version: version as i64,
+            event: e,
+            recorded_at,
+            prev_hash: *prev,
+            hash,
+        });
+        stored.insert(
+            e.event_id.as_bytes().to_vec(),
+            (*position, r.stream_id.clone(), version as i64),
+        );
+        *prev = hash;
+    }
+    versions.insert(r.stream_id.clone(), version);
+    Ok(Appended {
+        first_position: first as u64,
+        last_position: *position as u64,
+        stream_version: version,
+    })
+}

@@ -1,0 +1,37 @@
+//! Leases on both backends: a second holder is refused while the first holds the lease, and
+//! gets it once the first is dropped.
+
+use std::time::Duration;
+
+use leadorch_store::Db;
+use leadorch_test_support::{TestDb, BOTH};
+
+#[tokio::test]
+async fn one_lease_holder_at_a_time_on_both_backends() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let db = Db::connect(&t.url).await.expect("connect");
+        let mut first = db
+            .try_lease()
+            .await
+            .expect("try")
+            .expect("the first holder gets the lease");
+        assert!(first.check().await, "{d:?}: the lease is held");
+        assert!(
+            db.try_lease().await.expect("try again").is_none(),
+            "{d:?}: a second holder is refused while the first holds the lease"
+        );
+        drop(first);
+        // PostgreSQL releases the advisory lock once it notices the holder's connection
+        // closed: wait for that, however long the machine takes.
+        let second = loop {
+            if let Some(l) = db.try_lease().await.expect("try after drop") {
+                break l;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        drop(second);
+        db.close().await;
+        t.cleanup().await;
+    }
+}
