@@ -43,9 +43,6 @@ pub enum Error {
     /// Evaluating, recording or saving rules failed.
     #[error(transparent)]
     Evaluate(#[from] leadorch_evaluate::Error),
-    /// A Google account's grant could not be used.
-    #[error(transparent)]
-    Accounts(#[from] leadorch_accounts::Error),
 }
 
 /// Result of the daemon.
