@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use leadorch_accounts::{self as accounts, AccountSummary, PendingConsent};
+use leadorch_config::{Config, GoogleSettings};
 use leadorch_core::Engine;
-use leadorch_daemon::accounts::{self, AccountSummary, PendingConsent};
-use leadorch_daemon::config::GoogleSettings;
-use leadorch_daemon::{DaemonConfig, Error as DaemonError};
 use leadorch_store::{db, default_master_key_file, Db, RetentionPolicy, Store};
 use serde::Serialize;
 use tokio::sync::Mutex;
@@ -73,7 +72,7 @@ impl OpenOptions {
     /// `LEADORCH_MASTER_KEY_FILE`, `LEADORCH_CONFIG` and `LEADORCH_*` overrides.
     pub fn from_env() -> Result<OpenOptions, UiError> {
         let config = std::env::var_os("LEADORCH_CONFIG").map(PathBuf::from);
-        let settings = DaemonConfig::load(config.as_deref(), std::env::vars())
+        let settings = Config::load(config.as_deref(), std::env::vars())
             .map_err(|e| UiError::new("not_open", e))?;
         Ok(OpenOptions {
             database_url: std::env::var("DATABASE_URL")
@@ -108,10 +107,10 @@ pub fn database_identity(url: &str) -> String {
     db::redact_url(url)
 }
 
-fn ui(e: DaemonError) -> UiError {
+fn ui(e: accounts::Error) -> UiError {
     match e {
-        DaemonError::Input(m) => UiError::new("input", m),
-        DaemonError::OAuth(e) => UiError::new("consent", e),
+        accounts::Error::Input(m) => UiError::new("input", m),
+        accounts::Error::OAuth(e) => UiError::new("consent", e),
         other => UiError::new("internal", other),
     }
 }

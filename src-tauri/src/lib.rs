@@ -35,7 +35,7 @@ mod commands {
 
     use crate::app::{ConsentStarted, Desktop, Overview};
     use crate::UiError;
-    use leadorch_daemon::accounts::AccountSummary;
+    use leadorch_accounts::AccountSummary;
 
     /// What the app opened (or why it could not).
     pub type Opened = Result<Desktop, UiError>;

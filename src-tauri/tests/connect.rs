@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::time::Duration;
 
-use leadorch_daemon::config::GoogleSettings;
+use leadorch_config::GoogleSettings;
 use leadorch_desktop::app::{Desktop, OpenOptions};
 use leadorch_desktop::master_key::SecretStore;
 use leadorch_fakes::{FakeGoogleAds, FakeOAuth};

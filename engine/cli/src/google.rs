@@ -1,21 +1,16 @@
-//! `leadorch google connect|revoke|forget|list`, and the Google Ads adapter of
-//! `leadorch daemon --adapter google`.
+//! `leadorch google connect|revoke|forget|list`: Google accounts and their grants.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chrono::Utc;
 use clap::Subcommand;
-use leadorch_daemon::accounts::{self, AccountTokens, PendingConsent, Revoked};
-use leadorch_daemon::config::GoogleSettings;
-use leadorch_daemon::google::GoogleAdapter;
-use leadorch_daemon::DaemonConfig;
-use leadorch_google::GoogleAdsClient;
+use leadorch_accounts::{self as accounts, PendingConsent, Revoked};
+use leadorch_config::{Config, GoogleSettings};
 
-use crate::commands::{actor, open};
+use crate::common::{actor, open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -67,7 +62,7 @@ pub enum GoogleCommand {
 }
 
 fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
-    Ok(DaemonConfig::load(config, std::env::vars())?.google)
+    Ok(Config::load(config, std::env::vars())?.google)
 }
 
 pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
@@ -134,35 +129,4 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The Google Ads adapter for the daemon, from `[google]`: the account's stored grant, its
-/// customers; a grant Google refuses is recorded and reported at once.
-pub async fn adapter(
-    engine: &leadorch_core::Engine,
-    config: &DaemonConfig,
-) -> Result<Arc<GoogleAdapter>> {
-    let s = &config.google;
-    if s.account.is_empty() {
-        bail!("--adapter google needs [google] account in the config file (LEADORCH__GOOGLE__ACCOUNT)");
-    }
-    let notify: accounts::Notifier = Arc::new(|account: &str, reason: &str| {
-        tracing::error!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
-        eprintln!("leadorch daemon: Google account {account} needs consent again ({reason}); run `leadorch google connect --account {account}`");
-    });
-    let tokens =
-        AccountTokens::load(engine, accounts::oauth_config(s)?, &s.account, notify).await?;
-    let client = GoogleAdsClient::new(accounts::ads_config(s)?, Arc::new(tokens.clone()))?;
-    let (key, zone) = match &s.timezone {
-        Some(z) => ("google.timezone", z),
-        None => ("facts.timezone", &config.facts.timezone),
-    };
-    let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
-        anyhow::anyhow!("{key}: {zone:?} is not a time zone (e.g. Europe/Amsterdam)")
-    })?;
-    let adapter = GoogleAdapter::new(client, &s.account, &s.customers, s.validate_only)
-        .map_err(|e| anyhow::anyhow!("[google] {e}"))?
-        .with_timezone(timezone)
-        .with_grant(tokens);
-    Ok(Arc::new(adapter))
 }

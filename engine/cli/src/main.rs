@@ -1,4 +1,10 @@
 //! `leadorch`: the command line of Lead Orchestrator, and its daemon.
+//!
+//! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
+//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `debug`), each with its
+//! clap definitions and its `run`; what they share (opening the engine from the global
+//! options, the configuration file, time parsing, output helpers) is in `common`. No family
+//! imports another; [`run`] dispatches.
 #![forbid(unsafe_code)]
 
 /// `writeln!` to standard output, returning the error (a closed pipe ends a listing quietly).
@@ -9,18 +15,27 @@ macro_rules! outln {
     }};
 }
 
+mod audit;
 mod bench;
-mod commands;
+mod common;
+mod daemon;
+mod debug;
+mod demo;
+mod events;
+mod explain;
 mod google;
-mod operate;
+mod replay;
+mod retention;
+mod rules;
+mod seed;
+mod subjects;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use anyhow::Result;
 
-/// Exit code for "the command ran and found a problem" (a broken chain).
-pub const EXIT_FINDING: u8 = 3;
+use clap::{Args, Parser, Subcommand};
 
 /// Lead Orchestrator: event-sourced control of ad campaigns by sales capacity.
 #[derive(Parser, Debug)]
@@ -53,35 +68,35 @@ pub struct Global {
 pub enum Command {
     /// Read the event log
     #[command(subcommand)]
-    Events(EventsCommand),
+    Events(events::EventsCommand),
     /// Check the log's integrity
     #[command(subcommand)]
-    Audit(AuditCommand),
+    Audit(audit::AuditCommand),
     /// Rebuild the read models from position 0, or show them as of an earlier point
-    Replay(ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// Data subjects: export (GDPR Art. 15/20) and erasure (Art. 17)
     #[command(subcommand)]
-    Subjects(SubjectsCommand),
+    Subjects(subjects::SubjectsCommand),
     /// Retention of personal data
     #[command(subcommand)]
-    Retention(RetentionCommand),
+    Retention(retention::RetentionCommand),
     /// Write a realistic synthetic history (leads with consents, capacity, campaign changes,
     /// erasures)
-    Seed(SeedArgs),
+    Seed(seed::SeedArgs),
     /// Benchmarks against named peers, measured in the same run
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Run the simulator, the daemon and the example rules together on an accelerated
     /// clock, with a live view and a summary against the same world without rules
-    Demo(operate::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Evaluate rules on their schedules and within a moment of each capacity change, lead
     /// or metrics refresh, and apply decisions (one leader per database)
-    Daemon(operate::DaemonArgs),
+    Daemon(daemon::DaemonArgs),
     /// Rules: save, list, enable/disable, dry-run, backtest, check, test
     #[command(subcommand)]
-    Rules(operate::RulesCommand),
+    Rules(rules::RulesCommand),
     /// Why is this campaign in its current state (or as of --at)?
-    Explain(operate::ExplainArgs),
+    Explain(explain::ExplainArgs),
     /// Google accounts: connect (OAuth consent), revoke, forget, list
     #[command(subcommand)]
     Google(google::GoogleCommand),
@@ -92,89 +107,6 @@ pub enum Command {
         #[arg(long, default_value = "debug:crash")]
         stream: String,
     },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum EventsCommand {
-    /// List events in log order
-    List(ListArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct ListArgs {
-    /// Only this stream (e.g. lead:0191…, campaign:1234567890/1001)
-    #[arg(long)]
-    pub stream: Option<String>,
-    /// Only this event type (e.g. LeadReceived)
-    #[arg(long = "type")]
-    pub event_type: Option<String>,
-    /// Only events after this position
-    #[arg(long, default_value_t = 0)]
-    pub after: u64,
-    /// At most this many events
-    #[arg(long)]
-    pub limit: Option<u64>,
-    /// One JSON object per line, with the payload
-    #[arg(long)]
-    pub json: bool,
-    /// Decrypt personal fields in --json output (default: shown as null)
-    #[arg(long, requires = "json")]
-    pub reveal: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AuditCommand {
-    /// Recompute the hash chain: exit 0 with the count and head hash when it holds, exit 3
-    /// with the first bad position when any stored byte was changed
-    Verify,
-}
-
-#[derive(Args, Debug)]
-pub struct ReplayArgs {
-    /// Show the read models as of a position (e.g. 1200) or a time (RFC 3339, e.g.
-    /// 2026-11-01T12:00:00Z, or a date) instead of rebuilding the stored ones
-    #[arg(long)]
-    pub as_of: Option<String>,
-    /// Print the result as JSON
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Subcommand, Debug)]
-pub enum SubjectsCommand {
-    /// Everything held about a data subject, decrypted, as JSON (records the request)
-    Export {
-        /// The data subject id
-        id: String,
-        /// Write to this file instead of standard output
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-    },
-    /// Erase a data subject by destroying their keys (the log stays verifiable)
-    Erase {
-        /// The data subject id
-        id: String,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum RetentionCommand {
-    /// Shred personal data whose retention window has ended
-    Enforce {
-        /// Evaluate the windows at this time instead of now (RFC 3339)
-        #[arg(long)]
-        now: Option<String>,
-    },
-}
-
-#[derive(Args, Debug)]
-pub struct SeedArgs {
-    /// How many events to write
-    #[arg(long, default_value_t = 10_000)]
-    pub events: u64,
-    /// Random seed; the same seed writes the same history
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
 }
 
 #[global_allocator]
@@ -199,13 +131,33 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs one parsed command line.
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Events(cmd) => events::run(g, cmd).await,
+        Command::Audit(cmd) => audit::run(g, cmd).await,
+        Command::Replay(args) => replay::run(g, args).await,
+        Command::Subjects(cmd) => subjects::run(g, cmd).await,
+        Command::Retention(cmd) => retention::run(g, cmd).await,
+        Command::Seed(args) => seed::run(g, args).await,
+        Command::Bench(cmd) => crate::bench::run(g, cmd).await,
+        Command::Demo(args) => demo::run(g, args).await,
+        Command::Daemon(args) => daemon::run(g, args).await,
+        Command::Rules(cmd) => rules::run(g, cmd).await,
+        Command::Explain(args) => explain::run(g, args).await,
+        Command::Google(cmd) => google::run(g, cmd).await,
+        Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,
     }
 }
 

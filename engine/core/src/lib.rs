@@ -94,4 +94,27 @@ impl Engine {
             }
         }
     }
+
+    /// An aggregate's state folded from its stream (default when it does not exist), personal
+    /// fields redacted; `pick` takes the aggregate's events out of
+    /// [`leadorch_domain::AnyEvent`].
+    pub async fn load_state<A: Aggregate + Default>(
+        &self,
+        id: &str,
+        pick: impl Fn(leadorch_domain::AnyEvent) -> Option<A::Event>,
+    ) -> Result<A> {
+        let mut state = A::default();
+        let mut decoder = self.store.codec.decoder(leadorch_store::Reveal::Redact);
+        for rec in self
+            .store
+            .log
+            .read_stream(&leadorch_domain::stream_id(A::TYPE, id))
+            .await?
+        {
+            if let Some(e) = pick(projection::decode(&mut decoder, &rec).await?) {
+                state.apply(e);
+            }
+        }
+        Ok(state)
+    }
 }

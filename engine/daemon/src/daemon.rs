@@ -10,32 +10,28 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
+use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::{Campaign, CampaignCommand};
+use leadorch_evaluate::facts::{FactsView, TriggerKind};
+use leadorch_evaluate::tick::{self, LoadedRule, RuleSet};
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
 use leadorch_store::{CatchUp, Metadata, RecordedEvent, Reveal, WriteTx};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::adapter::AdsAdapter;
-use crate::config::DaemonConfig;
 use crate::executor::{ExecOutcome, Executor};
-use crate::facts::{FactsView, TriggerKind};
 use crate::leader::Leadership;
-use crate::tick::{self, LoadedRule, RuleSet};
 use crate::Result;
 
 /// The checkpoint of the daemon: every trigger up to this position has been evaluated.
 pub const CHECKPOINT: &str = "daemon";
 /// Events read per page.
 const PAGE: u64 = 5_000;
-
-/// A failure injected by tests, to check what a crash at that point leaves behind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fault {
-    /// Stop right after recording an evaluation and its change requests, before applying.
-    AfterDecide,
-}
+/// The failpoint right after an evaluation and its change requests are recorded, before
+/// anything is applied (active only in builds with the `failpoints` feature, i.e. tests).
+pub const AFTER_DECIDE: &str = "daemon::after_decide";
 
 /// One evaluation, summarised for views and logs.
 #[derive(Clone, Debug, Serialize)]
@@ -86,11 +82,9 @@ pub struct Daemon {
     /// The ads platform.
     pub adapter: Arc<dyn AdsAdapter>,
     /// Configuration.
-    pub config: DaemonConfig,
+    pub config: Config,
     /// What rules see.
     pub view: FactsView,
-    /// A test's injected failure.
-    pub fault: Option<Fault>,
     rules: RuleSet,
     executor: Executor,
     next_due: BTreeMap<String, DateTime<Utc>>,
@@ -107,7 +101,7 @@ impl Daemon {
         engine: Engine,
         host: Arc<RuleHost>,
         adapter: Arc<dyn AdsAdapter>,
-        config: DaemonConfig,
+        config: Config,
     ) -> Result<Daemon> {
         let checkpoint = engine.store.db().checkpoint(CHECKPOINT).await?;
         let executor = Executor::new(config.executor.max_attempts);
@@ -117,7 +111,6 @@ impl Daemon {
             adapter,
             config,
             view: FactsView::default(),
-            fault: None,
             rules: RuleSet::default(),
             executor,
             next_due: BTreeMap::new(),
@@ -373,9 +366,11 @@ impl Daemon {
             &self.config.actor,
         )
         .await?;
-        if self.fault == Some(Fault::AfterDecide) {
-            return Err(crate::Error::Fault("stopped after deciding (test fault)"));
-        }
+        // Tests stop here to check what a crash between deciding and applying leaves behind
+        // (`fail::cfg(AFTER_DECIDE, "return")`); nothing unless built with `failpoints`.
+        fail::fail_point!(AFTER_DECIDE, |_| Err(crate::Error::Engine(
+            leadorch_core::Error::Internal("stopped after deciding (failpoint)".into())
+        )));
         self.advance_checkpoint(position).await?;
         let failures = outcome
             .runs
@@ -424,7 +419,7 @@ impl Daemon {
         engine: Engine,
         host: Arc<RuleHost>,
         adapter: Arc<dyn AdsAdapter>,
-        config: DaemonConfig,
+        config: Config,
         mut stop: watch::Receiver<bool>,
         on_step: &mut (dyn FnMut(&StepReport) + Send),
     ) -> Result<()> {

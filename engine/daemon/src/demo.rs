@@ -14,21 +14,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::HourMetrics;
 use leadorch_domain::{
     Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, Lead, LeadCommand, LeadStatus,
 };
+use leadorch_evaluate::library::{rule_id_of, save_rule};
 use leadorch_rules::RuleHost;
 use leadorch_sim::{SimConfig, SimEvent, SimSummary, Simulator};
 use leadorch_store::Metadata;
 use serde::Serialize;
 
 use crate::adapter::SimAdapter;
-use crate::config::DaemonConfig;
 use crate::daemon::{Daemon, StepReport};
 use crate::executor::ExecResult;
-use crate::library::{rule_id_of, save_rule};
 use crate::{Error, Result};
 
 /// What the demo runs.
@@ -49,7 +49,7 @@ pub struct DemoOptions {
     /// Real seconds to wait per simulated minute (0: as fast as possible).
     pub pace: std::time::Duration,
     /// Daemon configuration (policy, facts settings); the time zone is the simulator's.
-    pub config: DaemonConfig,
+    pub config: Config,
     /// Set to stop early (Ctrl-C); the summary covers the minutes run.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
 }

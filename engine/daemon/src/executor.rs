@@ -12,11 +12,11 @@ use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
 use leadorch_domain::campaign::CampaignChange;
 use leadorch_domain::{Campaign, CampaignCommand};
+use leadorch_evaluate::facts::FactsView;
 use leadorch_store::Metadata;
 use serde::Serialize;
 
 use crate::adapter::{AdsAdapter, ObservedCampaign};
-use crate::facts::FactsView;
 use crate::Result;
 
 /// How one change ended in this pass.

@@ -33,7 +33,7 @@ pub struct GoogleAdapter {
     /// The accounts' time zone: Google reports metrics by date and hour in it.
     timezone: chrono_tz::Tz,
     /// The grant's tokens, to know when consent is needed again.
-    grant: Option<crate::accounts::AccountTokens>,
+    grant: Option<leadorch_accounts::AccountTokens>,
     /// The last campaigns read, by (customer, campaign id).
     last: Mutex<HashMap<(String, String), CampaignRow>>,
 }
@@ -89,7 +89,7 @@ impl GoogleAdapter {
 
     /// The grant the client's tokens come from: while Google refuses it, the adapter reports
     /// that it cannot act, so the daemon's rules pause until the account is connected again.
-    pub fn with_grant(mut self, grant: crate::accounts::AccountTokens) -> GoogleAdapter {
+    pub fn with_grant(mut self, grant: leadorch_accounts::AccountTokens) -> GoogleAdapter {
         self.grant = Some(grant);
         self
     }

@@ -1,36 +1,26 @@
-//! The daemon end to end on real databases: the demo's story, determinism, a crash between
-//! deciding and applying, manual changes respected, hostile rules contained, explain and
-//! backtest, and two daemons on one PostgreSQL database acting once.
+//! The daemon end to end on real databases: the demo's story, determinism, manual changes
+//! respected, hostile rules contained, explain and backtest, and two daemons on one
+//! PostgreSQL database acting once. (A crash between deciding and applying: `crash.rs`.)
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
-use leadorch_core::Engine;
-use leadorch_daemon::adapter::{AdapterError, AdsAdapter, ObservedCampaign, SimAdapter};
-use leadorch_daemon::daemon::Fault;
+use chrono::{Duration, Utc};
+use leadorch_config::Config;
+use leadorch_daemon::adapter::{AdsAdapter, ObservedCampaign};
 use leadorch_daemon::demo::{self, DemoOptions};
-use leadorch_daemon::library::save_rule;
-use leadorch_daemon::{backtest, explain, tick, Daemon, DaemonConfig};
+use leadorch_daemon::Daemon;
 use leadorch_domain::campaign::{CampaignChange, CampaignStatus};
-use leadorch_domain::{CapacityCommand, CapacitySnapshot, EvaluationEvent};
+use leadorch_evaluate::library::save_rule;
+use leadorch_evaluate::{backtest, explain, tick};
 use leadorch_rules::{Limits, RuleHost};
-use leadorch_sim::{SimConfig, Simulator};
-use leadorch_store::{EventFilter, Metadata, Reveal};
 use leadorch_test_support::TestDb;
 
 mod common;
 
+use common::gated::{capacity, counting, decisions, gated, gated_in, start, Gated};
 use common::{config, engine, host, repo, GATE};
-
-fn start() -> DateTime<Utc> {
-    // Monday 2 March 2026, 07:00 in Amsterdam.
-    DateTime::parse_from_rfc3339("2026-03-02T06:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 fn demo_options(minutes: u64) -> DemoOptions {
     DemoOptions {
@@ -41,60 +31,9 @@ fn demo_options(minutes: u64) -> DemoOptions {
         lib_dir: repo().join("rules/lib"),
         view_every: 0,
         pace: StdDuration::ZERO,
-        config: DaemonConfig::default(),
+        config: Config::default(),
         stop: Arc::default(),
     }
-}
-
-/// Every evaluation's decisions and rule runs, as stored (durations excluded).
-async fn decisions(e: &Engine) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut decoder = e.store.codec.decoder(Reveal::Redact);
-    let recs = e
-        .store
-        .log
-        .list(&EventFilter {
-            stream: None,
-            event_type: Some("EvaluationRecorded".into()),
-            after: 0,
-            until: None,
-            limit: None,
-        })
-        .await
-        .unwrap();
-    for rec in recs {
-        let any = leadorch_core::projection::decode(&mut decoder, &rec)
-            .await
-            .unwrap();
-        let leadorch_domain::AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) = any
-        else {
-            panic!("not an evaluation")
-        };
-        let runs: Vec<_> = r
-            .rules
-            .iter()
-            .map(|x| {
-                (
-                    x.rule_id.clone(),
-                    x.rule_version,
-                    x.source_digest.clone(),
-                    x.run.clone(),
-                )
-            })
-            .collect();
-        out.push(
-            serde_json::to_string(&(
-                &rec.stream_id,
-                &r.trigger,
-                &r.facts_digest,
-                &r.resolution,
-                &runs,
-                &r.changes,
-            ))
-            .unwrap(),
-        );
-    }
-    out
 }
 
 #[tokio::test]
@@ -145,195 +84,6 @@ async fn same_history_and_rules_give_the_same_decisions_byte_for_byte() {
     let db = decisions(&eb).await;
     assert!(!da.is_empty());
     assert_eq!(da, db);
-}
-
-/// Counts the changes that reach the platform.
-struct Counting {
-    inner: SimAdapter,
-    applied: AtomicU64,
-}
-
-#[async_trait]
-impl AdsAdapter for Counting {
-    fn name(&self) -> &str {
-        "counting-sim"
-    }
-    async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {
-        self.inner.campaigns().await
-    }
-    async fn apply(
-        &self,
-        customer_id: &str,
-        campaign_id: &str,
-        change: &CampaignChange,
-    ) -> Result<(), AdapterError> {
-        self.applied.fetch_add(1, Ordering::SeqCst);
-        self.inner.apply(customer_id, campaign_id, change).await
-    }
-}
-
-fn counting() -> Arc<Counting> {
-    let sim = Simulator::new(SimConfig::demo(start(), 7)).unwrap();
-    Arc::new(Counting {
-        inner: SimAdapter::new(Arc::new(Mutex::new(sim))),
-        applied: AtomicU64::new(0),
-    })
-}
-
-async fn capacity(e: &Engine, team: &str, open: u32, max: u32, at: DateTime<Utc>) {
-    e.execute::<CapacitySnapshot>(
-        team,
-        CapacityCommand::Record {
-            team: team.into(),
-            agents_available: 3,
-            open_leads: open,
-            max_open_leads: max,
-            source: "test".into(),
-            at,
-        },
-        &Metadata::actor("test"),
-    )
-    .await
-    .unwrap();
-}
-
-fn gated_in(sim: &Arc<Counting>, team: &str) -> usize {
-    let s = sim.inner.sim().lock().unwrap();
-    s.campaigns()
-        .iter()
-        .filter(|c| {
-            c.snapshot
-                .labels
-                .iter()
-                .any(|l| l == &format!("team:{team}"))
-        })
-        .count()
-}
-
-/// A daemon with the gate rule saved, the simulated campaigns observed (one step at
-/// `start()`), and a counting adapter.
-struct Gated {
-    _db: TestDb,
-    e: Engine,
-    h: Arc<RuleHost>,
-    adapter: Arc<Counting>,
-    d: Daemon,
-}
-
-async fn gated(config: DaemonConfig) -> Gated {
-    let db = TestDb::sqlite();
-    let e = engine(&db).await;
-    let h = host();
-    save_rule(&e, &h, "gate", GATE, true, start(), "test")
-        .await
-        .unwrap();
-    let adapter = counting();
-    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config)
-        .await
-        .unwrap();
-    d.step(start()).await.unwrap();
-    Gated {
-        _db: db,
-        e,
-        h,
-        adapter,
-        d,
-    }
-}
-
-/// Records a full team a minute later and lets the daemon decide, then "crash" before
-/// applying.
-async fn crash_after_deciding(g: &mut Gated, open: u32) {
-    let at = start() + Duration::minutes(1);
-    capacity(&g.e, "sales-nl", open, 40, at).await;
-    g.d.fault = Some(Fault::AfterDecide);
-    g.d.step(at).await.expect_err("injected fault");
-}
-
-#[tokio::test]
-async fn a_crash_between_deciding_and_applying_neither_loses_nor_repeats() {
-    let now = start();
-    // First daemon: observes campaigns, then decides to pause and "crashes" before applying.
-    let mut g = gated(config()).await;
-    crash_after_deciding(&mut g, 38).await;
-    let Gated {
-        e, h, adapter, d, ..
-    } = &g;
-    assert_eq!(
-        adapter.applied.load(Ordering::SeqCst),
-        0,
-        "nothing applied yet"
-    );
-    let pending = d.view.pending_changes().len();
-    // Second daemon: resumes from the checkpoint and the outbox.
-    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config())
-        .await
-        .unwrap();
-    assert!(d.view.pending_changes().len() >= pending);
-    d.step(now + Duration::minutes(2)).await.unwrap();
-    let nl = gated_in(adapter, "sales-nl");
-    assert!(nl > 0);
-    assert_eq!(
-        adapter.applied.load(Ordering::SeqCst),
-        nl as u64,
-        "one apply per campaign"
-    );
-    assert!(d.view.pending_changes().is_empty());
-    // More steps: nothing is applied again, and the same evaluation is not recorded twice.
-    d.step(now + Duration::minutes(3)).await.unwrap();
-    assert_eq!(adapter.applied.load(Ordering::SeqCst), nl as u64);
-    let evals = decisions(e).await;
-    let mut ids: Vec<_> = evals
-        .iter()
-        .map(|s| s.split(',').next().unwrap().to_string())
-        .collect();
-    let n = ids.len();
-    ids.dedup();
-    assert_eq!(ids.len(), n);
-}
-
-#[tokio::test]
-async fn a_change_applied_before_the_crash_is_recorded_not_repeated() {
-    let now = start();
-    let mut g = gated(config()).await;
-    crash_after_deciding(&mut g, 40).await;
-    let Gated {
-        _db,
-        e,
-        h,
-        adapter,
-        mut d,
-    } = g;
-    // The platform got the change, but the crash came before it was recorded.
-    d.read_new().await.unwrap();
-    assert!(!d.view.pending_changes().is_empty());
-    for (campaign, _, record) in d.view.pending_changes() {
-        let (customer, id) = campaign.split_once('/').unwrap();
-        adapter
-            .inner
-            .apply(customer, id, &record.change)
-            .await
-            .unwrap();
-    }
-    drop(d);
-    let mut d = Daemon::start(e.clone(), h, adapter.clone(), config())
-        .await
-        .unwrap();
-    let report = d.step(now + Duration::minutes(2)).await.unwrap();
-    assert!(!report.executed.is_empty());
-    assert!(
-        report
-            .executed
-            .iter()
-            .all(|x| x.result == leadorch_daemon::executor::ExecResult::AlreadyInEffect),
-        "{:?}",
-        report.executed
-    );
-    assert_eq!(
-        adapter.applied.load(Ordering::SeqCst),
-        0,
-        "not applied a second time"
-    );
 }
 
 #[tokio::test]
@@ -500,14 +250,14 @@ async fn explain_and_backtest_read_the_demo_history() {
         version: 0,
         compiled: h.compile("capacity_gate", &source).unwrap(),
     });
-    let mut facts = DaemonConfig::default().facts;
+    let mut facts = Config::default().facts;
     facts.timezone = "Europe/Amsterdam".into();
     let opts = backtest::BacktestOptions {
         rule,
         from: start(),
         to: start() + Duration::minutes(300),
         facts: &facts,
-        policy: DaemonConfig::default().policy(),
+        policy: Config::default().policy(),
         default_every: Duration::minutes(5),
     };
     let a = backtest::run(&e, &h, &opts, &mut |_| {}).await.unwrap();

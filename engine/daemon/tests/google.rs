@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_daemon::google::GoogleAdapter;
-use leadorch_daemon::library::save_rule;
-use leadorch_daemon::{Daemon, DaemonConfig};
+use leadorch_daemon::Daemon;
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
+use leadorch_evaluate::library::save_rule;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Fault, Route};
 use leadorch_google::{
     memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken,
@@ -32,7 +33,7 @@ fn start() -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn config() -> DaemonConfig {
+fn config() -> Config {
     let mut c = common::config();
     c.reconcile.every = "1m".into();
     c
@@ -280,7 +281,7 @@ fn conforms(w: &World) {
 
 #[tokio::test]
 async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_hanging() {
-    use leadorch_daemon::accounts::{self, AccountTokens};
+    use leadorch_accounts::{self as accounts, AccountTokens};
     use leadorch_daemon::adapter::AdsAdapter;
     use leadorch_oauth::{OAuthConfig, Secret};
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -478,7 +479,7 @@ async fn connected_daemon(
     account: &str,
     customer: &str,
 ) -> Daemon {
-    use leadorch_daemon::accounts::{self, AccountTokens};
+    use leadorch_accounts::{self as accounts, AccountTokens};
     let granted = granted_tokens(oauth);
     accounts::record_consent(e, account, &granted, ads_config(fake), "test", Utc::now())
         .await
@@ -528,10 +529,10 @@ fn holds(haystack: &[u8], needle: &str) -> bool {
 
 /// The evaluation that decided the campaign's current status.
 fn deciding_evaluation(
-    x: &leadorch_daemon::explain::Explanation,
-) -> leadorch_daemon::explain::EvaluationExcerpt {
+    x: &leadorch_evaluate::explain::Explanation,
+) -> leadorch_evaluate::explain::EvaluationExcerpt {
     match &x.cause {
-        leadorch_daemon::explain::Cause::Engine {
+        leadorch_evaluate::explain::Cause::Engine {
             evaluation: Some(e),
             ..
         } => (**e).clone(),
@@ -579,7 +580,8 @@ async fn forgetting_a_google_account_shreds_its_google_data_on_postgres() {
 }
 
 async fn forgetting_shreds(db: TestDb) {
-    use leadorch_daemon::{accounts, explain};
+    use leadorch_accounts as accounts;
+    use leadorch_evaluate::explain;
     use leadorch_fakes::HourMetrics;
 
     const A: &str = "1111111111";
@@ -661,7 +663,7 @@ async fn forgetting_shreds(db: TestDb) {
             "{value:?} is not readable with the keys"
         );
     }
-    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    let view = leadorch_evaluate::facts::FactsView::load(&e).await.unwrap();
     let facts = view.facts(t2 + Duration::minutes(1), &config().facts);
     let names: Vec<&str> = facts.campaigns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, vec![A_NAME, B_NAME]);
@@ -699,7 +701,7 @@ async fn forgetting_shreds(db: TestDb) {
             "{secret:?} is in the database in clear"
         );
     }
-    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    let view = leadorch_evaluate::facts::FactsView::load(&e).await.unwrap();
     let a = &view.campaigns[&a_id];
     assert!(
         a.state.snapshot().is_none() && a.metrics.is_empty(),
@@ -748,7 +750,7 @@ async fn forgetting_shreds(db: TestDb) {
         leadorch_domain::campaign::CampaignChange::Pause
     );
     match &b_explained.cause {
-        leadorch_daemon::explain::Cause::Engine { reason, .. } => {
+        leadorch_evaluate::explain::Cause::Engine { reason, .. } => {
             assert!(reason.contains(B_NAME), "B's reason: {reason}")
         }
         other => panic!("B paused by the engine, not {other:?}"),
@@ -775,7 +777,7 @@ async fn forgetting_shreds(db: TestDb) {
     // A connected again gets new keys: its old data stays gone, what is read now is readable.
     let mut again = connected_daemon(&e, &oauth, &fake, "acme", A).await;
     again.step(t3 + Duration::minutes(1)).await.unwrap();
-    let view = leadorch_daemon::facts::FactsView::load(&e).await.unwrap();
+    let view = leadorch_evaluate::facts::FactsView::load(&e).await.unwrap();
     assert_eq!(
         view.campaigns[&a_id]
             .state

@@ -22,13 +22,14 @@ use anyhow::{bail, Context, Result};
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use clap::Args;
+use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_daemon::adapter::{AdapterError, AdsAdapter, ObservedCampaign, SimAdapter};
-use leadorch_daemon::library::save_rule;
-use leadorch_daemon::tick::{self, LoadedRule};
-use leadorch_daemon::{Daemon, DaemonConfig};
+use leadorch_daemon::Daemon;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignStatus};
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
+use leadorch_evaluate::library::save_rule;
+use leadorch_evaluate::tick::{self, LoadedRule};
 use leadorch_rules::{CampaignFacts, Facts, Limits, Metrics, RuleHost, TeamFacts};
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{Metadata, StoreConfig};
@@ -212,7 +213,7 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
         }));
     }
     let facts = facts(args.campaigns, (args.campaigns / 50).max(1));
-    let policy = DaemonConfig::default().policy();
+    let policy = Config::default().policy();
     eprintln!(
         "tick: {} campaigns x {} rules …",
         args.campaigns, args.rules
@@ -267,7 +268,7 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
         inner: SimAdapter::new(Arc::new(Mutex::new(sim))),
         tx,
     });
-    let mut config = DaemonConfig::default();
+    let mut config = Config::default();
     config.policy.min_dwell = "0m".into();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let daemon = {

@@ -1,14 +1,17 @@
 //! What the daemon's test files share: the repository, a fresh engine, the rules host, the
-//! capacity-gate rule and the daemon settings they run with.
+//! capacity-gate rule and the daemon settings they run with; [`gated`], the simulated
+//! account with the gate rule that `daemon.rs` and `crash.rs` drive.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use leadorch_config::Config;
 use leadorch_core::Engine;
-use leadorch_daemon::DaemonConfig;
 use leadorch_rules::{Limits, RuleHost};
 use leadorch_store::{Db, MasterKey, RetentionPolicy, Store};
 use leadorch_test_support::TestDb;
+
+pub mod gated;
 
 /// Pause above 90 % of a team's capacity, resume below 70 %, on every capacity change.
 pub const GATE: &str = r#"//! pause above 90 %, resume below 70 %
@@ -37,8 +40,8 @@ pub fn host() -> Arc<RuleHost> {
 }
 
 /// Amsterdam time, no minimum dwell.
-pub fn config() -> DaemonConfig {
-    let mut c = DaemonConfig::default();
+pub fn config() -> Config {
+    let mut c = Config::default();
     c.facts.timezone = "Europe/Amsterdam".into();
     c.policy.min_dwell = "0m".into();
     c

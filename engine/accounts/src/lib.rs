@@ -1,5 +1,5 @@
-//! Connected Google accounts: what `leadorch google connect|revoke|forget` and the daemon do
-//! with OAuth grants.
+//! Connected Google accounts: what `leadorch google connect|revoke|forget|list`, the desktop
+//! and the daemon do with OAuth grants (the coming HTTP API will use it too).
 //!
 //! - A completed consent stores the refresh token sealed ([`leadorch_store::TokenVault`]),
 //!   asks Google which customers the grant reaches, and records `ConsentGranted` (who, when,
@@ -13,6 +13,8 @@
 //!   forgetting also destroys the account's keys — its `account` key (the email and any copy
 //!   of the token) and its `google_ads` key, which sealed every campaign snapshot, metric
 //!   and facts excerpt read through the account (ADR 0012) — and records `DataDeleted`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::sync::Arc;
 
@@ -28,8 +30,28 @@ use leadorch_oauth::{
 };
 use leadorch_store::Metadata;
 
-use crate::config::GoogleSettings;
-use crate::{Error, Result};
+use leadorch_config::GoogleSettings;
+
+/// Errors of account management.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The engine refused or failed.
+    #[error(transparent)]
+    Engine(#[from] leadorch_core::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] leadorch_store::StoreError),
+    /// Bad input from the user, or Google refusing a request (what and where).
+    #[error("{0}")]
+    Input(String),
+    /// A Google consent did not complete (refused, timed out, state or PKCE mismatch, the
+    /// token endpoint failing).
+    #[error(transparent)]
+    OAuth(#[from] leadorch_oauth::OAuthError),
+}
+
+/// Result of account management.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The OAuth client from `[google]`, then `LEADORCH_GOOGLE_*` variables.
 pub fn oauth_config(s: &GoogleSettings) -> Result<OAuthConfig> {
@@ -178,11 +200,12 @@ impl PendingConsent {
 
 /// The account's state from its stream (default when it was never connected).
 pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccount> {
-    crate::library::load_state::<GoogleAccount>(engine, account, |e| match e {
-        AnyEvent::GoogleAccount(e) => Some(e),
-        _ => None,
-    })
-    .await
+    Ok(engine
+        .load_state::<GoogleAccount>(account, |e| match e {
+            AnyEvent::GoogleAccount(e) => Some(e),
+            _ => None,
+        })
+        .await?)
 }
 
 fn check_name(account: &str) -> Result<()> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
-use leadorch_domain::{stream_id, Rule, RuleCommand};
+use leadorch_domain::{Rule, RuleCommand};
 use leadorch_rules::RuleHost;
 use leadorch_store::Metadata;
 
@@ -89,33 +89,12 @@ pub async fn save_rule(
     Ok(saved)
 }
 
-/// An aggregate's state folded from its stream (default when it does not exist); `pick`
-/// takes the aggregate's events out of [`leadorch_domain::AnyEvent`].
-pub async fn load_state<A: cqrs_es::Aggregate + Default>(
-    engine: &Engine,
-    id: &str,
-    pick: impl Fn(leadorch_domain::AnyEvent) -> Option<A::Event>,
-) -> Result<A> {
-    let mut state = A::default();
-    let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
-    for rec in engine
-        .store
-        .log
-        .read_stream(&stream_id(A::TYPE, id))
-        .await?
-    {
-        if let Some(e) = pick(leadorch_core::projection::decode(&mut decoder, &rec).await?) {
-            state.apply(e);
-        }
-    }
-    Ok(state)
-}
-
 /// A rule's state from its stream (default when it does not exist).
 pub async fn load_rule(engine: &Engine, id: &str) -> Result<Rule> {
-    load_state::<Rule>(engine, id, |e| match e {
-        leadorch_domain::AnyEvent::Rule(e) => Some(e),
-        _ => None,
-    })
-    .await
+    Ok(engine
+        .load_state::<Rule>(id, |e| match e {
+            leadorch_domain::AnyEvent::Rule(e) => Some(e),
+            _ => None,
+        })
+        .await?)
 }

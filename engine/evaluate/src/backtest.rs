@@ -32,10 +32,10 @@ use leadorch_rules::{Action, Policy, RuleHost, Schedule};
 use leadorch_store::Reveal;
 use serde::Serialize;
 
-use crate::config::FactSettings;
 use crate::facts::FactsView;
 use crate::tick::{self, LoadedRule};
 use crate::Result;
+use leadorch_config::FactSettings;
 
 /// Events read per page.
 const PAGE: u64 = 5_000;

@@ -1,10 +1,12 @@
-//! Daemon configuration: a TOML file (see `docs/leadorch.example.toml`), then environment
-//! overrides.
+//! The configuration file of Lead Orchestrator (the daemon's, also read by the CLI and the
+//! desktop): a TOML file (see `docs/leadorch.example.toml`), then environment overrides.
 //!
 //! Any setting can be overridden with `LEADORCH__<SECTION>__<KEY>=<value>` (double
 //! underscores separate the path; the value is read as TOML, and as a string when it is not
 //! valid TOML): `LEADORCH__POLICY__MIN_DWELL=30m`, `LEADORCH__FACTS__TIMEZONE=Europe/Berlin`.
 //! `DATABASE_URL` sets `database_url` when the file does not.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +38,7 @@ pub enum ConfigError {
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
-pub struct DaemonConfig {
+pub struct Config {
     /// `sqlite://…` or `postgres://…`; empty means the default SQLite file.
     pub database_url: String,
     /// Folder of shared rule modules (`import "name"`).
@@ -57,9 +59,9 @@ pub struct DaemonConfig {
     pub google: GoogleSettings,
 }
 
-impl Default for DaemonConfig {
+impl Default for Config {
     fn default() -> Self {
-        DaemonConfig {
+        Config {
             database_url: String::new(),
             rules_lib: None,
             actor: "daemon".into(),
@@ -213,12 +215,12 @@ pub struct GoogleSettings {
     pub validate_only: bool,
 }
 
-impl DaemonConfig {
+impl Config {
     /// Reads `path` (if given), then applies environment overrides from `env`.
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<DaemonConfig, ConfigError> {
+    ) -> Result<Config, ConfigError> {
         let (text, origin) = match path {
             Some(p) => (
                 std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
@@ -266,7 +268,7 @@ impl DaemonConfig {
                 .entry("database_url")
                 .or_insert(toml::Value::String(url));
         }
-        let config: DaemonConfig =
+        let config: Config =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Invalid {
@@ -402,7 +404,7 @@ mod tests {
             ("DATABASE_URL".to_string(), "sqlite://x.db".to_string()),
             ("UNRELATED".to_string(), "1".to_string()),
         ];
-        let c = DaemonConfig::load(Some(&path), env).expect("loads");
+        let c = Config::load(Some(&path), env).expect("loads");
         assert_eq!(c.facts.timezone, "Europe/Amsterdam");
         assert_eq!(c.policy.min_dwell, "45m");
         assert_eq!(c.facts.window_minutes, 30);
@@ -414,19 +416,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[policy]\nmin_dwel = \"20m\"\n").expect("write");
-        let e = DaemonConfig::load(Some(&path), vec![]).expect_err("unknown key");
+        let e = Config::load(Some(&path), vec![]).expect_err("unknown key");
         assert!(e.to_string().contains("min_dwel"), "{e}");
         std::fs::write(&path, "[facts]\ntimezone = \"Mars/Olympus\"\n").expect("write");
-        let e = DaemonConfig::load(Some(&path), vec![]).expect_err("bad tz");
+        let e = Config::load(Some(&path), vec![]).expect_err("bad tz");
         assert!(e.to_string().contains("Mars/Olympus"), "{e}");
         let env = vec![("LEADORCH__POLICY__COOLDOWN".to_string(), "soon".to_string())];
-        let e = DaemonConfig::load(None, env).expect_err("bad duration");
+        let e = Config::load(None, env).expect_err("bad duration");
         assert!(e.to_string().contains("policy.cooldown"), "{e}");
     }
 
     #[test]
     fn the_example_file_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/leadorch.example.toml");
-        DaemonConfig::load(Some(&path), vec![]).expect("example config is valid");
+        Config::load(Some(&path), vec![]).expect("example config is valid");
     }
 }

@@ -16,7 +16,7 @@ use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, Capaci
 use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
 
-use crate::config::FactSettings;
+use leadorch_config::FactSettings;
 
 /// How far back lead arrivals and metrics are kept (a local day plus the longest window).
 const KEEP: Duration = Duration::hours(50);
