@@ -40,6 +40,8 @@ fn compile_errors_have_line_and_column() {
 }
 
 #[test]
+// Allowed: the test writes library files into a temporary folder.
+#[allow(clippy::disallowed_methods)]
 fn source_and_library_digests() {
     let host = host();
     let a = compile(&host, "pause(\"a\")");
@@ -66,6 +68,8 @@ fn source_and_library_digests() {
 }
 
 #[test]
+// Allowed: the test writes library files into a temporary folder.
+#[allow(clippy::disallowed_methods)]
 fn library_modules_can_import_each_other_and_errors_name_the_module() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
