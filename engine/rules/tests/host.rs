@@ -78,7 +78,7 @@ fn library_modules_can_import_each_other_and_errors_name_the_module() {
     )
     .expect("write");
     std::fs::write(dir.path().join("b.rhai"), "fn double(x) { x * 2 }").expect("write");
-    let host = RuleHost::new(Some(dir.path()), Limits::default()).expect("host");
+    let host = RuleHost::new(Some(dir.path()), common::limits()).expect("host");
     let run = run(
         &host,
         "import \"a\" as a; if a::twice(21) == 42 { pause(\"ok\") }",
