@@ -251,7 +251,8 @@ pub(super) fn on_progress(ops: u64) -> Option<Dynamic> {
 /// themselves see only the facts' time.
 ///
 /// [`Limits::wall_clock`]: super::Limits::wall_clock
-// Allowed: the budget stops endless or slow rules; it never feeds a decision.
+// Allowed: the budget only stops endless or slow rules (a stopped run proposes nothing);
+// no rule can read this clock.
 #[allow(clippy::disallowed_methods)]
 #[inline]
 pub(super) fn budget_clock() -> Instant {
