@@ -33,7 +33,7 @@ FAKES = TARGET / "debug" / "leadorch-fakes"
 CUSTOMER = "1234567890"
 
 
-def wait_port(port, seconds=30):
+def wait_port(port, seconds=120):
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
@@ -71,7 +71,8 @@ class Session:
     def text(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css).text
 
-    def wait(self, what, check, seconds=30):
+    # The limits only end a hung run: a debug app on a busy machine can take many seconds.
+    def wait(self, what, check, seconds=120):
         try:
             return WebDriverWait(self.driver, seconds, poll_frequency=0.2).until(
                 lambda d: check())

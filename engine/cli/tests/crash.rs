@@ -44,7 +44,17 @@ fn crash_rounds(url: &str, home: &std::path::Path, rounds: usize) -> Vec<String>
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(rng.gen_range(150..600)));
+        // Killed at a random moment once it is appending (not a fixed time after the start:
+        // on a busy machine the start alone can take longer). The wait is a safety net.
+        let spawned = std::time::Instant::now();
+        while lines.lock().unwrap().is_empty() {
+            assert!(
+                spawned.elapsed() < Duration::from_secs(120),
+                "the child acknowledged no append in 120 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..450)));
         child.kill().expect("SIGKILL"); // kill -9
         child.wait().unwrap();
         reader.join().unwrap();

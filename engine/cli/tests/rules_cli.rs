@@ -18,6 +18,9 @@ fn leadorch(home: &Path, args: &[&str]) -> Output {
         .env_remove("LEADORCH_MASTER_KEY")
         .env_remove("LEADORCH_MASTER_KEY_FILE")
         .env_remove("LEADORCH_CONFIG")
+        // A rule-run budget no run reaches on a busy machine (debug build): a timeout would
+        // be a rule failure.
+        .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
         .output()
         .expect("run leadorch")
 }

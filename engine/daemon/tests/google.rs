@@ -330,14 +330,15 @@ async fn a_revoked_grant_is_recorded_as_reconsent_needed_within_seconds_without_
     let err = adapter.campaigns().await.expect_err("the grant is gone");
     assert!(!err.retryable, "{err:?}");
     let deadline = began + StdDuration::from_secs(10);
-    while count_events(&e, "ReconsentNeeded").await == 0 {
+    // The operator is notified once the event is recorded: wait for both (on a busy machine
+    // the event can be seen before the notification).
+    while count_events(&e, "ReconsentNeeded").await == 0 || !notified.load(Ordering::SeqCst) {
         assert!(
             std::time::Instant::now() < deadline,
-            "no ReconsentNeeded event within 10 s"
+            "no ReconsentNeeded event, or the operator was not notified, within 10 s"
         );
         tokio::time::sleep(StdDuration::from_millis(20)).await;
     }
-    assert!(notified.load(Ordering::SeqCst), "the operator was notified");
     let state = accounts::load_account(&e, "ops").await.unwrap();
     assert_eq!(
         state.status(),

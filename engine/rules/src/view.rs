@@ -448,7 +448,8 @@ mod tests {
         // Building the shapes asserts that their keys are sorted.
         assert_eq!(SHAPES.campaign.template.len(), 20);
         let c = CampaignFacts::new("1/2", "n");
-        let (value, ..) = campaign_map(&c, Utc::now(), 60, &mut Interner::default());
+        let at: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().expect("valid time");
+        let (value, ..) = campaign_map(&c, at, 60, &mut Interner::default());
         let map = value.cast::<Map>();
         assert_eq!(map["id"].to_string(), "1/2");
         assert_eq!(map["status"].to_string(), "enabled");

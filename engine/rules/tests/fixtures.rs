@@ -30,6 +30,8 @@ fn every_fixture_passes() {
     assert!(reports.iter().all(|r| r.steps > 0));
 }
 
+// Allowed: the test writes the fixture files it runs into a temporary folder.
+#[allow(clippy::disallowed_methods)]
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");

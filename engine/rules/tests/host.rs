@@ -40,6 +40,8 @@ fn compile_errors_have_line_and_column() {
 }
 
 #[test]
+// Allowed: the test writes library files into a temporary folder.
+#[allow(clippy::disallowed_methods)]
 fn source_and_library_digests() {
     let host = host();
     let a = compile(&host, "pause(\"a\")");
@@ -66,6 +68,8 @@ fn source_and_library_digests() {
 }
 
 #[test]
+// Allowed: the test writes library files into a temporary folder.
+#[allow(clippy::disallowed_methods)]
 fn library_modules_can_import_each_other_and_errors_name_the_module() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
@@ -74,7 +78,7 @@ fn library_modules_can_import_each_other_and_errors_name_the_module() {
     )
     .expect("write");
     std::fs::write(dir.path().join("b.rhai"), "fn double(x) { x * 2 }").expect("write");
-    let host = RuleHost::new(Some(dir.path()), Limits::default()).expect("host");
+    let host = RuleHost::new(Some(dir.path()), common::limits()).expect("host");
     let run = run(
         &host,
         "import \"a\" as a; if a::twice(21) == 42 { pause(\"ok\") }",

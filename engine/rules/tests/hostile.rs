@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{compile, facts, host, host_with, run, three};
+use common::{compile, facts, host, host_with, limits, run, three};
 use leadorch_rules::{EvalError, Limits, RuleHost, RuleRun};
 
 const GOOD: &str = r#"
@@ -18,6 +18,20 @@ fn still_works(host: &RuleHost) {
     assert_eq!(run.aborted, None);
     assert!(run.failures.is_empty(), "{:?}", run.failures);
     assert_eq!(run.proposals.len(), 3);
+}
+
+/// [`still_works`] for a host whose wall-clock budget is short because the test is about
+/// that budget: a good run stopped by it only means the machine was busy, so it is tried
+/// again; a host left broken by the hostile rule fails every time.
+fn still_works_within_a_short_budget(host: &RuleHost) {
+    for _ in 0..20 {
+        let run = run(host, GOOD, &facts(three(), 90));
+        if !matches!(run.aborted, Some(EvalError::Timeout { .. })) {
+            still_works(host);
+            return;
+        }
+    }
+    panic!("a good rule ran out of a short wall-clock budget 20 times in a row");
 }
 
 fn aborted(run: &RuleRun) -> &EvalError {
@@ -45,7 +59,7 @@ fn endless_loop_hits_the_wall_clock() {
     });
     let run = run(&host, "loop {}", &facts(three(), 10));
     assert_eq!(aborted(&run), &EvalError::Timeout { budget_ms: 20 });
-    still_works(&host);
+    still_works_within_a_short_budget(&host);
 }
 
 #[test]
@@ -133,7 +147,9 @@ fn map_growth_is_too_large() {
 }
 
 /// Rhai 1.27 does not check the map size when `m[new_key] = v` adds a key and the map is
-/// used no further; such growth is still bounded by the operations limit.
+/// used no further; such growth is still bounded by the operations limit (the test host's
+/// wall-clock budget, see [`common::limits`], cannot stop it first, however busy the
+/// machine).
 #[test]
 fn map_growth_by_index_alone_is_bounded_by_operations() {
     let host = host();
@@ -155,7 +171,7 @@ fn map_growth_by_index_alone_is_bounded_by_operations() {
 fn too_many_variables_is_too_large() {
     let host = host_with(Limits {
         max_variables: 8,
-        ..Limits::default()
+        ..limits()
     });
     let source = (0..20)
         .map(|i| format!("let v{i} = {i};"))

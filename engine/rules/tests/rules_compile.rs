@@ -6,6 +6,8 @@ use common::{host, rules_dir};
 use leadorch_rules::{check_rule_file, RHAI_VERSION};
 
 #[test]
+// Allowed: the test lists the example rules in `rules/`.
+#[allow(clippy::disallowed_methods)]
 fn every_example_rule_compiles() {
     let host = host();
     let mut count = 0;
@@ -40,6 +42,8 @@ fn library_modules_are_loaded() {
 }
 
 #[test]
+// Allowed: the test reads `Cargo.lock`.
+#[allow(clippy::disallowed_methods)]
 fn rhai_version_matches_the_lock_file() {
     let lock = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),

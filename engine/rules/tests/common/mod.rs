@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use leadorch_rules::{
@@ -14,9 +15,20 @@ pub fn rules_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rules")
 }
 
-/// A host with the real `rules/lib`.
+/// A host with the real `rules/lib` and the test [`limits`].
 pub fn host() -> RuleHost {
-    host_with(Limits::default())
+    host_with(limits())
+}
+
+/// The default limits, except a wall-clock budget no test reaches before the outcome it
+/// checks: a debug build on a busy machine can take longer than the production budget
+/// (50 ms) for a run that is otherwise fine or stopped by another limit, and tests must not
+/// depend on how fast the machine is. Tests of the wall-clock budget set their own.
+pub fn limits() -> Limits {
+    Limits {
+        wall_clock: Duration::from_secs(60),
+        ..Limits::default()
+    }
 }
 
 pub fn host_with(limits: Limits) -> RuleHost {
