@@ -69,8 +69,7 @@ pub enum Command {
     /// erasures)
     Seed(SeedArgs),
     /// Benchmarks against named peers, measured in the same run
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(bench::BenchArgs),
     /// Run the simulator, the daemon and the example rules together on an accelerated
     /// clock, with a live view and a summary against the same world without rules
     Demo(operate::DemoArgs),

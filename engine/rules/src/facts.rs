@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,16 @@ pub struct Calendar {
     pub weekly: BTreeMap<String, Vec<[String; 2]>>,
     /// Local dates on which the calendar is closed all day.
     pub holidays: Vec<NaiveDate>,
+}
+
+impl Calendar {
+    /// Whether the calendar is open at a local date and minute of the day (0–1439), as
+    /// rules see it in `now.open`. Fails on an unknown day or a bad interval; `name` names
+    /// the calendar in the message.
+    pub fn is_open(&self, name: &str, date: NaiveDate, minute_of_day: u32) -> Result<bool, String> {
+        let parsed = crate::view::ParsedCalendar::parse(name, self)?;
+        Ok(parsed.is_open(date, date.weekday(), minute_of_day))
+    }
 }
 
 /// Capacity of one sales team.
