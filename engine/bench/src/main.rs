@@ -34,7 +34,7 @@ struct Cli {
 }
 
 /// The options every `leadorch` command takes, accepted here as `leadorch` accepts them
-/// (`leadorch` passes its own values in the environment). The benchmarks make their own
+/// (`leadorch bench` passes those given before `bench` first). The benchmarks make their own
 /// databases and use none of them.
 #[derive(Args, Debug, Clone)]
 struct Global {

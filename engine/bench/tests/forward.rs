@@ -90,6 +90,17 @@ fn help_and_errors_are_those_of_the_benchmarks_binary() {
         assert_eq!(text(&through), text(&direct), "leadorch bench {args:?}");
         assert_eq!(through.status.code(), direct.status.code(), "{args:?}");
     }
+    // `leadorch help bench …` is `leadorch bench help …`.
+    let through = Command::new(leadorch())
+        .args(["help", "bench", "rules"])
+        .output()
+        .expect("run leadorch");
+    let direct = Command::new(bench)
+        .args(["help", "rules"])
+        .output()
+        .expect("run leadorch-bench");
+    assert_eq!(text(&through), text(&direct), "leadorch help bench rules");
+    assert!(through.status.success());
     // The usage lines read as the `leadorch` command line they are reached through.
     let help = Command::new(leadorch())
         .args(["bench", "--help"])

@@ -1,11 +1,12 @@
 //! `leadorch bench …`: runs the benchmarks, a binary of their own (`leadorch-bench`, crate
 //! `engine/bench`) built beside this one by `cargo build --release` at the repository root,
 //! so that the benchmarks and their peers are not part of `leadorch`. Every argument after
-//! `bench` goes to it unchanged (`--help` too), the global options in the environment it
-//! reads them from; it shares standard input and output, and its exit code is ours.
+//! `bench` goes to it unchanged (`--help` too), after the global options given before
+//! `bench`, which it accepts as `leadorch` does; it shares standard input and output, and its
+//! exit code is ours.
 
-use std::ffi::OsString;
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
@@ -35,16 +36,30 @@ pub async fn run(global: &Global, cmd: BenchArgs) -> Result<ExitCode> {
         );
     }
     let mut command = Command::new(&binary);
+    // Global options given before `bench` go first, as options of `leadorch-bench` itself;
+    // those read from the environment are there for it already.
+    for (flag, var, value) in [
+        (
+            "--database-url",
+            "DATABASE_URL",
+            global.database_url.as_deref().map(OsStr::new),
+        ),
+        (
+            "--master-key-file",
+            "LEADORCH_MASTER_KEY_FILE",
+            global.master_key_file.as_deref().map(Path::as_os_str),
+        ),
+        (
+            "--actor",
+            "LEADORCH_ACTOR",
+            global.actor.as_deref().map(OsStr::new),
+        ),
+    ] {
+        if let Some(value) = value.filter(|v| std::env::var_os(var).as_deref() != Some(*v)) {
+            command.arg(flag).arg(value);
+        }
+    }
     command.args(&cmd.args);
-    if let Some(url) = &global.database_url {
-        command.env("DATABASE_URL", url);
-    }
-    if let Some(file) = &global.master_key_file {
-        command.env("LEADORCH_MASTER_KEY_FILE", file);
-    }
-    if let Some(actor) = &global.actor {
-        command.env("LEADORCH_ACTOR", actor);
-    }
     let status = command
         .status()
         .with_context(|| format!("running {}", binary.display()))?;
@@ -53,6 +68,16 @@ pub async fn run(global: &Global, cmd: BenchArgs) -> Result<ExitCode> {
         // Ended by a signal.
         None => ExitCode::FAILURE,
     })
+}
+
+/// The command line with `leadorch help bench [COMMAND]…` read as `leadorch bench help
+/// [COMMAND]…`, which is what clap's `help` means, so that `leadorch-bench` answers it.
+pub fn with_help_forwarded(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    if args.get(1).is_some_and(|a| a == "help") && args.get(2).is_some_and(|a| a == "bench") {
+        args.swap(1, 2);
+    }
+    args
 }
 
 /// `leadorch-bench` in the folder of the running executable.
