@@ -152,7 +152,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Neither the global options nor anything else of `leadorch` is needed here.
+    // The global options are accepted as `leadorch` accepts them; no benchmark reads them.
     let Cli { global: _, command } = cli;
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -3,10 +3,12 @@
 //! adapter.
 //!
 //! Tick: N campaigns in T teams, R rules (the example rules from `rules/`, repeated with
-//! varied thresholds) — leadorch's host (facts prepared once per tick, ASTs compiled once)
-//! against the straightforward use of Rhai (`rhai-serde`): the same ASTs, evaluated per rule
-//! and campaign with the facts converted by `rhai::serde::to_dynamic` on every call, in a
-//! stock `Engine::new_raw()` with the same packages. Both make the same decisions (checked).
+//! varied thresholds) — leadorch's host (facts prepared once per tick, ASTs compiled once),
+//! as the daemon runs it on both cores and again confined to one core, against the
+//! straightforward use of Rhai (`rhai-serde`, [`naive_tick`], one thread): the same ASTs,
+//! evaluated per rule and campaign with the facts converted by `rhai::serde::to_dynamic` on
+//! every call, in a stock `Engine::new_raw()` with the same packages. All make the same
+//! decisions (checked).
 //!
 //! Latency: a real daemon (`Daemon::run`) on a fresh SQLite file; a capacity reading that
 //! crosses the gate is appended through the engine, and the time from the append's
