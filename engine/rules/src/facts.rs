@@ -168,3 +168,31 @@ impl CampaignFacts {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calendar_is_open_in_its_intervals_except_on_holidays() {
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid");
+        let next_monday = NaiveDate::from_ymd_opt(2026, 3, 9).expect("valid");
+        let mut c = Calendar::default();
+        c.weekly
+            .insert("mon".into(), vec![["09:00".into(), "17:30".into()]]);
+        c.holidays.push(next_monday);
+        assert_eq!(c.is_open("office", monday, 9 * 60), Ok(true));
+        assert_eq!(c.is_open("office", monday, 17 * 60 + 30), Ok(false));
+        assert_eq!(
+            c.is_open("office", monday.succ_opt().unwrap(), 600),
+            Ok(false)
+        );
+        assert_eq!(c.is_open("office", next_monday, 600), Ok(false));
+        c.weekly.insert("someday".into(), vec![]);
+        let err = c.is_open("office", monday, 600).unwrap_err();
+        assert!(
+            err.contains("calendar \"office\": unknown day \"someday\""),
+            "{err}"
+        );
+    }
+}
