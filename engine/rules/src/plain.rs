@@ -12,8 +12,8 @@ use crate::natives;
 /// A stock `Engine::new_raw()` with the packages rules get, the decision functions
 /// (`pause`, `resume`, …) and the host's limits on operations, call levels, sizes and
 /// variables; without what the host adds for speed and safety (facts prepared once per
-/// tick, one engine per thread, the wall-clock budget, `print`/`debug` capture, full
-/// optimization, `eval` disabled).
+/// tick, one engine per thread, the wall-clock budget, `print`/`debug` capture, `eval`
+/// disabled). It runs rules as the host compiled them ([`RuleHost::compile`]).
 pub struct PlainEngine<'h> {
     host: &'h RuleHost,
     engine: Engine,
