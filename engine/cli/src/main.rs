@@ -84,8 +84,7 @@ pub enum Command {
     /// erasures)
     Seed(seed::SeedArgs),
     /// Benchmarks against named peers, measured in the same run
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    Bench(bench::BenchArgs),
     /// Run the simulator, the daemon and the example rules together on an accelerated
     /// clock, with a live view and a summary against the same world without rules
     Demo(demo::DemoArgs),
@@ -113,7 +112,7 @@ pub enum Command {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(bench::with_help_forwarded(std::env::args_os()));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")

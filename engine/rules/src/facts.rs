@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,16 @@ pub struct Calendar {
     pub weekly: BTreeMap<String, Vec<[String; 2]>>,
     /// Local dates on which the calendar is closed all day.
     pub holidays: Vec<NaiveDate>,
+}
+
+impl Calendar {
+    /// Whether the calendar is open at a local date and minute of the day (0–1439), as
+    /// rules see it in `now.open`. Fails on an unknown day or a bad interval; `name` names
+    /// the calendar in the message.
+    pub fn is_open(&self, name: &str, date: NaiveDate, minute_of_day: u32) -> Result<bool, String> {
+        let parsed = crate::view::ParsedCalendar::parse(name, self)?;
+        Ok(parsed.is_open(date, date.weekday(), minute_of_day))
+    }
 }
 
 /// Capacity of one sales team.
@@ -156,5 +166,33 @@ impl CampaignFacts {
             leads_today: 0,
             leads_window: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calendar_is_open_in_its_intervals_except_on_holidays() {
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid");
+        let next_monday = NaiveDate::from_ymd_opt(2026, 3, 9).expect("valid");
+        let mut c = Calendar::default();
+        c.weekly
+            .insert("mon".into(), vec![["09:00".into(), "17:30".into()]]);
+        c.holidays.push(next_monday);
+        assert_eq!(c.is_open("office", monday, 9 * 60), Ok(true));
+        assert_eq!(c.is_open("office", monday, 17 * 60 + 30), Ok(false));
+        assert_eq!(
+            c.is_open("office", monday.succ_opt().unwrap(), 600),
+            Ok(false)
+        );
+        assert_eq!(c.is_open("office", next_monday, 600), Ok(false));
+        c.weekly.insert("someday".into(), vec![]);
+        let err = c.is_open("office", monday, 600).unwrap_err();
+        assert!(
+            err.contains("calendar \"office\": unknown day \"someday\""),
+            "{err}"
+        );
     }
 }

@@ -8,8 +8,8 @@ pub mod facts;
 pub mod fixtures;
 pub mod host;
 pub mod meta;
-mod naive;
 mod natives;
+pub mod plain;
 mod view;
 
 pub use arbiter::{resolve, Conflict, Policy, Resolution, SuppressReason, Suppressed};
@@ -21,7 +21,7 @@ pub use host::{
     PreparedFacts, RuleHost, RuleRun,
 };
 pub use meta::{parse_meta, MetaError, RuleMeta, Schedule, Scope, Trigger};
-pub use naive::naive_tick;
+pub use plain::PlainEngine;
 
 /// The Rhai version rules run on; must match `Cargo.lock`. Record it with every decision:
 /// a different interpreter may decide differently.

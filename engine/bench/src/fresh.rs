@@ -30,8 +30,8 @@ pub(crate) enum Pool {
 macro_rules! with_pool {
     ($pool:expr, $p:ident => $body:expr) => {
         match $pool {
-            $crate::bench::fresh::Pool::Sqlite($p) => $body,
-            $crate::bench::fresh::Pool::Postgres($p) => $body,
+            $crate::fresh::Pool::Sqlite($p) => $body,
+            $crate::fresh::Pool::Postgres($p) => $body,
         }
     };
 }

@@ -1,14 +1,13 @@
-//! `leadorch bench append` end to end on a tiny SQLite workload: the table and, last, one
-//! ratio line per peer.
+//! `leadorch-bench append` (what `leadorch bench append` runs) end to end on a tiny SQLite
+//! workload: the table and, last, one ratio line per peer.
 
 use std::process::Command;
 
 #[test]
 fn bench_append_prints_the_table_and_the_ratio_lines_last() {
     let tmp = tempfile::tempdir().expect("temporary folder");
-    let out = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
         .args([
-            "bench",
             "append",
             "--backend",
             "sqlite",
@@ -21,7 +20,7 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
         .env("TMPDIR", tmp.path())
         .env_remove("DATABASE_URL")
         .output()
-        .expect("run leadorch");
+        .expect("run leadorch-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");

@@ -1,23 +1,56 @@
-//! `leadorch bench …`: throughput against named peers, measured in the same run.
+//! `leadorch-bench`: the benchmarks behind `leadorch bench …`, throughput against named
+//! peers measured in the same run. The `leadorch` binary runs this one (built beside it by
+//! `cargo build --release` at the repository root) with its arguments, so the benchmarks and
+//! their peers (sqlite-es, postgres-es, the rules baseline) are not part of the product.
 //!
 //! Every contender gets a fresh database with the same durability settings (SQLite: the
 //! connect options of our own store — WAL, `synchronous=FULL`, a 30 s busy timeout;
 //! PostgreSQL: `synchronous_commit=on`), the same workload and the same number of concurrent
 //! tokio tasks. Results go to standard output as a table followed, last, by one
 //! `ratio leadorch/<peer> = X.XX` line per peer; progress goes to standard error.
+#![forbid(unsafe_code)]
 
 mod append;
 mod fresh;
+mod naive;
 mod replay;
 mod rules;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::Global;
+/// Benchmarks against named peers, measured in the same run
+#[derive(Parser, Debug)]
+#[command(name = "leadorch bench", bin_name = "leadorch bench", long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+/// The options every `leadorch` command takes, accepted here as `leadorch` accepts them
+/// (`leadorch bench` passes those given before `bench` first). The benchmarks make their own
+/// databases and use none of them.
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB [default: an SQLite file in
+    /// $LEADORCH_HOME, else $XDG_DATA_HOME/leadorch, else ~/.local/share/leadorch]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// File holding the master key that wraps data keys (created when missing)
+    /// [default: master.key beside the SQLite file, or in the data folder];
+    /// LEADORCH_MASTER_KEY (base64) overrides it
+    #[arg(long, env = "LEADORCH_MASTER_KEY_FILE", global = true)]
+    master_key_file: Option<PathBuf>,
+    /// Who is acting, recorded with every event this command writes
+    #[arg(long, env = "LEADORCH_ACTOR", global = true)]
+    actor: Option<String>,
+}
 
 /// Which database a benchmark runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,7 +80,7 @@ impl Backend {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {
+enum BenchCommand {
     /// Durable single-event appends from concurrent writers: leadorch vs the cqrs-es store
     /// (sqlite-es / postgres-es), a raw sqlx insert per transaction, and the raw multi-row
     /// batch ceiling
@@ -105,7 +138,7 @@ pub struct ReplayArgs {
 }
 
 /// Runs a benchmark.
-pub async fn run(_global: &Global, cmd: BenchCommand) -> Result<ExitCode> {
+async fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Append(args) => append::run(&args).await,
         BenchCommand::Replay(args) => replay::run(&args).await,
@@ -113,9 +146,43 @@ pub async fn run(_global: &Global, cmd: BenchCommand) -> Result<ExitCode> {
     }
 }
 
+// The allocator of the `leadorch` binary, so that figures are those of the product.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The global options are accepted as `leadorch` accepts them; no benchmark reads them.
+    let Cli { global: _, command } = cli;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// One line of the results table.
 #[derive(Clone, Debug)]
-pub(crate) struct Row {
+struct Row {
     /// Contender name (`leadorch`, a peer crate, `raw-insert`, `raw-batch`).
     pub contender: String,
     /// Events written or replayed.
@@ -143,7 +210,7 @@ impl Row {
 
 /// Sorted latencies in microseconds.
 #[derive(Clone, Debug)]
-pub(crate) struct Latencies(Vec<u32>);
+struct Latencies(Vec<u32>);
 
 impl Latencies {
     pub fn new(mut micros: Vec<u32>) -> Latencies {
@@ -163,7 +230,7 @@ impl Latencies {
 }
 
 /// Prints the results table.
-pub(crate) fn print_table(rows: &[Row]) {
+fn print_table(rows: &[Row]) {
     let header = [
         "contender",
         "events",
@@ -230,7 +297,7 @@ pub(crate) fn print_table(rows: &[Row]) {
 }
 
 /// Prints `ratio leadorch/<peer> = X.XX` for every row after the first (which is ours).
-pub(crate) fn print_ratios(rows: &[Row]) {
+fn print_ratios(rows: &[Row]) {
     let Some((ours, peers)) = rows.split_first() else {
         return;
     };
@@ -245,7 +312,7 @@ pub(crate) fn print_ratios(rows: &[Row]) {
 }
 
 /// `12345` → `"12,345"` for messages.
-pub(crate) fn thousands(n: u64) -> String {
+fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -1,17 +1,16 @@
-//! The straightforward way to host Rhai rules, kept as a baseline for benchmarks
-//! (`leadorch bench rules`): a stock `Engine::new_raw()` with the same packages and decision
-//! functions, and for every rule and campaign the facts converted to Rhai values through
-//! serde (`rhai::serde::to_dynamic`) into a fresh scope. It makes the same decisions as
-//! [`RuleHost::evaluate`], only slower. Not for production use.
+//! The straightforward way to host Rhai rules, the baseline of `leadorch bench rules`: a
+//! stock `Engine::new_raw()` with the same packages and decision functions
+//! ([`PlainEngine`]), and for every rule and campaign the facts converted to Rhai values
+//! through serde (`rhai::serde::to_dynamic`) into a fresh scope. It makes the same decisions
+//! as [`RuleHost::evaluate`], only slower, on one thread.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
-use rhai::{Dynamic, Engine, Scope};
+use leadorch_domain::campaign::{CampaignStatus, DayOfWeek};
+use leadorch_rules::{
+    CampaignFacts, CompiledRule, EvalError, Facts, Metrics, PlainEngine, RuleHost, TeamFacts,
+};
+use rhai::Scope;
 use serde_json::{json, Map as JsonMap, Value};
-
-use crate::facts::{CampaignFacts, Facts, Metrics, TeamFacts};
-use crate::host::{CompiledRule, EvalError, RuleHost};
-use crate::natives;
-use crate::view::{day_name, hhmm, iso_utc, status_name, ParsedCalendar};
 
 /// Evaluates every rule over every campaign in its scope the naive way and returns the
 /// number of proposals (aborted runs contribute none, as with [`RuleHost::evaluate`]).
@@ -21,17 +20,7 @@ pub fn naive_tick(
     rules: &[CompiledRule],
     facts: &Facts,
 ) -> Result<usize, EvalError> {
-    let limits = host.limits();
-    let mut engine = Engine::new_raw();
-    crate::host::register_packages(&mut engine);
-    engine
-        .set_max_operations(limits.max_operations)
-        .set_max_call_levels(limits.max_call_levels)
-        .set_max_string_size(limits.max_string_size)
-        .set_max_array_size(limits.max_array_size)
-        .set_max_map_size(limits.max_map_size)
-        .set_max_variables(limits.max_variables);
-    natives::register(&mut engine);
+    let engine = PlainEngine::new(host);
 
     let now = now_json(facts)?;
     let teams: JsonMap<String, Value> = facts
@@ -64,14 +53,10 @@ pub fn naive_tick(
                 dynamic(&campaign_json(c, facts.at, facts.window_minutes))?,
             );
             scope.push_constant_dynamic("team", dynamic(&team)?);
-            match engine.eval_ast_with_scope::<Dynamic>(&mut scope, rule.ast()) {
-                Ok(value) => {
-                    if let Ok(decisions) = natives::decisions_from(value) {
-                        count += decisions.len();
-                    }
-                }
+            match engine.run(rule, &mut scope) {
+                Ok(decisions) => count += decisions.len(),
                 Err(err) => {
-                    if host.classify(&err).aborts_run() {
+                    if err.aborts_run() {
                         aborted = true;
                         break;
                     }
@@ -83,6 +68,36 @@ pub fn naive_tick(
         }
     }
     Ok(proposals)
+}
+
+/// RFC 3339 in UTC with a `Z` suffix, whole seconds.
+fn iso_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn status_name(s: CampaignStatus) -> &'static str {
+    match s {
+        CampaignStatus::Enabled => "enabled",
+        CampaignStatus::Paused => "paused",
+        CampaignStatus::Removed => "removed",
+    }
+}
+
+fn day_name(d: DayOfWeek) -> &'static str {
+    match d {
+        DayOfWeek::Monday => "monday",
+        DayOfWeek::Tuesday => "tuesday",
+        DayOfWeek::Wednesday => "wednesday",
+        DayOfWeek::Thursday => "thursday",
+        DayOfWeek::Friday => "friday",
+        DayOfWeek::Saturday => "saturday",
+        DayOfWeek::Sunday => "sunday",
+    }
+}
+
+/// `"HH:MM"` for minutes since midnight.
+fn hhmm(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
 fn micros_to_units(micros: i64) -> Value {
@@ -100,7 +115,7 @@ fn metrics_json(m: &Metrics) -> JsonMap<String, Value> {
 }
 
 fn campaign_json(c: &CampaignFacts, at: DateTime<Utc>, window_minutes: u32) -> Value {
-    use leadorch_domain::campaign::{Bidding, CampaignStatus};
+    use leadorch_domain::campaign::Bidding;
     let (strategy, cpa, roas) = match &c.bidding {
         Bidding::ManualCpc => ("manual_cpc".to_string(), Value::Null, Value::Null),
         Bidding::MaximizeConversions => {
@@ -184,8 +199,9 @@ fn now_json(facts: &Facts) -> Result<Value, EvalError> {
     let mut open = JsonMap::new();
     let mut business_hours = false;
     for (name, calendar) in &facts.calendars {
-        let parsed = ParsedCalendar::parse(name, calendar).map_err(EvalError::BadFacts)?;
-        let is_open = parsed.is_open(local.date_naive(), local.weekday(), minute_of_day);
+        let is_open = calendar
+            .is_open(name, local.date_naive(), minute_of_day)
+            .map_err(EvalError::BadFacts)?;
         if name == "default" {
             business_hours = is_open;
         }
@@ -215,10 +231,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::facts::Calendar;
-    use crate::host::Limits;
-    use crate::view::{campaign_map, now_map, team_map, Interner};
-    use leadorch_domain::campaign::{AdScheduleSlot, Bidding, DayOfWeek};
+    use leadorch_domain::campaign::{AdScheduleSlot, Bidding};
+    use leadorch_rules::{Calendar, Limits};
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-02T10:30:00Z")
@@ -226,6 +240,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
+    /// The values a rule reads are the same through serde as prepared by the host: a rule
+    /// that writes them into its reason gives the same reason both ways.
     #[test]
     fn serde_views_equal_the_prepared_views() {
         let mut c = CampaignFacts::new("1/2", "Brand");
@@ -244,10 +260,6 @@ mod tests {
             bid_modifier: None,
         }];
         c.last_change_at.insert("status".into(), at());
-        let (prepared, ..) = campaign_map(&c, at(), 60, &mut Interner::default());
-        let serde = rhai::serde::to_dynamic(campaign_json(&c, at(), 60)).expect("converts");
-        assert_eq!(format!("{serde:?}"), format!("{prepared:?}"));
-
         let t = TeamFacts {
             team: "t".into(),
             agents_available: 2,
@@ -256,25 +268,52 @@ mod tests {
             updated_at: Some(at()),
             leads_window: 5,
         };
-        let serde = rhai::serde::to_dynamic(team_json("t", &t, at())).expect("converts");
-        assert_eq!(
-            format!("{serde:?}"),
-            format!("{:?}", team_map("t", &t, at()))
-        );
-
         let mut calendars = BTreeMap::new();
         calendars.insert("default".to_string(), Calendar::default());
+        let mut office = Calendar::default();
+        office
+            .weekly
+            .insert("mon".into(), vec![["09:00".into(), "17:30".into()]]);
+        calendars.insert("office".to_string(), office);
         let facts = Facts {
             at: at(),
             timezone: "Europe/Amsterdam".into(),
-            calendars: calendars.clone(),
+            calendars,
             window_minutes: 60,
-            teams: BTreeMap::new(),
-            campaigns: vec![],
+            teams: BTreeMap::from([("t".to_string(), t.clone())]),
+            campaigns: vec![c.clone()],
         };
-        let serde = rhai::serde::to_dynamic(now_json(&facts).expect("valid")).expect("converts");
-        let prepared = now_map(at(), "Europe/Amsterdam", &calendars).expect("valid");
-        assert_eq!(format!("{serde:?}"), format!("{prepared:?}"));
+
+        let host = RuleHost::new(None, Limits::default()).expect("host");
+        let rule = host
+            .compile(
+                "views",
+                "pause(`campaign ${campaign} team ${team} teams ${teams} now ${now}`)",
+            )
+            .expect("compiles");
+        let run = host.evaluate(&rule, &host.prepare(&facts));
+        assert_eq!(run.proposals.len(), 1, "{run:?}");
+        let prepared = &run.proposals[0].decision.reason;
+
+        let dynamic = |v: Value| rhai::serde::to_dynamic(v).expect("converts");
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("teams", dynamic(json!({ "t": team_json("t", &t, at()) })));
+        scope.push_constant_dynamic("now", dynamic(now_json(&facts).expect("valid")));
+        scope.push_constant_dynamic("campaign", dynamic(campaign_json(&c, at(), 60)));
+        scope.push_constant_dynamic("team", dynamic(team_json("t", &t, at())));
+        let decisions = PlainEngine::new(&host)
+            .run(&rule, &mut scope)
+            .expect("runs");
+        assert_eq!(&decisions[0].reason, prepared);
+        // Every part was there to compare, the calendars' answers included.
+        for part in [
+            "12.34",
+            "\"friday\"",
+            "\"utilisation\": 0.75",
+            "\"office\": true",
+        ] {
+            assert!(prepared.contains(part), "{part} in {prepared}");
+        }
     }
 
     #[test]

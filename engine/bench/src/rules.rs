@@ -3,10 +3,12 @@
 //! adapter.
 //!
 //! Tick: N campaigns in T teams, R rules (the example rules from `rules/`, repeated with
-//! varied thresholds) — leadorch's host (facts prepared once per tick, ASTs compiled once)
-//! against the straightforward use of Rhai (`rhai-serde`): the same ASTs, evaluated per rule
-//! and campaign with the facts converted by `rhai::serde::to_dynamic` on every call, in a
-//! stock `Engine::new_raw()` with the same packages. Both make the same decisions (checked).
+//! varied thresholds) — leadorch's host (facts prepared once per tick, ASTs compiled once),
+//! as the daemon runs it on both cores and again confined to one core, against the
+//! straightforward use of Rhai (`rhai-serde`, [`naive_tick`], one thread): the same ASTs,
+//! evaluated per rule and campaign with the facts converted by `rhai::serde::to_dynamic` on
+//! every call, in a stock `Engine::new_raw()` with the same packages. All make the same
+//! decisions (checked).
 //!
 //! Latency: a real daemon (`Daemon::run`) on a fresh SQLite file; a capacity reading that
 //! crosses the gate is appended through the engine, and the time from the append's
@@ -30,12 +32,13 @@ use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignStatus};
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
 use leadorch_evaluate::library::save_rule;
 use leadorch_evaluate::tick::{self, LoadedRule};
-use leadorch_rules::{CampaignFacts, Facts, Limits, Metrics, RuleHost, TeamFacts};
+use leadorch_rules::{CampaignFacts, Facts, Limits, Metrics, Policy, RuleHost, TeamFacts};
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{Metadata, StoreConfig};
 use tokio::sync::mpsc;
 
-use super::Latencies;
+use crate::naive::naive_tick;
+use crate::Latencies;
 
 #[derive(Args, Debug)]
 pub struct RulesArgs {
@@ -200,6 +203,72 @@ if team.utilisation >= 0.9 && !campaign.paused { return pause("full"); }
 if team.utilisation < 0.7 && campaign.paused { return resume("room"); }
 "#;
 
+/// `ticks` measured ticks of the daemon's `tick::evaluate` after 3 warm-up ticks: their
+/// times in milliseconds and the proposals of a tick.
+fn ticks(
+    host: &RuleHost,
+    rules: &[Arc<LoadedRule>],
+    facts: &Facts,
+    policy: &Policy,
+    ticks: usize,
+) -> (Vec<f64>, usize) {
+    let mut times = Vec::new();
+    let mut decisions = 0;
+    for i in 0..ticks + 3 {
+        let started = Instant::now();
+        let outcome = tick::evaluate(host, rules, facts.clone(), policy);
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if i >= 3 {
+            times.push(ms);
+        }
+        decisions = outcome
+            .runs
+            .iter()
+            .map(|(_, r)| r.proposals.len())
+            .sum::<usize>();
+    }
+    (times, decisions)
+}
+
+/// Runs `f` on a thread of its own confined to one CPU; the threads it starts (the tick's
+/// workers and fact builders) inherit that, so all of `f` shares one core. `None` where
+/// that cannot be done (not Linux).
+fn on_one_core<T: Send>(f: impl FnOnce() -> T + Send) -> Result<Option<T>> {
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new()
+            .name("leadorch-one-core".to_string())
+            .spawn_scoped(s, || -> Result<Option<T>> {
+                if !confine_to_one_cpu()? {
+                    return Ok(None);
+                }
+                Ok(Some(f()))
+            })?;
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the one-core tick panicked"))?
+    })
+}
+
+/// Confines the calling thread to the first CPU it may run on. `false` where not supported.
+#[cfg(target_os = "linux")]
+fn confine_to_one_cpu() -> Result<bool> {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+    let allowed = sched_getaffinity(None).context("reading the CPU affinity")?;
+    let cpu = (0..CpuSet::MAX_CPU)
+        .find(|&i| allowed.is_set(i))
+        .context("no CPU to run on")?;
+    let mut one = CpuSet::new();
+    one.set(cpu);
+    sched_setaffinity(None, &one).context("confining the one-core tick to one CPU")?;
+    Ok(true)
+}
+
+/// Confines the calling thread to the first CPU it may run on. `false` where not supported.
+#[cfg(not(target_os = "linux"))]
+fn confine_to_one_cpu() -> Result<bool> {
+    Ok(false)
+}
+
 pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     let host = RuleHost::new(Some(&args.rules_dir.join("lib")), Limits::default())
         .with_context(|| "loading the rules library")?;
@@ -218,27 +287,15 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
         "tick: {} campaigns x {} rules …",
         args.campaigns, args.rules
     );
-    let mut ours = Vec::new();
-    let mut decisions = 0;
-    for i in 0..args.ticks + 3 {
-        let started = Instant::now();
-        let outcome = tick::evaluate(&host, &rules, facts.clone(), &policy);
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        if i >= 3 {
-            ours.push(ms);
-        }
-        decisions = outcome
-            .runs
-            .iter()
-            .map(|(_, r)| r.proposals.len())
-            .sum::<usize>();
-    }
+    let (mut ours, decisions) = ticks(&host, &rules, &facts, &policy, args.ticks);
+    eprintln!("tick: leadorch on one core …");
+    let mut one_core = on_one_core(|| ticks(&host, &rules, &facts, &policy, args.ticks))?;
     eprintln!("tick: rhai-serde …");
     let mut peer = Vec::new();
     let mut peer_decisions = 0;
     for i in 0..(args.ticks / 3).max(3) + 1 {
         let started = Instant::now();
-        peer_decisions = leadorch_rules::naive_tick(
+        peer_decisions = naive_tick(
             &host,
             &rules.iter().map(|r| r.compiled.clone()).collect::<Vec<_>>(),
             &facts,
@@ -251,8 +308,16 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     if peer_decisions != decisions {
         bail!("the peer made {peer_decisions} proposals, leadorch {decisions}: not the same work");
     }
+    if let Some((_, one_core_decisions)) = &one_core {
+        if *one_core_decisions != decisions {
+            bail!("leadorch made {one_core_decisions} proposals on one core, {decisions} on all");
+        }
+    }
     ours.sort_by(f64::total_cmp);
     peer.sort_by(f64::total_cmp);
+    if let Some((times, _)) = &mut one_core {
+        times.sort_by(f64::total_cmp);
+    }
 
     eprintln!(
         "latency: {} capacity events through a running daemon …",
@@ -340,6 +405,18 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
             "missed"
         }
     );
+    match &one_core {
+        Some((times, _)) => {
+            let one50 = percentile(times, 50.0);
+            println!(
+                "one core each (leadorch's threads confined to one CPU; rhai-serde is one thread): leadorch tick p50 {:.1} ms, p99 {:.1} ms; leadorch/rhai-serde = {:.2}",
+                one50,
+                percentile(times, 99.0),
+                peer50 / one50.max(1e-9)
+            );
+        }
+        None => println!("one core each: not measured (confining leadorch to one CPU needs Linux)"),
+    }
     println!("ratio leadorch/rhai-serde = {:.2}", peer50 / p50.max(1e-9));
     Ok(ExitCode::SUCCESS)
 }
