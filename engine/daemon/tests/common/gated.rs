@@ -17,8 +17,8 @@ use leadorch_domain::{CapacityCommand, CapacitySnapshot, EvaluationEvent};
 use leadorch_evaluate::library::save_rule;
 use leadorch_rules::RuleHost;
 use leadorch_sim::{SimConfig, Simulator};
-use leadorch_test_support::TestDb;
 use leadorch_store::{EventFilter, Metadata, Reveal};
+use leadorch_test_support::TestDb;
 
 use super::{engine, host, GATE};
 
