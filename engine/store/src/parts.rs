@@ -16,7 +16,7 @@ use crate::error::{Result, StoreError};
 /// (about 1.5 MB of JSON for lead documents), large enough that a rebuild writes few rows.
 pub const PART_ROWS: usize = 4096;
 /// zstd level: 1 compresses read-model JSON about 6× at several hundred MB/s (level 3 was
-/// half as fast for a tenth less size; docs/BENCHMARKS.md).
+/// half as fast for a tenth less size; docs/BENCHMARKS-HISTORY.md).
 const LEVEL: i32 = 1;
 const FORMAT_ZSTD_ROWS: u8 = 1;
 /// Largest part accepted when reading (a corrupt length must not allocate gigabytes).
