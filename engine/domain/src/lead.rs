@@ -609,6 +609,63 @@ mod tests {
 
     type Fixture = TestFramework<Lead>;
 
+    /// The stored JSON of a received and a deduplicated lead, byte for byte (field order
+    /// included): the log holds these bytes, and personal-field pointers point into them.
+    const RECEIVED_JSON: &str = concat!(
+        r#"{"LeadReceived":{"lead_id":"lead-1","subject_id":"subj-1","team":"sales-nl","#,
+        r#""campaign_id":"987","customer_id":"1234567890","source":"form-1","#,
+        r#""fingerprint":"abababababababababababababababababababababababababababababababab","#,
+        r#""name":"Ada","email":"ada@example.com","phone":"+31600000000","ip":"192.0.2.1","#,
+        r#""message":"Call me","at":"2025-10-09T08:53:20Z"}}"#,
+    );
+    const DEDUPLICATED_JSON: &str = concat!(
+        r#"{"LeadDeduplicated":{"lead_id":"lead-2","subject_id":"subj-1","#,
+        r#""duplicate_of":"lead-1","team":"sales-nl","campaign_id":null,"customer_id":null,"#,
+        r#""source":"form-1","#,
+        r#""fingerprint":"abababababababababababababababababababababababababababababababab","#,
+        r#""name":"Ada","email":"ada@example.com","phone":"+31600000000","ip":"192.0.2.1","#,
+        r#""message":"Again","at":"2025-10-09T08:54:20Z"}}"#,
+    );
+
+    #[test]
+    fn stored_json_of_received_and_deduplicated_leads_is_pinned() {
+        let samples = samples();
+        assert_eq!(
+            serde_json::to_string(&samples[0]).expect("serializes"),
+            RECEIVED_JSON
+        );
+        assert_eq!(
+            serde_json::to_string(&samples[1]).expect("serializes"),
+            DEDUPLICATED_JSON
+        );
+        assert_eq!(
+            serde_json::from_str::<LeadEvent>(RECEIVED_JSON).expect("decodes"),
+            samples[0]
+        );
+        assert_eq!(
+            serde_json::from_str::<LeadEvent>(DEDUPLICATED_JSON).expect("decodes"),
+            samples[1]
+        );
+        // Decoding: personal fields may be absent or null, unknown fields are ignored, and a
+        // duplicate must name its original.
+        let minimal = r#"{"LeadReceived":{"lead_id":"l","subject_id":"s","team":"t","source":"f","at":"2025-10-09T08:53:20Z","duplicate_of":"x"}}"#;
+        let LeadEvent::LeadReceived {
+            fingerprint,
+            campaign_id,
+            ..
+        } = serde_json::from_str::<LeadEvent>(minimal).expect("decodes")
+        else {
+            panic!("not LeadReceived");
+        };
+        assert_eq!((fingerprint, campaign_id), (None, None));
+        let no_original = r#"{"LeadDeduplicated":{"lead_id":"l","subject_id":"s","team":"t","source":"f","at":"2025-10-09T08:53:20Z"}}"#;
+        let err = serde_json::from_str::<LeadEvent>(no_original).expect_err("needs duplicate_of");
+        assert!(
+            err.to_string().contains("missing field `duplicate_of`"),
+            "{err}"
+        );
+    }
+
     const FP: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     fn receive(duplicate_of: Option<&str>) -> LeadCommand {
