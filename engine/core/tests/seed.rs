@@ -8,6 +8,7 @@ use leadorch_store::testing::TestDb;
 use leadorch_store::Reveal;
 use sha2::{Digest, Sha256};
 
+#[allow(dead_code)] // this test uses only `engine` of the shared helpers
 mod common;
 use common::engine;
 

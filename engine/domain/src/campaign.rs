@@ -13,8 +13,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -873,26 +872,10 @@ impl Campaign {
     }
 }
 
-impl Aggregate for Campaign {
-    const TYPE: &'static str = "campaign";
-    type Command = CampaignCommand;
-    type Event = CampaignEvent;
-    type Error = CampaignError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Campaign {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: CampaignEvent) {
         match event {
             CampaignEvent::CampaignObserved {
                 customer_id,
@@ -1116,6 +1099,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<Campaign>;
 

@@ -9,8 +9,7 @@
 //! The aggregate's state holds no personal data, so snapshots of it never need encrypting.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -411,26 +410,10 @@ impl Lead {
     }
 }
 
-impl Aggregate for Lead {
-    const TYPE: &'static str = "lead";
-    type Command = LeadCommand;
-    type Event = LeadEvent;
-    type Error = LeadError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Lead {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: LeadEvent) {
         match event {
             LeadEvent::LeadReceived {
                 lead_id,
@@ -606,6 +589,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<Lead>;
 
