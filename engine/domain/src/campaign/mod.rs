@@ -9,7 +9,6 @@
 //! is updated, so the next observation matches. When an observation arrives *before* the
 //! change is marked applied (the executor raced the poller), a difference that an open
 //! change would produce is also not counted as an outside change.
-
 //!
 //! One file per part: [`values`] (snapshots, changes, schedules, metrics), [`commands`],
 //! [`events`] (with their personal-data pointers), [`errors`], and [`aggregate`] (the state,
