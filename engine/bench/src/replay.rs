@@ -27,10 +27,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use leadorch_core::projection::{self, Projections};
 use leadorch_core::seed::{seed, SeedOptions};
 use leadorch_core::Engine;
-use leadorch_domain::{
-    split_stream_id, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount, Lead,
-    PersonalData, Rule, AGGREGATE_TYPES,
-};
+use leadorch_domain::{split_stream_id, PersonalData, AGGREGATE_TYPES};
 use leadorch_store::codec::has_sealed_fields;
 use leadorch_store::{Db, MasterKey, RetentionPolicy, Reveal, Store};
 use postgres_es::PostgresEventRepository;
@@ -338,17 +335,39 @@ struct PeerAudit {
     last_sequence: usize,
 }
 
+/// The states of one aggregate type, by aggregate id (type-erased, so that one list of
+/// aggregates, the domain's, names them all).
+trait States {
+    fn len(&self) -> usize;
+}
+
+impl<A> States for HashMap<String, A> {
+    fn len(&self) -> usize {
+        HashMap::len(self)
+    }
+}
+
+/// Replays every aggregate type of the domain ([`leadorch_domain::for_each_aggregate!`]), in
+/// its order, into the views.
+macro_rules! replay_every_aggregate {
+    ($({ variant: $variant:ident, aggregate: $aggregate:ty, $($rest:tt)* })*) => {
+        async fn replay_every_aggregate<R: PersistedEventRepository>(
+            v: &mut PeerViews,
+            repo: &R,
+        ) -> Result<()> {
+            $(v.fold::<$aggregate, R>(repo).await?;)*
+            Ok(())
+        }
+    };
+}
+
+leadorch_domain::for_each_aggregate!(replay_every_aggregate);
+
 /// The peer's views: a default aggregate per id for each aggregate type, plus audit and
 /// subject index.
 #[derive(Default)]
 struct PeerViews {
-    leads: HashMap<String, Lead>,
-    consents: HashMap<String, Consent>,
-    data_subjects: HashMap<String, DataSubject>,
-    campaigns: HashMap<String, Campaign>,
-    capacity: HashMap<String, CapacitySnapshot>,
-    rules: HashMap<String, Rule>,
-    google_accounts: HashMap<String, GoogleAccount>,
+    states: Vec<Box<dyn States>>,
     audit: HashMap<String, PeerAudit>,
     subject_index: HashMap<String, BTreeSet<String>>,
     events: u64,
@@ -357,38 +376,19 @@ struct PeerViews {
 impl PeerViews {
     async fn replay<R: PersistedEventRepository>(repo: &R) -> Result<PeerViews> {
         let mut v = PeerViews::default();
-        let mut leads = std::mem::take(&mut v.leads);
-        v.fold(repo, &mut leads).await?;
-        v.leads = leads;
-        let mut consents = std::mem::take(&mut v.consents);
-        v.fold(repo, &mut consents).await?;
-        v.consents = consents;
-        let mut data_subjects = std::mem::take(&mut v.data_subjects);
-        v.fold(repo, &mut data_subjects).await?;
-        v.data_subjects = data_subjects;
-        let mut campaigns = std::mem::take(&mut v.campaigns);
-        v.fold(repo, &mut campaigns).await?;
-        v.campaigns = campaigns;
-        let mut capacity = std::mem::take(&mut v.capacity);
-        v.fold(repo, &mut capacity).await?;
-        v.capacity = capacity;
-        let mut rules = std::mem::take(&mut v.rules);
-        v.fold(repo, &mut rules).await?;
-        v.rules = rules;
-        let mut google_accounts = std::mem::take(&mut v.google_accounts);
-        v.fold(repo, &mut google_accounts).await?;
-        v.google_accounts = google_accounts;
+        replay_every_aggregate(&mut v, repo).await?;
         Ok(v)
     }
 
-    /// Replays every event of aggregate type `A` into `states`, audit and subject index.
-    async fn fold<A, R>(&mut self, repo: &R, states: &mut HashMap<String, A>) -> Result<()>
+    /// Replays every event of aggregate type `A` into its states, audit and subject index.
+    async fn fold<A, R>(&mut self, repo: &R) -> Result<()>
     where
-        A: Aggregate + Default,
+        A: Aggregate + Default + 'static,
         A::Event: PersonalData,
         R: PersistedEventRepository,
     {
         let upcasters = leadorch_domain::upcast::upcasters_for(A::TYPE);
+        let mut states: HashMap<String, A> = HashMap::new();
         let mut stream = repo
             .stream_all_events::<A>()
             .await
@@ -423,17 +423,12 @@ impl PeerViews {
             }
             self.events += 1;
         }
+        self.states.push(Box::new(states));
         Ok(())
     }
 
     fn rows(&self) -> u64 {
-        (self.leads.len()
-            + self.consents.len()
-            + self.data_subjects.len()
-            + self.campaigns.len()
-            + self.capacity.len()
-            + self.rules.len()
-            + self.google_accounts.len()
+        (self.states.iter().map(|s| s.len()).sum::<usize>()
             + self.audit.len()
             + self.subject_index.len()) as u64
     }

@@ -16,8 +16,8 @@ use hashbrown::{HashMap, HashSet};
 
 use cqrs_es::Aggregate;
 use leadorch_domain::{
-    split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, Evaluation,
-    GoogleAccount, Lead, PersonalData, Rule,
+    split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
+    Lead, PersonalData, Rule,
 };
 use leadorch_store::codec::Decoder;
 use leadorch_store::parts::{Packer, Part, PartBuilder, PART_ROWS};
@@ -581,22 +581,13 @@ fn decode_current(rec: &RecordedEvent) -> Option<AnyEvent> {
 /// Straight from bytes to the typed event, for payloads at the current schema version (the
 /// common case on a replay).
 fn decode_fast(aggregate_type: &str, payload: &[u8]) -> Option<AnyEvent> {
-    fn de<T: DeserializeOwned>(p: &[u8]) -> Option<T> {
-        // One UTF-8 check of the whole payload (a fast scan over ASCII), then a parser that
-        // trusts it, instead of `from_slice` checking each of its ~17 strings on its own.
-        serde_json::from_str(std::str::from_utf8(p).ok()?).ok()
-    }
-    Some(match aggregate_type {
-        Lead::TYPE => AnyEvent::Lead(de(payload)?),
-        Consent::TYPE => AnyEvent::Consent(de(payload)?),
-        DataSubject::TYPE => AnyEvent::DataSubject(de(payload)?),
-        Campaign::TYPE => AnyEvent::Campaign(de(payload)?),
-        CapacitySnapshot::TYPE => AnyEvent::Capacity(de(payload)?),
-        Rule::TYPE => AnyEvent::Rule(de(payload)?),
-        GoogleAccount::TYPE => AnyEvent::GoogleAccount(de(payload)?),
-        Evaluation::TYPE => AnyEvent::Evaluation(de(payload)?),
-        _ => return None,
-    })
+    // One UTF-8 check of the whole payload (a fast scan over ASCII), then a parser that
+    // trusts it, instead of `from_slice` checking each of its ~17 strings on its own. What
+    // `serde_json::from_str` does, with the type chosen by the aggregate type.
+    let mut de = serde_json::Deserializer::from_str(std::str::from_utf8(payload).ok()?);
+    let event = AnyEvent::from_deserializer(aggregate_type, &mut de)?.ok()?;
+    de.end().ok()?;
+    Some(event)
 }
 
 /// Brings the persisted read models up to the head and returns them.

@@ -377,9 +377,9 @@ async fn decoding_opens_sealed_fields_only_for_a_decrypting_decoder() {
     receive_lead(&e, "lead-1", "subject-1", at).await;
     let events = e.store.log.read_after(0, 10).await.unwrap();
     let email = |event: leadorch_domain::AnyEvent| match event {
-        leadorch_domain::AnyEvent::Lead(leadorch_domain::LeadEvent::LeadReceived {
-            email, ..
-        }) => email,
+        leadorch_domain::AnyEvent::Lead(leadorch_domain::LeadEvent::LeadReceived(arrival)) => {
+            arrival.email
+        }
         other => panic!("expected LeadReceived, got {other:?}"),
     };
     // Read models redact: the typed fast path reads the sealed field as absent.

@@ -7,8 +7,7 @@
 //! [`crate::upcast`] fills in `"unknown"`.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -199,26 +198,10 @@ impl CapacitySnapshot {
     }
 }
 
-impl Aggregate for CapacitySnapshot {
-    const TYPE: &'static str = "capacity";
-    type Command = CapacityCommand;
-    type Event = CapacityEvent;
-    type Error = CapacityError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl CapacitySnapshot {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: CapacityEvent) {
         match event {
             CapacityEvent::CapacityRecorded {
                 team,
@@ -286,6 +269,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<CapacitySnapshot>;
 

@@ -8,8 +8,7 @@
 //! contact details expire.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -235,26 +234,10 @@ impl Consent {
     }
 }
 
-impl Aggregate for Consent {
-    const TYPE: &'static str = "consent";
-    type Command = ConsentCommand;
-    type Event = ConsentEvent;
-    type Error = ConsentError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Consent {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: ConsentEvent) {
         match event {
             ConsentEvent::ConsentGranted {
                 consent_id,
@@ -358,6 +341,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<Consent>;
 

@@ -9,8 +9,7 @@
 //! domain does not depend on the host. One stream per evaluation; it is written once.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -153,26 +152,10 @@ impl Evaluation {
     }
 }
 
-impl Aggregate for Evaluation {
-    const TYPE: &'static str = "evaluation";
-    type Command = EvaluationCommand;
-    type Event = EvaluationEvent;
-    type Error = EvaluationError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Evaluation {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: EvaluationEvent) {
         match event {
             EvaluationEvent::EvaluationRecorded(record) => self.record = Some(*record),
         }
@@ -269,6 +252,7 @@ fn sample_record() -> EvaluationRecord {
 mod tests {
     use super::*;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<Evaluation>;
 

@@ -12,8 +12,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -359,26 +358,10 @@ impl GoogleAccount {
     }
 }
 
-impl Aggregate for GoogleAccount {
-    const TYPE: &'static str = "google_account";
-    type Command = GoogleAccountCommand;
-    type Event = GoogleAccountEvent;
-    type Error = GoogleAccountError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl GoogleAccount {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: GoogleAccountEvent) {
         match event {
             GoogleAccountEvent::ConsentGranted {
                 account_id,
@@ -511,6 +494,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<GoogleAccount>;
     type E = GoogleAccountError;

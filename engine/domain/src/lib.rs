@@ -14,6 +14,7 @@ pub mod subject;
 pub mod time;
 pub mod upcast;
 
+use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 
@@ -31,33 +32,213 @@ pub use personal::{KeyPurpose, PersonalData, PersonalField};
 pub use rule::{Rule, RuleCommand, RuleError, RuleEvent};
 pub use subject::{DataSubject, SubjectCommand, SubjectError, SubjectEvent};
 
-/// Every aggregate type (`Aggregate::TYPE`) of the domain, in a stable order.
-pub const AGGREGATE_TYPES: &[&str] = &[
-    Lead::TYPE,
-    Consent::TYPE,
-    DataSubject::TYPE,
-    Campaign::TYPE,
-    CapacitySnapshot::TYPE,
-    Rule::TYPE,
-    GoogleAccount::TYPE,
-    Evaluation::TYPE,
-];
-
-/// The event types of one aggregate type with their current schema versions
-/// (`"MAJOR.MINOR"`), or `None` for an unknown aggregate type.
-pub fn event_types(aggregate_type: &str) -> Option<&'static [(&'static str, &'static str)]> {
-    match aggregate_type {
-        Lead::TYPE => Some(lead::EVENT_TYPES),
-        Consent::TYPE => Some(consent::EVENT_TYPES),
-        DataSubject::TYPE => Some(subject::EVENT_TYPES),
-        Campaign::TYPE => Some(campaign::EVENT_TYPES),
-        CapacitySnapshot::TYPE => Some(capacity::EVENT_TYPES),
-        Rule::TYPE => Some(rule::EVENT_TYPES),
-        GoogleAccount::TYPE => Some(google_account::EVENT_TYPES),
-        Evaluation::TYPE => Some(evaluation::EVENT_TYPES),
-        _ => None,
-    }
+/// The domain's aggregates, listed once: calls `$callback! { … }` with one entry per aggregate,
+/// in a stable order (the order of [`AGGREGATE_TYPES`]).
+///
+/// Everything that names every aggregate is generated from this list: [`AGGREGATE_TYPES`],
+/// [`event_types`], [`AnyEvent`] and its methods and `From` impls, and each aggregate's
+/// `cqrs_es::Aggregate` impl (its `handle` runs the aggregate's own `decide` and writes the
+/// events; its `apply` calls the aggregate's own `evolve`). Code outside the crate that needs
+/// every aggregate (the replay benchmark) passes its own `macro_rules!` callback. Each entry
+/// reads:
+///
+/// ```text
+/// { variant: Lead, aggregate: $crate::Lead, type_name: "lead", module: lead,
+///   command: $crate::LeadCommand, event: $crate::LeadEvent, error: $crate::LeadError,
+///   doc: "An event of a [`Lead`]." }
+/// ```
+///
+/// `variant` is the [`AnyEvent`] variant, `type_name` the aggregate type (`Aggregate::TYPE`,
+/// the prefix of its stream ids), `module` the module that holds the aggregate (with its
+/// `EVENT_TYPES`). A callback that needs only some of it matches the rest with `$($rest:tt)*`:
+///
+/// ```
+/// macro_rules! type_names {
+///     ($({ variant: $variant:ident, aggregate: $aggregate:ty, $($rest:tt)* })*) => {
+///         [$(<$aggregate as cqrs_es::Aggregate>::TYPE),*]
+///     };
+/// }
+/// assert_eq!(
+///     leadorch_domain::for_each_aggregate!(type_names),
+///     leadorch_domain::AGGREGATE_TYPES
+/// );
+/// ```
+#[macro_export]
+macro_rules! for_each_aggregate {
+    ($callback:ident) => {
+        $callback! {
+            {
+                variant: Lead, aggregate: $crate::Lead, type_name: "lead", module: lead,
+                command: $crate::LeadCommand, event: $crate::LeadEvent,
+                error: $crate::LeadError, doc: "An event of a [`Lead`].",
+            }
+            {
+                variant: Consent, aggregate: $crate::Consent, type_name: "consent",
+                module: consent, command: $crate::ConsentCommand,
+                event: $crate::ConsentEvent, error: $crate::ConsentError,
+                doc: "An event of a [`Consent`].",
+            }
+            {
+                variant: DataSubject, aggregate: $crate::DataSubject,
+                type_name: "data_subject", module: subject, command: $crate::SubjectCommand,
+                event: $crate::SubjectEvent, error: $crate::SubjectError,
+                doc: "An event of a [`DataSubject`].",
+            }
+            {
+                variant: Campaign, aggregate: $crate::Campaign, type_name: "campaign",
+                module: campaign, command: $crate::CampaignCommand,
+                event: $crate::CampaignEvent, error: $crate::CampaignError,
+                doc: "An event of a [`Campaign`].",
+            }
+            {
+                variant: Capacity, aggregate: $crate::CapacitySnapshot,
+                type_name: "capacity", module: capacity, command: $crate::CapacityCommand,
+                event: $crate::CapacityEvent, error: $crate::CapacityError,
+                doc: "An event of a [`CapacitySnapshot`].",
+            }
+            {
+                variant: Rule, aggregate: $crate::Rule, type_name: "rule", module: rule,
+                command: $crate::RuleCommand, event: $crate::RuleEvent,
+                error: $crate::RuleError, doc: "An event of a [`Rule`].",
+            }
+            {
+                variant: GoogleAccount, aggregate: $crate::GoogleAccount,
+                type_name: "google_account", module: google_account,
+                command: $crate::GoogleAccountCommand, event: $crate::GoogleAccountEvent,
+                error: $crate::GoogleAccountError, doc: "An event of a [`GoogleAccount`].",
+            }
+            {
+                variant: Evaluation, aggregate: $crate::Evaluation,
+                type_name: "evaluation", module: evaluation,
+                command: $crate::EvaluationCommand, event: $crate::EvaluationEvent,
+                error: $crate::EvaluationError, doc: "An event of an [`Evaluation`].",
+            }
+        }
+    };
 }
+
+/// What [`for_each_aggregate!`] generates inside this crate.
+macro_rules! domain {
+    ($({
+        variant: $variant:ident, aggregate: $aggregate:ty, type_name: $type_name:literal,
+        module: $module:ident, command: $command:ty, event: $event:ty, error: $error:ty,
+        doc: $doc:literal $(,)?
+    })*) => {
+        /// Every aggregate type (`Aggregate::TYPE`) of the domain, in a stable order.
+        pub const AGGREGATE_TYPES: &[&str] = &[$($type_name),*];
+
+        /// The event types of one aggregate type with their current schema versions
+        /// (`"MAJOR.MINOR"`), or `None` for an unknown aggregate type.
+        pub fn event_types(
+            aggregate_type: &str,
+        ) -> Option<&'static [(&'static str, &'static str)]> {
+            match aggregate_type {
+                $($type_name => Some($module::EVENT_TYPES),)*
+                _ => None,
+            }
+        }
+
+        $(impl Aggregate for $aggregate {
+            const TYPE: &'static str = $type_name;
+            type Command = $command;
+            type Event = $event;
+            type Error = $error;
+            type Services = ();
+
+            async fn handle(
+                &mut self,
+                command: Self::Command,
+                _service: &Self::Services,
+                sink: &EventSink<Self>,
+            ) -> Result<(), Self::Error> {
+                for event in self.decide(command)? {
+                    sink.write(event, self).await;
+                }
+                Ok(())
+            }
+
+            fn apply(&mut self, event: Self::Event) {
+                self.evolve(event)
+            }
+        })*
+
+        /// An event of any aggregate, for code that reads streams of mixed types (export,
+        /// replay, crypto-shredding, audit).
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum AnyEvent {
+            $(#[doc = $doc] $variant($event),)*
+        }
+
+        impl AnyEvent {
+            /// Deserializes an event of `aggregate_type` as serialized by serde (externally
+            /// tagged), without upcasting or checking version and tag (see
+            /// [`AnyEvent::decode`]); `None` for an unknown aggregate type.
+            pub fn from_deserializer<'de, D: serde::Deserializer<'de>>(
+                aggregate_type: &str,
+                deserializer: D,
+            ) -> Option<Result<AnyEvent, D::Error>> {
+                Some(match aggregate_type {
+                    $($type_name => {
+                        <$event as serde::Deserialize>::deserialize(deserializer)
+                            .map(AnyEvent::$variant)
+                    })*
+                    _ => return None,
+                })
+            }
+
+            /// The aggregate type (`Aggregate::TYPE`) this event belongs to.
+            pub fn aggregate_type(&self) -> &'static str {
+                match self {
+                    $(AnyEvent::$variant(_) => $type_name,)*
+                }
+            }
+
+            /// The event type (the variant name of the inner event).
+            pub fn event_type(&self) -> String {
+                match self {
+                    $(AnyEvent::$variant(e) => e.event_type(),)*
+                }
+            }
+
+            /// The schema version the inner event is written at.
+            pub fn event_version(&self) -> String {
+                match self {
+                    $(AnyEvent::$variant(e) => e.event_version(),)*
+                }
+            }
+
+            /// Serializes the inner event exactly as its aggregate's event store does
+            /// (externally tagged), so that [`AnyEvent::decode`] reads it back.
+            pub fn to_payload(&self) -> Result<Value, serde_json::Error> {
+                match self {
+                    $(AnyEvent::$variant(e) => serde_json::to_value(e),)*
+                }
+            }
+
+            fn inner(&self) -> &dyn PersonalData {
+                match self {
+                    $(AnyEvent::$variant(e) => e,)*
+                }
+            }
+        }
+
+        $(impl From<$event> for AnyEvent {
+            fn from(event: $event) -> Self {
+                AnyEvent::$variant(event)
+            }
+        })*
+
+        /// One sample of every event of every aggregate.
+        #[cfg(test)]
+        pub(crate) fn all_samples() -> Vec<AnyEvent> {
+            let mut all: Vec<AnyEvent> = Vec::new();
+            $(all.extend($module::samples().into_iter().map(AnyEvent::from));)*
+            all
+        }
+    };
+}
+
+for_each_aggregate!(domain);
 
 /// The current schema version of an event type, or `None` if the pair is unknown.
 pub fn current_version(aggregate_type: &str, event_type: &str) -> Option<&'static str> {
@@ -84,28 +265,6 @@ pub fn split_stream_id(stream_id: &str) -> Option<(&str, &str)> {
         return None;
     }
     Some((aggregate_type, aggregate_id))
-}
-
-/// An event of any aggregate, for code that reads streams of mixed types (export, replay,
-/// crypto-shredding, audit).
-#[derive(Clone, Debug, PartialEq)]
-pub enum AnyEvent {
-    /// An event of a [`Lead`].
-    Lead(LeadEvent),
-    /// An event of a [`Consent`].
-    Consent(ConsentEvent),
-    /// An event of a [`DataSubject`].
-    DataSubject(SubjectEvent),
-    /// An event of a [`Campaign`].
-    Campaign(CampaignEvent),
-    /// An event of a [`CapacitySnapshot`].
-    Capacity(CapacityEvent),
-    /// An event of a [`Rule`].
-    Rule(RuleEvent),
-    /// An event of a [`GoogleAccount`].
-    GoogleAccount(GoogleAccountEvent),
-    /// An event of an [`Evaluation`].
-    Evaluation(EvaluationEvent),
 }
 
 /// Why a stored event could not be decoded. Every variant means the stored data and this
@@ -198,99 +357,9 @@ impl AnyEvent {
             event_type: event_type.to_owned(),
             source,
         };
-        let event = match aggregate_type {
-            Lead::TYPE => AnyEvent::Lead(serde_json::from_value(payload).map_err(payload_error)?),
-            Consent::TYPE => {
-                AnyEvent::Consent(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            DataSubject::TYPE => {
-                AnyEvent::DataSubject(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            Campaign::TYPE => {
-                AnyEvent::Campaign(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            CapacitySnapshot::TYPE => {
-                AnyEvent::Capacity(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            Rule::TYPE => AnyEvent::Rule(serde_json::from_value(payload).map_err(payload_error)?),
-            GoogleAccount::TYPE => {
-                AnyEvent::GoogleAccount(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            Evaluation::TYPE => {
-                AnyEvent::Evaluation(serde_json::from_value(payload).map_err(payload_error)?)
-            }
-            other => return Err(DecodeError::UnknownAggregateType(other.to_owned())),
-        };
-        Ok(event)
-    }
-
-    /// The aggregate type (`Aggregate::TYPE`) this event belongs to.
-    pub fn aggregate_type(&self) -> &'static str {
-        match self {
-            AnyEvent::Lead(_) => Lead::TYPE,
-            AnyEvent::Consent(_) => Consent::TYPE,
-            AnyEvent::DataSubject(_) => DataSubject::TYPE,
-            AnyEvent::Campaign(_) => Campaign::TYPE,
-            AnyEvent::Capacity(_) => CapacitySnapshot::TYPE,
-            AnyEvent::Rule(_) => Rule::TYPE,
-            AnyEvent::GoogleAccount(_) => GoogleAccount::TYPE,
-            AnyEvent::Evaluation(_) => Evaluation::TYPE,
-        }
-    }
-
-    /// The event type (the variant name of the inner event).
-    pub fn event_type(&self) -> String {
-        match self {
-            AnyEvent::Lead(e) => e.event_type(),
-            AnyEvent::Consent(e) => e.event_type(),
-            AnyEvent::DataSubject(e) => e.event_type(),
-            AnyEvent::Campaign(e) => e.event_type(),
-            AnyEvent::Capacity(e) => e.event_type(),
-            AnyEvent::Rule(e) => e.event_type(),
-            AnyEvent::GoogleAccount(e) => e.event_type(),
-            AnyEvent::Evaluation(e) => e.event_type(),
-        }
-    }
-
-    /// The schema version the inner event is written at.
-    pub fn event_version(&self) -> String {
-        match self {
-            AnyEvent::Lead(e) => e.event_version(),
-            AnyEvent::Consent(e) => e.event_version(),
-            AnyEvent::DataSubject(e) => e.event_version(),
-            AnyEvent::Campaign(e) => e.event_version(),
-            AnyEvent::Capacity(e) => e.event_version(),
-            AnyEvent::Rule(e) => e.event_version(),
-            AnyEvent::GoogleAccount(e) => e.event_version(),
-            AnyEvent::Evaluation(e) => e.event_version(),
-        }
-    }
-
-    /// Serializes the inner event exactly as its aggregate's event store does (externally
-    /// tagged), so that [`AnyEvent::decode`] reads it back.
-    pub fn to_payload(&self) -> Result<Value, serde_json::Error> {
-        match self {
-            AnyEvent::Lead(e) => serde_json::to_value(e),
-            AnyEvent::Consent(e) => serde_json::to_value(e),
-            AnyEvent::DataSubject(e) => serde_json::to_value(e),
-            AnyEvent::Campaign(e) => serde_json::to_value(e),
-            AnyEvent::Capacity(e) => serde_json::to_value(e),
-            AnyEvent::Rule(e) => serde_json::to_value(e),
-            AnyEvent::GoogleAccount(e) => serde_json::to_value(e),
-            AnyEvent::Evaluation(e) => serde_json::to_value(e),
-        }
-    }
-
-    fn inner(&self) -> &dyn PersonalData {
-        match self {
-            AnyEvent::Lead(e) => e,
-            AnyEvent::Consent(e) => e,
-            AnyEvent::DataSubject(e) => e,
-            AnyEvent::Campaign(e) => e,
-            AnyEvent::Capacity(e) => e,
-            AnyEvent::Rule(e) => e,
-            AnyEvent::GoogleAccount(e) => e,
-            AnyEvent::Evaluation(e) => e,
+        match AnyEvent::from_deserializer(aggregate_type, payload) {
+            Some(event) => event.map_err(payload_error),
+            None => Err(DecodeError::UnknownAggregateType(aggregate_type.to_owned())),
         }
     }
 }
@@ -304,27 +373,6 @@ impl PersonalData for AnyEvent {
         self.inner().personal_fields()
     }
 }
-
-macro_rules! any_event_from {
-    ($($event:ty => $variant:ident),* $(,)?) => {$(
-        impl From<$event> for AnyEvent {
-            fn from(event: $event) -> Self {
-                AnyEvent::$variant(event)
-            }
-        }
-    )*};
-}
-
-any_event_from!(
-    LeadEvent => Lead,
-    ConsentEvent => Consent,
-    SubjectEvent => DataSubject,
-    CampaignEvent => Campaign,
-    CapacityEvent => Capacity,
-    RuleEvent => Rule,
-    GoogleAccountEvent => GoogleAccount,
-    EvaluationEvent => Evaluation,
-);
 
 /// Parses `"MAJOR.MINOR"` or `"MAJOR.MINOR.PATCH"` (a bare `"MAJOR"` means `MAJOR.0`).
 pub(crate) fn parse_version(version: &str) -> Option<(u32, u32)> {
@@ -383,19 +431,6 @@ pub(crate) mod testutil {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
-
-    fn all_samples() -> Vec<AnyEvent> {
-        let mut all: Vec<AnyEvent> = Vec::new();
-        all.extend(lead::samples().into_iter().map(AnyEvent::from));
-        all.extend(consent::samples().into_iter().map(AnyEvent::from));
-        all.extend(subject::samples().into_iter().map(AnyEvent::from));
-        all.extend(campaign::samples().into_iter().map(AnyEvent::from));
-        all.extend(capacity::samples().into_iter().map(AnyEvent::from));
-        all.extend(rule::samples().into_iter().map(AnyEvent::from));
-        all.extend(google_account::samples().into_iter().map(AnyEvent::from));
-        all.extend(evaluation::samples().into_iter().map(AnyEvent::from));
-        all
-    }
 
     #[test]
     fn samples_cover_every_event_type_of_every_aggregate() {

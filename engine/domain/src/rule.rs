@@ -6,8 +6,7 @@
 //! it only keeps the text.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
@@ -267,26 +266,10 @@ impl Rule {
     }
 }
 
-impl Aggregate for Rule {
-    const TYPE: &'static str = "rule";
-    type Command = RuleCommand;
-    type Event = RuleEvent;
-    type Error = RuleError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _service: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
+impl Rule {
+    /// Applies one event to the state: what `Aggregate::apply` does (the `Aggregate` impl is
+    /// generated from the list in the crate root, [`crate::for_each_aggregate!`]).
+    pub(crate) fn evolve(&mut self, event: RuleEvent) {
         match event {
             RuleEvent::RuleCreated {
                 name,
@@ -386,6 +369,7 @@ mod tests {
     use super::*;
     use crate::testutil::t;
     use cqrs_es::test::TestFramework;
+    use cqrs_es::Aggregate;
 
     type Fixture = TestFramework<Rule>;
 

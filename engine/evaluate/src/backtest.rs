@@ -26,7 +26,7 @@ use chrono::{DateTime, Duration, Utc};
 use leadorch_core::projection::decode;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignStatus, HourMetrics};
-use leadorch_domain::lead::LeadEvent;
+use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, AGGREGATE_TYPES};
 use leadorch_rules::{Action, Policy, RuleHost, Schedule};
 use leadorch_store::Reveal;
@@ -128,7 +128,7 @@ fn event_time(event: &AnyEvent) -> Option<DateTime<Utc>> {
             | CampaignEvent::ChangeFailed { at, .. } => *at,
         },
         AnyEvent::Capacity(leadorch_domain::CapacityEvent::CapacityRecorded { at, .. }) => *at,
-        AnyEvent::Lead(LeadEvent::LeadReceived { at, .. }) => *at,
+        AnyEvent::Lead(LeadEvent::LeadReceived(arrival)) => arrival.at,
         _ => return None,
     })
 }
@@ -271,11 +271,11 @@ pub async fn run(
             let trigger = view.apply(rec.position, &rec.stream_id, &event);
             if started {
                 track_actual(&view, &mut actual_status, &mut report, &mut virt);
-                if let AnyEvent::Lead(LeadEvent::LeadReceived {
+                if let AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                     customer_id: Some(customer),
                     campaign_id: Some(campaign),
                     ..
-                }) = &event
+                })) = &event
                 {
                     let id = Campaign::aggregate_id(customer, campaign);
                     report.campaigns.entry(id).or_default().leads_actual += 1;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
-use leadorch_domain::lead::LeadEvent;
+use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule};
 use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
@@ -147,13 +147,13 @@ impl FactsView {
                 entry.capacity.apply(e.clone());
                 Some(TriggerKind::CapacityChanged)
             }
-            AnyEvent::Lead(LeadEvent::LeadReceived {
+            AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                 team,
                 campaign_id,
                 customer_id,
                 at,
                 ..
-            }) => {
+            })) => {
                 let team_entry = self.teams.entry(team.clone()).or_default();
                 push_time(&mut team_entry.leads, *at);
                 if let (Some(customer), Some(campaign)) = (customer_id, campaign_id) {

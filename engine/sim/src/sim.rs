@@ -1,18 +1,22 @@
-//! The simulator: one account, its teams and a clock that only moves when told to.
+//! The simulator: one account, its teams and a clock that only moves when told to. The
+//! account's campaigns live in [`account`], the sales teams in [`team`]; this file holds the
+//! clock and the order of each minute.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+mod account;
+mod team;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
-use leadorch_domain::campaign::{
-    Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, DayOfWeek,
-};
-use leadorch_domain::LeadStatus;
+use leadorch_domain::campaign::{CampaignChange, DayOfWeek};
 
-use crate::config::{SimCampaign, SimConfig, SimTeam};
+use crate::config::SimConfig;
 use crate::error::{Result, SimError};
-use crate::model::{self, Rng};
-use crate::report::{CampaignTotals, SimCampaignState, SimEvent, SimSummary, TeamCapacity};
+use crate::model;
+use crate::report::{SimCampaignState, SimEvent, SimSummary, TeamCapacity};
+use account::{validate_campaign, CampaignRun};
+use team::{agents_on_shift, team_numbers, validate_team, TeamRun};
 
 /// A deterministic simulated Google Ads account and its sales teams. See the crate docs for
 /// the model.
@@ -31,64 +35,6 @@ pub struct Simulator {
     spend_on_expired_micros: i64,
     status_flips: u64,
     manual_changes: u64,
-}
-
-/// A campaign's state during the run.
-#[derive(Clone, Debug)]
-struct CampaignRun {
-    snapshot: CampaignSnapshot,
-    team: usize,
-    /// Random stream of the campaign (a hash of its id).
-    stream: u64,
-    ctr: f64,
-    /// Local day `spent_today` belongs to.
-    budget_day: Option<NaiveDate>,
-    spent_today: i64,
-    /// Fractional impressions carried to the next minute.
-    impression_carry: f64,
-    hour: HourTotals,
-    totals: CampaignTotals,
-    impressions: u64,
-    minutes_paused: u64,
-}
-
-#[derive(Clone, Debug, Default)]
-struct HourTotals {
-    impressions: u64,
-    clicks: u64,
-    cost_micros: i64,
-    leads: u64,
-}
-
-/// A team's state during the run.
-#[derive(Clone, Debug)]
-struct TeamRun {
-    /// Leads nobody picked up yet, oldest first.
-    waiting: VecDeque<WaitingLead>,
-    /// Leads being worked, by finishing time.
-    in_progress: VecDeque<(String, i64)>,
-    /// Work available and not used yet, in leads (below 1 except when nobody waits).
-    credit: f64,
-    /// Minutes an agent spends on a lead.
-    handle_minutes: i64,
-    reported: TeamNumbers,
-    minutes_over_capacity: u64,
-}
-
-#[derive(Clone, Debug)]
-struct WaitingLead {
-    lead_id: String,
-    /// Epoch minute it arrived.
-    arrived: i64,
-    /// Cost of the click that produced it.
-    cost_micros: i64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct TeamNumbers {
-    agents: u32,
-    open: u32,
-    max: u32,
 }
 
 /// Local day of the week, hour and minute of day.
@@ -153,26 +99,7 @@ impl Simulator {
                     campaign_id: campaign.campaign_id.clone(),
                     team: campaign.team.clone(),
                 })?;
-            campaigns.push(CampaignRun {
-                snapshot: CampaignSnapshot {
-                    name: campaign.name.clone(),
-                    labels: campaign.labels.clone(),
-                    status: campaign.status,
-                    daily_budget_micros: campaign.daily_budget_micros,
-                    bidding: campaign.bidding.clone(),
-                    ad_schedule: Vec::new(),
-                },
-                team,
-                stream: model::stable_hash(&campaign.campaign_id),
-                ctr: model::click_through_rate(&campaign.campaign_id),
-                budget_day: None,
-                spent_today: 0,
-                impression_carry: 0.0,
-                hour: HourTotals::default(),
-                totals: CampaignTotals::default(),
-                impressions: 0,
-                minutes_paused: 0,
-            });
+            campaigns.push(CampaignRun::new(campaign, team));
         }
         let start =
             DateTime::from_timestamp(epoch_minute(config.start) * 60, 0).unwrap_or(config.start);
@@ -180,18 +107,7 @@ impl Simulator {
         let teams = config
             .teams
             .iter()
-            .map(|team| {
-                let agents = agents_on_shift(team, local);
-                TeamRun {
-                    waiting: VecDeque::new(),
-                    in_progress: VecDeque::new(),
-                    credit: 0.0,
-                    // Validated positive and finite; at least one minute per lead.
-                    handle_minutes: ((60.0 / team.leads_per_agent_hour).round() as i64).max(1),
-                    reported: team_numbers(team, agents, 0),
-                    minutes_over_capacity: 0,
-                }
-            })
+            .map(|team| TeamRun::new(team, local))
             .collect();
         Ok(Simulator {
             config,
@@ -326,63 +242,6 @@ impl Simulator {
         summary
     }
 
-    fn change(
-        &mut self,
-        customer_id: &str,
-        campaign_id: &str,
-        change: &CampaignChange,
-    ) -> Result<ChangeOutcome> {
-        if customer_id != self.config.customer_id {
-            return Err(SimError::UnknownCustomer {
-                customer_id: customer_id.to_owned(),
-                expected: self.config.customer_id.clone(),
-            });
-        }
-        let index = *self
-            .by_id
-            .get(campaign_id)
-            .ok_or_else(|| SimError::UnknownCampaign {
-                customer_id: customer_id.to_owned(),
-                campaign_id: campaign_id.to_owned(),
-            })?;
-        let snapshot = &mut self.campaigns[index].snapshot;
-        if snapshot.status == CampaignStatus::Removed {
-            return Err(SimError::CampaignRemoved {
-                campaign_id: campaign_id.to_owned(),
-            });
-        }
-        match change {
-            CampaignChange::SetBudget {
-                daily_budget_micros,
-            } if *daily_budget_micros <= 0 => {
-                return Err(SimError::InvalidBudget {
-                    campaign_id: campaign_id.to_owned(),
-                    daily_budget_micros: *daily_budget_micros,
-                });
-            }
-            CampaignChange::SetBidTarget {
-                bidding: Bidding::Other(strategy),
-            } => {
-                return Err(SimError::UnsupportedBidding {
-                    campaign_id: campaign_id.to_owned(),
-                    strategy: strategy.clone(),
-                });
-            }
-            _ => change
-                .validate()
-                .map_err(|source| SimError::InvalidChange {
-                    campaign_id: campaign_id.to_owned(),
-                    source,
-                })?,
-        }
-        let before = snapshot.clone();
-        change.apply_to(snapshot);
-        Ok(ChangeOutcome {
-            changed: !before.changed_fields(snapshot).is_empty(),
-            status_changed: before.status != snapshot.status,
-        })
-    }
-
     /// Simulates the minute starting at `now`.
     fn step(&mut self, events: &mut Vec<SimEvent>) {
         let start = self.now;
@@ -442,271 +301,4 @@ impl Simulator {
             }
         }
     }
-
-    /// Serves one campaign for the minute starting at `start_minute`.
-    fn serve(
-        &mut self,
-        index: usize,
-        local: LocalTime,
-        start_minute: i64,
-        end: DateTime<Utc>,
-        events: &mut Vec<SimEvent>,
-    ) {
-        let config = &self.config.campaigns[index];
-        let run = &mut self.campaigns[index];
-        match run.snapshot.status {
-            CampaignStatus::Enabled => {}
-            CampaignStatus::Paused => {
-                run.minutes_paused += 1;
-                return;
-            }
-            CampaignStatus::Removed => return,
-        }
-        if run.budget_day != Some(local.date) {
-            run.budget_day = Some(local.date);
-            run.spent_today = 0;
-        }
-        let Some(bid_modifier) = schedule_modifier(&run.snapshot, local) else {
-            return;
-        };
-        let budget = run.snapshot.daily_budget_micros;
-        if run.spent_today >= budget {
-            return;
-        }
-        let lambda = config.peak_clicks_per_hour / 60.0
-            * model::hour_curve(local.hour)
-            * model::weekday_factor(local.day)
-            * bid_modifier;
-        let mut rng = Rng::for_minute(self.config.seed, run.stream, start_minute);
-        let drawn = rng.poisson(lambda);
-        let mut clicks = 0;
-        for _ in 0..drawn {
-            let cost = (config.cpc_micros as f64 * (0.8 + 0.4 * rng.next_f64())).round() as i64;
-            let is_lead = rng.next_f64() < config.lead_rate;
-            if run.spent_today + cost > budget {
-                // Out of budget for today: this click and the rest of the minute's are not served.
-                break;
-            }
-            clicks += 1;
-            run.spent_today += cost;
-            run.totals.spend_micros += cost;
-            run.hour.cost_micros += cost;
-            if is_lead {
-                run.totals.leads += 1;
-                run.hour.leads += 1;
-                let number = self.next_lead;
-                self.next_lead += 1;
-                let lead_id = format!("sim-{number:06}");
-                let team = &self.config.teams[run.team];
-                let (name, email, phone) = model::fake_contact(self.config.seed, number);
-                self.teams[run.team].waiting.push_back(WaitingLead {
-                    lead_id: lead_id.clone(),
-                    arrived: start_minute + 1,
-                    cost_micros: cost,
-                });
-                events.push(SimEvent::LeadArrived {
-                    lead_id,
-                    team: team.name.clone(),
-                    customer_id: self.config.customer_id.clone(),
-                    campaign_id: config.campaign_id.clone(),
-                    name,
-                    email,
-                    phone,
-                    at: end,
-                });
-            }
-        }
-        run.totals.clicks += clicks;
-        run.hour.clicks += clicks;
-        run.impression_carry += clicks as f64 / run.ctr;
-        let impressions = run.impression_carry.floor();
-        run.impression_carry -= impressions;
-        run.impressions += impressions as u64;
-        run.hour.impressions += impressions as u64;
-    }
-}
-
-struct ChangeOutcome {
-    changed: bool,
-    status_changed: bool,
-}
-
-#[derive(Default)]
-struct WorkOutcome {
-    worked: u64,
-    expired: u64,
-    spend_on_expired_micros: i64,
-}
-
-impl TeamRun {
-    /// One minute of work ending at `end_minute`: finish leads, pick up the oldest waiting
-    /// ones as far as the agents' pace allows, then expire leads that waited too long.
-    fn work(
-        &mut self,
-        team: &SimTeam,
-        agents: u32,
-        end_minute: i64,
-        end: DateTime<Utc>,
-        events: &mut Vec<SimEvent>,
-    ) -> WorkOutcome {
-        let mut outcome = WorkOutcome::default();
-        while let Some((_, done)) = self.in_progress.front() {
-            if *done > end_minute {
-                break;
-            }
-            if let Some((lead_id, _)) = self.in_progress.pop_front() {
-                outcome.worked += 1;
-                events.push(SimEvent::LeadWorked {
-                    lead_id,
-                    team: team.name.clone(),
-                    status: LeadStatus::Contacted,
-                    at: end,
-                });
-            }
-        }
-
-        if agents == 0 {
-            self.credit = 0.0;
-        } else {
-            self.credit += f64::from(agents) * team.leads_per_agent_hour / 60.0;
-            while self.credit >= 1.0 {
-                let Some(lead) = self.waiting.pop_front() else {
-                    // Idle agents take the next lead at once, but cannot bank more work.
-                    self.credit = 1.0;
-                    break;
-                };
-                self.credit -= 1.0;
-                self.in_progress
-                    .push_back((lead.lead_id, end_minute + self.handle_minutes));
-            }
-        }
-
-        let expiry = i64::from(team.lead_expiry_minutes);
-        while let Some(lead) = self.waiting.front() {
-            if end_minute - lead.arrived < expiry {
-                break;
-            }
-            if let Some(lead) = self.waiting.pop_front() {
-                outcome.expired += 1;
-                outcome.spend_on_expired_micros += lead.cost_micros;
-                events.push(SimEvent::LeadExpired {
-                    lead_id: lead.lead_id,
-                    team: team.name.clone(),
-                    at: end,
-                });
-            }
-        }
-        outcome
-    }
-}
-
-fn agents_on_shift(team: &SimTeam, local: LocalTime) -> u32 {
-    let active = team
-        .shifts
-        .iter()
-        .filter(|shift| shift.is_active(local.day, local.hour))
-        .count();
-    u32::try_from(active).unwrap_or(u32::MAX)
-}
-
-fn team_numbers(team: &SimTeam, agents: u32, open: u32) -> TeamNumbers {
-    let max = agents.saturating_mul(team.max_open_per_agent);
-    TeamNumbers {
-        agents,
-        open,
-        max: if max == 0 && open > 0 { 1 } else { max },
-    }
-}
-
-/// `Some(bid modifier)` when the ad schedule lets the campaign serve now (1.0 without a
-/// modifier or without a schedule), `None` outside it.
-fn schedule_modifier(snapshot: &CampaignSnapshot, local: LocalTime) -> Option<f64> {
-    if snapshot.ad_schedule.is_empty() {
-        return Some(1.0);
-    }
-    snapshot
-        .ad_schedule
-        .iter()
-        .find(|slot| {
-            slot.day_of_week == local.day
-                && slot.start() <= local.minute_of_day
-                && local.minute_of_day < slot.end()
-        })
-        .map(|slot| slot.bid_modifier.unwrap_or(1.0))
-}
-
-fn validate_campaign(campaign: &SimCampaign) -> Result<()> {
-    let invalid = |reason: String| SimError::InvalidCampaign {
-        campaign_id: campaign.campaign_id.clone(),
-        reason,
-    };
-    if campaign.campaign_id.trim().is_empty() {
-        return Err(invalid("campaign_id must not be empty".to_owned()));
-    }
-    if campaign.name.trim().is_empty() {
-        return Err(invalid("name must not be empty".to_owned()));
-    }
-    if campaign.daily_budget_micros <= 0 {
-        return Err(invalid(format!(
-            "daily_budget_micros must be positive, got {}",
-            campaign.daily_budget_micros
-        )));
-    }
-    if campaign.cpc_micros <= 0 {
-        return Err(invalid(format!(
-            "cpc_micros must be positive, got {}",
-            campaign.cpc_micros
-        )));
-    }
-    if !campaign.peak_clicks_per_hour.is_finite() || campaign.peak_clicks_per_hour < 0.0 {
-        return Err(invalid(format!(
-            "peak_clicks_per_hour must be a finite number ≥ 0, got {}",
-            campaign.peak_clicks_per_hour
-        )));
-    }
-    if !(0.0..=1.0).contains(&campaign.lead_rate) {
-        return Err(invalid(format!(
-            "lead_rate must be between 0 and 1, got {}",
-            campaign.lead_rate
-        )));
-    }
-    Ok(())
-}
-
-fn validate_team(team: &SimTeam) -> Result<()> {
-    let invalid = |reason: String| SimError::InvalidTeam {
-        team: team.name.clone(),
-        reason,
-    };
-    if team.name.trim().is_empty() {
-        return Err(invalid("name must not be empty".to_owned()));
-    }
-    if !team.leads_per_agent_hour.is_finite() || team.leads_per_agent_hour <= 0.0 {
-        return Err(invalid(format!(
-            "leads_per_agent_hour must be a positive number, got {}",
-            team.leads_per_agent_hour
-        )));
-    }
-    if team.max_open_per_agent == 0 {
-        return Err(invalid("max_open_per_agent must be positive".to_owned()));
-    }
-    if team.lead_expiry_minutes == 0 {
-        return Err(invalid("lead_expiry_minutes must be positive".to_owned()));
-    }
-    for (i, shift) in team.shifts.iter().enumerate() {
-        if shift.weekdays.is_empty() {
-            return Err(invalid(format!("shift {i} has no weekdays")));
-        }
-        let unique: BTreeSet<DayOfWeek> = shift.weekdays.iter().copied().collect();
-        if unique.len() != shift.weekdays.len() {
-            return Err(invalid(format!("shift {i} names a weekday twice")));
-        }
-        if shift.start_hour >= shift.end_hour || shift.end_hour > 24 {
-            return Err(invalid(format!(
-                "shift {i} must satisfy start_hour < end_hour ≤ 24, got {}–{}",
-                shift.start_hour, shift.end_hour
-            )));
-        }
-    }
-    Ok(())
 }

@@ -1,0 +1,368 @@
+//! Synthetic history for demos, trying things out and benchmarks.
+//!
+//! A deterministic simulation (same `seed` → same events) on a 15-minute tick: three sales
+//! teams with day shifts, six campaigns of one Google Ads account routed to them, leads that
+//! arrive by hour of day while their campaign runs (each with a TCPA consent record, some
+//! duplicates), agents working leads through the funnel, a capacity snapshot per team per
+//! tick, a capacity gate that pauses a team's campaigns at 90 % utilisation and resumes them
+//! at 70 %, now and then an operator's manual change in the Google Ads UI, and data subjects
+//! who ask to be erased. Every event goes through its aggregate's command handler, so the
+//! history obeys the same rules as live traffic.
+
+//!
+//! The steps: [`seed`] picks where the history starts and sets up the world (the capacity-gate
+//! rule, the campaigns, the teams' capacity, open leads: new, or carried over from a history
+//! already in the log), then runs ticks until the log holds `events` more; each tick runs the
+//! steps of [`tick`] in order. [`writer`] queues every command's events and appends them.
+
+mod tick;
+mod writer;
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use cqrs_es::Aggregate;
+use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::{
+    stream_id, Campaign, CampaignCommand, CapacitySnapshot, Lead, Rule, RuleCommand,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::projection::Projections;
+use crate::Engine;
+use tick::{OpenLead, SeedCampaign, World};
+use writer::Sim;
+
+const TICK_MINUTES: i64 = 15;
+/// Rough events per simulated day, used to choose how many days to simulate.
+const EVENTS_PER_DAY: u64 = 3_000;
+const CUSTOMER: &str = "1234567890";
+const TEAMS: [&str; 3] = ["north", "south", "west"];
+const CAMPAIGNS: [(&str, &str, &str, i64); 6] = [
+    ("1001", "Brand - Search", "north", 150),
+    ("1002", "Generic - Search", "north", 220),
+    ("1003", "Competitors", "south", 120),
+    ("1004", "Remarketing", "south", 90),
+    ("1005", "Local - Maps", "west", 80),
+    ("1006", "Performance Max", "west", 200),
+];
+const FIRST: [&str; 12] = [
+    "Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Leslie",
+    "Margaret", "Tim",
+];
+const LAST: [&str; 12] = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Perlman",
+    "Lamport",
+    "Hamilton",
+    "Berners-Lee",
+];
+const CONSENT_TEXT: &str = "By clicking Submit, I agree to be contacted by phone, text or email \
+about my enquiry, including by automated means. Consent is not a condition of purchase.";
+const CAPACITY_GATE: &str = r#"// Pause above 90 % utilisation, resume below 70 % (hysteresis).
+let u = capacity.utilisation;
+if campaign.status == "ENABLED" && u >= 0.9 { pause("team at " + u + " of capacity") }
+else if campaign.status == "PAUSED" && u <= 0.7 { resume("team has room again") }
+"#;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SeedOptions {
+    /// How many events to write (exactly).
+    pub events: u64,
+    /// RNG seed: the same seed gives the same history.
+    pub seed: u64,
+    /// Simulated time ends here (it starts as many days earlier as `events` needs).
+    pub end: DateTime<Utc>,
+}
+
+/// What was generated.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SeedReport {
+    /// Events written.
+    pub events: u64,
+    /// Leads received (not counting duplicates).
+    pub leads: u64,
+    /// Duplicate leads.
+    pub duplicates: u64,
+    /// Consents recorded.
+    pub consents: u64,
+    /// Capacity snapshots.
+    pub capacity_snapshots: u64,
+    /// Campaign changes applied by the capacity gate.
+    pub campaign_changes: u64,
+    /// Changes made outside the engine.
+    pub manual_changes: u64,
+    /// Subjects erased.
+    pub erasures: u64,
+    /// First simulated instant.
+    pub from: String,
+    /// Last simulated instant.
+    pub to: String,
+    /// Position of the last event.
+    pub head: u64,
+    /// Events already in the log when this run started (0: a new history).
+    pub continued_from: u64,
+}
+
+/// Writes a synthetic history of exactly `opts.events` events. On a log that already holds
+/// a seeded history, the simulation continues where that one stopped (same campaigns, teams,
+/// open leads and rule), so running `seed` again grows the history instead of clashing.
+pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
+    let head = engine.store.log.head().await?.position;
+    let mut prior = if head > 0 {
+        Some(crate::projection::catch_up(&engine.store).await?)
+    } else {
+        None
+    };
+    let start = start_at(prior.as_ref(), head, opts)?;
+    let mut sim = Sim::new(
+        engine,
+        StdRng::seed_from_u64(opts.seed ^ head),
+        opts.events,
+        SeedReport {
+            from: start.to_rfc3339(),
+            head,
+            continued_from: head,
+            ..Default::default()
+        },
+    );
+    let rule_id = capacity_gate(&mut sim, prior.as_ref(), start).await?;
+    let campaigns = campaigns(&mut sim, prior.as_mut(), start).await?;
+    sim.flush().await?;
+    let capacity = capacity(&mut sim, prior.as_mut());
+    let mut world = World::new(rule_id, campaigns, capacity);
+    if let Some(views) = prior.take() {
+        carry_over_leads(&mut sim, &mut world, views);
+    }
+    let mut t = start;
+    while sim.has_room() {
+        tick::run(&mut sim, &mut world, t).await?;
+        t += Duration::minutes(TICK_MINUTES);
+    }
+    sim.flush().await?;
+    // Erased subjects' key bytes leave the files once, at the end.
+    if sim.report.erasures > 0 {
+        engine.store.codec.keys().scrub().await?;
+    }
+    sim.report.events = sim.written;
+    sim.report.to = t.to_rfc3339();
+    Ok(sim.report)
+}
+
+/// Where simulated time starts: the tick after the last capacity snapshot of a history
+/// already in the log, or midnight as many days before `opts.end` as the events need.
+fn start_at(prior: Option<&Projections>, head: u64, opts: &SeedOptions) -> Result<DateTime<Utc>> {
+    let days = (opts.events / EVENTS_PER_DAY + 1) as i64;
+    Ok(match prior {
+        // The tick after the last capacity snapshot of the earlier run.
+        Some(views) => {
+            let last = views
+                .capacity
+                .iter()
+                .filter_map(|(_, d)| d.state.recorded_at())
+                .max()
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "the log holds {head} events but no seeded history to continue: seed into an empty database (point --database-url at a new file)"
+                    ))
+                })?;
+            let tick = TICK_MINUTES * 60;
+            let secs = last.timestamp().div_euclid(tick) * tick + tick;
+            DateTime::from_timestamp(secs, 0).unwrap_or(last)
+        }
+        None => (opts.end - Duration::days(days))
+            .with_hour(0)
+            .and_then(|t| t.with_minute(0))
+            .and_then(|t| t.with_second(0))
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(opts.end),
+    })
+}
+
+/// The capacity-gate rule: the earlier run's, or a new one created at `start`.
+async fn capacity_gate(
+    sim: &mut Sim<'_>,
+    prior: Option<&Projections>,
+    start: DateTime<Utc>,
+) -> Result<String> {
+    let existing_rule = prior.and_then(|v| {
+        v.rules
+            .iter()
+            .find(|(id, _)| id.starts_with("capacity-gate-"))
+            .map(|(id, _)| id.clone())
+    });
+    if let Some(id) = existing_rule {
+        return Ok(id);
+    }
+    let run_tag: u32 = sim.rng.gen();
+    let rule_id = format!("capacity-gate-{run_tag:08x}");
+    let mut rule = Rule::default();
+    sim.run(
+        &mut rule,
+        &rule_id,
+        RuleCommand::Create {
+            name: rule_id.clone(),
+            source: CAPACITY_GATE.to_string(),
+            priority: 10,
+            at: start,
+        },
+        start,
+    )
+    .await?;
+    Ok(rule_id)
+}
+
+/// The six campaigns: the earlier run's as they stand, or observed for the first time at
+/// `start`.
+async fn campaigns(
+    sim: &mut Sim<'_>,
+    mut prior: Option<&mut Projections>,
+    start: DateTime<Utc>,
+) -> Result<Vec<SeedCampaign>> {
+    let mut campaigns = Vec::new();
+    for (id, name, team, budget) in CAMPAIGNS {
+        let team = TEAMS.iter().position(|t| *t == team).unwrap_or(0);
+        let agg_id = format!("{CUSTOMER}/{id}");
+        if let Some(doc) = prior
+            .as_deref_mut()
+            .and_then(|v| v.campaigns.remove(&agg_id))
+        {
+            if let Some(snapshot) = doc.state.snapshot().cloned() {
+                sim.versions
+                    .insert(stream_id(Campaign::TYPE, &agg_id), doc.version);
+                campaigns.push(SeedCampaign {
+                    id: agg_id,
+                    agg: doc.state,
+                    snapshot,
+                    team,
+                });
+                continue;
+            }
+        }
+        let snapshot = CampaignSnapshot {
+            name: name.to_string(),
+            labels: vec![format!("team:{}", TEAMS[team])],
+            status: CampaignStatus::Enabled,
+            daily_budget_micros: budget * 1_000_000,
+            bidding: Bidding::MaximizeConversions,
+            ad_schedule: Vec::new(),
+        };
+        let mut agg = Campaign::default();
+        sim.run(
+            &mut agg,
+            &agg_id,
+            CampaignCommand::Observe {
+                customer_id: CUSTOMER.to_string(),
+                campaign_id: id.to_string(),
+                snapshot: snapshot.clone(),
+                manual_hold: Duration::hours(4),
+                google_account: None,
+                at: start,
+            },
+            start,
+        )
+        .await?;
+        campaigns.push(SeedCampaign {
+            id: agg_id,
+            agg,
+            snapshot,
+            team,
+        });
+    }
+    Ok(campaigns)
+}
+
+/// Each team's capacity: the earlier run's last snapshot, or none yet.
+fn capacity(sim: &mut Sim<'_>, mut prior: Option<&mut Projections>) -> Vec<CapacitySnapshot> {
+    let mut capacity = Vec::new();
+    for team in TEAMS {
+        match prior.as_deref_mut().and_then(|v| v.capacity.remove(team)) {
+            Some(doc) => {
+                sim.versions
+                    .insert(stream_id(CapacitySnapshot::TYPE, team), doc.version);
+                capacity.push(doc.state);
+            }
+            None => capacity.push(CapacitySnapshot::default()),
+        }
+    }
+    capacity
+}
+
+/// The earlier run's open leads, and their subjects (those with requests on record keep
+/// their stream as it is), in a deterministic order whatever the read model's.
+fn carry_over_leads(sim: &mut Sim<'_>, world: &mut World, views: Projections) {
+    // Subjects with requests on record keep their stream as it is.
+    let with_requests: std::collections::HashSet<String> =
+        views.data_subjects.iter().map(|(k, _)| k.clone()).collect();
+    for (id, doc) in views.leads.into_rows() {
+        let Some(status) = doc.state.status().filter(|s| s.is_open()) else {
+            continue;
+        };
+        let Some(team) = doc
+            .state
+            .team()
+            .and_then(|t| TEAMS.iter().position(|x| *x == t))
+        else {
+            continue;
+        };
+        if let Some(subject) = doc
+            .state
+            .subject_id()
+            .filter(|s| !with_requests.contains(*s))
+        {
+            world.subjects.push(subject.to_string());
+        }
+        sim.versions.insert(stream_id(Lead::TYPE, &id), doc.version);
+        world.open.push(OpenLead {
+            lead: doc.state,
+            team,
+            status,
+        });
+    }
+    // Deterministic order whatever the read model's.
+    world
+        .open
+        .sort_by(|a, b| a.lead.lead_id().cmp(&b.lead.lead_id()));
+    world.subjects.sort();
+    world.subjects.dedup();
+}
+
+/// An operator's budget tweak: 20 % up or down, kept within half to twice `base` (and at
+/// least one currency unit), so years of tweaks never compound.
+fn tweak_budget(current: i64, base: i64, up: bool) -> i64 {
+    let factor = if up { 12 } else { 8 };
+    (current * factor / 10)
+        .clamp(base / 2, base * 2)
+        .max(1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tweak_budget;
+
+    #[test]
+    fn budget_tweaks_stay_within_half_to_twice_the_original() {
+        let base = 100_000_000;
+        let mut b = base;
+        for _ in 0..50 {
+            b = tweak_budget(b, base, true);
+        }
+        assert_eq!(b, 2 * base);
+        for _ in 0..50 {
+            b = tweak_budget(b, base, false);
+        }
+        assert_eq!(b, base / 2);
+        assert_eq!(tweak_budget(base, base, true), 120_000_000);
+        assert_eq!(tweak_budget(base, base, false), 80_000_000);
+        assert_eq!(tweak_budget(500_000, 1_000_000, false), 1_000_000);
+    }
+}

@@ -1,0 +1,91 @@
+//! The seed is a fixed function of its options: a pinned fingerprint of the history that
+//! seed 42 writes (and of the history a second run continues it with), so that reworking
+//! the seed's code cannot change what it writes unnoticed.
+
+use chrono::{TimeZone, Utc};
+use leadorch_core::seed::{seed, SeedOptions};
+use leadorch_store::testing::TestDb;
+use leadorch_store::Reveal;
+use sha2::{Digest, Sha256};
+
+#[allow(dead_code)] // this test uses only `engine` of the shared helpers
+mod common;
+use common::engine;
+
+/// SHA-256 over every event's position, stream, stream version, type, schema version and
+/// plaintext payload (event ids, nonces and recorded-at differ between runs; these do not).
+async fn fingerprint(e: &leadorch_core::Engine) -> String {
+    let events = e.store.log.read_after(0, 100_000).await.unwrap();
+    let mut decoder = e.store.codec.decoder(Reveal::Decrypt);
+    let mut hash = Sha256::new();
+    for ev in &events {
+        let payload = decoder.payload(ev).await.unwrap();
+        let line = serde_json::json!([
+            ev.position,
+            ev.stream_id,
+            ev.stream_version,
+            ev.event_type,
+            ev.schema_version,
+            payload
+        ]);
+        hash.update(line.to_string().as_bytes());
+        hash.update(b"\n");
+    }
+    hex::encode(hash.finalize())
+}
+
+#[tokio::test]
+async fn seed_42_writes_the_pinned_history() {
+    let t = TestDb::sqlite();
+    let e = engine(&t).await;
+    let end = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    let first = seed(
+        &e,
+        &SeedOptions {
+            events: 3000,
+            seed: 42,
+            end,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_string(&first).unwrap(),
+        concat!(
+            r#"{"events":3000,"leads":399,"duplicates":21,"consents":399,"#,
+            r#""capacity_snapshots":1074,"campaign_changes":82,"manual_changes":1,"#,
+            r#""erasures":12,"from":"2026-05-30T00:00:00+00:00","#,
+            r#""to":"2026-06-02T17:45:00+00:00","head":3000,"continued_from":0}"#
+        )
+    );
+    assert_eq!(
+        fingerprint(&e).await,
+        "a8983bb505ba2ce49f2d3c3fedd2ca17c34469ced127908534b8c8257ec6ed75"
+    );
+    // A second run continues the history (the path that starts from the read models).
+    let more = seed(
+        &e,
+        &SeedOptions {
+            events: 1000,
+            seed: 43,
+            end,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_string(&more).unwrap(),
+        concat!(
+            r#"{"events":1000,"leads":148,"duplicates":6,"consents":147,"#,
+            r#""capacity_snapshots":276,"campaign_changes":14,"manual_changes":2,"#,
+            r#""erasures":10,"from":"2026-06-02T17:30:00+00:00","#,
+            r#""to":"2026-06-03T16:45:00+00:00","head":4000,"continued_from":3000}"#
+        )
+    );
+    assert_eq!(
+        fingerprint(&e).await,
+        "e113c4cebfe972ebd3cdb45ca97977443b32847e10d0865e6560d5326b9504c0"
+    );
+    e.store.db().close().await;
+    t.cleanup().await;
+}
