@@ -4,8 +4,8 @@
 
 use chrono::{TimeZone, Utc};
 use leadorch_core::seed::{seed, SeedOptions};
-use leadorch_store::testing::TestDb;
 use leadorch_store::Reveal;
+use leadorch_test_support::TestDb;
 use sha2::{Digest, Sha256};
 
 #[allow(dead_code)] // this test uses only `engine` of the shared helpers
