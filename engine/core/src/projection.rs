@@ -12,18 +12,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hashbrown::{HashMap, HashSet};
-
 use cqrs_es::Aggregate;
 use leadorch_domain::{
     split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
     Lead, PersonalData, Rule,
 };
 use leadorch_store::codec::Decoder;
-use leadorch_store::parts::{Packer, Part, PartBuilder, PART_ROWS};
-use leadorch_store::read_models::ReadModelWriter;
+use leadorch_store::parts::Packer;
+
 use leadorch_store::{CatchUp, Db, RecordedEvent, Reveal, Store, WriteTx};
-use serde::de::DeserializeOwned;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -35,186 +33,8 @@ pub const CHECKPOINT: &str = "projections";
 /// 20,000-event pages at 510–560 MB, with no difference in time measurable on this VM.
 const PAGE: u64 = 4_096;
 
-/// Rows of one read model, with the keys changed since the last flush.
-#[derive(Debug)]
-pub struct Table<D> {
-    name: &'static str,
-    rows: HashMap<String, D>,
-    dirty: HashSet<String>,
-    /// Whether changed keys are tracked (for incremental saves of a loaded read model; a
-    /// rebuild writes every row and skips the bookkeeping).
-    track_dirty: bool,
-}
-
-impl<D> Table<D> {
-    fn new(name: &'static str) -> Self {
-        Table {
-            name,
-            rows: HashMap::new(),
-            dirty: HashSet::new(),
-            track_dirty: false,
-        }
-    }
-
-    /// The read model's name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// One row.
-    pub fn get(&self, key: &str) -> Option<&D> {
-        self.rows.get(key)
-    }
-
-    /// All rows, ordered by key.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &D)> {
-        let mut rows: Vec<_> = self.rows.iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        rows.into_iter()
-    }
-
-    /// Takes one row out (not recorded as a change: for consumers of a loaded read model).
-    pub fn remove(&mut self, key: &str) -> Option<D> {
-        self.rows.remove(key)
-    }
-
-    /// All rows, consumed, ordered by key.
-    pub fn into_rows(self) -> Vec<(String, D)> {
-        let mut rows: Vec<_> = self.rows.into_iter().collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        rows
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The row of `key`, created empty when missing: one hash lookup, and the key is copied
-    /// only when the row is new.
-    fn entry(&mut self, key: &str) -> &mut D
-    where
-        D: Default,
-    {
-        if self.track_dirty {
-            self.dirty.get_or_insert_with(key, str::to_string);
-        }
-        self.rows.entry_ref(key).or_default()
-    }
-}
-
-impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
-    async fn load(&mut self, db: &Db) -> Result<()> {
-        self.rows.clear();
-        self.dirty.clear();
-        self.track_dirty = true;
-        for (k, doc) in db.docs(self.name).await? {
-            let d: D = serde_json::from_slice(&doc).map_err(|e| Error::ReadModel {
-                name: self.name,
-                key: k.clone(),
-                reason: e.to_string(),
-            })?;
-            self.rows.insert(k, d);
-        }
-        Ok(())
-    }
-
-    /// Sends every row to a rebuild's writer, in key order, serialized and packed into
-    /// compressed parts two at a time, one on this thread and one on a helper thread
-    /// (serializing is most of a rebuild's save), while the writer inserts the last two.
-    async fn send_all(&self, writer: &ReadModelWriter, packers: &mut [Packer; 2]) -> Result<()> {
-        // In key order, parts do not overlap. Keys are compared by their first eight bytes
-        // first (one integer comparison decides most pairs of ids).
-        let mut rows: Vec<(u64, &String, &D)> = self
-            .rows
-            .iter()
-            .map(|(k, d)| (key_prefix(k), k, d))
-            .collect();
-        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-        if rows.is_empty() {
-            writer.table(self.name, Vec::new()).await?;
-            return Ok(());
-        }
-        let mut first = true;
-        let mut size = 256;
-        for pair in rows.chunks(2 * PART_ROWS) {
-            let (a, b) = pair.split_at(pair.len().min(PART_ROWS));
-            let [pa, pb] = packers;
-            let (a, b) = std::thread::scope(|s| {
-                let helper = (!b.is_empty()).then(|| s.spawn(|| self.pack(b, size, pb)));
-                let a = self.pack(a, size, pa);
-                let b = match helper {
-                    Some(h) => h.join().unwrap_or_else(|_| {
-                        Err(Error::Internal("a read-model serializer panicked".into()))
-                    }),
-                    None => Ok(None),
-                };
-                (a, b)
-            });
-            let parts: Vec<Part> = [a?, b?].into_iter().flatten().collect();
-            size = parts.iter().map(|p| p.raw_len()).max().unwrap_or(size);
-            writer.packed(self.name, parts, first).await?;
-            first = false;
-        }
-        Ok(())
-    }
-
-    /// Serializes `rows` into one compressed part.
-    fn pack(
-        &self,
-        rows: &[(u64, &String, &D)],
-        size: usize,
-        packer: &mut Packer,
-    ) -> Result<Option<Part>> {
-        let mut part = PartBuilder::with_capacity(size + size / 8);
-        for (_, k, d) in rows {
-            part.push(k, |buf| serde_json::to_writer(buf, d))
-                .map_err(|e| Error::ReadModel {
-                    name: self.name,
-                    key: (*k).clone(),
-                    reason: e.to_string(),
-                })?;
-        }
-        Ok(part.finish(packer)?)
-    }
-
-    /// Writes the rows changed since the last flush.
-    async fn flush(&mut self, tx: &mut WriteTx) -> Result<()> {
-        let mut keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
-        // In key order, rows go into the primary-key B-tree as appends, not random inserts.
-        keys.sort_unstable();
-        let mut docs = Vec::with_capacity(keys.len());
-        for k in keys {
-            match self.rows.get(&k) {
-                Some(d) => {
-                    let doc = serde_json::to_vec(d).map_err(|e| Error::ReadModel {
-                        name: self.name,
-                        key: k.clone(),
-                        reason: e.to_string(),
-                    })?;
-                    docs.push((k, doc));
-                }
-                None => tx.delete(self.name, &k).await?,
-            }
-        }
-        tx.put_many(self.name, &docs).await?;
-        Ok(())
-    }
-}
-
-/// The first eight bytes of a key as a big-endian integer (zero-padded): ordering by it, then
-/// by the whole key, is ordering by the key.
-fn key_prefix(k: &str) -> u64 {
-    let mut b = [0u8; 8];
-    let n = k.len().min(8);
-    b[..n].copy_from_slice(&k.as_bytes()[..n]);
-    u64::from_be_bytes(b)
-}
+mod table;
+pub use table::Table;
 
 /// A document of an aggregate view: the aggregate's state and where it was last changed.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

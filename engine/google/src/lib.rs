@@ -26,8 +26,9 @@
 //! - [`tokens`]: the [`AccessTokens`] trait the OAuth crate implements; [`StaticToken`].
 //! - [`client`]: [`GoogleAdsClient`] — headers, rate limit, retries, capture, operations.
 //! - [`bodies`]: pure builders of the mutate bodies, validated before sending.
-//! - [`model`]: typed rows ([`CampaignRow`], [`MetricsRow`]), ad schedules and their
-//!   validation, the GAQL queries, [`MutateOutcome`].
+//! - [`model`]: typed rows ([`CampaignRow`], [`MetricsRow`]), the GAQL queries,
+//!   [`MutateOutcome`] (ad schedules re-exported from [`schedule`]).
+//! - [`schedule`]: ad schedule slots and their validation.
 //! - [`wire`]: the JSON shapes of requests, responses and Google's error envelope.
 //! - [`error`]: [`AdsError`] (one variant per failure family), [`TokenError`].
 //! - [`retry`]: [`RetryPolicy`] and the per-customer token bucket.
@@ -50,6 +51,7 @@ pub mod config;
 pub mod error;
 pub mod model;
 pub mod retry;
+pub mod schedule;
 pub mod tokens;
 pub mod wire;
 

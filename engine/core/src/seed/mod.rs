@@ -13,7 +13,7 @@
 //! The steps: [`seed`] picks where the history starts and sets up the world (the capacity-gate
 //! rule, the campaigns, the teams' capacity, open leads: new, or carried over from a history
 //! already in the log), then runs ticks until the log holds `events` more; each tick runs the
-//! steps of [`tick`] in order. [`writer`] queues every command's events and appends them.
+//! steps of `tick` in order. `writer` queues every command's events and appends them.
 
 mod tick;
 mod writer;
