@@ -1,6 +1,9 @@
 //! A fake of Google's OAuth 2.0 endpoints for installed (desktop) apps: the authorization
 //! endpoint with loopback redirect, PKCE (S256) and `state`; the token endpoint
 //! (`authorization_code` and `refresh_token` grants); and the revocation endpoint.
+//!
+//! Test infrastructure, never shipped; one file because the three endpoints share the fake's
+//! state (codes, grants, fault queue) and the contract tests read it top to bottom.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

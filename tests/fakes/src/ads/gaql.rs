@@ -1,6 +1,9 @@
 //! A small subset of the Google Ads Query Language: `SELECT f, … FROM r [WHERE c AND …]
 //! [ORDER BY f [ASC|DESC], …] [LIMIT n]`, over the fake's own state, answering rows shaped as
 //! `GoogleAdsRow` JSON.
+//!
+//! Test infrastructure, never shipped. One job, the query language: its parser, filter,
+//! ordering and the row shapes of four resources; splitting them would only scatter it.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;

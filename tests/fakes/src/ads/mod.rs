@@ -1,4 +1,10 @@
 //! A fake of the Google Ads REST API v26 (`/v26/…`) on `127.0.0.1`.
+//!
+//! Test infrastructure, never shipped. Over 600 lines because it is the server: the handle
+//! tests drive (set-up, inspection, fault queue), routing, authentication, synthetic metrics
+//! and the search/searchStream handlers; the query language
+//! (`gaql.rs`), mutations (`mutate.rs`), state (`model.rs`) and error bodies (`errors.rs`)
+//! are modules of their own.
 
 mod errors;
 mod gaql;

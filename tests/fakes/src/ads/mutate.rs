@@ -1,6 +1,10 @@
 //! `campaigns:mutate`, `campaignBudgets:mutate` and `campaignCriteria:mutate`: strict checks of
 //! the JSON body (the REST surface: lowerCamelCase keys, int64 as strings, enum names), then
 //! Google's semantics (update masks, validate-only, partial failure, ad schedule limits).
+//!
+//! Test infrastructure, never shipped. One job, the three mutate methods: each checks its
+//! body as strictly as Google does, which is most of the file, and they share the operation
+//! and partial-failure machinery.
 
 use std::collections::{BTreeMap, BTreeSet};
 
