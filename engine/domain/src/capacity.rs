@@ -7,14 +7,14 @@
 //! [`crate::upcast`] fills in `"unknown"`.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[("CapacityRecorded", "1.1")];
+crate::event_table!(CapacityEvent {
+    CapacityRecorded => "1.1",
+});
 
 /// `open / max`, or `None` when there is no capacity at all (`max == 0`); callers should treat
 /// `None` as "full".
@@ -221,22 +221,6 @@ impl CapacitySnapshot {
                 };
             }
         }
-    }
-}
-
-impl DomainEvent for CapacityEvent {
-    fn event_type(&self) -> String {
-        match self {
-            CapacityEvent::CapacityRecorded { .. } => "CapacityRecorded",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            CapacityEvent::CapacityRecorded { .. } => "1.1",
-        }
-        .to_owned()
     }
 }
 

@@ -8,14 +8,15 @@
 //! contact details expire.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[("ConsentGranted", "1.0"), ("ConsentWithdrawn", "1.0")];
+crate::event_table!(ConsentEvent {
+    ConsentGranted => "1.0",
+    ConsentWithdrawn => "1.0",
+});
 
 /// Commands of a [`Consent`].
 #[derive(Clone, Debug, PartialEq)]
@@ -260,23 +261,6 @@ impl Consent {
                 self.withdrawal_reason = reason;
             }
         }
-    }
-}
-
-impl DomainEvent for ConsentEvent {
-    fn event_type(&self) -> String {
-        match self {
-            ConsentEvent::ConsentGranted { .. } => "ConsentGranted",
-            ConsentEvent::ConsentWithdrawn { .. } => "ConsentWithdrawn",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            ConsentEvent::ConsentGranted { .. } | ConsentEvent::ConsentWithdrawn { .. } => "1.0",
-        }
-        .to_owned()
     }
 }
 

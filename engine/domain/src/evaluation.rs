@@ -9,15 +9,15 @@
 //! domain does not depend on the host. One stream per evaluation; it is written once.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[("EvaluationRecorded", "1.1")];
+crate::event_table!(EvaluationEvent {
+    EvaluationRecorded => "1.1",
+});
 
 /// One rule's run within an evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,22 +159,6 @@ impl Evaluation {
         match event {
             EvaluationEvent::EvaluationRecorded(record) => self.record = Some(*record),
         }
-    }
-}
-
-impl DomainEvent for EvaluationEvent {
-    fn event_type(&self) -> String {
-        match self {
-            EvaluationEvent::EvaluationRecorded(_) => "EvaluationRecorded",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            EvaluationEvent::EvaluationRecorded(_) => "1.1",
-        }
-        .to_owned()
     }
 }
 

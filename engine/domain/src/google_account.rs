@@ -12,20 +12,18 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("ConsentGranted", "1.0"),
-    ("TokenRefreshed", "1.0"),
-    ("ReconsentNeeded", "1.0"),
-    ("Revoked", "1.0"),
-    ("DataDeleted", "1.0"),
-];
+crate::event_table!(GoogleAccountEvent {
+    ConsentGranted => "1.0",
+    TokenRefreshed => "1.0",
+    ReconsentNeeded => "1.0",
+    Revoked => "1.0",
+    DataDeleted => "1.0",
+});
 
 /// The OAuth scope the Google Ads API needs; every grant must include it.
 pub const ADWORDS_SCOPE: &str = "https://www.googleapis.com/auth/adwords";
@@ -402,30 +400,6 @@ impl GoogleAccount {
                 self.reconsent_reason = None;
             }
         }
-    }
-}
-
-impl DomainEvent for GoogleAccountEvent {
-    fn event_type(&self) -> String {
-        match self {
-            GoogleAccountEvent::ConsentGranted { .. } => "ConsentGranted",
-            GoogleAccountEvent::TokenRefreshed { .. } => "TokenRefreshed",
-            GoogleAccountEvent::ReconsentNeeded { .. } => "ReconsentNeeded",
-            GoogleAccountEvent::Revoked { .. } => "Revoked",
-            GoogleAccountEvent::DataDeleted { .. } => "DataDeleted",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            GoogleAccountEvent::ConsentGranted { .. }
-            | GoogleAccountEvent::TokenRefreshed { .. }
-            | GoogleAccountEvent::ReconsentNeeded { .. }
-            | GoogleAccountEvent::Revoked { .. }
-            | GoogleAccountEvent::DataDeleted { .. } => "1.0",
-        }
-        .to_owned()
     }
 }
 

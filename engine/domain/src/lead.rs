@@ -9,18 +9,16 @@
 //! The aggregate's state holds no personal data, so snapshots of it never need encrypting.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("LeadReceived", "1.0"),
-    ("LeadDeduplicated", "1.0"),
-    ("LeadStatusChanged", "1.0"),
-];
+crate::event_table!(LeadEvent {
+    LeadReceived => "1.0",
+    LeadDeduplicated => "1.0",
+    LeadStatusChanged => "1.0",
+});
 
 /// Where a lead stands in the sales funnel. Stages only move forward; `Won` and `Lost` are
 /// terminal.
@@ -492,26 +490,6 @@ impl Lead {
                 self.updated_at = Some(at);
             }
         }
-    }
-}
-
-impl DomainEvent for LeadEvent {
-    fn event_type(&self) -> String {
-        match self {
-            LeadEvent::LeadReceived(_) => "LeadReceived",
-            LeadEvent::LeadDeduplicated(_) => "LeadDeduplicated",
-            LeadEvent::LeadStatusChanged { .. } => "LeadStatusChanged",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            LeadEvent::LeadReceived(_)
-            | LeadEvent::LeadDeduplicated(_)
-            | LeadEvent::LeadStatusChanged { .. } => "1.0",
-        }
-        .to_owned()
     }
 }
 

@@ -2,6 +2,34 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// Declares one aggregate's event types once, in its own module: `EVENT_TYPES` (each event
+/// type with the schema version this build writes, which [`event_types`] serves) and the
+/// `DomainEvent` impl that names and versions every event from the same list, so a new event
+/// or version is written in one place.
+macro_rules! event_table {
+    ($event:ident { $($variant:ident => $version:literal),+ $(,)? }) => {
+        /// Event types of this aggregate with their current schema versions.
+        pub const EVENT_TYPES: &[(&str, &str)] = &[$((stringify!($variant), $version)),+];
+
+        impl cqrs_es::DomainEvent for $event {
+            fn event_type(&self) -> String {
+                match self {
+                    $($event::$variant { .. } => stringify!($variant),)+
+                }
+                .to_owned()
+            }
+
+            fn event_version(&self) -> String {
+                match self {
+                    $($event::$variant { .. } => $version,)+
+                }
+                .to_owned()
+            }
+        }
+    };
+}
+pub(crate) use event_table;
+
 pub mod campaign;
 pub mod capacity;
 pub mod consent;

@@ -6,20 +6,18 @@
 //! it only keeps the text.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("RuleCreated", "1.0"),
-    ("RuleVersionAdded", "1.0"),
-    ("RuleEnabled", "1.0"),
-    ("RuleDisabled", "1.0"),
-    ("RuleDeleted", "1.0"),
-];
+crate::event_table!(RuleEvent {
+    RuleCreated => "1.0",
+    RuleVersionAdded => "1.0",
+    RuleEnabled => "1.0",
+    RuleDisabled => "1.0",
+    RuleDeleted => "1.0",
+});
 
 /// Commands of a [`Rule`].
 #[derive(Clone, Debug, PartialEq)]
@@ -304,30 +302,6 @@ impl Rule {
                 self.deleted_at = Some(at);
             }
         }
-    }
-}
-
-impl DomainEvent for RuleEvent {
-    fn event_type(&self) -> String {
-        match self {
-            RuleEvent::RuleCreated { .. } => "RuleCreated",
-            RuleEvent::RuleVersionAdded { .. } => "RuleVersionAdded",
-            RuleEvent::RuleEnabled { .. } => "RuleEnabled",
-            RuleEvent::RuleDisabled { .. } => "RuleDisabled",
-            RuleEvent::RuleDeleted { .. } => "RuleDeleted",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            RuleEvent::RuleCreated { .. }
-            | RuleEvent::RuleVersionAdded { .. }
-            | RuleEvent::RuleEnabled { .. }
-            | RuleEvent::RuleDisabled { .. }
-            | RuleEvent::RuleDeleted { .. } => "1.0",
-        }
-        .to_owned()
     }
 }
 

@@ -12,18 +12,16 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("ExportRequested", "1.0"),
-    ("SubjectErased", "1.0"),
-    ("RetentionExpired", "1.0"),
-];
+crate::event_table!(SubjectEvent {
+    ExportRequested => "1.0",
+    SubjectErased => "1.0",
+    RetentionExpired => "1.0",
+});
 
 /// Why keys of a subject were destroyed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,26 +293,6 @@ impl DataSubject {
                 self.expiries.push((purpose, at));
             }
         }
-    }
-}
-
-impl DomainEvent for SubjectEvent {
-    fn event_type(&self) -> String {
-        match self {
-            SubjectEvent::ExportRequested { .. } => "ExportRequested",
-            SubjectEvent::SubjectErased { .. } => "SubjectErased",
-            SubjectEvent::RetentionExpired { .. } => "RetentionExpired",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            SubjectEvent::ExportRequested { .. }
-            | SubjectEvent::SubjectErased { .. }
-            | SubjectEvent::RetentionExpired { .. } => "1.0",
-        }
-        .to_owned()
     }
 }
 

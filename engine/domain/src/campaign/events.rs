@@ -2,7 +2,6 @@
 //! pointers.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 #[cfg(test)]
@@ -10,15 +9,14 @@ use super::{field, AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek};
 use super::{CampaignChange, CampaignSnapshot, HourMetrics};
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
-/// Event types of this aggregate with their current schema versions.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("CampaignObserved", "2.0"),
-    ("ChangedOutsideEngine", "2.0"),
-    ("ChangeRequested", "2.0"),
-    ("ChangeApplied", "1.0"),
-    ("ChangeFailed", "1.0"),
-    ("MetricsRecorded", "2.0"),
-];
+crate::event_table!(CampaignEvent {
+    CampaignObserved => "2.0",
+    ChangedOutsideEngine => "2.0",
+    ChangeRequested => "2.0",
+    ChangeApplied => "1.0",
+    ChangeFailed => "1.0",
+    MetricsRecorded => "2.0",
+});
 
 /// Events of a [`Campaign`].
 ///
@@ -129,31 +127,6 @@ pub enum CampaignEvent {
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
-}
-
-impl DomainEvent for CampaignEvent {
-    fn event_type(&self) -> String {
-        match self {
-            CampaignEvent::CampaignObserved { .. } => "CampaignObserved",
-            CampaignEvent::ChangedOutsideEngine { .. } => "ChangedOutsideEngine",
-            CampaignEvent::ChangeRequested { .. } => "ChangeRequested",
-            CampaignEvent::ChangeApplied { .. } => "ChangeApplied",
-            CampaignEvent::ChangeFailed { .. } => "ChangeFailed",
-            CampaignEvent::MetricsRecorded { .. } => "MetricsRecorded",
-        }
-        .to_owned()
-    }
-
-    fn event_version(&self) -> String {
-        match self {
-            CampaignEvent::CampaignObserved { .. }
-            | CampaignEvent::ChangedOutsideEngine { .. }
-            | CampaignEvent::ChangeRequested { .. }
-            | CampaignEvent::MetricsRecorded { .. } => "2.0",
-            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => "1.0",
-        }
-        .to_owned()
-    }
 }
 
 const fn google_ads(pointer: &'static str) -> PersonalField {
