@@ -22,7 +22,7 @@ const DEMO_START: &str = "2026-03-02T06:00:00Z";
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Stop after this many simulated minutes and print the summary (Ctrl-C stops early
-    /// with the summary so far) [default: 600, a working day from 07:00]
+    /// with the summary so far); 600 is a working day from 07:00
     #[arg(long, default_value_t = 600)]
     pub minutes: u64,
     /// Simulated start (RFC 3339)

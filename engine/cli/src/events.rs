@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use chrono::SecondsFormat;
 use clap::{Args, Subcommand};
 use leadorch_store::{EventFilter, Reveal};
@@ -23,7 +23,8 @@ pub struct ListArgs {
     /// Only this stream (e.g. lead:0191…, campaign:1234567890/1001)
     #[arg(long)]
     pub stream: Option<String>,
-    /// Only this event type (e.g. LeadReceived)
+    /// Only this event type (e.g. LeadReceived); an unknown type is an error that lists the
+    /// known ones
     #[arg(long = "type")]
     pub event_type: Option<String>,
     /// Only events after this position
@@ -48,6 +49,9 @@ pub async fn run(g: &Global, cmd: EventsCommand) -> Result<ExitCode> {
 
 async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
     let engine = open(g).await?;
+    if let Some(t) = &args.event_type {
+        check_event_type(&engine, t).await?;
+    }
     let filter = EventFilter {
         stream: args.stream,
         event_type: args.event_type,
@@ -120,4 +124,41 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an event type that neither the domain knows nor the log holds (a typo would
+/// otherwise list nothing and succeed), naming the known types.
+async fn check_event_type(engine: &leadorch_core::Engine, wanted: &str) -> Result<()> {
+    let known: Vec<&str> = leadorch_domain::AGGREGATE_TYPES
+        .iter()
+        .filter_map(|a| leadorch_domain::event_types(a))
+        .flat_map(|types| types.iter().map(|(name, _)| *name))
+        .collect();
+    if known.contains(&wanted) {
+        return Ok(());
+    }
+    // Events the domain does not model (the crash tests' probes) are still listed when
+    // the log holds some.
+    let probe = EventFilter {
+        stream: None,
+        event_type: Some(wanted.to_string()),
+        after: 0,
+        until: None,
+        limit: Some(1),
+    };
+    if !engine.store.log.list(&probe).await?.is_empty() {
+        return Ok(());
+    }
+    let mut names: Vec<&str> = known;
+    names.sort_unstable();
+    names.dedup();
+    let hint = names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(wanted))
+        .map(|n| format!(" (did you mean {n}?)"))
+        .unwrap_or_default();
+    bail!(
+        "unknown event type {wanted:?} in --type{hint}; known types: {}",
+        names.join(", ")
+    )
 }

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::Result;
 use chrono::Utc;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use leadorch_accounts::{self as accounts, PendingConsent, Revoked};
 use leadorch_config::{Config, GoogleSettings};
 
@@ -19,9 +19,8 @@ pub enum GoogleCommand {
     /// receives the grant on a loopback redirect, stores the refresh token sealed and records
     /// the consent with the customers it reaches
     Connect {
-        /// A name for the account (letters, digits, . _ @ + -); the daemon's [google] account
-        #[arg(long)]
-        account: String,
+        #[command(flatten)]
+        account: AccountName,
         /// Loopback port for Google's redirect [default: any free port]
         #[arg(long)]
         port: Option<u16>,
@@ -37,8 +36,8 @@ pub enum GoogleCommand {
     },
     /// Revoke the account's grant at Google and delete its stored tokens
     Revoke {
-        /// The account name
-        account: String,
+        #[command(flatten)]
+        account: AccountName,
         /// Configuration file ([google] client id and endpoints)
         #[arg(long, env = "LEADORCH_CONFIG")]
         config: Option<PathBuf>,
@@ -47,8 +46,8 @@ pub enum GoogleCommand {
     /// the tokens, destroy the account's keys (its email and tokens become unreadable) and
     /// record the deletion
     Forget {
-        /// The account name
-        account: String,
+        #[command(flatten)]
+        account: AccountName,
         /// Configuration file ([google] client id and endpoints)
         #[arg(long, env = "LEADORCH_CONFIG")]
         config: Option<PathBuf>,
@@ -59,6 +58,26 @@ pub enum GoogleCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The account a `google` command acts on: `--account NAME`, or NAME alone (the form
+/// `google revoke NAME`, kept working as an alias of the flag); one of the two, not both.
+#[derive(Args, Debug)]
+#[group(id = "account_name", required = true, multiple = false)]
+pub struct AccountName {
+    /// The account's name (letters, digits, . _ @ + -), as in the daemon's [google] account
+    #[arg(long = "account", value_name = "ACCOUNT")]
+    flag: Option<String>,
+    /// Same as --account ACCOUNT
+    #[arg(value_name = "ACCOUNT")]
+    positional: Option<String>,
+}
+
+impl AccountName {
+    fn into_name(self) -> String {
+        // clap's group makes exactly one of them present.
+        self.flag.or(self.positional).unwrap_or_default()
+    }
 }
 
 fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
@@ -76,6 +95,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             timeout_secs,
             config,
         } => {
+            let account = account.into_name();
             let s = settings(config.as_deref())?;
             // A bad name is refused here, before the browser opens.
             let consent = PendingConsent::start(&s, &account, port)?;
@@ -99,6 +119,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             )?;
         }
         GoogleCommand::Revoke { account, config } => {
+            let account = account.into_name();
             let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             let outcome = accounts::revoke(&engine, &oauth, &account, &who, Utc::now()).await?;
             let how = match outcome {
@@ -109,6 +130,7 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             outln!("revoked {account}: {how}; stored tokens deleted")?;
         }
         GoogleCommand::Forget { account, config } => {
+            let account = account.into_name();
             let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             accounts::forget(&engine, &oauth, &account, &who, Utc::now()).await?;
             outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;

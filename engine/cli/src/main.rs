@@ -4,7 +4,8 @@
 //! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
-//! imports another; [`run`] dispatches.
+//! imports another; [`run`] dispatches. `completions` (shell completion scripts) needs only
+//! the clap definitions and lives here.
 #![forbid(unsafe_code)]
 
 /// `writeln!` to standard output, returning the error (a closed pipe ends a listing quietly).
@@ -35,7 +36,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// Lead Orchestrator: event-sourced control of ad campaigns by sales capacity.
 #[derive(Parser, Debug)]
@@ -99,6 +100,14 @@ pub enum Command {
     /// Google accounts: connect (OAuth consent), revoke, forget, list
     #[command(subcommand)]
     Google(google::GoogleCommand),
+    /// Print a shell completion script: `leadorch completions bash > /etc/bash_completion.d/leadorch`,
+    /// `leadorch completions zsh > ~/.zfunc/_leadorch`, `leadorch completions fish >
+    /// ~/.config/fish/completions/leadorch.fish`
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Appends events one at a time forever, printing each acknowledged event id (crash tests)
     #[command(hide = true, name = "debug-append-loop")]
     DebugAppendLoop {
@@ -156,8 +165,25 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
         Command::Google(cmd) => google::run(g, cmd).await,
+        Command::Completions { shell } => completions(shell),
         Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,
     }
+}
+
+/// Writes the completion script of every command and option for `shell` to standard output.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // clap_complete offers hidden subcommands too: leave the crash tests' loop out.
+    let full = Cli::command();
+    let mut shown = clap::Command::new("leadorch")
+        .about(full.get_about().cloned().unwrap_or_default())
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
+    clap_complete::generate(shell, &mut shown, "leadorch", &mut out);
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Whether the error is stdout closing under us (`leadorch events list | head`), which ends

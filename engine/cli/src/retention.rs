@@ -17,24 +17,43 @@ pub enum RetentionCommand {
         /// Evaluate the windows at this time instead of now (RFC 3339)
         #[arg(long)]
         now: Option<String>,
+        /// Report what would be shredded without destroying any key or recording anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Also print each key: its subject and purpose, one per line (by default only the
+        /// count)
+        #[arg(long, visible_alias = "verbose")]
+        list: bool,
     },
 }
 
 pub async fn run(g: &Global, cmd: RetentionCommand) -> Result<ExitCode> {
     match cmd {
-        RetentionCommand::Enforce { now } => {
-            let engine = open(g).await?;
+        RetentionCommand::Enforce { now, dry_run, list } => {
             let now = match now {
                 Some(t) => parse_time(&t)?,
                 None => Utc::now(),
             };
-            let done = retention::enforce(&engine, now, &actor(g)).await?;
-            outln!(
-                "retention: {} key(s) past their window destroyed",
-                done.len()
-            )?;
-            for e in done {
-                outln!("  {} {}", e.subject_id, e.purpose.as_str())?;
+            let engine = open(g).await?;
+            let keys = if dry_run {
+                let due = retention::due(&engine, now).await?;
+                outln!(
+                    "retention (dry run): {} key(s) past their window would be destroyed; nothing changed",
+                    due.len()
+                )?;
+                due
+            } else {
+                let done = retention::enforce(&engine, now, &actor(g)).await?;
+                outln!(
+                    "retention: {} key(s) past their window destroyed",
+                    done.len()
+                )?;
+                done
+            };
+            if list {
+                for e in keys {
+                    outln!("  {} {}", e.subject_id, e.purpose.as_str())?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -19,6 +19,23 @@ pub struct Expired {
     pub purpose: KeyPurpose,
 }
 
+/// The keys whose retention deadline is at or before `now`: what [`enforce`] at `now` would
+/// destroy, with nothing destroyed or recorded.
+pub async fn due(engine: &Engine, now: DateTime<Utc>) -> Result<Vec<Expired>> {
+    Ok(engine
+        .store
+        .codec
+        .keys()
+        .expired(now.timestamp_micros())
+        .await?
+        .into_iter()
+        .map(|(subject_id, purpose)| Expired {
+            subject_id,
+            purpose,
+        })
+        .collect())
+}
+
 /// Destroys every key whose retention deadline is at or before `now` and records a
 /// `RetentionExpired` event for each.
 pub async fn enforce(engine: &Engine, now: DateTime<Utc>, actor: &str) -> Result<Vec<Expired>> {
