@@ -41,7 +41,11 @@ pub async fn due(engine: &Engine, now: DateTime<Utc>) -> Result<Vec<Expired>> {
 pub async fn enforce(engine: &Engine, now: DateTime<Utc>, actor: &str) -> Result<Vec<Expired>> {
     let keys = engine.store.codec.keys();
     let mut done = Vec::new();
-    for (subject_id, purpose) in keys.expired(now.timestamp_micros()).await? {
+    for Expired {
+        subject_id,
+        purpose,
+    } in due(engine, now).await?
+    {
         let destroyed = keys.destroy(&subject_id, Some(&[purpose])).await?;
         if destroyed.is_empty() {
             continue; // another process got there first
