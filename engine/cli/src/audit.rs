@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use leadorch_store::Verification;
 
-use crate::common::{hex, open, progress_bar, EXIT_FINDING};
+use crate::common::{hex, open, progress_bar, Open, EXIT_FINDING};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -24,7 +24,7 @@ pub async fn run(g: &Global, cmd: AuditCommand) -> Result<ExitCode> {
 }
 
 async fn verify(g: &Global) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let head = engine.store.log.head().await?;
     let bar = progress_bar(head.position, "verifying");
     let started = Instant::now();

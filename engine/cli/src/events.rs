@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use leadorch_store::{EventFilter, Reveal};
 use serde_json::json;
 
-use crate::common::{hex, open};
+use crate::common::{hex, open, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -47,7 +47,7 @@ pub async fn run(g: &Global, cmd: EventsCommand) -> Result<ExitCode> {
 }
 
 async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let filter = EventFilter {
         stream: args.stream,
         event_type: args.event_type,

@@ -1,7 +1,7 @@
 //! `leadorch`: the command line of Lead Orchestrator, and its daemon.
 //!
 //! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
-//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `debug`), each with its
+//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `init`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
 //! imports another; [`run`] dispatches.
@@ -24,6 +24,7 @@ mod demo;
 mod events;
 mod explain;
 mod google;
+mod init;
 mod replay;
 mod retention;
 mod rules;
@@ -54,7 +55,8 @@ pub struct Global {
     /// $LEADORCH_HOME, else $XDG_DATA_HOME/leadorch, else ~/.local/share/leadorch]
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// File holding the master key that wraps data keys (created when missing)
+    /// File holding the master key that wraps data keys (created when missing, except by
+    /// commands that only read a database named by --database-url)
     /// [default: master.key beside the SQLite file, or in the data folder];
     /// LEADORCH_MASTER_KEY (base64) overrides it
     #[arg(long, env = "LEADORCH_MASTER_KEY_FILE", global = true)]
@@ -66,6 +68,9 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create the database named by --database-url (applying the schema) and its master key
+    /// when missing, and say what was created; commands that only read never create one
+    Init,
     /// Read the event log
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -144,6 +149,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
+        Command::Init => init::run(g).await,
         Command::Events(cmd) => events::run(g, cmd).await,
         Command::Audit(cmd) => audit::run(g, cmd).await,
         Command::Replay(args) => replay::run(g, args).await,

@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use leadorch_core::retention;
 
-use crate::common::{actor, open, parse_time};
+use crate::common::{actor, open, parse_time, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -23,7 +23,7 @@ pub enum RetentionCommand {
 pub async fn run(g: &Global, cmd: RetentionCommand) -> Result<ExitCode> {
     match cmd {
         RetentionCommand::Enforce { now } => {
-            let engine = open(g).await?;
+            let engine = open(g, Open::Existing).await?;
             let now = match now {
                 Some(t) => parse_time(&t)?,
                 None => Utc::now(),

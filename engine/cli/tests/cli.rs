@@ -212,3 +212,190 @@ fn a_database_from_a_newer_leadorch_is_refused() {
         "{err}"
     );
 }
+
+/// `leadorch` with `--database-url URL` and a home that must stay untouched.
+fn leadorch_at(home: &Path, url: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--database-url", url];
+    all.extend_from_slice(args);
+    leadorch(home, &all)
+}
+
+#[test]
+fn commands_that_read_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let missing = dir.path().join("nonexistent/dir/x.db");
+    let url = format!("sqlite://{}", missing.display());
+    let reads: &[&[&str]] = &[
+        &["events", "list"],
+        &["audit", "verify"],
+        &["replay"],
+        &["replay", "--as-of", "10"],
+        &["explain", "NL Generic"],
+        &["rules", "list"],
+        &["rules", "dry-run", "some-rule"],
+        &[
+            "rules",
+            "backtest",
+            "some-rule",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+        ],
+        &["rules", "disable", "some-rule"],
+        &["subjects", "export", "someone"],
+        &["google", "list"],
+    ];
+    for args in reads {
+        let o = leadorch_at(&home, &url, args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stdout(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("no database file at {}", missing.display())),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("leadorch init --database-url {url}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            !dir.path().join("nonexistent").exists(),
+            "{args:?} created the folder"
+        );
+        assert!(!home.exists(), "{args:?} created the default home");
+    }
+
+    // `init` creates it, says so, and reads then work.
+    let created = ok(&home, &["--database-url", &url, "init"]);
+    let key = dir.path().join("nonexistent/dir/master.key");
+    let lines: Vec<&str> = created.lines().collect();
+    assert_eq!(lines.len(), 2, "{created}");
+    assert!(
+        lines[0].starts_with(&format!("created database {url} (schema version ")),
+        "{created}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "created master key {} (keep a copy apart from the database: without it the \
+             personal data in the log cannot be read)",
+            key.display()
+        )
+    );
+    assert!(missing.is_file() && key.is_file());
+    let list = ok(&home, &["--database-url", &url, "events", "list"]);
+    assert!(list.starts_with("POSITION"), "{list}");
+    let verified = ok(&home, &["--database-url", &url, "audit", "verify"]);
+    assert!(verified.starts_with("chain intact: 0 events"), "{verified}");
+    // A second init creates nothing.
+    let again = ok(&home, &["--database-url", &url, "init"]);
+    assert_eq!(
+        again,
+        format!(
+            "database {url} exists{}\nmaster key {} exists\n",
+            &lines[0][format!("created database {url}").len()..],
+            key.display()
+        )
+    );
+
+    // The database without its key: a read neither makes a new key nor goes on.
+    std::fs::remove_file(&key).unwrap();
+    let o = leadorch_at(&home, &url, &["events", "list"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("no master key file at {}", key.display())),
+        "{err}"
+    );
+    assert!(!key.exists(), "a read created a master key");
+
+    // A file that is not leadorch's database.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let empty_url = format!("sqlite://{}", empty.display());
+    let o = leadorch_at(&home, &empty_url, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("holds no leadorch database (no events table)"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::metadata(&empty).unwrap().len(),
+        0,
+        "nothing written"
+    );
+    assert!(!home.exists());
+}
+
+#[test]
+fn a_postgres_database_without_the_schema_is_refused_until_init() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(leadorch_test_support::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let key = home.join("pg.key");
+    let key_s = key.to_str().unwrap();
+    for args in [
+        &["events", "list"][..],
+        &["audit", "verify"],
+        &["rules", "list"],
+    ] {
+        let mut all = vec!["--master-key-file", key_s];
+        all.extend_from_slice(args);
+        let o = leadorch_at(home, &db.url, &all);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains("holds no leadorch database (no events table)"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("leadorch init --database-url {}", db.url)),
+            "{args:?}: {err}"
+        );
+        assert!(!key.exists(), "{args:?} created a master key");
+    }
+    let tables: i64 = rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let n = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        n
+    });
+    assert_eq!(tables, 0, "a read applied the schema");
+
+    let created = ok(
+        home,
+        &[
+            "--database-url",
+            &db.url,
+            "--master-key-file",
+            key_s,
+            "init",
+        ],
+    );
+    assert!(
+        created.starts_with(&format!("created database {} (schema version ", db.url)),
+        "{created}"
+    );
+    let verified = ok(
+        home,
+        &[
+            "--database-url",
+            &db.url,
+            "--master-key-file",
+            key_s,
+            "audit",
+            "verify",
+        ],
+    );
+    assert!(verified.starts_with("chain intact: 0 events"), "{verified}");
+    rt.block_on(db.cleanup());
+}

@@ -47,6 +47,23 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A command that only reads was pointed at a database that does not exist (a SQLite
+    /// path with no file, a PostgreSQL database without leadorch's tables); nothing was
+    /// created.
+    #[error("{reason}: check the path or URL, or create a database there with `leadorch init --database-url {location}`")]
+    NoDatabase {
+        /// The URL, password removed.
+        location: String,
+        /// What is missing, and where.
+        reason: String,
+    },
+    /// A command that only reads found the database but not its master key file; no key
+    /// was created (a new key could not read what the database holds).
+    #[error("no master key file at {path}: the database exists, so its key must too; point --master-key-file (or LEADORCH_MASTER_KEY) at the key it was written with")]
+    NoMasterKey {
+        /// The key file looked for.
+        path: String,
+    },
     /// The database was written by a newer leadorch.
     #[error("the database at {location} has schema version {found}, newer than this leadorch understands (up to {known}): upgrade leadorch, or point --database-url at another database")]
     NewerSchema {
