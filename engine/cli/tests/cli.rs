@@ -399,3 +399,63 @@ fn a_postgres_database_without_the_schema_is_refused_until_init() {
     assert!(verified.starts_with("chain intact: 0 events"), "{verified}");
     rt.block_on(db.cleanup());
 }
+
+#[test]
+fn a_bad_setting_names_where_it_came_from_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let run = |env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_leadorch"));
+        c.args(args)
+            .env("LEADORCH_HOME", home)
+            .env_remove("DATABASE_URL")
+            .env_remove("LEADORCH_CONFIG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    // A bad value from the environment names the variable that carried it.
+    let o = run(
+        &[("LEADORCH__POLICY__MIN_DWELL", "abc")],
+        &["rules", "dry-run", "some-rule"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(
+        err.trim_end(),
+        "error: config environment variable LEADORCH__POLICY__MIN_DWELL: policy.min_dwell: \
+         \"abc\" is not a duration (like 90s, 15m, 4h, 2d)"
+    );
+    // The same value in a file names the file.
+    let file = home.join("leadorch.toml");
+    std::fs::write(&file, "[policy]\nmin_dwell = \"abc\"\n").unwrap();
+    let o = run(
+        &[],
+        &[
+            "rules",
+            "dry-run",
+            "some-rule",
+            "--config",
+            file.to_str().unwrap(),
+        ],
+    );
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!(
+            "error: config {}: policy.min_dwell",
+            file.display()
+        )),
+        "{err}"
+    );
+    // A missing file: its OS error once.
+    let o = run(
+        &[],
+        &["rules", "dry-run", "some-rule", "--config", "/nope.toml"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("/nope.toml"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
