@@ -459,3 +459,70 @@ fn a_bad_setting_names_where_it_came_from_once() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+fn sqlite_i64(db: &Path, sql: &str) -> i64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        v
+    })
+}
+
+#[test]
+fn a_physically_damaged_database_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(home, &["seed", "--events", "2000"]);
+    let db = home.join("leadorch.db");
+    sqlite_exec(&db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    let page = sqlite_i64(&db, "PRAGMA page_size") as usize;
+    // A page of the log's table in the middle of the file.
+    let middle = sqlite_i64(
+        &db,
+        "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' ORDER BY pageno \
+         LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM dbstat WHERE name = 'events' AND pagetype = 'leaf')",
+    ) as usize;
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(middle > 2 && middle * page < bytes.len());
+    let mut bad_page = bytes.clone();
+    bad_page[(middle - 1) * page..middle * page].fill(0xAB);
+    let truncated = bytes[..bytes.len() / 2].to_vec();
+    let key = home.join("master.key");
+    for (name, content) in [("bad-page.db", bad_page), ("truncated.db", truncated)] {
+        let file = home.join(name);
+        std::fs::write(&file, content).unwrap();
+        let url = format!("sqlite://{}", file.display());
+        let o = leadorch(
+            home,
+            &[
+                "--database-url",
+                &url,
+                "--master-key-file",
+                key.to_str().unwrap(),
+                "audit",
+                "verify",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{name}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert_eq!(
+            stdout(&o),
+            format!(
+                "database damaged: the database file {} cannot be read (database disk image is \
+                 malformed); the log cannot be trusted: restore it from a backup, then verify \
+                 the copy with `leadorch audit verify`\n",
+                file.display()
+            ),
+            "{name}"
+        );
+    }
+}
