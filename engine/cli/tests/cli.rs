@@ -526,3 +526,26 @@ fn a_physically_damaged_database_is_a_finding() {
         );
     }
 }
+
+#[test]
+fn log_lines_to_a_file_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    ok(home, &["seed", "--events", "50"]);
+    // Standard error is a pipe here, as when it is redirected to a file.
+    let o = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["events", "list", "--limit", "1"])
+        .env("LEADORCH_HOME", home)
+        .env("LEADORCH_LOG", "debug")
+        .env_remove("DATABASE_URL")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains(" DEBUG "), "log lines were written: {err}");
+    assert!(
+        !err.contains("\x1b["),
+        "ANSI colour codes in the log: {err}"
+    );
+}
