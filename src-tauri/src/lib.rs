@@ -76,6 +76,9 @@ pub fn run() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log redirected to a file, a pipe or
+        // a service manager gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let opened: commands::Opened = tauri::async_runtime::block_on(app::Desktop::open_default());
     if let Err(e) = &opened {

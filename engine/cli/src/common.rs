@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_rules::RuleHost;
+pub use leadorch_store::Open;
 use leadorch_store::{db, StoreConfig};
 
 use crate::Global;
@@ -36,8 +37,16 @@ pub fn actor(global: &Global) -> String {
     })
 }
 
-pub async fn open(global: &Global) -> Result<Engine> {
-    let config = store_config(global);
+/// Opens the engine. A command that reads passes [`Open::Existing`]: a database named by
+/// `--database-url`/`DATABASE_URL` must then exist with leadorch's schema and its master key,
+/// and nothing is created. The default database (none named) is created on first use by any
+/// command.
+pub async fn open(global: &Global, mode: Open) -> Result<Engine> {
+    let mut config = store_config(global);
+    config.open = match global.database_url {
+        Some(_) => mode,
+        None => Open::Create,
+    };
     Engine::open(&config).await.with_context(|| {
         format!(
             "opening the database {}",

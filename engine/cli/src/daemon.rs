@@ -21,7 +21,7 @@ use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{db, Metadata};
 use tokio::task::JoinHandle;
 
-use crate::common::{host, load_config, open};
+use crate::common::{host, load_config, open, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -51,7 +51,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     if global.database_url.is_none() && !config.database_url.is_empty() {
         global.database_url = Some(config.database_url.clone());
     }
-    let engine = open(&global).await?;
+    let engine = open(&global, Open::Create).await?;
     if config.actor.is_empty() {
         config.actor = "daemon".into();
     }

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use leadorch_store::{ExpectedVersion, Metadata, NewEvent};
 
-use crate::common::open;
+use crate::common::{open, Open};
 use crate::Global;
 
 /// Appends forever; each line on stdout is an event id whose append was acknowledged.
 pub async fn append_loop(g: &Global, stream: &str) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Create).await?;
     let stdout = std::io::stdout();
     let meta = Metadata::actor("crash-test");
     let mut n: u64 = 0;

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use leadorch_store::{EventFilter, Reveal};
 use serde_json::json;
 
-use crate::common::{hex, open};
+use crate::common::{hex, open, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -48,7 +48,7 @@ pub async fn run(g: &Global, cmd: EventsCommand) -> Result<ExitCode> {
 }
 
 async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     if let Some(t) = &args.event_type {
         check_event_type(&engine, t).await?;
     }

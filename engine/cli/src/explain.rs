@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use leadorch_evaluate::explain as explain_mod;
 
-use crate::common::{open, parse_time};
+use crate::common::{open, parse_time, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -22,7 +22,7 @@ pub struct ExplainArgs {
 }
 
 pub async fn run(g: &Global, args: ExplainArgs) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let at = args.at.as_deref().map(parse_time).transpose()?;
     let id = explain_mod::resolve_campaign(&engine, &args.campaign).await?;
     let x = explain_mod::explain(&engine, &id, at).await?;

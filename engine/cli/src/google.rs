@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use leadorch_accounts::{self as accounts, PendingConsent, Revoked};
 use leadorch_config::{Config, GoogleSettings};
 
-use crate::common::{actor, open};
+use crate::common::{actor, open, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -85,7 +85,12 @@ fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
 }
 
 pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    // Connecting an account may start a new database; the others need one that exists.
+    let mode = match cmd {
+        GoogleCommand::Connect { .. } => Open::Create,
+        _ => Open::Existing,
+    };
+    let engine = open(g, mode).await?;
     let who = actor(g);
     match cmd {
         GoogleCommand::Connect {

@@ -1,7 +1,7 @@
 //! `leadorch`: the command line of Lead Orchestrator, and its daemon.
 //!
 //! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
-//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `debug`), each with its
+//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `init`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
 //! imports another; [`run`] dispatches. `completions` (shell completion scripts) needs only
@@ -25,6 +25,7 @@ mod demo;
 mod events;
 mod explain;
 mod google;
+mod init;
 mod replay;
 mod retention;
 mod rules;
@@ -55,7 +56,8 @@ pub struct Global {
     /// $LEADORCH_HOME, else $XDG_DATA_HOME/leadorch, else ~/.local/share/leadorch]
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// File holding the master key that wraps data keys (created when missing)
+    /// File holding the master key that wraps data keys (created when missing, except by
+    /// commands that only read a database named by --database-url)
     /// [default: master.key beside the SQLite file, or in the data folder];
     /// LEADORCH_MASTER_KEY (base64) overrides it
     #[arg(long, env = "LEADORCH_MASTER_KEY_FILE", global = true)]
@@ -67,6 +69,9 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Create the database named by --database-url (applying the schema) and its master key
+    /// when missing, and say what was created; commands that only read never create one
+    Init,
     /// Read the event log
     #[command(subcommand)]
     Events(events::EventsCommand),
@@ -128,6 +133,9 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: a log redirected to a file, a pipe or
+        // a service manager gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -143,16 +151,35 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, `: `-separated, each said once: an error whose
+/// message already ends with its cause's (`cannot read config X: No such file…`) does not
+/// repeat it.
+fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Runs one parsed command line.
 async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
+        Command::Init => init::run(g).await,
         Command::Events(cmd) => events::run(g, cmd).await,
         Command::Audit(cmd) => audit::run(g, cmd).await,
         Command::Replay(args) => replay::run(g, args).await,

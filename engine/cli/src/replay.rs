@@ -10,7 +10,7 @@ use clap::Args;
 use leadorch_core::projection::{self, Projections};
 use serde_json::json;
 
-use crate::common::{open, parse_time, progress_bar};
+use crate::common::{open, parse_time, progress_bar, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -38,7 +38,7 @@ fn parse_as_of(s: &str) -> Result<AsOf> {
 }
 
 pub async fn run(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let head = engine.store.log.head().await?;
     let started = Instant::now();
     let mut times = None;

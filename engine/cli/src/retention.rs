@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use leadorch_core::retention;
 
-use crate::common::{actor, open, parse_time};
+use crate::common::{actor, open, parse_time, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -34,7 +34,7 @@ pub async fn run(g: &Global, cmd: RetentionCommand) -> Result<ExitCode> {
                 Some(t) => parse_time(&t)?,
                 None => Utc::now(),
             };
-            let engine = open(g).await?;
+            let engine = open(g, Open::Existing).await?;
             let keys = if dry_run {
                 let due = retention::due(&engine, now).await?;
                 outln!(

@@ -16,7 +16,7 @@ use leadorch_rules::RuleHost;
 use leadorch_store::Metadata;
 use serde_json::json;
 
-use crate::common::{actor, host, load_config, money, open, parse_time, progress_bar};
+use crate::common::{actor, host, load_config, money, open, parse_time, progress_bar, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -167,7 +167,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             }
             let config = load_config(None)?;
             let host = host(lib.as_deref(), &config)?;
-            let engine = open(g).await?;
+            let engine = open(g, Open::Create).await?;
             for f in files {
                 let source = std::fs::read_to_string(&f)
                     .with_context(|| format!("reading {}", f.display()))?;
@@ -194,7 +194,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::List { json } => {
-            let engine = open(g).await?;
+            let engine = open(g, Open::Existing).await?;
             let p = leadorch_core::projection::catch_up(&engine.store).await?;
             for (id, doc) in p.rules.iter() {
                 let r = &doc.state;
@@ -290,7 +290,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
 }
 
 async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let command = if enable {
         leadorch_domain::RuleCommand::Enable { at: Utc::now() }
     } else {
@@ -306,7 +306,7 @@ async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
 async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let host = host(None, &config)?;
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let rule = rule_arg(&engine, &host, &args.rule, None).await?;
     let at = match &args.at {
         Some(t) => parse_time(t)?,
@@ -372,7 +372,7 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
 async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
     let host = host(None, &config)?;
-    let engine = open(g).await?;
+    let engine = open(g, Open::Existing).await?;
     let rule = rule_arg(&engine, &host, &args.rule, args.version).await?;
     let from: DateTime<Utc> = parse_time(&args.from)?;
     let to: DateTime<Utc> = parse_time(&args.to)?;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::Args;
 use leadorch_core::seed::{seed, SeedOptions};
 
-use crate::common::open;
+use crate::common::{open, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -25,7 +25,7 @@ pub async fn run(g: &Global, args: SeedArgs) -> Result<ExitCode> {
     if args.events == 0 {
         bail!("--events must be at least 1");
     }
-    let engine = open(g).await?;
+    let engine = open(g, Open::Create).await?;
     let started = Instant::now();
     let report = seed(
         &engine,

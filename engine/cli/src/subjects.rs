@@ -9,7 +9,7 @@ use chrono::Utc;
 use clap::Subcommand;
 use leadorch_core::subjects;
 
-use crate::common::{actor, open};
+use crate::common::{actor, open, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -32,7 +32,7 @@ pub enum SubjectsCommand {
 pub async fn run(g: &Global, cmd: SubjectsCommand) -> Result<ExitCode> {
     match cmd {
         SubjectsCommand::Export { id, output } => {
-            let engine = open(g).await?;
+            let engine = open(g, Open::Existing).await?;
             let export = subjects::export(&engine, &id, &actor(g), Utc::now()).await?;
             let text = serde_json::to_string_pretty(&export)?;
             match output {
@@ -50,7 +50,7 @@ pub async fn run(g: &Global, cmd: SubjectsCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SubjectsCommand::Erase { id } => {
-            let engine = open(g).await?;
+            let engine = open(g, Open::Existing).await?;
             let r = subjects::erase(&engine, &id, &actor(g), Utc::now()).await?;
             let purposes: Vec<&str> = r.keys_destroyed.iter().map(|p| p.as_str()).collect();
             if r.already_erased {

@@ -238,6 +238,8 @@ impl Config {
                     message: e.to_string().trim().to_string(),
                 })?;
         let mut database_url_env = None;
+        // Dotted path → the variable that set it, to name it when its value is bad.
+        let mut overridden: Vec<(String, String)> = Vec::new();
         for (key, value) in env {
             if key == "DATABASE_URL" {
                 database_url_env = Some(value);
@@ -259,25 +261,30 @@ impl Config {
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or(toml::Value::String(value));
             set_path(&mut table, &parts, parsed).map_err(|message| ConfigError::Invalid {
-                origin: key.clone(),
+                origin: format!("environment variable {key}"),
                 message,
             })?;
+            overridden.push((parts.join("."), key));
         }
+        // A bad value is reported against the variable that set it, else the file.
+        let invalid = |message: String| {
+            let origin = overridden
+                .iter()
+                .filter(|(path, _)| mentions(&message, path))
+                .max_by_key(|(path, _)| path.len())
+                .map(|(_, key)| format!("environment variable {key}"))
+                .unwrap_or_else(|| origin.clone());
+            ConfigError::Invalid { origin, message }
+        };
         if let Some(url) = database_url_env {
             table
                 .entry("database_url")
                 .or_insert(toml::Value::String(url));
         }
-        let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: origin.clone(),
-                    message: e.to_string().trim().to_string(),
-                })?;
-        config
-            .validate()
-            .map_err(|message| ConfigError::Invalid { origin, message })?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string().trim().to_string()))?;
+        config.validate().map_err(invalid)?;
         Ok(config)
     }
 
@@ -338,6 +345,17 @@ impl Config {
             ..leadorch_rules::Limits::default()
         }
     }
+}
+
+/// Whether an error message is about the setting at dotted `path` (`policy.min_dwell`):
+/// the path stands alone in it, not as part of a longer name.
+fn mentions(message: &str, path: &str) -> bool {
+    message.match_indices(path).any(|(i, _)| {
+        let before = message[..i].chars().next_back();
+        let after = message[i + path.len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        !word(before) && !word(after)
+    })
 }
 
 fn set_path(table: &mut toml::Table, parts: &[String], value: toml::Value) -> Result<(), String> {
@@ -424,6 +442,30 @@ mod tests {
         let env = vec![("LEADORCH__POLICY__COOLDOWN".to_string(), "soon".to_string())];
         let e = Config::load(None, env).expect_err("bad duration");
         assert!(e.to_string().contains("policy.cooldown"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("config environment variable LEADORCH__POLICY__COOLDOWN: "),
+            "{e}"
+        );
+        // A bad file value next to a good override names the file.
+        std::fs::write(&path, "[policy]\ncooldown = \"soon\"\n").expect("write");
+        let env = vec![("LEADORCH__POLICY__MIN_DWELL".to_string(), "5m".to_string())];
+        let e = Config::load(Some(&path), env).expect_err("bad duration");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("config {}: policy.cooldown", path.display())),
+            "{e}"
+        );
+        let env = vec![(
+            "LEADORCH__FACTS__WINDOW_MINUTES".to_string(),
+            "\"x\"".to_string(),
+        )];
+        let e = Config::load(None, env).expect_err("wrong type");
+        assert!(
+            e.to_string()
+                .starts_with("config environment variable LEADORCH__FACTS__WINDOW_MINUTES: "),
+            "{e}"
+        );
     }
 
     #[test]

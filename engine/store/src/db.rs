@@ -136,6 +136,19 @@ pub(crate) const PG_INSERT_PARTS: &str =
      SELECT $1, f, l, n, d FROM UNNEST($2::text[], $3::text[], $4::int8[], $5::bytea[]) \
      AS u(f, l, n, d)";
 
+/// Whether opening a database may create it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Open {
+    /// Only a database that exists and carries leadorch's schema (what commands that read
+    /// use): a missing SQLite file, or a database without leadorch's tables, is
+    /// [`StoreError::NoDatabase`], and nothing is created.
+    Existing,
+    /// Create the SQLite file and its folder when missing, and apply the schema to an empty
+    /// database.
+    #[default]
+    Create,
+}
+
 /// A connection pool to one of the two backends, plus what is needed to open the writer's
 /// dedicated connection.
 #[derive(Clone, Debug)]
@@ -174,20 +187,42 @@ impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`), applies migrations and refuses a
     /// database written by a newer leadorch.
     pub async fn connect(url: &str) -> Result<Db> {
-        let db = Self::open(url).await?;
+        Self::connect_with(url, Open::Create).await
+    }
+
+    /// [`Db::connect`], creating nothing when `open` is [`Open::Existing`]: the database
+    /// must exist and carry leadorch's schema (older schema versions are still migrated).
+    pub async fn connect_with(url: &str, open: Open) -> Result<Db> {
+        let db = Self::open(url, open).await?;
+        if open == Open::Existing && !db.has_schema().await? {
+            db.close().await;
+            return Err(StoreError::NoDatabase {
+                location: redact_url(url),
+                reason: format!(
+                    "{} holds no leadorch database (no events table)",
+                    db.describe()
+                ),
+            });
+        }
+        if let Db::Sqlite { pool, .. } = &db {
+            if open == Open::Existing {
+                sqlx::query("PRAGMA journal_mode = WAL")
+                    .execute(pool)
+                    .await?;
+            }
+        }
         db.migrate().await?;
         Ok(db)
     }
 
-    async fn open(url: &str) -> Result<Db> {
+    async fn open(url: &str, open: Open) -> Result<Db> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::BadUrl {
                     url: redact_url(url),
                     reason: e.to_string(),
                 })?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
+                .create_if_missing(open == Open::Create)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
@@ -197,7 +232,25 @@ impl Db {
                 .pragma("cache_size", "-65536")
                 // A replay legitimately reads for seconds; such notes are for debugging.
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+            // Setting WAL writes to the file: a database that must exist is only switched
+            // once it is known to be leadorch's ([`Db::connect_with`]).
+            let (options, connect) = match open {
+                Open::Create => {
+                    let wal = options.journal_mode(SqliteJournalMode::Wal);
+                    (wal.clone(), wal)
+                }
+                Open::Existing => (
+                    options.clone().journal_mode(SqliteJournalMode::Wal),
+                    options,
+                ),
+            };
             let path = options.get_filename().to_path_buf();
+            if open == Open::Existing && !path.is_file() {
+                return Err(StoreError::NoDatabase {
+                    location: redact_url(url),
+                    reason: format!("no database file at {}", path.display()),
+                });
+            }
             if let Some(dir) = path.parent() {
                 if !dir.as_os_str().is_empty() && !dir.exists() {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
@@ -209,7 +262,7 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .min_connections(1)
-                .connect_with(options.clone())
+                .connect_with(connect)
                 .await
                 .map_err(|e| StoreError::connect(url, e))?;
             Ok(Db::Sqlite {
@@ -289,6 +342,18 @@ impl Db {
         Ok(v.unwrap_or(0))
     }
 
+    /// Whether leadorch's schema is there: a migrations table with a version, and the log.
+    async fn has_schema(&self) -> Result<bool> {
+        if self.applied_schema_version().await? == 0 {
+            return Ok(false);
+        }
+        let events: i64 = on_pool!(self, p => sqlx::query_scalar(self.dialect().table_exists())
+            .bind("events")
+            .fetch_one(p)
+            .await)?;
+        Ok(events > 0)
+    }
+
     async fn migrate(&self) -> Result<()> {
         let found = self.applied_schema_version().await?;
         let known = self.known_schema_version();
@@ -359,10 +424,10 @@ impl Db {
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => url.to_string(),
+            },
             None => url.to_string(),
         },
         None => url.to_string(),
@@ -401,6 +466,11 @@ mod tests {
             "postgres://bob:***@db.example:5432/x"
         );
         assert_eq!(redact_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+        assert_eq!(
+            redact_url("postgres://bob@db.example:5432/x"),
+            "postgres://bob@db.example:5432/x",
+            "no password, nothing to hide"
+        );
     }
 
     #[test]

@@ -47,6 +47,31 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A command that only reads was pointed at a database that does not exist (a SQLite
+    /// path with no file, a PostgreSQL database without leadorch's tables); nothing was
+    /// created.
+    #[error("{reason}: check the path or URL, or create a database there with `leadorch init --database-url {location}`")]
+    NoDatabase {
+        /// The URL, password removed.
+        location: String,
+        /// What is missing, and where.
+        reason: String,
+    },
+    /// A command that only reads found the database but not its master key file; no key
+    /// was created (a new key could not read what the database holds).
+    #[error("no master key file at {path}: the database exists, so its key must too; point --master-key-file (or LEADORCH_MASTER_KEY) at the key it was written with")]
+    NoMasterKey {
+        /// The key file looked for.
+        path: String,
+    },
+    /// The database itself is physically damaged (SQLite: "database disk image is
+    /// malformed", a truncated file, not a database; PostgreSQL: data or index corruption).
+    /// Nothing read from it can be trusted.
+    #[error("the database is damaged ({reason}): what it holds cannot be trusted; restore it from a backup")]
+    Damaged {
+        /// What the database reported.
+        reason: String,
+    },
     /// The database was written by a newer leadorch.
     #[error("the database at {location} has schema version {found}, newer than this leadorch understands (up to {known}): upgrade leadorch, or point --database-url at another database")]
     NewerSchema {
@@ -110,6 +135,9 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn connect(url: &str, e: sqlx::Error) -> Self {
+        if is_damage(&e) {
+            return StoreError::from(e);
+        }
         StoreError::Connect {
             url: crate::db::redact_url(url),
             reason: e.to_string(),
@@ -125,15 +153,43 @@ impl StoreError {
     }
 }
 
+/// Whether the database reports itself damaged: SQLite's SQLITE_CORRUPT (11, with its
+/// extended codes) or SQLITE_NOTADB (26), PostgreSQL's data_corrupted (XX001) or
+/// index_corrupted (XX002).
+fn is_damage(e: &sqlx::Error) -> bool {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    match code.parse::<i64>() {
+        Ok(sqlite) => matches!(sqlite & 0xff, 11 | 26),
+        Err(_) => matches!(code.as_ref(), "XX001" | "XX002"),
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if is_damage(&e) {
+            let reason = match e.as_database_error() {
+                Some(d) => d.message().to_string(),
+                None => e.to_string(),
+            };
+            return StoreError::Damaged { reason };
+        }
         StoreError::Database(Arc::new(e))
     }
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Migrate(Arc::new(e))
+        match e {
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _)
+                if is_damage(&inner) =>
+            {
+                inner.into()
+            }
+            e => StoreError::Migrate(Arc::new(e)),
+        }
     }
 }
 

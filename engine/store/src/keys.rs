@@ -87,6 +87,17 @@ impl MasterKey {
         Ok(MasterKey::from_bytes(arr))
     }
 
+    /// `LEADORCH_MASTER_KEY` if set, else the file at `path`, which must exist
+    /// ([`StoreError::NoMasterKey`] otherwise; nothing is created).
+    pub fn load_existing(path: &Path) -> Result<MasterKey> {
+        if std::env::var_os(MASTER_KEY_ENV).is_none() && !path.exists() {
+            return Err(StoreError::NoMasterKey {
+                path: path.display().to_string(),
+            });
+        }
+        Self::load(path)
+    }
+
     /// `LEADORCH_MASTER_KEY` if set, else the file at `path`, created (mode 0600) with a new
     /// random key when missing.
     pub fn load(path: &Path) -> Result<MasterKey> {

@@ -38,7 +38,7 @@ use std::path::PathBuf;
 
 pub use codec::{Codec, RetentionPolicy, Reveal};
 pub use cqrs::CqrsStore;
-pub use db::{Db, Dialect};
+pub use db::{Db, Dialect, Open};
 pub use error::{Result, StoreError};
 pub use head::Head;
 pub use keys::{Keyring, MasterKey};
@@ -63,6 +63,9 @@ pub struct StoreConfig {
     pub master_key_file: Option<PathBuf>,
     /// Retention windows for personal data.
     pub retention: RetentionPolicy,
+    /// Whether the database and the master key file may be created
+    /// ([`Open::Create`], the default) or must exist.
+    pub open: Open,
 }
 
 impl StoreConfig {
@@ -72,6 +75,7 @@ impl StoreConfig {
             database_url: database_url.into(),
             master_key_file: None,
             retention: RetentionPolicy::default(),
+            open: Open::Create,
         }
     }
 }
@@ -96,14 +100,24 @@ pub struct Store {
 
 impl Store {
     /// Connects, migrates (refusing a newer schema), loads the master key and starts the
-    /// writer.
+    /// writer. With [`Open::Existing`] neither the database nor the key file is created.
     pub async fn open(config: &StoreConfig) -> Result<Store> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect_with(&config.database_url, config.open).await?;
         let key_file = config
             .master_key_file
             .clone()
             .unwrap_or_else(|| default_master_key_file(&db));
-        let master = MasterKey::load(&key_file)?;
+        let master = match config.open {
+            Open::Create => MasterKey::load(&key_file),
+            Open::Existing => MasterKey::load_existing(&key_file),
+        };
+        let master = match master {
+            Ok(m) => m,
+            Err(e) => {
+                db.close().await;
+                return Err(e);
+            }
+        };
         Self::with_master_key(db, master, config.retention.clone()).await
     }
 
