@@ -112,6 +112,11 @@ fn the_cli_tour_works_end_to_end() {
         verified.starts_with("chain intact: 2000 events, head "),
         "{verified}"
     );
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(home, &["audit", "verify", "--json"])).unwrap();
+    assert_eq!(v["result"], "intact", "{v}");
+    assert_eq!(v["events"], 2000, "{v}");
+    assert!(verified.contains(v["head"].as_str().unwrap()), "{v}");
 
     let replay = ok(home, &["replay"]);
     assert!(
@@ -151,6 +156,12 @@ fn the_cli_tour_works_end_to_end() {
         "{}",
         stdout(&o)
     );
+    let o = leadorch(home, &["audit", "verify", "--json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["result"], "broken", "{v}");
+    assert!(v["position"].as_u64().is_some_and(|p| p > 0), "{v}");
+    assert!(!v["reason"].as_str().unwrap().is_empty(), "{v}");
 }
 
 #[test]
@@ -523,6 +534,26 @@ fn a_physically_damaged_database_is_a_finding() {
                 file.display()
             ),
             "{name}"
+        );
+        let o = leadorch(
+            home,
+            &[
+                "--database-url",
+                &url,
+                "--master-key-file",
+                key.to_str().unwrap(),
+                "audit",
+                "verify",
+                "--json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(v["result"], "damaged", "{name}: {v}");
+        assert_eq!(v["location"], file.display().to_string(), "{name}: {v}");
+        assert_eq!(
+            v["reason"], "database disk image is malformed",
+            "{name}: {v}"
         );
     }
 }
