@@ -507,17 +507,19 @@ fn a_physically_damaged_database_is_a_finding() {
         let file = home.join(name);
         std::fs::write(&file, content).unwrap();
         let url = format!("sqlite://{}", file.display());
-        let o = leadorch(
-            home,
-            &[
+        let verify = |extra: &[&str]| {
+            let mut args = vec![
                 "--database-url",
                 &url,
                 "--master-key-file",
                 key.to_str().unwrap(),
                 "audit",
                 "verify",
-            ],
-        );
+            ];
+            args.extend_from_slice(extra);
+            leadorch(home, &args)
+        };
+        let o = verify(&[]);
         assert_eq!(
             o.status.code(),
             Some(3),
@@ -535,18 +537,7 @@ fn a_physically_damaged_database_is_a_finding() {
             ),
             "{name}"
         );
-        let o = leadorch(
-            home,
-            &[
-                "--database-url",
-                &url,
-                "--master-key-file",
-                key.to_str().unwrap(),
-                "audit",
-                "verify",
-                "--json",
-            ],
-        );
+        let o = verify(&["--json"]);
         assert_eq!(o.status.code(), Some(3), "{name}: {}", stderr(&o));
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert_eq!(v["result"], "damaged", "{name}: {v}");
