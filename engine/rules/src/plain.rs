@@ -11,7 +11,7 @@ use crate::natives;
 
 /// A stock `Engine::new_raw()` with the packages rules get, the decision functions
 /// (`pause`, `resume`, …) and the host's limits on operations, call levels, sizes and
-/// variables; without what the host adds for speed and safety (facts prepared once per
+/// variables, and reading a missing map property is an error as in the host; without what the host adds for speed and safety (facts prepared once per
 /// tick, one engine per thread, the wall-clock budget, `print`/`debug` capture, `eval`
 /// disabled). It runs rules as the host compiled them ([`RuleHost::compile`]).
 pub struct PlainEngine<'h> {
@@ -31,7 +31,8 @@ impl<'h> PlainEngine<'h> {
             .set_max_string_size(limits.max_string_size)
             .set_max_array_size(limits.max_array_size)
             .set_max_map_size(limits.max_map_size)
-            .set_max_variables(limits.max_variables);
+            .set_max_variables(limits.max_variables)
+            .set_fail_on_invalid_map_property(true);
         natives::register(&mut engine);
         PlainEngine { host, engine }
     }

@@ -502,3 +502,59 @@ fn rule_runs_round_trip_through_serde() {
         serde_json::json!({"kind": "timeout", "detail": {"budget_ms": 50}})
     );
 }
+
+#[test]
+fn reading_a_fact_that_does_not_exist_is_the_rules_failure() {
+    let host = host();
+    for source in [
+        "if campaign.does_not_exist > 0.5 { pause(\"typo\") }",
+        "if team.utilisaton > 0.5 { pause(\"typo\") }",
+        "if now.hours > 9 { pause(\"typo\") }",
+        "if teams[\"sales-nl\"].free > 0 { pause(\"typo\") }",
+        "if campaign.today.spend > 1.0 { pause(\"typo\") }",
+    ] {
+        let run = run(&host, source, &facts(three(), 10));
+        assert!(run.proposals.is_empty(), "{source}");
+        assert_eq!(run.failures.len(), 3, "{source}: {:?}", run.failures);
+        match &run.failures[0].error {
+            EvalError::Runtime { line, message, .. } => {
+                assert_eq!(*line, Some(1), "{source}");
+                assert!(message.contains("not found"), "{source}: {message}");
+            }
+            other => panic!("{source}: {other:?}"),
+        }
+    }
+    // An optional fact is tested with `in`; a fact that is there but empty is `()`.
+    let run = run(
+        &host,
+        "if !(\"does_not_exist\" in campaign) && campaign.manual_override_until == () \
+         && !(\"nobody\" in teams) { pause(\"fine\") }",
+        &facts(three(), 10),
+    );
+    assert!(run.failures.is_empty(), "{:?}", run.failures);
+    assert_eq!(run.proposals.len(), 3);
+}
+
+#[test]
+fn the_plain_engine_fails_on_unknown_facts_as_the_host_does() {
+    use rhai::Scope;
+    let host = host();
+    let rule = compile(
+        &host,
+        "if campaign.does_not_exist > 0.5 { pause(\"typo\") }",
+    );
+    let engine = leadorch_rules::PlainEngine::new(&host);
+    let mut map = rhai::Map::new();
+    map.insert("paused".into(), false.into());
+    let mut scope = Scope::new();
+    scope.push_constant("campaign", map);
+    scope.push_constant("team", ());
+    scope.push_constant("teams", rhai::Map::new());
+    scope.push_constant("now", rhai::Map::new());
+    match engine.run(&rule, &mut scope) {
+        Err(EvalError::Runtime { message, .. }) => {
+            assert!(message.contains("not found"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -54,7 +54,11 @@ pub(super) fn build_engine(
         .set_max_modules(MAX_MODULES)
         .set_optimization_level(OptimizationLevel::Full)
         .set_fast_operators(true)
-        .set_strict_variables(true);
+        .set_strict_variables(true)
+        // Reading a property or key a map does not have (`campaign.does_not_exist`, a typo)
+        // is a runtime error, not `()`: a rule never silently compares nothing. Rules test
+        // for an optional key with `"key" in map`.
+        .set_fail_on_invalid_map_property(true);
     engine.on_progress(on_progress);
     engine.on_print(log);
     engine.on_debug(|text, _source, pos| match pos.line() {
