@@ -228,12 +228,19 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             let mut bad = 0;
             for f in &files {
                 match leadorch_rules::check_rule_file(&host, f) {
-                    Ok(rule) => outln!(
-                        "{}: ok (priority {}, triggers {:?})",
-                        f.display(),
-                        rule.meta.priority,
-                        rule.meta.triggers
-                    )?,
+                    Ok(rule) => {
+                        outln!(
+                            "{}: ok (priority {}, triggers {:?})",
+                            f.display(),
+                            rule.meta.priority,
+                            rule.meta.triggers
+                        )?;
+                        // It compiled, so the file was read; warn about facts rules do not see.
+                        let source = std::fs::read_to_string(f).unwrap_or_default();
+                        for u in leadorch_rules::unknown_facts(&source) {
+                            eprintln!("warning: {}:{}:{}: {u}", f.display(), u.line, u.column);
+                        }
+                    }
                     Err(e) => {
                         bad += 1;
                         outln!("{}: {e}", f.display())?;

@@ -271,3 +271,68 @@ fn the_daemon_stops_gracefully_on_sigterm() {
     let verified = ok(home, &["audit", "verify"]);
     assert!(verified.contains("intact"), "{verified}");
 }
+
+#[test]
+fn rules_check_warns_about_facts_rules_do_not_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let typo = home.join("typo.rhai");
+    std::fs::write(
+        &typo,
+        "//! on: capacity_changed\n\
+         // campaign.in_a_comment is not read\n\
+         let note = \"campaign.in_a_string\";\n\
+         if campaign.does_not_exist > 0.5 && team.utilisation > 0.9 {\n\
+         \x20 pause(`full: ${now.hours} ${campaign.name}`)\n\
+         }\n\
+         if teams[\"sales-nl\"].free > 0 && campaign.today.spend > 1.0 && now.open.keys().len() > 0 { notify(\"x\") }\n",
+    )
+    .unwrap();
+    let path = typo.to_str().unwrap();
+    let o = leadorch(home, &["rules", "check", path]);
+    // Warnings only: the rule compiles.
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains(": ok"), "{}", text(&o.stdout));
+    let err = text(&o.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 4, "{err}");
+    assert!(
+        warnings[0].starts_with(&format!(
+            "warning: {path}:4:13: campaign.does_not_exist is not a fact rules see (known: ad_schedule, bidding, budget,"
+        )),
+        "{err}"
+    );
+    assert!(warnings[0].contains(" team, today)"), "{err}");
+    assert!(
+        warnings[1].starts_with(&format!("warning: {path}:5:22: now.hours is not a fact")),
+        "{err}"
+    );
+    assert!(warnings[1].contains("hour,"), "{err}");
+    assert!(
+        warnings[2].starts_with(&format!(
+            "warning: {path}:7:22: teams[…].free is not a fact"
+        )),
+        "{err}"
+    );
+    assert!(warnings[2].contains("free_slots"), "{err}");
+    assert!(
+        warnings[3].starts_with(&format!(
+            "warning: {path}:7:49: campaign.today.spend is not a fact rules see (known: clicks, conversions, cost, cost_micros, impressions)"
+        )),
+        "{err}"
+    );
+    // The example rules read only known facts.
+    let o = leadorch(
+        home,
+        &[
+            "rules",
+            "check",
+            "rules/budget_pacing.rhai",
+            "rules/business_hours.rhai",
+            "rules/capacity_gate.rhai",
+            "rules/team_routing.rhai",
+        ],
+    );
+    assert!(o.status.success());
+    assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
+}

@@ -7,6 +7,7 @@ pub mod decision;
 pub mod facts;
 pub mod fixtures;
 pub mod host;
+pub mod lint;
 pub mod meta;
 mod natives;
 pub mod plain;
@@ -20,6 +21,7 @@ pub use host::{
     CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits, LogLine,
     PreparedFacts, RuleHost, RuleRun,
 };
+pub use lint::{unknown_facts, UnknownFact};
 pub use meta::{parse_meta, MetaError, RuleMeta, Schedule, Scope, Trigger};
 pub use plain::PlainEngine;
 

@@ -347,6 +347,30 @@ pub(crate) fn team_map(name: &str, t: &TeamFacts, at: DateTime<Utc>) -> Dynamic 
     ]))
 }
 
+/// The names of the facts rules see, read off the maps this module builds: the keys of
+/// `campaign`, `team` (and every `teams[…]`), `now`, and of the fixed-shape maps inside
+/// `campaign` (`today`, `recent`, `bidding`). A map whose keys depend on the configuration
+/// or the history (`now.open`, `campaign.minutes_since_change`) is not listed.
+pub(crate) fn fact_names() -> BTreeMap<&'static str, Vec<String>> {
+    fn keys(map: &Map) -> Vec<String> {
+        map.keys().map(|k| k.to_string()).collect()
+    }
+    let at = DateTime::<Utc>::UNIX_EPOCH;
+    let now = now_map(at, "UTC", &BTreeMap::new())
+        .ok()
+        .and_then(|now| now.try_cast::<Map>())
+        .map(|now| keys(&now))
+        .unwrap_or_default();
+    BTreeMap::from([
+        ("campaign", keys(&SHAPES.campaign.template)),
+        ("campaign.today", keys(&SHAPES.metrics.template)),
+        ("campaign.recent", keys(&SHAPES.recent.template)),
+        ("campaign.bidding", keys(&SHAPES.bidding.template)),
+        ("team", keys(&SHAPES.team.template)),
+        ("now", now),
+    ])
+}
+
 /// A calendar with its intervals parsed: day (0 = Monday) → [(start, end)] in minutes.
 #[derive(Debug)]
 pub(crate) struct ParsedCalendar {
