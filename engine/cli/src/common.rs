@@ -60,15 +60,100 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(Config::load(path, std::env::vars())?)
 }
 
-/// The rules host over `lib`, else the configured library, else `rules/lib` (when it exists).
+/// The rules host over `lib` (`--lib`), else the configured library (`rules_lib`,
+/// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists). A library folder that is given
+/// but is not a folder is an error, not an empty library.
 pub fn host(lib: Option<&Path>, config: &Config) -> Result<RuleHost> {
-    let lib = lib
-        .map(Path::to_path_buf)
-        .or_else(|| config.rules_lib.clone())
-        .unwrap_or_else(|| PathBuf::from("rules/lib"));
-    let dir = lib.is_dir().then_some(lib.as_path());
-    RuleHost::new(dir, config.limits())
-        .with_context(|| format!("loading the rules library {}", lib.display()))
+    let found = find_lib(lib, config, None)?;
+    host_over(found.dir.as_deref(), config)
+}
+
+/// The rules host over the library folder `dir` (none: rules can import nothing).
+pub fn host_over(dir: Option<&Path>, config: &Config) -> Result<RuleHost> {
+    RuleHost::new(dir, config.limits()).with_context(|| match dir {
+        Some(dir) => format!("loading the rules library {}", dir.display()),
+        None => "building the rules host".to_string(),
+    })
+}
+
+/// The rules library folder found by [`find_lib`], and where it was looked for.
+pub struct LibFound {
+    /// The folder, or none.
+    pub dir: Option<PathBuf>,
+    /// Where it was looked for, in order, for a message ("X (from --lib)", "lib/ in F and
+    /// the folders above it", "rules/lib in C"); when found, the last is where.
+    pub looked: Vec<String>,
+}
+
+/// How to point at the rules library, for messages.
+pub const LIB_HINT: &str = "--lib DIR or LEADORCH__RULES_LIB=DIR (rules_lib in the configuration)";
+
+/// Finds the rules library folder: `lib` (`--lib`), else the configured `rules_lib`, else
+/// (for a rule file `near`) a `lib/` folder holding `*.rhai` files in the rule file's folder
+/// or the nearest folder above it, else `rules/lib` in the working directory. A folder given
+/// by `--lib` or the configuration that is not a folder is an error.
+pub fn find_lib(lib: Option<&Path>, config: &Config, near: Option<&Path>) -> Result<LibFound> {
+    let given = match (lib, &config.rules_lib) {
+        (Some(dir), _) => Some((dir.to_path_buf(), "--lib")),
+        (None, Some(dir)) => Some((
+            dir.clone(),
+            "rules_lib in the configuration (LEADORCH__RULES_LIB)",
+        )),
+        (None, None) => None,
+    };
+    if let Some((dir, from)) = given {
+        if !dir.is_dir() {
+            bail!(
+                "the rules library {} (from {from}) is not a folder: give the folder of shared \
+                 modules, e.g. rules/lib",
+                dir.display()
+            );
+        }
+        return Ok(LibFound {
+            looked: vec![format!("{} (from {from})", dir.display())],
+            dir: Some(dir),
+        });
+    }
+    let mut looked = Vec::new();
+    if let Some(rule) = near {
+        let folder = std::path::absolute(rule)
+            .unwrap_or_else(|_| rule.to_path_buf())
+            .parent()
+            .map(Path::to_path_buf);
+        if let Some(folder) = folder {
+            looked.push(format!(
+                "lib/ in {} and the folders above it",
+                folder.display()
+            ));
+            for candidate in folder.ancestors().map(|a| a.join("lib")) {
+                if holds_modules(&candidate) {
+                    return Ok(LibFound {
+                        dir: Some(candidate),
+                        looked,
+                    });
+                }
+            }
+        }
+    }
+    let default = PathBuf::from("rules/lib");
+    let cwd = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".to_string());
+    looked.push(format!("rules/lib in {cwd}"));
+    Ok(LibFound {
+        dir: default.is_dir().then_some(default),
+        looked,
+    })
+}
+
+/// Whether `dir` is a folder with at least one `*.rhai` file (so that `/lib` is no library).
+fn holds_modules(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let path = e.path();
+            path.extension().is_some_and(|x| x == "rhai") && path.is_file()
+        })
+    })
 }
 
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {

@@ -16,7 +16,10 @@ use leadorch_rules::RuleHost;
 use leadorch_store::Metadata;
 use serde_json::json;
 
-use crate::common::{actor, host, load_config, money, open, parse_time, progress_bar, Open};
+use crate::common::{
+    actor, find_lib, host, host_over, load_config, money, open, parse_time, progress_bar, Open,
+    LIB_HINT,
+};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -224,8 +227,10 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         RulesCommand::Disable { rule } => toggle(g, &rule, false).await,
         RulesCommand::Check { files, lib } => {
             let config = load_config(None)?;
-            let host = host(lib.as_deref(), &config)?;
+            let found = find_lib(lib.as_deref(), &config, files.first().map(PathBuf::as_path))?;
+            let host = host_over(found.dir.as_deref(), &config)?;
             let mut bad = 0;
+            let mut unknown_module = false;
             for f in &files {
                 match leadorch_rules::check_rule_file(&host, f) {
                     Ok(rule) => {
@@ -243,8 +248,22 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                     }
                     Err(e) => {
                         bad += 1;
+                        unknown_module |= e.message.starts_with("unknown module");
                         outln!("{}: {e}", f.display())?;
                     }
+                }
+            }
+            if unknown_module {
+                match &found.dir {
+                    Some(dir) => eprintln!(
+                        "hint: the rules library is {} (found as {}); to use another, give {LIB_HINT}",
+                        dir.display(),
+                        found.looked.last().map_or("", String::as_str)
+                    ),
+                    None => eprintln!(
+                        "hint: no rules library found (looked for {}); point at it with {LIB_HINT}",
+                        found.looked.join(", then ")
+                    ),
                 }
             }
             if bad > 0 {

@@ -336,3 +336,90 @@ fn rules_check_warns_about_facts_rules_do_not_see() {
     assert!(o.status.success());
     assert!(!text(&o.stderr).contains("warning"), "{}", text(&o.stderr));
 }
+
+/// `leadorch rules check …` run from `cwd`, with no library configured.
+fn check_from(cwd: &Path, home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["rules", "check"])
+        .args(args)
+        .current_dir(cwd)
+        .env("LEADORCH_HOME", home)
+        .env_remove("LEADORCH_CONFIG")
+        .env_remove("LEADORCH__RULES_LIB")
+        .output()
+        .expect("run leadorch")
+}
+
+#[test]
+fn rules_check_finds_the_library_beside_the_rule_file_and_says_how_to_point_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let elsewhere = dir.path().join("elsewhere");
+    let project = dir.path().join("project");
+    let lib = project.join("rules/lib");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    for entry in std::fs::read_dir(repo().join("rules/lib")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, lib.join(path.file_name().unwrap())).unwrap();
+    }
+    // A rule in rules/ finds rules/lib; one in a folder below finds it too (../lib).
+    let rule = project.join("rules/budget_pacing.rhai");
+    std::fs::copy(repo().join("rules/budget_pacing.rhai"), &rule).unwrap();
+    let below = project.join("rules/team/pacing_copy.rhai");
+    std::fs::create_dir_all(below.parent().unwrap()).unwrap();
+    std::fs::copy(&rule, &below).unwrap();
+    let o = check_from(
+        &elsewhere,
+        &home,
+        &[rule.to_str().unwrap(), below.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(text(&o.stdout).contains("budget_pacing.rhai: ok"));
+    assert!(text(&o.stdout).contains("pacing_copy.rhai: ok"));
+
+    // Without a library anywhere near, the error says where it looked and what to set.
+    let lonely = dir.path().join("lonely/budget_pacing.rhai");
+    std::fs::create_dir_all(lonely.parent().unwrap()).unwrap();
+    std::fs::copy(&rule, &lonely).unwrap();
+    let o = check_from(&elsewhere, &home, &[lonely.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("unknown module \"pacing\": no rules library is loaded"),
+        "{out}"
+    );
+    let err = text(&o.stderr);
+    let lonely_lib = dir.path().join("lonely/lib");
+    assert!(
+        err.contains(&format!(
+            "looked for lib/ in {} and the folders above it",
+            lonely_lib.parent().unwrap().display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("--lib DIR or LEADORCH__RULES_LIB=DIR"),
+        "{err}"
+    );
+
+    // A library folder that is given but does not exist is an error, not an empty library.
+    let missing = dir.path().join("no-such-lib");
+    let o = check_from(
+        &elsewhere,
+        &home,
+        &["--lib", missing.to_str().unwrap(), rule.to_str().unwrap()],
+    );
+    assert!(!o.status.success());
+    let err = text(&o.stderr);
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("is not a folder"), "{err}");
+    // And the library it found is the one that compiles the import: with --lib it wins.
+    let o = check_from(
+        &elsewhere,
+        &home,
+        &["--lib", lib.to_str().unwrap(), lonely.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
+}

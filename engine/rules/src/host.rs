@@ -243,13 +243,14 @@ impl RuleHost {
         }
         let message = match err {
             EvalAltResult::ErrorParsing(kind, _) => kind.to_string(),
+            EvalAltResult::ErrorModuleNotFound(module, _) if self.modules.is_empty() => format!(
+                "unknown module {module:?}: no rules library is loaded, so rules can import \
+                 nothing (available: none)"
+            ),
             EvalAltResult::ErrorModuleNotFound(module, _) => format!(
-                "unknown module {module:?}: rules can only import rules/lib modules (available: {})",
-                if self.modules.is_empty() {
-                    "none".to_string()
-                } else {
-                    self.modules.join(", ")
-                }
+                "unknown module {module:?}: rules can only import the rules library's modules \
+                 (available: {})",
+                self.modules.join(", ")
             ),
             other => bare_message(other),
         };
