@@ -61,7 +61,8 @@ pub enum RulesCommand {
         /// Rule files
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Folder of shared modules [default: rules/lib]
+        /// Folder of shared modules [default: rules_lib in the configuration, else lib/ in
+        /// the first file's folder or the nearest folder above it, else rules/lib]
         #[arg(long)]
         lib: Option<PathBuf>,
     },
