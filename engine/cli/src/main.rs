@@ -97,7 +97,8 @@ pub enum Command {
     /// Evaluate rules on their schedules and within a moment of each capacity change, lead
     /// or metrics refresh, and apply decisions (one leader per database)
     Daemon(daemon::DaemonArgs),
-    /// Rules: save, list, enable/disable, dry-run, backtest, check, test
+    /// Rules: save, list, history, show, diff, rollback, enable/disable, dry-run, backtest,
+    /// check, test
     #[command(subcommand)]
     Rules(rules::RulesCommand),
     /// Why is this campaign in its current state (or as of --at)?

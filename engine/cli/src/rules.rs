@@ -1,18 +1,20 @@
-//! `leadorch rules save|list|enable|disable|dry-run|backtest|check|test`.
+//! `leadorch rules save|list|history|show|diff|rollback|enable|disable|dry-run|backtest|check|test`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 use leadorch_core::Engine;
 use leadorch_evaluate::backtest::{self, BacktestOptions};
 use leadorch_evaluate::facts::FactsView;
-use leadorch_evaluate::library::{load_rule, rule_id_of, save_rule, Saved};
+use leadorch_evaluate::library::{
+    self, load_rule, rule_id_of, save_rule, Change, HistoryEntry, RuleSummary, Saved,
+};
 use leadorch_evaluate::tick::{self, LoadedRule};
-use leadorch_rules::RuleHost;
+use leadorch_rules::{RuleHost, Scope};
 use leadorch_store::Metadata;
 use serde_json::json;
 
@@ -36,11 +38,50 @@ pub enum RulesCommand {
         #[arg(long)]
         lib: Option<PathBuf>,
     },
-    /// List saved rules
+    /// List saved rules: name, version, enabled, priority and scope (of the current
+    /// version's header)
     List {
         /// JSON lines
         #[arg(long)]
         json: bool,
+    },
+    /// What happened to a saved rule, oldest first: each version, enable, disable, rollback,
+    /// with when (UTC), by whom and the digest of the source then current
+    History {
+        /// Rule id
+        rule: String,
+        /// One JSON object per line (full source digests)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a saved rule's source (the current version, or --version), nothing else
+    Show {
+        /// Rule id
+        rule: String,
+        /// Version to print
+        #[arg(long)]
+        version: Option<u32>,
+    },
+    /// Unified diff of two versions of a saved rule (from A to B)
+    Diff {
+        /// Rule id
+        rule: String,
+        /// Version to compare from
+        a: u32,
+        /// Version to compare to
+        b: u32,
+    },
+    /// Record an earlier version's source as a new version (compiled first; the rule stays
+    /// enabled or disabled as it is)
+    Rollback {
+        /// Rule id
+        rule: String,
+        /// The version whose source becomes current again
+        #[arg(long)]
+        to: u32,
+        /// Folder of shared modules [default: rules/lib]
+        #[arg(long)]
+        lib: Option<PathBuf>,
     },
     /// Let a saved rule act
     Enable {
@@ -147,14 +188,7 @@ async fn rule_arg(
             "no saved rule {rule:?}: give a saved rule's id (leadorch rules list) or a .rhai file"
         );
     }
-    let v = match version {
-        Some(n) => state
-            .versions()
-            .iter()
-            .find(|v| v.version == n)
-            .with_context(|| format!("rule {rule} has no version {n}"))?,
-        None => state.current().context("rule has no version")?,
-    };
+    let v = library::rule_version(&state, rule, version)?;
     let compiled = host.compile(rule, &v.source)?;
     Ok(Arc::new(LoadedRule {
         id: rule.to_string(),
@@ -199,29 +233,65 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::List { json } => {
             let engine = open(g, Open::Existing).await?;
-            let p = leadorch_core::projection::catch_up(&engine.store).await?;
-            for (id, doc) in p.rules.iter() {
-                let r = &doc.state;
-                if r.deleted_at().is_some() {
-                    continue;
+            let rules = library::list_rules(&engine).await?;
+            if json {
+                for r in &rules {
+                    let mut line = json!({
+                        "id": r.id,
+                        "version": r.version,
+                        "enabled": r.enabled,
+                        "priority": r.priority,
+                        "scope": r.scope,
+                    });
+                    if let Some(e) = &r.header_error {
+                        line["header_error"] = json!(e);
+                    }
+                    outln!("{line}")?;
                 }
-                let v = r.current().map_or(0, |v| v.version);
-                if json {
-                    outln!(
-                        "{}",
-                        json!({"id": id, "version": v, "enabled": r.is_enabled(), "priority": r.priority()})
-                    )?;
-                } else {
-                    outln!(
-                        "{id}  v{v}  {}",
-                        if r.is_enabled() {
-                            "enabled"
-                        } else {
-                            "disabled"
-                        }
-                    )?;
-                }
+            } else {
+                print_rule_table(&rules)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::History { rule, json } => {
+            let engine = open(g, Open::Existing).await?;
+            let history = library::rule_history(&engine, &rule).await?;
+            if json {
+                for e in &history {
+                    outln!("{}", history_json(e))?;
+                }
+            } else {
+                print_history(&history)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Show { rule, version } => {
+            let engine = open(g, Open::Existing).await?;
+            let state = library::saved_rule(&engine, &rule).await?;
+            let v = library::rule_version(&state, &rule, version)?;
+            write_out(&v.source)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Diff { rule, a, b } => {
+            let engine = open(g, Open::Existing).await?;
+            let state = library::saved_rule(&engine, &rule).await?;
+            let from = library::rule_version(&state, &rule, Some(a))?;
+            let to = library::rule_version(&state, &rule, Some(b))?;
+            write_out(&library::diff_versions(&rule, from, to))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Rollback { rule, to, lib } => {
+            let config = load_config(None)?;
+            let host = host(lib.as_deref(), &config)?;
+            let engine = open(g, Open::Existing).await?;
+            let done =
+                library::rollback_rule(&engine, &host, &rule, to, Utc::now(), &actor(g)).await?;
+            outln!(
+                "{rule}: rolled back to version {} (now version {}, {})",
+                done.to,
+                done.version,
+                if done.enabled { "enabled" } else { "disabled" }
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Enable { rule } => toggle(g, &rule, true).await,
@@ -314,6 +384,125 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         RulesCommand::DryRun(args) => dry_run(g, args).await,
         RulesCommand::Backtest(args) => backtest_cmd(g, args).await,
     }
+}
+
+/// Text exactly as it is (a rule's source, a diff) on standard output.
+fn write_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// A scope as the `//! scope:` header writes it (`labels=capacity-gated; teams=sales-nl`),
+/// "all campaigns" when it lists nothing.
+fn scope_text(scope: &Scope) -> String {
+    let parts: Vec<String> = [
+        ("ids", &scope.ids),
+        ("labels", &scope.labels),
+        ("names", &scope.names),
+        ("teams", &scope.teams),
+    ]
+    .into_iter()
+    .filter(|(_, values)| !values.is_empty())
+    .map(|(kind, values)| format!("{kind}={}", values.join(",")))
+    .collect();
+    if parts.is_empty() {
+        "all campaigns".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// `rules list`: a header and one aligned row per rule (nothing when there are none).
+fn print_rule_table(rules: &[RuleSummary]) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = rules
+        .iter()
+        .map(|r| {
+            [
+                r.id.clone(),
+                r.version.to_string(),
+                if r.enabled { "yes" } else { "no" }.to_string(),
+                r.priority.to_string(),
+                match (&r.scope, &r.header_error) {
+                    (Some(scope), _) => scope_text(scope),
+                    (None, e) => format!("? (header: {})", e.as_deref().unwrap_or("unreadable")),
+                },
+            ]
+        })
+        .collect();
+    print_table(["NAME", "VERSION", "ENABLED", "PRIORITY", "SCOPE"], &rows)
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        text
+    };
+    outln!("{}", line(header))?;
+    for row in rows {
+        outln!("{}", line(row.each_ref().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+/// What a history line says happened.
+fn change_text(e: &HistoryEntry) -> String {
+    match (e.what, e.rolled_back_to) {
+        (Change::RolledBack, Some(to)) => format!("rolled back to v{to}"),
+        (Change::NewVersion, _) => "new version".to_string(),
+        (what, _) => what.as_str().to_string(),
+    }
+}
+
+/// `rules history`: a header and one aligned line per event (time in UTC, the first 12
+/// characters of the source digest).
+fn print_history(history: &[HistoryEntry]) -> Result<()> {
+    let rows: Vec<[String; 5]> = history
+        .iter()
+        .map(|e| {
+            [
+                e.version.to_string(),
+                e.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                e.actor.clone(),
+                change_text(e),
+                e.source_digest.chars().take(12).collect(),
+            ]
+        })
+        .collect();
+    print_table(["VERSION", "AT", "BY", "WHAT", "SOURCE"], &rows)
+}
+
+/// `rules history --json`: one object per event.
+fn history_json(e: &HistoryEntry) -> serde_json::Value {
+    json!({
+        "rule": e.rule,
+        "position": e.position,
+        "version": e.version,
+        "at": e.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "recorded_at": e.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "actor": e.actor,
+        "what": e.what.as_str(),
+        "rolled_back_to": e.rolled_back_to,
+        "source_digest": e.source_digest,
+    })
 }
 
 async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {

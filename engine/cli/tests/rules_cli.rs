@@ -91,7 +91,12 @@ fn the_demo_runs_explains_and_backtests() {
     assert!(human.contains("because: "), "{human}");
     // Rules the demo saved.
     let list = ok(home, &["--database-url", &url, "rules", "list"]);
-    assert!(list.contains("capacity_gate  v1  enabled"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["capacity_gate", "1", "yes", "100", "labels=capacity-gated"]),
+        "{list}"
+    );
     // Backtest the saved rule over the demo's window, twice: the same JSON.
     let args = [
         "--database-url",

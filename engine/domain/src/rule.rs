@@ -2,8 +2,9 @@
 //!
 //! Every edit adds a version; nothing is overwritten, so a decision can always name the exact
 //! source it ran. A new rule starts **disabled** so it can be previewed before it acts.
-//! Deleting is terminal. The domain does not compile Rhai (that is the rules host's job);
-//! it only keeps the text.
+//! Deleting is terminal. A rollback is a new version too, whose source is an earlier
+//! version's and which says so (`rolled_back_to`). The domain does not compile Rhai (that is
+//! the rules host's job); it only keeps the text.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use crate::personal::{PersonalData, PersonalField};
 
 crate::event_table!(RuleEvent {
     RuleCreated => "1.0",
-    RuleVersionAdded => "1.0",
+    RuleVersionAdded => "1.1",
     RuleEnabled => "1.0",
     RuleDisabled => "1.0",
     RuleDeleted => "1.0",
@@ -37,6 +38,13 @@ pub enum RuleCommand {
     Update {
         /// New Rhai source.
         source: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Add a new version whose source is version `to`'s (a rollback).
+    Rollback {
+        /// The earlier version whose source becomes current again.
+        to: u32,
         /// When.
         at: DateTime<Utc>,
     },
@@ -83,6 +91,10 @@ pub enum RuleEvent {
         /// When.
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
+        /// Set when this version is a rollback: the earlier version whose source it restores
+        /// (schema 1.1; absent from ordinary versions and from every 1.0 payload).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rolled_back_to: Option<u32>,
     },
     /// The rule may act.
     RuleEnabled {
@@ -122,6 +134,12 @@ pub enum RuleError {
     /// The new source equals the current version. HTTP 409.
     #[error("source is unchanged")]
     Unchanged,
+    /// A rollback names a version the rule does not have. HTTP 404.
+    #[error("no version {0}")]
+    NoSuchVersion(u32),
+    /// A rollback to the source that is current already. HTTP 409.
+    #[error("version {0} is already current")]
+    AlreadyCurrent(u32),
     /// The rule is already enabled. HTTP 409.
     #[error("rule is already enabled")]
     AlreadyEnabled,
@@ -240,6 +258,25 @@ impl Rule {
                     version: current.version.saturating_add(1),
                     source,
                     at,
+                    rolled_back_to: None,
+                }])
+            }
+            RuleCommand::Rollback { to, at } => {
+                self.check_live()?;
+                let current = self.current().ok_or(RuleError::NotFound)?;
+                let target = self
+                    .versions
+                    .iter()
+                    .find(|v| v.version == to)
+                    .ok_or(RuleError::NoSuchVersion(to))?;
+                if target.source == current.source {
+                    return Err(RuleError::AlreadyCurrent(to));
+                }
+                Ok(vec![RuleEvent::RuleVersionAdded {
+                    version: current.version.saturating_add(1),
+                    source: target.source.clone(),
+                    at,
+                    rolled_back_to: Some(to),
                 }])
             }
             RuleCommand::Enable { at } => {
@@ -290,6 +327,7 @@ impl Rule {
                 version,
                 source,
                 at,
+                rolled_back_to: _,
             } => self.versions.push(RuleVersion {
                 version,
                 source,
@@ -331,6 +369,13 @@ pub(crate) fn samples() -> Vec<RuleEvent> {
             version: 2,
             source: "if utilisation >= 0.9 { pause() }".into(),
             at: t(1),
+            rolled_back_to: None,
+        },
+        RuleEvent::RuleVersionAdded {
+            version: 3,
+            source: "if utilisation >= 1.0 { pause() }".into(),
+            at: t(1),
+            rolled_back_to: Some(1),
         },
         RuleEvent::RuleEnabled { at: t(2) },
         RuleEvent::RuleDisabled { at: t(3) },
@@ -374,6 +419,7 @@ mod tests {
             version,
             source: source.into(),
             at: t(i64::from(version)),
+            rolled_back_to: None,
         }
     }
 
@@ -384,6 +430,7 @@ mod tests {
                 source: V2.into(),
                 at: t(9),
             },
+            RuleCommand::Rollback { to: 1, at: t(9) },
             RuleCommand::Enable { at: t(9) },
             RuleCommand::Disable { at: t(9) },
             RuleCommand::Delete { at: t(9) },
@@ -469,6 +516,69 @@ mod tests {
     }
 
     #[test]
+    fn rollback_adds_a_version_with_the_old_source() {
+        Fixture::with(())
+            .given(vec![created(), version_added(2, V2)])
+            .when(RuleCommand::Rollback { to: 1, at: t(3) })
+            .then_expect_events(vec![RuleEvent::RuleVersionAdded {
+                version: 3,
+                source: V1.into(),
+                at: t(3),
+                rolled_back_to: Some(1),
+            }]);
+        let mut rule = Rule::default();
+        for event in [
+            created(),
+            version_added(2, V2),
+            RuleEvent::RuleVersionAdded {
+                version: 3,
+                source: V1.into(),
+                at: t(3),
+                rolled_back_to: Some(1),
+            },
+        ] {
+            rule.apply(event);
+        }
+        assert_eq!(
+            rule.current().map(|v| (v.version, v.source.as_str())),
+            Some((3, V1))
+        );
+    }
+
+    #[test]
+    fn rollback_to_the_current_source_or_a_missing_version_is_refused() {
+        Fixture::with(())
+            .given(vec![created(), version_added(2, V2)])
+            .when(RuleCommand::Rollback { to: 2, at: t(3) })
+            .then_expect_error(RuleError::AlreadyCurrent(2));
+        // Version 3 restored version 1's source: version 1 is current again.
+        Fixture::with(())
+            .given(vec![created(), version_added(2, V2), version_added(3, V1)])
+            .when(RuleCommand::Rollback { to: 1, at: t(4) })
+            .then_expect_error(RuleError::AlreadyCurrent(1));
+        Fixture::with(())
+            .given(vec![created(), version_added(2, V2)])
+            .when(RuleCommand::Rollback { to: 5, at: t(3) })
+            .then_expect_error(RuleError::NoSuchVersion(5));
+        Fixture::with(())
+            .given(vec![created(), version_added(2, V2)])
+            .when(RuleCommand::Rollback { to: 0, at: t(3) })
+            .then_expect_error(RuleError::NoSuchVersion(0));
+    }
+
+    #[test]
+    fn an_ordinary_version_stores_no_rollback_field() {
+        // What a 1.0 build wrote and reads: the same three fields.
+        let stored = serde_json::to_value(version_added(2, V2)).unwrap();
+        let mut fields: Vec<&String> = stored["RuleVersionAdded"]
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        fields.sort();
+        assert_eq!(fields, ["at", "source", "version"]);
+    }
+
+    #[test]
     fn enable_and_disable_toggle() {
         Fixture::with(())
             .given(vec![created()])
@@ -535,10 +645,11 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![
                 (1, "if utilisation >= 1.0 { pause() }"),
-                (2, "if utilisation >= 0.9 { pause() }")
+                (2, "if utilisation >= 0.9 { pause() }"),
+                (3, "if utilisation >= 1.0 { pause() }")
             ]
         );
-        assert_eq!(rule.current().map(|v| v.version), Some(2));
+        assert_eq!(rule.current().map(|v| v.version), Some(3));
         assert!(!rule.is_enabled());
         assert_eq!(rule.created_at(), Some(t(0)));
         assert_eq!(rule.deleted_at(), Some(t(4)));

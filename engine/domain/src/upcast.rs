@@ -13,6 +13,7 @@
 //! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
 //! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
 //! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
+//! | `rule` | `RuleVersionAdded` | 1.0 | 1.1 | optional `rolled_back_to` added (a rollback's restored version; absent: an ordinary version) |
 //!
 //! The 2.0 changes are identities on the payload: a 1.0 payload (plain values, no account)
 //! is a valid 2.0 payload. The major bump is for older readers, which cannot read a sealed
@@ -108,7 +109,19 @@ pub const UPCASTERS: &[Upcaster] = &[
         to_version: "1.1",
         function: unsealed_google_data,
     },
+    Upcaster {
+        aggregate_type: "rule",
+        event_type: "RuleVersionAdded",
+        to_version: "1.1",
+        function: rule_version_added_1_0_to_1_1,
+    },
 ];
+
+/// `RuleVersionAdded` 1.0 → 1.1: there were no rollbacks, so a 1.0 version restores none,
+/// which is what 1.1 reads a payload without `rolled_back_to` as. Nothing to change.
+fn rule_version_added_1_0_to_1_1(payload: Value) -> Value {
+    payload
+}
 
 /// `CampaignObserved`, `ChangedOutsideEngine`, `MetricsRecorded`, `ChangeRequested` 1.0 →
 /// 2.0 and
@@ -364,6 +377,41 @@ mod tests {
         };
         assert_eq!(r.facts, json!({"campaigns": []}));
         assert_eq!(r.google_account, None);
+    }
+
+    /// A rule version stored at 1.0 (before rollbacks) decodes as an ordinary version, and
+    /// an ordinary 1.1 version is stored exactly as 1.0 was.
+    #[test]
+    fn a_rule_version_stored_at_1_0_decodes_as_no_rollback() {
+        use crate::rule::RuleEvent;
+        let stored = json!({"RuleVersionAdded": {
+            "version": 2, "source": "pause(\"x\")", "at": t(1),
+        }});
+        let expected = RuleEvent::RuleVersionAdded {
+            version: 2,
+            source: "pause(\"x\")".into(),
+            at: t(1),
+            rolled_back_to: None,
+        };
+        assert_eq!(
+            AnyEvent::decode("rule", "RuleVersionAdded", "1.0", &stored).expect("decodes"),
+            AnyEvent::Rule(expected.clone())
+        );
+        assert_eq!(
+            upcast("rule", "RuleVersionAdded", "1.0", stored.clone()),
+            ("1.1".to_owned(), stored.clone())
+        );
+        assert_eq!(serde_json::to_value(&expected).expect("serializes"), stored);
+        let rollback = json!({"RuleVersionAdded": {
+            "version": 3, "source": "pause(\"x\")", "at": t(2), "rolled_back_to": 1,
+        }});
+        assert!(matches!(
+            AnyEvent::decode("rule", "RuleVersionAdded", "1.1", &rollback),
+            Ok(AnyEvent::Rule(RuleEvent::RuleVersionAdded {
+                rolled_back_to: Some(1),
+                ..
+            }))
+        ));
     }
 
     /// Sealed fields, as readers that do not decrypt see them, read as absent.

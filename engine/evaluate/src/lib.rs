@@ -5,7 +5,7 @@
 //! - [`tick`]: one evaluation (rules → proposals → resolution) and its recording.
 //! - [`explain`]: why a campaign is as it is.
 //! - [`backtest`]: history through a rule.
-//! - [`library`]: saving rules and their versions.
+//! - [`library`]: saving rules and reading their versions and history; rollbacks.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -30,6 +30,24 @@ pub enum Error {
     /// Bad input from the user (what and where).
     #[error("{0}")]
     Input(String),
+    /// What the request names does not exist (a rule, a rule's version); the message says
+    /// what exists. HTTP 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// A rollback's version no longer compiles (the rules library changed since): nothing is
+    /// recorded. HTTP 422.
+    #[error(
+        "version {version} of rule {rule} no longer compiles, so it was not restored: {error} \
+         (fix the rules library it uses, or save a corrected version with `leadorch rules save`)"
+    )]
+    NoLongerCompiles {
+        /// Rule id.
+        rule: String,
+        /// The version that was to be restored.
+        version: u32,
+        /// Why it does not compile, with line and column.
+        error: leadorch_rules::CompileError,
+    },
 }
 
 /// Result of evaluating, explaining, backtesting and saving rules.

@@ -133,6 +133,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The digest a rule's source is known by (hex SHA-256 of its text): what an evaluation
+/// records ([`CompiledRule::source_digest`]), a backtest reports and a rule's history shows.
+pub fn source_digest(source: &str) -> String {
+    sha256_hex(source.as_bytes())
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
@@ -227,7 +233,7 @@ impl RuleHost {
         Ok(CompiledRule {
             name: name.to_string(),
             meta,
-            source_digest: sha256_hex(source.as_bytes()),
+            source_digest: source_digest(source),
             asts: asts.into(),
         })
     }

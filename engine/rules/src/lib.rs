@@ -18,8 +18,8 @@ pub use decision::{Action, Decision, Proposal};
 pub use facts::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
 pub use fixtures::{check_rule_file, run_fixture, run_fixture_dir, FixtureError, FixtureReport};
 pub use host::{
-    CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits, LogLine,
-    PreparedFacts, RuleHost, RuleRun,
+    source_digest, CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits,
+    LogLine, PreparedFacts, RuleHost, RuleRun,
 };
 pub use lint::{unknown_facts, UnknownFact};
 pub use meta::{parse_meta, MetaError, RuleMeta, Schedule, Scope, Trigger};
