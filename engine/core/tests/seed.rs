@@ -60,7 +60,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "a8983bb505ba2ce49f2d3c3fedd2ca17c34469ced127908534b8c8257ec6ed75"
+        "de5340c4296a850578b815e541d916929d2d0a15211515d3825ccd8da7ca8134"
     );
     // A second run continues the history (the path that starts from the read models).
     let more = seed(
@@ -84,7 +84,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "e113c4cebfe972ebd3cdb45ca97977443b32847e10d0865e6560d5326b9504c0"
+        "6cdae008f08b00e72040a0c0503a4b25a5ecbf50038b9c2b5daccdec0f488e0e"
     );
     e.store.db().close().await;
     t.cleanup().await;

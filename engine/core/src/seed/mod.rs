@@ -67,10 +67,13 @@ const LAST: [&str; 12] = [
 ];
 const CONSENT_TEXT: &str = "By clicking Submit, I agree to be contacted by phone, text or email \
 about my enquiry, including by automated means. Consent is not a condition of purchase.";
-const CAPACITY_GATE: &str = r#"// Pause above 90 % utilisation, resume below 70 % (hysteresis).
-let u = capacity.utilisation;
-if campaign.status == "ENABLED" && u >= 0.9 { pause("team at " + u + " of capacity") }
-else if campaign.status == "PAUSED" && u <= 0.7 { resume("team has room again") }
+const CAPACITY_GATE: &str = r#"//! Pause a campaign when its sales team is nearly full; resume it when the team has room
+//! again. Between 70 % and 90 % nothing changes (hysteresis).
+//! priority: 10
+if team == () { return; }
+let u = team.utilisation;
+if !campaign.paused && u >= 0.9 { return pause(`team ${team.name} is at ${u} of capacity`); }
+if campaign.paused && u <= 0.7 { return resume(`team ${team.name} has room again`); }
 "#;
 
 /// What to generate.
