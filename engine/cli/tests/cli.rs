@@ -4,35 +4,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn leadorch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(args)
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .env_remove("LEADORCH_MASTER_KEY")
-        .env_remove("LEADORCH_MASTER_KEY_FILE")
-        .output()
-        .expect("run leadorch")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let o = leadorch(home, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
+mod common;
+use common::{leadorch, ok, readable_lead, stderr, stdout};
 
 fn sqlite_exec(db: &Path, sql: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -83,28 +56,7 @@ fn the_cli_tour_works_end_to_end() {
     assert_eq!(v["type"], "LeadReceived");
     assert!(v["payload"]["LeadReceived"]["email"].is_null(), "{v}");
     // A lead whose subject was not erased by the seed.
-    let revealed = ok(
-        home,
-        &[
-            "events",
-            "list",
-            "--type",
-            "LeadReceived",
-            "--json",
-            "--reveal",
-        ],
-    );
-    let (subject, email) = revealed
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find_map(|v| {
-            let lead = &v["payload"]["LeadReceived"];
-            Some((
-                lead["subject_id"].as_str()?.to_string(),
-                lead["email"].as_str()?.to_string(),
-            ))
-        })
-        .expect("a readable lead");
+    let (subject, email) = readable_lead(home);
     assert!(email.contains("@example.com"));
 
     let verified = ok(home, &["audit", "verify"]);

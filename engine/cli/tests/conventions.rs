@@ -3,46 +3,9 @@
 //! and `retention enforce` that counts by default and can dry-run.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn leadorch_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadorch"));
-    cmd.args(args)
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .env_remove("LEADORCH_MASTER_KEY")
-        .env_remove("LEADORCH_MASTER_KEY_FILE")
-        .env_remove("LEADORCH_CONFIG")
-        .env_remove("LEADORCH_GOOGLE_CLIENT_ID")
-        .env_remove("LEADORCH_GOOGLE_CLIENT_SECRET");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run leadorch")
-}
-
-fn leadorch(home: &Path, args: &[&str]) -> Output {
-    leadorch_with(home, args, &[])
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let o = leadorch(home, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
+mod common;
+use common::{leadorch, leadorch_with, ok, readable_lead, stderr, stdout};
 
 #[test]
 fn an_unknown_event_type_is_refused_with_the_known_ones() {
@@ -226,28 +189,7 @@ fn retention_counts_by_default_lists_on_request_and_can_dry_run() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path();
     ok(home, &["seed", "--events", "2000"]);
-    let revealed = ok(
-        home,
-        &[
-            "events",
-            "list",
-            "--type",
-            "LeadReceived",
-            "--json",
-            "--reveal",
-        ],
-    );
-    let (subject, email) = revealed
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find_map(|v| {
-            let lead = &v["payload"]["LeadReceived"];
-            Some((
-                lead["subject_id"].as_str()?.to_string(),
-                lead["email"].as_str()?.to_string(),
-            ))
-        })
-        .expect("a readable lead");
+    let (subject, email) = readable_lead(home);
     let later = "2100-01-01T00:00:00Z";
 
     // A dry run names what would go and destroys nothing.

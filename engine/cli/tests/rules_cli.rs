@@ -1,44 +1,12 @@
 //! `leadorch demo`, `rules …`, `explain` and `daemon` as a user runs them, from the
 //! repository root (where `rules/` is).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn leadorch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(args)
-        .current_dir(repo())
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .env_remove("LEADORCH_MASTER_KEY")
-        .env_remove("LEADORCH_MASTER_KEY_FILE")
-        .env_remove("LEADORCH_CONFIG")
-        // A rule-run budget no run reaches on a busy machine (debug build): a timeout would
-        // be a rule failure.
-        .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
-        .output()
-        .expect("run leadorch")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let o = leadorch(home, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    text(&o.stdout)
-}
+mod common;
+use common::{leadorch, ok, repo, text};
 
 #[test]
 fn the_demo_runs_explains_and_backtests() {

@@ -2,46 +2,11 @@
 //! `rules rollback` and the `rules list` table.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn leadorch(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(args)
-        .current_dir(repo())
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .env_remove("LEADORCH_MASTER_KEY")
-        .env_remove("LEADORCH_MASTER_KEY_FILE")
-        .env_remove("LEADORCH_CONFIG")
-        .env_remove("LEADORCH_ACTOR")
-        .output()
-        .expect("run leadorch")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(home: &Path, args: &[&str]) -> String {
-    let o = leadorch(home, args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
+mod common;
+use common::{leadorch, ok, stderr, stdout};
 
 /// Runs a command that must fail with exit code 1 and one `error: …` line; returns it.
 fn fails(home: &Path, args: &[&str]) -> String {
