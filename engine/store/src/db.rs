@@ -234,16 +234,12 @@ impl Db {
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             // Setting WAL writes to the file: a database that must exist is only switched
             // once it is known to be leadorch's ([`Db::connect_with`]).
-            let (options, connect) = match open {
-                Open::Create => {
-                    let wal = options.journal_mode(SqliteJournalMode::Wal);
-                    (wal.clone(), wal)
-                }
-                Open::Existing => (
-                    options.clone().journal_mode(SqliteJournalMode::Wal),
-                    options,
-                ),
+            let wal = options.clone().journal_mode(SqliteJournalMode::Wal);
+            let connect = match open {
+                Open::Create => wal.clone(),
+                Open::Existing => options,
             };
+            let options = wal;
             let path = options.get_filename().to_path_buf();
             if open == Open::Existing && !path.is_file() {
                 return Err(StoreError::NoDatabase {
