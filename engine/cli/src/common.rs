@@ -64,8 +64,45 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 /// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists). A library folder that is given
 /// but is not a folder is an error, not an empty library.
 pub fn host(lib: Option<&Path>, config: &Config) -> Result<RuleHost> {
-    let found = find_lib(lib, config, None)?;
-    host_over(found.dir.as_deref(), config)
+    Ok(host_near(lib, config, None)?.0)
+}
+
+/// [`host`], looking for the library near a rule file or folder first ([`find_lib`]); also
+/// returns where the library was found, for [`lib_hint`].
+pub fn host_near(
+    lib: Option<&Path>,
+    config: &Config,
+    near: Option<&Path>,
+) -> Result<(RuleHost, LibFound)> {
+    let found = find_lib(lib, config, near)?;
+    let host = host_over(found.dir.as_deref(), config)?;
+    Ok((host, found))
+}
+
+/// Where the rules library is (or where it was looked for) and how to point at another,
+/// for a rule that imports a module the library does not have.
+pub fn lib_hint(found: &LibFound) -> String {
+    match &found.dir {
+        Some(dir) => format!(
+            "the rules library is {} (found as {}); to use another, give {LIB_HINT}",
+            dir.display(),
+            found.looked.last().map_or("", String::as_str)
+        ),
+        None => format!(
+            "no rules library found (looked for {}); point at it with {LIB_HINT}",
+            found.looked.join(", then ")
+        ),
+    }
+}
+
+/// Adds [`lib_hint`] to an error about a module that could not be imported.
+pub fn with_lib_hint(e: anyhow::Error, found: &LibFound) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if text.contains("unknown module") {
+        anyhow::anyhow!("{text} ({})", lib_hint(found))
+    } else {
+        e
+    }
 }
 
 /// The rules host over the library folder `dir` (none: rules can import nothing).
@@ -89,8 +126,9 @@ pub struct LibFound {
 pub const LIB_HINT: &str = "--lib DIR or LEADORCH__RULES_LIB=DIR (rules_lib in the configuration)";
 
 /// Finds the rules library folder: `lib` (`--lib`), else the configured `rules_lib`, else
-/// (for a rule file `near`) a `lib/` folder holding `*.rhai` files in the rule file's folder
-/// or the nearest folder above it, else `rules/lib` in the working directory. A folder given
+/// (for a rule file or folder `near`) a `lib/` folder holding `*.rhai` files in the rule
+/// file's folder (the folder itself) or the nearest folder above it, else `rules/lib` in the
+/// working directory. A folder given
 /// by `--lib` or the configuration that is not a folder is an error.
 pub fn find_lib(lib: Option<&Path>, config: &Config, near: Option<&Path>) -> Result<LibFound> {
     let given = match (lib, &config.rules_lib) {
@@ -116,10 +154,12 @@ pub fn find_lib(lib: Option<&Path>, config: &Config, near: Option<&Path>) -> Res
     }
     let mut looked = Vec::new();
     if let Some(rule) = near {
-        let folder = std::path::absolute(rule)
-            .unwrap_or_else(|_| rule.to_path_buf())
-            .parent()
-            .map(Path::to_path_buf);
+        let absolute = std::path::absolute(rule).unwrap_or_else(|_| rule.to_path_buf());
+        let folder = if absolute.is_dir() {
+            Some(absolute)
+        } else {
+            absolute.parent().map(Path::to_path_buf)
+        };
         if let Some(folder) = folder {
             looked.push(format!(
                 "lib/ in {} and the folders above it",

@@ -30,6 +30,7 @@ mod replay;
 mod retention;
 mod rules;
 mod seed;
+mod status;
 mod subjects;
 
 use std::path::PathBuf;
@@ -103,6 +104,10 @@ pub enum Command {
     Rules(rules::RulesCommand),
     /// Why is this campaign in its current state (or as of --at)?
     Explain(explain::ExplainArgs),
+    /// What the engine works with: database, daemon, adapter, accounts, campaigns with their
+    /// teams and covering rules, teams' capacity readings; a warning line for every rule or
+    /// campaign that can never act
+    Status(status::StatusArgs),
     /// Google accounts: connect (OAuth consent), revoke, forget, list
     #[command(subcommand)]
     Google(google::GoogleCommand),
@@ -192,6 +197,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(args) => daemon::run(g, args).await,
         Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
+        Command::Status(args) => status::run(g, args).await,
         Command::Google(cmd) => google::run(g, cmd).await,
         Command::Completions { shell } => completions(shell),
         Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,

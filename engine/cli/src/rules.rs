@@ -19,8 +19,8 @@ use leadorch_store::Metadata;
 use serde_json::json;
 
 use crate::common::{
-    actor, find_lib, host, host_over, load_config, money, open, parse_time, progress_bar, Open,
-    LIB_HINT,
+    actor, find_lib, host, host_near, host_over, lib_hint, load_config, money, open, parse_time,
+    progress_bar, with_lib_hint, Open,
 };
 use crate::Global;
 
@@ -165,6 +165,12 @@ fn version_label(rule: &LoadedRule) -> String {
 }
 
 /// A rule from a saved id (current or given version) or a `.rhai` file.
+/// The rule argument as a file, when it names one (else it is a saved rule's id).
+fn rule_file(rule: &str) -> Option<&Path> {
+    let path = Path::new(rule);
+    (rule.ends_with(".rhai") || path.is_file()).then_some(path)
+}
+
 async fn rule_arg(
     engine: &Engine,
     host: &RuleHost,
@@ -204,7 +210,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 bail!("give at least one .rhai file");
             }
             let config = load_config(None)?;
-            let host = host(lib.as_deref(), &config)?;
+            let (host, found) =
+                host_near(lib.as_deref(), &config, files.first().map(PathBuf::as_path))?;
             let engine = open(g, Open::Create).await?;
             for f in files {
                 let source = std::fs::read_to_string(&f)
@@ -212,7 +219,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 let id = rule_id_of(&f)?;
                 let saved = save_rule(&engine, &host, &id, &source, enable, Utc::now(), &actor(g))
                     .await
-                    .with_context(|| format!("{}", f.display()))?;
+                    .with_context(|| format!("{}", f.display()))
+                    .map_err(|e| with_lib_hint(e, &found))?;
                 let what = match saved {
                     Saved::Created => "created",
                     Saved::NewVersion => "new version",
@@ -325,17 +333,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 }
             }
             if unknown_module {
-                match &found.dir {
-                    Some(dir) => eprintln!(
-                        "hint: the rules library is {} (found as {}); to use another, give {LIB_HINT}",
-                        dir.display(),
-                        found.looked.last().map_or("", String::as_str)
-                    ),
-                    None => eprintln!(
-                        "hint: no rules library found (looked for {}); point at it with {LIB_HINT}",
-                        found.looked.join(", then ")
-                    ),
-                }
+                eprintln!("hint: {}", lib_hint(&found));
             }
             if bad > 0 {
                 eprintln!(
@@ -348,20 +346,13 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::Test { path, lib } => {
             let config = load_config(None)?;
-            let lib = lib.or_else(|| {
-                let guess = if path.is_dir() {
-                    path.join("../lib")
-                } else {
-                    path.parent().map(|p| p.join("../lib")).unwrap_or_default()
-                };
-                guess.is_dir().then_some(guess)
-            });
-            let host = host(lib.as_deref(), &config)?;
+            let (host, found) = host_near(lib.as_deref(), &config, Some(&path))?;
             let reports = if path.is_dir() {
-                leadorch_rules::run_fixture_dir(&host, &path)?
+                leadorch_rules::run_fixture_dir(&host, &path)
             } else {
-                vec![leadorch_rules::run_fixture(&host, &path)?]
-            };
+                leadorch_rules::run_fixture(&host, &path).map(|r| vec![r])
+            }
+            .map_err(|e| with_lib_hint(e.into(), &found))?;
             let mut failed = 0;
             for r in &reports {
                 if r.failures.is_empty() {
@@ -463,6 +454,52 @@ fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Resul
     Ok(())
 }
 
+/// What the backtest's columns mean (also in rules/README.md, "Backtests").
+const BACKTEST_LEGEND: &str = "\
+FLIPS: status changes (pause/resume) the rule would have made / that actually happened.
+PAUSED MIN: minutes the campaign would have been / actually was paused.
+SPEND AVOIDED: cost recorded while the rule would have had the campaign paused, it ran, and
+  its team was full (utilisation at or above 100 %).
+LEADS LOST: leads that arrived while the rule would have had the campaign paused and its
+  team had room.
+SPEND ADDED: estimated cost (the campaign's average hourly cost) while the rule would have
+  kept running a campaign that this rule's recorded decisions actually paused. Changes by
+  other rules and by people happen in the backtest as they happened.";
+
+/// The time zone times are shown in: the account's (`facts.timezone`), UTC when unreadable.
+fn display_zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// Like [`print_table`], with every column after the first right-aligned (figures).
+fn print_figures<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 0 {
+                text.push_str(&format!("{cell:<width$}", width = widths[i]));
+            } else {
+                text.push_str(&format!("  {cell:>width$}", width = widths[i]));
+            }
+        }
+        text
+    };
+    outln!("{}", line(header))?;
+    for row in rows {
+        outln!("{}", line(row.each_ref().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
 /// What a history line says happened.
 fn change_text(e: &HistoryEntry) -> String {
     match (e.what, e.rolled_back_to) {
@@ -521,9 +558,11 @@ async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
 
 async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let host = host(None, &config)?;
+    let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
-    let rule = rule_arg(&engine, &host, &args.rule, None).await?;
+    let rule = rule_arg(&engine, &host, &args.rule, None)
+        .await
+        .map_err(|e| with_lib_hint(e, &found))?;
     let at = match &args.at {
         Some(t) => parse_time(t)?,
         None => Utc::now(),
@@ -587,9 +626,11 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
 
 async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     let config = load_config(args.config.as_deref())?;
-    let host = host(None, &config)?;
+    let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
-    let rule = rule_arg(&engine, &host, &args.rule, args.version).await?;
+    let rule = rule_arg(&engine, &host, &args.rule, args.version)
+        .await
+        .map_err(|e| with_lib_hint(e, &found))?;
     let from: DateTime<Utc> = parse_time(&args.from)?;
     let to: DateTime<Utc> = parse_time(&args.to)?;
     if to <= from {
@@ -611,53 +652,84 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let zone = display_zone(&config.facts.timezone);
+    let local = |t: DateTime<Utc>| t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string();
     outln!(
-        "backtest of {} ({}, source {}) from {} to {}: {} evaluations over {} events",
+        "backtest of {} ({}, source {}) from {} to {} ({}): {} evaluations over {} events",
         rule.id,
         version_label(&rule),
         &report.source_digest[..12.min(report.source_digest.len())],
-        from.to_rfc3339(),
-        to.to_rfc3339(),
+        local(from),
+        local(to),
+        zone.name(),
         report.evaluations,
         report.events
     )?;
-    for t in &report.timeline {
-        outln!(
-            "{}  {:<14} {}  {}",
-            t.at.to_rfc3339(),
-            t.action,
-            t.campaign,
-            t.reason
-        )?;
+    let campaign_text = |id: &str, name: &str| {
+        if name.is_empty() {
+            id.to_string()
+        } else {
+            format!("{name} ({id})")
+        }
+    };
+    if report.timeline.is_empty() {
+        outln!("the rule would have changed nothing in this window")?;
+    } else {
+        outln!()?;
+        let rows: Vec<[String; 4]> = report
+            .timeline
+            .iter()
+            .map(|t| {
+                [
+                    local(t.at),
+                    t.action.clone(),
+                    campaign_text(&t.campaign, &t.campaign_name),
+                    t.reason.clone(),
+                ]
+            })
+            .collect();
+        print_table(["TIME", "ACTION", "CAMPAIGN", "REASON"], &rows)?;
     }
     outln!()?;
-    outln!(
-        "{:<28} {:>7} {:>7} {:>10} {:>10} {:>13} {:>10} {:>13}",
-        "campaign",
-        "flips",
-        "actual",
-        "paused min",
-        "actual min",
-        "spend avoided",
-        "leads lost",
-        "spend added"
-    )?;
-    let mut rows: Vec<(&String, &backtest::CampaignFigures)> = report.campaigns.iter().collect();
-    let total = ("total".to_string(), report.totals.clone());
-    rows.push((&total.0, &total.1));
-    for (id, f) in rows {
-        outln!(
-            "{:<28} {:>7} {:>7} {:>10.0} {:>10.0} {:>13} {:>10} {:>13}",
-            id,
-            f.flips_backtest,
-            f.flips_actual,
-            f.minutes_paused_backtest,
-            f.minutes_paused_actual,
-            money(f.spend_avoided_micros),
-            f.leads_lost,
-            money(f.spend_added_micros)
-        )?;
+    let mut rows: Vec<[String; 8]> = report
+        .campaigns
+        .iter()
+        .chain(std::iter::once((&"total".to_string(), &report.totals)))
+        .map(|(id, f)| {
+            [
+                if id == "total" && f.name.is_empty() {
+                    "total".to_string()
+                } else {
+                    campaign_text(id, &f.name)
+                },
+                f.flips_backtest.to_string(),
+                f.flips_actual.to_string(),
+                format!("{:.0}", f.minutes_paused_backtest),
+                format!("{:.0}", f.minutes_paused_actual),
+                money(f.spend_avoided_micros),
+                f.leads_lost.to_string(),
+                money(f.spend_added_micros),
+            ]
+        })
+        .collect();
+    if rows.len() == 1 {
+        rows.clear();
     }
+    print_figures(
+        [
+            "CAMPAIGN",
+            "FLIPS RULE",
+            "FLIPS ACTUAL",
+            "PAUSED MIN RULE",
+            "PAUSED MIN ACTUAL",
+            "SPEND AVOIDED",
+            "LEADS LOST",
+            "SPEND ADDED",
+        ],
+        &rows,
+    )?;
+    outln!()?;
+    outln!("{BACKTEST_LEGEND}")?;
     if report.failures > 0 {
         outln!("the rule failed in {} evaluation(s)", report.failures)?;
     }

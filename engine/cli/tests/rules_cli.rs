@@ -86,7 +86,7 @@ fn the_demo_runs_explains_and_backtests() {
     assert!(!report["timeline"].as_array().unwrap().is_empty());
     // A human backtest report has the table.
     let human = ok(home, &args[..args.len() - 1]);
-    assert!(human.contains("spend avoided"), "{human}");
+    assert!(human.contains("SPEND AVOIDED"), "{human}");
     // Dry run of a file against the demo's state records nothing.
     let count = |s: String| s.split(" events").next().unwrap_or_default().to_string();
     let before = count(ok(home, &["--database-url", &url, "audit", "verify"]));

@@ -12,7 +12,7 @@ pub mod subjects;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use leadorch_domain::PersonalData;
 use leadorch_store::cqrs::metadata_map;
-use leadorch_store::{CqrsStore, Metadata, Store, StoreConfig};
+use leadorch_store::{CqrsStore, Metadata, Store, StoreConfig, StoreError};
 
 pub use error::{Error, Result};
 
@@ -90,7 +90,18 @@ impl Engine {
                         A::TYPE
                     )))
                 }
-                Err(e) => return Err(Error::Internal(e.to_string())),
+                // The store's own error (a full disk, a damaged file, a lost connection)
+                // says what to do: pass it on as it is.
+                Err(
+                    AggregateError::UnexpectedError(e)
+                    | AggregateError::DatabaseConnectionError(e)
+                    | AggregateError::DeserializationError(e),
+                ) => {
+                    return Err(match e.downcast::<StoreError>() {
+                        Ok(store) => Error::Store(*store),
+                        Err(e) => Error::Internal(e.to_string()),
+                    })
+                }
             }
         }
     }

@@ -12,8 +12,15 @@
 //!   pro rata.
 //! - **leads lost**: the rule would have had the campaign paused while it actually ran and the
 //!   team had room; the leads that actually arrived from it then would not have come.
-//! - **spend added / leads gained**: the opposite (the rule keeps running what actually was
-//!   paused).
+//! - **spend added**: the opposite: the rule would have kept running a campaign that was
+//!   actually paused *by this rule's recorded decisions*; the spend is the campaign's average
+//!   hourly cost, pro rata.
+//!
+//! Everything else that changed a campaign's status — other rules, manual changes in Google
+//! Ads — happens in the backtest as it happened in history: the backtest replaces only the
+//! decisions of the rule under test (its recorded changes are recognised by the evaluation
+//! that requested them). So a rule that only ever pauses never "adds" spend by failing to
+//! resume what another rule or a person paused.
 //!
 //! Hourly metrics and lead arrivals are read with hindsight (a first pass), which is what an
 //! estimate of "what would have happened" needs; the rule itself only ever sees what was known
@@ -27,7 +34,9 @@ use leadorch_core::projection::decode;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignStatus, HourMetrics};
 use leadorch_domain::lead::{LeadArrival, LeadEvent};
-use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, AGGREGATE_TYPES};
+use leadorch_domain::{
+    split_stream_id, AnyEvent, Campaign, CampaignEvent, EvaluationEvent, AGGREGATE_TYPES,
+};
 use leadorch_rules::{Action, Policy, RuleHost, Schedule};
 use leadorch_store::Reveal;
 use serde::Serialize;
@@ -47,6 +56,8 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     /// Campaign id.
     pub campaign: String,
+    /// Campaign name (as last recorded; empty when unknown or forgotten).
+    pub campaign_name: String,
     /// Action name.
     pub action: String,
     /// The rule's reason.
@@ -56,6 +67,8 @@ pub struct TimelineEntry {
 /// Figures per campaign.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct CampaignFigures {
+    /// Campaign name (as last recorded; empty for the totals, or when unknown or forgotten).
+    pub name: String,
     /// Status flips the rule would have made.
     pub flips_backtest: u64,
     /// Status flips that actually happened.
@@ -68,7 +81,8 @@ pub struct CampaignFigures {
     pub spend_avoided_micros: i64,
     /// Leads that would have been lost while the team had room.
     pub leads_lost: u64,
-    /// Spend the rule would have added (it keeps running what actually was paused), micros.
+    /// Spend the rule would have added: it keeps running what its recorded decisions actually
+    /// paused, micros.
     pub spend_added_micros: i64,
     /// Leads actually received from this campaign in the window.
     pub leads_actual: u64,
@@ -233,6 +247,8 @@ pub async fn run(
     let mut started = false;
     let mut cursor = 0;
     let mut actual_status: BTreeMap<String, CampaignStatus> = BTreeMap::new();
+    // Change id -> the rule whose decision requested it.
+    let mut rule_of_change: BTreeMap<String, String> = BTreeMap::new();
     'read: loop {
         let page = engine.store.log.read_after(cursor, PAGE).await?;
         let Some(last) = page.last() else { break };
@@ -268,9 +284,17 @@ pub async fn run(
                 }
             }
             report.events += 1;
+            let by_this_rule =
+                note_change_rule(&event, &mut rule_of_change).is_some_and(|r| *r == rule.id);
             let trigger = view.apply(rec.position, &rec.stream_id, &event);
             if started {
-                track_actual(&view, &mut actual_status, &mut report, &mut virt);
+                track_actual(
+                    &view,
+                    &mut actual_status,
+                    &mut report,
+                    &mut virt,
+                    !by_this_rule,
+                );
                 if let AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                     customer_id: Some(customer),
                     campaign_id: Some(campaign),
@@ -327,7 +351,51 @@ pub async fn run(
         totals.spend_actual_micros += f.spend_actual_micros;
     }
     report.totals = totals;
+    let name_of = |id: &str| {
+        view.campaigns
+            .get(id)
+            .and_then(|c| c.state.snapshot())
+            .map(|s| s.name.clone())
+            .unwrap_or_default()
+    };
+    for (id, f) in report.campaigns.iter_mut() {
+        f.name = name_of(id);
+    }
+    for t in report.timeline.iter_mut() {
+        t.campaign_name = name_of(&t.campaign);
+    }
     Ok(report)
+}
+
+/// Notes which rule requested a change (from evaluations, and from the seed's changes whose
+/// decision reference is the rule itself); for a status change applied, returns the rule that
+/// requested it (`None`: not requested by a rule, or not a change applied).
+fn note_change_rule<'a>(
+    event: &AnyEvent,
+    rule_of_change: &'a mut BTreeMap<String, String>,
+) -> Option<&'a String> {
+    match event {
+        AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) => {
+            for c in &r.changes {
+                rule_of_change.insert(c.change_id.clone(), c.rule_id.clone());
+            }
+            None
+        }
+        AnyEvent::Campaign(CampaignEvent::ChangeRequested {
+            change_id,
+            decision_ref: Some(d),
+            ..
+        }) if !d.starts_with("evaluation:") => {
+            rule_of_change
+                .entry(change_id.clone())
+                .or_insert_with(|| d.clone());
+            None
+        }
+        AnyEvent::Campaign(CampaignEvent::ChangeApplied { change_id, .. }) => {
+            rule_of_change.get(change_id)
+        }
+        _ => None,
+    }
 }
 
 type Overlay = BTreeMap<String, (CampaignStatus, BTreeMap<String, DateTime<Utc>>)>;
@@ -345,12 +413,15 @@ fn start_overlay(
     }
 }
 
-/// Counts actual status flips and adds campaigns first seen after the window opened.
+/// Counts actual status flips and adds campaigns first seen after the window opened. A flip
+/// not made by the rule under test (`others`: another rule, a person) happens in the backtest
+/// too.
 fn track_actual(
     view: &FactsView,
     actual: &mut BTreeMap<String, CampaignStatus>,
     report: &mut BacktestReport,
     virt: &mut Overlay,
+    others: bool,
 ) {
     for (id, c) in &view.campaigns {
         let Some(s) = c.state.snapshot() else {
@@ -360,6 +431,11 @@ fn track_actual(
             Some(prev) if *prev != s.status => {
                 report.campaigns.entry(id.clone()).or_default().flips_actual += 1;
                 actual.insert(id.clone(), s.status);
+                if others {
+                    if let Some((v, _)) = virt.get_mut(id) {
+                        *v = s.status;
+                    }
+                }
             }
             Some(_) => {}
             None => {
@@ -506,6 +582,7 @@ fn evaluate_at(
         report.timeline.push(TimelineEntry {
             at,
             campaign: p.campaign.clone(),
+            campaign_name: String::new(),
             action: p.decision.action.name().to_string(),
             reason: p.decision.reason.clone(),
         });

@@ -72,6 +72,15 @@ pub enum StoreError {
         /// What the database reported.
         reason: String,
     },
+    /// The disk holding the database is full (SQLite's SQLITE_FULL, PostgreSQL's disk_full
+    /// 53100). The transaction was rolled back: nothing already stored is lost.
+    #[error("no space left for the database{} ({reason}): free space on its disk, or move the database and point --database-url at it, then run again; the write was rolled back and nothing already stored is lost", location.as_deref().map(|l| format!(" {l}")).unwrap_or_default())]
+    DiskFull {
+        /// Where (the URL or path, no password), when known.
+        location: Option<String>,
+        /// What the database reported.
+        reason: String,
+    },
     /// The database was written by a newer leadorch.
     #[error("the database at {location} has schema version {found}, newer than this leadorch understands (up to {known}): upgrade leadorch, or point --database-url at another database")]
     NewerSchema {
@@ -144,6 +153,20 @@ impl StoreError {
         }
     }
 
+    /// Names the database in an error that should say where it happened (a full disk).
+    pub fn located(self, db: &crate::db::Db) -> Self {
+        match self {
+            StoreError::DiskFull {
+                location: None,
+                reason,
+            } => StoreError::DiskFull {
+                location: Some(db.describe()),
+                reason,
+            },
+            e => e,
+        }
+    }
+
     /// Whether retrying the same call may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -166,8 +189,30 @@ fn is_damage(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether the database reports a full disk: SQLite's SQLITE_FULL (13), PostgreSQL's
+/// disk_full (53100).
+fn is_disk_full(e: &sqlx::Error) -> bool {
+    let Some(code) = e.as_database_error().and_then(|d| d.code()) else {
+        return false;
+    };
+    match code.parse::<i64>() {
+        Ok(sqlite) => sqlite & 0xff == 13,
+        Err(_) => code.as_ref() == "53100",
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if is_disk_full(&e) {
+            let reason = match e.as_database_error() {
+                Some(d) => d.message().to_string(),
+                None => e.to_string(),
+            };
+            return StoreError::DiskFull {
+                location: None,
+                reason,
+            };
+        }
         if is_damage(&e) {
             let reason = match e.as_database_error() {
                 Some(d) => d.message().to_string(),

@@ -160,12 +160,14 @@ pub(crate) async fn writer_loop(
                 }
             }
             Err(e) => {
+                let e = e.located(conn.db());
                 let rollback = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
                 if rollback.is_err() {
                     broken = true;
                 }
                 cache.clear();
-                tracing::warn!(error = %e, "group commit failed");
+                // Every writer in the group gets the error (and says it): a debug line here.
+                tracing::debug!(error = %e, "group commit failed");
                 for r in group {
                     let _ = r.reply.send(Err(e.clone()));
                 }

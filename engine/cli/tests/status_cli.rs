@@ -1,0 +1,210 @@
+//! `leadorch status` through the binary: campaigns with their teams (label, configured
+//! mapping) and covering rules, teams with the age of their capacity readings, and a warning
+//! for every rule or campaign that can never act.
+
+mod common;
+
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use common::{leadorch_with, ok, stderr, stdout};
+use leadorch_core::Engine;
+use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::{Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot};
+use leadorch_store::{Metadata, Open, StoreConfig};
+
+fn url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("ops.db").display())
+}
+
+/// `leadorch status …` on the database in `dir` with `config` as the configuration file.
+fn status(dir: &Path, config: &Path, extra: &[&str]) -> std::process::Output {
+    let url = url(dir);
+    let mut args = vec!["--database-url", url.as_str(), "status", "--config"];
+    let config = config.to_str().unwrap();
+    args.push(config);
+    args.extend_from_slice(extra);
+    leadorch_with(dir, &args, &[])
+}
+
+async fn observe(engine: &Engine, id: &str, name: &str, labels: &[&str]) {
+    let at = Utc::now() - Duration::minutes(5);
+    engine
+        .execute::<Campaign>(
+            &Campaign::aggregate_id("111-222-3333", id),
+            CampaignCommand::Observe {
+                customer_id: "111-222-3333".into(),
+                campaign_id: id.into(),
+                snapshot: CampaignSnapshot {
+                    name: name.into(),
+                    labels: labels.iter().map(|l| l.to_string()).collect(),
+                    status: CampaignStatus::Enabled,
+                    daily_budget_micros: 50_000_000,
+                    bidding: Bidding::ManualCpc,
+                    ad_schedule: vec![],
+                },
+                manual_hold: Duration::hours(4),
+                google_account: None,
+                at,
+            },
+            &Metadata::actor("test"),
+        )
+        .await
+        .expect("observe");
+}
+
+/// Four campaigns: gated with a team label; gated without any team; gated with a team that
+/// has no reading; unlabelled but mapped to a team by the configuration. One team reading,
+/// three hours old.
+async fn world(dir: &Path) {
+    let mut config = StoreConfig::new(url(dir));
+    config.open = Open::Existing;
+    let engine = Engine::open(&config).await.expect("open");
+    observe(&engine, "1", "Gated NL", &["capacity-gated", "team:sales"]).await;
+    observe(&engine, "2", "Gated Orphan", &["capacity-gated"]).await;
+    observe(
+        &engine,
+        "3",
+        "Gated Ghost",
+        &["capacity-gated", "team:ghost"],
+    )
+    .await;
+    observe(&engine, "4", "Plain Mapped", &[]).await;
+    engine
+        .execute::<CapacitySnapshot>(
+            "sales",
+            CapacityCommand::Record {
+                team: "sales".into(),
+                agents_available: 3,
+                open_leads: 9,
+                max_open_leads: 12,
+                source: "test".into(),
+                at: Utc::now() - Duration::hours(3),
+            },
+            &Metadata::actor("test"),
+        )
+        .await
+        .expect("capacity");
+    engine.store.log.db().close().await;
+}
+
+#[test]
+fn status_shows_coverage_teams_and_warns_about_what_can_never_act() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path());
+    ok(dir.path(), &["--database-url", &db, "init"]);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(world(dir.path()));
+    let config = dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        "[facts]\ntimezone = \"Europe/Amsterdam\"\n[facts.campaign_teams]\n\"111-222-3333/4\" = \"sales\"\n",
+    )
+    .unwrap();
+    // The example capacity gate, and a rule whose scope names a label no campaign carries.
+    let orphan = dir.path().join("orphan.rhai");
+    std::fs::write(
+        &orphan,
+        "//! scope: labels=nothing-has-this\nif campaign.status == \"enabled\" { pause(\"x\"); }\n",
+    )
+    .unwrap();
+    ok(
+        dir.path(),
+        &[
+            "--database-url",
+            &db,
+            "rules",
+            "save",
+            "rules/capacity_gate.rhai",
+            orphan.to_str().unwrap(),
+            "--enable",
+        ],
+    );
+
+    let o = status(dir.path(), &config, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    // The campaign table: names with ids, teams with where they come from, covering rules.
+    let row = |needle: &str| {
+        out.lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no row {needle:?} in:\n{out}"))
+            .to_string()
+    };
+    let nl = row("Gated NL (111-222-3333/1)");
+    assert!(
+        nl.contains("sales (label)") && nl.contains("capacity_gate"),
+        "{nl}"
+    );
+    let mapped = row("Plain Mapped (111-222-3333/4)");
+    assert!(mapped.contains("sales (mapping)"), "{mapped}");
+    assert!(row("daemon").contains("not running"), "{out}");
+    // One warning per thing that can never act, each saying what to do.
+    let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("warning: ")).collect();
+    let has = |needle: &str| {
+        assert!(
+            warnings.iter().any(|w| w.contains(needle)),
+            "no warning with {needle:?} in:\n{out}"
+        )
+    };
+    has("rule orphan can never act: its scope (labels=nothing-has-this) covers no campaign; add the label `nothing-has-this`");
+    has("campaign Gated Orphan (111-222-3333/2) has no team");
+    has("[facts.campaign_teams] \"111-222-3333/2\" = \"<team>\"");
+    has("team ghost has no capacity reading");
+    has("campaign Plain Mapped (111-222-3333/4) is covered by no enabled rule");
+    has("team sales's last capacity reading is 3 h old");
+    has("no Google account configured");
+    assert!(
+        !warnings.iter().any(|w| w.contains("Gated NL")),
+        "a campaign that can act is not warned about:\n{out}"
+    );
+    // Those six, nothing else.
+    assert_eq!(warnings.len(), 6, "{out}");
+
+    // --json: the same content as one object.
+    let o = status(dir.path(), &config, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON object");
+    let campaigns = v["campaigns"].as_array().unwrap();
+    assert_eq!(campaigns.len(), 4);
+    let mapped = campaigns
+        .iter()
+        .find(|c| c["id"] == "111-222-3333/4")
+        .unwrap();
+    assert_eq!(mapped["team"], "sales");
+    assert_eq!(mapped["team_from"], "mapping");
+    assert_eq!(mapped["rules"].as_array().unwrap().len(), 0);
+    let gated = campaigns
+        .iter()
+        .find(|c| c["id"] == "111-222-3333/1")
+        .unwrap();
+    assert_eq!(gated["rules"], serde_json::json!(["capacity_gate"]));
+    let sales = v["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["team"] == "sales")
+        .unwrap();
+    assert_eq!(sales["utilisation"], 0.75);
+    assert!(sales["age_minutes"].as_i64().unwrap() >= 180);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 6);
+    assert_eq!(v["daemon"]["leader_running"], false);
+}
+
+#[test]
+fn status_on_an_empty_database_says_what_is_missing_and_never_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path());
+    // A database that does not exist is an error, not a new one.
+    let o = leadorch_with(dir.path(), &["--database-url", &db, "status"], &[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("leadorch init"), "{}", stderr(&o));
+    assert!(!dir.path().join("ops.db").exists());
+
+    ok(dir.path(), &["--database-url", &db, "init"]);
+    let out = ok(dir.path(), &["--database-url", &db, "status"]);
+    assert!(out.contains("warning: no rules saved"), "{out}");
+    assert!(out.contains("warning: no campaigns recorded"), "{out}");
+    assert!(out.contains("accounts   none connected"), "{out}");
+}
