@@ -115,6 +115,21 @@ pub struct BacktestOptions<'a> {
     pub policy: Policy,
     /// Schedule for a rule without one and without triggers.
     pub default_every: Duration,
+    /// Only events at or before this position (`--known-at`: what the log held then).
+    pub until: Option<u64>,
+}
+
+/// The next page of the log after `cursor`, without the events past `until`.
+async fn page_after(
+    engine: &Engine,
+    cursor: u64,
+    until: Option<u64>,
+) -> Result<Vec<leadorch_store::RecordedEvent>> {
+    let mut page = engine.store.log.read_after(cursor, PAGE).await?;
+    if let Some(u) = until {
+        page.retain(|r| r.position <= u);
+    }
+    Ok(page)
 }
 
 fn event_time(event: &AnyEvent) -> Option<DateTime<Utc>> {
@@ -181,7 +196,7 @@ pub async fn run(
     let mut hind = Hindsight::default();
     let mut cursor = 0;
     loop {
-        let page = engine.store.log.read_after(cursor, PAGE).await?;
+        let page = page_after(engine, cursor, opts.until).await?;
         let Some(last) = page.last() else { break };
         cursor = last.position;
         for rec in &page {
@@ -234,7 +249,7 @@ pub async fn run(
     let mut cursor = 0;
     let mut actual_status: BTreeMap<String, CampaignStatus> = BTreeMap::new();
     'read: loop {
-        let page = engine.store.log.read_after(cursor, PAGE).await?;
+        let page = page_after(engine, cursor, opts.until).await?;
         let Some(last) = page.last() else { break };
         cursor = last.position;
         for rec in &page {
