@@ -82,11 +82,14 @@ pub async fn run(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
             at_string(views.recorded_at),
             views.applied
         )?,
+        Some(v) if views.position == 0 => outln!(
+            "read models {}, computed in memory from no events (the log held none); nothing stored was changed",
+            v.describe()
+        )?,
         Some(v) => outln!(
-            "read models {}, computed in memory from {} of the {} events read (positions 1 to {}) in {secs:.2} s; nothing stored was changed",
+            "read models {}, computed in memory from {} of the first {} events in {secs:.2} s; nothing stored was changed",
             v.describe(),
             views.applied,
-            views.position,
             views.position
         )?,
     }

@@ -1,7 +1,10 @@
-//! `leadorch explain CAMPAIGN [--at TIME]`: why a campaign is in its current state.
+//! `leadorch explain CAMPAIGN [--as-of TIME|POSITION] [--known-at TIME]`: why a campaign is in
+//! its state.
 //!
-//! Reads the campaign's own stream up to the time asked (domain time: the `at` of each
-//! event), finds the event that last set its status, and, when that was the engine, the
+//! Reads the events of the campaign's own stream that the view includes (those that happened
+//! by the event time asked, at or before the position asked or recorded by the recorded time
+//! asked: the same events `replay` folds, docs/time-travel.md), finds the event that last set
+//! its status, and, when that was the engine, the
 //! evaluation that asked for it: the rule and version, what triggered it, the facts the rule
 //! saw about this campaign and its team, and any conflict. It also reports open changes, a
 //! manual hold, and the latest later evaluation that proposed something for the campaign and
