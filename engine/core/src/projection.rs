@@ -97,7 +97,7 @@ pub struct Projections {
     pub subject_index: Table<SubjectDoc>,
     /// Activity per actor and day, keyed `YYYY-MM-DD/actor`.
     pub audit: Table<AuditDoc>,
-    /// Last position folded in.
+    /// Last position read: folded in, or left out by a view as of an event time.
     pub position: u64,
     /// Recorded-at of that position (µs).
     pub recorded_at: i64,
