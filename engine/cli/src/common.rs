@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use leadorch_config::Config;
+use leadorch_core::time_travel::{self, AsOf, Point};
 use leadorch_core::Engine;
 use leadorch_rules::RuleHost;
 pub use leadorch_store::Open;
@@ -205,9 +206,24 @@ pub fn parse_time(s: &str) -> Result<DateTime<Utc>> {
             return Ok(t.and_utc());
         }
     }
-    bail!(
-        "{s:?} is neither a position nor a time: use e.g. 1200, 2026-11-01 or 2026-11-01T12:00:00Z"
-    )
+    bail!("{s:?} is not a time: use e.g. 2026-11-01 or 2026-11-01T12:00:00Z")
+}
+
+/// A time argument of `flag` that takes no position (`--known-at`, a backtest's window), read
+/// as every command reads it ([`time_travel::parse_time`]).
+pub fn time_arg(flag: &str, s: &str) -> Result<DateTime<Utc>> {
+    time_travel::parse_time(flag, s).map_err(anyhow::Error::msg)
+}
+
+/// `--as-of TIME|POSITION` and `--known-at TIME`, read and resolved the same way by every
+/// command that looks back (docs/time-travel.md): event time, a log position, recorded time.
+pub async fn as_of(engine: &Engine, as_of: Option<&str>, known_at: Option<&str>) -> Result<AsOf> {
+    let point = as_of
+        .map(|s| Point::parse("--as-of", s))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let known = known_at.map(|s| time_arg("--known-at", s)).transpose()?;
+    Ok(AsOf::resolve(&engine.store.log, point, known).await?)
 }
 
 pub fn progress_bar(total: u64, what: &str) -> ProgressBar {

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use chrono::SecondsFormat;
 use clap::{Args, Subcommand};
-use leadorch_store::{EventFilter, Reveal};
+use leadorch_core::time_travel::AsOf;
+use leadorch_store::{EventFilter, RecordedEvent, Reveal};
 use serde_json::json;
 
-use crate::common::{hex, open, Open};
+use crate::common::{as_of, hex, open, Open};
 use crate::Global;
 
 #[derive(Subcommand, Debug)]
@@ -33,6 +34,13 @@ pub struct ListArgs {
     /// At most this many events
     #[arg(long)]
     pub limit: Option<u64>,
+    /// Only events that had happened by this event time (RFC 3339 or a date; each event's
+    /// `at`), or that are at or before this log position (digits)
+    #[arg(long, value_name = "TIME|POSITION")]
+    pub as_of: Option<String>,
+    /// Only events the log held at this recorded time (RFC 3339 or a date): written by then
+    #[arg(long, value_name = "TIME")]
+    pub known_at: Option<String>,
     /// One JSON object per line, with the payload
     #[arg(long)]
     pub json: bool,
@@ -52,11 +60,12 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
     if let Some(t) = &args.event_type {
         check_event_type(&engine, t).await?;
     }
+    let view = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
     let filter = EventFilter {
         stream: args.stream,
         event_type: args.event_type,
         after: args.after,
-        until: None,
+        until: view.until,
         limit: args.limit,
     };
     let stdout = std::io::stdout();
@@ -66,6 +75,8 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
     } else {
         Reveal::Redact
     });
+    // Event time is each event's own `at`, read from its payload (personal fields stay shut).
+    let mut times = engine.store.codec.decoder(Reveal::Redact);
     if !args.json {
         writeln!(
             out,
@@ -76,13 +87,23 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
     // Page through the log so a long listing never sits in memory.
     let mut page = filter.clone();
     let mut left = filter.limit;
-    loop {
-        page.limit = Some(left.unwrap_or(u64::MAX).min(10_000));
+    while left != Some(0) {
+        page.limit = Some(match view.happened_by {
+            // Some events of a page may be left out: read full pages.
+            Some(_) => 10_000,
+            None => left.unwrap_or(u64::MAX).min(10_000),
+        });
         let events = engine.store.log.list(&page).await?;
         let Some(last) = events.last().map(|e| e.position) else {
             break;
         };
         for e in &events {
+            if left == Some(0) {
+                break;
+            }
+            if view.happened_by.is_some() && !happened(&view, &mut times, e).await? {
+                continue;
+            }
             if args.json {
                 let payload = decoder.payload(e).await?;
                 let meta: serde_json::Value =
@@ -113,17 +134,30 @@ async fn list(g: &Global, args: ListArgs) -> Result<ExitCode> {
                     e.metadata().actor
                 )?;
             }
-        }
-        page.after = last;
-        if let Some(l) = left.as_mut() {
-            *l -= events.len() as u64;
-            if *l == 0 {
-                break;
+            if let Some(l) = left.as_mut() {
+                *l -= 1;
             }
         }
+        page.after = last;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `e` had happened by the view's event time (an event outside the domain, which has
+/// no `at`, by its recorded time).
+async fn happened(
+    view: &AsOf,
+    decoder: &mut leadorch_store::codec::Decoder<'_>,
+    e: &RecordedEvent,
+) -> Result<bool> {
+    let known = leadorch_domain::split_stream_id(&e.stream_id)
+        .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+    if !known {
+        return Ok(view.includes_foreign(e.position, e.recorded_at));
+    }
+    let event = leadorch_core::projection::decode(decoder, e).await?;
+    Ok(view.includes(e.position, &event))
 }
 
 /// Refuses an event type that neither the domain knows nor the log holds (a typo would

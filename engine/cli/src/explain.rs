@@ -1,4 +1,5 @@
-//! `leadorch explain CAMPAIGN [--at TIME]`: why a campaign is in its current state.
+//! `leadorch explain CAMPAIGN [--as-of TIME|POSITION] [--known-at TIME]`: why a campaign is in
+//! its state, now or as of an earlier point (docs/time-travel.md).
 
 use std::process::ExitCode;
 
@@ -6,16 +7,21 @@ use anyhow::Result;
 use clap::Args;
 use leadorch_evaluate::explain as explain_mod;
 
-use crate::common::{open, parse_time, Open};
+use crate::common::{as_of, open, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
 pub struct ExplainArgs {
     /// Campaign id (customer/campaign) or exact name
     pub campaign: String,
-    /// As of this time (RFC 3339) instead of now
-    #[arg(long)]
-    pub at: Option<String>,
+    /// As of this event time (RFC 3339 or a date: from the events that had happened by then)
+    /// or log position (digits), instead of everything in the log
+    #[arg(long, visible_alias = "at", value_name = "TIME|POSITION")]
+    pub as_of: Option<String>,
+    /// Only what the log held at this recorded time (RFC 3339 or a date): events written by
+    /// then; with --as-of, both apply
+    #[arg(long, value_name = "TIME")]
+    pub known_at: Option<String>,
     /// JSON output
     #[arg(long)]
     pub json: bool,
@@ -23,9 +29,9 @@ pub struct ExplainArgs {
 
 pub async fn run(g: &Global, args: ExplainArgs) -> Result<ExitCode> {
     let engine = open(g, Open::Existing).await?;
-    let at = args.at.as_deref().map(parse_time).transpose()?;
+    let view = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
     let id = explain_mod::resolve_campaign(&engine, &args.campaign).await?;
-    let x = explain_mod::explain(&engine, &id, at).await?;
+    let x = explain_mod::explain_as_of(&engine, &id, &view).await?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&x)?)?;
     } else {

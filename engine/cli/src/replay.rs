@@ -1,5 +1,6 @@
-//! `leadorch replay [--as-of POSITION|TIME]`: the read models rebuilt from position 0, or
-//! computed in memory as of an earlier point.
+//! `leadorch replay [--as-of TIME|POSITION] [--known-at TIME]`: the read models rebuilt from
+//! position 0, or computed in memory as of an event time, a position, or what the log held
+//! at a recorded time (docs/time-travel.md).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -8,72 +9,53 @@ use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
 use leadorch_core::projection::{self, Projections};
+use leadorch_core::time_travel::AsOf;
 use serde_json::json;
 
-use crate::common::{open, parse_time, progress_bar, Open};
+use crate::common::{as_of, open, progress_bar, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
-    /// Show the read models as of a position (e.g. 1200) or a time (RFC 3339, e.g.
-    /// 2026-11-01T12:00:00Z, or a date) instead of rebuilding the stored ones
-    #[arg(long)]
+    /// Show the read models as of an event time (RFC 3339, e.g. 2026-03-02T09:30:00Z, or a
+    /// date: the world as it was then, from the events that had happened by then) or a log
+    /// position (digits, e.g. 2500), computed in memory instead of rebuilding the stored ones
+    #[arg(long, value_name = "TIME|POSITION")]
     pub as_of: Option<String>,
+    /// Only what the log held at this recorded time (RFC 3339 or a date): events written by
+    /// then; with --as-of, both apply (what was known at this time about the world then)
+    #[arg(long, value_name = "TIME")]
+    pub known_at: Option<String>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
 }
 
-/// A position (digits) or a time (RFC 3339 or a date, UTC).
-enum AsOf {
-    Position(u64),
-    Time(DateTime<Utc>),
-}
-
-fn parse_as_of(s: &str) -> Result<AsOf> {
-    if let Ok(p) = s.parse::<u64>() {
-        return Ok(AsOf::Position(p));
-    }
-    Ok(AsOf::Time(parse_time(s)?))
-}
-
 pub async fn run(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
     let engine = open(g, Open::Existing).await?;
     let head = engine.store.log.head().await?;
+    let view = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
     let started = Instant::now();
     let mut times = None;
-    let (views, target) = match args.as_of {
-        None => {
-            let bar = progress_bar(head.position, "replaying");
-            let (views, t) =
-                projection::rebuild_timed(&engine.store, &mut |p| bar.set_position(p)).await?;
-            bar.finish_and_clear();
-            times = Some(t);
-            (views, None)
-        }
-        Some(s) => {
-            let position = match parse_as_of(&s)? {
-                AsOf::Position(p) => p.min(head.position),
-                AsOf::Time(t) => {
-                    engine
-                        .store
-                        .log
-                        .position_at_time(t.timestamp_micros())
-                        .await?
-                }
-            };
-            let bar = progress_bar(position, "replaying");
-            let views =
-                projection::as_of(&engine.store, position, &mut |p| bar.set_position(p)).await?;
-            bar.finish_and_clear();
-            (views, Some(position))
-        }
+    let (views, target) = if args.as_of.is_none() && args.known_at.is_none() {
+        let bar = progress_bar(head.position, "replaying");
+        let (views, t) =
+            projection::rebuild_timed(&engine.store, &mut |p| bar.set_position(p)).await?;
+        bar.finish_and_clear();
+        times = Some(t);
+        (views, None)
+    } else {
+        let bar = progress_bar(view.until.unwrap_or(head.position), "replaying");
+        let views =
+            projection::as_of_view(&engine.store, &view, &mut |p| bar.set_position(p)).await?;
+        bar.finish_and_clear();
+        (views, Some(view))
     };
     let secs = started.elapsed().as_secs_f64();
     if args.json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&summary_json(&views, target))?
+            serde_json::to_string_pretty(&summary_json(&views, target.as_ref()))?
         )?;
         std::mem::forget(views);
         return Ok(ExitCode::SUCCESS);
@@ -94,10 +76,21 @@ pub async fn run(g: &Global, args: ReplayArgs) -> Result<ExitCode> {
                 )?;
             }
         }
-        Some(p) => outln!(
-            "read models as of position {p} ({}), computed in memory from {} events in {secs:.2} s; nothing stored was changed",
+        Some(v) if v.happened_by.is_none() && v.known_at.is_none() => outln!(
+            "read models as of position {} ({}), computed in memory from {} events in {secs:.2} s; nothing stored was changed",
+            views.position,
             at_string(views.recorded_at),
             views.applied
+        )?,
+        Some(v) if views.position == 0 => outln!(
+            "read models {}, computed in memory from no events (the log held none); nothing stored was changed",
+            v.describe()
+        )?,
+        Some(v) => outln!(
+            "read models {}, computed in memory from {} of the first {} events in {secs:.2} s; nothing stored was changed",
+            v.describe(),
+            views.applied,
+            views.position
         )?,
     }
     print_views(&views)?;
@@ -187,11 +180,14 @@ fn table_json<D: serde::Serialize>(t: &leadorch_core::projection::Table<D>) -> s
         .into()
 }
 
-fn summary_json(v: &Projections, as_of: Option<u64>) -> serde_json::Value {
+fn summary_json(v: &Projections, view: Option<&AsOf>) -> serde_json::Value {
     let campaigns = table_json(&v.campaigns);
     let capacity = table_json(&v.capacity);
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
     json!({
-        "as_of_position": as_of,
+        "as_of_position": view.map(|w| w.until.unwrap_or(v.position)),
+        "as_of": view.and_then(|w| time(w.happened_by)),
+        "known_at": view.and_then(|w| time(w.known_at)),
         "position": v.position,
         "recorded_at": at_string(v.recorded_at),
         "events_applied": v.applied,

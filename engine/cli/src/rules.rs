@@ -19,8 +19,8 @@ use leadorch_store::Metadata;
 use serde_json::json;
 
 use crate::common::{
-    actor, find_lib, host, host_near, host_over, lib_hint, load_config, money, open, parse_time,
-    progress_bar, with_lib_hint, Open,
+    actor, as_of, find_lib, host, host_near, host_over, lib_hint, load_config, money, open,
+    progress_bar, time_arg, with_lib_hint, Open,
 };
 use crate::Global;
 
@@ -122,10 +122,16 @@ pub enum RulesCommand {
 pub struct DryRunArgs {
     /// A saved rule's id, or a .rhai file
     pub rule: String,
-    /// The time the rule sees (local time, business hours, "today"; RFC 3339) instead of
-    /// now; the state is always the current one (for the past, use `rules backtest`)
-    #[arg(long)]
-    pub at: Option<String>,
+    /// Evaluate as of this event time (RFC 3339 or a date) instead of now: the facts are the
+    /// world as it was then (only events that had happened by then) and the rule's clock
+    /// (local time, business hours, "today") reads it; digits are a log position (the clock
+    /// is then the latest event time up to it)
+    #[arg(long, visible_alias = "at", value_name = "TIME|POSITION")]
+    pub as_of: Option<String>,
+    /// Only what the log held at this recorded time (RFC 3339 or a date): events written by
+    /// then; without --as-of the rule's clock reads this time
+    #[arg(long, value_name = "TIME")]
+    pub known_at: Option<String>,
     /// Configuration file (facts settings, policy)
     #[arg(long, env = "LEADORCH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -138,12 +144,16 @@ pub struct DryRunArgs {
 pub struct BacktestArgs {
     /// A saved rule's id (its current version, or --version), or a .rhai file
     pub rule: String,
-    /// Window start (RFC 3339 or a date)
+    /// Window start, event time (RFC 3339 or a date)
     #[arg(long)]
     pub from: String,
-    /// Window end (RFC 3339 or a date)
+    /// Window end, event time (RFC 3339 or a date)
     #[arg(long)]
     pub to: String,
+    /// Only what the log held at this recorded time (RFC 3339 or a date): events written by
+    /// then
+    #[arg(long, value_name = "TIME")]
+    pub known_at: Option<String>,
     /// Version of a saved rule
     #[arg(long)]
     pub version: Option<u32>,
@@ -563,11 +573,23 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     let rule = rule_arg(&engine, &host, &args.rule, None)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
-    let at = match &args.at {
-        Some(t) => parse_time(t)?,
-        None => Utc::now(),
+    let as_of = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
+    // The rule's clock: the event time asked for, else the recorded time, else (for a log
+    // position) the latest event time up to it, else now. The facts hold only what had
+    // happened by that clock, so no fact is younger than the time the rule sees.
+    let clock = as_of.happened_by.or(as_of.known_at);
+    let (view, at) = match (clock, as_of.position) {
+        (None, Some(_)) => {
+            let (view, latest) = FactsView::load_as_of(&engine, &as_of).await?;
+            let at = latest.unwrap_or_else(Utc::now);
+            (view, at)
+        }
+        (clock, _) => {
+            let at = clock.unwrap_or_else(Utc::now);
+            let (view, _) = FactsView::load_as_of(&engine, &as_of.happened_by_at_most(at)).await?;
+            (view, at)
+        }
     };
-    let view = FactsView::load(&engine).await?;
     let facts = view.facts(at, &config.facts);
     let outcome = tick::evaluate(&host, std::slice::from_ref(&rule), facts, &config.policy());
     let run = &outcome.runs[0].1;
@@ -578,6 +600,8 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
                 "rule": rule.id,
                 "version": rule.version,
                 "at": at,
+                "known_at": as_of.known_at,
+                "until_position": as_of.until,
                 "facts_digest": outcome.facts_digest,
                 "run": tick::run_record(&rule, run),
                 "resolution": outcome.resolution,
@@ -586,10 +610,14 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "dry run of {} ({}) at {}: {} campaign(s) in scope; nothing is recorded or applied",
+        "dry run of {} ({}) at {}{}: {} campaign(s) in scope; nothing is recorded or applied",
         rule.id,
         version_label(&rule),
         at.to_rfc3339(),
+        match (as_of.known_at, as_of.position) {
+            (None, None) => String::new(),
+            _ => format!(" over the log {}", as_of.describe()),
+        },
         run.evaluated
     )?;
     for p in &outcome.resolution.accepted {
@@ -631,8 +659,9 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     let rule = rule_arg(&engine, &host, &args.rule, args.version)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
-    let from: DateTime<Utc> = parse_time(&args.from)?;
-    let to: DateTime<Utc> = parse_time(&args.to)?;
+    let from: DateTime<Utc> = time_arg("--from", &args.from)?;
+    let to: DateTime<Utc> = time_arg("--to", &args.to)?;
+    let known = as_of(&engine, None, args.known_at.as_deref()).await?;
     if to <= from {
         bail!("--to ({}) must be after --from ({})", args.to, args.from);
     }
@@ -645,6 +674,7 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
         facts: &config.facts,
         policy: config.policy(),
         default_every: config.default_every(),
+        until: known.until,
     };
     let report = backtest::run(&engine, &host, &opts, &mut |p| bar.set_position(p)).await?;
     bar.finish_and_clear();
@@ -665,6 +695,9 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
         report.evaluations,
         report.events
     )?;
+    if known.known_at.is_some() {
+        outln!("over the log {}", known.describe())?;
+    }
     let campaign_text = |id: &str, name: &str| {
         if name.is_empty() {
             id.to_string()

@@ -25,6 +25,7 @@ use leadorch_store::{CatchUp, Db, RecordedEvent, Reveal, Store, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::time_travel::AsOf;
 
 /// The checkpoint name of the persisted read models.
 pub const CHECKPOINT: &str = "projections";
@@ -96,7 +97,7 @@ pub struct Projections {
     pub subject_index: Table<SubjectDoc>,
     /// Activity per actor and day, keyed `YYYY-MM-DD/actor`.
     pub audit: Table<AuditDoc>,
-    /// Last position folded in.
+    /// Last position read: folded in, or left out by a view as of an event time.
     pub position: u64,
     /// Recorded-at of that position (µs).
     pub recorded_at: i64,
@@ -339,26 +340,72 @@ impl Projections {
         until: Option<u64>,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> Result<()> {
+        let view = AsOf {
+            until,
+            ..AsOf::default()
+        };
+        self.fold_view(store, &view, progress).await
+    }
+
+    /// Folds the events from `self.position` on that `view` includes (up to its position,
+    /// and only those that happened by its event time), without saving. Events left out still
+    /// advance [`Projections::position`] (how far the log was read), not
+    /// [`Projections::applied`]. The store reads the next page while this one is folded.
+    pub async fn fold_view(
+        &mut self,
+        store: &Store,
+        view: &AsOf,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> Result<()> {
         let mut decoder = store.codec.decoder(Reveal::Redact);
         // Events at the current schema version are decoded on the log's mapping thread, while
         // this one folds; the rest (upcasts, errors) are decoded here.
         let mut pages =
             store
                 .log
-                .stream_pages_mapped(self.position, until, PAGE as usize, decode_current);
+                .stream_pages_mapped(self.position, view.until, PAGE as usize, decode_current);
+        let by_time = view.happened_by.is_some();
         while let Some(page) = pages.recv().await {
             let page = page?;
             for (rec, ready) in page.events.iter().zip(page.mapped) {
                 match ready {
                     // Decoded on the mapping thread (a domain event at the current schema
                     // version): folded here without awaiting anything.
-                    Some(event) => self.apply(rec, event),
-                    None => self.apply_stored(&mut decoder, rec).await?,
+                    Some(event) if !by_time || view.happened(event.at()) => self.apply(rec, event),
+                    Some(_) => self.pass(rec),
+                    None if !by_time => self.apply_stored(&mut decoder, rec).await?,
+                    None => {
+                        let known = split_stream_id(&rec.stream_id)
+                            .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+                        let included = if known {
+                            let event = decode(&mut decoder, rec).await?;
+                            let keep = view.happened(event.at());
+                            if keep {
+                                self.apply(rec, event);
+                            }
+                            keep
+                        } else {
+                            let keep = view.includes_foreign(rec.position, rec.recorded_at);
+                            if keep {
+                                self.apply_foreign(rec);
+                            }
+                            keep
+                        };
+                        if !included {
+                            self.pass(rec);
+                        }
+                    }
                 }
             }
             progress(self.position);
         }
         Ok(())
+    }
+
+    /// Reads past an event the view leaves out.
+    fn pass(&mut self, rec: &RecordedEvent) {
+        self.position = rec.position;
+        self.recorded_at = rec.recorded_at;
     }
 }
 
@@ -460,6 +507,18 @@ pub async fn as_of(
 ) -> Result<Projections> {
     let mut p = Projections::default();
     p.fold_until(store, Some(position), progress).await?;
+    Ok(p)
+}
+
+/// The read models as `view` sees the log (event time, position, recorded time), computed in
+/// memory; nothing is saved.
+pub async fn as_of_view(
+    store: &Store,
+    view: &AsOf,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Projections> {
+    let mut p = Projections::default();
+    p.fold_view(store, view, progress).await?;
     Ok(p)
 }
 

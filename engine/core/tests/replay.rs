@@ -397,3 +397,99 @@ async fn decoding_opens_sealed_fields_only_for_a_decrypting_decoder() {
     e.store.db().close().await;
     t.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_view_as_of_an_event_time_is_a_filter_and_known_at_a_prefix() {
+    use leadorch_core::projection::as_of_view;
+    use leadorch_core::time_travel::{AsOf, Point};
+    let time = |s: &str| s.parse::<chrono::DateTime<Utc>>().unwrap();
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let meta = Metadata::actor("test");
+        let observe = |id: &'static str, at| CampaignCommand::Observe {
+            customer_id: "123".into(),
+            campaign_id: id.into(),
+            snapshot: snapshot(CampaignStatus::Enabled),
+            manual_hold: chrono::Duration::hours(1),
+            google_account: None,
+            at,
+        };
+        // A happened at 08:00 and is written first; B happened at 07:00 and is written
+        // later (event time need not follow log order).
+        e.execute::<Campaign>("123/a", observe("a", time("2026-03-02T08:00:00Z")), &meta)
+            .await
+            .unwrap();
+        let first = e.store.log.head().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        e.execute::<Campaign>("123/b", observe("b", time("2026-03-02T07:00:00Z")), &meta)
+            .await
+            .unwrap();
+        let paused_at = time("2026-03-02T09:00:00Z");
+        e.execute::<Campaign>(
+            "123/a",
+            CampaignCommand::RequestChange {
+                change_id: "c1".into(),
+                change: CampaignChange::Pause,
+                reason: "team full".into(),
+                decision_ref: None,
+                google_account: None,
+                at: paused_at,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+        e.execute::<Campaign>(
+            "123/a",
+            CampaignCommand::MarkApplied {
+                change_id: "c1".into(),
+                at: paused_at,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+        let store = &e.store;
+        let view = |point, known| async move {
+            let v = AsOf::resolve(&store.log, point, known).await.unwrap();
+            let p = as_of_view(store, &v, &mut |_| {}).await.unwrap();
+            let mut ids: Vec<(String, Option<CampaignStatus>)> = p
+                .campaigns
+                .iter()
+                .map(|(id, d)| (id.clone(), d.state.status()))
+                .collect();
+            ids.sort_by(|x, y| x.0.cmp(&y.0));
+            ids
+        };
+        let b = ("123/b".to_string(), Some(CampaignStatus::Enabled));
+        let a = |s| ("123/a".to_string(), Some(s));
+        // Event time: B (written second) is in the world at 07:30, A is not.
+        let t730 = Some(Point::Time(time("2026-03-02T07:30:00Z")));
+        assert_eq!(view(t730, None).await, std::slice::from_ref(&b));
+        let t830 = Some(Point::Time(time("2026-03-02T08:30:00Z")));
+        assert_eq!(
+            view(t830, None).await,
+            [a(CampaignStatus::Enabled), b.clone()]
+        );
+        let t930 = Some(Point::Time(time("2026-03-02T09:30:00Z")));
+        assert_eq!(
+            view(t930, None).await,
+            [a(CampaignStatus::Paused), b.clone()]
+        );
+        // Recorded time: what the log held when only A was written.
+        let known = chrono::DateTime::from_timestamp_micros(first.recorded_at).unwrap();
+        assert_eq!(view(None, Some(known)).await, [a(CampaignStatus::Enabled)]);
+        // Both: known then, about 07:30: nothing yet.
+        assert_eq!(view(t730, Some(known)).await, []);
+        // A position is a prefix, capped at the head.
+        assert_eq!(
+            view(Some(Point::Position(first.position)), None).await,
+            [a(CampaignStatus::Enabled)]
+        );
+        let all = view(Some(Point::Position(1_000)), None).await;
+        assert_eq!(all, [a(CampaignStatus::Paused), b]);
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
+}

@@ -261,6 +261,7 @@ async fn explain_and_backtest_read_the_demo_history() {
     let mut facts = Config::default().facts;
     facts.timezone = "Europe/Amsterdam".into();
     let opts = backtest::BacktestOptions {
+        until: None,
         rule,
         from: start(),
         to: start() + Duration::minutes(300),

@@ -36,6 +36,7 @@ pub mod consent;
 pub mod evaluation;
 pub mod google_account;
 pub mod lead;
+mod occurred;
 pub mod personal;
 pub mod rule;
 pub mod subject;

@@ -129,6 +129,21 @@ pub struct BacktestOptions<'a> {
     pub policy: Policy,
     /// Schedule for a rule without one and without triggers.
     pub default_every: Duration,
+    /// Only events at or before this position (`--known-at`: what the log held then).
+    pub until: Option<u64>,
+}
+
+/// The next page of the log after `cursor`, without the events past `until`.
+async fn page_after(
+    engine: &Engine,
+    cursor: u64,
+    until: Option<u64>,
+) -> Result<Vec<leadorch_store::RecordedEvent>> {
+    let mut page = engine.store.log.read_after(cursor, PAGE).await?;
+    if let Some(u) = until {
+        page.retain(|r| r.position <= u);
+    }
+    Ok(page)
 }
 
 fn event_time(event: &AnyEvent) -> Option<DateTime<Utc>> {
@@ -195,7 +210,7 @@ pub async fn run(
     let mut hind = Hindsight::default();
     let mut cursor = 0;
     loop {
-        let page = engine.store.log.read_after(cursor, PAGE).await?;
+        let page = page_after(engine, cursor, opts.until).await?;
         let Some(last) = page.last() else { break };
         cursor = last.position;
         for rec in &page {
@@ -250,7 +265,7 @@ pub async fn run(
     // Change id -> the rule whose decision requested it.
     let mut rule_of_change: BTreeMap<String, String> = BTreeMap::new();
     'read: loop {
-        let page = engine.store.log.read_after(cursor, PAGE).await?;
+        let page = page_after(engine, cursor, opts.until).await?;
         let Some(last) = page.last() else { break };
         cursor = last.position;
         for rec in &page {

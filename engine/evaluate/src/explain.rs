@@ -1,7 +1,10 @@
-//! `leadorch explain CAMPAIGN [--at TIME]`: why a campaign is in its current state.
+//! `leadorch explain CAMPAIGN [--as-of TIME|POSITION] [--known-at TIME]`: why a campaign is in
+//! its state.
 //!
-//! Reads the campaign's own stream up to the time asked (domain time: the `at` of each
-//! event), finds the event that last set its status, and, when that was the engine, the
+//! Reads the events of the campaign's own stream that the view includes (those that happened
+//! by the event time asked, at or before the position asked or recorded by the recorded time
+//! asked: the same events `replay` folds, docs/time-travel.md), finds the event that last set
+//! its status, and, when that was the engine, the
 //! evaluation that asked for it: the rule and version, what triggered it, the facts the rule
 //! saw about this campaign and its team, and any conflict. It also reports open changes, a
 //! manual hold, and the latest later evaluation that proposed something for the campaign and
@@ -9,6 +12,7 @@
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use leadorch_core::time_travel::AsOf;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{CampaignChange, CampaignStatus, ChangeState};
 use leadorch_domain::{stream_id, AnyEvent, Campaign, CampaignEvent, Evaluation, EvaluationRecord};
@@ -221,12 +225,23 @@ fn excerpt(id: &str, r: &EvaluationRecord, campaign: &str) -> EvaluationExcerpt 
     }
 }
 
-/// Explains campaign `campaign` (an id) as of `at` (now when `None`).
+/// Explains campaign `campaign` (an id) as of event time `at` (`None`: everything in the log).
 pub async fn explain(
     engine: &Engine,
     campaign: &str,
     at: Option<DateTime<Utc>>,
 ) -> Result<Explanation> {
+    let as_of = AsOf {
+        happened_by: at,
+        ..AsOf::default()
+    };
+    explain_as_of(engine, campaign, &as_of).await
+}
+
+/// Explains campaign `campaign` (an id) from the events `as_of` includes: those that
+/// happened by its event time and are at or before its position (or were recorded by its
+/// recorded time), the same events `leadorch replay` folds for the same arguments.
+pub async fn explain_as_of(engine: &Engine, campaign: &str, as_of: &AsOf) -> Result<Explanation> {
     let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
     let events = engine
         .store
@@ -242,8 +257,8 @@ pub async fn explain(
             continue;
         };
         let t = event_at(&e);
-        if at.is_some_and(|limit| t > limit) {
-            break;
+        if !as_of.holds_position(rec.position) || !as_of.happened(t) {
+            continue;
         }
         let before = state.status();
         match &e {
@@ -310,13 +325,21 @@ pub async fn explain(
                 "campaign {campaign} holds no Google data: the Google account it was read through was forgotten"
             ))
         } else {
-            Error::Input(format!(
-                "campaign {campaign} was not observed{}",
-                at.map(|t| format!(" by {t}")).unwrap_or_default()
-            ))
+            Error::Input(if as_of.is_everything() {
+                format!("campaign {campaign} was not observed")
+            } else {
+                format!(
+                    "campaign {campaign} was not observed {}",
+                    as_of.describe()
+                )
+            })
         }
     })?;
-    let when = at.or(last_at).unwrap_or_else(Utc::now);
+    let when = as_of
+        .happened_by
+        .or(as_of.known_at)
+        .or(last_at)
+        .unwrap_or_else(Utc::now);
     let pending = state
         .pending_changes()
         .filter(|(_, r)| matches!(r.state, ChangeState::Requested | ChangeState::Failed { .. }))
@@ -333,7 +356,7 @@ pub async fn explain(
                 stream: None,
                 event_type: Some("EvaluationRecorded".into()),
                 after: cursor,
-                until: None,
+                until: as_of.until,
                 limit: Some(2_000),
             })
             .await?;
@@ -343,7 +366,7 @@ pub async fn explain(
             if let AnyEvent::Evaluation(leadorch_domain::EvaluationEvent::EvaluationRecorded(r)) =
                 decode(&mut decoder, rec).await?
             {
-                if at.is_some_and(|limit| r.at > limit) {
+                if !as_of.happened(r.at) {
                     continue;
                 }
                 let id = leadorch_domain::split_stream_id(&rec.stream_id)

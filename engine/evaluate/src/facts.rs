@@ -17,6 +17,7 @@ use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
 
 use leadorch_config::FactSettings;
+use leadorch_core::time_travel::AsOf;
 
 /// How far back lead arrivals and metrics are kept (a local day plus the longest window).
 const KEEP: Duration = Duration::hours(50);
@@ -185,6 +186,44 @@ impl FactsView {
             }
             view.fold_page(&mut decoder, &page).await?;
         }
+    }
+
+    /// The view of the events `as_of` includes (up to its position, and only those that
+    /// happened by its event time: no later state mixed in), with Google data decrypted, and
+    /// the latest event time among them (`None`: no event).
+    pub async fn load_as_of(
+        engine: &leadorch_core::Engine,
+        as_of: &AsOf,
+    ) -> crate::Result<(FactsView, Option<DateTime<Utc>>)> {
+        let mut view = FactsView::default();
+        let mut latest: Option<DateTime<Utc>> = None;
+        let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Decrypt);
+        let mut cursor = 0;
+        loop {
+            let page = engine.store.log.read_after(cursor, 5_000).await?;
+            let Some(last) = page.last().map(|r| r.position) else {
+                break;
+            };
+            for rec in page.iter().filter(|r| as_of.holds_position(r.position)) {
+                let known = split_stream_id(&rec.stream_id)
+                    .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+                if !known {
+                    continue;
+                }
+                let event = leadorch_core::projection::decode(&mut decoder, rec).await?;
+                let at = event.at();
+                if !as_of.happened(at) {
+                    continue;
+                }
+                latest = latest.max(Some(at));
+                view.apply(rec.position, &rec.stream_id, &event);
+            }
+            if !as_of.holds_position(last) {
+                break;
+            }
+            cursor = last;
+        }
+        Ok((view, latest))
     }
 
     /// Folds a page of stored events (those at or before the view's position are skipped;
