@@ -24,6 +24,7 @@ mod debug;
 mod demo;
 mod events;
 mod explain;
+mod globals;
 mod google;
 mod init;
 mod replay;
@@ -37,7 +38,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Lead Orchestrator: event-sourced control of ad campaigns by sales capacity.
 #[derive(Parser, Debug)]
@@ -65,6 +66,10 @@ pub struct Global {
     /// Who is acting, recorded with every event this command writes
     #[arg(long, env = "LEADORCH_ACTOR", global = true)]
     pub actor: Option<String>,
+    /// The global options given on the command line (not through the environment), as
+    /// flags (`--actor`): a command refuses those it would not act on (`globals`).
+    #[arg(skip)]
+    pub on_command_line: Vec<&'static str>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,7 +132,9 @@ pub enum Command {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(bench::with_help_forwarded(std::env::args_os()));
+    let matches = Cli::command().get_matches_from(bench::with_help_forwarded(std::env::args_os()));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.global.on_command_line = globals::on_command_line(&matches);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")
@@ -179,6 +186,7 @@ fn error_line(e: &anyhow::Error) -> String {
 /// Runs one parsed command line.
 async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
+    globals::check(&cli.command, g)?;
     match cli.command {
         Command::Init => init::run(g).await,
         Command::Events(cmd) => events::run(g, cmd).await,
