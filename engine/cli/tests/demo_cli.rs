@@ -165,9 +165,9 @@ fn the_text_summary_names_its_time_zone_and_its_rows_add_up() {
         };
         let t = row(total);
         assert_eq!(t.len(), 3, "{total}: {t:?}");
-        for col in 0..3 {
+        for (col, shown) in t.iter().enumerate() {
             let sum: i64 = parts.iter().map(|p| cents(&row(p)[col])).sum();
-            assert_eq!(cents(&t[col]), sum, "{total}, column {col}: {out}");
+            assert_eq!(cents(shown), sum, "{total}, column {col}: {out}");
         }
     }
     // Each rule's line of what it did.
@@ -388,4 +388,33 @@ fn the_daemon_records_the_actor_it_is_given() {
         listed.lines().any(|l| l.contains("\"ops-bot\"")),
         "no evaluation recorded as ops-bot: {listed}"
     );
+}
+
+#[test]
+fn explain_shows_times_in_the_named_zone_of_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let db = home.join("demo.db");
+    ok(
+        home,
+        &["demo", "--minutes", "60", "--json", "--db", db.to_str().unwrap()],
+    );
+    let url = format!("sqlite://{}", db.display());
+    // The demo's zone, as its hints set it: the live view's times, named.
+    let o = leadorch_with(
+        home,
+        &["--database-url", &url, "explain", "NL Generic"],
+        &[("LEADORCH__FACTS__TIMEZONE", "Europe/Amsterdam")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().next(), Some("times in Europe/Amsterdam"), "{out}");
+    // The demo starts Monday 07:00 in Amsterdam (06:00 UTC) and the NL campaigns pause at
+    // once (no agents before 08:00): local times, with the zone's abbreviation.
+    assert!(out.contains("2026-03-02 0"), "{out}");
+    assert!(out.contains(" CET"), "{out}");
+    assert!(!out.contains("+00:00"), "{out}");
+    // Without a configured zone: UTC, named as such.
+    let utc = ok(home, &["--database-url", &url, "explain", "NL Generic"]);
+    assert_eq!(utc.lines().next(), Some("times in UTC"), "{utc}");
 }
