@@ -397,7 +397,14 @@ fn explain_shows_times_in_the_named_zone_of_the_account() {
     let db = home.join("demo.db");
     ok(
         home,
-        &["demo", "--minutes", "60", "--json", "--db", db.to_str().unwrap()],
+        &[
+            "demo",
+            "--minutes",
+            "60",
+            "--json",
+            "--db",
+            db.to_str().unwrap(),
+        ],
     );
     let url = format!("sqlite://{}", db.display());
     // The demo's zone, as its hints set it: the live view's times, named.
@@ -408,7 +415,11 @@ fn explain_shows_times_in_the_named_zone_of_the_account() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert_eq!(out.lines().next(), Some("times in Europe/Amsterdam"), "{out}");
+    assert_eq!(
+        out.lines().next(),
+        Some("times in Europe/Amsterdam"),
+        "{out}"
+    );
     // The demo starts Monday 07:00 in Amsterdam (06:00 UTC) and the NL campaigns pause at
     // once (no agents before 08:00): local times, with the zone's abbreviation.
     assert!(out.contains("2026-03-02 0"), "{out}");
