@@ -86,7 +86,7 @@ pub struct DemoSummary {
     pub rule_failures: u64,
     /// The world with the rules.
     pub with_rules: SimSummary,
-    /// The same world without rules.
+    /// The same world with the rules disabled.
     pub without_rules: SimSummary,
 }
 
