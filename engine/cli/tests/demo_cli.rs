@@ -429,3 +429,50 @@ fn explain_shows_times_in_the_named_zone_of_the_account() {
     let utc = ok(home, &["--database-url", &url, "explain", "NL Generic"]);
     assert_eq!(utc.lines().next(), Some("times in UTC"), "{utc}");
 }
+
+#[test]
+fn demo_writes_to_a_postgres_database_url() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(leadorch_test_support::TestDb::postgres());
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let key = home.join("pg.key");
+    let key_s = key.to_str().unwrap();
+    let o = leadorch(
+        home,
+        &[
+            "--database-url",
+            &db.url,
+            "--master-key-file",
+            key_s,
+            "demo",
+            "--minutes",
+            "30",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(summary["evaluations"].as_u64().unwrap() > 0, "{summary}");
+    // What it recorded is in that database, and verifies.
+    let verified = ok(
+        home,
+        &[
+            "--database-url",
+            &db.url,
+            "--master-key-file",
+            key_s,
+            "audit",
+            "verify",
+        ],
+    );
+    assert!(verified.contains("intact"), "{verified}");
+    // No SQLite file was written instead.
+    let sqlite: Vec<_> = std::fs::read_dir(home)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".db"))
+        .collect();
+    assert!(sqlite.is_empty(), "{sqlite:?}");
+    rt.block_on(db.cleanup());
+}
