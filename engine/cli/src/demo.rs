@@ -1,5 +1,5 @@
 //! `leadorch demo`: the simulator, the daemon and the example rules together on an accelerated
-//! clock, with a live view and a summary against the same world without rules.
+//! clock, with a live view and a summary against the same world with the rules disabled.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -39,8 +39,11 @@ fn uses(cmd: &Command) -> Uses {
         Command::Subjects(subjects::SubjectsCommand::Erase { .. }) => {
             u("subjects erase", true, true)
         }
-        Command::Retention(retention::RetentionCommand::Enforce { dry_run, .. }) => {
-            u("retention enforce", true, !dry_run)
+        Command::Retention(retention::RetentionCommand::Enforce { dry_run: true, .. }) => {
+            u("retention enforce --dry-run", true, false)
+        }
+        Command::Retention(retention::RetentionCommand::Enforce { .. }) => {
+            u("retention enforce", true, true)
         }
         // The seed's events are synthetic and recorded as the actor "seed".
         Command::Seed(_) => u("seed", true, false),
@@ -76,10 +79,11 @@ pub fn check(cmd: &Command, g: &Global) -> Result<()> {
     let u = uses(cmd);
     for flag in &g.on_command_line {
         let why = match *flag {
-            "--database-url" | "--master-key-file" if !u.database => {
-                "it reads files only and opens no database"
-            }
-            "--actor" if !u.actor => "it records no events of a person",
+            "--database-url" | "--master-key-file" if !u.database => "it opens no database",
+            "--actor" if !u.actor => match u.name {
+                "seed" => "its events are synthetic, recorded as the actor \"seed\"",
+                _ => "it records nothing anyone did",
+            },
             _ => continue,
         };
         bail!(

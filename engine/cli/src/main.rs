@@ -97,7 +97,7 @@ pub enum Command {
     /// Benchmarks against named peers, measured in the same run
     Bench(bench::BenchArgs),
     /// Run the simulator, the daemon and the example rules together on an accelerated
-    /// clock, with a live view and a summary against the same world without rules
+    /// clock, with a live view and a summary against the same world with the rules disabled
     Demo(demo::DemoArgs),
     /// Evaluate rules on their schedules and within a moment of each capacity change, lead
     /// or metrics refresh, and apply decisions (one leader per database)
