@@ -52,6 +52,10 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         global.database_url = Some(config.database_url.clone());
     }
     let engine = open(&global, Open::Create).await?;
+    if let Some(actor) = &g.actor {
+        // --actor / LEADORCH_ACTOR names who runs this daemon, over the configuration's.
+        config.actor = actor.clone();
+    }
     if config.actor.is_empty() {
         config.actor = "daemon".into();
     }
@@ -73,6 +77,8 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             if config.facts.timezone == "UTC" {
                 config.facts.timezone = sim_config.timezone.clone();
             }
+            let calendars = leadorch_daemon::demo::shift_calendars(&sim_config);
+            leadorch_daemon::demo::sim_facts(&mut config.facts, &sim_config, calendars);
             let sim = Arc::new(Mutex::new(
                 Simulator::new(sim_config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?,
             ));

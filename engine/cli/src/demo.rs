@@ -1,5 +1,5 @@
 //! `leadorch demo`: the simulator, the daemon and the example rules together on an accelerated
-//! clock, with a live view and a summary against the same world without rules.
+//! clock, with a live view and a summary against the same world with the rules disabled.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use clap::Args;
 use leadorch_core::Engine;
-use leadorch_daemon::demo::{self, DemoOptions, ViewLine};
+use leadorch_daemon::demo::{self, DemoOptions, DemoSummary, ViewLine};
 use leadorch_store::{db, StoreConfig};
 
 use crate::common::{load_config, money, parse_time};
@@ -37,8 +37,8 @@ pub struct DemoArgs {
     /// Folder of the rules' shared modules [default: <rules>/lib]
     #[arg(long)]
     pub lib: Option<PathBuf>,
-    /// SQLite file to write (must not exist) [default: a new demo-<time>.db in the data
-    /// folder]
+    /// SQLite file to write (must not exist); or name the database with --database-url (it
+    /// must hold no events) [default: a new demo-<time>.db in the data folder]
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// Simulated minutes between status lines
@@ -63,7 +63,38 @@ fn per_lead(spend_micros: i64, leads: u64) -> i64 {
     }
 }
 
-pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
+/// Where the demo writes: `--db PATH` (a new SQLite file), `--database-url URL` (an empty
+/// database, created when missing), else a new `demo-<time>.db` in the data folder.
+fn target(g: &Global, args: &DemoArgs) -> Result<StoreConfig> {
+    let url = match (&args.db, &g.database_url) {
+        (Some(_), Some(url)) => bail!(
+            "both --db and --database-url/DATABASE_URL ({}) name the demo's database: give one",
+            db::redact_url(url)
+        ),
+        (Some(p), None) => {
+            if p.exists() {
+                bail!(
+                    "{} exists: the demo writes a fresh database; pick a new --db path",
+                    p.display()
+                );
+            }
+            format!("sqlite://{}", p.display())
+        }
+        (None, Some(url)) => url.clone(),
+        (None, None) => {
+            let dir = db::default_data_dir();
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating the data folder {}", dir.display()))?;
+            let path = dir.join(format!("demo-{}.db", Utc::now().format("%Y%m%d-%H%M%S")));
+            format!("sqlite://{}", path.display())
+        }
+    };
+    let mut config = StoreConfig::new(url);
+    config.master_key_file = g.master_key_file.clone();
+    Ok(config)
+}
+
+pub async fn run(g: &Global, args: DemoArgs) -> Result<ExitCode> {
     let start = parse_time(&args.start)?;
     if !args.rules.is_dir() {
         bail!(
@@ -72,28 +103,19 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         );
     }
     let lib = args.lib.clone().unwrap_or_else(|| args.rules.join("lib"));
-    let path = match &args.db {
-        Some(p) => {
-            if p.exists() {
-                bail!(
-                    "{} exists: the demo writes a fresh database; pick a new --db path",
-                    p.display()
-                );
-            }
-            p.clone()
-        }
-        None => {
-            let dir = db::default_data_dir();
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("creating the data folder {}", dir.display()))?;
-            dir.join(format!("demo-{}.db", Utc::now().format("%Y%m%d-%H%M%S")))
-        }
-    };
-    let url = format!("sqlite://{}", path.display());
-    let engine = Engine::open(&StoreConfig::new(url.clone()))
-        .await
-        .with_context(|| format!("creating the demo database {}", path.display()))?;
     let config = load_config(args.config.as_deref())?;
+    let store = target(g, &args)?;
+    let shown = db::redact_url(&store.database_url);
+    let engine = Engine::open(&store)
+        .await
+        .with_context(|| format!("creating the demo database {shown}"))?;
+    let head = engine.store.log.head().await?.position;
+    if head > 0 {
+        bail!(
+            "the database {shown} already holds {head} events: the demo writes a fresh history; \
+             point --database-url at a new or empty database (or use --db NEW.db)"
+        );
+    }
     let pace = if args.speed > 0.0 {
         StdDuration::from_secs_f64(1.0 / args.speed)
     } else {
@@ -108,6 +130,7 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         view_every: args.view_every,
         pace,
         config,
+        actor: g.actor.clone().unwrap_or_else(|| "demo".to_string()),
         stop: Arc::default(),
     };
     {
@@ -127,7 +150,7 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
             args.seed,
             args.rules.display()
         )?;
-        outln!("database: {}", path.display())?;
+        outln!("database: {shown}")?;
     }
     let quiet = args.json;
     let mut view = move |line: ViewLine| {
@@ -144,6 +167,32 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string_pretty(&summary)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_summary(&summary)?;
+    let end = start + chrono::Duration::minutes(summary.minutes as i64);
+    // The other commands show times in the configured time zone: name the demo's.
+    let mut prefix = format!("LEADORCH__FACTS__TIMEZONE={} leadorch", summary.timezone);
+    prefix.push_str(&format!(" --database-url {shown}"));
+    if let Some(key) = &g.master_key_file {
+        prefix.push_str(&format!(" --master-key-file {}", key.display()));
+    }
+    outln!(
+        "explore what it recorded (times in {}, as above):",
+        summary.timezone
+    )?;
+    outln!("  {prefix} explain \"NL Generic\"")?;
+    outln!(
+        "  {prefix} rules backtest capacity_gate --from {} --to {}",
+        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )?;
+    outln!("  {prefix} events list --type EvaluationRecorded --limit 5")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The summary: every lead and every unit of spend of both runs, the difference split into
+/// the same parts (each group's indented rows add up to its first row), then what each rule
+/// did.
+fn print_summary(summary: &DemoSummary) -> Result<()> {
     let w = &summary.with_rules;
     let o = &summary.without_rules;
     outln!()?;
@@ -153,39 +202,81 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         summary.rules.len(),
         summary.rules.join(", ")
     )?;
-    outln!("{:<40} {:>14} {:>14}", "", "with rules", "rules disabled")?;
-    let rows: Vec<(&str, String, String)> = vec![
-        ("spend", money(w.spend_micros), money(o.spend_micros)),
-        ("clicks", w.clicks.to_string(), o.clicks.to_string()),
-        ("leads", w.leads.to_string(), o.leads.to_string()),
+    outln!(
+        "{:<38} {:>14} {:>14} {:>14}",
+        "",
+        "with rules",
+        "rules disabled",
+        "difference"
+    )?;
+    let count = |name: &str, a: u64, b: u64| {
         (
-            "leads worked",
-            w.leads_worked.to_string(),
-            o.leads_worked.to_string(),
+            name.to_string(),
+            a.to_string(),
+            b.to_string(),
+            format!("{:+}", a as i64 - b as i64),
+        )
+    };
+    let spend = |name: &str, a: i64, b: i64| {
+        let d = a - b;
+        (
+            name.to_string(),
+            money(a),
+            money(b),
+            format!("{}{}", if d > 0 { "+" } else { "" }, money(d)),
+        )
+    };
+    let rows = vec![
+        count("leads received", w.leads, o.leads),
+        count("  worked", w.leads_worked, o.leads_worked),
+        count("  still open at the end", w.leads_open, o.leads_open),
+        count(
+            "  could not be worked (expired)",
+            w.leads_expired,
+            o.leads_expired,
         ),
-        (
-            "leads the team could not work",
-            w.leads_expired.to_string(),
-            o.leads_expired.to_string(),
+        spend("spend", w.spend_micros, o.spend_micros),
+        spend(
+            "  on leads worked",
+            w.spend_on_worked_micros,
+            o.spend_on_worked_micros,
         ),
-        (
-            "spend on leads the team could not work",
-            money(w.spend_on_expired_micros),
-            money(o.spend_on_expired_micros),
+        spend(
+            "  on leads still open",
+            w.spend_on_open_micros,
+            o.spend_on_open_micros,
         ),
-        (
+        spend(
+            "  on leads that could not be worked",
+            w.spend_on_expired_micros,
+            o.spend_on_expired_micros,
+        ),
+        spend(
+            "  on clicks that brought no lead",
+            w.spend_without_lead_micros,
+            o.spend_without_lead_micros,
+        ),
+        count("clicks", w.clicks, o.clicks),
+        spend(
             "spend per lead worked",
-            money(per_lead(w.spend_micros, w.leads_worked)),
-            money(per_lead(o.spend_micros, o.leads_worked)),
+            per_lead(w.spend_micros, w.leads_worked),
+            per_lead(o.spend_micros, o.leads_worked),
         ),
-        (
-            "status flips",
-            w.status_flips.to_string(),
-            o.status_flips.to_string(),
-        ),
+        count("campaign status changes", w.status_flips, o.status_flips),
     ];
-    for (name, a, b) in rows {
-        outln!("{name:<40} {a:>14} {b:>14}")?;
+    for (name, a, b, d) in rows {
+        outln!("{name:<38} {a:>14} {b:>14} {d:>14}")?;
+    }
+    outln!("(difference = with rules - rules disabled; a spend is the cost of its clicks)")?;
+    outln!("what each rule did (decisions accepted):")?;
+    let width = summary
+        .accepted_by_rule
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    for (rule, accepted) in &summary.accepted_by_rule {
+        outln!("  {rule:<width$} {accepted:>6}")?;
     }
     outln!(
         "evaluations: {}, changes applied: {}, proposals held back: {}, rule failures: {}",
@@ -194,14 +285,5 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
         summary.suppressed,
         summary.rule_failures
     )?;
-    let end = start + chrono::Duration::minutes(summary.minutes as i64);
-    outln!("explore what it recorded:")?;
-    outln!("  leadorch --database-url {url} explain \"NL Generic\"")?;
-    outln!(
-        "  leadorch --database-url {url} rules backtest capacity_gate --from {} --to {}",
-        start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    )?;
-    outln!("  leadorch --database-url {url} events list --type EvaluationRecorded --limit 5")?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,13 +1,14 @@
 //! `leadorch explain CAMPAIGN [--as-of TIME|POSITION] [--known-at TIME]`: why a campaign is in
 //! its state, now or as of an earlier point (docs/time-travel.md).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
 use leadorch_evaluate::explain as explain_mod;
 
-use crate::common::{as_of, open, Open};
+use crate::common::{as_of, load_config, open, Open};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -22,12 +23,19 @@ pub struct ExplainArgs {
     /// then; with --as-of, both apply
     #[arg(long, value_name = "TIME")]
     pub known_at: Option<String>,
-    /// JSON output
+    /// JSON output (times in UTC)
     #[arg(long)]
     pub json: bool,
+    /// Configuration file; its facts.timezone (the account's time zone) is the zone times
+    /// are shown in [default: UTC]
+    #[arg(long, env = "LEADORCH_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 pub async fn run(g: &Global, args: ExplainArgs) -> Result<ExitCode> {
+    let config = load_config(args.config.as_deref())?;
+    // Checked when the configuration loaded.
+    let zone: chrono_tz::Tz = config.facts.timezone.parse().unwrap_or(chrono_tz::UTC);
     let engine = open(g, Open::Existing).await?;
     let view = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
     let id = explain_mod::resolve_campaign(&engine, &args.campaign).await?;
@@ -35,7 +43,7 @@ pub async fn run(g: &Global, args: ExplainArgs) -> Result<ExitCode> {
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&x)?)?;
     } else {
-        outln!("{}", explain_mod::render(&x).trim_end())?;
+        outln!("{}", explain_mod::render(&x, zone).trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,7 @@ mod debug;
 mod demo;
 mod events;
 mod explain;
+mod globals;
 mod google;
 mod init;
 mod replay;
@@ -38,7 +39,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Lead Orchestrator: event-sourced control of ad campaigns by sales capacity.
 #[derive(Parser, Debug)]
@@ -66,6 +67,10 @@ pub struct Global {
     /// Who is acting, recorded with every event this command writes
     #[arg(long, env = "LEADORCH_ACTOR", global = true)]
     pub actor: Option<String>,
+    /// The global options given on the command line (not through the environment), as
+    /// flags (`--actor`): a command refuses those it would not act on (`globals`).
+    #[arg(skip)]
+    pub on_command_line: Vec<&'static str>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,7 +98,7 @@ pub enum Command {
     /// Benchmarks against named peers, measured in the same run
     Bench(bench::BenchArgs),
     /// Run the simulator, the daemon and the example rules together on an accelerated
-    /// clock, with a live view and a summary against the same world without rules
+    /// clock, with a live view and a summary against the same world with the rules disabled
     Demo(demo::DemoArgs),
     /// Evaluate rules on their schedules and within a moment of each capacity change, lead
     /// or metrics refresh, and apply decisions (one leader per database)
@@ -132,7 +137,9 @@ pub enum Command {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(bench::with_help_forwarded(std::env::args_os()));
+    let matches = Cli::command().get_matches_from(bench::with_help_forwarded(std::env::args_os()));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.global.on_command_line = globals::on_command_line(&matches);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")
@@ -184,6 +191,7 @@ fn error_line(e: &anyhow::Error) -> String {
 /// Runs one parsed command line.
 async fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
+    globals::check(&cli.command, g)?;
     match cli.command {
         Command::Init => init::run(g).await,
         Command::Events(cmd) => events::run(g, cmd).await,

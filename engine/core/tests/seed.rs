@@ -52,23 +52,24 @@ async fn seed_42_writes_the_pinned_history() {
     assert_eq!(
         serde_json::to_string(&first).unwrap(),
         concat!(
-            r#"{"events":3000,"leads":399,"duplicates":21,"consents":399,"#,
-            r#""capacity_snapshots":1074,"campaign_changes":82,"manual_changes":1,"#,
-            r#""erasures":12,"from":"2026-05-30T00:00:00+00:00","#,
-            r#""to":"2026-06-02T17:45:00+00:00","head":3000,"continued_from":0}"#
+            r#"{"events":3000,"leads":426,"duplicates":18,"consents":426,"#,
+            r#""capacity_snapshots":984,"campaign_changes":54,"manual_changes":0,"#,
+            r#""erasures":11,"from":"2026-05-28T00:00:00+00:00","#,
+            r#""to":"2026-05-31T10:15:00+00:00","head":3000,"continued_from":0}"#
         )
     );
     assert_eq!(
         fingerprint(&e).await,
-        "de5340c4296a850578b815e541d916929d2d0a15211515d3825ccd8da7ca8134"
+        "39e9091688a25ba3d19d8ab6b13cc18d8be17b982b88cc65a9609fa495030b64"
     );
-    // A second run continues the history (the path that starts from the read models).
+    // A second run, a week later, continues the history (the path that starts from the
+    // read models).
     let more = seed(
         &e,
         &SeedOptions {
             events: 1000,
             seed: 43,
-            end,
+            end: end + chrono::Duration::weeks(1),
         },
     )
     .await
@@ -76,15 +77,15 @@ async fn seed_42_writes_the_pinned_history() {
     assert_eq!(
         serde_json::to_string(&more).unwrap(),
         concat!(
-            r#"{"events":1000,"leads":148,"duplicates":6,"consents":147,"#,
-            r#""capacity_snapshots":276,"campaign_changes":14,"manual_changes":2,"#,
-            r#""erasures":10,"from":"2026-06-02T17:30:00+00:00","#,
-            r#""to":"2026-06-03T16:45:00+00:00","head":4000,"continued_from":3000}"#
+            r#"{"events":1000,"leads":131,"duplicates":3,"consents":131,"#,
+            r#""capacity_snapshots":336,"campaign_changes":38,"manual_changes":1,"#,
+            r#""erasures":3,"from":"2026-05-31T10:00:00+00:00","#,
+            r#""to":"2026-06-01T14:15:00+00:00","head":4000,"continued_from":3000}"#
         )
     );
     assert_eq!(
         fingerprint(&e).await,
-        "6cdae008f08b00e72040a0c0503a4b25a5ecbf50038b9c2b5daccdec0f488e0e"
+        "23b7d618375cbf07d8e307fd19cf9dc841641e07e96d72ae05e1ceb1bfe4b009"
     );
     e.store.db().close().await;
     t.cleanup().await;

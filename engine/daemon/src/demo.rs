@@ -9,19 +9,25 @@
 //! [`SimAdapter`]. The comparison run is the same simulator, same seed, with no rules: since
 //! the simulator is deterministic and only rules change it, that is exactly the run with
 //! rules disabled.
+//!
+//! The live view prints times in the simulated account's time zone, and says which at the
+//! start; the summary accounts for every lead (worked, still open at the end, could not be
+//! worked) and every unit of spend (see [`SimSummary`]), and counts what each rule did.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use leadorch_config::Config;
 use leadorch_core::Engine;
+use leadorch_domain::campaign::DayOfWeek;
 use leadorch_domain::campaign::HourMetrics;
 use leadorch_domain::{
     Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, Lead, LeadCommand, LeadStatus,
 };
 use leadorch_evaluate::library::{rule_id_of, save_rule};
-use leadorch_rules::RuleHost;
+use leadorch_rules::{Calendar, RuleHost};
 use leadorch_sim::{SimConfig, SimEvent, SimSummary, Simulator};
 use leadorch_store::Metadata;
 use serde::Serialize;
@@ -48,8 +54,12 @@ pub struct DemoOptions {
     pub view_every: u64,
     /// Real seconds to wait per simulated minute (0: as fast as possible).
     pub pace: std::time::Duration,
-    /// Daemon configuration (policy, facts settings); the time zone is the simulator's.
+    /// Daemon configuration (policy, facts settings); the time zone is the simulator's, and a
+    /// team without a calendar of its own gets one from its shifts ([`shift_calendars`]).
     pub config: Config,
+    /// Actor recorded for saving and enabling the rules (`"demo"` unless the person running
+    /// the demo is named).
+    pub actor: String,
     /// Set to stop early (Ctrl-C); the summary covers the minutes run.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -61,6 +71,11 @@ pub struct DemoSummary {
     pub minutes: u64,
     /// Rules loaded.
     pub rules: Vec<String>,
+    /// The time zone the live view's times are in (the simulated account's).
+    pub timezone: String,
+    /// Rule → decisions of it the arbiter accepted (changes and notifications), for every
+    /// rule loaded (0 for a rule that never acted).
+    pub accepted_by_rule: BTreeMap<String, u64>,
     /// Evaluations recorded.
     pub evaluations: u64,
     /// Changes applied to the simulated account.
@@ -71,7 +86,7 @@ pub struct DemoSummary {
     pub rule_failures: u64,
     /// The world with the rules.
     pub with_rules: SimSummary,
-    /// The same world without rules.
+    /// The same world with the rules disabled.
     pub without_rules: SimSummary,
 }
 
@@ -92,16 +107,22 @@ pub async fn run(
 ) -> Result<DemoSummary> {
     let sim_config = SimConfig::demo(opts.start, opts.seed);
     let tz = sim_config.timezone.clone();
+    let calendars = shift_calendars(&sim_config);
+    let sim_config_copy = sim_config.clone();
     let sim = Arc::new(Mutex::new(
         Simulator::new(sim_config).map_err(|e| Error::Sim(e.to_string()))?,
     ));
     let mut config = opts.config.clone();
     config.facts.timezone = tz.clone();
+    sim_facts(&mut config.facts, &sim_config_copy, calendars);
     let host = Arc::new(
         RuleHost::new(Some(&opts.lib_dir), config.limits())
             .map_err(|e| Error::Input(format!("rules library {}: {e}", opts.lib_dir.display())))?,
     );
-    let rules = load_rules_dir(engine, &host, &opts.rules_dir, opts.start).await?;
+    let rules = load_rules_dir(engine, &host, &opts.rules_dir, opts.start, &opts.actor).await?;
+    view(ViewLine::Status(format!(
+        "times in {tz} (the simulated account's time zone)"
+    )));
     let adapter = Arc::new(SimAdapter::new(sim.clone()));
     let mut daemon = Daemon::start(engine.clone(), host, adapter, config).await?;
     let ingest = Metadata::actor("sim");
@@ -119,7 +140,10 @@ pub async fn run(
         )
         .await?;
     }
-    let mut totals = Counters::default();
+    let mut totals = Counters {
+        accepted_by_rule: rules.iter().map(|r| (r.clone(), 0)).collect(),
+        ..Counters::default()
+    };
     let first = daemon.step(now).await?;
     totals.add(&first);
     show_step(&daemon, &first, &tz, view);
@@ -159,6 +183,8 @@ pub async fn run(
     Ok(DemoSummary {
         minutes: minutes_run,
         rules,
+        timezone: tz,
+        accepted_by_rule: totals.accepted_by_rule,
         evaluations: totals.evaluations,
         changes_applied: totals.applied,
         suppressed: totals.suppressed,
@@ -174,6 +200,7 @@ struct Counters {
     applied: u64,
     suppressed: u64,
     failures: u64,
+    accepted_by_rule: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -182,6 +209,9 @@ impl Counters {
             self.evaluations += 1;
             self.suppressed += e.suppressed.len() as u64;
             self.failures += e.failures.len() as u64;
+            for p in &e.accepted {
+                *self.accepted_by_rule.entry(p.rule.clone()).or_default() += 1;
+            }
         }
         self.applied += r
             .executed
@@ -189,6 +219,78 @@ impl Counters {
             .filter(|x| matches!(x.result, ExecResult::Applied))
             .count() as u64;
     }
+}
+
+/// What rules need to know of the simulated world that its campaigns do not carry, where the
+/// configuration does not say otherwise: each campaign's team (`facts.campaign_teams`, for a
+/// campaign without a `team:<name>` label, as an account that cannot add labels would map
+/// it) and each team's calendar from its shifts ([`shift_calendars`]).
+pub fn sim_facts(
+    facts: &mut leadorch_config::FactSettings,
+    sim: &SimConfig,
+    calendars: BTreeMap<String, Calendar>,
+) {
+    for c in &sim.campaigns {
+        facts
+            .campaign_teams
+            .entry(format!("{}/{}", sim.customer_id, c.campaign_id))
+            .or_insert_with(|| c.team.clone());
+    }
+    for (team, calendar) in calendars {
+        facts.calendars.entry(team).or_insert(calendar);
+    }
+}
+
+/// Each team's working hours as a business-hours calendar (local time): per weekday, the
+/// hours at least one of its agents is on shift. Rules see it as `now.open["<team>"]`
+/// (`business_hours` pauses campaigns outside it).
+pub fn shift_calendars(config: &SimConfig) -> BTreeMap<String, Calendar> {
+    const DAYS: [(DayOfWeek, &str); 7] = [
+        (DayOfWeek::Monday, "mon"),
+        (DayOfWeek::Tuesday, "tue"),
+        (DayOfWeek::Wednesday, "wed"),
+        (DayOfWeek::Thursday, "thu"),
+        (DayOfWeek::Friday, "fri"),
+        (DayOfWeek::Saturday, "sat"),
+        (DayOfWeek::Sunday, "sun"),
+    ];
+    let mut calendars = BTreeMap::new();
+    for team in &config.teams {
+        let mut weekly = BTreeMap::new();
+        for (day, name) in DAYS {
+            let mut hours: Vec<(u8, u8)> = team
+                .shifts
+                .iter()
+                .filter(|s| s.weekdays.contains(&day))
+                .map(|s| (s.start_hour, s.end_hour))
+                .collect();
+            hours.sort_unstable();
+            let mut merged: Vec<(u8, u8)> = Vec::new();
+            for (start, end) in hours {
+                match merged.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                    _ => merged.push((start, end)),
+                }
+            }
+            if !merged.is_empty() {
+                weekly.insert(
+                    name.to_string(),
+                    merged
+                        .into_iter()
+                        .map(|(a, b)| [format!("{a:02}:00"), format!("{b:02}:00")])
+                        .collect(),
+                );
+            }
+        }
+        calendars.insert(
+            team.name.clone(),
+            Calendar {
+                weekly,
+                holidays: Vec::new(),
+            },
+        );
+    }
+    calendars
 }
 
 fn lock(sim: &Arc<Mutex<Simulator>>) -> Result<std::sync::MutexGuard<'_, Simulator>> {
@@ -202,6 +304,7 @@ pub async fn load_rules_dir(
     host: &RuleHost,
     dir: &Path,
     at: DateTime<Utc>,
+    actor: &str,
 ) -> Result<Vec<String>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::Input(format!("rules folder {}: {e}", dir.display())))?
@@ -214,7 +317,7 @@ pub async fn load_rules_dir(
         let source = std::fs::read_to_string(&path)
             .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
         let id = rule_id_of(&path)?;
-        save_rule(engine, host, &id, &source, true, at, "demo").await?;
+        save_rule(engine, host, &id, &source, true, at, actor).await?;
         ids.push(id);
     }
     Ok(ids)

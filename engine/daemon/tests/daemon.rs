@@ -38,6 +38,7 @@ fn demo_options(minutes: u64) -> DemoOptions {
             c.limits.wall_clock_ms = 60_000;
             c
         },
+        actor: "demo".into(),
         stop: Arc::default(),
     }
 }
@@ -67,6 +68,11 @@ async fn demo_pauses_when_teams_fill_up_and_beats_no_rules() {
         summary.with_rules.spend_on_expired_micros < summary.without_rules.spend_on_expired_micros
     );
     assert_eq!(summary.rule_failures, 0, "example rules failed: {lines:?}");
+    // Every example rule acts on the demo's campaigns.
+    assert_eq!(summary.accepted_by_rule.len(), 4, "{summary:?}");
+    for (rule, accepted) in &summary.accepted_by_rule {
+        assert!(*accepted > 0, "{rule} never acted: {summary:?}");
+    }
     let v = e.store.log.verify(|_| {}).await.unwrap();
     assert!(
         matches!(v, leadorch_store::Verification::Intact { .. }),

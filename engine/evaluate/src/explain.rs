@@ -11,6 +11,7 @@
 //! was held back (dwell, cooldown, hold…).
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use cqrs_es::Aggregate;
 use leadorch_core::time_travel::AsOf;
 use leadorch_core::Engine;
@@ -390,10 +391,19 @@ pub async fn explain_as_of(engine: &Engine, campaign: &str, as_of: &AsOf) -> Res
     })
 }
 
-/// Renders an explanation for people.
-pub fn render(x: &Explanation) -> String {
+/// A time as people read it in `zone`: `2026-03-02 09:30:00 CET`.
+fn shown(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// Renders an explanation for people, every time in `zone` (the account's time zone,
+/// `facts.timezone`), which the first line names.
+pub fn render(x: &Explanation, zone: Tz) -> String {
     use std::fmt::Write;
     let mut out = String::new();
+    let _ = writeln!(out, "times in {}", zone.name());
     let status = match x.status {
         CampaignStatus::Enabled => "enabled",
         CampaignStatus::Paused => "paused",
@@ -404,7 +414,7 @@ pub fn render(x: &Explanation) -> String {
         "{} ({}) is {status} at {}",
         x.name,
         x.campaign,
-        x.at.to_rfc3339()
+        shown(x.at, zone)
     );
     match &x.cause {
         Cause::Engine {
@@ -418,12 +428,12 @@ pub fn render(x: &Explanation) -> String {
             let _ = writeln!(
                 out,
                 "because: the engine applied {action} at {} (requested {}, change {change_id})",
-                applied_at.to_rfc3339(),
-                requested_at.to_rfc3339()
+                shown(*applied_at, zone),
+                shown(*requested_at, zone)
             );
             let _ = writeln!(out, "reason: {reason}");
             if let Some(e) = evaluation {
-                write_eval(&mut out, "decided by", e);
+                write_eval(&mut out, "decided by", e, zone);
             }
         }
         Cause::Outside {
@@ -435,15 +445,15 @@ pub fn render(x: &Explanation) -> String {
                 out,
                 "because: it was changed outside the engine ({}) noticed at {}; the engine respects that until {}",
                 fields.join(", "),
-                at.to_rfc3339(),
-                hold_until.to_rfc3339()
+                shown(*at, zone),
+                shown(*hold_until, zone)
             );
         }
         Cause::Observed { at } => {
             let _ = writeln!(
                 out,
                 "because: it was {status} when first observed at {}; the engine has not changed its status",
-                at.to_rfc3339()
+                shown(*at, zone)
             );
         }
     }
@@ -451,25 +461,25 @@ pub fn render(x: &Explanation) -> String {
         let _ = writeln!(
             out,
             "manual hold: the engine will not change it before {}",
-            until.to_rfc3339()
+            shown(until, zone)
         );
     }
     for (id, action, reason) in &x.pending {
         let _ = writeln!(out, "pending: {action} ({id}): {reason}");
     }
     if let Some(e) = &x.latest {
-        write_eval(&mut out, "latest evaluation with a proposal", e);
+        write_eval(&mut out, "latest evaluation with a proposal", e, zone);
     }
     out
 }
 
-fn write_eval(out: &mut String, title: &str, e: &EvaluationExcerpt) {
+fn write_eval(out: &mut String, title: &str, e: &EvaluationExcerpt, zone: Tz) {
     use std::fmt::Write;
     let _ = writeln!(
         out,
         "{title}: evaluation {} at {} (trigger {}; rules {}; rhai {})",
         e.id,
-        e.at.to_rfc3339(),
+        shown(e.at, zone),
         e.trigger,
         e.rules.join(", "),
         e.rhai_version

@@ -49,7 +49,8 @@ pub struct SimCampaign {
     pub daily_budget_micros: i64,
     /// Bidding strategy at the start (reported only; it does not change performance).
     pub bidding: Bidding,
-    /// Average cost per click in micros; positive. Each click costs this ±20 %.
+    /// Average cost per click in micros; positive. Each click costs this ±20 %, rounded to
+    /// whole cents (hundredths of the account currency).
     pub cpc_micros: i64,
     /// Clicks per hour at the busiest hour of a Monday, before budget limits; finite, ≥ 0.
     pub peak_clicks_per_hour: f64,
@@ -116,12 +117,21 @@ impl SimConfig {
     /// | `sales-nl` | 3 × 08–17, 1 × 12–20      | 4             | 5          | 90 min |
     /// | `sales-be` | 2 × 09–17                 | 4             | 5          | 90 min |
     ///
-    /// | id   | name                      | labels                            | budget/day | CPC    | peak clicks/h | lead rate | peak leads/h |
-    /// |------|---------------------------|-----------------------------------|------------|--------|---------------|-----------|--------------|
-    /// | 1001 | NL – Search – Generic     | `capacity-gated`, `team:sales-nl` | € 3,300    | € 1.80 | 180           | 8 %       | 14.4         |
-    /// | 1002 | NL – Search – Competitors | `capacity-gated`, `team:sales-nl` | € 1,600    | € 2.40 | 70            | 7 %       | 4.9          |
-    /// | 1003 | NL – Brand                | `brand`, `team:sales-nl`          | € 200      | € 0.60 | 30            | 10 %      | 3.0          |
-    /// | 1004 | BE – Search – Generic     | `capacity-gated`, `team:sales-be` | € 2,500    | € 1.50 | 170           | 8 %       | 13.6         |
+    /// | id   | name           | labels                                                             | budget/day | CPC    | peak clicks/h | lead rate | peak leads/h |
+    /// |------|----------------|--------------------------------------------------------------------|------------|--------|---------------|-----------|--------------|
+    /// | 1001 | NL Generic     | `capacity-gated`, `team:sales-nl`                                  | € 3,300    | € 1.80 | 180           | 8 %       | 14.4         |
+    /// | 1002 | NL Competitors | `capacity-gated`, `team:sales-nl`                                  | € 1,600    | € 2.40 | 70            | 7 %       | 4.9          |
+    /// | 1003 | NL Brand       | `brand`, `team:sales-nl`, `business-hours`, `paced`, `budget:200` | € 200      | € 0.60 | 30            | 10 %      | 3.0          |
+    /// | 1004 | BE Generic     | `capacity-gated`                                                   | € 2,500    | € 1.50 | 170           | 8 %       | 13.6         |
+    ///
+    /// The labels give each example rule in `rules/` something to act on: `capacity-gated`
+    /// (`capacity_gate`; BE Generic has no team label, so it is gated by this rule alone,
+    /// its team coming from the configuration's campaign → team mapping, which the demo
+    /// fills from [`SimCampaign::team`]), `team:<name>` (`team_routing`, priority over the
+    /// capacity gate for the NL campaigns), `business-hours` (`business_hours`: the brand
+    /// campaign runs while its team is on shift) and `paced` with `budget:<amount>`
+    /// (`budget_pacing`: the brand budget shrinks as the team fills up). The simulator itself
+    /// ignores labels.
     ///
     /// All campaigns start enabled; bidding is Maximize conversions (1001, 1004), Target CPA
     /// € 30 (1002) and Manual CPC (1003).
@@ -194,7 +204,15 @@ impl SimConfig {
                 campaign(
                     "1003",
                     "NL Brand",
-                    labels("brand", "sales-nl"),
+                    [
+                        "brand",
+                        "team:sales-nl",
+                        "business-hours",
+                        "paced",
+                        "budget:200",
+                    ]
+                    .map(str::to_owned)
+                    .to_vec(),
                     "sales-nl",
                     200,
                     Bidding::ManualCpc,
@@ -205,7 +223,7 @@ impl SimConfig {
                 campaign(
                     "1004",
                     "BE Generic",
-                    labels("capacity-gated", "sales-be"),
+                    vec!["capacity-gated".to_owned()],
                     "sales-be",
                     2_500,
                     Bidding::MaximizeConversions,

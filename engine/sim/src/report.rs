@@ -144,12 +144,24 @@ pub struct CampaignTotals {
 }
 
 /// Totals since the start.
+///
+/// Every lead and every unit of spend is accounted for exactly once:
+/// `leads = leads_worked + leads_open + leads_expired` and `spend_micros =
+/// spend_on_worked_micros + spend_on_open_micros + spend_on_expired_micros +
+/// spend_without_lead_micros` (a lead's share of spend is the cost of the click that
+/// produced it).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimSummary {
     /// Simulated minutes.
     pub minutes: u64,
     /// Spend in micros.
     pub spend_micros: i64,
+    /// Cost of the clicks that produced the leads an agent finished working.
+    pub spend_on_worked_micros: i64,
+    /// Cost of the clicks that produced the leads still open.
+    pub spend_on_open_micros: i64,
+    /// Cost of the clicks that brought no lead.
+    pub spend_without_lead_micros: i64,
     /// Impressions.
     pub impressions: u64,
     /// Clicks.
@@ -162,7 +174,8 @@ pub struct SimSummary {
     pub leads_expired: u64,
     /// Leads open now (waiting or being worked).
     pub leads_open: u64,
-    /// Cost of the clicks that produced the expired leads: wasted money.
+    /// Cost of the clicks that produced the expired leads (the leads the team could not
+    /// work): wasted money.
     pub spend_on_expired_micros: i64,
     /// Status changes made through [`crate::Simulator::apply`] (no-ops not counted).
     pub status_flips: u64,

@@ -32,6 +32,7 @@ pub struct Simulator {
     minutes: u64,
     leads_worked: u64,
     leads_expired: u64,
+    spend_on_worked_micros: i64,
     spend_on_expired_micros: i64,
     status_flips: u64,
     manual_changes: u64,
@@ -120,6 +121,7 @@ impl Simulator {
             minutes: 0,
             leads_worked: 0,
             leads_expired: 0,
+            spend_on_worked_micros: 0,
             spend_on_expired_micros: 0,
             status_flips: 0,
             manual_changes: 0,
@@ -216,6 +218,7 @@ impl Simulator {
             minutes: self.minutes,
             leads_worked: self.leads_worked,
             leads_expired: self.leads_expired,
+            spend_on_worked_micros: self.spend_on_worked_micros,
             spend_on_expired_micros: self.spend_on_expired_micros,
             status_flips: self.status_flips,
             manual_changes: self.manual_changes,
@@ -226,6 +229,7 @@ impl Simulator {
             summary.impressions += run.impressions;
             summary.clicks += run.totals.clicks;
             summary.leads += run.totals.leads;
+            summary.spend_without_lead_micros += run.spend_without_lead_micros;
             summary
                 .minutes_paused
                 .insert(config.campaign_id.clone(), run.minutes_paused);
@@ -234,7 +238,9 @@ impl Simulator {
                 .insert(config.campaign_id.clone(), run.totals.clone());
         }
         for (config, run) in self.config.teams.iter().zip(&self.teams) {
-            summary.leads_open += (run.waiting.len() + run.in_progress.len()) as u64;
+            let (open, spend_on_open) = run.open();
+            summary.leads_open += open;
+            summary.spend_on_open_micros += spend_on_open;
             summary
                 .minutes_over_capacity
                 .insert(config.name.clone(), run.minutes_over_capacity);
@@ -259,6 +265,7 @@ impl Simulator {
             let outcome = run.work(team, agents, end_minute, end, events);
             self.leads_worked += outcome.worked;
             self.leads_expired += outcome.expired;
+            self.spend_on_worked_micros += outcome.spend_on_worked_micros;
             self.spend_on_expired_micros += outcome.spend_on_expired_micros;
         }
 

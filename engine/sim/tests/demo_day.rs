@@ -25,6 +25,17 @@ fn pausing_gated_campaigns_near_capacity_cuts_expired_leads_and_wasted_spend() {
     for seed in [42, 1, 2] {
         let without = demo_day(seed, false);
         let with = demo_day(seed, true);
+        // Every lead and every unit of spend is in exactly one part.
+        for s in [&with, &without] {
+            assert_eq!(s.leads, s.leads_worked + s.leads_open + s.leads_expired);
+            assert_eq!(
+                s.spend_micros,
+                s.spend_on_worked_micros
+                    + s.spend_on_open_micros
+                    + s.spend_on_expired_micros
+                    + s.spend_without_lead_micros
+            );
+        }
 
         // Without rules a meaningful share of the leads is lost.
         let share = without.leads_expired as f64 / without.leads as f64;

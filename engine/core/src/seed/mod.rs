@@ -35,8 +35,9 @@ use tick::{OpenLead, SeedCampaign, World};
 use writer::Sim;
 
 const TICK_MINUTES: i64 = 15;
-/// Rough events per simulated day, used to choose how many days to simulate.
-const EVENTS_PER_DAY: u64 = 3_000;
+/// Rough events per simulated day (about 800 over a week), for the first guess of where a
+/// new history starts; a dry run then finds where it really ends.
+const EVENTS_PER_DAY: u64 = 800;
 const CUSTOMER: &str = "1234567890";
 const TEAMS: [&str; 3] = ["north", "south", "west"];
 const CAMPAIGNS: [(&str, &str, &str, i64); 6] = [
@@ -83,7 +84,9 @@ pub struct SeedOptions {
     pub events: u64,
     /// RNG seed: the same seed gives the same history.
     pub seed: u64,
-    /// Simulated time ends here (it starts as many days earlier as `events` needs).
+    /// "Now": no event is dated after it. A new history ends in the week before it (it
+    /// starts as many whole weeks earlier as `events` needs); continuing a history that
+    /// would run past it is refused.
     pub end: DateTime<Utc>,
 }
 
@@ -116,18 +119,54 @@ pub struct SeedReport {
     pub continued_from: u64,
 }
 
-/// Writes a synthetic history of exactly `opts.events` events. On a log that already holds
-/// a seeded history, the simulation continues where that one stopped (same campaigns, teams,
-/// open leads and rule), so running `seed` again grows the history instead of clashing.
+/// Writes a synthetic history of exactly `opts.events` events, none dated after `opts.end`.
+/// On a log that already holds a seeded history, the simulation continues where that one
+/// stopped (same campaigns, teams, open leads and rule), so running `seed` again grows the
+/// history instead of clashing.
+///
+/// Where a new history starts is found by running it dry first (deciding every command,
+/// storing nothing): the simulation depends only on the hour of day and the day of the
+/// week, so starting whole weeks earlier or later writes the same history shifted by as
+/// much, and the start is moved so that it ends within the week before `opts.end`.
 pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
     let head = engine.store.log.head().await?.position;
-    let mut prior = if head > 0 {
-        Some(crate::projection::catch_up(&engine.store).await?)
-    } else {
-        None
+    let prior = || async {
+        Ok::<_, Error>(if head > 0 {
+            Some(crate::projection::catch_up(&engine.store).await?)
+        } else {
+            None
+        })
     };
-    let start = start_at(prior.as_ref(), head, opts)?;
-    let mut sim = Sim::new(
+    let guess = start_at(prior().await?.as_ref(), head, opts)?;
+    let dry = run(
+        Sim::dry(engine, StdRng::seed_from_u64(opts.seed ^ head), opts.events),
+        prior().await?,
+        guess,
+        opts.end,
+        head > 0,
+    )
+    .await?;
+    let start = if head == 0 {
+        let week = Duration::weeks(1);
+        let weeks = (opts.end - dry.to)
+            .num_seconds()
+            .div_euclid(week.num_seconds());
+        guess + week * i32::try_from(weeks).unwrap_or(i32::MIN)
+    } else if dry.to > opts.end {
+        return Err(Error::Invalid(format!(
+            "continuing the seeded history (it ends at {}) with {} events would run to {}, \
+             after now ({}): at most {} more fit before now; seed fewer events or into a new \
+             database",
+            guess.to_rfc3339(),
+            opts.events,
+            dry.to.to_rfc3339(),
+            opts.end.to_rfc3339(),
+            dry.fit
+        )));
+    } else {
+        guess
+    };
+    let sim = Sim::new(
         engine,
         StdRng::seed_from_u64(opts.seed ^ head),
         opts.events,
@@ -138,6 +177,29 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             ..Default::default()
         },
     );
+    let done = run(sim, prior().await?, start, opts.end, false).await?;
+    Ok(done.report)
+}
+
+/// How a run of the simulation went.
+struct Ran {
+    report: SeedReport,
+    /// The end of the last tick: every event is dated before it.
+    to: DateTime<Utc>,
+    /// Events of the ticks that ended by `end`.
+    fit: u64,
+}
+
+/// Sets up the world at `start` (continuing `prior`) and runs ticks until `sim` holds all
+/// its events (or, with `stop_past_end`, until a tick ends after `end`).
+async fn run(
+    mut sim: Sim<'_>,
+    mut prior: Option<Projections>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    stop_past_end: bool,
+) -> Result<Ran> {
+    let engine = sim.engine;
     let rule_id = capacity_gate(&mut sim, prior.as_ref(), start).await?;
     let campaigns = campaigns(&mut sim, prior.as_mut(), start).await?;
     sim.flush().await?;
@@ -147,18 +209,28 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         carry_over_leads(&mut sim, &mut world, views);
     }
     let mut t = start;
+    let mut fit = 0;
     while sim.has_room() {
         tick::run(&mut sim, &mut world, t).await?;
         t += Duration::minutes(TICK_MINUTES);
+        if t <= end {
+            fit = sim.written + sim.queued();
+        } else if stop_past_end {
+            break;
+        }
     }
     sim.flush().await?;
     // Erased subjects' key bytes leave the files once, at the end.
-    if sim.report.erasures > 0 {
+    if sim.report.erasures > 0 && !sim.dry {
         engine.store.codec.keys().scrub().await?;
     }
     sim.report.events = sim.written;
     sim.report.to = t.to_rfc3339();
-    Ok(sim.report)
+    Ok(Ran {
+        report: sim.report,
+        to: t,
+        fit,
+    })
 }
 
 /// Where simulated time starts: the tick after the last capacity snapshot of a history

@@ -34,6 +34,9 @@ pub(super) struct Sim<'a> {
     limit: u64,
     pub(super) written: u64,
     pub(super) report: SeedReport,
+    /// A dry run: commands are decided and counted, nothing is sealed, stored or destroyed
+    /// (how far a history runs, before writing it).
+    pub(super) dry: bool,
 }
 
 impl<'a> Sim<'a> {
@@ -48,6 +51,15 @@ impl<'a> Sim<'a> {
             limit,
             written: 0,
             report,
+            dry: false,
+        }
+    }
+
+    /// A writer that decides and counts up to `limit` events and stores nothing.
+    pub(super) fn dry(engine: &'a Engine, rng: StdRng, limit: u64) -> Self {
+        Sim {
+            dry: true,
+            ..Sim::new(engine, rng, limit, SeedReport::default())
         }
     }
 
@@ -108,6 +120,10 @@ impl<'a> Sim<'a> {
     /// Appends the tick's events, streams in parallel (one group commit takes many).
     pub(super) async fn flush(&mut self) -> Result<()> {
         let mut batch = std::mem::take(&mut self.batch);
+        if self.dry {
+            self.written += batch.count;
+            return Ok(());
+        }
         // Seal every event of the batch with one key transaction.
         let mut flat = Vec::with_capacity(batch.count as usize);
         let mut sizes = Vec::with_capacity(batch.order.len());

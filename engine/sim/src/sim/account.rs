@@ -11,6 +11,9 @@ use crate::error::{Result, SimError};
 use crate::model::{self, Rng};
 use crate::report::{CampaignTotals, SimEvent};
 
+/// One hundredth of a currency unit, in micros.
+const CENT: i64 = 10_000;
+
 /// A campaign's state during the run.
 #[derive(Clone, Debug)]
 pub(super) struct CampaignRun {
@@ -28,6 +31,8 @@ pub(super) struct CampaignRun {
     pub(super) totals: CampaignTotals,
     pub(super) impressions: u64,
     pub(super) minutes_paused: u64,
+    /// Spend on clicks that brought no lead.
+    pub(super) spend_without_lead_micros: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -60,6 +65,7 @@ impl CampaignRun {
             totals: CampaignTotals::default(),
             impressions: 0,
             minutes_paused: 0,
+            spend_without_lead_micros: 0,
         }
     }
 }
@@ -167,7 +173,11 @@ impl Simulator {
         let drawn = rng.poisson(lambda);
         let mut clicks = 0;
         for _ in 0..drawn {
-            let cost = (config.cpc_micros as f64 * (0.8 + 0.4 * rng.next_f64())).round() as i64;
+            // In whole cents, as an account is billed: the summary's parts then add up
+            // to its totals to the cent.
+            let cost = (config.cpc_micros as f64 * (0.8 + 0.4 * rng.next_f64()) / CENT as f64)
+                .round() as i64
+                * CENT;
             let is_lead = rng.next_f64() < config.lead_rate;
             if run.spent_today + cost > budget {
                 // Out of budget for today: this click and the rest of the minute's are not served.
@@ -177,7 +187,9 @@ impl Simulator {
             run.spent_today += cost;
             run.totals.spend_micros += cost;
             run.hour.cost_micros += cost;
-            if is_lead {
+            if !is_lead {
+                run.spend_without_lead_micros += cost;
+            } else {
                 run.totals.leads += 1;
                 run.hour.leads += 1;
                 let number = self.next_lead;

@@ -18,7 +18,7 @@ pub(super) struct TeamRun {
     /// Leads nobody picked up yet, oldest first.
     pub(super) waiting: VecDeque<WaitingLead>,
     /// Leads being worked, by finishing time.
-    pub(super) in_progress: VecDeque<(String, i64)>,
+    pub(super) in_progress: VecDeque<InProgress>,
     /// Work available and not used yet, in leads (below 1 except when nobody waits).
     credit: f64,
     /// Minutes an agent spends on a lead.
@@ -37,6 +37,16 @@ pub(super) struct WaitingLead {
     pub(super) cost_micros: i64,
 }
 
+/// A lead an agent is working.
+#[derive(Clone, Debug)]
+pub(super) struct InProgress {
+    pub(super) lead_id: String,
+    /// Epoch minute the agent finishes it.
+    pub(super) done: i64,
+    /// Cost of the click that produced it.
+    pub(super) cost_micros: i64,
+}
+
 /// What a team reports: agents on shift, open leads, most open leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct TeamNumbers {
@@ -49,6 +59,7 @@ pub(super) struct TeamNumbers {
 #[derive(Default)]
 pub(super) struct WorkOutcome {
     pub(super) worked: u64,
+    pub(super) spend_on_worked_micros: i64,
     pub(super) expired: u64,
     pub(super) spend_on_expired_micros: i64,
 }
@@ -68,6 +79,17 @@ impl TeamRun {
         }
     }
 
+    /// Leads open now (waiting or being worked) and the cost of the clicks that produced
+    /// them.
+    pub(super) fn open(&self) -> (u64, i64) {
+        let waiting = self.waiting.iter().map(|l| l.cost_micros);
+        let working = self.in_progress.iter().map(|l| l.cost_micros);
+        (
+            (self.waiting.len() + self.in_progress.len()) as u64,
+            waiting.chain(working).sum(),
+        )
+    }
+
     /// One minute of work ending at `end_minute`: finish leads, pick up the oldest waiting
     /// ones as far as the agents' pace allows, then expire leads that waited too long.
     pub(super) fn work(
@@ -79,14 +101,15 @@ impl TeamRun {
         events: &mut Vec<SimEvent>,
     ) -> WorkOutcome {
         let mut outcome = WorkOutcome::default();
-        while let Some((_, done)) = self.in_progress.front() {
-            if *done > end_minute {
+        while let Some(lead) = self.in_progress.front() {
+            if lead.done > end_minute {
                 break;
             }
-            if let Some((lead_id, _)) = self.in_progress.pop_front() {
+            if let Some(lead) = self.in_progress.pop_front() {
                 outcome.worked += 1;
+                outcome.spend_on_worked_micros += lead.cost_micros;
                 events.push(SimEvent::LeadWorked {
-                    lead_id,
+                    lead_id: lead.lead_id,
                     team: team.name.clone(),
                     status: LeadStatus::Contacted,
                     at: end,
@@ -105,8 +128,11 @@ impl TeamRun {
                     break;
                 };
                 self.credit -= 1.0;
-                self.in_progress
-                    .push_back((lead.lead_id, end_minute + self.handle_minutes));
+                self.in_progress.push_back(InProgress {
+                    lead_id: lead.lead_id,
+                    done: end_minute + self.handle_minutes,
+                    cost_micros: lead.cost_micros,
+                });
             }
         }
 

@@ -19,11 +19,19 @@ pub fn control(sim: &mut Simulator) {
         } else {
             continue;
         };
-        let team_label = format!("team:{}", team.team);
         for campaign in sim.campaigns() {
-            let labels = &campaign.snapshot.labels;
-            let gated =
-                labels.iter().any(|l| l == "capacity-gated") && labels.contains(&team_label);
+            // The campaign's team as configured (BE Generic carries no team label).
+            let of_team = sim
+                .config()
+                .campaigns
+                .iter()
+                .any(|c| c.campaign_id == campaign.campaign_id && c.team == team.team);
+            let gated = of_team
+                && campaign
+                    .snapshot
+                    .labels
+                    .iter()
+                    .any(|l| l == "capacity-gated");
             if gated && campaign.snapshot.status != CampaignStatus::Removed {
                 sim.apply(&campaign.customer_id, &campaign.campaign_id, &change)
                     .expect("the demo campaigns accept status changes");
