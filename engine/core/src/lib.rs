@@ -8,6 +8,7 @@ pub mod projection;
 pub mod retention;
 pub mod seed;
 pub mod subjects;
+pub mod synthetic;
 
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use leadorch_domain::PersonalData;
