@@ -93,6 +93,7 @@ pub async fn run(_g: &Global, args: DemoArgs) -> Result<ExitCode> {
     let engine = Engine::open(&StoreConfig::new(url.clone()))
         .await
         .with_context(|| format!("creating the demo database {}", path.display()))?;
+    leadorch_core::synthetic::mark(&engine, "demo", args.seed, start).await?;
     let config = load_config(args.config.as_deref())?;
     let pace = if args.speed > 0.0 {
         StdDuration::from_secs_f64(1.0 / args.speed)

@@ -60,7 +60,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "de5340c4296a850578b815e541d916929d2d0a15211515d3825ccd8da7ca8134"
+        "4bd24d08244acf3584ff9887590d664ea0f7eb575ca6da54ad213c9bf17d26ff"
     );
     // A second run continues the history (the path that starts from the read models).
     let more = seed(
@@ -76,15 +76,15 @@ async fn seed_42_writes_the_pinned_history() {
     assert_eq!(
         serde_json::to_string(&more).unwrap(),
         concat!(
-            r#"{"events":1000,"leads":148,"duplicates":6,"consents":147,"#,
-            r#""capacity_snapshots":276,"campaign_changes":14,"manual_changes":2,"#,
-            r#""erasures":10,"from":"2026-06-02T17:30:00+00:00","#,
-            r#""to":"2026-06-03T16:45:00+00:00","head":4000,"continued_from":3000}"#
+            r#"{"events":1000,"leads":152,"duplicates":8,"consents":151,"#,
+            r#""capacity_snapshots":279,"campaign_changes":10,"manual_changes":2,"#,
+            r#""erasures":4,"from":"2026-06-02T17:30:00+00:00","#,
+            r#""to":"2026-06-03T17:00:00+00:00","head":4000,"continued_from":3000}"#
         )
     );
     assert_eq!(
         fingerprint(&e).await,
-        "6cdae008f08b00e72040a0c0503a4b25a5ecbf50038b9c2b5daccdec0f488e0e"
+        "dbb4fafb79bc0e2da56d3d7c2fdcec8c746bd694178182fe2f5290e62a831a08"
     );
     e.store.db().close().await;
     t.cleanup().await;

@@ -21,8 +21,9 @@ mod writer;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::world::SIMULATED;
 use leadorch_domain::{
-    stream_id, Campaign, CampaignCommand, CapacitySnapshot, Lead, Rule, RuleCommand,
+    stream_id, Campaign, CampaignCommand, CapacitySnapshot, Lead, Rule, RuleCommand, WorldCommand,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -126,6 +127,10 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
     } else {
         None
     };
+    if let Some(views) = prior.as_ref() {
+        // Only a simulated history is continued (ADR 0018).
+        crate::synthetic::check(engine, views).await?;
+    }
     let start = start_at(prior.as_ref(), head, opts)?;
     let mut sim = Sim::new(
         engine,
@@ -138,6 +143,10 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             ..Default::default()
         },
     );
+    // A new history is marked simulated first (ADR 0018).
+    if prior.is_none() {
+        mark_simulated(&mut sim, opts.seed, start).await?;
+    }
     let rule_id = capacity_gate(&mut sim, prior.as_ref(), start).await?;
     let campaigns = campaigns(&mut sim, prior.as_mut(), start).await?;
     sim.flush().await?;
@@ -189,6 +198,23 @@ fn start_at(prior: Option<&Projections>, head: u64, opts: &SeedOptions) -> Resul
             .and_then(|t| t.with_nanosecond(0))
             .unwrap_or(opts.end),
     })
+}
+
+/// The marker of a simulated world ([`crate::synthetic`]), the history's first event.
+async fn mark_simulated(sim: &mut Sim<'_>, seed: u64, start: DateTime<Utc>) -> Result<()> {
+    let command = WorldCommand::MarkSimulated {
+        by: "seed".into(),
+        seed,
+        at: start,
+    };
+    sim.run(
+        &mut leadorch_domain::World::default(),
+        SIMULATED,
+        command,
+        start,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The capacity-gate rule: the earlier run's, or a new one created at `start`.
