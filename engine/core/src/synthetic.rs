@@ -135,7 +135,7 @@ pub fn refusal(marker: Option<&Simulated>, views: &Projections) -> Option<String
         if SIMULATOR_ACTORS.contains(&doc.actor.as_str()) {
             continue;
         }
-        for (event_type, _) in &doc.by_type {
+        for event_type in doc.by_type.keys() {
             for (aggregate, what) in real {
                 let of_aggregate = leadorch_domain::event_types(aggregate)
                     .is_some_and(|types| types.iter().any(|(t, _)| *t == event_type.as_str()));
