@@ -379,6 +379,8 @@ pub async fn forget(
 #[derive(Clone)]
 pub struct AccountTokens {
     manager: TokenManager,
+    /// Token events still being recorded (see [`AccountTokens::settle`]).
+    recording: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for AccountTokens {
@@ -429,13 +431,15 @@ impl AccountTokens {
             .map_err(|e| Error::Input(e.to_string()))?;
         let engine = engine.clone();
         let name = account.to_string();
+        let recording: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let tasks = recording.clone();
         manager.on_event(Arc::new(move |event| {
             let engine = engine.clone();
             let name = name.clone();
             let notify = notify.clone();
             let now = Utc::now();
             // Recorded from a task: observers are called synchronously.
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let (command, reconsent) = match event {
                     TokenEvent::Refreshed { expires_at } => (
                         GoogleAccountCommand::RecordTokenRefresh { expires_at, at: now },
@@ -471,8 +475,29 @@ impl AccountTokens {
                     notify(&name, &reason);
                 }
             });
+            if let Ok(mut tasks) = tasks.lock() {
+                tasks.retain(|t| !t.is_finished());
+                tasks.push(task);
+            }
         }));
-        Ok(AccountTokens { manager })
+        Ok(AccountTokens { manager, recording })
+    }
+
+    /// Waits until every token event so far (a refresh, a refused grant) is recorded and
+    /// its notifier called, so a caller about to exit (`daemon --once`) loses none.
+    pub async fn settle(&self) {
+        loop {
+            let pending = match self.recording.lock() {
+                Ok(mut tasks) => std::mem::take(&mut *tasks),
+                Err(_) => return,
+            };
+            if pending.is_empty() {
+                return;
+            }
+            for task in pending {
+                let _ = task.await;
+            }
+        }
     }
 
     /// The underlying manager.

@@ -6,16 +6,18 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use chrono::Utc;
 use clap::Args;
 use leadorch_accounts::{self as accounts, AccountTokens};
 use leadorch_config::Config;
+use leadorch_core::synthetic;
 use leadorch_core::Engine;
 use leadorch_daemon::adapter::{AdsAdapter, SimAdapter};
 use leadorch_daemon::demo;
 use leadorch_daemon::google::GoogleAdapter;
-use leadorch_daemon::Daemon;
+use leadorch_daemon::leader::Leadership;
+use leadorch_daemon::{lines, world, Daemon, Notice};
 use leadorch_google::GoogleAdsClient;
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{db, Metadata};
@@ -29,28 +31,46 @@ pub struct DaemonArgs {
     /// Configuration file (TOML); LEADORCH__SECTION__KEY variables override it
     #[arg(long, env = "LEADORCH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Ads platform: `sim` runs the built-in simulated account in real time beside the
-    /// daemon; `google` acts on the Google Ads customers of the [google] config section with
-    /// the grant stored by `leadorch google connect`
-    #[arg(long, default_value = "sim")]
-    pub adapter: String,
+    /// Ads platform: `google` acts on the Google Ads customers of the [google] config section
+    /// with the grant stored by `leadorch google connect`; `sim` runs the built-in simulated
+    /// account beside the daemon, only on a simulated database (made by `demo`, `seed` or a
+    /// first `daemon --adapter sim` on a new one), continuing the world it records. Without
+    /// it: `google` when [google] account is configured, else an error
+    #[arg(long, value_enum)]
+    pub adapter: Option<AdapterKind>,
     /// Run one cycle and exit
     #[arg(long)]
     pub once: bool,
 }
 
+/// The ads platform the daemon acts on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// The Google Ads customers of [google]
+    Google,
+    /// The built-in simulated account (synthetic databases only)
+    Sim,
+}
+
 pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
-    if args.adapter != "sim" && args.adapter != "google" {
-        bail!(
-            "unknown --adapter {:?}: use `sim` (the built-in simulated account) or `google`",
-            args.adapter
-        );
-    }
     let mut config = load_config(args.config.as_deref())?;
+    let kind = match args.adapter {
+        Some(kind) => kind,
+        None if !config.google.account.is_empty() => AdapterKind::Google,
+        None => bail!(
+            "no ads platform to act on: pass `--adapter sim` for the simulated account (on a database made by `leadorch demo`, `leadorch seed` or a new one), or set `[google] account` in the config file (or LEADORCH__GOOGLE__ACCOUNT) after `leadorch google connect --account NAME`"
+        ),
+    };
     let mut global = g.clone();
     if global.database_url.is_none() && !config.database_url.is_empty() {
         global.database_url = Some(config.database_url.clone());
     }
+    let url = db::redact_url(
+        &global
+            .database_url
+            .clone()
+            .unwrap_or_else(db::default_database_url),
+    );
     let engine = open(&global, Open::Create).await?;
     if let Some(actor) = &g.actor {
         // --actor / LEADORCH_ACTOR names who runs this daemon, over the configuration's.
@@ -60,38 +80,51 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         config.actor = "daemon".into();
     }
     let host = Arc::new(host(None, &config)?);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // The platform, what to call it, and (for the simulator) the world running beside it.
-    let (adapter, platform, world): (Arc<dyn AdsAdapter>, String, Option<JoinHandle<()>>) =
-        if args.adapter == "google" {
+    // The platform and what to call it. The simulated account is refused at once on a
+    // database that is not simulated, and built only once this daemon leads, from the world
+    // the log records then.
+    let (google, platform) = match kind {
+        AdapterKind::Google => {
             let platform = format!(
                 "Google Ads account {} (customers {})",
                 config.google.account,
                 config.google.customers.join(", ")
             );
-            (google_adapter(&engine, &config).await?, platform, None)
-        } else {
-            // The simulated account runs in real time beside the daemon: one simulated minute
-            // per minute, its leads, capacity and metrics recorded as they happen.
-            let sim_config = SimConfig::demo(Utc::now(), 7);
+            let adapter: Arc<dyn AdsAdapter> = google_adapter(&engine, &config).await?;
+            (Some(adapter), platform)
+        }
+        AdapterKind::Sim => {
+            let marker =
+                synthetic::mark_or_check(&engine, "daemon", world::DEFAULT_SEED, Utc::now())
+                    .await
+                    .with_context(|| format!("--adapter sim on {url}"))?;
+            // The demo world's campaign -> team mapping and its teams' calendars (from their
+            // shifts), where the configuration says nothing.
+            let demo_world = SimConfig::demo(Utc::now(), 0);
             if config.facts.timezone == "UTC" {
-                config.facts.timezone = sim_config.timezone.clone();
+                config.facts.timezone = demo_world.timezone.clone();
             }
-            let calendars = leadorch_daemon::demo::shift_calendars(&sim_config);
-            leadorch_daemon::demo::sim_facts(&mut config.facts, &sim_config, calendars);
-            let sim = Arc::new(Mutex::new(
-                Simulator::new(sim_config).map_err(|e| anyhow::anyhow!("simulator: {e}"))?,
-            ));
-            let world = (!args.once).then(|| sim_world(&engine, &sim, stop_rx.clone()));
-            (
-                Arc::new(SimAdapter::new(sim)),
-                "the simulated account".to_string(),
-                world,
-            )
-        };
+            let calendars = leadorch_daemon::demo::shift_calendars(&demo_world);
+            leadorch_daemon::demo::sim_facts(&mut config.facts, &demo_world, calendars);
+            let platform = format!(
+                "the simulated account (a synthetic database, marked by {} at position {})",
+                marker.by, marker.position
+            );
+            (None, platform)
+        }
+    };
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     if args.once {
+        // One cycle, as the leader: never beside a running daemon.
+        let Some(_leadership) = Leadership::try_acquire(engine.store.db()).await? else {
+            bail!("another daemon leads {url}: --once runs only while no daemon runs on the database (stop it, or let it act)");
+        };
+        let (adapter, _) = platform_now(&engine, google, &url, None).await?;
         let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
         let report = d.step(Utc::now()).await?;
+        for line in lines::step_lines(&d, &report) {
+            eprintln!("{line}");
+        }
         outln!("{}", serde_json::to_string(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -100,28 +133,92 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         let _ = stop_tx.send(true);
     });
     eprintln!(
-        "leadorch daemon: {} with {platform}; SIGTERM or Ctrl-C stops after the current step",
-        db::redact_url(
-            &global
-                .database_url
-                .clone()
-                .unwrap_or_else(db::default_database_url)
-        )
+        "leadorch daemon: {url} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",
+        config.facts.timezone
     );
-    let mut on_step = |r: &leadorch_daemon::StepReport| {
-        for e in &r.evaluations {
-            for p in &e.accepted {
-                tracing::info!(evaluation = %e.id, rule = %p.rule, campaign = %p.campaign, action = p.decision.action.name(), "accepted");
-            }
-        }
+    let mut said = Said::default();
+    let mut notify = |n: Notice<'_>| said.notice(n);
+    let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop_rx, &mut notify).await? else {
+        eprintln!("leadorch daemon: stopped");
+        return Ok(ExitCode::SUCCESS);
     };
-    let result = Daemon::run(engine, host, adapter, config, stop_rx, &mut on_step).await;
+    let (adapter, world) = platform_now(&engine, google, &url, Some(stop_rx.clone())).await?;
+    let result = Daemon::lead(
+        leadership,
+        engine,
+        host,
+        adapter,
+        config,
+        stop_rx,
+        &mut notify,
+    )
+    .await;
     if let Some(world) = world {
         world.abort();
     }
     result?;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The platform to act on now: the Google adapter, or the simulated account continuing the
+/// world the log records (with, when `stop` is given, the world running beside the daemon).
+async fn platform_now(
+    engine: &Engine,
+    google: Option<Arc<dyn AdsAdapter>>,
+    url: &str,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Result<(Arc<dyn AdsAdapter>, Option<JoinHandle<()>>)> {
+    if let Some(adapter) = google {
+        return Ok((adapter, None));
+    }
+    let (simulator, _) = world::simulated_account(engine, Utc::now())
+        .await
+        .with_context(|| format!("--adapter sim on {url}"))?;
+    let sim = Arc::new(Mutex::new(simulator));
+    let world = stop.map(|stop| sim_world(engine, &sim, stop));
+    Ok((Arc::new(SimAdapter::new(sim)), world))
+}
+
+/// What the running daemon prints on stderr (plain lines, whatever `LEADORCH_LOG` says):
+/// waiting for and taking the leadership, every decision, change applied or failed and
+/// change made outside the engine ([`lines::step_lines`]), and — once each time they change —
+/// why rules are paused (e.g. the account needs consent again) and which rules do not
+/// compile.
+#[derive(Default)]
+struct Said {
+    paused: Option<String>,
+    broken: Vec<String>,
+}
+
+impl Said {
+    fn notice(&mut self, n: Notice<'_>) {
+        match n {
+            Notice::Waiting => eprintln!(
+                "leadorch daemon: another daemon leads this database; waiting to take over when it stops"
+            ),
+            Notice::Leading => eprintln!("leadorch daemon: leading; acting on this database"),
+            Notice::Step(d, report) => {
+                let now = lines::clock(report.at, lines::zone(d));
+                if report.paused != self.paused {
+                    match &report.paused {
+                        Some(why) => eprintln!("{now}  rules paused: {why}"),
+                        None => eprintln!("{now}  rules act again"),
+                    }
+                    self.paused.clone_from(&report.paused);
+                }
+                if report.broken_rules != self.broken {
+                    for b in report.broken_rules.iter().filter(|b| !self.broken.contains(b)) {
+                        eprintln!("{now}  rule does not compile, skipped: {b}");
+                    }
+                    self.broken.clone_from(&report.broken_rules);
+                }
+                for line in lines::step_lines(d, report) {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
 }
 
 /// Advances the simulated account one minute per minute and records what happens in it,
@@ -185,9 +282,14 @@ async fn google_adapter(
     if s.account.is_empty() {
         bail!("--adapter google needs [google] account in the config file (LEADORCH__GOOGLE__ACCOUNT)");
     }
-    let notify: accounts::Notifier = Arc::new(|account: &str, reason: &str| {
-        tracing::error!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
-        eprintln!("leadorch daemon: Google account {account} needs consent again ({reason}); run `leadorch google connect --account {account}`");
+    // Said at once, in the time zone of the daemon's other lines.
+    let lines_zone: chrono_tz::Tz = config.facts.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let notify: accounts::Notifier = Arc::new(move |account: &str, reason: &str| {
+        tracing::info!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
+        eprintln!(
+            "{}  Google account {account} needs consent again ({reason}): its rules pause; run `leadorch google connect --account {account}`",
+            lines::clock(Utc::now(), lines_zone)
+        );
     });
     let tokens =
         AccountTokens::load(engine, accounts::oauth_config(s)?, &s.account, notify).await?;

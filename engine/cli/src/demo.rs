@@ -116,6 +116,7 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<ExitCode> {
              point --database-url at a new or empty database (or use --db NEW.db)"
         );
     }
+    leadorch_core::synthetic::mark(&engine, "demo", args.seed, start).await?;
     let pace = if args.speed > 0.0 {
         StdDuration::from_secs_f64(1.0 / args.speed)
     } else {

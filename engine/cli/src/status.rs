@@ -82,7 +82,7 @@ pub struct DaemonStatus {
 /// The ads platform.
 #[derive(Debug, Serialize)]
 pub struct AdapterStatus {
-    /// `google` or `none`.
+    /// `google`, `sim` (a simulated database) or `none`.
     pub kind: String,
     /// What it acts on.
     pub detail: String,
@@ -176,6 +176,16 @@ pub async fn gather(
     url: String,
     now: DateTime<Utc>,
 ) -> Result<Status> {
+    let simulated = leadorch_core::synthetic::marker(engine).await?;
+    // On a simulated database `daemon --adapter sim` adds the demo world's campaign -> team
+    // mapping and team calendars where the configuration says nothing: see what it sees.
+    let mut config = config.clone();
+    if simulated.is_some() && config.google.account.is_empty() {
+        let demo_world = leadorch_sim::SimConfig::demo(now, 0);
+        let calendars = leadorch_daemon::demo::shift_calendars(&demo_world);
+        leadorch_daemon::demo::sim_facts(&mut config.facts, &demo_world, calendars);
+    }
+    let config = &config;
     // The facts view (campaigns, teams) and the last evaluation, in one pass over the log.
     let mut view = FactsView::default();
     let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
@@ -352,13 +362,9 @@ pub async fn gather(
         }
     }
 
-    let adapter = if config.google.account.is_empty() {
-        AdapterStatus {
-            kind: "none".into(),
-            detail: "no Google account configured ([google] account, LEADORCH__GOOGLE__ACCOUNT)"
-                .into(),
-        }
-    } else {
+    // What `leadorch daemon` without --adapter acts on: Google when configured; on a
+    // simulated database, `--adapter sim` continues the simulated account.
+    let adapter = if !config.google.account.is_empty() {
         AdapterStatus {
             kind: "google".into(),
             detail: format!(
@@ -370,6 +376,21 @@ pub async fn gather(
                     config.google.customers.join(", ")
                 }
             ),
+        }
+    } else if let Some(m) = &simulated {
+        AdapterStatus {
+            kind: "sim".into(),
+            detail: format!(
+                "the simulated account (`leadorch daemon --adapter sim`): a simulated database, \
+                 marked by {} at position {}",
+                m.by, m.position
+            ),
+        }
+    } else {
+        AdapterStatus {
+            kind: "none".into(),
+            detail: "no Google account configured ([google] account, LEADORCH__GOOGLE__ACCOUNT)"
+                .into(),
         }
     };
     if adapter.kind == "none" {

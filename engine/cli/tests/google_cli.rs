@@ -309,3 +309,122 @@ async fn a_denied_consent_records_nothing() {
     assert!(ok, "{err}");
     assert_eq!(list.trim(), "", "no account recorded");
 }
+
+/// The number of events in the log (`audit verify --json`).
+fn event_count(s: &Setup) -> u64 {
+    let (ok, out, err) = s.run(&["audit", "verify", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["events"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_adapter_the_daemon_acts_on_the_configured_google_account_and_never_simulates_on_it(
+) {
+    let s = Setup::new().await;
+    s.connect("ops").await;
+    // No --adapter: the configured Google account.
+    let config = s.dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n"),
+    )
+    .unwrap();
+    let mut cmd = s.cmd(&["daemon", "--once", "--config", config.to_str().unwrap()]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, events, err) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(events.lines().count(), 1, "{events}");
+    assert!(events.contains("1234567890/111"), "{events}");
+
+    // The simulator refuses this database: it is not marked simulated (and holds a grant).
+    let before = event_count(&s);
+    let (ok, _, err) = s.run(&["daemon", "--adapter", "sim", "--once"]);
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--adapter sim on sqlite://"), "{err}");
+    assert!(err.contains("not marked simulated"), "{err}");
+    assert!(err.contains("leadorch demo --db"), "{err}");
+    assert_eq!(event_count(&s), before, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_refuses_a_simulated_database_once_a_google_account_is_connected() {
+    let s = Setup::new().await;
+    let (ok, _, err) = s.run(&[
+        "demo",
+        "--minutes",
+        "5",
+        "--json",
+        "--rules",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules"),
+        "--db",
+        s.db().to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    s.connect("ops").await;
+    let before = event_count(&s);
+    let (ok, _, err) = s.run(&["daemon", "--adapter", "sim", "--once"]);
+    assert!(!ok);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("holds Google account \"ops\""), "{err}");
+    assert!(err.contains("--adapter google"), "{err}");
+    assert_eq!(event_count(&s), before, "nothing written");
+    // So does the seed, asked to continue it.
+    let (ok, _, err) = s.run(&["seed", "--events", "10"]);
+    assert!(!ok);
+    assert!(err.contains("holds Google account \"ops\""), "{err}");
+    assert_eq!(event_count(&s), before, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_says_at_once_when_an_account_needs_consent_again() {
+    let s = Setup::new().await;
+    s.connect("ops").await;
+    // Google ends the grant behind our back (the user revoked it in their Google account).
+    s.oauth.revoke_all();
+    let config = s.dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n"),
+    )
+    .unwrap();
+    let mut cmd = s.cmd(&[
+        "daemon",
+        "--adapter",
+        "google",
+        "--once",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    // The default log level: the line is the daemon's output, not a diagnostic.
+    cmd.env_remove("LEADORCH_LOG");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = err
+        .lines()
+        .find(|l| l.contains("Google account ops needs consent again"))
+        .unwrap_or_else(|| panic!("no re-consent line: {err}"));
+    assert!(
+        line.ends_with("run `leadorch google connect --account ops`"),
+        "{line}"
+    );
+    let (time, _) = line.split_once("  ").unwrap();
+    assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{line}");
+    // And it is on record before the one step ends (nothing lost when --once exits).
+    let (ok, list, err) = s.run(&["google", "list", "--json"]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(row["status"], "reconsent_needed", "{row}");
+}

@@ -208,7 +208,7 @@ fn the_daemon_stops_gracefully_on_sigterm() {
         &["rules", "save", "rules/capacity_gate.rhai", "--enable"],
     );
     let child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(["daemon"])
+        .args(["daemon", "--adapter", "sim"])
         .current_dir(repo())
         .env("LEADORCH_HOME", home)
         .env_remove("DATABASE_URL")

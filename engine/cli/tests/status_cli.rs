@@ -208,3 +208,42 @@ fn status_on_an_empty_database_says_what_is_missing_and_never_creates_one() {
     assert!(out.contains("warning: no campaigns recorded"), "{out}");
     assert!(out.contains("accounts   none connected"), "{out}");
 }
+
+#[test]
+fn on_the_demo_database_every_example_rule_covers_a_campaign_and_the_adapter_is_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    ok(
+        dir.path(),
+        &[
+            "demo",
+            "--minutes",
+            "30",
+            "--json",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let url = format!("sqlite://{}", db.display());
+    let v: serde_json::Value = serde_json::from_str(&ok(
+        dir.path(),
+        &["--database-url", &url, "status", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(v["adapter"]["kind"], "sim", "{v}");
+    for rule in v["rules"].as_array().unwrap() {
+        assert!(rule["campaigns"].as_u64().unwrap() > 0, "{rule}");
+    }
+    let warnings: Vec<&str> = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.contains("can never act") || w.contains("has no team")),
+        "{warnings:?}"
+    );
+}

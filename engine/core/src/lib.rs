@@ -8,6 +8,7 @@ pub mod projection;
 pub mod retention;
 pub mod seed;
 pub mod subjects;
+pub mod synthetic;
 pub mod time_travel;
 
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};

@@ -258,6 +258,8 @@ impl Projections {
             // Evaluations are read from their own streams (`leadorch explain`); the audit
             // view counts them.
             AnyEvent::Evaluation(_) => {}
+            // The simulated-world marker is read from its stream (`leadorch_core::synthetic`).
+            AnyEvent::World(_) => {}
         }
         self.position = rec.position;
         self.recorded_at = rec.recorded_at;

@@ -60,7 +60,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "39e9091688a25ba3d19d8ab6b13cc18d8be17b982b88cc65a9609fa495030b64"
+        "ce98b192ad94fd9c88fffb0872d1b4c6ec6f55babaef11d1fb353d64440f63b6"
     );
     // A second run, a week later, continues the history (the path that starts from the
     // read models).
@@ -77,15 +77,15 @@ async fn seed_42_writes_the_pinned_history() {
     assert_eq!(
         serde_json::to_string(&more).unwrap(),
         concat!(
-            r#"{"events":1000,"leads":131,"duplicates":3,"consents":131,"#,
-            r#""capacity_snapshots":336,"campaign_changes":38,"manual_changes":1,"#,
-            r#""erasures":3,"from":"2026-05-31T10:00:00+00:00","#,
-            r#""to":"2026-06-01T14:15:00+00:00","head":4000,"continued_from":3000}"#
+            r#"{"events":1000,"leads":135,"duplicates":5,"consents":135,"#,
+            r#""capacity_snapshots":333,"campaign_changes":26,"manual_changes":0,"#,
+            r#""erasures":1,"from":"2026-05-31T10:00:00+00:00","#,
+            r#""to":"2026-06-01T13:45:00+00:00","head":4000,"continued_from":3000}"#
         )
     );
     assert_eq!(
         fingerprint(&e).await,
-        "23b7d618375cbf07d8e307fd19cf9dc841641e07e96d72ae05e1ceb1bfe4b009"
+        "8a21050a416b419df6ccb75984690421948a47667fff50346117a52300066e73"
     );
     e.store.db().close().await;
     t.cleanup().await;

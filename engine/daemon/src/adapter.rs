@@ -69,6 +69,9 @@ pub trait AdsAdapter: Send + Sync {
     async fn cannot_act(&self) -> Option<String> {
         None
     }
+    /// Waits until whatever the platform records on its own (e.g. a refused grant, recorded
+    /// as `ReconsentNeeded`) is in the log; each step ends with it.
+    async fn settle(&self) {}
     /// Hourly metrics of the hours starting in `[from, to)`, as the platform reports them
     /// now (the current hour keeps growing). Platforms whose metrics reach the log another
     /// way (the simulator's are recorded as it runs) report none.

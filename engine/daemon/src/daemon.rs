@@ -59,6 +59,8 @@ pub struct EvalSummary {
 /// What one step did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct StepReport {
+    /// The step's time (what rules saw as now).
+    pub at: DateTime<Utc>,
     /// Evaluations made.
     pub evaluations: Vec<EvalSummary>,
     /// Changes handled by the executor.
@@ -71,6 +73,17 @@ pub struct StepReport {
     /// again), when the platform cannot act.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paused: Option<String>,
+}
+
+/// What [`Daemon::run`] tells its caller as it goes.
+pub enum Notice<'a> {
+    /// Another daemon leads this database: this one waits to take over (said once, when it
+    /// starts waiting).
+    Waiting,
+    /// This daemon leads now.
+    Leading,
+    /// A step ran (the daemon, for campaign names and settings).
+    Step(&'a Daemon, &'a StepReport),
 }
 
 /// The daemon's state.
@@ -271,7 +284,10 @@ impl Daemon {
 
     /// One cycle at `now`.
     pub async fn step(&mut self, now: DateTime<Utc>) -> Result<StepReport> {
-        let mut report = StepReport::default();
+        let mut report = StepReport {
+            at: now,
+            ..StepReport::default()
+        };
         self.read_new().await?;
         let reconcile_due = self
             .last_reconcile
@@ -301,6 +317,9 @@ impl Daemon {
                 &self.config.actor,
             )
             .await?;
+        // What the platform recorded on its own during the step (a refused grant) is in
+        // the log, and said, before the step ends.
+        self.adapter.settle().await;
         self.read_new().await?;
         Ok(report)
     }
@@ -421,32 +440,65 @@ impl Daemon {
         adapter: Arc<dyn AdsAdapter>,
         config: Config,
         mut stop: watch::Receiver<bool>,
-        on_step: &mut (dyn FnMut(&StepReport) + Send),
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
     ) -> Result<()> {
-        let mut leadership = loop {
+        let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop, notify).await? else {
+            return Ok(());
+        };
+        Daemon::lead(leadership, engine, host, adapter, config, stop, notify).await
+    }
+
+    /// Takes the leadership of `engine`'s database, waiting while another daemon holds it
+    /// ([`Notice::Waiting`] once, at once; [`Notice::Leading`] when taken); `None` when
+    /// `stop` fired first.
+    pub async fn wait_to_lead(
+        engine: &Engine,
+        stop: &mut watch::Receiver<bool>,
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> Result<Option<Leadership>> {
+        let mut waiting = false;
+        let leadership = loop {
             if *stop.borrow() {
-                return Ok(());
+                return Ok(None);
             }
             if let Some(l) = Leadership::try_acquire(engine.store.db()).await? {
                 break l;
             }
-            tracing::info!("another daemon leads; waiting");
+            if !waiting {
+                waiting = true;
+                tracing::info!("another daemon leads; waiting");
+                notify(Notice::Waiting);
+            }
             tokio::select! {
                 _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
                 changed = stop.changed() => {
                     if changed.is_err() {
-                        return Ok(());
+                        return Ok(None);
                     }
                 }
             }
         };
         tracing::info!("leading");
+        notify(Notice::Leading);
+        Ok(Some(leadership))
+    }
+
+    /// [`Daemon::run`] once the leadership is held: steps until `stop` turns true.
+    pub async fn lead(
+        mut leadership: Leadership,
+        engine: Engine,
+        host: Arc<RuleHost>,
+        adapter: Arc<dyn AdsAdapter>,
+        config: Config,
+        mut stop: watch::Receiver<bool>,
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> Result<()> {
         let mut daemon = Daemon::start(engine, host, adapter, config).await?;
         let mut sub = CatchUp::new(&daemon.engine.store.log, daemon.view.position, PAGE)
             .poll_every(StdDuration::from_millis(200));
         loop {
             let report = daemon.step(Utc::now()).await?;
-            on_step(&report);
+            notify(Notice::Step(&daemon, &report));
             if *stop.borrow() {
                 return Ok(());
             }

@@ -191,6 +191,12 @@ impl AdsAdapter for GoogleAdapter {
         Ok(out)
     }
 
+    async fn settle(&self) {
+        if let Some(grant) = &self.grant {
+            grant.settle().await;
+        }
+    }
+
     async fn cannot_act(&self) -> Option<String> {
         let reason = self.grant.as_ref()?.manager().reconsent_reason().await?;
         Some(format!(

@@ -10,6 +10,8 @@
 //! - [`adapter`]: the platform boundary; [`adapter::SimAdapter`] over the simulator.
 //! - [`google`]: [`google::GoogleAdapter`], the same boundary over the Google Ads REST API.
 //! - [`demo`]: simulator + daemon + example rules on an accelerated clock.
+//! - [`world`]: the simulated account of `daemon --adapter sim`, continuing the recorded world.
+//! - [`lines`]: what a running daemon says at the default log level.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,8 +21,10 @@ pub mod demo;
 pub mod executor;
 pub mod google;
 pub mod leader;
+pub mod lines;
+pub mod world;
 
-pub use daemon::{Daemon, StepReport};
+pub use daemon::{Daemon, Notice, StepReport};
 
 /// Errors of the daemon.
 #[derive(Debug, thiserror::Error)]

@@ -42,6 +42,7 @@ pub mod rule;
 pub mod subject;
 pub mod time;
 pub mod upcast;
+pub mod world;
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
@@ -60,6 +61,7 @@ pub use lead::{Lead, LeadCommand, LeadError, LeadEvent, LeadStatus};
 pub use personal::{KeyPurpose, PersonalData, PersonalField};
 pub use rule::{Rule, RuleCommand, RuleError, RuleEvent};
 pub use subject::{DataSubject, SubjectCommand, SubjectError, SubjectEvent};
+pub use world::{World, WorldCommand, WorldError, WorldEvent};
 
 /// The domain's aggregates, listed once: calls `$callback! { … }` with one entry per aggregate,
 /// in a stable order (the order of [`AGGREGATE_TYPES`]).
@@ -141,6 +143,11 @@ macro_rules! for_each_aggregate {
                 type_name: "evaluation", module: evaluation,
                 command: $crate::EvaluationCommand, event: $crate::EvaluationEvent,
                 error: $crate::EvaluationError, doc: "An event of an [`Evaluation`].",
+            }
+            {
+                variant: World, aggregate: $crate::World, type_name: "world", module: world,
+                command: $crate::WorldCommand, event: $crate::WorldEvent,
+                error: $crate::WorldError, doc: "An event of the [`World`].",
             }
         }
     };
@@ -583,7 +590,7 @@ mod tests {
     fn aggregate_types_are_unique_and_have_event_tables() {
         let unique: BTreeSet<&str> = AGGREGATE_TYPES.iter().copied().collect();
         assert_eq!(unique.len(), AGGREGATE_TYPES.len());
-        assert_eq!(AGGREGATE_TYPES.len(), 8);
+        assert_eq!(AGGREGATE_TYPES.len(), 9);
         for t in AGGREGATE_TYPES {
             assert!(!t.contains(':'));
             assert!(event_types(t).is_some_and(|e| !e.is_empty()));

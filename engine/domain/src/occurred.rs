@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AnyEvent, CampaignEvent, CapacityEvent, ConsentEvent, EvaluationEvent, GoogleAccountEvent,
-    LeadEvent, RuleEvent, SubjectEvent,
+    LeadEvent, RuleEvent, SubjectEvent, WorldEvent,
 };
 
 impl AnyEvent {
@@ -51,6 +51,7 @@ impl AnyEvent {
                 | GoogleAccountEvent::DataDeleted { at, .. },
             ) => *at,
             AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) => r.at,
+            AnyEvent::World(WorldEvent::WorldSimulated { at, .. }) => *at,
         }
     }
 }

@@ -11,4 +11,4 @@ mod sim;
 pub use config::{Shift, SimCampaign, SimConfig, SimTeam, WEEKDAYS};
 pub use error::{Result, SimError};
 pub use report::{CampaignTotals, SimCampaignState, SimEvent, SimSummary, TeamCapacity};
-pub use sim::Simulator;
+pub use sim::{RecordedCampaign, RecordedLead, RecordedWorld, Simulator};

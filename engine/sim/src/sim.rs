@@ -3,7 +3,10 @@
 //! clock and the order of each minute.
 
 mod account;
+mod resume;
 mod team;
+
+pub use resume::{RecordedCampaign, RecordedLead, RecordedWorld};
 
 use std::collections::BTreeMap;
 

@@ -21,8 +21,9 @@ mod writer;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::world::SIMULATED;
 use leadorch_domain::{
-    stream_id, Campaign, CampaignCommand, CapacitySnapshot, Lead, Rule, RuleCommand,
+    stream_id, Campaign, CampaignCommand, CapacitySnapshot, Lead, Rule, RuleCommand, WorldCommand,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -137,6 +138,10 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             None
         })
     };
+    if let Some(views) = prior().await?.as_ref() {
+        // Only a simulated history is continued (ADR 0018).
+        crate::synthetic::check(engine, views).await?;
+    }
     let guess = start_at(prior().await?.as_ref(), head, opts)?;
     let dry = run(
         Sim::dry(engine, StdRng::seed_from_u64(opts.seed ^ head), opts.events),
@@ -144,6 +149,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
         guess,
         opts.end,
         head > 0,
+        opts.seed,
     )
     .await?;
     let start = if head == 0 {
@@ -177,7 +183,7 @@ pub async fn seed(engine: &Engine, opts: &SeedOptions) -> Result<SeedReport> {
             ..Default::default()
         },
     );
-    let done = run(sim, prior().await?, start, opts.end, false).await?;
+    let done = run(sim, prior().await?, start, opts.end, false, opts.seed).await?;
     Ok(done.report)
 }
 
@@ -190,16 +196,22 @@ struct Ran {
     fit: u64,
 }
 
-/// Sets up the world at `start` (continuing `prior`) and runs ticks until `sim` holds all
-/// its events (or, with `stop_past_end`, until a tick ends after `end`).
+/// Sets up the world at `start` (continuing `prior`; a new one is marked simulated first,
+/// with `seed`) and runs ticks until `sim` holds all its events (or, with `stop_past_end`,
+/// until a tick ends after `end`).
 async fn run(
     mut sim: Sim<'_>,
     mut prior: Option<Projections>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     stop_past_end: bool,
+    seed: u64,
 ) -> Result<Ran> {
     let engine = sim.engine;
+    // A new history is marked simulated first (ADR 0018).
+    if prior.is_none() {
+        mark_simulated(&mut sim, seed, start).await?;
+    }
     let rule_id = capacity_gate(&mut sim, prior.as_ref(), start).await?;
     let campaigns = campaigns(&mut sim, prior.as_mut(), start).await?;
     sim.flush().await?;
@@ -261,6 +273,23 @@ fn start_at(prior: Option<&Projections>, head: u64, opts: &SeedOptions) -> Resul
             .and_then(|t| t.with_nanosecond(0))
             .unwrap_or(opts.end),
     })
+}
+
+/// The marker of a simulated world ([`crate::synthetic`]), the history's first event.
+async fn mark_simulated(sim: &mut Sim<'_>, seed: u64, start: DateTime<Utc>) -> Result<()> {
+    let command = WorldCommand::MarkSimulated {
+        by: "seed".into(),
+        seed,
+        at: start,
+    };
+    sim.run(
+        &mut leadorch_domain::World::default(),
+        SIMULATED,
+        command,
+        start,
+    )
+    .await?;
+    Ok(())
 }
 
 /// The capacity-gate rule: the earlier run's, or a new one created at `start`.
