@@ -160,13 +160,44 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let database = database_of(&cli);
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_line(&e));
+            eprintln!("error: {}", name_full_disk(error_line(&e), &database));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The database a command works on, for messages (no password): the demo's `--db`, else the
+/// global `--database-url`/`DATABASE_URL`, else the default file.
+fn database_of(cli: &Cli) -> String {
+    let url = match &cli.command {
+        Command::Demo(demo::DemoArgs { db: Some(db), .. }) => {
+            format!("sqlite://{}", db.display())
+        }
+        _ => cli
+            .global
+            .database_url
+            .clone()
+            .unwrap_or_else(leadorch_store::db::default_database_url),
+    };
+    leadorch_store::db::redact_url(&url)
+}
+
+/// A full disk is reported where the database is not known to the code that hit it (a
+/// checkpoint, a key, a read model): name the command's database in the line.
+fn name_full_disk(line: String, database: &str) -> String {
+    const UNNAMED: &str = "no space left for the database (";
+    if line.contains(UNNAMED) {
+        line.replace(
+            UNNAMED,
+            &format!("no space left for the database {database} ("),
+        )
+    } else {
+        line
     }
 }
 
