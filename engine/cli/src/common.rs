@@ -61,6 +61,22 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     Ok(Config::load(path, std::env::vars())?)
 }
 
+/// On a simulated database (one `demo`, `seed` or `daemon --adapter sim` made) with no
+/// Google account configured, what `daemon --adapter sim` adds to the facts settings: the
+/// demo world's campaign -> team mapping and its teams' calendars, where the configuration
+/// says nothing. So `status`, `rules dry-run` and `rules backtest` see what the daemon sees.
+pub async fn simulated_facts(engine: &Engine, config: &mut Config) -> Result<()> {
+    if !config.google.account.is_empty()
+        || leadorch_core::synthetic::marker(engine).await?.is_none()
+    {
+        return Ok(());
+    }
+    let world = leadorch_sim::SimConfig::demo(chrono::Utc::now(), 0);
+    let calendars = leadorch_daemon::demo::shift_calendars(&world);
+    leadorch_daemon::demo::sim_facts(&mut config.facts, &world, calendars);
+    Ok(())
+}
+
 /// The rules host over `lib` (`--lib`), else the configured library (`rules_lib`,
 /// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists). A library folder that is given
 /// but is not a folder is an error, not an empty library.

@@ -66,11 +66,19 @@ fn per_lead(spend_micros: i64, leads: u64) -> i64 {
 /// Where the demo writes: `--db PATH` (a new SQLite file), `--database-url URL` (an empty
 /// database, created when missing), else a new `demo-<time>.db` in the data folder.
 fn target(g: &Global, args: &DemoArgs) -> Result<StoreConfig> {
+    // `--db` on the command line beats a DATABASE_URL standing in the environment; both
+    // flags on one command line are a contradiction.
+    let url_flag = g.on_command_line.contains(&"--database-url");
     let url = match (&args.db, &g.database_url) {
-        (Some(_), Some(url)) => bail!(
-            "both --db and --database-url/DATABASE_URL ({}) name the demo's database: give one",
+        (Some(_), Some(url)) if url_flag => bail!(
+            "both --db and --database-url ({}) name the demo's database: give one",
             db::redact_url(url)
         ),
+        (Some(p), Some(_)) | (Some(p), None) if p.exists() => bail!(
+            "{} exists: the demo writes a fresh database; pick a new --db path",
+            p.display()
+        ),
+        (Some(p), Some(_)) => format!("sqlite://{}", p.display()),
         (Some(p), None) => {
             if p.exists() {
                 bail!(

@@ -20,7 +20,7 @@ use serde_json::json;
 
 use crate::common::{
     actor, as_of, find_lib, host, host_near, host_over, lib_hint, load_config, money, open,
-    progress_bar, time_arg, with_lib_hint, Open,
+    progress_bar, simulated_facts, time_arg, with_lib_hint, Open,
 };
 use crate::Global;
 
@@ -567,9 +567,10 @@ async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
 }
 
 async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
     let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
+    simulated_facts(&engine, &mut config).await?;
     let rule = rule_arg(&engine, &host, &args.rule, None)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
@@ -653,9 +654,10 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
 }
 
 async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
     let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
+    simulated_facts(&engine, &mut config).await?;
     let rule = rule_arg(&engine, &host, &args.rule, args.version)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;

@@ -177,14 +177,9 @@ pub async fn gather(
     now: DateTime<Utc>,
 ) -> Result<Status> {
     let simulated = leadorch_core::synthetic::marker(engine).await?;
-    // On a simulated database `daemon --adapter sim` adds the demo world's campaign -> team
-    // mapping and team calendars where the configuration says nothing: see what it sees.
+    // See what `daemon --adapter sim` sees on a simulated database.
     let mut config = config.clone();
-    if simulated.is_some() && config.google.account.is_empty() {
-        let demo_world = leadorch_sim::SimConfig::demo(now, 0);
-        let calendars = leadorch_daemon::demo::shift_calendars(&demo_world);
-        leadorch_daemon::demo::sim_facts(&mut config.facts, &demo_world, calendars);
-    }
+    crate::common::simulated_facts(engine, &mut config).await?;
     let config = &config;
     // The facts view (campaigns, teams) and the last evaluation, in one pass over the log.
     let mut view = FactsView::default();

@@ -66,6 +66,29 @@ fn a_backtest_replaces_only_the_rule_under_test_and_explains_its_columns() {
     let campaigns = report["campaigns"].as_object().unwrap();
     assert_eq!(campaigns["123-456-7890/1001"]["name"], "NL Generic");
 
+    // The saved capacity gate over its own history, with no configuration: it sees what the
+    // daemon saw (BE Generic's team comes from the demo world's mapping), makes the same
+    // decisions, and so adds nothing.
+    let mut args = vec![
+        "--database-url",
+        url.as_str(),
+        "rules",
+        "backtest",
+        "capacity_gate",
+    ];
+    args.extend_from_slice(&window);
+    args.push("--json");
+    let own: serde_json::Value = serde_json::from_str(&ok(home, &args)).unwrap();
+    assert!(
+        own["campaigns"]["123-456-7890/1004"]["flips_backtest"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{own}"
+    );
+    assert_eq!(own["totals"]["spend_added_micros"], 0, "{own}");
+    assert_eq!(own["totals"]["spend_avoided_micros"], 0, "{own}");
+
     // The saved capacity gate, as a person reads it.
     let mut args = vec![
         "--database-url",

@@ -229,6 +229,23 @@ fn demo_writes_to_the_database_url_it_is_given() {
     assert!(!both.status.success());
     assert!(stderr(&both).contains("give one"), "{}", stderr(&both));
     assert!(!other.exists());
+    // A DATABASE_URL standing in the environment gives way to --db on the command line.
+    let env_url = format!("sqlite://{}", home.join("from-env.db").display());
+    let o = common::leadorch_with(
+        home,
+        &[
+            "demo",
+            "--minutes",
+            "5",
+            "--json",
+            "--db",
+            other.to_str().unwrap(),
+        ],
+        &[("DATABASE_URL", env_url.as_str())],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(other.exists());
+    assert!(!home.join("from-env.db").exists());
 }
 
 #[test]

@@ -366,8 +366,6 @@ async fn the_simulator_refuses_a_simulated_database_once_a_google_account_is_con
         "--json",
         "--rules",
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules"),
-        "--db",
-        s.db().to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
     s.connect("ops").await;

@@ -286,7 +286,9 @@ pub async fn run(
                         started = true;
                     }
                     // Scheduled evaluations due before this event.
-                    while let Some(due) = next_due.filter(|d| *d <= t) {
+                    // Due strictly before this event: what happened at the due time itself is
+                    // folded first, as the daemon sees it when it evaluates at that time.
+                    while let Some(due) = next_due.filter(|d| *d < t) {
                         account(&view, &virt, &hind, &mut report, clock, due, opts.facts);
                         clock = due;
                         evaluate_at(host, rule, &view, &mut virt, due, opts, &mut report);
