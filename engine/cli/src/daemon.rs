@@ -120,6 +120,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             bail!("another daemon leads {url}: --once runs only while no daemon runs on the database (stop it, or let it act)");
         };
         let (adapter, _) = platform_now(&engine, google, &url, None).await?;
+        say_what_cannot_act(&engine, &config, &url).await?;
         let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
         let report = d.step(Utc::now()).await?;
         for line in lines::step_lines(&d, &report) {
@@ -136,6 +137,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         "leadorch daemon: {url} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",
         config.facts.timezone
     );
+    say_what_cannot_act(&engine, &config, &url).await?;
     let mut said = Said::default();
     let mut notify = |n: Notice<'_>| said.notice(n);
     let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop_rx, &mut notify).await? else {
@@ -159,6 +161,22 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     result?;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says at start, one line each, every rule or campaign that can never act (the warnings of
+/// `leadorch status`): no rules, rules covering no campaign, campaigns without a team, teams
+/// without a capacity reading, accounts needing consent.
+async fn say_what_cannot_act(engine: &Engine, config: &Config, url: &str) -> Result<()> {
+    let status = crate::health::gather(engine, config, url.to_string(), Utc::now()).await?;
+    // It is about to read the campaigns: that none is recorded yet is no warning here.
+    for w in status
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with(crate::health::NO_CAMPAIGNS))
+    {
+        eprintln!("leadorch daemon: warning: {w}");
+    }
+    Ok(())
 }
 
 /// The platform to act on now: the Google adapter, or the simulated account continuing the

@@ -26,6 +26,7 @@ mod events;
 mod explain;
 mod globals;
 mod google;
+mod health;
 mod init;
 mod replay;
 mod retention;

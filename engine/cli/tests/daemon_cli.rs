@@ -146,6 +146,14 @@ fn the_first_simulated_daemon_marks_a_new_database_and_the_next_one_continues() 
     let url = format!("sqlite://{}", home.join("leadorch.db").display());
     let first = leadorch(home, &["daemon", "--adapter", "sim", "--once"]);
     assert!(first.status.success(), "{}", stderr(&first));
+    // It says at start what can never act: here, that no rule is saved.
+    let err = stderr(&first);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("leadorch daemon: warning: no rules saved")),
+        "{err}"
+    );
+    assert!(!err.contains("no campaigns recorded"), "{err}");
     let marker = events_of(home, &url, "WorldSimulated");
     assert_eq!(marker.len(), 1);
     assert_eq!(marker[0]["position"], 1, "{marker:?}");

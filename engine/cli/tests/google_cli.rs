@@ -189,6 +189,11 @@ async fn connect_act_revoke_and_forget_a_google_account() {
         config.to_str().unwrap(),
     ]);
     assert!(ok, "{err}");
+    // With a real account and nothing to decide with, it says so at start.
+    assert!(
+        err.contains("leadorch daemon: warning: no rules saved"),
+        "{err}"
+    );
     let observed = || {
         s.run(&[
             "events",
