@@ -327,7 +327,8 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let engine = Engine::open(&StoreConfig::new(url)).await?;
     save_rule(&engine, &host, "gate", GATE, true, Utc::now(), "bench").await?;
-    let sim = Simulator::new(SimConfig::demo(Utc::now(), 7)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let world = SimConfig::demo(Utc::now(), 7);
+    let sim = Simulator::new(world.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let adapter = Arc::new(Probe {
         inner: SimAdapter::new(Arc::new(Mutex::new(sim))),
@@ -335,6 +336,10 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     });
     let mut config = Config::default();
     config.policy.min_dwell = "0m".into();
+    // The simulated world's campaign -> team mapping, as `daemon --adapter sim` has it (BE
+    // Generic's team comes from it, not from a label).
+    let calendars = leadorch_daemon::demo::shift_calendars(&world);
+    leadorch_daemon::demo::sim_facts(&mut config.facts, &world, calendars);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let daemon = {
         let (e, a) = (engine.clone(), adapter.clone());

@@ -79,3 +79,50 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `leadorch-bench rules` end to end on a tiny workload: the ticks agree with the peer and the
+/// running daemon acts on every capacity event (the demo world's campaigns, as the daemon
+/// sees them on a simulated database).
+#[test]
+fn bench_rules_runs_the_tick_and_the_daemon_acts_on_every_event() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let rules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args([
+            "rules",
+            "--campaigns",
+            "40",
+            "--rules",
+            "4",
+            "--ticks",
+            "2",
+            "--events",
+            "4",
+            "--rules-dir",
+            rules_dir,
+        ])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("reaction latency over 4 capacity events"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("reaction latency (append acknowledged -> adapter apply): p50 ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("ratio leadorch/rhai-serde = ")),
+        "{stdout}"
+    );
+}
