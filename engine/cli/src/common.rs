@@ -274,3 +274,26 @@ pub fn money(micros: i64) -> String {
     }
     format!("{}{grouped}.{cents:02}", if micros < 0 { "-" } else { "" })
 }
+
+/// Completes on SIGTERM or Ctrl-C (Ctrl-C alone where there are no Unix signals).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -130,7 +130,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     tokio::spawn(async move {
-        shutdown_signal().await;
+        crate::common::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     eprintln!(
@@ -266,28 +266,6 @@ fn sim_world(
             }
         }
     })
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
 
 /// The Google Ads adapter for the daemon, from `[google]`: the account's stored grant, its

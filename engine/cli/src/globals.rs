@@ -68,6 +68,8 @@ fn uses(cmd: &Command) -> Uses {
         },
         Command::Explain(_) => u("explain", true, false),
         Command::Status(_) => u("status", true, false),
+        // Opens no database yet: /healthz alone (the keyed endpoints will).
+        Command::Serve(_) => u("serve", false, false),
         Command::Google(google::GoogleCommand::List { .. }) => u("google list", true, false),
         Command::Google(_) => u("google", true, true),
         Command::Completions { .. } => u("completions", false, false),

@@ -32,6 +32,7 @@ mod replay;
 mod retention;
 mod rules;
 mod seed;
+mod serve;
 mod status;
 mod subjects;
 
@@ -114,6 +115,8 @@ pub enum Command {
     /// teams and covering rules, teams' capacity readings; a warning line for every rule or
     /// campaign that can never act
     Status(status::StatusArgs),
+    /// The HTTP API alone, no rules acting (today: GET /healthz; the keyed endpoints follow)
+    Serve(serve::ServeArgs),
     /// Google accounts: connect (OAuth consent), revoke, forget, list
     #[command(subcommand)]
     Google(google::GoogleCommand),
@@ -238,6 +241,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
         Command::Status(args) => status::run(g, args).await,
+        Command::Serve(args) => serve::run(args).await,
         Command::Google(cmd) => google::run(g, cmd).await,
         Command::Completions { shell } => completions(shell),
         Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,
