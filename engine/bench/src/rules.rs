@@ -338,8 +338,7 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     config.policy.min_dwell = "0m".into();
     // The simulated world's campaign -> team mapping, as `daemon --adapter sim` has it (BE
     // Generic's team comes from it, not from a label).
-    let calendars = leadorch_daemon::demo::shift_calendars(&world);
-    leadorch_daemon::demo::sim_facts(&mut config.facts, &world, calendars);
+    leadorch_daemon::demo::sim_facts(&mut config.facts, &world);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let daemon = {
         let (e, a) = (engine.clone(), adapter.clone());

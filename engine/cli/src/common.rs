@@ -72,8 +72,7 @@ pub async fn simulated_facts(engine: &Engine, config: &mut Config) -> Result<()>
         return Ok(());
     }
     let world = leadorch_sim::SimConfig::demo(chrono::Utc::now(), 0);
-    let calendars = leadorch_daemon::demo::shift_calendars(&world);
-    leadorch_daemon::demo::sim_facts(&mut config.facts, &world, calendars);
+    leadorch_daemon::demo::sim_facts(&mut config.facts, &world);
     Ok(())
 }
 
@@ -295,5 +294,63 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Left-aligned columns two spaces apart, as wide as their longest cell (in characters); the
+/// last column is not padded.
+pub fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
+    print_columns(header, rows, false)
+}
+
+/// Like [`print_table`], with every column after the first right-aligned (figures); nothing
+/// at all when there are no rows.
+pub fn print_figures<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    print_columns(header, rows, true)
+}
+
+fn print_columns<const N: usize>(
+    header: [&str; N],
+    rows: &[[String; N]],
+    figures: bool,
+) -> Result<()> {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            let width = widths[i];
+            match (figures, i) {
+                (false, i) if i + 1 == N => text.push_str(cell),
+                (false, _) | (true, 0) => text.push_str(&format!("{cell:<width$}")),
+                (true, _) => text.push_str(&format!("{cell:>width$}")),
+            }
+            if i + 1 < N {
+                text.push_str("  ");
+            }
+        }
+        text
+    };
+    outln!("{}", line(header))?;
+    for row in rows {
+        outln!("{}", line(row.each_ref().map(String::as_str)))?;
+    }
+    Ok(())
+}
+
+/// A campaign as people read it: `NL Generic (123-456-7890/1001)`, the id alone when its name
+/// is unknown (or its Google data was deleted).
+pub fn campaign_text(id: &str, name: &str) -> String {
+    if name.is_empty() {
+        id.to_string()
+    } else {
+        format!("{name} ({id})")
     }
 }

@@ -104,8 +104,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             if config.facts.timezone == "UTC" {
                 config.facts.timezone = demo_world.timezone.clone();
             }
-            let calendars = leadorch_daemon::demo::shift_calendars(&demo_world);
-            leadorch_daemon::demo::sim_facts(&mut config.facts, &demo_world, calendars);
+            leadorch_daemon::demo::sim_facts(&mut config.facts, &demo_world);
             let platform = format!(
                 "the simulated account (a synthetic database, marked by {} at position {})",
                 marker.by, marker.position

@@ -16,6 +16,8 @@ use leadorch_rules::{CampaignFacts, Scope};
 use leadorch_store::Reveal;
 use serde::Serialize;
 
+use crate::common::campaign_text;
+
 /// How the warning that no campaign is recorded starts (a starting daemon, about to read
 /// them, leaves it out).
 pub(crate) const NO_CAMPAIGNS: &str = "no campaigns recorded";
@@ -262,7 +264,7 @@ pub async fn gather(
                 .push(format!(
                     "rule {} can never act: its scope ({}) covers no campaign; {}",
                     r.id,
-                    scope_text(scope),
+                    scope,
                     scope_advice(scope, live.is_empty())
                 )),
             _ => {}
@@ -393,7 +395,10 @@ pub async fn gather(
             version: r.version,
             enabled: r.enabled,
             priority: r.priority,
-            scope: r.scope.as_ref().map_or_else(|| "?".into(), scope_text),
+            scope: r
+                .scope
+                .as_ref()
+                .map_or_else(|| "?".into(), Scope::to_string),
             campaigns: if r.enabled {
                 coverage.get(r.id.as_str()).copied().unwrap_or(0)
             } else {
@@ -442,33 +447,6 @@ fn team_from(c: &CampaignFacts, config: &Config) -> Option<String> {
         }
         .to_string(),
     )
-}
-
-pub(crate) fn campaign_text(id: &str, name: &str) -> String {
-    if name.is_empty() {
-        id.to_string()
-    } else {
-        format!("{name} ({id})")
-    }
-}
-
-/// A scope as the `//! scope:` header writes it.
-fn scope_text(scope: &Scope) -> String {
-    let parts: Vec<String> = [
-        ("ids", &scope.ids),
-        ("labels", &scope.labels),
-        ("names", &scope.names),
-        ("teams", &scope.teams),
-    ]
-    .into_iter()
-    .filter(|(_, values)| !values.is_empty())
-    .map(|(kind, values)| format!("{kind}={}", values.join(",")))
-    .collect();
-    if parts.is_empty() {
-        "all campaigns".to_string()
-    } else {
-        parts.join("; ")
-    }
 }
 
 /// What to do about a rule whose scope covers nothing.

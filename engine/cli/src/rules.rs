@@ -14,13 +14,14 @@ use leadorch_evaluate::library::{
     self, load_rule, rule_id_of, save_rule, Change, HistoryEntry, RuleSummary, Saved,
 };
 use leadorch_evaluate::tick::{self, LoadedRule};
-use leadorch_rules::{RuleHost, Scope};
+use leadorch_rules::RuleHost;
 use leadorch_store::Metadata;
 use serde_json::json;
 
 use crate::common::{
-    actor, as_of, find_lib, host, host_near, host_over, lib_hint, load_config, money, open,
-    progress_bar, simulated_facts, time_arg, with_lib_hint, Open,
+    actor, as_of, campaign_text, find_lib, host, host_near, host_over, lib_hint, load_config,
+    money, open, print_figures, print_table, progress_bar, simulated_facts, time_arg,
+    with_lib_hint, Open,
 };
 use crate::Global;
 
@@ -395,26 +396,6 @@ fn write_out(text: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-/// A scope as the `//! scope:` header writes it (`labels=capacity-gated; teams=sales-nl`),
-/// "all campaigns" when it lists nothing.
-fn scope_text(scope: &Scope) -> String {
-    let parts: Vec<String> = [
-        ("ids", &scope.ids),
-        ("labels", &scope.labels),
-        ("names", &scope.names),
-        ("teams", &scope.teams),
-    ]
-    .into_iter()
-    .filter(|(_, values)| !values.is_empty())
-    .map(|(kind, values)| format!("{kind}={}", values.join(",")))
-    .collect();
-    if parts.is_empty() {
-        "all campaigns".to_string()
-    } else {
-        parts.join("; ")
-    }
-}
-
 /// `rules list`: a header and one aligned row per rule (nothing when there are none).
 fn print_rule_table(rules: &[RuleSummary]) -> Result<()> {
     if rules.is_empty() {
@@ -429,39 +410,13 @@ fn print_rule_table(rules: &[RuleSummary]) -> Result<()> {
                 if r.enabled { "yes" } else { "no" }.to_string(),
                 r.priority.to_string(),
                 match (&r.scope, &r.header_error) {
-                    (Some(scope), _) => scope_text(scope),
+                    (Some(scope), _) => scope.to_string(),
                     (None, e) => format!("? (header: {})", e.as_deref().unwrap_or("unreadable")),
                 },
             ]
         })
         .collect();
     print_table(["NAME", "VERSION", "ENABLED", "PRIORITY", "SCOPE"], &rows)
-}
-
-/// Left-aligned columns two spaces apart; the last column is not padded.
-fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; N]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == N {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-            }
-        }
-        text
-    };
-    outln!("{}", line(header))?;
-    for row in rows {
-        outln!("{}", line(row.each_ref().map(String::as_str)))?;
-    }
-    Ok(())
 }
 
 /// What the backtest's columns mean (also in rules/README.md, "Backtests").
@@ -479,35 +434,6 @@ SPEND ADDED: estimated cost (the campaign's average hourly cost) while the rule 
 /// The time zone times are shown in: the account's (`facts.timezone`), UTC when unreadable.
 fn display_zone(name: &str) -> chrono_tz::Tz {
     name.parse().unwrap_or(chrono_tz::UTC)
-}
-
-/// Like [`print_table`], with every column after the first right-aligned (figures).
-fn print_figures<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; N]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i == 0 {
-                text.push_str(&format!("{cell:<width$}", width = widths[i]));
-            } else {
-                text.push_str(&format!("  {cell:>width$}", width = widths[i]));
-            }
-        }
-        text
-    };
-    outln!("{}", line(header))?;
-    for row in rows {
-        outln!("{}", line(row.each_ref().map(String::as_str)))?;
-    }
-    Ok(())
 }
 
 /// What a history line says happened.
@@ -700,13 +626,6 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     if known.known_at.is_some() {
         outln!("over the log {}", known.describe())?;
     }
-    let campaign_text = |id: &str, name: &str| {
-        if name.is_empty() {
-            id.to_string()
-        } else {
-            format!("{name} ({id})")
-        }
-    };
     if report.timeline.is_empty() {
         outln!("the rule would have changed nothing in this window")?;
     } else {

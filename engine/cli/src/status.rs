@@ -12,8 +12,8 @@ use clap::Args;
 use leadorch_config::Config;
 use leadorch_store::db;
 
-use crate::common::{load_config, open, Open};
-use crate::health::{age_text, campaign_text, gather, Status};
+use crate::common::{campaign_text, load_config, open, print_table, Open};
+use crate::health::{age_text, gather, Status};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -115,7 +115,7 @@ fn print(s: &Status, config: &Config) -> Result<()> {
                 ]
             })
             .collect();
-        table(["CAMPAIGN", "STATUS", "TEAM", "LABELS", "RULES"], &rows)?;
+        print_table(["CAMPAIGN", "STATUS", "TEAM", "LABELS", "RULES"], &rows)?;
     }
     outln!()?;
     if s.teams.is_empty() {
@@ -143,7 +143,7 @@ fn print(s: &Status, config: &Config) -> Result<()> {
                 ]
             })
             .collect();
-        table(["TEAM", "UTILISATION", "LAST READING", "CAMPAIGNS"], &rows)?;
+        print_table(["TEAM", "UTILISATION", "LAST READING", "CAMPAIGNS"], &rows)?;
     }
     outln!()?;
     if s.rules.is_empty() {
@@ -162,41 +162,13 @@ fn print(s: &Status, config: &Config) -> Result<()> {
                 ]
             })
             .collect();
-        table(["RULE", "VERSION", "ENABLED", "SCOPE", "CAMPAIGNS"], &rows)?;
+        print_table(["RULE", "VERSION", "ENABLED", "SCOPE", "CAMPAIGNS"], &rows)?;
     }
     if !s.warnings.is_empty() {
         outln!()?;
     }
     for w in &s.warnings {
         outln!("warning: {w}")?;
-    }
-    Ok(())
-}
-
-/// Left-aligned columns two spaces apart; the last column is not padded.
-fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Result<()> {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; N]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == N {
-                text.push_str(cell);
-            } else {
-                let pad = widths[i] - cell.chars().count();
-                text.push_str(cell);
-                text.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        text
-    };
-    outln!("{}", line(header))?;
-    for row in rows {
-        outln!("{}", line(row.each_ref().map(String::as_str)))?;
     }
     Ok(())
 }

@@ -107,14 +107,12 @@ pub async fn run(
 ) -> Result<DemoSummary> {
     let sim_config = SimConfig::demo(opts.start, opts.seed);
     let tz = sim_config.timezone.clone();
-    let calendars = shift_calendars(&sim_config);
-    let sim_config_copy = sim_config.clone();
+    let mut config = opts.config.clone();
+    config.facts.timezone = tz.clone();
+    sim_facts(&mut config.facts, &sim_config);
     let sim = Arc::new(Mutex::new(
         Simulator::new(sim_config).map_err(|e| Error::Sim(e.to_string()))?,
     ));
-    let mut config = opts.config.clone();
-    config.facts.timezone = tz.clone();
-    sim_facts(&mut config.facts, &sim_config_copy, calendars);
     let host = Arc::new(
         RuleHost::new(Some(&opts.lib_dir), config.limits())
             .map_err(|e| Error::Input(format!("rules library {}: {e}", opts.lib_dir.display())))?,
@@ -225,18 +223,14 @@ impl Counters {
 /// configuration does not say otherwise: each campaign's team (`facts.campaign_teams`, for a
 /// campaign without a `team:<name>` label, as an account that cannot add labels would map
 /// it) and each team's calendar from its shifts ([`shift_calendars`]).
-pub fn sim_facts(
-    facts: &mut leadorch_config::FactSettings,
-    sim: &SimConfig,
-    calendars: BTreeMap<String, Calendar>,
-) {
+pub fn sim_facts(facts: &mut leadorch_config::FactSettings, sim: &SimConfig) {
     for c in &sim.campaigns {
         facts
             .campaign_teams
             .entry(format!("{}/{}", sim.customer_id, c.campaign_id))
             .or_insert_with(|| c.team.clone());
     }
-    for (team, calendar) in calendars {
+    for (team, calendar) in shift_calendars(sim) {
         facts.calendars.entry(team).or_insert(calendar);
     }
 }
@@ -465,15 +459,6 @@ fn local(at: DateTime<Utc>, tz: &str) -> String {
     at.with_timezone(&tz).format("%a %H:%M").to_string()
 }
 
-fn campaign_name(daemon: &Daemon, id: &str) -> String {
-    daemon
-        .view
-        .campaigns
-        .get(id)
-        .and_then(|c| c.state.snapshot())
-        .map_or_else(|| id.to_string(), |s| s.name.clone())
-}
-
 fn show_step(
     daemon: &Daemon,
     report: &StepReport,
@@ -486,7 +471,7 @@ fn show_step(
                 "{}  {:<14} {:<22} {}: {}",
                 local(e.at, tz),
                 p.decision.action.name(),
-                campaign_name(daemon, &p.campaign),
+                crate::lines::campaign_name(daemon, &p.campaign),
                 p.rule,
                 p.decision.reason
             )));
@@ -495,7 +480,7 @@ fn show_step(
             view(ViewLine::Decision(format!(
                 "{}  conflict       {:<22} {} ({}) wins over {}",
                 local(e.at, tz),
-                campaign_name(daemon, &c.campaign),
+                crate::lines::campaign_name(daemon, &c.campaign),
                 c.winner,
                 c.winner_action,
                 c.losers
@@ -517,14 +502,14 @@ fn show_step(
             view(ViewLine::Decision(format!(
                 "{}  apply failed   {:<22} {error}",
                 "",
-                campaign_name(daemon, &x.campaign)
+                crate::lines::campaign_name(daemon, &x.campaign)
             )));
         }
     }
     for id in &report.drift {
         view(ViewLine::Decision(format!(
             "  changed outside the engine: {} (respected, not undone)",
-            campaign_name(daemon, id)
+            crate::lines::campaign_name(daemon, id)
         )));
     }
 }

@@ -27,7 +27,7 @@ pub fn clock(at: DateTime<Utc>, tz: Tz) -> String {
 }
 
 /// A campaign's name as last known, else its id.
-fn name(daemon: &Daemon, id: &str) -> String {
+pub fn campaign_name(daemon: &Daemon, id: &str) -> String {
     daemon
         .view
         .campaigns
@@ -77,7 +77,7 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
             .unwrap_or_default();
         lines.push(format!(
             "{now}  {}: changed outside the engine (respected{until}, not undone)",
-            name(daemon, id)
+            campaign_name(daemon, id)
         ));
     }
     for e in &report.evaluations {
@@ -85,7 +85,7 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
         for p in &e.accepted {
             lines.push(format!(
                 "{at}  {}: {} ({}: {})",
-                name(daemon, &p.campaign),
+                campaign_name(daemon, &p.campaign),
                 p.decision.action.describe(),
                 p.rule,
                 p.decision.reason
@@ -94,7 +94,7 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
         for c in &e.conflicts {
             lines.push(format!(
                 "{at}  {}: {} ({}) wins over {}",
-                name(daemon, &c.campaign),
+                campaign_name(daemon, &c.campaign),
                 c.winner,
                 c.winner_action,
                 c.losers
@@ -108,14 +108,14 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
             let what = if campaign.is_empty() {
                 "every campaign".to_string()
             } else {
-                name(daemon, campaign)
+                campaign_name(daemon, campaign)
             };
             lines.push(format!("{at}  {what}: rule {rule} failed ({error})"));
         }
     }
     for x in &report.executed {
         let change = describe(&x.change);
-        let campaign = name(daemon, &x.campaign);
+        let campaign = campaign_name(daemon, &x.campaign);
         lines.push(match &x.result {
             ExecResult::Applied => format!("{now}  {campaign}: {change} applied"),
             ExecResult::AlreadyInEffect => {

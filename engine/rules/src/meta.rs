@@ -64,6 +64,32 @@ pub struct Scope {
     pub teams: Vec<String>,
 }
 
+/// As the `//! scope:` header writes it (`labels=capacity-gated; teams=sales-nl`), "all
+/// campaigns" when it lists nothing.
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = [
+            ("ids", &self.ids),
+            ("labels", &self.labels),
+            ("names", &self.names),
+            ("teams", &self.teams),
+        ]
+        .into_iter()
+        .filter(|(_, values)| !values.is_empty())
+        .peekable();
+        if parts.peek().is_none() {
+            return f.write_str("all campaigns");
+        }
+        for (i, (kind, values)) in parts.enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{kind}={}", values.join(","))?;
+        }
+        Ok(())
+    }
+}
+
 impl Scope {
     /// Whether the scope lists nothing (and so covers every campaign).
     pub fn is_empty(&self) -> bool {
