@@ -1,33 +1,169 @@
 //! The HTTP API (ADR 0022): the router `leadorch serve` and, later, `leadorch daemon --listen`
 //! serve, and how it listens.
 //!
-//! This is the first brick of issue 14: the listener rules (loopback, or TLS / an explicit
-//! `--allow-plain-http` elsewhere), RFC 9457 problem details for every error, body limits and
-//! `GET /healthz`. Every other endpoint needs an API key with the right scope and lands with
-//! the keys (ADR 0022, order of work).
+//! - [`listen`]: where it may listen (loopback, or TLS / an explicit `--allow-plain-http`).
+//! - [`problem`]: RFC 9457 problem details, the shape of every 4xx and 5xx.
+//! - [`keys`]: API keys (format, checksum, scopes) and [`auth`]: checking them on each request.
+//! - [`access`]: the access log's writer.
+//! - [`body`]: JSON bodies and query parameters whose errors name the field.
+//! - [`routes`]: the endpoints, each documented for `/openapi.json`.
+//!
+//! `GET /healthz` needs no key; everything else does (`401` without a working one, `403`
+//! without the scope). The API's description is generated from the handlers themselves
+//! (utoipa), so `/openapi.json` cannot drift from what is served.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+pub mod access;
+pub mod auth;
+pub mod body;
+pub mod ids;
+pub mod keys;
 pub mod listen;
 pub mod problem;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
+use leadorch_core::Engine;
+use leadorch_store::ApiKeys;
 use serde_json::json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+pub use access::{AccessSink, AccessWriter};
 pub use listen::{check_listen, serve, ListenError};
 pub use problem::Problem;
 
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// The API's routes. Anything else is a `404` problem; a wrong method a `405` problem.
-pub fn router() -> Router {
-    Router::new()
+/// What every handler reaches: the engine and the tables beside the log.
+#[derive(Clone, Debug)]
+pub struct Api {
+    /// The engine (its store, log and keys).
+    pub engine: Engine,
+    /// API keys and the access log.
+    pub keys: ApiKeys,
+    /// Where requests drop their access-log rows.
+    pub access: AccessSink,
+}
+
+impl Api {
+    /// The API over `engine`, with its access-log writer (call [`AccessWriter::finish`] after
+    /// the server stops, once every clone of the [`Api`] is dropped, to flush it).
+    pub fn new(engine: Engine) -> (Api, AccessWriter) {
+        let keys = ApiKeys::new(engine.store.db().clone());
+        let (access, writer) = access::start(keys.clone());
+        (
+            Api {
+                engine,
+                keys,
+                access,
+            },
+            writer,
+        )
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Lead Orchestrator API",
+        description = "Leads, capacity, teams, rules and GDPR requests for leadorch. Every endpoint but /healthz needs an API key: `Authorization: Bearer lo_…` (`leadorch keys create`). Errors are RFC 9457 problem details.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "operations", description = "Health and readiness"),
+        (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
+        (name = "admin", description = "API keys and the access log (scope admin)")
+    )
+)]
+struct ApiDoc;
+
+struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("lo_<project>_<key>")
+                    .description(Some("An API key made with `leadorch keys create`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The documented routes (everything but `/healthz` and `/openapi.json`), and their description.
+fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::ops::readyz))
+        .routes(routes!(routes::keys::create, routes::keys::list))
+        .routes(routes!(routes::keys::revoke))
+        .routes(routes!(routes::access_log::list))
+        .routes(routes!(routes::capacity::push))
+        .split_for_parts()
+}
+
+/// The API's description, as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = documented().1;
+    doc.paths.paths.insert(
+        "/healthz".to_string(),
+        utoipa::openapi::PathItem::new(
+            utoipa::openapi::HttpMethod::Get,
+            utoipa::openapi::path::OperationBuilder::new()
+                .tag("operations")
+                .summary(Some("The process is alive (no key needed)"))
+                .operation_id(Some("healthz"))
+                .response(
+                    "200",
+                    utoipa::openapi::ResponseBuilder::new().description("Alive"),
+                ),
+        ),
+    );
+    doc
+}
+
+/// The API's routes over `api`. Anything else is a `404` problem; a wrong method a `405`.
+pub fn router(api: Api) -> Router {
+    let doc = openapi();
+    let spec =
+        std::sync::Arc::new(serde_json::to_vec(&doc).expect("the OpenAPI description serialises"));
+    let (documented, _) = documented();
+    let protected = documented
+        .route(
+            "/openapi.json",
+            get(move |_caller: auth::Caller| {
+                let spec = spec.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        spec.as_ref().clone(),
+                    )
+                }
+            }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            api.clone(),
+            auth::authenticate,
+        ));
+    protected
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(api)
 }
 
 /// `GET /healthz`: the process is alive and answering (no key needed; says nothing about the

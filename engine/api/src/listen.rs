@@ -58,13 +58,17 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ListenE
     Ok((listener, bound))
 }
 
-/// Serves [`crate::router`] on `listener` until `shutdown` completes; requests in flight are
-/// answered first.
+/// Serves `app` on `listener` until `shutdown` completes; requests in flight are answered
+/// first. Handlers see the peer's address (`ConnectInfo<SocketAddr>`: key allowlists).
 pub async fn serve(
     listener: TcpListener,
+    app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::router())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -2,7 +2,7 @@
 //! `application/problem+json` with `type`, `title`, `status`, `detail` and, where one field is
 //! at fault, `field`. A 5xx detail never carries internals.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -10,13 +10,15 @@ use serde::Serialize;
 pub const TYPE_BASE: &str = "https://leadorch.dev/problems/";
 
 /// One problem answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
-    /// `TYPE_BASE` + a short name (`not-found`, `invalid-field`, …).
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// `TYPE_BASE` + a short name (`not-found`, `invalid-field`, …); kept as the name.
+    #[serde(rename = "type", serialize_with = "type_uri")]
+    #[schema(value_type = String)]
+    pub kind: &'static str,
     /// A short summary of the type.
-    pub title: String,
+    #[schema(value_type = String)]
+    pub title: &'static str,
     /// The HTTP status, repeated.
     pub status: u16,
     /// What was wrong with this request, and what to do.
@@ -24,17 +26,105 @@ pub struct Problem {
     /// The request field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Headers sent with the answer (`Retry-After`, `WWW-Authenticate`).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Problem {
     /// A problem of type `name`.
-    pub fn new(status: StatusCode, name: &str, title: &str, detail: impl Into<String>) -> Problem {
+    pub fn new(
+        status: StatusCode,
+        name: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
-            kind: format!("{TYPE_BASE}{name}"),
-            title: title.to_string(),
+            kind: name,
+            title,
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header to the answer.
+    pub fn header(mut self, name: HeaderName, value: &'static str) -> Problem {
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// `401`: no key, or not a working one. Says which, never whose.
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
+        .header(header::WWW_AUTHENTICATE, "Bearer")
+    }
+
+    /// `403`: a working key that may not do this.
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", detail)
+    }
+
+    /// `404` for a thing of the caller's project that does not exist (or belongs to another
+    /// project: the answer is the same, so it confirms nothing).
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// `400`/`422`-style refusal of one field.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            detail,
+        )
+        .field(field)
+    }
+
+    /// `503`: the database cannot be reached now; try again shortly.
+    pub fn unavailable() -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "the database cannot be reached right now; nothing was stored; retry after the time in Retry-After",
+        )
+        .header(header::RETRY_AFTER, "2")
+    }
+
+    /// The problem for a store error: the database being away is a `503`; anything else an
+    /// internal error (logged here, never sent).
+    pub fn from_store(e: &leadorch_store::StoreError) -> Problem {
+        use leadorch_store::StoreError as E;
+        let away = match e {
+            E::Database(err) => matches!(
+                **err,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            ),
+            E::Connect { .. } | E::WriterStopped => true,
+            _ => false,
+        };
+        match e {
+            _ if away => {
+                tracing::warn!("database error answering a request: {e}");
+                Problem::unavailable()
+            }
+            other => {
+                tracing::error!("internal error answering a request: {other}");
+                Problem::internal()
+            }
         }
     }
 
@@ -56,15 +146,41 @@ impl Problem {
     }
 }
 
+fn type_uri<S: serde::Serializer>(name: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{TYPE_BASE}{name}"))
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
+    }
+}
+
+/// The problem for an engine error: a command the domain refused is a `422` with its reason;
+/// the store's errors as [`Problem::from_store`].
+pub fn from_engine(e: &leadorch_core::Error) -> Problem {
+    match e {
+        leadorch_core::Error::Store(s) => Problem::from_store(s),
+        leadorch_core::Error::Rejected { message, .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected",
+            "Rejected",
+            message.clone(),
+        ),
+        other => {
+            tracing::error!("internal error answering a request: {other}");
+            Problem::internal()
+        }
     }
 }

@@ -1,20 +1,19 @@
 //! The API over real HTTP on loopback: `/healthz`, problem details for unknown routes and
 //! methods, and the listener rules.
 
-use leadorch_api::listen::bind;
-use leadorch_api::{check_listen, serve, ListenError};
+mod common;
 
-/// Serves the API on a free loopback port; returns its base URL.
-async fn start() -> String {
-    let addr = check_listen("127.0.0.1:0", false).unwrap();
-    let (listener, bound) = bind(addr).await.unwrap();
-    tokio::spawn(serve(listener, std::future::pending()));
-    format!("http://{bound}")
+use leadorch_api::{check_listen, ListenError};
+
+async fn start() -> (common::Server, String) {
+    let server = common::start().await;
+    let base = server.base.clone();
+    (server, base)
 }
 
 #[tokio::test]
 async fn healthz_answers_and_everything_else_is_a_problem() {
-    let base = start().await;
+    let (_server, base) = start().await;
     let client = reqwest::Client::new();
     let r = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::{audit, events, google, retention, rules, subjects, Command, Global};
+use crate::{audit, events, google, keys, retention, rules, subjects, Command, Global};
 
 /// What a command does with the global options.
 struct Uses {
@@ -68,8 +68,12 @@ fn uses(cmd: &Command) -> Uses {
         },
         Command::Explain(_) => u("explain", true, false),
         Command::Status(_) => u("status", true, false),
-        // Opens no database yet: /healthz alone (the keyed endpoints will).
-        Command::Serve(_) => u("serve", false, false),
+        // Records as each request's key (`api-key:key_…`), not as the actor.
+        Command::Serve(_) => u("serve", true, false),
+        Command::Keys(keys::KeysCommand::Create { .. }) => u("keys create", true, true),
+        Command::Keys(keys::KeysCommand::List { .. }) => u("keys list", true, false),
+        Command::Keys(keys::KeysCommand::Revoke { .. }) => u("keys revoke", true, false),
+        Command::AccessLog(_) => u("access-log", true, false),
         Command::Google(google::GoogleCommand::List { .. }) => u("google list", true, false),
         Command::Google(_) => u("google", true, true),
         Command::Completions { .. } => u("completions", false, false),

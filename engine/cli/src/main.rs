@@ -1,7 +1,7 @@
 //! `leadorch`: the command line of Lead Orchestrator, and its daemon.
 //!
 //! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
-//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `init`, `debug`), each with its
+//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `init`, `keys`, `serve`, `status`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
 //! imports another; [`run`] dispatches. `completions` (shell completion scripts) needs only
@@ -28,6 +28,7 @@ mod globals;
 mod google;
 mod health;
 mod init;
+mod keys;
 mod replay;
 mod retention;
 mod rules;
@@ -115,8 +116,14 @@ pub enum Command {
     /// teams and covering rules, teams' capacity readings; a warning line for every rule or
     /// campaign that can never act
     Status(status::StatusArgs),
-    /// The HTTP API alone, no rules acting (today: GET /healthz; the keyed endpoints follow)
+    /// The HTTP API alone, no rules acting: every endpoint but /healthz needs a key
+    /// (`leadorch keys create`); the description is at /openapi.json
     Serve(serve::ServeArgs),
+    /// The HTTP API's keys: create (shown once), list, revoke
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Who called the HTTP API: key, route, status, address, time (kept 90 days)
+    AccessLog(keys::AccessLogArgs),
     /// Google accounts: connect (OAuth consent), revoke, forget, list
     #[command(subcommand)]
     Google(google::GoogleCommand),
@@ -241,7 +248,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
         Command::Status(args) => status::run(g, args).await,
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(g, args).await,
+        Command::Keys(cmd) => keys::run(g, cmd).await,
+        Command::AccessLog(args) => keys::access_log(g, args).await,
         Command::Google(cmd) => google::run(g, cmd).await,
         Command::Completions { shell } => completions(shell),
         Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,

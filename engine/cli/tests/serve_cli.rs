@@ -1,6 +1,7 @@
 //! `leadorch serve` through the binary: it prints the address it bound (port 0 picks one),
 //! answers `GET /healthz` over real HTTP, refuses plain HTTP off loopback, and stops on
-//! SIGTERM.
+//! SIGTERM; `leadorch keys` makes the keys it asks for, and `leadorch access-log` shows what
+//! they did.
 
 mod common;
 
@@ -12,10 +13,18 @@ use common::{leadorch, repo, stderr};
 
 /// `GET path` over a plain TCP connection; returns the status line and the body.
 fn get(addr: &str, path: &str) -> (String, String) {
+    get_with(addr, path, None)
+}
+
+/// `GET path` with an API key.
+fn get_with(addr: &str, path: &str, key: Option<&str>) -> (String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut text = String::new();
@@ -32,6 +41,21 @@ fn get(addr: &str, path: &str) -> (String, String) {
 #[test]
 fn serve_prints_its_address_answers_healthz_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
+    let o = leadorch(
+        dir.path(),
+        &["keys", "create", "--name", "ops", "--scopes", "read"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(key.starts_with("lo_default_"), "{key}");
+    assert!(
+        stderr(&o).contains("shown only this once"),
+        "{}",
+        stderr(&o)
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(repo())
@@ -52,12 +76,17 @@ fn serve_prints_its_address_answers_healthz_and_stops_on_sigterm() {
     let (status, body) = get(&addr, "/healthz");
     assert!(status.contains(" 200 "), "{status}");
     assert!(body.contains(r#"{"status":"ok"}"#), "{body}");
-    let (status, body) = get(&addr, "/v1/leads");
+    let (status, body) = get(&addr, "/v1/nothing");
     assert!(status.contains(" 404 "), "{status}");
     assert!(
-        body.contains(r#""detail":"no endpoint at /v1/leads""#),
+        body.contains(r#""detail":"no endpoint at /v1/nothing""#),
         "{body}"
     );
+    let (status, _) = get(&addr, "/readyz");
+    assert!(status.contains(" 401 "), "{status}");
+    let (status, body) = get_with(&addr, "/readyz", Some(&key));
+    assert!(status.contains(" 200 "), "{status} {body}");
+    assert!(body.contains(r#""status":"ready""#), "{body}");
 
     // SIGTERM: it stops, and says so.
     let pid = child.id().to_string();
@@ -73,6 +102,64 @@ fn serve_prints_its_address_answers_healthz_and_stops_on_sigterm() {
         rest.iter().any(|l| l == "leadorch serve: stopped"),
         "{rest:?}"
     );
+
+    // The server flushed its access log before it stopped.
+    let o = leadorch(dir.path(), &["access-log"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(out.contains("GET /readyz") && out.contains("200"), "{out}");
+    assert!(
+        !out.contains("401"),
+        "unauthenticated requests are not attributed: {out}"
+    );
+    // The list shows the key, never its text; revoking works once.
+    let o = leadorch(dir.path(), &["keys", "list"]);
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(out.contains("ops") && out.contains("read"), "{out}");
+    assert!(!out.contains(&key), "{out}");
+    let o = leadorch(dir.path(), &["keys", "revoke", "ops"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("revoked key_"), "{}", stderr(&o));
+    let o = leadorch(dir.path(), &["keys", "revoke", "ops"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("has no working key \"ops\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn keys_create_refuses_bad_input_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, flag) in [
+        (
+            vec!["--name", "x", "--scopes", "read,write"],
+            "--scopes: unknown scope \"write\"",
+        ),
+        (
+            vec![
+                "--name",
+                "x",
+                "--scopes",
+                "read",
+                "--allow-ip",
+                "10.0.0.0/40",
+            ],
+            "--allow-ip:",
+        ),
+        (
+            vec!["--name", "x", "--scopes", "read", "--project", "Big_Co"],
+            "--project:",
+        ),
+    ] {
+        let mut all = vec!["keys", "create"];
+        all.extend(args);
+        let o = leadorch(dir.path(), &all);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains(flag), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
 }
 
 #[test]

@@ -12,10 +12,12 @@
 //! - [`read_models`] and [`parts`]: read models as stored, and rebuilding them;
 //! - [`keys`] and [`codec`]: master key, subject keys, sealing personal fields;
 //! - [`lease`]: one holder per database (the daemon's leadership);
+//! - [`api_keys`]: the HTTP API's keys and access log (tables beside the log);
 //! - [`hash`]: the chain's hash function.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_keys;
 pub mod codec;
 pub mod cqrs;
 pub mod db;
@@ -36,6 +38,7 @@ mod writer;
 
 use std::path::PathBuf;
 
+pub use api_keys::{AccessQuery, AccessRow, ApiKeys, KeyRow};
 pub use codec::{Codec, RetentionPolicy, Reveal};
 pub use cqrs::CqrsStore;
 pub use db::{Db, Dialect, Open};

@@ -1,0 +1,194 @@
+//! Who is calling: every endpoint but `/healthz` needs an API key (`Authorization: Bearer
+//! lo_…`). [`authenticate`] finds the key by its hash, refuses a missing, malformed, unknown
+//! or revoked one (`401`) and one used from an address its allowlist does not name (`403`),
+//! puts the [`Caller`] in the request, and writes the access-log row once the answer is known.
+//! Each handler then asks the caller for the scope it needs ([`Caller::need`], `403`).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use leadorch_store::AccessRow;
+
+use crate::keys::{self, Scope};
+use crate::{Api, Problem};
+
+/// The key a request came with, once checked.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// The key's public id.
+    pub key_id: String,
+    /// Its name.
+    pub name: String,
+    /// The project it belongs to: everything the request sees and changes is this project's.
+    pub project: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl Caller {
+    /// `Ok` when the key holds `scope` (or `admin`), else a `403` that names what is missing.
+    pub fn need(&self, scope: Scope) -> Result<(), Problem> {
+        if scope.granted_by(&self.scopes) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "key {} ({}) lacks the {scope} scope this endpoint needs; it holds {}",
+                self.key_id,
+                self.name,
+                self.scopes
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )))
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Caller, Problem> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Problem::unauthorized("this endpoint needs an API key"))
+    }
+}
+
+/// Whether `ip` may use a key whose allowlist is `allow` (empty: any address). A malformed
+/// stored entry allows nothing.
+pub fn ip_allowed(allow: &[String], ip: Option<IpAddr>) -> bool {
+    if allow.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip else {
+        return false;
+    };
+    let ip = match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    allow.iter().any(|entry| match entry.parse::<IpNet>() {
+        Ok(net) => net.contains(&ip),
+        Err(_) => entry.parse::<IpAddr>().is_ok_and(|one| one == ip),
+    })
+}
+
+async fn check(
+    api: &Api,
+    authorization: Option<header::HeaderValue>,
+    ip: Option<IpAddr>,
+) -> Result<Caller, Problem> {
+    let Some(value) = authorization else {
+        return Err(Problem::unauthorized(
+            "no API key: send `Authorization: Bearer lo_…` (create one with `leadorch keys create`)",
+        ));
+    };
+    let text = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| Problem::unauthorized("the Authorization header must read `Bearer lo_…`"))?;
+    let project = keys::check_format(text).map_err(|e| Problem::unauthorized(e.to_string()))?;
+    let row = api
+        .keys
+        .by_hash(&keys::hash(text))
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        .filter(|row| row.project == project)
+        .ok_or_else(|| Problem::unauthorized("no such API key"))?;
+    if row.revoked_at.is_some() {
+        return Err(Problem::unauthorized(format!(
+            "key {} ({}) was revoked",
+            row.key_id, row.name
+        )));
+    }
+    if !ip_allowed(&row.allow_ips, ip) {
+        return Err(Problem::forbidden(format!(
+            "key {} ({}) may not be used from this address",
+            row.key_id, row.name
+        )));
+    }
+    let scopes = row
+        .scopes
+        .iter()
+        .filter_map(|s| s.parse::<Scope>().ok())
+        .collect();
+    Ok(Caller {
+        key_id: row.key_id,
+        name: row.name,
+        project: row.project,
+        scopes,
+    })
+}
+
+/// The middleware on every route but `/healthz`.
+pub async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let at = chrono::Utc::now().timestamp_micros();
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+    let caller = match check(&api, authorization, ip).await {
+        Ok(caller) => caller,
+        Err(problem) => return problem.into_response(),
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let method = req.method().to_string();
+    req.extensions_mut().insert(caller.clone());
+    let response = next.run(req).await;
+    api.access
+        .record(AccessRow {
+            project: caller.project,
+            key_id: caller.key_id,
+            method,
+            route,
+            status: response.status().as_u16(),
+            ip: ip.map(|i| i.to_string()).unwrap_or_default(),
+            at,
+            millis: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        })
+        .await;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlists_take_networks_single_addresses_and_mapped_v4() {
+        let allow = vec!["10.0.0.0/8".to_string(), "192.0.2.7".to_string()];
+        assert!(ip_allowed(&allow, Some("10.1.2.3".parse().unwrap())));
+        assert!(ip_allowed(&allow, Some("192.0.2.7".parse().unwrap())));
+        assert!(ip_allowed(&allow, Some("::ffff:10.9.9.9".parse().unwrap())));
+        assert!(!ip_allowed(&allow, Some("192.0.2.8".parse().unwrap())));
+        assert!(!ip_allowed(&allow, None));
+        assert!(ip_allowed(&[], None));
+        assert!(!ip_allowed(
+            &["garbage".to_string()],
+            Some("10.0.0.1".parse().unwrap())
+        ));
+    }
+}

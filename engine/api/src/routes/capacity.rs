@@ -1,0 +1,149 @@
+//! `POST /v1/capacity`: a team's capacity reading, pushed by a CRM or contact centre (scope
+//! `capacity`). A reading is recorded only when it changes the team's capacity, or when the last
+//! recorded one is older than [`HEARTBEAT`] (so a steady team still shows a fresh reading); an
+//! older reading than the last is refused with `at` named (ADR 0022, decision 10).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use leadorch_domain::capacity::{CapacityCommand, CapacityEvent, CapacitySnapshot};
+use leadorch_domain::AnyEvent;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::ids::{check_client_id, scoped};
+use crate::keys::Scope;
+use crate::{Api, Problem};
+
+/// An unchanged reading is still recorded once the last one is this old.
+pub const HEARTBEAT: chrono::Duration = chrono::Duration::minutes(15);
+
+/// How far ahead of the server's clock a reading's `at` may be (clock skew).
+pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A capacity reading.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityReading {
+    /// The team, e.g. `sales-nl`.
+    #[schema(example = "sales-nl")]
+    pub team: String,
+    /// Agents available to take leads now.
+    pub agents_available: u32,
+    /// Leads the team has open now.
+    pub open_leads: u32,
+    /// How many open leads the team can handle.
+    pub max_open_leads: u32,
+    /// When it was read (RFC 3339) [default: now].
+    pub at: Option<DateTime<Utc>>,
+    /// Where it came from [default: the key's name].
+    pub source: Option<String>,
+}
+
+/// What became of a reading.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CapacityAnswer {
+    /// Whether it was recorded (`false`: the same as the last reading, which is recent).
+    pub recorded: bool,
+    /// The team.
+    pub team: String,
+    /// `open_leads / max_open_leads` (`null` when there is no capacity at all).
+    pub utilisation: Option<f64>,
+    /// This request's trace id (also in the recorded event's metadata).
+    pub trace_id: String,
+}
+
+/// Records a team's capacity reading when it changes the team's capacity.
+#[utoipa::path(post, path = "/v1/capacity", tag = "capacity",
+    request_body = CapacityReading,
+    responses(
+        (status = 201, description = "Recorded", body = CapacityAnswer),
+        (status = 200, description = "Not recorded: the same as the last, recent reading", body = CapacityAnswer),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the capacity scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Older than the team's last reading (field at)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn push(
+    State(api): State<Api>,
+    caller: Caller,
+    Body(reading): Body<CapacityReading>,
+) -> Result<(StatusCode, Json<CapacityAnswer>), Problem> {
+    caller.need(Scope::Capacity)?;
+    check_client_id("team", &reading.team)?;
+    let now = Utc::now();
+    let at = reading.at.unwrap_or(now);
+    if at > now + MAX_SKEW {
+        return Err(Problem::invalid(
+            "at",
+            format!("at {at} is more than 5 minutes ahead of this server's clock ({now}); send the time the reading was taken"),
+        ));
+    }
+    let source = reading.source.unwrap_or_else(|| caller.name.clone());
+    if source.trim().is_empty() || source.len() > 64 {
+        return Err(Problem::invalid("source", "source is 1 to 64 characters"));
+    }
+    let team = scoped(&caller.project, &reading.team);
+    let last: CapacitySnapshot = api
+        .engine
+        .load_state(&team, |e| match e {
+            AnyEvent::Capacity(e) => Some(e),
+            _ => None,
+        })
+        .await
+        .map_err(|e| crate::problem::from_engine(&e))?;
+    let trace_id = uuid::Uuid::now_v7().to_string();
+    let command = CapacityCommand::Record {
+        team: team.clone(),
+        agents_available: reading.agents_available,
+        open_leads: reading.open_leads,
+        max_open_leads: reading.max_open_leads,
+        source,
+        at,
+    };
+    // The domain's own checks first, so every refusal names its field.
+    let events = last.decide(command.clone()).map_err(|e| {
+        use leadorch_domain::capacity::CapacityError as E;
+        match e {
+            E::OutOfOrder { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "out-of-order",
+                "Out of order",
+                format!("{e}: send readings in the order they were taken"),
+            )
+            .field("at"),
+            E::ZeroMaxWithAgents => Problem::invalid("max_open_leads", e.to_string()),
+            E::EmptyField(f) => Problem::invalid(f, e.to_string()),
+            E::TeamMismatch { .. } => Problem::invalid("team", e.to_string()),
+        }
+    })?;
+    let utilisation = events.first().and_then(CapacityEvent::utilisation);
+    let unchanged = last.recorded_at().is_some_and(|t| at - t < HEARTBEAT)
+        && last.agents_available() == reading.agents_available
+        && last.open_leads() == reading.open_leads
+        && last.max_open_leads() == reading.max_open_leads;
+    let answer = |recorded| CapacityAnswer {
+        recorded,
+        team: reading.team.clone(),
+        utilisation,
+        trace_id: trace_id.clone(),
+    };
+    if unchanged {
+        return Ok((StatusCode::OK, Json(answer(false))));
+    }
+    let metadata = leadorch_store::Metadata {
+        actor: format!("api-key:{}", caller.key_id),
+        trace_id: Some(trace_id.clone()),
+        ..Default::default()
+    };
+    api.engine
+        .execute::<CapacitySnapshot>(&team, command, &metadata)
+        .await
+        .map_err(|e| crate::problem::from_engine(&e))?;
+    Ok((StatusCode::CREATED, Json(answer(true))))
+}
