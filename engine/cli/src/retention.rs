@@ -1,4 +1,5 @@
-//! `leadorch retention enforce`: personal data past its retention window shredded.
+//! `leadorch retention enforce`: personal data past its retention window shredded, and the
+//! rows beside the log past theirs deleted (dedup fingerprints, idempotency records).
 
 use std::process::ExitCode;
 
@@ -12,7 +13,8 @@ use crate::Global;
 
 #[derive(Subcommand, Debug)]
 pub enum RetentionCommand {
-    /// Shred personal data whose retention window has ended
+    /// Shred personal data whose retention window has ended; delete dedup fingerprints past
+    /// their window and idempotency records older than 24 hours
     Enforce {
         /// Evaluate the windows at this time instead of now (RFC 3339)
         #[arg(long)]
@@ -35,18 +37,25 @@ pub async fn run(g: &Global, cmd: RetentionCommand) -> Result<ExitCode> {
                 None => Utc::now(),
             };
             let engine = open(g, Open::Existing).await?;
+            let kept = retention::IDEMPOTENCY_KEPT;
             let keys = if dry_run {
                 let due = retention::due(&engine, now).await?;
+                let rows = retention::purge_due(&engine, now, kept).await?;
                 outln!(
-                    "retention (dry run): {} key(s) past their window would be destroyed; nothing changed",
-                    due.len()
+                    "retention (dry run): {} key(s) past their window would be destroyed, {} expired fingerprint(s) and {} idempotency record(s) would be deleted; nothing changed",
+                    due.len(),
+                    rows.fingerprints,
+                    rows.idempotency_keys
                 )?;
                 due
             } else {
                 let done = retention::enforce(&engine, now, &actor(g)).await?;
+                let rows = retention::purge(&engine, now, kept).await?;
                 outln!(
-                    "retention: {} key(s) past their window destroyed",
-                    done.len()
+                    "retention: {} key(s) past their window destroyed, {} expired fingerprint(s) and {} idempotency record(s) deleted",
+                    done.len(),
+                    rows.fingerprints,
+                    rows.idempotency_keys
                 )?;
                 done
             };

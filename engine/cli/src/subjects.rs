@@ -70,6 +70,12 @@ pub async fn run(g: &Global, cmd: SubjectsCommand) -> Result<ExitCode> {
                 r.events_affected
             )?;
             }
+            if r.fingerprints_deleted > 0 {
+                outln!(
+                    "deleted {} dedup fingerprint(s) of subject {id}",
+                    r.fingerprints_deleted
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -57,6 +57,8 @@ pub struct Config {
     pub reconcile: ReconcileSettings,
     /// The Google Ads account the daemon acts on (`--adapter google`).
     pub google: GoogleSettings,
+    /// Leads received over the HTTP API: phone region, dedup window, disposable domains.
+    pub intake: IntakeSettings,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             executor: ExecutorSettings::default(),
             reconcile: ReconcileSettings::default(),
             google: GoogleSettings::default(),
+            intake: IntakeSettings::default(),
         }
     }
 }
@@ -215,6 +218,34 @@ pub struct GoogleSettings {
     pub validate_only: bool,
 }
 
+/// Leads received over the HTTP API (`leadorch-intake` resolves these).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeSettings {
+    /// Region of phone numbers written without `+` and a country code: an ISO 3166-1
+    /// alpha-2 code (`NL`). None: such numbers are refused.
+    pub default_region: Option<String>,
+    /// How long a lead makes a later one with the same email or phone (in any letter case
+    /// or way of writing) its duplicate (`90d`).
+    pub dedup_window: String,
+    /// A file of more disposable email domains (one per line, `#` comments), on top of the
+    /// built-in list; a relative path is read from the working directory.
+    pub disposable_domains_file: Option<PathBuf>,
+    /// More disposable email domains, on top of the built-in list.
+    pub extra_disposable_domains: Vec<String>,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        IntakeSettings {
+            default_region: None,
+            dedup_window: "90d".into(),
+            disposable_domains_file: None,
+            extra_disposable_domains: Vec::new(),
+        }
+    }
+}
+
 impl Config {
     /// Reads `path` (if given), then applies environment overrides from `env`.
     pub fn load(
@@ -296,6 +327,7 @@ impl Config {
             ("policy.manual_hold", &self.policy.manual_hold),
             ("policy.default_every", &self.policy.default_every),
             ("reconcile.every", &self.reconcile.every),
+            ("intake.dedup_window", &self.intake.dedup_window),
         ] {
             parse_duration(value).map_err(|e| format!("{name}: {e}"))?;
         }
@@ -310,6 +342,16 @@ impl Config {
         })?;
         if self.facts.window_minutes == 0 {
             return Err("facts.window_minutes must be at least 1".into());
+        }
+        if parse_duration(&self.intake.dedup_window)? <= chrono::Duration::zero() {
+            return Err("intake.dedup_window must be longer than 0".into());
+        }
+        if let Some(region) = &self.intake.default_region {
+            if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Err(format!(
+                    "intake.default_region: {region:?} is not a region code: use two letters of ISO 3166-1, like NL"
+                ));
+            }
         }
         Ok(())
     }
@@ -382,13 +424,13 @@ pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a duration (like 90s, 15m, 4h, 2d)"))?;
     let d = match unit.trim() {
-        "" | "s" => chrono::Duration::seconds(n),
-        "m" | "min" => chrono::Duration::minutes(n),
-        "h" => chrono::Duration::hours(n),
-        "d" => chrono::Duration::days(n),
+        "" | "s" => chrono::Duration::try_seconds(n),
+        "m" | "min" => chrono::Duration::try_minutes(n),
+        "h" => chrono::Duration::try_hours(n),
+        "d" => chrono::Duration::try_days(n),
         other => return Err(format!("{s:?}: unknown unit {other:?} (use s, m, h or d)")),
     };
-    Ok(d)
+    d.ok_or_else(|| format!("{s:?} is longer than any duration can be"))
 }
 
 #[cfg(test)]
@@ -402,6 +444,43 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(chrono::Duration::seconds(90)));
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("5 weeks").is_err());
+        assert_eq!(parse_duration("90d"), Ok(chrono::Duration::days(90)));
+        let e = parse_duration("999999999999999d").unwrap_err();
+        assert!(e.contains("longer than any duration"), "{e}");
+    }
+
+    #[test]
+    fn intake_settings_default_and_are_checked() {
+        let c = Config::load(None, vec![]).expect("defaults");
+        assert_eq!(c.intake.dedup_window, "90d");
+        assert_eq!(c.intake.default_region, None);
+        let env = vec![(
+            "LEADORCH__INTAKE__DEDUP_WINDOW".to_string(),
+            "0d".to_string(),
+        )];
+        let e = Config::load(None, env).expect_err("zero window");
+        assert!(
+            e.to_string()
+                .contains("intake.dedup_window must be longer than 0"),
+            "{e}"
+        );
+        let env = vec![(
+            "LEADORCH__INTAKE__DEFAULT_REGION".to_string(),
+            "Netherlands".to_string(),
+        )];
+        let e = Config::load(None, env).expect_err("bad region");
+        assert!(
+            e.to_string().starts_with(
+                "config environment variable LEADORCH__INTAKE__DEFAULT_REGION: intake.default_region: "
+            ),
+            "{e}"
+        );
+        let env = vec![(
+            "LEADORCH__INTAKE__EXTRA_DISPOSABLE_DOMAINS".to_string(),
+            "[\"burner.example\"]".to_string(),
+        )];
+        let c = Config::load(None, env).expect("a list from the environment");
+        assert_eq!(c.intake.extra_disposable_domains, vec!["burner.example"]);
     }
 
     #[test]

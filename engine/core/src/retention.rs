@@ -1,5 +1,7 @@
 //! Retention: personal data whose window ran out is crypto-shredded like an erasure, one
-//! purpose at a time (contact details after 30 days, fingerprints after 90, by default).
+//! purpose at a time (contact details after 30 days, fingerprints after 90, by default), and
+//! the rows beside the log that outlived their window are deleted: dedup fingerprints past
+//! their dedup window, `Idempotency-Key` records older than [`IDEMPOTENCY_KEPT`].
 
 use chrono::{DateTime, Utc};
 use leadorch_domain::subject::ErasureReason;
@@ -9,6 +11,60 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::Engine;
+
+/// How long an `Idempotency-Key` record is kept: 24 hours, as Stripe keeps them (ADR 0022
+/// decision 8: at least that).
+pub const IDEMPOTENCY_KEPT: chrono::Duration = chrono::Duration::hours(24);
+
+/// Rows beside the log that retention deletes.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SideRows {
+    /// Dedup fingerprints past their window.
+    pub fingerprints: u64,
+    /// `Idempotency-Key` records older than `kept`.
+    pub idempotency_keys: u64,
+}
+
+/// The rows beside the log that [`purge`] at `now` would delete, with nothing deleted:
+/// fingerprints expired at `now`, idempotency records older than `kept`.
+pub async fn purge_due(
+    engine: &Engine,
+    now: DateTime<Utc>,
+    kept: chrono::Duration,
+) -> Result<SideRows> {
+    let cutoff = cutoff(now, kept);
+    Ok(SideRows {
+        fingerprints: engine
+            .store
+            .fingerprints()
+            .count_expired(now.timestamp_micros())
+            .await?,
+        idempotency_keys: engine.store.idempotency().count_older_than(cutoff).await?,
+    })
+}
+
+/// Deletes the fingerprints expired at `now` and the idempotency records older than `kept`.
+/// Nothing is recorded in the log: these rows were never part of it.
+pub async fn purge(
+    engine: &Engine,
+    now: DateTime<Utc>,
+    kept: chrono::Duration,
+) -> Result<SideRows> {
+    let cutoff = cutoff(now, kept);
+    Ok(SideRows {
+        fingerprints: engine
+            .store
+            .fingerprints()
+            .purge_expired(now.timestamp_micros())
+            .await?,
+        idempotency_keys: engine.store.idempotency().purge_older_than(cutoff).await?,
+    })
+}
+
+fn cutoff(now: DateTime<Utc>, kept: chrono::Duration) -> i64 {
+    now.checked_sub_signed(kept)
+        .map_or(i64::MIN, |t| t.timestamp_micros())
+}
 
 /// One key that expired.
 #[derive(Debug, Serialize, PartialEq, Eq)]

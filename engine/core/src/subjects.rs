@@ -54,6 +54,9 @@ pub struct ErasureReport {
     pub events_affected: usize,
     /// Whether the subject had been erased before.
     pub already_erased: bool,
+    /// Dedup fingerprint rows of the subject deleted now (a later lead of theirs is no
+    /// longer a duplicate, nor findable by their email).
+    pub fingerprints_deleted: u64,
 }
 
 /// Exports a subject and records the export request.
@@ -108,9 +111,11 @@ pub async fn export(
     Ok(export)
 }
 
-/// Erases a subject: destroys every key of theirs, then records the erasure. Keys go first,
-/// so a crash in between leaves an erased subject whose event a second run records; never a
-/// recorded erasure whose data is still readable.
+/// Erases a subject: deletes their dedup fingerprints, destroys every key of theirs, then
+/// records the erasure. Keys go before the event, so a crash in between leaves an erased
+/// subject whose event a second run records; never a recorded erasure whose data is still
+/// readable. Fingerprints go before the keys, so the keys' scrub (SQLite: WAL truncated) also
+/// pushes the deleted fingerprint rows out of the files.
 pub async fn erase(
     engine: &Engine,
     subject_id: &str,
@@ -135,6 +140,11 @@ pub async fn erase(
             .filter(|r| leadorch_store::codec::has_sealed_fields(&r.payload))
             .count();
     }
+    let fingerprints_deleted = engine
+        .store
+        .fingerprints()
+        .erase_subject(subject_id)
+        .await?;
     let destroyed = engine.store.codec.keys().destroy(subject_id, None).await?;
     if !already_erased {
         engine
@@ -157,5 +167,6 @@ pub async fn erase(
         keys_destroyed: destroyed,
         events_affected: affected,
         already_erased,
+        fingerprints_deleted,
     })
 }

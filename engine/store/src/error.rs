@@ -31,6 +31,10 @@ pub enum StoreError {
     /// The request itself was malformed (HTTP 400).
     #[error("invalid append: {0}")]
     InvalidAppend(String),
+    /// A value given to the store is not one it can keep (an over-long `Idempotency-Key`, a
+    /// claim without a project); says what and why (HTTP 400).
+    #[error("{0}")]
+    InvalidInput(String),
     /// The database URL could not be parsed or has an unknown scheme.
     #[error("invalid database URL {url}: {reason}")]
     BadUrl {

@@ -1,4 +1,5 @@
-//! Keys: the master key (from a file or the environment) and per-subject data keys.
+//! Keys: the master key (from a file or the environment), per-subject data keys, and each
+//! project's secret (the key of its fingerprints, [`Keyring::project_secret`]).
 //!
 //! Each data subject gets one random AES-256-GCM key per [`KeyPurpose`]. Data keys are stored
 //! beside the log in `subject_keys`, wrapped (encrypted) with the master key, so a copy of the
@@ -165,6 +166,31 @@ impl MasterKey {
             .try_into()
             .map_err(|_| StoreError::Crypto("a stored data key has the wrong length".into()))?;
         Ok(DataKey::from_raw(arr))
+    }
+}
+
+fn secret_aad(project: &str) -> Vec<u8> {
+    let mut aad = b"leadorch/project-secret/v1\0".to_vec();
+    aad.extend_from_slice(project.as_bytes());
+    aad
+}
+
+/// A project's secret: 32 random bytes, the key of its keyed fingerprints (HMAC-SHA256),
+/// stored sealed with the master key in `project_secrets`. Zeroed when dropped; no `Debug`
+/// output of the bytes.
+#[derive(Clone)]
+pub struct ProjectSecret(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for ProjectSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProjectSecret(…)")
+    }
+}
+
+impl ProjectSecret {
+    /// The bytes, for keying a MAC. Never print or store them.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
     }
 }
 
@@ -385,6 +411,51 @@ impl Keyring {
             .collect())
     }
 
+    /// The secret of `project`, made (32 random bytes, sealed with the master key and bound to
+    /// the project's name) the first time it is asked for. Race-safe: when two processes
+    /// make one at once, the first stored wins and both return it. Cache it: each call reads
+    /// the table.
+    pub async fn project_secret(&self, project: &str) -> Result<ProjectSecret> {
+        if project.is_empty() || project.len() > 128 {
+            return Err(StoreError::InvalidInput(format!(
+                "a project name must be 1 to 128 characters, not {}",
+                project.len()
+            )));
+        }
+        let aad = secret_aad(project);
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *fresh);
+        let sealed = seal(&self.master.0, &aad, fresh.as_slice())?;
+        let now = chrono::Utc::now().timestamp_micros();
+        on_pool!(&self.db, p => sqlx::query(
+            "INSERT INTO project_secrets (project, sealed, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (project) DO NOTHING")
+            .bind(project)
+            .bind(&sealed)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))?;
+        let stored: Vec<u8> = on_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT sealed FROM project_secrets WHERE project = $1")
+            .bind(project)
+            .fetch_one(p)
+            .await)?;
+        let raw = Zeroizing::new(open(&self.master.0, &aad, &stored).map_err(|_| {
+            StoreError::Crypto(format!(
+                "the secret of project {project} cannot be unsealed: wrong master key?"
+            ))
+        })?);
+        let mut secret = Zeroizing::new([0u8; 32]);
+        if raw.len() != 32 {
+            return Err(StoreError::Crypto(
+                "a stored project secret has the wrong length".into(),
+            ));
+        }
+        secret.copy_from_slice(&raw);
+        Ok(ProjectSecret(secret))
+    }
+
     /// Pushes deleted key bytes out of the database files (SQLite: checkpoint and truncate
     /// the WAL; PostgreSQL: vacuum the key table).
     pub async fn scrub(&self) -> Result<()> {
@@ -421,6 +492,22 @@ mod tests {
         assert!(MasterKey::random()
             .unwrap("s1", KeyPurpose::Contact, &w)
             .is_err());
+    }
+
+    #[test]
+    fn project_secrets_are_bound_to_their_project() {
+        let m = MasterKey::random();
+        let sealed = seal(&m.0, &secret_aad("acme"), &[5; 32]).unwrap();
+        assert_eq!(
+            open(&m.0, &secret_aad("acme"), &sealed).unwrap(),
+            vec![5; 32]
+        );
+        assert!(open(&m.0, &secret_aad("other"), &sealed).is_err());
+        assert!(open(&MasterKey::random().0, &secret_aad("acme"), &sealed).is_err());
+        assert_eq!(
+            format!("{:?}", ProjectSecret(Zeroizing::new([1; 32]))),
+            "ProjectSecret(…)"
+        );
     }
 
     #[test]

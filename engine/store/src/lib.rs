@@ -10,7 +10,11 @@
 //! - [`tx`]: the write transaction (read models, checkpoints, subject keys);
 //! - [`subscription`]: catch-up reading from a checkpoint;
 //! - [`read_models`] and [`parts`]: read models as stored, and rebuilding them;
-//! - [`keys`] and [`codec`]: master key, subject keys, sealing personal fields;
+//! - [`keys`] and [`codec`]: master key, subject keys, project secrets, sealing personal
+//!   fields;
+//! - [`fingerprints`] and [`idempotency`]: tables beside the log for lead intake (keyed dedup
+//!   fingerprints, `Idempotency-Key` records), written on a [`conn::Conn`] so that they can
+//!   commit with an append;
 //! - [`lease`]: one holder per database (the daemon's leadership);
 //! - [`api_keys`]: the HTTP API's keys and access log (tables beside the log);
 //! - [`hash`]: the chain's hash function.
@@ -19,11 +23,14 @@
 
 pub mod api_keys;
 pub mod codec;
+pub mod conn;
 pub mod cqrs;
 pub mod db;
 pub mod error;
+pub mod fingerprints;
 pub mod hash;
 pub mod head;
+pub mod idempotency;
 pub mod keys;
 pub mod lease;
 pub mod log;
@@ -40,11 +47,16 @@ use std::path::PathBuf;
 
 pub use api_keys::{AccessQuery, AccessRow, ApiKeys, KeyRow};
 pub use codec::{Codec, RetentionPolicy, Reveal};
+pub use conn::Conn;
 pub use cqrs::CqrsStore;
 pub use db::{Db, Dialect, Open};
 pub use error::{Result, StoreError};
+pub use fingerprints::{
+    ClaimOutcome, FingerprintClaim, FingerprintKind, FingerprintMatch, Fingerprints,
+};
 pub use head::Head;
-pub use keys::{Keyring, MasterKey};
+pub use idempotency::{IdempotencyKey, IdempotencyKeys, IdempotencyRecord};
+pub use keys::{Keyring, MasterKey, ProjectSecret};
 pub use lease::Lease;
 pub use log::{
     Appended, EventFilter, EventLog, ExpectedVersion, Metadata, NewEvent, Queued, RecordedEvent,
@@ -143,5 +155,15 @@ impl Store {
     /// Sealed OAuth refresh tokens of connected Google accounts.
     pub fn tokens(&self) -> TokenVault {
         TokenVault::new(self.codec.keys().clone())
+    }
+
+    /// Dedup fingerprints of lead intake.
+    pub fn fingerprints(&self) -> Fingerprints {
+        Fingerprints::new(self.db().clone())
+    }
+
+    /// `Idempotency-Key` records.
+    pub fn idempotency(&self) -> IdempotencyKeys {
+        IdempotencyKeys::new(self.db().clone())
     }
 }

@@ -1,9 +1,10 @@
-//! The store's write transaction, [`WriteTx`]: read-model changes, subscribers' checkpoints
-//! and subject keys are written through it, so that what belongs together commits together
+//! The store's write transaction, [`WriteTx`]: read-model changes, subscribers' checkpoints,
+//! subject keys and side-table rows ([`WriteTx::conn`]) are written through it, so that what belongs together commits together
 //! (a read-model change with its checkpoint).
 
 use sqlx::{Postgres, Sqlite, Transaction};
 
+use crate::conn::Conn;
 use crate::db::{Db, PG_INSERT_PARTS, PG_UPSERT_DOCS};
 use crate::error::{Result, StoreError};
 use crate::parts::Part;
@@ -34,6 +35,15 @@ impl WriteTx {
             Db::Sqlite { pool, .. } => WriteTx::Sqlite(pool.begin_with(sql).await?),
             Db::Postgres { pool, .. } => WriteTx::Postgres(pool.begin_with(sql).await?),
         })
+    }
+
+    /// The transaction's connection, for the side tables ([`crate::fingerprints`],
+    /// [`crate::idempotency`]) whose rows commit with it.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            WriteTx::Sqlite(t) => Conn::Sqlite(t),
+            WriteTx::Postgres(t) => Conn::Postgres(t),
+        }
     }
 
     /// Inserts or replaces one document.

@@ -1,0 +1,307 @@
+//! Dedup fingerprints beside the log (`fingerprints`, ADR 0022 decision 3).
+//!
+//! A fingerprint is a keyed hash (HMAC-SHA256 under the project's secret,
+//! [`crate::Keyring::project_secret`]) of a normalised email or phone number; the store only
+//! keeps its 32 bytes, with the lead that claimed it, that lead's subject and when the claim
+//! ends (the end of the dedup window). A row counts while `now < expires_at`; an expired row
+//! is replaced by the next claim and deleted by retention ([`purge_expired`]); a subject's
+//! erasure deletes its rows ([`erase_subject`]). Rows are never part of the hash chain.
+//!
+//! The functions take a [`Conn`], so the writer can claim a lead's fingerprints inside the
+//! group transaction that appends the lead; [`Fingerprints`] runs each on its own.
+
+use serde::{Deserialize, Serialize};
+
+use crate::conn::{in_write_tx, pooled, release, roll_back_to, savepoint, with_conn, Conn};
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+
+/// What a fingerprint identifies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FingerprintKind {
+    /// An email address.
+    Email,
+    /// A phone number.
+    Phone,
+}
+
+impl FingerprintKind {
+    /// As stored: `email` or `phone`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FingerprintKind::Email => "email",
+            FingerprintKind::Phone => "phone",
+        }
+    }
+
+    /// From its stored name.
+    pub fn parse(s: &str) -> Option<FingerprintKind> {
+        match s {
+            "email" => Some(FingerprintKind::Email),
+            "phone" => Some(FingerprintKind::Phone),
+            _ => None,
+        }
+    }
+}
+
+/// A live fingerprint row: who holds it, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintMatch {
+    /// What it identifies.
+    pub kind: FingerprintKind,
+    /// The lead that claimed it (the first lead of that person in the window).
+    pub lead_id: String,
+    /// That lead's subject.
+    pub subject_id: String,
+    /// When the claim ends (µs since the epoch).
+    pub expires_at: i64,
+}
+
+/// One lead's claim on its fingerprints.
+#[derive(Clone, Copy, Debug)]
+pub struct FingerprintClaim<'a> {
+    /// The project.
+    pub project: &'a str,
+    /// The lead's fingerprints.
+    pub fingerprints: &'a [(FingerprintKind, [u8; 32])],
+    /// The lead.
+    pub lead_id: &'a str,
+    /// Its subject.
+    pub subject_id: &'a str,
+    /// When the claim ends (µs): the lead's time plus the dedup window.
+    pub expires_at: i64,
+    /// Now (µs): rows with `expires_at <= now` are expired and may be replaced.
+    pub now: i64,
+}
+
+/// What a claim did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Every fingerprint is now the lead's (or already was: a claim is idempotent per lead).
+    Claimed,
+    /// Live rows of other leads hold some fingerprints, listed here: nothing was claimed. The
+    /// lead is a duplicate of the first one's lead.
+    Taken(Vec<FingerprintMatch>),
+}
+
+impl ClaimOutcome {
+    /// The lead that holds a fingerprint, when the claim failed: "claimed by lead X".
+    pub fn claimed_by(&self) -> Option<&FingerprintMatch> {
+        match self {
+            ClaimOutcome::Claimed => None,
+            ClaimOutcome::Taken(held) => held.first(),
+        }
+    }
+}
+
+const SELECT_ROW: &str = "SELECT lead_id, subject_id, expires_at FROM fingerprints \
+     WHERE project = $1 AND kind = $2 AND fingerprint = $3";
+
+const SELECT_LIVE: &str = "SELECT lead_id, subject_id, expires_at FROM fingerprints \
+     WHERE project = $1 AND kind = $2 AND fingerprint = $3 AND expires_at > $4";
+
+/// Inserts a claim, or takes over a row that expired or that the same lead holds; returns
+/// nothing when a live row of another lead is in the way. Never a unique violation, so a
+/// PostgreSQL transaction around it stays usable.
+const CLAIM: &str = "INSERT INTO fingerprints \
+     (project, kind, fingerprint, lead_id, subject_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (project, kind, fingerprint) DO UPDATE SET lead_id = excluded.lead_id, \
+       subject_id = excluded.subject_id, expires_at = excluded.expires_at \
+     WHERE fingerprints.expires_at <= $7 OR fingerprints.lead_id = excluded.lead_id \
+     RETURNING lead_id";
+
+/// The savepoint a claim runs in.
+const CLAIM_SAVEPOINT: &str = "leadorch_fingerprint_claim";
+
+fn check_project(project: &str) -> Result<()> {
+    if project.is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a fingerprint needs a project".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The live rows (`now < expires_at`) among `fingerprints` of `project`, in the order asked.
+pub async fn lookup(
+    conn: &mut Conn<'_>,
+    project: &str,
+    fingerprints: &[(FingerprintKind, [u8; 32])],
+    now: i64,
+) -> Result<Vec<FingerprintMatch>> {
+    let mut out = Vec::new();
+    for (kind, fp) in fingerprints {
+        let row: Option<(String, String, i64)> = with_conn!(conn, c => sqlx::query_as(SELECT_LIVE)
+            .bind(project)
+            .bind(kind.as_str())
+            .bind(fp.as_slice())
+            .bind(now)
+            .fetch_optional(c)
+            .await)?;
+        if let Some((lead_id, subject_id, expires_at)) = row {
+            out.push(FingerprintMatch {
+                kind: *kind,
+                lead_id,
+                subject_id,
+                expires_at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Claims every fingerprint of a lead, all or none. `conn` must be in a transaction (the
+/// claim runs in a savepoint of it, rolled back to when a live row of another lead holds a
+/// fingerprint). An expired row is replaced; a row the same lead holds is renewed (a retried
+/// claim succeeds). Within one transaction, a later claim sees an earlier one's rows.
+pub async fn claim(conn: &mut Conn<'_>, claim: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
+    check_project(claim.project)?;
+    if claim.lead_id.is_empty() || claim.subject_id.is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a fingerprint claim needs a lead and a subject".into(),
+        ));
+    }
+    if claim.expires_at <= claim.now {
+        return Err(StoreError::InvalidInput(format!(
+            "a fingerprint claim must end after now ({} µs), not at {} µs",
+            claim.now, claim.expires_at
+        )));
+    }
+    if claim.fingerprints.is_empty() {
+        return Ok(ClaimOutcome::Claimed);
+    }
+    savepoint(conn, CLAIM_SAVEPOINT).await?;
+    match claim_each(conn, claim).await {
+        Ok(taken) if taken.is_empty() => {
+            release(conn, CLAIM_SAVEPOINT).await?;
+            Ok(ClaimOutcome::Claimed)
+        }
+        Ok(taken) => {
+            roll_back_to(conn, CLAIM_SAVEPOINT).await?;
+            Ok(ClaimOutcome::Taken(taken))
+        }
+        Err(e) => {
+            // The caller's transaction fails anyway; leave it as clean as it can be.
+            let _ = roll_back_to(conn, CLAIM_SAVEPOINT).await;
+            Err(e)
+        }
+    }
+}
+
+/// Claims each fingerprint; returns the live rows of other leads in the way.
+async fn claim_each(
+    conn: &mut Conn<'_>,
+    claim: &FingerprintClaim<'_>,
+) -> Result<Vec<FingerprintMatch>> {
+    let mut taken = Vec::new();
+    for (kind, fp) in claim.fingerprints {
+        let won: Option<String> = with_conn!(conn, c => sqlx::query_scalar(CLAIM)
+            .bind(claim.project)
+            .bind(kind.as_str())
+            .bind(fp.as_slice())
+            .bind(claim.lead_id)
+            .bind(claim.subject_id)
+            .bind(claim.expires_at)
+            .bind(claim.now)
+            .fetch_optional(c)
+            .await)?;
+        if won.is_some() {
+            continue;
+        }
+        let row: Option<(String, String, i64)> = with_conn!(conn, c => sqlx::query_as(SELECT_ROW)
+            .bind(claim.project)
+            .bind(kind.as_str())
+            .bind(fp.as_slice())
+            .fetch_optional(c)
+            .await)?;
+        let (lead_id, subject_id, expires_at) = row.ok_or_else(|| {
+            StoreError::Internal(
+                "a fingerprint row refused a claim and then could not be read".into(),
+            )
+        })?;
+        taken.push(FingerprintMatch {
+            kind: *kind,
+            lead_id,
+            subject_id,
+            expires_at,
+        });
+    }
+    Ok(taken)
+}
+
+/// Deletes every fingerprint row of a subject (erasure); returns how many there were.
+pub async fn erase_subject(conn: &mut Conn<'_>, subject_id: &str) -> Result<u64> {
+    Ok(
+        with_conn!(conn, c => sqlx::query("DELETE FROM fingerprints WHERE subject_id = $1")
+        .bind(subject_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?,
+    )
+}
+
+/// Deletes every row expired at `now` (`expires_at <= now`); returns how many.
+pub async fn purge_expired(conn: &mut Conn<'_>, now: i64) -> Result<u64> {
+    Ok(
+        with_conn!(conn, c => sqlx::query("DELETE FROM fingerprints WHERE expires_at <= $1")
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?,
+    )
+}
+
+/// How many rows are expired at `now`: what [`purge_expired`] would delete.
+pub async fn count_expired(conn: &mut Conn<'_>, now: i64) -> Result<u64> {
+    let n: i64 = with_conn!(conn, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM fingerprints WHERE expires_at <= $1")
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+    Ok(n.max(0) as u64)
+}
+
+/// The fingerprint table of a database, each call on its own (a pooled connection, or its
+/// own write transaction).
+#[derive(Clone, Debug)]
+pub struct Fingerprints {
+    db: Db,
+}
+
+impl Fingerprints {
+    /// The table in `db`.
+    pub fn new(db: Db) -> Fingerprints {
+        Fingerprints { db }
+    }
+
+    /// [`lookup`].
+    pub async fn lookup(
+        &self,
+        project: &str,
+        fingerprints: &[(FingerprintKind, [u8; 32])],
+        now: i64,
+    ) -> Result<Vec<FingerprintMatch>> {
+        pooled!(&self.db, conn => lookup(conn, project, fingerprints, now).await)
+    }
+
+    /// [`claim`] in a transaction of its own.
+    pub async fn claim(&self, c: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
+        in_write_tx!(&self.db, conn => claim(conn, c).await)
+    }
+
+    /// [`erase_subject`].
+    pub async fn erase_subject(&self, subject_id: &str) -> Result<u64> {
+        pooled!(&self.db, conn => erase_subject(conn, subject_id).await)
+    }
+
+    /// [`purge_expired`].
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        pooled!(&self.db, conn => purge_expired(conn, now).await)
+    }
+
+    /// [`count_expired`].
+    pub async fn count_expired(&self, now: i64) -> Result<u64> {
+        pooled!(&self.db, conn => count_expired(conn, now).await)
+    }
+}
