@@ -8,7 +8,11 @@ use leadorch_api::{check_listen, serve, ListenError};
 async fn start() -> String {
     let addr = check_listen("127.0.0.1:0", false).unwrap();
     let (listener, bound) = bind(addr).await.unwrap();
-    tokio::spawn(serve(listener, std::future::pending()));
+    tokio::spawn(serve(
+        listener,
+        leadorch_api::router(),
+        std::future::pending(),
+    ));
     format!("http://{bound}")
 }
 
