@@ -28,6 +28,7 @@ mod globals;
 mod google;
 mod health;
 mod init;
+mod listen_args;
 mod replay;
 mod retention;
 mod rules;

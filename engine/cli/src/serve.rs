@@ -1,32 +1,33 @@
-//! `leadorch serve --listen ADDR`: the HTTP API alone, no rules acting (ADR 0022). Today it
-//! answers `GET /healthz` and problem details for everything else; the endpoints that need an
-//! API key come with the keys.
+//! `leadorch serve --listen ADDR [--tls-cert PEM --tls-key PEM]`: the HTTP API alone, no rules
+//! acting (ADR 0022). Today it answers `GET /healthz` and problem details for everything else;
+//! the endpoints that need an API key come with the keys.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Args;
-use leadorch_api::listen::{bind, DEFAULT_LISTEN};
+
+use crate::listen_args::ListenArgs;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on (IP:PORT); port 0 picks a free port, and the address bound is
-    /// printed. Any address other than loopback needs --allow-plain-http (behind a TLS proxy)
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    pub listen: String,
-    /// Listen on a non-loopback address over plain HTTP (only behind a proxy that terminates
-    /// TLS: requests carry personal data)
-    #[arg(long)]
-    pub allow_plain_http: bool,
+    #[command(flatten)]
+    pub listen: ListenArgs,
 }
 
 pub async fn run(args: ServeArgs) -> Result<ExitCode> {
-    let addr = leadorch_api::check_listen(&args.listen, args.allow_plain_http)?;
-    let (listener, bound) = bind(addr).await?;
+    let listening = args.listen.open().await?;
     eprintln!(
-        "leadorch serve: listening on http://{bound} (GET /healthz); SIGTERM or Ctrl-C stops"
+        "leadorch serve: listening on {} (GET /healthz); SIGTERM or Ctrl-C stops",
+        listening.url()
     );
-    leadorch_api::serve(listener, crate::common::shutdown_signal()).await?;
+    leadorch_api::serve_with(
+        listening.listener,
+        leadorch_api::router(),
+        listening.tls,
+        crate::common::shutdown_signal(),
+    )
+    .await;
     eprintln!("leadorch serve: stopped");
     Ok(ExitCode::SUCCESS)
 }
