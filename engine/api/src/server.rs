@@ -178,7 +178,8 @@ async fn serve_http<I>(
         request.extensions_mut().insert(ConnectInfo(peer));
         request
     });
-    let mut conn = pin!(http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)));
+    let service = TowerToHyperService::new(service);
+    let mut conn = pin!(http.serve_connection(TokioIo::new(io), service));
     tokio::select! {
         done = conn.as_mut() => {
             if let Err(e) = done {
