@@ -1,7 +1,11 @@
 //! The HTTP API (ADR 0022): the router `leadorch serve` and, later, `leadorch daemon --listen`
 //! serve, and how it listens.
 //!
-//! - [`listen`]: where it may listen (loopback, or TLS / an explicit `--allow-plain-http`).
+//! - [`listen`]: where it may listen (loopback; elsewhere TLS or `--allow-plain-http`), binding.
+//! - [`tls`]: the certificate and key from PEM files into a rustls configuration (*ring*).
+//! - [`server`]: the accept loop for plain HTTP and TLS — handshake timeout, header read
+//!   timeout, header size limit, `ConnectInfo<SocketAddr>`, graceful shutdown.
+//! - [`layers`]: every request's deadline (`503`) and panic guard (`500`), both problems.
 //! - [`problem`]: RFC 9457 problem details, the shape of every 4xx and 5xx.
 //! - [`keys`]: API keys (format, checksum, scopes) and [`auth`]: checking them on each request.
 //! - [`access`]: the access log's writer.
@@ -19,9 +23,12 @@ pub mod auth;
 pub mod body;
 pub mod ids;
 pub mod keys;
+pub mod layers;
 pub mod listen;
 pub mod problem;
 pub mod routes;
+pub mod server;
+pub mod tls;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -36,8 +43,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use access::{AccessSink, AccessWriter};
+pub use layers::harden;
 pub use listen::{check_listen, serve, ListenError};
 pub use problem::Problem;
+pub use server::serve_with;
+pub use tls::{load_tls, TlsError};
 
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -135,7 +145,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The API's routes over `api`. Anything else is a `404` problem; a wrong method a `405`.
+/// The API's routes over `api`. Anything else is a `404` problem; a wrong method a `405`; every
+/// request is [`harden`]ed (deadline, panic guard).
 pub fn router(api: Api) -> Router {
     let doc = openapi();
     let spec =
@@ -158,12 +169,14 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             auth::authenticate,
         ));
-    protected
-        .route("/healthz", get(healthz))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(api)
+    harden(
+        protected
+            .route("/healthz", get(healthz))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(api),
+    )
 }
 
 /// `GET /healthz`: the process is alive and answering (no key needed; says nothing about the

@@ -20,7 +20,7 @@ pub enum ListenError {
         given: String,
     },
     /// A non-loopback address without TLS or `--allow-plain-http`.
-    #[error("--listen {addr} is reachable from other machines, and requests carry personal data: serve it behind a TLS proxy and pass --allow-plain-http, or listen on 127.0.0.1")]
+    #[error("--listen {addr} is reachable from other machines, and requests carry personal data: give --tls-cert and --tls-key, or serve it behind a TLS proxy and pass --allow-plain-http, or listen on 127.0.0.1")]
     PlainHttpElsewhere {
         /// The address.
         addr: SocketAddr,
@@ -36,7 +36,8 @@ pub enum ListenError {
     },
 }
 
-/// Parses `--listen` and applies the loopback rule.
+/// Parses `--listen` and applies the loopback rule: `allow_plain_http` is true with TLS too
+/// (the address is then reachable only over TLS).
 pub fn check_listen(given: &str, allow_plain_http: bool) -> Result<SocketAddr, ListenError> {
     let addr: SocketAddr = given.parse().map_err(|_| ListenError::BadAddress {
         given: given.to_string(),
@@ -58,17 +59,13 @@ pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ListenE
     Ok((listener, bound))
 }
 
-/// Serves `app` on `listener` until `shutdown` completes; requests in flight are answered
-/// first. Handlers see the peer's address (`ConnectInfo<SocketAddr>`: key allowlists).
+/// Serves `app` over plain HTTP on `listener` until `shutdown` completes; requests in flight
+/// are answered first. [`crate::server::serve_with`] without TLS: the same connection limits,
+/// and handlers see the peer's address (`ConnectInfo<SocketAddr>`).
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+) {
+    crate::server::serve_with(listener, app, None, shutdown).await
 }

@@ -24,6 +24,7 @@ use leadorch_store::{db, Metadata};
 use tokio::task::JoinHandle;
 
 use crate::common::{host, load_config, open, Open};
+use crate::listen_args::ListenArgs;
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -38,9 +39,16 @@ pub struct DaemonArgs {
     /// it: `google` when [google] account is configured, else an error
     #[arg(long, value_enum)]
     pub adapter: Option<AdapterKind>,
-    /// Run one cycle and exit
+    /// Run one cycle and exit (serves no HTTP API)
     #[arg(long)]
     pub once: bool,
+    /// Where the daemon serves the HTTP API (every daemon does, leader or waiting, unless
+    /// --no-listen): the same flags as `leadorch serve`
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Serve no HTTP API
+    #[arg(long)]
+    pub no_listen: bool,
 }
 
 /// The ads platform the daemon acts on.
@@ -128,10 +136,35 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The API first: a port already taken is said before anything else happens.
+    let listening = match args.no_listen {
+        true => None,
+        false => Some(args.listen.open().await?),
+    };
     tokio::spawn(async move {
         crate::common::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
+    let api = listening.map(|listening| {
+        eprintln!(
+            "leadorch daemon: HTTP API on {} (every endpoint but GET /healthz needs a key: `leadorch keys create`)",
+            listening.url()
+        );
+        let (api, access) = leadorch_api::Api::new(engine.clone());
+        let mut stop = stop_rx.clone();
+        let server = tokio::spawn(leadorch_api::serve_with(
+            listening.listener,
+            leadorch_api::router(api),
+            listening.tls,
+            async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            },
+        ));
+        (server, access)
+    });
+    if api.is_some() {
+        crate::serve::warn_without_keys(&engine).await?;
+    }
     eprintln!(
         "leadorch daemon: {url} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",
         config.facts.timezone
@@ -140,6 +173,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let mut said = Said::default();
     let mut notify = |n: Notice<'_>| said.notice(n);
     let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop_rx, &mut notify).await? else {
+        stop_api(api).await;
         eprintln!("leadorch daemon: stopped");
         return Ok(ExitCode::SUCCESS);
     };
@@ -158,8 +192,18 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         world.abort();
     }
     result?;
+    stop_api(api).await;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for the API to answer the requests in flight (the stop signal has fired), then for
+/// its access log to be written.
+async fn stop_api(api: Option<(JoinHandle<()>, leadorch_api::AccessWriter)>) {
+    if let Some((server, access)) = api {
+        let _ = server.await;
+        access.finish().await;
+    }
 }
 
 /// Says at start, one line each, every rule or campaign that can never act (the warnings of

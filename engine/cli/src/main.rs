@@ -29,6 +29,7 @@ mod google;
 mod health;
 mod init;
 mod keys;
+mod listen_args;
 mod replay;
 mod retention;
 mod rules;

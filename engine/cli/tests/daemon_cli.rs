@@ -2,7 +2,7 @@
 //! simulated database, continuing the world the log records; what the daemon says; a second
 //! daemon on the same database.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -190,6 +190,7 @@ fn spawn_daemon(home: &Path) -> (Child, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
         .args(["daemon", "--adapter", "sim"])
         .current_dir(repo())
+        .env("LEADORCH_LISTEN", "127.0.0.1:0")
         .env("LEADORCH_HOME", home)
         .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
         .env_remove("DATABASE_URL")
@@ -253,8 +254,32 @@ fn a_second_daemon_says_at_once_that_it_waits_for_the_leader() {
         !seen2.iter().any(|l| l.contains("leadorch daemon: leading")),
         "{seen2:#?}"
     );
+    // Both serve the HTTP API, the waiting one too: any number of processes serve it while
+    // one leads.
+    for lines in [&seen, &seen2] {
+        let addr = api_address(lines);
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connect to the API");
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
     stop(second);
     stop(first);
+}
+
+/// The address of `leadorch daemon: HTTP API on http://ADDR (…)`.
+fn api_address(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("leadorch daemon: HTTP API on http://"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no API line in {lines:#?}"))
+        .to_string()
 }
 
 #[test]

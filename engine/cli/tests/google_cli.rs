@@ -46,6 +46,7 @@ impl Setup {
             .env_remove("LEADORCH_CONFIG")
             // A rule-run budget no run reaches on a busy machine (debug build).
             .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
+            .env("LEADORCH_LISTEN", "127.0.0.1:0")
             .env("LEADORCH_GOOGLE_CLIENT_ID", self.oauth.client_id())
             .env("LEADORCH_GOOGLE_CLIENT_SECRET", self.oauth.client_secret())
             .env("LEADORCH_GOOGLE_OAUTH_AUTH_URL", self.oauth.auth_url())

@@ -210,6 +210,7 @@ fn the_daemon_stops_gracefully_on_sigterm() {
     let child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
         .args(["daemon", "--adapter", "sim"])
         .current_dir(repo())
+        .env("LEADORCH_LISTEN", "127.0.0.1:0")
         .env("LEADORCH_HOME", home)
         .env_remove("DATABASE_URL")
         .env_remove("LEADORCH_CONFIG")

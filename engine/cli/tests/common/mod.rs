@@ -18,7 +18,9 @@ pub fn leadorch_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output
     cmd.args(args)
         .current_dir(repo())
         .env("LEADORCH_HOME", home)
-        .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000");
+        .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
+        // A daemon serves the API: on a free port, never the default one another test holds.
+        .env("LEADORCH_LISTEN", "127.0.0.1:0");
     for name in [
         "DATABASE_URL",
         "LEADORCH_MASTER_KEY",
