@@ -432,3 +432,108 @@ async fn the_daemon_says_at_once_when_an_account_needs_consent_again() {
     let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
     assert_eq!(row["status"], "reconsent_needed", "{row}");
 }
+
+/// The loop a real team runs: its CRM pushes capacity to the daemon's HTTP API, and the
+/// daemon pauses the capacity-gated campaign on Google Ads once the team is full. (How fast
+/// is `leadorch bench`'s business; the wait here is only bounded.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_pushed_over_http_pauses_a_gated_campaign_on_google() {
+    let s = Setup::new().await;
+    let mut gated = FakeCampaign::new(222, "NL Gated");
+    gated.labels = vec!["capacity-gated".into(), "team:sales-nl".into()];
+    s.ads.add_campaign(CUSTOMER, gated);
+    s.connect("ops").await;
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/capacity_gate.rhai");
+    let (ok, _, err) = s.run(&["rules", "save", rule.to_str().unwrap(), "--enable"]);
+    assert!(ok, "{err}");
+    let (ok, key, err) = s.run(&["keys", "create", "--name", "crm", "--scopes", "capacity"]);
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+    let config = s.dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n"),
+    )
+    .unwrap();
+
+    let mut child = s
+        .cmd(&[
+            "daemon",
+            "--adapter",
+            "google",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &str| loop {
+        if let Some(line) = seen.iter().find(|l: &&String| l.contains(what)) {
+            return line.clone();
+        }
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {what:?}; saw {seen:#?}"),
+        }
+    };
+    let api_line = wait_for("HTTP API on http://");
+    wait_for("leadorch daemon: leading");
+    let addr = api_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.ads.campaign(CUSTOMER, 222).unwrap().status,
+        CampaignStatus::Enabled
+    );
+
+    // The team is full: 15 open leads of 15.
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/capacity"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({
+            "team": "sales-nl", "agents_available": 3, "open_leads": 15, "max_open_leads": 15
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+
+    let mut paused = false;
+    for _ in 0..1200 {
+        if s.ads.campaign(CUSTOMER, 222).unwrap().status == CampaignStatus::Paused {
+            paused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        paused,
+        "the gated campaign was not paused; daemon said {seen:#?} {rest:#?}"
+    );
+    // The ungated one is left alone.
+    assert_eq!(
+        s.ads.campaign(CUSTOMER, 111).unwrap().status,
+        CampaignStatus::Enabled
+    );
+    let pause_line = seen
+        .iter()
+        .chain(&rest)
+        .any(|l| l.contains("NL Gated: pause (capacity_gate"));
+    assert!(pause_line, "{seen:#?} {rest:#?}");
+}
