@@ -47,6 +47,9 @@ pub struct RetentionPolicy {
     /// Default: until the account is forgotten.
     #[serde(default, with = "days")]
     pub google_ads: Option<Duration>,
+    /// Team members' display names (employees). Default: until the member is erased.
+    #[serde(default, with = "days")]
+    pub staff: Option<Duration>,
 }
 
 const DAY: u64 = 86_400;
@@ -59,6 +62,7 @@ impl Default for RetentionPolicy {
             consent: Some(Duration::from_secs(5 * 365 * DAY)),
             account: None,
             google_ads: None,
+            staff: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl RetentionPolicy {
             KeyPurpose::Consent => self.consent,
             KeyPurpose::Account => self.account,
             KeyPurpose::GoogleAds => self.google_ads,
+            KeyPurpose::Staff => self.staff,
         }
     }
 }
