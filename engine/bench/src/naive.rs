@@ -200,7 +200,7 @@ fn now_json(facts: &Facts) -> Result<Value, EvalError> {
     let mut business_hours = false;
     for (name, calendar) in &facts.calendars {
         let is_open = calendar
-            .is_open(name, local.date_naive(), minute_of_day)
+            .is_open_at(name, facts.at, tz)
             .map_err(EvalError::BadFacts)?;
         if name == "default" {
             business_hours = is_open;

@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::{audit, events, google, keys, retention, rules, subjects, Command, Global};
+use crate::{audit, events, google, keys, retention, rules, subjects, teams, Command, Global};
 
 /// What a command does with the global options.
 struct Uses {
@@ -65,6 +65,18 @@ fn uses(cmd: &Command) -> Uses {
             rules::RulesCommand::Backtest(_) => u("rules backtest", true, false),
             rules::RulesCommand::Check { .. } => u("rules check", false, false),
             rules::RulesCommand::Test { .. } => u("rules test", false, false),
+        },
+        Command::Teams(t) => match t {
+            teams::TeamsCommand::Set(_) => u("teams set", true, true),
+            teams::TeamsCommand::Member(teams::MemberCommand::Add { .. }) => {
+                u("teams member add", true, true)
+            }
+            teams::TeamsCommand::Member(teams::MemberCommand::Remove { .. }) => {
+                u("teams member remove", true, true)
+            }
+            teams::TeamsCommand::List { .. } => u("teams list", true, false),
+            teams::TeamsCommand::Show { .. } => u("teams show", true, false),
+            teams::TeamsCommand::ImportConfig { .. } => u("teams import-config", true, true),
         },
         Command::Explain(_) => u("explain", true, false),
         Command::Status(_) => u("status", true, false),

@@ -1,7 +1,8 @@
 //! `leadorch`: the command line of Lead Orchestrator, and its daemon.
 //!
 //! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
-//! `seed`, `bench`, `demo`, `daemon`, `rules`, `explain`, `google`, `init`, `keys`, `serve`, `status`, `debug`), each with its
+//! `seed`, `bench`, `demo`, `daemon`, `rules`, `teams`, `explain`, `google`, `init`, `keys`,
+//! `serve`, `status`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
 //! imports another; [`run`] dispatches. `completions` (shell completion scripts) needs only
@@ -37,6 +38,7 @@ mod seed;
 mod serve;
 mod status;
 mod subjects;
+mod teams;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -111,6 +113,10 @@ pub enum Command {
     /// check, test
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Sales teams: set (time zone, business hours, holidays, maximum of open leads,
+    /// capacity source), member add/remove, list, show, import-config
+    #[command(subcommand)]
+    Teams(teams::TeamsCommand),
     /// Why is this campaign in its current state (or as of --at)?
     Explain(explain::ExplainArgs),
     /// What the engine works with: database, daemon, adapter, accounts, campaigns with their
@@ -247,6 +253,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(g, args).await,
         Command::Daemon(args) => daemon::run(g, args).await,
         Command::Rules(cmd) => rules::run(g, cmd).await,
+        Command::Teams(cmd) => teams::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
         Command::Status(args) => status::run(g, args).await,
         Command::Serve(args) => serve::run(g, args).await,

@@ -340,6 +340,13 @@ impl Config {
                 self.facts.timezone
             )
         })?;
+        for (name, calendar) in &self.facts.calendars {
+            if let Some(zone) = &calendar.timezone {
+                zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                    format!("facts.calendars.{name}.timezone: unknown time zone {zone:?}")
+                })?;
+            }
+        }
         if self.facts.window_minutes == 0 {
             return Err("facts.window_minutes must be at least 1".into());
         }
@@ -518,6 +525,18 @@ mod tests {
         std::fs::write(&path, "[facts]\ntimezone = \"Mars/Olympus\"\n").expect("write");
         let e = Config::load(Some(&path), vec![]).expect_err("bad tz");
         assert!(e.to_string().contains("Mars/Olympus"), "{e}");
+        std::fs::write(
+            &path,
+            "[facts.calendars.sales-ny]\nweekly = {}\nholidays = []\ntimezone = \"America/New_Yrok\"\n",
+        )
+        .expect("write");
+        let e = Config::load(Some(&path), vec![]).expect_err("bad calendar tz");
+        assert!(
+            e.to_string().contains(
+                "facts.calendars.sales-ny.timezone: unknown time zone \"America/New_Yrok\""
+            ),
+            "{e}"
+        );
         let env = vec![("LEADORCH__POLICY__COOLDOWN".to_string(), "soon".to_string())];
         let e = Config::load(None, env).expect_err("bad duration");
         assert!(e.to_string().contains("policy.cooldown"), "{e}");

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use cqrs_es::Aggregate;
 use leadorch_domain::{
     split_stream_id, AnyEvent, Campaign, CapacitySnapshot, Consent, DataSubject, GoogleAccount,
-    Lead, PersonalData, Rule,
+    Lead, PersonalData, Rule, Team,
 };
 use leadorch_store::codec::Decoder;
 use leadorch_store::parts::Packer;
@@ -93,6 +93,8 @@ pub struct Projections {
     pub rules: Table<AggregateDoc<Rule>>,
     /// Connected Google accounts.
     pub google_accounts: Table<AggregateDoc<GoogleAccount>>,
+    /// Sales teams as their events define them (members' names are not in the state).
+    pub teams: Table<AggregateDoc<Team>>,
     /// Data subject → streams.
     pub subject_index: Table<SubjectDoc>,
     /// Activity per actor and day, keyed `YYYY-MM-DD/actor`.
@@ -117,6 +119,7 @@ impl Default for Projections {
             data_subjects: Table::new("data_subjects"),
             rules: Table::new("rules"),
             google_accounts: Table::new("google_accounts"),
+            teams: Table::new("teams"),
             subject_index: Table::new("subject_index"),
             audit: Table::new("audit"),
             position: 0,
@@ -169,6 +172,10 @@ macro_rules! each_table {
         }
         {
             let $t = &mut $p.google_accounts;
+            $body
+        }
+        {
+            let $t = &mut $p.teams;
             $body
         }
         {
@@ -255,6 +262,7 @@ impl Projections {
             AnyEvent::Capacity(e) => fold(&mut self.capacity, id, rec, e),
             AnyEvent::Rule(e) => fold(&mut self.rules, id, rec, e),
             AnyEvent::GoogleAccount(e) => fold(&mut self.google_accounts, id, rec, e),
+            AnyEvent::Team(e) => fold(&mut self.teams, id, rec, e),
             // Evaluations are read from their own streams (`leadorch explain`); the audit
             // view counts them.
             AnyEvent::Evaluation(_) => {}
@@ -301,6 +309,7 @@ impl Projections {
             + self.data_subjects.len()
             + self.rules.len()
             + self.google_accounts.len()
+            + self.teams.len()
             + self.subject_index.len()
             + self.audit.len()
     }

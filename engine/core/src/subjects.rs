@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use leadorch_domain::subject::ErasureReason;
-use leadorch_domain::{DataSubject, KeyPurpose, SubjectCommand};
+use leadorch_domain::{DataSubject, KeyPurpose, PersonalData, SubjectCommand};
 use leadorch_store::{Metadata, Reveal};
 use serde::Serialize;
 use serde_json::Value;
@@ -74,9 +74,15 @@ pub async fn export(
     };
     let mut events = Vec::new();
     let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
+    let mut redact = engine.store.codec.decoder(Reveal::Redact);
     for stream in &doc.streams {
         for rec in engine.store.log.read_stream(stream).await? {
-            let data = decoder.payload(&rec).await?;
+            // A stream may hold other subjects' data too (a team's members): their events
+            // are left out, and only this subject's sealed fields are opened.
+            if about_another(&mut redact, &rec, subject_id).await? {
+                continue;
+            }
+            let data = decoder.payload_for(&rec, subject_id).await?;
             events.push(ExportedEvent {
                 position: rec.position,
                 stream: rec.stream_id.clone(),
@@ -111,6 +117,17 @@ pub async fn export(
     Ok(export)
 }
 
+/// Whether a stored event is about another data subject than `subject_id` (a teammate's in
+/// a team's stream); an event about no subject is about none other.
+async fn about_another(
+    redact: &mut leadorch_store::codec::Decoder<'_>,
+    rec: &leadorch_store::RecordedEvent,
+    subject_id: &str,
+) -> Result<bool> {
+    let event = crate::projection::decode(redact, rec).await?;
+    Ok(event.data_subject().is_some_and(|s| s != subject_id))
+}
+
 /// Erases a subject: deletes their dedup fingerprints, destroys every key of theirs, then
 /// records the erasure. Keys go before the event, so a crash in between leaves an erased
 /// subject whose event a second run records; never a recorded erasure whose data is still
@@ -130,15 +147,15 @@ pub async fn erase(
     };
     let already_erased = doc.erased;
     let mut affected = 0;
+    let mut redact = engine.store.codec.decoder(Reveal::Redact);
     for stream in &doc.streams {
-        affected += engine
-            .store
-            .log
-            .read_stream(stream)
-            .await?
-            .iter()
-            .filter(|r| leadorch_store::codec::has_sealed_fields(&r.payload))
-            .count();
+        for rec in engine.store.log.read_stream(stream).await? {
+            if leadorch_store::codec::has_sealed_fields(&rec.payload)
+                && !about_another(&mut redact, &rec, subject_id).await?
+            {
+                affected += 1;
+            }
+        }
     }
     let fingerprints_deleted = engine
         .store

@@ -281,6 +281,7 @@ pub fn shift_calendars(config: &SimConfig) -> BTreeMap<String, Calendar> {
             Calendar {
                 weekly,
                 holidays: Vec::new(),
+                timezone: None,
             },
         );
     }

@@ -40,6 +40,7 @@ mod occurred;
 pub mod personal;
 pub mod rule;
 pub mod subject;
+pub mod team;
 pub mod time;
 pub mod upcast;
 pub mod world;
@@ -61,6 +62,7 @@ pub use lead::{Lead, LeadCommand, LeadError, LeadEvent, LeadStatus};
 pub use personal::{KeyPurpose, PersonalData, PersonalField};
 pub use rule::{Rule, RuleCommand, RuleError, RuleEvent};
 pub use subject::{DataSubject, SubjectCommand, SubjectError, SubjectEvent};
+pub use team::{Team, TeamCommand, TeamError, TeamEvent};
 pub use world::{World, WorldCommand, WorldError, WorldEvent};
 
 /// The domain's aggregates, listed once: calls `$callback! { … }` with one entry per aggregate,
@@ -148,6 +150,11 @@ macro_rules! for_each_aggregate {
                 variant: World, aggregate: $crate::World, type_name: "world", module: world,
                 command: $crate::WorldCommand, event: $crate::WorldEvent,
                 error: $crate::WorldError, doc: "An event of the [`World`].",
+            }
+            {
+                variant: Team, aggregate: $crate::Team, type_name: "team", module: team,
+                command: $crate::TeamCommand, event: $crate::TeamEvent,
+                error: $crate::TeamError, doc: "An event of a [`Team`].",
             }
         }
     };
@@ -448,6 +455,14 @@ fn check_version(
     Ok(())
 }
 
+/// Whether `s` is an id a client may give (a team, a member, a connector): 1 to 128 of
+/// `A-Z a-z 0-9 . _ -` (ADR 0022, decision 12).
+pub fn valid_id(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// True when `s` is empty or only whitespace.
 pub(crate) fn is_blank(s: &str) -> bool {
     s.trim().is_empty()
@@ -590,7 +605,7 @@ mod tests {
     fn aggregate_types_are_unique_and_have_event_tables() {
         let unique: BTreeSet<&str> = AGGREGATE_TYPES.iter().copied().collect();
         assert_eq!(unique.len(), AGGREGATE_TYPES.len());
-        assert_eq!(AGGREGATE_TYPES.len(), 9);
+        assert_eq!(AGGREGATE_TYPES.len(), 10);
         for t in AGGREGATE_TYPES {
             assert!(!t.contains(':'));
             assert!(event_types(t).is_some_and(|e| !e.is_empty()));
@@ -664,6 +679,16 @@ mod tests {
             AnyEvent::decode("consent", "ConsentGranted", "1.0", &payload),
             Err(DecodeError::Payload { .. })
         ));
+    }
+
+    #[test]
+    fn client_ids_are_short_plain_words() {
+        for ok in ["sales-nl", "a", "owner_17", "x.y", &"a".repeat(128)] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in ["", "sales nl", "a/b", "a:b", "ü", &"a".repeat(129)] {
+            assert!(!valid_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     AnyEvent, CampaignEvent, CapacityEvent, ConsentEvent, EvaluationEvent, GoogleAccountEvent,
-    LeadEvent, RuleEvent, SubjectEvent, WorldEvent,
+    LeadEvent, RuleEvent, SubjectEvent, TeamEvent, WorldEvent,
 };
 
 impl AnyEvent {
@@ -52,6 +52,7 @@ impl AnyEvent {
             ) => *at,
             AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) => r.at,
             AnyEvent::World(WorldEvent::WorldSimulated { at, .. }) => *at,
+            AnyEvent::Team(e) => *TeamEvent::at(e),
         }
     }
 }

@@ -24,16 +24,20 @@ pub enum KeyPurpose {
     /// Google Ads data read through an operator's Google account (campaign snapshots,
     /// metrics, and the facts excerpts built from them); subject = the account name.
     GoogleAds,
+    /// Team members' identity: an employee's display name; subject = the member
+    /// (`member:<id>`), kept until erased.
+    Staff,
 }
 
 impl KeyPurpose {
     /// All purposes, in a stable order.
-    pub const ALL: [KeyPurpose; 5] = [
+    pub const ALL: [KeyPurpose; 6] = [
         KeyPurpose::Contact,
         KeyPurpose::Fingerprint,
         KeyPurpose::Consent,
         KeyPurpose::Account,
         KeyPurpose::GoogleAds,
+        KeyPurpose::Staff,
     ];
 
     /// Stable name used in storage.
@@ -44,6 +48,7 @@ impl KeyPurpose {
             KeyPurpose::Consent => "consent",
             KeyPurpose::Account => "account",
             KeyPurpose::GoogleAds => "google_ads",
+            KeyPurpose::Staff => "staff",
         }
     }
 

@@ -3,8 +3,19 @@
 //! Campaigns are folded with the `Campaign` aggregate's own `apply` (so the view agrees with
 //! what a command would decide on), plus what rules need beyond it: hourly metrics, lead
 //! arrivals per campaign and team, and when the engine last changed each field. Capacity per
-//! team and the rules themselves (enabled or not, current version) come from their aggregates.
-//! [`FactsView::facts`] turns the view into [`Facts`] at a given time.
+//! team, teams' definitions and the rules themselves (enabled or not, current version) come
+//! from their aggregates. [`FactsView::facts`] turns the view into [`Facts`] at a given time.
+//!
+//! A team's definition (`Team` events) is the source of its calendar and its maximum of open
+//! leads; the configuration is the fallback for a team whose events do not say:
+//!
+//! - **Calendar**: a team with business hours gets the calendar named after it (`now.open`),
+//!   in its own time zone, with its holidays, in place of a configured calendar of that name.
+//!   A team without hours keeps the configured one, if any.
+//! - **Maximum of open leads**: a team's own maximum, else the sum of its members', replaces
+//!   the maximum of its capacity readings. It applies to teams with a reading only: open
+//!   leads and agents come from readings, and a team without one stays as before (unknown to
+//!   rules, or full when only leads are known).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -12,8 +23,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
 use leadorch_domain::lead::{LeadArrival, LeadEvent};
-use leadorch_domain::{split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule};
-use leadorch_rules::{CampaignFacts, Facts, Metrics, TeamFacts};
+use leadorch_domain::{
+    split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule, Team,
+};
+use leadorch_rules::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
 
 use leadorch_config::FactSettings;
@@ -98,6 +111,8 @@ pub struct FactsView {
     pub teams: BTreeMap<String, TeamEntry>,
     /// Rules by id.
     pub rules: BTreeMap<String, RuleEntry>,
+    /// Teams' definitions by name (their `Team` events; members' names are not in them).
+    pub definitions: BTreeMap<String, Team>,
     /// Last position folded in.
     pub position: u64,
 }
@@ -168,6 +183,13 @@ impl FactsView {
                 let entry = self.rules.entry(id.to_string()).or_default();
                 entry.state.apply(e.clone());
                 // A rule edit is not a trigger: it takes effect at the next evaluation.
+                None
+            }
+            AnyEvent::Team(e) => {
+                let entry = self.definitions.entry(id.to_string()).or_default();
+                entry.apply(e.clone());
+                // Like a rule edit, a team's new definition takes effect at the next
+                // evaluation; capacity changes are recorded as readings, which trigger.
                 None
             }
             _ => None,
@@ -306,13 +328,19 @@ impl FactsView {
         let window_start = at - Duration::minutes(i64::from(settings.window_minutes));
         let mut teams = BTreeMap::new();
         for (name, t) in &self.teams {
+            // The definition's maximum replaces the reading's, for a team with a reading.
+            let defined_max = t
+                .capacity
+                .recorded_at()
+                .and(self.definitions.get(name))
+                .and_then(Team::max_open_leads);
             teams.insert(
                 name.clone(),
                 TeamFacts {
                     team: name.clone(),
                     agents_available: t.capacity.agents_available(),
                     open_leads: t.capacity.open_leads(),
-                    max_open_leads: t.capacity.max_open_leads(),
+                    max_open_leads: defined_max.unwrap_or(t.capacity.max_open_leads()),
                     updated_at: t.capacity.recorded_at(),
                     leads_window: count_between(&t.leads, window_start, at),
                 },
@@ -354,12 +382,46 @@ impl FactsView {
         Facts {
             at,
             timezone: settings.timezone.clone(),
-            calendars: settings.calendars.clone(),
+            calendars: self.calendars(settings),
             window_minutes: settings.window_minutes,
             teams,
             campaigns,
         }
     }
+}
+
+impl FactsView {
+    /// The calendars rules see: the configured ones, with each team that has business hours
+    /// in its events giving the calendar of its name instead ([`team_calendar`]).
+    pub fn calendars(&self, settings: &FactSettings) -> BTreeMap<String, Calendar> {
+        let mut calendars = settings.calendars.clone();
+        for (name, team) in &self.definitions {
+            if let Some(calendar) = team_calendar(team) {
+                calendars.insert(name.clone(), calendar);
+            }
+        }
+        calendars
+    }
+}
+
+/// A team's calendar from its definition: its hours in its time zone, with its holidays;
+/// `None` for a team without hours (the configuration's calendar of its name, if any,
+/// applies then).
+pub fn team_calendar(team: &Team) -> Option<Calendar> {
+    let hours = team.hours()?;
+    Some(Calendar {
+        weekly: hours
+            .days()
+            .map(|(day, intervals)| {
+                (
+                    day.as_str().to_string(),
+                    intervals.iter().map(|i| i.to_pair()).collect(),
+                )
+            })
+            .collect(),
+        holidays: team.holidays().to_vec(),
+        timezone: team.time_zone().map(str::to_string),
+    })
 }
 
 /// The team of a campaign: a `team:<name>` label, else the configured mapping.
@@ -415,4 +477,190 @@ fn sum_metrics(
     m.clicks = clicks.round() as u64;
     m.cost_micros = cost.round() as i64;
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadorch_domain::team::{TeamChanges, TeamCommand, WeeklyHours};
+    use leadorch_domain::{CapacityEvent, TeamEvent};
+    use leadorch_rules::{Action, Limits, RuleHost};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("valid time")
+    }
+
+    /// The events that define a team, as its aggregate decides them.
+    fn team_events(name: &str, changes: TeamChanges) -> Vec<TeamEvent> {
+        Team::default()
+            .decide(TeamCommand::Set {
+                team: name.to_string(),
+                changes,
+                at: at("2026-03-01T00:00:00Z"),
+            })
+            .expect("valid team")
+    }
+
+    fn view_of(events: Vec<(&str, AnyEvent)>) -> FactsView {
+        let mut view = FactsView::default();
+        for (i, (stream, event)) in events.into_iter().enumerate() {
+            view.apply(i as u64 + 1, stream, &event);
+        }
+        view
+    }
+
+    fn reading(team: &str, open: u32, max: u32) -> AnyEvent {
+        AnyEvent::Capacity(CapacityEvent::CapacityRecorded {
+            team: team.to_string(),
+            agents_available: 2,
+            open_leads: open,
+            max_open_leads: max,
+            source: "push".into(),
+            at: at("2026-03-02T00:00:00Z"),
+        })
+    }
+
+    /// Settings whose calendar for `sales-ny` is open all Monday in Amsterdam time.
+    fn settings() -> FactSettings {
+        let mut settings = FactSettings {
+            timezone: "Europe/Amsterdam".into(),
+            ..FactSettings::default()
+        };
+        let mut configured = Calendar::default();
+        configured
+            .weekly
+            .insert("mon".into(), vec![["00:00".into(), "24:00".into()]]);
+        settings
+            .calendars
+            .insert("sales-ny".into(), configured.clone());
+        settings.calendars.insert("default".into(), configured);
+        settings
+    }
+
+    /// What `rules/business_hours.rhai` decides for a `business-hours` campaign of `team`.
+    fn business_hours(facts: &mut Facts, team: &str, paused: bool) -> Vec<Action> {
+        let mut campaign = CampaignFacts::new("1/1", "Brand");
+        campaign.labels = vec!["business-hours".into()];
+        campaign.team = Some(team.to_string());
+        if paused {
+            campaign.status = leadorch_domain::campaign::CampaignStatus::Paused;
+        }
+        facts.campaigns = vec![campaign];
+        let host = RuleHost::new(None, Limits::default()).expect("host");
+        let rule = host
+            .compile(
+                "business_hours",
+                include_str!("../../../rules/business_hours.rhai"),
+            )
+            .expect("compiles");
+        let run = host.evaluate(&rule, &host.prepare(facts));
+        assert!(run.aborted.is_none(), "{:?}", run.aborted);
+        run.proposals
+            .into_iter()
+            .map(|p| p.decision.action)
+            .collect()
+    }
+
+    #[test]
+    fn a_team_defined_by_events_drives_business_hours_in_its_own_zone() {
+        let events = team_events(
+            "sales-ny",
+            TeamChanges {
+                time_zone: Some("America/New_York".into()),
+                hours: Some(Some(
+                    WeeklyHours::parse(&["mon-fri 09:00-17:00"]).expect("valid"),
+                )),
+                holidays: Some(vec!["2026-03-03".parse().expect("date")]),
+                ..TeamChanges::default()
+            },
+        );
+        let view = view_of(
+            events
+                .into_iter()
+                .map(|e| ("team:sales-ny", AnyEvent::Team(e)))
+                .collect(),
+        );
+        let settings = settings();
+
+        // Monday 13:00 UTC: 14:00 in Amsterdam (the configured calendar would be open),
+        // 08:00 in New York: the team's own calendar is closed, so the rule pauses.
+        let mut facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        let calendar = &facts.calendars["sales-ny"];
+        assert_eq!(calendar.timezone.as_deref(), Some("America/New_York"));
+        assert_eq!(calendar.weekly.len(), 5);
+        assert!(matches!(
+            business_hours(&mut facts, "sales-ny", false).as_slice(),
+            [Action::Pause]
+        ));
+        // 15:00 UTC is 10:00 in New York: open, and the rule resumes the paused campaign.
+        let mut facts = view.facts(at("2026-03-02T15:00:00Z"), &settings);
+        assert!(matches!(
+            business_hours(&mut facts, "sales-ny", true).as_slice(),
+            [Action::Resume]
+        ));
+        // Tuesday is the team's holiday: closed all day.
+        let mut facts = view.facts(at("2026-03-03T15:00:00Z"), &settings);
+        assert!(matches!(
+            business_hours(&mut facts, "sales-ny", false).as_slice(),
+            [Action::Pause]
+        ));
+        // The configured default calendar is left as it is.
+        assert_eq!(facts.calendars["default"], settings.calendars["default"]);
+    }
+
+    #[test]
+    fn the_configuration_stays_the_fallback_for_what_events_do_not_say() {
+        let settings = settings();
+        // No events for the team: its configured calendar (open all Monday) applies.
+        let view = FactsView::default();
+        let mut facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        assert_eq!(facts.calendars, settings.calendars);
+        assert!(business_hours(&mut facts, "sales-ny", false).is_empty());
+        // Events without hours (a time zone, a maximum) leave the configured calendar too.
+        let events = team_events(
+            "sales-ny",
+            TeamChanges {
+                time_zone: Some("America/New_York".into()),
+                max_open_leads: Some(Some(30)),
+                ..TeamChanges::default()
+            },
+        );
+        let view = view_of(
+            events
+                .into_iter()
+                .map(|e| ("team:sales-ny", AnyEvent::Team(e)))
+                .collect(),
+        );
+        let facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        assert_eq!(facts.calendars, settings.calendars);
+    }
+
+    #[test]
+    fn a_team_s_maximum_replaces_its_readings_where_it_has_readings() {
+        let mut events: Vec<(&str, AnyEvent)> = team_events(
+            "sales-nl",
+            TeamChanges {
+                max_open_leads: Some(Some(40)),
+                ..TeamChanges::default()
+            },
+        )
+        .into_iter()
+        .map(|e| ("team:sales-nl", AnyEvent::Team(e)))
+        .collect();
+        events.extend(
+            team_events("sales-be", TeamChanges::default())
+                .into_iter()
+                .map(|e| ("team:sales-be", AnyEvent::Team(e))),
+        );
+        events.push(("capacity:sales-nl", reading("sales-nl", 30, 100)));
+        events.push(("capacity:sales-de", reading("sales-de", 30, 100)));
+        let view = view_of(events);
+        let facts = view.facts(at("2026-03-02T13:00:00Z"), &settings());
+        assert_eq!(facts.teams["sales-nl"].max_open_leads, 40);
+        assert_eq!(facts.teams["sales-nl"].utilisation(), 0.75);
+        // A team without events keeps its reading's maximum.
+        assert_eq!(facts.teams["sales-de"].max_open_leads, 100);
+        // A defined team without any reading is not made up: rules see no such team.
+        assert!(!facts.teams.contains_key("sales-be"));
+    }
 }

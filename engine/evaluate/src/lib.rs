@@ -1,11 +1,13 @@
 //! Rules over the log, without the daemon's loop: what the CLI, the HTTP API and the desktop
-//! need to evaluate, explain and backtest rules, and to save them.
+//! need to evaluate, explain and backtest rules, and to save them; and the teams rules read.
 //!
 //! - [`facts`]: what rules see, folded from the log.
 //! - [`tick`]: one evaluation (rules → proposals → resolution) and its recording.
 //! - [`explain`]: why a campaign is as it is.
 //! - [`backtest`]: history through a rule.
 //! - [`library`]: saving rules and reading their versions and history; rollbacks.
+//! - [`teams`]: defining teams, their members, hours and capacity source; reading them back;
+//!   moving the configuration's teams over.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +15,7 @@ pub mod backtest;
 pub mod explain;
 pub mod facts;
 pub mod library;
+pub mod teams;
 pub mod tick;
 
 /// Errors of evaluating, explaining, backtesting and saving rules.
@@ -34,6 +37,10 @@ pub enum Error {
     /// what exists. HTTP 404.
     #[error("{0}")]
     NotFound(String),
+    /// What the request would do clashes with what is recorded (a member already in the
+    /// team); the message says what. HTTP 409.
+    #[error("{0}")]
+    Conflict(String),
     /// A rollback's version no longer compiles (the rules library changed since): nothing is
     /// recorded. HTTP 422.
     #[error(

@@ -158,6 +158,7 @@ fn facts(all_in_scope: bool) -> Result<Facts, chrono::ParseError> {
         Calendar {
             weekly,
             holidays: vec![],
+            timezone: None,
         },
     );
     let team_names: Vec<String> = teams.keys().cloned().collect();

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,10 @@ pub struct Calendar {
     pub weekly: BTreeMap<String, Vec<[String; 2]>>,
     /// Local dates on which the calendar is closed all day.
     pub holidays: Vec<NaiveDate>,
+    /// IANA time zone of its local time (a team's own zone); `None`: the facts' time zone
+    /// ([`Facts::timezone`]). An unknown zone makes every evaluation over these facts fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl Calendar {
@@ -45,6 +49,24 @@ impl Calendar {
     pub fn is_open(&self, name: &str, date: NaiveDate, minute_of_day: u32) -> Result<bool, String> {
         let parsed = crate::view::ParsedCalendar::parse(name, self)?;
         Ok(parsed.is_open(date, date.weekday(), minute_of_day))
+    }
+
+    /// Whether the calendar is open at `at`, read in its own time zone, else in
+    /// `default_zone` (the facts' zone, already known to be valid). Fails on an unknown
+    /// zone, day or bad interval; `name` names the calendar in the message.
+    pub fn is_open_at(
+        &self,
+        name: &str,
+        at: DateTime<Utc>,
+        default_zone: chrono_tz::Tz,
+    ) -> Result<bool, String> {
+        let parsed = crate::view::ParsedCalendar::parse(name, self)?;
+        let local = at.with_timezone(&parsed.zone().unwrap_or(default_zone));
+        Ok(parsed.is_open(
+            local.date_naive(),
+            local.weekday(),
+            local.hour() * 60 + local.minute(),
+        ))
     }
 }
 

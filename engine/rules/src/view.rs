@@ -371,15 +371,26 @@ pub(crate) fn fact_names() -> BTreeMap<&'static str, Vec<String>> {
     ])
 }
 
-/// A calendar with its intervals parsed: day (0 = Monday) → [(start, end)] in minutes.
+/// A calendar with its intervals parsed: day (0 = Monday) → [(start, end)] in minutes, and
+/// its own time zone, if it has one.
 #[derive(Debug)]
 pub(crate) struct ParsedCalendar {
     days: [Vec<(u32, u32)>; 7],
     holidays: Vec<NaiveDate>,
+    zone: Option<chrono_tz::Tz>,
 }
 
 impl ParsedCalendar {
     pub(crate) fn parse(name: &str, c: &Calendar) -> Result<ParsedCalendar, String> {
+        let zone = match &c.timezone {
+            Some(z) => Some(z.parse::<chrono_tz::Tz>().map_err(|_| {
+                format!(
+                    "calendar {name:?}: unknown time zone {z:?} (use an IANA name such as \
+                     Europe/Amsterdam)"
+                )
+            })?),
+            None => None,
+        };
         let mut days: [Vec<(u32, u32)>; 7] = Default::default();
         for (day, intervals) in &c.weekly {
             let d = parse_day(day).ok_or_else(|| {
@@ -402,7 +413,13 @@ impl ParsedCalendar {
         Ok(ParsedCalendar {
             days,
             holidays: c.holidays.clone(),
+            zone,
         })
+    }
+
+    /// The calendar's own time zone (`None`: the facts' zone).
+    pub(crate) fn zone(&self) -> Option<chrono_tz::Tz> {
+        self.zone
     }
 
     pub(crate) fn is_open(&self, date: NaiveDate, weekday: Weekday, minute_of_day: u32) -> bool {
@@ -431,7 +448,18 @@ pub(crate) fn now_map(
     let mut business_hours = false;
     for (name, calendar) in calendars {
         let parsed = ParsedCalendar::parse(name, calendar)?;
-        let is_open = parsed.is_open(date, local.weekday(), minute_of_day);
+        // A calendar with a zone of its own (a team's) is read in its local time.
+        let is_open = match parsed.zone() {
+            Some(zone) if zone != tz => {
+                let there = at.with_timezone(&zone);
+                parsed.is_open(
+                    there.date_naive(),
+                    there.weekday(),
+                    there.hour() * 60 + there.minute(),
+                )
+            }
+            _ => parsed.is_open(date, local.weekday(), minute_of_day),
+        };
         if name == "default" {
             business_hours = is_open;
         }
@@ -510,10 +538,40 @@ mod tests {
             Calendar {
                 weekly,
                 holidays: vec![],
+                timezone: None,
+            },
+        );
+        calendars.insert(
+            "sales-ny".to_string(),
+            Calendar {
+                weekly: calendars["default"].weekly.clone(),
+                holidays: vec![],
+                timezone: Some("America/New_York".to_string()),
             },
         );
         let now = now_map(at, "Europe/Amsterdam", &calendars).expect("valid");
         let map = now.cast::<Map>();
+        // 09:30 in Amsterdam is 03:30 in New York: the team there is closed.
+        let open = map["open"].clone().cast::<Map>();
+        assert_eq!(open["default"].as_bool(), Ok(true));
+        assert_eq!(open["sales-ny"].as_bool(), Ok(false));
+        let later = at + chrono::Duration::hours(6);
+        let now_later = now_map(later, "Europe/Amsterdam", &calendars).expect("valid");
+        let open = now_later.cast::<Map>()["open"].clone().cast::<Map>();
+        assert_eq!(open["sales-ny"].as_bool(), Ok(true));
+        assert_eq!(
+            calendars["sales-ny"].is_open_at("sales-ny", later, chrono_tz::Europe::Amsterdam),
+            Ok(true)
+        );
+        let mut bad = calendars.clone();
+        if let Some(c) = bad.get_mut("sales-ny") {
+            c.timezone = Some("Mars/Olympus".to_string());
+        }
+        let err = now_map(at, "Europe/Amsterdam", &bad).unwrap_err();
+        assert!(
+            err.starts_with("calendar \"sales-ny\": unknown time zone \"Mars/Olympus\""),
+            "{err}"
+        );
         assert_eq!(map["iso"].to_string(), "2026-03-02T09:30:00+01:00");
         assert_eq!(map["utc"].to_string(), "2026-03-02T08:30:00Z");
         assert_eq!(map["weekday"].to_string(), "mon");

@@ -216,6 +216,7 @@ fn rules_see_the_documented_facts() {
         Calendar {
             weekly,
             holidays: vec![],
+            timezone: None,
         },
     );
     let mut weekly = BTreeMap::new();
@@ -228,6 +229,7 @@ fn rules_see_the_documented_facts() {
         Calendar {
             weekly,
             holidays: vec![],
+            timezone: None,
         },
     );
     let facts = Facts {

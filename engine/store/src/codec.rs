@@ -47,6 +47,9 @@ pub struct RetentionPolicy {
     /// Default: until the account is forgotten.
     #[serde(default, with = "days")]
     pub google_ads: Option<Duration>,
+    /// Team members' display names (employees). Default: until the member is erased.
+    #[serde(default, with = "days")]
+    pub staff: Option<Duration>,
 }
 
 const DAY: u64 = 86_400;
@@ -59,6 +62,7 @@ impl Default for RetentionPolicy {
             consent: Some(Duration::from_secs(5 * 365 * DAY)),
             account: None,
             google_ads: None,
+            staff: None,
         }
     }
 }
@@ -72,6 +76,7 @@ impl RetentionPolicy {
             KeyPurpose::Consent => self.consent,
             KeyPurpose::Account => self.account,
             KeyPurpose::GoogleAds => self.google_ads,
+            KeyPurpose::Staff => self.staff,
         }
     }
 }
@@ -346,6 +351,17 @@ pub fn has_sealed_fields(payload: &[u8]) -> bool {
 impl Decoder<'_> {
     /// The payload of `event` as JSON, with sealed fields opened or nulled.
     pub async fn payload(&mut self, event: &RecordedEvent) -> Result<Value> {
+        self.payload_of(event, None).await
+    }
+
+    /// [`Decoder::payload`] opening only the fields sealed for `subject`; those of other
+    /// subjects read as `null`. What an export of one subject shows of a stream other
+    /// subjects' data is in too (a team's, whose members are subjects of their own).
+    pub async fn payload_for(&mut self, event: &RecordedEvent, subject: &str) -> Result<Value> {
+        self.payload_of(event, Some(subject)).await
+    }
+
+    async fn payload_of(&mut self, event: &RecordedEvent, only: Option<&str>) -> Result<Value> {
         let mut value: Value =
             serde_json::from_slice(&event.payload).map_err(|e| StoreError::Decode {
                 position: event.position,
@@ -353,7 +369,7 @@ impl Decoder<'_> {
             })?;
         if has_sealed_fields(&event.payload) {
             let mut pointer = String::new();
-            self.open_all(event, &mut value, &mut pointer).await?;
+            self.open_all(event, only, &mut value, &mut pointer).await?;
         }
         Ok(value)
     }
@@ -361,20 +377,21 @@ impl Decoder<'_> {
     fn open_all<'v>(
         &'v mut self,
         event: &'v RecordedEvent,
+        only: Option<&'v str>,
         value: &'v mut Value,
         pointer: &'v mut String,
     ) -> futures::future::BoxFuture<'v, Result<()>> {
         Box::pin(async move {
             match value {
                 Value::Object(map) if map.contains_key(ENC) => {
-                    *value = self.open_one(event, map, pointer).await?;
+                    *value = self.open_one(event, only, map, pointer).await?;
                 }
                 Value::Object(map) => {
                     for (k, v) in map.iter_mut() {
                         let len = pointer.len();
                         pointer.push('/');
                         pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                        self.open_all(event, v, pointer).await?;
+                        self.open_all(event, only, v, pointer).await?;
                         pointer.truncate(len);
                     }
                 }
@@ -383,7 +400,7 @@ impl Decoder<'_> {
                         let len = pointer.len();
                         pointer.push('/');
                         pointer.push_str(&i.to_string());
-                        self.open_all(event, v, pointer).await?;
+                        self.open_all(event, only, v, pointer).await?;
                         pointer.truncate(len);
                     }
                 }
@@ -396,6 +413,7 @@ impl Decoder<'_> {
     async fn open_one(
         &mut self,
         event: &RecordedEvent,
+        only: Option<&str>,
         sealed: &serde_json::Map<String, Value>,
         pointer: &str,
     ) -> Result<Value> {
@@ -410,6 +428,9 @@ impl Decoder<'_> {
             .get("s")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("no subject"))?;
+        if only.is_some_and(|only| only != subject) {
+            return Ok(Value::Null);
+        }
         let purpose = sealed
             .get("p")
             .and_then(Value::as_str)
