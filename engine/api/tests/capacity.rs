@@ -170,3 +170,60 @@ async fn readings_are_recorded_when_capacity_changes() {
     assert_eq!(rows.last().unwrap().0, "capacity:acme/sales-nl");
     assert_eq!(rows.last().unwrap().1["source"], "hubspot");
 }
+
+#[tokio::test]
+async fn a_team_that_takes_capacity_from_elsewhere_refuses_pushes() {
+    let s = start().await;
+    let c = reqwest::Client::new();
+    let key = s.key("crm", &[Scope::Capacity]).await;
+    let settings: leadorch_evaluate::teams::TeamSettings =
+        serde_json::from_value(json!({"capacity_source": "leads"})).unwrap();
+    leadorch_evaluate::teams::set_team(
+        &s.engine,
+        "sales-be",
+        &settings,
+        chrono::Utc::now(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let reading =
+        json!({"team": "sales-be", "agents_available": 1, "open_leads": 0, "max_open_leads": 4});
+    let r = c
+        .post(s.url("/v1/capacity"))
+        .bearer_auth(&key)
+        .json(&reading)
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 409).await;
+    assert_eq!(p["field"], "team");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("takes its capacity from leads"),
+        "{p}"
+    );
+    assert!(recorded(&s).await.is_empty());
+    // Switched to pushed readings, it takes them.
+    let settings: leadorch_evaluate::teams::TeamSettings =
+        serde_json::from_value(json!({"capacity_source": "pushed"})).unwrap();
+    leadorch_evaluate::teams::set_team(
+        &s.engine,
+        "sales-be",
+        &settings,
+        chrono::Utc::now(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let r = c
+        .post(s.url("/v1/capacity"))
+        .bearer_auth(&key)
+        .json(&reading)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}

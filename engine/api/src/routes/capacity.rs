@@ -65,7 +65,7 @@ pub struct CapacityAnswer {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the capacity scope", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Older than the team's last reading (field at)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Older than the team's last reading (field at), or the team takes its capacity from another source (field team)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is wrong", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -89,6 +89,35 @@ pub async fn push(
         return Err(Problem::invalid("source", "source is 1 to 64 characters"));
     }
     let team = scoped(&caller.project, &reading.team);
+    // A team defined with another capacity source takes no pushed readings: one source of
+    // truth per team. A team not defined by events (named by campaign labels or the
+    // configuration) takes them.
+    let defined = leadorch_evaluate::teams::load_team(&api.engine, &team)
+        .await
+        .map_err(|e| match e {
+            leadorch_evaluate::Error::Engine(e) => crate::problem::from_engine(&e),
+            leadorch_evaluate::Error::Store(e) => Problem::from_store(&e),
+            other => {
+                tracing::error!("reading team {team}: {other}");
+                Problem::internal()
+            }
+        })?;
+    if defined.is_defined()
+        && *defined.capacity_source() != leadorch_domain::team::CapacitySource::Pushed
+    {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "wrong-capacity-source",
+            "Not this team's capacity source",
+            format!(
+                "team {} takes its capacity from {}, not from pushed readings: change it with `leadorch teams set {} --capacity-source pushed` if pushes should count",
+                reading.team,
+                defined.capacity_source(),
+                reading.team
+            ),
+        )
+        .field("team"));
+    }
     let last: CapacitySnapshot = api
         .engine
         .load_state(&team, |e| match e {
