@@ -34,7 +34,9 @@ pub const CHECKPOINT: &str = "projections";
 /// 20,000-event pages at 510–560 MB, with no difference in time measurable on this VM.
 const PAGE: u64 = 4_096;
 
+pub mod backlog;
 mod table;
+pub use backlog::Backlog;
 pub use table::Table;
 
 /// A document of an aggregate view: the aggregate's state and where it was last changed.
@@ -298,6 +300,11 @@ impl Projections {
         let event = decode(decoder, rec).await?;
         self.apply(rec, event);
         Ok(())
+    }
+
+    /// Each team's open leads, from the `leads` read model (see [`Backlog`]).
+    pub fn backlog(&self) -> Backlog {
+        Backlog::from_states(self.leads.iter().map(|(id, doc)| (id.as_str(), &doc.state)))
     }
 
     /// Rows in all read models.

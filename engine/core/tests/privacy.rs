@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use leadorch_core::projection::catch_up;
 use leadorch_core::{retention, subjects, Engine, Error};
-use leadorch_domain::{Consent, ConsentCommand, KeyPurpose};
+use leadorch_domain::{Consent, ConsentCommand, KeyPurpose, Lead, LeadCommand, LeadStatus};
 use leadorch_store::{Db, Metadata, Verification};
 use leadorch_test_support::{TestDb, BOTH};
 
@@ -22,9 +22,11 @@ async fn lead_with_consent(e: &Engine, lead: &str, subject: &str, at: chrono::Da
             lead_id: Some(lead.into()),
             text: "I agree to be contacted.".into(),
             source_url: "https://www.example.com/quote".into(),
+            page_url: Some("https://www.example.com/quote?gclid=abc".into()),
             ip: Some("203.0.113.7".into()),
             user_agent: Some("Mozilla/5.0".into()),
-            certificate_ref: Some("https://cert.trustedform.com/abc".into()),
+            trustedform_cert_url: Some("https://cert.trustedform.com/abc".into()),
+            jornaya_token: None,
             at,
         },
         &meta,
@@ -80,6 +82,10 @@ async fn export_then_erase_leaves_nothing_readable_and_the_chain_intact() {
         assert!(text.contains(EMAIL), "{text}");
         assert!(text.contains("call me after 5pm"));
         assert!(text.contains("https://cert.trustedform.com/abc"));
+        assert!(
+            text.contains("quote?gclid=abc"),
+            "the consent's page address"
+        );
         assert!(!export.erased);
         assert_eq!(export.events.len(), 2, "lead + consent");
 
@@ -100,7 +106,8 @@ async fn export_then_erase_leaves_nothing_readable_and_the_chain_intact() {
         assert!(after.erased);
         assert!(!text.contains(EMAIL), "{text}");
         assert!(!text.contains("call me after 5pm"));
-        assert!(!text.contains("trustedform"));
+        assert!(!text.contains("cert.trustedform.com"));
+        assert!(!text.contains("gclid=abc"));
         assert!(after.readable_purposes.is_empty());
         // Non-personal facts stay: the lead's team and the consent text.
         assert!(text.contains("north") && text.contains("I agree to be contacted."));
@@ -200,6 +207,55 @@ async fn retention_shreds_each_purpose_when_its_window_ends() {
             e.store.log.verify(|_| {}).await.unwrap(),
             Verification::Intact { .. }
         ));
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
+}
+
+/// A status change's owner (an agent's CRM id) is sealed with the lead's subject key for
+/// contact details: readable in an export, gone after the subject's erasure, never in a read
+/// model; the status itself stays.
+#[tokio::test]
+async fn a_status_owner_is_sealed_with_the_lead_s_subject() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let now = Utc::now();
+        let meta = Metadata::actor("test");
+        receive_lead(&e, "lead-1", "subj-1", now).await;
+        e.execute::<Lead>(
+            "lead-1",
+            LeadCommand::ChangeStatus {
+                status: LeadStatus::Contacted,
+                owner: Some("crm-agent-42".into()),
+                at: now,
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+        let stored = e.store.log.read_stream("lead:lead-1").await.unwrap();
+        let change = stored.last().unwrap();
+        assert_eq!(
+            (change.event_type.as_str(), change.schema_version.as_str()),
+            ("LeadStatusChanged", "1.1")
+        );
+        assert!(!contains(&change.payload, b"crm-agent-42"));
+        let export = subjects::export(&e, "subj-1", "test", now).await.unwrap();
+        assert_eq!(export.events.len(), 2, "arrival + status change");
+        assert!(serde_json::to_string(&export)
+            .unwrap()
+            .contains("crm-agent-42"));
+        let views = catch_up(&e.store).await.unwrap();
+        let row = serde_json::to_string(&views.leads.get("lead-1").unwrap().state).unwrap();
+        assert!(!row.contains("crm-agent-42"), "{row}");
+
+        subjects::erase(&e, "subj-1", "test", now).await.unwrap();
+        let after =
+            serde_json::to_string(&subjects::export(&e, "subj-1", "test", now).await.unwrap())
+                .unwrap();
+        assert!(!after.contains("crm-agent-42"), "{after}");
+        assert!(after.contains("contacted"), "{after}");
         e.store.db().close().await;
         t.cleanup().await;
     }

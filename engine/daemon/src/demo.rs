@@ -23,8 +23,10 @@ use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::DayOfWeek;
 use leadorch_domain::campaign::HourMetrics;
+use leadorch_domain::lead::LeadArrival;
 use leadorch_domain::{
-    Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, Lead, LeadCommand, LeadStatus,
+    Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, Lead, LeadCommand, LeadOutcome,
+    LeadStatus,
 };
 use leadorch_evaluate::library::{rule_id_of, save_rule};
 use leadorch_rules::{Calendar, RuleHost};
@@ -364,20 +366,21 @@ pub async fn ingest_event(engine: &Engine, metadata: &Metadata, event: SimEvent)
                 .execute::<Lead>(
                     &lead_id,
                     LeadCommand::ReceiveLead {
-                        lead_id: lead_id.clone(),
-                        subject_id: format!("subject-{lead_id}"),
-                        team,
-                        campaign_id: Some(campaign_id),
-                        customer_id: Some(customer_id),
-                        source: "sim-landing-page".into(),
-                        fingerprint,
-                        duplicate_of: None,
-                        name: Some(name),
-                        email: Some(email),
-                        phone: Some(phone),
-                        ip: None,
-                        message: None,
-                        at,
+                        arrival: LeadArrival {
+                            lead_id: lead_id.clone(),
+                            subject_id: format!("subject-{lead_id}"),
+                            team,
+                            campaign_id: Some(campaign_id),
+                            customer_id: Some(customer_id),
+                            source: "sim-landing-page".into(),
+                            fingerprint: Some(fingerprint),
+                            name: Some(name),
+                            email: Some(email),
+                            phone: Some(phone),
+                            at,
+                            ..LeadArrival::default()
+                        },
+                        outcome: LeadOutcome::Accepted,
                     },
                     metadata,
                 )
@@ -390,7 +393,15 @@ pub async fn ingest_event(engine: &Engine, metadata: &Metadata, event: SimEvent)
             ..
         } => {
             engine
-                .execute::<Lead>(&lead_id, LeadCommand::ChangeStatus { status, at }, metadata)
+                .execute::<Lead>(
+                    &lead_id,
+                    LeadCommand::ChangeStatus {
+                        status,
+                        owner: None,
+                        at,
+                    },
+                    metadata,
+                )
                 .await?;
         }
         SimEvent::LeadExpired { lead_id, at, .. } => {
@@ -399,6 +410,7 @@ pub async fn ingest_event(engine: &Engine, metadata: &Metadata, event: SimEvent)
                     &lead_id,
                     LeadCommand::ChangeStatus {
                         status: LeadStatus::Lost,
+                        owner: None,
                         at,
                     },
                     metadata,

@@ -2,10 +2,18 @@
 //! GDPR Art. 7(1), and its withdrawal.
 //!
 //! One aggregate per consent given: the exact text shown, where, when and the certificate
-//! reference. A new consent after a withdrawal is a new aggregate with a new `consent_id`.
-//! The IP address, user agent and certificate reference are personal
-//! ([`KeyPurpose::Consent`]); the text and URL are not, so they stay provable after the
-//! contact details expire.
+//! references. A new consent after a withdrawal is a new aggregate with a new `consent_id`.
+//!
+//! The page's full address, the IP address, the user agent and the certificate references
+//! (a TrustedForm certificate URL names the person's session on the form; a Jornaya LeadiD
+//! token likewise) are personal ([`KeyPurpose::Consent`], kept for the consent retention
+//! window, erased with the subject). The text and `source_url` (the page without query
+//! string or fragment, which may carry click ids or contact details) are not, so they stay
+//! in clear.
+//!
+//! Schema history: `ConsentGranted` 1.1 added `page_url`, `trustedform_cert_url` and
+//! `jornaya_token`; 1.0 held one `certificate_ref` (either kind), still read from 1.0 events
+//! and never written since.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,12 +22,13 @@ use crate::is_blank;
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
 crate::event_table!(ConsentEvent {
-    ConsentGranted => "1.0",
+    ConsentGranted => "1.1",
     ConsentWithdrawn => "1.0",
 });
 
 /// Commands of a [`Consent`].
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // commands are built once and consumed at once
 pub enum ConsentCommand {
     /// Record that the subject agreed to `text`.
     GrantConsent {
@@ -31,14 +40,19 @@ pub enum ConsentCommand {
         lead_id: Option<String>,
         /// The exact consent text shown.
         text: String,
-        /// The page or form where it was shown.
+        /// The page or form where it was shown, without query string or fragment (those go
+        /// in `page_url`).
         source_url: String,
+        /// Personal: the page's full address as the browser had it.
+        page_url: Option<String>,
         /// Personal: IP address at consent.
         ip: Option<String>,
         /// Personal: user agent at consent.
         user_agent: Option<String>,
-        /// Personal: TrustedForm certificate URL or Jornaya LeadiD token.
-        certificate_ref: Option<String>,
+        /// Personal: the TrustedForm certificate URL (`https://…`).
+        trustedform_cert_url: Option<String>,
+        /// Personal: the Jornaya LeadiD token.
+        jornaya_token: Option<String>,
         /// When consent was given.
         at: DateTime<Utc>,
     },
@@ -64,7 +78,7 @@ pub enum ConsentEvent {
         lead_id: Option<String>,
         /// The exact consent text shown.
         text: String,
-        /// The page or form where it was shown.
+        /// The page or form where it was shown (since 1.1 without query string or fragment).
         source_url: String,
         /// Personal ([`KeyPurpose::Consent`]).
         #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
@@ -72,9 +86,24 @@ pub enum ConsentEvent {
         /// Personal ([`KeyPurpose::Consent`]).
         #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
         user_agent: Option<String>,
-        /// Personal ([`KeyPurpose::Consent`]).
-        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        /// Personal ([`KeyPurpose::Consent`]): a 1.0 event's certificate reference, a
+        /// TrustedForm certificate URL or a Jornaya LeadiD token. Never written since 1.1
+        /// (left out of the stored JSON), which has a field for each.
+        #[serde(
+            default,
+            deserialize_with = "crate::personal::sealed_as_none",
+            skip_serializing_if = "Option::is_none"
+        )]
         certificate_ref: Option<String>,
+        /// Personal ([`KeyPurpose::Consent`]): the page's full address (since 1.1).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        page_url: Option<String>,
+        /// Personal ([`KeyPurpose::Consent`]): the TrustedForm certificate URL (since 1.1).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        trustedform_cert_url: Option<String>,
+        /// Personal ([`KeyPurpose::Consent`]): the Jornaya LeadiD token (since 1.1).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        jornaya_token: Option<String>,
         /// When consent was given.
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
@@ -99,9 +128,19 @@ pub enum ConsentError {
     /// The consent text is empty: nothing to prove. HTTP 422.
     #[error("consent text must not be empty")]
     EmptyText,
-    /// A required field is empty. HTTP 422.
+    /// A required field is empty (or an optional one is given but empty). HTTP 422.
     #[error("{0} must not be empty")]
     EmptyField(&'static str),
+    /// `source_url` has a query string or fragment, which may carry personal data and would be
+    /// stored in clear. HTTP 422.
+    #[error(
+        "source_url must not have a query string or fragment (they may carry personal data): \
+         give the page without them, and its full address as page_url"
+    )]
+    SourceUrlWithQuery,
+    /// The TrustedForm certificate URL is not an `https://` address. HTTP 422.
+    #[error("trustedform_cert_url must be an https:// address")]
+    InvalidCertificateUrl,
     /// This consent was already recorded. HTTP 409.
     #[error("consent already granted")]
     AlreadyGranted,
@@ -181,9 +220,11 @@ impl Consent {
                 lead_id,
                 text,
                 source_url,
+                page_url,
                 ip,
                 user_agent,
-                certificate_ref,
+                trustedform_cert_url,
+                jornaya_token,
                 at,
             } => {
                 if self.granted_at.is_some() {
@@ -204,6 +245,24 @@ impl Consent {
                 if is_blank(&source_url) {
                     return Err(ConsentError::EmptyField("source_url"));
                 }
+                if source_url.contains(['?', '#']) {
+                    return Err(ConsentError::SourceUrlWithQuery);
+                }
+                for (field, value) in [
+                    ("page_url", &page_url),
+                    ("trustedform_cert_url", &trustedform_cert_url),
+                    ("jornaya_token", &jornaya_token),
+                ] {
+                    if value.as_deref().is_some_and(is_blank) {
+                        return Err(ConsentError::EmptyField(field));
+                    }
+                }
+                if trustedform_cert_url
+                    .as_deref()
+                    .is_some_and(|url| !url.trim_start().starts_with("https://"))
+                {
+                    return Err(ConsentError::InvalidCertificateUrl);
+                }
                 Ok(vec![ConsentEvent::ConsentGranted {
                     consent_id,
                     subject_id,
@@ -212,7 +271,10 @@ impl Consent {
                     source_url,
                     ip,
                     user_agent,
-                    certificate_ref,
+                    certificate_ref: None,
+                    page_url,
+                    trustedform_cert_url,
+                    jornaya_token,
                     at,
                 }])
             }
@@ -264,19 +326,29 @@ impl Consent {
     }
 }
 
+const fn evidence(pointer: &'static str) -> PersonalField {
+    PersonalField {
+        pointer,
+        purpose: KeyPurpose::Consent,
+    }
+}
+
 const GRANTED_FIELDS: &[PersonalField] = &[
-    PersonalField {
-        pointer: "/ConsentGranted/ip",
-        purpose: KeyPurpose::Consent,
-    },
-    PersonalField {
-        pointer: "/ConsentGranted/user_agent",
-        purpose: KeyPurpose::Consent,
-    },
-    PersonalField {
-        pointer: "/ConsentGranted/certificate_ref",
-        purpose: KeyPurpose::Consent,
-    },
+    evidence("/ConsentGranted/ip"),
+    evidence("/ConsentGranted/user_agent"),
+    evidence("/ConsentGranted/page_url"),
+    evidence("/ConsentGranted/trustedform_cert_url"),
+    evidence("/ConsentGranted/jornaya_token"),
+];
+
+/// A 1.0 grant read back with its certificate reference (what re-encoding it seals).
+const GRANTED_1_0_FIELDS: &[PersonalField] = &[
+    evidence("/ConsentGranted/ip"),
+    evidence("/ConsentGranted/user_agent"),
+    evidence("/ConsentGranted/certificate_ref"),
+    evidence("/ConsentGranted/page_url"),
+    evidence("/ConsentGranted/trustedform_cert_url"),
+    evidence("/ConsentGranted/jornaya_token"),
 ];
 
 impl PersonalData for ConsentEvent {
@@ -289,6 +361,10 @@ impl PersonalData for ConsentEvent {
 
     fn personal_fields(&self) -> &'static [PersonalField] {
         match self {
+            ConsentEvent::ConsentGranted {
+                certificate_ref: Some(_),
+                ..
+            } => GRANTED_1_0_FIELDS,
             ConsentEvent::ConsentGranted { .. } => GRANTED_FIELDS,
             ConsentEvent::ConsentWithdrawn { .. } => &[],
         }
@@ -308,7 +384,10 @@ pub(crate) fn samples() -> Vec<ConsentEvent> {
             source_url: "https://example.com/form".into(),
             ip: Some("192.0.2.1".into()),
             user_agent: Some("Mozilla/5.0".into()),
-            certificate_ref: Some("https://cert.trustedform.com/abc".into()),
+            certificate_ref: None,
+            page_url: Some("https://example.com/form?gclid=EAIaIQobChMI".into()),
+            trustedform_cert_url: Some("https://cert.trustedform.com/abc".into()),
+            jornaya_token: Some("LEADID-1234".into()),
             at: t(0),
         },
         ConsentEvent::ConsentWithdrawn {
@@ -336,9 +415,11 @@ mod tests {
             lead_id: Some("lead-1".into()),
             text: "I agree to be called.".into(),
             source_url: "https://example.com/form".into(),
+            page_url: Some("https://example.com/form?utm_source=google".into()),
             ip: Some("192.0.2.1".into()),
             user_agent: None,
-            certificate_ref: Some("https://cert.trustedform.com/abc".into()),
+            trustedform_cert_url: Some("https://cert.trustedform.com/abc".into()),
+            jornaya_token: None,
             at: t(0),
         }
     }
@@ -352,7 +433,10 @@ mod tests {
             source_url: "https://example.com/form".into(),
             ip: Some("192.0.2.1".into()),
             user_agent: None,
-            certificate_ref: Some("https://cert.trustedform.com/abc".into()),
+            certificate_ref: None,
+            page_url: Some("https://example.com/form?utm_source=google".into()),
+            trustedform_cert_url: Some("https://cert.trustedform.com/abc".into()),
+            jornaya_token: None,
             at: t(0),
         }
     }
@@ -518,5 +602,166 @@ mod tests {
         assert!(!consent.is_active());
         assert_eq!(consent.withdrawn_at(), Some(t(5)));
         assert_eq!(consent.withdrawal_reason(), Some("moved"));
+    }
+
+    #[test]
+    fn grant_keeps_query_strings_out_of_the_clear_source_url() {
+        for url in [
+            "https://example.com/form?email=a@b.c",
+            "https://example.com/form#x",
+        ] {
+            Fixture::with(())
+                .given_no_previous_events()
+                .when(grant_with(|c| {
+                    if let ConsentCommand::GrantConsent { source_url, .. } = c {
+                        *source_url = url.into();
+                    }
+                }))
+                .then_expect_error(ConsentError::SourceUrlWithQuery);
+        }
+    }
+
+    #[test]
+    fn grant_checks_the_evidence_it_is_given() {
+        let cases: Vec<(ConsentError, ConsentCommand)> = vec![
+            (
+                ConsentError::EmptyField("page_url"),
+                grant_with(|c| {
+                    if let ConsentCommand::GrantConsent { page_url, .. } = c {
+                        *page_url = Some(" ".into());
+                    }
+                }),
+            ),
+            (
+                ConsentError::EmptyField("trustedform_cert_url"),
+                grant_with(|c| {
+                    if let ConsentCommand::GrantConsent {
+                        trustedform_cert_url,
+                        ..
+                    } = c
+                    {
+                        *trustedform_cert_url = Some(String::new());
+                    }
+                }),
+            ),
+            (
+                ConsentError::EmptyField("jornaya_token"),
+                grant_with(|c| {
+                    if let ConsentCommand::GrantConsent { jornaya_token, .. } = c {
+                        *jornaya_token = Some("\t".into());
+                    }
+                }),
+            ),
+            (
+                ConsentError::InvalidCertificateUrl,
+                grant_with(|c| {
+                    if let ConsentCommand::GrantConsent {
+                        trustedform_cert_url,
+                        ..
+                    } = c
+                    {
+                        *trustedform_cert_url = Some("http://cert.trustedform.com/abc".into());
+                    }
+                }),
+            ),
+        ];
+        for (error, command) in cases {
+            Fixture::with(())
+                .given_no_previous_events()
+                .when(command)
+                .then_expect_error(error);
+        }
+        // Only the text, the page and the time are required.
+        Fixture::with(())
+            .given_no_previous_events()
+            .when(grant_with(|c| {
+                if let ConsentCommand::GrantConsent {
+                    page_url,
+                    ip,
+                    trustedform_cert_url,
+                    ..
+                } = c
+                {
+                    *page_url = None;
+                    *ip = None;
+                    *trustedform_cert_url = None;
+                }
+            }))
+            .then_expect_events(vec![ConsentEvent::ConsentGranted {
+                consent_id: "consent-1".into(),
+                subject_id: "subj-1".into(),
+                lead_id: Some("lead-1".into()),
+                text: "I agree to be called.".into(),
+                source_url: "https://example.com/form".into(),
+                ip: None,
+                user_agent: None,
+                certificate_ref: None,
+                page_url: None,
+                trustedform_cert_url: None,
+                jornaya_token: None,
+                at: t(0),
+            }]);
+    }
+
+    /// What 1.1 stores, byte for byte: no `certificate_ref`, every other personal field there
+    /// (`null` when absent) for the store to seal by its pointer.
+    #[test]
+    fn stored_json_of_a_1_1_grant_is_pinned() {
+        assert_eq!(
+            serde_json::to_string(&granted()).expect("serializes"),
+            concat!(
+                r#"{"ConsentGranted":{"consent_id":"consent-1","subject_id":"subj-1","#,
+                r#""lead_id":"lead-1","text":"I agree to be called.","#,
+                r#""source_url":"https://example.com/form","ip":"192.0.2.1","#,
+                r#""user_agent":null,"#,
+                r#""page_url":"https://example.com/form?utm_source=google","#,
+                r#""trustedform_cert_url":"https://cert.trustedform.com/abc","#,
+                r#""jornaya_token":null,"at":"2025-10-09T08:53:20Z"}}"#
+            )
+        );
+        assert_eq!(granted().personal_fields(), GRANTED_FIELDS);
+    }
+
+    /// A grant stored at 1.0 (one `certificate_ref`, the full page address in `source_url`)
+    /// still decodes, and its certificate reference stays declared personal.
+    #[test]
+    fn a_grant_stored_at_1_0_still_decodes() {
+        let stored = serde_json::json!({"ConsentGranted": {
+            "consent_id": "consent-1", "subject_id": "subj-1", "lead_id": "lead-1",
+            "text": "I agree to be called.", "source_url": "https://example.com/form?c=987",
+            "ip": "192.0.2.1", "user_agent": null,
+            "certificate_ref": "https://cert.trustedform.com/abc",
+            "at": "2025-10-09T08:53:20Z",
+        }});
+        let Ok(crate::AnyEvent::Consent(event)) =
+            crate::AnyEvent::decode("consent", "ConsentGranted", "1.0", &stored)
+        else {
+            panic!("a 1.0 grant decodes");
+        };
+        let ConsentEvent::ConsentGranted {
+            source_url,
+            certificate_ref,
+            page_url,
+            trustedform_cert_url,
+            jornaya_token,
+            ..
+        } = &event
+        else {
+            panic!("not ConsentGranted");
+        };
+        assert_eq!(source_url, "https://example.com/form?c=987");
+        assert_eq!(
+            certificate_ref.as_deref(),
+            Some("https://cert.trustedform.com/abc")
+        );
+        assert_eq!(
+            (page_url, trustedform_cert_url, jornaya_token),
+            (&None, &None, &None)
+        );
+        assert_eq!(event.personal_fields(), GRANTED_1_0_FIELDS);
+        assert_eq!(
+            crate::upcast::upcast("consent", "ConsentGranted", "1.0", stored.clone()),
+            ("1.1".to_owned(), stored)
+        );
     }
 }

@@ -17,6 +17,7 @@ impl AnyEvent {
             AnyEvent::Lead(e) => match e {
                 LeadEvent::LeadReceived(a) => a.at,
                 LeadEvent::LeadDeduplicated(a) => a.at,
+                LeadEvent::LeadBlocked(b) => b.arrival.at,
                 LeadEvent::LeadStatusChanged { at, .. } => *at,
             },
             AnyEvent::Consent(

@@ -14,6 +14,9 @@
 //! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
 //! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
 //! | `rule` | `RuleVersionAdded` | 1.0 | 1.1 | optional `rolled_back_to` added (a rollback's restored version; absent: an ordinary version) |
+//! | `lead` | `LeadReceived`, `LeadDeduplicated` | 1.0 | 1.1 | `form_id`, `user_agent`, `attribution`, `metadata`, `consent_id` added (absent: none); the fingerprint may be `null` |
+//! | `lead` | `LeadStatusChanged` | 1.0 | 1.1 | `subject_id` and the sealed `owner` added (absent: none) |
+//! | `consent` | `ConsentGranted` | 1.0 | 1.1 | `page_url`, `trustedform_cert_url`, `jornaya_token` added (absent: none); `certificate_ref` kept for 1.0 events only |
 //!
 //! The 2.0 changes are identities on the payload: a 1.0 payload (plain values, no account)
 //! is a valid 2.0 payload. The major bump is for older readers, which cannot read a sealed
@@ -115,7 +118,39 @@ pub const UPCASTERS: &[Upcaster] = &[
         to_version: "1.1",
         function: rule_version_added_1_0_to_1_1,
     },
+    Upcaster {
+        aggregate_type: "lead",
+        event_type: "LeadReceived",
+        to_version: "1.1",
+        function: only_fields_added,
+    },
+    Upcaster {
+        aggregate_type: "lead",
+        event_type: "LeadDeduplicated",
+        to_version: "1.1",
+        function: only_fields_added,
+    },
+    Upcaster {
+        aggregate_type: "lead",
+        event_type: "LeadStatusChanged",
+        to_version: "1.1",
+        function: only_fields_added,
+    },
+    Upcaster {
+        aggregate_type: "consent",
+        event_type: "ConsentGranted",
+        to_version: "1.1",
+        function: only_fields_added,
+    },
 ];
+
+/// `LeadReceived`, `LeadDeduplicated`, `LeadStatusChanged` and `ConsentGranted` 1.0 → 1.1:
+/// 1.1 only added optional fields, which a 1.0 payload reads as absent (the arrival's
+/// attribution as empty); nothing stored at 1.0 changed name or place, so sealed fields stay
+/// bound to their pointers. Nothing to change.
+fn only_fields_added(payload: Value) -> Value {
+    payload
+}
 
 /// `RuleVersionAdded` 1.0 → 1.1: there were no rollbacks, so a 1.0 version restores none,
 /// which is what 1.1 reads a payload without `rolled_back_to` as. Nothing to change.
@@ -263,7 +298,8 @@ mod tests {
         let payload = v1_0_payload();
         let (version, unchanged) = upcast("lead", "CapacityRecorded", "1.0", payload.clone());
         assert_eq!((version.as_str(), &unchanged), ("1.0", &payload));
-        assert_eq!(upcasters_for("lead").len(), 0);
+        assert_eq!(upcasters_for("lead").len(), 3);
+        assert_eq!(upcasters_for("world").len(), 0);
         assert_eq!(upcasters_for("capacity").len(), 1);
         assert_eq!(upcasters_for("campaign").len(), 4);
         assert_eq!(upcasters().len(), UPCASTERS.len());

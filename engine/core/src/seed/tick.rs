@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use leadorch_domain::campaign::{CampaignChange, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::lead::LeadArrival;
 use leadorch_domain::subject::ErasureReason;
 use leadorch_domain::{
     Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, Consent, ConsentCommand,
-    DataSubject, Lead, LeadCommand, LeadStatus, SubjectCommand,
+    DataSubject, Lead, LeadCommand, LeadOutcome, LeadStatus, SubjectCommand,
 };
 use rand::Rng;
 
@@ -176,20 +177,28 @@ async fn lead_arrives(
             &mut lead,
             &lead_id,
             LeadCommand::ReceiveLead {
-                lead_id: lead_id.clone(),
-                subject_id: subject.clone(),
-                team: TEAMS[team].to_string(),
-                campaign_id: campaign_id.map(str::to_string),
-                customer_id: Some(CUSTOMER.to_string()),
-                source: format!("lp-{}", campaign_id.unwrap_or("x")),
-                fingerprint: crate::fingerprint(&email, &phone),
-                duplicate_of: duplicate_of.clone(),
-                name: Some(name),
-                email: Some(email.clone()),
-                phone: Some(phone.clone()),
-                ip: Some(ip.clone()),
-                message: Some("Please call me back about pricing.".into()),
-                at,
+                arrival: LeadArrival {
+                    lead_id: lead_id.clone(),
+                    subject_id: subject.clone(),
+                    team: TEAMS[team].to_string(),
+                    campaign_id: campaign_id.map(str::to_string),
+                    customer_id: Some(CUSTOMER.to_string()),
+                    source: format!("lp-{}", campaign_id.unwrap_or("x")),
+                    fingerprint: Some(crate::fingerprint(&email, &phone)),
+                    name: Some(name),
+                    email: Some(email.clone()),
+                    phone: Some(phone.clone()),
+                    ip: Some(ip.clone()),
+                    message: Some("Please call me back about pricing.".into()),
+                    at,
+                    ..LeadArrival::default()
+                },
+                outcome: match &duplicate_of {
+                    Some(original) => LeadOutcome::Duplicate {
+                        of: original.clone(),
+                    },
+                    None => LeadOutcome::Accepted,
+                },
             },
             at,
         )
@@ -221,13 +230,15 @@ async fn lead_arrives(
                 subject_id: subject.clone(),
                 lead_id: Some(lead_id),
                 text: CONSENT_TEXT.to_string(),
-                source_url: format!(
+                source_url: "https://www.example.com/quote".into(),
+                page_url: Some(format!(
                     "https://www.example.com/quote?c={}",
                     campaign_id.unwrap_or("")
-                ),
+                )),
                 ip: Some(ip),
                 user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
-                certificate_ref: Some(format!("https://cert.trustedform.com/{cert}")),
+                trustedform_cert_url: Some(format!("https://cert.trustedform.com/{cert}")),
+                jornaya_token: None,
                 at,
             },
             at,
@@ -281,7 +292,11 @@ async fn agents_work(
                 .run(
                     &mut l.lead,
                     &id,
-                    LeadCommand::ChangeStatus { status: next, at },
+                    LeadCommand::ChangeStatus {
+                        status: next,
+                        owner: None,
+                        at,
+                    },
                     at,
                 )
                 .await?

@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
-use leadorch_domain::{Lead, LeadCommand};
+use leadorch_domain::lead::LeadArrival;
+use leadorch_domain::{Lead, LeadCommand, LeadOutcome};
 use leadorch_store::{Db, MasterKey, Metadata, RetentionPolicy, Store};
 use leadorch_test_support::TestDb;
 
@@ -24,20 +25,23 @@ pub async fn receive_lead(e: &Engine, lead: &str, subject: &str, at: DateTime<Ut
     e.execute::<Lead>(
         lead,
         LeadCommand::ReceiveLead {
-            lead_id: lead.into(),
-            subject_id: subject.into(),
-            team: "north".into(),
-            campaign_id: Some("1001".into()),
-            customer_id: Some("1234567890".into()),
-            source: "lp-1001".into(),
-            fingerprint: "a".repeat(64),
-            duplicate_of: None,
-            name: Some("Ada Lovelace".into()),
-            email: Some(EMAIL.into()),
-            phone: Some("+15550001111".into()),
-            ip: Some("203.0.113.7".into()),
-            message: Some("call me after 5pm".into()),
-            at,
+            arrival: LeadArrival {
+                lead_id: lead.into(),
+                subject_id: subject.into(),
+                team: "north".into(),
+                campaign_id: Some("1001".into()),
+                customer_id: Some("1234567890".into()),
+                source: "lp-1001".into(),
+                fingerprint: Some("a".repeat(64)),
+                name: Some("Ada Lovelace".into()),
+                email: Some(EMAIL.into()),
+                phone: Some("+15550001111".into()),
+                ip: Some("203.0.113.7".into()),
+                message: Some("call me after 5pm".into()),
+                at,
+                ..LeadArrival::default()
+            },
+            outcome: LeadOutcome::Accepted,
         },
         &Metadata::actor("test"),
     )
