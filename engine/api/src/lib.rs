@@ -20,6 +20,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod backlog;
 pub mod body;
 pub mod ids;
 pub mod keys;
@@ -52,7 +53,31 @@ pub use tls::{load_tls, TlsError};
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// What every handler reaches: the engine and the tables beside the log.
+/// What the configuration file tells the API: how leads are checked and routed.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `[intake]`: phone region, dedup window, disposable domains, consent, form → team.
+    pub intake: leadorch_intake::IntakeConfig,
+    /// `facts.default_team`: the team of a lead nothing else routes.
+    pub default_team: Option<String>,
+    /// `facts.campaign_teams`: campaign id (`<customer>/<campaign>`) → team.
+    pub campaign_teams: std::collections::BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// The API's part of the configuration file, resolved (the disposable-domains file read).
+    pub fn from_config(
+        config: &leadorch_config::Config,
+    ) -> Result<Settings, leadorch_intake::IntakeConfigError> {
+        Ok(Settings {
+            intake: leadorch_intake::IntakeConfig::from_settings(&config.intake)?,
+            default_team: config.facts.default_team.clone(),
+            campaign_teams: config.facts.campaign_teams.clone(),
+        })
+    }
+}
+
+/// What every handler reaches: the engine, the tables beside the log and the settings.
 #[derive(Clone, Debug)]
 pub struct Api {
     /// The engine (its store, log and keys).
@@ -61,12 +86,25 @@ pub struct Api {
     pub keys: ApiKeys,
     /// Where requests drop their access-log rows.
     pub access: AccessSink,
+    /// What the configuration says.
+    pub settings: std::sync::Arc<Settings>,
+    /// Each project's fingerprinter, made from its secret once.
+    fingerprinters: std::sync::Arc<
+        tokio::sync::Mutex<std::collections::HashMap<String, leadorch_intake::Fingerprinter>>,
+    >,
+    /// Open leads per team, for teams whose capacity comes from their leads.
+    backlog: std::sync::Arc<tokio::sync::Mutex<backlog::Counted>>,
 }
 
 impl Api {
+    /// The API over `engine` with default settings (see [`Api::with_settings`]).
+    pub fn new(engine: Engine) -> (Api, AccessWriter) {
+        Api::with_settings(engine, Settings::default())
+    }
+
     /// The API over `engine`, with its access-log writer (call [`AccessWriter::finish`] after
     /// the server stops, once every clone of the [`Api`] is dropped, to flush it).
-    pub fn new(engine: Engine) -> (Api, AccessWriter) {
+    pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
         let (access, writer) = access::start(keys.clone());
         (
@@ -74,9 +112,33 @@ impl Api {
                 engine,
                 keys,
                 access,
+                settings: std::sync::Arc::new(settings),
+                fingerprinters: Default::default(),
+                backlog: Default::default(),
             },
             writer,
         )
+    }
+
+    /// The fingerprinter of `project` (its secret made on first use).
+    pub async fn fingerprinter(
+        &self,
+        project: &str,
+    ) -> Result<leadorch_intake::Fingerprinter, leadorch_store::StoreError> {
+        let mut cache = self.fingerprinters.lock().await;
+        if let Some(f) = cache.get(project) {
+            return Ok(f.clone());
+        }
+        let secret = self
+            .engine
+            .store
+            .codec
+            .keys()
+            .project_secret(project)
+            .await?;
+        let f = leadorch_intake::Fingerprinter::new(*secret.expose());
+        cache.insert(project.to_string(), f.clone());
+        Ok(f)
     }
 }
 
@@ -91,6 +153,7 @@ impl Api {
     tags(
         (name = "operations", description = "Health and readiness"),
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
+        (name = "leads", description = "Leads and their status changes (scope ingest)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -122,6 +185,8 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::keys::revoke))
         .routes(routes!(routes::access_log::list))
         .routes(routes!(routes::capacity::push))
+        .routes(routes!(routes::leads::receive))
+        .routes(routes!(routes::leads::change_status))
         .split_for_parts()
 }
 

@@ -9,6 +9,15 @@ use serde::Serialize;
 /// Where the problem types are described (`type` is this plus the problem's name).
 pub const TYPE_BASE: &str = "https://leadorch.dev/problems/";
 
+/// One field that is wrong, and what is wrong with it (never quoting a personal value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldIssue {
+    /// A dotted path: `email`, `consent.at`, `attribution.utm_source`.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
 /// One problem answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -23,9 +32,14 @@ pub struct Problem {
     pub status: u16,
     /// What was wrong with this request, and what to do.
     pub detail: String,
-    /// The request field at fault, when one is.
+    /// The request field at fault, when one is (the first, when several are).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every field at fault, when a request was checked field by field (`POST /v1/leads`).
+    /// (Boxed: a problem travels in every handler's `Err`, and is kept small.)
+    #[serde(skip_serializing_if = "no_issues")]
+    #[schema(value_type = Vec<FieldIssue>)]
+    pub errors: Box<Vec<FieldIssue>>,
     /// Headers sent with the answer (`Retry-After`, `WWW-Authenticate`).
     #[serde(skip)]
     #[schema(ignore)]
@@ -46,6 +60,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             field: None,
+            errors: Box::default(),
             headers: Vec::new(),
         }
     }
@@ -144,6 +159,11 @@ impl Problem {
             "the server failed to answer this request; it was logged, and nothing was stored; try again",
         )
     }
+}
+
+#[allow(clippy::borrowed_box)] // serde hands the field as it is
+fn no_issues(errors: &Box<Vec<FieldIssue>>) -> bool {
+    errors.is_empty()
 }
 
 fn type_uri<S: serde::Serializer>(name: &&'static str, s: S) -> Result<S::Ok, S::Error> {

@@ -137,6 +137,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // The API first: a port already taken is said before anything else happens.
+    let api_settings = leadorch_api::Settings::from_config(&config)?;
     let listening = match args.no_listen {
         true => None,
         false => Some(args.listen.open().await?),
@@ -150,7 +151,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             "leadorch daemon: HTTP API on {} (every endpoint but GET /healthz needs a key: `leadorch keys create`)",
             listening.url()
         );
-        let (api, access) = leadorch_api::Api::new(engine.clone());
+        let (api, access) = leadorch_api::Api::with_settings(engine.clone(), api_settings);
         let mut stop = stop_rx.clone();
         let server = tokio::spawn(leadorch_api::serve_with(
             listening.listener,

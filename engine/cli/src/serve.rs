@@ -17,19 +17,30 @@ use crate::Global;
 pub struct ServeArgs {
     #[command(flatten)]
     pub listen: ListenArgs,
+    /// Configuration file (TOML): [intake] (phone region, dedup window, disposable domains,
+    /// consent, form → team) and facts.default_team / facts.campaign_teams route leads;
+    /// LEADORCH__SECTION__KEY variables override it
+    #[arg(long, env = "LEADORCH_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     // Flags and certificate first: a mistake there is named before the database is opened.
     let listening = args.listen.open().await?;
-    let engine = open(g, Open::Create).await?;
+    let config = crate::common::load_config(args.config.as_deref())?;
+    let settings = leadorch_api::Settings::from_config(&config)?;
+    let mut g = g.clone();
+    if g.database_url.is_none() && !config.database_url.is_empty() {
+        g.database_url = Some(config.database_url.clone());
+    }
+    let engine = open(&g, Open::Create).await?;
     eprintln!(
         "leadorch serve: listening on {} ({}); SIGTERM or Ctrl-C stops",
         listening.url(),
         engine.store.db().describe()
     );
     warn_without_keys(&engine).await?;
-    let (api, access) = Api::new(engine.clone());
+    let (api, access) = Api::with_settings(engine.clone(), settings);
     leadorch_api::serve_with(
         listening.listener,
         leadorch_api::router(api),

@@ -233,6 +233,11 @@ pub struct IntakeSettings {
     pub disposable_domains_file: Option<PathBuf>,
     /// More disposable email domains, on top of the built-in list.
     pub extra_disposable_domains: Vec<String>,
+    /// Whether a lead must come with consent evidence; one without is recorded as blocked
+    /// (`consent_missing`).
+    pub require_consent: bool,
+    /// Form id → team, for leads that name no team.
+    pub form_teams: BTreeMap<String, String>,
 }
 
 impl Default for IntakeSettings {
@@ -242,6 +247,8 @@ impl Default for IntakeSettings {
             dedup_window: "90d".into(),
             disposable_domains_file: None,
             extra_disposable_domains: Vec::new(),
+            require_consent: true,
+            form_teams: BTreeMap::new(),
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct IntakeConfig {
     pub dedup_window: chrono::Duration,
     /// Email domains whose leads are blocked.
     pub disposable: DisposableDomains,
+    /// Whether a lead without consent evidence is blocked (`consent_missing`).
+    pub require_consent: bool,
+    /// Form id → team, for leads that name no team.
+    pub form_teams: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for IntakeConfig {
@@ -51,6 +55,8 @@ impl Default for IntakeConfig {
             default_region: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             disposable: DisposableDomains::builtin(),
+            require_consent: true,
+            form_teams: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -101,10 +107,20 @@ impl IntakeConfig {
                     message,
                 })?;
         }
+        for (form, team) in &s.form_teams {
+            for (what, v) in [("form id", form), ("team", team)] {
+                crate::request::client_id(v).map_err(|message| IntakeConfigError::Invalid {
+                    key: "form_teams",
+                    message: format!("{what} {v:?} {message}"),
+                })?;
+            }
+        }
         Ok(IntakeConfig {
             default_region,
             dedup_window,
             disposable,
+            require_consent: s.require_consent,
+            form_teams: s.form_teams.clone(),
         })
     }
 
@@ -138,6 +154,8 @@ mod tests {
             dedup_window: "30d".into(),
             disposable_domains_file: Some(file.clone()),
             extra_disposable_domains: vec!["Burner.Example".into()],
+            require_consent: false,
+            form_teams: [("contact".to_string(), "sales-nl".to_string())].into(),
         };
         let c = IntakeConfig::from_settings(&s).unwrap();
         assert_eq!(
@@ -145,6 +163,8 @@ mod tests {
             Some("NL")
         );
         assert_eq!(c.dedup_window, chrono::Duration::days(30));
+        assert!(!c.require_consent);
+        assert_eq!(c.form_teams["contact"], "sales-nl");
         assert!(c.disposable.is_disposable("throwaway.example"));
         assert!(c.disposable.is_disposable("x.burner.example"));
         assert!(
@@ -158,6 +178,11 @@ mod tests {
             ..IntakeSettings::default()
         });
         assert!(e.starts_with("intake.default_region: "), "{e}");
+        let e = bad(IntakeSettings {
+            form_teams: [("contact".to_string(), "sales nl".to_string())].into(),
+            ..IntakeSettings::default()
+        });
+        assert!(e.starts_with("intake.form_teams: team \"sales nl\""), "{e}");
         let e = bad(IntakeSettings {
             dedup_window: "0d".into(),
             ..IntakeSettings::default()

@@ -90,7 +90,8 @@ pub struct LeadRequest {
     /// Free data of the client's: a JSON object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    /// What the person agreed to, when and where. Required.
+    /// What the person agreed to, when and where. A lead without it is valid but, where
+    /// consent is required (`[intake] require_consent`, the default), blocked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentRequest>,
 }
@@ -249,8 +250,8 @@ pub struct ValidLead {
     pub user_agent: Option<String>,
     /// The client's free data (an object; empty when none was sent).
     pub metadata: Map<String, Value>,
-    /// The consent evidence.
-    pub consent: ConsentEvidence,
+    /// The consent evidence, when the request had any.
+    pub consent: Option<ConsentEvidence>,
     /// Set when the lead is valid but must not be worked.
     pub blocked: Option<BlockReason>,
 }
@@ -402,20 +403,18 @@ impl LeadRequest {
             check("metadata", metadata_object(m).map(|v| metadata = v));
         }
 
-        let mut consent = None;
-        match &self.consent {
-            None => check(
-                "consent",
-                Err(
-                    "is required: the text shown, when (at) and where (url) the person agreed"
-                        .into(),
-                ),
-            ),
-            Some(c) => consent = consent_evidence(c, &mut check),
-        }
+        // No consent at all is the caller's to decide (a blocked lead where consent is
+        // required); consent that was sent must be whole and right.
+        let consent = self
+            .consent
+            .as_ref()
+            .map(|c| consent_evidence(c, &mut check));
 
         match (lead_id, form_id, consent) {
-            (Some(lead_id), Some(form_id), Some(consent)) if errors.is_empty() => {
+            (Some(lead_id), Some(form_id), consent)
+                if errors.is_empty() && consent.as_ref().is_none_or(Option::is_some) =>
+            {
+                let consent = consent.flatten();
                 let blocked = email
                     .as_ref()
                     .filter(|e| config.disposable.is_disposable(e.domain()))

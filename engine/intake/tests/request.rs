@@ -38,8 +38,14 @@ fn the_smallest_request_is_valid_and_normalised() {
     assert_eq!(lead.form_id, "contact");
     assert_eq!(lead.email.as_ref().unwrap().as_str(), "ann@example.org");
     assert_eq!(lead.phone.as_ref().unwrap().as_str(), "+31201234567");
-    assert_eq!(lead.consent.at.to_rfc3339(), "2026-12-01T10:00:00+00:00");
-    assert_eq!(lead.consent.url, "https://example.org/contact");
+    assert_eq!(
+        lead.consent.as_ref().unwrap().at.to_rfc3339(),
+        "2026-12-01T10:00:00+00:00"
+    );
+    assert_eq!(
+        lead.consent.as_ref().unwrap().url,
+        "https://example.org/contact"
+    );
     assert_eq!(lead.blocked, None);
     assert!(lead.attribution.is_empty() && lead.metadata.is_empty());
     let debug = format!("{lead:?}");
@@ -82,13 +88,24 @@ fn every_field_is_read_and_normalised() {
     assert_eq!(lead.phone.as_ref().unwrap().as_str(), "+31201234567");
     assert_eq!(lead.ip.unwrap().to_string(), "203.0.113.7");
     assert_eq!(lead.metadata["page"]["variant"], "b");
-    assert_eq!(lead.consent.at.to_rfc3339(), "2026-12-01T10:00:00+00:00");
-    assert_eq!(lead.consent.text, "I agree to be called\nabout my request");
     assert_eq!(
-        lead.consent.jornaya_token.as_deref(),
+        lead.consent.as_ref().unwrap().at.to_rfc3339(),
+        "2026-12-01T10:00:00+00:00"
+    );
+    assert_eq!(
+        lead.consent.as_ref().unwrap().text,
+        "I agree to be called\nabout my request"
+    );
+    assert_eq!(
+        lead.consent.as_ref().unwrap().jornaya_token.as_deref(),
         Some("A1B2C3D4-E5F6-7890-ABCD-EF1234567890")
     );
-    assert!(lead.consent.trustedform_cert_url.is_some());
+    assert!(lead
+        .consent
+        .as_ref()
+        .unwrap()
+        .trustedform_cert_url
+        .is_some());
 }
 
 #[test]
@@ -168,10 +185,7 @@ fn every_bad_field_is_named_at_once_without_its_value() {
 #[test]
 fn required_parts_are_named_when_missing() {
     let errors = request(json!({})).validate(&config()).unwrap_err();
-    assert_eq!(
-        fields(&errors),
-        vec!["lead_id", "form_id", "email", "consent"]
-    );
+    assert_eq!(fields(&errors), vec!["lead_id", "form_id", "email"]);
     assert!(errors[2]
         .problem
         .contains("an email, a phone number or both"));
@@ -314,4 +328,20 @@ fn the_same_person_written_differently_has_the_same_fingerprints() {
     assert_ne!(a.fingerprints(&f).email, a.fingerprints(&f).phone);
     let other = Fingerprinter::new([43; 32]);
     assert_ne!(a.fingerprints(&f), a.fingerprints(&other));
+}
+
+#[test]
+fn a_lead_without_consent_is_valid_and_says_so() {
+    let mut body = smallest();
+    body.as_object_mut().unwrap().remove("consent");
+    let lead = request(body).validate(&config()).unwrap();
+    assert!(lead.consent.is_none());
+    // Consent that was sent must be whole: an empty object names its missing parts.
+    let mut body = smallest();
+    body["consent"] = json!({});
+    let errors = request(body).validate(&config()).unwrap_err();
+    assert_eq!(
+        fields(&errors),
+        vec!["consent.text", "consent.at", "consent.url"]
+    );
 }

@@ -241,6 +241,20 @@ pub async fn erase_subject(conn: &mut Conn<'_>, subject_id: &str) -> Result<u64>
     )
 }
 
+/// Deletes the rows `lead_id` of `project` claimed: its claim is let go when the lead was not
+/// recorded after all (its append failed), or is found to name a lead that is not in the log
+/// (a process stopped between the claim and the append). Returns how many there were.
+pub async fn release_lead(conn: &mut Conn<'_>, project: &str, lead_id: &str) -> Result<u64> {
+    check_project(project)?;
+    Ok(with_conn!(conn, c => sqlx::query(
+        "DELETE FROM fingerprints WHERE project = $1 AND lead_id = $2")
+        .bind(project)
+        .bind(lead_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
 /// Deletes every row expired at `now` (`expires_at <= now`); returns how many.
 pub async fn purge_expired(conn: &mut Conn<'_>, now: i64) -> Result<u64> {
     Ok(
@@ -288,6 +302,11 @@ impl Fingerprints {
     /// [`claim`] in a transaction of its own.
     pub async fn claim(&self, c: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
         in_write_tx!(&self.db, conn => claim(conn, c).await)
+    }
+
+    /// [`release_lead`].
+    pub async fn release_lead(&self, project: &str, lead_id: &str) -> Result<u64> {
+        pooled!(&self.db, conn => release_lead(conn, project, lead_id).await)
     }
 
     /// [`erase_subject`].

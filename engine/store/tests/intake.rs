@@ -472,3 +472,44 @@ async fn idempotency_records_keep_the_first_answer_per_project_and_api_key() {
         t.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_lead_lets_go_of_its_claims_and_another_lead_may_take_them() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let store = open(&t, MasterKey::random()).await;
+        let fp = store.fingerprints();
+        let now = 1_800_000_000_000_000;
+        let fps = [(Email, [7u8; 32]), (Phone, [8u8; 32])];
+        assert_eq!(
+            fp.claim(&claim(&fps, "lead-1", "subj-1", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed
+        );
+        assert!(matches!(
+            fp.claim(&claim(&fps, "lead-2", "subj-2", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Taken(_)
+        ));
+        assert_eq!(
+            fp.release_lead("acme", "lead-1").await.unwrap(),
+            0,
+            "{d:?}: another project's"
+        );
+        assert_eq!(
+            fp.release_lead("default", "lead-1").await.unwrap(),
+            2,
+            "{d:?}"
+        );
+        assert!(fp.lookup("default", &fps, now).await.unwrap().is_empty());
+        assert_eq!(
+            fp.claim(&claim(&fps, "lead-2", "subj-2", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed,
+            "{d:?}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod capacity;
 pub mod keys;
+pub mod leads;
 pub mod ops;
 
 use serde::Serialize;

@@ -25,12 +25,17 @@ pub struct Server {
 
 /// Serves the API over a fresh database of `dialect`.
 pub async fn start_on(dialect: Dialect) -> Server {
+    start_with(dialect, leadorch_api::Settings::default()).await
+}
+
+/// Serves the API with `settings` over a fresh database of `dialect`.
+pub async fn start_with(dialect: Dialect, settings: leadorch_api::Settings) -> Server {
     let db = TestDb::new(dialect).await;
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = StoreConfig::new(db.url.clone());
     config.master_key_file = Some(key_dir.path().join("master.key"));
     let engine = Engine::open(&config).await.expect("open the store");
-    let (api, _writer) = Api::new(engine.clone());
+    let (api, _writer) = Api::with_settings(engine.clone(), settings);
     let keys = api.keys.clone();
     let addr = check_listen("127.0.0.1:0", false).unwrap();
     let (listener, bound) = bind(addr).await.unwrap();

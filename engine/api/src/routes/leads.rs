@@ -1,0 +1,909 @@
+//! `POST /v1/leads` and `POST /v1/leads/{id}/status` (scope `ingest`): leads from the
+//! client's forms and their progress through the funnel (ADR 0022 step 3, ADR 0025).
+//!
+//! A lead is checked field by field ([`leadorch_intake`]); a request with a wrong field is a
+//! `422` listing every field at fault, and stores nothing. A valid lead is always recorded —
+//! accepted into the funnel, or as a duplicate of an earlier lead of the same person, or
+//! blocked with a reason — so every answer can be explained later; its personal fields are
+//! sealed under its subject's keys.
+//!
+//! How a lead is decided, in order:
+//! 1. its keyed fingerprints (email, phone) are looked up: a live claim of another lead within
+//!    the dedup window makes it a **duplicate** of that lead, under the same subject (so
+//!    erasing the person covers both);
+//! 2. no consent where consent is required, a disposable email domain, or a team whose
+//!    maximum of open leads is 0, make it **blocked**;
+//! 3. otherwise its fingerprints are claimed (a lead claiming at the same moment loses the
+//!    race and becomes a duplicate) and it is **accepted**.
+//!
+//! Its consent evidence is recorded first (a `Consent` stream of its own), then the lead. A
+//! lead that fails to be appended lets go of its claims. `Idempotency-Key` works as Stripe
+//! defines it: the same key and body get the first answer again, the same key with another
+//! body is a `422`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use leadorch_domain::lead::{Attribution, BlockReason, LeadArrival, LeadOutcome};
+use leadorch_domain::{
+    stream_id, AnyEvent, Campaign, Consent, ConsentCommand, Lead, LeadCommand, LeadStatus,
+};
+use leadorch_intake::{LeadRequest, ValidLead};
+use leadorch_store::fingerprints::{ClaimOutcome, FingerprintClaim, FingerprintKind};
+use leadorch_store::{IdempotencyKey, IdempotencyRecord, Metadata};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::body::Body;
+use crate::ids::{check_client_id, scoped, unscoped};
+use crate::keys::Scope;
+use crate::problem::{from_engine, FieldIssue};
+use crate::{Api, Problem};
+
+/// The team of a lead that nothing routes (no team in the request, no form mapping, no
+/// campaign team, no default team): recorded, never lost, and visible as this team.
+pub const UNASSIGNED: &str = "unassigned";
+
+/// A claim older than this whose lead is not in the log was left by a process that stopped
+/// between claiming and appending; it is let go. A younger one is a lead being recorded now.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A lead as a client sends it (the body of `POST /v1/leads`). Every field but `lead_id`,
+/// `form_id` and one of `email`/`phone` may be left out; unknown fields are refused by name.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body; the handler reads it as a `LeadRequest`
+pub struct LeadBody {
+    /// The client's id of the lead, `[A-Za-z0-9._-]{1,128}`.
+    #[schema(example = "f-1029")]
+    lead_id: String,
+    /// The form or landing page it came from, same format.
+    #[schema(example = "contact")]
+    form_id: String,
+    /// The team to route it to, when the client knows.
+    team: Option<String>,
+    /// The Google Ads campaign id (digits), when known.
+    campaign_id: Option<String>,
+    /// The Google Ads customer id of that campaign (`123-456-7890` or ten digits).
+    customer_id: Option<String>,
+    /// `gclid`, `gbraid`, `wbraid` and `utm_*` parameters.
+    attribution: Option<BTreeMap<String, String>>,
+    /// Personal: the person's name.
+    name: Option<String>,
+    /// Personal: email address (RFC 5322 `addr-spec`).
+    #[schema(example = "ann@example.org")]
+    email: Option<String>,
+    /// Personal: phone number, `+` and country code, or in `[intake] default_region`.
+    #[schema(example = "+31 20 123 4567")]
+    phone: Option<String>,
+    /// Personal: the IP address the form was sent from.
+    ip: Option<String>,
+    /// Personal: the browser's user agent.
+    user_agent: Option<String>,
+    /// Free data of the client's: a JSON object (at most 8 KiB), sealed with the lead.
+    metadata: Option<Map<String, Value>>,
+    /// The consent evidence. Without it, a lead is blocked (`consent_missing`) unless
+    /// `[intake] require_consent = false`.
+    consent: Option<ConsentBody>,
+}
+
+/// Consent evidence as sent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // documents the body
+pub struct ConsentBody {
+    /// The exact text shown to the person (at most 4 KiB).
+    #[schema(example = "I agree to be called about my request")]
+    text: String,
+    /// When they agreed (RFC 3339).
+    #[schema(example = "2026-12-01T10:00:00Z")]
+    at: String,
+    /// The page they agreed on (`http`/`https`).
+    #[schema(example = "https://example.org/contact")]
+    url: String,
+    /// A TrustedForm certificate, `https://cert.trustedform.com/…`.
+    trustedform_cert_url: Option<String>,
+    /// A Jornaya LeadiD token.
+    jornaya_token: Option<String>,
+}
+
+/// What became of a lead.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct LeadAnswer {
+    /// This request's trace id (also in the recorded events' metadata).
+    pub trace_id: String,
+    /// The client's lead id.
+    pub lead_id: String,
+    /// `accepted`, `duplicate` or `blocked`.
+    #[schema(example = "accepted")]
+    pub outcome: String,
+    /// Why, for a duplicate (naming the first lead's id) or a blocked lead; `null` when
+    /// accepted.
+    pub reason: Option<String>,
+    /// For a duplicate: the first lead's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// For a blocked lead: `disposable_email`, `consent_missing` or `team_not_accepting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+    /// The team it went (or would have gone) to; `unassigned` when nothing routes it.
+    pub team: String,
+}
+
+/// Records a lead: accepted, a duplicate of an earlier lead of the same person, or blocked.
+#[utoipa::path(post, path = "/v1/leads", tag = "leads",
+    request_body = LeadBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer again (kept at least 24 hours); the same key with another body is 422")),
+    responses(
+        (status = 201, description = "Recorded: accepted, duplicate or blocked", body = LeadAnswer),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the ingest scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A lead with this id was already recorded (field lead_id)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields are wrong (every one listed in errors), or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn receive(
+    State(api): State<Api>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    caller.need(Scope::Ingest)?;
+    let request = LeadRequest::from_json(&body).map_err(|e| {
+        if e.field.is_empty() {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "Malformed JSON",
+                format!("the body is not a lead: {}", e.problem),
+            )
+        } else {
+            invalid_fields(vec![FieldIssue {
+                field: e.field,
+                problem: e.problem,
+            }])
+        }
+    })?;
+    let idempotency = idempotency_key(&headers)?;
+    let request_hash = canonical_hash(&body);
+    if let Some(key) = &idempotency {
+        if let Some(answer) = replay(&api, &caller, key, &request_hash).await? {
+            return Ok(answer);
+        }
+    }
+    let lead = request.validate(&api.settings.intake).map_err(|errors| {
+        invalid_fields(
+            errors
+                .into_iter()
+                .map(|e| FieldIssue {
+                    field: e.field,
+                    problem: e.problem,
+                })
+                .collect(),
+        )
+    })?;
+    let trace_id = uuid::Uuid::now_v7().to_string();
+    let lead_key = scoped(&caller.project, &lead.lead_id);
+    if recorded(&api, &stream_id(LEAD, &lead_key)).await? {
+        // A retry whose first answer is being stored right now finds it here.
+        if let Some(key) = &idempotency {
+            if let Some(answer) = replay(&api, &caller, key, &request_hash).await? {
+                return Ok(answer);
+            }
+        }
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "already-recorded",
+            "Already recorded",
+            format!(
+                "lead {} was already recorded; a retry that should get the first answer again must send the same Idempotency-Key",
+                lead.lead_id
+            ),
+        )
+        .field("lead_id"));
+    }
+
+    let now = Utc::now();
+    let team = route(&api, &caller.project, &lead).await?;
+    let decided = decide(&api, &caller.project, &lead, &lead_key, &team, now).await?;
+    let metadata = Metadata {
+        actor: format!("api-key:{}", caller.key_id),
+        trace_id: Some(trace_id.clone()),
+        ..Default::default()
+    };
+    let recorded = record(&api, &lead, &lead_key, &team, &decided, now, &metadata).await;
+    if let Err(e) = recorded {
+        if decided.claimed {
+            // Not recorded: its claim must not make the next lead of this person a
+            // duplicate of nothing.
+            if let Err(release) = api
+                .engine
+                .store
+                .fingerprints()
+                .release_lead(&caller.project, &lead_key)
+                .await
+            {
+                tracing::error!("letting go of the claims of an unrecorded lead: {release}");
+            }
+        }
+        return Err(e);
+    }
+
+    let answer = LeadAnswer {
+        trace_id,
+        lead_id: lead.lead_id.clone(),
+        outcome: decided.outcome.as_str().to_string(),
+        reason: decided.reason(&caller.project),
+        duplicate_of: match &decided.outcome {
+            LeadOutcome::Duplicate { of } => Some(bare(&caller.project, of)),
+            _ => None,
+        },
+        blocked: match &decided.outcome {
+            LeadOutcome::Blocked { reason, .. } => Some(reason.as_str().to_string()),
+            _ => None,
+        },
+        team: bare(&caller.project, &team),
+    };
+    let body = serde_json::to_string(&answer).map_err(|e| {
+        tracing::error!("writing a lead answer: {e}");
+        Problem::internal()
+    })?;
+    if let Some(key) = &idempotency {
+        let stored = api
+            .engine
+            .store
+            .idempotency()
+            .put(
+                &IdempotencyKey {
+                    project: &caller.project,
+                    api_key_id: &caller.key_id,
+                    key,
+                },
+                &IdempotencyRecord {
+                    request_hash: request_hash.to_vec(),
+                    status: 201,
+                    body: body.clone(),
+                    created_at: now.timestamp_micros(),
+                },
+            )
+            .await;
+        if let Err(e) = stored {
+            // The lead is recorded; a retry with this key will be told it already is.
+            tracing::error!("storing an idempotency record: {e}");
+        }
+    }
+    if decided.outcome == LeadOutcome::Accepted {
+        crate::backlog::lead_changed(&api, &team).await;
+    }
+    Ok(json_answer(StatusCode::CREATED, body, false))
+}
+
+const LEAD: &str = "lead";
+
+/// The bare id of a stored one (the caller's project's prefix taken off).
+fn bare(project: &str, stored: &str) -> String {
+    unscoped(project, stored).unwrap_or(stored).to_string()
+}
+
+fn json_answer(status: StatusCode, body: String, replayed: bool) -> Response {
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn invalid_fields(errors: Vec<FieldIssue>) -> Problem {
+    let detail = errors
+        .iter()
+        .map(|e| {
+            if e.field.is_empty() {
+                e.problem.clone()
+            } else {
+                format!("{}: {}", e.field, e.problem)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-field",
+        "Invalid field",
+        detail,
+    );
+    if let Some(first) = errors.first().filter(|e| !e.field.is_empty()) {
+        p = p.field(first.field.clone());
+    }
+    p.errors = Box::new(errors);
+    p
+}
+
+/// The request's `Idempotency-Key`, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        Problem::invalid(
+            "Idempotency-Key",
+            format!(
+                "an Idempotency-Key is 1 to {} printable ASCII characters (a UUID is a good one)",
+                leadorch_store::idempotency::MAX_KEY
+            ),
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?;
+    if text.is_empty()
+        || text.len() > leadorch_store::idempotency::MAX_KEY
+        || !text.bytes().all(|b| (0x20..=0x7e).contains(&b))
+    {
+        return Err(bad());
+    }
+    Ok(Some(text.to_string()))
+}
+
+/// SHA-256 of the body as JSON with every object's keys sorted, so a retry that writes the
+/// same lead with other spacing or key order is the same request.
+fn canonical_hash(body: &[u8]) -> [u8; 32] {
+    fn write(v: &Value, out: &mut Vec<u8>) {
+        match v {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push(b'{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend(serde_json::to_vec(k).unwrap_or_default());
+                    out.push(b':');
+                    write(&map[k], out);
+                }
+                out.push(b'}');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(item, out);
+                }
+                out.push(b']');
+            }
+            other => out.extend(serde_json::to_vec(other).unwrap_or_default()),
+        }
+    }
+    let mut canonical = Vec::with_capacity(body.len());
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v) => write(&v, &mut canonical),
+        Err(_) => canonical.extend_from_slice(body),
+    }
+    Sha256::digest(&canonical).into()
+}
+
+/// The first answer to `key`, when it was for this request; a `422` when it was for another.
+async fn replay(
+    api: &Api,
+    caller: &Caller,
+    key: &str,
+    request_hash: &[u8],
+) -> Result<Option<Response>, Problem> {
+    let stored = api
+        .engine
+        .store
+        .idempotency()
+        .get(&IdempotencyKey {
+            project: &caller.project,
+            api_key_id: &caller.key_id,
+            key,
+        })
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    match stored {
+        None => Ok(None),
+        Some(record) if record.is_for(request_hash) => {
+            let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::CREATED);
+            Ok(Some(json_answer(status, record.body, true)))
+        }
+        Some(_) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+            "this Idempotency-Key was first used with another request body; use a new key for a new request",
+        )
+        .field("Idempotency-Key")),
+    }
+}
+
+/// Whether a stream has events.
+async fn recorded(api: &Api, stream: &str) -> Result<bool, Problem> {
+    Ok(api
+        .engine
+        .store
+        .log
+        .stream_version(stream)
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        > 0)
+}
+
+/// The team a lead goes to (stored form): the request's, the form's, the campaign's, the
+/// default team, else [`UNASSIGNED`].
+async fn route(api: &Api, project: &str, lead: &ValidLead) -> Result<String, Problem> {
+    let settings = &api.settings;
+    if let Some(team) = &lead.team {
+        return Ok(scoped(project, team));
+    }
+    if let Some(team) = settings.intake.form_teams.get(&lead.form_id) {
+        return Ok(scoped(project, team));
+    }
+    if let Some(campaign) = &lead.campaign_id {
+        if let Some(team) = campaign_team(api, lead.customer_id.as_deref(), campaign).await? {
+            return Ok(scoped(project, &team));
+        }
+    }
+    Ok(scoped(
+        project,
+        settings.default_team.as_deref().unwrap_or(UNASSIGNED),
+    ))
+}
+
+/// A campaign's team: its `team:<name>` label, else the configured mapping (by
+/// `<customer>/<campaign>`, or by campaign id alone when the customer is not known).
+async fn campaign_team(
+    api: &Api,
+    customer: Option<&str>,
+    campaign: &str,
+) -> Result<Option<String>, Problem> {
+    let map = &api.settings.campaign_teams;
+    let Some(customer) = customer else {
+        let suffix = format!("/{campaign}");
+        return Ok(map
+            .iter()
+            .find(|(id, _)| id.ends_with(&suffix))
+            .map(|(_, team)| team.clone()));
+    };
+    let id = Campaign::aggregate_id(customer, campaign);
+    let state: Campaign = api
+        .engine
+        .load_state(&id, |e| match e {
+            AnyEvent::Campaign(e) => Some(e),
+            _ => None,
+        })
+        .await
+        .map_err(|e| from_engine(&e))?;
+    let labelled = state.snapshot().and_then(|s| {
+        s.labels
+            .iter()
+            .find_map(|l| l.strip_prefix("team:").map(str::to_string))
+    });
+    Ok(labelled.or_else(|| map.get(&id).cloned()))
+}
+
+/// What was decided about a lead.
+struct Decided {
+    outcome: LeadOutcome,
+    subject_id: String,
+    /// Whether its fingerprints were claimed (to let go of when it is not recorded).
+    claimed: bool,
+}
+
+impl Decided {
+    /// The answer's `reason`.
+    fn reason(&self, project: &str) -> Option<String> {
+        match &self.outcome {
+            LeadOutcome::Accepted => None,
+            LeadOutcome::Duplicate { of } => Some(format!(
+                "duplicate of lead {}: the same email or phone within the dedup window",
+                bare(project, of)
+            )),
+            LeadOutcome::Blocked { detail, .. } => Some(detail.clone()),
+        }
+    }
+}
+
+/// Decides a lead: duplicate, blocked or accepted (claiming its fingerprints).
+async fn decide(
+    api: &Api,
+    project: &str,
+    lead: &ValidLead,
+    lead_key: &str,
+    team: &str,
+    now: DateTime<Utc>,
+) -> Result<Decided, Problem> {
+    let store = &api.engine.store;
+    let fingerprinter = api
+        .fingerprinter(project)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let prints = lead.fingerprints(&fingerprinter);
+    let mut fps = Vec::new();
+    if let Some(e) = prints.email {
+        fps.push((FingerprintKind::Email, *e.as_bytes()));
+    }
+    if let Some(p) = prints.phone {
+        fps.push((FingerprintKind::Phone, *p.as_bytes()));
+    }
+    let micros = now.timestamp_micros();
+    let expires_at = api.settings.intake.dedup_until(now).timestamp_micros();
+    let window = api.settings.intake.dedup_window;
+
+    for _ in 0..3 {
+        let matches = store
+            .fingerprints()
+            .lookup(project, &fps, micros)
+            .await
+            .map_err(|e| Problem::from_store(&e))?;
+        let mut original = None;
+        for m in matches {
+            if recorded(api, &stream_id(LEAD, &m.lead_id)).await? {
+                original = Some(m);
+                break;
+            }
+            // Not in the log: a lead being recorded right now, or one whose process stopped
+            // between claim and append (let go once it is old).
+            let claimed_at = m.expires_at - window.num_microseconds().unwrap_or(i64::MAX);
+            if micros - claimed_at > STALE_CLAIM.num_microseconds().unwrap_or(i64::MAX) {
+                store
+                    .fingerprints()
+                    .release_lead(project, &m.lead_id)
+                    .await
+                    .map_err(|e| Problem::from_store(&e))?;
+            } else {
+                original = Some(m);
+                break;
+            }
+        }
+        if let Some(m) = original {
+            return Ok(Decided {
+                outcome: LeadOutcome::Duplicate { of: m.lead_id },
+                subject_id: m.subject_id,
+                claimed: false,
+            });
+        }
+        let subject_id = uuid::Uuid::new_v4().to_string();
+        if let Some(blocked) = blocked(api, project, lead, team).await? {
+            return Ok(Decided {
+                outcome: blocked,
+                subject_id,
+                claimed: false,
+            });
+        }
+        let claim = store
+            .fingerprints()
+            .claim(&FingerprintClaim {
+                project,
+                fingerprints: &fps,
+                lead_id: lead_key,
+                subject_id: &subject_id,
+                expires_at,
+                now: micros,
+            })
+            .await
+            .map_err(|e| Problem::from_store(&e))?;
+        match claim {
+            ClaimOutcome::Claimed => {
+                return Ok(Decided {
+                    outcome: LeadOutcome::Accepted,
+                    subject_id,
+                    claimed: true,
+                })
+            }
+            // Another lead of this person claimed in between: look again (it is a
+            // duplicate of that one, or that one's claim was stale).
+            ClaimOutcome::Taken(_) => continue,
+        }
+    }
+    tracing::error!("a lead's fingerprints kept changing hands while it was decided");
+    Err(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "Busy",
+        "leads of the same person arrived at the same moment; nothing was stored; retry",
+    )
+    .header(axum::http::header::RETRY_AFTER, "1"))
+}
+
+/// Why a lead that is no duplicate is blocked, if it is.
+async fn blocked(
+    api: &Api,
+    project: &str,
+    lead: &ValidLead,
+    team: &str,
+) -> Result<Option<LeadOutcome>, Problem> {
+    if lead.consent.is_none() && api.settings.intake.require_consent {
+        return Ok(Some(LeadOutcome::Blocked {
+            reason: BlockReason::ConsentMissing,
+            detail: "no consent evidence came with the lead, and this server requires it ([intake] require_consent)".into(),
+        }));
+    }
+    if let Some(leadorch_intake::BlockReason::DisposableEmail { domain }) = &lead.blocked {
+        return Ok(Some(LeadOutcome::Blocked {
+            reason: BlockReason::DisposableEmail,
+            detail: format!("{domain} is on the disposable-domain list"),
+        }));
+    }
+    let defined = leadorch_evaluate::teams::load_team(&api.engine, team)
+        .await
+        .map_err(|e| evaluate_problem(&e))?;
+    if defined.is_defined() && defined.max_open_leads() == Some(0) {
+        return Ok(Some(LeadOutcome::Blocked {
+            reason: BlockReason::TeamNotAccepting,
+            detail: format!(
+                "team {} takes no leads: its maximum of open leads is 0",
+                bare(project, team)
+            ),
+        }));
+    }
+    Ok(None)
+}
+
+pub(crate) fn evaluate_problem(e: &leadorch_evaluate::Error) -> Problem {
+    match e {
+        leadorch_evaluate::Error::Engine(e) => from_engine(e),
+        leadorch_evaluate::Error::Store(e) => Problem::from_store(e),
+        other => {
+            tracing::error!("internal error answering a request: {other}");
+            Problem::internal()
+        }
+    }
+}
+
+/// Appends the lead's consent (when it has one) and the lead.
+async fn record(
+    api: &Api,
+    lead: &ValidLead,
+    lead_key: &str,
+    team: &str,
+    decided: &Decided,
+    now: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<(), Problem> {
+    let consent_id = match &lead.consent {
+        Some(c) => {
+            let consent_id = uuid::Uuid::new_v4().to_string();
+            let source_url = c.url.split(['?', '#']).next().unwrap_or(&c.url).to_string();
+            api.engine
+                .execute::<Consent>(
+                    &consent_id,
+                    ConsentCommand::GrantConsent {
+                        consent_id: consent_id.clone(),
+                        subject_id: decided.subject_id.clone(),
+                        lead_id: Some(lead_key.to_string()),
+                        text: c.text.clone(),
+                        source_url,
+                        page_url: Some(c.url.clone()),
+                        ip: lead.ip.map(|ip| ip.to_string()),
+                        user_agent: lead.user_agent.clone(),
+                        trustedform_cert_url: c.trustedform_cert_url.clone(),
+                        jornaya_token: c.jornaya_token.clone(),
+                        at: c.at,
+                    },
+                    metadata,
+                )
+                .await
+                .map_err(|e| from_engine(&e))?;
+            Some(consent_id)
+        }
+        None => None,
+    };
+    let mut attribution = Attribution {
+        gclid: lead.attribution.gclid.clone(),
+        gbraid: lead.attribution.gbraid.clone(),
+        wbraid: lead.attribution.wbraid.clone(),
+        ..Attribution::default()
+    };
+    let mut metadata_map = lead.metadata.clone();
+    for (name, value) in &lead.attribution.utm {
+        let slot = match name.as_str() {
+            "utm_source" => &mut attribution.utm_source,
+            "utm_medium" => &mut attribution.utm_medium,
+            "utm_campaign" => &mut attribution.utm_campaign,
+            "utm_term" => &mut attribution.utm_term,
+            "utm_content" => &mut attribution.utm_content,
+            // Other `utm_*` parameters are kept with the client's data.
+            _ => {
+                metadata_map
+                    .entry(name.clone())
+                    .or_insert_with(|| Value::String(value.clone()));
+                continue;
+            }
+        };
+        *slot = Some(value.clone());
+    }
+    let arrival = LeadArrival {
+        lead_id: lead_key.to_string(),
+        subject_id: decided.subject_id.clone(),
+        team: team.to_string(),
+        campaign_id: lead.campaign_id.clone(),
+        customer_id: lead.customer_id.clone(),
+        source: "api".into(),
+        form_id: Some(lead.form_id.clone()),
+        name: lead.name.clone(),
+        email: lead.email.as_ref().map(|e| e.as_str().to_string()),
+        phone: lead.phone.as_ref().map(|p| p.as_str().to_string()),
+        ip: lead.ip.map(|ip| ip.to_string()),
+        user_agent: lead.user_agent.clone(),
+        attribution,
+        metadata: (!metadata_map.is_empty()).then_some(metadata_map),
+        consent_id,
+        at: now,
+        ..LeadArrival::default()
+    };
+    api.engine
+        .execute::<Lead>(
+            lead_key,
+            LeadCommand::ReceiveLead {
+                arrival,
+                outcome: decided.outcome.clone(),
+            },
+            metadata,
+        )
+        .await
+        .map_err(|e| match e {
+            // Another request recorded this lead id first.
+            leadorch_core::Error::Rejected { message, .. } if message.contains("already") => {
+                Problem::new(
+                    StatusCode::CONFLICT,
+                    "already-recorded",
+                    "Already recorded",
+                    format!("lead {} was already recorded", lead.lead_id),
+                )
+                .field("lead_id")
+            }
+            other => from_engine(&other),
+        })
+}
+
+/// A lead's move through the funnel.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// `new`, `contacted`, `qualified`, `won` or `lost`.
+    #[schema(example = "contacted")]
+    pub status: String,
+    /// Personal: the CRM id of the agent who owns the lead now (sealed with the lead).
+    pub owner: Option<String>,
+    /// When it changed (RFC 3339) [default: now].
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A lead's status, after a change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusAnswer {
+    /// The client's lead id.
+    pub lead_id: String,
+    /// Its status now.
+    pub status: String,
+    /// Whether this request changed it (`false`: it already had this status).
+    pub changed: bool,
+    /// This request's trace id.
+    pub trace_id: String,
+}
+
+/// Moves a lead to another funnel status, naming its owner.
+#[utoipa::path(post, path = "/v1/leads/{id}/status", tag = "leads",
+    params(("id" = String, Path, description = "The client's lead id")),
+    request_body = StatusChange,
+    responses(
+        (status = 200, description = "The lead's status now", body = StatusAnswer),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the ingest scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such lead in this project", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The lead cannot move there (closed, a duplicate, blocked, or backwards)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is wrong (an unknown status lists the allowed ones)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn change_status(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(change): Body<StatusChange>,
+) -> Result<Json<StatusAnswer>, Problem> {
+    caller.need(Scope::Ingest)?;
+    check_client_id("id", &id)?;
+    let status: LeadStatus =
+        change
+            .status
+            .parse()
+            .map_err(|e: leadorch_domain::lead::UnknownStatus| {
+                Problem::invalid("status", e.to_string())
+            })?;
+    if let Some(owner) = &change.owner {
+        if owner.trim().is_empty()
+            || owner.chars().count() > 256
+            || owner.chars().any(char::is_control)
+        {
+            return Err(Problem::invalid(
+                "owner",
+                "owner is the CRM's id of the agent: 1 to 256 characters, no control characters",
+            ));
+        }
+    }
+    let now = Utc::now();
+    let at = change.at.unwrap_or(now);
+    if at > now + crate::routes::capacity::MAX_SKEW {
+        return Err(Problem::invalid(
+            "at",
+            format!("at {at} is more than 5 minutes ahead of this server's clock ({now})"),
+        ));
+    }
+    let lead_key = scoped(&caller.project, &id);
+    let state: Lead = api
+        .engine
+        .load_state(&lead_key, |e| match e {
+            AnyEvent::Lead(e) => Some(e),
+            _ => None,
+        })
+        .await
+        .map_err(|e| from_engine(&e))?;
+    if !state.is_received() {
+        return Err(Problem::not_found(format!("no lead {id} in this project")));
+    }
+    let trace_id = uuid::Uuid::now_v7().to_string();
+    if state.status() == Some(status) {
+        return Ok(Json(StatusAnswer {
+            lead_id: id,
+            status: status.as_str().into(),
+            changed: false,
+            trace_id,
+        }));
+    }
+    let command = LeadCommand::ChangeStatus {
+        status,
+        owner: change.owner.clone(),
+        at,
+    };
+    if let Err(e) = state.decide(command.clone()) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "status-refused",
+            "Status change refused",
+            format!("lead {id}: {e}"),
+        )
+        .field("status"));
+    }
+    let metadata = Metadata {
+        actor: format!("api-key:{}", caller.key_id),
+        trace_id: Some(trace_id.clone()),
+        ..Default::default()
+    };
+    api.engine
+        .execute::<Lead>(&lead_key, command, &metadata)
+        .await
+        .map_err(|e| match e {
+            leadorch_core::Error::Rejected { message, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "status-refused",
+                "Status change refused",
+                format!("lead {id}: {message}"),
+            )
+            .field("status"),
+            other => from_engine(&other),
+        })?;
+    if let Some(team) = state.team() {
+        crate::backlog::lead_changed(&api, team).await;
+    }
+    Ok(Json(StatusAnswer {
+        lead_id: id,
+        status: status.as_str().into(),
+        changed: true,
+        trace_id,
+    }))
+}
