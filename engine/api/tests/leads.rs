@@ -176,10 +176,16 @@ async fn a_lead_is_accepted_then_the_same_person_is_a_duplicate_on_both_backends
             "{dialect:?}: projects dedup apart"
         );
         assert_eq!(r["lead_id"], "f-1029");
-        assert!(events(&s, "LeadReceived")
+        let acme = events(&s, "LeadReceived").await;
+        let acme = acme.iter().find(|e| e.0 == "lead:acme/f-1029").unwrap();
+        assert!(
+            subject(&acme.1).starts_with("acme/"),
+            "{dialect:?}: scoped subject"
+        );
+        assert!(events(&s, "ConsentGranted")
             .await
             .iter()
-            .any(|e| e.0 == "lead:acme/f-1029"));
+            .any(|e| e.0.starts_with("consent:acme/")));
     }
 }
 

@@ -219,7 +219,17 @@ pub async fn receive(
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };
-    let recorded = record(&api, &lead, &lead_key, &team, &decided, now, &metadata).await;
+    let recorded = record(
+        &api,
+        &caller.project,
+        &lead,
+        &lead_key,
+        &team,
+        &decided,
+        now,
+        &metadata,
+    )
+    .await;
     if let Err(e) = recorded {
         if decided.claimed {
             // Not recorded: its claim must not make the next lead of this person a
@@ -577,7 +587,9 @@ async fn decide(
                 claimed: false,
             });
         }
-        let subject_id = uuid::Uuid::new_v4().to_string();
+        // Another project's subjects (and consents) carry its prefix, like its leads, so
+        // every stream a project writes says whose it is.
+        let subject_id = scoped(project, &uuid::Uuid::new_v4().to_string());
         if let Some(blocked) = blocked(api, project, lead, team).await? {
             return Ok(Decided {
                 outcome: blocked,
@@ -666,8 +678,10 @@ pub(crate) fn evaluate_problem(e: &leadorch_evaluate::Error) -> Problem {
 }
 
 /// Appends the lead's consent (when it has one) and the lead.
+#[allow(clippy::too_many_arguments)]
 async fn record(
     api: &Api,
+    project: &str,
     lead: &ValidLead,
     lead_key: &str,
     team: &str,
@@ -677,7 +691,7 @@ async fn record(
 ) -> Result<(), Problem> {
     let consent_id = match &lead.consent {
         Some(c) => {
-            let consent_id = uuid::Uuid::new_v4().to_string();
+            let consent_id = scoped(project, &uuid::Uuid::new_v4().to_string());
             let source_url = c.url.split(['?', '#']).next().unwrap_or(&c.url).to_string();
             api.engine
                 .execute::<Consent>(
