@@ -94,6 +94,10 @@ pub struct Api {
     >,
     /// Open leads per team, for teams whose capacity comes from their leads.
     backlog: std::sync::Arc<tokio::sync::Mutex<backlog::Counted>>,
+    /// The read models, kept in memory and caught up from the log on use.
+    views: std::sync::Arc<tokio::sync::Mutex<Option<leadorch_core::projection::Projections>>>,
+    /// Set when the server stops: answers that never end (event streams) end.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Api {
@@ -115,9 +119,43 @@ impl Api {
                 settings: std::sync::Arc::new(settings),
                 fingerprinters: Default::default(),
                 backlog: Default::default(),
+                views: Default::default(),
+                closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
             },
             writer,
         )
+    }
+
+    /// Ends the answers that never end on their own (event streams), so a server stopping
+    /// gracefully stops at once. Call it when the shutdown signal arrives.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Fires when [`Api::close`] was called.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// The read models, caught up to the log's head (loaded from the persisted ones the first
+    /// time). Holds a lock while the caller reads them: keep it short.
+    pub async fn views(
+        &self,
+    ) -> Result<
+        tokio::sync::MappedMutexGuard<'_, leadorch_core::projection::Projections>,
+        leadorch_core::Error,
+    > {
+        let mut guard = self.views.lock().await;
+        if guard.is_none() {
+            *guard =
+                Some(leadorch_core::projection::Projections::load(self.engine.store.db()).await?);
+        }
+        if let Some(p) = guard.as_mut() {
+            p.fold_until(&self.engine.store, None, &mut |_| {}).await?;
+        }
+        Ok(tokio::sync::MutexGuard::map(guard, |g| {
+            g.get_or_insert_with(Default::default)
+        }))
     }
 
     /// The fingerprinter of `project` (its secret made on first use).
@@ -154,6 +192,7 @@ impl Api {
         (name = "operations", description = "Health and readiness"),
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
         (name = "leads", description = "Leads and their status changes (scope ingest)"),
+        (name = "events", description = "The event log, paged or as it grows (scope read)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -187,6 +226,8 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::capacity::push))
         .routes(routes!(routes::leads::receive))
         .routes(routes!(routes::leads::change_status))
+        .routes(routes!(routes::events::list))
+        .routes(routes!(routes::events::stream))
         .split_for_parts()
 }
 

@@ -189,8 +189,12 @@ async fn serve_http<I>(
         }
         _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
     }
-    if let Err(e) = conn.await {
-        tracing::debug!("connection ended while stopping: {e}");
+    // The answer in flight gets as long as a handler may take; an answer that never ends (an
+    // event stream whose server was not closed with `Api::close`) does not hold the server.
+    match tokio::time::timeout(crate::layers::REQUEST_TIMEOUT, conn).await {
+        Ok(Err(e)) => tracing::debug!("connection ended while stopping: {e}"),
+        Ok(Ok(())) => {}
+        Err(_) => tracing::debug!("connection still answering when stopping: closed"),
     }
 }
 

@@ -153,12 +153,14 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         );
         let (api, access) = leadorch_api::Api::with_settings(engine.clone(), api_settings);
         let mut stop = stop_rx.clone();
+        let closing = api.clone();
         let server = tokio::spawn(leadorch_api::serve_with(
             listening.listener,
             leadorch_api::router(api),
             listening.tls,
             async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
+                closing.close();
             },
         ));
         (server, access)

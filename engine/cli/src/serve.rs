@@ -41,11 +41,15 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     );
     warn_without_keys(&engine).await?;
     let (api, access) = Api::with_settings(engine.clone(), settings);
+    let closing = api.clone();
     leadorch_api::serve_with(
         listening.listener,
         leadorch_api::router(api),
         listening.tls,
-        crate::common::shutdown_signal(),
+        async move {
+            crate::common::shutdown_signal().await;
+            closing.close();
+        },
     )
     .await;
     access.finish().await;

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod capacity;
+pub mod events;
 pub mod keys;
 pub mod leads;
 pub mod ops;
