@@ -193,6 +193,8 @@ impl Api {
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
         (name = "leads", description = "Leads and their status changes (scope ingest)"),
         (name = "events", description = "The event log, paged or as it grows (scope read)"),
+        (name = "campaigns", description = "Campaigns and why they are as they are (scope read)"),
+        (name = "audit", description = "The hash chain (scope read)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -228,6 +230,11 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::leads::change_status))
         .routes(routes!(routes::events::list))
         .routes(routes!(routes::events::stream))
+        .routes(routes!(routes::campaigns::list))
+        .routes(routes!(routes::campaigns::one))
+        .routes(routes!(routes::campaigns::explain))
+        .routes(routes!(routes::campaigns::verify))
+        .routes(routes!(routes::capacity::history))
         .split_for_parts()
 }
 

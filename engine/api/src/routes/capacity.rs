@@ -176,3 +176,104 @@ pub async fn push(
         .map_err(|e| crate::problem::from_engine(&e))?;
     Ok((StatusCode::CREATED, Json(answer(true))))
 }
+
+/// Which readings.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Readings taken at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Readings taken before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// At most this many, the newest (1 to 10000) [default: 1000].
+    pub limit: Option<usize>,
+}
+
+/// One recorded reading.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedReading {
+    /// When it was taken.
+    pub at: DateTime<Utc>,
+    /// Agents available.
+    pub agents_available: u32,
+    /// Open leads.
+    pub open_leads: u32,
+    /// The maximum of open leads.
+    pub max_open_leads: u32,
+    /// `open_leads / max_open_leads` (`null` without capacity).
+    pub utilisation: Option<f64>,
+    /// Where it came from (a key's name, `leads`, a connector).
+    pub source: String,
+    /// Its log position.
+    pub position: u64,
+}
+
+/// A team's capacity over time: its recorded readings, oldest first.
+#[utoipa::path(get, path = "/v1/teams/{team}/capacity", tag = "capacity",
+    params(("team" = String, Path, description = "The team"), HistoryQuery),
+    responses(
+        (status = 200, description = "Readings, oldest first (empty when none)", body = Vec<RecordedReading>),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn history(
+    State(api): State<Api>,
+    caller: Caller,
+    axum::extract::Path(team): axum::extract::Path<String>,
+    crate::body::Params(q): crate::body::Params<HistoryQuery>,
+) -> Result<Json<Vec<RecordedReading>>, Problem> {
+    caller.need(Scope::Read)?;
+    check_client_id("team", &team)?;
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(Problem::invalid(
+            "limit",
+            format!("limit is 1 to 10000, not {limit}"),
+        ));
+    }
+    let stream = leadorch_domain::stream_id("capacity", &scoped(&caller.project, &team));
+    let store = &api.engine.store;
+    let records = store
+        .log
+        .read_stream(&stream)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let mut decoder = store.codec.decoder(leadorch_store::Reveal::Redact);
+    let mut out = std::collections::VecDeque::new();
+    for rec in &records {
+        let event = leadorch_core::projection::decode(&mut decoder, rec)
+            .await
+            .map_err(|e| crate::problem::from_engine(&e))?;
+        let AnyEvent::Capacity(e @ CapacityEvent::CapacityRecorded { .. }) = event else {
+            continue;
+        };
+        let utilisation = e.utilisation();
+        let CapacityEvent::CapacityRecorded {
+            agents_available,
+            open_leads,
+            max_open_leads,
+            source,
+            at,
+            ..
+        } = e;
+        if q.from.is_some_and(|f| at < f) || q.to.is_some_and(|t| at >= t) {
+            continue;
+        }
+        out.push_back(RecordedReading {
+            at,
+            agents_available,
+            open_leads,
+            max_open_leads,
+            utilisation,
+            source,
+            position: rec.position,
+        });
+        if out.len() > limit {
+            out.pop_front();
+        }
+    }
+    Ok(Json(out.into()))
+}

@@ -1,0 +1,275 @@
+//! Campaigns and why they are as they are (scope `read`): `GET /v1/campaigns`,
+//! `GET /v1/campaigns/{customer}/{campaign}` and its `/explain` (the decision chain, now or as
+//! of an earlier point, as `leadorch explain` prints it); and `GET /v1/audit/verify`, the hash
+//! chain checked end to end.
+//!
+//! Campaigns belong to the `default` project until projects reach the Google accounts (ADR
+//! 0022 step 6): another project's key sees none.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use leadorch_core::time_travel::{parse_time, AsOf, Point};
+use leadorch_domain::Campaign;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::body::Params;
+use crate::keys::Scope;
+use crate::problem::from_engine;
+use crate::routes::time_text;
+use crate::{Api, Problem};
+
+/// A campaign as the engine knows it now.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CampaignView {
+    /// `<customer>/<campaign>`.
+    #[schema(example = "1234567890/1001")]
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `enabled`, `paused` or `removed`.
+    pub status: String,
+    /// Daily budget in micros of the account currency.
+    pub daily_budget_micros: i64,
+    /// Bidding strategy, as recorded.
+    #[schema(value_type = Object)]
+    pub bidding: Value,
+    /// Its labels.
+    pub labels: Vec<String>,
+    /// The team its capacity comes from (`team:<name>` label, the configured mapping, or the
+    /// default team); `null` when none.
+    pub team: Option<String>,
+    /// When its state was last read from Google Ads (RFC 3339).
+    pub last_observed_at: Option<DateTime<Utc>>,
+    /// Until when a change made outside the engine is respected (no rule changes it).
+    pub manual_hold_until: Option<DateTime<Utc>>,
+    /// Changes decided and not yet applied (or failed).
+    pub pending_changes: usize,
+    /// When its last event was recorded (RFC 3339).
+    pub updated_at: String,
+}
+
+fn view(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option<CampaignView> {
+    let snapshot = state.snapshot()?;
+    let facts = leadorch_config::FactSettings {
+        default_team: api.settings.default_team.clone(),
+        campaign_teams: api.settings.campaign_teams.clone(),
+        ..Default::default()
+    };
+    Some(CampaignView {
+        id: id.to_string(),
+        name: snapshot.name.clone(),
+        status: serde_json::to_value(snapshot.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        daily_budget_micros: snapshot.daily_budget_micros,
+        bidding: serde_json::to_value(&snapshot.bidding).unwrap_or(Value::Null),
+        labels: snapshot.labels.clone(),
+        team: leadorch_evaluate::facts::team_of(&snapshot.labels, id, &facts),
+        last_observed_at: state.last_observed_at(),
+        manual_hold_until: state.manual_override_until(),
+        pending_changes: state.pending_changes().count(),
+        updated_at: time_text(updated_at),
+    })
+}
+
+/// Every campaign the engine knows, by id.
+#[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns",
+    responses(
+        (status = 200, description = "The campaigns", body = Vec<CampaignView>),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(api): State<Api>,
+    caller: Caller,
+) -> Result<Json<Vec<CampaignView>>, Problem> {
+    caller.need(Scope::Read)?;
+    if caller.project != "default" {
+        return Ok(Json(Vec::new()));
+    }
+    let views = api.views().await.map_err(|e| from_engine(&e))?;
+    Ok(Json(
+        views
+            .campaigns
+            .iter()
+            .filter_map(|(id, doc)| view(&api, id, &doc.state, doc.updated_at))
+            .collect(),
+    ))
+}
+
+/// One campaign.
+#[utoipa::path(get, path = "/v1/campaigns/{customer}/{campaign}", tag = "campaigns",
+    params(("customer" = String, Path, description = "Google Ads customer id (digits)"),
+           ("campaign" = String, Path, description = "Campaign id")),
+    responses(
+        (status = 200, description = "The campaign", body = CampaignView),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn one(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((customer, campaign)): Path<(String, String)>,
+) -> Result<Json<CampaignView>, Problem> {
+    caller.need(Scope::Read)?;
+    let id = Campaign::aggregate_id(&customer, &campaign);
+    let missing = || Problem::not_found(format!("no campaign {id}"));
+    if caller.project != "default" {
+        return Err(missing());
+    }
+    let views = api.views().await.map_err(|e| from_engine(&e))?;
+    let doc = views.campaigns.get(&id).ok_or_else(missing)?;
+    view(&api, &id, &doc.state, doc.updated_at)
+        .map(Json)
+        .ok_or_else(missing)
+}
+
+/// Which moment to explain.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExplainQuery {
+    /// As of this event time (RFC 3339 or a date) or log position (digits) [default: now].
+    pub as_of: Option<String>,
+    /// Only what the log held at this recorded time (RFC 3339 or a date).
+    pub known_at: Option<String>,
+}
+
+/// Why the campaign is in its state: the decision chain, the facts each rule saw, the
+/// arbiter's reasons (what `leadorch explain --json` prints).
+#[utoipa::path(get, path = "/v1/campaigns/{customer}/{campaign}/explain", tag = "campaigns",
+    params(("customer" = String, Path, description = "Google Ads customer id (digits)"),
+           ("campaign" = String, Path, description = "Campaign id"),
+           ExplainQuery),
+    responses(
+        (status = 200, description = "The explanation", body = Object),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such campaign (then)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "as_of or known_at is not a time or position", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn explain(
+    State(api): State<Api>,
+    caller: Caller,
+    Path((customer, campaign)): Path<(String, String)>,
+    Params(q): Params<ExplainQuery>,
+) -> Result<Json<Value>, Problem> {
+    caller.need(Scope::Read)?;
+    let id = Campaign::aggregate_id(&customer, &campaign);
+    if caller.project != "default" {
+        return Err(Problem::not_found(format!("no campaign {id}")));
+    }
+    let point = q
+        .as_of
+        .as_deref()
+        .map(|s| Point::parse("as_of", s))
+        .transpose()
+        .map_err(|e| Problem::invalid("as_of", e))?;
+    let known = q
+        .known_at
+        .as_deref()
+        .map(|s| parse_time("known_at", s))
+        .transpose()
+        .map_err(|e| Problem::invalid("known_at", e))?;
+    let view = AsOf::resolve(&api.engine.store.log, point, known)
+        .await
+        .map_err(|e| from_engine(&e.into()))?;
+    let stream = leadorch_domain::stream_id("campaign", &id);
+    if api
+        .engine
+        .store
+        .log
+        .stream_version(&stream)
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        == 0
+    {
+        return Err(Problem::not_found(format!("no campaign {id}")));
+    }
+    let x = leadorch_evaluate::explain::explain_as_of(&api.engine, &id, &view)
+        .await
+        .map_err(|e| match e {
+            leadorch_evaluate::Error::NotFound(m) => Problem::not_found(m),
+            other => crate::routes::leads::evaluate_problem(&other),
+        })?;
+    serde_json::to_value(&x).map(Json).map_err(|e| {
+        tracing::error!("writing an explanation: {e}");
+        Problem::internal()
+    })
+}
+
+/// The hash chain's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainCheck {
+    /// `intact` or `broken`.
+    pub result: &'static str,
+    /// Events checked (intact).
+    pub events: Option<u64>,
+    /// The head's hash (intact, hex).
+    pub head: Option<String>,
+    /// Where it breaks (broken).
+    pub position: Option<u64>,
+    /// Why (broken).
+    pub reason: Option<String>,
+}
+
+/// Checks every event's hash and link from the first to the head (what `leadorch audit
+/// verify` does). Takes as long as the log is long: about a second per million events.
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "The chain is intact", body = ChainCheck),
+        (status = 409, description = "The chain is broken: where and why", body = ChainCheck),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn verify(
+    State(api): State<Api>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<ChainCheck>), Problem> {
+    caller.need(Scope::Read)?;
+    let outcome = api
+        .engine
+        .store
+        .log
+        .verify(|_| {})
+        .await
+        .map_err(|e| match e {
+            leadorch_store::StoreError::Damaged { reason } => {
+                Problem::new(StatusCode::CONFLICT, "damaged", "Log damaged", reason)
+            }
+            other => Problem::from_store(&other),
+        })?;
+    Ok(match outcome {
+        leadorch_store::Verification::Intact { count, head } => (
+            StatusCode::OK,
+            Json(ChainCheck {
+                result: "intact",
+                events: Some(count),
+                head: Some(head.iter().map(|b| format!("{b:02x}")).collect()),
+                position: None,
+                reason: None,
+            }),
+        ),
+        leadorch_store::Verification::Broken { position, reason } => (
+            StatusCode::CONFLICT,
+            Json(ChainCheck {
+                result: "broken",
+                events: None,
+                head: None,
+                position: Some(position),
+                reason: Some(reason),
+            }),
+        ),
+    })
+}

@@ -1,0 +1,162 @@
+//! Reads over real HTTP: campaigns (list, one, explain now and as of an earlier position),
+//! a team's capacity over time, and the hash chain's check.
+
+mod common;
+
+use chrono::{Duration, TimeZone, Utc};
+use common::{problem, start_on, Server};
+use leadorch_api::keys::Scope;
+use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+use leadorch_domain::{Campaign, CampaignCommand};
+use leadorch_store::{Dialect, Metadata};
+use serde_json::{json, Value};
+
+async fn observe(s: &Server, status: CampaignStatus, minute: i64) {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() + Duration::minutes(minute);
+    s.engine
+        .execute::<Campaign>(
+            "1234567890/1001",
+            CampaignCommand::Observe {
+                customer_id: "1234567890".into(),
+                campaign_id: "1001".into(),
+                snapshot: CampaignSnapshot {
+                    name: "Brand NL".into(),
+                    labels: vec!["team:sales-nl".into()],
+                    status,
+                    daily_budget_micros: 50_000_000,
+                    bidding: Bidding::ManualCpc,
+                    ad_schedule: vec![],
+                },
+                manual_hold: Duration::hours(4),
+                google_account: None,
+                at,
+            },
+            &Metadata::actor("test"),
+        )
+        .await
+        .unwrap();
+}
+
+async fn get(s: &Server, key: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(s.url(path))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json(s: &Server, key: &str, path: &str) -> Value {
+    let r = get(s, key, path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn campaigns_are_listed_read_and_explained() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let s = start_on(dialect).await;
+        let read = s.key("dash", &[Scope::Read]).await;
+        let (acme, _) = s.key_in("acme", "dash", &[Scope::Read], &[]).await;
+        observe(&s, CampaignStatus::Enabled, 0).await;
+        let enabled_at = s.engine.store.log.head().await.unwrap().position;
+
+        let list = json(&s, &read, "/v1/campaigns").await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{dialect:?}");
+        assert_eq!(list[0]["id"], "1234567890/1001");
+        assert_eq!(list[0]["status"], "enabled");
+        assert_eq!(list[0]["team"], "sales-nl");
+        assert_eq!(list[0]["daily_budget_micros"], 50_000_000);
+
+        // Paused outside the engine: the list follows the log.
+        observe(&s, CampaignStatus::Paused, 30).await;
+        let one = json(&s, &read, "/v1/campaigns/1234567890/1001").await;
+        assert_eq!(one["status"], "paused", "{dialect:?}");
+
+        let now = json(&s, &read, "/v1/campaigns/1234567890/1001/explain").await;
+        assert_eq!(now["campaign"], "1234567890/1001");
+        let then = json(
+            &s,
+            &read,
+            &format!("/v1/campaigns/1234567890/1001/explain?as_of={enabled_at}"),
+        )
+        .await;
+        assert_ne!(now, then, "{dialect:?}: the past is explained as it was");
+        assert!(then.to_string().contains("nabled"), "{then}");
+
+        problem(get(&s, &read, "/v1/campaigns/1234567890/9").await, 404).await;
+        problem(
+            get(&s, &read, "/v1/campaigns/1234567890/9/explain").await,
+            404,
+        )
+        .await;
+        let p = problem(
+            get(
+                &s,
+                &read,
+                "/v1/campaigns/1234567890/1001/explain?as_of=soon",
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(p["field"], "as_of");
+        // Campaigns are the default project's.
+        assert_eq!(json(&s, &acme, "/v1/campaigns").await, json!([]));
+        problem(get(&s, &acme, "/v1/campaigns/1234567890/1001").await, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn a_teams_capacity_over_time_and_the_chain_check() {
+    let s = start_on(Dialect::Sqlite).await;
+    let read = s.key("dash", &[Scope::Read]).await;
+    let crm = s.key("crm", &[Scope::Capacity]).await;
+    for (minute, open) in [(0, 3), (10, 6), (20, 9)] {
+        let r = reqwest::Client::new()
+            .post(s.url("/v1/capacity"))
+            .bearer_auth(&crm)
+            .json(
+                &json!({"team": "sales-nl", "agents_available": 2, "open_leads": open,
+                "max_open_leads": 10, "at": format!("2026-12-01T09:{minute:02}:00Z")}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let all = json(&s, &read, "/v1/teams/sales-nl/capacity").await;
+    let open: Vec<i64> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["open_leads"].as_i64().unwrap())
+        .collect();
+    assert_eq!(open, [3, 6, 9]);
+    assert_eq!(all[0]["source"], "crm");
+    assert_eq!(all[2]["utilisation"], 0.9);
+    let window = json(
+        &s,
+        &read,
+        "/v1/teams/sales-nl/capacity?from=2026-12-01T09:05:00Z&to=2026-12-01T09:20:00Z",
+    )
+    .await;
+    assert_eq!(window.as_array().unwrap().len(), 1);
+    assert_eq!(window[0]["open_leads"], 6);
+    let newest = json(&s, &read, "/v1/teams/sales-nl/capacity?limit=1").await;
+    assert_eq!(newest[0]["open_leads"], 9, "the newest");
+    assert_eq!(
+        json(&s, &read, "/v1/teams/nobody/capacity").await,
+        json!([])
+    );
+    problem(
+        get(&s, &read, "/v1/teams/sales-nl/capacity?limit=0").await,
+        422,
+    )
+    .await;
+
+    let check = json(&s, &read, "/v1/audit/verify").await;
+    assert_eq!(check["result"], "intact");
+    assert_eq!(check["events"], 3);
+    problem(get(&s, &crm, "/v1/audit/verify").await, 403).await;
+}
