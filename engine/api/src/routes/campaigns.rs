@@ -183,7 +183,7 @@ pub async fn explain(
         .map_err(|e| Problem::invalid("known_at", e))?;
     let view = AsOf::resolve(&api.engine.store.log, point, known)
         .await
-        .map_err(|e| from_engine(&e.into()))?;
+        .map_err(|e| from_engine(&e))?;
     let stream = leadorch_domain::stream_id("campaign", &id);
     if api
         .engine
