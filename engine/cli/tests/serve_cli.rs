@@ -178,3 +178,124 @@ fn serve_refuses_plain_http_off_loopback_and_bad_addresses() {
         stderr(&o)
     );
 }
+
+/// `POST path` with a JSON body and a key; returns the status line and the body.
+fn post_with(addr: &str, path: &str, key: &str, body: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text.lines().next().unwrap_or_default().to_string();
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn serve_takes_leads_routed_and_deduplicated_as_its_configuration_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        "[intake]\ndefault_region = \"NL\"\n[intake.form_teams]\ncontact = \"sales-nl\"\n",
+    )
+    .unwrap();
+    let o = leadorch(
+        dir.path(),
+        &[
+            "keys",
+            "create",
+            "--name",
+            "site",
+            "--scopes",
+            "ingest,read",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // A configuration that cannot be used is named before anything is served.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[intake.form_teams]\ncontact = \"sales nl\"\n").unwrap();
+    let o = leadorch(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("intake.form_teams"), "{}", stderr(&o));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .current_dir(repo())
+        .env("LEADORCH_HOME", dir.path())
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leadorch serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let addr = first
+        .strip_prefix("leadorch serve: listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+
+    // The issue's smallest request, its national-format twin, and another person.
+    let smallest = r#"{"lead_id":"f-1029","form_id":"contact","email":"ann@example.org","phone":"+31 20 123 4567",
+ "consent":{"text":"I agree to be called about my request","at":"2026-12-01T10:00:00Z",
+            "url":"https://example.org/contact"}}"#;
+    let (status, body) = post_with(&addr, "/v1/leads", &key, smallest);
+    assert!(status.contains(" 201 "), "{status} {body}");
+    assert!(
+        body.contains(r#""lead_id":"f-1029","outcome":"accepted","reason":null"#),
+        "{body}"
+    );
+    assert!(body.contains(r#""team":"sales-nl""#), "{body}");
+    let twin = smallest
+        .replace("f-1029", "f-1030")
+        .replace("ann@example.org", "bob@example.org")
+        .replace("+31 20 123 4567", "020 123 4567");
+    let (status, body) = post_with(&addr, "/v1/leads", &key, &twin);
+    assert!(status.contains(" 201 "), "{status} {body}");
+    assert!(body.contains(r#""outcome":"duplicate""#), "{body}");
+    assert!(body.contains("f-1029"), "{body}");
+    let (status, body) = get_with(&addr, "/v1/events?type=LeadDeduplicated", Some(&key));
+    assert!(status.contains(" 200 "), "{status}");
+    assert!(body.contains(r#""stream":"lead:f-1030""#), "{body}");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+
+    // What the server recorded is in the log, personal fields shut.
+    let o = leadorch(
+        dir.path(),
+        &["events", "list", "--type", "LeadReceived", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout.clone()).unwrap();
+    assert!(out.contains(r#""stream":"lead:f-1029""#), "{out}");
+    assert!(!out.contains("ann@example.org"), "{out}");
+}
