@@ -16,6 +16,10 @@ use ipnet::IpNet;
 use leadorch_store::AccessRow;
 
 use crate::keys::{self, Scope};
+use crate::limits::Verdict;
+
+/// Rate-limit checks made, to forget idle keys now and then.
+static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 use crate::{Api, Problem};
 
 /// The key a request came with, once checked.
@@ -156,8 +160,25 @@ pub async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) 
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "(unmatched)".to_string());
     let method = req.method().to_string();
-    req.extensions_mut().insert(caller.clone());
-    let response = next.run(req).await;
+    let verdict = api.limits.as_ref().map(|l| {
+        if CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000 == 9_999 {
+            l.shrink();
+        }
+        l.check(&caller.key_id)
+    });
+    let response = match verdict {
+        Some(Verdict::Refused(problem)) => problem.into_response(),
+        fields => {
+            req.extensions_mut().insert(caller.clone());
+            let mut response = next.run(req).await;
+            if let Some(Verdict::Allowed(fields)) = fields {
+                for (name, value) in fields {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            response
+        }
+    };
     api.access
         .record(AccessRow {
             project: caller.project,

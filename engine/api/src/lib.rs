@@ -25,6 +25,7 @@ pub mod body;
 pub mod ids;
 pub mod keys;
 pub mod layers;
+pub mod limits;
 pub mod listen;
 pub mod problem;
 pub mod routes;
@@ -53,8 +54,9 @@ pub use tls::{load_tls, TlsError};
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// What the configuration file tells the API: how leads are checked and routed.
-#[derive(Clone, Debug, Default)]
+/// What the configuration file tells the API: how leads are checked and routed, and the
+/// rate limits.
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// `[intake]`: phone region, dedup window, disposable domains, consent, form → team.
     pub intake: leadorch_intake::IntakeConfig,
@@ -62,6 +64,20 @@ pub struct Settings {
     pub default_team: Option<String>,
     /// `facts.campaign_teams`: campaign id (`<customer>/<campaign>`) → team.
     pub campaign_teams: std::collections::BTreeMap<String, String>,
+    /// `[api]`: requests per second per key (0: no limit) and burst.
+    pub rate_limit: leadorch_config::ApiSettings,
+}
+
+impl Default for Settings {
+    /// The configuration file's defaults.
+    fn default() -> Self {
+        Settings {
+            intake: Default::default(),
+            default_team: None,
+            campaign_teams: Default::default(),
+            rate_limit: Default::default(),
+        }
+    }
 }
 
 impl Settings {
@@ -73,6 +89,7 @@ impl Settings {
             intake: leadorch_intake::IntakeConfig::from_settings(&config.intake)?,
             default_team: config.facts.default_team.clone(),
             campaign_teams: config.facts.campaign_teams.clone(),
+            rate_limit: config.api.clone(),
         })
     }
 }
@@ -98,6 +115,8 @@ pub struct Api {
     views: std::sync::Arc<tokio::sync::Mutex<Option<leadorch_core::projection::Projections>>>,
     /// Set when the server stops: answers that never end (event streams) end.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    /// Each key's rate limit in this process (`None`: no limit).
+    pub(crate) limits: Option<std::sync::Arc<limits::RateLimits>>,
 }
 
 impl Api {
@@ -111,6 +130,11 @@ impl Api {
     pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
         let (access, writer) = access::start(keys.clone());
+        let limits = limits::RateLimits::new(
+            settings.rate_limit.requests_per_second,
+            settings.rate_limit.burst,
+        )
+        .map(std::sync::Arc::new);
         (
             Api {
                 engine,
@@ -121,9 +145,16 @@ impl Api {
                 backlog: Default::default(),
                 views: Default::default(),
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
+                limits,
             },
             writer,
         )
+    }
+
+    /// The API with other rate limits than its settings' (`None`: no limit).
+    pub fn with_rate_limits(mut self, limits: Option<limits::RateLimits>) -> Api {
+        self.limits = limits.map(std::sync::Arc::new);
+        self
     }
 
     /// Ends the answers that never end on their own (event streams), so a server stopping

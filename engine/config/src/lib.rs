@@ -59,6 +59,8 @@ pub struct Config {
     pub google: GoogleSettings,
     /// Leads received over the HTTP API: phone region, dedup window, disposable domains.
     pub intake: IntakeSettings,
+    /// The HTTP API's limits.
+    pub api: ApiSettings,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             reconcile: ReconcileSettings::default(),
             google: GoogleSettings::default(),
             intake: IntakeSettings::default(),
+            api: ApiSettings::default(),
         }
     }
 }
@@ -218,6 +221,26 @@ pub struct GoogleSettings {
     pub validate_only: bool,
 }
 
+/// The HTTP API's limits (`[api]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Requests per second each API key may make, on average, to one server process; 0: no
+    /// limit. Beyond it a request is answered `429` with `Retry-After`.
+    pub requests_per_second: u32,
+    /// How many requests a key may make at once above that rate (at least 1).
+    pub burst: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            requests_per_second: 100,
+            burst: 200,
+        }
+    }
+}
+
 /// Leads received over the HTTP API (`leadorch-intake` resolves these).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -359,6 +382,9 @@ impl Config {
         }
         if parse_duration(&self.intake.dedup_window)? <= chrono::Duration::zero() {
             return Err("intake.dedup_window must be longer than 0".into());
+        }
+        if self.api.requests_per_second > 0 && self.api.burst == 0 {
+            return Err("api.burst must be at least 1 when api.requests_per_second is set".into());
         }
         if let Some(region) = &self.intake.default_region {
             if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {

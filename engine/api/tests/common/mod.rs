@@ -30,12 +30,25 @@ pub async fn start_on(dialect: Dialect) -> Server {
 
 /// Serves the API with `settings` over a fresh database of `dialect`.
 pub async fn start_with(dialect: Dialect, settings: leadorch_api::Settings) -> Server {
+    start_limited(dialect, settings, None).await
+}
+
+/// [`start_with`], with these rate limits instead of the settings'.
+pub async fn start_limited(
+    dialect: Dialect,
+    settings: leadorch_api::Settings,
+    limits: Option<Option<leadorch_api::limits::RateLimits>>,
+) -> Server {
     let db = TestDb::new(dialect).await;
     let key_dir = tempfile::tempdir().unwrap();
     let mut config = StoreConfig::new(db.url.clone());
     config.master_key_file = Some(key_dir.path().join("master.key"));
     let engine = Engine::open(&config).await.expect("open the store");
     let (api, _writer) = Api::with_settings(engine.clone(), settings);
+    let api = match limits {
+        Some(l) => api.with_rate_limits(l),
+        None => api,
+    };
     let keys = api.keys.clone();
     let addr = check_listen("127.0.0.1:0", false).unwrap();
     let (listener, bound) = bind(addr).await.unwrap();
