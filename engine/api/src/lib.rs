@@ -91,6 +91,7 @@ impl Api {
     tags(
         (name = "operations", description = "Health and readiness"),
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
+        (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -122,6 +123,12 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::keys::revoke))
         .routes(routes!(routes::access_log::list))
         .routes(routes!(routes::capacity::push))
+        .routes(routes!(routes::teams::list))
+        .routes(routes!(routes::teams::show, routes::teams::set))
+        .routes(routes!(
+            routes::teams::put_member,
+            routes::teams::remove_member
+        ))
         .split_for_parts()
 }
 

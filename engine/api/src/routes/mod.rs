@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod capacity;
 pub mod keys;
 pub mod ops;
+pub mod teams;
 
 use serde::Serialize;
 use utoipa::ToSchema;
