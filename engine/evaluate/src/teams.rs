@@ -456,8 +456,7 @@ pub async fn import_config(
     actor: &str,
 ) -> Result<ImportReport> {
     let facts = &config.facts;
-    let mut names: BTreeSet<&str> = facts.campaign_teams.values().map(String::as_str).collect();
-    names.extend(facts.default_team.as_deref());
+    let names = crate::facts::configured_teams(facts);
     for name in &names {
         if !valid_id(name) {
             return Err(Error::Input(format!(
