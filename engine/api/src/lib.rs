@@ -226,6 +226,7 @@ impl Api {
         (name = "events", description = "The event log, paged or as it grows (scope read)"),
         (name = "campaigns", description = "Campaigns and why they are as they are (scope read)"),
         (name = "audit", description = "The hash chain (scope read)"),
+        (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -266,6 +267,12 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::campaigns::explain))
         .routes(routes!(routes::campaigns::verify))
         .routes(routes!(routes::capacity::history))
+        .routes(routes!(routes::teams::list))
+        .routes(routes!(routes::teams::show, routes::teams::set))
+        .routes(routes!(
+            routes::teams::put_member,
+            routes::teams::remove_member
+        ))
         .split_for_parts()
 }
 

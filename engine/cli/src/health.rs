@@ -1,7 +1,8 @@
 //! What the engine has to work with and what it cannot act on, for `leadorch status` and
 //! the daemon's start: the database, the daemon, the ads platform, the Google accounts,
 //! every campaign with its team and the rules that cover it, every team with the age of its
-//! last capacity reading, and a warning for every rule or campaign that can never act.
+//! last capacity reading, a warning for every rule or campaign that can never act, and one
+//! for the teams whose campaign mapping or calendar only the configuration file gives.
 
 use std::collections::BTreeMap;
 
@@ -149,6 +150,8 @@ pub async fn gather(
     now: DateTime<Utc>,
 ) -> Result<Status> {
     let simulated = leadorch_core::synthetic::marker(engine).await?;
+    // What the configuration file itself says (not what the simulator adds to it).
+    let file_facts = config.facts.clone();
     // See what `daemon --adapter sim` sees on a simulated database.
     let mut config = config.clone();
     crate::common::simulated_facts(engine, &mut config).await?;
@@ -314,6 +317,27 @@ pub async fn gather(
             )),
             _ => {}
         }
+    }
+    // Teams the configuration file alone gives campaigns or a calendar: one line for all.
+    let config_only = view.config_only_teams(&file_facts);
+    if !config_only.is_empty() {
+        let teams: Vec<String> = config_only
+            .iter()
+            .map(|t| {
+                let parts: Vec<&str> = [(t.mapping, "campaign mapping"), (t.calendar, "calendar")]
+                    .into_iter()
+                    .filter_map(|(on, part)| on.then_some(part))
+                    .collect();
+                format!("{} ({})", t.team, parts.join(", "))
+            })
+            .collect();
+        warnings.push(format!(
+            "teams whose campaign mapping or calendar comes only from the configuration file \
+             (facts.campaign_teams, facts.default_team, facts.calendars; no Team events say it): \
+             {}; run `leadorch teams import-config` to record them as events, then change them \
+             with `leadorch teams` or the HTTP API",
+            teams.join(", ")
+        ));
     }
     // Accounts that cannot be acted through.
     for a in &accounts {

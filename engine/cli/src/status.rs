@@ -1,7 +1,8 @@
 //! `leadorch status`: what the engine has to work with and what it cannot act on — the
 //! database, the daemon, the ads platform, the Google accounts, every campaign with its team
-//! and the rules that cover it, every team with the age of its last capacity reading, and a
-//! warning for every rule or campaign that can never act.
+//! and the rules that cover it, every team with the age of its last capacity reading, a
+//! warning for every rule or campaign that can never act, and one for the teams whose
+//! campaign mapping or calendar only the configuration file gives.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! `leadorch status` through the binary: campaigns with their teams (label, configured
-//! mapping) and covering rules, teams with the age of their capacity readings, and a warning
-//! for every rule or campaign that can never act.
+//! mapping) and covering rules, teams with the age of their capacity readings, a warning
+//! for every rule or campaign that can never act, and one for the teams only the
+//! configuration file defines.
 
 mod common;
 
@@ -155,12 +156,15 @@ fn status_shows_coverage_teams_and_warns_about_what_can_never_act() {
     has("campaign Plain Mapped (111-222-3333/4) is covered by no enabled rule");
     has("team sales's last capacity reading is 3 h old");
     has("no Google account configured");
+    // The configuration maps a campaign to sales, which no Team events define.
+    has("comes only from the configuration file");
+    has(": sales (campaign mapping); run `leadorch teams import-config`");
     assert!(
         !warnings.iter().any(|w| w.contains("Gated NL")),
         "a campaign that can act is not warned about:\n{out}"
     );
-    // Those six, nothing else.
-    assert_eq!(warnings.len(), 6, "{out}");
+    // Those seven, nothing else.
+    assert_eq!(warnings.len(), 7, "{out}");
 
     // --json: the same content as one object.
     let o = status(dir.path(), &config, &["--json"]);
@@ -188,8 +192,96 @@ fn status_shows_coverage_teams_and_warns_about_what_can_never_act() {
         .unwrap();
     assert_eq!(sales["utilisation"], 0.75);
     assert!(sales["age_minutes"].as_i64().unwrap() >= 180);
-    assert_eq!(v["warnings"].as_array().unwrap().len(), 6);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 7);
     assert_eq!(v["daemon"]["leader_running"], false);
+}
+
+#[test]
+fn status_says_once_which_teams_only_the_configuration_file_defines() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path());
+    ok(dir.path(), &["--database-url", &db, "init"]);
+    let config = dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        r#"[facts]
+timezone = "Europe/Amsterdam"
+default_team = "sales-nl"
+[facts.campaign_teams]
+"111-222-3333/1" = "sales-be"
+"111-222-3333/2" = "sales-ny"
+[facts.calendars.default]
+weekly = { mon = [["08:00", "18:00"]] }
+holidays = []
+[facts.calendars.sales-ny]
+weekly = { mon = [["09:00", "17:00"]] }
+holidays = []
+timezone = "America/New_York"
+"#,
+    )
+    .unwrap();
+    // sales-be is defined by events; sales-ny too, but without hours: its calendar is still
+    // the configuration's. sales-nl (the default team) has no events at all.
+    ok(
+        dir.path(),
+        &["--database-url", &db, "teams", "set", "sales-be"],
+    );
+    ok(
+        dir.path(),
+        &[
+            "--database-url",
+            &db,
+            "teams",
+            "set",
+            "sales-ny",
+            "--time-zone",
+            "America/New_York",
+        ],
+    );
+    let about_teams = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter(|l| l.starts_with("warning: teams whose"))
+            .map(str::to_string)
+            .collect()
+    };
+    let o = status(dir.path(), &config, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines = about_teams(&out);
+    assert_eq!(lines.len(), 1, "one line for all of them:\n{out}");
+    assert_eq!(
+        lines[0],
+        "warning: teams whose campaign mapping or calendar comes only from the configuration \
+         file (facts.campaign_teams, facts.default_team, facts.calendars; no Team events say \
+         it): sales-nl (campaign mapping), sales-ny (calendar); run `leadorch teams \
+         import-config` to record them as events, then change them with `leadorch teams` or \
+         the HTTP API"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&status(dir.path(), &config, &["--json"]))).unwrap();
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| format!("warning: {}", w.as_str().unwrap()) == lines[0]),
+        "{v}"
+    );
+
+    // Moved over, the configuration is no team's only source any more.
+    ok(
+        dir.path(),
+        &[
+            "--database-url",
+            &db,
+            "teams",
+            "import-config",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let out = stdout(&status(dir.path(), &config, &[]));
+    assert!(about_teams(&out).is_empty(), "{out}");
 }
 
 #[test]

@@ -464,6 +464,23 @@ pub fn valid_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Whether `s` is an id as stored: a client's id ([`valid_id`]), bare for the `default`
+/// project, or prefixed with another project's name, `<project>/<id>` (the project 1 to 32
+/// of `a-z 0-9 -`, not starting with `-`; ADR 0022, decision 12).
+pub fn valid_scoped_id(s: &str) -> bool {
+    match s.split_once('/') {
+        None => valid_id(s),
+        Some((project, id)) => {
+            (1..=32).contains(&project.len())
+                && !project.starts_with('-')
+                && project
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && valid_id(id)
+        }
+    }
+}
+
 /// True when `s` is empty or only whitespace.
 pub(crate) fn is_blank(s: &str) -> bool {
     s.trim().is_empty()
@@ -691,6 +708,27 @@ mod tests {
         }
         for bad in ["", "sales nl", "a/b", "a:b", "ü", &"a".repeat(129)] {
             assert!(!valid_id(bad), "{bad}");
+        }
+        for ok in [
+            "sales-nl",
+            "acme/sales-nl",
+            "client-7/o.17",
+            &format!("{}/a", "p".repeat(32)),
+        ] {
+            assert!(valid_scoped_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/sales",
+            "acme/",
+            "Acme/sales",
+            "-acme/sales",
+            "a_b/sales",
+            "acme/b/c",
+            "acme/sales nl",
+            &format!("{}/a", "p".repeat(33)),
+        ] {
+            assert!(!valid_scoped_id(bad), "{bad}");
         }
     }
 

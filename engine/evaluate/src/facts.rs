@@ -17,7 +17,7 @@
 //!   leads and agents come from readings, and a team without one stays as before (unknown to
 //!   rules, or full when only leads are known).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::Aggregate;
@@ -404,6 +404,57 @@ impl FactsView {
     }
 }
 
+/// What of a team only the configuration file says, its `Team` events not: see
+/// [`FactsView::config_only_teams`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigOnlyTeam {
+    /// The team.
+    pub team: String,
+    /// Campaigns reach it through `facts.campaign_teams` or `facts.default_team`, and no
+    /// `Team` events define it.
+    pub mapping: bool,
+    /// Its calendar is the configured one of its name: its events give it no hours (or there
+    /// are none).
+    pub calendar: bool,
+}
+
+impl FactsView {
+    /// The teams the configuration names ([`configured_teams`]) for which the configuration
+    /// file is the only source: those no `Team` events define, and those whose calendar is
+    /// the configured one of their name because their events give them no hours (the
+    /// fallback [`FactsView::calendars`] takes). What `leadorch teams import-config` moves
+    /// over. By name.
+    pub fn config_only_teams(&self, settings: &FactSettings) -> Vec<ConfigOnlyTeam> {
+        configured_teams(settings)
+            .into_iter()
+            .filter_map(|name| {
+                let definition = self.definitions.get(name).filter(|t| t.is_defined());
+                let mapping = definition.is_none();
+                let calendar = settings.calendars.contains_key(name)
+                    && definition.and_then(team_calendar).is_none();
+                (mapping || calendar).then(|| ConfigOnlyTeam {
+                    team: name.to_string(),
+                    mapping,
+                    calendar,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The teams the configuration names: every team `facts.campaign_teams` maps a campaign to,
+/// and `facts.default_team`. A configured calendar of another name (such as `default`) names
+/// no team.
+pub fn configured_teams(settings: &FactSettings) -> BTreeSet<&str> {
+    let mut names: BTreeSet<&str> = settings
+        .campaign_teams
+        .values()
+        .map(String::as_str)
+        .collect();
+    names.extend(settings.default_team.as_deref());
+    names
+}
+
 /// A team's calendar from its definition: its hours in its time zone, with its holidays;
 /// `None` for a team without hours (the configuration's calendar of its name, if any,
 /// applies then).
@@ -633,6 +684,79 @@ mod tests {
         );
         let facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
         assert_eq!(facts.calendars, settings.calendars);
+    }
+
+    #[test]
+    fn teams_only_the_configuration_gives_a_calendar_or_campaigns_are_found() {
+        let mut settings = settings();
+        settings
+            .campaign_teams
+            .insert("1/1".into(), "sales-ny".into());
+        settings
+            .campaign_teams
+            .insert("1/2".into(), "sales-be".into());
+        settings.default_team = Some("sales-nl".into());
+        let only = |view: &FactsView| -> Vec<(String, bool, bool)> {
+            view.config_only_teams(&settings)
+                .into_iter()
+                .map(|t| (t.team, t.mapping, t.calendar))
+                .collect()
+        };
+        // No events: every named team; sales-ny's calendar too; `default` names no team.
+        assert_eq!(
+            only(&FactsView::default()),
+            vec![
+                ("sales-be".to_string(), true, false),
+                ("sales-nl".to_string(), true, false),
+                ("sales-ny".to_string(), true, true),
+            ]
+        );
+        // Defined without hours: the configured calendar is still the one rules see.
+        let mut events: Vec<(&str, AnyEvent)> = team_events(
+            "sales-ny",
+            TeamChanges {
+                time_zone: Some("America/New_York".into()),
+                ..TeamChanges::default()
+            },
+        )
+        .into_iter()
+        .map(|e| ("team:sales-ny", AnyEvent::Team(e)))
+        .collect();
+        events.extend(
+            team_events("sales-be", TeamChanges::default())
+                .into_iter()
+                .map(|e| ("team:sales-be", AnyEvent::Team(e))),
+        );
+        let view = view_of(events.clone());
+        assert_eq!(
+            only(&view),
+            vec![
+                ("sales-nl".to_string(), true, false),
+                ("sales-ny".to_string(), false, true),
+            ]
+        );
+        // With hours of its own, and sales-nl defined: nothing is the configuration's alone.
+        events.extend(
+            team_events(
+                "sales-ny",
+                TeamChanges {
+                    time_zone: Some("America/New_York".into()),
+                    hours: Some(Some(
+                        WeeklyHours::parse(&["mon-fri 09:00-17:00"]).expect("valid"),
+                    )),
+                    ..TeamChanges::default()
+                },
+            )
+            .into_iter()
+            .filter(|e| !matches!(e, TeamEvent::TeamDefined { .. }))
+            .map(|e| ("team:sales-ny", AnyEvent::Team(e))),
+        );
+        events.extend(
+            team_events("sales-nl", TeamChanges::default())
+                .into_iter()
+                .map(|e| ("team:sales-nl", AnyEvent::Team(e))),
+        );
+        assert_eq!(only(&view_of(events)), vec![]);
     }
 
     #[test]

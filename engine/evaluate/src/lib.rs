@@ -33,6 +33,16 @@ pub enum Error {
     /// Bad input from the user (what and where).
     #[error("{0}")]
     Input(String),
+    /// A team's domain refused a setting or a member as given (an unknown time zone, hours
+    /// that cannot be read, a negative maximum, …): the domain's error, so that a caller can
+    /// name the field at fault. HTTP 422.
+    #[error("team {team}: {error}")]
+    Team {
+        /// The team, as stored.
+        team: String,
+        /// What the domain refused, and why.
+        error: leadorch_domain::TeamError,
+    },
     /// What the request names does not exist (a rule, a rule's version); the message says
     /// what exists. HTTP 404.
     #[error("{0}")]

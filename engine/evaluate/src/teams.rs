@@ -1,9 +1,14 @@
 //! Teams, as the CLI (`leadorch teams …`) and the HTTP API change and read them: defining a
 //! team and setting its time zone, business hours, holidays, maximum of open leads and
-//! capacity source ([`set_team`]); adding and removing members ([`add_member`],
-//! [`remove_member`]); reading teams back with their members' names ([`show_team`],
-//! [`list_teams`]); and moving the configuration's teams over ([`import_config`]). Plain serde
-//! types in and out; the decisions are the `Team` aggregate's.
+//! capacity source ([`set_team`]); adding, changing and removing members ([`add_member`],
+//! [`put_member`], [`remove_member`]); reading teams back with their members' names
+//! ([`show_team`], [`list_teams`], [`team_names`]); and moving the configuration's teams over
+//! ([`import_config`]). Plain serde types in and out; the decisions are the `Team`
+//! aggregate's. Each change comes in two forms: one recorded with just an actor (the CLI),
+//! and a `…_with` one recorded with the caller's whole [`Metadata`] (the API's trace id).
+//!
+//! Names are names as stored: another project's team is `<project>/<name>` (and its members'
+//! ids `<project>/<id>`), which the API adds and strips.
 //!
 //! Members' display names are personal data (sealed with the member's key, subject
 //! `member:<id>`): [`TeamView`] carries them for the person or program that manages the team,
@@ -15,9 +20,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use leadorch_config::Config;
 use leadorch_core::{projection, Engine};
 use leadorch_domain::team::{CapacitySource, TeamChanges, WeeklyHours};
-use leadorch_domain::{stream_id, valid_id, AnyEvent, Team, TeamCommand, TeamError, TeamEvent};
+use leadorch_domain::{
+    split_stream_id, stream_id, valid_id, valid_scoped_id, AnyEvent, Team, TeamCommand, TeamError,
+    TeamEvent,
+};
 use leadorch_rules::Calendar;
-use leadorch_store::{Metadata, Reveal};
+use leadorch_store::{EventFilter, Metadata, Reveal};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::{Error, Result};
@@ -69,6 +77,31 @@ pub struct NewMember {
     /// How many open leads the member can carry. Refused when negative.
     #[serde(default)]
     pub max_open_leads: Option<i64>,
+}
+
+/// What to change of a member, or what a new member is: a part left out (`None`) stays as it
+/// is (a new member has none). The body of the API's member requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSettings {
+    /// Display name (personal data, sealed); `Some(None)` (JSON `null`) removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// How many open leads the member can carry; `Some(None)` (JSON `null`) removes it.
+    /// Refused when negative.
+    #[serde(default, deserialize_with = "present")]
+    pub max_open_leads: Option<Option<i64>>,
+}
+
+/// What [`put_member`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemberSaved {
+    /// Whether the member was added by it.
+    pub created: bool,
+    /// Whether anything was recorded (an update that changes nothing records nothing).
+    pub changed: bool,
+    /// The team now.
+    pub team: TeamView,
 }
 
 /// Where a team's maximum of open leads comes from.
@@ -177,6 +210,17 @@ pub async fn set_team(
     at: DateTime<Utc>,
     actor: &str,
 ) -> Result<TeamSaved> {
+    set_team_with(engine, name, settings, at, &Metadata::actor(actor)).await
+}
+
+/// [`set_team`], recorded with `metadata`.
+pub async fn set_team_with(
+    engine: &Engine,
+    name: &str,
+    settings: &TeamSettings,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<TeamSaved> {
     check_name(name)?;
     let changes = changes_of(name, settings)?;
     let state = load_team(engine, name).await?;
@@ -191,9 +235,7 @@ pub async fn set_team(
     let created = !state.is_defined();
     let changed = changed_parts(&events);
     if !events.is_empty() {
-        engine
-            .execute::<Team>(name, command, &Metadata::actor(actor))
-            .await?;
+        engine.execute::<Team>(name, command, metadata).await?;
     }
     Ok(TeamSaved {
         created,
@@ -213,6 +255,7 @@ pub async fn add_member(
     actor: &str,
 ) -> Result<TeamView> {
     check_name(team)?;
+    let metadata = Metadata::actor(actor);
     let state = load_team(engine, team).await?;
     let command = TeamCommand::AddMember {
         member_id: member.id.clone(),
@@ -223,10 +266,68 @@ pub async fn add_member(
     state
         .decide(command.clone())
         .map_err(|e| refused(team, e))?;
-    engine
-        .execute::<Team>(team, command, &Metadata::actor(actor))
-        .await?;
+    engine.execute::<Team>(team, command, &metadata).await?;
     show_team(engine, team).await
+}
+
+/// Adds member `member_id` to a defined team, or changes what `settings` gives of a member
+/// it has (left out: kept, the name read back from the log). Records nothing when that
+/// changes nothing. Refused, recording nothing, when the team does not exist (an error
+/// naming the team), the id is no valid id, the name is empty or too long, or the maximum
+/// negative.
+pub async fn put_member(
+    engine: &Engine,
+    team: &str,
+    member_id: &str,
+    settings: &MemberSettings,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<MemberSaved> {
+    check_name(team)?;
+    let (state, names) = read_team(engine, team).await?;
+    let current = state.member(member_id);
+    let current_name = names.get(member_id).cloned().flatten();
+    let command = match current {
+        None => TeamCommand::AddMember {
+            member_id: member_id.to_string(),
+            name: settings.name.clone().flatten(),
+            max_open_leads: settings.max_open_leads.flatten(),
+            at,
+        },
+        Some(m) => TeamCommand::UpdateMember {
+            member_id: member_id.to_string(),
+            name: settings
+                .name
+                .clone()
+                .unwrap_or_else(|| current_name.clone()),
+            max_open_leads: settings
+                .max_open_leads
+                .unwrap_or(m.max_open_leads.map(i64::from)),
+            at,
+        },
+    };
+    let events = state
+        .decide(command.clone())
+        .map_err(|e| refused(team, e))?;
+    let unchanged = match (events.as_slice(), current) {
+        (
+            [TeamEvent::MemberUpdated {
+                name,
+                max_open_leads,
+                ..
+            }],
+            Some(m),
+        ) => *name == current_name && *max_open_leads == m.max_open_leads,
+        _ => false,
+    };
+    if !unchanged {
+        engine.execute::<Team>(team, command, metadata).await?;
+    }
+    Ok(MemberSaved {
+        created: current.is_none(),
+        changed: !unchanged,
+        team: show_team(engine, team).await?,
+    })
 }
 
 /// Removes a member from a team. Refused when the team does not exist or the member is not
@@ -238,6 +339,17 @@ pub async fn remove_member(
     at: DateTime<Utc>,
     actor: &str,
 ) -> Result<TeamView> {
+    remove_member_with(engine, team, member_id, at, &Metadata::actor(actor)).await
+}
+
+/// [`remove_member`], recorded with `metadata`.
+pub async fn remove_member_with(
+    engine: &Engine,
+    team: &str,
+    member_id: &str,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<TeamView> {
     check_name(team)?;
     let state = load_team(engine, team).await?;
     let command = TeamCommand::RemoveMember {
@@ -247,9 +359,7 @@ pub async fn remove_member(
     state
         .decide(command.clone())
         .map_err(|e| refused(team, e))?;
-    engine
-        .execute::<Team>(team, command, &Metadata::actor(actor))
-        .await?;
+    engine.execute::<Team>(team, command, metadata).await?;
     show_team(engine, team).await
 }
 
@@ -257,6 +367,16 @@ pub async fn remove_member(
 /// erased). An error naming the team when it was never defined.
 pub async fn show_team(engine: &Engine, name: &str) -> Result<TeamView> {
     check_name(name)?;
+    let (state, mut names) = read_team(engine, name).await?;
+    view_of(name, &state, &mut names).ok_or_else(|| not_found(name))
+}
+
+/// A team's state and its current members' names (decrypted; `None` where not given or
+/// erased), from its stream.
+async fn read_team(
+    engine: &Engine,
+    name: &str,
+) -> Result<(Team, BTreeMap<String, Option<String>>)> {
     let records = engine
         .store
         .log
@@ -275,6 +395,11 @@ pub async fn show_team(engine: &Engine, name: &str) -> Result<TeamView> {
             } => {
                 names.insert(member_id.clone(), name.clone());
             }
+            TeamEvent::MemberUpdated {
+                member_id, name, ..
+            } => {
+                names.insert(member_id.clone(), name.clone());
+            }
             TeamEvent::MemberRemoved { member_id, .. } => {
                 names.remove(member_id);
             }
@@ -282,7 +407,28 @@ pub async fn show_team(engine: &Engine, name: &str) -> Result<TeamView> {
         }
         cqrs_es::Aggregate::apply(&mut state, event);
     }
-    view_of(name, &state, &mut names).ok_or_else(|| not_found(name))
+    Ok((state, names))
+}
+
+/// The name (as stored) of every team ever defined, sorted. Read from the log's
+/// `TeamDefined` events, without bringing the read models up to date (unlike
+/// [`list_teams`]), so a read request writes nothing.
+pub async fn team_names(engine: &Engine) -> Result<Vec<String>> {
+    let records = engine
+        .store
+        .log
+        .list(&EventFilter {
+            event_type: Some("TeamDefined".to_string()),
+            ..EventFilter::default()
+        })
+        .await?;
+    let names: BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| split_stream_id(&r.stream_id))
+        .filter(|(kind, _)| *kind == "team")
+        .map(|(_, name)| name.to_string())
+        .collect();
+    Ok(names.into_iter().collect())
 }
 
 /// Every defined team, by name, with its members' names.
@@ -310,8 +456,7 @@ pub async fn import_config(
     actor: &str,
 ) -> Result<ImportReport> {
     let facts = &config.facts;
-    let mut names: BTreeSet<&str> = facts.campaign_teams.values().map(String::as_str).collect();
-    names.extend(facts.default_team.as_deref());
+    let names = crate::facts::configured_teams(facts);
     for name in &names {
         if !valid_id(name) {
             return Err(Error::Input(format!(
@@ -458,6 +603,7 @@ fn changed_parts(events: &[TeamEvent]) -> Vec<&'static str> {
             TeamEvent::CapacitySourceSet { .. } => Some("capacity_source"),
             TeamEvent::MemberAdded { .. } => Some("members"),
             TeamEvent::MemberRemoved { .. } => Some("members"),
+            TeamEvent::MemberUpdated { .. } => Some("members"),
         })
         .collect()
 }
@@ -496,9 +642,10 @@ fn view_of(
     })
 }
 
-/// Refuses a team name that is no valid id, with what a name may be.
+/// Refuses a team name that is no valid id (as stored: [`valid_scoped_id`]), with what a name
+/// may be.
 fn check_name(name: &str) -> Result<()> {
-    if valid_id(name) {
+    if valid_scoped_id(name) {
         return Ok(());
     }
     Err(Error::Input(
@@ -518,7 +665,8 @@ fn not_found(team: &str) -> Error {
 }
 
 /// The domain's refusal as the error callers map to a status: 404 for a missing team or
-/// member, 409 for a member already in the team, 422 for the rest.
+/// member, 409 for a member already in the team, 422 for the rest (the domain's error kept,
+/// so that the field at fault can be named).
 fn refused(team: &str, e: TeamError) -> Error {
     match e {
         TeamError::NotDefined => not_found(team),
@@ -526,7 +674,10 @@ fn refused(team: &str, e: TeamError) -> Error {
         TeamError::DuplicateMember(_) | TeamError::TeamMismatch { .. } => {
             Error::Conflict(format!("team {team}: {e}"))
         }
-        e => Error::Input(format!("team {team}: {e}")),
+        error => Error::Team {
+            team: team.to_string(),
+            error,
+        },
     }
 }
 

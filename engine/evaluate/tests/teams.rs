@@ -134,8 +134,10 @@ async fn bad_input_is_refused_naming_what_and_where_and_records_nothing() {
         let t = TestDb::new(d).await;
         let e = engine(&t).await;
         let now = at("2026-03-02T10:00:00Z");
+        // The domain's refusals keep the domain's error (so the API can name the field);
+        // a bad name is refused before the domain sees it.
         let input = |r: Result<teams::TeamSaved, Error>| match r {
-            Err(Error::Input(m)) => m,
+            Err(e @ (Error::Input(_) | Error::Team { .. })) => e.to_string(),
             other => panic!("expected bad input, got {other:?}"),
         };
         let m = input(
@@ -205,6 +207,27 @@ async fn bad_input_is_refused_naming_what_and_where_and_records_nothing() {
             m,
             "team sales-nl: max_open_leads must not be negative (got -1)"
         );
+        match teams::set_team(
+            &e,
+            "sales-nl",
+            &TeamSettings {
+                time_zone: Some("Mars/Olympus".into()),
+                ..TeamSettings::default()
+            },
+            now,
+            "test",
+        )
+        .await
+        {
+            Err(Error::Team { team, error }) => {
+                assert_eq!(team, "sales-nl");
+                assert_eq!(
+                    error,
+                    leadorch_domain::TeamError::UnknownTimeZone("Mars/Olympus".into())
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let m = input(
             teams::set_team(
                 &e,
@@ -344,6 +367,174 @@ async fn members_names_are_sealed_per_member_and_shredded_by_erasing_the_member(
             .unwrap();
         assert_eq!(view.members.len(), 2);
         assert_eq!(view.max_open_leads, Some(10));
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn members_are_added_changed_and_kept_apart_by_project() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let now = at("2026-03-02T10:00:00Z");
+        let meta = leadorch_store::Metadata {
+            actor: "api-key:key_1".into(),
+            trace_id: Some("trace-1".into()),
+            ..Default::default()
+        };
+        let put = |name: Option<Option<&str>>, max: Option<Option<i64>>| teams::MemberSettings {
+            name: name.map(|n| n.map(str::to_string)),
+            max_open_leads: max,
+        };
+        match teams::put_member(&e, "sales-nl", "o-1", &put(None, None), now, &meta).await {
+            Err(Error::NotFound(m)) => assert!(m.starts_with("no team \"sales-nl\""), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        teams::set_team_with(&e, "sales-nl", &TeamSettings::default(), now, &meta)
+            .await
+            .unwrap();
+        let saved = teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(Some(Some("Ada")), Some(Some(10))),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert!(saved.created && saved.changed);
+        let m = &saved.team.members[0];
+        assert_eq!(
+            (m.name.as_deref(), m.max_open_leads),
+            (Some("Ada"), Some(10))
+        );
+
+        // What is left out stays: the name is read back from the log.
+        let before = head(&e).await;
+        let saved = teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(None, Some(Some(12))),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert!(!saved.created && saved.changed);
+        let m = &saved.team.members[0];
+        assert_eq!(
+            (m.name.as_deref(), m.max_open_leads),
+            (Some("Ada"), Some(12))
+        );
+        assert_eq!(m.added_at, now);
+        assert_eq!(head(&e).await, before + 1);
+        // The same again records nothing.
+        let saved = teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(Some(Some(" Ada ")), None),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert!(!saved.changed);
+        assert_eq!(head(&e).await, before + 1, "{d:?}");
+        // null removes; a new name is sealed like the first.
+        let saved = teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(Some(None), Some(None)),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        let m = &saved.team.members[0];
+        assert_eq!((m.name.as_deref(), m.max_open_leads), (None, None));
+        let saved = teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(Some(Some("Ada King")), None),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert_eq!(saved.team.members[0].name.as_deref(), Some("Ada King"));
+        let records = e.store.log.read_stream("team:sales-nl").await.unwrap();
+        for rec in &records {
+            assert!(!contains(&rec.payload, "Ada"), "{d:?}: sealed");
+            assert_eq!(rec.metadata().trace_id.as_deref(), Some("trace-1"));
+            assert_eq!(rec.metadata().actor, "api-key:key_1");
+        }
+        match teams::put_member(
+            &e,
+            "sales-nl",
+            "o-1",
+            &put(None, Some(Some(-1))),
+            now,
+            &meta,
+        )
+        .await
+        {
+            Err(Error::Team { error, .. }) => assert_eq!(
+                error,
+                leadorch_domain::TeamError::Negative {
+                    field: "max_open_leads",
+                    value: -1
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Erasing the member shreds every name it was given.
+        let report = subjects::erase(&e, "member:o-1", "test", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            report.events_affected, 3,
+            "{d:?}: the three events that sealed a name (not the one that removed it)"
+        );
+        let view = teams::show_team(&e, "sales-nl").await.unwrap();
+        assert_eq!(view.members[0].name, None);
+
+        // Another project's team and members carry its prefix: a team of their own.
+        teams::set_team_with(&e, "acme/sales-nl", &TeamSettings::default(), now, &meta)
+            .await
+            .unwrap();
+        let saved = teams::put_member(
+            &e,
+            "acme/sales-nl",
+            "acme/o-1",
+            &put(Some(Some("Wile")), None),
+            now,
+            &meta,
+        )
+        .await
+        .unwrap();
+        assert_eq!(saved.team.name, "acme/sales-nl");
+        assert_eq!(saved.team.members[0].id, "acme/o-1");
+        assert_eq!(
+            teams::team_names(&e).await.unwrap(),
+            vec!["acme/sales-nl".to_string(), "sales-nl".to_string()]
+        );
+        let view = teams::remove_member_with(&e, "acme/sales-nl", "acme/o-1", now, &meta)
+            .await
+            .unwrap();
+        assert!(view.members.is_empty());
+        assert_eq!(
+            teams::show_team(&e, "sales-nl")
+                .await
+                .unwrap()
+                .members
+                .len(),
+            1
+        );
         t.cleanup().await;
     }
 }

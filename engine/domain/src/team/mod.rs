@@ -5,7 +5,7 @@
 //! hours (ADR 0022, decision 9).
 //!
 //! - **Members** are opaque ids (the CRM's owner id) with an optional display name and an
-//!   optional maximum of open leads. A display name is an employee's personal data: it is
+//!   optional maximum of open leads, both of which can be changed later. A display name is an employee's personal data: it is
 //!   sealed with the key of the member's own data subject, `member:<id>`
 //!   ([`member_subject`], purpose [`KeyPurpose::Staff`]), so erasing that subject shreds the
 //!   name wherever it was recorded while the id and the team's history stay.
@@ -15,7 +15,8 @@
 //!   computed from the team's leads' statuses, or a named connector.
 //!
 //! Setting a value the team already has records nothing; so does a command that changes
-//! nothing.
+//! nothing. A team's name and its members' ids are ids as stored ([`valid_scoped_id`]): bare
+//! in the `default` project, `<project>/<id>` in another.
 
 mod hours;
 
@@ -26,7 +27,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
-use crate::{is_blank, valid_id};
+use crate::{is_blank, valid_id, valid_scoped_id};
 
 pub use hours::{Day, Interval, WeeklyHours};
 
@@ -39,6 +40,7 @@ crate::event_table!(TeamEvent {
     CapacitySourceSet => "1.0",
     MemberAdded => "1.0",
     MemberRemoved => "1.0",
+    MemberUpdated => "1.0",
 });
 
 /// The longest member display name, in characters.
@@ -160,6 +162,20 @@ pub enum TeamCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Change a member's display name or maximum of open leads. Both are given as they are
+    /// to be (the name is not in the state: a caller that keeps it reads it from the log);
+    /// the caller leaves out an update that changes nothing.
+    UpdateMember {
+        /// The member's id.
+        member_id: String,
+        /// Personal: display name; `None`: none.
+        name: Option<String>,
+        /// How many open leads the member can carry, as given (refused when negative);
+        /// `None`: not said.
+        max_open_leads: Option<i64>,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// Remove a member from the team.
     RemoveMember {
         /// The member's id.
@@ -169,8 +185,9 @@ pub enum TeamCommand {
     },
 }
 
-/// Events of a [`Team`]. Only [`TeamEvent::MemberAdded`] has a personal field (the name);
-/// it and [`TeamEvent::MemberRemoved`] are about the member's data subject.
+/// Events of a [`Team`]. Only [`TeamEvent::MemberAdded`] and [`TeamEvent::MemberUpdated`]
+/// have a personal field (the name); they and [`TeamEvent::MemberRemoved`] are about the
+/// member's data subject.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum TeamEvent {
     /// The team was defined, with its capacity source.
@@ -244,6 +261,21 @@ pub enum TeamEvent {
         member_id: String,
         /// The member's data subject ([`member_subject`]): the event is about them.
         subject: String,
+        /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
+        at: DateTime<Utc>,
+    },
+    /// A member's display name or maximum of open leads changed; both as they are now.
+    MemberUpdated {
+        /// The member's id.
+        member_id: String,
+        /// The member's data subject ([`member_subject`]), whose key seals `name`.
+        subject: String,
+        /// Personal ([`KeyPurpose::Staff`]): display name now; `None`: none (or erased).
+        #[serde(default, deserialize_with = "crate::personal::sealed_as_none")]
+        name: Option<String>,
+        /// How many open leads the member can carry now, if said.
+        max_open_leads: Option<u32>,
         /// When.
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
@@ -419,7 +451,7 @@ impl Team {
                 if !self.is_defined() {
                     return Err(TeamError::NotDefined);
                 }
-                if !valid_id(&member_id) {
+                if !valid_scoped_id(&member_id) {
                     return Err(TeamError::InvalidId {
                         field: "member id",
                         value: member_id,
@@ -428,21 +460,35 @@ impl Team {
                 if self.member(&member_id).is_some() {
                     return Err(TeamError::DuplicateMember(member_id));
                 }
-                let name = match name {
-                    Some(n) if is_blank(&n) => return Err(TeamError::EmptyField("name")),
-                    Some(n) if n.trim().chars().count() > MAX_NAME_CHARS => {
-                        return Err(TeamError::TooLong {
-                            field: "name",
-                            max: MAX_NAME_CHARS,
-                        })
-                    }
-                    Some(n) => Some(n.trim().to_string()),
-                    None => None,
-                };
+                let name = display_name(name)?;
                 let max_open_leads = max_open_leads
                     .map(|n| count("max_open_leads", n))
                     .transpose()?;
                 Ok(vec![TeamEvent::MemberAdded {
+                    subject: member_subject(&member_id),
+                    member_id,
+                    name,
+                    max_open_leads,
+                    at,
+                }])
+            }
+            TeamCommand::UpdateMember {
+                member_id,
+                name,
+                max_open_leads,
+                at,
+            } => {
+                if !self.is_defined() {
+                    return Err(TeamError::NotDefined);
+                }
+                if self.member(&member_id).is_none() {
+                    return Err(TeamError::NoSuchMember(member_id));
+                }
+                let name = display_name(name)?;
+                let max_open_leads = max_open_leads
+                    .map(|n| count("max_open_leads", n))
+                    .transpose()?;
+                Ok(vec![TeamEvent::MemberUpdated {
                     subject: member_subject(&member_id),
                     member_id,
                     name,
@@ -472,7 +518,7 @@ impl Team {
         changes: TeamChanges,
         at: DateTime<Utc>,
     ) -> Result<Vec<TeamEvent>, TeamError> {
-        if !valid_id(&team) {
+        if !valid_scoped_id(&team) {
             return Err(TeamError::InvalidId {
                 field: "team",
                 value: team,
@@ -583,6 +629,15 @@ impl Team {
             TeamEvent::MemberRemoved { member_id, .. } => {
                 self.members.retain(|m| m.id != member_id);
             }
+            TeamEvent::MemberUpdated {
+                member_id,
+                max_open_leads,
+                ..
+            } => {
+                if let Some(m) = self.members.iter_mut().find(|m| m.id == member_id) {
+                    m.max_open_leads = max_open_leads;
+                }
+            }
         }
         self.updated_at = Some(at);
     }
@@ -599,7 +654,8 @@ impl TeamEvent {
             | TeamEvent::MaxOpenLeadsSet { at, .. }
             | TeamEvent::CapacitySourceSet { at, .. }
             | TeamEvent::MemberAdded { at, .. }
-            | TeamEvent::MemberRemoved { at, .. } => at,
+            | TeamEvent::MemberRemoved { at, .. }
+            | TeamEvent::MemberUpdated { at, .. } => at,
         }
     }
 }
@@ -610,6 +666,19 @@ fn canonical_zone(zone: &str) -> Result<String, TeamError> {
         .parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_string())
         .map_err(|_| TeamError::UnknownTimeZone(zone.to_string()))
+}
+
+/// A display name as given: trimmed; refused when blank or too long.
+fn display_name(name: Option<String>) -> Result<Option<String>, TeamError> {
+    match name {
+        Some(n) if is_blank(&n) => Err(TeamError::EmptyField("name")),
+        Some(n) if n.trim().chars().count() > MAX_NAME_CHARS => Err(TeamError::TooLong {
+            field: "name",
+            max: MAX_NAME_CHARS,
+        }),
+        Some(n) => Ok(Some(n.trim().to_string())),
+        None => Ok(None),
+    }
 }
 
 /// A count given as a signed number, as stored.
@@ -625,12 +694,17 @@ const MEMBER_ADDED_FIELDS: &[PersonalField] = &[PersonalField {
     purpose: KeyPurpose::Staff,
 }];
 
+const MEMBER_UPDATED_FIELDS: &[PersonalField] = &[PersonalField {
+    pointer: "/MemberUpdated/name",
+    purpose: KeyPurpose::Staff,
+}];
+
 impl PersonalData for TeamEvent {
     fn data_subject(&self) -> Option<&str> {
         match self {
-            TeamEvent::MemberAdded { subject, .. } | TeamEvent::MemberRemoved { subject, .. } => {
-                Some(subject)
-            }
+            TeamEvent::MemberAdded { subject, .. }
+            | TeamEvent::MemberRemoved { subject, .. }
+            | TeamEvent::MemberUpdated { subject, .. } => Some(subject),
             _ => None,
         }
     }
@@ -638,6 +712,7 @@ impl PersonalData for TeamEvent {
     fn personal_fields(&self) -> &'static [PersonalField] {
         match self {
             TeamEvent::MemberAdded { .. } => MEMBER_ADDED_FIELDS,
+            TeamEvent::MemberUpdated { .. } => MEMBER_UPDATED_FIELDS,
             _ => &[],
         }
     }
@@ -679,6 +754,13 @@ pub(crate) fn samples() -> Vec<TeamEvent> {
             name: Some("Ada Lovelace".into()),
             max_open_leads: Some(12),
             at: t(4),
+        },
+        TeamEvent::MemberUpdated {
+            member_id: "owner-17".into(),
+            subject: member_subject("owner-17"),
+            name: Some("Ada King".into()),
+            max_open_leads: Some(10),
+            at: t(5),
         },
         TeamEvent::MemberRemoved {
             member_id: "owner-17".into(),

@@ -284,6 +284,101 @@ fn members_join_and_leave() {
         }]);
 }
 
+fn update(id: &str, name: Option<&str>, max: Option<i64>) -> TeamCommand {
+    TeamCommand::UpdateMember {
+        member_id: id.into(),
+        name: name.map(str::to_string),
+        max_open_leads: max,
+        at: t(7),
+    }
+}
+
+#[test]
+fn a_member_s_name_and_maximum_change_together() {
+    let updated = |name: Option<&str>, max: Option<u32>| TeamEvent::MemberUpdated {
+        member_id: "owner-17".into(),
+        subject: member_subject("owner-17"),
+        name: name.map(str::to_string),
+        max_open_leads: max,
+        at: t(7),
+    };
+    Fixture::with(())
+        .given(vec![defined(), added("owner-17", Some("Ada"), Some(12))])
+        .when(update("owner-17", Some(" Ada King "), Some(8)))
+        .then_expect_events(vec![updated(Some("Ada King"), Some(8))]);
+    Fixture::with(())
+        .given(vec![defined(), added("owner-17", Some("Ada"), Some(12))])
+        .when(update("owner-17", None, None))
+        .then_expect_events(vec![updated(None, None)]);
+    let mut team = Team::default();
+    for e in [
+        defined(),
+        added("owner-17", Some("Ada"), Some(12)),
+        added("owner-18", None, Some(5)),
+        updated(None, Some(8)),
+    ] {
+        team.apply(e);
+    }
+    assert_eq!(
+        team.member("owner-17").and_then(|m| m.max_open_leads),
+        Some(8)
+    );
+    assert_eq!(team.member("owner-17").map(|m| m.added_at), Some(t(5)));
+    assert_eq!(team.max_open_leads(), Some(13));
+    assert_eq!(team.updated_at(), Some(t(7)));
+    Fixture::with(())
+        .given(vec![defined()])
+        .when(update("owner-17", None, None))
+        .then_expect_error(TeamError::NoSuchMember("owner-17".into()));
+    Fixture::with(())
+        .given_no_previous_events()
+        .when(update("owner-17", None, None))
+        .then_expect_error(TeamError::NotDefined);
+    Fixture::with(())
+        .given(vec![defined(), added("owner-17", None, None)])
+        .when(update("owner-17", Some(""), None))
+        .then_expect_error(TeamError::EmptyField("name"));
+    Fixture::with(())
+        .given(vec![defined(), added("owner-17", None, None)])
+        .when(update("owner-17", None, Some(-2)))
+        .then_expect_error(TeamError::Negative {
+            field: "max_open_leads",
+            value: -2,
+        });
+}
+
+#[test]
+fn another_project_s_team_and_members_carry_its_prefix() {
+    Fixture::with(())
+        .given_no_previous_events()
+        .when(TeamCommand::Set {
+            team: "acme/sales-nl".into(),
+            changes: TeamChanges::default(),
+            at: t(0),
+        })
+        .then_expect_events(vec![TeamEvent::TeamDefined {
+            team: "acme/sales-nl".into(),
+            capacity_source: CapacitySource::Pushed,
+            at: t(0),
+        }]);
+    Fixture::with(())
+        .given(vec![defined()])
+        .when(add("acme/owner-17", None, None))
+        .then_expect_events(vec![added("acme/owner-17", None, None)]);
+    assert_eq!(member_subject("acme/owner-17"), "member:acme/owner-17");
+    Fixture::with(())
+        .given_no_previous_events()
+        .when(TeamCommand::Set {
+            team: "Acme/sales-nl".into(),
+            changes: TeamChanges::default(),
+            at: t(0),
+        })
+        .then_expect_error(TeamError::InvalidId {
+            field: "team",
+            value: "Acme/sales-nl".into(),
+        });
+}
+
 #[test]
 fn bad_members_are_refused() {
     Fixture::with(())
@@ -447,10 +542,19 @@ fn a_member_s_name_is_personal_data_of_the_member() {
     };
     assert_eq!(removed.data_subject(), Some("member:owner-17"));
     assert!(removed.personal_fields().is_empty());
+    let updated = samples()
+        .into_iter()
+        .find(|e| matches!(e, TeamEvent::MemberUpdated { .. }))
+        .expect("a sample");
+    assert_eq!(updated.data_subject(), Some("member:owner-17"));
+    assert_eq!(updated.personal_fields()[0].pointer, "/MemberUpdated/name");
+    assert_eq!(updated.personal_fields()[0].purpose, KeyPurpose::Staff);
     for e in samples().into_iter().filter(|e| {
         !matches!(
             e,
-            TeamEvent::MemberAdded { .. } | TeamEvent::MemberRemoved { .. }
+            TeamEvent::MemberAdded { .. }
+                | TeamEvent::MemberRemoved { .. }
+                | TeamEvent::MemberUpdated { .. }
         )
     }) {
         assert_eq!(e.data_subject(), None);
