@@ -94,6 +94,10 @@ pub struct Api {
     >,
     /// Open leads per team, for teams whose capacity comes from their leads.
     backlog: std::sync::Arc<tokio::sync::Mutex<backlog::Counted>>,
+    /// Held while a subject is exported, erased or has consent withdrawn: one such request at
+    /// a time per process, so two erasures of one subject never both record it, and their
+    /// read-model catch-ups never race each other.
+    subjects: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Api {
@@ -115,6 +119,7 @@ impl Api {
                 settings: std::sync::Arc::new(settings),
                 fingerprinters: Default::default(),
                 backlog: Default::default(),
+                subjects: Default::default(),
             },
             writer,
         )
@@ -153,7 +158,8 @@ impl Api {
     tags(
         (name = "operations", description = "Health and readiness"),
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
-        (name = "leads", description = "Leads and their status changes (scope ingest)"),
+        (name = "leads", description = "Leads and their status changes (scope ingest); one lead without its personal fields (scope read)"),
+        (name = "subjects", description = "GDPR requests about a data subject: find them by email or phone, export, erase, withdraw consent (scope admin; withdrawing consent also ingest)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -187,6 +193,11 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::capacity::push))
         .routes(routes!(routes::leads::receive))
         .routes(routes!(routes::leads::change_status))
+        .routes(routes!(routes::subjects::lead))
+        .routes(routes!(routes::subjects::lookup))
+        .routes(routes!(routes::subjects::export))
+        .routes(routes!(routes::subjects::erase))
+        .routes(routes!(routes::subjects::withdraw_consent))
         .split_for_parts()
 }
 

@@ -6,6 +6,7 @@ pub mod capacity;
 pub mod keys;
 pub mod leads;
 pub mod ops;
+pub mod subjects;
 
 use serde::Serialize;
 use utoipa::ToSchema;
