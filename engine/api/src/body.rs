@@ -79,46 +79,77 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Body<T>, Problem> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| {
-                let v = v.trim();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = e.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(
-                    status,
-                    "too-large",
-                    "Body too large",
-                    format!(
-                        "the body is larger than {} bytes; nothing was stored",
-                        crate::MAX_BODY_BYTES
-                    ),
-                )
-            } else {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "unreadable-body",
-                    "Unreadable body",
-                    "the body could not be read (cut short?); nothing was stored",
-                )
-            }
-        })?;
+        check_json(req.headers())?;
+        let bytes = read(req, state).await?;
         parse(&bytes).map(Body)
+    }
+}
+
+/// A JSON request body that may be left out: an empty body (with any content type, or none)
+/// is `T::default()`; anything else is read as [`Body`] reads it.
+#[derive(Debug)]
+pub struct OptionalBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<OptionalBody<T>, Problem> {
+        let json = check_json(req.headers());
+        let bytes = read(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalBody(T::default()));
+        }
+        json?;
+        parse(&bytes).map(OptionalBody)
+    }
+}
+
+/// The body's bytes; one too large or cut short is a problem.
+async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        let status = e.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                status,
+                "too-large",
+                "Body too large",
+                format!(
+                    "the body is larger than {} bytes; nothing was stored",
+                    crate::MAX_BODY_BYTES
+                ),
+            )
+        } else {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "Unreadable body",
+                "the body could not be read (cut short?); nothing was stored",
+            )
+        }
+    })
+}
+
+/// `Ok` when the request says its body is JSON (`application/json` or `application/…+json`),
+/// else a `415` problem.
+fn check_json(headers: &axum::http::HeaderMap) -> Result<(), Problem> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| {
+            let v = v.trim();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if json {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ))
     }
 }
 

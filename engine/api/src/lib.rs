@@ -117,6 +117,10 @@ pub struct Api {
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
     /// Each key's rate limit in this process (`None`: no limit).
     pub(crate) limits: Option<std::sync::Arc<limits::RateLimits>>,
+    /// Held while a subject is exported, erased or has consent withdrawn: one such request at
+    /// a time per process, so two erasures of one subject never both record it, and their
+    /// read-model catch-ups never race each other.
+    subjects: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Api {
@@ -146,6 +150,7 @@ impl Api {
                 views: Default::default(),
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
+                subjects: Default::default(),
             },
             writer,
         )
@@ -222,7 +227,8 @@ impl Api {
     tags(
         (name = "operations", description = "Health and readiness"),
         (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
-        (name = "leads", description = "Leads and their status changes (scope ingest)"),
+        (name = "leads", description = "Leads and their status changes (scope ingest); one lead without its personal fields (scope read)"),
+        (name = "subjects", description = "GDPR requests about a data subject: find them by email or phone, export, erase, withdraw consent (scope admin; withdrawing consent also ingest)"),
         (name = "events", description = "The event log, paged or as it grows (scope read)"),
         (name = "campaigns", description = "Campaigns and why they are as they are (scope read)"),
         (name = "audit", description = "The hash chain (scope read)"),
@@ -273,6 +279,11 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
             routes::teams::put_member,
             routes::teams::remove_member
         ))
+        .routes(routes!(routes::subjects::lead))
+        .routes(routes!(routes::subjects::lookup))
+        .routes(routes!(routes::subjects::export))
+        .routes(routes!(routes::subjects::erase))
+        .routes(routes!(routes::subjects::withdraw_consent))
         .split_for_parts()
 }
 

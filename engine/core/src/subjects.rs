@@ -66,6 +66,16 @@ pub async fn export(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<SubjectExport> {
+    export_as(engine, subject_id, &Metadata::actor(actor), now).await
+}
+
+/// [`export`], the request recorded with `metadata` (an HTTP request's actor and trace id).
+pub async fn export_as(
+    engine: &Engine,
+    subject_id: &str,
+    metadata: &Metadata,
+    now: DateTime<Utc>,
+) -> Result<SubjectExport> {
     let views = catch_up(&engine.store).await?;
     let Some(doc) = views.subject_index.get(subject_id) else {
         return Err(Error::NotFound(format!(
@@ -111,7 +121,7 @@ pub async fn export(
                 request_id: uuid::Uuid::now_v7().to_string(),
                 at: now,
             },
-            &Metadata::actor(actor),
+            metadata,
         )
         .await?;
     Ok(export)
@@ -137,6 +147,16 @@ pub async fn erase(
     engine: &Engine,
     subject_id: &str,
     actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ErasureReport> {
+    erase_as(engine, subject_id, &Metadata::actor(actor), now).await
+}
+
+/// [`erase`], the erasure recorded with `metadata` (an HTTP request's actor and trace id).
+pub async fn erase_as(
+    engine: &Engine,
+    subject_id: &str,
+    metadata: &Metadata,
     now: DateTime<Utc>,
 ) -> Result<ErasureReport> {
     let views = catch_up(&engine.store).await?;
@@ -174,7 +194,7 @@ pub async fn erase(
                     purposes: destroyed.clone(),
                     at: now,
                 },
-                &Metadata::actor(actor),
+                metadata,
             )
             .await?;
         catch_up(&engine.store).await?;
