@@ -82,6 +82,13 @@ async fn campaigns_are_listed_read_and_explained() {
         )
         .await;
         assert_ne!(now, then, "{dialect:?}: the past is explained as it was");
+        let at = json(
+            &s,
+            &read,
+            &format!("/v1/campaigns/1234567890/1001/explain?at={enabled_at}"),
+        )
+        .await;
+        assert_eq!(at, then, "at is as_of");
         assert!(then.to_string().contains("nabled"), "{then}");
 
         problem(get(&s, &read, "/v1/campaigns/1234567890/9").await, 404).await;

@@ -83,6 +83,15 @@ impl Client<'_> {
             .unwrap()
     }
 
+    async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.s.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn ok(&self, r: reqwest::Response) -> Value {
         let status = r.status();
         let text = r.text().await.unwrap();
@@ -214,7 +223,7 @@ async fn a_person_is_found_exported_withdrawn_and_erased_on_both_backends() {
         // Consent withdrawn: both leads' consents, by a key that sends leads.
         let r = website
             .post(
-                &format!("/v1/subjects/{subject}/withdraw-consent"),
+                &format!("/v1/subjects/{subject}/consent/withdraw"),
                 &json!({"reason": "unsubscribed by email"}),
             )
             .await;
@@ -234,7 +243,7 @@ async fn a_person_is_found_exported_withdrawn_and_erased_on_both_backends() {
         // Again, with no body: nothing more to withdraw.
         let r = website
             .http
-            .post(s.url(&format!("/v1/subjects/{subject}/withdraw-consent")))
+            .post(s.url(&format!("/v1/subjects/{subject}/consent/withdraw")))
             .bearer_auth(&website.key)
             .send()
             .await
@@ -245,9 +254,7 @@ async fn a_person_is_found_exported_withdrawn_and_erased_on_both_backends() {
         assert_eq!(events(&s, Some("ConsentWithdrawn")).await.len(), 2);
 
         // Erased.
-        let r = admin
-            .post(&format!("/v1/subjects/{subject}/erase"), &json!({}))
-            .await;
+        let r = admin.delete(&format!("/v1/subjects/{subject}")).await;
         let erased = admin.ok(r).await;
         assert_eq!(erased["already_erased"], false, "{erased}");
         assert!(!erased["keys_destroyed"].as_array().unwrap().is_empty());
@@ -257,9 +264,7 @@ async fn a_person_is_found_exported_withdrawn_and_erased_on_both_backends() {
         assert_eq!(recorded.len(), 1);
         assert_eq!(metadata(&recorded[0])["trace_id"], erased["trace_id"]);
         // Again: 200, nothing more recorded.
-        let r = admin
-            .post(&format!("/v1/subjects/{subject}/erase"), &json!({}))
-            .await;
+        let r = admin.delete(&format!("/v1/subjects/{subject}")).await;
         let twice = admin.ok(r).await;
         assert_eq!(twice["already_erased"], true);
         assert_eq!(twice["fingerprints_deleted"], 0);
@@ -346,16 +351,10 @@ async fn scopes_and_projects_keep_subjects_apart() {
         403,
     )
     .await;
-    problem(
-        website
-            .post(&format!("/v1/subjects/{mine}/erase"), &json!({}))
-            .await,
-        403,
-    )
-    .await;
+    problem(website.delete(&format!("/v1/subjects/{mine}")).await, 403).await;
     problem(
         reader
-            .post(&format!("/v1/subjects/{mine}/withdraw-consent"), &json!({}))
+            .post(&format!("/v1/subjects/{mine}/consent/withdraw"), &json!({}))
             .await,
         403,
     )
@@ -370,14 +369,13 @@ async fn scopes_and_projects_keep_subjects_apart() {
         let p = problem(acme.get(&path).await, 404).await;
         assert!(!holds(p.to_string().as_bytes(), EMAIL));
     }
-    for action in ["erase", "withdraw-consent"] {
-        problem(
-            acme.post(&format!("/v1/subjects/{mine}/{action}"), &json!({}))
-                .await,
-            404,
-        )
-        .await;
-    }
+    problem(acme.delete(&format!("/v1/subjects/{mine}")).await, 404).await;
+    problem(
+        acme.post(&format!("/v1/subjects/{mine}/consent/withdraw"), &json!({}))
+            .await,
+        404,
+    )
+    .await;
     problem(
         admin.get(&format!("/v1/subjects/{theirs}/export")).await,
         404,
@@ -427,7 +425,7 @@ async fn scopes_and_projects_keep_subjects_apart() {
     let p = problem(
         admin
             .post(
-                &format!("/v1/subjects/{mine}/withdraw-consent"),
+                &format!("/v1/subjects/{mine}/consent/withdraw"),
                 &json!({"reason": "x".repeat(501)}),
             )
             .await,
@@ -438,7 +436,7 @@ async fn scopes_and_projects_keep_subjects_apart() {
     let p = problem(
         admin
             .post(
-                &format!("/v1/subjects/{mine}/withdraw-consent"),
+                &format!("/v1/subjects/{mine}/consent/withdraw"),
                 &json!({"because": "no"}),
             )
             .await,
@@ -478,9 +476,7 @@ async fn a_blocked_lead_shows_why_and_its_subject_can_be_erased() {
     assert_eq!(view["status"], Value::Null);
     let subject = view["subject_id"].as_str().unwrap();
     let erased = admin
-        .ok(admin
-            .post(&format!("/v1/subjects/{subject}/erase"), &json!({}))
-            .await)
+        .ok(admin.delete(&format!("/v1/subjects/{subject}")).await)
         .await;
     assert_eq!(erased["already_erased"], false);
     let export = admin
@@ -499,8 +495,8 @@ async fn openapi_lists_the_subject_endpoints() {
         ("/v1/subjects/lookup", "post"),
         ("/v1/leads/{id}", "get"),
         ("/v1/subjects/{subject_id}/export", "get"),
-        ("/v1/subjects/{subject_id}/erase", "post"),
-        ("/v1/subjects/{subject_id}/withdraw-consent", "post"),
+        ("/v1/subjects/{subject_id}", "delete"),
+        ("/v1/subjects/{subject_id}/consent/withdraw", "post"),
     ] {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -513,4 +509,47 @@ async fn openapi_lists_the_subject_endpoints() {
         .unwrap()
         .iter()
         .any(|t| t["name"] == "subjects"));
+}
+
+#[tokio::test]
+async fn another_projects_subjects_are_named_bare_and_served_to_it() {
+    let s = start_with(Dialect::Sqlite, settings()).await;
+    let site = client(&s, "acme", "website", &[Scope::Ingest]).await;
+    let admin = client(&s, "acme", "privacy", &[Scope::Admin]).await;
+    let r = site
+        .post(
+            "/v1/leads",
+            &lead("a-1", "ann@example.org", "+31 20 123 4567"),
+        )
+        .await;
+    site.ok(r).await;
+    let found = admin
+        .ok(admin
+            .post("/v1/subjects/lookup", &json!({"email": "ANN@example.org"}))
+            .await)
+        .await;
+    let subject = found["subjects"][0]["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!subject.contains('/'), "named bare: {subject}");
+    assert_eq!(found["subjects"][0]["lead_id"], "a-1");
+    let view = admin.ok(admin.get("/v1/leads/a-1").await).await;
+    assert_eq!(view["subject_id"], subject.as_str());
+    let export = admin
+        .ok(admin.get(&format!("/v1/subjects/{subject}/export")).await)
+        .await;
+    assert_eq!(export["subject_id"], subject.as_str());
+    assert!(export.to_string().contains("ann@example.org"));
+    let erased = admin
+        .ok(admin.delete(&format!("/v1/subjects/{subject}")).await)
+        .await;
+    assert_eq!(erased["already_erased"], false);
+    // The default project does not see it.
+    let other = client(&s, "default", "privacy", &[Scope::Admin]).await;
+    problem(
+        other.get(&format!("/v1/subjects/{subject}/export")).await,
+        404,
+    )
+    .await;
 }

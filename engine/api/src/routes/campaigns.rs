@@ -140,6 +140,8 @@ pub async fn one(
 pub struct ExplainQuery {
     /// As of this event time (RFC 3339 or a date) or log position (digits) [default: now].
     pub as_of: Option<String>,
+    /// The same as `as_of` (what `leadorch explain --at` calls it).
+    pub at: Option<String>,
     /// Only what the log held at this recorded time (RFC 3339 or a date).
     pub known_at: Option<String>,
 }
@@ -169,12 +171,20 @@ pub async fn explain(
     if caller.project != "default" {
         return Err(Problem::not_found(format!("no campaign {id}")));
     }
-    let point = q
-        .as_of
-        .as_deref()
-        .map(|s| Point::parse("as_of", s))
+    let (field, when) = match (&q.as_of, &q.at) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::invalid(
+                "at",
+                "give as_of or at (they are the same), not both",
+            ))
+        }
+        (Some(v), None) => ("as_of", Some(v)),
+        (None, v) => ("at", v.as_ref()),
+    };
+    let point = when
+        .map(|s| Point::parse(field, s))
         .transpose()
-        .map_err(|e| Problem::invalid("as_of", e))?;
+        .map_err(|e| Problem::invalid(field, e))?;
     let known = q
         .known_at
         .as_deref()

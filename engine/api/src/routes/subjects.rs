@@ -11,9 +11,9 @@
 //! - `GET /v1/leads/{id}` (scope `read`): the lead's funnel facts and its `subject_id`.
 //! - `GET /v1/subjects/{subject_id}/export` (scope `admin`): everything held about the
 //!   subject, personal fields opened, as a JSON attachment; the request is recorded.
-//! - `POST /v1/subjects/{subject_id}/erase` (scope `admin`): the subject's keys destroyed and
+//! - `DELETE /v1/subjects/{subject_id}` (scope `admin`): the subject's keys destroyed and
 //!   their fingerprints deleted; erasing again answers what is left to do (nothing).
-//! - `POST /v1/subjects/{subject_id}/withdraw-consent` (scope `ingest`, or `admin`): every
+//! - `POST /v1/subjects/{subject_id}/consent/withdraw` (scope `ingest`, or `admin`): every
 //!   consent of the subject not yet withdrawn is withdrawn.
 //!
 //! A subject belongs to a project through its leads: one whose lead streams are not all the
@@ -133,11 +133,11 @@ pub async fn lookup(
         let kind = m.kind.as_str().to_string();
         match subjects
             .iter_mut()
-            .find(|s| s.subject_id == m.subject_id && s.lead_id == lead_id)
+            .find(|s| s.subject_id == bare(&caller.project, &m.subject_id) && s.lead_id == lead_id)
         {
             Some(found) => found.matched.push(kind),
             None => subjects.push(SubjectMatch {
-                subject_id: m.subject_id,
+                subject_id: bare(&caller.project, &m.subject_id),
                 lead_id,
                 matched: vec![kind],
             }),
@@ -336,7 +336,7 @@ pub async fn lead(
         duplicate_of,
         blocked: blocked.map(|b| b.as_str().to_string()),
         status: state.status().map(|s| s.as_str().to_string()),
-        subject_id: state.subject_id().map(str::to_string),
+        subject_id: state.subject_id().map(|id| bare(&caller.project, id)),
         consent_id: state.consent_id().map(str::to_string),
         received_at: state.received_at(),
         updated_at: state.updated_at(),
@@ -425,15 +425,17 @@ pub async fn export(
 ) -> Result<Response, Problem> {
     caller.need(Scope::Admin)?;
     check_subject_id(&subject_id)?;
+    // Another project's subjects carry its prefix, like its leads; callers name them bare.
+    let stored = scoped(&caller.project, &subject_id);
     let _one_at_a_time = api.subjects.lock().await;
-    owned(&api, &caller.project, &subject_id).await?;
+    owned(&api, &caller.project, &stored).await?;
     let (trace_id, metadata) = traced(&caller);
-    let export = subjects::export_as(&api.engine, &subject_id, &metadata, Utc::now())
+    let export = subjects::export_as(&api.engine, &stored, &metadata, Utc::now())
         .await
         .map_err(|e| core_problem(&e, &subject_id))?;
     let answer = ExportAnswer {
         format: export.format.to_string(),
-        subject_id: export.subject_id,
+        subject_id: bare(&caller.project, &export.subject_id),
         exported_at: export.exported_at,
         erased: export.erased,
         readable_purposes: export
@@ -500,7 +502,7 @@ pub struct ErasureAnswer {
 /// erasure is recorded (`SubjectErased`). Erasing an erased subject again is `200` with
 /// `already_erased: true` (and destroys any key made since). Only a subject whose leads are
 /// this project's is erased; any other is `404`.
-#[utoipa::path(post, path = "/v1/subjects/{subject_id}/erase", tag = "subjects",
+#[utoipa::path(delete, path = "/v1/subjects/{subject_id}", tag = "subjects",
     params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)")),
     responses(
         (status = 200, description = "Erased (now or before)", body = ErasureAnswer),
@@ -517,14 +519,16 @@ pub async fn erase(
 ) -> Result<Json<ErasureAnswer>, Problem> {
     caller.need(Scope::Admin)?;
     check_subject_id(&subject_id)?;
+    // Another project's subjects carry its prefix, like its leads; callers name them bare.
+    let stored = scoped(&caller.project, &subject_id);
     let _one_at_a_time = api.subjects.lock().await;
-    owned(&api, &caller.project, &subject_id).await?;
+    owned(&api, &caller.project, &stored).await?;
     let (trace_id, metadata) = traced(&caller);
-    let report = subjects::erase_as(&api.engine, &subject_id, &metadata, Utc::now())
+    let report = subjects::erase_as(&api.engine, &stored, &metadata, Utc::now())
         .await
         .map_err(|e| core_problem(&e, &subject_id))?;
     Ok(Json(ErasureAnswer {
-        subject_id: report.subject_id,
+        subject_id: bare(&caller.project, &report.subject_id),
         keys_destroyed: report
             .keys_destroyed
             .iter()
@@ -570,7 +574,7 @@ const MAX_REASON: usize = 500;
 /// nothing (`withdrawn` empty, the consents in `already_withdrawn`). Needs the `ingest` scope
 /// (the systems that hear an opt-out are the ones that send leads) or `admin`. Only a subject
 /// whose leads are this project's; any other is `404`.
-#[utoipa::path(post, path = "/v1/subjects/{subject_id}/withdraw-consent", tag = "subjects",
+#[utoipa::path(post, path = "/v1/subjects/{subject_id}/consent/withdraw", tag = "subjects",
     params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)")),
     request_body(content = Option<WithdrawRequest>, description = "May be left out"),
     responses(
@@ -590,6 +594,8 @@ pub async fn withdraw_consent(
 ) -> Result<Json<WithdrawAnswer>, Problem> {
     caller.need(Scope::Ingest)?;
     check_subject_id(&subject_id)?;
+    // Another project's subjects carry its prefix, like its leads; callers name them bare.
+    let stored = scoped(&caller.project, &subject_id);
     let reason = match request.reason.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(r) if r.chars().count() > MAX_REASON || r.chars().any(char::is_control) => {
@@ -601,10 +607,10 @@ pub async fn withdraw_consent(
         Some(r) => Some(r.to_string()),
     };
     let _one_at_a_time = api.subjects.lock().await;
-    let views = owned(&api, &caller.project, &subject_id).await?;
+    let views = owned(&api, &caller.project, &stored).await?;
     let consents: Vec<String> = views
         .subject_index
-        .get(&subject_id)
+        .get(&stored)
         .map(|doc| of_type(doc, CONSENT).map(str::to_string).collect())
         .unwrap_or_default();
     let (trace_id, metadata) = traced(&caller);
