@@ -171,6 +171,14 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
             .map_err(|e| {
                 let field = e.path().to_string();
                 let message = e.into_inner().to_string();
+                // A missing parameter is named in the message, the path pointing at the whole.
+                let field = match message
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                {
+                    Some(named) if field == "." => named.to_string(),
+                    _ => field,
+                };
                 let p = Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-parameter",

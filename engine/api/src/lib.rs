@@ -273,6 +273,8 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::campaigns::explain))
         .routes(routes!(routes::campaigns::verify))
         .routes(routes!(routes::capacity::history))
+        .routes(routes!(routes::history::evaluations))
+        .routes(routes!(routes::history::replay))
         .routes(routes!(routes::teams::list))
         .routes(routes!(routes::teams::show, routes::teams::set))
         .routes(routes!(

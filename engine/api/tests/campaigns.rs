@@ -167,3 +167,90 @@ async fn a_teams_capacity_over_time_and_the_chain_check() {
     assert_eq!(check["events"], 3);
     problem(get(&s, &crm, "/v1/audit/verify").await, 403).await;
 }
+
+#[tokio::test]
+async fn evaluations_last_changes_and_the_past_are_read_back() {
+    use leadorch_domain::campaign::CampaignChange;
+    use leadorch_domain::evaluation::{EvaluationRecord, RequestedChange};
+    use leadorch_domain::{Evaluation, EvaluationCommand};
+
+    let s = start_on(Dialect::Sqlite).await;
+    let read = s.key("dash", &[Scope::Read]).await;
+    observe(&s, CampaignStatus::Enabled, 0).await;
+    let before = s.engine.store.log.head().await.unwrap().position;
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 10, 0).unwrap();
+    let record = EvaluationRecord {
+        trigger: "capacity_changed".into(),
+        log_position: before,
+        facts_digest: "0".repeat(64),
+        facts: json!({"campaigns": {"1234567890/1001": {"status": "enabled"}}}),
+        rules: vec![],
+        resolution: json!({}),
+        changes: vec![RequestedChange {
+            campaign: "1234567890/1001".into(),
+            change_id: "c-1".into(),
+            rule_id: "capacity_gate".into(),
+            action: "pause".into(),
+        }],
+        engine_version: "test".into(),
+        rhai_version: "test".into(),
+        lib_digest: "0".repeat(64),
+        duration_us: 1,
+        at,
+        google_account: None,
+    };
+    s.engine
+        .execute::<Evaluation>(
+            "ev-1",
+            EvaluationCommand::Record(Box::new(record)),
+            &Metadata::actor("daemon"),
+        )
+        .await
+        .unwrap();
+    s.engine
+        .execute::<Campaign>(
+            "1234567890/1001",
+            CampaignCommand::RequestChange {
+                change_id: "c-1".into(),
+                change: CampaignChange::Pause,
+                reason: "team sales-nl is full".into(),
+                decision_ref: Some("ev-1".into()),
+                google_account: None,
+                at,
+            },
+            &Metadata::actor("daemon"),
+        )
+        .await
+        .unwrap();
+
+    let one = json(&s, &read, "/v1/campaigns/1234567890/1001").await;
+    let change = &one["last_change"];
+    assert_eq!(change["change_id"], "c-1", "{one}");
+    assert_eq!(change["reason"], "team sales-nl is full");
+    assert_eq!(change["decision_ref"], "ev-1");
+    assert_eq!(change["state"], "requested");
+    assert_eq!(one["pending_changes"], 1);
+
+    let evs = json(&s, &read, "/v1/evaluations").await;
+    assert_eq!(evs["items"].as_array().unwrap().len(), 1, "{evs}");
+    assert_eq!(evs["items"][0]["id"], "ev-1");
+    assert_eq!(evs["items"][0]["evaluation"]["trigger"], "capacity_changed");
+    assert_eq!(
+        evs["items"][0]["evaluation"]["changes"][0]["rule_id"],
+        "capacity_gate"
+    );
+    let named = json(&s, &read, "/v1/evaluations?campaign=1234567890/1001").await;
+    assert_eq!(named["items"].as_array().unwrap().len(), 1);
+    let other = json(&s, &read, "/v1/evaluations?campaign=1234567890/9").await;
+    assert_eq!(other["items"], json!([]));
+
+    // As it was before the change was asked for: no change then.
+    let then = json(&s, &read, &format!("/v1/replay?at={before}")).await;
+    assert_eq!(then["position"], before);
+    assert_eq!(then["campaigns"][0]["id"], "1234567890/1001");
+    assert_eq!(then["campaigns"][0]["last_change"], Value::Null, "{then}");
+    let now = json(&s, &read, "/v1/replay?at=2100-01-01").await;
+    assert_eq!(now["campaigns"][0]["last_change"]["change_id"], "c-1");
+    let p = problem(get(&s, &read, "/v1/replay").await, 422).await;
+    assert_eq!(p["field"], "at");
+}

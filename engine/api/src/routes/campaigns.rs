@@ -23,6 +23,51 @@ use crate::problem::from_engine;
 use crate::routes::time_text;
 use crate::{Api, Problem};
 
+/// A change the engine requested for a campaign.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct LastChange {
+    /// Its id in the campaign's stream.
+    pub change_id: String,
+    /// The change (`{"SetStatus": "paused"}`, a budget, …).
+    #[schema(value_type = Object)]
+    pub change: Value,
+    /// Why (the rule's reason; empty when its Google account was forgotten).
+    pub reason: String,
+    /// The evaluation that decided it (`GET /v1/evaluations`); `null` for a change made by
+    /// hand.
+    pub decision_ref: Option<String>,
+    /// When it was requested.
+    pub requested_at: DateTime<Utc>,
+    /// `requested`, `applied` or `failed`.
+    pub state: String,
+    /// When it was applied or failed.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// What Google Ads or the executor reported, when it failed.
+    pub error: Option<String>,
+}
+
+fn last_change(state: &Campaign) -> Option<LastChange> {
+    use leadorch_domain::campaign::ChangeState;
+    let (id, record) = state
+        .changes()
+        .max_by_key(|(id, r)| (r.requested_at, id.to_string()))?;
+    let (name, ended_at, error) = match &record.state {
+        ChangeState::Requested => ("requested", None, None),
+        ChangeState::Applied { at } => ("applied", Some(*at), None),
+        ChangeState::Failed { error, at, .. } => ("failed", Some(*at), Some(error.clone())),
+    };
+    Some(LastChange {
+        change_id: id.to_string(),
+        change: serde_json::to_value(&record.change).unwrap_or(Value::Null),
+        reason: record.reason.clone(),
+        decision_ref: record.decision_ref.clone(),
+        requested_at: record.requested_at,
+        state: name.into(),
+        ended_at,
+        error,
+    })
+}
+
 /// A campaign as the engine knows it now.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CampaignView {
@@ -49,11 +94,15 @@ pub struct CampaignView {
     pub manual_hold_until: Option<DateTime<Utc>>,
     /// Changes decided and not yet applied (or failed).
     pub pending_changes: usize,
+    /// The last change the engine requested: what, why, by which evaluation, and how it
+    /// ended; `null` when none was.
+    pub last_change: Option<LastChange>,
     /// When its last event was recorded (RFC 3339).
     pub updated_at: String,
 }
 
-fn view(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option<CampaignView> {
+/// The view of a campaign's state.
+pub fn view_of(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option<CampaignView> {
     let snapshot = state.snapshot()?;
     let facts = leadorch_config::FactSettings {
         default_team: api.settings.default_team.clone(),
@@ -74,6 +123,7 @@ fn view(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option<Campai
         last_observed_at: state.last_observed_at(),
         manual_hold_until: state.manual_override_until(),
         pending_changes: state.pending_changes().count(),
+        last_change: last_change(state),
         updated_at: time_text(updated_at),
     })
 }
@@ -99,7 +149,7 @@ pub async fn list(
         views
             .campaigns
             .iter()
-            .filter_map(|(id, doc)| view(&api, id, &doc.state, doc.updated_at))
+            .filter_map(|(id, doc)| view_of(&api, id, &doc.state, doc.updated_at))
             .collect(),
     ))
 }
@@ -128,7 +178,7 @@ pub async fn one(
     }
     let views = api.views().await.map_err(|e| from_engine(&e))?;
     let doc = views.campaigns.get(&id).ok_or_else(missing)?;
-    view(&api, &id, &doc.state, doc.updated_at)
+    view_of(&api, &id, &doc.state, doc.updated_at)
         .map(Json)
         .ok_or_else(missing)
 }

@@ -69,6 +69,11 @@ impl Campaign {
         self.changes.get(change_id)
     }
 
+    /// Every change the engine requested, by id.
+    pub fn changes(&self) -> impl Iterator<Item = (&str, &ChangeRecord)> {
+        self.changes.iter().map(|(id, c)| (id.as_str(), c))
+    }
+
     /// Changes still waiting to be applied, by id.
     pub fn pending_changes(&self) -> impl Iterator<Item = (&str, &ChangeRecord)> {
         self.changes

@@ -1,0 +1,274 @@
+//! The engine's decisions and the past (scope `read`): `GET /v1/evaluations` (each evaluation
+//! with the facts its rules saw, their runs, the arbiter's resolution and the changes it
+//! asked for) and `GET /v1/replay` (campaigns, teams and rules as they were at a moment).
+//! Both belong to the `default` project, like campaigns and rules (ADR 0022 step 6).
+
+use axum::extract::State;
+use axum::Json;
+use chrono::SecondsFormat;
+use leadorch_core::time_travel::{parse_time, AsOf, Point};
+use leadorch_store::{EventFilter, Reveal};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::body::Params;
+use crate::keys::Scope;
+use crate::problem::from_engine;
+use crate::routes::campaigns::CampaignView;
+use crate::routes::Page;
+use crate::{Api, Problem};
+
+/// Which evaluations.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EvaluationQuery {
+    /// Only evaluations after this log position [default: 0].
+    pub after: Option<u64>,
+    /// At most this many (1 to 200) [default: 50].
+    pub limit: Option<u64>,
+    /// Only evaluations whose facts or changes name this campaign (`<customer>/<campaign>`).
+    pub campaign: Option<String>,
+}
+
+/// One recorded evaluation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationView {
+    /// Its log position.
+    pub position: u64,
+    /// Its id (what a change's `decision_ref` names).
+    pub id: String,
+    /// When it was recorded (RFC 3339).
+    pub recorded_at: String,
+    /// The evaluation: trigger, time, facts, each rule's run, the resolution, the changes.
+    #[schema(value_type = Object)]
+    pub evaluation: Value,
+}
+
+/// Evaluations in log order, newest last.
+#[utoipa::path(get, path = "/v1/evaluations", tag = "campaigns",
+    params(EvaluationQuery),
+    responses(
+        (status = 200, description = "Evaluations after `after`; `next` is the `after` of the next page", body = Page<EvaluationView>),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn evaluations(
+    State(api): State<Api>,
+    caller: Caller,
+    Params(q): Params<EvaluationQuery>,
+) -> Result<Json<Page<EvaluationView>>, Problem> {
+    caller.need(Scope::Read)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::invalid(
+            "limit",
+            format!("limit is 1 to 200, not {limit}"),
+        ));
+    }
+    if caller.project != "default" {
+        return Ok(Json(Page {
+            items: Vec::new(),
+            next: None,
+        }));
+    }
+    let store = &api.engine.store;
+    // The operator's own campaign facts: opened as `leadorch explain` opens them.
+    let mut decoder = store.codec.decoder(Reveal::Decrypt);
+    let wanted = q.campaign.as_ref().map(|c| format!("\"{c}\""));
+    let mut items = Vec::new();
+    let mut after = q.after.unwrap_or(0);
+    let mut scanned = 0u64;
+    loop {
+        let page = store
+            .log
+            .list(&EventFilter {
+                stream: None,
+                event_type: Some("EvaluationRecorded".into()),
+                after,
+                until: None,
+                limit: Some(limit.max(100)),
+            })
+            .await
+            .map_err(|e| Problem::from_store(&e))?;
+        let full = page.len() as u64 == limit.max(100);
+        for rec in &page {
+            after = rec.position;
+            scanned += 1;
+            let data = decoder
+                .payload(rec)
+                .await
+                .map_err(|e| Problem::from_store(&e))?;
+            let evaluation = data.get("EvaluationRecorded").cloned().unwrap_or(data);
+            if let Some(w) = &wanted {
+                let names = |k: &str| {
+                    evaluation
+                        .get(k)
+                        .is_some_and(|v| v.to_string().contains(w.as_str()))
+                };
+                if !names("facts") && !names("changes") {
+                    continue;
+                }
+            }
+            items.push(EvaluationView {
+                position: rec.position,
+                id: rec
+                    .stream_id
+                    .strip_prefix("evaluation:")
+                    .unwrap_or(&rec.stream_id)
+                    .to_string(),
+                recorded_at: rec
+                    .recorded_at_utc()
+                    .to_rfc3339_opts(SecondsFormat::Micros, true),
+                evaluation,
+            });
+            if items.len() as u64 == limit {
+                return Ok(Json(Page {
+                    items,
+                    next: Some(after.to_string()),
+                }));
+            }
+        }
+        if !full {
+            return Ok(Json(Page { items, next: None }));
+        }
+        if scanned >= 10_000 {
+            return Ok(Json(Page {
+                items,
+                next: Some(after.to_string()),
+            }));
+        }
+    }
+}
+
+/// Which moment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReplayQuery {
+    /// As of this event time (RFC 3339 or a date) or log position (digits).
+    pub at: String,
+    /// Only what the log held at this recorded time (RFC 3339 or a date).
+    pub known_at: Option<String>,
+}
+
+/// A team's capacity as it was.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamThen {
+    /// The team.
+    pub team: String,
+    /// Agents available.
+    pub agents_available: u32,
+    /// Open leads.
+    pub open_leads: u32,
+    /// The maximum of open leads.
+    pub max_open_leads: u32,
+    /// When the reading was taken.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A rule as it was.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleThen {
+    /// The rule.
+    pub id: String,
+    /// Its version then.
+    pub version: u32,
+    /// Whether it could act then.
+    pub enabled: bool,
+}
+
+/// The state at a moment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Replay {
+    /// What was folded: the view's description (`as of … (position N)`).
+    pub view: String,
+    /// The last log position folded in.
+    pub position: u64,
+    /// Campaigns then.
+    pub campaigns: Vec<CampaignView>,
+    /// Teams' capacity then.
+    pub teams: Vec<TeamThen>,
+    /// Rules then.
+    pub rules: Vec<RuleThen>,
+}
+
+/// Campaigns, teams' capacity and rules as they were at a moment (event time or position),
+/// folded from the log in memory; nothing is saved. Takes as long as the log up to then.
+#[utoipa::path(get, path = "/v1/replay", tag = "campaigns",
+    params(ReplayQuery),
+    responses(
+        (status = 200, description = "The state then", body = Replay),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "at or known_at is not a time or position", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn replay(
+    State(api): State<Api>,
+    caller: Caller,
+    Params(q): Params<ReplayQuery>,
+) -> Result<Json<Replay>, Problem> {
+    caller.need(Scope::Read)?;
+    let point = Point::parse("at", &q.at).map_err(|e| Problem::invalid("at", e))?;
+    let known = q
+        .known_at
+        .as_deref()
+        .map(|s| parse_time("known_at", s))
+        .transpose()
+        .map_err(|e| Problem::invalid("known_at", e))?;
+    let view = AsOf::resolve(&api.engine.store.log, Some(point), known)
+        .await
+        .map_err(|e| from_engine(&e))?;
+    let p = leadorch_core::projection::as_of_view(&api.engine.store, &view, &mut |_| {})
+        .await
+        .map_err(|e| from_engine(&e))?;
+    let mine = caller.project == "default";
+    let campaigns = if mine {
+        p.campaigns
+            .iter()
+            .filter_map(|(id, doc)| {
+                crate::routes::campaigns::view_of(&api, id, &doc.state, doc.updated_at)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let teams = p
+        .capacity
+        .iter()
+        .filter_map(|(team, doc)| {
+            let bare = crate::ids::unscoped(&caller.project, team)?;
+            Some(TeamThen {
+                team: bare.to_string(),
+                agents_available: doc.state.agents_available(),
+                open_leads: doc.state.open_leads(),
+                max_open_leads: doc.state.max_open_leads(),
+                at: doc.state.recorded_at(),
+            })
+        })
+        .collect();
+    let rules = if mine {
+        p.rules
+            .iter()
+            .map(|(id, doc)| RuleThen {
+                id: id.clone(),
+                version: doc.state.current().map(|v| v.version).unwrap_or(0),
+                enabled: doc.state.is_enabled(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Json(Replay {
+        view: view.describe(),
+        position: p.position,
+        campaigns,
+        teams,
+        rules,
+    }))
+}
