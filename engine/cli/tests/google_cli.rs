@@ -537,3 +537,118 @@ async fn capacity_pushed_over_http_pauses_a_gated_campaign_on_google() {
         .any(|l| l.contains("NL Gated: pause (capacity_gate"));
     assert!(pause_line, "{seen:#?} {rest:#?}");
 }
+
+/// Leads over HTTP fill a team whose capacity comes from its leads; the daemon (the same
+/// process serving the API) pauses the team's capacity-gated campaign on the fake Google Ads.
+#[tokio::test]
+async fn leads_over_http_fill_a_team_and_the_daemon_pauses_its_gated_campaign() {
+    let s = Setup::new().await;
+    let mut gated = FakeCampaign::new(222, "NL Gated");
+    gated.labels = vec!["capacity-gated".into(), "team:sales-nl".into()];
+    s.ads.add_campaign(CUSTOMER, gated);
+    s.connect("ops").await;
+    let rule = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules/capacity_gate.rhai");
+    let (ok, _, err) = s.run(&["rules", "save", rule.to_str().unwrap(), "--enable"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = s.run(&[
+        "teams",
+        "set",
+        "sales-nl",
+        "--capacity-source",
+        "leads",
+        "--max-open-leads",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, key, err) = s.run(&["keys", "create", "--name", "website", "--scopes", "ingest"]);
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+    let config = s.dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n[intake]\ndefault_region = \"NL\"\n"),
+    )
+    .unwrap();
+
+    let mut child = s
+        .cmd(&[
+            "daemon",
+            "--adapter",
+            "google",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &str| loop {
+        if let Some(line) = seen.iter().find(|l: &&String| l.contains(what)) {
+            return line.clone();
+        }
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("no line with {what:?}; saw {seen:#?}"),
+        }
+    };
+    let api_line = wait_for("HTTP API on http://");
+    wait_for("leadorch daemon: leading");
+    let addr = api_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_string();
+
+    // Three people ask to be called: the team of three is full.
+    for n in 1..=3 {
+        let r = reqwest::Client::new()
+            .post(format!("http://{addr}/v1/leads"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({
+                "lead_id": format!("f-{n}"), "form_id": "contact", "team": "sales-nl",
+                "email": format!("person{n}@example.org"), "phone": format!("06 1234 000{n}"),
+                "consent": {"text": "I agree to be called", "at": "2026-12-01T10:00:00Z",
+                            "url": "https://example.org/contact"}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["outcome"], "accepted", "{v}");
+    }
+
+    let mut paused = false;
+    for _ in 0..1200 {
+        if s.ads.campaign(CUSTOMER, 222).unwrap().status == CampaignStatus::Paused {
+            paused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let _ = child.wait();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        paused,
+        "the gated campaign was not paused; daemon said {seen:#?} {rest:#?}"
+    );
+    assert_eq!(
+        s.ads.campaign(CUSTOMER, 111).unwrap().status,
+        CampaignStatus::Enabled
+    );
+    // The reading that did it was counted from the leads.
+    let (ok, out, err) = s.run(&["events", "list", "--type", "CapacityRecorded", "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(r#""source":"leads""#), "{out}");
+}
