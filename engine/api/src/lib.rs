@@ -111,8 +111,9 @@ pub struct Api {
     >,
     /// Open leads per team, for teams whose capacity comes from their leads.
     backlog: std::sync::Arc<tokio::sync::Mutex<backlog::Counted>>,
-    /// The read models, kept in memory and caught up from the log on use.
-    views: std::sync::Arc<tokio::sync::Mutex<Option<leadorch_core::projection::Projections>>>,
+    /// What rules see (campaigns with Google's data opened, teams, rules), kept in memory and
+    /// caught up from the log on use.
+    facts: std::sync::Arc<tokio::sync::Mutex<leadorch_evaluate::facts::FactsView>>,
     /// Set when the server stops: answers that never end (event streams) end.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
     /// Each key's rate limit in this process (`None`: no limit).
@@ -147,7 +148,7 @@ impl Api {
                 settings: std::sync::Arc::new(settings),
                 fingerprinters: Default::default(),
                 backlog: Default::default(),
-                views: Default::default(),
+                facts: Default::default(),
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
                 subjects: Default::default(),
@@ -173,25 +174,32 @@ impl Api {
         self.closing.subscribe()
     }
 
-    /// The read models, caught up to the log's head (loaded from the persisted ones the first
-    /// time). Holds a lock while the caller reads them: keep it short.
-    pub async fn views(
+    /// The facts view (campaigns with Google's data opened, teams' capacity, rules), caught
+    /// up to the log's head. Holds a lock while the caller reads it: keep it short.
+    pub async fn facts(
         &self,
     ) -> Result<
-        tokio::sync::MappedMutexGuard<'_, leadorch_core::projection::Projections>,
-        leadorch_core::Error,
+        tokio::sync::MutexGuard<'_, leadorch_evaluate::facts::FactsView>,
+        leadorch_evaluate::Error,
     > {
-        let mut guard = self.views.lock().await;
-        if guard.is_none() {
-            *guard =
-                Some(leadorch_core::projection::Projections::load(self.engine.store.db()).await?);
+        let mut view = self.facts.lock().await;
+        let mut decoder = self
+            .engine
+            .store
+            .codec
+            .decoder(leadorch_store::Reveal::Decrypt);
+        loop {
+            let page = self
+                .engine
+                .store
+                .log
+                .read_after(view.position, 5_000)
+                .await?;
+            if page.is_empty() {
+                return Ok(view);
+            }
+            view.fold_page(&mut decoder, &page).await?;
         }
-        if let Some(p) = guard.as_mut() {
-            p.fold_until(&self.engine.store, None, &mut |_| {}).await?;
-        }
-        Ok(tokio::sync::MutexGuard::map(guard, |g| {
-            g.get_or_insert_with(Default::default)
-        }))
     }
 
     /// The fingerprinter of `project` (its secret made on first use).

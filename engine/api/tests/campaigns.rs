@@ -12,6 +12,17 @@ use leadorch_store::{Dialect, Metadata};
 use serde_json::{json, Value};
 
 async fn observe(s: &Server, status: CampaignStatus, minute: i64) {
+    observe_via(s, status, minute, None).await
+}
+
+/// Observes the campaign as read through `google_account` (its data then sealed with the
+/// account's key, as the daemon records campaigns read from Google).
+async fn observe_via(
+    s: &Server,
+    status: CampaignStatus,
+    minute: i64,
+    google_account: Option<&str>,
+) {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() + Duration::minutes(minute);
     s.engine
         .execute::<Campaign>(
@@ -28,7 +39,7 @@ async fn observe(s: &Server, status: CampaignStatus, minute: i64) {
                     ad_schedule: vec![],
                 },
                 manual_hold: Duration::hours(4),
-                google_account: None,
+                google_account: google_account.map(str::to_string),
                 at,
             },
             &Metadata::actor("test"),
@@ -68,10 +79,13 @@ async fn campaigns_are_listed_read_and_explained() {
         assert_eq!(list[0]["team"], "sales-nl");
         assert_eq!(list[0]["daily_budget_micros"], 50_000_000);
 
-        // Paused outside the engine: the list follows the log.
-        observe(&s, CampaignStatus::Paused, 30).await;
+        // Paused outside the engine, read from Google (its data sealed with the account's
+        // key, as the daemon records it): the list follows the log and opens it.
+        observe_via(&s, CampaignStatus::Paused, 30, Some("ops")).await;
         let one = json(&s, &read, "/v1/campaigns/1234567890/1001").await;
-        assert_eq!(one["status"], "paused", "{dialect:?}");
+        assert_eq!(one["status"], "paused", "{dialect:?}: {one}");
+        assert_eq!(one["name"], "Brand NL");
+        assert_eq!(one["team"], "sales-nl");
 
         let now = json(&s, &read, "/v1/campaigns/1234567890/1001/explain").await;
         assert_eq!(now["campaign"], "1234567890/1001");

@@ -20,7 +20,6 @@ use crate::auth::Caller;
 use crate::body::Params;
 use crate::keys::Scope;
 use crate::problem::from_engine;
-use crate::routes::time_text;
 use crate::{Api, Problem};
 
 /// A change the engine requested for a campaign.
@@ -97,12 +96,10 @@ pub struct CampaignView {
     /// The last change the engine requested: what, why, by which evaluation, and how it
     /// ended; `null` when none was.
     pub last_change: Option<LastChange>,
-    /// When its last event was recorded (RFC 3339).
-    pub updated_at: String,
 }
 
 /// The view of a campaign's state.
-pub fn view_of(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option<CampaignView> {
+pub fn view_of(api: &Api, id: &str, state: &Campaign) -> Option<CampaignView> {
     let snapshot = state.snapshot()?;
     let facts = leadorch_config::FactSettings {
         default_team: api.settings.default_team.clone(),
@@ -124,7 +121,6 @@ pub fn view_of(api: &Api, id: &str, state: &Campaign, updated_at: i64) -> Option
         manual_hold_until: state.manual_override_until(),
         pending_changes: state.pending_changes().count(),
         last_change: last_change(state),
-        updated_at: time_text(updated_at),
     })
 }
 
@@ -144,12 +140,15 @@ pub async fn list(
     if caller.project != "default" {
         return Ok(Json(Vec::new()));
     }
-    let views = api.views().await.map_err(|e| from_engine(&e))?;
+    let facts = api
+        .facts()
+        .await
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
     Ok(Json(
-        views
+        facts
             .campaigns
             .iter()
-            .filter_map(|(id, doc)| view_of(&api, id, &doc.state, doc.updated_at))
+            .filter_map(|(id, entry)| view_of(&api, id, &entry.state))
             .collect(),
     ))
 }
@@ -176,9 +175,12 @@ pub async fn one(
     if caller.project != "default" {
         return Err(missing());
     }
-    let views = api.views().await.map_err(|e| from_engine(&e))?;
-    let doc = views.campaigns.get(&id).ok_or_else(missing)?;
-    view_of(&api, &id, &doc.state, doc.updated_at)
+    let facts = api
+        .facts()
+        .await
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
+    let entry = facts.campaigns.get(&id).ok_or_else(missing)?;
+    view_of(&api, &id, &entry.state)
         .map(Json)
         .ok_or_else(missing)
 }

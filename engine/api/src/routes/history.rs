@@ -224,41 +224,43 @@ pub async fn replay(
     let view = AsOf::resolve(&api.engine.store.log, Some(point), known)
         .await
         .map_err(|e| from_engine(&e))?;
-    let p = leadorch_core::projection::as_of_view(&api.engine.store, &view, &mut |_| {})
+    let (facts, _) = leadorch_evaluate::facts::FactsView::load_as_of(&api.engine, &view)
         .await
-        .map_err(|e| from_engine(&e))?;
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
     let mine = caller.project == "default";
     let campaigns = if mine {
-        p.campaigns
+        facts
+            .campaigns
             .iter()
-            .filter_map(|(id, doc)| {
-                crate::routes::campaigns::view_of(&api, id, &doc.state, doc.updated_at)
-            })
+            .filter_map(|(id, entry)| crate::routes::campaigns::view_of(&api, id, &entry.state))
             .collect()
     } else {
         Vec::new()
     };
-    let teams = p
-        .capacity
+    let teams = facts
+        .teams
         .iter()
-        .filter_map(|(team, doc)| {
+        .filter_map(|(team, entry)| {
             let bare = crate::ids::unscoped(&caller.project, team)?;
+            let c = &entry.capacity;
+            c.recorded_at()?;
             Some(TeamThen {
                 team: bare.to_string(),
-                agents_available: doc.state.agents_available(),
-                open_leads: doc.state.open_leads(),
-                max_open_leads: doc.state.max_open_leads(),
-                at: doc.state.recorded_at(),
+                agents_available: c.agents_available(),
+                open_leads: c.open_leads(),
+                max_open_leads: c.max_open_leads(),
+                at: c.recorded_at(),
             })
         })
         .collect();
     let rules = if mine {
-        p.rules
+        facts
+            .rules
             .iter()
-            .map(|(id, doc)| RuleThen {
+            .map(|(id, entry)| RuleThen {
                 id: id.clone(),
-                version: doc.state.current().map(|v| v.version).unwrap_or(0),
-                enabled: doc.state.is_enabled(),
+                version: entry.state.current().map(|v| v.version).unwrap_or(0),
+                enabled: entry.state.is_enabled(),
             })
             .collect()
     } else {
@@ -266,7 +268,7 @@ pub async fn replay(
     };
     Ok(Json(Replay {
         view: view.describe(),
-        position: p.position,
+        position: facts.position,
         campaigns,
         teams,
         rules,

@@ -23,6 +23,8 @@ async fn main() {
         AdScheduleSlot::new(DayOfWeek::Tuesday, 9, 17),
     ];
     let mut generic = FakeCampaign::new(222, "Generic");
+    // Gated by sales-nl's capacity (rules/capacity_gate.rhai): the README's tour pauses it.
+    generic.labels = vec!["capacity-gated".to_owned(), "team:sales-nl".to_owned()];
     generic.bidding = Bidding::TargetCpa {
         target_cpa_micros: 15_000_000,
     };
