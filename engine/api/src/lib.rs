@@ -66,6 +66,8 @@ pub struct Settings {
     pub campaign_teams: std::collections::BTreeMap<String, String>,
     /// `[api]`: requests per second per key (0: no limit) and burst.
     pub rate_limit: leadorch_config::ApiSettings,
+    /// `[google]`: the OAuth client and the Ads API, for the Google accounts endpoints.
+    pub google: leadorch_config::GoogleSettings,
 }
 
 impl Default for Settings {
@@ -76,6 +78,7 @@ impl Default for Settings {
             default_team: None,
             campaign_teams: Default::default(),
             rate_limit: Default::default(),
+            google: Default::default(),
         }
     }
 }
@@ -90,6 +93,7 @@ impl Settings {
             default_team: config.facts.default_team.clone(),
             campaign_teams: config.facts.campaign_teams.clone(),
             rate_limit: config.api.clone(),
+            google: config.google.clone(),
         })
     }
 }
@@ -241,6 +245,7 @@ impl Api {
         (name = "campaigns", description = "Campaigns and why they are as they are (scope read)"),
         (name = "audit", description = "The hash chain (scope read)"),
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
+        (name = "google", description = "Google accounts: list, connect (consent), revoke, forget (scope admin)"),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -283,6 +288,10 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::capacity::history))
         .routes(routes!(routes::history::evaluations))
         .routes(routes!(routes::history::replay))
+        .routes(routes!(routes::google::list))
+        .routes(routes!(routes::google::consent))
+        .routes(routes!(routes::google::revoke))
+        .routes(routes!(routes::google::forget))
         .routes(routes!(routes::teams::list))
         .routes(routes!(routes::teams::show, routes::teams::set))
         .routes(routes!(

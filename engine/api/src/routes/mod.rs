@@ -5,6 +5,7 @@ pub mod access_log;
 pub mod campaigns;
 pub mod capacity;
 pub mod events;
+pub mod google;
 pub mod history;
 pub mod keys;
 pub mod leads;
