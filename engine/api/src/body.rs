@@ -104,6 +104,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
     }
 }
 
+/// A JSON body's bytes, for a handler that reads them its own way (`POST /v1/leads` lists every
+/// wrong field at once): the content type checked, and a body too large or cut short a
+/// problem, as [`Body`] does.
+#[derive(Debug)]
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<JsonBytes, Problem> {
+        check_json(req.headers())?;
+        read(req, state).await.map(JsonBytes)
+    }
+}
+
 /// The body's bytes; one too large or cut short is a problem.
 async fn read<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Problem> {
     Bytes::from_request(req, state).await.map_err(|e| {

@@ -298,6 +298,23 @@ async fn wrong_fields_are_all_named_and_store_nothing() {
         .unwrap();
     problem(r, 400).await;
 
+    // Too large, and not JSON: problems too.
+    let big = lead("x-big", "a@example.org", "+31612345678");
+    let mut big = big.clone();
+    big["metadata"] = json!({"note": "y".repeat(300 * 1024)});
+    let r = c.post(&big).await;
+    problem(r, 413).await;
+    let r = c
+        .http
+        .post(s.url("/v1/leads"))
+        .bearer_auth(&c.key)
+        .header("content-type", "text/plain")
+        .body(SMALLEST)
+        .send()
+        .await
+        .unwrap();
+    problem(r, 415).await;
+
     // A key without the ingest scope.
     let (capacity_only, _) = s.key_in("default", "crm", &[Scope::Capacity], &[]).await;
     let r = c

@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +41,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::body::Body;
+use crate::body::{Body, JsonBytes};
 use crate::ids::{check_client_id, scoped, unscoped};
 use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
@@ -147,6 +146,7 @@ pub struct LeadAnswer {
         (status = 403, description = "The key lacks the ingest scope", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A lead with this id was already recorded (field lead_id)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON (Content-Type)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Fields are wrong (every one listed in errors), or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -154,7 +154,7 @@ pub async fn receive(
     State(api): State<Api>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, Problem> {
     caller.need(Scope::Ingest)?;
     let request = LeadRequest::from_json(&body).map_err(|e| {
