@@ -8,6 +8,7 @@ pub mod events;
 pub mod keys;
 pub mod leads;
 pub mod ops;
+pub mod rules;
 pub mod subjects;
 pub mod teams;
 
