@@ -54,8 +54,8 @@ pub use tls::{load_tls, TlsError};
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// What the configuration file tells the API: how leads are checked and routed, and the
-/// rate limits.
+/// What the configuration file tells the API: how leads are checked and routed, the rate
+/// limits, and what saving and dry-running rules needs.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `[intake]`: phone region, dedup window, disposable domains, consent, form → team.
@@ -68,17 +68,36 @@ pub struct Settings {
     pub rate_limit: leadorch_config::ApiSettings,
     /// `[google]`: the OAuth client and the Ads API, for the Google accounts endpoints.
     pub google: leadorch_config::GoogleSettings,
+    /// `rules_lib`: the folder of shared modules rules may `import`, which rules are compiled
+    /// against when saved, rolled back or dry-run over HTTP (`None`: rules can import
+    /// nothing). [`Settings::from_config`] takes the configured one; `leadorch serve` and
+    /// `leadorch daemon` fall back to `rules/lib` in their working directory, as the daemon's
+    /// own rules host does.
+    pub rules_lib: Option<std::path::PathBuf>,
+    /// `[limits]`: the sandbox limits of a rule run (compiling and dry runs).
+    pub rule_limits: leadorch_rules::Limits,
+    /// `[policy]`: the arbiter's minimum dwell and cooldown (dry runs).
+    pub policy: leadorch_rules::Policy,
+    /// `[facts]`: time zone, recent window and calendars rules see (dry runs). Its
+    /// `default_team` and `campaign_teams` are not read: the fields above are
+    /// ([`Settings::facts`]).
+    pub facts: leadorch_config::FactSettings,
 }
 
 impl Default for Settings {
     /// The configuration file's defaults.
     fn default() -> Self {
+        let config = leadorch_config::Config::default();
         Settings {
             intake: Default::default(),
             default_team: None,
             campaign_teams: Default::default(),
             rate_limit: Default::default(),
             google: Default::default(),
+            rules_lib: None,
+            rule_limits: config.limits(),
+            policy: config.policy(),
+            facts: config.facts,
         }
     }
 }
@@ -94,7 +113,27 @@ impl Settings {
             campaign_teams: config.facts.campaign_teams.clone(),
             rate_limit: config.api.clone(),
             google: config.google.clone(),
+            rules_lib: config.rules_lib.clone(),
+            rule_limits: config.limits(),
+            policy: config.policy(),
+            facts: config.facts.clone(),
         })
+    }
+
+    /// What rules see of the configuration: [`Settings::facts`] with this API's
+    /// `default_team` and `campaign_teams`.
+    pub fn fact_settings(&self) -> leadorch_config::FactSettings {
+        leadorch_config::FactSettings {
+            default_team: self.default_team.clone(),
+            campaign_teams: self.campaign_teams.clone(),
+            ..self.facts.clone()
+        }
+    }
+
+    /// A rules host over [`Settings::rules_lib`] with [`Settings::rule_limits`] (the library
+    /// read from disk now, so an edited module counts from the next request on).
+    pub fn rule_host(&self) -> Result<leadorch_rules::RuleHost, leadorch_rules::HostError> {
+        leadorch_rules::RuleHost::new(self.rules_lib.as_deref(), self.rule_limits.clone())
     }
 }
 
@@ -246,6 +285,7 @@ impl Api {
         (name = "audit", description = "The hash chain (scope read)"),
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "google", description = "Google accounts: list, connect (consent), revoke, forget (scope admin)"),
+        (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run (read and dry run: scope read; changes: scope rules). Rules are not project-scoped yet: they belong to the default project, and another project's key sees none (404 for one)."),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -298,6 +338,14 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
             routes::teams::put_member,
             routes::teams::remove_member
         ))
+        .routes(routes!(routes::rules::list))
+        .routes(routes!(routes::rules::show, routes::rules::save))
+        .routes(routes!(routes::rules::enable))
+        .routes(routes!(routes::rules::disable))
+        .routes(routes!(routes::rules::history))
+        .routes(routes!(routes::rules::diff))
+        .routes(routes!(routes::rules::rollback))
+        .routes(routes!(routes::rules::dry_run))
         .routes(routes!(routes::subjects::lead))
         .routes(routes!(routes::subjects::lookup))
         .routes(routes!(routes::subjects::export))

@@ -1,6 +1,9 @@
 //! RFC 9457 problem details: every 4xx and 5xx the API answers is
 //! `application/problem+json` with `type`, `title`, `status`, `detail` and, where one field is
-//! at fault, `field`. A 5xx detail never carries internals.
+//! at fault, `field`; a rule source that does not compile also has `line` and `column`
+//! (extension members, as RFC 9457 allows). A 5xx detail never carries internals.
+
+use std::num::NonZeroU32;
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -40,10 +43,20 @@ pub struct Problem {
     #[serde(skip_serializing_if = "no_issues")]
     #[schema(value_type = Vec<FieldIssue>)]
     pub errors: Box<Vec<FieldIssue>>,
-    /// Headers sent with the answer (`Retry-After`, `WWW-Authenticate`).
+    /// Where in the field's text the fault is, when it is a rule's source that does not
+    /// compile: the 1-based line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
+    pub line: Option<NonZeroU32>,
+    /// The 1-based column on [`Problem::line`], when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>, minimum = 1)]
+    pub column: Option<NonZeroU32>,
+    /// Headers sent with the answer (`Retry-After`, `WWW-Authenticate`). (Boxed, as
+    /// `errors` is.)
     #[serde(skip)]
     #[schema(ignore)]
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub headers: Box<Vec<(HeaderName, HeaderValue)>>,
 }
 
 impl Problem {
@@ -61,7 +74,9 @@ impl Problem {
             detail: detail.into(),
             field: None,
             errors: Box::default(),
-            headers: Vec::new(),
+            line: None,
+            column: None,
+            headers: Box::default(),
         }
     }
 
@@ -149,6 +164,15 @@ impl Problem {
         self
     }
 
+    /// Says where in the field's text the fault is (1-based; an unknown or zero line or
+    /// column is left out).
+    pub fn at(mut self, line: Option<usize>, column: Option<usize>) -> Problem {
+        let one_based = |n: Option<usize>| n.and_then(|n| u32::try_from(n).ok()?.try_into().ok());
+        self.line = one_based(line);
+        self.column = self.line.and(one_based(column));
+        self
+    }
+
     /// An internal failure: the detail says only that it happened and what to do; what went
     /// wrong goes to the server's log, never to the client.
     pub fn internal() -> Problem {
@@ -180,7 +204,7 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
-        for (name, value) in self.headers {
+        for (name, value) in *self.headers {
             response.headers_mut().insert(name, value);
         }
         response

@@ -76,6 +76,15 @@ pub async fn simulated_facts(engine: &Engine, config: &mut Config) -> Result<()>
     Ok(())
 }
 
+/// The HTTP API's settings from the configuration, with the rules library found as the
+/// daemon's rules host finds it ([`host`]: `rules_lib`, else `rules/lib` when it exists), so
+/// rules saved over HTTP compile against the modules the daemon runs them with.
+pub fn api_settings(config: &Config) -> Result<leadorch_api::Settings> {
+    let mut settings = leadorch_api::Settings::from_config(config)?;
+    settings.rules_lib = find_lib(None, config, None)?.dir;
+    Ok(settings)
+}
+
 /// The rules host over `lib` (`--lib`), else the configured library (`rules_lib`,
 /// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists). A library folder that is given
 /// but is not a folder is an error, not an empty library.

@@ -137,7 +137,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     // The API first: a port already taken is said before anything else happens.
-    let api_settings = leadorch_api::Settings::from_config(&config)?;
+    let api_settings = crate::common::api_settings(&config)?;
     let listening = match args.no_listen {
         true => None,
         false => Some(args.listen.open().await?),

@@ -9,9 +9,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 use leadorch_core::Engine;
 use leadorch_evaluate::backtest::{self, BacktestOptions};
-use leadorch_evaluate::facts::FactsView;
+use leadorch_evaluate::dry_run;
 use leadorch_evaluate::library::{
-    self, load_rule, rule_id_of, save_rule, Change, HistoryEntry, RuleSummary, Saved,
+    self, load_rule, rule_id_of, save_rule_with, Change, HistoryEntry, RuleSummary, Saved,
 };
 use leadorch_evaluate::tick::{self, LoadedRule};
 use leadorch_rules::RuleHost;
@@ -205,13 +205,7 @@ async fn rule_arg(
             "no saved rule {rule:?}: give a saved rule's id (leadorch rules list) or a .rhai file"
         );
     }
-    let v = library::rule_version(&state, rule, version)?;
-    let compiled = host.compile(rule, &v.source)?;
-    Ok(Arc::new(LoadedRule {
-        id: rule.to_string(),
-        version: v.version,
-        compiled,
-    }))
+    Ok(library::compile_saved(engine, host, rule, version).await?)
 }
 
 pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
@@ -228,24 +222,27 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 let source = std::fs::read_to_string(&f)
                     .with_context(|| format!("reading {}", f.display()))?;
                 let id = rule_id_of(&f)?;
-                let saved = save_rule(&engine, &host, &id, &source, enable, Utc::now(), &actor(g))
-                    .await
-                    .with_context(|| format!("{}", f.display()))
-                    .map_err(|e| with_lib_hint(e, &found))?;
-                let what = match saved {
+                let saved = save_rule_with(
+                    &engine,
+                    &host,
+                    &id,
+                    &source,
+                    enable,
+                    Utc::now(),
+                    &Metadata::actor(actor(g)),
+                )
+                .await
+                .with_context(|| format!("{}", f.display()))
+                .map_err(|e| with_lib_hint(e, &found))?;
+                let what = match saved.saved {
                     Saved::Created => "created",
                     Saved::NewVersion => "new version",
                     Saved::Unchanged => "unchanged",
                 };
-                let state = load_rule(&engine, &id).await?;
                 outln!(
                     "{id}: {what} (version {}, {})",
-                    state.current().map_or(0, |v| v.version),
-                    if state.is_enabled() {
-                        "enabled"
-                    } else {
-                        "disabled"
-                    }
+                    saved.version,
+                    if saved.enabled { "enabled" } else { "disabled" }
                 )?;
             }
             Ok(ExitCode::SUCCESS)
@@ -480,15 +477,19 @@ fn history_json(e: &HistoryEntry) -> serde_json::Value {
 
 async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
     let engine = open(g, Open::Existing).await?;
-    let command = if enable {
-        leadorch_domain::RuleCommand::Enable { at: Utc::now() }
-    } else {
-        leadorch_domain::RuleCommand::Disable { at: Utc::now() }
-    };
-    engine
-        .execute::<leadorch_domain::Rule>(rule, command, &Metadata::actor(actor(g)))
-        .await?;
-    outln!("{rule}: {}", if enable { "enabled" } else { "disabled" })?;
+    let changed = library::set_enabled(
+        &engine,
+        rule,
+        enable,
+        Utc::now(),
+        &Metadata::actor(actor(g)),
+    )
+    .await?;
+    outln!(
+        "{rule}: {}{}",
+        if changed { "" } else { "already " },
+        if enable { "enabled" } else { "disabled" }
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -501,25 +502,18 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
     let as_of = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
-    // The rule's clock: the event time asked for, else the recorded time, else (for a log
-    // position) the latest event time up to it, else now. The facts hold only what had
-    // happened by that clock, so no fact is younger than the time the rule sees.
-    let clock = as_of.happened_by.or(as_of.known_at);
-    let (view, at) = match (clock, as_of.position) {
-        (None, Some(_)) => {
-            let (view, latest) = FactsView::load_as_of(&engine, &as_of).await?;
-            let at = latest.unwrap_or_else(Utc::now);
-            (view, at)
-        }
-        (clock, _) => {
-            let at = clock.unwrap_or_else(Utc::now);
-            let (view, _) = FactsView::load_as_of(&engine, &as_of.happened_by_at_most(at)).await?;
-            (view, at)
-        }
-    };
-    let facts = view.facts(at, &config.facts);
-    let outcome = tick::evaluate(&host, std::slice::from_ref(&rule), facts, &config.policy());
-    let run = &outcome.runs[0].1;
+    let done = dry_run::dry_run(
+        &engine,
+        &host,
+        rule,
+        as_of,
+        &config.facts,
+        &config.policy(),
+        Utc::now(),
+    )
+    .await?;
+    let (rule, at, as_of, outcome) = (&done.rule, done.at, &done.as_of, &done.outcome);
+    let run = done.run();
     if args.json {
         outln!(
             "{}",
@@ -530,7 +524,7 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
                 "known_at": as_of.known_at,
                 "until_position": as_of.until,
                 "facts_digest": outcome.facts_digest,
-                "run": tick::run_record(&rule, run),
+                "run": tick::run_record(rule, run),
                 "resolution": outcome.resolution,
             }))?
         )?;
@@ -539,7 +533,7 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     outln!(
         "dry run of {} ({}) at {}{}: {} campaign(s) in scope; nothing is recorded or applied",
         rule.id,
-        version_label(&rule),
+        version_label(rule),
         at.to_rfc3339(),
         match (as_of.known_at, as_of.position) {
             (None, None) => String::new(),

@@ -28,7 +28,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     // Flags and certificate first: a mistake there is named before the database is opened.
     let listening = args.listen.open().await?;
     let config = crate::common::load_config(args.config.as_deref())?;
-    let settings = leadorch_api::Settings::from_config(&config)?;
+    let settings = crate::common::api_settings(&config)?;
     let mut g = g.clone();
     if g.database_url.is_none() && !config.database_url.is_empty() {
         g.database_url = Some(config.database_url.clone());

@@ -133,6 +133,14 @@ fn history_lists_every_change_oldest_first_with_who_and_the_source_digest() {
     let err = fails(home, &["rules", "history", "nope"]);
     assert!(err.contains("\"nope\""), "{err}");
     assert!(err.contains("leadorch rules list"), "{err}");
+
+    // Disabling a disabled rule says so and records nothing; enabling an unknown one fails.
+    let out = ok(home, &["rules", "disable", "gate"]);
+    assert_eq!(out.trim_end(), "gate: already disabled");
+    let out = ok(home, &["rules", "history", "gate", "--json"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let err = fails(home, &["rules", "enable", "nope"]);
+    assert!(err.contains("no saved rule \"nope\""), "{err}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! - [`tick`]: one evaluation (rules → proposals → resolution) and its recording.
 //! - [`explain`]: why a campaign is as it is.
 //! - [`backtest`]: history through a rule.
+//! - [`dry_run`]: one rule against the log's state, nothing recorded.
 //! - [`library`]: saving rules and reading their versions and history; rollbacks.
 //! - [`teams`]: defining teams, their members, hours and capacity source; reading them back;
 //!   moving the configuration's teams over.
@@ -12,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod backtest;
+pub mod dry_run;
 pub mod explain;
 pub mod facts;
 pub mod library;

@@ -2,19 +2,23 @@
 //! line and column when it does not compile), then recorded as a new rule or a new version of
 //! an existing one. Every version stays: [`rule_history`] lists what happened to a rule,
 //! [`rule_version`] finds one version's source, [`diff_versions`] compares two, and
-//! [`rollback_rule`] records an earlier version's source as a new version. What the CLI, the
-//! HTTP API and the desktop show of saved rules comes from here ([`list_rules`] too).
+//! [`rollback_rule`] records an earlier version's source as a new version; [`set_enabled`]
+//! lets a rule act or stops it, and [`compile_saved`] compiles a saved version (for dry runs,
+//! [`crate::dry_run`]). What the CLI, the HTTP API and the desktop show of saved rules comes
+//! from here ([`list_rules`], [`rule_summaries`] and [`rule_header`] too).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use leadorch_core::{projection, Engine};
 use leadorch_domain::rule::RuleVersion;
 use leadorch_domain::{stream_id, AnyEvent, Rule, RuleCommand, RuleError, RuleEvent};
-use leadorch_rules::{parse_meta, source_digest, RuleHost, Scope};
+use leadorch_rules::{parse_meta, source_digest, RuleHost, Schedule, Scope, Trigger};
 use leadorch_store::{Metadata, Reveal};
 use serde::Serialize;
 
+use crate::tick::LoadedRule;
 use crate::{Error, Result};
 
 /// What saving did.
@@ -52,10 +56,47 @@ pub async fn save_rule(
     at: DateTime<Utc>,
     actor: &str,
 ) -> Result<Saved> {
+    save_rule_with(
+        engine,
+        host,
+        id,
+        source,
+        enable,
+        at,
+        &Metadata::actor(actor),
+    )
+    .await
+    .map(|outcome| outcome.saved)
+}
+
+/// What [`save_rule_with`] recorded, and the rule after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaveOutcome {
+    /// What became of the source.
+    pub saved: Saved,
+    /// The current version after saving (the new one, or the unchanged current one).
+    pub version: u32,
+    /// Whether the rule is enabled after saving.
+    pub enabled: bool,
+    /// Whether this save enabled it (`enable` on a rule that was disabled).
+    pub enabled_now: bool,
+}
+
+/// [`save_rule`] with the events' metadata given whole (an API key's actor and a trace id),
+/// saying what it recorded. Nothing is recorded when the source does not compile
+/// ([`Error::Compile`], with line and column).
+pub async fn save_rule_with(
+    engine: &Engine,
+    host: &RuleHost,
+    id: &str,
+    source: &str,
+    enable: bool,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<SaveOutcome> {
     let compiled = host.compile(id, source)?;
-    let metadata = Metadata::actor(actor);
     let state = load_rule(engine, id).await?;
-    let saved = match state.current() {
+    let (saved, version) = match state.current() {
         None => {
             engine
                 .execute::<Rule>(
@@ -66,13 +107,13 @@ pub async fn save_rule(
                         priority: compiled.meta.priority,
                         at,
                     },
-                    &metadata,
+                    metadata,
                 )
                 .await?;
-            Saved::Created
+            (Saved::Created, 1)
         }
-        Some(v) if v.source == source => Saved::Unchanged,
-        Some(_) => {
+        Some(v) if v.source == source => (Saved::Unchanged, v.version),
+        Some(v) => {
             engine
                 .execute::<Rule>(
                     id,
@@ -80,19 +121,81 @@ pub async fn save_rule(
                         source: source.to_string(),
                         at,
                     },
-                    &metadata,
+                    metadata,
                 )
                 .await?;
-            Saved::NewVersion
+            (Saved::NewVersion, v.version.saturating_add(1))
         }
     };
-    let enabled = state.is_enabled();
-    if enable && !enabled {
+    let was_enabled = state.is_enabled();
+    let enabled_now = enable && !was_enabled;
+    if enabled_now {
         engine
-            .execute::<Rule>(id, RuleCommand::Enable { at }, &metadata)
+            .execute::<Rule>(id, RuleCommand::Enable { at }, metadata)
             .await?;
     }
-    Ok(saved)
+    Ok(SaveOutcome {
+        saved,
+        version,
+        enabled: was_enabled || enabled_now,
+        enabled_now,
+    })
+}
+
+/// Lets saved rule `id` act (`enabled`) or stops it; `Ok(false)`, recording nothing, when it
+/// already is so. An error naming `id` when it was never saved ([`Error::NotFound`]) or was
+/// deleted ([`Error::Conflict`]).
+pub async fn set_enabled(
+    engine: &Engine,
+    id: &str,
+    enabled: bool,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
+) -> Result<bool> {
+    let state = saved_rule(engine, id).await?;
+    if state.deleted_at().is_some() {
+        return Err(Error::Conflict(format!(
+            "rule {id} was deleted: it can be neither enabled nor disabled"
+        )));
+    }
+    if state.is_enabled() == enabled {
+        return Ok(false);
+    }
+    let command = if enabled {
+        RuleCommand::Enable { at }
+    } else {
+        RuleCommand::Disable { at }
+    };
+    match engine.execute::<Rule>(id, command, metadata).await {
+        Ok(_) => Ok(true),
+        // Someone else did the same meanwhile: it is so, and this call recorded nothing.
+        Err(leadorch_core::Error::Rejected { .. })
+            if load_rule(engine, id).await?.is_enabled() == enabled =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Version `version` (or the current one) of saved rule `id`, compiled against `host`'s
+/// library, ready to evaluate ([`crate::dry_run`], backtests). An error naming `id` when it
+/// was never saved, the versions when it has no such version, and [`Error::Compile`] when
+/// that source no longer compiles.
+pub async fn compile_saved(
+    engine: &Engine,
+    host: &RuleHost,
+    id: &str,
+    version: Option<u32>,
+) -> Result<Arc<LoadedRule>> {
+    let state = saved_rule(engine, id).await?;
+    let v = rule_version(&state, id, version)?;
+    let compiled = host.compile(id, &v.source)?;
+    Ok(Arc::new(LoadedRule {
+        id: id.to_string(),
+        version: v.version,
+        compiled,
+    }))
 }
 
 /// A saved rule's state; an error naming `id` when no rule of that id was ever saved.
@@ -285,9 +388,10 @@ pub struct RolledBack {
 }
 
 /// Records version `to`'s source as a new version of rule `id`, marked as a rollback. Refused,
-/// recording nothing, when the rule or the version does not exist, when that source is the
-/// current one ("version N is already current"), and when it no longer compiles against
-/// `host`'s library ([`Error::NoLongerCompiles`], with line and column).
+/// recording nothing, when the rule or the version does not exist ([`Error::NotFound`]), when
+/// that source is the current one ("version N is already current") or the rule was deleted
+/// ([`Error::Conflict`]), and when it no longer compiles against `host`'s library
+/// ([`Error::NoLongerCompiles`], with line and column).
 pub async fn rollback_rule(
     engine: &Engine,
     host: &RuleHost,
@@ -295,6 +399,19 @@ pub async fn rollback_rule(
     to: u32,
     at: DateTime<Utc>,
     actor: &str,
+) -> Result<RolledBack> {
+    rollback_rule_with(engine, host, id, to, at, &Metadata::actor(actor)).await
+}
+
+/// [`rollback_rule`] with the event's metadata given whole (an API key's actor and a trace
+/// id).
+pub async fn rollback_rule_with(
+    engine: &Engine,
+    host: &RuleHost,
+    id: &str,
+    to: u32,
+    at: DateTime<Utc>,
+    metadata: &Metadata,
 ) -> Result<RolledBack> {
     let state = saved_rule(engine, id).await?;
     let target = rule_version(&state, id, Some(to))?;
@@ -306,7 +423,7 @@ pub async fn rollback_rule(
             RuleError::NoSuchVersion(_) => rule_version(&state, id, Some(to))
                 .err()
                 .unwrap_or_else(|| Error::Input(format!("rule {id}: {refused}"))),
-            other => Error::Input(format!("rule {id}: {other}")),
+            other => Error::Conflict(format!("rule {id}: {other}")),
         });
     }
     host.compile(id, &target.source)
@@ -315,9 +432,7 @@ pub async fn rollback_rule(
             version: to,
             error,
         })?;
-    engine
-        .execute::<Rule>(id, command, &Metadata::actor(actor))
-        .await?;
+    engine.execute::<Rule>(id, command, metadata).await?;
     let state = load_rule(engine, id).await?;
     Ok(RolledBack {
         to,
@@ -326,8 +441,8 @@ pub async fn rollback_rule(
     })
 }
 
-/// A saved rule as listed: its current version with the priority and scope of that version's
-/// `//!` header.
+/// A saved rule as listed: its current version with the priority, scope, timer and triggers
+/// of that version's `//!` header.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleSummary {
     /// Rule id.
@@ -342,37 +457,141 @@ pub struct RuleSummary {
     /// Which campaigns it is evaluated for (empty: all); `None` when the header cannot be
     /// read.
     pub scope: Option<Scope>,
+    /// Its header's timer (`every:` or `cron:`); `None` without one (the daemon then runs it
+    /// on the configured default period) or when the header cannot be read.
+    pub schedule: Option<Timer>,
+    /// Events that also make it run (`on:`).
+    pub triggers: Vec<Trigger>,
     /// Why the header cannot be read (a saved rule's header always could when it was saved).
     pub header_error: Option<String>,
 }
 
-/// Every saved rule that is not deleted, by id.
+/// A rule's timer as its header writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timer {
+    /// `every: 5m`: the period (`30s`, `5m`, `1h30m`, `1d`).
+    Every(String),
+    /// `cron: */10 8-18 * * mon-fri`: the pattern.
+    Cron(String),
+}
+
+impl From<&Schedule> for Timer {
+    fn from(s: &Schedule) -> Timer {
+        match s {
+            Schedule::Every(period) => Timer::Every(duration_text(*period)),
+            Schedule::Cron(pattern) => Timer::Cron(pattern.clone()),
+        }
+    }
+}
+
+/// A duration as headers write it: `1d`, `2h`, `1h30m`, `45s`; `0` for none.
+pub fn duration_text(d: chrono::Duration) -> String {
+    let mut secs = d.num_seconds();
+    if secs <= 0 {
+        return "0".to_string();
+    }
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (unit, size) in [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+        if secs >= size {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}{unit}", secs / size);
+            secs %= size;
+        }
+    }
+    out
+}
+
+/// What a rule's `//!` header says ([`leadorch_rules::parse_meta`]), in the words headers
+/// use: durations as text, the timer as [`Timer`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleHeader {
+    /// The prose before the first key.
+    pub description: Option<String>,
+    /// `priority:` (0 when not given).
+    pub priority: i32,
+    /// `scope:` (empty: every campaign).
+    pub scope: Scope,
+    /// `every:` or `cron:`.
+    pub schedule: Option<Timer>,
+    /// `on:`.
+    pub triggers: Vec<Trigger>,
+    /// `dwell:`, the rule's own minimum time between status changes.
+    pub dwell: Option<String>,
+    /// `cooldown:`, the rule's own minimum time between changes of one field.
+    pub cooldown: Option<String>,
+}
+
+/// Reads the header of `source`; the error says which line is wrong and why.
+pub fn rule_header(source: &str) -> std::result::Result<RuleHeader, leadorch_rules::MetaError> {
+    let meta = parse_meta(source)?;
+    Ok(RuleHeader {
+        description: meta.description,
+        priority: meta.priority,
+        scope: meta.scope,
+        schedule: meta.schedule.as_ref().map(Timer::from),
+        triggers: meta.triggers,
+        dwell: meta.dwell.map(duration_text),
+        cooldown: meta.cooldown.map(duration_text),
+    })
+}
+
+/// Every saved rule that is not deleted, by id (the persisted read models caught up first).
 pub async fn list_rules(engine: &Engine) -> Result<Vec<RuleSummary>> {
     let models = projection::catch_up(&engine.store).await?;
+    Ok(rule_summaries(&models))
+}
+
+/// Every saved rule of `models` that is not deleted, by id (for a caller that keeps the read
+/// models itself, like the HTTP API).
+pub fn rule_summaries(models: &projection::Projections) -> Vec<RuleSummary> {
+    summaries_of(
+        models
+            .rules
+            .iter()
+            .map(|(id, doc)| (id.as_str(), &doc.state)),
+    )
+}
+
+/// [`rule_summaries`] of rules from any view (the facts view's, the read models'), by id.
+pub fn summaries_of<'a>(
+    rules_by_id: impl Iterator<Item = (&'a str, &'a leadorch_domain::Rule)>,
+) -> Vec<RuleSummary> {
     let mut rules = Vec::new();
-    for (id, doc) in models.rules.iter() {
-        let rule = &doc.state;
+    for (id, rule) in rules_by_id {
         let Some(current) = rule.current() else {
             continue;
         };
         if rule.deleted_at().is_some() {
             continue;
         }
-        let (priority, scope, header_error) = match parse_meta(&current.source) {
-            Ok(meta) => (meta.priority, Some(meta.scope), None),
-            Err(e) => (rule.priority(), None, Some(e.to_string())),
+        let summary = match rule_header(&current.source) {
+            Ok(header) => RuleSummary {
+                id: id.to_string(),
+                version: current.version,
+                enabled: rule.is_enabled(),
+                priority: header.priority,
+                scope: Some(header.scope),
+                schedule: header.schedule,
+                triggers: header.triggers,
+                header_error: None,
+            },
+            Err(e) => RuleSummary {
+                id: id.to_string(),
+                version: current.version,
+                enabled: rule.is_enabled(),
+                priority: rule.priority(),
+                scope: None,
+                schedule: None,
+                triggers: Vec::new(),
+                header_error: Some(e.to_string()),
+            },
         };
-        rules.push(RuleSummary {
-            id: id.to_string(),
-            version: current.version,
-            enabled: rule.is_enabled(),
-            priority,
-            scope,
-            header_error,
-        });
+        rules.push(summary);
     }
     rules.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(rules)
+    rules
 }
 
 /// A rule's state from its stream (default when it does not exist).
@@ -433,6 +652,29 @@ mod tests {
         assert_eq!(
             rule_version(&rule, "gate", None).map(|v| v.version).ok(),
             Some(12)
+        );
+    }
+
+    #[test]
+    fn durations_read_as_headers_write_them() {
+        let text = |secs| duration_text(chrono::Duration::seconds(secs));
+        assert_eq!(text(300), "5m");
+        assert_eq!(text(5_400), "1h30m");
+        assert_eq!(text(86_400), "1d");
+        assert_eq!(text(45), "45s");
+        assert_eq!(text(0), "0");
+        let header = rule_header("//! Pause when full.\n//! priority: 7\n//! every: 1h30m\n//! on: lead_received\n//! dwell: 20m\n1")
+            .expect("a header");
+        assert_eq!(header.schedule, Some(Timer::Every("1h30m".into())));
+        assert_eq!(header.dwell.as_deref(), Some("20m"));
+        assert_eq!(header.priority, 7);
+        assert_eq!(header.description.as_deref(), Some("Pause when full."));
+        assert_eq!(header.triggers, vec![Trigger::LeadReceived]);
+        assert_eq!(
+            rule_header("//! priority: 1\n//! cron: */5 * * * *\n")
+                .unwrap()
+                .schedule,
+            Some(Timer::Cron("*/5 * * * *".into()))
         );
     }
 

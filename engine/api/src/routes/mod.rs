@@ -10,6 +10,7 @@ pub mod history;
 pub mod keys;
 pub mod leads;
 pub mod ops;
+pub mod rules;
 pub mod subjects;
 pub mod teams;
 
