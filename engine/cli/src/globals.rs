@@ -66,7 +66,7 @@ fn uses(cmd: &Command) -> Uses {
             rules::RulesCommand::Check { .. } => u("rules check", false, false),
             rules::RulesCommand::Test { .. } => u("rules test", false, false),
         },
-        Command::Teams(t) => match t {
+        Command::Teams(t) => match &t.cmd {
             teams::TeamsCommand::Set(_) => u("teams set", true, true),
             teams::TeamsCommand::Member(teams::MemberCommand::Add { .. }) => {
                 u("teams member add", true, true)

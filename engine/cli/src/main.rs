@@ -114,9 +114,9 @@ pub enum Command {
     #[command(subcommand)]
     Rules(rules::RulesCommand),
     /// Sales teams: set (time zone, business hours, holidays, maximum of open leads,
-    /// capacity source), member add/remove, list, show, import-config
-    #[command(subcommand)]
-    Teams(teams::TeamsCommand),
+    /// capacity source), member add/remove, list, show, import-config; --project for another
+    /// project's teams
+    Teams(teams::TeamsArgs),
     /// Why is this campaign in its current state (or as of --at)?
     Explain(explain::ExplainArgs),
     /// What the engine works with: database, daemon, adapter, accounts, campaigns with their

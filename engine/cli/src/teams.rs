@@ -47,6 +47,17 @@ pub enum TeamsCommand {
     },
 }
 
+/// `leadorch teams [--project NAME] …`.
+#[derive(Args, Debug)]
+pub struct TeamsArgs {
+    /// The project whose teams these are: another project's team names and member ids are
+    /// kept apart from the default project's (stored as NAME/team)
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    pub project: String,
+    #[command(subcommand)]
+    pub cmd: TeamsCommand,
+}
+
 #[derive(Args, Debug)]
 pub struct SetArgs {
     /// Team name (1 to 128 letters, digits, '.', '_' or '-')
@@ -146,13 +157,30 @@ fn settings_of(args: &SetArgs) -> Result<TeamSettings> {
     })
 }
 
-pub async fn run(g: &Global, cmd: TeamsCommand) -> Result<ExitCode> {
-    match cmd {
-        TeamsCommand::Set(args) => {
+pub async fn run(g: &Global, args: TeamsArgs) -> Result<ExitCode> {
+    let project = args.project.as_str();
+    leadorch_api::keys::check_project(project).map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+    // Another project's names carry its prefix (as the HTTP API stores them); shown bare.
+    let scoped = |name: &str| leadorch_api::ids::scoped(project, name);
+    let bare = |mut team: TeamView| {
+        team.name = leadorch_api::ids::unscoped(project, &team.name)
+            .unwrap_or(&team.name)
+            .to_string();
+        for m in &mut team.members {
+            m.id = leadorch_api::ids::unscoped(project, &m.id)
+                .unwrap_or(&m.id)
+                .to_string();
+        }
+        team
+    };
+    match args.cmd {
+        TeamsCommand::Set(mut args) => {
             let settings = settings_of(&args)?;
             let engine = open(g, Open::Create).await?;
-            let saved =
+            args.name = scoped(&args.name);
+            let mut saved =
                 teams::set_team(&engine, &args.name, &settings, Utc::now(), &actor(g)).await?;
+            saved.team = bare(saved.team);
             outln!("{}", saved_line(&saved))?;
         }
         TeamsCommand::Member(MemberCommand::Add {
@@ -163,21 +191,29 @@ pub async fn run(g: &Global, cmd: TeamsCommand) -> Result<ExitCode> {
         }) => {
             let engine = open(g, Open::Existing).await?;
             let member = NewMember {
-                id: id.clone(),
+                id: scoped(&id),
                 name,
                 max_open_leads,
             };
-            let view = teams::add_member(&engine, &team, &member, Utc::now(), &actor(g)).await?;
+            let view =
+                teams::add_member(&engine, &scoped(&team), &member, Utc::now(), &actor(g)).await?;
             outln!("{team}: added member {id} ({})", members_text(&view))?;
         }
         TeamsCommand::Member(MemberCommand::Remove { team, id }) => {
             let engine = open(g, Open::Existing).await?;
-            let view = teams::remove_member(&engine, &team, &id, Utc::now(), &actor(g)).await?;
+            let view =
+                teams::remove_member(&engine, &scoped(&team), &scoped(&id), Utc::now(), &actor(g))
+                    .await?;
             outln!("{team}: removed member {id} ({})", members_text(&view))?;
         }
         TeamsCommand::List { json } => {
             let engine = open(g, Open::Existing).await?;
-            let all = teams::list_teams(&engine).await?;
+            let all: Vec<TeamView> = teams::list_teams(&engine)
+                .await?
+                .into_iter()
+                .filter(|t| leadorch_api::ids::unscoped(project, &t.name).is_some())
+                .map(bare)
+                .collect();
             if json {
                 for t in &all {
                     outln!("{}", serde_json::to_string(t)?)?;
@@ -188,7 +224,7 @@ pub async fn run(g: &Global, cmd: TeamsCommand) -> Result<ExitCode> {
         }
         TeamsCommand::Show { name, json } => {
             let engine = open(g, Open::Existing).await?;
-            let team = teams::show_team(&engine, &name).await?;
+            let team = bare(teams::show_team(&engine, &scoped(&name)).await?);
             if json {
                 outln!("{}", serde_json::to_string(&team)?)?;
             } else {

@@ -316,3 +316,53 @@ holidays = ["2026-12-25"]
     );
     assert_eq!(events(home), before, "a second run records nothing");
 }
+
+#[test]
+fn another_projects_teams_are_kept_apart_and_shown_bare() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let out = ok(
+        home,
+        &[
+            "teams",
+            "set",
+            "sales-nl",
+            "--project",
+            "acme",
+            "--max-open-leads",
+            "5",
+        ],
+    );
+    assert!(out.starts_with("sales-nl: defined"), "{out}");
+    ok(
+        home,
+        &[
+            "teams",
+            "member",
+            "add",
+            "sales-nl",
+            "--id",
+            "o-1",
+            "--project",
+            "acme",
+        ],
+    );
+    let shown = ok(
+        home,
+        &["teams", "show", "sales-nl", "--project", "acme", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(v["name"], "sales-nl");
+    assert_eq!(v["max_open_leads"], 5);
+    assert_eq!(v["members"][0]["id"], "o-1", "{v}");
+    // The default project has no such team; its list leaves acme's out.
+    fails(home, &["teams", "show", "sales-nl"]);
+    assert_eq!(ok(home, &["teams", "list", "--json"]), "");
+    let theirs = ok(home, &["teams", "list", "--project", "acme", "--json"]);
+    assert_eq!(theirs.lines().count(), 1, "{theirs}");
+    // The events name the project.
+    let log = ok(home, &["events", "list", "--json"]);
+    assert!(log.contains(r#""stream":"team:acme/sales-nl""#), "{log}");
+    let err = fails(home, &["teams", "list", "--project", "Not A Project"]);
+    assert!(err.contains("--project"), "{err}");
+}
