@@ -11,9 +11,12 @@
 //! - [`access`]: the access log's writer.
 //! - [`body`]: JSON bodies and query parameters whose errors name the field.
 //! - [`routes`]: the endpoints, each documented for `/openapi.json`.
+//! - [`metrics`]: `GET /metrics` (Prometheus text, scope `read`) and the counting of every
+//!   request by route template, method and status.
+//! - [`cors`]: CORS for the browser pages of `[api] cors_origins` (none by default).
 //!
-//! `GET /healthz` needs no key; everything else does (`401` without a working one, `403`
-//! without the scope). The API's description is generated from the handlers themselves
+//! `GET /healthz` needs no key, nor does a CORS preflight from a listed origin; everything
+//! else does (`401` without a working one, `403` without the scope). The API's description is generated from the handlers themselves
 //! (utoipa), so `/openapi.json` cannot drift from what is served.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,11 +25,13 @@ pub mod access;
 pub mod auth;
 pub mod backlog;
 pub mod body;
+pub mod cors;
 pub mod ids;
 pub mod keys;
 pub mod layers;
 pub mod limits;
 pub mod listen;
+pub mod metrics;
 pub mod problem;
 pub mod routes;
 pub mod server;
@@ -54,8 +59,8 @@ pub use tls::{load_tls, TlsError};
 /// Largest request body accepted, bytes (a lead with its consent text is a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// What the configuration file tells the API: how leads are checked and routed, and the
-/// rate limits.
+/// What the configuration file tells the API: how leads are checked and routed, the rate
+/// limits and the origins of browser pages that may call it.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `[intake]`: phone region, dedup window, disposable domains, consent, form → team.
@@ -64,8 +69,8 @@ pub struct Settings {
     pub default_team: Option<String>,
     /// `facts.campaign_teams`: campaign id (`<customer>/<campaign>`) → team.
     pub campaign_teams: std::collections::BTreeMap<String, String>,
-    /// `[api]`: requests per second per key (0: no limit) and burst.
-    pub rate_limit: leadorch_config::ApiSettings,
+    /// `[api]`: requests per second per key (0: no limit), burst, CORS origins.
+    pub api: leadorch_config::ApiSettings,
 }
 
 impl Default for Settings {
@@ -75,7 +80,7 @@ impl Default for Settings {
             intake: Default::default(),
             default_team: None,
             campaign_teams: Default::default(),
-            rate_limit: Default::default(),
+            api: Default::default(),
         }
     }
 }
@@ -89,7 +94,7 @@ impl Settings {
             intake: leadorch_intake::IntakeConfig::from_settings(&config.intake)?,
             default_team: config.facts.default_team.clone(),
             campaign_teams: config.facts.campaign_teams.clone(),
-            rate_limit: config.api.clone(),
+            api: config.api.clone(),
         })
     }
 }
@@ -121,6 +126,8 @@ pub struct Api {
     /// a time per process, so two erasures of one subject never both record it, and their
     /// read-model catch-ups never race each other.
     subjects: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This process's counters (`GET /metrics`).
+    pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl Api {
@@ -134,11 +141,9 @@ impl Api {
     pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
         let (access, writer) = access::start(keys.clone());
-        let limits = limits::RateLimits::new(
-            settings.rate_limit.requests_per_second,
-            settings.rate_limit.burst,
-        )
-        .map(std::sync::Arc::new);
+        let limits = limits::RateLimits::new(settings.api.requests_per_second, settings.api.burst)
+            .map(std::sync::Arc::new);
+        let metrics = std::sync::Arc::new(metrics::Metrics::new(&engine.store.log));
         (
             Api {
                 engine,
@@ -151,6 +156,7 @@ impl Api {
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
                 subjects: Default::default(),
+                metrics,
             },
             writer,
         )
@@ -260,6 +266,7 @@ impl utoipa::Modify for BearerKey {
 fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::ops::readyz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(routes::keys::create, routes::keys::list))
         .routes(routes!(routes::keys::revoke))
         .routes(routes!(routes::access_log::list))
@@ -308,8 +315,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The API's routes over `api`. Anything else is a `404` problem; a wrong method a `405`; every
-/// request is [`harden`]ed (deadline, panic guard).
+/// request is [`harden`]ed (deadline, panic guard), counted ([`metrics::track`], outermost, so
+/// it sees every status) and, when origins are configured, given CORS headers ([`cors`]).
 pub fn router(api: Api) -> Router {
+    let counters = api.metrics.clone();
+    let cors = cors::Cors::new(&api.settings.api.cors_origins);
     let doc = openapi();
     let spec =
         std::sync::Arc::new(serde_json::to_vec(&doc).expect("the OpenAPI description serialises"));
@@ -331,14 +341,19 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             auth::authenticate,
         ));
-    harden(
+    let app = harden(
         protected
             .route("/healthz", get(healthz))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(api),
-    )
+    );
+    let app = match cors {
+        Some(cors) => app.layer(middleware::from_fn_with_state(cors, cors::apply)),
+        None => app,
+    };
+    app.layer(middleware::from_fn_with_state(counters, metrics::track))
 }
 
 /// `GET /healthz`: the process is alive and answering (no key needed; says nothing about the

@@ -174,6 +174,7 @@ pub async fn push(
         .execute::<CapacitySnapshot>(&team, command, &metadata)
         .await
         .map_err(|e| crate::problem::from_engine(&e))?;
+    api.metrics.reading(crate::metrics::ReadingSource::Pushed);
     Ok((StatusCode::CREATED, Json(answer(true))))
 }
 

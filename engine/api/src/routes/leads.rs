@@ -246,6 +246,7 @@ pub async fn receive(
         }
         return Err(e);
     }
+    api.metrics.lead(decided.outcome.as_str());
 
     let answer = LeadAnswer {
         trace_id,
