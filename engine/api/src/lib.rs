@@ -294,9 +294,102 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// Answers any operation of a kind may give, whatever its handler: added to each operation's
+/// documented ones where missing, so the description lists every status a client can get.
+///
+/// - an operation that takes a key: `429` (its rate limit), `500` (the panic guard), `503`
+///   (the deadline, or the database away);
+/// - one that takes a JSON body: `400` (not JSON), `413` (too large), `415` (not
+///   `application/json`);
+/// - one with parameters: `422` (a parameter wrong, or an unknown query parameter).
+fn common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let mut add: Vec<(&str, &str)> = Vec::new();
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add.push(("429", "Too many requests: this key went over its rate limit; nothing was done; Retry-After says when to come back"));
+                add.push(("500", "Internal error (logged); a write may or may not have taken effect: retry it (with the same Idempotency-Key)"));
+                add.push(("503", "The database cannot be reached, or the request took longer than 30 s: retry after Retry-After"));
+            }
+            if op.request_body.is_some() {
+                add.push(("400", "The body is not JSON"));
+                add.push(("413", "The body is larger than 256 KiB"));
+                add.push((
+                    "415",
+                    "The body is not sent as Content-Type: application/json",
+                ));
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                add.push((
+                    "422",
+                    "A parameter is wrong, or a query parameter is unknown",
+                ));
+            }
+            for (status, description) in add {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description).into());
+            }
+        }
+    }
+}
+
+/// The `type` parameter of the event reads names one of the domain's event types: the list is
+/// the domain's own, so it cannot drift.
+fn event_type_names(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::RefOr;
+    let mut names: Vec<String> = leadorch_domain::AGGREGATE_TYPES
+        .iter()
+        .filter_map(|a| leadorch_domain::event_types(a))
+        .flat_map(|types| types.iter().map(|(name, _)| name.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    for path in ["/v1/events", "/v1/events/stream"] {
+        let Some(op) = doc.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) else {
+            continue;
+        };
+        for param in op.parameters.iter_mut().flatten() {
+            if let RefOr::T(p) = param {
+                if p.name == "type" {
+                    p.schema = Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(names.clone()))
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The API's description, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = documented().1;
+    common_answers(&mut doc);
+    event_type_names(&mut doc);
     doc.paths.paths.insert(
         "/healthz".to_string(),
         utoipa::openapi::PathItem::new(
