@@ -101,8 +101,10 @@ fn get(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
 
 #[tokio::test]
 async fn counters_move_with_requests_and_name_no_person_nor_path() {
-    let mut settings = Settings::default();
-    settings.default_team = Some("sales-nl".into());
+    let settings = Settings {
+        default_team: Some("sales-nl".into()),
+        ..Settings::default()
+    };
     let s = start_with(Dialect::Sqlite, settings).await;
     let (reader, reader_id) = s.key_in("default", "prometheus", &[Scope::Read], &[]).await;
     let ingest = s.key("crm", &[Scope::Ingest, Scope::Capacity]).await;
