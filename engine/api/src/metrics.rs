@@ -114,11 +114,12 @@ impl Collector for LogCollector {
 impl Metrics {
     /// The counters, with the log's readings taken from `log` at each scrape.
     pub fn new(log: &leadorch_store::log::EventLog) -> Metrics {
+        // Help texts end without a period: the encoder adds one.
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "leadorch_http_requests",
-            "HTTP requests answered, by route template, method and status.",
+            "HTTP requests answered, by route template, method and status",
             requests.clone(),
         );
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
@@ -126,19 +127,19 @@ impl Metrics {
         );
         registry.register(
             "leadorch_http_request_duration_seconds",
-            "Time from a request's head to its answer's head, by route template and method (an event stream counts until it starts).",
+            "Time from a request's head to its answer's head, by route template and method (an event stream counts until it starts)",
             durations.clone(),
         );
         let rate_limited = Counter::default();
         registry.register(
             "leadorch_http_rate_limited",
-            "Requests refused with 429 because their key went over its rate limit.",
+            "Requests refused with 429 because their key went over its rate limit",
             rate_limited.clone(),
         );
         let leads = Family::<OutcomeLabels, Counter>::default();
         registry.register(
             "leadorch_leads",
-            "Leads recorded by POST /v1/leads, by outcome (accepted, duplicate, blocked); replays of an Idempotency-Key are not counted again.",
+            "Leads recorded by POST /v1/leads, by outcome (accepted, duplicate, blocked); replays of an Idempotency-Key are not counted again",
             leads.clone(),
         );
         for outcome in ["accepted", "duplicate", "blocked"] {
@@ -147,7 +148,7 @@ impl Metrics {
         let readings = Family::<SourceLabels, Counter>::default();
         registry.register(
             "leadorch_capacity_readings_recorded",
-            "Capacity readings recorded, by source (pushed: POST /v1/capacity; leads: counted from lead statuses).",
+            "Capacity readings recorded, by source (pushed: POST /v1/capacity; leads: counted from lead statuses)",
             readings.clone(),
         );
         for source in ["pushed", "leads"] {

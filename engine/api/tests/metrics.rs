@@ -28,7 +28,7 @@ fn parse(text: &str) -> BTreeMap<String, f64> {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').expect("# HELP name text");
             assert!(valid_name(name), "{line}");
-            assert!(!help.is_empty(), "{line}");
+            assert!(!help.is_empty() && !help.ends_with(".."), "{line}");
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("# TYPE name type");
             assert!(valid_name(name), "{line}");
