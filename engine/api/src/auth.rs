@@ -167,7 +167,10 @@ pub async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) 
         l.check(&caller.key_id)
     });
     let response = match verdict {
-        Some(Verdict::Refused(problem)) => problem.into_response(),
+        Some(Verdict::Refused(problem)) => {
+            api.metrics.rate_limited();
+            problem.into_response()
+        }
         fields => {
             req.extensions_mut().insert(caller.clone());
             let mut response = next.run(req).await;

@@ -88,7 +88,9 @@ async fn update(api: &Api, team: &str) -> Result<(), String> {
     api.engine
         .execute::<CapacitySnapshot>(team, command, &Metadata::actor("api:leads"))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    api.metrics.reading(crate::metrics::ReadingSource::Leads);
+    Ok(())
 }
 
 /// Folds every lead event after the backlog's position into it.

@@ -13,43 +13,95 @@ use crate::Problem;
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
-/// Parses `bytes` as `T`, naming the field at fault.
+/// Parses `bytes` as `T`, naming the field at fault. The body must be a JSON object (serde
+/// would also read a struct from an array of its fields in order; a request is named fields
+/// only), and a whole number written with a fraction (`12.0`) is that whole number, as JSON
+/// Schema's `integer` says it is.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|inner| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            format!("the body is not JSON: {inner}"),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "Invalid field",
+            format!(
+                "the body must be a JSON object of named fields, not {}",
+                kind(&value)
+            ),
+        ));
+    }
+    match serde_path_to_error::deserialize::<_, T>(whole_numbers(value)) {
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                Err(Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "malformed-json",
-                    "Malformed JSON",
-                    format!("the body is not JSON: {inner}"),
-                ))
-            } else {
-                let message = strip_position(&inner.to_string());
-                let field = named_field(if path == "." { "" } else { &path }, &message);
-                let mut p = Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-field",
-                    "Invalid field",
-                    if field.is_empty()
-                        || message
-                            .contains(&format!("`{}`", field.rsplit('.').next().unwrap_or("")))
-                    {
-                        message
-                    } else {
-                        format!("{field}: {message}")
-                    },
-                );
-                if !field.is_empty() {
-                    p = p.field(field);
-                }
-                Err(p)
+            let message = strip_position(&e.into_inner().to_string());
+            let field = named_field(if path == "." { "" } else { &path }, &message);
+            let mut p = Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-field",
+                "Invalid field",
+                if field.is_empty()
+                    || message.contains(&format!("`{}`", field.rsplit('.').next().unwrap_or("")))
+                {
+                    message
+                } else {
+                    format!("{field}: {message}")
+                },
+            );
+            if !field.is_empty() {
+                p = p.field(field);
             }
+            Err(p)
         }
+    }
+}
+
+/// What a JSON value is, for messages.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// `v` with every number that is whole but written with a fraction (`12.0`, `1e3`) made an
+/// integer, so integer fields take it; other numbers stay as they are.
+fn whole_numbers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.is_finite() && f.fract() == 0.0 => {
+                // 2^64 and -2^63 are exact in f64; within them the cast is exact too.
+                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    Value::from(f as u64)
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                    #[allow(clippy::cast_possible_truncation)]
+                    Value::from(f as i64)
+                } else {
+                    Value::Number(n)
+                }
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, whole_numbers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -86,7 +138,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 /// A JSON request body that may be left out: an empty body (with any content type, or none)
-/// is `T::default()`; anything else is read as [`Body`] reads it.
+/// or JSON `null` (what the description allows: the body's schema is nullable) is
+/// `T::default()`; anything else is read as [`Body`] reads it.
 #[derive(Debug)]
 pub struct OptionalBody<T>(pub T);
 
@@ -100,6 +153,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
             return Ok(OptionalBody(T::default()));
         }
         json?;
+        if bytes.trim_ascii() == b"null" {
+            return Ok(OptionalBody(T::default()));
+        }
         parse(&bytes).map(OptionalBody)
     }
 }
@@ -210,5 +266,46 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
                     p.field(field)
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Member {
+        name: Option<String>,
+        max_open_leads: Option<u32>,
+        load: Option<f64>,
+    }
+
+    #[test]
+    fn a_body_is_an_object_whose_whole_numbers_may_be_written_with_a_fraction() {
+        let m: Member = parse(br#"{"max_open_leads": 12.0, "load": 2.0}"#).unwrap();
+        assert_eq!(m.max_open_leads, Some(12));
+        assert_eq!(m.load, Some(2.0));
+        let m: Member = parse(br#"{"max_open_leads": 1e3, "load": 0.5}"#).unwrap();
+        assert_eq!(m.max_open_leads, Some(1000));
+        assert_eq!(m.load, Some(0.5));
+        let p = parse::<Member>(br#"{"max_open_leads": 1.5}"#).unwrap_err();
+        assert_eq!(
+            (p.status, p.field.as_deref()),
+            (422, Some("max_open_leads"))
+        );
+        let p = parse::<Member>(br#"{"max_open_leads": -1.0}"#).unwrap_err();
+        assert_eq!(p.field.as_deref(), Some("max_open_leads"));
+        // serde would read a struct from an array of its fields; a request is named fields.
+        for body in [&b"[null, null, null]"[..], b"null", b"3", b"\"x\""] {
+            let p = parse::<Member>(body).unwrap_err();
+            assert_eq!(p.status, 422, "{p:?}");
+            assert!(p.detail.contains("JSON object"), "{p:?}");
+        }
+        let p = parse::<Member>(b"{").unwrap_err();
+        assert_eq!(p.status, 400);
+        let p = parse::<Member>(br#"{"nmae": "x"}"#).unwrap_err();
+        assert_eq!(p.field.as_deref(), Some("nmae"));
     }
 }

@@ -11,9 +11,12 @@
 //! - [`access`]: the access log's writer.
 //! - [`body`]: JSON bodies and query parameters whose errors name the field.
 //! - [`routes`]: the endpoints, each documented for `/openapi.json`.
+//! - [`metrics`]: `GET /metrics` (Prometheus text, scope `read`) and the counting of every
+//!   request by route template, method and status.
+//! - [`cors`]: CORS for the browser pages of `[api] cors_origins` (none by default).
 //!
-//! `GET /healthz` needs no key; everything else does (`401` without a working one, `403`
-//! without the scope). The API's description is generated from the handlers themselves
+//! `GET /healthz` needs no key, nor does a CORS preflight from a listed origin; everything
+//! else does (`401` without a working one, `403` without the scope). The API's description is generated from the handlers themselves
 //! (utoipa), so `/openapi.json` cannot drift from what is served.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,11 +25,13 @@ pub mod access;
 pub mod auth;
 pub mod backlog;
 pub mod body;
+pub mod cors;
 pub mod ids;
 pub mod keys;
 pub mod layers;
 pub mod limits;
 pub mod listen;
+pub mod metrics;
 pub mod problem;
 pub mod routes;
 pub mod server;
@@ -55,7 +60,8 @@ pub use tls::{load_tls, TlsError};
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// What the configuration file tells the API: how leads are checked and routed, the rate
-/// limits, and what saving and dry-running rules needs.
+/// limits, the origins of browser pages that may call it, and what saving and dry-running
+/// rules needs.
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// `[intake]`: phone region, dedup window, disposable domains, consent, form → team.
@@ -64,8 +70,8 @@ pub struct Settings {
     pub default_team: Option<String>,
     /// `facts.campaign_teams`: campaign id (`<customer>/<campaign>`) → team.
     pub campaign_teams: std::collections::BTreeMap<String, String>,
-    /// `[api]`: requests per second per key (0: no limit) and burst.
-    pub rate_limit: leadorch_config::ApiSettings,
+    /// `[api]`: requests per second per key (0: no limit), burst, CORS origins.
+    pub api: leadorch_config::ApiSettings,
     /// `[google]`: the OAuth client and the Ads API, for the Google accounts endpoints.
     pub google: leadorch_config::GoogleSettings,
     /// `rules_lib`: the folder of shared modules rules may `import`, which rules are compiled
@@ -92,7 +98,7 @@ impl Default for Settings {
             intake: Default::default(),
             default_team: None,
             campaign_teams: Default::default(),
-            rate_limit: Default::default(),
+            api: Default::default(),
             google: Default::default(),
             rules_lib: None,
             rule_limits: config.limits(),
@@ -111,7 +117,7 @@ impl Settings {
             intake: leadorch_intake::IntakeConfig::from_settings(&config.intake)?,
             default_team: config.facts.default_team.clone(),
             campaign_teams: config.facts.campaign_teams.clone(),
-            rate_limit: config.api.clone(),
+            api: config.api.clone(),
             google: config.google.clone(),
             rules_lib: config.rules_lib.clone(),
             rule_limits: config.limits(),
@@ -165,6 +171,8 @@ pub struct Api {
     /// a time per process, so two erasures of one subject never both record it, and their
     /// read-model catch-ups never race each other.
     subjects: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// This process's counters (`GET /metrics`).
+    pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl Api {
@@ -178,11 +186,9 @@ impl Api {
     pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
         let (access, writer) = access::start(keys.clone());
-        let limits = limits::RateLimits::new(
-            settings.rate_limit.requests_per_second,
-            settings.rate_limit.burst,
-        )
-        .map(std::sync::Arc::new);
+        let limits = limits::RateLimits::new(settings.api.requests_per_second, settings.api.burst)
+            .map(std::sync::Arc::new);
+        let metrics = std::sync::Arc::new(metrics::Metrics::new(&engine.store.log));
         (
             Api {
                 engine,
@@ -195,6 +201,7 @@ impl Api {
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
                 subjects: Default::default(),
+                metrics,
             },
             writer,
         )
@@ -313,6 +320,7 @@ impl utoipa::Modify for BearerKey {
 fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::ops::readyz))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(routes::keys::create, routes::keys::list))
         .routes(routes!(routes::keys::revoke))
         .routes(routes!(routes::access_log::list))
@@ -354,9 +362,102 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
+/// Answers any operation of a kind may give, whatever its handler: added to each operation's
+/// documented ones where missing, so the description lists every status a client can get.
+///
+/// - an operation that takes a key: `429` (its rate limit), `500` (the panic guard), `503`
+///   (the deadline, or the database away);
+/// - one that takes a JSON body: `400` (not JSON), `413` (too large), `415` (not
+///   `application/json`);
+/// - one with parameters: `422` (a parameter wrong, or an unknown query parameter).
+fn common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let mut add: Vec<(&str, &str)> = Vec::new();
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add.push(("429", "Too many requests: this key went over its rate limit; nothing was done; Retry-After says when to come back"));
+                add.push(("500", "Internal error (logged); a write may or may not have taken effect: retry it (with the same Idempotency-Key)"));
+                add.push(("503", "The database cannot be reached, or the request took longer than 30 s: retry after Retry-After"));
+            }
+            if op.request_body.is_some() {
+                add.push(("400", "The body is not JSON"));
+                add.push(("413", "The body is larger than 256 KiB"));
+                add.push((
+                    "415",
+                    "The body is not sent as Content-Type: application/json",
+                ));
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                add.push((
+                    "422",
+                    "A parameter is wrong, or a query parameter is unknown",
+                ));
+            }
+            for (status, description) in add {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem(description).into());
+            }
+        }
+    }
+}
+
+/// The `type` parameter of the event reads names one of the domain's event types: the list is
+/// the domain's own, so it cannot drift.
+fn event_type_names(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::RefOr;
+    let mut names: Vec<String> = leadorch_domain::AGGREGATE_TYPES
+        .iter()
+        .filter_map(|a| leadorch_domain::event_types(a))
+        .flat_map(|types| types.iter().map(|(name, _)| name.to_string()))
+        .collect();
+    names.sort();
+    names.dedup();
+    for path in ["/v1/events", "/v1/events/stream"] {
+        let Some(op) = doc.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) else {
+            continue;
+        };
+        for param in op.parameters.iter_mut().flatten() {
+            if let RefOr::T(p) = param {
+                if p.name == "type" {
+                    p.schema = Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(names.clone()))
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The API's description, as `/openapi.json` serves it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = documented().1;
+    common_answers(&mut doc);
+    event_type_names(&mut doc);
     doc.paths.paths.insert(
         "/healthz".to_string(),
         utoipa::openapi::PathItem::new(
@@ -375,8 +476,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The API's routes over `api`. Anything else is a `404` problem; a wrong method a `405`; every
-/// request is [`harden`]ed (deadline, panic guard).
+/// request is [`harden`]ed (deadline, panic guard), counted ([`metrics::track`], outermost, so
+/// it sees every status) and, when origins are configured, given CORS headers ([`cors`]).
 pub fn router(api: Api) -> Router {
+    let counters = api.metrics.clone();
+    let cors = cors::Cors::new(&api.settings.api.cors_origins);
     let doc = openapi();
     let spec =
         std::sync::Arc::new(serde_json::to_vec(&doc).expect("the OpenAPI description serialises"));
@@ -398,14 +502,19 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             auth::authenticate,
         ));
-    harden(
+    let app = harden(
         protected
             .route("/healthz", get(healthz))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(api),
-    )
+    );
+    let app = match cors {
+        Some(cors) => app.layer(middleware::from_fn_with_state(cors, cors::apply)),
+        None => app,
+    };
+    app.layer(middleware::from_fn_with_state(counters, metrics::track))
 }
 
 /// `GET /healthz`: the process is alive and answering (no key needed; says nothing about the

@@ -396,12 +396,12 @@ async fn the_access_log_records_who_called_what_never_bodies() {
             .await
             .unwrap();
         all = r.text().await.unwrap();
-        if all.contains("/v1/keys/{key}") {
+        if all.contains("/v1/keys/{key_id}") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(all.contains("/v1/keys/{key}"), "{all}");
+    assert!(all.contains("/v1/keys/{key_id}"), "{all}");
     assert!(!all.contains("someone@example.org"), "{all}");
     // Paging: one row per page, the cursor leads on.
     let r = c
@@ -457,7 +457,7 @@ async fn openapi_describes_the_served_endpoints() {
         "/healthz",
         "/readyz",
         "/v1/keys",
-        "/v1/keys/{key}",
+        "/v1/keys/{key_id}",
         "/v1/access-log",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
@@ -467,4 +467,60 @@ async fn openapi_describes_the_served_endpoints() {
         "bearer"
     );
     assert!(doc["paths"]["/v1/keys"]["post"]["responses"]["422"].is_object());
+}
+
+/// What schemathesis found undocumented: every status an operation can answer is listed —
+/// 429/500/503 for any keyed one, 400/413/415 for one with a JSON body, 422 for one with
+/// parameters — each a problem; the event stream is described event by event; the event
+/// type filter lists the domain's types.
+#[tokio::test]
+async fn openapi_lists_every_status_an_operation_can_answer() {
+    let s = start().await;
+    let key = s.key("reader", &[Scope::Read]).await;
+    let doc: Value = client()
+        .get(s.url("/openapi.json"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut keyed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = &op["responses"];
+            let has =
+                |status: &str| responses[status]["content"]["application/problem+json"].is_object();
+            if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                keyed += 1;
+                for status in ["401", "429", "500", "503"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
+            if op["requestBody"].is_object() {
+                for status in ["400", "413", "415"] {
+                    assert!(has(status), "{method} {path} lacks {status}");
+                }
+            }
+            if op["parameters"].as_array().is_some_and(|p| !p.is_empty()) {
+                assert!(has("422"), "{method} {path} lacks 422");
+            }
+        }
+    }
+    assert!(keyed >= 20, "{keyed}");
+    let stream = &doc["paths"]["/v1/events/stream"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"];
+    assert_eq!(stream["$ref"], "#/components/schemas/StreamedEvent");
+    let event = &doc["components"]["schemas"]["StreamedEvent"];
+    assert!(event["properties"]["data"]["type"] == "string", "{event}");
+    let type_param = doc["paths"]["/v1/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "type")
+        .unwrap();
+    let names = type_param["schema"]["enum"].as_array().unwrap();
+    assert!(names.contains(&Value::from("LeadReceived")), "{names:?}");
+    assert!(doc["paths"]["/metrics"]["get"].is_object());
 }

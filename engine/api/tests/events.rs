@@ -132,6 +132,26 @@ async fn wrong_parameters_and_scopes_are_refused() {
     );
     problem(get(&s, &read, "?colour=red").await, 422).await;
     problem(get(&s, &ingest, "").await, 403).await;
+
+    // A position past what the log can hold was read as negative ("before everything") and
+    // answered with the whole log (found by schemathesis).
+    post_lead(&s, &ingest, "p-1", "pos@example.org").await;
+    assert_eq!(
+        page(&s, &read, "?after=9223372036854775807").await["items"],
+        json!([])
+    );
+    for after in ["9223372036854775808", "18446744073709551615"] {
+        let p = problem(get(&s, &read, &format!("?after={after}")).await, 422).await;
+        assert_eq!(p["field"], "after", "{p}");
+    }
+    let r = reqwest::Client::new()
+        .get(s.url("/v1/events/stream"))
+        .bearer_auth(&read)
+        .header("last-event-id", "9223372036854775808")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r, 422).await["field"], "Last-Event-ID");
 }
 
 /// Reads the event stream until `want` events arrived; returns their `id` and `event` lines.

@@ -252,6 +252,15 @@ async fn a_person_is_found_exported_withdrawn_and_erased_on_both_backends() {
         assert_eq!(w2["withdrawn"], json!([]));
         assert_eq!(w2["already_withdrawn"].as_array().unwrap().len(), 2);
         assert_eq!(events(&s, Some("ConsentWithdrawn")).await.len(), 2);
+        // A JSON null body is no body (the description says the body is nullable).
+        let r = website
+            .post(
+                &format!("/v1/subjects/{subject}/consent/withdraw"),
+                &json!(null),
+            )
+            .await;
+        let w3 = website.ok(r).await;
+        assert_eq!(w3["withdrawn"], json!([]));
 
         // Erased.
         let r = admin.delete(&format!("/v1/subjects/{subject}")).await;

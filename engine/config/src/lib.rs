@@ -221,7 +221,7 @@ pub struct GoogleSettings {
     pub validate_only: bool,
 }
 
-/// The HTTP API's limits (`[api]`).
+/// The HTTP API's limits and browser access (`[api]`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiSettings {
@@ -230,6 +230,10 @@ pub struct ApiSettings {
     pub requests_per_second: u32,
     /// How many requests a key may make at once above that rate (at least 1).
     pub burst: u32,
+    /// Origins of the browser pages that may call the API (CORS), each as a browser sends it:
+    /// `scheme://host[:port]`, lower case, no path (`http://localhost:1420`). Empty (the
+    /// default): no CORS headers, so browsers keep pages of other origins from reading answers.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -237,6 +241,7 @@ impl Default for ApiSettings {
         ApiSettings {
             requests_per_second: 100,
             burst: 200,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -386,6 +391,9 @@ impl Config {
         if self.api.requests_per_second > 0 && self.api.burst == 0 {
             return Err("api.burst must be at least 1 when api.requests_per_second is set".into());
         }
+        for origin in &self.api.cors_origins {
+            check_origin(origin).map_err(|e| format!("api.cors_origins: {origin:?} {e}"))?;
+        }
         if let Some(region) = &self.intake.default_region {
             if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
                 return Err(format!(
@@ -473,9 +481,84 @@ pub fn parse_duration(s: &str) -> Result<chrono::Duration, String> {
     d.ok_or_else(|| format!("{s:?} is longer than any duration can be"))
 }
 
+/// Whether `origin` is written as a browser sends it in `Origin` (else it would never match).
+fn check_origin(origin: &str) -> Result<(), String> {
+    let form = "is not an origin as a browser sends it: write scheme://host[:port] in lower case, without a path or a trailing slash (http://localhost:1420)";
+    if origin == "*" {
+        return Err("allows every site: list the origins of the pages that call the API".into());
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Err(form.into());
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+.-".contains(c));
+    // `[v6]:port`, `[v6]`, `host:port`, `host`.
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or("-"))),
+            None => ("", None),
+        },
+        None => match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-:".contains(c));
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    if !scheme_ok || !host_ok || !port_ok {
+        return Err(form.into());
+    }
+    if matches!(
+        (scheme, port),
+        ("http", Some("80")) | ("https", Some("443"))
+    ) {
+        return Err("names its scheme's default port, which browsers leave out: drop it".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_checked_as_browsers_send_them() {
+        for good in [
+            "http://localhost:1420",
+            "https://app.example.org",
+            "tauri://localhost",
+            "http://[::1]:8080",
+            "http://127.0.0.1:5173",
+        ] {
+            assert_eq!(check_origin(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "*",
+            "localhost:1420",
+            "http://localhost:1420/",
+            "http://localhost/app",
+            "HTTP://localhost",
+            "http://LocalHost",
+            "http://localhost:80",
+            "https://example.org:443",
+            "http://localhost:",
+            "http://[::1",
+            "http://",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
+        let mut config = Config::default();
+        config.api.cors_origins = vec!["http://localhost:1420/".into()];
+        let e = config.validate().unwrap_err();
+        assert!(e.starts_with("api.cors_origins:"), "{e}");
+    }
 
     #[test]
     fn durations() {

@@ -263,6 +263,8 @@ pub struct EventLog {
     db: Db,
     tx: mpsc::Sender<Request>,
     head: watch::Receiver<u64>,
+    /// Events this log's writer has committed since it started.
+    appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl fmt::Debug for EventLog {
@@ -280,12 +282,19 @@ impl EventLog {
         let start = head_on_pool(&db).await?.position;
         let (head_tx, head_rx) = watch::channel(start);
         let (tx, rx) = mpsc::channel(8192);
-        tokio::spawn(writer_loop(conn, rx, head_tx.clone()));
+        let appended = std::sync::Arc::default();
+        tokio::spawn(writer_loop(
+            conn,
+            rx,
+            head_tx.clone(),
+            std::sync::Arc::clone(&appended),
+        ));
         crate::head::spawn_listener(&db, head_tx);
         Ok(EventLog {
             db,
             tx,
             head: head_rx,
+            appended,
         })
     }
 
@@ -348,6 +357,12 @@ impl EventLog {
     /// and from other processes through LISTEN/NOTIFY on PostgreSQL).
     pub fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.clone()
+    }
+
+    /// How many events this log's writer (one per process, normally) has committed since it
+    /// started: not those of other processes, nor retries that found their events stored.
+    pub fn appended_here(&self) -> u64 {
+        self.appended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The head as stored.

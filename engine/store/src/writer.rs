@@ -86,6 +86,7 @@ pub(crate) async fn writer_loop(
     mut conn: WriterConn,
     mut rx: mpsc::Receiver<Request>,
     head: watch::Sender<u64>,
+    appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
 ) {
     let mut broken = false;
     let mut last_group = 0usize;
@@ -145,7 +146,8 @@ pub(crate) async fn writer_loop(
             outcome = write_group(&mut conn, &group, &mut cache, true).await;
         }
         match outcome {
-            Ok((outcomes, last)) => {
+            Ok((outcomes, last, written)) => {
+                appended.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
                 if let Some(last) = last {
                     head.send_if_modified(|h| {
                         let moved = last > *h;
@@ -235,7 +237,7 @@ async fn write_group(
     group: &[Request],
     cache: &mut WriterCache,
     careful: bool,
-) -> Result<(Outcomes, Option<u64>)> {
+) -> Result<(Outcomes, Option<u64>, u64)> {
     let dialect = conn.dialect();
     on_conn!(conn, c => sqlx::query(dialect.begin_write()).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     let (head_pos, head_hash, head_at): (i64, Vec<u8>, i64) =
@@ -292,7 +294,7 @@ async fn write_group(
         cache.versions.clear();
     }
     cache.versions.extend(versions);
-    Ok((outcomes, last))
+    Ok((outcomes, last, rows.len() as u64))
 }
 
 /// Looks up what planning the group needs, inside its transaction: the event ids already

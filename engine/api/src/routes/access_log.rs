@@ -21,7 +21,7 @@ pub struct AccessEntry {
     pub key_id: String,
     /// HTTP method.
     pub method: String,
-    /// The route's template, e.g. `/v1/keys/{key}`.
+    /// The route's template, e.g. `/v1/keys/{key_id}`.
     pub route: String,
     /// The answer's status.
     pub status: u16,
@@ -41,10 +41,12 @@ pub struct AccessParams {
     /// Only this key's requests (its id).
     pub key_id: Option<String>,
     /// Only requests at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     pub since: Option<String>,
     /// The cursor of the next page (`next` of the page before).
     pub before: Option<i64>,
     /// At most this many (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

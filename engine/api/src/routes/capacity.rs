@@ -28,18 +28,22 @@ pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityReading {
-    /// The team, e.g. `sales-nl`.
-    #[schema(example = "sales-nl")]
+    /// The team, e.g. `sales-nl`: 1 to 128 of A-Z a-z 0-9 . _ -.
+    #[schema(example = "sales-nl", pattern = "^[A-Za-z0-9._-]{1,128}$")]
     pub team: String,
     /// Agents available to take leads now.
+    #[schema(format = Int64, maximum = 4294967295_i64)]
     pub agents_available: u32,
     /// Leads the team has open now.
+    #[schema(format = Int64, maximum = 4294967295_i64)]
     pub open_leads: u32,
     /// How many open leads the team can handle.
+    #[schema(format = Int64, maximum = 4294967295_i64)]
     pub max_open_leads: u32,
     /// When it was read (RFC 3339) [default: now].
     pub at: Option<DateTime<Utc>>,
-    /// Where it came from [default: the key's name].
+    /// Where it came from, 1 to 64 characters, not only spaces [default: the key's name].
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub source: Option<String>,
 }
 
@@ -85,7 +89,7 @@ pub async fn push(
         ));
     }
     let source = reading.source.unwrap_or_else(|| caller.name.clone());
-    if source.trim().is_empty() || source.len() > 64 {
+    if source.trim().is_empty() || source.chars().count() > 64 {
         return Err(Problem::invalid("source", "source is 1 to 64 characters"));
     }
     let team = scoped(&caller.project, &reading.team);
@@ -174,6 +178,7 @@ pub async fn push(
         .execute::<CapacitySnapshot>(&team, command, &metadata)
         .await
         .map_err(|e| crate::problem::from_engine(&e))?;
+    api.metrics.reading(crate::metrics::ReadingSource::Pushed);
     Ok((StatusCode::CREATED, Json(answer(true))))
 }
 
@@ -187,6 +192,7 @@ pub struct HistoryQuery {
     /// Readings taken before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// At most this many, the newest (1 to 10000) [default: 1000].
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
@@ -211,7 +217,7 @@ pub struct RecordedReading {
 
 /// A team's capacity over time: its recorded readings, oldest first.
 #[utoipa::path(get, path = "/v1/teams/{team}/capacity", tag = "capacity",
-    params(("team" = String, Path, description = "The team"), HistoryQuery),
+    params(("team" = String, Path, description = "The team", pattern = "^[A-Za-z0-9._-]{1,128}$"), HistoryQuery),
     responses(
         (status = 200, description = "Readings, oldest first (empty when none)", body = Vec<RecordedReading>),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),

@@ -29,6 +29,21 @@ use crate::keys::Scope;
 use crate::routes::Page;
 use crate::{Api, Problem};
 
+/// Largest log position (positions are stored as signed 64-bit integers).
+pub const MAX_POSITION: u64 = i64::MAX as u64;
+
+/// `Ok` for a log position the log can hold; a larger one would be read as a negative number
+/// by the database, and so as "before everything".
+fn check_position(field: &str, position: u64) -> Result<(), Problem> {
+    if position > MAX_POSITION {
+        return Err(Problem::invalid(
+            field,
+            format!("{field} is a log position, 0 to {MAX_POSITION}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Aggregate types whose ids carry their project (`<project>/<id>` outside `default`).
 const SCOPED_TYPES: [&str; 5] = ["lead", "consent", "data_subject", "team", "capacity"];
 
@@ -64,8 +79,10 @@ fn stored_stream(project: &str, stream: &str) -> Option<String> {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Only events after this log position [default: 0, the start].
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
     /// At most this many (1 to 1000) [default: 100].
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Only this event type (`LeadReceived`).
     #[serde(rename = "type")]
@@ -73,6 +90,24 @@ pub struct EventQuery {
     pub event_type: Option<String>,
     /// Only this stream (`lead:f-1029`, `capacity:sales-nl`).
     pub stream: Option<String>,
+}
+
+/// One server-sent event of `GET /v1/events/stream`, field by field as `text/event-stream`
+/// carries it (OpenAPI 3.1 describes a stream by the schema of each of its events).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the stream; the handler writes axum's `Event`s
+pub struct StreamedEvent {
+    /// The event's log position: send the last one seen as `Last-Event-ID` to resume after it
+    /// (absent on an `error` event).
+    #[schema(example = "42")]
+    id: Option<String>,
+    /// The event's type (`LeadReceived`), or `error` when reading the log failed: the stream
+    /// then ends, and `data` is a problem (RFC 9457).
+    #[schema(example = "LeadReceived")]
+    event: String,
+    /// The event as one line of JSON (an `EventView`: position, stream, type, data, hash, …),
+    /// or the problem of an `error` event.
+    data: String,
 }
 
 /// One event of the log.
@@ -187,6 +222,8 @@ struct Checked {
 }
 
 fn check(caller: &Caller, q: EventQuery) -> Result<Checked, Problem> {
+    let after = q.after.unwrap_or(0);
+    check_position("after", after)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(Problem::invalid(
@@ -214,7 +251,7 @@ fn check(caller: &Caller, q: EventQuery) -> Result<Checked, Problem> {
         ),
     };
     Ok(Checked {
-        after: q.after.unwrap_or(0),
+        after,
         limit,
         event_type: q.event_type,
         stream,
@@ -259,7 +296,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/events/stream", tag = "events",
     params(EventQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position (overrides after)")),
     responses(
-        (status = 200, description = "text/event-stream of EventView", content_type = "text/event-stream", body = EventView),
+        (status = 200, description = "The events as they are recorded, each a server-sent event whose data is an EventView as JSON; comments keep the connection alive", content_type = "text/event-stream", body = StreamedEvent),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
@@ -281,6 +318,7 @@ pub async fn stream(
             .ok_or_else(|| {
                 Problem::invalid("Last-Event-ID", "Last-Event-ID is a log position (digits)")
             })?;
+        check_position("Last-Event-ID", c.after)?;
     }
     let head = api.engine.store.log.watch_head();
     let closing = api.closing();

@@ -49,13 +49,38 @@ impl From<leadorch_store::KeyRow> for KeyView {
     }
 }
 
+/// A scope's name, as a request writes it (documents [`NewKeyRequest::scopes`]).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names; requests are read as text and checked
+pub enum ScopeName {
+    /// Send leads and their status changes.
+    Ingest,
+    /// Push capacity readings.
+    Capacity,
+    /// Read campaigns, teams, events, decisions, rules, audits.
+    Read,
+    /// Change rules.
+    Rules,
+    /// Everything.
+    Admin,
+}
+
 /// A key to make.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
-    /// Its name, unique among the project's working keys (e.g. `hubspot-prod`).
+    /// Its name, unique among the project's working keys (e.g. `hubspot-prod`): 1 to 64
+    /// characters, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$",
+        example = "hubspot-prod"
+    )]
     pub name: String,
-    /// Any of `ingest`, `capacity`, `read`, `rules`, `admin`.
+    /// Any of `ingest`, `capacity`, `read`, `rules`, `admin` (at least one).
+    #[schema(value_type = Vec<ScopeName>, min_items = 1)]
     pub scopes: Vec<String>,
     /// Addresses or networks it may be used from; empty or absent: anywhere.
     #[serde(default)]
@@ -164,8 +189,8 @@ pub async fn list(
 }
 
 /// Revokes a key of the caller's project (by id or name); it stops working at once.
-#[utoipa::path(delete, path = "/v1/keys/{key}", tag = "admin",
-    params(("key" = String, Path, description = "The key's id (key_…) or name")),
+#[utoipa::path(delete, path = "/v1/keys/{key_id}", tag = "admin",
+    params(("key_id" = String, Path, description = "The key's id (key_…), or its name")),
     responses(
         (status = 200, description = "Revoked", body = KeyView),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),

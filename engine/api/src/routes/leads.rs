@@ -246,6 +246,7 @@ pub async fn receive(
         }
         return Err(e);
     }
+    api.metrics.lead(decided.outcome.as_str());
 
     let answer = LeadAnswer {
         trace_id,
@@ -790,9 +791,18 @@ async fn record(
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// `new`, `contacted`, `qualified`, `won` or `lost`.
-    #[schema(example = "contacted")]
+    #[schema(
+        example = "contacted",
+        pattern = "^(new|contacted|qualified|won|lost)$"
+    )]
     pub status: String,
-    /// Personal: the CRM id of the agent who owns the lead now (sealed with the lead).
+    /// Personal: the CRM id of the agent who owns the lead now (sealed with the lead): 1 to
+    /// 256 characters, not only spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub owner: Option<String>,
     /// When it changed (RFC 3339) [default: now].
     pub at: Option<DateTime<Utc>>,
@@ -813,7 +823,7 @@ pub struct StatusAnswer {
 
 /// Moves a lead to another funnel status, naming its owner.
 #[utoipa::path(post, path = "/v1/leads/{id}/status", tag = "leads",
-    params(("id" = String, Path, description = "The client's lead id")),
+    params(("id" = String, Path, description = "The client's lead id", pattern = "^[A-Za-z0-9._-]{1,128}$")),
     request_body = StatusChange,
     responses(
         (status = 200, description = "The lead's status now", body = StatusAnswer),

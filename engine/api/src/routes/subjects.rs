@@ -61,7 +61,7 @@ pub struct LookupRequest {
 /// One data subject a lookup found.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubjectMatch {
-    /// The data subject: what export, erase and withdraw-consent take.
+    /// The data subject: what export, erasure and consent withdrawal take.
     #[schema(example = "0193b0c4-6f1e-4a53-9d57-2f0b3c8e7a10")]
     pub subject_id: String,
     /// The person's first lead in the dedup window (the one whose fingerprints matched).
@@ -271,7 +271,7 @@ pub struct LeadView {
     /// Its funnel status (`new`, `contacted`, `qualified`, `won`, `lost`); `null` for a
     /// duplicate or a blocked lead, which are not in the funnel.
     pub status: Option<String>,
-    /// The person behind it: what export, erase and withdraw-consent take.
+    /// The person behind it: what export, erasure and consent withdrawal take.
     pub subject_id: Option<String>,
     /// The consent recorded with it, if any.
     pub consent_id: Option<String>,
@@ -286,7 +286,7 @@ pub struct LeadView {
 /// Gives the lead's `subject_id`: how a person is found whose leads are older than the dedup
 /// window (`POST /v1/subjects/lookup` no longer finds them).
 #[utoipa::path(get, path = "/v1/leads/{id}", tag = "leads",
-    params(("id" = String, Path, description = "The client's lead id")),
+    params(("id" = String, Path, description = "The client's lead id", pattern = "^[A-Za-z0-9._-]{1,128}$")),
     responses(
         (status = 200, description = "The lead", body = LeadView),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -409,7 +409,7 @@ pub struct ExportedEvent {
 /// the request is recorded (`ExportRequested`). Only a subject whose leads are this project's
 /// is exported; any other is `404`.
 #[utoipa::path(get, path = "/v1/subjects/{subject_id}/export", tag = "subjects",
-    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)")),
+    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
     responses(
         (status = 200, description = "The subject's data, as an attachment", body = ExportAnswer),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -503,7 +503,7 @@ pub struct ErasureAnswer {
 /// `already_erased: true` (and destroys any key made since). Only a subject whose leads are
 /// this project's is erased; any other is `404`.
 #[utoipa::path(delete, path = "/v1/subjects/{subject_id}", tag = "subjects",
-    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)")),
+    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
     responses(
         (status = 200, description = "Erased (now or before)", body = ErasureAnswer),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -575,7 +575,7 @@ const MAX_REASON: usize = 500;
 /// (the systems that hear an opt-out are the ones that send leads) or `admin`. Only a subject
 /// whose leads are this project's; any other is `404`.
 #[utoipa::path(post, path = "/v1/subjects/{subject_id}/consent/withdraw", tag = "subjects",
-    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)")),
+    params(("subject_id" = String, Path, description = "The data subject (from a lookup or a lead)", pattern = "^[A-Za-z0-9._:-]{1,128}$")),
     request_body(content = Option<WithdrawRequest>, description = "May be left out"),
     responses(
         (status = 200, description = "What was withdrawn", body = WithdrawAnswer),

@@ -48,7 +48,7 @@ pub struct TeamRequest {
     /// The team's own maximum of open leads (0 or more); `null` makes it the sum of its
     /// members' maximums again.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>, minimum = 0, example = 40)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 40)]
     pub max_open_leads: Option<Option<i64>>,
     /// Where the team's capacity comes from: `pushed` (readings sent to `POST /v1/capacity`),
     /// `leads` (its leads' statuses) or `connector:<name>`. Exactly one per team.
@@ -70,7 +70,7 @@ pub struct MemberRequest {
     /// How many open leads the member can carry (0 or more); `null` removes it. A team without
     /// a maximum of its own carries the sum of its members'.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>, minimum = 0, example = 12)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 12)]
     pub max_open_leads: Option<Option<i64>>,
 }
 
@@ -162,7 +162,7 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<TeamLis
 
 /// One team of the caller's project.
 #[utoipa::path(get, path = "/v1/teams/{team}", tag = "teams", operation_id = "show_team",
-    params(("team" = String, Path, description = "The team's name, e.g. sales-nl")),
+    params(("team" = String, Path, description = "The team's name, e.g. sales-nl", pattern = "^[A-Za-z0-9._-]{1,128}$")),
     responses(
         (status = 200, description = "The team (members' names only for an admin key)", body = TeamResponse),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -186,7 +186,7 @@ pub async fn show(
 
 /// Defines a team of the caller's project, or changes what the body gives of it.
 #[utoipa::path(put, path = "/v1/teams/{team}", tag = "teams", operation_id = "set_team",
-    params(("team" = String, Path, description = "The team's name: 1 to 128 of A-Z a-z 0-9 . _ -")),
+    params(("team" = String, Path, description = "The team's name: 1 to 128 of A-Z a-z 0-9 . _ -", pattern = "^[A-Za-z0-9._-]{1,128}$")),
     request_body = TeamRequest,
     responses(
         (status = 201, description = "Defined", body = TeamResponse),
@@ -237,8 +237,8 @@ pub async fn set(
 /// Adds a member to a team of the caller's project, or changes what the body gives of one.
 #[utoipa::path(put, path = "/v1/teams/{team}/members/{member}", tag = "teams", operation_id = "put_team_member",
     params(
-        ("team" = String, Path, description = "The team's name"),
-        ("member" = String, Path, description = "The member's id: 1 to 128 of A-Z a-z 0-9 . _ - (e.g. the CRM's owner id)"),
+        ("team" = String, Path, description = "The team's name", pattern = "^[A-Za-z0-9._-]{1,128}$"),
+        ("member" = String, Path, description = "The member's id: 1 to 128 of A-Z a-z 0-9 . _ - (e.g. the CRM's owner id)", pattern = "^[A-Za-z0-9._-]{1,128}$"),
     ),
     request_body = MemberRequest,
     responses(
@@ -286,8 +286,8 @@ pub async fn put_member(
 /// until the member is erased.
 #[utoipa::path(delete, path = "/v1/teams/{team}/members/{member}", tag = "teams", operation_id = "remove_team_member",
     params(
-        ("team" = String, Path, description = "The team's name"),
-        ("member" = String, Path, description = "The member's id"),
+        ("team" = String, Path, description = "The team's name", pattern = "^[A-Za-z0-9._-]{1,128}$"),
+        ("member" = String, Path, description = "The member's id", pattern = "^[A-Za-z0-9._-]{1,128}$"),
     ),
     responses(
         (status = 200, description = "Removed; the team now", body = TeamResponse),

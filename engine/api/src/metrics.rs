@@ -1,0 +1,268 @@
+//! `GET /metrics`: this server process's counters in the Prometheus text exposition format
+//! (0.0.4), for a Prometheus scraping it with a key of scope `read` (ADR 0027).
+//!
+//! What is counted never names a person or a raw path: requests are labelled by their route
+//! *template* (`/v1/leads/{id}`, `unmatched` for paths no route takes), a method from a fixed
+//! list and the status code; leads by outcome; capacity readings by where they came from.
+//! Key ids, team names, lead ids and addresses are left out on purpose (they are in the access
+//! log, which only admin keys read).
+//!
+//! Everything is per process (like the rate limits): two servers behind a balancer are two
+//! targets to scrape. The registry belongs to one [`crate::Api`], so servers in one process
+//! (the tests) count apart.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::auth::Caller;
+use crate::keys::Scope;
+use crate::{Api, Problem};
+
+/// The route label of a request no route took (its path is never a label: it may hold
+/// personal ids).
+pub const UNMATCHED: &str = "unmatched";
+
+/// Upper bounds of the request duration buckets, seconds: a lead is answered in milliseconds,
+/// the deadline is 30 s ([`crate::layers::REQUEST_TIMEOUT`]).
+const DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+/// Where a recorded capacity reading came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadingSource {
+    /// `POST /v1/capacity`.
+    Pushed,
+    /// Counted from lead statuses (teams whose capacity source is `leads`).
+    Leads,
+}
+
+/// The counters of one API.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+    rate_limited: Counter,
+    leads: Family<OutcomeLabels, Counter>,
+    readings: Family<SourceLabels, Counter>,
+}
+
+/// Read at each scrape: the log's head and what this process appended.
+#[derive(Debug)]
+struct LogCollector {
+    head: tokio::sync::watch::Receiver<u64>,
+    log: leadorch_store::log::EventLog,
+}
+
+impl Collector for LogCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let head = ConstGauge::new(i64::try_from(*self.head.borrow()).unwrap_or(i64::MAX));
+        let e = encoder.encode_descriptor(
+            "leadorch_log_head_position",
+            "Position of the last event of the log this process knows of (its own commits, and on PostgreSQL other processes' too).",
+            None,
+            head.metric_type(),
+        )?;
+        head.encode(e)?;
+        let appended = ConstCounter::new(self.log.appended_here());
+        let e = encoder.encode_descriptor(
+            "leadorch_events_appended",
+            "Events this process committed to the log since it started.",
+            None,
+            appended.metric_type(),
+        )?;
+        appended.encode(e)
+    }
+}
+
+impl Metrics {
+    /// The counters, with the log's readings taken from `log` at each scrape.
+    pub fn new(log: &leadorch_store::log::EventLog) -> Metrics {
+        // Help texts end without a period: the encoder adds one.
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "leadorch_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            requests.clone(),
+        );
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new(DURATION_BUCKETS)) as fn() -> Histogram,
+        );
+        registry.register(
+            "leadorch_http_request_duration_seconds",
+            "Time from a request's head to its answer's head, by route template and method (an event stream counts until it starts)",
+            durations.clone(),
+        );
+        let rate_limited = Counter::default();
+        registry.register(
+            "leadorch_http_rate_limited",
+            "Requests refused with 429 because their key went over its rate limit",
+            rate_limited.clone(),
+        );
+        let leads = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "leadorch_leads",
+            "Leads recorded by POST /v1/leads, by outcome (accepted, duplicate, blocked); replays of an Idempotency-Key are not counted again",
+            leads.clone(),
+        );
+        for outcome in ["accepted", "duplicate", "blocked"] {
+            drop(leads.get_or_create(&OutcomeLabels { outcome }));
+        }
+        let readings = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "leadorch_capacity_readings_recorded",
+            "Capacity readings recorded, by source (pushed: POST /v1/capacity; leads: counted from lead statuses)",
+            readings.clone(),
+        );
+        for source in ["pushed", "leads"] {
+            drop(readings.get_or_create(&SourceLabels { source }));
+        }
+        registry.register_collector(Box::new(LogCollector {
+            head: log.watch_head(),
+            log: log.clone(),
+        }));
+        Metrics {
+            registry,
+            requests,
+            durations,
+            rate_limited,
+            leads,
+            readings,
+        }
+    }
+
+    /// A request refused by its key's rate limit.
+    pub fn rate_limited(&self) {
+        self.rate_limited.inc();
+    }
+
+    /// A lead recorded with this outcome (`accepted`, `duplicate`, `blocked`).
+    pub fn lead(&self, outcome: &str) {
+        let outcome = match outcome {
+            "accepted" => "accepted",
+            "duplicate" => "duplicate",
+            _ => "blocked",
+        };
+        self.leads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// A capacity reading recorded.
+    pub fn reading(&self, source: ReadingSource) {
+        let source = match source {
+            ReadingSource::Pushed => "pushed",
+            ReadingSource::Leads => "leads",
+        };
+        self.readings.get_or_create(&SourceLabels { source }).inc();
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        {
+            tracing::error!("encoding the metrics: {e}");
+        }
+        out
+    }
+}
+
+/// A method as a label: one of a fixed list, else `other` (a client may send any token).
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The middleware that counts every request, whatever answers it (a route, the fallback, the
+/// deadline, the panic guard, a refusal of its key).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| UNMATCHED.to_string());
+    let method = method_label(req.method());
+    let response = next.run(req).await;
+    metrics
+        .durations
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method,
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// This process's counters, in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded", body = String, content_type = "text/plain"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn metrics(State(api): State<Api>, caller: Caller) -> Result<Response, Problem> {
+    caller.need(Scope::Read)?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        )],
+        api.metrics.render(),
+    )
+        .into_response())
+}
