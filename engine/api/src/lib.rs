@@ -82,8 +82,11 @@ pub struct Settings {
     pub rules_lib: Option<std::path::PathBuf>,
     /// `[limits]`: the sandbox limits of a rule run (compiling and dry runs).
     pub rule_limits: leadorch_rules::Limits,
-    /// `[policy]`: the arbiter's minimum dwell and cooldown (dry runs).
+    /// `[policy]`: the arbiter's minimum dwell and cooldown (dry runs, backtests).
     pub policy: leadorch_rules::Policy,
+    /// `policy.default_every`: how often a rule without a schedule or triggers runs
+    /// (backtests).
+    pub default_every: chrono::Duration,
     /// `[facts]`: time zone, recent window and calendars rules see (dry runs). Its
     /// `default_team` and `campaign_teams` are not read: the fields above are
     /// ([`Settings::facts`]).
@@ -103,6 +106,7 @@ impl Default for Settings {
             rules_lib: None,
             rule_limits: config.limits(),
             policy: config.policy(),
+            default_every: config.default_every(),
             facts: config.facts,
         }
     }
@@ -122,6 +126,7 @@ impl Settings {
             rules_lib: config.rules_lib.clone(),
             rule_limits: config.limits(),
             policy: config.policy(),
+            default_every: config.default_every(),
             facts: config.facts.clone(),
         })
     }
@@ -292,7 +297,7 @@ impl Api {
         (name = "audit", description = "The hash chain (scope read)"),
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "google", description = "Google accounts: list, connect (consent), revoke, forget (scope admin)"),
-        (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run (read and dry run: scope read; changes: scope rules). Rules are not project-scoped yet: they belong to the default project, and another project's key sees none (404 for one)."),
+        (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run, backtest, check and fixture tests (read, dry run, backtest, check and test: scope read; changes: scope rules). Rules are not project-scoped yet: they belong to the default project, and another project's key sees none (404 for one)."),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]
@@ -354,6 +359,9 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::rules::diff))
         .routes(routes!(routes::rules::rollback))
         .routes(routes!(routes::rules::dry_run))
+        .routes(routes!(routes::rules::check))
+        .routes(routes!(routes::rules::backtest))
+        .routes(routes!(routes::rules::test))
         .routes(routes!(routes::subjects::lead))
         .routes(routes!(routes::subjects::lookup))
         .routes(routes!(routes::subjects::export))

@@ -319,7 +319,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             let mut bad = 0;
             let mut unknown_module = false;
             for f in &files {
-                match leadorch_rules::check_rule_file(&host, f) {
+                let checked = check_file(&host, f);
+                match &checked.compiled {
                     Ok(rule) => {
                         outln!(
                             "{}: ok (priority {}, triggers {:?})",
@@ -327,15 +328,13 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                             rule.meta.priority,
                             rule.meta.triggers
                         )?;
-                        // It compiled, so the file was read; warn about facts rules do not see.
-                        let source = std::fs::read_to_string(f).unwrap_or_default();
-                        for u in leadorch_rules::unknown_facts(&source) {
+                        for u in &checked.unknown_facts {
                             eprintln!("warning: {}:{}:{}: {u}", f.display(), u.line, u.column);
                         }
                     }
                     Err(e) => {
                         bad += 1;
-                        unknown_module |= e.message.starts_with("unknown module");
+                        unknown_module |= checked.unknown_module();
                         outln!("{}: {e}", f.display())?;
                     }
                 }
@@ -382,6 +381,28 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::DryRun(args) => dry_run(g, args).await,
         RulesCommand::Backtest(args) => backtest_cmd(g, args).await,
+    }
+}
+
+/// `rules check FILE`: the file compiled as the rule named after its stem, with the warnings
+/// of [`library::check_source`]; a file that cannot be read is its error.
+fn check_file(host: &RuleHost, f: &Path) -> library::Checked {
+    let name = f
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("rule")
+        .to_string();
+    match std::fs::read_to_string(f) {
+        Ok(source) => library::check_source(host, &name, &source),
+        Err(e) => library::Checked {
+            compiled: Err(leadorch_rules::CompileError {
+                rule: name,
+                line: None,
+                column: None,
+                message: format!("cannot read {}: {e}", f.display()),
+            }),
+            unknown_facts: Vec::new(),
+        },
     }
 }
 

@@ -687,3 +687,83 @@ mod tests {
         );
     }
 }
+
+/// How serious a [`Diagnostic`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The source does not compile.
+    Error,
+    /// It compiles, but reads a fact rules do not see (an error at run time).
+    Warning,
+}
+
+/// One thing `rules check` says about a source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What checking one source found: the compiled rule, or the compile error; and the
+/// warnings about facts rules do not see (only for a source that compiles).
+#[derive(Debug)]
+pub struct Checked {
+    /// The compiled rule, or why it does not compile.
+    pub compiled: std::result::Result<leadorch_rules::CompiledRule, leadorch_rules::CompileError>,
+    /// Reads of facts rules do not see, in source order.
+    pub unknown_facts: Vec<leadorch_rules::UnknownFact>,
+}
+
+impl Checked {
+    /// Every diagnostic with its line and column: the compile error, else the warnings.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match &self.compiled {
+            Err(e) => vec![Diagnostic {
+                severity: Severity::Error,
+                line: e.line,
+                column: e.column,
+                message: e.message.clone(),
+            }],
+            Ok(_) => self
+                .unknown_facts
+                .iter()
+                .map(|u| Diagnostic {
+                    severity: Severity::Warning,
+                    line: Some(u.line),
+                    column: Some(u.column),
+                    message: u.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the compile error is an `import` of a module the library does not have.
+    pub fn unknown_module(&self) -> bool {
+        self.compiled
+            .as_ref()
+            .is_err_and(|e| e.message.starts_with("unknown module"))
+    }
+}
+
+/// Compiles `source` as rule `id` against `host`'s library and looks for reads of facts
+/// rules do not see: what `leadorch rules check` reports per file and `POST /v1/rules/check`
+/// answers.
+pub fn check_source(host: &RuleHost, id: &str, source: &str) -> Checked {
+    let compiled = host.compile(id, source);
+    let unknown_facts = if compiled.is_ok() {
+        leadorch_rules::unknown_facts(source)
+    } else {
+        Vec::new()
+    };
+    Checked {
+        compiled,
+        unknown_facts,
+    }
+}

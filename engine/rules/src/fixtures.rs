@@ -38,6 +38,32 @@ pub struct FixtureReport {
     pub steps: usize,
     /// One message per step whose outcome differed from the expectation; empty = passed.
     pub failures: Vec<String>,
+    /// Every step as run: what it expected and what happened.
+    pub outcomes: Vec<StepOutcome>,
+}
+
+/// One step of a fixture as run: what it expected, what the rules and the arbiter decided,
+/// and what differed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// The step's number, from 1.
+    pub number: usize,
+    /// The step's time (the rules' clock).
+    pub at: DateTime<Utc>,
+    /// The step's `note`, if any.
+    pub note: Option<String>,
+    /// The decisions the step expects to be accepted, as the fixture states them
+    /// (`"pause 1/2 by capacity_gate"`).
+    pub expected: Vec<String>,
+    /// The decisions the arbiter accepted (`"pause 1/2 by capacity_gate"`).
+    pub accepted: Vec<String>,
+    /// The proposals it held, with why.
+    pub suppressed: Vec<String>,
+    /// The rules' failures (`"capacity_gate 1/2: …"`).
+    pub failures: Vec<String>,
+    /// What differed from the step's expectations (accepted, suppressed or failures); empty
+    /// when the step matched.
+    pub problems: Vec<String>,
 }
 
 impl FixtureReport {
@@ -130,33 +156,62 @@ fn read_file(path: &Path) -> std::io::Result<String> {
     std::fs::read_to_string(path)
 }
 
-/// Runs one fixture file.
+/// Runs one fixture file; the rules it names are read relative to its folder.
 pub fn run_fixture(host: &RuleHost, path: &Path) -> Result<FixtureReport, FixtureError> {
     let text = read_file(path).map_err(|source| FixtureError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let file: FixtureFile = toml::from_str(&text).map_err(|e| FixtureError::Parse {
+    let base = path.parent().unwrap_or_else(|| Path::new("."));
+    run_fixture_source(host, path, &text, &mut |rel| {
+        check_rule_file(host, &base.join(rel))
+    })
+}
+
+fn parse_fixture(path: &Path, text: &str) -> Result<FixtureFile, FixtureError> {
+    toml::from_str(text).map_err(|e| FixtureError::Parse {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
+    })
+}
+
+fn rule_refs<'a>(path: &Path, file: &'a FixtureFile) -> Result<Vec<&'a String>, FixtureError> {
+    match (&file.rule, &file.rules) {
+        (Some(one), None) => Ok(vec![one]),
+        (None, Some(many)) if !many.is_empty() => Ok(many.iter().collect()),
+        _ => Err(FixtureError::Invalid {
+            path: path.to_path_buf(),
+            message:
+                "name the rule under test with `rule = \"…\"` or `rules = [\"…\", …]` (one of them)"
+                    .to_string(),
+        }),
+    }
+}
+
+/// The rules a fixture's text names (`rule = …` or `rules = […]`), as written
+/// (`"../capacity_gate.rhai"`); `path` only labels errors.
+pub fn fixture_rules(path: &Path, text: &str) -> Result<Vec<String>, FixtureError> {
+    let file = parse_fixture(path, text)?;
+    Ok(rule_refs(path, &file)?.into_iter().cloned().collect())
+}
+
+/// Runs a fixture given as text (`path` only labels it); `load` compiles each rule the
+/// fixture names, given the name as written (`"../capacity_gate.rhai"`). What
+/// [`run_fixture`] does with files, and the HTTP API with sources it was sent.
+pub fn run_fixture_source(
+    host: &RuleHost,
+    path: &Path,
+    text: &str,
+    load: &mut dyn FnMut(&str) -> Result<CompiledRule, CompileError>,
+) -> Result<FixtureReport, FixtureError> {
+    let file = parse_fixture(path, text)?;
     let invalid = |message: String| FixtureError::Invalid {
         path: path.to_path_buf(),
         message,
     };
-    let base = path.parent().unwrap_or_else(|| Path::new("."));
-
-    let rule_paths: Vec<&String> = match (&file.rule, &file.rules) {
-        (Some(one), None) => vec![one],
-        (None, Some(many)) if !many.is_empty() => many.iter().collect(),
-        _ => return Err(invalid(
-            "name the rule under test with `rule = \"…\"` or `rules = [\"…\", …]` (one of them)"
-                .to_string(),
-        )),
-    };
     let mut rules = Vec::new();
-    for rel in rule_paths {
-        let rule = check_rule_file(host, &base.join(rel)).map_err(|error| FixtureError::Rule {
+    for rel in rule_refs(path, &file)? {
+        let rule = load(rel).map_err(|error| FixtureError::Rule {
             path: path.to_path_buf(),
             error,
         })?;
@@ -210,6 +265,7 @@ pub fn run_fixture(host: &RuleHost, path: &Path) -> Result<FixtureReport, Fixtur
         description: file.description.clone(),
         steps: 0,
         failures: Vec::new(),
+        outcomes: Vec::new(),
     };
     for (n, step) in file.steps.iter().enumerate() {
         let number = n + 1;
@@ -263,6 +319,23 @@ pub fn run_fixture(host: &RuleHost, path: &Path) -> Result<FixtureReport, Fixtur
                 .failures
                 .push(format!("{label}: {}", problems.join("; ")));
         }
+        report.outcomes.push(StepOutcome {
+            number,
+            at,
+            note: step.note.clone(),
+            expected: step.expect.iter().map(ExpectSpec::describe).collect(),
+            accepted: resolution.accepted.iter().map(short).collect(),
+            suppressed: resolution
+                .suppressed
+                .iter()
+                .map(|s| format!("{} ({})", short(&s.proposal), s.why))
+                .collect(),
+            failures: failures
+                .iter()
+                .map(|(rule, c, _, e)| format!("{rule} {}: {e}", c.as_deref().unwrap_or("(run)")))
+                .collect(),
+            problems,
+        });
         for p in &resolution.accepted {
             if let Some(c) = campaigns.iter_mut().find(|c| c.id == p.campaign) {
                 apply(c, &p.decision.action, at);

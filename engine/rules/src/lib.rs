@@ -16,7 +16,10 @@ mod view;
 pub use arbiter::{resolve, Conflict, Policy, Resolution, SuppressReason, Suppressed};
 pub use decision::{Action, Decision, Proposal};
 pub use facts::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
-pub use fixtures::{check_rule_file, run_fixture, run_fixture_dir, FixtureError, FixtureReport};
+pub use fixtures::{
+    check_rule_file, fixture_rules, run_fixture, run_fixture_dir, run_fixture_source, FixtureError,
+    FixtureReport, StepOutcome,
+};
 pub use host::{
     source_digest, CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits,
     LogLine, PreparedFacts, RuleHost, RuleRun,

@@ -1,16 +1,24 @@
 //! `/v1/rules`: saved rules — the list, one rule (any version), saving a new rule or version
-//! (compiled first), enabling, disabling, the history, a diff of two versions, a rollback, and
-//! a dry run against the current state. Reading and dry runs need scope `read`, changes scope
-//! `rules`.
+//! (compiled first), enabling, disabling, the history, a diff of two versions, a rollback, a
+//! dry run against the current state and a backtest over recorded history; and checking
+//! sources and running scenario fixtures. Reading, dry runs, backtests, checks and fixtures
+//! need scope `read`, changes scope `rules`.
 //!
 //! The rules library (`leadorch_evaluate::library`, which `leadorch rules …` calls too)
-//! decides and records; dry runs are `leadorch_evaluate::dry_run`. This module converts to the
+//! decides and records; dry runs are `leadorch_evaluate::dry_run`, backtests
+//! `leadorch_evaluate::backtest`, checks `library::check_source` and fixtures
+//! `leadorch_rules::run_fixture_source`. This module converts to the
 //! documented types below and names the field at fault in every refusal. Rule ids are the
 //! CLI's (a file's stem: `capacity_gate`). Sources are compiled against the rules library
 //! the server was configured with ([`crate::Settings::rules_lib`]).
 //!
 //! Rules are not project-scoped yet: they belong to the `default` project. Another project's
-//! key lists none, gets `404` for any one, and may not save one (`403`).
+//! key lists none, gets `404` for any one (and for checks and fixtures), and may not save one
+//! (`403`).
+//!
+//! `POST /v1/rules/check` and `POST /v1/rules/test` are fixed paths beside `/v1/rules/{id}`:
+//! a rule saved (by the CLI) with the id `check` or `test` cannot be read at `GET
+//! /v1/rules/check` (`405`); its other routes work.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -804,22 +812,7 @@ pub async fn dry_run(
         .map_err(|e| Problem::invalid("known_at", e))?;
     saved(&api, &caller, &id).await?;
     let host = host(&api)?;
-    let rule = library::compile_saved(&api.engine, &host, &id, req.version)
-        .await
-        .map_err(|e| match e {
-            Error::Compile(error) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "no-longer-compiles",
-                "No longer compiles",
-                format!(
-                    "this version of rule {id} no longer compiles against the server's rules library: {}",
-                    position_and_message(&error)
-                ),
-            )
-            .field("version")
-            .at(error.line, error.column),
-            other => refusal(other, &id, "version"),
-        })?;
+    let rule = compile_version(&api, &host, &id, req.version).await?;
     let as_of = AsOf::resolve(&api.engine.store.log, point, known)
         .await
         .map_err(|e| from_engine(&e))?;
@@ -889,6 +882,677 @@ pub async fn dry_run(
     }))
 }
 
+/// Rule sources to compile: exactly one of `source` and `sources`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// One Rhai source (answered as rule `rule`).
+    #[schema(
+        example = "//! priority: 100\nif team != () && team.utilisation > 0.9 { pause(\"full\") }\n"
+    )]
+    pub source: Option<String>,
+    /// Several sources by rule id (`{"capacity_gate": "…"}`), as `leadorch rules check` takes
+    /// several files.
+    pub sources: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// One thing the check says about a source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckDiagnostic {
+    /// `error` (it does not compile) or `warning` (it compiles, but reads a fact rules do not
+    /// see: an error when it runs).
+    #[schema(example = "error")]
+    pub severity: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column (in characters), when known.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What the check says about one source.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckedRule {
+    /// The rule's id (`rule` for a lone `source`).
+    pub id: String,
+    /// Whether it compiles against the server's rules library.
+    pub ok: bool,
+    /// Its header's priority, when it compiles.
+    pub priority: Option<i32>,
+    /// Its header's triggers (`on:`), when it compiles.
+    pub triggers: Vec<String>,
+    /// The compile error (one: compiling stops at the first), or the warnings.
+    pub diagnostics: Vec<CheckDiagnostic>,
+}
+
+/// What `leadorch rules check` says, per source. Sources that do not compile are answered
+/// here with `ok: false` (the check itself succeeded); nothing is recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckAnswer {
+    /// Whether every source compiles (warnings do not count).
+    pub ok: bool,
+    /// Each source, by id.
+    pub rules: Vec<CheckedRule>,
+}
+
+/// Compiles rule sources against the server's rules library and says, with line and column,
+/// what is wrong with each (what `leadorch rules check` prints). A source that does not
+/// compile is `200` with `ok: false` and its diagnostics, not a refusal: the check worked.
+/// Nothing is recorded.
+#[utoipa::path(post, path = "/v1/rules/check", tag = "rules", operation_id = "check_rules",
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "Checked (ok: false when a source does not compile; each diagnostic has its line and column)", body = CheckAnswer),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The key is of another project than default (rules belong to it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of source and sources, an empty source (named), or an unknown field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn check(
+    State(api): State<Api>,
+    caller: Caller,
+    Body(req): Body<CheckRequest>,
+) -> Result<Json<CheckAnswer>, Problem> {
+    caller.need(Scope::Read)?;
+    default_project_only(&caller)?;
+    let sources: Vec<(String, String, String)> = match (req.source, req.sources) {
+        (Some(source), None) => vec![("rule".into(), "source".into(), source)],
+        (None, Some(map)) if !map.is_empty() => map
+            .into_iter()
+            .map(|(id, source)| (id.clone(), format!("sources.{id}"), source))
+            .collect(),
+        (None, Some(_)) => {
+            return Err(Problem::invalid(
+                "sources",
+                "sources is empty: give at least one rule's source by id",
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(Problem::invalid(
+                "source",
+                "give source (one rule) or sources (by id), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(Problem::invalid(
+                "source",
+                "give source (one rule's Rhai source) or sources ({\"id\": \"source\", …})",
+            ))
+        }
+    };
+    for (_, field, source) in &sources {
+        if source.trim().is_empty() {
+            return Err(Problem::invalid(
+                field,
+                format!("{field} is empty: send the rule's Rhai source"),
+            ));
+        }
+    }
+    let host = host(&api)?;
+    let rules: Vec<CheckedRule> = sources
+        .iter()
+        .map(|(id, _, source)| {
+            let checked = library::check_source(&host, id, source);
+            // The compiler lists the modules there are; it says nothing of a missing library.
+            let hint = (checked.unknown_module() && host.modules().is_empty())
+                .then(|| library_hint(&host));
+            let diagnostics = checked
+                .diagnostics()
+                .into_iter()
+                .map(|d| CheckDiagnostic {
+                    severity: match d.severity {
+                        library::Severity::Error => "error",
+                        library::Severity::Warning => "warning",
+                    }
+                    .to_string(),
+                    line: d.line,
+                    column: d.column,
+                    message: match (&hint, d.severity) {
+                        (Some(h), library::Severity::Error) => format!("{}{h}", d.message),
+                        _ => d.message,
+                    },
+                })
+                .collect();
+            let (ok, priority, triggers) = match &checked.compiled {
+                Ok(rule) => (
+                    true,
+                    Some(rule.meta.priority),
+                    triggers_of(&rule.meta.triggers),
+                ),
+                Err(_) => (false, None, Vec::new()),
+            };
+            CheckedRule {
+                id: id.clone(),
+                ok,
+                priority,
+                triggers,
+                diagnostics,
+            }
+        })
+        .collect();
+    Ok(Json(CheckAnswer {
+        ok: rules.iter().all(|r| r.ok),
+        rules,
+    }))
+}
+
+/// The longest window a backtest over HTTP covers; longer ones are for
+/// `leadorch rules backtest`.
+pub const MAX_BACKTEST_DAYS: i64 = 31;
+/// The most events of the log a backtest over HTTP reads (it reads the log from its start);
+/// a longer log is for `leadorch rules backtest`.
+pub const MAX_BACKTEST_EVENTS: u64 = 200_000;
+
+/// Which version to backtest, over which window.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestRequest {
+    /// Window start, event time (RFC 3339 or a date).
+    #[schema(example = "2026-03-02T00:00:00Z")]
+    pub from: String,
+    /// Window end, event time (RFC 3339 or a date); after `from`, at most 31 days later.
+    #[schema(example = "2026-03-09T00:00:00Z")]
+    pub to: String,
+    /// A version of the saved rule [default: the current one].
+    pub version: Option<u32>,
+    /// A source to backtest instead of a saved version, as if the rule had it (the rule need
+    /// not be saved; compiled against the server's rules library).
+    pub source: Option<String>,
+}
+
+/// One action the rule would have taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BacktestDecision {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The campaign (`<customer>/<campaign>`).
+    pub campaign: String,
+    /// Its name as last recorded (empty when unknown).
+    pub campaign_name: String,
+    /// The action (`pause`, `resume`, …).
+    #[schema(example = "pause")]
+    pub action: String,
+    /// Why, in the rule's words.
+    pub reason: String,
+}
+
+/// A backtest's figures for one campaign, or the totals (`campaign` null).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BacktestFigures {
+    /// The campaign; `null` for the totals.
+    pub campaign: Option<String>,
+    /// Its name as last recorded (empty when unknown, and for the totals).
+    pub name: String,
+    /// Status changes (pause/resume) the rule would have made.
+    pub flips_rule: u64,
+    /// Status changes that actually happened.
+    pub flips_actual: u64,
+    /// Minutes the rule would have had it paused.
+    pub minutes_paused_rule: f64,
+    /// Minutes it actually was paused.
+    pub minutes_paused_actual: f64,
+    /// Cost recorded while the rule would have had it paused, it ran, and its team was full
+    /// (utilisation ≥ 100 %), micros.
+    pub spend_avoided_micros: i64,
+    /// Leads that arrived while the rule would have had it paused and its team had room.
+    pub leads_lost: u64,
+    /// Estimated cost while the rule would have kept running what this rule's recorded
+    /// decisions actually paused, micros.
+    pub spend_added_micros: i64,
+    /// Leads actually received from it in the window.
+    pub leads_actual: u64,
+    /// Cost actually recorded in the window, micros.
+    pub spend_actual_micros: i64,
+}
+
+fn figures(
+    campaign: Option<String>,
+    f: &leadorch_evaluate::backtest::CampaignFigures,
+) -> BacktestFigures {
+    BacktestFigures {
+        campaign,
+        name: f.name.clone(),
+        flips_rule: f.flips_backtest,
+        flips_actual: f.flips_actual,
+        minutes_paused_rule: f.minutes_paused_backtest,
+        minutes_paused_actual: f.minutes_paused_actual,
+        spend_avoided_micros: f.spend_avoided_micros,
+        leads_lost: f.leads_lost,
+        spend_added_micros: f.spend_added_micros,
+        leads_actual: f.leads_actual,
+        spend_actual_micros: f.spend_actual_micros,
+    }
+}
+
+/// What the rule version would have done over the window, history otherwise as it happened
+/// (docs/adr/0021): what `leadorch rules backtest --json` reports. Nothing was recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BacktestAnswer {
+    /// The rule's id.
+    pub id: String,
+    /// The saved version that ran; `null` for a `source` sent with the request.
+    pub version: Option<u32>,
+    /// SHA-256 of its source.
+    pub source_digest: String,
+    /// Window start.
+    pub from: DateTime<Utc>,
+    /// Window end.
+    pub to: DateTime<Utc>,
+    /// Evaluations made.
+    pub evaluations: u64,
+    /// Evaluations in which the rule failed for a campaign or was stopped.
+    pub failures: u64,
+    /// Events read.
+    pub events: u64,
+    /// What the rule would have done, in order.
+    pub decisions: Vec<BacktestDecision>,
+    /// Figures per campaign, by id.
+    pub campaigns: Vec<BacktestFigures>,
+    /// Figures over all campaigns.
+    pub totals: BacktestFigures,
+}
+
+/// Replays the recorded history of a window through one version of a rule — the rule
+/// replacing itself, everything else as it happened (docs/adr/0021) — and answers what
+/// `leadorch rules backtest` reports: what it would have done and the figures. Nothing is
+/// recorded. Bounded: a window of at most 31 days, over a log of at most 200 000 events
+/// (beyond: `422`, use the CLI). The configuration's facts settings and policy are the
+/// server's; unlike the CLI, a simulated database's demo teams and calendars are not added.
+#[utoipa::path(post, path = "/v1/rules/{id}/backtest", tag = "rules", operation_id = "backtest_rule",
+    params(("id" = String, Path, description = "The rule's id")),
+    request_body = BacktestRequest,
+    responses(
+        (status = 200, description = "What the rule would have done; nothing recorded", body = BacktestAnswer),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule (field id; without source), or no such version (field version)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "from or to is not a time, to is not after from or more than 31 days after it, the log is longer than 200 000 events (field to), version with source, the source or version does not compile (with line and column), or an unknown field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn backtest(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req): Body<BacktestRequest>,
+) -> Result<Json<BacktestAnswer>, Problem> {
+    caller.need(Scope::Read)?;
+    let from = parse_time("from", &req.from).map_err(|e| Problem::invalid("from", e))?;
+    let to = parse_time("to", &req.to).map_err(|e| Problem::invalid("to", e))?;
+    if to <= from {
+        return Err(Problem::invalid(
+            "to",
+            format!("to ({}) must be after from ({})", req.to, req.from),
+        ));
+    }
+    if to - from > chrono::Duration::days(MAX_BACKTEST_DAYS) {
+        return Err(Problem::invalid(
+            "to",
+            format!(
+                "a backtest over HTTP covers at most {MAX_BACKTEST_DAYS} days, and {} to {} is longer: split the window, or run `leadorch rules backtest`",
+                req.from, req.to
+            ),
+        ));
+    }
+    if req.version.is_some() && req.source.is_some() {
+        return Err(Problem::invalid(
+            "source",
+            "give version (a saved version) or source (a source to try), not both",
+        ));
+    }
+    let host = host(&api)?;
+    let rule = match &req.source {
+        Some(source) => {
+            default_project_only(&caller).map_err(|_| no_rule(&id))?;
+            check_client_id("id", &id)?;
+            if source.trim().is_empty() {
+                return Err(Problem::invalid(
+                    "source",
+                    "source must not be empty: send the rule's Rhai source, or leave it out for the saved rule",
+                ));
+            }
+            let compiled = host
+                .compile(&id, source)
+                .map_err(|e| does_not_compile(&host, &e))?;
+            std::sync::Arc::new(leadorch_evaluate::tick::LoadedRule {
+                id: id.clone(),
+                version: 0,
+                compiled,
+            })
+        }
+        None => {
+            saved(&api, &caller, &id).await?;
+            compile_version(&api, &host, &id, req.version).await?
+        }
+    };
+    let head = api
+        .engine
+        .store
+        .log
+        .head()
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    if head.position > MAX_BACKTEST_EVENTS {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backtest-too-large",
+            "Backtest too large",
+            format!(
+                "a backtest reads the log from its start, and over HTTP at most {MAX_BACKTEST_EVENTS} events; the log holds {}: run `leadorch rules backtest` for this window",
+                head.position
+            ),
+        )
+        .field("to"));
+    }
+    let facts = api.settings.fact_settings();
+    let opts = leadorch_evaluate::backtest::BacktestOptions {
+        rule: rule.clone(),
+        from,
+        to,
+        facts: &facts,
+        policy: api.settings.policy.clone(),
+        default_every: api.settings.default_every,
+        until: Some(head.position),
+    };
+    let report = leadorch_evaluate::backtest::run(&api.engine, &host, &opts, &mut |_| {})
+        .await
+        .map_err(|e| refusal(e, &id, "id"))?;
+    Ok(Json(BacktestAnswer {
+        version: (rule.version > 0).then_some(rule.version),
+        id,
+        source_digest: report.source_digest,
+        from: report.from,
+        to: report.to,
+        evaluations: report.evaluations,
+        failures: report.failures,
+        events: report.events,
+        decisions: report
+            .timeline
+            .into_iter()
+            .map(|t| BacktestDecision {
+                at: t.at,
+                campaign: t.campaign,
+                campaign_name: t.campaign_name,
+                action: t.action,
+                reason: t.reason,
+            })
+            .collect(),
+        campaigns: report
+            .campaigns
+            .iter()
+            .map(|(c, f)| figures(Some(c.clone()), f))
+            .collect(),
+        totals: figures(None, &report.totals),
+    }))
+}
+
+/// A scenario fixture to run, and the rule sources it needs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FixtureRequest {
+    /// The fixture: TOML in the format of `rules/fixtures/*.toml` (rules/README.md,
+    /// "Fixtures"). The rules it names (`rule = "../capacity_gate.rhai"`) are taken by their
+    /// file's stem (`capacity_gate`) from `sources`, else the saved rule's current version.
+    pub fixture: String,
+    /// Rule sources by id (the stem of the name the fixture gives), used instead of the saved
+    /// rules [default: none: the saved rules].
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
+}
+
+/// A rule a fixture ran.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FixtureRule {
+    /// Its id.
+    pub id: String,
+    /// `sources` (sent with the request) or `saved`.
+    #[schema(example = "saved")]
+    pub from: String,
+    /// The saved version that ran; `null` for a source sent.
+    pub version: Option<u32>,
+}
+
+/// One step of a fixture as run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FixtureStep {
+    /// The step's number, from 1.
+    pub number: usize,
+    /// Its time (the rules' clock).
+    pub at: DateTime<Utc>,
+    /// Its `note`.
+    pub note: Option<String>,
+    /// The decisions it expects the arbiter to accept, as the fixture states them
+    /// (`"pause 111-222-3333/1001 by capacity_gate"`).
+    pub expected: Vec<String>,
+    /// The decisions accepted (`"pause 111-222-3333/1001 by capacity_gate"`).
+    pub actual: Vec<String>,
+    /// The proposals held, with why.
+    pub suppressed: Vec<String>,
+    /// The rules' failures.
+    pub failures: Vec<String>,
+    /// Whether everything matched (accepted, and suppressed and failures where stated).
+    pub matched: bool,
+    /// What differed, when it did not.
+    pub problems: Vec<String>,
+}
+
+/// What running a fixture found (what `leadorch rules test` prints); nothing was recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FixtureAnswer {
+    /// The fixture's description.
+    pub description: Option<String>,
+    /// Whether every step matched.
+    pub passed: bool,
+    /// The rules that ran.
+    pub rules: Vec<FixtureRule>,
+    /// Every step.
+    pub steps: Vec<FixtureStep>,
+}
+
+/// Runs one scenario fixture (facts over time, expected decisions) through the rules it
+/// names and the arbiter, as `leadorch rules test FILE` does, and answers each step's
+/// expected and actual decisions. A fixture whose steps differ is `200` with
+/// `passed: false`. Nothing is recorded.
+#[utoipa::path(post, path = "/v1/rules/test", tag = "rules", operation_id = "test_rule_fixture",
+    request_body = FixtureRequest,
+    responses(
+        (status = 200, description = "Run (passed: false when a step differs)", body = FixtureAnswer),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The key is of another project than default (rules belong to it)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The fixture cannot be read or run (field fixture), a rule it names is neither sent nor saved, a source is not one it names, a rule does not compile (field sources.ID or fixture, with line and column), or an unknown field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn test(
+    State(api): State<Api>,
+    caller: Caller,
+    Body(req): Body<FixtureRequest>,
+) -> Result<Json<FixtureAnswer>, Problem> {
+    caller.need(Scope::Read)?;
+    default_project_only(&caller)?;
+    let label = std::path::Path::new("fixture");
+    let fixture_problem = |e: leadorch_rules::FixtureError| match e {
+        leadorch_rules::FixtureError::Parse { message, .. }
+        | leadorch_rules::FixtureError::Invalid { message, .. } => {
+            Problem::invalid("fixture", format!("the fixture cannot be run: {message}"))
+        }
+        other => Problem::invalid("fixture", other.to_string()),
+    };
+    let names = leadorch_rules::fixture_rules(label, &req.fixture).map_err(fixture_problem)?;
+    // Each name the fixture gives → (id, source, where from).
+    let mut sources: std::collections::BTreeMap<String, (String, String, FixtureRule)> =
+        Default::default();
+    for name in &names {
+        let id = std::path::Path::new(name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(name)
+            .to_string();
+        let (source, used) = match req.sources.get(&id) {
+            Some(source) => (
+                source.clone(),
+                FixtureRule {
+                    id: id.clone(),
+                    from: "sources".into(),
+                    version: None,
+                },
+            ),
+            None => {
+                let state = library::saved_rule(&api.engine, &id).await.map_err(|e| match e {
+                    Error::NotFound(_) => Problem::invalid(
+                        "sources",
+                        format!(
+                            "the fixture names rule {name:?}, which is neither in sources nor saved: send its source as sources.{id}"
+                        ),
+                    ),
+                    other => refusal(other, &id, "sources"),
+                })?;
+                let v = library::rule_version(&state, &id, None)
+                    .map_err(|e| refusal(e, &id, "sources"))?;
+                (
+                    v.source.clone(),
+                    FixtureRule {
+                        id: id.clone(),
+                        from: "saved".into(),
+                        version: Some(v.version),
+                    },
+                )
+            }
+        };
+        sources.insert(name.clone(), (id, source, used));
+    }
+    for id in req.sources.keys() {
+        if !sources.values().any(|(named, _, _)| named == id) {
+            return Err(Problem::invalid(
+                &format!("sources.{id}"),
+                format!(
+                    "the fixture does not name rule {id} (it names {}): leave it out",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
+    let host = host(&api)?;
+    let mut compile_error = None;
+    let report = leadorch_rules::run_fixture_source(&host, label, &req.fixture, &mut |name| {
+        let (id, source, used) = &sources[name];
+        host.compile(id, source).inspect_err(|e| {
+            compile_error = Some((used.from == "sources", id.clone(), e.clone()));
+        })
+    });
+    let report = match (report, compile_error) {
+        (Ok(r), _) => r,
+        (Err(_), Some((sent, id, e))) => {
+            let field = if sent {
+                format!("sources.{id}")
+            } else {
+                "fixture".to_string()
+            };
+            let whose = if sent {
+                format!("the source of rule {id}")
+            } else {
+                format!("the saved rule {id}")
+            };
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "does-not-compile",
+                "Does not compile",
+                format!(
+                    "{whose} does not compile against the server's rules library: {}",
+                    position_and_message(&e)
+                ),
+            )
+            .field(field)
+            .at(e.line, e.column));
+        }
+        (Err(e), None) => return Err(fixture_problem(e)),
+    };
+    let mut rules: Vec<FixtureRule> = Vec::new();
+    for (_, (_, _, used)) in sources {
+        if !rules.iter().any(|r| r.id == used.id) {
+            rules.push(used);
+        }
+    }
+    Ok(Json(FixtureAnswer {
+        description: report.description.clone(),
+        passed: report.passed(),
+        rules,
+        steps: report
+            .outcomes
+            .into_iter()
+            .map(|o| FixtureStep {
+                number: o.number,
+                at: o.at,
+                note: o.note,
+                expected: o.expected,
+                actual: o.accepted,
+                suppressed: o.suppressed,
+                failures: o.failures,
+                matched: o.problems.is_empty(),
+                problems: o.problems,
+            })
+            .collect(),
+    }))
+}
+
+/// Compiles a saved version (`None`: the current one); a version that no longer compiles is
+/// `422` naming `version` with its line and column.
+async fn compile_version(
+    api: &Api,
+    host: &RuleHost,
+    id: &str,
+    version: Option<u32>,
+) -> Result<std::sync::Arc<leadorch_evaluate::tick::LoadedRule>, Problem> {
+    library::compile_saved(&api.engine, host, id, version)
+        .await
+        .map_err(|e| match e {
+            Error::Compile(error) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no-longer-compiles",
+                "No longer compiles",
+                format!(
+                    "this version of rule {id} no longer compiles against the server's rules library: {}",
+                    position_and_message(&error)
+                ),
+            )
+            .field("version")
+            .at(error.line, error.column),
+            other => refusal(other, id, "version"),
+        })
+}
+
+/// Rules belong to the `default` project: another project's key gets `404` for the
+/// endpoints that are not about one rule.
+fn default_project_only(caller: &Caller) -> Result<(), Problem> {
+    if caller.project == RULES_PROJECT {
+        return Ok(());
+    }
+    Err(Problem::not_found(format!(
+        "rules are not project-scoped yet: they belong to the default project, and key {} is of project {}; use a key of project default",
+        caller.key_id, caller.project
+    )))
+}
+
+fn triggers_of(t: &[leadorch_rules::Trigger]) -> Vec<String> {
+    t.iter().map(|t| t.as_str().to_string()).collect()
+}
+
+/// What the server's rules library has, for an `import` of a module it does not.
+fn library_hint(host: &RuleHost) -> String {
+    if host.modules().is_empty() {
+        " (this server has no rules library: set rules_lib in its configuration)".to_string()
+    } else {
+        format!(
+            " (the server's rules library has {})",
+            host.modules().join(", ")
+        )
+    }
+}
+
 /// A saved rule of the caller's project (only `default` has rules), else a `404` naming the
 /// id.
 async fn saved(api: &Api, caller: &Caller, id: &str) -> Result<leadorch_domain::Rule, Problem> {
@@ -942,14 +1606,7 @@ fn does_not_compile(host: &RuleHost, e: &leadorch_rules::CompileError) -> Proble
         position_and_message(e)
     );
     if e.message.starts_with("unknown module") {
-        detail.push_str(&if host.modules().is_empty() {
-            " (this server has no rules library: set rules_lib in its configuration)".to_string()
-        } else {
-            format!(
-                " (the server's rules library has {})",
-                host.modules().join(", ")
-            )
-        });
+        detail.push_str(&library_hint(host));
     }
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
