@@ -34,7 +34,7 @@ pub const MAX_POSITION: u64 = i64::MAX as u64;
 
 /// `Ok` for a log position the log can hold; a larger one would be read as a negative number
 /// by the database, and so as "before everything".
-fn check_position(field: &str, position: u64) -> Result<(), Problem> {
+pub(crate) fn check_position(field: &str, position: u64) -> Result<(), Problem> {
     if position > MAX_POSITION {
         return Err(Problem::invalid(
             field,

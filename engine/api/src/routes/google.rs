@@ -86,6 +86,32 @@ fn problem(e: &leadorch_accounts::Error) -> Problem {
     }
 }
 
+/// The OAuth client of `[google]`; a server without one cannot talk to Google: `409` (the
+/// server's state does not allow it; the operator's to fix, by configuring `[google]`).
+fn oauth(api: &Api) -> Result<leadorch_oauth::OAuthConfig, Problem> {
+    leadorch_accounts::oauth_config(&api.settings.google).map_err(|e| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "not-configured",
+            "Google is not configured",
+            format!("this server cannot reach Google: {e}"),
+        )
+    })
+}
+
+/// `404` unless `account` was ever connected.
+async fn known(api: &Api, account: &str) -> Result<(), Problem> {
+    let state = leadorch_accounts::load_account(&api.engine, account)
+        .await
+        .map_err(|e| problem(&e))?;
+    if state.status() == leadorch_domain::google_account::AccountStatus::NotConnected {
+        return Err(Problem::not_found(format!(
+            "no Google account named {account:?} is known"
+        )));
+    }
+    Ok(())
+}
+
 fn default_only(caller: &Caller, account: &str) -> Result<(), Problem> {
     if caller.project == "default" {
         Ok(())
@@ -138,7 +164,8 @@ pub async fn list(
         (status = 202, description = "Started: open consent_url", body = ConsentStarted),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the admin scope", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad account name, or no OAuth client configured", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad account name", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No OAuth client is configured ([google] client_id)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub async fn consent(
@@ -148,6 +175,7 @@ pub async fn consent(
 ) -> Result<(StatusCode, Json<ConsentStarted>), Problem> {
     caller.need(Scope::Admin)?;
     default_only(&caller, &account)?;
+    oauth(&api)?;
     let pending = leadorch_accounts::PendingConsent::start(&api.settings.google, &account, None)
         .map_err(|e| match e {
             leadorch_accounts::Error::Input(m) => Problem::invalid("account", m),
@@ -185,6 +213,7 @@ pub async fn consent(
         (status = 403, description = "The key lacks the admin scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Google's revocation endpoint failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No OAuth client is configured ([google] client_id)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub async fn revoke(
@@ -194,7 +223,8 @@ pub async fn revoke(
 ) -> Result<Json<RevokeAnswer>, Problem> {
     caller.need(Scope::Admin)?;
     default_only(&caller, &account)?;
-    let oauth = leadorch_accounts::oauth_config(&api.settings.google).map_err(|e| problem(&e))?;
+    known(&api, &account).await?;
+    let oauth = oauth(&api)?;
     let actor = format!("api-key:{}", caller.key_id);
     let outcome = leadorch_accounts::revoke(&api.engine, &oauth, &account, &actor, Utc::now())
         .await
@@ -220,6 +250,7 @@ pub async fn revoke(
         (status = 403, description = "The key lacks the admin scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Google's revocation endpoint failed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No OAuth client is configured ([google] client_id)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub async fn forget(
@@ -229,7 +260,8 @@ pub async fn forget(
 ) -> Result<StatusCode, Problem> {
     caller.need(Scope::Admin)?;
     default_only(&caller, &account)?;
-    let oauth = leadorch_accounts::oauth_config(&api.settings.google).map_err(|e| problem(&e))?;
+    known(&api, &account).await?;
+    let oauth = oauth(&api)?;
     let actor = format!("api-key:{}", caller.key_id);
     leadorch_accounts::forget(&api.engine, &oauth, &account, &actor, Utc::now())
         .await

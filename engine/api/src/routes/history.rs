@@ -26,8 +26,10 @@ use crate::{Api, Problem};
 #[into_params(parameter_in = Query)]
 pub struct EvaluationQuery {
     /// Only evaluations after this log position [default: 0].
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
     /// At most this many (1 to 200) [default: 50].
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// Only evaluations whose facts or changes name this campaign (`<customer>/<campaign>`).
     pub campaign: Option<String>,
@@ -70,6 +72,7 @@ pub async fn evaluations(
             format!("limit is 1 to 200, not {limit}"),
         ));
     }
+    crate::routes::events::check_position("after", q.after.unwrap_or(0))?;
     if caller.project != "default" {
         return Ok(Json(Page {
             items: Vec::new(),

@@ -781,7 +781,7 @@ pub async fn rollback(
 /// teams and calendars are not added.
 #[utoipa::path(post, path = "/v1/rules/{id}/dry-run", tag = "rules", operation_id = "dry_run_rule",
     params(("id" = String, Path, description = "The rule's id")),
-    request_body(content = DryRunRequest, description = "Optional: an empty body is the current version now"),
+    request_body(content = Option<DryRunRequest>, description = "Optional: an empty body is the current version now"),
     responses(
         (status = 200, description = "What the rule would decide; nothing recorded", body = DryRunAnswer),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
