@@ -142,7 +142,23 @@ impl Problem {
             || matches!(e, E::Database(err) if matches!(**err, sqlx::Error::PoolClosed));
         match e {
             _ if away => {
-                tracing::warn!("database error answering a request: {e}");
+                // One line every 10 s at most: while the database is away every request
+                // would say the same.
+                static SAID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+                let now = chrono::Utc::now().timestamp();
+                let last = SAID.load(std::sync::atomic::Ordering::Relaxed);
+                if now - last >= 10
+                    && SAID
+                        .compare_exchange(
+                            last,
+                            now,
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    tracing::warn!("the database is away; answering 503 with Retry-After: {e}");
+                }
                 Problem::unavailable()
             }
             other => {
