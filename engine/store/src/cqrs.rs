@@ -229,7 +229,11 @@ where
             match self
                 .store
                 .log
-                .append(&stream, ExpectedVersion::Exact(context.version), stored.clone())
+                .append(
+                    &stream,
+                    ExpectedVersion::Exact(context.version),
+                    stored.clone(),
+                )
                 .await
             {
                 Ok(_) => break,
