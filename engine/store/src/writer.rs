@@ -202,15 +202,17 @@ async fn write_twice(
     if matches!(&outcome, Err(e) if is_unique_violation(e))
         || matches!(&outcome, Err(StoreError::RedoCarefully))
     {
-        rollback(conn).await?;
+        // A connection that broke fails the careful attempt too, and the caller sees that.
+        let _ = rollback(conn).await;
         cache.clear();
         return write_group(conn, group, cache, true).await;
     }
     outcome
 }
 
-/// Rolls back whatever transaction the connection is in (none is fine); an error means the
-/// connection is unusable.
+/// Rolls back whatever transaction the connection is in. An error means the connection is
+/// unusable — or, on SQLite, that the failure already rolled the transaction back; either
+/// way the group is redone on a new connection, which costs only time.
 async fn rollback(conn: &mut WriterConn) -> Result<u64> {
     Ok(on_conn!(conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()))?)
 }
