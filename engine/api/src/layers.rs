@@ -57,6 +57,8 @@ async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -
                 span(limit)
             ),
         )
+        // Every 503 says when to come back (a database away makes handlers this slow).
+        .header(axum::http::header::RETRY_AFTER, "2")
         .into_response(),
     }
 }

@@ -119,36 +119,46 @@ impl Problem {
         .field(field)
     }
 
-    /// `503`: the database cannot be reached now; try again shortly.
+    /// `503`: the database cannot be reached now; try again shortly. A write cut off while
+    /// committing may have been stored: sending it again with the same ids (`lead_id`) or
+    /// `Idempotency-Key` never records it twice (ADR 0028).
     pub fn unavailable() -> Problem {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
-            "the database cannot be reached right now; nothing was stored; retry after the time in Retry-After",
+            "the database cannot be reached right now; retry after the time in Retry-After (a write is not recorded twice when sent again with the same ids or Idempotency-Key)",
         )
         .header(header::RETRY_AFTER, "2")
     }
 
-    /// The problem for a store error: the database being away is a `503`; anything else an
-    /// internal error (logged here, never sent).
+    /// The problem for a store error: the database being away
+    /// ([`leadorch_store::StoreError::is_unavailable`], a closed pool, a stopped writer) is a
+    /// `503` with `Retry-After`; anything else an internal error (logged here, never sent).
     pub fn from_store(e: &leadorch_store::StoreError) -> Problem {
         use leadorch_store::StoreError as E;
-        let away = match e {
-            E::Database(err) => matches!(
-                **err,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            ),
-            E::Connect { .. } | E::WriterStopped => true,
-            _ => false,
-        };
+        let away = e.is_unavailable()
+            || matches!(e, E::WriterStopped)
+            || matches!(e, E::Database(err) if matches!(**err, sqlx::Error::PoolClosed));
         match e {
             _ if away => {
-                tracing::warn!("database error answering a request: {e}");
+                // One line every 10 s at most: while the database is away every request
+                // would say the same.
+                static SAID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+                let now = chrono::Utc::now().timestamp();
+                let last = SAID.load(std::sync::atomic::Ordering::Relaxed);
+                if now - last >= 10
+                    && SAID
+                        .compare_exchange(
+                            last,
+                            now,
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    tracing::warn!("the database is away; answering 503 with Retry-After: {e}");
+                }
                 Problem::unavailable()
             }
             other => {

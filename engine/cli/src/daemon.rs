@@ -262,6 +262,13 @@ impl Said {
                 "leadorch daemon: another daemon leads this database; waiting to take over when it stops"
             ),
             Notice::Leading => eprintln!("leadorch daemon: leading; acting on this database"),
+            Notice::Away(why) => eprintln!(
+                "leadorch daemon: the database is away ({why}); acting on nothing, waiting for it with backoff"
+            ),
+            Notice::Back => eprintln!("leadorch daemon: the database answers again"),
+            Notice::LostLeadership => eprintln!(
+                "leadorch daemon: lost the leadership with the database connection; acting on nothing until it leads again"
+            ),
             Notice::Step(d, report) => {
                 let now = lines::clock(report.at, lines::zone(d));
                 if report.paused != self.paused {

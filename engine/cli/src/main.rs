@@ -161,7 +161,14 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("LEADORCH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // sqlx's pool warns of every connection a database restart broke and of
+                // every request that waited for one meanwhile; a server says the outage
+                // itself, once (ADR 0028). `LEADORCH_LOG=warn` shows them.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new(
+                        "warn,sqlx::pool=error,sqlx_core::pool=error",
+                    )
+                }),
         )
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal: a log redirected to a file, a pipe or

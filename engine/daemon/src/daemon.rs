@@ -84,6 +84,15 @@ pub enum Notice<'a> {
     Leading,
     /// A step ran (the daemon, for campaign names and settings).
     Step(&'a Daemon, &'a StepReport),
+    /// The database went away (why): the daemon acts on nothing and waits for it, with
+    /// backoff. Said once per outage.
+    Away(&'a str),
+    /// The database answers again, after [`Notice::Away`].
+    Back,
+    /// The leadership was lost (on PostgreSQL its connection closed, as it does when the
+    /// server restarts): the daemon acts on nothing until it leads again, which
+    /// [`Notice::Leading`] says (or [`Notice::Waiting`], when another daemon took over).
+    LostLeadership,
 }
 
 /// The daemon's state.
@@ -433,7 +442,8 @@ impl Daemon {
     /// Runs until `stop` turns true: acquires leadership (waiting while another daemon
     /// leads), then steps on every new event (in-process notification, LISTEN/NOTIFY on
     /// PostgreSQL, polling otherwise), on due schedules and on reconcile time. A step in
-    /// progress when `stop` fires is finished first.
+    /// progress when `stop` fires is finished first. The database going away ends nothing:
+    /// see [`Daemon::lead`].
     pub async fn run(
         engine: Engine,
         host: Arc<RuleHost>,
@@ -449,21 +459,39 @@ impl Daemon {
     }
 
     /// Takes the leadership of `engine`'s database, waiting while another daemon holds it
-    /// ([`Notice::Waiting`] once, at once; [`Notice::Leading`] when taken); `None` when
-    /// `stop` fired first.
+    /// ([`Notice::Waiting`] once, at once; [`Notice::Leading`] when taken), and while the
+    /// database is away ([`Notice::Away`] once, then backoff); `None` when `stop` fired first.
     pub async fn wait_to_lead(
         engine: &Engine,
         stop: &mut watch::Receiver<bool>,
         notify: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> Result<Option<Leadership>> {
+        Daemon::take_leadership(engine, stop, notify, &mut Outage::default()).await
+    }
+
+    async fn take_leadership(
+        engine: &Engine,
+        stop: &mut watch::Receiver<bool>,
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
+        outage: &mut Outage,
     ) -> Result<Option<Leadership>> {
         let mut waiting = false;
         let leadership = loop {
             if *stop.borrow() {
                 return Ok(None);
             }
-            if let Some(l) = Leadership::try_acquire(engine.store.db()).await? {
-                break l;
+            match Leadership::try_acquire(engine.store.db()).await {
+                Ok(Some(l)) => break l,
+                Ok(None) => {}
+                Err(e) if e.is_unavailable() => {
+                    if !outage.wait(&e, stop, notify).await {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
+            outage.over(notify);
             if !waiting {
                 waiting = true;
                 tracing::info!("another daemon leads; waiting");
@@ -478,14 +506,23 @@ impl Daemon {
                 }
             }
         };
+        outage.over(notify);
         tracing::info!("leading");
         notify(Notice::Leading);
         Ok(Some(leadership))
     }
 
     /// [`Daemon::run`] once the leadership is held: steps until `stop` turns true.
+    ///
+    /// The database going away (an error for which [`crate::Error::is_unavailable`] holds)
+    /// is said once ([`Notice::Away`]) and waited out with backoff, acting on nothing
+    /// meanwhile; then the daemon starts again from the log and its checkpoint, as a restarted
+    /// one would. When the leadership did not survive (on PostgreSQL it is the connection
+    /// that holds the lock), it is said ([`Notice::LostLeadership`]) and taken again
+    /// first — or waited for, while another daemon took it. Any other error ends the daemon
+    /// (ADR 0028).
     pub async fn lead(
-        mut leadership: Leadership,
+        leadership: Leadership,
         engine: Engine,
         host: Arc<RuleHost>,
         adapter: Arc<dyn AdsAdapter>,
@@ -493,19 +530,100 @@ impl Daemon {
         mut stop: watch::Receiver<bool>,
         notify: &mut (dyn FnMut(Notice<'_>) + Send),
     ) -> Result<()> {
-        let mut daemon = Daemon::start(engine, host, adapter, config).await?;
+        let mut held = Some(leadership);
+        let mut outage = Outage::default();
+        loop {
+            let leadership = match held.take() {
+                Some(l) => l,
+                None => {
+                    match Daemon::take_leadership(&engine, &mut stop, notify, &mut outage).await? {
+                        Some(l) => l,
+                        None => return Ok(()),
+                    }
+                }
+            };
+            let ended = Daemon::lead_while_held(
+                leadership,
+                Parts {
+                    engine: &engine,
+                    host: &host,
+                    adapter: &adapter,
+                    config: &config,
+                },
+                &mut stop,
+                notify,
+                &mut outage,
+            )
+            .await?;
+            match ended {
+                Ended::Stopped => return Ok(()),
+                Ended::Away(mut leadership, e) => {
+                    if !outage.wait(&e, &mut stop, notify).await {
+                        return Ok(());
+                    }
+                    if leadership.check().await {
+                        held = Some(leadership);
+                    } else {
+                        drop(leadership);
+                        tracing::info!("lost the leadership while the database was away");
+                        notify(Notice::LostLeadership);
+                    }
+                }
+                Ended::LostLeadership => {
+                    tracing::info!("lost the leadership connection");
+                    notify(Notice::LostLeadership);
+                }
+            }
+        }
+    }
+
+    /// Leads while `leadership` holds: starts from the log and the checkpoint, then steps.
+    async fn lead_while_held(
+        mut leadership: Leadership,
+        parts: Parts<'_>,
+        stop: &mut watch::Receiver<bool>,
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
+        outage: &mut Outage,
+    ) -> Result<Ended> {
+        // The database being away hands the leadership back with the error; anything else
+        // ends the daemon.
+        macro_rules! or_away {
+            ($result:expr) => {
+                match $result {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let e = crate::Error::from(e);
+                        return if e.is_unavailable() {
+                            Ok(Ended::Away(leadership, e))
+                        } else {
+                            Err(e)
+                        };
+                    }
+                }
+            };
+        }
+        let mut daemon = or_away!(
+            Daemon::start(
+                parts.engine.clone(),
+                parts.host.clone(),
+                parts.adapter.clone(),
+                parts.config.clone(),
+            )
+            .await
+        );
         let mut sub = CatchUp::new(&daemon.engine.store.log, daemon.view.position, PAGE)
             .poll_every(StdDuration::from_millis(200));
         loop {
-            let report = daemon.step(Utc::now()).await?;
+            // Right before acting: a daemon whose lease went (with its connection) acts on
+            // nothing until it holds one again.
+            if !leadership.check().await {
+                return Ok(Ended::LostLeadership);
+            }
+            let report = or_away!(daemon.step(Utc::now()).await);
+            outage.over(notify);
             notify(Notice::Step(&daemon, &report));
             if *stop.borrow() {
-                return Ok(());
-            }
-            if !leadership.check().await {
-                return Err(crate::Error::Leadership(
-                    "lost the leadership connection".into(),
-                ));
+                return Ok(Ended::Stopped);
             }
             let next = daemon
                 .next_due
@@ -519,17 +637,89 @@ impl Daemon {
                 .min(StdDuration::from_secs(1));
             tokio::select! {
                 page = sub.next() => {
-                    let page = page?;
-                    daemon.fold(&page).await?;
+                    let page = or_away!(page);
+                    or_away!(daemon.fold(&page).await);
                 }
                 _ = tokio::time::sleep(wait) => {}
                 changed = stop.changed() => {
                     // A dropped sender can never say stop: treat it as stop.
                     if changed.is_err() {
-                        return Ok(());
+                        return Ok(Ended::Stopped);
                     }
                 }
             }
+        }
+    }
+}
+
+/// What a leading daemon is made from (borrowed: it is made again after the database was
+/// away).
+struct Parts<'a> {
+    engine: &'a Engine,
+    host: &'a Arc<RuleHost>,
+    adapter: &'a Arc<dyn AdsAdapter>,
+    config: &'a Config,
+}
+
+/// How leading ended, short of an error that ends the daemon.
+enum Ended {
+    /// `stop` fired.
+    Stopped,
+    /// The database went away: the leadership (perhaps lost with it), and the error.
+    Away(Leadership, crate::Error),
+    /// The leadership's connection is gone.
+    LostLeadership,
+}
+
+/// The database being away, from the first failure until it answers again: said once, and
+/// waited out with backoff (250 ms doubling to 5 s, each wait lengthened by up to as much
+/// again at random, for as long as it takes).
+#[derive(Default)]
+struct Outage {
+    waits: Option<backon::ExponentialBackoff>,
+}
+
+impl Outage {
+    /// Says the database is away ([`Notice::Away`], the first time of an outage) and waits
+    /// the next backoff; `false` when `stop` fired instead.
+    async fn wait(
+        &mut self,
+        e: &crate::Error,
+        stop: &mut watch::Receiver<bool>,
+        notify: &mut (dyn FnMut(Notice<'_>) + Send),
+    ) -> bool {
+        use backon::BackoffBuilder;
+        let waits = match &mut self.waits {
+            Some(waits) => waits,
+            None => {
+                let why = e.to_string();
+                tracing::info!(error = %why, "the database is away; waiting for it");
+                notify(Notice::Away(&why));
+                self.waits.insert(
+                    backon::ExponentialBuilder::default()
+                        .with_min_delay(StdDuration::from_millis(250))
+                        .with_max_delay(StdDuration::from_secs(5))
+                        .with_jitter()
+                        .without_max_times()
+                        .build(),
+                )
+            }
+        };
+        let wait = waits.next().unwrap_or(StdDuration::from_secs(5));
+        if *stop.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => !*stop.borrow(),
+            changed = stop.changed() => changed.is_ok() && !*stop.borrow(),
+        }
+    }
+
+    /// The database answered: says so ([`Notice::Back`]) when it was away.
+    fn over(&mut self, notify: &mut (dyn FnMut(Notice<'_>) + Send)) {
+        if self.waits.take().is_some() {
+            tracing::info!("the database answers again");
+            notify(Notice::Back);
         }
     }
 }

@@ -18,15 +18,25 @@ pub use leadorch_store::lease::ADVISORY_KEY;
 pub struct Leadership(Lease);
 
 impl Leadership {
-    /// Tries once to become the leader for `db`.
+    /// Tries once to become the leader for `db`. The database being away is a store error
+    /// ([`Error::is_unavailable`]: wait and try again); other failures are
+    /// [`Error::Leadership`].
     pub async fn try_acquire(db: &Db) -> Result<Option<Leadership>> {
         db.try_lease()
             .await
             .map(|lease| lease.map(Leadership))
-            .map_err(|e| Error::Leadership(e.to_string()))
+            .map_err(|e| {
+                if e.is_unavailable() {
+                    Error::Store(e)
+                } else {
+                    Error::Leadership(e.to_string())
+                }
+            })
     }
 
-    /// Whether the leadership is still held (the PostgreSQL connection is alive).
+    /// Whether the leadership is still held (the PostgreSQL connection is alive). Once
+    /// `false`, it is lost for good (the server released the lock with the connection, and
+    /// another daemon may lead now): the daemon stops acting until it takes it again.
     pub async fn check(&mut self) -> bool {
         self.0.check().await
     }

@@ -49,5 +49,20 @@ pub enum Error {
     Evaluate(#[from] leadorch_evaluate::Error),
 }
 
+impl Error {
+    /// Whether the database is away for now ([`leadorch_store::StoreError::is_unavailable`]),
+    /// wherever the error came from: the daemon waits and goes on (ADR 0028).
+    pub fn is_unavailable(&self) -> bool {
+        let engine = |e: &leadorch_core::Error| matches!(e, leadorch_core::Error::Store(s) if s.is_unavailable());
+        match self {
+            Error::Store(e) => e.is_unavailable(),
+            Error::Engine(e) => engine(e),
+            Error::Evaluate(leadorch_evaluate::Error::Engine(e)) => engine(e),
+            Error::Evaluate(leadorch_evaluate::Error::Store(e)) => e.is_unavailable(),
+            _ => false,
+        }
+    }
+}
+
 /// Result of the daemon.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

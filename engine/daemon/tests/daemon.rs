@@ -340,3 +340,61 @@ async fn wait_for(cond: impl Fn() -> bool) {
     }
     panic!("condition not met within 60 s");
 }
+
+#[tokio::test]
+async fn a_daemon_whose_connections_the_server_closed_leads_again_and_acts() {
+    let t = TestDb::postgres().await;
+    let e = engine(&t).await;
+    let h = host();
+    save_rule(&e, &h, "gate", GATE, true, start(), "test")
+        .await
+        .unwrap();
+    let adapter = counting();
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let said = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let run = {
+        let (e, h, a, said) = (e.clone(), h.clone(), adapter.clone(), said.clone());
+        tokio::spawn(async move {
+            let mut notify = |n: leadorch_daemon::Notice<'_>| {
+                let line = match n {
+                    leadorch_daemon::Notice::Waiting => "waiting".to_string(),
+                    leadorch_daemon::Notice::Leading => "leading".to_string(),
+                    leadorch_daemon::Notice::Away(why) => format!("away: {why}"),
+                    leadorch_daemon::Notice::Back => "back".to_string(),
+                    leadorch_daemon::Notice::LostLeadership => "lost".to_string(),
+                    leadorch_daemon::Notice::Step(..) => return,
+                };
+                said.lock().unwrap().push(line);
+            };
+            Daemon::run(e, h, a, config(), rx, &mut notify).await
+        })
+    };
+    let count = |what: &str| said.lock().unwrap().iter().filter(|l| *l == what).count();
+    wait_for(|| count("leading") == 1).await;
+    // Every connection to this test's database goes — the lease's, the pool's, the
+    // writer's — as when the server restarts.
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.len() >= 2, "{ended:?}");
+    admin.close().await.unwrap();
+    // It says so, takes the leadership again, and acts on the next change.
+    wait_for(|| count("lost") >= 1 && count("leading") == 2).await;
+    assert!(
+        !run.is_finished(),
+        "the daemon ended: {:?}",
+        said.lock().unwrap()
+    );
+    let nl = gated_in(&adapter, "sales-nl") as u64;
+    capacity(&e, "sales-nl", 40, 40, Utc::now()).await;
+    wait_for(|| adapter.applied.load(Ordering::SeqCst) >= nl).await;
+    stop.send(true).unwrap();
+    run.await.unwrap().unwrap();
+    t.cleanup().await;
+}

@@ -91,6 +91,33 @@ pub struct EvaluationRecord {
     pub google_account: Option<String>,
 }
 
+impl EvaluationRecord {
+    /// Whether `other` is this evaluation again — the same trigger, log position, facts
+    /// digest, rules (id, version, source digest, campaigns evaluated), requested changes,
+    /// engine, Rhai and library versions, time and Google account. Left out: how long it took
+    /// (never the same twice), and the personal fields (`facts`, `resolution`, each rule's
+    /// `run`), which follow from the facts digest and the rules' digests, come back `null`
+    /// once their account is forgotten, and hold floats that JSON need not return bit for bit.
+    pub fn same_evaluation(&self, other: &EvaluationRecord) -> bool {
+        self.trigger == other.trigger
+            && self.log_position == other.log_position
+            && self.facts_digest == other.facts_digest
+            && self.rules.len() == other.rules.len()
+            && self.rules.iter().zip(&other.rules).all(|(a, b)| {
+                a.rule_id == b.rule_id
+                    && a.rule_version == b.rule_version
+                    && a.source_digest == b.source_digest
+                    && a.evaluated == b.evaluated
+            })
+            && self.changes == other.changes
+            && self.engine_version == other.engine_version
+            && self.rhai_version == other.rhai_version
+            && self.lib_digest == other.lib_digest
+            && self.at == other.at
+            && self.google_account == other.google_account
+    }
+}
+
 /// Commands of an [`Evaluation`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum EvaluationCommand {
@@ -110,7 +137,8 @@ pub enum EvaluationEvent {
 /// Why an [`EvaluationCommand`] was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvaluationError {
-    /// The evaluation was already recorded (ids are unique). HTTP 409.
+    /// Another evaluation was already recorded under this id (ids are unique; the same
+    /// evaluation again is no error, see [`Evaluation::decide`]). HTTP 409.
     #[error("evaluation already recorded")]
     AlreadyRecorded,
     /// A required field is empty. HTTP 422.
@@ -130,14 +158,20 @@ impl Evaluation {
         self.record.as_ref()
     }
 
-    /// Decides which events a command produces, without applying them.
+    /// Decides which events a command produces, without applying them. Recording the same
+    /// evaluation again ([`EvaluationRecord::same_evaluation`]: a retry whose first attempt
+    /// was recorded) produces nothing and succeeds; another evaluation under a recorded id is
+    /// [`EvaluationError::AlreadyRecorded`].
     pub fn decide(
         &self,
         command: EvaluationCommand,
     ) -> Result<Vec<EvaluationEvent>, EvaluationError> {
         match command {
             EvaluationCommand::Record(record) => {
-                if self.record.is_some() {
+                if let Some(recorded) = &self.record {
+                    if recorded.same_evaluation(&record) {
+                        return Ok(Vec::new());
+                    }
                     return Err(EvaluationError::AlreadyRecorded);
                 }
                 if is_blank(&record.trigger) {
@@ -249,12 +283,49 @@ mod tests {
             .then_expect_events(vec![EvaluationEvent::EvaluationRecorded(Box::new(
                 record.clone(),
             ))]);
+        // Another evaluation under the same id is refused.
+        let mut other = record.clone();
+        other.facts_digest = "00".repeat(32);
         Fixture::with(())
             .given(vec![EvaluationEvent::EvaluationRecorded(Box::new(
                 record.clone(),
             ))])
-            .when(EvaluationCommand::Record(Box::new(record)))
+            .when(EvaluationCommand::Record(Box::new(other)))
             .then_expect_error(EvaluationError::AlreadyRecorded);
+    }
+
+    #[test]
+    fn recording_the_same_evaluation_again_is_success_with_nothing_new() {
+        let record = sample_record();
+        // A retry: it took another time, and its personal fields were read back as `null`
+        // (a forgotten account), or with floats a hair apart.
+        let mut again = record.clone();
+        again.duration_us += 1;
+        again.rules[0].duration_us += 1;
+        again.facts = Value::Null;
+        again.resolution = Value::Null;
+        again.rules[0].run = Value::Null;
+        Fixture::with(())
+            .given(vec![EvaluationEvent::EvaluationRecorded(Box::new(
+                record.clone(),
+            ))])
+            .when(EvaluationCommand::Record(Box::new(again)))
+            .then_expect_events(vec![]);
+        assert!(record.same_evaluation(&record));
+        for change in [
+            |r: &mut EvaluationRecord| r.trigger = "schedule".into(),
+            |r: &mut EvaluationRecord| r.log_position += 1,
+            |r: &mut EvaluationRecord| r.rules[0].rule_version += 1,
+            |r: &mut EvaluationRecord| r.rules[0].source_digest = "00".repeat(32),
+            |r: &mut EvaluationRecord| r.changes.clear(),
+            |r: &mut EvaluationRecord| r.lib_digest = "00".repeat(32),
+            |r: &mut EvaluationRecord| r.at += chrono::Duration::seconds(1),
+            |r: &mut EvaluationRecord| r.google_account = None,
+        ] {
+            let mut other = record.clone();
+            change(&mut other);
+            assert!(!record.same_evaluation(&other), "{other:?}");
+        }
     }
 
     #[test]

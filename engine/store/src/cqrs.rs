@@ -73,6 +73,20 @@ impl<A> Loaded<A> {
     }
 }
 
+/// The waits before each re-send of a command's events while the database is away: five,
+/// 100 ms doubling to 1 s, each lengthened by up to as much again at random (2.5 to 5 s in
+/// all), so a request is answered soon either way and a database that restarts in a second
+/// or two fails no command.
+fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(100))
+        .with_max_delay(std::time::Duration::from_secs(1))
+        .with_max_times(5)
+        .with_jitter()
+        .build()
+}
+
 fn to_aggregate_error<E: std::error::Error>(e: StoreError) -> AggregateError<E> {
     match e {
         StoreError::Conflict { .. } => AggregateError::AggregateConflict,
@@ -205,11 +219,34 @@ where
             );
         }
         let stream = leadorch_domain::stream_id(A::TYPE, &context.id);
-        self.store
-            .log
-            .append(&stream, ExpectedVersion::Exact(context.version), stored)
-            .await
-            .map_err(to_aggregate_error)?;
+        // The database being away: the same events (the same ids) are sent again after a
+        // short wait. Were the first ones committed with the acknowledgement lost, the writer
+        // finds their ids and answers with their positions instead of writing them twice
+        // (ADR 0028). Once the waits run out the error goes to the caller, and the outcome
+        // stays unknown to it.
+        let mut waits = resend_waits();
+        loop {
+            match self
+                .store
+                .log
+                .append(
+                    &stream,
+                    ExpectedVersion::Exact(context.version),
+                    stored.clone(),
+                )
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.is_unavailable() => match waits.next() {
+                    Some(wait) => {
+                        tracing::debug!(error = %e, ?wait, stream = %stream, "database away; sending the append again");
+                        tokio::time::sleep(wait).await;
+                    }
+                    None => return Err(to_aggregate_error(e)),
+                },
+                Err(e) => return Err(to_aggregate_error(e)),
+            }
+        }
         Ok(events
             .into_iter()
             .enumerate()

@@ -171,6 +171,20 @@ impl StoreError {
         }
     }
 
+    /// Whether the database is away for now: a connection that broke or could not be made,
+    /// a pool that waited in vain for one, a server shutting down or starting up. Waiting and
+    /// trying again may succeed (the API answers `503` with `Retry-After`, the daemon waits
+    /// with backoff). A write that failed this way while committing may or may not have been
+    /// applied: sending the same events again (the same ids) tells, and never writes them twice
+    /// (ADR 0028).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(e) => is_unavailable(e),
+            _ => false,
+        }
+    }
+
     /// Whether retrying the same call may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -190,6 +204,24 @@ fn is_damage(e: &sqlx::Error) -> bool {
     match code.parse::<i64>() {
         Ok(sqlite) => matches!(sqlite & 0xff, 11 | 26),
         Err(_) => matches!(code.as_ref(), "XX001" | "XX002"),
+    }
+}
+
+/// Whether a sqlx error means the database is away for now ([`StoreError::is_unavailable`]):
+/// an I/O error on the connection (reset, refused, closed), TLS failing, a pool timeout, the
+/// connection's worker gone, or PostgreSQL's connection_exception class (08), admin_shutdown
+/// (57P01), crash_shutdown (57P02), cannot_connect_now (57P03) or too_many_connections
+/// (53300).
+pub(crate) fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 

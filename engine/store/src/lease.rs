@@ -35,12 +35,12 @@ impl Db {
             Db::Postgres { options, .. } => {
                 let mut conn = PgConnection::connect_with(options)
                     .await
-                    .map_err(|e| StoreError::Lease(format!("connecting: {e}")))?;
+                    .map_err(|e| lease_error("connecting", e))?;
                 let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(ADVISORY_KEY)
                     .fetch_one(&mut conn)
                     .await
-                    .map_err(|e| StoreError::Lease(format!("advisory lock: {e}")))?;
+                    .map_err(|e| lease_error("advisory lock", e))?;
                 if got {
                     Ok(Some(Lease(Held::Postgres(conn))))
                 } else {
@@ -74,8 +74,21 @@ impl Db {
     }
 }
 
+/// A failure to take the lease: the database being away stays a database error (so that
+/// [`StoreError::is_unavailable`] tells a caller to wait and try again), anything else is a
+/// [`StoreError::Lease`] saying what failed.
+fn lease_error(what: &str, e: sqlx::Error) -> StoreError {
+    if crate::error::is_unavailable(&e) {
+        StoreError::from(e)
+    } else {
+        StoreError::Lease(format!("{what}: {e}"))
+    }
+}
+
 impl Lease {
-    /// Whether the lease is still held (the PostgreSQL connection is alive).
+    /// Whether the lease is still held (the PostgreSQL connection is alive). A `false` is for
+    /// good: the server let go of the lock with the connection, and another process may hold
+    /// it now; take a new lease ([`Db::try_lease`]) before acting again.
     pub async fn check(&mut self) -> bool {
         match &mut self.0 {
             Held::Postgres(conn) => conn.ping().await.is_ok(),

@@ -134,21 +134,38 @@ pub(crate) async fn writer_loop(
                 }
             }
         }
-        // Fast path first: no lookup of event ids, stream versions from the cache. A unique
-        // violation (a retried append, or a stale cache) rolls back and redoes the group the
-        // careful way, which looks everything up.
-        let mut outcome = write_group(&mut conn, &group, &mut cache, false).await;
-        if matches!(&outcome, Err(e) if is_unique_violation(e))
-            || matches!(&outcome, Err(StoreError::RedoCarefully))
-        {
-            let _ = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
+        let mut outcome = write_twice(&mut conn, &group, &mut cache).await;
+        if let Err(e) = &outcome {
+            let rolled_back = rollback(&mut conn).await.is_ok();
             cache.clear();
-            outcome = write_group(&mut conn, &group, &mut cache, true).await;
+            if !rolled_back || e.is_unavailable() {
+                // The connection broke, perhaps while committing, when whether the group was
+                // applied is not known. On a new connection the group is redone the careful
+                // way: event ids already stored answer with their positions, so a group that
+                // did commit is not written twice, and each writer learns its outcome.
+                match WriterConn::connect(conn.db()).await {
+                    Ok(c) => {
+                        conn = c;
+                        outcome = write_group(&mut conn, &group, &mut cache, true).await;
+                        if outcome.is_err() {
+                            broken = rollback(&mut conn).await.is_err();
+                            cache.clear();
+                        }
+                    }
+                    Err(_) => broken = true,
+                }
+            }
         }
         match outcome {
             Ok((outcomes, last, written)) => {
                 appended.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
-                if let Some(last) = last {
+                // A redone group may have written nothing and still answer with positions
+                // its first, unacknowledged commit wrote: the head is at least there.
+                let top = outcomes
+                    .iter()
+                    .filter_map(|o| o.as_ref().ok().map(|a| a.last_position))
+                    .max();
+                if let Some(last) = last.max(top) {
                     head.send_if_modified(|h| {
                         let moved = last > *h;
                         if moved {
@@ -163,11 +180,6 @@ pub(crate) async fn writer_loop(
             }
             Err(e) => {
                 let e = e.located(conn.db());
-                let rollback = on_conn!(&mut conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()));
-                if rollback.is_err() {
-                    broken = true;
-                }
-                cache.clear();
                 // Every writer in the group gets the error (and says it): a debug line here.
                 tracing::debug!(error = %e, "group commit failed");
                 for r in group {
@@ -176,6 +188,33 @@ pub(crate) async fn writer_loop(
             }
         }
     }
+}
+
+/// Writes a group: the fast path first (no lookup of event ids, stream versions from the
+/// cache); a unique violation (a retried append, or a stale cache) or a version conflict
+/// rolls back and redoes the group the careful way, which looks everything up.
+async fn write_twice(
+    conn: &mut WriterConn,
+    group: &[Request],
+    cache: &mut WriterCache,
+) -> Result<(Outcomes, Option<u64>, u64)> {
+    let outcome = write_group(conn, group, cache, false).await;
+    if matches!(&outcome, Err(e) if is_unique_violation(e))
+        || matches!(&outcome, Err(StoreError::RedoCarefully))
+    {
+        // A connection that broke fails the careful attempt too, and the caller sees that.
+        let _ = rollback(conn).await;
+        cache.clear();
+        return write_group(conn, group, cache, true).await;
+    }
+    outcome
+}
+
+/// Rolls back whatever transaction the connection is in. An error means the connection is
+/// unusable — or, on SQLite, that the failure already rolled the transaction back; either
+/// way the group is redone on a new connection, which costs only time.
+async fn rollback(conn: &mut WriterConn) -> Result<u64> {
+    Ok(on_conn!(conn, c => sqlx::query("ROLLBACK").execute(c).await.map(|r| r.rows_affected()))?)
 }
 
 /// One row to insert, with everything computed.

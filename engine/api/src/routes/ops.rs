@@ -41,7 +41,8 @@ pub async fn readyz(State(api): State<Api>, _caller: Caller) -> Result<Json<Read
             "not-ready",
             "Not ready",
             format!("the database's schema is version {applied}, this server's is {known}: restart the server so it migrates, or upgrade it"),
-        ));
+        )
+        .header(axum::http::header::RETRY_AFTER, "60"));
     }
     Ok(Json(Ready {
         status: "ready",
