@@ -13,19 +13,29 @@ use crate::Problem;
 #[derive(Debug)]
 pub struct Body<T>(pub T);
 
-/// Parses `bytes` as `T`, naming the field at fault. The body must be a JSON object (serde
+/// Parses `bytes` as `T`, naming the field at fault. The body must be one JSON object (serde
 /// would also read a struct from an array of its fields in order; a request is named fields
-/// only), and a whole number written with a fraction (`12.0`) is that whole number, as JSON
-/// Schema's `integer` says it is.
+/// only) with no name twice and nothing after it, and a whole number written with a fraction
+/// (`12.0`) is that whole number, as JSON Schema's `integer` says it is.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|inner| {
+    let malformed = |inner: &dyn std::fmt::Display| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             "malformed-json",
             "Malformed JSON",
             format!("the body is not JSON: {inner}"),
         )
-    })?;
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize::<_, Strict>(&mut de) {
+        Ok(Strict(value)) => value,
+        Err(e) if e.inner().is_syntax() || e.inner().is_eof() => return Err(malformed(e.inner())),
+        Err(e) => {
+            let path = e.path().to_string();
+            return Err(field_problem(&path, &e.into_inner().to_string()));
+        }
+    };
+    de.end().map_err(|e| malformed(&e))?;
     if !value.is_object() {
         return Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -37,30 +47,130 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             ),
         ));
     }
-    match serde_path_to_error::deserialize::<_, T>(whole_numbers(value)) {
-        Ok(v) => Ok(v),
-        Err(e) => {
-            let path = e.path().to_string();
-            let message = strip_position(&e.into_inner().to_string());
-            let field = named_field(if path == "." { "" } else { &path }, &message);
-            let mut p = Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-field",
-                "Invalid field",
-                if field.is_empty()
-                    || message.contains(&format!("`{}`", field.rsplit('.').next().unwrap_or("")))
-                {
-                    message
-                } else {
-                    format!("{field}: {message}")
-                },
-            );
-            if !field.is_empty() {
-                p = p.field(field);
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        field_problem(&path, &e.into_inner().to_string())
+    })
+}
+
+/// The `422` for a wrong value at `path` (`.` for the body itself).
+fn field_problem(path: &str, message: &str) -> Problem {
+    let message = strip_position(message);
+    let field = named_field(if path == "." { "" } else { path }, &message);
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-field",
+        "Invalid field",
+        if field.is_empty()
+            || message.contains(&format!("`{}`", field.rsplit('.').next().unwrap_or("")))
+        {
+            message
+        } else {
+            format!("{field}: {message}")
+        },
+    );
+    if !field.is_empty() {
+        p = p.field(field);
+    }
+    p
+}
+
+/// Any JSON value, read strictly: an object naming a field twice is refused (as serde's derive
+/// refuses it), and a whole number written with a fraction becomes an integer.
+struct Strict(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<serde_json::Value, E> {
+        Ok(whole(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<serde_json::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        d.deserialize_any(StrictVisitor)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<serde_json::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
             }
-            Err(p)
+            let Strict(v) = map.next_value()?;
+            object.insert(key, v);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+}
+
+/// `f` as an integer when it is whole and in range (`12.0`, `1e3`), else as it is.
+fn whole(f: f64) -> serde_json::Value {
+    if f.is_finite() && f.fract() == 0.0 {
+        // 2^64 and -2^63 are exact in f64; within them the cast is exact too.
+        if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            return serde_json::Value::from(f as u64);
+        }
+        if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+            #[allow(clippy::cast_possible_truncation)]
+            return serde_json::Value::from(f as i64);
         }
     }
+    serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
 }
 
 /// What a JSON value is, for messages.
@@ -75,41 +185,12 @@ fn kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// `v` with every number that is whole but written with a fraction (`12.0`, `1e3`) made an
-/// integer, so integer fields take it; other numbers stay as they are.
-fn whole_numbers(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.is_finite() && f.fract() == 0.0 => {
-                // 2^64 and -2^63 are exact in f64; within them the cast is exact too.
-                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    Value::from(f as u64)
-                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
-                    #[allow(clippy::cast_possible_truncation)]
-                    Value::from(f as i64)
-                } else {
-                    Value::Number(n)
-                }
-            }
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => Value::Array(items.into_iter().map(whole_numbers).collect()),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, whole_numbers(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
 /// The field a message is about: serde names a missing field in the message, with the path
 /// pointing at the object that should hold it (an unknown field's path is the field's own).
 fn named_field(path: &str, message: &str) -> String {
     let named = message
         .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         .and_then(|rest| rest.split('`').next());
     match (named, path.is_empty()) {
         (Some(name), true) => name.to_string(),
@@ -305,6 +386,11 @@ mod tests {
         }
         let p = parse::<Member>(b"{").unwrap_err();
         assert_eq!(p.status, 400);
+        let p = parse::<Member>(br#"{"name": "a"} {"#).unwrap_err();
+        assert_eq!(p.status, 400, "nothing after the object");
+        let p = parse::<Member>(br#"{"name": "a", "name": "b"}"#).unwrap_err();
+        assert_eq!((p.status, p.field.as_deref()), (422, Some("name")), "{p:?}");
+        assert!(p.detail.contains("duplicate field"), "{p:?}");
         let p = parse::<Member>(br#"{"nmae": "x"}"#).unwrap_err();
         assert_eq!(p.field.as_deref(), Some("nmae"));
     }
