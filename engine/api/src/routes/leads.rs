@@ -61,12 +61,13 @@ const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 #[allow(dead_code)] // documents the body; the handler reads it as a `LeadRequest`
 pub struct LeadBody {
     /// The client's id of the lead, `[A-Za-z0-9._-]{1,128}`.
-    #[schema(example = "f-1029")]
+    #[schema(example = "f-1029", pattern = "^[A-Za-z0-9._-]{1,128}$")]
     lead_id: String,
     /// The form or landing page it came from, same format.
-    #[schema(example = "contact")]
+    #[schema(example = "contact", pattern = "^[A-Za-z0-9._-]{1,128}$")]
     form_id: String,
-    /// The team to route it to, when the client knows.
+    /// The team to route it to, when the client knows (same format).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
     team: Option<String>,
     /// The Google Ads campaign id (digits), when known.
     campaign_id: Option<String>,
