@@ -88,17 +88,17 @@ impl Workload {
 }
 
 /// One append: returns how many times it was retried.
-type Op = Arc<dyn Fn(usize, u64) -> BoxFuture<'static, Result<u64>> + Send + Sync>;
+pub(crate) type Op = Arc<dyn Fn(usize, u64) -> BoxFuture<'static, Result<u64>> + Send + Sync>;
 
-struct Measured {
-    elapsed: Duration,
-    latencies: Latencies,
-    retries: u64,
+pub(crate) struct Measured {
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+    pub retries: u64,
 }
 
 /// Runs `op(writer, k)` for k in 0..share from one tokio task per writer, all released
 /// together; the clock runs from the release to the last acknowledgement.
-async fn drive(shares: &[u64], op: Op) -> Result<Measured> {
+pub(crate) async fn drive(shares: &[u64], op: Op) -> Result<Measured> {
     let barrier = Arc::new(Barrier::new(shares.len() + 1));
     let mut tasks = JoinSet::new();
     for (w, &n) in shares.iter().enumerate() {

@@ -12,6 +12,7 @@
 
 mod append;
 mod fresh;
+mod ingest;
 mod naive;
 mod replay;
 mod rules;
@@ -90,6 +91,10 @@ enum BenchCommand {
     /// One rules evaluation tick (1,000 campaigns x 20 rules) against plain Rhai with
     /// per-call fact conversion, and the daemon's reaction latency to a capacity event
     Rules(rules::RulesArgs),
+    /// Durable `POST /v1/leads` over loopback from concurrent keep-alive connections: leadorch
+    /// vs the store's own writes of the same leads (the ceiling) and a plain axum + sqlx
+    /// handler (one transaction per lead)
+    Ingest(ingest::IngestArgs),
 }
 
 #[derive(Args, Debug)]
@@ -143,6 +148,7 @@ async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Append(args) => append::run(&args).await,
         BenchCommand::Replay(args) => replay::run(&args).await,
         BenchCommand::Rules(args) => rules::run(&args).await,
+        BenchCommand::Ingest(args) => ingest::run(&args).await,
     }
 }
 
@@ -233,12 +239,17 @@ impl Latencies {
 
 /// Prints the results table.
 fn print_table(rows: &[Row]) {
+    print_table_named(rows, ["events", "writers", "events/s"]);
+}
+
+/// Prints the results table with other names for the count, task and rate columns.
+fn print_table_named(rows: &[Row], [count, tasks, rate]: [&str; 3]) {
     let header = [
         "contender",
-        "events",
-        "writers",
+        count,
+        tasks,
         "seconds",
-        "events/s",
+        rate,
         "p50 ms",
         "p99 ms",
         "notes",
