@@ -450,7 +450,7 @@ async fn open_store(fresh: &Fresh) -> Result<(Db, Store)> {
 async fn leadorch_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
     let (db, store) = open_store(fresh).await?;
     let mut settings = leadorch_api::Settings::default();
-    settings.rate_limit.requests_per_second = 0;
+    settings.api.requests_per_second = 0;
     let (api, access) = leadorch_api::Api::with_settings(
         Engine {
             store: store.clone(),
