@@ -41,6 +41,12 @@ pub fn unscoped<'a>(project: &str, stored: &'a str) -> Option<&'a str> {
     }
 }
 
+/// The id a caller of `project` sees for a stored one: its prefix taken off (a stored id of no
+/// project shown as it is).
+pub fn bare(project: &str, stored: &str) -> String {
+    unscoped(project, stored).unwrap_or(stored).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

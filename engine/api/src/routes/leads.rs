@@ -42,7 +42,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::body::{Body, JsonBytes};
-use crate::ids::{check_client_id, scoped, unscoped};
+use crate::ids::{bare, check_client_id, scoped};
 use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
 use crate::{Api, Problem};
@@ -298,12 +298,7 @@ pub async fn receive(
     Ok(json_answer(StatusCode::CREATED, body, false))
 }
 
-const LEAD: &str = "lead";
-
-/// The bare id of a stored one (the caller's project's prefix taken off).
-fn bare(project: &str, stored: &str) -> String {
-    unscoped(project, stored).unwrap_or(stored).to_string()
-}
+pub(crate) const LEAD: &str = "lead";
 
 fn json_answer(status: StatusCode, body: String, replayed: bool) -> Response {
     let mut response = (
@@ -444,7 +439,7 @@ async fn replay(
 }
 
 /// Whether a stream has events.
-async fn recorded(api: &Api, stream: &str) -> Result<bool, Problem> {
+pub(crate) async fn recorded(api: &Api, stream: &str) -> Result<bool, Problem> {
     Ok(api
         .engine
         .store
@@ -787,6 +782,22 @@ async fn record(
         })
 }
 
+/// The lead stored as `lead_key` (the caller's `id`); `404` when it was never received.
+pub(crate) async fn load_lead(api: &Api, lead_key: &str, id: &str) -> Result<Lead, Problem> {
+    let state: Lead = api
+        .engine
+        .load_state(lead_key, |e| match e {
+            AnyEvent::Lead(e) => Some(e),
+            _ => None,
+        })
+        .await
+        .map_err(|e| from_engine(&e))?;
+    if !state.is_received() {
+        return Err(Problem::not_found(format!("no lead {id} in this project")));
+    }
+    Ok(state)
+}
+
 /// A lead's move through the funnel.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -870,17 +881,7 @@ pub async fn change_status(
         ));
     }
     let lead_key = scoped(&caller.project, &id);
-    let state: Lead = api
-        .engine
-        .load_state(&lead_key, |e| match e {
-            AnyEvent::Lead(e) => Some(e),
-            _ => None,
-        })
-        .await
-        .map_err(|e| from_engine(&e))?;
-    if !state.is_received() {
-        return Err(Problem::not_found(format!("no lead {id} in this project")));
-    }
+    let state = load_lead(&api, &lead_key, &id).await?;
     let trace_id = uuid::Uuid::now_v7().to_string();
     if state.status() == Some(status) {
         return Ok(Json(StatusAnswer {

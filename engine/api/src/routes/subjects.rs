@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use leadorch_core::projection::{catch_up, Projections, SubjectDoc};
 use leadorch_core::subjects;
 use leadorch_domain::lead::{BlockedLead, LeadEvent};
-use leadorch_domain::{split_stream_id, stream_id, AnyEvent, Consent, ConsentCommand, Lead};
+use leadorch_domain::{split_stream_id, stream_id, AnyEvent, Consent, ConsentCommand};
 use leadorch_intake::{Email, E164};
 use leadorch_store::fingerprints::FingerprintKind;
 use leadorch_store::{Metadata, Reveal};
@@ -40,9 +40,10 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::body::{Body, OptionalBody};
-use crate::ids::{check_client_id, scoped, unscoped};
+use crate::ids::{bare, check_client_id, scoped, unscoped};
 use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
+use crate::routes::leads::{load_lead, recorded, LEAD};
 use crate::{Api, Problem};
 
 /// Who to look for: an email address, a phone number, or both.
@@ -304,17 +305,7 @@ pub async fn lead(
     check_client_id("id", &id)?;
     let project = &caller.project;
     let lead_key = scoped(project, &id);
-    let state: Lead = api
-        .engine
-        .load_state(&lead_key, |e| match e {
-            AnyEvent::Lead(e) => Some(e),
-            _ => None,
-        })
-        .await
-        .map_err(|e| from_engine(&e))?;
-    if !state.is_received() {
-        return Err(Problem::not_found(format!("no lead {id} in this project")));
-    }
+    let state = load_lead(&api, &lead_key, &id).await?;
     let duplicate_of = state.duplicate_of().map(|of| bare(project, of));
     let blocked = state.blocked();
     let (outcome, reason) = match (&duplicate_of, blocked) {
@@ -656,13 +647,7 @@ pub async fn withdraw_consent(
     }))
 }
 
-const LEAD: &str = "lead";
 const CONSENT: &str = "consent";
-
-/// The bare id of a stored one (the caller's project's prefix taken off).
-fn bare(project: &str, stored: &str) -> String {
-    unscoped(project, stored).unwrap_or(stored).to_string()
-}
 
 /// A subject id as it may appear in a path: 1–128 of `A-Z a-z 0-9 . _ - :` (the API's are
 /// UUIDs; `member:<id>` and ids of seeded data have the others).
@@ -732,16 +717,4 @@ fn core_problem(e: &leadorch_core::Error, subject_id: &str) -> Problem {
         leadorch_core::Error::NotFound(_) => not_found(subject_id),
         other => from_engine(other),
     }
-}
-
-/// Whether a stream has events.
-async fn recorded(api: &Api, stream: &str) -> Result<bool, Problem> {
-    Ok(api
-        .engine
-        .store
-        .log
-        .stream_version(stream)
-        .await
-        .map_err(|e| Problem::from_store(&e))?
-        > 0)
 }
