@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::atomic::{SideRow, SubjectKeyRow};
 use crate::error::{Result, StoreError};
 use crate::keys::{DataKey, Keyring};
 use crate::log::{Metadata, NewEvent, RecordedEvent};
@@ -245,10 +246,56 @@ impl Codec {
         items: Vec<Pending>,
         metadata: &Metadata,
     ) -> Result<Vec<NewEvent>> {
-        // Which keys are needed, each once, with the latest deadline asked for.
-        let mut wanted: Vec<(String, KeyPurpose, i64, Option<i64>)> = Vec::new();
+        let (wanted, index) = self.wanted(&items);
+        let keys = self.keys.keys_for_write(&wanted).await?;
+        seal_all(items, &index, &keys, metadata)
+    }
+
+    /// Encodes events for an atomic append ([`crate::atomic`]): seals them with the keys
+    /// they need and returns those keys as side rows to commit with the events, instead of
+    /// writing them first. Subjects in `new_subjects` were made for these events (no key can
+    /// exist yet): their keys are made here without reading the table; other subjects' keys
+    /// are read, and made when missing. A key that changes before the append commits refuses
+    /// it ([`crate::atomic::Refusal::KeyChanged`]): encode again and retry.
+    pub async fn encode_atomic(
+        &self,
+        items: Vec<Pending>,
+        metadata: &Metadata,
+        new_subjects: &[&str],
+    ) -> Result<(Vec<NewEvent>, Vec<SideRow>)> {
+        let (wanted, index) = self.wanted(&items);
+        let mut keys = Vec::with_capacity(wanted.len());
+        let mut rows = Vec::with_capacity(wanted.len());
+        for (subject, purpose, now, expires_at) in wanted {
+            let stored = if new_subjects.contains(&subject.as_str()) {
+                None
+            } else {
+                self.keys.stored(&subject, purpose).await?
+            };
+            let new = stored.is_none();
+            let (wrapped, key) = match stored {
+                Some(found) => found,
+                None => self.keys.fresh(&subject, purpose)?,
+            };
+            keys.push(key);
+            rows.push(SideRow::Key(SubjectKeyRow {
+                subject,
+                purpose,
+                wrapped,
+                now,
+                expires_at,
+                new,
+            }));
+        }
+        Ok((seal_all(items, &index, &keys, metadata)?, rows))
+    }
+
+    /// Which keys `items` need, each once, with the latest deadline asked for; and where
+    /// each (subject, purpose) is in that list.
+    fn wanted(&self, items: &[Pending]) -> (Vec<Wanted>, HashMap<(String, KeyPurpose), usize>) {
+        let mut wanted: Vec<Wanted> = Vec::new();
         let mut index: HashMap<(String, KeyPurpose), usize> = HashMap::new();
-        for p in &items {
+        for p in items {
             let Some(subject) = &p.subject else { continue };
             let now_us = p.at.timestamp_micros();
             for f in p.fields {
@@ -277,46 +324,7 @@ impl Codec {
                 }
             }
         }
-        let keys = self.keys.keys_for_write(&wanted).await?;
-        let mut out = Vec::with_capacity(items.len());
-        for mut p in items {
-            let event_id = Uuid::now_v7();
-            if let Some(subject) = &p.subject {
-                for f in p.fields {
-                    let Some(&i) = index.get(&(subject.clone(), f.purpose)) else {
-                        continue;
-                    };
-                    for at in leadorch_domain::personal::locate(&p.payload, f.pointer) {
-                        let Some(slot) = p.payload.pointer_mut(&at) else {
-                            continue;
-                        };
-                        if slot.is_null() {
-                            continue;
-                        }
-                        let plain = serde_json::to_vec(slot)
-                            .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-                        // Bound to the concrete pointer: what the decoder finds it at.
-                        let sealed = keys[i].seal(&aad(&event_id, &at, f.purpose), &plain)?;
-                        *slot = serde_json::json!({
-                            ENC: B64.encode(sealed),
-                            "s": subject,
-                            "p": f.purpose.as_str(),
-                            "k": keys[i].id(),
-                        });
-                    }
-                }
-            }
-            let payload = serde_json::to_vec(&p.payload)
-                .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
-            out.push(NewEvent {
-                event_id,
-                event_type: p.event_type,
-                schema_version: p.schema_version,
-                payload,
-                metadata: metadata.to_bytes(),
-            });
-        }
-        Ok(out)
+        (wanted, index)
     }
 
     /// A decoder that caches keys for one batch of reads.
@@ -341,6 +349,58 @@ impl Decoder<'_> {
     pub fn reveal(&self) -> Reveal {
         self.reveal
     }
+}
+
+/// A key wanted: subject, purpose, now (µs), retention deadline (µs).
+type Wanted = (String, KeyPurpose, i64, Option<i64>);
+
+/// Seals each item's personal fields with its key (`keys[index[(subject, purpose)]]`) under
+/// a fresh event id.
+fn seal_all(
+    items: Vec<Pending>,
+    index: &HashMap<(String, KeyPurpose), usize>,
+    keys: &[DataKey],
+    metadata: &Metadata,
+) -> Result<Vec<NewEvent>> {
+    let mut out = Vec::with_capacity(items.len());
+    for mut p in items {
+        let event_id = Uuid::now_v7();
+        if let Some(subject) = &p.subject {
+            for f in p.fields {
+                let Some(&i) = index.get(&(subject.clone(), f.purpose)) else {
+                    continue;
+                };
+                for at in leadorch_domain::personal::locate(&p.payload, f.pointer) {
+                    let Some(slot) = p.payload.pointer_mut(&at) else {
+                        continue;
+                    };
+                    if slot.is_null() {
+                        continue;
+                    }
+                    let plain = serde_json::to_vec(slot)
+                        .map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+                    // Bound to the concrete pointer: what the decoder finds it at.
+                    let sealed = keys[i].seal(&aad(&event_id, &at, f.purpose), &plain)?;
+                    *slot = serde_json::json!({
+                        ENC: B64.encode(sealed),
+                        "s": subject,
+                        "p": f.purpose.as_str(),
+                        "k": keys[i].id(),
+                    });
+                }
+            }
+        }
+        let payload =
+            serde_json::to_vec(&p.payload).map_err(|e| StoreError::InvalidAppend(e.to_string()))?;
+        out.push(NewEvent {
+            event_id,
+            event_type: p.event_type,
+            schema_version: p.schema_version,
+            payload,
+            metadata: metadata.to_bytes(),
+        });
+    }
+    Ok(out)
 }
 
 /// Whether stored payload bytes contain any sealed field (cheap pre-check).

@@ -136,6 +136,10 @@ pub enum StoreError {
     /// The background writer is gone (the store was closed or crashed).
     #[error("the event log writer has stopped")]
     WriterStopped,
+    /// An atomic append's side rows could not be written (a fingerprint another lead holds, a
+    /// key that changed, an `Idempotency-Key` already answered): nothing of it was written.
+    #[error("atomic append refused: {0}")]
+    Refused(Box<crate::atomic::Refusal>),
     /// A bug or a crashed task (HTTP 500).
     #[error("internal error: {0}")]
     Internal(String),

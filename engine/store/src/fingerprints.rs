@@ -156,18 +156,7 @@ pub async fn lookup(
 /// fingerprint). An expired row is replaced; a row the same lead holds is renewed (a retried
 /// claim succeeds). Within one transaction, a later claim sees an earlier one's rows.
 pub async fn claim(conn: &mut Conn<'_>, claim: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
-    check_project(claim.project)?;
-    if claim.lead_id.is_empty() || claim.subject_id.is_empty() {
-        return Err(StoreError::InvalidInput(
-            "a fingerprint claim needs a lead and a subject".into(),
-        ));
-    }
-    if claim.expires_at <= claim.now {
-        return Err(StoreError::InvalidInput(format!(
-            "a fingerprint claim must end after now ({} µs), not at {} µs",
-            claim.now, claim.expires_at
-        )));
-    }
+    check_claim(claim)?;
     if claim.fingerprints.is_empty() {
         return Ok(ClaimOutcome::Claimed);
     }
@@ -189,8 +178,26 @@ pub async fn claim(conn: &mut Conn<'_>, claim: &FingerprintClaim<'_>) -> Result<
     }
 }
 
-/// Claims each fingerprint; returns the live rows of other leads in the way.
-async fn claim_each(
+/// Checks a claim's fields.
+pub(crate) fn check_claim(claim: &FingerprintClaim<'_>) -> Result<()> {
+    check_project(claim.project)?;
+    if claim.lead_id.is_empty() || claim.subject_id.is_empty() {
+        return Err(StoreError::InvalidInput(
+            "a fingerprint claim needs a lead and a subject".into(),
+        ));
+    }
+    if claim.expires_at <= claim.now {
+        return Err(StoreError::InvalidInput(format!(
+            "a fingerprint claim must end after now ({} µs), not at {} µs",
+            claim.now, claim.expires_at
+        )));
+    }
+    Ok(())
+}
+
+/// Claims each fingerprint; returns the live rows of other leads in the way (the rows it did
+/// claim stay claimed: the caller rolls back to a savepoint when any was in the way).
+pub(crate) async fn claim_each(
     conn: &mut Conn<'_>,
     claim: &FingerprintClaim<'_>,
 ) -> Result<Vec<FingerprintMatch>> {

@@ -28,7 +28,7 @@ pub struct IdempotencyKey<'a> {
 }
 
 impl IdempotencyKey<'_> {
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let k = self.key;
         if k.is_empty() || k.len() > MAX_KEY {
             return Err(StoreError::InvalidInput(format!(

@@ -338,6 +338,36 @@ impl Keyring {
         Ok(out)
     }
 
+    /// A new random key for `subject` and `purpose`, wrapped (to store) and unwrapped (to
+    /// seal with); nothing is stored.
+    pub(crate) fn fresh(&self, subject: &str, purpose: KeyPurpose) -> Result<(Vec<u8>, DataKey)> {
+        let mut fresh = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(&mut *fresh);
+        let wrapped = self.master.wrap(subject, purpose, &fresh)?;
+        let key = self.master.unwrap(subject, purpose, &wrapped)?;
+        Ok((wrapped, key))
+    }
+
+    /// The subject's stored key for `purpose`, wrapped and unwrapped, if it exists.
+    pub(crate) async fn stored(
+        &self,
+        subject: &str,
+        purpose: KeyPurpose,
+    ) -> Result<Option<(Vec<u8>, DataKey)>> {
+        let stored: Option<Vec<u8>> = on_pool!(&self.db, p => sqlx::query_scalar(
+            "SELECT wrapped_key FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
+            .bind(subject)
+            .bind(purpose.as_str())
+            .fetch_optional(p)
+            .await)?;
+        stored
+            .map(|w| {
+                let key = self.master.unwrap(subject, purpose, &w)?;
+                Ok((w, key))
+            })
+            .transpose()
+    }
+
     /// The subject's key for `purpose`, if it still exists.
     pub async fn key(&self, subject: &str, purpose: KeyPurpose) -> Result<Option<DataKey>> {
         let stored: Option<Vec<u8>> = on_pool!(&self.db, p => sqlx::query_scalar(

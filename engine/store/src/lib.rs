@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod api_keys;
+pub mod atomic;
 pub mod codec;
 pub mod conn;
 pub mod cqrs;
@@ -46,6 +47,7 @@ mod writer;
 use std::path::PathBuf;
 
 pub use api_keys::{AccessQuery, AccessRow, ApiKeys, KeyRow};
+pub use atomic::{AtomicAppend, Refusal, SideRow, StreamPart};
 pub use codec::{Codec, RetentionPolicy, Reveal};
 pub use conn::Conn;
 pub use cqrs::CqrsStore;

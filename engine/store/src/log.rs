@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::atomic::{AtomicAppend, StreamPart};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::hash::{Hash, HashInput};
@@ -131,12 +132,16 @@ pub struct Appended {
 /// An append the writer has taken but may not have written yet (see [`EventLog::enqueue`]).
 #[derive(Debug)]
 #[must_use = "an enqueued append may still fail: await its outcome"]
-pub struct Queued(oneshot::Receiver<Result<Appended>>);
+pub struct Queued(oneshot::Receiver<Result<Vec<Appended>>>);
 
 impl Queued {
     /// Waits until the append is durable or refused.
     pub async fn outcome(self) -> Result<Appended> {
-        self.0.await.map_err(|_| StoreError::WriterStopped)?
+        self.0
+            .await
+            .map_err(|_| StoreError::WriterStopped)??
+            .pop()
+            .ok_or_else(|| StoreError::Internal("the writer answered with no part".into()))
     }
 }
 
@@ -326,31 +331,51 @@ impl EventLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Queued> {
-        if events.is_empty() {
-            return Err(StoreError::InvalidAppend("no events to append".into()));
+        let append = AtomicAppend {
+            parts: vec![StreamPart {
+                stream_id: stream_id.to_string(),
+                expected,
+                events,
+            }],
+            side: Vec::new(),
+        };
+        Ok(Queued(self.send(append).await?))
+    }
+
+    /// Appends the events of several streams and the side rows that belong with them in one
+    /// transaction, all or nothing ([`crate::atomic`]); returns where each part landed, in
+    /// order. Each part's expected version is checked; side rows that cannot be written
+    /// refuse the whole append with [`StoreError::Refused`].
+    pub async fn append_atomic(&self, append: AtomicAppend) -> Result<Vec<Appended>> {
+        let n = append.parts.len();
+        let out = self
+            .send(append)
+            .await?
+            .await
+            .map_err(|_| StoreError::WriterStopped)??;
+        if out.len() != n {
+            return Err(StoreError::Internal(format!(
+                "the writer answered {} parts of {n}",
+                out.len()
+            )));
         }
-        if stream_id.is_empty() || stream_id.len() > 512 {
-            return Err(StoreError::InvalidAppend(
-                "stream id must be 1 to 512 bytes".into(),
-            ));
-        }
-        if events.len() > MAX_GROUP_EVENTS {
+        Ok(out)
+    }
+
+    async fn send(&self, append: AtomicAppend) -> Result<oneshot::Receiver<Result<Vec<Appended>>>> {
+        append.check()?;
+        let n = append.event_count();
+        if n > MAX_GROUP_EVENTS {
             return Err(StoreError::InvalidAppend(format!(
-                "{} events in one append; the most is {MAX_GROUP_EVENTS}",
-                events.len()
+                "{n} events in one append; the most is {MAX_GROUP_EVENTS}"
             )));
         }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request {
-                stream_id: stream_id.to_string(),
-                expected,
-                events,
-                reply,
-            })
+            .send(Request { append, reply })
             .await
             .map_err(|_| StoreError::WriterStopped)?;
-        Ok(Queued(rx))
+        Ok(rx)
     }
 
     /// A receiver of the last known position, updated after every commit (in this process,

@@ -14,22 +14,24 @@ use std::time::Duration;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::atomic::StreamPart;
+use crate::atomic::{write_side_rows, AtomicAppend};
+use crate::conn::Conn;
 use crate::db::{Db, Dialect, PG_INSERT_EVENTS};
 use crate::error::{Result, StoreError};
 use crate::hash::{event_hash, Hash, HashInput};
-use crate::log::{to_hash, Appended, ExpectedVersion, NewEvent, EVENT_COLUMNS};
+use crate::log::{to_hash, Appended, NewEvent, EVENT_COLUMNS};
 
 /// Most events one group commit writes.
 pub(crate) const MAX_GROUP_EVENTS: usize = 4096;
 /// Rows per multi-row `INSERT` (11 parameters each, below SQLite's and Postgres' limits).
 const ROWS_PER_INSERT: usize = 500;
 
-/// One append waiting for the writer.
+/// One append waiting for the writer: one stream's events, or an atomic append of several
+/// streams and side rows. The reply holds one [`Appended`] per part.
 pub(crate) struct Request {
-    pub(crate) stream_id: String,
-    pub(crate) expected: ExpectedVersion,
-    pub(crate) events: Vec<NewEvent>,
-    pub(crate) reply: oneshot::Sender<Result<Appended>>,
+    pub(crate) append: AtomicAppend,
+    pub(crate) reply: oneshot::Sender<Result<Vec<Appended>>>,
 }
 
 /// The writer's own connection.
@@ -79,6 +81,13 @@ impl WriterConn {
             WriterConn::Sqlite(_, db) | WriterConn::Postgres(_, db) => db,
         }
     }
+
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            WriterConn::Sqlite(c, _) => Conn::Sqlite(&mut **c),
+            WriterConn::Postgres(c, _) => Conn::Postgres(&mut **c),
+        }
+    }
 }
 
 /// The writer task: takes every waiting request, writes them as one group, replies to each.
@@ -93,12 +102,12 @@ pub(crate) async fn writer_loop(
     let mut cache = WriterCache::default();
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
-        let mut n = group[0].events.len();
+        let mut n = group[0].append.event_count();
         let mut drain = |group: &mut Vec<Request>, n: &mut usize| {
             while *n < MAX_GROUP_EVENTS {
                 match rx.try_recv() {
                     Ok(r) => {
-                        *n += r.events.len();
+                        *n += r.append.event_count();
                         group.push(r);
                     }
                     Err(_) => break,
@@ -163,7 +172,8 @@ pub(crate) async fn writer_loop(
                 // its first, unacknowledged commit wrote: the head is at least there.
                 let top = outcomes
                     .iter()
-                    .filter_map(|o| o.as_ref().ok().map(|a| a.last_position))
+                    .filter_map(|o| o.as_ref().ok())
+                    .flat_map(|parts| parts.iter().map(|a| a.last_position))
                     .max();
                 if let Some(last) = last.max(top) {
                     head.send_if_modified(|h| {
@@ -228,7 +238,7 @@ struct Row<'a> {
     hash: Hash,
 }
 
-type Outcomes = Vec<Result<Appended>>;
+type Outcomes = Vec<Result<Vec<Appended>>>;
 
 /// What the writer knows between groups: the stream versions it wrote, valid while the log
 /// head is where its last commit left it (no other process wrote in between).
@@ -296,11 +306,12 @@ async fn write_group(
         mut versions,
     } = lookup(conn, group, cache, careful).await?;
 
-    let events: usize = group.iter().map(|r| r.events.len()).sum();
+    let events: usize = group.iter().map(|r| r.append.event_count()).sum();
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(events);
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
     for r in group {
-        outcomes.push(plan(
+        let before = Checkpoint::take(r, &versions, rows.len(), position, prev);
+        let planned = plan(
             r,
             &mut stored,
             &mut versions,
@@ -308,7 +319,28 @@ async fn write_group(
             &mut position,
             &mut prev,
             recorded_at,
-        ));
+        );
+        let outcome = match planned {
+            Ok(Planned::New(appended)) if !r.append.side.is_empty() => {
+                match write_side_rows(&mut conn.conn(), &r.append.side).await? {
+                    None => Ok(appended),
+                    Some(refusal) => {
+                        before.restore(
+                            r,
+                            &mut stored,
+                            &mut versions,
+                            &mut rows,
+                            &mut position,
+                            &mut prev,
+                        );
+                        Err(StoreError::Refused(Box::new(refusal)))
+                    }
+                }
+            }
+            Ok(Planned::New(appended) | Planned::Stored(appended)) => Ok(appended),
+            Err(e) => Err(e),
+        };
+        outcomes.push(outcome);
     }
     // A version conflict may be a retry of an append that already committed, which only
     // the careful path (it looks event ids up) can tell.
@@ -371,9 +403,8 @@ async fn lookup(
         .map(|(id, pos, stream, ver)| (id, (pos, stream, ver)))
         .collect();
 
-    let mut streams: Vec<&str> = group
-        .iter()
-        .map(|r| r.stream_id.as_str())
+    let mut streams: Vec<&str> = parts(group)
+        .map(|p| p.stream_id.as_str())
         .filter(|s| !cache.versions.contains_key(*s))
         .collect();
     streams.sort_unstable();
@@ -393,13 +424,12 @@ async fn lookup(
                 .await?
         }
     };
-    let mut versions: HashMap<String, u64> = group
-        .iter()
-        .filter_map(|r| {
+    let mut versions: HashMap<String, u64> = parts(group)
+        .filter_map(|p| {
             cache
                 .versions
-                .get(&r.stream_id)
-                .map(|v| (r.stream_id.clone(), *v))
+                .get(&p.stream_id)
+                .map(|v| (p.stream_id.clone(), *v))
         })
         .collect();
     versions.extend(
@@ -410,11 +440,14 @@ async fn lookup(
     Ok(Found { stored, versions })
 }
 
+/// Every stream part of the group, in order.
+fn parts(group: &[Request]) -> impl Iterator<Item = &StreamPart> {
+    group.iter().flat_map(|r| r.append.parts.iter())
+}
+
 /// Every event id of the group, in order.
 fn event_ids(group: &[Request]) -> impl Iterator<Item = &[u8]> {
-    group
-        .iter()
-        .flat_map(|r| r.events.iter().map(|e| e.event_id.as_bytes().as_slice()))
+    parts(group).flat_map(|p| p.events.iter().map(|e| e.event_id.as_bytes().as_slice()))
 }
 
 /// Inserts the planned rows: multi-row `INSERT`s of [`ROWS_PER_INSERT`] rows on SQLite, all
@@ -515,7 +548,72 @@ async fn move_head(
     Ok(())
 }
 
-/// Decides one request of a group: idempotent replay, conflict, or rows to insert.
+/// What [`plan`] made of a request.
+enum Planned {
+    /// Rows to insert, landing at these positions (one per part).
+    New(Vec<Appended>),
+    /// A retry of an append that already committed: where it landed.
+    Stored(Vec<Appended>),
+}
+
+/// Where planning stood before a request: what a refused request's side rows put back.
+struct Checkpoint {
+    rows: usize,
+    position: i64,
+    prev: Hash,
+    versions: Vec<(String, Option<u64>)>,
+}
+
+impl Checkpoint {
+    fn take(
+        r: &Request,
+        versions: &HashMap<String, u64>,
+        rows: usize,
+        position: i64,
+        prev: Hash,
+    ) -> Checkpoint {
+        Checkpoint {
+            rows,
+            position,
+            prev,
+            versions: r
+                .append
+                .parts
+                .iter()
+                .map(|p| (p.stream_id.clone(), versions.get(&p.stream_id).copied()))
+                .collect(),
+        }
+    }
+
+    /// Takes a planned request back out of the group.
+    fn restore(
+        self,
+        r: &Request,
+        stored: &mut HashMap<Vec<u8>, (i64, String, i64)>,
+        versions: &mut HashMap<String, u64>,
+        rows: &mut Vec<Row<'_>>,
+        position: &mut i64,
+        prev: &mut Hash,
+    ) {
+        rows.truncate(self.rows);
+        *position = self.position;
+        *prev = self.prev;
+        for (stream, v) in self.versions {
+            match v {
+                Some(v) => versions.insert(stream, v),
+                None => versions.remove(&stream),
+            };
+        }
+        for p in &r.append.parts {
+            for e in &p.events {
+                stored.remove(e.event_id.as_bytes().as_slice());
+            }
+        }
+    }
+}
+
+/// Decides one request of a group: idempotent replay, conflict, or rows to insert (every
+/// part or none).
 fn plan<'a>(
     r: &'a Request,
     stored: &mut HashMap<Vec<u8>, (i64, String, i64)>,
@@ -524,93 +622,115 @@ fn plan<'a>(
     position: &mut i64,
     prev: &mut Hash,
     recorded_at: i64,
-) -> Result<Appended> {
-    let known: Vec<_> = r
-        .events
+) -> Result<Planned> {
+    let parts = &r.append.parts;
+    let any_known = parts
         .iter()
-        .map(|e| stored.get(e.event_id.as_bytes().as_slice()))
-        .collect();
-    if known.iter().any(Option::is_some) {
-        // A retry of an append that already committed: every event must be there, in this
-        // stream, in order.
-        let all_same = known.iter().enumerate().all(|(i, k)| {
-            matches!(k, Some((_, s, _)) if *s == r.stream_id)
-                && (i == 0
-                    || matches!((k, known[i - 1]), (Some((p, _, _)), Some((q, _, _))) if *p == q + 1))
-        });
-        if !all_same {
-            let bad = r
+        .flat_map(|p| p.events.iter())
+        .any(|e| stored.contains_key(e.event_id.as_bytes().as_slice()));
+    if any_known {
+        // A retry of an append that already committed: every event must be there, in its
+        // part's stream, in order.
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            let known: Vec<_> = p
                 .events
                 .iter()
-                .zip(&known)
-                .find(|(_, k)| k.is_some())
-                .map(|(e, _)| e.event_id.to_string())
-                .unwrap_or_default();
-            return Err(StoreError::IdempotencyMismatch {
-                event_id: bad,
-                stream: r.stream_id.clone(),
+                .map(|e| stored.get(e.event_id.as_bytes().as_slice()))
+                .collect();
+            let all_same = known.iter().enumerate().all(|(i, k)| {
+                matches!(k, Some((_, s, _)) if *s == p.stream_id)
+                    && (i == 0
+                        || matches!((k, known[i - 1]), (Some((q, _, _)), Some((o, _, _))) if *q == o + 1))
+            });
+            if !all_same {
+                let bad = p
+                    .events
+                    .iter()
+                    .zip(&known)
+                    .find(|(_, k)| k.is_some())
+                    .or_else(|| p.events.iter().zip(&known).next())
+                    .map(|(e, _)| e.event_id.to_string())
+                    .unwrap_or_default();
+                return Err(StoreError::IdempotencyMismatch {
+                    event_id: bad,
+                    stream: p.stream_id.clone(),
+                });
+            }
+            let first = known[0].map(|k| k.0).unwrap_or(0) as u64;
+            let (last, last_ver) = known[known.len() - 1]
+                .map(|k| (k.0 as u64, k.2 as u64))
+                .unwrap_or((0, 0));
+            out.push(Appended {
+                first_position: first,
+                last_position: last,
+                stream_version: last_ver,
             });
         }
-        let first = known[0].map(|k| k.0).unwrap_or(0) as u64;
-        let (last, last_ver) = known[known.len() - 1]
-            .map(|k| (k.0 as u64, k.2 as u64))
-            .unwrap_or((0, 0));
-        return Ok(Appended {
-            first_position: first,
-            last_position: last,
-            stream_version: last_ver,
-        });
+        return Ok(Planned::Stored(out));
     }
     let mut seen = std::collections::HashSet::new();
-    if !r.events.iter().all(|e| seen.insert(e.event_id)) {
+    if !parts
+        .iter()
+        .flat_map(|p| p.events.iter())
+        .all(|e| seen.insert(e.event_id))
+    {
         return Err(StoreError::InvalidAppend(
             "the same event id appears twice in one append".into(),
         ));
     }
-    let actual = versions.get(&r.stream_id).copied().unwrap_or(0);
-    if !r.expected.admits(actual) {
-        return Err(StoreError::Conflict {
-            stream: r.stream_id.clone(),
-            expected: r.expected,
-            actual,
-        });
+    // Every part's version first: a conflict in any part writes none.
+    for p in parts {
+        let actual = versions.get(&p.stream_id).copied().unwrap_or(0);
+        if !p.expected.admits(actual) {
+            return Err(StoreError::Conflict {
+                stream: p.stream_id.clone(),
+                expected: p.expected,
+                actual,
+            });
+        }
     }
-    let first = *position + 1;
-    let mut version = actual;
-    for e in &r.events {
-        *position += 1;
-        version += 1;
-        let input = HashInput {
-            position: *position as u64,
-            stream_id: &r.stream_id,
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let actual = versions.get(&p.stream_id).copied().unwrap_or(0);
+        let first = *position + 1;
+        let mut version = actual;
+        for e in &p.events {
+            *position += 1;
+            version += 1;
+            let input = HashInput {
+                position: *position as u64,
+                stream_id: &p.stream_id,
+                stream_version: version,
+                event_id: e.event_id.as_bytes(),
+                event_type: &e.event_type,
+                schema_version: &e.schema_version,
+                payload: &e.payload,
+                metadata: &e.metadata,
+                recorded_at,
+            };
+            let hash = event_hash(prev, &input);
+            rows.push(Row {
+                position: *position,
+                stream_id: &p.stream_id,
+                stream_version: version as i64,
+                event: e,
+                recorded_at,
+                prev_hash: *prev,
+                hash,
+            });
+            stored.insert(
+                e.event_id.as_bytes().to_vec(),
+                (*position, p.stream_id.clone(), version as i64),
+            );
+            *prev = hash;
+        }
+        versions.insert(p.stream_id.clone(), version);
+        out.push(Appended {
+            first_position: first as u64,
+            last_position: *position as u64,
             stream_version: version,
-            event_id: e.event_id.as_bytes(),
-            event_type: &e.event_type,
-            schema_version: &e.schema_version,
-            payload: &e.payload,
-            metadata: &e.metadata,
-            recorded_at,
-        };
-        let hash = event_hash(prev, &input);
-        rows.push(Row {
-            position: *position,
-            stream_id: &r.stream_id,
-            stream_version: version as i64,
-            event: e,
-            recorded_at,
-            prev_hash: *prev,
-            hash,
         });
-        stored.insert(
-            e.event_id.as_bytes().to_vec(),
-            (*position, r.stream_id.clone(), version as i64),
-        );
-        *prev = hash;
     }
-    versions.insert(r.stream_id.clone(), version);
-    Ok(Appended {
-        first_position: first as u64,
-        last_position: *position as u64,
-        stream_version: version,
-    })
+    Ok(Planned::New(out))
 }

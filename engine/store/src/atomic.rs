@@ -1,0 +1,292 @@
+//! One atomic append: events of several streams and the side rows that belong with them
+//! (fingerprint claims, subject keys, an `Idempotency-Key` record), written by the writer in
+//! its group transaction — all of it commits, or none of it (ADR 0022 decision 7, ADR 0029).
+//!
+//! A lead is the case this exists for: its consent and its `LeadReceived` (two streams), the
+//! claims on its email and phone fingerprints, its subject's new data keys and the answer to
+//! the client's `Idempotency-Key` are one [`AtomicAppend`]. The writer checks each request's
+//! stream versions, then writes its side rows (in a savepoint when there are several); a side
+//! row that cannot be written — a fingerprint another lead holds, a key that changed since the
+//! events were sealed, a key already answered — refuses that request alone with
+//! [`StoreError::Refused`], and the rest of the group commits. Side rows never raise a
+//! constraint violation (every statement is an `INSERT … ON CONFLICT` or a guarded `UPDATE`),
+//! so a PostgreSQL transaction around them stays usable.
+//!
+//! A retried append whose events are already stored (a lost acknowledgement) answers with
+//! their positions and writes no side row again: they committed with the events.
+
+use crate::conn::{release, roll_back_to, savepoint, with_conn, Conn};
+use crate::error::{Result, StoreError};
+use crate::fingerprints::{self, FingerprintClaim, FingerprintKind, FingerprintMatch};
+use crate::idempotency::{self, IdempotencyKey, IdempotencyRecord};
+use crate::log::{ExpectedVersion, NewEvent};
+use leadorch_domain::personal::KeyPurpose;
+
+/// One stream's part of an [`AtomicAppend`].
+#[derive(Clone, Debug)]
+pub struct StreamPart {
+    /// The stream.
+    pub stream_id: String,
+    /// What its version must be.
+    pub expected: ExpectedVersion,
+    /// Its events, in order (at least one).
+    pub events: Vec<NewEvent>,
+}
+
+/// Events of several streams and their side rows, written all or nothing.
+#[derive(Clone, Debug, Default)]
+pub struct AtomicAppend {
+    /// The streams' events, appended in this order (positions follow it).
+    pub parts: Vec<StreamPart>,
+    /// The rows beside the log that commit with them.
+    pub side: Vec<SideRow>,
+}
+
+/// A row beside the log that commits with an [`AtomicAppend`]'s events.
+#[derive(Clone, Debug)]
+pub enum SideRow {
+    /// A lead's claim on its fingerprints (all or none; see [`fingerprints::claim`]).
+    Claim(OwnedClaim),
+    /// A subject's data key that sealed the events' personal fields.
+    Key(SubjectKeyRow),
+    /// The answer to a client's `Idempotency-Key`.
+    Idempotency(IdempotencyRow),
+}
+
+/// [`FingerprintClaim`], owned.
+#[derive(Clone, Debug)]
+pub struct OwnedClaim {
+    /// The project.
+    pub project: String,
+    /// The lead's fingerprints.
+    pub fingerprints: Vec<(FingerprintKind, [u8; 32])>,
+    /// The lead.
+    pub lead_id: String,
+    /// Its subject.
+    pub subject_id: String,
+    /// When the claim ends (µs).
+    pub expires_at: i64,
+    /// Now (µs).
+    pub now: i64,
+}
+
+/// A subject key as the events were sealed with it: a new key to store, or one that was
+/// already stored whose retention is extended.
+#[derive(Clone, Debug)]
+pub struct SubjectKeyRow {
+    /// The subject.
+    pub subject: String,
+    /// The purpose.
+    pub purpose: KeyPurpose,
+    /// The key, wrapped with the master key.
+    pub wrapped: Vec<u8>,
+    /// Now (µs), the key's creation time when it is new.
+    pub now: i64,
+    /// Its retention deadline (µs; `None`: kept until erased). A stored key's deadline only
+    /// moves later.
+    pub expires_at: Option<i64>,
+    /// Whether the key is new (else it was read from the table before sealing).
+    pub new: bool,
+}
+
+/// An `Idempotency-Key` and its first answer.
+#[derive(Clone, Debug)]
+pub struct IdempotencyRow {
+    /// The project.
+    pub project: String,
+    /// The API key's id.
+    pub api_key_id: String,
+    /// The client's key.
+    pub key: String,
+    /// The answer.
+    pub record: IdempotencyRecord,
+}
+
+/// Why the writer refused an [`AtomicAppend`]'s side rows (nothing of it was written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Live claims of other leads hold some of the fingerprints.
+    Claimed(Vec<FingerprintMatch>),
+    /// A subject key is not what the events were sealed with: it was created, replaced or
+    /// destroyed (an erasure) in between. Seal again and retry.
+    KeyChanged {
+        /// The subject.
+        subject: String,
+    },
+    /// The `Idempotency-Key` already has an answer (a concurrent request with the same key).
+    Answered(IdempotencyRecord),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Claimed(held) => match held.first() {
+                Some(m) => write!(f, "a fingerprint is claimed by lead {}", m.lead_id),
+                None => f.write_str("a fingerprint is claimed by another lead"),
+            },
+            Refusal::KeyChanged { .. } => {
+                f.write_str("a subject key changed since the events were sealed")
+            }
+            Refusal::Answered(_) => f.write_str("the Idempotency-Key already has an answer"),
+        }
+    }
+}
+
+impl AtomicAppend {
+    /// How many events it carries.
+    pub(crate) fn event_count(&self) -> usize {
+        self.parts.iter().map(|p| p.events.len()).sum()
+    }
+
+    /// Checks what can be checked before the writer: parts, sizes, side rows.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.parts.is_empty() || self.parts.iter().any(|p| p.events.is_empty()) {
+            return Err(StoreError::InvalidAppend("no events to append".into()));
+        }
+        for p in &self.parts {
+            if p.stream_id.is_empty() || p.stream_id.len() > 512 {
+                return Err(StoreError::InvalidAppend(
+                    "stream id must be 1 to 512 bytes".into(),
+                ));
+            }
+        }
+        let mut streams: Vec<&str> = self.parts.iter().map(|p| p.stream_id.as_str()).collect();
+        streams.sort_unstable();
+        if streams.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StoreError::InvalidAppend(
+                "one stream appears twice in one atomic append: give it one part".into(),
+            ));
+        }
+        for row in &self.side {
+            match row {
+                SideRow::Claim(c) => fingerprints::check_claim(&c.borrowed())?,
+                SideRow::Idempotency(i) => i.key().check()?,
+                SideRow::Key(k) => {
+                    if k.subject.is_empty() || k.wrapped.is_empty() {
+                        return Err(StoreError::InvalidAppend(
+                            "a key row needs a subject and a key".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OwnedClaim {
+    fn borrowed(&self) -> FingerprintClaim<'_> {
+        FingerprintClaim {
+            project: &self.project,
+            fingerprints: &self.fingerprints,
+            lead_id: &self.lead_id,
+            subject_id: &self.subject_id,
+            expires_at: self.expires_at,
+            now: self.now,
+        }
+    }
+}
+
+impl IdempotencyRow {
+    fn key(&self) -> IdempotencyKey<'_> {
+        IdempotencyKey {
+            project: &self.project,
+            api_key_id: &self.api_key_id,
+            key: &self.key,
+        }
+    }
+}
+
+/// A new key, or a stored one whose deadline moves later when it is the same key. Returns a
+/// row only when the stored key is the one given.
+const CREATE_KEY: &str = "INSERT INTO subject_keys \
+     (subject_id, purpose, wrapped_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
+       WHEN excluded.expires_at IS NULL THEN NULL \
+       WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
+         THEN excluded.expires_at \
+       ELSE subject_keys.expires_at END \
+     WHERE subject_keys.wrapped_key = excluded.wrapped_key \
+     RETURNING purpose";
+
+/// A stored key's deadline moves later, when it is still the key given.
+const EXTEND_KEY: &str = "UPDATE subject_keys SET expires_at = CASE \
+       WHEN $4 IS NULL THEN NULL \
+       WHEN expires_at IS NULL OR expires_at < $4 THEN $4 \
+       ELSE expires_at END \
+     WHERE subject_id = $1 AND purpose = $2 AND wrapped_key = $3 \
+     RETURNING purpose";
+
+/// The savepoint a request's side rows run in.
+const SIDE_SAVEPOINT: &str = "leadorch_side_rows";
+
+/// Writes a request's side rows on the writer's connection, inside its group transaction:
+/// `Ok(None)` when all were written, `Ok(Some(refusal))` when one could not be (then none
+/// was). Several rows run in a savepoint, rolled back to on a refusal; a lone row that is
+/// refused wrote nothing.
+pub(crate) async fn write_side_rows(
+    conn: &mut Conn<'_>,
+    rows: &[SideRow],
+) -> Result<Option<Refusal>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let guarded = rows.len() > 1
+        || rows
+            .iter()
+            .any(|r| matches!(r, SideRow::Claim(c) if c.fingerprints.len() > 1));
+    if guarded {
+        savepoint(conn, SIDE_SAVEPOINT).await?;
+    }
+    let mut refusal = None;
+    for row in rows {
+        refusal = write_one(conn, row).await?;
+        if refusal.is_some() {
+            break;
+        }
+    }
+    if guarded {
+        if refusal.is_some() {
+            roll_back_to(conn, SIDE_SAVEPOINT).await?;
+        } else {
+            release(conn, SIDE_SAVEPOINT).await?;
+        }
+    }
+    Ok(refusal)
+}
+
+async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>> {
+    match row {
+        SideRow::Claim(c) => {
+            let taken = fingerprints::claim_each(conn, &c.borrowed()).await?;
+            Ok((!taken.is_empty()).then_some(Refusal::Claimed(taken)))
+        }
+        SideRow::Key(k) => {
+            let sql = if k.new { CREATE_KEY } else { EXTEND_KEY };
+            let done: Option<String> = if k.new {
+                with_conn!(conn, c => sqlx::query_scalar(sql)
+                    .bind(&k.subject)
+                    .bind(k.purpose.as_str())
+                    .bind(k.wrapped.as_slice())
+                    .bind(k.now)
+                    .bind(k.expires_at)
+                    .fetch_optional(c)
+                    .await)?
+            } else {
+                with_conn!(conn, c => sqlx::query_scalar(sql)
+                    .bind(&k.subject)
+                    .bind(k.purpose.as_str())
+                    .bind(k.wrapped.as_slice())
+                    .bind(k.expires_at)
+                    .fetch_optional(c)
+                    .await)?
+            };
+            Ok(done.is_none().then(|| Refusal::KeyChanged {
+                subject: k.subject.clone(),
+            }))
+        }
+        SideRow::Idempotency(i) => Ok(idempotency::put(conn, &i.key(), &i.record)
+            .await?
+            .map(Refusal::Answered)),
+    }
+}
