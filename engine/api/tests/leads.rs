@@ -336,6 +336,98 @@ async fn wrong_fields_are_all_named_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn leads_of_one_person_at_once_have_one_first_and_each_is_written_in_one_commit() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let s = start_with(dialect, settings()).await;
+        let c = client(&s, "default").await;
+        // Twelve leads of one person, sent at once: one is the first, eleven its duplicates
+        // (none is lost, none answers 503, no claim is left without its lead).
+        let bodies: Vec<Value> = (0..12)
+            .map(|i| {
+                lead(
+                    &format!("r-{i}"),
+                    "ann@example.org",
+                    &format!("+31 6 1000 00{i:02}"),
+                )
+            })
+            .collect();
+        let answers = futures::future::join_all(bodies.iter().map(|b| c.accepted(b))).await;
+        let firsts: Vec<&Value> = answers
+            .iter()
+            .filter(|a| a["outcome"] == "accepted")
+            .collect();
+        assert_eq!(firsts.len(), 1, "{dialect:?}: {answers:?}");
+        let first = firsts[0]["lead_id"].as_str().unwrap();
+        for a in &answers {
+            if a["outcome"] == "duplicate" {
+                assert_eq!(a["duplicate_of"], first, "{dialect:?}: {a}");
+            }
+        }
+
+        // Each lead's consent and the lead itself: one commit (adjacent positions, one
+        // recorded time), the consent first.
+        let all = s
+            .engine
+            .store
+            .log
+            .list(&EventFilter {
+                stream: None,
+                event_type: None,
+                after: 0,
+                until: None,
+                limit: None,
+            })
+            .await
+            .unwrap();
+        let leads: Vec<_> = all
+            .iter()
+            .filter(|e| e.stream_id.starts_with("lead:"))
+            .collect();
+        assert_eq!(leads.len(), 12, "{dialect:?}");
+        for l in leads {
+            let consent = all
+                .iter()
+                .find(|e| e.position + 1 == l.position)
+                .expect("an event before the lead");
+            assert_eq!(consent.event_type, "ConsentGranted", "{dialect:?}");
+            assert_eq!(
+                consent.recorded_at, l.recorded_at,
+                "{dialect:?}: one commit"
+            );
+        }
+
+        // The same request sent eight times at once with one Idempotency-Key: one lead,
+        // eight identical answers.
+        let body = lead("k-race", "zoe@example.org", "+31 6 2000 0000").to_string();
+        let sends = (0..8).map(|_| {
+            c.http
+                .post(s.url("/v1/leads"))
+                .bearer_auth(&c.key)
+                .header("idempotency-key", "race-1")
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+        });
+        let mut seen = Vec::new();
+        for r in futures::future::join_all(sends).await {
+            let r = r.unwrap();
+            assert_eq!(r.status(), 201, "{dialect:?}");
+            seen.push(r.json::<Value>().await.unwrap());
+        }
+        assert!(
+            seen.windows(2).all(|w| w[0] == w[1]),
+            "{dialect:?}: {seen:?}"
+        );
+        let received = events(&s, "LeadReceived").await;
+        assert_eq!(
+            received.iter().filter(|e| e.0 == "lead:k-race").count(),
+            1,
+            "{dialect:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
     let s = start_with(Dialect::Sqlite, settings()).await;
     let c = client(&s, "default").await;

@@ -8,19 +8,18 @@
 //!   answer must be a `201` with `"outcome":"accepted"`, and the log must hold exactly N
 //!   `LeadReceived` and N `ConsentGranted` events afterwards.
 //! - `ceiling`: what one lead writes, through the store's own calls, from C tasks, with no
-//!   HTTP, no validation and no reads: the fingerprint claim (two rows, its own transaction),
-//!   then for the `ConsentGranted` and the `LeadReceived` event (made by the aggregates from the
-//!   lead path's commands, before the clock starts) `Codec::encode` — which creates or extends
-//!   the subject's data keys in a transaction and seals the personal fields — and
-//!   `EventLog::append` (group commit). These are the same rows, in the same transactions, as
-//!   the lead path writes for a lead without an `Idempotency-Key`; the time of each step is
-//!   printed, to show where a lead's time goes.
+//!   HTTP, no validation and no reads: the `ConsentGranted` and `LeadReceived` events (made by
+//!   the aggregates from the lead path's commands, before the clock starts) sealed by
+//!   `Codec::encode_atomic` (a new subject: its keys made in memory), then one
+//!   `EventLog::append_atomic` of both with the fingerprint claim (two rows) and the key rows
+//!   (ADR 0029). These are the same rows, in the same transaction, as the lead path writes
+//!   for a lead without an `Idempotency-Key`; the time of each step is printed.
 //! - `peer`: a plain axum handler over a sqlx pool of C connections that parses the same JSON
 //!   and inserts each lead as one row (its fields and the body as JSON text) in its own
 //!   transaction, served the plain axum way (`axum::serve`, `TCP_NODELAY`), no key checked.
 //! - `events-only` (informative, no ratio line): the lead's two events alone, encoded before
 //!   the clock starts (keys made then), enqueued together and awaited — one group commit, no
-//!   side rows: about what one atomic append per lead (ADR 0022 decision 7) would cost.
+//!   side rows: what the side rows of a lead's atomic append cost, against the ceiling.
 //!
 //! Durability as in `bench append`: SQLite WAL, `synchronous=FULL`, busy timeout 30 s;
 //! PostgreSQL `synchronous_commit=on`, for every side. Client and server share this process's
@@ -46,9 +45,13 @@ use leadorch_domain::lead::{Attribution, LeadArrival, LeadOutcome};
 use leadorch_domain::{
     stream_id, Consent, ConsentCommand, ConsentEvent, Lead, LeadCommand, LeadEvent,
 };
+use leadorch_store::atomic::OwnedClaim;
 use leadorch_store::codec::Pending;
-use leadorch_store::fingerprints::{ClaimOutcome, FingerprintClaim, FingerprintKind};
-use leadorch_store::{Db, ExpectedVersion, MasterKey, Metadata, NewEvent, RetentionPolicy, Store};
+use leadorch_store::fingerprints::FingerprintKind;
+use leadorch_store::{
+    AtomicAppend, Db, ExpectedVersion, MasterKey, Metadata, NewEvent, RetentionPolicy, SideRow,
+    Store, StreamPart,
+};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -508,7 +511,7 @@ async fn leadorch_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
         elapsed: m.elapsed,
         latencies: Some(m.latencies),
         notes: format!(
-            "the API router (key auth, rate limits off), 1 keep-alive HTTP/1.1 connection per client; per lead a fingerprint claim, 2 key upserts and 2 appends, each its own commit; {} events in ~{} group commits; {cpu}",
+            "the API router (key auth, rate limits off), 1 keep-alive HTTP/1.1 connection per client; per lead one atomic append (consent, lead, fingerprint claim, key rows); {} events in ~{} group commits; {cpu}",
             thousands(2 * w.leads),
             thousands(commits),
         ),
@@ -615,18 +618,12 @@ fn prepare_all(w: &Workload) -> Result<Arc<Vec<Prepared>>> {
 
 /// Summed time of each step of the ceiling, µs.
 #[derive(Default)]
-struct Steps([AtomicU64; 5]);
+struct Steps([AtomicU64; 2]);
 
-const STEPS: [&str; 5] = [
-    "fingerprint claim",
-    "consent keys + seal",
-    "consent append",
-    "lead keys + seal",
-    "lead append",
-];
+const STEPS: [&str; 2] = ["keys + seal", "atomic append"];
 
 impl Steps {
-    fn add(&self, marks: [Instant; 6]) {
+    fn add(&self, marks: [Instant; 3]) {
         for (i, slot) in self.0.iter().enumerate() {
             let us = marks[i + 1].duration_since(marks[i]).as_micros();
             slot.fetch_add(u64::try_from(us).unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -669,35 +666,42 @@ async fn ceiling_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<(Ro
             let p = &prepared[i];
             let now = Utc::now();
             let t0 = Instant::now();
-            let claim = store
-                .fingerprints()
-                .claim(&FingerprintClaim {
-                    project: PROJECT,
-                    fingerprints: &p.fingerprints,
-                    lead_id: &p.lead_key,
-                    subject_id: &p.subject_id,
-                    expires_at: expires_at.timestamp_micros(),
-                    now: now.timestamp_micros(),
+            let pending = vec![Pending::of(&p.consent, now)?, Pending::of(&p.lead, now)?];
+            let (mut events, keys) = store
+                .codec
+                .encode_atomic(pending, &p.metadata, &[p.subject_id.as_str()])
+                .await?;
+            let t1 = Instant::now();
+            let lead = events.pop().context("an event short")?;
+            let consent = events.pop().context("an event short")?;
+            let mut side = vec![SideRow::Claim(OwnedClaim {
+                project: PROJECT.into(),
+                fingerprints: p.fingerprints.to_vec(),
+                lead_id: p.lead_key.clone(),
+                subject_id: p.subject_id.clone(),
+                expires_at: expires_at.timestamp_micros(),
+                now: now.timestamp_micros(),
+            })];
+            side.extend(keys);
+            store
+                .log
+                .append_atomic(AtomicAppend {
+                    parts: vec![
+                        StreamPart {
+                            stream_id: p.consent_stream.clone(),
+                            expected: ExpectedVersion::NoStream,
+                            events: vec![consent],
+                        },
+                        StreamPart {
+                            stream_id: p.lead_stream.clone(),
+                            expected: ExpectedVersion::NoStream,
+                            events: vec![lead],
+                        },
+                    ],
+                    side,
                 })
                 .await?;
-            if claim != ClaimOutcome::Claimed {
-                bail!("the fingerprints of {} were taken", p.lead_key);
-            }
-            let t1 = Instant::now();
-            let consent = store.codec.encode(&p.consent, &p.metadata, now).await?;
-            let t2 = Instant::now();
-            store
-                .log
-                .append(&p.consent_stream, ExpectedVersion::Exact(0), vec![consent])
-                .await?;
-            let t3 = Instant::now();
-            let lead = store.codec.encode(&p.lead, &p.metadata, now).await?;
-            let t4 = Instant::now();
-            store
-                .log
-                .append(&p.lead_stream, ExpectedVersion::Exact(0), vec![lead])
-                .await?;
-            steps.add([t0, t1, t2, t3, t4, Instant::now()]);
+            steps.add([t0, t1, Instant::now()]);
             Ok(0)
         })
     });
@@ -715,7 +719,7 @@ async fn ceiling_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<(Ro
         elapsed: m.elapsed,
         latencies: Some(m.latencies),
         notes: format!(
-            "the store's calls of the lead path, nothing else (no HTTP, validation or reads): Fingerprints::claim, Codec::encode + EventLog::append of ConsentGranted, of LeadReceived; ~{} group commits; {cpu}",
+            "the store's calls of the lead path, nothing else (no HTTP, validation or reads): Codec::encode_atomic of ConsentGranted and LeadReceived (a new subject: keys made in memory), EventLog::append_atomic of both with the fingerprint claim and the key rows; ~{} group commits; {cpu}",
             thousands(commits),
         ),
     };

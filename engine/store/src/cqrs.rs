@@ -77,7 +77,7 @@ impl<A> Loaded<A> {
 /// 100 ms doubling to 1 s, each lengthened by up to as much again at random (2.5 to 5 s in
 /// all), so a request is answered soon either way and a database that restarts in a second
 /// or two fails no command.
-fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
+pub fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
     use backon::BackoffBuilder;
     backon::ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(100))

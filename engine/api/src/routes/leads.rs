@@ -33,8 +33,13 @@ use leadorch_domain::{
     stream_id, AnyEvent, Campaign, Consent, ConsentCommand, Lead, LeadCommand, LeadStatus,
 };
 use leadorch_intake::{LeadRequest, ValidLead};
-use leadorch_store::fingerprints::{ClaimOutcome, FingerprintClaim, FingerprintKind};
-use leadorch_store::{IdempotencyKey, IdempotencyRecord, Metadata};
+use leadorch_store::atomic::{IdempotencyRow, OwnedClaim};
+use leadorch_store::codec::Pending;
+use leadorch_store::fingerprints::FingerprintKind;
+use leadorch_store::{
+    AtomicAppend, ExpectedVersion, IdempotencyKey, IdempotencyRecord, Metadata, Refusal, SideRow,
+    StoreError, StreamPart,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -214,84 +219,105 @@ pub async fn receive(
 
     let now = Utc::now();
     let team = route(&api, &caller.project, &lead).await?;
-    let decided = decide(&api, &caller.project, &lead, &lead_key, &team, now).await?;
+    let fps = fingerprints(&api, &caller.project, &lead).await?;
     let metadata = Metadata {
         actor: format!("api-key:{}", caller.key_id),
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };
-    let recorded = record(
-        &api,
-        &caller.project,
-        &lead,
-        &lead_key,
-        &team,
-        &decided,
-        now,
-        &metadata,
-    )
-    .await;
-    if let Err(e) = recorded {
-        if decided.claimed {
-            // Not recorded: its claim must not make the next lead of this person a
-            // duplicate of nothing.
-            if let Err(release) = api
-                .engine
-                .store
-                .fingerprints()
-                .release_lead(&caller.project, &lead_key)
-                .await
-            {
-                tracing::error!("letting go of the claims of an unrecorded lead: {release}");
+    // Decided, then written in one atomic append: its consent, the lead, the claims on its
+    // fingerprints, its subject's keys and the answer to its Idempotency-Key commit together
+    // or not at all (ADR 0029). A lead of the same person that claimed in between makes
+    // the writer refuse the claim: decided again, it is that lead's duplicate.
+    let mut attempt = 0;
+    let (decided, body) = loop {
+        attempt += 1;
+        let decided = decide(&api, &caller.project, &lead, &team, &fps, now).await?;
+        let answer = LeadAnswer {
+            trace_id: trace_id.clone(),
+            lead_id: lead.lead_id.clone(),
+            outcome: decided.outcome.as_str().to_string(),
+            reason: decided.reason(&caller.project),
+            duplicate_of: match &decided.outcome {
+                LeadOutcome::Duplicate { of } => Some(bare(&caller.project, of)),
+                _ => None,
+            },
+            blocked: match &decided.outcome {
+                LeadOutcome::Blocked { reason, .. } => Some(reason.as_str().to_string()),
+                _ => None,
+            },
+            team: bare(&caller.project, &team),
+        };
+        let body = serde_json::to_string(&answer).map_err(|e| {
+            tracing::error!("writing a lead answer: {e}");
+            Problem::internal()
+        })?;
+        let answered = idempotency.as_ref().map(|key| IdempotencyRow {
+            project: caller.project.clone(),
+            api_key_id: caller.key_id.clone(),
+            key: key.clone(),
+            record: IdempotencyRecord {
+                request_hash: request_hash.to_vec(),
+                status: 201,
+                body: body.clone(),
+                created_at: now.timestamp_micros(),
+            },
+        });
+        let append = prepare(
+            &api,
+            &Prepared {
+                project: &caller.project,
+                lead: &lead,
+                lead_key: &lead_key,
+                team: &team,
+                fps: &fps,
+                now,
+                metadata: &metadata,
+            },
+            &decided,
+            answered,
+        )
+        .await?;
+        match append_resending(&api, append).await {
+            Ok(_) => break (decided, body),
+            Err(StoreError::Refused(refusal)) => match *refusal {
+                Refusal::Answered(record) => {
+                    // The same key, sent again while the first request was being recorded.
+                    return answer_of(record, &request_hash);
+                }
+                Refusal::Claimed(_) | Refusal::KeyChanged { .. } if attempt < 3 => continue,
+                Refusal::Claimed(_) | Refusal::KeyChanged { .. } => {
+                    tracing::error!(
+                        "a lead's fingerprints or keys kept changing hands while it was recorded"
+                    );
+                    return Err(Problem::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "busy",
+                        "Busy",
+                        "leads of the same person arrived at the same moment; nothing was stored; retry",
+                    )
+                    .header(axum::http::header::RETRY_AFTER, "1"));
+                }
+            },
+            Err(StoreError::Conflict { stream, .. }) if stream == stream_id(LEAD, &lead_key) => {
+                // Another request recorded this lead id first.
+                if let Some(key) = &idempotency {
+                    if let Some(answer) = replay(&api, &caller, key, &request_hash).await? {
+                        return Ok(answer);
+                    }
+                }
+                return Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "already-recorded",
+                    "Already recorded",
+                    format!("lead {} was already recorded", lead.lead_id),
+                )
+                .field("lead_id"));
             }
+            Err(e) => return Err(Problem::from_store(&e)),
         }
-        return Err(e);
-    }
-    api.metrics.lead(decided.outcome.as_str());
-
-    let answer = LeadAnswer {
-        trace_id,
-        lead_id: lead.lead_id.clone(),
-        outcome: decided.outcome.as_str().to_string(),
-        reason: decided.reason(&caller.project),
-        duplicate_of: match &decided.outcome {
-            LeadOutcome::Duplicate { of } => Some(bare(&caller.project, of)),
-            _ => None,
-        },
-        blocked: match &decided.outcome {
-            LeadOutcome::Blocked { reason, .. } => Some(reason.as_str().to_string()),
-            _ => None,
-        },
-        team: bare(&caller.project, &team),
     };
-    let body = serde_json::to_string(&answer).map_err(|e| {
-        tracing::error!("writing a lead answer: {e}");
-        Problem::internal()
-    })?;
-    if let Some(key) = &idempotency {
-        let stored = api
-            .engine
-            .store
-            .idempotency()
-            .put(
-                &IdempotencyKey {
-                    project: &caller.project,
-                    api_key_id: &caller.key_id,
-                    key,
-                },
-                &IdempotencyRecord {
-                    request_hash: request_hash.to_vec(),
-                    status: 201,
-                    body: body.clone(),
-                    created_at: now.timestamp_micros(),
-                },
-            )
-            .await;
-        if let Err(e) = stored {
-            // The lead is recorded; a retry with this key will be told it already is.
-            tracing::error!("storing an idempotency record: {e}");
-        }
-    }
+    api.metrics.lead(decided.outcome.as_str());
     if decided.outcome == LeadOutcome::Accepted {
         crate::backlog::lead_changed(&api, &team).await;
     }
@@ -422,20 +448,25 @@ async fn replay(
         })
         .await
         .map_err(|e| Problem::from_store(&e))?;
-    match stored {
-        None => Ok(None),
-        Some(record) if record.is_for(request_hash) => {
-            let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::CREATED);
-            Ok(Some(json_answer(status, record.body, true)))
-        }
-        Some(_) => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this Idempotency-Key was first used with another request body; use a new key for a new request",
-        )
-        .field("Idempotency-Key")),
+    stored
+        .map(|record| answer_of(record, request_hash))
+        .transpose()
+}
+
+/// The first answer to a key, again, when it was for this request; a `422` when it was for
+/// another.
+fn answer_of(record: IdempotencyRecord, request_hash: &[u8]) -> Result<Response, Problem> {
+    if record.is_for(request_hash) {
+        let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::CREATED);
+        return Ok(json_answer(status, record.body, true));
     }
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        "this Idempotency-Key was first used with another request body; use a new key for a new request",
+    )
+    .field("Idempotency-Key"))
 }
 
 /// Whether a stream has events.
@@ -507,8 +538,8 @@ async fn campaign_team(
 struct Decided {
     outcome: LeadOutcome,
     subject_id: String,
-    /// Whether its fingerprints were claimed (to let go of when it is not recorded).
-    claimed: bool,
+    /// Whether the subject was made for this lead (no key of it can exist yet).
+    new_subject: bool,
 }
 
 impl Decided {
@@ -525,16 +556,12 @@ impl Decided {
     }
 }
 
-/// Decides a lead: duplicate, blocked or accepted (claiming its fingerprints).
-async fn decide(
+/// A lead's keyed fingerprints (email, phone).
+async fn fingerprints(
     api: &Api,
     project: &str,
     lead: &ValidLead,
-    lead_key: &str,
-    team: &str,
-    now: DateTime<Utc>,
-) -> Result<Decided, Problem> {
-    let store = &api.engine.store;
+) -> Result<Vec<(FingerprintKind, [u8; 32])>, Problem> {
     let fingerprinter = api
         .fingerprinter(project)
         .await
@@ -547,24 +574,32 @@ async fn decide(
     if let Some(p) = prints.phone {
         fps.push((FingerprintKind::Phone, *p.as_bytes()));
     }
-    let micros = now.timestamp_micros();
-    let expires_at = api.settings.intake.dedup_until(now).timestamp_micros();
-    let window = api.settings.intake.dedup_window;
+    Ok(fps)
+}
 
-    for _ in 0..3 {
-        let matches = store
-            .fingerprints()
-            .lookup(project, &fps, micros)
-            .await
-            .map_err(|e| Problem::from_store(&e))?;
-        let mut original = None;
-        for m in matches {
-            if recorded(api, &stream_id(LEAD, &m.lead_id)).await? {
-                original = Some(m);
-                break;
-            }
-            // Not in the log: a lead being recorded right now, or one whose process stopped
-            // between claim and append (let go once it is old).
+/// Decides a lead: a duplicate of the lead holding one of its fingerprints, blocked, or
+/// accepted (its claim on the fingerprints is written with it, see [`prepare`]).
+async fn decide(
+    api: &Api,
+    project: &str,
+    lead: &ValidLead,
+    team: &str,
+    fps: &[(FingerprintKind, [u8; 32])],
+    now: DateTime<Utc>,
+) -> Result<Decided, Problem> {
+    let store = &api.engine.store;
+    let micros = now.timestamp_micros();
+    let window = api.settings.intake.dedup_window;
+    let matches = store
+        .fingerprints()
+        .lookup(project, fps, micros)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    for m in matches {
+        // A claim commits with its lead (ADR 0029). One whose lead is not in the log was
+        // left by an earlier version that claimed first and appended after, by a process
+        // that stopped in between: let go once it is old.
+        if !recorded(api, &stream_id(LEAD, &m.lead_id)).await? {
             let claimed_at = m.expires_at - window.num_microseconds().unwrap_or(i64::MAX);
             if micros - claimed_at > STALE_CLAIM.num_microseconds().unwrap_or(i64::MAX) {
                 store
@@ -572,61 +607,26 @@ async fn decide(
                     .release_lead(project, &m.lead_id)
                     .await
                     .map_err(|e| Problem::from_store(&e))?;
-            } else {
-                original = Some(m);
-                break;
+                continue;
             }
         }
-        if let Some(m) = original {
-            return Ok(Decided {
-                outcome: LeadOutcome::Duplicate { of: m.lead_id },
-                subject_id: m.subject_id,
-                claimed: false,
-            });
-        }
-        // Another project's subjects (and consents) carry its prefix, like its leads, so
-        // every stream a project writes says whose it is.
-        let subject_id = scoped(project, &uuid::Uuid::new_v4().to_string());
-        if let Some(blocked) = blocked(api, project, lead, team).await? {
-            return Ok(Decided {
-                outcome: blocked,
-                subject_id,
-                claimed: false,
-            });
-        }
-        let claim = store
-            .fingerprints()
-            .claim(&FingerprintClaim {
-                project,
-                fingerprints: &fps,
-                lead_id: lead_key,
-                subject_id: &subject_id,
-                expires_at,
-                now: micros,
-            })
-            .await
-            .map_err(|e| Problem::from_store(&e))?;
-        match claim {
-            ClaimOutcome::Claimed => {
-                return Ok(Decided {
-                    outcome: LeadOutcome::Accepted,
-                    subject_id,
-                    claimed: true,
-                })
-            }
-            // Another lead of this person claimed in between: look again (it is a
-            // duplicate of that one, or that one's claim was stale).
-            ClaimOutcome::Taken(_) => continue,
-        }
+        return Ok(Decided {
+            outcome: LeadOutcome::Duplicate { of: m.lead_id },
+            subject_id: m.subject_id,
+            new_subject: false,
+        });
     }
-    tracing::error!("a lead's fingerprints kept changing hands while it was decided");
-    Err(Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "busy",
-        "Busy",
-        "leads of the same person arrived at the same moment; nothing was stored; retry",
-    )
-    .header(axum::http::header::RETRY_AFTER, "1"))
+    // Another project's subjects (and consents) carry its prefix, like its leads, so every
+    // stream a project writes says whose it is.
+    let subject_id = scoped(project, &uuid::Uuid::new_v4().to_string());
+    let outcome = blocked(api, project, lead, team)
+        .await?
+        .unwrap_or(LeadOutcome::Accepted);
+    Ok(Decided {
+        outcome,
+        subject_id,
+        new_subject: true,
+    })
 }
 
 /// Why a lead that is no duplicate is blocked, if it is.
@@ -674,42 +674,59 @@ pub(crate) fn evaluate_problem(e: &leadorch_evaluate::Error) -> Problem {
     }
 }
 
-/// Appends the lead's consent (when it has one) and the lead.
-#[allow(clippy::too_many_arguments)]
-async fn record(
-    api: &Api,
-    project: &str,
-    lead: &ValidLead,
-    lead_key: &str,
-    team: &str,
-    decided: &Decided,
+/// What [`prepare`] needs of a lead beside the decision.
+struct Prepared<'a> {
+    project: &'a str,
+    lead: &'a ValidLead,
+    lead_key: &'a str,
+    team: &'a str,
+    fps: &'a [(FingerprintKind, [u8; 32])],
     now: DateTime<Utc>,
-    metadata: &Metadata,
-) -> Result<(), Problem> {
+    metadata: &'a Metadata,
+}
+
+/// The lead's atomic append: its consent (when it has one) and the lead, sealed, with the
+/// claim on its fingerprints (when accepted), its subject's keys and the answer to its
+/// `Idempotency-Key`.
+async fn prepare(
+    api: &Api,
+    p: &Prepared<'_>,
+    decided: &Decided,
+    answered: Option<IdempotencyRow>,
+) -> Result<AtomicAppend, Problem> {
+    let (project, lead, lead_key, team, now) = (p.project, p.lead, p.lead_key, p.team, p.now);
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!("making a lead's events ({what}): {e}");
+        Problem::internal()
+    };
+    let mut pending = Vec::with_capacity(2);
+    let mut consent_stream = None;
     let consent_id = match &lead.consent {
         Some(c) => {
             let consent_id = scoped(project, &uuid::Uuid::new_v4().to_string());
             let source_url = c.url.split(['?', '#']).next().unwrap_or(&c.url).to_string();
-            api.engine
-                .execute::<Consent>(
-                    &consent_id,
-                    ConsentCommand::GrantConsent {
-                        consent_id: consent_id.clone(),
-                        subject_id: decided.subject_id.clone(),
-                        lead_id: Some(lead_key.to_string()),
-                        text: c.text.clone(),
-                        source_url,
-                        page_url: Some(c.url.clone()),
-                        ip: lead.ip.map(|ip| ip.to_string()),
-                        user_agent: lead.user_agent.clone(),
-                        trustedform_cert_url: c.trustedform_cert_url.clone(),
-                        jornaya_token: c.jornaya_token.clone(),
-                        at: c.at,
-                    },
-                    metadata,
-                )
-                .await
-                .map_err(|e| from_engine(&e))?;
+            let events = Consent::default()
+                .decide(ConsentCommand::GrantConsent {
+                    consent_id: consent_id.clone(),
+                    subject_id: decided.subject_id.clone(),
+                    lead_id: Some(lead_key.to_string()),
+                    text: c.text.clone(),
+                    source_url,
+                    page_url: Some(c.url.clone()),
+                    ip: lead.ip.map(|ip| ip.to_string()),
+                    user_agent: lead.user_agent.clone(),
+                    trustedform_cert_url: c.trustedform_cert_url.clone(),
+                    jornaya_token: c.jornaya_token.clone(),
+                    at: c.at,
+                })
+                .map_err(|e| internal("consent", &e))?;
+            for e in &events {
+                pending.push(Pending::of(e, now).map_err(|e| internal("consent", &e))?);
+            }
+            consent_stream = Some((
+                stream_id(crate::routes::subjects::CONSENT, &consent_id),
+                events.len(),
+            ));
             Some(consent_id)
         }
         None => None,
@@ -757,29 +774,73 @@ async fn record(
         at: now,
         ..LeadArrival::default()
     };
-    api.engine
-        .execute::<Lead>(
-            lead_key,
-            LeadCommand::ReceiveLead {
-                arrival,
-                outcome: decided.outcome.clone(),
-            },
-            metadata,
-        )
-        .await
-        .map_err(|e| match e {
-            // Another request recorded this lead id first.
-            leadorch_core::Error::Rejected { message, .. } if message.contains("already") => {
-                Problem::new(
-                    StatusCode::CONFLICT,
-                    "already-recorded",
-                    "Already recorded",
-                    format!("lead {} was already recorded", lead.lead_id),
-                )
-                .field("lead_id")
-            }
-            other => from_engine(&other),
+    let events = Lead::default()
+        .decide(LeadCommand::ReceiveLead {
+            arrival,
+            outcome: decided.outcome.clone(),
         })
+        .map_err(|e| internal("lead", &e))?;
+    for e in &events {
+        pending.push(Pending::of(e, now).map_err(|e| internal("lead", &e))?);
+    }
+    let new_subjects: &[&str] = if decided.new_subject {
+        &[decided.subject_id.as_str()]
+    } else {
+        &[]
+    };
+    let (mut sealed, keys) = api
+        .engine
+        .store
+        .codec
+        .encode_atomic(pending, p.metadata, new_subjects)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let mut parts = Vec::with_capacity(2);
+    if let Some((stream, n)) = consent_stream {
+        parts.push(StreamPart {
+            stream_id: stream,
+            expected: ExpectedVersion::NoStream,
+            events: sealed.drain(..n).collect(),
+        });
+    }
+    parts.push(StreamPart {
+        stream_id: stream_id(LEAD, lead_key),
+        expected: ExpectedVersion::NoStream,
+        events: sealed,
+    });
+    let mut side = Vec::with_capacity(keys.len() + 2);
+    if decided.outcome == LeadOutcome::Accepted && !p.fps.is_empty() {
+        let micros = now.timestamp_micros();
+        side.push(SideRow::Claim(OwnedClaim {
+            project: project.to_string(),
+            fingerprints: p.fps.to_vec(),
+            lead_id: lead_key.to_string(),
+            subject_id: decided.subject_id.clone(),
+            expires_at: api.settings.intake.dedup_until(now).timestamp_micros(),
+            now: micros,
+        }));
+    }
+    side.extend(keys);
+    side.extend(answered.map(SideRow::Idempotency));
+    Ok(AtomicAppend { parts, side })
+}
+
+/// Appends, sending the same append again (the same event ids) while the database is away,
+/// as commands do (ADR 0028): a commit whose answer was lost is found by its ids.
+async fn append_resending(
+    api: &Api,
+    append: AtomicAppend,
+) -> Result<Vec<leadorch_store::Appended>, StoreError> {
+    let mut waits = leadorch_store::cqrs::resend_waits();
+    loop {
+        match api.engine.store.log.append_atomic(append.clone()).await {
+            Err(e) if e.is_unavailable() => match waits.next() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
 }
 
 /// The lead stored as `lead_key` (the caller's `id`); `404` when it was never received.

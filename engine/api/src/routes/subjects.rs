@@ -647,7 +647,7 @@ pub async fn withdraw_consent(
     }))
 }
 
-const CONSENT: &str = "consent";
+pub(crate) const CONSENT: &str = "consent";
 
 /// A subject id as it may appear in a path: 1–128 of `A-Z a-z 0-9 . _ - :` (the API's are
 /// UUIDs; `member:<id>` and ids of seeded data have the others).
