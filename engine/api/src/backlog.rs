@@ -12,7 +12,7 @@ use chrono::Utc;
 use leadorch_core::projection::{decode, Backlog};
 use leadorch_domain::capacity::{CapacityCommand, CapacitySnapshot};
 use leadorch_domain::team::CapacitySource;
-use leadorch_domain::AnyEvent;
+use leadorch_domain::{AnyEvent, Team};
 use leadorch_store::{Metadata, Reveal};
 
 use crate::Api;
@@ -34,15 +34,20 @@ pub struct Counted {
 /// capacity when its source is `leads` and the count changed. Never fails the request that
 /// caused it (the lead is recorded): a failure is logged, and the next change counts again.
 pub async fn lead_changed(api: &Api, team: &str) {
-    if let Err(e) = update(api, team).await {
+    match leadorch_evaluate::teams::load_team(&api.engine, team).await {
+        Ok(defined) => lead_changed_in(api, team, &defined).await,
+        Err(e) => tracing::warn!("counting the open leads of team {team}: {e}"),
+    }
+}
+
+/// [`lead_changed`] for a team already loaded (`defined`, as it is now).
+pub async fn lead_changed_in(api: &Api, team: &str, defined: &Team) {
+    if let Err(e) = update(api, team, defined).await {
         tracing::warn!("counting the open leads of team {team}: {e}");
     }
 }
 
-async fn update(api: &Api, team: &str) -> Result<(), String> {
-    let defined = leadorch_evaluate::teams::load_team(&api.engine, team)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn update(api: &Api, team: &str, defined: &Team) -> Result<(), String> {
     if !defined.is_defined() || *defined.capacity_source() != CapacitySource::Leads {
         return Ok(());
     }

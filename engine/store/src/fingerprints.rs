@@ -98,8 +98,13 @@ impl ClaimOutcome {
 const SELECT_ROW: &str = "SELECT lead_id, subject_id, expires_at FROM fingerprints \
      WHERE project = $1 AND kind = $2 AND fingerprint = $3";
 
-const SELECT_LIVE: &str = "SELECT lead_id, subject_id, expires_at FROM fingerprints \
-     WHERE project = $1 AND kind = $2 AND fingerprint = $3 AND expires_at > $4";
+const SELECT_LIVE: &str = "SELECT kind, lead_id, subject_id, expires_at, fingerprint \
+     FROM fingerprints WHERE project = $1 AND kind = $2 AND fingerprint = $3 AND expires_at > $4";
+
+/// Two fingerprints' live rows in one statement (each through the primary key).
+const SELECT_LIVE_TWO: &str = "SELECT kind, lead_id, subject_id, expires_at, fingerprint \
+     FROM fingerprints WHERE project = $1 AND expires_at > $2 \
+     AND ((kind = $3 AND fingerprint = $4) OR (kind = $5 AND fingerprint = $6))";
 
 /// Inserts a claim, or takes over a row that expired or that the same lead holds; returns
 /// nothing when a live row of another lead is in the way. Never a unique violation, so a
@@ -124,27 +129,47 @@ fn check_project(project: &str) -> Result<()> {
 }
 
 /// The live rows (`now < expires_at`) among `fingerprints` of `project`, in the order asked.
+/// One statement for a lead's email and phone ([`SELECT_LIVE_TWO`]).
 pub async fn lookup(
     conn: &mut Conn<'_>,
     project: &str,
     fingerprints: &[(FingerprintKind, [u8; 32])],
     now: i64,
 ) -> Result<Vec<FingerprintMatch>> {
+    let mut found: Vec<(String, String, String, i64, Vec<u8>)> = Vec::new();
+    for pair in fingerprints.chunks(2) {
+        let rows: Vec<(String, String, String, i64, Vec<u8>)> = match pair {
+            [(k1, f1), (k2, f2)] => with_conn!(conn, c => sqlx::query_as(SELECT_LIVE_TWO)
+                .bind(project)
+                .bind(now)
+                .bind(k1.as_str())
+                .bind(f1.as_slice())
+                .bind(k2.as_str())
+                .bind(f2.as_slice())
+                .fetch_all(c)
+                .await)?,
+            [(k, f)] => with_conn!(conn, c => sqlx::query_as(SELECT_LIVE)
+                .bind(project)
+                .bind(k.as_str())
+                .bind(f.as_slice())
+                .bind(now)
+                .fetch_all(c)
+                .await)?,
+            _ => Vec::new(),
+        };
+        found.extend(rows);
+    }
     let mut out = Vec::new();
     for (kind, fp) in fingerprints {
-        let row: Option<(String, String, i64)> = with_conn!(conn, c => sqlx::query_as(SELECT_LIVE)
-            .bind(project)
-            .bind(kind.as_str())
-            .bind(fp.as_slice())
-            .bind(now)
-            .fetch_optional(c)
-            .await)?;
-        if let Some((lead_id, subject_id, expires_at)) = row {
+        if let Some((_, lead_id, subject_id, expires_at, _)) = found
+            .iter()
+            .find(|r| r.0 == kind.as_str() && r.4.as_slice() == fp.as_slice())
+        {
             out.push(FingerprintMatch {
                 kind: *kind,
-                lead_id,
-                subject_id,
-                expires_at,
+                lead_id: lead_id.clone(),
+                subject_id: subject_id.clone(),
+                expires_at: *expires_at,
             });
         }
     }

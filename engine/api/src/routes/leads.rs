@@ -30,7 +30,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use leadorch_domain::lead::{Attribution, BlockReason, LeadArrival, LeadOutcome};
 use leadorch_domain::{
-    stream_id, AnyEvent, Campaign, Consent, ConsentCommand, Lead, LeadCommand, LeadStatus,
+    stream_id, AnyEvent, Campaign, Consent, ConsentCommand, Lead, LeadCommand, LeadStatus, Team,
 };
 use leadorch_intake::{LeadRequest, ValidLead};
 use leadorch_store::atomic::{IdempotencyRow, OwnedClaim};
@@ -198,27 +198,11 @@ pub async fn receive(
     })?;
     let trace_id = uuid::Uuid::now_v7().to_string();
     let lead_key = scoped(&caller.project, &lead.lead_id);
-    if recorded(&api, &stream_id(LEAD, &lead_key)).await? {
-        // A retry whose first answer is being stored right now finds it here.
-        if let Some(key) = &idempotency {
-            if let Some(answer) = replay(&api, &caller, key, &request_hash).await? {
-                return Ok(answer);
-            }
-        }
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "already-recorded",
-            "Already recorded",
-            format!(
-                "lead {} was already recorded; a retry that should get the first answer again must send the same Idempotency-Key",
-                lead.lead_id
-            ),
-        )
-        .field("lead_id"));
-    }
-
     let now = Utc::now();
     let team = route(&api, &caller.project, &lead).await?;
+    let defined = leadorch_evaluate::teams::load_team(&api.engine, &team)
+        .await
+        .map_err(|e| evaluate_problem(&e))?;
     let fps = fingerprints(&api, &caller.project, &lead).await?;
     let metadata = Metadata {
         actor: format!("api-key:{}", caller.key_id),
@@ -232,7 +216,12 @@ pub async fn receive(
     let mut attempt = 0;
     let (decided, body) = loop {
         attempt += 1;
-        let decided = decide(&api, &caller.project, &lead, &team, &fps, now).await?;
+        let decided = decide(&api, &caller.project, &lead, (&team, &defined), &fps, now).await?;
+        if matches!(&decided.outcome, LeadOutcome::Duplicate { of } if *of == lead_key) {
+            // Its own claim: claims commit with their lead, so this lead is recorded.
+            return already_recorded(&api, &caller, idempotency.as_deref(), &request_hash, &lead)
+                .await;
+        }
         let answer = LeadAnswer {
             trace_id: trace_id.clone(),
             lead_id: lead.lead_id.clone(),
@@ -301,30 +290,52 @@ pub async fn receive(
             },
             Err(StoreError::Conflict { stream, .. }) if stream == stream_id(LEAD, &lead_key) => {
                 // Another request recorded this lead id first.
-                if let Some(key) = &idempotency {
-                    if let Some(answer) = replay(&api, &caller, key, &request_hash).await? {
-                        return Ok(answer);
-                    }
-                }
-                return Err(Problem::new(
-                    StatusCode::CONFLICT,
-                    "already-recorded",
-                    "Already recorded",
-                    format!("lead {} was already recorded", lead.lead_id),
+                return already_recorded(
+                    &api,
+                    &caller,
+                    idempotency.as_deref(),
+                    &request_hash,
+                    &lead,
                 )
-                .field("lead_id"));
+                .await;
             }
             Err(e) => return Err(Problem::from_store(&e)),
         }
     };
     api.metrics.lead(decided.outcome.as_str());
     if decided.outcome == LeadOutcome::Accepted {
-        crate::backlog::lead_changed(&api, &team).await;
+        crate::backlog::lead_changed_in(&api, &team, &defined).await;
     }
     Ok(json_answer(StatusCode::CREATED, body, false))
 }
 
 pub(crate) const LEAD: &str = "lead";
+
+/// The answer to a lead whose id is already recorded: the first answer again when this is a
+/// retry with its `Idempotency-Key` (stored with the lead), else a `409`.
+async fn already_recorded(
+    api: &Api,
+    caller: &Caller,
+    idempotency: Option<&str>,
+    request_hash: &[u8],
+    lead: &ValidLead,
+) -> Result<Response, Problem> {
+    if let Some(key) = idempotency {
+        if let Some(answer) = replay(api, caller, key, request_hash).await? {
+            return Ok(answer);
+        }
+    }
+    Err(Problem::new(
+        StatusCode::CONFLICT,
+        "already-recorded",
+        "Already recorded",
+        format!(
+            "lead {} was already recorded; a retry that should get the first answer again must send the same Idempotency-Key",
+            lead.lead_id
+        ),
+    )
+    .field("lead_id"))
+}
 
 fn json_answer(status: StatusCode, body: String, replayed: bool) -> Response {
     let mut response = (
@@ -583,7 +594,7 @@ async fn decide(
     api: &Api,
     project: &str,
     lead: &ValidLead,
-    team: &str,
+    team: (&str, &Team),
     fps: &[(FingerprintKind, [u8; 32])],
     now: DateTime<Utc>,
 ) -> Result<Decided, Problem> {
@@ -634,7 +645,7 @@ async fn blocked(
     api: &Api,
     project: &str,
     lead: &ValidLead,
-    team: &str,
+    (team, defined): (&str, &Team),
 ) -> Result<Option<LeadOutcome>, Problem> {
     if lead.consent.is_none() && api.settings.intake.require_consent {
         return Ok(Some(LeadOutcome::Blocked {
@@ -648,9 +659,6 @@ async fn blocked(
             detail: format!("{domain} is on the disposable-domain list"),
         }));
     }
-    let defined = leadorch_evaluate::teams::load_team(&api.engine, team)
-        .await
-        .map_err(|e| evaluate_problem(&e))?;
     if defined.is_defined() && defined.max_open_leads() == Some(0) {
         return Ok(Some(LeadOutcome::Blocked {
             reason: BlockReason::TeamNotAccepting,
