@@ -72,6 +72,107 @@ pub enum ReadingSource {
     Leads,
 }
 
+/// What the log says, as of a scrape: taken from the facts view by [`metrics`] just before
+/// the counters are encoded, so every server reading one log reports the same.
+#[derive(Clone, Debug, Default)]
+pub struct LogView {
+    /// The engine's work recorded in the log.
+    pub counts: leadorch_evaluate::facts::LogCounts,
+    /// Per capacity source (`pushed`, `leads`, …): how many teams' latest reading came from it,
+    /// and the age in seconds of the oldest of those latest readings.
+    pub sources: std::collections::BTreeMap<String, (i64, i64)>,
+}
+
+impl LogView {
+    /// Reads it off the facts view at `now`.
+    pub fn of(
+        view: &leadorch_evaluate::facts::FactsView,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> LogView {
+        let mut sources: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        for (name, team) in &view.teams {
+            let (Some(source), Some(at)) = (team.capacity.source(), team.capacity.recorded_at())
+            else {
+                continue;
+            };
+            // The kind of source (the team's configured one; else `leads` for readings counted
+            // from leads, `pushed` for the rest), never the reading's free-form source name:
+            // that names another project's keys.
+            let kind = match view.definitions.get(name).filter(|t| t.is_defined()) {
+                Some(t) => t.capacity_source().to_string(),
+                None if source == crate::backlog::SOURCE => crate::backlog::SOURCE.to_string(),
+                None => "pushed".to_string(),
+            };
+            let age = (now - at).num_seconds().max(0);
+            let slot = sources.entry(kind).or_insert((0, 0));
+            slot.0 += 1;
+            slot.1 = slot.1.max(age);
+        }
+        LogView {
+            counts: view.counts,
+            sources,
+        }
+    }
+}
+
+/// Encodes the last [`LogView`] at each scrape.
+#[derive(Debug, Default)]
+struct ViewCollector(Arc<std::sync::Mutex<LogView>>);
+
+impl Collector for ViewCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let view = self.0.lock().map(|v| v.clone()).unwrap_or_default();
+        let c = view.counts;
+        for (name, help, value) in [
+            (
+                "leadorch_evaluations_recorded",
+                "Rule evaluations recorded in the log (by any process)",
+                c.evaluations,
+            ),
+            (
+                "leadorch_changes_requested",
+                "Campaign changes requested in the log (rules and operators)",
+                c.changes_requested,
+            ),
+            (
+                "leadorch_changes_applied",
+                "Campaign changes the ads platform applied, as recorded in the log",
+                c.changes_applied,
+            ),
+            (
+                "leadorch_changes_failed",
+                "Campaign changes that failed, as recorded in the log",
+                c.changes_failed,
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            let e = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(e)?;
+        }
+        let mut teams = encoder.encode_descriptor(
+            "leadorch_capacity_source_teams",
+            "Teams whose latest capacity reading came from this source",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (source, (n, _)) in &view.sources {
+            let labels = [("source", source.as_str())];
+            ConstGauge::new(*n).encode(teams.encode_family(&labels)?)?;
+        }
+        let mut ages = encoder.encode_descriptor(
+            "leadorch_capacity_source_oldest_reading_age_seconds",
+            "Age of the oldest latest reading among the teams of this capacity source (a source that stopped sending grows old)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (source, (_, age)) in &view.sources {
+            let labels = [("source", source.as_str())];
+            ConstGauge::new(*age).encode(ages.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
 /// The counters of one API.
 #[derive(Debug)]
 pub struct Metrics {
@@ -81,6 +182,7 @@ pub struct Metrics {
     rate_limited: Counter,
     leads: Family<OutcomeLabels, Counter>,
     readings: Family<SourceLabels, Counter>,
+    view: Arc<std::sync::Mutex<LogView>>,
 }
 
 /// Read at each scrape: the log's head and what this process appended.
@@ -158,6 +260,8 @@ impl Metrics {
             head: log.watch_head(),
             log: log.clone(),
         }));
+        let view = Arc::new(std::sync::Mutex::new(LogView::default()));
+        registry.register_collector(Box::new(ViewCollector(view.clone())));
         Metrics {
             registry,
             requests,
@@ -165,6 +269,14 @@ impl Metrics {
             rate_limited,
             leads,
             readings,
+            view,
+        }
+    }
+
+    /// What the log says now, for the next [`Metrics::render`].
+    pub fn set_view(&self, view: LogView) {
+        if let Ok(mut v) = self.view.lock() {
+            *v = view;
         }
     }
 
@@ -250,13 +362,18 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 /// This process's counters, in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded", body = String, content_type = "text/plain"),
+        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded; from the log (the same in every process): evaluations recorded, changes requested, applied and failed, and per capacity source the teams it feeds and the age of the oldest latest reading", body = String, content_type = "text/plain"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub async fn metrics(State(api): State<Api>, caller: Caller) -> Result<Response, Problem> {
     caller.need(Scope::Read)?;
+    match api.facts().await {
+        Ok(view) => api.metrics.set_view(LogView::of(&view, chrono::Utc::now())),
+        // The request counters still answer; the log's figures stay as last read.
+        Err(e) => tracing::warn!("reading the log for /metrics: {e}"),
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

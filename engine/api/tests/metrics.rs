@@ -179,6 +179,26 @@ async fn counters_move_with_requests_and_name_no_person_nor_path() {
     assert_eq!(r.status(), 404);
 
     let (text, after) = scrape(&s, &reader).await;
+    // From the log: one team fed by pushed readings (a fresh one), nothing evaluated yet.
+    assert_eq!(
+        get(&after, "leadorch_capacity_source_teams{source=\"pushed\"}"),
+        1.0
+    );
+    assert!(
+        get(
+            &after,
+            "leadorch_capacity_source_oldest_reading_age_seconds{source=\"pushed\"}"
+        ) < 3600.0
+    );
+    assert!(!before.contains_key("leadorch_capacity_source_teams{source=\"pushed\"}"));
+    for series in [
+        "leadorch_evaluations_recorded_total",
+        "leadorch_changes_requested_total",
+        "leadorch_changes_applied_total",
+        "leadorch_changes_failed_total",
+    ] {
+        assert_eq!(after.get(series), Some(&0.0), "{series}");
+    }
     for outcome in ["accepted", "duplicate", "blocked"] {
         assert_eq!(
             get(

@@ -113,8 +113,24 @@ pub struct FactsView {
     pub rules: BTreeMap<String, RuleEntry>,
     /// Teams' definitions by name (their `Team` events; members' names are not in them).
     pub definitions: BTreeMap<String, Team>,
+    /// What the log holds of the engine's work, counted as folded (for `/metrics`).
+    pub counts: LogCounts,
     /// Last position folded in.
     pub position: u64,
+}
+
+/// Counts of the engine's work in the log, folded with the view: the same in every process
+/// that reads the log, whichever process did the work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogCounts {
+    /// Rule evaluations recorded.
+    pub evaluations: u64,
+    /// Campaign changes requested (by rules or operators).
+    pub changes_requested: u64,
+    /// Changes the ads platform applied.
+    pub changes_applied: u64,
+    /// Changes that failed.
+    pub changes_failed: u64,
 }
 
 impl FactsView {
@@ -147,6 +163,15 @@ impl FactsView {
                     }
                     CampaignEvent::ChangeRequested { change, at, .. } => {
                         entry.last_change_at.insert(change.field().to_string(), *at);
+                        self.counts.changes_requested += 1;
+                        None
+                    }
+                    CampaignEvent::ChangeApplied { .. } => {
+                        self.counts.changes_applied += 1;
+                        None
+                    }
+                    CampaignEvent::ChangeFailed { .. } => {
+                        self.counts.changes_failed += 1;
                         None
                     }
                     CampaignEvent::CampaignObserved { google_account, .. } => {
@@ -178,6 +203,10 @@ impl FactsView {
                     push_time(&mut entry.leads, *at);
                 }
                 Some(TriggerKind::LeadReceived)
+            }
+            AnyEvent::Evaluation(_) => {
+                self.counts.evaluations += 1;
+                None
             }
             AnyEvent::Rule(e) => {
                 let entry = self.rules.entry(id.to_string()).or_default();
@@ -786,5 +815,47 @@ mod tests {
         assert_eq!(facts.teams["sales-de"].max_open_leads, 100);
         // A defined team without any reading is not made up: rules see no such team.
         assert!(!facts.teams.contains_key("sales-be"));
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    use super::*;
+
+    #[test]
+    fn changes_applied_and_failed_are_counted_as_folded() {
+        let at: DateTime<Utc> = "2026-03-02T00:00:00Z".parse().unwrap();
+        let mut view = FactsView::default();
+        let events = [
+            CampaignEvent::ChangeApplied {
+                change_id: "c1".into(),
+                change: leadorch_domain::campaign::CampaignChange::Pause,
+                at,
+            },
+            CampaignEvent::ChangeApplied {
+                change_id: "c2".into(),
+                change: leadorch_domain::campaign::CampaignChange::Resume,
+                at,
+            },
+            CampaignEvent::ChangeFailed {
+                change_id: "c3".into(),
+                error: "RESOURCE_EXHAUSTED".into(),
+                retryable: true,
+                at,
+            },
+        ];
+        for (i, e) in events.into_iter().enumerate() {
+            view.apply(i as u64 + 1, "campaign:1/2", &AnyEvent::Campaign(e));
+        }
+        assert_eq!(
+            view.counts,
+            LogCounts {
+                evaluations: 0,
+                changes_requested: 0,
+                changes_applied: 2,
+                changes_failed: 1,
+            }
+        );
+        assert_eq!(view.position, 3);
     }
 }
