@@ -191,8 +191,7 @@ impl Api {
     pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
         let (access, writer) = access::start(keys.clone());
-        let limits = limits::RateLimits::new(settings.api.requests_per_second, settings.api.burst)
-            .map(std::sync::Arc::new);
+        let limits = limits::RateLimits::from_settings(&settings.api).map(std::sync::Arc::new);
         let metrics = std::sync::Arc::new(metrics::Metrics::new(&engine.store.log));
         (
             Api {

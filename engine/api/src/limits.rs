@@ -26,9 +26,19 @@ pub static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 type Limiter =
     RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
-/// The limits of one server process.
+/// The limits of one server process: one quota every key gets, and the keys configured with
+/// their own (`[api.key_limits]`).
 #[derive(Debug)]
 pub struct RateLimits {
+    /// Every other key's quota (`None`: no limit).
+    default: Option<Bucket>,
+    /// Keys with their own quota (`None`: no limit for that key).
+    keys: std::collections::HashMap<String, Option<Bucket>>,
+}
+
+/// One quota and the keys' states under it.
+#[derive(Debug)]
+struct Bucket {
     limiter: Limiter,
     /// The time one request's quota takes to come back.
     period: std::time::Duration,
@@ -45,18 +55,66 @@ pub enum Verdict {
 }
 
 impl RateLimits {
-    /// `per_second` on average with bursts of `burst`; `None` when `per_second` is 0 (no
-    /// limit).
+    /// `per_second` on average with bursts of `burst` for every key; `None` when
+    /// `per_second` is 0 (no limit).
     pub fn new(per_second: u32, burst: u32) -> Option<RateLimits> {
-        NonZeroU32::new(per_second)?;
-        RateLimits::with_period(std::time::Duration::from_secs(1) / per_second, burst)
+        Some(RateLimits {
+            default: Some(Bucket::new(per_second, burst)?),
+            keys: Default::default(),
+        })
     }
 
-    /// One request per `period` on average, bursts of `burst`.
+    /// One request per `period` on average, bursts of `burst`, for every key.
     pub fn with_period(period: std::time::Duration, burst: u32) -> Option<RateLimits> {
+        Some(RateLimits {
+            default: Some(Bucket::with_period(period, burst)?),
+            keys: Default::default(),
+        })
+    }
+
+    /// The limits `[api]` configures: `requests_per_second`/`burst` for every key, and
+    /// `key_limits` for the keys named there (by key id; a rate of 0 lifts that key's limit).
+    /// `None` when no key has a limit.
+    pub fn from_settings(api: &leadorch_config::ApiSettings) -> Option<RateLimits> {
+        let default = Bucket::new(api.requests_per_second, api.burst);
+        let keys: std::collections::HashMap<String, Option<Bucket>> = api
+            .key_limits
+            .iter()
+            .map(|(id, l)| (id.clone(), Bucket::new(l.requests_per_second, l.burst)))
+            .collect();
+        if default.is_none() && keys.values().all(Option::is_none) {
+            return None;
+        }
+        Some(RateLimits { default, keys })
+    }
+
+    /// Takes one request of `key` from its quota.
+    pub fn check(&self, key: &str) -> Verdict {
+        match self.keys.get(key).unwrap_or(&self.default) {
+            Some(bucket) => bucket.check(key),
+            None => Verdict::Allowed(Vec::new()),
+        }
+    }
+
+    /// Forgets keys whose quota is whole again (call now and then: the table grows with the
+    /// number of keys seen).
+    pub fn shrink(&self) {
+        for bucket in self.keys.values().chain([&self.default]).flatten() {
+            bucket.limiter.retain_recent();
+        }
+    }
+}
+
+impl Bucket {
+    fn new(per_second: u32, burst: u32) -> Option<Bucket> {
+        NonZeroU32::new(per_second)?;
+        Bucket::with_period(std::time::Duration::from_secs(1) / per_second, burst)
+    }
+
+    fn with_period(period: std::time::Duration, burst: u32) -> Option<Bucket> {
         let burst_n = NonZeroU32::new(burst.max(1))?;
         let quota = Quota::with_period(period)?.allow_burst(burst_n);
-        Some(RateLimits {
+        Some(Bucket {
             limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             period,
             burst: burst.max(1),
@@ -88,7 +146,7 @@ impl RateLimits {
     }
 
     /// Takes one request of `key` from its quota.
-    pub fn check(&self, key: &str) -> Verdict {
+    fn check(&self, key: &str) -> Verdict {
         match self.limiter.check_key(&key.to_string()) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
@@ -126,12 +184,6 @@ impl RateLimits {
                 Verdict::Refused(p)
             }
         }
-    }
-
-    /// Forgets keys whose quota is whole again (call now and then: the table grows with the
-    /// number of keys seen).
-    pub fn shrink(&self) {
-        self.limiter.retain_recent();
     }
 }
 
@@ -173,7 +225,49 @@ mod tests {
         }
         assert!(matches!(limits.check("b"), Verdict::Allowed(_)));
         assert!(RateLimits::new(0, 10).is_none(), "0: no limit");
-        let fast = RateLimits::new(100, 200).unwrap();
+        let fast = Bucket::new(100, 200).unwrap();
         assert_eq!(fast.policy(), "\"per-key-per-process\";q=200;w=2");
+    }
+
+    #[test]
+    fn a_key_configured_with_its_own_limit_gets_it_and_the_others_the_default() {
+        let mut api = leadorch_config::ApiSettings {
+            requests_per_second: 1,
+            burst: 1,
+            ..Default::default()
+        };
+        api.key_limits.insert(
+            "key_big".into(),
+            leadorch_config::KeyLimit {
+                requests_per_second: 1,
+                burst: 5,
+            },
+        );
+        api.key_limits.insert(
+            "key_free".into(),
+            leadorch_config::KeyLimit {
+                requests_per_second: 0,
+                burst: 0,
+            },
+        );
+        let limits = RateLimits::from_settings(&api).unwrap();
+        let allowed = |key: &str| {
+            (0..10)
+                .take_while(|_| matches!(limits.check(key), Verdict::Allowed(_)))
+                .count()
+        };
+        assert_eq!(allowed("key_other"), 1, "the default burst");
+        assert_eq!(allowed("key_big"), 5, "its own burst");
+        assert_eq!(allowed("key_free"), 10, "no limit for it");
+        match limits.check("key_free") {
+            Verdict::Allowed(fields) => assert!(fields.is_empty(), "no limit, no fields"),
+            Verdict::Refused(_) => panic!("refused"),
+        }
+        // No limit anywhere: nothing to check.
+        let none = leadorch_config::ApiSettings {
+            requests_per_second: 0,
+            ..Default::default()
+        };
+        assert!(RateLimits::from_settings(&none).is_none());
     }
 }

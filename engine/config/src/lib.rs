@@ -234,6 +234,20 @@ pub struct ApiSettings {
     /// `scheme://host[:port]`, lower case, no path (`http://localhost:1420`). Empty (the
     /// default): no CORS headers, so browsers keep pages of other origins from reading answers.
     pub cors_origins: Vec<String>,
+    /// Keys with a limit of their own, by key id (`[api.key_limits.key_…]`, as `leadorch keys
+    /// list` shows them): a busy integration may need more than the default, a public form's
+    /// key less. A rate of 0 lifts that key's limit.
+    pub key_limits: BTreeMap<String, KeyLimit>,
+}
+
+/// One key's own rate limit (`[api.key_limits.<key id>]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KeyLimit {
+    /// Requests per second on average; 0: no limit for this key.
+    pub requests_per_second: u32,
+    /// Requests at once above that rate (at least 1 when the rate is set).
+    pub burst: u32,
 }
 
 impl Default for ApiSettings {
@@ -242,6 +256,7 @@ impl Default for ApiSettings {
             requests_per_second: 100,
             burst: 200,
             cors_origins: Vec::new(),
+            key_limits: BTreeMap::new(),
         }
     }
 }
@@ -390,6 +405,21 @@ impl Config {
         }
         if self.api.requests_per_second > 0 && self.api.burst == 0 {
             return Err("api.burst must be at least 1 when api.requests_per_second is set".into());
+        }
+        for (id, limit) in &self.api.key_limits {
+            if !id.starts_with("key_")
+                || id.len() > 64
+                || !id[4..].chars().all(|c| c.is_ascii_alphanumeric())
+            {
+                return Err(format!(
+                    "api.key_limits: {id:?} is not a key id (key_ and letters or digits, as `leadorch keys list` shows it)"
+                ));
+            }
+            if limit.requests_per_second > 0 && limit.burst == 0 {
+                return Err(format!(
+                    "api.key_limits.{id}.burst must be at least 1 when its requests_per_second is set"
+                ));
+            }
         }
         for origin in &self.api.cors_origins {
             check_origin(origin).map_err(|e| format!("api.cors_origins: {origin:?} {e}"))?;
@@ -558,6 +588,44 @@ mod tests {
         config.api.cors_origins = vec!["http://localhost:1420/".into()];
         let e = config.validate().unwrap_err();
         assert!(e.starts_with("api.cors_origins:"), "{e}");
+    }
+
+    #[test]
+    fn key_limits_name_key_ids_and_need_a_burst() {
+        let mut config = Config::default();
+        config.api.key_limits.insert(
+            "key_0123456789".into(),
+            KeyLimit {
+                requests_per_second: 500,
+                burst: 1000,
+            },
+        );
+        assert_eq!(config.validate(), Ok(()));
+        config.api.key_limits.insert(
+            "crm".into(),
+            KeyLimit {
+                requests_per_second: 5,
+                burst: 5,
+            },
+        );
+        let e = config.validate().unwrap_err();
+        assert!(e.contains("\"crm\" is not a key id"), "{e}");
+        config.api.key_limits.remove("crm");
+        config.api.key_limits.insert(
+            "key_abc".into(),
+            KeyLimit {
+                requests_per_second: 5,
+                burst: 0,
+            },
+        );
+        let e = config.validate().unwrap_err();
+        assert!(e.contains("api.key_limits.key_abc.burst"), "{e}");
+        // Read from TOML.
+        let parsed: Config =
+            toml::from_str("[api.key_limits.key_x1]\nrequests_per_second = 0\nburst = 0\n")
+                .expect("parses");
+        assert_eq!(parsed.api.key_limits["key_x1"].requests_per_second, 0);
+        assert_eq!(parsed.validate(), Ok(()));
     }
 
     #[test]
