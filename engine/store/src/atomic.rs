@@ -290,3 +290,146 @@ async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>
             .map(Refusal::Answered)),
     }
 }
+
+/// Rows per multi-row statement of [`write_side_rows_together`] (at most 7 parameters each).
+const SIDE_ROWS_PER_STATEMENT: usize = 150;
+
+/// Writes the side rows of a whole group in a few multi-row statements (the writer's fast
+/// path): `Ok(true)` when every row was written as asked. `Ok(false)` when one was not — a
+/// fingerprint another lead holds, a key that changed, an answered `Idempotency-Key`, or two
+/// requests of the group writing one row — and then the caller rolls the group back and
+/// writes it the careful way, request by request ([`write_side_rows`]), where each refusal
+/// is its own request's.
+pub(crate) async fn write_side_rows_together(
+    conn: &mut Conn<'_>,
+    rows: &[&SideRow],
+    now: i64,
+) -> Result<bool> {
+    let mut claims = Vec::new();
+    let mut new_keys = Vec::new();
+    let mut extends = Vec::new();
+    let mut answers = Vec::new();
+    for row in rows {
+        match row {
+            SideRow::Claim(c) => {
+                for (kind, fp) in &c.fingerprints {
+                    claims.push((c, *kind, fp));
+                }
+            }
+            SideRow::Key(k) if k.new => new_keys.push(k),
+            SideRow::Key(k) => extends.push(k),
+            SideRow::Idempotency(i) => answers.push(i),
+        }
+    }
+    // One row written twice in the group: the careful way tells whose it is.
+    let mut seen = std::collections::HashSet::new();
+    if !claims
+        .iter()
+        .all(|(c, kind, fp)| seen.insert((c.project.as_str(), kind.as_str(), fp.as_slice())))
+    {
+        return Ok(false);
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !new_keys
+        .iter()
+        .chain(extends.iter())
+        .all(|k| seen.insert((k.subject.as_str(), k.purpose.as_str())))
+    {
+        return Ok(false);
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !answers
+        .iter()
+        .all(|i| seen.insert((i.project.as_str(), i.api_key_id.as_str(), i.key.as_str())))
+    {
+        return Ok(false);
+    }
+
+    for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
+        let written: Vec<String> = with_conn!(conn, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO fingerprints \
+                 (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+            );
+            qb.push_values(chunk, |mut b, (claim, kind, fp)| {
+                b.push_bind(claim.project.as_str())
+                    .push_bind(kind.as_str())
+                    .push_bind(fp.as_slice())
+                    .push_bind(claim.lead_id.as_str())
+                    .push_bind(claim.subject_id.as_str())
+                    .push_bind(claim.expires_at);
+            });
+            qb.push(
+                " ON CONFLICT (project, kind, fingerprint) DO UPDATE SET \
+                 lead_id = excluded.lead_id, subject_id = excluded.subject_id, \
+                 expires_at = excluded.expires_at WHERE fingerprints.expires_at <= ",
+            );
+            qb.push_bind(now);
+            qb.push(" OR fingerprints.lead_id = excluded.lead_id RETURNING lead_id");
+            qb.build_query_scalar().fetch_all(c).await
+        })?;
+        if written.len() != chunk.len() {
+            return Ok(false);
+        }
+    }
+    for chunk in new_keys.chunks(SIDE_ROWS_PER_STATEMENT) {
+        let written: Vec<String> = with_conn!(conn, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO subject_keys \
+                 (subject_id, purpose, wrapped_key, created_at, expires_at) ",
+            );
+            qb.push_values(chunk, |mut b, k| {
+                b.push_bind(k.subject.as_str())
+                    .push_bind(k.purpose.as_str())
+                    .push_bind(k.wrapped.as_slice())
+                    .push_bind(k.now)
+                    .push_bind(k.expires_at);
+            });
+            qb.push(
+                " ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
+                   WHEN excluded.expires_at IS NULL THEN NULL \
+                   WHEN subject_keys.expires_at IS NULL \
+                     OR subject_keys.expires_at < excluded.expires_at \
+                     THEN excluded.expires_at \
+                   ELSE subject_keys.expires_at END \
+                 WHERE subject_keys.wrapped_key = excluded.wrapped_key \
+                 RETURNING purpose",
+            );
+            qb.build_query_scalar().fetch_all(c).await
+        })?;
+        if written.len() != chunk.len() {
+            return Ok(false);
+        }
+    }
+    for k in extends {
+        if write_one(conn, &SideRow::Key((*k).clone()))
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+    }
+    for chunk in answers.chunks(SIDE_ROWS_PER_STATEMENT) {
+        let written: Vec<String> = with_conn!(conn, c => {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO idempotency_keys \
+                 (project, api_key_id, key, request_hash, status, body, created_at) ",
+            );
+            qb.push_values(chunk, |mut b, i| {
+                b.push_bind(i.project.as_str())
+                    .push_bind(i.api_key_id.as_str())
+                    .push_bind(i.key.as_str())
+                    .push_bind(i.record.request_hash.as_slice())
+                    .push_bind(i32::from(i.record.status))
+                    .push_bind(i.record.body.as_str())
+                    .push_bind(i.record.created_at);
+            });
+            qb.push(" ON CONFLICT (project, api_key_id, key) DO NOTHING RETURNING key");
+            qb.build_query_scalar().fetch_all(c).await
+        })?;
+        if written.len() != chunk.len() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

@@ -15,7 +15,7 @@ use sqlx::{Connection, PgConnection, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::atomic::StreamPart;
-use crate::atomic::{write_side_rows, AtomicAppend};
+use crate::atomic::{write_side_rows, write_side_rows_together, AtomicAppend, SideRow};
 use crate::conn::Conn;
 use crate::db::{Db, Dialect, PG_INSERT_EVENTS};
 use crate::error::{Result, StoreError};
@@ -309,7 +309,31 @@ async fn write_group(
     let events: usize = group.iter().map(|r| r.append.event_count()).sum();
     let mut rows: Vec<Row<'_>> = Vec::with_capacity(events);
     let mut outcomes: Outcomes = Vec::with_capacity(group.len());
+    // The fast path writes every request's side rows in a few multi-row statements after
+    // planning; anything it cannot write as asked (a refusal, a retry) redoes the group the
+    // careful way, request by request.
+    let mut side: Vec<&SideRow> = Vec::new();
     for r in group {
+        if !careful {
+            let planned = plan(
+                r,
+                &mut stored,
+                &mut versions,
+                &mut rows,
+                &mut position,
+                &mut prev,
+                recorded_at,
+            );
+            outcomes.push(match planned {
+                Ok(Planned::New(appended)) => {
+                    side.extend(r.append.side.iter());
+                    Ok(appended)
+                }
+                Ok(Planned::Stored(appended)) => Ok(appended),
+                Err(e) => Err(e),
+            });
+            continue;
+        }
         let before = Checkpoint::take(r, &versions, rows.len(), position, prev);
         let planned = plan(
             r,
@@ -349,6 +373,9 @@ async fn write_group(
             .iter()
             .any(|o| matches!(o, Err(StoreError::Conflict { .. })))
     {
+        return Err(StoreError::RedoCarefully);
+    }
+    if !careful && !write_side_rows_together(&mut conn.conn(), &side, now).await? {
         return Err(StoreError::RedoCarefully);
     }
 
