@@ -84,8 +84,8 @@ impl WriterConn {
 
     fn conn(&mut self) -> Conn<'_> {
         match self {
-            WriterConn::Sqlite(c, _) => Conn::Sqlite(&mut **c),
-            WriterConn::Postgres(c, _) => Conn::Postgres(&mut **c),
+            WriterConn::Sqlite(c, _) => Conn::Sqlite(c),
+            WriterConn::Postgres(c, _) => Conn::Postgres(c),
         }
     }
 }
