@@ -21,9 +21,12 @@ pub fn check_client_id(field: &str, id: &str) -> Result<(), Problem> {
     }
 }
 
+/// The project of a single company, whose ids are stored bare.
+pub const DEFAULT_PROJECT: &str = "default";
+
 /// The stored id of a project's `id`.
 pub fn scoped(project: &str, id: &str) -> String {
-    if project == "default" {
+    if project == DEFAULT_PROJECT {
         id.to_string()
     } else {
         format!("{project}/{id}")

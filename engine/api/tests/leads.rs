@@ -250,6 +250,20 @@ async fn teams_are_routed_by_request_form_default_or_unassigned() {
         "sales-nl"
     );
 
+    // A campaign's team routes the default project's leads; another project's lead naming
+    // that campaign is not routed by it (campaigns are the default project's, ADR 0030).
+    let mut settings = settings();
+    settings
+        .campaign_teams
+        .insert("1234567890/555".into(), "sales-campaign".into());
+    let s = start_with(Dialect::Sqlite, settings).await;
+    let mut by_campaign = lead("r-5", "r5@example.org", "+31 6 4000 0005");
+    by_campaign["campaign_id"] = json!("555");
+    let c = client(&s, "default").await;
+    assert_eq!(c.accepted(&by_campaign).await["team"], "sales-campaign");
+    let acme = client(&s, "acme").await;
+    assert_eq!(acme.accepted(&by_campaign).await["team"], "sales-nl");
+
     // With nothing to route it, the lead is still recorded, as unassigned.
     let bare = start_with(Dialect::Sqlite, Settings::default()).await;
     let c = client(&bare, "default").await;

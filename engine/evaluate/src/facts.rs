@@ -197,7 +197,12 @@ impl FactsView {
             })) => {
                 let team_entry = self.teams.entry(team.clone()).or_default();
                 push_time(&mut team_entry.leads, *at);
-                if let (Some(customer), Some(campaign)) = (customer_id, campaign_id) {
+                // Campaigns are the default project's (ADR 0030): another project's lead
+                // (`lead:<project>/<id>`) naming one does not count in its arrivals.
+                let default_project = !id.contains('/');
+                if let (true, Some(customer), Some(campaign)) =
+                    (default_project, customer_id, campaign_id)
+                {
                     let key = Campaign::aggregate_id(customer, campaign);
                     let entry = self.campaigns.entry(key).or_default();
                     push_time(&mut entry.leads, *at);
@@ -356,7 +361,9 @@ impl FactsView {
             .map_or(at - Duration::hours(24), |t| t.with_timezone(&Utc));
         let window_start = at - Duration::minutes(i64::from(settings.window_minutes));
         let mut teams = BTreeMap::new();
-        for (name, t) in &self.teams {
+        // Rules belong to the default project (ADR 0030): another project's teams (stored
+        // as `<project>/<team>`) are not theirs to see.
+        for (name, t) in self.teams.iter().filter(|(name, _)| !name.contains('/')) {
             // The definition's maximum replaces the reading's, for a team with a reading.
             let defined_max = t
                 .capacity
@@ -424,7 +431,11 @@ impl FactsView {
     /// in its events giving the calendar of its name instead ([`team_calendar`]).
     pub fn calendars(&self, settings: &FactSettings) -> BTreeMap<String, Calendar> {
         let mut calendars = settings.calendars.clone();
-        for (name, team) in &self.definitions {
+        for (name, team) in self
+            .definitions
+            .iter()
+            .filter(|(name, _)| !name.contains('/'))
+        {
             if let Some(calendar) = team_calendar(team) {
                 calendars.insert(name.clone(), calendar);
             }
@@ -686,6 +697,48 @@ mod tests {
         ));
         // The configured default calendar is left as it is.
         assert_eq!(facts.calendars["default"], settings.calendars["default"]);
+    }
+
+    #[test]
+    fn rules_see_only_the_default_projects_teams_calendars_and_lead_arrivals() {
+        let mut events: Vec<(&str, AnyEvent)> = vec![
+            ("capacity:sales-nl", reading("sales-nl", 1, 10)),
+            ("capacity:acme/sales-nl", reading("acme/sales-nl", 9, 10)),
+        ];
+        let hours = TeamChanges {
+            time_zone: Some("America/New_York".into()),
+            hours: Some(Some(
+                WeeklyHours::parse(&["mon 09:00-17:00"]).expect("valid"),
+            )),
+            ..TeamChanges::default()
+        };
+        for e in team_events("acme/sales-ny", hours) {
+            events.push(("team:acme/sales-ny", AnyEvent::Team(e)));
+        }
+        let arrival = |lead: &str| {
+            AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
+                lead_id: lead.into(),
+                subject_id: "s".into(),
+                team: "sales-nl".into(),
+                customer_id: Some("123".into()),
+                campaign_id: Some("9".into()),
+                at: at("2026-03-02T12:00:00Z"),
+                ..LeadArrival::default()
+            }))
+        };
+        events.push(("lead:f-1", arrival("f-1")));
+        events.push(("lead:acme/f-2", arrival("acme/f-2")));
+        let view = view_of(events);
+        let facts = view.facts(at("2026-03-02T12:30:00Z"), &FactSettings::default());
+        assert_eq!(facts.teams.keys().collect::<Vec<_>>(), vec!["sales-nl"]);
+        assert_eq!(facts.teams["sales-nl"].open_leads, 1);
+        assert!(!facts.calendars.keys().any(|k| k.contains('/')));
+        let campaign = &view.campaigns[&Campaign::aggregate_id("123", "9")];
+        assert_eq!(
+            campaign.leads.len(),
+            1,
+            "acme's lead is not the campaign's arrival"
+        );
     }
 
     #[test]

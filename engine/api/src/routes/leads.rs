@@ -47,7 +47,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::body::{Body, JsonBytes};
-use crate::ids::{bare, check_client_id, scoped};
+use crate::ids::{bare, check_client_id, scoped, DEFAULT_PROJECT};
 use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
 use crate::{Api, Problem};
@@ -502,7 +502,13 @@ async fn route(api: &Api, project: &str, lead: &ValidLead) -> Result<String, Pro
     if let Some(team) = settings.intake.form_teams.get(&lead.form_id) {
         return Ok(scoped(project, team));
     }
-    if let Some(campaign) = &lead.campaign_id {
+    // Campaigns belong to the default project (ADR 0030): another project's lead naming a
+    // campaign id is not routed by that campaign's team.
+    if let Some(campaign) = lead
+        .campaign_id
+        .as_ref()
+        .filter(|_| project == DEFAULT_PROJECT)
+    {
         if let Some(team) = campaign_team(api, lead.customer_id.as_deref(), campaign).await? {
             return Ok(scoped(project, &team));
         }
