@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# schemathesis against the real API: a `leadorch serve` on a free loopback port over a fresh
-# SQLite database in a temporary folder, with an admin key made by `leadorch keys create`;
+# schemathesis against the real API: a running `leadorch daemon --adapter sim` (rules acting
+# on the simulated account) on a free loopback port over a fresh SQLite database in a
+# temporary folder, with an admin key made by `leadorch keys create` and given its own high
+# rate limit (`[api.key_limits]`, every other key keeps the default);
 # schemathesis loads /openapi.json with that key and checks every documented operation
 # (server errors, answers that do not match their documented schema, status codes and
 # content types the description does not list, requests it should refuse or accept).
@@ -48,24 +50,38 @@ export LEADORCH_MASTER_KEY_FILE="$work/master.key"
 unset LEADORCH_CONFIG LEADORCH_LISTEN
 # No rate limit: schemathesis sends as fast as it can, and 429 (documented on every keyed
 # operation) would only hide the answers it checks.
-cat > "$work/leadorch.toml" <<'EOF'
+key=$("$bin" keys create --name st --scopes admin 2>"$work/keys.log") || { cat "$work/keys.log" >&2; exit 1; }
+key_id=$(grep -o 'made key_[A-Za-z0-9]*' "$work/keys.log" | sed 's/^made //')
+[ -n "$key_id" ] || { echo "schemathesis.sh: no key id in: $(cat "$work/keys.log")" >&2; exit 1; }
+
+# Every other key keeps the default limit; the test key gets a high one of its own, so the
+# limiter runs (its RateLimit fields are checked) without refusing schemathesis.
+cat > "$work/leadorch.toml" <<EOF
 [api]
-requests_per_second = 0
+requests_per_second = 100
+burst = 200
+
+[api.key_limits.$key_id]
+requests_per_second = 100000
+burst = 100000
 EOF
 
-key=$("$bin" keys create --name st --scopes admin 2>"$work/keys.log") || { cat "$work/keys.log" >&2; exit 1; }
+# An example rule, enabled, so the daemon decides while schemathesis runs.
+"$bin" rules save rules/capacity_gate.rhai --enable >"$work/rules.log" 2>&1 || { cat "$work/rules.log" >&2; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --config "$work/leadorch.toml" 2>"$work/serve.log" &
+# A running daemon (the simulated account acting on the simulated campaigns), as the issue
+# asks: its API, with rules acting beside the requests.
+"$bin" daemon --adapter sim --listen 127.0.0.1:0 --config "$work/leadorch.toml" 2>"$work/serve.log" &
 server=$!
 base=
 for _ in $(seq 1 100); do
-  base=$(grep -o 'listening on http://[0-9.:]*' "$work/serve.log" | head -n 1 | sed 's/^listening on //') || true
+  base=$(grep -oE '(listening on|HTTP API on) http://[0-9.:]*' "$work/serve.log" | head -n 1 | sed -E 's/^(listening on|HTTP API on) //') || true
   [ -n "$base" ] && break
   kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
 if [ -z "$base" ]; then
-  echo "schemathesis.sh: leadorch serve did not start:" >&2
+  echo "schemathesis.sh: leadorch daemon did not start:" >&2
   cat "$work/serve.log" >&2
   exit 1
 fi

@@ -27,8 +27,9 @@ use crate::{Api, Problem};
 pub struct LastChange {
     /// Its id in the campaign's stream.
     pub change_id: String,
-    /// The change (`{"SetStatus": "paused"}`, a budget, …).
-    #[schema(value_type = Object)]
+    /// The change as recorded: a name for a change without parameters (`"pause"`,
+    /// `"resume"`), else an object (`{"set_budget": {"daily_budget_micros": …}}`).
+    #[schema(value_type = Value)]
     pub change: Value,
     /// Why (the rule's reason; empty when its Google account was forgotten).
     pub reason: String,
@@ -79,8 +80,9 @@ pub struct CampaignView {
     pub status: String,
     /// Daily budget in micros of the account currency.
     pub daily_budget_micros: i64,
-    /// Bidding strategy, as recorded.
-    #[schema(value_type = Object)]
+    /// Bidding strategy, as recorded: a name for a strategy without a target
+    /// (`"maximize_conversions"`), else an object with its target.
+    #[schema(value_type = Value)]
     pub bidding: Value,
     /// Its labels.
     pub labels: Vec<String>,
