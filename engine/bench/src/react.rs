@@ -114,6 +114,9 @@ struct Push {
     fill: bool,
     /// From sending the POST to its `201`.
     answered: Duration,
+    /// From sending the POST to the fake having the first request of the push's change (the
+    /// executor's read-back: the change is decided and recorded by then).
+    first_request: Duration,
     /// From sending the POST to the fake having the mutate.
     mutate: Duration,
 }
@@ -600,11 +603,12 @@ async fn pushes(
                 }
             }
         }
-        let mutates = ads
-            .requests_after(seen)
+        let since = ads.requests_after(seen);
+        let mutates = since
             .iter()
             .filter(|r| r.path.ends_with("campaigns:mutate"))
             .count();
+        let first = since.first().map_or(mutate.received_at, |r| r.received_at);
         if mutates != 1 {
             bail!(
                 "push {}: {mutates} campaigns:mutate requests, not one",
@@ -614,6 +618,7 @@ async fn pushes(
         out.push(Push {
             fill,
             answered,
+            first_request: first.saturating_duration_since(sent),
             mutate: mutate.received_at.saturating_duration_since(sent),
         });
         if (i + 1) % 50 == 0 {
@@ -673,7 +678,12 @@ fn report(args: &ReactArgs, pushes: &[Push], notes: &Notes) {
     let all = latencies(pushes, |p| Some(p.mutate));
     let pauses = latencies(pushes, |p| p.fill.then_some(p.mutate));
     let resumes = latencies(pushes, |p| (!p.fill).then_some(p.mutate));
+    let first = latencies(pushes, |p| Some(p.first_request));
     println!("push -> POST answered 201: {}", spread(&answered));
+    println!(
+        "push -> first request at Google (the change decided and recorded; the executor's read-back): {}",
+        spread(&first)
+    );
     println!("push -> Google mutate received: {}", spread(&all));
     println!("  filling -> pause: {}", spread(&pauses));
     println!("  freeing -> resume: {}", spread(&resumes));

@@ -237,6 +237,7 @@ fn bench_react_pushes_capacity_and_google_gets_every_change() {
         "daemon: ",
         "google: ",
         "push -> POST answered 201: p50 ",
+        "push -> first request at Google (",
         "push -> Google mutate received: p50 ",
     ] {
         assert!(
