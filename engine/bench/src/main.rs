@@ -14,6 +14,7 @@ mod append;
 mod fresh;
 mod ingest;
 mod naive;
+mod react;
 mod replay;
 mod rules;
 
@@ -95,6 +96,11 @@ enum BenchCommand {
     /// vs the store's own writes of the same leads (the ceiling) and a plain axum + sqlx
     /// handler (one transaction per lead)
     Ingest(ingest::IngestArgs),
+    /// A capacity push over HTTP (`POST /v1/capacity`) to the fake Google Ads receiving the
+    /// `campaigns:mutate` that pauses or resumes the team's capacity-gated campaign: the API,
+    /// the daemon with the example capacity rule and the Google Ads client, all real, in
+    /// this process against the fake Google
+    React(react::ReactArgs),
 }
 
 #[derive(Args, Debug)]
@@ -149,6 +155,7 @@ async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Replay(args) => replay::run(&args).await,
         BenchCommand::Rules(args) => rules::run(&args).await,
         BenchCommand::Ingest(args) => ingest::run(&args).await,
+        BenchCommand::React(args) => react::run(&args).await,
     }
 }
 

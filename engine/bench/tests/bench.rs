@@ -1,5 +1,6 @@
-//! `leadorch-bench append`, `ingest` and `rules` (what `leadorch bench …` runs) end to end on
-//! tiny workloads: the table and, last, the ratio lines. No timing is asserted.
+//! `leadorch-bench append`, `ingest`, `rules` and `react` (what `leadorch bench …` runs) end to
+//! end on tiny workloads: the table and, last, the ratio lines (`react`: its goal line). No
+//! timing is asserted.
 
 use std::process::Command;
 
@@ -195,4 +196,67 @@ fn bench_rules_runs_the_tick_and_the_daemon_acts_on_every_event() {
             .is_some_and(|l| l.starts_with("ratio leadorch/rhai-serde = ")),
         "{stdout}"
     );
+}
+
+/// `leadorch-bench react` end to end on a tiny SQLite run: four capacity pushes over HTTP,
+/// each acted on by the daemon at the in-process fake Google (the bench checks one mutate per
+/// push, applied and recorded, and fails otherwise); the latency lines and, last, the goal
+/// line. No timing is asserted: the goal may be met or missed.
+#[test]
+fn bench_react_pushes_capacity_and_google_gets_every_change() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let rules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args([
+            "react",
+            "--backend",
+            "sqlite",
+            "--events",
+            "4",
+            "--interval-ms",
+            "100",
+            "--rules-dir",
+            rules_dir,
+        ])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("leadorch bench react --backend sqlite: 4 capacity pushes over HTTP"),
+        "{stdout}"
+    );
+    for prefix in [
+        "database: ",
+        "api: ",
+        "daemon: ",
+        "google: ",
+        "push -> POST answered 201: p50 ",
+        "push -> first request at Google (",
+        "push -> Google mutate received: p50 ",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(prefix)),
+            "no line starting {prefix:?} in:\n{stdout}"
+        );
+    }
+    let goal = lines.last().expect("output");
+    let rest = goal
+        .strip_prefix("goal capacity push -> Google mutate p99 <= 250 ms: ")
+        .unwrap_or_else(|| panic!("the last line is not the goal line: {goal:?}"));
+    let (verdict, figure) = rest.split_once(" (p99 ").expect("verdict (p99 X ms …)");
+    assert!(verdict == "met" || verdict == "missed", "{goal}");
+    let (ms, tail) = figure.split_once(" ms over ").expect("X ms over N pushes");
+    assert!(ms.parse::<f64>().is_ok_and(|v| v > 0.0), "{goal}");
+    assert_eq!(tail, "4 pushes)", "{goal}");
+
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read temporary folder")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -15,7 +15,9 @@
 //!
 //! Both are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
-//! conformance checker `tests/conformance/google_ads.py`.
+//! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
+//! the moment it arrived and lets a caller wait for the next one
+//! ([`FakeGoogleAds::watch_requests`]), which `leadorch bench react` times.
 //!
 //! ## GAQL subset
 //! `SELECT <fields> FROM campaign | campaign_label | campaign_criterion | campaign_budget

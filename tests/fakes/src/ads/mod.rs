@@ -65,6 +65,8 @@ struct PageToken {
 struct Shared {
     state: Mutex<AdsState>,
     oauth: Option<FakeOAuth>,
+    /// How many requests have been received (`requests.len()`), for waiters.
+    received: tokio::sync::watch::Sender<usize>,
 }
 
 /// A running fake of the Google Ads REST API. Cheap to clone; the server stops when the last
@@ -105,6 +107,7 @@ impl FakeGoogleAds {
                 page_tokens: HashMap::new(),
             }),
             oauth,
+            received: tokio::sync::watch::Sender::new(0),
         });
         let router = Router::new().fallback(handle).with_state(shared.clone());
         let server = Arc::new(serve(router).await);
@@ -276,6 +279,19 @@ impl FakeGoogleAds {
     /// Every HTTP request received, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state().requests.clone()
+    }
+
+    /// The requests received after the first `n`, oldest first (empty when there are no
+    /// more): what arrived since [`FakeGoogleAds::watch_requests`] said `n`.
+    pub fn requests_after(&self, n: usize) -> Vec<RecordedRequest> {
+        self.state().requests.get(n..).unwrap_or_default().to_vec()
+    }
+
+    /// The number of HTTP requests received so far, changing as each one arrives (it is
+    /// recorded, with [`RecordedRequest::received_at`], before it is answered): wait on it
+    /// instead of polling [`FakeGoogleAds::requests`].
+    pub fn watch_requests(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.shared.received.subscribe()
     }
 
     /// How many mutate operations were applied (not validate-only, not failed).
@@ -494,6 +510,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received_at = std::time::Instant::now();
     let request_id = random_token(22);
     let parsed: Value = if body.is_empty() {
         Value::Null
@@ -521,7 +538,9 @@ async fn handle(
                 })
                 .collect(),
             body: parsed.clone(),
+            received_at,
         });
+        shared.received.send_replace(st.requests.len());
         let Some(call) = &call else {
             let page = "<!DOCTYPE html><html lang=en><title>Error 404 (Not Found)</title>\
                         <p><b>404.</b> That’s an error.</p><p>The requested URL was not found \

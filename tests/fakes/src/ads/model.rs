@@ -358,6 +358,10 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body: parsed JSON, a JSON string when it was not JSON, `Null` when empty.
     pub body: Value,
+    /// When the fake had the whole request (headers and body read), on this process's
+    /// monotonic clock: what a latency measurement in the same process compares with its own
+    /// `Instant`s (`leadorch bench react`).
+    pub received_at: std::time::Instant,
 }
 
 impl RecordedRequest {
