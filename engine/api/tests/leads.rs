@@ -554,3 +554,22 @@ async fn status_changes_name_their_owner_and_move_a_leads_teams_capacity() {
         .await;
     problem(c.status("s-3", json!({"status": "contacted"})).await, 409).await;
 }
+
+/// The README's lead example, as a newcomer copies it, is accepted (a `…` in it once made it a
+/// `422`).
+#[tokio::test]
+async fn the_readmes_lead_example_is_accepted() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("/v1/leads -d '")
+        .expect("the README has a lead example")
+        + "/v1/leads -d '".len();
+    let body = &readme[start..];
+    let body = &body[..body.find('\'').expect("the example's body ends")];
+    let lead: Value = serde_json::from_str(body).expect("the example is JSON");
+    let s = start_with(Dialect::Sqlite, settings()).await;
+    let c = client(&s, "default").await;
+    let answer = c.accepted(&lead).await;
+    assert_eq!(answer["outcome"], "accepted", "{answer}");
+    assert_eq!(answer["team"], "sales-nl");
+}
