@@ -197,17 +197,23 @@ impl IdempotencyRow {
     }
 }
 
-/// A new key, or a stored one whose deadline moves later when it is the same key. Returns a
-/// row only when the stored key is the one given.
-const CREATE_KEY: &str = "INSERT INTO subject_keys \
-     (subject_id, purpose, wrapped_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
-       WHEN excluded.expires_at IS NULL THEN NULL \
-       WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
-         THEN excluded.expires_at \
-       ELSE subject_keys.expires_at END \
-     WHERE subject_keys.wrapped_key = excluded.wrapped_key \
-     RETURNING purpose";
+/// What follows a new key's `VALUES`: a stored one's deadline moves later when it is the
+/// same key; a row comes back only when the stored key is the one given.
+macro_rules! create_key_conflict {
+    () => {
+        concat!(
+            crate::keys::later_key_expiry!(),
+            "WHERE subject_keys.wrapped_key = excluded.wrapped_key RETURNING purpose"
+        )
+    };
+}
+
+/// A new key ([`create_key_conflict`]).
+const CREATE_KEY: &str = concat!(
+    "INSERT INTO subject_keys (subject_id, purpose, wrapped_key, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5) ",
+    create_key_conflict!()
+);
 
 /// A stored key's deadline moves later, when it is still the key given.
 const EXTEND_KEY: &str = "UPDATE subject_keys SET expires_at = CASE \
@@ -262,9 +268,8 @@ async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>
             Ok((!taken.is_empty()).then_some(Refusal::Claimed(taken)))
         }
         SideRow::Key(k) => {
-            let sql = if k.new { CREATE_KEY } else { EXTEND_KEY };
             let done: Option<String> = if k.new {
-                with_conn!(conn, c => sqlx::query_scalar(sql)
+                with_conn!(conn, c => sqlx::query_scalar(CREATE_KEY)
                     .bind(&k.subject)
                     .bind(k.purpose.as_str())
                     .bind(k.wrapped.as_slice())
@@ -273,7 +278,7 @@ async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>
                     .fetch_optional(c)
                     .await)?
             } else {
-                with_conn!(conn, c => sqlx::query_scalar(sql)
+                with_conn!(conn, c => sqlx::query_scalar(EXTEND_KEY)
                     .bind(&k.subject)
                     .bind(k.purpose.as_str())
                     .bind(k.wrapped.as_slice())
@@ -385,16 +390,7 @@ pub(crate) async fn write_side_rows_together(
                     .push_bind(k.now)
                     .push_bind(k.expires_at);
             });
-            qb.push(
-                " ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
-                   WHEN excluded.expires_at IS NULL THEN NULL \
-                   WHEN subject_keys.expires_at IS NULL \
-                     OR subject_keys.expires_at < excluded.expires_at \
-                     THEN excluded.expires_at \
-                   ELSE subject_keys.expires_at END \
-                 WHERE subject_keys.wrapped_key = excluded.wrapped_key \
-                 RETURNING purpose",
-            );
+            qb.push(concat!(" ", create_key_conflict!()));
             qb.build_query_scalar().fetch_all(c).await
         })?;
         if written.len() != chunk.len() {

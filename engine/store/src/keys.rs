@@ -29,16 +29,27 @@ pub const MASTER_KEY_ENV: &str = "LEADORCH_MASTER_KEY";
 
 const NONCE_LEN: usize = 12;
 
-/// Creates a key or, when one exists, keeps it and moves its expiry later (never earlier;
-/// `NULL` means "until erased"). Returns the stored wrapped key.
-pub(crate) const UPSERT_KEY: &str = "INSERT INTO subject_keys \
-     (subject_id, purpose, wrapped_key, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) \
-     ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
-       WHEN excluded.expires_at IS NULL THEN NULL \
-       WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
-         THEN excluded.expires_at \
-       ELSE subject_keys.expires_at END \
-     RETURNING wrapped_key";
+/// A stored key's new expiry when the same key is written again: later, never earlier
+/// (`NULL` means "until erased"). One text for every statement that writes keys.
+macro_rules! later_key_expiry {
+    () => {
+        "ON CONFLICT (subject_id, purpose) DO UPDATE SET expires_at = CASE \
+           WHEN excluded.expires_at IS NULL THEN NULL \
+           WHEN subject_keys.expires_at IS NULL OR subject_keys.expires_at < excluded.expires_at \
+             THEN excluded.expires_at \
+           ELSE subject_keys.expires_at END "
+    };
+}
+pub(crate) use later_key_expiry;
+
+/// Creates a key or, when one exists, keeps it and moves its expiry later. Returns the
+/// stored wrapped key.
+pub(crate) const UPSERT_KEY: &str = concat!(
+    "INSERT INTO subject_keys (subject_id, purpose, wrapped_key, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5) ",
+    later_key_expiry!(),
+    "RETURNING wrapped_key"
+);
 
 /// The key that wraps all data keys. Never printed, never logged.
 #[derive(Clone)]
@@ -370,15 +381,7 @@ impl Keyring {
 
     /// The subject's key for `purpose`, if it still exists.
     pub async fn key(&self, subject: &str, purpose: KeyPurpose) -> Result<Option<DataKey>> {
-        let stored: Option<Vec<u8>> = on_pool!(&self.db, p => sqlx::query_scalar(
-            "SELECT wrapped_key FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
-            .bind(subject)
-            .bind(purpose.as_str())
-            .fetch_optional(p)
-            .await)?;
-        stored
-            .map(|w| self.master.unwrap(subject, purpose, &w))
-            .transpose()
+        Ok(self.stored(subject, purpose).await?.map(|(_, key)| key))
     }
 
     /// Which purposes still have a key for this subject.

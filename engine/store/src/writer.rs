@@ -314,27 +314,9 @@ async fn write_group(
     // careful way, request by request.
     let mut side: Vec<&SideRow> = Vec::new();
     for r in group {
-        if !careful {
-            let planned = plan(
-                r,
-                &mut stored,
-                &mut versions,
-                &mut rows,
-                &mut position,
-                &mut prev,
-                recorded_at,
-            );
-            outcomes.push(match planned {
-                Ok(Planned::New(appended)) => {
-                    side.extend(r.append.side.iter());
-                    Ok(appended)
-                }
-                Ok(Planned::Stored(appended)) => Ok(appended),
-                Err(e) => Err(e),
-            });
-            continue;
-        }
-        let before = Checkpoint::take(r, &versions, rows.len(), position, prev);
+        // Only the careful path takes a request back out of the group, so only it needs to
+        // know where planning stood before it.
+        let before = careful.then(|| Checkpoint::take(r, &versions, rows.len(), position, prev));
         let planned = plan(
             r,
             &mut stored,
@@ -344,8 +326,12 @@ async fn write_group(
             &mut prev,
             recorded_at,
         );
-        let outcome = match planned {
-            Ok(Planned::New(appended)) if !r.append.side.is_empty() => {
+        let outcome = match (planned, before) {
+            (Ok(Planned::New(appended)), None) => {
+                side.extend(r.append.side.iter());
+                Ok(appended)
+            }
+            (Ok(Planned::New(appended)), Some(before)) if !r.append.side.is_empty() => {
                 match write_side_rows(&mut conn.conn(), &r.append.side).await? {
                     None => Ok(appended),
                     Some(refusal) => {
@@ -361,8 +347,8 @@ async fn write_group(
                     }
                 }
             }
-            Ok(Planned::New(appended) | Planned::Stored(appended)) => Ok(appended),
-            Err(e) => Err(e),
+            (Ok(Planned::New(appended) | Planned::Stored(appended)), _) => Ok(appended),
+            (Err(e), _) => Err(e),
         };
         outcomes.push(outcome);
     }
