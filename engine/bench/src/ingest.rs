@@ -39,7 +39,7 @@ use chrono::Utc;
 use clap::Args;
 use cqrs_es::Aggregate;
 use futures::future::BoxFuture;
-use leadorch_api::keys::{KeySpec, Scope};
+use leadorch_api::keys::Scope;
 use leadorch_core::Engine;
 use leadorch_domain::lead::{Attribution, LeadArrival, LeadOutcome};
 use leadorch_domain::{
@@ -59,6 +59,7 @@ use uuid::Uuid;
 
 use super::append::{drive, Op};
 use super::fresh::{is_sqlite_busy, with_pool, Databases, Fresh, Pool};
+use super::served::Served;
 use super::{print_table_named, thousands, Backend, Row};
 
 /// The project the bench's key belongs to (stored ids carry it as a prefix).
@@ -460,27 +461,8 @@ async fn leadorch_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
         },
         settings,
     );
-    let spec = KeySpec {
-        project: PROJECT.into(),
-        name: "bench".into(),
-        scopes: vec![Scope::Ingest],
-        allow_ips: vec![],
-    };
-    let (key, _) =
-        leadorch_api::keys::create(&api.keys, &spec, "bench", Utc::now().timestamp_micros())
-            .await
-            .map_err(|e| anyhow!("making an API key: {e}"))?;
-    let addr = leadorch_api::check_listen("127.0.0.1:0", false)?;
-    let (listener, bound) = leadorch_api::listen::bind(addr).await?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(leadorch_api::serve(
-        listener,
-        leadorch_api::router(api),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let base = format!("http://{bound}");
+    let served = Served::start(api, access, PROJECT, "bench", vec![Scope::Ingest]).await?;
+    let base = served.base.clone();
     let clients = clients(w.connections)?;
     let measured = async {
         warm(&clients, &format!("{base}/healthz")).await?;
@@ -488,7 +470,7 @@ async fn leadorch_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
         let op = http_op(
             clients.clone(),
             format!("{base}/v1/leads"),
-            key.text.to_string(),
+            served.key.clone(),
             w,
         );
         let m = drive(&w.shares, op).await?;
@@ -496,9 +478,7 @@ async fn leadorch_on(_dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Ro
     }
     .await;
     drop(clients);
-    let _ = stop.send(());
-    server.await.context("the API server task failed")?;
-    access.finish().await;
+    served.stop().await?;
     let (cpu, m) = measured?;
     check_log(&store, w.leads).await?;
     let commits = group_commits(&store).await?;

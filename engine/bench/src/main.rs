@@ -17,6 +17,7 @@ mod naive;
 mod react;
 mod replay;
 mod rules;
+mod served;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

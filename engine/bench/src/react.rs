@@ -38,7 +38,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::Utc;
 use clap::Args;
 use leadorch_accounts::{self as accounts, AccountTokens, PendingConsent};
-use leadorch_api::keys::{KeySpec, Scope};
+use leadorch_api::keys::Scope;
 use leadorch_config::{Config, GoogleSettings};
 use leadorch_core::Engine;
 use leadorch_daemon::executor::ExecResult;
@@ -50,9 +50,10 @@ use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Rec
 use leadorch_google::GoogleAdsClient;
 use leadorch_rules::RuleHost;
 use leadorch_store::{Db, EventFilter, MasterKey, RetentionPolicy, Store};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::fresh::{Databases, Fresh};
+use super::served::Served;
 use super::{thousands, Backend, Latencies};
 
 /// The Google Ads customer (digits, as the fake's paths have it).
@@ -322,28 +323,7 @@ async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Ve
     let mut settings = leadorch_api::Settings::from_config(&config)?;
     settings.rules_lib = config.rules_lib.clone();
     let (api, access) = leadorch_api::Api::with_settings(engine.clone(), settings);
-    let spec = KeySpec {
-        project: "default".into(),
-        name: "crm".into(),
-        scopes: vec![Scope::Capacity],
-        allow_ips: vec![],
-    };
-    let (key, _) =
-        leadorch_api::keys::create(&api.keys, &spec, "bench", Utc::now().timestamp_micros())
-            .await
-            .map_err(|e| anyhow!("making an API key: {e}"))?;
-    let addr = leadorch_api::check_listen("127.0.0.1:0", false)?;
-    let (listener, bound) = leadorch_api::listen::bind(addr).await?;
-    let (stop_api, api_stopped) = oneshot::channel::<()>();
-    let closing = api.clone();
-    let server = tokio::spawn(leadorch_api::serve(
-        listener,
-        leadorch_api::router(api),
-        async move {
-            let _ = api_stopped.await;
-            closing.close();
-        },
-    ));
+    let served = Served::start(api, access, "default", "crm", vec![Scope::Capacity]).await?;
 
     // The daemon.
     let (stop_daemon, stop_rx) = watch::channel(false);
@@ -383,21 +363,11 @@ async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Ve
         })
     };
 
-    let measured = pushes(
-        engine,
-        args,
-        &ads,
-        &key.text,
-        &format!("http://{bound}"),
-        &mut said,
-    )
-    .await;
+    let measured = pushes(engine, args, &ads, &served.key, &served.base, &mut said).await;
 
     let _ = stop_daemon.send(true);
     let stopped = daemon.await.context("the daemon task failed")?;
-    let _ = stop_api.send(());
-    server.await.context("the API server task failed")?;
-    access.finish().await;
+    served.stop().await?;
     let (pushes, started) = measured?;
     stopped.context("the daemon")?;
 
