@@ -149,25 +149,30 @@ impl Collector for ViewCollector {
             let e = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
             counter.encode(e)?;
         }
-        let mut teams = encoder.encode_descriptor(
-            "leadorch_capacity_source_teams",
-            "Teams whose latest capacity reading came from this source",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for (source, (n, _)) in &view.sources {
-            let labels = [("source", source.as_str())];
-            ConstGauge::new(*n).encode(teams.encode_family(&labels)?)?;
-        }
-        let mut ages = encoder.encode_descriptor(
-            "leadorch_capacity_source_oldest_reading_age_seconds",
-            "Age of the oldest latest reading among the teams of this capacity source (a source that stopped sending grows old)",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        for (source, (_, age)) in &view.sources {
-            let labels = [("source", source.as_str())];
-            ConstGauge::new(*age).encode(ages.encode_family(&labels)?)?;
+        type Pick = fn(&(i64, i64)) -> i64;
+        let gauges: [(&str, &str, Pick); 2] = [
+            (
+                "leadorch_capacity_source_teams",
+                "Teams whose latest capacity reading came from this source",
+                |(teams, _)| *teams,
+            ),
+            (
+                "leadorch_capacity_source_oldest_reading_age_seconds",
+                "Age of the oldest latest reading among the teams of this capacity source (a source that stopped sending grows old)",
+                |(_, age)| *age,
+            ),
+        ];
+        for (name, help, pick) in gauges {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for (source, figures) in &view.sources {
+                let labels = [("source", source.as_str())];
+                ConstGauge::new(pick(figures)).encode(family.encode_family(&labels)?)?;
+            }
         }
         Ok(())
     }
