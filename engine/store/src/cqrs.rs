@@ -77,7 +77,7 @@ impl<A> Loaded<A> {
 /// 100 ms doubling to 1 s, each lengthened by up to as much again at random (2.5 to 5 s in
 /// all), so a request is answered soon either way and a database that restarts in a second
 /// or two fails no command.
-pub fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
+fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
     use backon::BackoffBuilder;
     backon::ExponentialBuilder::default()
         .with_min_delay(std::time::Duration::from_millis(100))
@@ -85,6 +85,31 @@ pub fn resend_waits() -> impl Iterator<Item = std::time::Duration> {
         .with_max_times(5)
         .with_jitter()
         .build()
+}
+
+/// Sends an append again (the same events, the same ids) after each of [`resend_waits`]
+/// while it fails with the database away: were the first ones committed with the
+/// acknowledgement lost, the writer finds their ids and answers with their positions instead
+/// of writing them twice (ADR 0028). Once the waits run out the error goes to the caller,
+/// and the outcome stays unknown to it.
+pub async fn resend_while_away<T, F, Fut>(mut send: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut waits = resend_waits();
+    loop {
+        match send().await {
+            Err(e) if e.is_unavailable() => match waits.next() {
+                Some(wait) => {
+                    tracing::debug!(error = %e, ?wait, "database away; sending the append again");
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
 }
 
 fn to_aggregate_error<E: std::error::Error>(e: StoreError) -> AggregateError<E> {
@@ -224,29 +249,15 @@ where
         // finds their ids and answers with their positions instead of writing them twice
         // (ADR 0028). Once the waits run out the error goes to the caller, and the outcome
         // stays unknown to it.
-        let mut waits = resend_waits();
-        loop {
-            match self
-                .store
-                .log
-                .append(
-                    &stream,
-                    ExpectedVersion::Exact(context.version),
-                    stored.clone(),
-                )
-                .await
-            {
-                Ok(_) => break,
-                Err(e) if e.is_unavailable() => match waits.next() {
-                    Some(wait) => {
-                        tracing::debug!(error = %e, ?wait, stream = %stream, "database away; sending the append again");
-                        tokio::time::sleep(wait).await;
-                    }
-                    None => return Err(to_aggregate_error(e)),
-                },
-                Err(e) => return Err(to_aggregate_error(e)),
-            }
-        }
+        resend_while_away(|| {
+            self.store.log.append(
+                &stream,
+                ExpectedVersion::Exact(context.version),
+                stored.clone(),
+            )
+        })
+        .await
+        .map_err(to_aggregate_error)?;
         Ok(events
             .into_iter()
             .enumerate()

@@ -267,7 +267,9 @@ pub async fn receive(
             answered,
         )
         .await?;
-        match append_resending(&api, append).await {
+        // The same append again while the database is away, as commands do (ADR 0028).
+        let log = &api.engine.store.log;
+        match leadorch_store::cqrs::resend_while_away(|| log.append_atomic(append.clone())).await {
             Ok(_) => break (decided, body),
             Err(StoreError::Refused(refusal)) => match *refusal {
                 Refusal::Answered(record) => {
@@ -837,24 +839,6 @@ async fn prepare(
     side.extend(keys);
     side.extend(answered.map(SideRow::Idempotency));
     Ok(AtomicAppend { parts, side })
-}
-
-/// Appends, sending the same append again (the same event ids) while the database is away,
-/// as commands do (ADR 0028): a commit whose answer was lost is found by its ids.
-async fn append_resending(
-    api: &Api,
-    append: AtomicAppend,
-) -> Result<Vec<leadorch_store::Appended>, StoreError> {
-    let mut waits = leadorch_store::cqrs::resend_waits();
-    loop {
-        match api.engine.store.log.append_atomic(append.clone()).await {
-            Err(e) if e.is_unavailable() => match waits.next() {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => return Err(e),
-            },
-            other => return other,
-        }
-    }
 }
 
 /// The lead stored as `lead_key` (the caller's `id`); `404` when it was never received.
