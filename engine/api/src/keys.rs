@@ -101,21 +101,7 @@ pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, String> {
 
 /// Whether `name` may name a project: 1–32 of `a-z 0-9 -`, starting with a letter or digit
 /// (no `_`, which separates the project from the rest of a key).
-pub fn check_project(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 32
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "project {name:?} is not a project name: use 1 to 32 of a-z, 0-9 and -, not starting with -"
-        ))
-    }
-}
+pub use leadorch_domain::project::check_name as check_project;
 
 fn base62(mut n: u64, width: usize) -> String {
     let mut out = vec![b'0'; width];

@@ -38,6 +38,7 @@ pub mod google_account;
 pub mod lead;
 mod occurred;
 pub mod personal;
+pub mod project;
 pub mod rule;
 pub mod subject;
 pub mod team;
