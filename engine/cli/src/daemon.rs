@@ -39,6 +39,11 @@ pub struct DaemonArgs {
     /// it: `google` when [google] account is configured, else an error
     #[arg(long, value_enum)]
     pub adapter: Option<AdapterKind>,
+    /// The project to act for (its rules, its teams, its Google account `[google] account`,
+    /// connected with `leadorch google connect --project NAME`); one daemon leads per project
+    /// and database. Overrides `project` in the config file [default: default]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
     /// Run one cycle and exit (serves no HTTP API)
     #[arg(long)]
     pub once: bool,
@@ -62,6 +67,11 @@ pub enum AdapterKind {
 
 pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let mut config = load_config(args.config.as_deref())?;
+    if let Some(project) = &args.project {
+        leadorch_domain::project::check_name(project)
+            .map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+        config.project.clone_from(project);
+    }
     let kind = match args.adapter {
         Some(kind) => kind,
         None if !config.google.account.is_empty() => AdapterKind::Google,
@@ -94,13 +104,18 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let (google, platform) = match kind {
         AdapterKind::Google => {
             let platform = format!(
-                "Google Ads account {} (customers {})",
+                "Google Ads account {}{} (customers {})",
                 config.google.account,
+                project_note(&config.project),
                 config.google.customers.join(", ")
             );
             let adapter: Arc<dyn AdsAdapter> = google_adapter(&engine, &config).await?;
             (Some(adapter), platform)
         }
+        AdapterKind::Sim if config.project != leadorch_domain::project::DEFAULT => bail!(
+            "--adapter sim acts for the default project only (the simulated world is one company's): drop --project {} (and `project` in the config file), or act through the project's Google account with `--adapter google`",
+            config.project
+        ),
         AdapterKind::Sim => {
             let marker =
                 synthetic::mark_or_check(&engine, "daemon", world::DEFAULT_SEED, Utc::now())
@@ -123,8 +138,9 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     if args.once {
         // One cycle, as the leader: never beside a running daemon.
-        let Some(_leadership) = Leadership::try_acquire(engine.store.db()).await? else {
-            bail!("another daemon leads {url}: --once runs only while no daemon runs on the database (stop it, or let it act)");
+        let Some(_leadership) = Leadership::try_acquire(engine.store.db(), &config.project).await?
+        else {
+            bail!("another daemon leads {url}{}: --once runs only while no daemon of the project runs on the database (stop it, or let it act)", project_note(&config.project));
         };
         let (adapter, _) = platform_now(&engine, google, &url, None).await?;
         say_what_cannot_act(&engine, &config, &url).await?;
@@ -169,13 +185,16 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         crate::serve::warn_without_keys(&engine).await?;
     }
     eprintln!(
-        "leadorch daemon: {url} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",
+        "leadorch daemon: {url}{} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",
+        project_note(&config.project),
         config.facts.timezone
     );
     say_what_cannot_act(&engine, &config, &url).await?;
     let mut said = Said::default();
     let mut notify = |n: Notice<'_>| said.notice(n);
-    let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop_rx, &mut notify).await? else {
+    let Some(leadership) =
+        Daemon::wait_to_lead(&engine, &config.project, &mut stop_rx, &mut notify).await?
+    else {
         stop_api(api).await;
         eprintln!("leadorch daemon: stopped");
         return Ok(ExitCode::SUCCESS);
@@ -331,17 +350,26 @@ async fn google_adapter(
     if s.account.is_empty() {
         bail!("--adapter google needs [google] account in the config file (LEADORCH__GOOGLE__ACCOUNT)");
     }
+    if s.account.contains('/') {
+        bail!("[google] account {:?}: name the account as `leadorch google connect --account` did, without a project (the daemon's project is --project or `project` in the config file)", s.account);
+    }
+    // The project's account is stored as `<project>/<account>` (ADR 0030).
+    let stored = leadorch_domain::project::scoped(&config.project, &s.account);
+    let project_flag = match config.project.as_str() {
+        leadorch_domain::project::DEFAULT => String::new(),
+        other => format!(" --project {other}"),
+    };
     // Said at once, in the time zone of the daemon's other lines.
     let lines_zone: chrono_tz::Tz = config.facts.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let bare = s.account.clone();
     let notify: accounts::Notifier = Arc::new(move |account: &str, reason: &str| {
         tracing::info!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
         eprintln!(
-            "{}  Google account {account} needs consent again ({reason}): its rules pause; run `leadorch google connect --account {account}`",
+            "{}  Google account {account} needs consent again ({reason}): its rules pause; run `leadorch google connect{project_flag} --account {bare}`",
             lines::clock(Utc::now(), lines_zone)
         );
     });
-    let tokens =
-        AccountTokens::load(engine, accounts::oauth_config(s)?, &s.account, notify).await?;
+    let tokens = AccountTokens::load(engine, accounts::oauth_config(s)?, &stored, notify).await?;
     let client = GoogleAdsClient::new(accounts::ads_config(s)?, Arc::new(tokens.clone()))?;
     let (key, zone) = match &s.timezone {
         Some(z) => ("google.timezone", z),
@@ -350,9 +378,18 @@ async fn google_adapter(
     let timezone = zone.parse::<chrono_tz::Tz>().map_err(|_| {
         anyhow::anyhow!("{key}: {zone:?} is not a time zone (e.g. Europe/Amsterdam)")
     })?;
-    let adapter = GoogleAdapter::new(client, &s.account, &s.customers, s.validate_only)
+    let adapter = GoogleAdapter::new(client, &stored, &s.customers, s.validate_only)
         .map_err(|e| anyhow::anyhow!("[google] {e}"))?
         .with_timezone(timezone)
         .with_grant(tokens);
     Ok(Arc::new(adapter))
+}
+
+/// ` (project NAME)` for a project other than the default one, for the daemon's lines.
+fn project_note(project: &str) -> String {
+    if project == leadorch_domain::project::DEFAULT {
+        String::new()
+    } else {
+        format!(" (project {project})")
+    }
 }

@@ -30,15 +30,21 @@ pub struct ExplainArgs {
     /// are shown in [default: UTC]
     #[arg(long, env = "LEADORCH_CONFIG")]
     pub config: Option<PathBuf>,
+    /// The project whose campaign to explain (a campaign belongs to the project of the Google
+    /// account it is read through)
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub project: String,
 }
 
 pub async fn run(g: &Global, args: ExplainArgs) -> Result<ExitCode> {
+    leadorch_domain::project::check_name(&args.project)
+        .map_err(|e| anyhow::anyhow!("--project: {e}"))?;
     let config = load_config(args.config.as_deref())?;
     // Checked when the configuration loaded.
     let zone: chrono_tz::Tz = config.facts.timezone.parse().unwrap_or(chrono_tz::UTC);
     let engine = open(g, Open::Existing).await?;
     let view = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
-    let id = explain_mod::resolve_campaign(&engine, &args.campaign).await?;
+    let id = explain_mod::resolve_campaign(&engine, &args.project, &args.campaign).await?;
     let x = explain_mod::explain_as_of(&engine, &id, &view).await?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&x)?)?;

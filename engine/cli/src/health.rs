@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::campaign::CampaignStatus;
-use leadorch_evaluate::facts::FactsView;
+use leadorch_evaluate::facts::{FactsScope, FactsView};
 use leadorch_evaluate::library::{self, RuleSummary};
 use leadorch_rules::{CampaignFacts, Scope};
 use leadorch_store::Reveal;
@@ -142,7 +142,8 @@ pub struct RuleStatus {
     pub campaigns: usize,
 }
 
-/// Folds the log and builds the status at `now`.
+/// Folds the log and builds the status at `now` of `config.project` (its rules, teams,
+/// campaigns, Google accounts and daemon; ADR 0030).
 pub async fn gather(
     engine: &Engine,
     config: &Config,
@@ -156,6 +157,12 @@ pub async fn gather(
     let mut config = config.clone();
     crate::common::simulated_facts(engine, &mut config).await?;
     let config = &config;
+    let project = config.project.as_str();
+    // `--project` for the commands a warning suggests.
+    let flag = match project {
+        leadorch_domain::project::DEFAULT => String::new(),
+        other => format!(" --project {other}"),
+    };
     // The facts view (campaigns, teams) and the last evaluation, in one pass over the log.
     let mut view = FactsView::default();
     let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
@@ -165,7 +172,9 @@ pub async fn gather(
         let Some(last) = page.last() else { break };
         let last_position = last.position;
         for rec in &page {
-            if rec.event_type == "EvaluationRecorded" {
+            let ours = leadorch_domain::split_stream_id(&rec.stream_id)
+                .is_some_and(|(_, id)| leadorch_domain::project::unscoped(project, id).is_some());
+            if rec.event_type == "EvaluationRecorded" && ours {
                 last_evaluation = Some((rec.recorded_at_utc(), rec.metadata().actor));
             }
         }
@@ -175,11 +184,20 @@ pub async fn gather(
     let events = engine.store.log.head().await?.position;
     // A daemon leads while it holds the lease; taking it here (and dropping it at once)
     // means none does.
-    let leader_running = engine.store.log.db().try_lease().await?.is_none();
+    let leader_running = engine.store.log.db().try_lease(project).await?.is_none();
 
-    let facts = view.facts(now, &config.facts);
-    let rules = library::list_rules(engine).await?;
-    let accounts = leadorch_accounts::list(engine).await?;
+    let facts = view.facts_in(now, &config.facts, &FactsScope::project(project));
+    let rules = library::list_rules_in(engine, project).await?;
+    // The project's accounts, named bare (`acme/ops` is acme's `ops`).
+    let accounts: Vec<(String, leadorch_accounts::AccountSummary)> =
+        leadorch_accounts::list(engine)
+            .await?
+            .into_iter()
+            .filter_map(|a| {
+                let bare = leadorch_domain::project::unscoped(project, &a.account)?.to_string();
+                Some((bare, a))
+            })
+            .collect();
 
     let mut warnings = Vec::new();
     let mut enabled: Vec<&RuleSummary> = rules.iter().filter(|r| r.enabled).collect();
@@ -249,11 +267,11 @@ pub async fn gather(
     // Warnings: rules that can never act.
     if rules.is_empty() {
         warnings.push(
-            "no rules saved: nothing will ever be decided; save one with `leadorch rules save FILE.rhai --enable` (examples in rules/)".to_string(),
+            format!("no rules saved: nothing will ever be decided; save one with `leadorch rules{flag} save FILE.rhai --enable` (examples in rules/)"),
         );
     } else if enabled.is_empty() {
         warnings.push(
-            "no rule is enabled: nothing will ever be decided; enable one with `leadorch rules enable NAME`".to_string(),
+            format!("no rule is enabled: nothing will ever be decided; enable one with `leadorch rules{flag} enable NAME`"),
         );
     }
     for r in &enabled {
@@ -318,8 +336,13 @@ pub async fn gather(
             _ => {}
         }
     }
-    // Teams the configuration file alone gives campaigns or a calendar: one line for all.
-    let config_only = view.config_only_teams(&file_facts);
+    // Teams the configuration file alone gives campaigns or a calendar: one line for all
+    // (the default project's: its teams are named as the configuration names them).
+    let config_only = if project == leadorch_domain::project::DEFAULT {
+        view.config_only_teams(&file_facts)
+    } else {
+        Vec::new()
+    };
     if !config_only.is_empty() {
         let teams: Vec<String> = config_only
             .iter()
@@ -340,14 +363,12 @@ pub async fn gather(
         ));
     }
     // Accounts that cannot be acted through.
-    for a in &accounts {
+    for (bare, a) in &accounts {
         if a.status == "reconsent_needed" || a.status == "revoked" {
             warnings.push(format!(
-                "Google account {} is {}: its campaigns are not acted on; run `leadorch google \
-                 connect --account {}`",
-                a.account,
+                "Google account {bare} is {}: its campaigns are not acted on; run `leadorch google \
+                 connect{flag} --account {bare}`",
                 a.status.replace('_', " "),
-                a.account
             ));
         }
     }
@@ -384,25 +405,34 @@ pub async fn gather(
         }
     };
     if adapter.kind == "none" {
-        warnings.push(
-            "no Google account configured: `leadorch daemon` has nothing to act on; run `leadorch \
-             google connect --account NAME` and set [google] account and customers \
-             (LEADORCH__GOOGLE__ACCOUNT)"
-                .to_string(),
-        );
-    }
-    if adapter.kind == "google" && !accounts.iter().any(|a| a.account == config.google.account) {
         warnings.push(format!(
-            "the configured Google account {} is not connected to this database: run `leadorch \
-             google connect --account {}`",
-            config.google.account, config.google.account
+            "no Google account configured: `leadorch daemon` has nothing to act on; run `leadorch \
+             google connect{flag} --account NAME` and set [google] account and customers \
+             (LEADORCH__GOOGLE__ACCOUNT)"
+        ));
+    }
+    if adapter.kind == "google"
+        && !accounts
+            .iter()
+            .any(|(bare, _)| *bare == config.google.account)
+    {
+        warnings.push(format!(
+            "the configured Google account {} is not connected to this database{}: run `leadorch \
+             google connect{flag} --account {}`",
+            config.google.account,
+            if flag.is_empty() {
+                String::new()
+            } else {
+                format!(" for project {project}")
+            },
+            config.google.account
         ));
     }
 
     let account_lines = accounts
         .iter()
-        .map(|a| AccountStatus {
-            account: a.account.clone(),
+        .map(|(bare, a)| AccountStatus {
+            account: bare.clone(),
             status: a.status.to_string(),
             customers: a.customers.clone(),
             campaigns: view

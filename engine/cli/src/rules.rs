@@ -526,6 +526,7 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     let done = dry_run::dry_run(
         &engine,
         &host,
+        leadorch_domain::project::DEFAULT,
         rule,
         as_of,
         &config.facts,
@@ -612,6 +613,7 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     let bar = progress_bar(head.position, "backtesting");
     let opts = BacktestOptions {
         rule: rule.clone(),
+        project: leadorch_domain::project::DEFAULT,
         from,
         to,
         facts: &config.facts,

@@ -26,10 +26,19 @@ pub struct StatusArgs {
     /// One JSON object (the same content)
     #[arg(long)]
     pub json: bool,
+    /// The project whose rules, teams, campaigns, Google accounts and daemon to show; overrides
+    /// `project` in the config file [default: default]
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
 }
 
 pub async fn run(g: &Global, args: StatusArgs) -> Result<ExitCode> {
-    let config = load_config(args.config.as_deref())?;
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(project) = &args.project {
+        leadorch_domain::project::check_name(project)
+            .map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+        config.project.clone_from(project);
+    }
     let engine = open(g, Open::Existing).await?;
     let url = db::redact_url(
         &g.database_url

@@ -45,6 +45,10 @@ pub struct Config {
     pub rules_lib: Option<PathBuf>,
     /// Actor recorded on the daemon's events.
     pub actor: String,
+    /// The project the daemon acts for (ADR 0030): its rules, its teams, and the campaigns
+    /// of its Google account (`[google] account` names the project's account). `default`
+    /// keeps bare ids; `leadorch daemon --project NAME` overrides it.
+    pub project: String,
     /// What rules see.
     pub facts: FactSettings,
     /// Flapping and fighting.
@@ -69,6 +73,7 @@ impl Default for Config {
             database_url: String::new(),
             rules_lib: None,
             actor: "daemon".into(),
+            project: leadorch_domain::project::DEFAULT.into(),
             facts: FactSettings::default(),
             policy: PolicySettings::default(),
             limits: LimitSettings::default(),
@@ -371,6 +376,7 @@ impl Config {
 
     /// Checks values serde cannot: durations, time zone.
     pub fn validate(&self) -> Result<(), String> {
+        leadorch_domain::project::check_name(&self.project).map_err(|e| format!("project: {e}"))?;
         for (name, value) in [
             ("policy.min_dwell", &self.policy.min_dwell),
             ("policy.cooldown", &self.policy.cooldown),

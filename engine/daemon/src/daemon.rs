@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::{Campaign, CampaignCommand};
-use leadorch_evaluate::facts::{FactsView, TriggerKind};
+use leadorch_evaluate::facts::{FactsScope, FactsView, TriggerKind};
 use leadorch_evaluate::tick::{self, LoadedRule, RuleSet};
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
 use leadorch_store::{CatchUp, Metadata, RecordedEvent, Reveal, WriteTx};
@@ -25,8 +25,19 @@ use crate::executor::{ExecOutcome, Executor};
 use crate::leader::Leadership;
 use crate::Result;
 
-/// The checkpoint of the daemon: every trigger up to this position has been evaluated.
+/// The checkpoint of the default project's daemon: every trigger up to this position has been
+/// evaluated (see [`checkpoint_name`]).
 pub const CHECKPOINT: &str = "daemon";
+
+/// The checkpoint of `project`'s daemon: [`CHECKPOINT`] for the default project,
+/// `daemon:<project>` for another (each project's daemon evaluates its own triggers).
+pub fn checkpoint_name(project: &str) -> String {
+    if project == leadorch_domain::project::DEFAULT {
+        CHECKPOINT.to_string()
+    } else {
+        format!("{CHECKPOINT}:{project}")
+    }
+}
 /// Events read per page.
 const PAGE: u64 = 5_000;
 /// The failpoint right after an evaluation and its change requests are recorded, before
@@ -125,7 +136,13 @@ impl Daemon {
         adapter: Arc<dyn AdsAdapter>,
         config: Config,
     ) -> Result<Daemon> {
-        let checkpoint = engine.store.db().checkpoint(CHECKPOINT).await?;
+        leadorch_domain::project::check_name(&config.project)
+            .map_err(|e| crate::Error::Input(format!("project: {e}")))?;
+        let checkpoint = engine
+            .store
+            .db()
+            .checkpoint(&checkpoint_name(&config.project))
+            .await?;
         let executor = Executor::new(config.executor.max_attempts);
         let mut d = Daemon {
             engine,
@@ -184,6 +201,7 @@ impl Daemon {
         };
         let metadata = Metadata::actor(self.config.actor.clone());
         let google_account = self.adapter.google_account().map(str::to_string);
+        let project = self.config.project.clone();
         let hold_of = |view: &FactsView, id: &str| {
             view.campaigns
                 .get(id)
@@ -193,6 +211,13 @@ impl Daemon {
         let mut changed = Vec::new();
         for o in observed {
             let id = Campaign::aggregate_id(&o.customer_id, &o.campaign_id);
+            if let Some(other) = self.foreign_project(&id) {
+                // Reachable through another project's account too (an agency's customer):
+                // it stays that project's, not flipped to this one on each reading.
+                tracing::warn!(campaign = %id, project = %project, owner = %other,
+                    "campaign belongs to another project; not observed by this daemon");
+                continue;
+            }
             let known = self
                 .view
                 .campaigns
@@ -247,7 +272,8 @@ impl Daemon {
             let Some(entry) = self.view.campaigns.get(&id) else {
                 continue; // not observed yet: its metrics come with the next reading
             };
-            if entry.state.snapshot().is_none()
+            if entry.project() != self.config.project
+                || entry.state.snapshot().is_none()
                 || entry.metrics.get(&m.hour_start) == Some(&m.metrics)
             {
                 continue;
@@ -286,9 +312,19 @@ impl Daemon {
         }
     }
 
-    /// The enabled rules, compiled.
+    /// The enabled rules of the daemon's project, compiled.
     pub fn enabled_rules(&mut self) -> (Vec<Arc<LoadedRule>>, Vec<CompileError>) {
-        self.rules.enabled(&self.host, &self.view)
+        self.rules
+            .enabled(&self.host, &self.view, &self.config.project)
+    }
+
+    /// The project that owns campaign `id`, when it was observed and is not this daemon's.
+    fn foreign_project(&self, id: &str) -> Option<String> {
+        self.view
+            .campaigns
+            .get(id)
+            .filter(|c| c.state.snapshot().is_some() && c.project() != self.config.project)
+            .map(|c| c.project().to_string())
     }
 
     /// One cycle at `now`.
@@ -379,10 +415,10 @@ impl Daemon {
             return Ok(None);
         }
         let trigger = kinds.into_iter().collect::<Vec<_>>().join("+");
-        // Only the campaigns of the platform (and Google account) this daemon acts through.
-        let facts = self
-            .view
-            .facts_for(now, &self.config.facts, self.adapter.google_account());
+        // The project's teams, and only the campaigns of the platform (and Google account)
+        // this daemon acts through.
+        let scope = FactsScope::account(&self.config.project, self.adapter.google_account());
+        let facts = self.view.facts_in(now, &self.config.facts, &scope);
         let outcome = tick::evaluate(&self.host, &chosen, facts, &self.config.policy());
         let recorded = tick::record(
             &self.engine,
@@ -392,6 +428,7 @@ impl Daemon {
             &trigger,
             position,
             &self.config.actor,
+            &self.config.project,
         )
         .await?;
         // Tests stop here to check what a crash between deciding and applying leaves behind
@@ -433,7 +470,8 @@ impl Daemon {
             return Ok(());
         }
         let mut tx = WriteTx::begin(self.engine.store.db()).await?;
-        tx.set_checkpoint(CHECKPOINT, position).await?;
+        tx.set_checkpoint(&checkpoint_name(&self.config.project), position)
+            .await?;
         tx.commit().await?;
         self.handled = position;
         Ok(())
@@ -452,25 +490,30 @@ impl Daemon {
         mut stop: watch::Receiver<bool>,
         notify: &mut (dyn FnMut(Notice<'_>) + Send),
     ) -> Result<()> {
-        let Some(leadership) = Daemon::wait_to_lead(&engine, &mut stop, notify).await? else {
+        let Some(leadership) =
+            Daemon::wait_to_lead(&engine, &config.project, &mut stop, notify).await?
+        else {
             return Ok(());
         };
         Daemon::lead(leadership, engine, host, adapter, config, stop, notify).await
     }
 
-    /// Takes the leadership of `engine`'s database, waiting while another daemon holds it
-    /// ([`Notice::Waiting`] once, at once; [`Notice::Leading`] when taken), and while the
-    /// database is away ([`Notice::Away`] once, then backoff); `None` when `stop` fired first.
+    /// Takes the leadership of `project` in `engine`'s database, waiting while another daemon
+    /// holds it ([`Notice::Waiting`] once, at once; [`Notice::Leading`] when taken), and while
+    /// the database is away ([`Notice::Away`] once, then backoff); `None` when `stop` fired
+    /// first.
     pub async fn wait_to_lead(
         engine: &Engine,
+        project: &str,
         stop: &mut watch::Receiver<bool>,
         notify: &mut (dyn FnMut(Notice<'_>) + Send),
     ) -> Result<Option<Leadership>> {
-        Daemon::take_leadership(engine, stop, notify, &mut Outage::default()).await
+        Daemon::take_leadership(engine, project, stop, notify, &mut Outage::default()).await
     }
 
     async fn take_leadership(
         engine: &Engine,
+        project: &str,
         stop: &mut watch::Receiver<bool>,
         notify: &mut (dyn FnMut(Notice<'_>) + Send),
         outage: &mut Outage,
@@ -480,7 +523,7 @@ impl Daemon {
             if *stop.borrow() {
                 return Ok(None);
             }
-            match Leadership::try_acquire(engine.store.db()).await {
+            match Leadership::try_acquire(engine.store.db(), project).await {
                 Ok(Some(l)) => break l,
                 Ok(None) => {}
                 Err(e) if e.is_unavailable() => {
@@ -536,7 +579,15 @@ impl Daemon {
             let leadership = match held.take() {
                 Some(l) => l,
                 None => {
-                    match Daemon::take_leadership(&engine, &mut stop, notify, &mut outage).await? {
+                    match Daemon::take_leadership(
+                        &engine,
+                        &config.project,
+                        &mut stop,
+                        notify,
+                        &mut outage,
+                    )
+                    .await?
+                    {
                         Some(l) => l,
                         None => return Ok(()),
                     }

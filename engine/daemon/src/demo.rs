@@ -529,7 +529,11 @@ fn show_step(
 
 /// The live view's status line: local time, each team's utilisation, each campaign's status.
 pub fn status_line(daemon: &Daemon, now: DateTime<Utc>, tz: &str) -> String {
-    let facts = daemon.view.facts(now, &daemon.config.facts);
+    let facts = daemon.view.facts_in(
+        now,
+        &daemon.config.facts,
+        &leadorch_evaluate::facts::FactsScope::project(&daemon.config.project),
+    );
     let teams: Vec<String> = facts
         .teams
         .values()

@@ -75,7 +75,9 @@ impl Executor {
         }
     }
 
-    /// Applies every open change of `view` and records each outcome.
+    /// Applies every open change of `view` to the campaigns read through `adapter`'s Google
+    /// account (another account's changes are its own daemon's to apply) and records each
+    /// outcome.
     pub async fn run(
         &mut self,
         engine: &Engine,
@@ -84,7 +86,7 @@ impl Executor {
         now: DateTime<Utc>,
         actor: &str,
     ) -> Result<Vec<ExecOutcome>> {
-        let pending = view.pending_changes();
+        let pending = view.pending_changes_via(adapter.google_account());
         if pending.is_empty() {
             return Ok(Vec::new());
         }

@@ -1,4 +1,4 @@
-//! Leadership: only one daemon per database acts.
+//! Leadership: only one daemon per database and project acts.
 //!
 //! The daemon leads while it holds the store's lease ([`leadorch_store::lease`]: an advisory
 //! lock on PostgreSQL, an OS file lock beside a SQLite file; both are released when the
@@ -18,11 +18,11 @@ pub use leadorch_store::lease::ADVISORY_KEY;
 pub struct Leadership(Lease);
 
 impl Leadership {
-    /// Tries once to become the leader for `db`. The database being away is a store error
-    /// ([`Error::is_unavailable`]: wait and try again); other failures are
+    /// Tries once to become `project`'s leader for `db`. The database being away is a store
+    /// error ([`Error::is_unavailable`]: wait and try again); other failures are
     /// [`Error::Leadership`].
-    pub async fn try_acquire(db: &Db) -> Result<Option<Leadership>> {
-        db.try_lease()
+    pub async fn try_acquire(db: &Db, project: &str) -> Result<Option<Leadership>> {
+        db.try_lease(project)
             .await
             .map(|lease| lease.map(Leadership))
             .map_err(|e| {

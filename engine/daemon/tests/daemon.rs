@@ -268,6 +268,7 @@ async fn explain_and_backtest_read_the_demo_history() {
     facts.timezone = "Europe/Amsterdam".into();
     let opts = backtest::BacktestOptions {
         until: None,
+        project: "default",
         rule,
         from: start(),
         to: start() + Duration::minutes(300),

@@ -665,7 +665,11 @@ async fn forgetting_shreds(db: TestDb) {
         );
     }
     let view = leadorch_evaluate::facts::FactsView::load(&e).await.unwrap();
-    let facts = view.facts(t2 + Duration::minutes(1), &config().facts);
+    let facts = view.facts_in(
+        t2 + Duration::minutes(1),
+        &config().facts,
+        &leadorch_evaluate::facts::FactsScope::project("default"),
+    );
     let names: Vec<&str> = facts.campaigns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, vec![A_NAME, B_NAME]);
     let before = explain::explain(&e, &a_id, None).await.unwrap();
@@ -677,7 +681,9 @@ async fn forgetting_shreds(db: TestDb) {
         A_COST
     );
     assert_eq!(
-        explain::resolve_campaign(&e, A_NAME).await.unwrap(),
+        explain::resolve_campaign(&e, "default", A_NAME)
+            .await
+            .unwrap(),
         a_id,
         "found by its name"
     );
@@ -714,12 +720,18 @@ async fn forgetting_shreds(db: TestDb) {
         b.metrics.values().next().map(|m| m.cost_micros),
         Some(B_COST)
     );
-    let facts = view.facts(t2 + Duration::minutes(1), &config().facts);
+    let facts = view.facts_in(
+        t2 + Duration::minutes(1),
+        &config().facts,
+        &leadorch_evaluate::facts::FactsScope::project("default"),
+    );
     let names: Vec<&str> = facts.campaigns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, vec![B_NAME], "rules see no campaign of A");
     let err = explain::explain(&e, &a_id, None).await.unwrap_err();
     assert!(err.to_string().contains("holds no Google data"), "{err}");
-    assert!(explain::resolve_campaign(&e, A_NAME).await.is_err());
+    assert!(explain::resolve_campaign(&e, "default", A_NAME)
+        .await
+        .is_err());
     let b_explained = explain::explain(&e, &b_id, None).await.unwrap();
     assert_eq!(b_explained.name, B_NAME);
     assert_eq!(

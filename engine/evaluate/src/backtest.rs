@@ -41,7 +41,7 @@ use leadorch_rules::{Action, Policy, RuleHost, Schedule};
 use leadorch_store::Reveal;
 use serde::Serialize;
 
-use crate::facts::FactsView;
+use crate::facts::{FactsScope, FactsView};
 use crate::tick::{self, LoadedRule};
 use crate::Result;
 use leadorch_config::FactSettings;
@@ -117,8 +117,10 @@ pub struct BacktestReport {
 
 /// Options of a backtest.
 pub struct BacktestOptions<'a> {
-    /// The rule version to run.
+    /// The rule version to run (named bare, as its project's rules are).
     pub rule: Arc<LoadedRule>,
+    /// The project whose campaigns and teams the rule sees (ADR 0030).
+    pub project: &'a str,
     /// Window.
     pub from: DateTime<Utc>,
     /// Window end.
@@ -282,21 +284,21 @@ pub async fn run(
                 }
                 if t >= opts.from {
                     if !started {
-                        start_overlay(&view, &mut virt, &mut actual_status);
+                        start_overlay(&view, &mut virt, &mut actual_status, opts.project);
                         started = true;
                     }
                     // Scheduled evaluations due before this event.
                     // Due strictly before this event: what happened at the due time itself is
                     // folded first, as the daemon sees it when it evaluates at that time.
                     while let Some(due) = next_due.filter(|d| *d < t) {
-                        account(&view, &virt, &hind, &mut report, clock, due, opts.facts);
+                        account(&view, &virt, &hind, &mut report, clock, due, opts);
                         clock = due;
                         evaluate_at(host, rule, &view, &mut virt, due, opts, &mut report);
                         next_due = schedule
                             .as_ref()
                             .and_then(|s| s.next_after(due, &opts.facts.timezone));
                     }
-                    account(&view, &virt, &hind, &mut report, clock, t, opts.facts);
+                    account(&view, &virt, &hind, &mut report, clock, t, opts);
                     clock = t;
                 }
             }
@@ -311,6 +313,7 @@ pub async fn run(
                     &mut report,
                     &mut virt,
                     !by_this_rule,
+                    opts.project,
                 );
                 if let AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                     customer_id: Some(customer),
@@ -319,8 +322,15 @@ pub async fn run(
                 })) = &event
                 {
                     let id = Campaign::aggregate_id(customer, campaign);
-                    report.campaigns.entry(id).or_default().leads_actual += 1;
-                    lead_lost_check(&view, &virt, &mut report, customer, campaign, opts.facts);
+                    // The project's own leads on its own campaigns (those in the overlay).
+                    let lead_project = split_stream_id(&rec.stream_id)
+                        .map_or(leadorch_domain::project::DEFAULT, |(_, lead)| {
+                            leadorch_domain::project::of(lead)
+                        });
+                    if lead_project == opts.project && virt.contains_key(&id) {
+                        report.campaigns.entry(id).or_default().leads_actual += 1;
+                        lead_lost_check(&view, &virt, &mut report, customer, campaign, opts);
+                    }
                 }
                 let fired = trigger
                     .and_then(|k| k.rule_trigger())
@@ -333,17 +343,17 @@ pub async fn run(
         progress(cursor);
     }
     if !started {
-        start_overlay(&view, &mut virt, &mut actual_status);
+        start_overlay(&view, &mut virt, &mut actual_status, opts.project);
     }
     while let Some(due) = next_due.filter(|d| *d <= opts.to) {
-        account(&view, &virt, &hind, &mut report, clock, due, opts.facts);
+        account(&view, &virt, &hind, &mut report, clock, due, opts);
         clock = due;
         evaluate_at(host, rule, &view, &mut virt, due, opts, &mut report);
         next_due = schedule
             .as_ref()
             .and_then(|s| s.next_after(due, &opts.facts.timezone));
     }
-    account(&view, &virt, &hind, &mut report, clock, opts.to, opts.facts);
+    account(&view, &virt, &hind, &mut report, clock, opts.to, opts);
     for (id, f) in report.campaigns.iter_mut() {
         f.spend_actual_micros = hind
             .cost
@@ -421,8 +431,13 @@ fn start_overlay(
     view: &FactsView,
     virt: &mut Overlay,
     actual: &mut BTreeMap<String, CampaignStatus>,
+    project: &str,
 ) {
-    for (id, c) in &view.campaigns {
+    for (id, c) in view
+        .campaigns
+        .iter()
+        .filter(|(_, c)| c.project() == project)
+    {
         if let Some(s) = c.state.snapshot() {
             virt.insert(id.clone(), (s.status, BTreeMap::new()));
             actual.insert(id.clone(), s.status);
@@ -439,8 +454,13 @@ fn track_actual(
     report: &mut BacktestReport,
     virt: &mut Overlay,
     others: bool,
+    project: &str,
 ) {
-    for (id, c) in &view.campaigns {
+    for (id, c) in view
+        .campaigns
+        .iter()
+        .filter(|(_, c)| c.project() == project)
+    {
         let Some(s) = c.state.snapshot() else {
             continue;
         };
@@ -463,15 +483,17 @@ fn track_actual(
     }
 }
 
-fn utilisation(view: &FactsView, campaign: &str, settings: &FactSettings) -> Option<f64> {
+fn utilisation(view: &FactsView, campaign: &str, opts: &BacktestOptions<'_>) -> Option<f64> {
     let c = view.campaigns.get(campaign)?;
     let labels = c
         .state
         .snapshot()
         .map(|s| s.labels.clone())
         .unwrap_or_default();
-    let team = crate::facts::team_of(&labels, campaign, settings)?;
-    let t = view.teams.get(&team)?;
+    let team = crate::facts::team_of(&labels, campaign, opts.facts)?;
+    let t = view
+        .teams
+        .get(&leadorch_domain::project::scoped(opts.project, &team))?;
     // The same utilisation rules see.
     let facts = leadorch_rules::TeamFacts {
         team,
@@ -492,7 +514,7 @@ fn account(
     report: &mut BacktestReport,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    settings: &FactSettings,
+    opts: &BacktestOptions<'_>,
 ) {
     if to <= from {
         return;
@@ -514,7 +536,7 @@ fn account(
         if actual == CampaignStatus::Paused {
             f.minutes_paused_actual += minutes;
         }
-        let full = utilisation(view, id, settings).is_some_and(|u| u >= 1.0);
+        let full = utilisation(view, id, opts).is_some_and(|u| u >= 1.0);
         let cost = hind.cost_per_minute(id, from) * minutes;
         if *v == CampaignStatus::Paused && actual == CampaignStatus::Enabled && full {
             f.spend_avoided_micros += cost.round() as i64;
@@ -533,11 +555,11 @@ fn lead_lost_check(
     report: &mut BacktestReport,
     customer: &str,
     campaign: &str,
-    settings: &FactSettings,
+    opts: &BacktestOptions<'_>,
 ) {
     let id = Campaign::aggregate_id(customer, campaign);
     let Some((v, _)) = virt.get(&id) else { return };
-    let room = utilisation(view, &id, settings).is_some_and(|u| u < 1.0);
+    let room = utilisation(view, &id, opts).is_some_and(|u| u < 1.0);
     if *v == CampaignStatus::Paused && room {
         report.campaigns.entry(id).or_default().leads_lost += 1;
     }
@@ -552,7 +574,7 @@ fn evaluate_at(
     opts: &BacktestOptions<'_>,
     report: &mut BacktestReport,
 ) {
-    let mut facts = view.facts(at, opts.facts);
+    let mut facts = view.facts_in(at, opts.facts, &FactsScope::project(opts.project));
     for c in &mut facts.campaigns {
         if let Some((status, changed)) = virt.get(&c.id) {
             c.status = *status;

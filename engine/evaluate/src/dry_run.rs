@@ -11,7 +11,7 @@ use leadorch_core::time_travel::AsOf;
 use leadorch_core::Engine;
 use leadorch_rules::{Policy, RuleHost, RuleRun};
 
-use crate::facts::FactsView;
+use crate::facts::{FactsScope, FactsView};
 use crate::tick::{self, LoadedRule, TickOutcome};
 use crate::Result;
 
@@ -39,10 +39,13 @@ impl DryRun {
 /// Evaluates `rule` over the facts of the log `as_of` names, at the rule's clock: the event
 /// time asked for, else the recorded time asked for, else (for a log position) the latest
 /// event time up to it, else `now`. The facts hold only what had happened by that clock, so
-/// no fact is younger than the time the rule sees. Reads the log; records nothing.
+/// no fact is younger than the time the rule sees. The rule sees `project`'s campaigns and
+/// teams. Reads the log; records nothing.
+#[allow(clippy::too_many_arguments)]
 pub async fn dry_run(
     engine: &Engine,
     host: &RuleHost,
+    project: &str,
     rule: Arc<LoadedRule>,
     as_of: AsOf,
     facts: &FactSettings,
@@ -64,7 +67,7 @@ pub async fn dry_run(
     let outcome = tick::evaluate(
         host,
         std::slice::from_ref(&rule),
-        view.facts(at, facts),
+        view.facts_in(at, facts, &FactsScope::project(project)),
         policy,
     );
     Ok(DryRun {

@@ -130,21 +130,23 @@ fn event_at(e: &CampaignEvent) -> DateTime<Utc> {
     }
 }
 
-/// Finds a campaign by id (`<customer>/<campaign>`) or by exact name. Names are Google
-/// data, sealed in the log and absent from read models, so they are looked up in the
-/// decrypted facts view (a forgotten account's campaigns have no name any more).
-pub async fn resolve_campaign(engine: &Engine, wanted: &str) -> Result<String> {
+/// Finds one of `project`'s campaigns by id (`<customer>/<campaign>`) or by exact name (a
+/// campaign of another project is not found). Names are Google data, sealed in the log and
+/// absent from read models, so they are looked up in the decrypted facts view (a forgotten
+/// account's campaigns have no name any more).
+pub async fn resolve_campaign(engine: &Engine, project: &str, wanted: &str) -> Result<String> {
     let view = crate::facts::FactsView::load(engine).await?;
     if view
         .campaigns
         .get(wanted)
-        .is_some_and(|c| c.state.customer_id().is_some())
+        .is_some_and(|c| c.state.customer_id().is_some() && c.project() == project)
     {
         return Ok(wanted.to_string());
     }
     let matches: Vec<String> = view
         .campaigns
         .iter()
+        .filter(|(_, c)| c.project() == project)
         .filter(|(_, c)| c.state.snapshot().is_some_and(|s| s.name == wanted))
         .map(|(k, _)| k.clone())
         .collect();

@@ -4,7 +4,13 @@
 //! what a command would decide on), plus what rules need beyond it: hourly metrics, lead
 //! arrivals per campaign and team, and when the engine last changed each field. Capacity per
 //! team, teams' definitions and the rules themselves (enabled or not, current version) come
-//! from their aggregates. [`FactsView::facts`] turns the view into [`Facts`] at a given time.
+//! from their aggregates. [`FactsView::facts_in`] turns the view into one project's [`Facts`] at
+//! a given time.
+//!
+//! Projects (ADR 0030): teams and their definitions are stored as `<project>/<team>` outside
+//! the `default` project; a campaign belongs to the project of the Google account it was last
+//! read through ([`CampaignEntry::project`]). Rules see one project's campaigns and teams,
+//! with the teams' names bare, so a rule written for `sales-nl` works in every project.
 //!
 //! A team's definition (`Team` events) is the source of its calendar and its maximum of open
 //! leads; the configuration is the fallback for a team whose events do not say:
@@ -24,7 +30,7 @@ use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
 use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{
-    split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule, Team,
+    project, split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule, Team,
 };
 use leadorch_rules::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
@@ -78,12 +84,68 @@ pub struct CampaignEntry {
     pub state: Campaign,
     /// Hourly metrics by hour start.
     pub metrics: BTreeMap<DateTime<Utc>, HourMetrics>,
-    /// Lead arrival times, oldest first.
-    pub leads: VecDeque<DateTime<Utc>>,
+    /// Lead arrival times, oldest first, by the project of the lead: a campaign counts the
+    /// arrivals of its own project's leads only (see [`CampaignEntry::project`]).
+    pub leads: BTreeMap<String, VecDeque<DateTime<Utc>>>,
     /// When the engine last requested a change of each field.
     pub last_change_at: BTreeMap<String, DateTime<Utc>>,
     /// The Google account it was last read through (`None`: not from Google).
     pub google_account: Option<String>,
+}
+
+impl CampaignEntry {
+    /// The project the campaign belongs to: that of the Google account it was last read
+    /// through (`acme/ops` → `acme`), else `default` (bare accounts, the simulator).
+    pub fn project(&self) -> &str {
+        self.google_account
+            .as_deref()
+            .map_or(project::DEFAULT, project::of)
+    }
+
+    /// Lead arrival times of its own project's leads, oldest first.
+    pub fn arrivals(&self) -> Option<&VecDeque<DateTime<Utc>>> {
+        self.leads.get(self.project())
+    }
+}
+
+/// Which part of the view one set of facts covers: a project's campaigns and teams, and of
+/// the campaigns, optionally only those read through one Google account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FactsScope<'a> {
+    /// The project (`default` keeps bare ids).
+    pub project: &'a str,
+    /// `Some(account)`: only the campaigns read through that account (`Some(None)`: those
+    /// not read from Google); `None`: every campaign of the project.
+    pub account: Option<Option<&'a str>>,
+}
+
+impl<'a> FactsScope<'a> {
+    /// Every campaign and team of `project`.
+    pub fn project(project: &'a str) -> Self {
+        FactsScope {
+            project,
+            account: None,
+        }
+    }
+
+    /// What a daemon of `project` acting through `account` evaluates: the project's teams,
+    /// and the campaigns read through that account (`None`: those not from Google). Its
+    /// rules' output, sealed with that account's key, then never quotes another account's
+    /// campaigns, which forgetting that other account could not shred.
+    pub fn account(project: &'a str, account: Option<&'a str>) -> Self {
+        FactsScope {
+            project,
+            account: Some(account),
+        }
+    }
+
+    /// Whether the scope holds `campaign`.
+    pub fn holds(&self, campaign: &CampaignEntry) -> bool {
+        campaign.project() == self.project
+            && self
+                .account
+                .is_none_or(|a| campaign.google_account.as_deref() == a)
+    }
 }
 
 /// One team as the view knows it.
@@ -197,15 +259,20 @@ impl FactsView {
             })) => {
                 let team_entry = self.teams.entry(team.clone()).or_default();
                 push_time(&mut team_entry.leads, *at);
-                // Campaigns are the default project's (ADR 0030): another project's lead
-                // (`lead:<project>/<id>`) naming one does not count in its arrivals.
-                let default_project = !id.contains('/');
-                if let (true, Some(customer), Some(campaign)) =
-                    (default_project, customer_id, campaign_id)
-                {
+                // Kept by the lead's project (`lead:<project>/<id>`): a campaign counts only
+                // its own project's leads, whichever project names it.
+                if let (Some(customer), Some(campaign)) = (customer_id, campaign_id) {
                     let key = Campaign::aggregate_id(customer, campaign);
                     let entry = self.campaigns.entry(key).or_default();
-                    push_time(&mut entry.leads, *at);
+                    let lead_project = project::of(id);
+                    match entry.leads.get_mut(lead_project) {
+                        Some(times) => push_time(times, *at),
+                        None => {
+                            let mut times = VecDeque::new();
+                            push_time(&mut times, *at);
+                            entry.leads.insert(lead_project.to_string(), times);
+                        }
+                    }
                 }
                 Some(TriggerKind::LeadReceived)
             }
@@ -313,9 +380,26 @@ impl FactsView {
     /// Changes the engine requested that are not applied yet, oldest first:
     /// `(campaign id, change id, record)`.
     pub fn pending_changes(&self) -> Vec<(String, String, ChangeRecord)> {
+        self.pending_changes_of(|_| true)
+    }
+
+    /// [`FactsView::pending_changes`] of the campaigns read through `google_account` (`None`:
+    /// those not read from Google): what an executor acting through that account applies.
+    pub fn pending_changes_via(
+        &self,
+        google_account: Option<&str>,
+    ) -> Vec<(String, String, ChangeRecord)> {
+        self.pending_changes_of(|c| c.google_account.as_deref() == google_account)
+    }
+
+    fn pending_changes_of(
+        &self,
+        keep: impl Fn(&CampaignEntry) -> bool,
+    ) -> Vec<(String, String, ChangeRecord)> {
         let mut out: Vec<(String, String, ChangeRecord)> = self
             .campaigns
             .iter()
+            .filter(|(_, c)| keep(c))
             .flat_map(|(cid, c)| {
                 c.state
                     .pending_changes()
@@ -326,32 +410,14 @@ impl FactsView {
         out
     }
 
-    /// [`FactsView::facts`] with only the campaigns read through `google_account` (`None`:
-    /// those not read from Google): what a daemon acting through that account evaluates. Its
-    /// rules' output, sealed with that account's key, then never quotes another account's
-    /// campaigns, which forgetting that other account could not shred.
-    pub fn facts_for(
+    /// The facts at `at` of what `scope` covers: its project's observed, not removed
+    /// campaigns (read through its account, when it names one) and its project's teams and
+    /// calendars, with the teams' names bare.
+    pub fn facts_in(
         &self,
         at: DateTime<Utc>,
         settings: &FactSettings,
-        google_account: Option<&str>,
-    ) -> Facts {
-        self.facts_of(at, settings, |c| {
-            c.google_account.as_deref() == google_account
-        })
-    }
-
-    /// The facts at `at`: every observed, not removed campaign, and every team.
-    pub fn facts(&self, at: DateTime<Utc>, settings: &FactSettings) -> Facts {
-        self.facts_of(at, settings, |_| true)
-    }
-
-    /// [`FactsView::facts`] over the campaigns `keep` accepts (the others are not built).
-    fn facts_of(
-        &self,
-        at: DateTime<Utc>,
-        settings: &FactSettings,
-        keep: impl Fn(&CampaignEntry) -> bool,
+        scope: &FactsScope<'_>,
     ) -> Facts {
         let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
         let local = at.with_timezone(&tz);
@@ -361,19 +427,21 @@ impl FactsView {
             .map_or(at - Duration::hours(24), |t| t.with_timezone(&Utc));
         let window_start = at - Duration::minutes(i64::from(settings.window_minutes));
         let mut teams = BTreeMap::new();
-        // Rules belong to the default project (ADR 0030): another project's teams (stored
-        // as `<project>/<team>`) are not theirs to see.
-        for (name, t) in self.teams.iter().filter(|(name, _)| !name.contains('/')) {
+        // The project's teams only, named bare (stored as `<project>/<team>`).
+        for (stored, t) in &self.teams {
+            let Some(name) = project::unscoped(scope.project, stored) else {
+                continue;
+            };
             // The definition's maximum replaces the reading's, for a team with a reading.
             let defined_max = t
                 .capacity
                 .recorded_at()
-                .and(self.definitions.get(name))
+                .and(self.definitions.get(stored))
                 .and_then(Team::max_open_leads);
             teams.insert(
-                name.clone(),
+                name.to_string(),
                 TeamFacts {
-                    team: name.clone(),
+                    team: name.to_string(),
                     agents_available: t.capacity.agents_available(),
                     open_leads: t.capacity.open_leads(),
                     max_open_leads: defined_max.unwrap_or(t.capacity.max_open_leads()),
@@ -383,7 +451,7 @@ impl FactsView {
             );
         }
         let mut campaigns = Vec::new();
-        for (id, c) in self.campaigns.iter().filter(|(_, c)| keep(c)) {
+        for (id, c) in self.campaigns.iter().filter(|(_, c)| scope.holds(c)) {
             let Some(snapshot) = c.state.snapshot() else {
                 continue;
             };
@@ -411,14 +479,16 @@ impl FactsView {
                 pending_fields,
                 metrics_today: sum_metrics(&c.metrics, midnight, at),
                 metrics_window: sum_metrics(&c.metrics, window_start, at),
-                leads_today: count_between(&c.leads, midnight, at),
-                leads_window: count_between(&c.leads, window_start, at),
+                leads_today: c.arrivals().map_or(0, |l| count_between(l, midnight, at)),
+                leads_window: c
+                    .arrivals()
+                    .map_or(0, |l| count_between(l, window_start, at)),
             });
         }
         Facts {
             at,
             timezone: settings.timezone.clone(),
-            calendars: self.calendars(settings),
+            calendars: self.calendars(settings, scope.project),
             window_minutes: settings.window_minutes,
             teams,
             campaigns,
@@ -427,17 +497,17 @@ impl FactsView {
 }
 
 impl FactsView {
-    /// The calendars rules see: the configured ones, with each team that has business hours
-    /// in its events giving the calendar of its name instead ([`team_calendar`]).
-    pub fn calendars(&self, settings: &FactSettings) -> BTreeMap<String, Calendar> {
+    /// The calendars `project`'s rules see: the configured ones, with each of the project's
+    /// teams that has business hours in its events giving the calendar of its (bare) name
+    /// instead ([`team_calendar`]).
+    pub fn calendars(&self, settings: &FactSettings, project: &str) -> BTreeMap<String, Calendar> {
         let mut calendars = settings.calendars.clone();
-        for (name, team) in self
-            .definitions
-            .iter()
-            .filter(|(name, _)| !name.contains('/'))
-        {
+        for (stored, team) in &self.definitions {
+            let Some(name) = project::unscoped(project, stored) else {
+                continue;
+            };
             if let Some(calendar) = team_calendar(team) {
-                calendars.insert(name.clone(), calendar);
+                calendars.insert(name.to_string(), calendar);
             }
         }
         calendars
@@ -675,7 +745,11 @@ mod tests {
 
         // Monday 13:00 UTC: 14:00 in Amsterdam (the configured calendar would be open),
         // 08:00 in New York: the team's own calendar is closed, so the rule pauses.
-        let mut facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        let mut facts = view.facts_in(
+            at("2026-03-02T13:00:00Z"),
+            &settings,
+            &FactsScope::project("default"),
+        );
         let calendar = &facts.calendars["sales-ny"];
         assert_eq!(calendar.timezone.as_deref(), Some("America/New_York"));
         assert_eq!(calendar.weekly.len(), 5);
@@ -684,13 +758,21 @@ mod tests {
             [Action::Pause]
         ));
         // 15:00 UTC is 10:00 in New York: open, and the rule resumes the paused campaign.
-        let mut facts = view.facts(at("2026-03-02T15:00:00Z"), &settings);
+        let mut facts = view.facts_in(
+            at("2026-03-02T15:00:00Z"),
+            &settings,
+            &FactsScope::project("default"),
+        );
         assert!(matches!(
             business_hours(&mut facts, "sales-ny", true).as_slice(),
             [Action::Resume]
         ));
         // Tuesday is the team's holiday: closed all day.
-        let mut facts = view.facts(at("2026-03-03T15:00:00Z"), &settings);
+        let mut facts = view.facts_in(
+            at("2026-03-03T15:00:00Z"),
+            &settings,
+            &FactsScope::project("default"),
+        );
         assert!(matches!(
             business_hours(&mut facts, "sales-ny", false).as_slice(),
             [Action::Pause]
@@ -700,10 +782,29 @@ mod tests {
     }
 
     #[test]
-    fn rules_see_only_the_default_projects_teams_calendars_and_lead_arrivals() {
+    fn each_project_s_facts_hold_its_own_teams_calendars_campaigns_and_arrivals() {
+        use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
+        let observed = |campaign: &str, account: Option<&str>| {
+            AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+                customer_id: "123".into(),
+                campaign_id: campaign.into(),
+                snapshot: Some(CampaignSnapshot {
+                    name: format!("Campaign {campaign}"),
+                    labels: vec!["team:sales-nl".into()],
+                    status: CampaignStatus::Enabled,
+                    daily_budget_micros: 1_000_000,
+                    bidding: Bidding::ManualCpc,
+                    ad_schedule: Vec::new(),
+                }),
+                google_account: account.map(str::to_string),
+                at: at("2026-03-02T08:00:00Z"),
+            })
+        };
         let mut events: Vec<(&str, AnyEvent)> = vec![
             ("capacity:sales-nl", reading("sales-nl", 1, 10)),
             ("capacity:acme/sales-nl", reading("acme/sales-nl", 9, 10)),
+            ("campaign:123/9", observed("9", Some("ops"))),
+            ("campaign:123/7", observed("7", Some("acme/ops"))),
         ];
         let hours = TeamChanges {
             time_zone: Some("America/New_York".into()),
@@ -715,29 +816,72 @@ mod tests {
         for e in team_events("acme/sales-ny", hours) {
             events.push(("team:acme/sales-ny", AnyEvent::Team(e)));
         }
-        let arrival = |lead: &str| {
+        let arrival = |lead: &str, team: &str, campaign: &str| {
             AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                 lead_id: lead.into(),
                 subject_id: "s".into(),
-                team: "sales-nl".into(),
+                team: team.into(),
                 customer_id: Some("123".into()),
-                campaign_id: Some("9".into()),
+                campaign_id: Some(campaign.into()),
                 at: at("2026-03-02T12:00:00Z"),
                 ..LeadArrival::default()
             }))
         };
-        events.push(("lead:f-1", arrival("f-1")));
-        events.push(("lead:acme/f-2", arrival("acme/f-2")));
+        // Default's lead on default's campaign; acme's leads name default's campaign too
+        // (which is not acme's to count) and acme's own.
+        events.push(("lead:f-1", arrival("f-1", "sales-nl", "9")));
+        events.push(("lead:acme/f-2", arrival("acme/f-2", "acme/sales-nl", "9")));
+        events.push(("lead:acme/f-3", arrival("acme/f-3", "acme/sales-nl", "7")));
         let view = view_of(events);
-        let facts = view.facts(at("2026-03-02T12:30:00Z"), &FactSettings::default());
-        assert_eq!(facts.teams.keys().collect::<Vec<_>>(), vec!["sales-nl"]);
-        assert_eq!(facts.teams["sales-nl"].open_leads, 1);
-        assert!(!facts.calendars.keys().any(|k| k.contains('/')));
-        let campaign = &view.campaigns[&Campaign::aggregate_id("123", "9")];
+        let now = at("2026-03-02T12:30:00Z");
+        let settings = FactSettings::default();
+
+        let default = view.facts_in(now, &settings, &FactsScope::project("default"));
+        assert_eq!(default.teams.keys().collect::<Vec<_>>(), vec!["sales-nl"]);
+        assert_eq!(default.teams["sales-nl"].open_leads, 1);
+        assert_eq!(default.teams["sales-nl"].leads_window, 1);
+        assert!(!default.calendars.contains_key("sales-ny"));
+        assert!(!default.calendars.keys().any(|k| k.contains('/')));
+        let ids: Vec<&str> = default.campaigns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, vec!["123/9"], "acme's campaign is not default's");
         assert_eq!(
-            campaign.leads.len(),
-            1,
-            "acme's lead is not the campaign's arrival"
+            default.campaigns[0].leads_today, 1,
+            "acme's lead naming default's campaign is not the campaign's arrival"
+        );
+
+        let acme = view.facts_in(now, &settings, &FactsScope::project("acme"));
+        assert_eq!(acme.teams.keys().collect::<Vec<_>>(), vec!["sales-nl"]);
+        assert_eq!(acme.teams["sales-nl"].team, "sales-nl", "named bare");
+        assert_eq!(acme.teams["sales-nl"].open_leads, 9, "acme's own reading");
+        assert_eq!(acme.teams["sales-nl"].leads_window, 2);
+        assert!(
+            acme.calendars.contains_key("sales-ny"),
+            "acme's team calendar, bare"
+        );
+        let ids: Vec<&str> = acme.campaigns.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, vec!["123/7"]);
+        assert_eq!(acme.campaigns[0].team.as_deref(), Some("sales-nl"));
+        assert_eq!(acme.campaigns[0].leads_today, 1);
+
+        // A daemon's scope: one account's campaigns of its project.
+        let via = |project, account| {
+            view.facts_in(now, &settings, &FactsScope::account(project, account))
+                .campaigns
+                .len()
+        };
+        assert_eq!(via("acme", Some("acme/ops")), 1);
+        assert_eq!(
+            via("acme", Some("ops")),
+            0,
+            "default's account is not acme's"
+        );
+        assert_eq!(via("default", Some("acme/ops")), 0);
+        assert_eq!(view.pending_changes_via(Some("acme/ops")).len(), 0);
+        assert_eq!(
+            view.facts_in(now, &settings, &FactsScope::project("other"))
+                .teams
+                .len(),
+            0
         );
     }
 
@@ -746,7 +890,11 @@ mod tests {
         let settings = settings();
         // No events for the team: its configured calendar (open all Monday) applies.
         let view = FactsView::default();
-        let mut facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        let mut facts = view.facts_in(
+            at("2026-03-02T13:00:00Z"),
+            &settings,
+            &FactsScope::project("default"),
+        );
         assert_eq!(facts.calendars, settings.calendars);
         assert!(business_hours(&mut facts, "sales-ny", false).is_empty());
         // Events without hours (a time zone, a maximum) leave the configured calendar too.
@@ -764,7 +912,11 @@ mod tests {
                 .map(|e| ("team:sales-ny", AnyEvent::Team(e)))
                 .collect(),
         );
-        let facts = view.facts(at("2026-03-02T13:00:00Z"), &settings);
+        let facts = view.facts_in(
+            at("2026-03-02T13:00:00Z"),
+            &settings,
+            &FactsScope::project("default"),
+        );
         assert_eq!(facts.calendars, settings.calendars);
     }
 
@@ -861,7 +1013,11 @@ mod tests {
         events.push(("capacity:sales-nl", reading("sales-nl", 30, 100)));
         events.push(("capacity:sales-de", reading("sales-de", 30, 100)));
         let view = view_of(events);
-        let facts = view.facts(at("2026-03-02T13:00:00Z"), &settings());
+        let facts = view.facts_in(
+            at("2026-03-02T13:00:00Z"),
+            &settings(),
+            &FactsScope::project("default"),
+        );
         assert_eq!(facts.teams["sales-nl"].max_open_leads, 40);
         assert_eq!(facts.teams["sales-nl"].utilisation(), 0.75);
         // A team without events keeps its reading's maximum.

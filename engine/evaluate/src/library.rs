@@ -543,6 +543,20 @@ pub async fn list_rules(engine: &Engine) -> Result<Vec<RuleSummary>> {
     Ok(rule_summaries(&models))
 }
 
+/// Every saved rule of `project` that is not deleted, by id, named bare (stored as
+/// `<project>/<id>` outside the default project).
+pub async fn list_rules_in(engine: &Engine, project: &str) -> Result<Vec<RuleSummary>> {
+    let models = projection::catch_up(&engine.store).await?;
+    Ok(rule_summaries_in(&models, project))
+}
+
+/// [`rule_summaries`] of `project`'s rules, named bare.
+pub fn rule_summaries_in(models: &projection::Projections, project: &str) -> Vec<RuleSummary> {
+    summaries_of(models.rules.iter().filter_map(|(id, doc)| {
+        leadorch_domain::project::unscoped(project, id).map(|bare| (bare, &doc.state))
+    }))
+}
+
 /// Every saved rule of `models` that is not deleted, by id (for a caller that keeps the read
 /// models itself, like the HTTP API).
 pub fn rule_summaries(models: &projection::Projections) -> Vec<RuleSummary> {

@@ -30,7 +30,8 @@ pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// A rule version compiled for evaluation.
 #[derive(Clone, Debug)]
 pub struct LoadedRule {
-    /// Rule id.
+    /// Rule id within its project (bare: `capacity_gate`, stored as `acme/capacity_gate` in
+    /// project `acme`), as rules, proposals and evaluation records name it.
     pub id: String,
     /// Version.
     pub version: u32,
@@ -46,24 +47,28 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
-    /// The enabled rules of the view, compiled (each version once), in priority order
-    /// (highest first, then id); rules whose stored source no longer compiles (e.g. a library
-    /// module went away) are returned separately.
+    /// The enabled rules of `project` in the view, compiled (each version once), in priority
+    /// order (highest first, then id), named bare; rules whose stored source no longer
+    /// compiles (e.g. a library module went away) are returned separately.
     pub fn enabled(
         &mut self,
         host: &RuleHost,
         view: &FactsView,
+        project: &str,
     ) -> (Vec<Arc<LoadedRule>>, Vec<CompileError>) {
         let mut rules = Vec::new();
         let mut broken = Vec::new();
-        for (id, entry) in &view.rules {
+        for (stored, entry) in &view.rules {
+            let Some(id) = leadorch_domain::project::unscoped(project, stored) else {
+                continue;
+            };
             if !entry.state.is_enabled() {
                 continue;
             }
             let Some(current) = entry.state.current() else {
                 continue;
             };
-            let key = (id.clone(), current.version);
+            let key = (stored.clone(), current.version);
             if let Some(r) = self.cache.get(&key) {
                 rules.push(r.clone());
                 continue;
@@ -75,7 +80,7 @@ impl RuleSet {
             match host.compile(id, &current.source) {
                 Ok(compiled) => {
                     let r = Arc::new(LoadedRule {
-                        id: id.clone(),
+                        id: id.to_string(),
                         version: current.version,
                         compiled,
                     });
@@ -153,11 +158,16 @@ pub fn digest(facts: &Facts) -> String {
     hex::encode(Sha256::digest(&bytes))
 }
 
-/// The id of an evaluation at `position` and `at`.
-pub fn evaluation_id(position: u64, at: DateTime<Utc>) -> String {
-    format!(
-        "{position}@{}",
-        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+/// The id of `project`'s evaluation at `position` and `at` (stored as `acme/{position}@{at}`
+/// outside the default project, so two projects' daemons woken by one event never share an
+/// evaluation or change id).
+pub fn evaluation_id(project: &str, position: u64, at: DateTime<Utc>) -> String {
+    leadorch_domain::project::scoped(
+        project,
+        &format!(
+            "{position}@{}",
+            at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
     )
 }
 
@@ -180,7 +190,7 @@ pub fn run_record(rule: &LoadedRule, run: &RuleRun) -> RuleRunRecord {
 /// The Google account whose key seals an evaluation's facts excerpt and resolution: the
 /// account the proposed-for campaigns were read through (`None` when none was read from
 /// Google). A daemon evaluates only its own account's campaigns
-/// ([`FactsView::facts_for`]), so there is one; should there be several, the first by name,
+/// ([`crate::facts::FactsScope::account`]), so there is one; should there be several, the first by name,
 /// and [`facts_excerpt`] leaves the others' campaigns out, so that forgetting an account
 /// never leaves its data sealed under another account's key.
 fn evaluation_account(view: &FactsView, outcome: &TickOutcome) -> Option<String> {
@@ -249,7 +259,9 @@ pub struct Recorded {
     pub changes: Vec<RequestedChange>,
 }
 
-/// Records the evaluation and requests its accepted changes. Idempotent per evaluation id.
+/// Records `project`'s evaluation and requests its accepted changes. Idempotent per
+/// evaluation id.
+#[allow(clippy::too_many_arguments)]
 pub async fn record(
     engine: &Engine,
     view: &FactsView,
@@ -258,8 +270,9 @@ pub async fn record(
     trigger: &str,
     position: u64,
     actor: &str,
+    project: &str,
 ) -> Result<Recorded> {
-    let id = evaluation_id(position, outcome.facts.at);
+    let id = evaluation_id(project, position, outcome.facts.at);
     let mut changes = Vec::new();
     for (n, p) in outcome.resolution.accepted.iter().enumerate() {
         if p.decision.action.to_change().is_some() {
@@ -329,4 +342,75 @@ pub async fn record(
             .await?;
     }
     Ok(Recorded { id, changes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::Aggregate;
+    use leadorch_domain::{AnyEvent, Rule, RuleCommand};
+    use leadorch_rules::Limits;
+
+    const SOURCE: &str = "//! scope: all\n//! every: 5m\n\nif team == () { return; }\n";
+
+    fn enabled_rule() -> Vec<leadorch_domain::RuleEvent> {
+        let at = Utc::now();
+        let mut rule = Rule::default();
+        let mut events = Vec::new();
+        for command in [
+            RuleCommand::Create {
+                name: "gate".into(),
+                source: SOURCE.into(),
+                priority: 0,
+                at,
+            },
+            RuleCommand::Enable { at },
+        ] {
+            for e in rule.decide(command).expect("decided") {
+                rule.apply(e.clone());
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn each_project_runs_its_own_rules_named_bare_with_ids_of_its_own() {
+        let mut view = FactsView::default();
+        let mut position = 0;
+        for stream in [
+            "rule:capacity_gate",
+            "rule:acme/capacity_gate",
+            "rule:acme/hours",
+        ] {
+            for e in enabled_rule() {
+                position += 1;
+                view.apply(position, stream, &AnyEvent::Rule(e));
+            }
+        }
+        let host = RuleHost::new(None, Limits::default()).expect("host");
+        let mut rules = RuleSet::default();
+        let ids = |rules: Vec<Arc<LoadedRule>>| -> Vec<String> {
+            rules.iter().map(|r| r.id.clone()).collect()
+        };
+        let (default, broken) = rules.enabled(&host, &view, "default");
+        assert!(broken.is_empty(), "{broken:?}");
+        assert_eq!(ids(default), vec!["capacity_gate"]);
+        let (acme, _) = rules.enabled(&host, &view, "acme");
+        assert_eq!(
+            ids(acme),
+            vec!["capacity_gate", "hours"],
+            "bare within acme"
+        );
+        assert!(rules.enabled(&host, &view, "globex").0.is_empty());
+
+        let at = Utc::now();
+        assert_ne!(
+            evaluation_id("default", 7, at),
+            evaluation_id("acme", 7, at),
+            "two projects' daemons woken by one event keep their evaluations apart"
+        );
+        assert!(evaluation_id("acme", 7, at).starts_with("acme/7@"));
+        assert!(evaluation_id("default", 7, at).starts_with("7@"));
+    }
 }

@@ -659,7 +659,7 @@ async fn the_configuration_s_teams_move_over_once() {
         // The facts see the teams' calendars from their events, the default from the
         // configuration.
         let view = FactsView::load(&e).await.unwrap();
-        let calendars = view.calendars(&config.facts);
+        let calendars = view.calendars(&config.facts, "default");
         assert_eq!(
             calendars["sales-ny"].timezone.as_deref(),
             Some("America/New_York")

@@ -1,13 +1,18 @@
-//! Leases: at most one holder per database at a time (the daemon's leadership).
+//! Leases: at most one holder per database and project at a time (the daemon's leadership:
+//! one daemon acts for each project, ADR 0030).
 //!
-//! PostgreSQL: a session-level advisory lock ([`ADVISORY_KEY`]) held on a dedicated
-//! connection; it is released when that connection closes, so a holder that dies (even
-//! `kill -9`) hands over as soon as the server notices the socket closed. SQLite: an exclusive
-//! OS file lock on `<database>.daemon.lock`, released by the OS when the process exits.
-//! Either way, dropping the [`Lease`] gives it up.
+//! PostgreSQL: a session-level advisory lock held on a dedicated connection; it is released
+//! when that connection closes, so a holder that dies (even `kill -9`) hands over as soon as
+//! the server notices the socket closed. The `default` project's key is [`ADVISORY_KEY`] (as
+//! before projects); another project's is the pair ([`ADVISORY_KEY`], 32 bits of SHA-256 of
+//! its name), which PostgreSQL keeps apart from every single-key lock. SQLite: an exclusive
+//! OS file lock on `<database>.daemon.lock` (`<database>.daemon.<project>.lock` for another
+//! project), released by the OS when the process exits. Either way, dropping the [`Lease`]
+//! gives it up.
 
 use std::fs::{File, OpenOptions};
 
+use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection};
 
 use crate::db::Db;
@@ -28,16 +33,33 @@ enum Held {
     Sqlite { _locked: File },
 }
 
+/// The second key of a project's advisory lock (`None` for the default project, which
+/// keeps the single key [`ADVISORY_KEY`]).
+fn project_key(project: &str) -> Option<i32> {
+    (project != leadorch_domain::project::DEFAULT).then(|| {
+        let digest = Sha256::digest(format!("leadorch-daemon:{project}").as_bytes());
+        i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    })
+}
+
 impl Db {
-    /// Tries once to take the lease on this database: `None` while another holder has it.
-    pub async fn try_lease(&self) -> Result<Option<Lease>> {
+    /// Tries once to take `project`'s lease on this database: `None` while another holder
+    /// has it.
+    pub async fn try_lease(&self, project: &str) -> Result<Option<Lease>> {
         match self {
             Db::Postgres { options, .. } => {
                 let mut conn = PgConnection::connect_with(options)
                     .await
                     .map_err(|e| lease_error("connecting", e))?;
-                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                    .bind(ADVISORY_KEY)
+                let query = match project_key(project) {
+                    None => {
+                        sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(ADVISORY_KEY)
+                    }
+                    Some(key) => sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                        .bind(ADVISORY_KEY as i32)
+                        .bind(key),
+                };
+                let got: bool = query
                     .fetch_one(&mut conn)
                     .await
                     .map_err(|e| lease_error("advisory lock", e))?;
@@ -50,7 +72,11 @@ impl Db {
             }
             Db::Sqlite { path, .. } => {
                 let mut lock_path = path.clone().into_os_string();
-                lock_path.push(".daemon.lock");
+                if project == leadorch_domain::project::DEFAULT {
+                    lock_path.push(".daemon.lock");
+                } else {
+                    lock_path.push(format!(".daemon.{project}.lock"));
+                }
                 let file = OpenOptions::new()
                     .create(true)
                     .truncate(false)

@@ -126,7 +126,7 @@ pub fn view_of(api: &Api, id: &str, state: &Campaign) -> Option<CampaignView> {
     })
 }
 
-/// Every campaign the engine knows, by id.
+/// Every campaign of the caller's project (those read through its Google accounts), by id.
 #[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns",
     responses(
         (status = 200, description = "The campaigns", body = Vec<CampaignView>),
@@ -139,9 +139,6 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<CampaignView>>, Problem> {
     caller.need(Scope::Read)?;
-    if caller.project != "default" {
-        return Ok(Json(Vec::new()));
-    }
     let facts = api
         .facts()
         .await
@@ -150,12 +147,13 @@ pub async fn list(
         facts
             .campaigns
             .iter()
+            .filter(|(_, entry)| entry.project() == caller.project)
             .filter_map(|(id, entry)| view_of(&api, id, &entry.state))
             .collect(),
     ))
 }
 
-/// One campaign.
+/// One campaign of the caller's project (another project's is not found).
 #[utoipa::path(get, path = "/v1/campaigns/{customer}/{campaign}", tag = "campaigns",
     params(("customer" = String, Path, description = "Google Ads customer id (digits)"),
            ("campaign" = String, Path, description = "Campaign id")),
@@ -174,14 +172,15 @@ pub async fn one(
     caller.need(Scope::Read)?;
     let id = Campaign::aggregate_id(&customer, &campaign);
     let missing = || Problem::not_found(format!("no campaign {id}"));
-    if caller.project != "default" {
-        return Err(missing());
-    }
     let facts = api
         .facts()
         .await
         .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
-    let entry = facts.campaigns.get(&id).ok_or_else(missing)?;
+    let entry = facts
+        .campaigns
+        .get(&id)
+        .filter(|entry| entry.project() == caller.project)
+        .ok_or_else(missing)?;
     view_of(&api, &id, &entry.state)
         .map(Json)
         .ok_or_else(missing)
@@ -222,7 +221,7 @@ pub async fn explain(
 ) -> Result<Json<Value>, Problem> {
     caller.need(Scope::Read)?;
     let id = Campaign::aggregate_id(&customer, &campaign);
-    if caller.project != "default" {
+    if !owns_campaign(&api, &caller.project, &id).await? {
         return Err(Problem::not_found(format!("no campaign {id}")));
     }
     let (field, when) = match (&q.as_of, &q.at) {
@@ -270,6 +269,19 @@ pub async fn explain(
         tracing::error!("writing an explanation: {e}");
         Problem::internal()
     })
+}
+
+/// Whether campaign `id` belongs to `project` (a campaign never observed belongs to none; the
+/// default project's campaigns include those not read from Google).
+pub async fn owns_campaign(api: &Api, project: &str, id: &str) -> Result<bool, Problem> {
+    let facts = api
+        .facts()
+        .await
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
+    Ok(facts
+        .campaigns
+        .get(id)
+        .is_some_and(|entry| entry.project() == project))
 }
 
 /// The hash chain's state.

@@ -45,7 +45,42 @@ pub(crate) fn check_position(field: &str, position: u64) -> Result<(), Problem> 
 }
 
 /// Aggregate types whose ids carry their project (`<project>/<id>` outside `default`).
-const SCOPED_TYPES: [&str; 5] = ["lead", "consent", "data_subject", "team", "capacity"];
+const SCOPED_TYPES: [&str; 8] = [
+    "lead",
+    "consent",
+    "data_subject",
+    "team",
+    "capacity",
+    "rule",
+    "evaluation",
+    "google_account",
+];
+
+/// The project of each campaign the log knows, by campaign id: a campaign belongs to the
+/// project of the Google account it was last read through (ADR 0030), and its stream is
+/// that project's to see.
+pub type CampaignOwners = std::collections::BTreeMap<String, String>;
+
+/// [`CampaignOwners`] as of the log's head.
+pub async fn campaign_owners(api: &Api) -> Result<CampaignOwners, Problem> {
+    let facts = api
+        .facts()
+        .await
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
+    Ok(facts
+        .campaigns
+        .iter()
+        .map(|(id, entry)| (id.clone(), entry.project().to_string()))
+        .collect())
+}
+
+/// Whether campaign `id` is `project`'s (one not known is the default project's, as a
+/// campaign not read from Google is).
+fn owns(owners: &CampaignOwners, project: &str, id: &str) -> bool {
+    owners
+        .get(id)
+        .map_or(project == crate::ids::DEFAULT_PROJECT, |p| p == project)
+}
 
 /// Most events one page holds.
 pub const MAX_LIMIT: u64 = 1000;
@@ -54,22 +89,24 @@ pub const MAX_LIMIT: u64 = 1000;
 const SCAN: u64 = 10_000;
 
 /// The stream id as `project` names it, when the stream is that project's.
-pub fn visible_stream(project: &str, stream: &str) -> Option<String> {
+pub fn visible_stream(project: &str, stream: &str, owners: &CampaignOwners) -> Option<String> {
     match stream.split_once(':') {
         Some((kind, id)) if SCOPED_TYPES.contains(&kind) => {
             unscoped(project, id).map(|bare| format!("{kind}:{bare}"))
         }
-        _ => (project == "default").then(|| stream.to_string()),
+        Some(("campaign", id)) => owns(owners, project, id).then(|| stream.to_string()),
+        _ => (project == crate::ids::DEFAULT_PROJECT).then(|| stream.to_string()),
     }
 }
 
 /// The stored id of a stream the caller names.
-fn stored_stream(project: &str, stream: &str) -> Option<String> {
+fn stored_stream(project: &str, stream: &str, owners: &CampaignOwners) -> Option<String> {
     match stream.split_once(':') {
         Some((kind, id)) if SCOPED_TYPES.contains(&kind) => {
             Some(format!("{kind}:{}", crate::ids::scoped(project, id)))
         }
-        _ => (project == "default").then(|| stream.to_string()),
+        Some(("campaign", id)) => owns(owners, project, id).then(|| stream.to_string()),
+        _ => (project == crate::ids::DEFAULT_PROJECT).then(|| stream.to_string()),
     }
 }
 
@@ -181,6 +218,7 @@ async fn read(
     let mut items = Vec::new();
     let mut position = after;
     let mut scanned = 0;
+    let owners = campaign_owners(api).await?;
     loop {
         let want = (limit - items.len() as u64).max(if project == "default" { 0 } else { 500 });
         let page = store
@@ -198,7 +236,7 @@ async fn read(
         for rec in &page {
             position = rec.position;
             scanned += 1;
-            if let Some(name) = visible_stream(project, &rec.stream_id) {
+            if let Some(name) = visible_stream(project, &rec.stream_id, &owners) {
                 items.push(view(&mut decoder, rec, name).await?);
                 if items.len() as u64 == limit {
                     return Ok((items, Some(position)));
@@ -221,7 +259,7 @@ struct Checked {
     stream: Option<String>,
 }
 
-fn check(caller: &Caller, q: EventQuery) -> Result<Checked, Problem> {
+fn check(caller: &Caller, q: EventQuery, owners: &CampaignOwners) -> Result<Checked, Problem> {
     let after = q.after.unwrap_or(0);
     check_position("after", after)?;
     let limit = q.limit.unwrap_or(100);
@@ -246,7 +284,7 @@ fn check(caller: &Caller, q: EventQuery) -> Result<Checked, Problem> {
     let stream = match &q.stream {
         None => None,
         Some(s) => Some(
-            stored_stream(&caller.project, s)
+            stored_stream(&caller.project, s, owners)
                 .ok_or_else(|| Problem::not_found(format!("no stream {s} in this project")))?,
         ),
     };
@@ -274,7 +312,7 @@ pub async fn list(
     Params(q): Params<EventQuery>,
 ) -> Result<Json<Page<EventView>>, Problem> {
     caller.need(Scope::Read)?;
-    let c = check(&caller, q)?;
+    let c = check(&caller, q, &campaign_owners(&api).await?)?;
     let (items, next) = read(
         &api,
         &caller.project,
@@ -309,7 +347,7 @@ pub async fn stream(
     Params(q): Params<EventQuery>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, Problem> {
     caller.need(Scope::Read)?;
-    let mut c = check(&caller, q)?;
+    let mut c = check(&caller, q, &campaign_owners(&api).await?)?;
     if let Some(v) = headers.get("last-event-id") {
         c.after = v
             .to_str()
@@ -407,25 +445,58 @@ mod tests {
 
     #[test]
     fn projects_see_their_own_streams() {
+        let owners: CampaignOwners = [
+            ("1234567890/1".to_string(), "default".to_string()),
+            ("1234567890/2".to_string(), "acme".to_string()),
+        ]
+        .into();
+        let visible = |project: &str, stream: &str| visible_stream(project, stream, &owners);
+        assert_eq!(visible("default", "lead:f-1").as_deref(), Some("lead:f-1"));
+        assert_eq!(visible("default", "lead:acme/f-1"), None);
         assert_eq!(
-            visible_stream("default", "lead:f-1").as_deref(),
+            visible("acme", "lead:acme/f-1").as_deref(),
             Some("lead:f-1")
         );
-        assert_eq!(visible_stream("default", "lead:acme/f-1"), None);
+        assert_eq!(visible("acme", "lead:f-1"), None);
         assert_eq!(
-            visible_stream("acme", "lead:acme/f-1").as_deref(),
-            Some("lead:f-1")
-        );
-        assert_eq!(visible_stream("acme", "lead:f-1"), None);
-        assert_eq!(
-            visible_stream("default", "campaign:1234567890/1").as_deref(),
+            visible("default", "campaign:1234567890/1").as_deref(),
             Some("campaign:1234567890/1")
         );
-        assert_eq!(visible_stream("acme", "campaign:1234567890/1"), None);
+        assert_eq!(visible("acme", "campaign:1234567890/1"), None);
         assert_eq!(
-            stored_stream("acme", "capacity:sales-nl").as_deref(),
+            visible("acme", "campaign:1234567890/2").as_deref(),
+            Some("campaign:1234567890/2")
+        );
+        assert_eq!(visible("default", "campaign:1234567890/2"), None);
+        assert_eq!(
+            visible("default", "campaign:9/9").as_deref(),
+            Some("campaign:9/9")
+        );
+        assert_eq!(visible("acme", "campaign:9/9"), None);
+        for kind in ["rule", "evaluation", "google_account"] {
+            assert_eq!(
+                visible("acme", &format!("{kind}:acme/x")),
+                Some(format!("{kind}:x"))
+            );
+            assert_eq!(visible("default", &format!("{kind}:acme/x")), None);
+            assert_eq!(visible("acme", &format!("{kind}:x")), None);
+        }
+        assert_eq!(visible("acme", "world:sim"), None);
+        assert_eq!(
+            stored_stream("acme", "capacity:sales-nl", &owners).as_deref(),
             Some("capacity:acme/sales-nl")
         );
-        assert_eq!(stored_stream("acme", "rule:pause"), None);
+        assert_eq!(
+            stored_stream("acme", "rule:pause", &owners).as_deref(),
+            Some("rule:acme/pause")
+        );
+        assert_eq!(
+            stored_stream("acme", "campaign:1234567890/1", &owners),
+            None
+        );
+        assert_eq!(
+            stored_stream("acme", "campaign:1234567890/2", &owners).as_deref(),
+            Some("campaign:1234567890/2")
+        );
     }
 }

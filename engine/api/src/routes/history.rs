@@ -1,7 +1,8 @@
 //! The engine's decisions and the past (scope `read`): `GET /v1/evaluations` (each evaluation
 //! with the facts its rules saw, their runs, the arbiter's resolution and the changes it
 //! asked for) and `GET /v1/replay` (campaigns, teams and rules as they were at a moment).
-//! Both belong to the `default` project, like campaigns and rules (ADR 0022 step 6).
+//! Each project sees its own: its evaluations (ids `<project>/…` outside `default`, shown
+//! bare), its campaigns, teams and rules (ADR 0030).
 
 use axum::extract::State;
 use axum::Json;
@@ -73,12 +74,6 @@ pub async fn evaluations(
         ));
     }
     crate::routes::events::check_position("after", q.after.unwrap_or(0))?;
-    if caller.project != "default" {
-        return Ok(Json(Page {
-            items: Vec::new(),
-            next: None,
-        }));
-    }
     let store = &api.engine.store;
     // The operator's own campaign facts: opened as `leadorch explain` opens them.
     let mut decoder = store.codec.decoder(Reveal::Decrypt);
@@ -102,6 +97,14 @@ pub async fn evaluations(
         for rec in &page {
             after = rec.position;
             scanned += 1;
+            let stored = rec
+                .stream_id
+                .strip_prefix("evaluation:")
+                .unwrap_or(&rec.stream_id);
+            // Another project's evaluation: not read, not counted as the caller's.
+            let Some(id) = crate::ids::unscoped(&caller.project, stored) else {
+                continue;
+            };
             let data = decoder
                 .payload(rec)
                 .await
@@ -119,11 +122,7 @@ pub async fn evaluations(
             }
             items.push(EvaluationView {
                 position: rec.position,
-                id: rec
-                    .stream_id
-                    .strip_prefix("evaluation:")
-                    .unwrap_or(&rec.stream_id)
-                    .to_string(),
+                id: id.to_string(),
                 recorded_at: rec
                     .recorded_at_utc()
                     .to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -230,16 +229,12 @@ pub async fn replay(
     let (facts, _) = leadorch_evaluate::facts::FactsView::load_as_of(&api.engine, &view)
         .await
         .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
-    let mine = caller.project == "default";
-    let campaigns = if mine {
-        facts
-            .campaigns
-            .iter()
-            .filter_map(|(id, entry)| crate::routes::campaigns::view_of(&api, id, &entry.state))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let campaigns = facts
+        .campaigns
+        .iter()
+        .filter(|(_, entry)| entry.project() == caller.project)
+        .filter_map(|(id, entry)| crate::routes::campaigns::view_of(&api, id, &entry.state))
+        .collect();
     let teams = facts
         .teams
         .iter()
@@ -256,19 +251,17 @@ pub async fn replay(
             })
         })
         .collect();
-    let rules = if mine {
-        facts
-            .rules
-            .iter()
-            .map(|(id, entry)| RuleThen {
-                id: id.clone(),
+    let rules = facts
+        .rules
+        .iter()
+        .filter_map(|(id, entry)| {
+            Some(RuleThen {
+                id: crate::ids::unscoped(&caller.project, id)?.to_string(),
                 version: entry.state.current().map(|v| v.version).unwrap_or(0),
                 enabled: entry.state.is_enabled(),
             })
-            .collect()
-    } else {
-        Vec::new()
-    };
+        })
+        .collect();
     Ok(Json(Replay {
         view: view.describe(),
         position: facts.position,

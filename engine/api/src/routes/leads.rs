@@ -30,7 +30,8 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use leadorch_domain::lead::{Attribution, BlockReason, LeadArrival, LeadOutcome};
 use leadorch_domain::{
-    stream_id, AnyEvent, Campaign, Consent, ConsentCommand, Lead, LeadCommand, LeadStatus, Team,
+    stream_id, AnyEvent, Campaign, CampaignEvent, Consent, ConsentCommand, Lead, LeadCommand,
+    LeadStatus, Team,
 };
 use leadorch_intake::{LeadRequest, ValidLead};
 use leadorch_store::atomic::{IdempotencyRow, OwnedClaim};
@@ -504,14 +505,10 @@ async fn route(api: &Api, project: &str, lead: &ValidLead) -> Result<String, Pro
     if let Some(team) = settings.intake.form_teams.get(&lead.form_id) {
         return Ok(scoped(project, team));
     }
-    // Campaigns belong to the default project (ADR 0030): another project's lead naming a
-    // campaign id is not routed by that campaign's team.
-    if let Some(campaign) = lead
-        .campaign_id
-        .as_ref()
-        .filter(|_| project == DEFAULT_PROJECT)
-    {
-        if let Some(team) = campaign_team(api, lead.customer_id.as_deref(), campaign).await? {
+    if let Some(campaign) = &lead.campaign_id {
+        if let Some(team) =
+            campaign_team(api, project, lead.customer_id.as_deref(), campaign).await?
+        {
             return Ok(scoped(project, &team));
         }
     }
@@ -521,10 +518,14 @@ async fn route(api: &Api, project: &str, lead: &ValidLead) -> Result<String, Pro
     ))
 }
 
-/// A campaign's team: its `team:<name>` label, else the configured mapping (by
-/// `<customer>/<campaign>`, or by campaign id alone when the customer is not known).
+/// A campaign's team, when the campaign is `project`'s (ADR 0030: the project of the Google
+/// account it was last read through; another project's campaign routes nothing): its
+/// `team:<name>` label, else the configured mapping (by `<customer>/<campaign>`, or by
+/// campaign id alone when the customer is not known, for the default project, whose
+/// configuration file it is).
 async fn campaign_team(
     api: &Api,
+    project: &str,
     customer: Option<&str>,
     campaign: &str,
 ) -> Result<Option<String>, Problem> {
@@ -534,17 +535,33 @@ async fn campaign_team(
         return Ok(map
             .iter()
             .find(|(id, _)| id.ends_with(&suffix))
+            .filter(|_| project == DEFAULT_PROJECT)
             .map(|(_, team)| team.clone()));
     };
     let id = Campaign::aggregate_id(customer, campaign);
+    let account: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let state: Campaign = api
         .engine
         .load_state(&id, |e| match e {
-            AnyEvent::Campaign(e) => Some(e),
+            AnyEvent::Campaign(e) => {
+                if let CampaignEvent::CampaignObserved { google_account, .. } = &e {
+                    if let Ok(mut account) = account.lock() {
+                        account.clone_from(google_account);
+                    }
+                }
+                Some(e)
+            }
             _ => None,
         })
         .await
         .map_err(|e| from_engine(&e))?;
+    let ours = match account.into_inner().unwrap_or_default() {
+        Some(account) => leadorch_domain::project::of(&account) == project,
+        None => project == DEFAULT_PROJECT,
+    };
+    if !ours {
+        return Ok(None);
+    }
     let labelled = state.snapshot().and_then(|s| {
         s.labels
             .iter()

@@ -819,6 +819,7 @@ pub async fn dry_run(
     let done = dry_run::dry_run(
         &api.engine,
         &host,
+        &caller.project,
         rule,
         as_of,
         &api.settings.fact_settings(),
@@ -1250,6 +1251,7 @@ pub async fn backtest(
     let facts = api.settings.fact_settings();
     let opts = leadorch_evaluate::backtest::BacktestOptions {
         rule: rule.clone(),
+        project: &caller.project,
         from,
         to,
         facts: &facts,
