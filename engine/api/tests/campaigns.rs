@@ -122,10 +122,84 @@ async fn campaigns_are_listed_read_and_explained() {
         )
         .await;
         assert_eq!(p["field"], "as_of");
-        // Campaigns are the default project's.
+        // A campaign is its Google account's project's: default's is not acme's.
         assert_eq!(json(&s, &acme, "/v1/campaigns").await, json!([]));
         problem(get(&s, &acme, "/v1/campaigns/1234567890/1001").await, 404).await;
+        problem(
+            get(&s, &acme, "/v1/campaigns/1234567890/1001/explain").await,
+            404,
+        )
+        .await;
+        // Acme's campaign, read through acme's account `ops` (stored `acme/ops`).
+        observe_campaign(&s, "5550001111", "7", Some("acme/ops")).await;
+        let mine = json(&s, &acme, "/v1/campaigns").await;
+        assert_eq!(mine.as_array().unwrap().len(), 1, "{dialect:?}: {mine}");
+        assert_eq!(mine[0]["id"], "5550001111/7");
+        assert_eq!(mine[0]["team"], "sales-nl", "named bare");
+        let one = json(&s, &acme, "/v1/campaigns/5550001111/7").await;
+        assert_eq!(one["name"], "Acme Generic");
+        json(&s, &acme, "/v1/campaigns/5550001111/7/explain").await;
+        let theirs = json(&s, &read, "/v1/campaigns").await;
+        assert_eq!(theirs.as_array().unwrap().len(), 1, "{dialect:?}: {theirs}");
+        assert!(!theirs.to_string().contains("5550001111"));
+        problem(get(&s, &read, "/v1/campaigns/5550001111/7").await, 404).await;
+        problem(
+            get(&s, &read, "/v1/campaigns/5550001111/7/explain").await,
+            404,
+        )
+        .await;
+        // Its stream is acme's to read, and not default's.
+        let events = json(&s, &acme, "/v1/events?stream=campaign:5550001111/7").await;
+        assert_eq!(events["items"].as_array().unwrap().len(), 1);
+        problem(
+            get(&s, &acme, "/v1/events?stream=campaign:1234567890/1001").await,
+            404,
+        )
+        .await;
+        problem(
+            get(&s, &read, "/v1/events?stream=campaign:5550001111/7").await,
+            404,
+        )
+        .await;
+        let all = json(&s, &read, "/v1/events?limit=1000").await;
+        assert!(!all.to_string().contains("5550001111"), "{dialect:?}");
+        let replay = json(&s, &acme, "/v1/replay?at=2026-12-02T00:00:00Z").await;
+        assert_eq!(replay["campaigns"].as_array().unwrap().len(), 1, "{replay}");
+        assert_eq!(replay["campaigns"][0]["id"], "5550001111/7");
     }
+}
+
+/// Observes campaign `customer/campaign` ("Acme Generic", team sales-nl) as read through
+/// `google_account`.
+async fn observe_campaign(
+    s: &Server,
+    customer: &str,
+    campaign: &str,
+    google_account: Option<&str>,
+) {
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    s.engine
+        .execute::<Campaign>(
+            &Campaign::aggregate_id(customer, campaign),
+            CampaignCommand::Observe {
+                customer_id: customer.into(),
+                campaign_id: campaign.into(),
+                snapshot: CampaignSnapshot {
+                    name: "Acme Generic".into(),
+                    labels: vec!["team:sales-nl".into()],
+                    status: CampaignStatus::Enabled,
+                    daily_budget_micros: 10_000_000,
+                    bidding: Bidding::ManualCpc,
+                    ad_schedule: vec![],
+                },
+                manual_hold: Duration::hours(4),
+                google_account: google_account.map(str::to_string),
+                at,
+            },
+            &Metadata::actor("test"),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
