@@ -79,6 +79,12 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             "no ads platform to act on: pass `--adapter sim` for the simulated account (on a database made by `leadorch demo`, `leadorch seed` or a new one), or set `[google] account` in the config file (or LEADORCH__GOOGLE__ACCOUNT) after `leadorch google connect --account NAME`"
         ),
     };
+    if kind == AdapterKind::Sim && config.project != leadorch_domain::project::DEFAULT {
+        bail!(
+            "--adapter sim acts for the default project only (the simulated world is one company's): drop --project {} (and `project` in the config file), or act through the project's Google account with `--adapter google`",
+            config.project
+        );
+    }
     let mut global = g.clone();
     if global.database_url.is_none() && !config.database_url.is_empty() {
         global.database_url = Some(config.database_url.clone());
@@ -112,10 +118,6 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             let adapter: Arc<dyn AdsAdapter> = google_adapter(&engine, &config).await?;
             (Some(adapter), platform)
         }
-        AdapterKind::Sim if config.project != leadorch_domain::project::DEFAULT => bail!(
-            "--adapter sim acts for the default project only (the simulated world is one company's): drop --project {} (and `project` in the config file), or act through the project's Google account with `--adapter google`",
-            config.project
-        ),
         AdapterKind::Sim => {
             let marker =
                 synthetic::mark_or_check(&engine, "daemon", world::DEFAULT_SEED, Utc::now())

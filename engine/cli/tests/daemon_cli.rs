@@ -49,6 +49,34 @@ fn the_daemon_needs_an_adapter_named_or_google_configured() {
     // Nothing was created, let alone simulated.
     assert!(!home.join("leadorch.db").exists());
 
+    // A daemon acts for one project; the simulated world is the default project's, and a
+    // project is named as keys name it.
+    let o = leadorch(
+        home,
+        &["daemon", "--project", "acme", "--adapter", "sim", "--once"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--adapter sim acts for the default project only")
+            && err.contains("--project acme"),
+        "{err}"
+    );
+    let o = leadorch(
+        home,
+        &["daemon", "--project", "Acme", "--adapter", "sim", "--once"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--project: project \"Acme\" is not a project name"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !home.join("leadorch.db").exists(),
+        "nothing made for a refused project"
+    );
+
     // A configured Google account is what the daemon acts on without --adapter: here it has
     // no grant, so it says to connect one (the simulator is never the fallback).
     let o = leadorch_with(
