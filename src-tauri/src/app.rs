@@ -17,6 +17,10 @@ use crate::UiError;
 /// How long a started consent waits for Google's answer.
 pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// The project whose Google accounts the desktop shows and connects: the default one, whose
+/// names are bare (another project's `acme/ops` is neither shown nor connected; ADR 0030).
+const PROJECT: &str = "default";
+
 /// The open app: the engine over its database, and the Google client settings.
 pub struct Desktop {
     engine: Engine,
@@ -172,7 +176,7 @@ impl Desktop {
             database: self.database.clone(),
             master_key: self.key_source.describe(),
             master_key_check: self.key_check.clone(),
-            accounts: accounts::list(&self.engine).await.map_err(ui)?,
+            accounts: accounts::list_in(&self.engine, PROJECT).await.map_err(ui)?,
         })
     }
 
@@ -186,6 +190,8 @@ impl Desktop {
         open_browser: impl FnOnce(&str) -> bool,
     ) -> Result<ConsentStarted, UiError> {
         let mut pending = self.pending.lock().await;
+        // A name with a project (`acme/ops`) is no default-project account.
+        accounts::check_bare_name(account).map_err(ui)?;
         let consent = PendingConsent::start(&self.google, account, None).map_err(ui)?;
         let consent_page = consent.consent_page().to_string();
         let browser_opened = open_browser(&consent_page);
@@ -211,7 +217,7 @@ impl Desktop {
             .finish(&self.engine, self.consent_timeout, &self.actor)
             .await
             .map_err(ui)?;
-        accounts::list(&self.engine)
+        accounts::list_in(&self.engine, PROJECT)
             .await
             .map_err(ui)?
             .into_iter()

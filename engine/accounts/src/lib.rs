@@ -13,6 +13,11 @@
 //!   forgetting also destroys the account's keys — its `account` key (the email and any copy
 //!   of the token) and its `google_ads` key, which sealed every campaign snapshot, metric
 //!   and facts excerpt read through the account (ADR 0012) — and records `DataDeleted`.
+//!
+//! An account belongs to a project (ADR 0030): the default project's account `ops` is stored
+//! as `ops`, project `acme`'s as `acme/ops` (its stream `google_account:acme/ops`, its token
+//! row and its keys' subject). The functions here take the stored name; [`list_in`] shows
+//! one project's accounts by their bare names.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -23,6 +28,7 @@ use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
 use leadorch_domain::google_account::{AccountStatus, GoogleAccountCommand};
 use leadorch_domain::personal::KeyPurpose;
+use leadorch_domain::project;
 use leadorch_domain::{AnyEvent, GoogleAccount};
 use leadorch_google::{AccessTokens, GoogleAdsClient, GoogleAdsConfig, StaticToken, TokenError};
 use leadorch_oauth::{
@@ -117,7 +123,8 @@ pub struct AccountSummary {
     pub data_deleted_at: Option<DateTime<Utc>>,
 }
 
-/// Every account in the read model, in name order (the read model brought up to date first).
+/// Every project's accounts in the read model, by stored name (`acme/ops`), in name order (the
+/// read model brought up to date first).
 pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
     let views = leadorch_core::projection::catch_up(&engine.store).await?;
     Ok(views
@@ -138,6 +145,19 @@ pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
                 reconsent_reason: a.reconsent_reason().map(str::to_string),
                 data_deleted_at: a.data_deleted_at(),
             }
+        })
+        .collect())
+}
+
+/// The accounts of `project`, in name order, named bare (`ops` for the stored `acme/ops`):
+/// another project's accounts are left out.
+pub async fn list_in(engine: &Engine, project: &str) -> Result<Vec<AccountSummary>> {
+    Ok(list(engine)
+        .await?
+        .into_iter()
+        .filter_map(|mut a| {
+            a.account = project::unscoped(project, &a.account)?.to_string();
+            Some(a)
         })
         .collect())
 }
@@ -208,7 +228,30 @@ pub async fn load_account(engine: &Engine, account: &str) -> Result<GoogleAccoun
         .await?)
 }
 
-fn check_name(account: &str) -> Result<()> {
+/// Checks a stored account name: `NAME` for the default project's account, `PROJECT/NAME` for
+/// another project's (ADR 0030): `PROJECT` a project name other than `default` (whose
+/// accounts carry no prefix), `NAME` as [`check_bare_name`] says.
+pub fn check_name(account: &str) -> Result<()> {
+    let Some((project, name)) = account.split_once('/') else {
+        return check_bare_name(account);
+    };
+    if project == project::DEFAULT {
+        return Err(Error::Input(format!(
+            "account name {account:?}: the default project's accounts carry no project prefix: use {name:?}"
+        )));
+    }
+    project::check_name(project)
+        .map_err(|e| Error::Input(format!("account name {account:?}: {e}")))?;
+    check_bare_name(name).map_err(|_| {
+        Error::Input(format!(
+            "account name {account:?}: after the project, use 1-100 letters, digits and . _ @ + -"
+        ))
+    })
+}
+
+/// Checks an account's name within its project (as `--account` and the HTTP API take it): 1
+/// to 100 letters, digits and `. _ @ + -` (so no `/`: the project is given apart).
+pub fn check_bare_name(account: &str) -> Result<()> {
     let ok = !account.is_empty()
         && account.len() <= 100
         && account
@@ -220,6 +263,25 @@ fn check_name(account: &str) -> Result<()> {
         Err(Error::Input(format!(
             "account name {account:?}: use 1-100 letters, digits and . _ @ + -"
         )))
+    }
+}
+
+/// The command that connects a stored account (again), for messages:
+/// `leadorch google connect --account ops`, or with `--project acme` for `acme/ops`.
+pub fn connect_command(account: &str) -> String {
+    match account.split_once('/') {
+        Some((project, name)) => {
+            format!("leadorch google connect --project {project} --account {name}")
+        }
+        None => format!("leadorch google connect --account {account}"),
+    }
+}
+
+/// A stored account name for messages: `"ops"`, or `"ops" of project acme`.
+fn shown(account: &str) -> String {
+    match account.split_once('/') {
+        Some((project, name)) => format!("{name:?} of project {project}"),
+        None => format!("{account:?}"),
     }
 }
 
@@ -304,7 +366,8 @@ pub async fn revoke(
     let state = load_account(engine, account).await?;
     if state.status() == AccountStatus::NotConnected {
         return Err(Error::Input(format!(
-            "no Google account named {account:?} is connected"
+            "no Google account named {} is connected",
+            shown(account)
         )));
     }
     let vault = engine.store.tokens();
@@ -348,7 +411,8 @@ pub async fn forget(
     match state.status() {
         AccountStatus::NotConnected => {
             return Err(Error::Input(format!(
-                "no Google account named {account:?} is known"
+                "no Google account named {} is known",
+                shown(account)
             )))
         }
         AccountStatus::Revoked => {}
@@ -403,28 +467,29 @@ impl AccountTokens {
         notify: Notifier,
     ) -> Result<AccountTokens> {
         let state = load_account(engine, account).await?;
+        let (who, connect) = (shown(account), connect_command(account));
         match state.status() {
             AccountStatus::Connected => {}
             AccountStatus::NotConnected => {
                 return Err(Error::Input(format!(
-                    "no Google account named {account:?} is connected: run `leadorch google connect --account {account}`"
+                    "no Google account named {who} is connected: run `{connect}`"
                 )))
             }
             AccountStatus::ReconsentNeeded => {
                 return Err(Error::Input(format!(
-                    "Google account {account:?} needs consent again ({}): run `leadorch google connect --account {account}`",
+                    "Google account {who} needs consent again ({}): run `{connect}`",
                     state.reconsent_reason().unwrap_or("refresh token refused")
                 )))
             }
             AccountStatus::Revoked => {
                 return Err(Error::Input(format!(
-                    "Google account {account:?} was revoked: run `leadorch google connect --account {account}`"
+                    "Google account {who} was revoked: run `{connect}`"
                 )))
             }
         }
         let token = engine.store.tokens().get(account).await?.ok_or_else(|| {
             Error::Input(format!(
-                "no stored grant for Google account {account:?}: run `leadorch google connect --account {account}`"
+                "no stored grant for Google account {who}: run `{connect}`"
             ))
         })?;
         let manager = TokenManager::new(oauth, Secret::new(token.as_str()), None)
@@ -534,5 +599,55 @@ impl AccessTokens for AccountTokens {
             .await
             .map(|s| s.expose().to_string())
             .map_err(token_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_bare_or_carry_a_project_other_than_default() {
+        let long_project = format!("{}/ops", "a".repeat(33));
+        let long = "a".repeat(101);
+        for ok in ["ops", "ads.nl+1@example.org", "acme/ops", "client-7/a_b"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "bad name",
+            "default/ops",
+            "a/b/c",
+            "Acme/ops",
+            "/ops",
+            "acme/",
+            "-acme/ops",
+            long_project.as_str(),
+            long.as_str(),
+        ] {
+            let err = check_name(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("account name {bad:?}")), "{err}");
+        }
+        assert!(check_name("default/ops")
+            .unwrap_err()
+            .to_string()
+            .contains("use \"ops\""));
+        // Within a project, a name holds no project.
+        assert!(check_bare_name("ops").is_ok());
+        assert!(check_bare_name("acme/ops").is_err());
+    }
+
+    #[test]
+    fn messages_name_the_account_within_its_project() {
+        assert_eq!(
+            connect_command("ops"),
+            "leadorch google connect --account ops"
+        );
+        assert_eq!(
+            connect_command("acme/ops"),
+            "leadorch google connect --project acme --account ops"
+        );
+        assert_eq!(shown("ops"), "\"ops\"");
+        assert_eq!(shown("acme/ops"), "\"ops\" of project acme");
     }
 }

@@ -86,8 +86,12 @@ fn uses(cmd: &Command) -> Uses {
         Command::Keys(keys::KeysCommand::List { .. }) => u("keys list", true, false),
         Command::Keys(keys::KeysCommand::Revoke { .. }) => u("keys revoke", true, false),
         Command::AccessLog(_) => u("access-log", true, false),
-        Command::Google(google::GoogleCommand::List { .. }) => u("google list", true, false),
-        Command::Google(_) => u("google", true, true),
+        Command::Google(g) => match &g.cmd {
+            google::GoogleCommand::List { .. } => u("google list", true, false),
+            google::GoogleCommand::Connect { .. } => u("google connect", true, true),
+            google::GoogleCommand::Revoke { .. } => u("google revoke", true, true),
+            google::GoogleCommand::Forget { .. } => u("google forget", true, true),
+        },
         Command::Completions { .. } => u("completions", false, false),
         Command::DebugAppendLoop { .. } => u("debug-append-loop", true, false),
     }

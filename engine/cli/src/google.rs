@@ -1,17 +1,31 @@
-//! `leadorch google connect|revoke|forget|list`: Google accounts and their grants.
+//! `leadorch google [--project NAME] connect|revoke|forget|list`: Google accounts and their
+//! grants. An account belongs to a project (ADR 0030): `--account ops` with `--project acme`
+//! is stored as `acme/ops`; the default project's `ops` stays `ops`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use leadorch_accounts::{self as accounts, PendingConsent, Revoked};
 use leadorch_config::{Config, GoogleSettings};
+use leadorch_domain::project;
 
 use crate::common::{actor, open, Open};
 use crate::Global;
+
+/// `leadorch google [--project NAME] …`.
+#[derive(Args, Debug)]
+pub struct GoogleArgs {
+    /// The project whose accounts these are: another project's account names are kept apart
+    /// from the default project's (stored as NAME/account)
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    pub project: String,
+    #[command(subcommand)]
+    pub cmd: GoogleCommand,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum GoogleCommand {
@@ -52,7 +66,7 @@ pub enum GoogleCommand {
         #[arg(long, env = "LEADORCH_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Connected accounts and their state
+    /// The project's connected accounts and their state
     List {
         /// One JSON object per account
         #[arg(long)]
@@ -74,9 +88,19 @@ pub struct AccountName {
 }
 
 impl AccountName {
-    fn into_name(self) -> String {
+    /// The stored name of the account in `project`, the name checked (it holds no project).
+    fn stored_in(self, project: &str) -> Result<String> {
         // clap's group makes exactly one of them present.
-        self.flag.or(self.positional).unwrap_or_default()
+        let name = self.flag.or(self.positional).unwrap_or_default();
+        if let Err(e) = accounts::check_bare_name(&name) {
+            return Err(match name.split_once('/') {
+                Some((p, n)) => anyhow!(
+                    "{e} (another project's account is named with --project: --project {p} --account {n})"
+                ),
+                None => e.into(),
+            });
+        }
+        Ok(project::scoped(project, &name))
     }
 }
 
@@ -84,7 +108,9 @@ fn settings(config: Option<&std::path::Path>) -> Result<GoogleSettings> {
     Ok(Config::load(config, std::env::vars())?.google)
 }
 
-pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
+pub async fn run(g: &Global, args: GoogleArgs) -> Result<ExitCode> {
+    let GoogleArgs { project, cmd } = args;
+    project::check_name(&project).map_err(|e| anyhow!("--project: {e}"))?;
     // Connecting an account may start a new database; the others need one that exists.
     let mode = match cmd {
         GoogleCommand::Connect { .. } => Open::Create,
@@ -100,9 +126,9 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             timeout_secs,
             config,
         } => {
-            let account = account.into_name();
-            let s = settings(config.as_deref())?;
             // A bad name is refused here, before the browser opens.
+            let account = account.stored_in(&project)?;
+            let s = settings(config.as_deref())?;
             let consent = PendingConsent::start(&s, &account, port)?;
             let url = consent.consent_page().to_string();
             eprintln!("consent page: {url}");
@@ -118,15 +144,16 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
                 .await?;
             outln!(
                 "connected {}: {} customer(s) {}",
-                connected.account,
+                project::bare(&project, &connected.account),
                 connected.customers.len(),
                 connected.customers.join(", ")
             )?;
         }
         GoogleCommand::Revoke { account, config } => {
-            let account = account.into_name();
+            let account = account.stored_in(&project)?;
             let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             let outcome = accounts::revoke(&engine, &oauth, &account, &who, Utc::now()).await?;
+            let account = project::bare(&project, &account);
             let how = match outcome {
                 Revoked::AtGoogle => "revoked at Google",
                 Revoked::AlreadyEnded => "Google had already ended the grant",
@@ -135,13 +162,14 @@ pub async fn run(g: &Global, cmd: GoogleCommand) -> Result<ExitCode> {
             outln!("revoked {account}: {how}; stored tokens deleted")?;
         }
         GoogleCommand::Forget { account, config } => {
-            let account = account.into_name();
+            let account = account.stored_in(&project)?;
             let oauth = accounts::oauth_config(&settings(config.as_deref())?)?;
             accounts::forget(&engine, &oauth, &account, &who, Utc::now()).await?;
+            let account = project::bare(&project, &account);
             outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;
         }
         GoogleCommand::List { json } => {
-            for a in accounts::list(&engine).await? {
+            for a in accounts::list_in(&engine, &project).await? {
                 if json {
                     outln!("{}", serde_json::to_string(&a)?)?;
                 } else {

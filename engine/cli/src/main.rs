@@ -131,9 +131,9 @@ pub enum Command {
     Keys(keys::KeysCommand),
     /// Who called the HTTP API: key, route, status, address, time (kept 90 days)
     AccessLog(keys::AccessLogArgs),
-    /// Google accounts: connect (OAuth consent), revoke, forget, list
-    #[command(subcommand)]
-    Google(google::GoogleCommand),
+    /// Google accounts: connect (OAuth consent), revoke, forget, list; --project for another
+    /// project's accounts
+    Google(google::GoogleArgs),
     /// Print a shell completion script: `leadorch completions bash > /etc/bash_completion.d/leadorch`,
     /// `leadorch completions zsh > ~/.zfunc/_leadorch`, `leadorch completions fish >
     /// ~/.config/fish/completions/leadorch.fish`

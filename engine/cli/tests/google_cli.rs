@@ -68,16 +68,23 @@ impl Setup {
     /// `google connect` with the test as the browser: follow the consent page's redirect to
     /// the CLI's loopback listener.
     async fn connect(&self, account: &str) -> String {
+        self.connect_with(&[], account).await
+    }
+
+    /// [`Setup::connect`] with more arguments for `google` (`--project acme`).
+    async fn connect_with(&self, google_args: &[&str], account: &str) -> String {
+        let mut args = vec!["google"];
+        args.extend_from_slice(google_args);
+        args.extend([
+            "connect",
+            "--account",
+            account,
+            "--no-browser",
+            "--timeout-secs",
+            "30",
+        ]);
         let mut child = self
-            .cmd(&[
-                "google",
-                "connect",
-                "--account",
-                account,
-                "--no-browser",
-                "--timeout-secs",
-                "30",
-            ])
+            .cmd(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -271,6 +278,75 @@ async fn connect_act_revoke_and_forget_a_google_account() {
     // … and the log still verifies.
     let (ok, _, err) = s.run(&["audit", "verify"]);
     assert!(ok, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_s_account_is_its_own() {
+    let s = Setup::new().await;
+    // The project and the name are checked before any browser is sent anywhere.
+    let (ok, _, err) = s.run(&["google", "--project", "Acme", "list"]);
+    assert!(!ok);
+    assert!(err.contains("--project: project \"Acme\""), "{err}");
+    let (ok, _, err) = s.run(&[
+        "google",
+        "connect",
+        "--account",
+        "acme/ops",
+        "--no-browser",
+        "--timeout-secs",
+        "5",
+    ]);
+    assert!(!ok);
+    assert!(err.contains("--project acme --account ops"), "{err}");
+    assert!(!err.contains("consent page"), "{err}");
+
+    let stdout = s.connect_with(&["--project", "acme"], "ops").await;
+    assert_eq!(
+        stdout.trim(),
+        format!("connected ops: 1 customer(s) {CUSTOMER}")
+    );
+    // Recorded on acme's stream, not the default project's.
+    let stream = |id: &str| {
+        let (ok, out, err) = s.run(&["events", "list", "--stream", id, "--json"]);
+        assert!(ok, "{err}");
+        out
+    };
+    let granted = stream("google_account:acme/ops");
+    assert_eq!(granted.lines().count(), 1, "{granted}");
+    assert!(granted.contains("ConsentGranted"), "{granted}");
+    assert_eq!(stream("google_account:ops"), "");
+
+    // acme lists it, bare; the default project does not.
+    let (ok, list, err) = s.run(&["google", "list", "--project", "acme", "--json"]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(row["account"], "ops");
+    assert_eq!(row["status"], "connected");
+    let (ok, list, err) = s.run(&["google", "--project", "acme", "list"]);
+    assert!(ok, "{err}");
+    assert!(list.starts_with("ops "), "{list}");
+    assert!(!list.contains("acme"), "{list}");
+    let (ok, list, err) = s.run(&["google", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(list, "", "the default project has no account");
+    let (ok, _, err) = s.run(&["google", "revoke", "ops"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no Google account named \"ops\" is connected"),
+        "{err}"
+    );
+
+    // Revoked in its project, by its bare name.
+    let (ok, out, err) = s.run(&["google", "revoke", "--project", "acme", "ops"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        "revoked ops: revoked at Google; stored tokens deleted"
+    );
+    let (ok, list, err) = s.run(&["google", "list", "--project", "acme", "--json"]);
+    assert!(ok, "{err}");
+    let row: serde_json::Value = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(row["status"], "revoked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

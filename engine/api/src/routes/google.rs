@@ -7,8 +7,11 @@
 //!
 //! Google sends its answer to a loopback address of the server's machine (an installed-app
 //! OAuth client may use any loopback port, ADR 0008), so the consent page must be opened in a
-//! browser on that machine. Google accounts belong to the `default` project until projects
-//! reach them (ADR 0022 step 6).
+//! browser on that machine.
+//!
+//! A key sees and acts on its own project's accounts only (ADR 0030): names in paths and
+//! answers are bare (`ops`); project `acme`'s `ops` is stored as `acme/ops`, and another
+//! project's account answers the same `404` as an unknown one.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,6 +21,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
+use crate::ids::scoped;
 use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::{Api, Problem};
@@ -28,7 +32,8 @@ pub const CONSENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600
 /// A Google account as the engine knows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
-    /// Its name (`leadorch google connect --account NAME`).
+    /// Its name within the key's project (`leadorch google connect [--project P] --account
+    /// NAME`).
     pub account: String,
     /// `not_connected`, `connected`, `reconsent_needed` or `revoked`.
     pub status: String,
@@ -99,30 +104,23 @@ fn oauth(api: &Api) -> Result<leadorch_oauth::OAuthConfig, Problem> {
     })
 }
 
-/// `404` unless `account` was ever connected.
-async fn known(api: &Api, account: &str) -> Result<(), Problem> {
-    let state = leadorch_accounts::load_account(&api.engine, account)
+/// The stored name of the caller's project's `account` (a bare name), `404` unless it was
+/// ever connected. A name holding a `/` (another project's stored name) is no account of the
+/// caller's: the same `404`.
+async fn known(api: &Api, caller: &Caller, account: &str) -> Result<String, Problem> {
+    let unknown = || Problem::not_found(format!("no Google account named {account:?} is known"));
+    leadorch_accounts::check_bare_name(account).map_err(|_| unknown())?;
+    let stored = scoped(&caller.project, account);
+    let state = leadorch_accounts::load_account(&api.engine, &stored)
         .await
         .map_err(|e| problem(&e))?;
     if state.status() == leadorch_domain::google_account::AccountStatus::NotConnected {
-        return Err(Problem::not_found(format!(
-            "no Google account named {account:?} is known"
-        )));
+        return Err(unknown());
     }
-    Ok(())
+    Ok(stored)
 }
 
-fn default_only(caller: &Caller, account: &str) -> Result<(), Problem> {
-    if caller.project == "default" {
-        Ok(())
-    } else {
-        Err(Problem::not_found(format!(
-            "no Google account named {account:?} in this project"
-        )))
-    }
-}
-
-/// Every Google account, by name.
+/// The key's project's Google accounts, by name.
 #[utoipa::path(get, path = "/v1/google/accounts", tag = "google",
     responses(
         (status = 200, description = "The accounts", body = Vec<AccountView>),
@@ -135,10 +133,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<AccountView>>, Problem> {
     caller.need(Scope::Admin)?;
-    if caller.project != "default" {
-        return Ok(Json(Vec::new()));
-    }
-    let accounts = leadorch_accounts::list(&api.engine)
+    let accounts = leadorch_accounts::list_in(&api.engine, &caller.project)
         .await
         .map_err(|e| problem(&e))?;
     Ok(Json(
@@ -156,10 +151,10 @@ pub async fn list(
     ))
 }
 
-/// Starts connecting a Google account: answers Google's consent page at once and records the
-/// grant when Google's answer reaches the server (within 10 minutes).
+/// Starts connecting a Google account of the key's project: answers Google's consent page at
+/// once and records the grant when Google's answer reaches the server (within 10 minutes).
 #[utoipa::path(post, path = "/v1/google/accounts/{account}/consent", tag = "google",
-    params(("account" = String, Path, description = "The account's name (1-100 of letters, digits, . _ @ + -)")),
+    params(("account" = String, Path, description = "The account's name in the key's project (1-100 of letters, digits, . _ @ + -)")),
     responses(
         (status = 202, description = "Started: open consent_url", body = ConsentStarted),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -174,13 +169,16 @@ pub async fn consent(
     Path(account): Path<String>,
 ) -> Result<(StatusCode, Json<ConsentStarted>), Problem> {
     caller.need(Scope::Admin)?;
-    default_only(&caller, &account)?;
     oauth(&api)?;
-    let pending = leadorch_accounts::PendingConsent::start(&api.settings.google, &account, None)
-        .map_err(|e| match e {
-            leadorch_accounts::Error::Input(m) => Problem::invalid("account", m),
-            other => problem(&other),
-        })?;
+    let invalid = |e| match e {
+        leadorch_accounts::Error::Input(m) => Problem::invalid("account", m),
+        other => problem(&other),
+    };
+    // The bare name first: `acme%2Fops` must not reach project acme's account.
+    leadorch_accounts::check_bare_name(&account).map_err(invalid)?;
+    let stored = scoped(&caller.project, &account);
+    let pending = leadorch_accounts::PendingConsent::start(&api.settings.google, &stored, None)
+        .map_err(invalid)?;
     let started = ConsentStarted {
         account: account.clone(),
         consent_url: pending.consent_page().to_string(),
@@ -206,12 +204,12 @@ pub async fn consent(
 /// Ends the grant at Google and deletes the stored token; the account's data stays readable
 /// until it is forgotten.
 #[utoipa::path(post, path = "/v1/google/accounts/{account}/revoke", tag = "google",
-    params(("account" = String, Path, description = "The account's name")),
+    params(("account" = String, Path, description = "The account's name in the key's project")),
     responses(
         (status = 200, description = "Revoked", body = RevokeAnswer),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the admin scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account in the key's project", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Google's revocation endpoint failed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No OAuth client is configured ([google] client_id)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -222,11 +220,10 @@ pub async fn revoke(
     Path(account): Path<String>,
 ) -> Result<Json<RevokeAnswer>, Problem> {
     caller.need(Scope::Admin)?;
-    default_only(&caller, &account)?;
-    known(&api, &account).await?;
+    let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
     let actor = format!("api-key:{}", caller.key_id);
-    let outcome = leadorch_accounts::revoke(&api.engine, &oauth, &account, &actor, Utc::now())
+    let outcome = leadorch_accounts::revoke(&api.engine, &oauth, &stored, &actor, Utc::now())
         .await
         .map_err(|e| problem(&e))?;
     Ok(Json(RevokeAnswer {
@@ -243,12 +240,12 @@ pub async fn revoke(
 /// Forgets an account: revokes it (when still connected), deletes its token and destroys its
 /// keys, so its campaigns' names, budgets and metrics can no longer be read.
 #[utoipa::path(delete, path = "/v1/google/accounts/{account}", tag = "google",
-    params(("account" = String, Path, description = "The account's name")),
+    params(("account" = String, Path, description = "The account's name in the key's project")),
     responses(
         (status = 204, description = "Forgotten"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the admin scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account in the key's project", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "Google's revocation endpoint failed", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No OAuth client is configured ([google] client_id)", body = Problem, content_type = "application/problem+json"),
     ),
@@ -259,11 +256,10 @@ pub async fn forget(
     Path(account): Path<String>,
 ) -> Result<StatusCode, Problem> {
     caller.need(Scope::Admin)?;
-    default_only(&caller, &account)?;
-    known(&api, &account).await?;
+    let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
     let actor = format!("api-key:{}", caller.key_id);
-    leadorch_accounts::forget(&api.engine, &oauth, &account, &actor, Utc::now())
+    leadorch_accounts::forget(&api.engine, &oauth, &stored, &actor, Utc::now())
         .await
         .map_err(|e| match e {
             leadorch_accounts::Error::Input(m) if m.contains("is known") => Problem::not_found(m),
