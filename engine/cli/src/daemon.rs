@@ -357,18 +357,14 @@ async fn google_adapter(
     }
     // The project's account is stored as `<project>/<account>` (ADR 0030).
     let stored = leadorch_domain::project::scoped(&config.project, &s.account);
-    let project_flag = match config.project.as_str() {
-        leadorch_domain::project::DEFAULT => String::new(),
-        other => format!(" --project {other}"),
-    };
     // Said at once, in the time zone of the daemon's other lines.
     let lines_zone: chrono_tz::Tz = config.facts.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let bare = s.account.clone();
     let notify: accounts::Notifier = Arc::new(move |account: &str, reason: &str| {
         tracing::info!(%account, %reason, "Google refused the grant: rules for this account pause until `leadorch google connect --account` is run again");
         eprintln!(
-            "{}  Google account {account} needs consent again ({reason}): its rules pause; run `leadorch google connect{project_flag} --account {bare}`",
-            lines::clock(Utc::now(), lines_zone)
+            "{}  Google account {account} needs consent again ({reason}): its rules pause; run `{}`",
+            lines::clock(Utc::now(), lines_zone),
+            accounts::connect_command(account)
         );
     });
     let tokens = AccountTokens::load(engine, accounts::oauth_config(s)?, &stored, notify).await?;

@@ -189,15 +189,7 @@ pub async fn gather(
     let facts = view.facts_in(now, &config.facts, &FactsScope::project(project));
     let rules = library::list_rules_in(engine, project).await?;
     // The project's accounts, named bare (`acme/ops` is acme's `ops`).
-    let accounts: Vec<(String, leadorch_accounts::AccountSummary)> =
-        leadorch_accounts::list(engine)
-            .await?
-            .into_iter()
-            .filter_map(|a| {
-                let bare = leadorch_domain::project::unscoped(project, &a.account)?.to_string();
-                Some((bare, a))
-            })
-            .collect();
+    let accounts = leadorch_accounts::list_in(engine, project).await?;
 
     let mut warnings = Vec::new();
     let mut enabled: Vec<&RuleSummary> = rules.iter().filter(|r| r.enabled).collect();
@@ -363,12 +355,14 @@ pub async fn gather(
         ));
     }
     // Accounts that cannot be acted through.
-    for (bare, a) in &accounts {
+    for a in &accounts {
         if a.status == "reconsent_needed" || a.status == "revoked" {
             warnings.push(format!(
-                "Google account {bare} is {}: its campaigns are not acted on; run `leadorch google \
-                 connect{flag} --account {bare}`",
+                "Google account {} is {}: its campaigns are not acted on; run `leadorch google \
+                 connect{flag} --account {}`",
+                a.account,
                 a.status.replace('_', " "),
+                a.account
             ));
         }
     }
@@ -411,11 +405,7 @@ pub async fn gather(
              (LEADORCH__GOOGLE__ACCOUNT)"
         ));
     }
-    if adapter.kind == "google"
-        && !accounts
-            .iter()
-            .any(|(bare, _)| *bare == config.google.account)
-    {
+    if adapter.kind == "google" && !accounts.iter().any(|a| a.account == config.google.account) {
         warnings.push(format!(
             "the configured Google account {} is not connected to this database{}: run `leadorch \
              google connect{flag} --account {}`",
@@ -431,14 +421,17 @@ pub async fn gather(
 
     let account_lines = accounts
         .iter()
-        .map(|(bare, a)| AccountStatus {
-            account: bare.clone(),
+        .map(|a| AccountStatus {
+            account: a.account.clone(),
             status: a.status.to_string(),
             customers: a.customers.clone(),
             campaigns: view
                 .campaigns
                 .values()
-                .filter(|c| c.google_account.as_deref() == Some(a.account.as_str()))
+                .filter(|c| {
+                    c.google_account.as_deref()
+                        == Some(leadorch_domain::project::scoped(project, &a.account).as_str())
+                })
                 .count(),
         })
         .collect();

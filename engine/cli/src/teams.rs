@@ -159,15 +159,15 @@ fn settings_of(args: &SetArgs) -> Result<TeamSettings> {
 
 pub async fn run(g: &Global, args: TeamsArgs) -> Result<ExitCode> {
     let project = args.project.as_str();
-    leadorch_api::keys::check_project(project).map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+    leadorch_domain::project::check_name(project).map_err(|e| anyhow::anyhow!("--project: {e}"))?;
     // Another project's names carry its prefix (as the HTTP API stores them); shown bare.
-    let scoped = |name: &str| leadorch_api::ids::scoped(project, name);
+    let scoped = |name: &str| leadorch_domain::project::scoped(project, name);
     let bare = |mut team: TeamView| {
-        team.name = leadorch_api::ids::unscoped(project, &team.name)
+        team.name = leadorch_domain::project::unscoped(project, &team.name)
             .unwrap_or(&team.name)
             .to_string();
         for m in &mut team.members {
-            m.id = leadorch_api::ids::unscoped(project, &m.id)
+            m.id = leadorch_domain::project::unscoped(project, &m.id)
                 .unwrap_or(&m.id)
                 .to_string();
         }
@@ -211,7 +211,7 @@ pub async fn run(g: &Global, args: TeamsArgs) -> Result<ExitCode> {
             let all: Vec<TeamView> = teams::list_teams(&engine)
                 .await?
                 .into_iter()
-                .filter(|t| leadorch_api::ids::unscoped(project, &t.name).is_some())
+                .filter(|t| leadorch_domain::project::unscoped(project, &t.name).is_some())
                 .map(bare)
                 .collect();
             if json {

@@ -336,6 +336,61 @@ async fn a_project_s_account_is_its_own() {
         "{err}"
     );
 
+    // Acme's daemon acts through acme's account, and what it reads is acme's.
+    let config = s.dir.path().join("acme.toml");
+    std::fs::write(
+        &config,
+        format!("[google]\naccount = \"ops\"\ncustomers = [\"{CUSTOMER}\"]\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let (ok, _, err) = s.run(&[
+        "daemon",
+        "--adapter",
+        "google",
+        "--once",
+        "--config",
+        config,
+    ]);
+    assert!(!ok, "the default project has no account ops");
+    assert!(
+        err.contains("leadorch google connect --account ops"),
+        "{err}"
+    );
+    let (ok, _, err) = s.run(&[
+        "daemon",
+        "--project",
+        "acme",
+        "--adapter",
+        "google",
+        "--once",
+        "--config",
+        config,
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("(project acme)"), "{err}");
+    let (ok, events, err) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(events.lines().count(), 1, "{events}");
+    assert!(
+        events.contains("\"google_account\":\"acme/ops\""),
+        "{events}"
+    );
+    let status = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["status", "--json", "--config", config];
+        all.extend_from_slice(args);
+        let (ok, out, err) = s.run(&all);
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    let acme = status(&["--project", "acme"]);
+    assert_eq!(acme["accounts"][0]["account"], "ops", "{acme}");
+    assert_eq!(acme["accounts"][0]["campaigns"], 1, "{acme}");
+    assert_eq!(acme["campaigns"].as_array().unwrap().len(), 1, "{acme}");
+    let default = status(&[]);
+    assert_eq!(default["accounts"], serde_json::json!([]), "{default}");
+    assert_eq!(default["campaigns"], serde_json::json!([]), "{default}");
+
     // Revoked in its project, by its bare name.
     let (ok, out, err) = s.run(&["google", "revoke", "--project", "acme", "ops"]);
     assert!(ok, "{err}");
