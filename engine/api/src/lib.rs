@@ -296,7 +296,7 @@ impl Api {
         (name = "audit", description = "The hash chain (scope read)"),
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "google", description = "The key's project's Google accounts: list, connect (consent), revoke, forget (scope admin)"),
-        (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run, backtest, check and fixture tests (read, dry run, backtest, check and test: scope read; changes: scope rules). Rules are not project-scoped yet: they belong to the default project, and another project's key sees none (404 for one)."),
+        (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run, backtest, check and fixture tests (read, dry run, backtest, check and test: scope read; changes: scope rules). Each project has its own rules: a key sees and changes only its project's, by their bare ids (another project's rule is 404)."),
         (name = "admin", description = "API keys and the access log (scope admin)")
     )
 )]

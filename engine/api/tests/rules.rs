@@ -2,9 +2,10 @@
 //! a changed version is saved and enabled; the history shows both, a diff compares them, a
 //! rollback restores the first; enable and disable say whether they changed anything; a dry
 //! run says what the rule would do to a campaign and records nothing; a source that does not
-//! compile is refused with its line and column; scopes are enforced; unknown rules, versions,
-//! and every rule for another project's key are `404`. The main flow runs on SQLite and on
-//! PostgreSQL.
+//! compile is refused with its line and column; scopes are enforced; unknown rules and versions
+//! are `404`; each project has its own rules (`acme`'s `capacity_gate` is stored as
+//! `acme/capacity_gate` and shown bare), and another project's rule is `404`. The main flow
+//! runs on SQLite and on PostgreSQL.
 
 mod common;
 
@@ -546,8 +547,37 @@ async fn unknown_rules_and_versions_are_404_naming_the_field() {
     assert_eq!(head(&s).await, before, "nothing recorded");
 }
 
+/// The types of a rule's stream's events.
+async fn rule_event_types(s: &Server, stored: &str) -> Vec<String> {
+    rule_events(s, stored)
+        .await
+        .into_iter()
+        .map(|(t, _, _)| t)
+        .collect()
+}
+
+/// The ids a key's `GET /v1/rules` lists, and the whole body.
+async fn listed(s: &Server, key: &str) -> (Vec<String>, String) {
+    let r = reqwest::Client::new()
+        .get(s.url("/v1/rules"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let ids = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    (ids, body)
+}
+
 #[tokio::test]
-async fn another_project_s_key_sees_no_rules() {
+async fn each_project_has_its_own_rules_and_another_s_are_404() {
     let s = start_with_library(Dialect::Sqlite).await;
     let c = reqwest::Client::new();
     let editor = s.key("rules-ci", &[Scope::Rules, Scope::Read]).await;
@@ -555,59 +585,186 @@ async fn another_project_s_key_sees_no_rules() {
         .key_in("acme", "rules-ci", &[Scope::Rules, Scope::Read], &[])
         .await;
     let gate = example("capacity_gate.rhai");
-    let r = c
-        .put(s.url("/v1/rules/capacity_gate"))
-        .bearer_auth(&editor)
-        .json(&json!({"source": gate}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let before = head(&s).await;
+    let changed = gate.replacen("priority: 100", "priority: 90", 1);
+    assert_ne!(changed, gate);
+    let put = |key: &str, id: &str, source: &str| {
+        c.put(s.url(&format!("/v1/rules/{id}")))
+            .bearer_auth(key)
+            .json(&json!({"source": source}))
+            .send()
+    };
 
-    let r = c
-        .get(s.url("/v1/rules"))
-        .bearer_auth(&acme)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_of(r, 200).await["items"], json!([]));
-    for (method, path, body) in [
-        ("GET", "/v1/rules/capacity_gate", None),
-        ("GET", "/v1/rules/capacity_gate/history", None),
-        ("GET", "/v1/rules/capacity_gate/diff?from=1&to=1", None),
-        ("POST", "/v1/rules/capacity_gate/enable", None),
-        ("POST", "/v1/rules/capacity_gate/disable", None),
-        (
-            "POST",
-            "/v1/rules/capacity_gate/rollback",
-            Some(json!({"version": 1})),
-        ),
-        ("POST", "/v1/rules/capacity_gate/dry-run", None),
-    ] {
-        let mut r = c
-            .request(method.parse().unwrap(), s.url(path))
-            .bearer_auth(&acme);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let p = problem(r.send().await.unwrap(), 404).await;
-        assert_eq!(p["field"], "id", "{method} {path}: {p}");
-    }
-    // Saving is refused: it would change the default project's rules.
-    let r = c
-        .put(s.url("/v1/rules/capacity_gate"))
-        .bearer_auth(&acme)
-        .json(&json!({"source": "//! priority: 1\n1\n"}))
-        .send()
-        .await
-        .unwrap();
-    let p = problem(r, 403).await;
-    assert!(
-        p["detail"].as_str().unwrap().contains("default project"),
-        "{p}"
+    // Default: capacity_gate at version 2, and a rule acme does not have.
+    assert_eq!(
+        put(&editor, "capacity_gate", &gate).await.unwrap().status(),
+        201
     );
-    assert_eq!(head(&s).await, before, "nothing recorded");
+    assert_eq!(
+        put(&editor, "capacity_gate", &changed)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        put(&editor, "night_gate", &gate).await.unwrap().status(),
+        201
+    );
+
+    // Acme saves its own capacity_gate: a new rule (201, version 1), named bare, stored
+    // under its prefix.
+    let r = put(&acme, "capacity_gate", &gate).await.unwrap();
+    assert_eq!(r.headers()["location"], "/v1/rules/capacity_gate?version=1");
+    let saved = json_of(r, 201).await;
+    assert_eq!(saved["id"], "capacity_gate", "{saved}");
+    assert_eq!(saved["outcome"], "created");
+    assert_eq!(saved["version"], 1);
+    assert_eq!(
+        rule_event_types(&s, "acme/capacity_gate").await,
+        ["RuleCreated"]
+    );
+    assert_eq!(
+        rule_event_types(&s, "capacity_gate").await,
+        ["RuleCreated", "RuleVersionAdded"],
+        "default's rule is untouched"
+    );
+    assert_eq!(put(&acme, "lead_gate", &gate).await.unwrap().status(), 201);
+    assert_eq!(
+        rule_event_types(&s, "acme/lead_gate").await,
+        ["RuleCreated"]
+    );
+    assert!(rule_events(&s, "lead_gate").await.is_empty());
+
+    // Each reads its own version.
+    let get = |key: &str, path: &str| c.get(s.url(path)).bearer_auth(key).send();
+    let mine = json_of(get(&acme, "/v1/rules/capacity_gate").await.unwrap(), 200).await;
+    assert_eq!(mine["id"], "capacity_gate");
+    assert_eq!(mine["current_version"], 1, "{mine}");
+    assert_eq!(mine["source"], gate.as_str());
+    let theirs = json_of(get(&editor, "/v1/rules/capacity_gate").await.unwrap(), 200).await;
+    assert_eq!(theirs["current_version"], 2, "{theirs}");
+    assert_eq!(theirs["source"], changed.as_str());
+
+    // Lists: bare ids, each project's own.
+    let (ids, body) = listed(&s, &acme).await;
+    assert_eq!(ids, ["capacity_gate", "lead_gate"], "{body}");
+    assert!(!body.contains("night_gate"), "{body}");
+    let (ids, body) = listed(&s, &editor).await;
+    assert_eq!(ids, ["capacity_gate", "night_gate"], "{body}");
+    assert!(!body.contains("acme"), "{body}");
+    assert!(!body.contains("lead_gate"), "{body}");
+
+    // Enabling acme's rule leaves default's disabled; histories are each their own.
+    let post = |key: &str, path: &str, body: Option<Value>| {
+        let r = c.post(s.url(path)).bearer_auth(key);
+        match body {
+            Some(b) => r.json(&b),
+            None => r,
+        }
+        .send()
+    };
+    let on = json_of(
+        post(&acme, "/v1/rules/capacity_gate/enable", None)
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        (&on["id"], &on["changed"]),
+        (&json!("capacity_gate"), &json!(true))
+    );
+    assert_eq!(
+        rule_event_types(&s, "acme/capacity_gate").await,
+        ["RuleCreated", "RuleEnabled"]
+    );
+    let theirs = json_of(get(&editor, "/v1/rules/capacity_gate").await.unwrap(), 200).await;
+    assert_eq!(theirs["enabled"], false, "{theirs}");
+    let h = json_of(
+        get(&acme, "/v1/rules/capacity_gate/history").await.unwrap(),
+        200,
+    )
+    .await;
+    let what: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(what, ["created", "enabled"], "{h}");
+    let h = json_of(
+        get(&editor, "/v1/rules/capacity_gate/history")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let what: Vec<&str> = h["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(what, ["created", "new_version"], "{h}");
+    let off = json_of(
+        post(&acme, "/v1/rules/capacity_gate/disable", None)
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(off["changed"], true, "{off}");
+
+    // The other project's rule ids: 404 naming the id, never 403, nothing recorded.
+    let window = json!({"from": "2026-03-01", "to": "2026-03-02"});
+    for (key, whose, other) in [
+        (&acme, "acme", "night_gate"),
+        (&editor, "default", "lead_gate"),
+    ] {
+        for (method, path, body) in [
+            ("GET", format!("/v1/rules/{other}"), None),
+            ("GET", format!("/v1/rules/{other}/history"), None),
+            ("GET", format!("/v1/rules/{other}/diff?from=1&to=1"), None),
+            ("POST", format!("/v1/rules/{other}/enable"), None),
+            ("POST", format!("/v1/rules/{other}/disable"), None),
+            (
+                "POST",
+                format!("/v1/rules/{other}/rollback"),
+                Some(json!({"version": 1})),
+            ),
+            ("POST", format!("/v1/rules/{other}/dry-run"), None),
+            (
+                "POST",
+                format!("/v1/rules/{other}/backtest"),
+                Some(window.clone()),
+            ),
+        ] {
+            let before = head(&s).await;
+            let mut r = c
+                .request(method.parse().unwrap(), s.url(&path))
+                .bearer_auth(key);
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            let p = problem(r.send().await.unwrap(), 404).await;
+            assert_eq!(p["field"], "id", "{whose}: {method} {path}: {p}");
+            let detail = p["detail"].as_str().unwrap();
+            assert!(
+                !detail.contains("default project") && !detail.contains("acme"),
+                "{whose}: {method} {path}: {p}"
+            );
+            assert_eq!(
+                head(&s).await,
+                before,
+                "{whose}: {method} {path} recorded something"
+            );
+        }
+    }
+    assert_eq!(rule_event_types(&s, "night_gate").await, ["RuleCreated"]);
+    assert_eq!(
+        rule_event_types(&s, "acme/lead_gate").await,
+        ["RuleCreated"]
+    );
 }
 
 #[tokio::test]
@@ -809,15 +966,19 @@ async fn the_api_description_lists_the_rules_endpoints() {
             assert!(op["responses"]["403"].is_object(), "{m} {path}");
         }
     }
-    assert!(doc["tags"]
+    let tag = doc["tags"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|t| t["name"] == "rules"
-            && t["description"]
-                .as_str()
-                .unwrap()
-                .contains("default project")));
+        .find(|t| t["name"] == "rules")
+        .expect("a rules tag");
+    let text = tag["description"].as_str().unwrap();
+    assert!(text.contains("its project's"), "{text}");
+    assert!(!text.contains("default project"), "{text}");
+    let save_403 = paths["/v1/rules/{id}"]["put"]["responses"]["403"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(!save_403.contains("project"), "{save_403}");
     let schemas = &doc["components"]["schemas"];
     for body in ["SaveRequest", "RollbackRequest", "DryRunRequest"] {
         assert_eq!(schemas[body]["additionalProperties"], false, "{body}");

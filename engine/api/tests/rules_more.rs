@@ -2,8 +2,10 @@
 //! source is answered with its line and column; a backtest over a small recorded history
 //! (a gated campaign, then its team filling up) pauses the campaign when the team fills, and
 //! records nothing (on SQLite and PostgreSQL); a fixture from `rules/fixtures` passes, and an
-//! altered one names the step that differs. Refusals name their field; another project's key
-//! gets `404`. Every time involved is fixed: nothing depends on the clock.
+//! altered one names the step that differs. Refusals name their field. Checks and fixtures
+//! work for every project; a project backtests and dry-runs its own rule over its own
+//! campaigns and teams, named bare, and another project's rule is `404`. Every time involved
+//! is fixed: nothing depends on the clock.
 
 mod common;
 
@@ -151,13 +153,28 @@ async fn check_answers_each_diagnostic_with_line_and_column() {
         .await
         .unwrap();
     assert_eq!(r.status(), 405);
-    // Another project's key: 404; no read scope: 403.
+    // Another project's key checks too (one rules library for every project); no read
+    // scope: 403.
     let other = s.key_in("acme", "ci", &[Scope::Read], &[]).await.0;
-    problem(
-        post(&s, &other, "/v1/rules/check", json!({"source": "1"})).await,
-        404,
+    let a = json_of(
+        post(
+            &s,
+            &other,
+            "/v1/rules/check",
+            json!({"sources": {"gate": read("rules/capacity_gate.rhai"), "bad": "let x = ;"}}),
+        )
+        .await,
+        200,
     )
     .await;
+    assert_eq!(a["ok"], false, "{a}");
+    let ids: Vec<(&str, bool)> = a["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap(), r["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(ids, [("bad", false), ("gate", true)], "{a}");
     let crm = s.key("crm", &[Scope::Capacity]).await;
     problem(
         post(&s, &crm, "/v1/rules/check", json!({"source": "1"})).await,
@@ -169,15 +186,36 @@ async fn check_answers_each_diagnostic_with_line_and_column() {
 /// A capacity-gated campaign of team sales-nl observed enabled at 09:00, its team at 50 % at
 /// 09:01 and at 96 % at 09:12 (2026-03-02).
 async fn recorded_history(s: &Server) {
+    gated_history(
+        s,
+        ("1234567890", "1001", "Brand NL"),
+        None,
+        "sales-nl",
+        "09:12",
+    )
+    .await;
+}
+
+/// A capacity-gated campaign (customer, id, name) of team sales-nl read through
+/// `google_account` (`acme/ops` makes it project acme's), observed enabled at 09:00; the
+/// team, stored as `team` (`acme/sales-nl` for acme's), at 50 % at 09:01 and at 96 % at
+/// `full` (2026-03-02).
+async fn gated_history(
+    s: &Server,
+    (customer, campaign, name): (&str, &str, &str),
+    google_account: Option<&str>,
+    team: &str,
+    full: &str,
+) {
     let m = Metadata::actor("test");
     s.engine
         .execute::<Campaign>(
-            "1234567890/1001",
+            &format!("{customer}/{campaign}"),
             CampaignCommand::Observe {
-                customer_id: "1234567890".into(),
-                campaign_id: "1001".into(),
+                customer_id: customer.into(),
+                campaign_id: campaign.into(),
                 snapshot: CampaignSnapshot {
-                    name: "Brand NL".into(),
+                    name: name.into(),
                     labels: vec!["capacity-gated".into(), "team:sales-nl".into()],
                     status: CampaignStatus::Enabled,
                     daily_budget_micros: 50_000_000,
@@ -185,24 +223,24 @@ async fn recorded_history(s: &Server) {
                     ad_schedule: vec![],
                 },
                 manual_hold: Duration::hours(4),
-                google_account: None,
+                google_account: google_account.map(str::to_string),
                 at: t("2026-03-02T09:00:00Z"),
             },
             &m,
         )
         .await
         .unwrap();
-    for (open, at) in [(25, "2026-03-02T09:01:00Z"), (48, "2026-03-02T09:12:00Z")] {
+    for (open, at) in [(25, "09:01"), (48, full)] {
         s.engine
             .execute::<CapacitySnapshot>(
-                "sales-nl",
+                team,
                 CapacityCommand::Record {
-                    team: "sales-nl".into(),
+                    team: team.into(),
                     agents_available: 3,
                     open_leads: open,
                     max_open_leads: 50,
                     source: "test".into(),
-                    at: t(at),
+                    at: t(&format!("2026-03-02T{at}:00Z")),
                 },
                 &m,
             )
@@ -354,9 +392,14 @@ async fn backtest_refusals_name_their_field() {
     )
     .await;
     assert_eq!(p["field"], "id");
+    // Another project has no rule capacity_gate: 404, as for a missing one.
     let other = s.key_in("acme", "ci", &[Scope::Read], &[]).await.0;
     let p = problem(post(&s, &other, path, window).await, 404).await;
     assert_eq!(p["field"], "id");
+    assert!(
+        !p["detail"].as_str().unwrap().contains("default project"),
+        "{p}"
+    );
 }
 
 #[tokio::test]
@@ -481,12 +524,149 @@ async fn a_fixture_passes_and_an_altered_one_names_the_step_that_differs() {
             assert_eq!(p["line"], line, "{p}");
         }
     }
-    let other = s.key_in("acme", "ci", &[Scope::Read], &[]).await.0;
-    problem(
-        post(&s, &other, "/v1/rules/test", json!({"fixture": fixture})).await,
-        404,
+
+    // Another project runs fixtures too, with its own saved rules: default's capacity_gate is
+    // not acme's.
+    let other = s
+        .key_in("acme", "ci", &[Scope::Read, Scope::Rules], &[])
+        .await
+        .0;
+    let a = json_of(
+        post(
+            &s,
+            &other,
+            "/v1/rules/test",
+            json!({"fixture": fixture, "sources": {"capacity_gate": gate}}),
+        )
+        .await,
+        200,
     )
     .await;
+    assert_eq!(a["passed"], true, "{a}");
+    let p = problem(
+        post(&s, &other, "/v1/rules/test", json!({"fixture": fixture})).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["field"], "sources", "{p}");
+    // Acme's own saved rule, at a version of its own (a source that never pauses).
+    let never = "//! scope: labels=capacity-gated\n1\n";
+    let r = reqwest::Client::new()
+        .put(s.url("/v1/rules/capacity_gate"))
+        .bearer_auth(&other)
+        .json(&json!({"source": never}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let a = json_of(
+        post(&s, &other, "/v1/rules/test", json!({"fixture": fixture})).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        a["rules"],
+        json!([{"id": "capacity_gate", "from": "saved", "version": 1}])
+    );
+    assert_eq!(a["passed"], false, "acme's rule never pauses: {a}");
+    let a = json_of(
+        post(&s, &key, "/v1/rules/test", json!({"fixture": fixture})).await,
+        200,
+    )
+    .await;
+    assert_eq!(a["passed"], true, "default's rule is its own: {a}");
+}
+
+/// Acme's own rule, backtested and dry-run over acme's campaign and team: named bare, and
+/// blind to the default project's campaign and team (which fill up at another time).
+#[tokio::test]
+async fn a_project_backtests_and_dry_runs_its_own_rule_named_bare() {
+    let s = start(Dialect::Sqlite).await;
+    let (acme, _) = s
+        .key_in("acme", "editor", &[Scope::Read, Scope::Rules], &[])
+        .await;
+    let default = s.key("editor", &[Scope::Read, Scope::Rules]).await;
+    let gate = read("rules/capacity_gate.rhai");
+    for key in [&acme, &default] {
+        let r = reqwest::Client::new()
+            .put(s.url("/v1/rules/capacity_gate"))
+            .bearer_auth(key)
+            .json(&json!({"source": gate}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    recorded_history(&s).await;
+    gated_history(
+        &s,
+        ("5555555555", "2002", "Acme NL"),
+        Some("acme/ops"),
+        "acme/sales-nl",
+        "09:30",
+    )
+    .await;
+    let before = head(&s).await;
+
+    let window = json!({"from": "2026-03-02T08:30:00Z", "to": "2026-03-02T10:00:00Z"});
+    let path = "/v1/rules/capacity_gate/backtest";
+    let a = json_of(post(&s, &acme, path, window.clone()).await, 200).await;
+    assert_eq!(a["id"], "capacity_gate", "{a}");
+    assert_eq!(a["version"], 1);
+    let decisions: Vec<(&str, &str, &str)> = a["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["campaign"].as_str().unwrap(),
+                d["action"].as_str().unwrap(),
+                d["at"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decisions,
+        [("5555555555/2002", "pause", "2026-03-02T09:30:00Z")],
+        "{a}"
+    );
+    let a = json_of(post(&s, &default, path, window.clone()).await, 200).await;
+    let decisions: Vec<&str> = a["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["campaign"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["1234567890/1001"], "{a}");
+    // A source sent instead is acme's to try too, over acme's campaigns.
+    let mut with_source = window.clone();
+    with_source["source"] = json!(gate);
+    let a = json_of(
+        post(&s, &acme, "/v1/rules/draft_gate/backtest", with_source).await,
+        200,
+    )
+    .await;
+    assert_eq!(a["id"], "draft_gate", "{a}");
+    assert_eq!(a["version"], Value::Null);
+    assert_eq!(a["decisions"][0]["campaign"], "5555555555/2002", "{a}");
+
+    // The dry run after the team filled: acme's campaign only, its rule named bare.
+    let a = json_of(
+        post(
+            &s,
+            &acme,
+            "/v1/rules/capacity_gate/dry-run",
+            json!({"as_of": "2026-03-02T09:40:00Z"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(a["id"], "capacity_gate", "{a}");
+    assert_eq!(a["campaigns_in_scope"], 1, "{a}");
+    assert_eq!(a["decisions"][0]["campaign"], "5555555555/2002", "{a}");
+    assert_eq!(a["decisions"][0]["action"], "pause", "{a}");
+    assert_eq!(head(&s).await, before, "nothing recorded");
 }
 
 #[tokio::test]
@@ -503,15 +683,20 @@ async fn the_api_description_lists_the_new_rules_endpoints() {
         200,
     )
     .await;
-    for path in [
-        "/v1/rules/check",
-        "/v1/rules/{id}/backtest",
-        "/v1/rules/test",
+    for (path, not_found) in [
+        ("/v1/rules/check", false),
+        ("/v1/rules/{id}/backtest", true),
+        ("/v1/rules/test", false),
     ] {
         let op = &doc["paths"][path]["post"];
         assert_eq!(op["tags"], json!(["rules"]), "{path}: {op}");
         assert!(op["responses"]["422"].is_object(), "{path}");
-        assert!(op["responses"]["404"].is_object(), "{path}");
+        // Checks and fixtures are every project's: only a backtest names a rule to miss.
+        assert_eq!(
+            op["responses"]["404"].is_object(),
+            not_found,
+            "{path}: {op}"
+        );
     }
     let schemas = &doc["components"]["schemas"];
     for body in ["CheckRequest", "BacktestRequest", "FixtureRequest"] {

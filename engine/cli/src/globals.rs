@@ -52,7 +52,7 @@ fn uses(cmd: &Command) -> Uses {
         // The actor saves and enables the rules; the simulator records as "sim".
         Command::Demo(_) => u("demo", true, true),
         Command::Daemon(_) => u("daemon", true, true),
-        Command::Rules(r) => match r {
+        Command::Rules(r) => match &r.cmd {
             rules::RulesCommand::Save { .. } => u("rules save", true, true),
             rules::RulesCommand::Rollback { .. } => u("rules rollback", true, true),
             rules::RulesCommand::Enable { .. } => u("rules enable", true, true),
@@ -97,9 +97,22 @@ fn uses(cmd: &Command) -> Uses {
     }
 }
 
-/// Refuses a global option given on the command line that `cmd` would not act on.
+/// Refuses a global option given on the command line that `cmd` would not act on, and a
+/// `rules --project` for a command that acts in no project.
 pub fn check(cmd: &Command, g: &Global) -> Result<()> {
     let u = uses(cmd);
+    // `rules check` and `rules test` read no saved rule: they compile files against the one
+    // rules library every project shares, and fixtures bring their own facts. Another project
+    // would change nothing, so it is refused rather than ignored.
+    if let Command::Rules(r) = cmd {
+        if !u.database && r.project != leadorch_domain::project::DEFAULT {
+            bail!(
+                "--project {} does nothing for `leadorch {}` (it opens no database: rule files compile and fixtures run the same in every project): leave it out",
+                r.project,
+                u.name
+            );
+        }
+    }
     for flag in &g.on_command_line {
         let why = match *flag {
             "--database-url" | "--master-key-file" if !u.database => "it opens no database",

@@ -110,9 +110,8 @@ pub enum Command {
     /// or metrics refresh, and apply decisions (one leader per database)
     Daemon(daemon::DaemonArgs),
     /// Rules: save, list, history, show, diff, rollback, enable/disable, dry-run, backtest,
-    /// check, test
-    #[command(subcommand)]
-    Rules(rules::RulesCommand),
+    /// check, test; --project for another project's rules
+    Rules(rules::RulesArgs),
     /// Sales teams: set (time zone, business hours, holidays, maximum of open leads,
     /// capacity source), member add/remove, list, show, import-config; --project for another
     /// project's teams

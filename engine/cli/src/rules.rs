@@ -1,4 +1,9 @@
-//! `leadorch rules save|list|history|show|diff|rollback|enable|disable|dry-run|backtest|check|test`.
+//! `leadorch rules [--project NAME] save|list|history|show|diff|rollback|enable|disable|dry-run|backtest|check|test`.
+//!
+//! Rules are per project (ADR 0030): project `acme`'s rule `capacity_gate` is stored as
+//! `acme/capacity_gate`, as the HTTP API stores it; the default project's ids are bare. The
+//! commands take and print bare ids and scope them with `--project`. `check` and `test` read
+//! no saved rule and open no database, so they take no project (`globals`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +29,18 @@ use crate::common::{
     with_lib_hint, Open,
 };
 use crate::Global;
+
+/// `leadorch rules [--project NAME] …`.
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// The project whose rules these are: another project's rule ids are kept apart from the
+    /// default project's (stored as NAME/rule), and its dry runs and backtests see its own
+    /// campaigns and teams (check and test read no saved rule: default only)
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    pub project: String,
+    #[command(subcommand)]
+    pub cmd: RulesCommand,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum RulesCommand {
@@ -175,16 +192,18 @@ fn version_label(rule: &LoadedRule) -> String {
     }
 }
 
-/// A rule from a saved id (current or given version) or a `.rhai` file.
 /// The rule argument as a file, when it names one (else it is a saved rule's id).
 fn rule_file(rule: &str) -> Option<&Path> {
     let path = Path::new(rule);
     (rule.ends_with(".rhai") || path.is_file()).then_some(path)
 }
 
+/// A rule from a `.rhai` file, or from `project`'s saved rule `rule` (its current version or
+/// `version`); named bare either way, as the daemon names its project's rules.
 async fn rule_arg(
     engine: &Engine,
     host: &RuleHost,
+    project: &str,
     rule: &str,
     version: Option<u32>,
 ) -> Result<Arc<LoadedRule>> {
@@ -199,17 +218,42 @@ async fn rule_arg(
             compiled,
         }));
     }
-    let state = load_rule(engine, rule).await?;
+    let stored = leadorch_domain::project::scoped(project, rule);
+    let state = load_rule(engine, &stored).await?;
     if state.current().is_none() {
         bail!(
-            "no saved rule {rule:?}: give a saved rule's id (leadorch rules list) or a .rhai file"
+            "no saved rule {rule:?}{}: give a saved rule's id ({}) or a .rhai file",
+            in_project(project),
+            list_command(project)
         );
     }
-    Ok(library::compile_saved(engine, host, rule, version).await?)
+    Ok(library::compile_saved(engine, host, &stored, version).await?)
 }
 
-pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
-    match cmd {
+/// " in project acme" outside the default project, for messages.
+fn in_project(project: &str) -> String {
+    if project == leadorch_domain::project::DEFAULT {
+        String::new()
+    } else {
+        format!(" in project {project}")
+    }
+}
+
+/// The command that lists `project`'s rules.
+fn list_command(project: &str) -> String {
+    if project == leadorch_domain::project::DEFAULT {
+        "leadorch rules list".to_string()
+    } else {
+        format!("leadorch rules --project {project} list")
+    }
+}
+
+pub async fn run(g: &Global, args: RulesArgs) -> Result<ExitCode> {
+    let project = args.project.as_str();
+    leadorch_domain::project::check_name(project).map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+    // Another project's ids carry its prefix in the log (as the HTTP API stores them).
+    let scoped = |id: &str| leadorch_domain::project::scoped(project, id);
+    match args.cmd {
         RulesCommand::Save { files, enable, lib } => {
             if files.is_empty() {
                 bail!("give at least one .rhai file");
@@ -225,7 +269,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 let saved = save_rule_with(
                     &engine,
                     &host,
-                    &id,
+                    &scoped(&id),
                     &source,
                     enable,
                     Utc::now(),
@@ -249,7 +293,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::List { json } => {
             let engine = open(g, Open::Existing).await?;
-            let rules = library::list_rules(&engine).await?;
+            let rules = library::list_rules_in(&engine, project).await?;
             if json {
                 for r in &rules {
                     let mut line = json!({
@@ -271,7 +315,7 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::History { rule, json } => {
             let engine = open(g, Open::Existing).await?;
-            let history = library::rule_history(&engine, &rule).await?;
+            let history = library::rule_history(&engine, &scoped(&rule)).await?;
             if json {
                 for e in &history {
                     outln!("{}", history_json(e))?;
@@ -283,14 +327,14 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
         }
         RulesCommand::Show { rule, version } => {
             let engine = open(g, Open::Existing).await?;
-            let state = library::saved_rule(&engine, &rule).await?;
+            let state = library::saved_rule(&engine, &scoped(&rule)).await?;
             let v = library::rule_version(&state, &rule, version)?;
             write_out(&v.source)?;
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::Diff { rule, a, b } => {
             let engine = open(g, Open::Existing).await?;
-            let state = library::saved_rule(&engine, &rule).await?;
+            let state = library::saved_rule(&engine, &scoped(&rule)).await?;
             let from = library::rule_version(&state, &rule, Some(a))?;
             let to = library::rule_version(&state, &rule, Some(b))?;
             write_out(&library::diff_versions(&rule, from, to))?;
@@ -301,7 +345,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             let host = host(lib.as_deref(), &config)?;
             let engine = open(g, Open::Existing).await?;
             let done =
-                library::rollback_rule(&engine, &host, &rule, to, Utc::now(), &actor(g)).await?;
+                library::rollback_rule(&engine, &host, &scoped(&rule), to, Utc::now(), &actor(g))
+                    .await?;
             outln!(
                 "{rule}: rolled back to version {} (now version {}, {})",
                 done.to,
@@ -310,8 +355,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
-        RulesCommand::Enable { rule } => toggle(g, &rule, true).await,
-        RulesCommand::Disable { rule } => toggle(g, &rule, false).await,
+        RulesCommand::Enable { rule } => toggle(g, project, &rule, true).await,
+        RulesCommand::Disable { rule } => toggle(g, project, &rule, false).await,
         RulesCommand::Check { files, lib } => {
             let config = load_config(None)?;
             let found = find_lib(lib.as_deref(), &config, files.first().map(PathBuf::as_path))?;
@@ -379,8 +424,8 @@ pub async fn run(g: &Global, cmd: RulesCommand) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        RulesCommand::DryRun(args) => dry_run(g, args).await,
-        RulesCommand::Backtest(args) => backtest_cmd(g, args).await,
+        RulesCommand::DryRun(args) => dry_run(g, project, args).await,
+        RulesCommand::Backtest(args) => backtest_cmd(g, project, args).await,
     }
 }
 
@@ -404,6 +449,19 @@ fn check_file(host: &RuleHost, f: &Path) -> library::Checked {
             unknown_facts: Vec::new(),
         },
     }
+}
+
+/// [`simulated_facts`] for the default project only: the simulated world is one company's
+/// (the daemon refuses `--adapter sim` for another project).
+async fn sim_facts_for(
+    engine: &Engine,
+    project: &str,
+    config: &mut leadorch_config::Config,
+) -> Result<()> {
+    if project == leadorch_domain::project::DEFAULT {
+        simulated_facts(engine, config).await?;
+    }
+    Ok(())
 }
 
 /// Text exactly as it is (a rule's source, a diff) on standard output.
@@ -496,11 +554,12 @@ fn history_json(e: &HistoryEntry) -> serde_json::Value {
     })
 }
 
-async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
+/// `rules enable|disable RULE`: `project`'s rule `rule` (bare).
+async fn toggle(g: &Global, project: &str, rule: &str, enable: bool) -> Result<ExitCode> {
     let engine = open(g, Open::Existing).await?;
     let changed = library::set_enabled(
         &engine,
-        rule,
+        &leadorch_domain::project::scoped(project, rule),
         enable,
         Utc::now(),
         &Metadata::actor(actor(g)),
@@ -514,19 +573,20 @@ async fn toggle(g: &Global, rule: &str, enable: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
+/// `rules dry-run`: over `project`'s campaigns and teams.
+async fn dry_run(g: &Global, project: &str, args: DryRunArgs) -> Result<ExitCode> {
     let mut config = load_config(args.config.as_deref())?;
     let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
-    simulated_facts(&engine, &mut config).await?;
-    let rule = rule_arg(&engine, &host, &args.rule, None)
+    sim_facts_for(&engine, project, &mut config).await?;
+    let rule = rule_arg(&engine, &host, project, &args.rule, None)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
     let as_of = as_of(&engine, args.as_of.as_deref(), args.known_at.as_deref()).await?;
     let done = dry_run::dry_run(
         &engine,
         &host,
-        leadorch_domain::project::DEFAULT,
+        project,
         rule,
         as_of,
         &config.facts,
@@ -595,12 +655,13 @@ async fn dry_run(g: &Global, args: DryRunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
+/// `rules backtest`: over `project`'s campaigns and teams.
+async fn backtest_cmd(g: &Global, project: &str, args: BacktestArgs) -> Result<ExitCode> {
     let mut config = load_config(args.config.as_deref())?;
     let (host, found) = host_near(None, &config, rule_file(&args.rule))?;
     let engine = open(g, Open::Existing).await?;
-    simulated_facts(&engine, &mut config).await?;
-    let rule = rule_arg(&engine, &host, &args.rule, args.version)
+    sim_facts_for(&engine, project, &mut config).await?;
+    let rule = rule_arg(&engine, &host, project, &args.rule, args.version)
         .await
         .map_err(|e| with_lib_hint(e, &found))?;
     let from: DateTime<Utc> = time_arg("--from", &args.from)?;
@@ -613,7 +674,7 @@ async fn backtest_cmd(g: &Global, args: BacktestArgs) -> Result<ExitCode> {
     let bar = progress_bar(head.position, "backtesting");
     let opts = BacktestOptions {
         rule: rule.clone(),
-        project: leadorch_domain::project::DEFAULT,
+        project,
         from,
         to,
         facts: &config.facts,

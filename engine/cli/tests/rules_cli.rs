@@ -438,3 +438,234 @@ fn the_seeded_rule_compiles_and_backtests() {
     let out = text(&o.stdout) + &text(&o.stderr);
     assert!(!out.contains("Undefined variable"), "{out}");
 }
+
+/// Runs a command that must fail with one `error: …` line on standard error; returns it.
+fn fails(home: &Path, args: &[&str]) -> String {
+    let o = leadorch(home, args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o.stdout));
+    assert!(text(&o.stdout).is_empty(), "{args:?}: {}", text(&o.stdout));
+    let err = text(&o.stderr);
+    assert!(
+        err.starts_with("error: ") && err.trim_end().lines().count() == 1,
+        "{args:?}: {err}"
+    );
+    err
+}
+
+/// `rules list --json` (of `project`, when given): each rule's (id, version, enabled).
+fn listed(home: &Path, project: Option<&str>) -> Vec<(String, u64, bool)> {
+    let mut args = vec!["rules", "list", "--json"];
+    if let Some(p) = project {
+        args.extend(["--project", p]);
+    }
+    ok(home, &args)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["id"].as_str().unwrap().to_string(),
+                v["version"].as_u64().unwrap(),
+                v["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn another_project_s_rules_are_kept_apart_and_named_bare() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let gate = "rules/capacity_gate.rhai";
+    // Default: capacity_gate (version 1, disabled) and business_hours.
+    ok(home, &["rules", "save", gate, "rules/business_hours.rhai"]);
+    // Acme: its own capacity_gate, at two versions, enabled; --project before or after the
+    // subcommand.
+    let out = ok(
+        home,
+        &["rules", "--project", "acme", "save", gate, "--enable"],
+    );
+    assert_eq!(out, "capacity_gate: created (version 1, enabled)\n");
+    let changed = home.join("capacity_gate.rhai");
+    std::fs::write(
+        &changed,
+        std::fs::read_to_string(common::repo().join(gate))
+            .unwrap()
+            .replacen("priority: 100", "priority: 90", 1),
+    )
+    .unwrap();
+    let out = ok(
+        home,
+        &[
+            "rules",
+            "save",
+            changed.to_str().unwrap(),
+            "--project",
+            "acme",
+        ],
+    );
+    assert_eq!(out, "capacity_gate: new version (version 2, enabled)\n");
+
+    // Each project lists its own, bare.
+    assert_eq!(
+        listed(home, None),
+        [
+            ("business_hours".to_string(), 1, false),
+            ("capacity_gate".to_string(), 1, false)
+        ]
+    );
+    assert_eq!(
+        listed(home, Some("acme")),
+        [("capacity_gate".to_string(), 2, true)]
+    );
+    let table = ok(home, &["rules", "list"]);
+    assert!(!table.contains("acme"), "{table}");
+    // The log holds acme's under its prefix.
+    let events = ok(
+        home,
+        &[
+            "events",
+            "list",
+            "--stream",
+            "rule:acme/capacity_gate",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        events.lines().count(),
+        3,
+        "created, enabled, new version: {events}"
+    );
+
+    // Enable, disable and history act on the project's own rule.
+    let out = ok(
+        home,
+        &["rules", "disable", "capacity_gate", "--project", "acme"],
+    );
+    assert_eq!(out, "capacity_gate: disabled\n");
+    let out = ok(home, &["rules", "enable", "capacity_gate"]);
+    assert_eq!(out, "capacity_gate: enabled\n");
+    assert_eq!(
+        listed(home, Some("acme")),
+        [("capacity_gate".to_string(), 2, false)]
+    );
+    assert_eq!(
+        listed(home, None)[1],
+        ("capacity_gate".to_string(), 1, true)
+    );
+    let history = ok(
+        home,
+        &[
+            "rules",
+            "--project",
+            "acme",
+            "history",
+            "capacity_gate",
+            "--json",
+        ],
+    );
+    let what: Vec<(String, String)> = history
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["rule"].as_str().unwrap().to_string(),
+                v["what"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let rule = |w: &str| ("capacity_gate".to_string(), w.to_string());
+    assert_eq!(
+        what,
+        [
+            rule("created"),
+            rule("enabled"),
+            rule("new_version"),
+            rule("disabled")
+        ]
+    );
+    let shown = ok(
+        home,
+        &["rules", "--project", "acme", "show", "capacity_gate"],
+    );
+    assert!(shown.contains("priority: 90"), "{shown}");
+    let shown = ok(home, &["rules", "show", "capacity_gate"]);
+    assert!(shown.contains("priority: 100"), "{shown}");
+
+    // The other project's rule is not there.
+    for cmd in ["enable", "disable", "history", "show"] {
+        let err = fails(home, &["rules", "--project", "acme", cmd, "business_hours"]);
+        assert!(
+            err.contains("no saved rule \"business_hours\" in project acme"),
+            "{cmd}: {err}"
+        );
+        assert!(err.contains("leadorch rules --project acme list"), "{err}");
+    }
+    let err = fails(
+        home,
+        &["rules", "--project", "acme", "dry-run", "business_hours"],
+    );
+    assert!(err.contains("no saved rule \"business_hours\""), "{err}");
+
+    // A dry run and a backtest of acme's rule name it bare.
+    let dry = ok(
+        home,
+        &[
+            "rules",
+            "--project",
+            "acme",
+            "dry-run",
+            "capacity_gate",
+            "--json",
+        ],
+    );
+    let dry: serde_json::Value = serde_json::from_str(&dry).unwrap();
+    assert_eq!(dry["rule"], "capacity_gate", "{dry}");
+    assert_eq!(dry["version"], 2, "{dry}");
+    assert_eq!(dry["run"]["rule_id"], "capacity_gate", "{dry}");
+    let report = ok(
+        home,
+        &[
+            "rules",
+            "backtest",
+            "capacity_gate",
+            "--project",
+            "acme",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-03",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["rule"], "capacity_gate", "{report}");
+
+    // Nothing recorded on acme's stream by the refusals and the runs: created, enabled, new
+    // version, disabled.
+    let events = ok(
+        home,
+        &[
+            "events",
+            "list",
+            "--stream",
+            "rule:acme/capacity_gate",
+            "--json",
+        ],
+    );
+    assert_eq!(events.lines().count(), 4, "{events}");
+
+    // check and test act in no project: another one is refused, in one line.
+    for args in [
+        &["rules", "--project", "acme", "check", gate][..],
+        &["rules", "test", "rules/fixtures", "--project", "acme"][..],
+    ] {
+        let err = fails(home, args);
+        assert!(
+            err.contains("--project acme does nothing for `leadorch rules"),
+            "{err}"
+        );
+    }
+    ok(home, &["rules", "--project", "default", "check", gate]);
+    let err = fails(home, &["rules", "--project", "Not A Project", "list"]);
+    assert!(err.contains("--project"), "{err}");
+}

@@ -6,6 +6,11 @@
 //! lets a rule act or stops it, and [`compile_saved`] compiles a saved version (for dry runs,
 //! [`crate::dry_run`]). What the CLI, the HTTP API and the desktop show of saved rules comes
 //! from here ([`list_rules`], [`rule_summaries`] and [`rule_header`] too).
+//!
+//! Rules are per project (ADR 0030): the functions here take the stored id
+//! (`leadorch_domain::project::scoped`: `acme/capacity_gate` for project `acme`, bare in the
+//! default project), so callers scope; what they name back (messages, compiled rules, history
+//! entries, [`list_rules_in`]) is the bare id.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use leadorch_core::{projection, Engine};
 use leadorch_domain::rule::RuleVersion;
-use leadorch_domain::{stream_id, AnyEvent, Rule, RuleCommand, RuleError, RuleEvent};
+use leadorch_domain::{project, stream_id, AnyEvent, Rule, RuleCommand, RuleError, RuleEvent};
 use leadorch_rules::{parse_meta, source_digest, RuleHost, Schedule, Scope, Trigger};
 use leadorch_store::{Metadata, Reveal};
 use serde::Serialize;
@@ -46,7 +51,9 @@ pub fn rule_id_of(path: &Path) -> Result<String> {
         })
 }
 
-/// Compiles and records `source` as rule `id`; `enable` enables it when it is not yet.
+/// Compiles and records `source` as rule `id` (the stored id: `<project>/<id>` outside the
+/// default project, [`leadorch_domain::project::scoped`]); `enable` enables it when it is not
+/// yet.
 pub async fn save_rule(
     engine: &Engine,
     host: &RuleHost,
@@ -94,7 +101,7 @@ pub async fn save_rule_with(
     at: DateTime<Utc>,
     metadata: &Metadata,
 ) -> Result<SaveOutcome> {
-    let compiled = host.compile(id, source)?;
+    let compiled = host.compile(shown(id), source)?;
     let state = load_rule(engine, id).await?;
     let (saved, version) = match state.current() {
         None => {
@@ -155,7 +162,8 @@ pub async fn set_enabled(
     let state = saved_rule(engine, id).await?;
     if state.deleted_at().is_some() {
         return Err(Error::Conflict(format!(
-            "rule {id} was deleted: it can be neither enabled nor disabled"
+            "rule {} was deleted: it can be neither enabled nor disabled",
+            shown(id)
         )));
     }
     if state.is_enabled() == enabled {
@@ -178,10 +186,12 @@ pub async fn set_enabled(
     }
 }
 
-/// Version `version` (or the current one) of saved rule `id`, compiled against `host`'s
-/// library, ready to evaluate ([`crate::dry_run`], backtests). An error naming `id` when it
-/// was never saved, the versions when it has no such version, and [`Error::Compile`] when
-/// that source no longer compiles.
+/// Version `version` (or the current one) of saved rule `id` (the stored id), compiled
+/// against `host`'s library, ready to evaluate ([`crate::dry_run`], backtests). The rule is
+/// named bare, as its project's rules are when they run ([`crate::tick::RuleSet::enabled`]):
+/// `acme/capacity_gate` runs, proposes and is reported as `capacity_gate`. An error naming
+/// `id` when it was never saved, the versions when it has no such version, and
+/// [`Error::Compile`] when that source no longer compiles.
 pub async fn compile_saved(
     engine: &Engine,
     host: &RuleHost,
@@ -189,10 +199,11 @@ pub async fn compile_saved(
     version: Option<u32>,
 ) -> Result<Arc<LoadedRule>> {
     let state = saved_rule(engine, id).await?;
-    let v = rule_version(&state, id, version)?;
-    let compiled = host.compile(id, &v.source)?;
+    let name = shown(id);
+    let v = rule_version(&state, name, version)?;
+    let compiled = host.compile(name, &v.source)?;
     Ok(Arc::new(LoadedRule {
-        id: id.to_string(),
+        id: name.to_string(),
         version: v.version,
         compiled,
     }))
@@ -208,9 +219,21 @@ pub async fn saved_rule(engine: &Engine, id: &str) -> Result<Rule> {
 }
 
 fn not_found(id: &str) -> Error {
-    Error::NotFound(format!(
-        "no saved rule {id:?}: `leadorch rules list` shows the saved rules"
-    ))
+    Error::NotFound(match project::of(id) {
+        project::DEFAULT => {
+            format!("no saved rule {id:?}: `leadorch rules list` shows the saved rules")
+        }
+        other => format!(
+            "no saved rule {:?} in project {other}: `leadorch rules --project {other} list` shows its saved rules",
+            shown(id)
+        ),
+    })
+}
+
+/// The id a stored rule id is known by in its own project (`acme/capacity_gate` →
+/// `capacity_gate`): what messages, compiled rules and history entries name.
+fn shown(stored: &str) -> &str {
+    project::unscoped(project::of(stored), stored).unwrap_or(stored)
 }
 
 /// Version `version` of a saved rule, or its current version (`None`); an error naming the
@@ -284,7 +307,7 @@ impl Change {
 /// One event of a rule's history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {
-    /// Rule id.
+    /// Rule id, as its project knows it (bare: `capacity_gate` for `acme/capacity_gate`).
     pub rule: String,
     /// The event's position in the log.
     pub position: u64,
@@ -344,7 +367,7 @@ pub async fn rule_history(engine: &Engine, id: &str) -> Result<Vec<HistoryEntry>
         };
         let (version, digest) = current.clone().unwrap_or_default();
         entries.push(HistoryEntry {
-            rule: id.to_string(),
+            rule: shown(id).to_string(),
             position: rec.position,
             version,
             at,
@@ -414,21 +437,22 @@ pub async fn rollback_rule_with(
     metadata: &Metadata,
 ) -> Result<RolledBack> {
     let state = saved_rule(engine, id).await?;
-    let target = rule_version(&state, id, Some(to))?;
+    let name = shown(id);
+    let target = rule_version(&state, name, Some(to))?;
     let command = RuleCommand::Rollback { to, at };
     // The domain's refusals (deleted, already current) before compiling: the same decision
     // the command gets below.
     if let Err(refused) = state.decide(command.clone()) {
         return Err(match refused {
-            RuleError::NoSuchVersion(_) => rule_version(&state, id, Some(to))
+            RuleError::NoSuchVersion(_) => rule_version(&state, name, Some(to))
                 .err()
-                .unwrap_or_else(|| Error::Input(format!("rule {id}: {refused}"))),
-            other => Error::Conflict(format!("rule {id}: {other}")),
+                .unwrap_or_else(|| Error::Input(format!("rule {name}: {refused}"))),
+            other => Error::Conflict(format!("rule {name}: {other}")),
         });
     }
-    host.compile(id, &target.source)
+    host.compile(name, &target.source)
         .map_err(|error| Error::NoLongerCompiles {
-            rule: id.to_string(),
+            rule: name.to_string(),
             version: to,
             error,
         })?;
@@ -689,6 +713,20 @@ mod tests {
                 .unwrap()
                 .schedule,
             Some(Timer::Cron("*/5 * * * *".into()))
+        );
+    }
+
+    #[test]
+    fn another_project_s_rule_is_named_bare_and_its_absence_names_the_project() {
+        assert_eq!(shown("acme/capacity_gate"), "capacity_gate");
+        assert_eq!(shown("capacity_gate"), "capacity_gate");
+        assert_eq!(
+            not_found("acme/gate").to_string(),
+            "no saved rule \"gate\" in project acme: `leadorch rules --project acme list` shows its saved rules"
+        );
+        assert_eq!(
+            not_found("gate").to_string(),
+            "no saved rule \"gate\": `leadorch rules list` shows the saved rules"
         );
     }
 

@@ -2,11 +2,12 @@
 //! server-sent events), scope `read`. Personal fields are always `null` here: a person's own
 //! data is read through their export (`/v1/subjects/{id}/export`, scope `admin`).
 //!
-//! A key sees its project's streams only. Leads, consents, data subjects, teams and capacity
-//! readings carry their project in their ids (`lead:acme/f-1`); campaigns, Google accounts,
-//! rules, evaluations and the simulated world belong to the `default` project until projects
-//! reach the Google accounts (ADR 0022 step 6). Stream ids are shown as the key's project
-//! names them (`lead:f-1`); payloads hold ids as stored.
+//! A key sees its project's streams only. Leads, consents, data subjects, teams, capacity
+//! readings, rules, evaluations and Google accounts carry their project in their ids
+//! (`lead:acme/f-1`, `rule:acme/capacity_gate`); a campaign is the project's of the Google
+//! account it was last read through (ADR 0030), and the simulated world is the `default`
+//! project's. Stream ids are shown as the key's project names them (`lead:f-1`); payloads
+//! hold ids as stored.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

@@ -12,13 +12,16 @@
 //! CLI's (a file's stem: `capacity_gate`). Sources are compiled against the rules library
 //! the server was configured with ([`crate::Settings::rules_lib`]).
 //!
-//! Rules are not project-scoped yet: they belong to the `default` project. Another project's
-//! key lists none, gets `404` for any one (and for checks and fixtures), and may not save one
-//! (`403`).
+//! Rules are per project (ADR 0030): a key reads and changes its own project's rules only.
+//! Project `acme`'s rule `capacity_gate` is stored as `acme/capacity_gate` (stream
+//! `rule:acme/capacity_gate`); the default project's ids are bare. Requests and answers name
+//! the bare id, every library call gets the stored one ([`scoped`]), and another project's
+//! rule is the same `404` as a missing one. Dry runs, backtests and fixtures see the caller's
+//! project's campaigns, teams and saved rules.
 //!
 //! `POST /v1/rules/check` and `POST /v1/rules/test` are fixed paths beside `/v1/rules/{id}`:
-//! a rule saved (by the CLI) with the id `check` or `test` cannot be read at `GET
-//! /v1/rules/check` (`405`); its other routes work.
+//! a rule saved (by the CLI) with the id `check` or `test`, in any project, cannot be read at
+//! `GET /v1/rules/check` (`405`); its other routes work.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -34,13 +37,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::body::{Body, OptionalBody, Params};
-use crate::ids::check_client_id;
+use crate::ids::{check_client_id, scoped, unscoped};
 use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::{Api, Problem};
-
-/// The one project rules belong to, until they are project-scoped.
-const RULES_PROJECT: &str = "default";
 
 /// Which campaigns a rule is evaluated for: those matching any listed id, label, name or
 /// team; all campaigns when every list is empty.
@@ -416,25 +416,28 @@ pub struct ShowQuery {
     pub version: Option<u32>,
 }
 
-/// Every saved rule (none for a key of another project than `default`).
+/// Every saved rule of the key's project.
 #[utoipa::path(get, path = "/v1/rules", tag = "rules", operation_id = "list_rules",
     responses(
-        (status = 200, description = "The saved rules, by id", body = RuleList),
+        (status = 200, description = "The saved rules of the key's project, by id", body = RuleList),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
 pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<RuleList>, Problem> {
     caller.need(Scope::Read)?;
-    if caller.project != RULES_PROJECT {
-        return Ok(Json(RuleList { items: Vec::new() }));
-    }
+    // The project's rules only, named bare (as `library::rule_summaries_in` names them), from
+    // the facts view the API keeps caught up rather than the read models.
     let summaries = {
         let facts = api
             .facts()
             .await
             .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
-        library::summaries_of(facts.rules.iter().map(|(id, e)| (id.as_str(), &e.state)))
+        let own = facts
+            .rules
+            .iter()
+            .filter_map(|(stored, e)| unscoped(&caller.project, stored).map(|id| (id, &e.state)));
+        library::summaries_of(own)
     };
     let items = summaries
         .into_iter()
@@ -459,7 +462,7 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<RuleLis
         (status = 200, description = "The rule", body = RuleDetail),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such rule (field id; also for another project's key), or no such version (field version)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such rule in the key's project (field id), or no such version (field version)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "version is not a number, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -500,8 +503,9 @@ pub async fn show(
     }))
 }
 
-/// Saves a rule: a new rule (version 1, disabled unless `enable`), or a new version of one.
-/// The source is compiled first; the same source as the current version records nothing.
+/// Saves a rule of the key's project: a new rule (version 1, disabled unless `enable`), or a
+/// new version of one. The source is compiled first; the same source as the current version
+/// records nothing. Another project's rule of the same id is another rule.
 #[utoipa::path(put, path = "/v1/rules/{id}", tag = "rules", operation_id = "save_rule",
     params(("id" = String, Path, description = "The rule's id: 1 to 128 of A-Z a-z 0-9 . _ - (the CLI names a rule after its file: capacity_gate)")),
     request_body = SaveRequest,
@@ -512,7 +516,7 @@ pub async fn show(
             headers(("Location" = String, description = "The rule's current version"))),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the rules scope, or belongs to another project than default (rules are not project-scoped yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the rules scope", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The rule was deleted, or changed while this request was answered (field id); nothing recorded", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The source does not compile (field source, with line and column), is empty, or a field is wrong or unknown; nothing recorded", body = Problem, content_type = "application/problem+json"),
     ),
@@ -531,12 +535,6 @@ pub async fn save(
     Problem,
 > {
     caller.need(Scope::Rules)?;
-    if caller.project != RULES_PROJECT {
-        return Err(Problem::forbidden(format!(
-            "rules are not project-scoped yet: they belong to the default project, and key {} is of project {}; use a key of project default",
-            caller.key_id, caller.project
-        )));
-    }
     check_client_id("id", &id)?;
     if req.source.trim().is_empty() {
         return Err(Problem::invalid(
@@ -549,7 +547,7 @@ pub async fn save(
     let done = library::save_rule_with(
         &api.engine,
         &host,
-        &id,
+        &scoped(&caller.project, &id),
         &req.source,
         req.enable,
         Utc::now(),
@@ -627,13 +625,16 @@ async fn set_enabled(
     enabled: bool,
 ) -> Result<Json<EnabledAnswer>, Problem> {
     caller.need(Scope::Rules)?;
-    if caller.project != RULES_PROJECT {
-        return Err(no_rule(&id));
-    }
     let metadata = metadata(&caller);
-    let changed = library::set_enabled(&api.engine, &id, enabled, Utc::now(), &metadata)
-        .await
-        .map_err(|e| refusal(e, &id, "id"))?;
+    let changed = library::set_enabled(
+        &api.engine,
+        &scoped(&caller.project, &id),
+        enabled,
+        Utc::now(),
+        &metadata,
+    )
+    .await
+    .map_err(|e| refusal(e, &id, "id"))?;
     Ok(Json(EnabledAnswer {
         id,
         enabled,
@@ -659,10 +660,7 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<HistoryList>, Problem> {
     caller.need(Scope::Read)?;
-    if caller.project != RULES_PROJECT {
-        return Err(no_rule(&id));
-    }
-    let entries = library::rule_history(&api.engine, &id)
+    let entries = library::rule_history(&api.engine, &scoped(&caller.project, &id))
         .await
         .map_err(|e| refusal(e, &id, "id"))?;
     Ok(Json(HistoryList {
@@ -744,7 +742,7 @@ pub async fn rollback(
     let done = library::rollback_rule_with(
         &api.engine,
         &host,
-        &id,
+        &scoped(&caller.project, &id),
         req.version,
         Utc::now(),
         &metadata,
@@ -812,7 +810,7 @@ pub async fn dry_run(
         .map_err(|e| Problem::invalid("known_at", e))?;
     saved(&api, &caller, &id).await?;
     let host = host(&api)?;
-    let rule = compile_version(&api, &host, &id, req.version).await?;
+    let rule = compile_version(&api, &host, &caller, &id, req.version).await?;
     let as_of = AsOf::resolve(&api.engine.store.log, point, known)
         .await
         .map_err(|e| from_engine(&e))?;
@@ -855,7 +853,7 @@ pub async fn dry_run(
         }))
         .collect();
     Ok(Json(DryRunAnswer {
-        id,
+        id: done.rule.id.clone(),
         version: done.rule.version,
         at: done.at,
         known_at: done.as_of.known_at,
@@ -948,7 +946,6 @@ pub struct CheckAnswer {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The key is of another project than default (rules belong to it)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither or both of source and sources, an empty source (named), or an unknown field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -958,7 +955,6 @@ pub async fn check(
     Body(req): Body<CheckRequest>,
 ) -> Result<Json<CheckAnswer>, Problem> {
     caller.need(Scope::Read)?;
-    default_project_only(&caller)?;
     let sources: Vec<(String, String, String)> = match (req.source, req.sources) {
         (Some(source), None) => vec![("rule".into(), "source".into(), source)],
         (None, Some(map)) if !map.is_empty() => map
@@ -1207,7 +1203,6 @@ pub async fn backtest(
     let host = host(&api)?;
     let rule = match &req.source {
         Some(source) => {
-            default_project_only(&caller).map_err(|_| no_rule(&id))?;
             check_client_id("id", &id)?;
             if source.trim().is_empty() {
                 return Err(Problem::invalid(
@@ -1226,7 +1221,7 @@ pub async fn backtest(
         }
         None => {
             saved(&api, &caller, &id).await?;
-            compile_version(&api, &host, &id, req.version).await?
+            compile_version(&api, &host, &caller, &id, req.version).await?
         }
     };
     let head = api
@@ -1264,7 +1259,7 @@ pub async fn backtest(
         .map_err(|e| refusal(e, &id, "id"))?;
     Ok(Json(BacktestAnswer {
         version: (rule.version > 0).then_some(rule.version),
-        id,
+        id: report.rule,
         source_digest: report.source_digest,
         from: report.from,
         to: report.to,
@@ -1297,7 +1292,8 @@ pub async fn backtest(
 pub struct FixtureRequest {
     /// The fixture: TOML in the format of `rules/fixtures/*.toml` (rules/README.md,
     /// "Fixtures"). The rules it names (`rule = "../capacity_gate.rhai"`) are taken by their
-    /// file's stem (`capacity_gate`) from `sources`, else the saved rule's current version.
+    /// file's stem (`capacity_gate`) from `sources`, else the current version of the key's
+    /// project's saved rule.
     pub fixture: String,
     /// Rule sources by id (the stem of the name the fixture gives), used instead of the saved
     /// rules [default: none: the saved rules].
@@ -1365,7 +1361,6 @@ pub struct FixtureAnswer {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "The key is of another project than default (rules belong to it)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The fixture cannot be read or run (field fixture), a rule it names is neither sent nor saved, a source is not one it names, a rule does not compile (field sources.ID or fixture, with line and column), or an unknown field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -1375,7 +1370,6 @@ pub async fn test(
     Body(req): Body<FixtureRequest>,
 ) -> Result<Json<FixtureAnswer>, Problem> {
     caller.need(Scope::Read)?;
-    default_project_only(&caller)?;
     let label = std::path::Path::new("fixture");
     let fixture_problem = |e: leadorch_rules::FixtureError| match e {
         leadorch_rules::FixtureError::Parse { message, .. }
@@ -1404,7 +1398,8 @@ pub async fn test(
                 },
             ),
             None => {
-                let state = library::saved_rule(&api.engine, &id).await.map_err(|e| match e {
+                let stored = scoped(&caller.project, &id);
+                let state = library::saved_rule(&api.engine, &stored).await.map_err(|e| match e {
                     Error::NotFound(_) => Problem::invalid(
                         "sources",
                         format!(
@@ -1501,15 +1496,17 @@ pub async fn test(
     }))
 }
 
-/// Compiles a saved version (`None`: the current one); a version that no longer compiles is
-/// `422` naming `version` with its line and column.
+/// Compiles a saved version (`None`: the current one) of the caller's project's rule `id`
+/// (bare), named bare as the daemon names it; a version that no longer compiles is `422`
+/// naming `version` with its line and column.
 async fn compile_version(
     api: &Api,
     host: &RuleHost,
+    caller: &Caller,
     id: &str,
     version: Option<u32>,
 ) -> Result<std::sync::Arc<leadorch_evaluate::tick::LoadedRule>, Problem> {
-    library::compile_saved(&api.engine, host, id, version)
+    library::compile_saved(&api.engine, host, &scoped(&caller.project, id), version)
         .await
         .map_err(|e| match e {
             Error::Compile(error) => Problem::new(
@@ -1525,18 +1522,6 @@ async fn compile_version(
             .at(error.line, error.column),
             other => refusal(other, id, "version"),
         })
-}
-
-/// Rules belong to the `default` project: another project's key gets `404` for the
-/// endpoints that are not about one rule.
-fn default_project_only(caller: &Caller) -> Result<(), Problem> {
-    if caller.project == RULES_PROJECT {
-        return Ok(());
-    }
-    Err(Problem::not_found(format!(
-        "rules are not project-scoped yet: they belong to the default project, and key {} is of project {}; use a key of project default",
-        caller.key_id, caller.project
-    )))
 }
 
 fn triggers_of(t: &[leadorch_rules::Trigger]) -> Vec<String> {
@@ -1555,13 +1540,10 @@ fn library_hint(host: &RuleHost) -> String {
     }
 }
 
-/// A saved rule of the caller's project (only `default` has rules), else a `404` naming the
-/// id.
+/// A saved rule of the caller's project (`id` bare), else a `404` naming the id: another
+/// project's rule of that id is not found either.
 async fn saved(api: &Api, caller: &Caller, id: &str) -> Result<leadorch_domain::Rule, Problem> {
-    if caller.project != RULES_PROJECT {
-        return Err(no_rule(id));
-    }
-    library::saved_rule(&api.engine, id)
+    library::saved_rule(&api.engine, &scoped(&caller.project, id))
         .await
         .map_err(|e| refusal(e, id, "id"))
 }
@@ -1586,7 +1568,7 @@ fn metadata(caller: &Caller) -> leadorch_store::Metadata {
 
 fn no_rule(id: &str) -> Problem {
     Problem::not_found(format!(
-        "no rule {id:?}: GET /v1/rules lists the saved rules (rules belong to the default project)"
+        "no rule {id:?}: GET /v1/rules lists the saved rules of this key's project"
     ))
     .field("id")
 }
