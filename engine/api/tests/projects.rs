@@ -159,7 +159,7 @@ async fn cross_project_ids_answer_404_and_lists_hold_only_ones_own() {
         assert_eq!(campaigns.as_array().unwrap().len(), 1, "{campaigns}");
         assert_eq!(campaigns[0]["id"], format!("{customer}/1"));
         let team = ok(&s, key, Method::GET, "/v1/teams/sales-nl", None).await;
-        assert_eq!(team["team"], "sales-nl", "{team}");
+        assert_eq!(team["name"], "sales-nl", "{team}");
         let rule = ok(&s, key, Method::GET, "/v1/rules/capacity_gate", None).await;
         assert_eq!(rule["id"], "capacity_gate", "{rule}");
         ok(&s, key, Method::GET, "/v1/leads/f-1", None).await;

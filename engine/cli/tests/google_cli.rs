@@ -368,7 +368,11 @@ async fn a_project_s_account_is_its_own() {
         config,
     ]);
     assert!(ok, "{err}");
-    assert!(err.contains("(project acme)"), "{err}");
+    // It speaks of acme's rules: none saved there yet.
+    assert!(
+        err.contains("save one with `leadorch rules --project acme save"),
+        "{err}"
+    );
     let (ok, events, err) = s.run(&["events", "list", "--type", "CampaignObserved", "--json"]);
     assert!(ok, "{err}");
     assert_eq!(events.lines().count(), 1, "{events}");

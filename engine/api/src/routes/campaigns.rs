@@ -3,8 +3,8 @@
 //! of an earlier point, as `leadorch explain` prints it); and `GET /v1/audit/verify`, the hash
 //! chain checked end to end.
 //!
-//! Campaigns belong to the `default` project until projects reach the Google accounts (ADR
-//! 0022 step 6): another project's key sees none.
+//! A campaign belongs to the project of the Google account it was last read through (ADR
+//! 0030): a key sees its own project's campaigns, and another project's is a `404`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
