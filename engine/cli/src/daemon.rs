@@ -110,9 +110,8 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     let (google, platform) = match kind {
         AdapterKind::Google => {
             let platform = format!(
-                "Google Ads account {}{} (customers {})",
+                "Google Ads account {} (customers {})",
                 config.google.account,
-                project_note(&config.project),
                 config.google.customers.join(", ")
             );
             let adapter: Arc<dyn AdsAdapter> = google_adapter(&engine, &config).await?;
@@ -184,7 +183,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         (server, access)
     });
     if api.is_some() {
-        crate::serve::warn_without_keys(&engine).await?;
+        crate::serve::warn_without_keys(&engine, &config.project).await?;
     }
     eprintln!(
         "leadorch daemon: {url}{} with {platform}; times in {}; SIGTERM or Ctrl-C stops after the current step",

@@ -39,7 +39,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         listening.url(),
         engine.store.db().describe()
     );
-    warn_without_keys(&engine).await?;
+    warn_without_keys(&engine, leadorch_domain::project::DEFAULT).await?;
     let (api, access) = Api::with_settings(engine.clone(), settings);
     let closing = api.clone();
     leadorch_api::serve_with(
@@ -57,12 +57,17 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line when the default project has no working key: every request would be refused.
-pub async fn warn_without_keys(engine: &leadorch_core::Engine) -> Result<()> {
+/// One line when `project` (the default one for `serve`, the daemon's own for a daemon) has no
+/// working key: every request of its systems would be refused.
+pub async fn warn_without_keys(engine: &leadorch_core::Engine, project: &str) -> Result<()> {
     let keys = ApiKeys::new(engine.store.db().clone());
-    if keys.list("default", false).await?.is_empty() {
+    if keys.list(project, false).await?.is_empty() {
+        let flag = match project {
+            leadorch_domain::project::DEFAULT => String::new(),
+            other => format!(" --project {other}"),
+        };
         eprintln!(
-            "leadorch: warning: project default has no working API key, so every request but GET /healthz is refused: make one with `leadorch keys create --name NAME --scopes ingest,capacity,read`"
+            "leadorch: warning: project {project} has no working API key, so every request but GET /healthz is refused: make one with `leadorch keys create{flag} --name NAME --scopes ingest,capacity,read`"
         );
     }
     Ok(())
