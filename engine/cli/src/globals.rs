@@ -33,12 +33,10 @@ fn uses(cmd: &Command) -> Uses {
         Command::Events(events::EventsCommand::List(_)) => u("events list", true, false),
         Command::Audit(audit::AuditCommand::Verify { .. }) => u("audit verify", true, false),
         Command::Replay(_) => u("replay", true, false),
-        Command::Subjects(subjects::SubjectsCommand::Export { .. }) => {
-            u("subjects export", true, true)
-        }
-        Command::Subjects(subjects::SubjectsCommand::Erase { .. }) => {
-            u("subjects erase", true, true)
-        }
+        Command::Subjects(s) => match &s.cmd {
+            subjects::SubjectsCommand::Export { .. } => u("subjects export", true, true),
+            subjects::SubjectsCommand::Erase { .. } => u("subjects erase", true, true),
+        },
         Command::Retention(retention::RetentionCommand::Enforce { dry_run: true, .. }) => {
             u("retention enforce --dry-run", true, false)
         }

@@ -93,8 +93,7 @@ pub enum Command {
     /// Rebuild the read models from position 0, or show them as of an earlier point
     Replay(replay::ReplayArgs),
     /// Data subjects: export (GDPR Art. 15/20) and erasure (Art. 17)
-    #[command(subcommand)]
-    Subjects(subjects::SubjectsCommand),
+    Subjects(subjects::SubjectsArgs),
     /// Retention of personal data
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
@@ -252,7 +251,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Events(cmd) => events::run(g, cmd).await,
         Command::Audit(cmd) => audit::run(g, cmd).await,
         Command::Replay(args) => replay::run(g, args).await,
-        Command::Subjects(cmd) => subjects::run(g, cmd).await,
+        Command::Subjects(args) => subjects::run(g, args).await,
         Command::Retention(cmd) => retention::run(g, cmd).await,
         Command::Seed(args) => seed::run(g, args).await,
         Command::Bench(cmd) => crate::bench::run(g, cmd).await,

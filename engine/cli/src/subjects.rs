@@ -1,16 +1,27 @@
 //! `leadorch subjects export|erase`: a data subject's data (GDPR Art. 15/20) and its erasure
-//! (Art. 17).
+//! (Art. 17). `--project NAME` names another project's subject by the id that project's API
+//! gives (bare); without it, the default project's (ADR 0030).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use leadorch_core::subjects;
 
 use crate::common::{actor, open, Open};
 use crate::Global;
+
+#[derive(Args, Debug)]
+pub struct SubjectsArgs {
+    /// The project whose data subject this is (its id as that project's API gives it); another
+    /// project's subject is not found [default: default]
+    #[arg(long, global = true, default_value = "default", value_name = "NAME")]
+    pub project: String,
+    #[command(subcommand)]
+    pub cmd: SubjectsCommand,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum SubjectsCommand {
@@ -29,11 +40,29 @@ pub enum SubjectsCommand {
     },
 }
 
-pub async fn run(g: &Global, cmd: SubjectsCommand) -> Result<ExitCode> {
-    match cmd {
+/// The stored id of `project`'s subject `id`, when it is one (the API's rule: a subject
+/// with leads, every one of them the project's).
+async fn stored(engine: &leadorch_core::Engine, project: &str, id: &str) -> Result<String> {
+    leadorch_domain::project::check_name(project).map_err(|e| anyhow::anyhow!("--project: {e}"))?;
+    let stored = leadorch_domain::project::scoped(project, id);
+    if subjects::owned_by(engine, project, &stored)
+        .await?
+        .is_none()
+    {
+        anyhow::bail!(
+            "no data subject {id:?} in project {project} (a subject's id is in its leads: `leadorch events list --stream lead:LEAD_ID --json`, or POST /v1/subjects/lookup)"
+        );
+    }
+    Ok(stored)
+}
+
+pub async fn run(g: &Global, args: SubjectsArgs) -> Result<ExitCode> {
+    let project = args.project;
+    match args.cmd {
         SubjectsCommand::Export { id, output } => {
             let engine = open(g, Open::Existing).await?;
-            let export = subjects::export(&engine, &id, &actor(g), Utc::now()).await?;
+            let stored = stored(&engine, &project, &id).await?;
+            let export = subjects::export(&engine, &stored, &actor(g), Utc::now()).await?;
             let text = serde_json::to_string_pretty(&export)?;
             match output {
                 Some(path) => {
@@ -51,7 +80,8 @@ pub async fn run(g: &Global, cmd: SubjectsCommand) -> Result<ExitCode> {
         }
         SubjectsCommand::Erase { id } => {
             let engine = open(g, Open::Existing).await?;
-            let r = subjects::erase(&engine, &id, &actor(g), Utc::now()).await?;
+            let stored = stored(&engine, &project, &id).await?;
+            let r = subjects::erase(&engine, &stored, &actor(g), Utc::now()).await?;
             let purposes: Vec<&str> = r.keys_destroyed.iter().map(|p| p.as_str()).collect();
             if r.already_erased {
                 outln!(

@@ -83,6 +83,16 @@ fn the_cli_tour_works_end_to_end() {
     // Export and erase a real subject.
     let export = ok(home, &["subjects", "export", &subject]);
     assert!(export.contains(&email), "export holds the decrypted email");
+    // It is the default project's: another project does not find it, nor erase it.
+    for verb in ["export", "erase"] {
+        let o = leadorch(home, &["subjects", "--project", "acme", verb, &subject]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("no data subject {subject:?} in project acme")),
+            "{err}"
+        );
+    }
     let erased = ok(home, &["subjects", "erase", &subject]);
     assert!(
         erased.starts_with(&format!("erased subject {subject}")),

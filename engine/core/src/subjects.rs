@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::projection::catch_up;
+use crate::projection::{catch_up, Projections};
 use crate::Engine;
 
 /// Everything held about one data subject, decrypted, in log order.
@@ -206,4 +206,28 @@ pub async fn erase_as(
         already_erased,
         fingerprints_deleted,
     })
+}
+
+/// The read models caught up, when `subject_id` (stored) is a data subject of `project`: one
+/// with at least one lead, every one of them the project's (ADR 0022, 0026). `None` for any
+/// other subject, which callers answer as they answer a subject that does not exist, so
+/// another project's subjects cannot be told from missing ones.
+pub async fn owned_by(
+    engine: &Engine,
+    project: &str,
+    subject_id: &str,
+) -> Result<Option<Projections>> {
+    let views = catch_up(&engine.store).await?;
+    let belongs = views.subject_index.get(subject_id).is_some_and(|doc| {
+        let mut leads = doc
+            .streams
+            .iter()
+            .filter_map(|s| leadorch_domain::split_stream_id(s))
+            .filter(|(t, _)| *t == "lead")
+            .map(|(_, id)| id)
+            .peekable();
+        leads.peek().is_some()
+            && leads.all(|id| leadorch_domain::project::unscoped(project, id).is_some())
+    });
+    Ok(belongs.then_some(views))
 }

@@ -27,7 +27,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use leadorch_core::projection::{catch_up, Projections, SubjectDoc};
+use leadorch_core::projection::{Projections, SubjectDoc};
 use leadorch_core::subjects;
 use leadorch_domain::lead::{BlockedLead, LeadEvent};
 use leadorch_domain::{split_stream_id, stream_id, AnyEvent, Consent, ConsentCommand};
@@ -40,7 +40,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::body::{Body, OptionalBody};
-use crate::ids::{bare, check_client_id, scoped, unscoped};
+use crate::ids::{bare, check_client_id, scoped};
 use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
 use crate::routes::leads::{load_lead, recorded, LEAD};
@@ -676,22 +676,13 @@ fn of_type<'a>(doc: &'a SubjectDoc, aggregate_type: &'a str) -> impl Iterator<It
         .map(|(_, id)| id)
 }
 
-/// The read models caught up, when `subject_id` is a subject of `project`: one with at least
-/// one lead, every lead of the project. Anything else is the same `404` as a subject that does
-/// not exist.
+/// The read models caught up, when `subject_id` is a subject of `project`
+/// ([`subjects::owned_by`]). Anything else is the same `404` as a subject that does not exist.
 async fn owned(api: &Api, project: &str, subject_id: &str) -> Result<Projections, Problem> {
-    let views = catch_up(&api.engine.store)
+    subjects::owned_by(&api.engine, project, subject_id)
         .await
-        .map_err(|e| from_engine(&e))?;
-    let belongs = views.subject_index.get(subject_id).is_some_and(|doc| {
-        let mut leads = of_type(doc, LEAD).peekable();
-        leads.peek().is_some() && leads.all(|id| unscoped(project, id).is_some())
-    });
-    if belongs {
-        Ok(views)
-    } else {
-        Err(not_found(subject_id))
-    }
+        .map_err(|e| from_engine(&e))?
+        .ok_or_else(|| not_found(subject_id))
 }
 
 fn not_found(subject_id: &str) -> Problem {
