@@ -1,4 +1,4 @@
-//! Two projects on one database, each with its own daemon, Google account and rules, against
+//! Two projects on one database (SQLite and PostgreSQL), each with its own daemon, Google account and rules, against
 //! the fake Google Ads server over real HTTP (ADR 0030): filling one project's team pauses
 //! only that project's campaign; each daemon applies only its own account's changes; a
 //! customer both projects' accounts reach stays with the project that read it first.
@@ -16,8 +16,9 @@ use leadorch_domain::{Campaign, CampaignCommand, CapacityCommand, CapacitySnapsh
 use leadorch_evaluate::library::save_rule;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth};
 use leadorch_google::{GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken};
+use leadorch_store::Dialect;
 use leadorch_store::{EventFilter, Metadata};
-use leadorch_test_support::TestDb;
+use leadorch_test_support::{TestDb, BOTH};
 
 mod common;
 use common::{engine, host, GATE};
@@ -100,7 +101,7 @@ async fn streams_of(e: &Engine, event_type: &str) -> Vec<String> {
 }
 
 struct Two {
-    _db: TestDb,
+    db: TestDb,
     e: Engine,
     fake: FakeGoogleAds,
     _oauth: FakeOAuth,
@@ -111,7 +112,7 @@ struct Two {
 /// Two customers with one campaign each, both labelled `team:sales-nl`; default's daemon
 /// acts through account `ops` on `OURS` (and on `also`), acme's through `acme/ops` on `ACME`;
 /// each project has the gate rule, stored as `gate` and `acme/gate`.
-async fn two(also: &[&str]) -> Two {
+async fn two(dialect: Dialect, also: &[&str]) -> Two {
     let oauth = FakeOAuth::start().await;
     let fake = FakeGoogleAds::start(Some(oauth.clone())).await;
     for customer in [OURS, ACME] {
@@ -120,7 +121,7 @@ async fn two(also: &[&str]) -> Two {
         c.labels = vec!["team:sales-nl".into()];
         fake.add_campaign(customer, c);
     }
-    let db = TestDb::sqlite();
+    let db = TestDb::new(dialect).await;
     let e = engine(&db).await;
     let host = host();
     for id in ["gate", "acme/gate"] {
@@ -147,7 +148,7 @@ async fn two(also: &[&str]) -> Two {
     .await
     .unwrap();
     let mut t = Two {
-        _db: db,
+        db,
         e,
         fake,
         _oauth: oauth,
@@ -161,6 +162,10 @@ async fn two(also: &[&str]) -> Two {
 }
 
 impl Two {
+    async fn done(self) {
+        self.db.cleanup().await;
+    }
+
     async fn step_both(&mut self, at: DateTime<Utc>) {
         self.acme.step(at).await.unwrap();
         self.ours.step(at).await.unwrap();
@@ -176,7 +181,13 @@ impl Two {
 
 #[tokio::test]
 async fn each_project_s_daemon_acts_on_its_own_campaigns_with_its_own_rules_and_capacity() {
-    let mut t = two(&[]).await;
+    for dialect in BOTH {
+        own_campaigns_rules_and_capacity(dialect).await;
+    }
+}
+
+async fn own_campaigns_rules_and_capacity(dialect: Dialect) {
+    let mut t = two(dialect, &[]).await;
     let ours = Campaign::aggregate_id(OURS, &CAMPAIGN.to_string());
     let acme = Campaign::aggregate_id(ACME, &CAMPAIGN.to_string());
     assert_eq!(t.ours.view.campaigns[&ours].project(), "default");
@@ -216,12 +227,19 @@ async fn each_project_s_daemon_acts_on_its_own_campaigns_with_its_own_rules_and_
     t.step_both(t3).await;
     assert_eq!(t.status(ACME), CampaignStatus::Enabled);
     assert_eq!(t.status(OURS), CampaignStatus::Paused);
-    assert_eq!(t.fake.mutation_count(), 3);
+    assert_eq!(t.fake.mutation_count(), 3, "{dialect:?}");
+    t.done().await;
 }
 
 #[tokio::test]
 async fn a_daemon_applies_only_its_own_account_s_changes() {
-    let mut t = two(&[]).await;
+    for dialect in BOTH {
+        only_its_own_account_s_changes(dialect).await;
+    }
+}
+
+async fn only_its_own_account_s_changes(dialect: Dialect) {
+    let mut t = two(dialect, &[]).await;
     let acme = Campaign::aggregate_id(ACME, &CAMPAIGN.to_string());
     // An operator's change for acme's campaign, pending.
     t.e.execute::<Campaign>(
@@ -249,13 +267,14 @@ async fn a_daemon_applies_only_its_own_account_s_changes() {
     assert_eq!(t.ours.view.pending_changes().len(), 1, "still pending");
     t.acme.step(t1).await.unwrap();
     assert_eq!(t.status(ACME), CampaignStatus::Paused);
-    assert_eq!(t.fake.mutation_count(), 1);
+    assert_eq!(t.fake.mutation_count(), 1, "{dialect:?}");
+    t.done().await;
 }
 
 #[tokio::test]
 async fn a_customer_both_projects_reach_stays_with_the_project_that_read_it_first() {
     // Default's account reaches acme's customer too (an agency's manager account).
-    let mut t = two(&[ACME_ID]).await;
+    let mut t = two(Dialect::Sqlite, &[ACME_ID]).await;
     let acme = Campaign::aggregate_id(ACME, &CAMPAIGN.to_string());
     let observed_by = |t: &Two| t.ours.view.campaigns[&acme].google_account.clone();
     assert_eq!(observed_by(&t).as_deref(), Some("acme/ops"));
@@ -269,4 +288,5 @@ async fn a_customer_both_projects_reach_stays_with_the_project_that_read_it_firs
     assert_eq!(t.status(OURS), CampaignStatus::Paused);
     assert_eq!(t.status(ACME), CampaignStatus::Enabled);
     assert_eq!(t.fake.mutation_count(), 1);
+    t.done().await;
 }
