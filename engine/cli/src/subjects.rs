@@ -16,7 +16,7 @@ use crate::Global;
 #[derive(Args, Debug)]
 pub struct SubjectsArgs {
     /// The project whose data subject this is (its id as that project's API gives it); another
-    /// project's subject is not found [default: default]
+    /// project's subject is not found
     #[arg(long, global = true, default_value = "default", value_name = "NAME")]
     pub project: String,
     #[command(subcommand)]
