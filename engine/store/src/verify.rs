@@ -26,61 +26,92 @@ pub enum Verification {
 impl EventLog {
     /// Recomputes the whole chain; reports the first position where anything disagrees.
     /// `progress` is called with the number of events checked so far.
+    ///
+    /// Safe while others append (a running daemon, the API): the head is read first and the
+    /// chain checked up to it; events found beyond it are checked too once a newer head covers
+    /// them (the head and its events commit together). An event stored beyond a head that does
+    /// not cover it is a break.
     pub async fn verify(&self, mut progress: impl FnMut(u64)) -> Result<Verification> {
         const PAGE: u64 = 10_000;
         let mut expected_position = 1u64;
         let mut prev = GENESIS;
+        let mut head = self.head().await?;
         loop {
-            let page = match self.read_after(expected_position - 1, PAGE).await {
+            // The chain up to the head as read.
+            while expected_position <= head.position {
+                let want = PAGE.min(head.position - (expected_position - 1));
+                let page = match self.read_after(expected_position - 1, want).await {
+                    Ok(p) => p,
+                    Err(StoreError::Decode { position, reason }) => {
+                        return Ok(Verification::Broken { position, reason })
+                    }
+                    Err(e) => return Err(e),
+                };
+                let n = page.len() as u64;
+                for e in page {
+                    if e.position != expected_position {
+                        return Ok(Verification::Broken {
+                            position: expected_position,
+                            reason: format!(
+                                "position {expected_position} is missing (next stored is {})",
+                                e.position
+                            ),
+                        });
+                    }
+                    if e.prev_hash != prev {
+                        return Ok(Verification::Broken {
+                            position: e.position,
+                            reason: "prev_hash does not match the hash of the event before".into(),
+                        });
+                    }
+                    let h = event_hash(&prev, &e.hash_input());
+                    if h != e.hash {
+                        return Ok(Verification::Broken {
+                            position: e.position,
+                            reason: "stored bytes do not match the event's hash".into(),
+                        });
+                    }
+                    prev = h;
+                    expected_position += 1;
+                }
+                progress(expected_position - 1);
+                if n < want {
+                    break;
+                }
+            }
+            let count = expected_position - 1;
+            if head.position != count || head.hash != prev {
+                return Ok(Verification::Broken {
+                    position: count.min(head.position) + 1,
+                    reason: format!(
+                        "the log head says position {} but the chain ends at {count}",
+                        head.position
+                    ),
+                });
+            }
+            // Anything stored beyond it was appended since (a newer head covers it), or is
+            // not part of the chain.
+            let beyond = match self.read_after(head.position, 1).await {
                 Ok(p) => p,
                 Err(StoreError::Decode { position, reason }) => {
                     return Ok(Verification::Broken { position, reason })
                 }
                 Err(e) => return Err(e),
             };
-            let n = page.len() as u64;
-            for e in page {
-                if e.position != expected_position {
-                    return Ok(Verification::Broken {
-                        position: expected_position,
-                        reason: format!(
-                            "position {expected_position} is missing (next stored is {})",
-                            e.position
-                        ),
-                    });
-                }
-                if e.prev_hash != prev {
-                    return Ok(Verification::Broken {
-                        position: e.position,
-                        reason: "prev_hash does not match the hash of the event before".into(),
-                    });
-                }
-                let h = event_hash(&prev, &e.hash_input());
-                if h != e.hash {
-                    return Ok(Verification::Broken {
-                        position: e.position,
-                        reason: "stored bytes do not match the event's hash".into(),
-                    });
-                }
-                prev = h;
-                expected_position += 1;
+            let Some(next) = beyond.first() else {
+                return Ok(Verification::Intact { count, head: prev });
+            };
+            let newer = self.head().await?;
+            if newer.position < next.position {
+                return Ok(Verification::Broken {
+                    position: next.position,
+                    reason: format!(
+                        "position {} is stored beyond the log head (position {})",
+                        next.position, newer.position
+                    ),
+                });
             }
-            progress(expected_position - 1);
-            if n < PAGE {
-                break;
-            }
+            head = newer;
         }
-        let count = expected_position - 1;
-        let head = self.head().await?;
-        if head.position != count || head.hash != prev {
-            return Ok(Verification::Broken {
-                position: count.min(head.position) + 1,
-                reason: format!(
-                    "the log head says position {} but the chain ends at {count}",
-                    head.position
-                ),
-            });
-        }
-        Ok(Verification::Intact { count, head: prev })
     }
 }

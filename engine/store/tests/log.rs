@@ -344,6 +344,11 @@ async fn changing_any_stored_byte_is_detected_at_its_position() {
         ("DELETE FROM events WHERE position = 6", 6),
         // The tail cut off.
         ("DELETE FROM events WHERE position >= 7", 7),
+        // The head moved back: events stored beyond a head that does not cover them.
+        (
+            "UPDATE log_head SET position = 6, hash = (SELECT hash FROM events WHERE position = 6)",
+            7,
+        ),
     ];
     for d in BOTH {
         for (sql, bad) in cases {
@@ -377,6 +382,47 @@ async fn changing_any_stored_byte_is_detected_at_its_position() {
             t.cleanup().await;
         }
     }
+}
+
+/// `audit verify` while a daemon and the API keep appending: the chain checked up to the head
+/// it read first, then on to each newer head; never a break that is only a commit landing
+/// between reading the events and reading the head.
+#[tokio::test]
+async fn verifying_while_others_append_finds_the_chain_intact() {
+    each_backend(|t| async move {
+        let s = seeded(&t, 20).await;
+        let writer = {
+            let log = s.log.clone();
+            tokio::spawn(async move {
+                for i in 0..300u32 {
+                    log.append(
+                        &format!("lead:w{}", i % 7),
+                        ExpectedVersion::Any,
+                        vec![ev(i)],
+                    )
+                    .await
+                    .unwrap();
+                }
+            })
+        };
+        let mut checks = 0;
+        while !writer.is_finished() {
+            match verify(&s).await {
+                Verification::Intact { count, .. } => assert!(count >= 20),
+                broken => panic!("{:?}: a concurrent append read as {broken:?}", t.dialect),
+            }
+            checks += 1;
+        }
+        writer.await.unwrap();
+        assert!(matches!(
+            verify(&s).await,
+            Verification::Intact { count: 320, .. }
+        ));
+        assert!(checks > 0);
+        s.db().close().await;
+        t
+    })
+    .await;
 }
 
 #[tokio::test]
