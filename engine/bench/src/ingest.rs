@@ -513,8 +513,9 @@ struct Prepared {
 /// The events the lead path's commands make for lead `i`, by the aggregates themselves.
 fn prepare(i: u64, key_id: &str) -> Result<Prepared> {
     let lead_key = leadorch_api::ids::scoped(PROJECT, &format!("bench-{i}"));
-    let subject_id = leadorch_api::ids::scoped(PROJECT, &Uuid::new_v4().to_string());
-    let consent_id = leadorch_api::ids::scoped(PROJECT, &Uuid::new_v4().to_string());
+    // Time-ordered, as the lead path makes them.
+    let subject_id = leadorch_api::ids::scoped(PROJECT, &Uuid::now_v7().to_string());
+    let consent_id = leadorch_api::ids::scoped(PROJECT, &Uuid::now_v7().to_string());
     let at = chrono::DateTime::parse_from_rfc3339(CONSENT_AT)?.with_timezone(&Utc);
     let consent = Consent::default()
         .decide(ConsentCommand::GrantConsent {

@@ -653,8 +653,10 @@ async fn decide(
         });
     }
     // Another project's subjects (and consents) carry its prefix, like its leads, so every
-    // stream a project writes says whose it is.
-    let subject_id = scoped(project, &uuid::Uuid::new_v4().to_string());
+    // stream a project writes says whose it is. Time-ordered ids (UUIDv7): a new subject's
+    // key rows and fingerprints' subject index, and a new consent's stream, land at the end
+    // of their B-trees instead of on a random page each.
+    let subject_id = scoped(project, &uuid::Uuid::now_v7().to_string());
     let outcome = blocked(api, project, lead, team)
         .await?
         .unwrap_or(LeadOutcome::Accepted);
@@ -736,7 +738,7 @@ async fn prepare(
     let mut consent_stream = None;
     let consent_id = match &lead.consent {
         Some(c) => {
-            let consent_id = scoped(project, &uuid::Uuid::new_v4().to_string());
+            let consent_id = scoped(project, &uuid::Uuid::now_v7().to_string());
             let source_url = c.url.split(['?', '#']).next().unwrap_or(&c.url).to_string();
             let events = Consent::default()
                 .decide(ConsentCommand::GrantConsent {
