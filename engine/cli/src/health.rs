@@ -354,6 +354,32 @@ pub async fn gather(
             teams.join(", ")
         ));
     }
+    // Customers this daemon would read whose campaigns another project's account read first:
+    // they stay that project's (ADR 0030 R1), so this project's rules never act on them.
+    let configured: std::collections::BTreeSet<String> = config
+        .google
+        .customers
+        .iter()
+        .map(|c| c.replace('-', ""))
+        .collect();
+    let mut elsewhere: BTreeMap<String, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for c in view.campaigns.values() {
+        let Some(customer) = c.state.customer_id().map(|id| id.replace('-', "")) else {
+            continue;
+        };
+        if configured.contains(&customer) && c.project() != project && c.state.snapshot().is_some()
+        {
+            elsewhere.entry(customer).or_default().insert(c.project());
+        }
+    }
+    for (customer, projects) in elsewhere {
+        warnings.push(format!(
+            "customer {customer} ([google] customers) has campaigns of project {}: they stay that \
+             project's (read through its account first), and this project's rules never act on \
+             them",
+            projects.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     // Accounts that cannot be acted through.
     for a in &accounts {
         if a.status == "reconsent_needed" || a.status == "revoked" {

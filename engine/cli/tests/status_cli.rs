@@ -29,6 +29,16 @@ fn status(dir: &Path, config: &Path, extra: &[&str]) -> std::process::Output {
 }
 
 async fn observe(engine: &Engine, id: &str, name: &str, labels: &[&str]) {
+    observe_via(engine, id, name, labels, None).await
+}
+
+async fn observe_via(
+    engine: &Engine,
+    id: &str,
+    name: &str,
+    labels: &[&str],
+    google_account: Option<&str>,
+) {
     let at = Utc::now() - Duration::minutes(5);
     engine
         .execute::<Campaign>(
@@ -45,7 +55,7 @@ async fn observe(engine: &Engine, id: &str, name: &str, labels: &[&str]) {
                     ad_schedule: vec![],
                 },
                 manual_hold: Duration::hours(4),
-                google_account: None,
+                google_account: google_account.map(str::to_string),
                 at,
             },
             &Metadata::actor("test"),
@@ -338,4 +348,41 @@ fn on_the_demo_database_every_example_rule_covers_a_campaign_and_the_adapter_is_
             .any(|w| w.contains("can never act") || w.contains("has no team")),
         "{warnings:?}"
     );
+}
+
+/// A customer both projects' accounts reach: its campaign stays acme's, and the default
+/// project's status says so (ADR 0030 R1); acme's status lists it as its own.
+#[test]
+fn status_says_when_a_configured_customer_s_campaigns_are_another_project_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path());
+    ok(dir.path(), &["--database-url", &db, "init"]);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut config = StoreConfig::new(url(dir.path()));
+        config.open = Open::Existing;
+        let engine = Engine::open(&config).await.expect("open");
+        observe_via(&engine, "9", "Acme Generic", &[], Some("acme/ops")).await;
+        engine.store.log.db().close().await;
+    });
+    let config = dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        "[google]\naccount = \"ops\"\ncustomers = [\"111-222-3333\"]\n",
+    )
+    .unwrap();
+    let o = status(dir.path(), &config, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["campaigns"], serde_json::json!([]), "{v}");
+    let warned = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .any(|w| w.contains("customer 1112223333") && w.contains("project acme"));
+    assert!(warned, "{v}");
+    let o = status(dir.path(), &config, &["--json", "--project", "acme"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["campaigns"][0]["name"], "Acme Generic", "{v}");
+    assert!(!v.to_string().contains("customer 1112223333"), "{v}");
 }
