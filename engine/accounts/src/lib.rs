@@ -269,12 +269,12 @@ pub fn check_bare_name(account: &str) -> Result<()> {
 /// The command that connects a stored account (again), for messages:
 /// `leadorch google connect --account ops`, or with `--project acme` for `acme/ops`.
 pub fn connect_command(account: &str) -> String {
-    match account.split_once('/') {
-        Some((project, name)) => {
-            format!("leadorch google connect --project {project} --account {name}")
-        }
-        None => format!("leadorch google connect --account {account}"),
-    }
+    let project = project::of(account);
+    format!(
+        "leadorch google connect{} --account {}",
+        project::flag(project),
+        project::bare(project, account)
+    )
 }
 
 /// A stored account name for messages: `"ops"`, or `"ops" of project acme`.

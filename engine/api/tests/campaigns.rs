@@ -23,21 +23,35 @@ async fn observe_via(
     minute: i64,
     google_account: Option<&str>,
 ) {
+    let snapshot = CampaignSnapshot {
+        name: "Brand NL".into(),
+        labels: vec!["team:sales-nl".into()],
+        status,
+        daily_budget_micros: 50_000_000,
+        bidding: Bidding::ManualCpc,
+        ad_schedule: vec![],
+    };
+    record(s, "1234567890", "1001", snapshot, minute, google_account).await
+}
+
+/// Records campaign `customer/campaign` observed as `snapshot`, `minute`s after 09:00 on
+/// 2026-12-01, read through `google_account`.
+async fn record(
+    s: &Server,
+    customer: &str,
+    campaign: &str,
+    snapshot: CampaignSnapshot,
+    minute: i64,
+    google_account: Option<&str>,
+) {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap() + Duration::minutes(minute);
     s.engine
         .execute::<Campaign>(
-            "1234567890/1001",
+            &Campaign::aggregate_id(customer, campaign),
             CampaignCommand::Observe {
-                customer_id: "1234567890".into(),
-                campaign_id: "1001".into(),
-                snapshot: CampaignSnapshot {
-                    name: "Brand NL".into(),
-                    labels: vec!["team:sales-nl".into()],
-                    status,
-                    daily_budget_micros: 50_000_000,
-                    bidding: Bidding::ManualCpc,
-                    ad_schedule: vec![],
-                },
+                customer_id: customer.into(),
+                campaign_id: campaign.into(),
+                snapshot,
                 manual_hold: Duration::hours(4),
                 google_account: google_account.map(str::to_string),
                 at,
@@ -177,29 +191,15 @@ async fn observe_campaign(
     campaign: &str,
     google_account: Option<&str>,
 ) {
-    let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-    s.engine
-        .execute::<Campaign>(
-            &Campaign::aggregate_id(customer, campaign),
-            CampaignCommand::Observe {
-                customer_id: customer.into(),
-                campaign_id: campaign.into(),
-                snapshot: CampaignSnapshot {
-                    name: "Acme Generic".into(),
-                    labels: vec!["team:sales-nl".into()],
-                    status: CampaignStatus::Enabled,
-                    daily_budget_micros: 10_000_000,
-                    bidding: Bidding::ManualCpc,
-                    ad_schedule: vec![],
-                },
-                manual_hold: Duration::hours(4),
-                google_account: google_account.map(str::to_string),
-                at,
-            },
-            &Metadata::actor("test"),
-        )
-        .await
-        .unwrap();
+    let snapshot = CampaignSnapshot {
+        name: "Acme Generic".into(),
+        labels: vec!["team:sales-nl".into()],
+        status: CampaignStatus::Enabled,
+        daily_budget_micros: 10_000_000,
+        bidding: Bidding::ManualCpc,
+        ad_schedule: vec![],
+    };
+    record(s, customer, campaign, snapshot, 0, google_account).await
 }
 
 #[tokio::test]

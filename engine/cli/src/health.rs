@@ -159,10 +159,7 @@ pub async fn gather(
     let config = &config;
     let project = config.project.as_str();
     // `--project` for the commands a warning suggests.
-    let flag = match project {
-        leadorch_domain::project::DEFAULT => String::new(),
-        other => format!(" --project {other}"),
-    };
+    let flag = leadorch_domain::project::flag(project);
     // The facts view (campaigns, teams) and the last evaluation, in one pass over the log.
     let mut view = FactsView::default();
     let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);

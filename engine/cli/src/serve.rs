@@ -62,10 +62,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
 pub async fn warn_without_keys(engine: &leadorch_core::Engine, project: &str) -> Result<()> {
     let keys = ApiKeys::new(engine.store.db().clone());
     if keys.list(project, false).await?.is_empty() {
-        let flag = match project {
-            leadorch_domain::project::DEFAULT => String::new(),
-            other => format!(" --project {other}"),
-        };
+        let flag = leadorch_domain::project::flag(project);
         eprintln!(
             "leadorch: warning: project {project} has no working API key, so every request but GET /healthz is refused: make one with `leadorch keys create{flag} --name NAME --scopes ingest,capacity,read`"
         );

@@ -78,6 +78,17 @@ pub struct SubjectDoc {
     pub erased: bool,
 }
 
+impl SubjectDoc {
+    /// The ids of the subject's streams of `aggregate_type` (its leads: `"lead"`).
+    pub fn ids_of<'a>(&'a self, aggregate_type: &'a str) -> impl Iterator<Item = &'a str> {
+        self.streams
+            .iter()
+            .filter_map(|s| leadorch_domain::split_stream_id(s))
+            .filter(move |(t, _)| *t == aggregate_type)
+            .map(|(_, id)| id)
+    }
+}
+
 /// All read models, folded together.
 #[derive(Debug)]
 pub struct Projections {

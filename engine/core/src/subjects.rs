@@ -219,13 +219,7 @@ pub async fn owned_by(
 ) -> Result<Option<Projections>> {
     let views = catch_up(&engine.store).await?;
     let belongs = views.subject_index.get(subject_id).is_some_and(|doc| {
-        let mut leads = doc
-            .streams
-            .iter()
-            .filter_map(|s| leadorch_domain::split_stream_id(s))
-            .filter(|(t, _)| *t == "lead")
-            .map(|(_, id)| id)
-            .peekable();
+        let mut leads = doc.ids_of("lead").peekable();
         leads.peek().is_some()
             && leads.all(|id| leadorch_domain::project::unscoped(project, id).is_some())
     });

@@ -14,14 +14,15 @@ use leadorch_daemon::Daemon;
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
 use leadorch_evaluate::library::save_rule;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, Fault, Route};
-use leadorch_google::{
-    memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken,
-};
+use leadorch_google::{memory_sink, CaptureSink, GoogleAdsClient, GoogleAdsConfig, StaticToken};
 use leadorch_store::{EventFilter, Metadata};
 use leadorch_test_support::TestDb;
 
 mod common;
 use common::{engine, host, GATE};
+#[path = "common/fake_google.rs"]
+mod fake_google;
+use fake_google::ads_config;
 
 const CUSTOMER: &str = "1234567890";
 const NL: i64 = 111;
@@ -61,23 +62,6 @@ async fn fakes(manager: Option<&str>) -> (FakeOAuth, FakeGoogleAds) {
     nl.labels = vec!["team:sales-nl".into()];
     fake.add_campaign(CUSTOMER, nl);
     (oauth, fake)
-}
-
-/// The client's settings for the fake: quick retries, no rate limit.
-fn ads_config(fake: &FakeGoogleAds) -> GoogleAdsConfig {
-    GoogleAdsConfig {
-        base_url: fake.base_url().parse().unwrap(),
-        retry: RetryPolicy {
-            max_attempts: 5,
-            base: StdDuration::from_millis(5),
-            cap: StdDuration::from_millis(50),
-            jitter: true,
-        },
-        request_timeout: StdDuration::from_secs(2),
-        // The per-customer limiter (5 requests/s by default) would only slow the test down.
-        ops_per_second_per_customer: 1000,
-        ..GoogleAdsConfig::default()
-    }
 }
 
 async fn world() -> World {

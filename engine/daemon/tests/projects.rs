@@ -4,7 +4,6 @@
 //! customer both projects' accounts reach stays with the project that read it first.
 
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use leadorch_config::Config;
@@ -15,13 +14,16 @@ use leadorch_domain::campaign::CampaignChange;
 use leadorch_domain::{Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot};
 use leadorch_evaluate::library::save_rule;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth};
-use leadorch_google::{GoogleAdsClient, GoogleAdsConfig, RetryPolicy, StaticToken};
+use leadorch_google::{GoogleAdsClient, StaticToken};
 use leadorch_store::Dialect;
 use leadorch_store::{EventFilter, Metadata};
 use leadorch_test_support::{TestDb, BOTH};
 
 mod common;
 use common::{engine, host, GATE};
+#[path = "common/fake_google.rs"]
+mod fake_google;
+use fake_google::ads_config;
 
 /// Default's customer and campaign.
 const OURS: &str = "1234567890";
@@ -50,18 +52,7 @@ fn adapter(
     account: &str,
     customers: &[&str],
 ) -> GoogleAdapter {
-    let config = GoogleAdsConfig {
-        base_url: fake.base_url().parse().unwrap(),
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base: StdDuration::from_millis(5),
-            cap: StdDuration::from_millis(50),
-            jitter: true,
-        },
-        request_timeout: StdDuration::from_secs(5),
-        ops_per_second_per_customer: 1000,
-        ..GoogleAdsConfig::default()
-    };
+    let config = ads_config(fake);
     let token = oauth.issue_tokens().access_token;
     let client = GoogleAdsClient::new(config, Arc::new(StaticToken(token))).unwrap();
     let customers: Vec<String> = customers.iter().map(|c| c.to_string()).collect();

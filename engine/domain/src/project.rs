@@ -53,6 +53,16 @@ pub fn bare(project: &str, stored: &str) -> String {
     unscoped(project, stored).unwrap_or(stored).to_string()
 }
 
+/// `--project` as a command a message suggests takes it: ` --project acme`, nothing for the
+/// default project.
+pub fn flag(project: &str) -> String {
+    if project == DEFAULT {
+        String::new()
+    } else {
+        format!(" --project {project}")
+    }
+}
+
 /// The project a stored (scoped) id belongs to: the part before its `/`, else `default`.
 pub fn of(stored: &str) -> &str {
     stored
@@ -75,6 +85,8 @@ mod tests {
         assert_eq!(bare("acme", "acme/ops"), "ops");
         assert_eq!(of("acme/ops"), "acme");
         assert_eq!(of("ops"), "default");
+        assert_eq!(flag("acme"), " --project acme");
+        assert_eq!(flag("default"), "");
     }
 
     #[test]

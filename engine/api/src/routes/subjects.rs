@@ -27,10 +27,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use leadorch_core::projection::{Projections, SubjectDoc};
+use leadorch_core::projection::Projections;
 use leadorch_core::subjects;
 use leadorch_domain::lead::{BlockedLead, LeadEvent};
-use leadorch_domain::{split_stream_id, stream_id, AnyEvent, Consent, ConsentCommand};
+use leadorch_domain::{stream_id, AnyEvent, Consent, ConsentCommand};
 use leadorch_intake::{Email, E164};
 use leadorch_store::fingerprints::FingerprintKind;
 use leadorch_store::{Metadata, Reveal};
@@ -602,7 +602,7 @@ pub async fn withdraw_consent(
     let consents: Vec<String> = views
         .subject_index
         .get(&stored)
-        .map(|doc| of_type(doc, CONSENT).map(str::to_string).collect())
+        .map(|doc| doc.ids_of(CONSENT).map(str::to_string).collect())
         .unwrap_or_default();
     let (trace_id, metadata) = traced(&caller);
     let now = Utc::now();
@@ -668,14 +668,6 @@ fn check_subject_id(id: &str) -> Result<(), Problem> {
 }
 
 /// The ids of a subject's streams of one aggregate type.
-fn of_type<'a>(doc: &'a SubjectDoc, aggregate_type: &'a str) -> impl Iterator<Item = &'a str> {
-    doc.streams
-        .iter()
-        .filter_map(|s| split_stream_id(s))
-        .filter(move |(t, _)| *t == aggregate_type)
-        .map(|(_, id)| id)
-}
-
 /// The read models caught up, when `subject_id` is a subject of `project`
 /// ([`subjects::owned_by`]). Anything else is the same `404` as a subject that does not exist.
 async fn owned(api: &Api, project: &str, subject_id: &str) -> Result<Projections, Problem> {
