@@ -20,6 +20,9 @@
 //! - `events-only` (informative, no ratio line): the lead's two events alone, encoded before
 //!   the clock starts (keys made then), enqueued together and awaited — one group commit, no
 //!   side rows: what the side rows of a lead's atomic append cost, against the ceiling.
+//! - `floor` (informative): the same clients, bodies and headers against a plain axum handler
+//!   that parses each lead and answers `201` without any database — the HTTP exchange alone,
+//!   which bounds every side that stores leads over HTTP in this process.
 //!
 //! Durability as in `bench append`: SQLite WAL, `synchronous=FULL`, busy timeout 30 s;
 //! PostgreSQL `synchronous_commit=on`, for every side. Client and server share this process's
@@ -57,7 +60,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::append::{drive, Op};
+use super::append::{drive, Measured, Op};
 use super::fresh::{is_sqlite_busy, with_pool, Databases, Fresh, Pool};
 use super::served::Served;
 use super::{print_table_named, thousands, Backend, Row};
@@ -85,12 +88,12 @@ pub struct IngestArgs {
     /// Concurrent clients: keep-alive HTTP connections (leadorch, peer) or tasks (ceiling)
     #[arg(long, default_value_t = 64)]
     pub connections: u64,
-    /// Sides to measure, comma-separated: leadorch, ceiling, peer, events-only; leadorch
-    /// always runs first (`--sides leadorch` measures it alone, for profiling)
+    /// Sides to measure, comma-separated: leadorch, ceiling, peer, events-only, floor;
+    /// leadorch always runs first (`--sides leadorch` measures it alone, for profiling)
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "leadorch,ceiling,peer,events-only"
+        default_value = "leadorch,ceiling,peer,events-only,floor"
     )]
     pub sides: Vec<String>,
     /// Server for --backend postgres (a database is created and dropped per side)
@@ -108,6 +111,7 @@ struct Sides {
     ceiling: bool,
     peer: bool,
     events_only: bool,
+    floor: bool,
 }
 
 impl Sides {
@@ -116,6 +120,7 @@ impl Sides {
             ceiling: false,
             peer: false,
             events_only: false,
+            floor: false,
         };
         for name in names.iter().map(|n| n.trim()) {
             match name {
@@ -123,8 +128,9 @@ impl Sides {
                 "ceiling" => s.ceiling = true,
                 "peer" => s.peer = true,
                 "events-only" => s.events_only = true,
+                "floor" => s.floor = true,
                 other => bail!(
-                    "--sides: unknown side {other:?}; use leadorch, ceiling, peer, events-only"
+                    "--sides: unknown side {other:?}; use leadorch, ceiling, peer, events-only, floor"
                 ),
             }
         }
@@ -290,7 +296,7 @@ pub async fn run(args: &IngestArgs) -> Result<ExitCode> {
             );
         }
     }
-    for name in ["ceiling", "peer"] {
+    for name in ["ceiling", "peer", "floor"] {
         if let Some(p) = rows.iter().find(|r| r.contender == name) {
             println!(
                 "ratio leadorch/{name} = {:.2}",
@@ -335,6 +341,10 @@ async fn measure(
     if sides.events_only {
         eprintln!("events-only (each lead's two events, enqueued together, no side rows) …");
         rows.push(report(on_fresh!(dbs, "events-only", events_only_on(w))?));
+    }
+    if sides.floor {
+        eprintln!("floor (the same HTTP exchange against a handler that stores nothing) …");
+        rows.push(report(floor_on(w).await.context("side floor")?));
     }
     Ok((rows, parts))
 }
@@ -895,19 +905,12 @@ async fn peer_receive(State(s): State<PeerState>, body: Bytes) -> axum::response
     (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
-async fn peer_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
-    let connections = u32::try_from(w.connections).unwrap_or(u32::MAX);
-    let pool = dbs.pool(fresh, connections).await?;
-    pool.execute_script(peer_schema(dbs.backend)).await?;
-    pool.warm(connections).await?;
-    let state = PeerState {
-        pool: pool.clone(),
-        busy_retries: Arc::new(AtomicU64::new(0)),
-    };
-    let app = axum::Router::new()
-        .route("/v1/leads", axum::routing::post(peer_receive))
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .with_state(state.clone());
+/// Serves `app` (plus `GET /healthz`) the plain axum way (`axum::serve`, `TCP_NODELAY`) on
+/// 127.0.0.1:0 and measures the workload's `POST /v1/leads` against it from the bench's
+/// clients, with the same headers as leadorch gets (a key nobody looks at). Returns the CPU
+/// note of the measured phase and the measurement.
+async fn measure_plain(app: axum::Router, w: &Workload) -> Result<(String, Measured)> {
+    let app = app.route("/healthz", axum::routing::get(|| async { "ok" }));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let bound = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -923,7 +926,6 @@ async fn peer_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
     });
     let base = format!("http://{bound}");
     let clients = clients(w.connections)?;
-    // The same headers as leadorch gets: a key the peer does not look at.
     let key = leadorch_api::keys::generate(PROJECT).text.to_string();
     let measured = async {
         warm(&clients, &format!("{base}/healthz")).await?;
@@ -937,9 +939,54 @@ async fn peer_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
     let _ = stop.send(());
     server
         .await
-        .context("the peer's server task failed")?
-        .context("the peer's server")?;
-    let (cpu, m) = measured?;
+        .context("the plain server task failed")?
+        .context("the plain server")?;
+    measured
+}
+
+/// The floor's `POST /v1/leads`: parse the lead as the peer does, store nothing, answer
+/// `201` as the peer does.
+async fn floor_receive(body: Bytes) -> axum::response::Response {
+    let lead: PeerLead = match serde_json::from_slice(&body) {
+        Ok(l) => l,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    let answer = serde_json::json!({"lead_id": lead.lead_id, "outcome": "accepted"});
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+/// `floor`: the HTTP exchange alone, with no database. The same clients, bodies and headers
+/// against a plain axum handler that parses each lead and answers `201` without storing it.
+/// No side that stores leads over this HTTP can be faster; its CPU per lead is what HTTP
+/// costs in this process before any work is done.
+async fn floor_on(w: &Workload) -> Result<Row> {
+    let app = axum::Router::new().route("/v1/leads", axum::routing::post(floor_receive));
+    let (cpu, m) = measure_plain(app, w).await?;
+    Ok(Row {
+        contender: "floor".into(),
+        events: w.leads,
+        writers: w.connections,
+        elapsed: m.elapsed,
+        latencies: Some(m.latencies),
+        notes: format!(
+            "axum::serve, a handler that parses each lead and answers 201, storing nothing (no database): the HTTP exchange alone; {cpu}"
+        ),
+    })
+}
+
+async fn peer_on(dbs: &Databases, fresh: &Fresh, w: &Workload) -> Result<Row> {
+    let connections = u32::try_from(w.connections).unwrap_or(u32::MAX);
+    let pool = dbs.pool(fresh, connections).await?;
+    pool.execute_script(peer_schema(dbs.backend)).await?;
+    pool.warm(connections).await?;
+    let state = PeerState {
+        pool: pool.clone(),
+        busy_retries: Arc::new(AtomicU64::new(0)),
+    };
+    let app = axum::Router::new()
+        .route("/v1/leads", axum::routing::post(peer_receive))
+        .with_state(state.clone());
+    let (cpu, m) = measure_plain(app, w).await?;
     let stored = pool.count("leads").await?;
     pool.close().await;
     if stored != w.leads {
