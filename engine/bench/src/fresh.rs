@@ -132,8 +132,8 @@ impl Databases {
                 .await
                 .with_context(|| format!("connecting to {}", probe.url))?;
             let t = match &db {
-                Db::Sqlite { options, .. } => Template::Sqlite(options.clone()),
-                Db::Postgres { options, .. } => Template::Postgres(options.clone()),
+                Db::Sqlite { options, .. } => Template::Sqlite((**options).clone()),
+                Db::Postgres { options, .. } => Template::Postgres((**options).clone()),
             };
             db.close().await;
             anyhow::Ok(t)

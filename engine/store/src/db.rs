@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -157,17 +158,18 @@ pub enum Db {
     Sqlite {
         /// Reader pool.
         pool: SqlitePool,
-        /// Options the writer connects with.
-        options: SqliteConnectOptions,
+        /// Options the writer connects with (shared: a `Db` is cloned per request, and the
+        /// options hold maps and strings).
+        options: Arc<SqliteConnectOptions>,
         /// The database file.
-        path: PathBuf,
+        path: Arc<PathBuf>,
     },
     /// PostgreSQL with `synchronous_commit=on`.
     Postgres {
         /// Reader pool.
         pool: PgPool,
-        /// Options the writer and listeners connect with.
-        options: PgConnectOptions,
+        /// Options the writer and listeners connect with (shared, as for SQLite).
+        options: Arc<PgConnectOptions>,
     },
 }
 
@@ -263,8 +265,8 @@ impl Db {
                 .map_err(|e| StoreError::connect(url, e))?;
             Ok(Db::Sqlite {
                 pool,
-                options,
-                path,
+                options: Arc::new(options),
+                path: Arc::new(path),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
@@ -284,7 +286,10 @@ impl Db {
                 .connect_with(options.clone())
                 .await
                 .map_err(|e| StoreError::connect(url, e))?;
-            Ok(Db::Postgres { pool, options })
+            Ok(Db::Postgres {
+                pool,
+                options: Arc::new(options),
+            })
         } else {
             Err(StoreError::BadUrl {
                 url: redact_url(url),

@@ -45,7 +45,7 @@ pub const NOTIFY_CHANNEL: &str = "leadorch_events";
 /// subscribers poll for other processes' commits.
 pub(crate) fn spawn_listener(db: &Db, head: watch::Sender<u64>) {
     if let Db::Postgres { options, .. } = db {
-        spawn_pg_listener(options.clone(), head);
+        spawn_pg_listener(PgConnectOptions::clone(options), head);
     }
 }
 

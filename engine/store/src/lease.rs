@@ -71,7 +71,7 @@ impl Db {
                 }
             }
             Db::Sqlite { path, .. } => {
-                let mut lock_path = path.clone().into_os_string();
+                let mut lock_path = path.as_os_str().to_owned();
                 if project == leadorch_domain::project::DEFAULT {
                     lock_path.push(".daemon.lock");
                 } else {
