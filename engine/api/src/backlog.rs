@@ -12,7 +12,7 @@ use chrono::Utc;
 use leadorch_core::projection::{decode, Backlog};
 use leadorch_domain::capacity::{CapacityCommand, CapacitySnapshot};
 use leadorch_domain::team::CapacitySource;
-use leadorch_domain::{AnyEvent, Team};
+use leadorch_domain::Team;
 use leadorch_store::{Metadata, Reveal};
 
 use crate::Api;
@@ -68,10 +68,7 @@ async fn update(api: &Api, team: &str, defined: &Team) -> Result<(), String> {
     let open = counted.backlog.open_leads(team);
     let last: CapacitySnapshot = api
         .engine
-        .load_state(team, |e| match e {
-            AnyEvent::Capacity(e) => Some(e),
-            _ => None,
-        })
+        .current::<CapacitySnapshot>(team)
         .await
         .map_err(|e| e.to_string())?;
     if last.recorded_at().is_some()

@@ -296,7 +296,9 @@ pub async fn run(args: &IngestArgs) -> Result<ExitCode> {
             );
         }
     }
-    for name in ["ceiling", "peer", "floor"] {
+    // The ratio lines end the output, as they always did (floor and events-only are
+    // informative: no ratio line).
+    for name in ["ceiling", "peer"] {
         if let Some(p) = rows.iter().find(|r| r.contender == name) {
             println!(
                 "ratio leadorch/{name} = {:.2}",

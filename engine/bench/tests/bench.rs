@@ -119,7 +119,7 @@ fn bench_ingest_prints_the_table_and_the_ratio_lines_last() {
     ] {
         assert!(lines[header].contains(column), "header: {}", lines[header]);
     }
-    for (i, name) in ["leadorch ", "ceiling ", "peer ", "events-only "]
+    for (i, name) in ["leadorch ", "ceiling ", "peer ", "events-only ", "floor "]
         .iter()
         .enumerate()
     {
@@ -130,7 +130,7 @@ fn bench_ingest_prints_the_table_and_the_ratio_lines_last() {
         assert_eq!(fields[2], "4", "clients in {row}");
     }
     assert!(
-        lines[header + 5].starts_with("ceiling, mean time per lead in each step"),
+        lines[header + 6].starts_with("ceiling, mean time per lead in each step"),
         "{stdout}"
     );
 

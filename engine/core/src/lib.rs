@@ -58,7 +58,7 @@ impl Engine {
     /// the new state (a few times) instead of failing.
     pub async fn execute<A>(&self, id: &str, command: A::Command, metadata: &Metadata) -> Result<()>
     where
-        A: Aggregate,
+        A: Aggregate + Clone + 'static,
         A::Event: PersonalData,
         A::Command: Clone,
         A::Services: Default,
@@ -98,13 +98,31 @@ impl Engine {
                     AggregateError::UnexpectedError(e)
                     | AggregateError::DatabaseConnectionError(e)
                     | AggregateError::DeserializationError(e),
-                ) => {
-                    return Err(match e.downcast::<StoreError>() {
-                        Ok(store) => Error::Store(*store),
-                        Err(e) => Error::Internal(e.to_string()),
-                    })
-                }
+                ) => return Err(from_store_side(e)),
             }
+        }
+    }
+
+    /// Aggregate `A` with id `id` as a command on it would see it now (default when it does
+    /// not exist): the state kept after the last command, for streams without personal data
+    /// ([`leadorch_store::states`]), and the events since; else the whole stream.
+    pub async fn current<A>(&self, id: &str) -> Result<A>
+    where
+        A: Aggregate + Clone + 'static,
+        A::Event: PersonalData,
+    {
+        use cqrs_es::{AggregateContext, EventStore};
+        match CqrsStore::<A>::new(self.store.clone())
+            .load_aggregate(id)
+            .await
+        {
+            Ok(mut loaded) => Ok(loaded.aggregate().clone()),
+            Err(
+                AggregateError::UnexpectedError(e)
+                | AggregateError::DatabaseConnectionError(e)
+                | AggregateError::DeserializationError(e),
+            ) => Err(from_store_side(e)),
+            Err(other) => Err(Error::Internal(other.to_string())),
         }
     }
 
@@ -129,5 +147,13 @@ impl Engine {
             }
         }
         Ok(state)
+    }
+}
+
+/// The store's own error inside a cqrs-es error, as it is; anything else as an internal one.
+fn from_store_side(e: Box<dyn std::error::Error + Send + Sync + 'static>) -> Error {
+    match e.downcast::<StoreError>() {
+        Ok(store) => Error::Store(*store),
+        Err(e) => Error::Internal(e.to_string()),
     }
 }

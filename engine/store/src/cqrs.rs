@@ -184,7 +184,7 @@ where
 
 impl<A> EventStore<A> for CqrsStore<A>
 where
-    A: Aggregate,
+    A: Aggregate + Clone + 'static,
     A::Event: PersonalData,
 {
     type AC = Loaded<A>;
@@ -209,12 +209,29 @@ where
         &self,
         aggregate_id: &str,
     ) -> Result<Loaded<A>, AggregateError<A::Error>> {
-        let events = self.load_events(aggregate_id).await?;
-        let mut aggregate = A::default();
-        let version = events.last().map(|e| e.sequence as u64).unwrap_or(0);
+        // From the state kept after the last command on this stream, if any: only the events
+        // since are read (crate::states).
+        let stream = leadorch_domain::stream_id(A::TYPE, aggregate_id);
+        let (mut aggregate, from) = self.store.states.start::<A>(&stream);
+        let records = self
+            .store
+            .log
+            .read_stream_after(&stream, from)
+            .await
+            .map_err(to_aggregate_error)?;
+        let events = self
+            .decode(aggregate_id, records)
+            .await
+            .map_err(to_aggregate_error)?;
+        let version = events.last().map_or(from, |e| e.sequence as u64);
+        let mut personal = false;
         for e in events {
+            personal |= !e.payload.personal_fields().is_empty();
             aggregate.apply(e.payload);
         }
+        self.store
+            .states
+            .keep(&stream, &aggregate, version, personal);
         Ok(Loaded {
             aggregate,
             id: aggregate_id.to_string(),

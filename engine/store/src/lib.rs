@@ -38,6 +38,7 @@ pub mod log;
 pub mod pages;
 pub mod parts;
 pub mod read_models;
+pub mod states;
 pub mod subscription;
 pub mod tokens;
 pub mod tx;
@@ -113,6 +114,8 @@ pub struct Store {
     pub log: EventLog,
     /// Encoding and decoding of payloads.
     pub codec: Codec,
+    /// Aggregate states kept between commands (streams without personal data).
+    pub states: states::States,
 }
 
 impl Store {
@@ -146,7 +149,11 @@ impl Store {
     ) -> Result<Store> {
         let log = EventLog::open(db.clone()).await?;
         let codec = Codec::new(Keyring::new(db, master), retention);
-        Ok(Store { log, codec })
+        Ok(Store {
+            log,
+            codec,
+            states: states::States::default(),
+        })
     }
 
     /// The database.

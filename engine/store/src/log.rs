@@ -414,6 +414,22 @@ impl EventLog {
         .await
     }
 
+    /// The events of one stream after stream version `after`, in order.
+    pub async fn read_stream_after(
+        &self,
+        stream_id: &str,
+        after: u64,
+    ) -> Result<Vec<RecordedEvent>> {
+        let rows: Vec<EventRow> = on_pool!(&self.db, p => sqlx::query_as(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND stream_version > $2 \
+                 ORDER BY stream_id, stream_version"))
+            .bind(stream_id)
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .fetch_all(p)
+            .await)?;
+        rows.into_iter().map(RecordedEvent::try_from).collect()
+    }
+
     /// Events matching `filter`, in position order.
     pub async fn list(&self, filter: &EventFilter) -> Result<Vec<RecordedEvent>> {
         let rows: Vec<EventRow> = on_pool!(&self.db, p => {

@@ -124,10 +124,7 @@ pub async fn push(
     }
     let last: CapacitySnapshot = api
         .engine
-        .load_state(&team, |e| match e {
-            AnyEvent::Capacity(e) => Some(e),
-            _ => None,
-        })
+        .current::<CapacitySnapshot>(&team)
         .await
         .map_err(|e| crate::problem::from_engine(&e))?;
     let trace_id = uuid::Uuid::now_v7().to_string();
