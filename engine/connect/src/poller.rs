@@ -405,8 +405,7 @@ impl Poller {
 }
 
 /// Runs a poller per source for `project`'s leading daemon until `stop` fires (the rows of
-/// sources no longer configured are dropped first). Returns at once with a finished handle
-/// when there is no source.
+/// sources no longer configured are dropped first). Aborting the handle stops them too.
 pub fn spawn(
     engine: &Engine,
     project: &str,
@@ -425,13 +424,12 @@ pub fn spawn(
         if let Err(e) = health.retain(&project, &names).await {
             tracing::warn!("dropping the health of sources no longer configured: {e}");
         }
-        let tasks: Vec<JoinHandle<()>> = pollers
-            .into_iter()
-            .map(|p| tokio::spawn(p.run(stop.clone())))
-            .collect();
-        for t in tasks {
-            let _ = t.await;
+        // A set: aborting this task aborts the pollers with it.
+        let mut tasks = tokio::task::JoinSet::new();
+        for p in pollers {
+            tasks.spawn(p.run(stop.clone()));
         }
+        while tasks.join_next().await.is_some() {}
     })
 }
 
