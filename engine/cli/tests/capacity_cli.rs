@@ -100,6 +100,7 @@ async fn a_configured_source_is_polled_by_the_daemon_and_its_health_shown() {
         &env,
     )
     .await;
+    assert!(!stderr(&out).contains(&fake.token()) && !stdout(&out).contains(&fake.token()));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("capacity source crm: 1 teams, 1 readings recorded"),
@@ -144,6 +145,7 @@ async fn a_configured_source_is_polled_by_the_daemon_and_its_health_shown() {
         &env,
     )
     .await;
+    assert!(!stderr(&out).contains(&fake.token()) && !stdout(&out).contains(&fake.token()));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("capacity source crm: failed (credential refused: 401"),
