@@ -221,3 +221,115 @@ async fn a_source_that_cannot_work_stops_the_daemon_naming_the_key() {
     );
     assert_eq!(fake.counts().requests, 0);
 }
+
+/// The running daemon (not `--once`): once it leads, it polls the source on its interval, so
+/// a change at the fake becomes a new reading without anyone pushing; SIGTERM stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leading_daemon_polls_its_sources_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    let home = tempfile::tempdir().unwrap();
+    let fake = FakeCapacityHttp::start().await;
+    fake.set_team(
+        "nl",
+        TeamCapacity {
+            available: 4,
+            open: 9,
+            max: 30,
+        },
+    );
+    let cfg = config(home.path(), &fake, "LEADORCH_TEST_CRM_AUTH");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("interval = \"30s\"", "interval = \"1s\"");
+    std::fs::write(&cfg, text).unwrap();
+    let secret = format!("Bearer {}", fake.token());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args([
+            "daemon",
+            "--adapter",
+            "sim",
+            "--no-listen",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .current_dir(common::repo())
+        .env("LEADORCH_HOME", home.path())
+        .env("LEADORCH__LIMITS__WALL_CLOCK_MS", "60000")
+        .env("LEADORCH_TEST_CRM_AUTH", &secret)
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_CONFIG")
+        .env_remove("LEADORCH_MASTER_KEY")
+        .env_remove("LEADORCH_MASTER_KEY_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Until the fake has answered twice, then once more after a change (generous waits: the
+    // machine may be busy).
+    let answered = |n: u64| {
+        let fake = fake.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(120), async {
+                while fake.counts().answered < n {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+            .is_ok()
+        }
+    };
+    let first = answered(2).await;
+    fake.set_team(
+        "nl",
+        TeamCapacity {
+            available: 4,
+            open: 29,
+            max: 30,
+        },
+    );
+    let after = fake.counts().answered;
+    let second = answered(after + 2).await;
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = child.wait().unwrap();
+    let said: Vec<String> = rx.try_iter().collect();
+    assert!(first && second, "the daemon did not poll: {said:#?}");
+    assert!(status.success(), "{said:#?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("polling capacity source crm (http_poll) every 1s")),
+        "{said:#?}"
+    );
+    assert!(said.iter().all(|l| !l.contains(&fake.token())));
+    let out = run(
+        home.path(),
+        &["events", "list", "--type", "CapacityRecorded", "--json"],
+        &[],
+    )
+    .await;
+    let open: Vec<u64> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["payload"]["CapacityRecorded"]["open_leads"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(open.first(), Some(&9), "{open:?}");
+    assert_eq!(
+        open.last(),
+        Some(&29),
+        "the change at the fake was polled: {open:?}"
+    );
+}
