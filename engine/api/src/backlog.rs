@@ -85,6 +85,7 @@ async fn update(api: &Api, team: &str, defined: &Team) -> Result<(), String> {
         open_leads: open,
         max_open_leads: max,
         source: SOURCE.into(),
+        max_age_secs: None,
         at,
     };
     api.engine

@@ -288,7 +288,7 @@ impl Api {
     modifiers(&BearerKey),
     tags(
         (name = "operations", description = "Health and readiness"),
-        (name = "capacity", description = "Teams' capacity readings (scope capacity)"),
+        (name = "capacity", description = "Teams' capacity readings (scope capacity; reading them back and the capacity sources' health: scope read)"),
         (name = "leads", description = "Leads and their status changes (scope ingest); one lead without its personal fields (scope read)"),
         (name = "subjects", description = "GDPR requests about a data subject: find them by email or phone, export, erase, withdraw consent (scope admin; withdrawing consent also ingest)"),
         (name = "events", description = "The event log, paged or as it grows (scope read)"),
@@ -338,6 +338,7 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::campaigns::explain))
         .routes(routes!(routes::campaigns::verify))
         .routes(routes!(routes::capacity::history))
+        .routes(routes!(routes::sources::list))
         .routes(routes!(routes::history::evaluations))
         .routes(routes!(routes::history::replay))
         .routes(routes!(routes::google::list))

@@ -81,6 +81,9 @@ pub struct LogView {
     /// Per capacity source (`pushed`, `leads`, …): how many teams' latest reading came from it,
     /// and the age in seconds of the oldest of those latest readings.
     pub sources: std::collections::BTreeMap<String, (i64, i64)>,
+    /// The polled capacity sources' health (`capacity_sources`, every project's), as their
+    /// daemons last wrote it.
+    pub polled: Vec<leadorch_store::SourceHealthRow>,
 }
 
 impl LogView {
@@ -111,6 +114,7 @@ impl LogView {
         LogView {
             counts: view.counts,
             sources,
+            polled: Vec::new(),
         }
     }
 }
@@ -172,6 +176,45 @@ impl Collector for ViewCollector {
             for (source, figures) in &view.sources {
                 let labels = [("source", source.as_str())];
                 ConstGauge::new(pick(figures)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        type Health = fn(&leadorch_store::SourceHealthRow) -> i64;
+        let health: [(&str, &str, Health); 4] = [
+            (
+                "leadorch_capacity_source_failing",
+                "1 when the capacity source's last poll failed, else 0 (by project, source name and connector kind)",
+                |r| i64::from(r.state == "failing"),
+            ),
+            (
+                "leadorch_capacity_source_consecutive_failures",
+                "Failed polls of the capacity source since its last success",
+                |r| r.consecutive_failures,
+            ),
+            (
+                "leadorch_capacity_source_last_success_timestamp_seconds",
+                "When a poll of the capacity source last succeeded, seconds since the Unix epoch (0: never)",
+                |r| r.last_success_at.unwrap_or(0) / 1_000_000,
+            ),
+            (
+                "leadorch_capacity_source_polled_teams",
+                "Teams the capacity source's last poll asked for",
+                |r| r.teams,
+            ),
+        ];
+        for (name, help, pick) in health {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for row in &view.polled {
+                let labels = [
+                    ("project", row.project.as_str()),
+                    ("source", row.name.as_str()),
+                    ("kind", row.kind.as_str()),
+                ];
+                ConstGauge::new(pick(row)).encode(family.encode_family(&labels)?)?;
             }
         }
         Ok(())
@@ -367,7 +410,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 /// This process's counters, in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded; from the log (the same in every process): evaluations recorded, changes requested, applied and failed, and per capacity source the teams it feeds and the age of the oldest latest reading", body = String, content_type = "text/plain"),
+        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded; from the log (the same in every process): evaluations recorded, changes requested, applied and failed, and per capacity source the teams it feeds and the age of the oldest latest reading; per polled capacity source (project, name, kind) whether it fails, its failures in a row, its last success and the teams it polls", body = String, content_type = "text/plain"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
@@ -375,7 +418,17 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 pub async fn metrics(State(api): State<Api>, caller: Caller) -> Result<Response, Problem> {
     caller.need(Scope::Read)?;
     match api.facts().await {
-        Ok(view) => api.metrics.set_view(LogView::of(&view, chrono::Utc::now())),
+        Ok(view) => {
+            let mut log_view = LogView::of(&view, chrono::Utc::now());
+            match leadorch_store::CapacitySources::new(api.engine.store.db().clone())
+                .list(None)
+                .await
+            {
+                Ok(rows) => log_view.polled = rows,
+                Err(e) => tracing::warn!("reading the capacity sources for /metrics: {e}"),
+            }
+            api.metrics.set_view(log_view);
+        }
         // The request counters still answer; the log's figures stay as last read.
         Err(e) => tracing::warn!("reading the log for /metrics: {e}"),
     }

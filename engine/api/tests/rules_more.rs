@@ -240,6 +240,7 @@ async fn gated_history(
                     open_leads: open,
                     max_open_leads: 50,
                     source: "test".into(),
+                    max_age_secs: None,
                     at: t(&format!("2026-03-02T{at}:00Z")),
                 },
                 &m,

@@ -267,6 +267,7 @@ mod tests {
             max_open_leads: 4,
             updated_at: Some(at()),
             leads_window: 5,
+            max_age_secs: None,
         };
         let mut calendars = BTreeMap::new();
         calendars.insert("default".to_string(), Calendar::default());
@@ -335,6 +336,7 @@ mod tests {
                 max_open_leads: 10,
                 updated_at: None,
                 leads_window: 0,
+                max_age_secs: None,
             },
         );
         let campaigns: Vec<CampaignFacts> = (0..5)

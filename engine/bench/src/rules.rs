@@ -79,6 +79,7 @@ fn facts(n: usize, teams: usize) -> Facts {
                 max_open_leads: max,
                 updated_at: Some(at),
                 leads_window: (i % 7) as u64,
+                max_age_secs: None,
             },
         );
     }
@@ -363,6 +364,7 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
                     open_leads: open,
                     max_open_leads: 40,
                     source: "bench".into(),
+                    max_age_secs: None,
                     at: Utc::now(),
                 },
                 &meta,

@@ -104,6 +104,9 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         config.actor = "daemon".into();
     }
     let host = Arc::new(host(None, &config)?);
+    // The capacity sources, built now: a source that cannot work (a secret's variable unset,
+    // a bad pointer) stops the daemon at start, naming the key. Polled only while leading.
+    let sources = leadorch_connect::build(&config).map_err(|e| anyhow::anyhow!("config: {e}"))?;
     // The platform and what to call it. The simulated account is refused at once on a
     // database that is not simulated, and built only once this daemon leads, from the world
     // the log records then.
@@ -145,6 +148,11 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         };
         let (adapter, _) = platform_now(&engine, google, &url, None).await?;
         say_what_cannot_act(&engine, &config, &url).await?;
+        for (name, outcome) in
+            leadorch_connect::poll_all_once(&engine, &config.project, &sources, &config.actor).await
+        {
+            eprintln!("{}", poll_line(&name, &outcome));
+        }
         let mut d = Daemon::start(engine.clone(), host, adapter, config).await?;
         let report = d.step(Utc::now()).await?;
         for line in lines::step_lines(&d, &report) {
@@ -201,6 +209,24 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let (adapter, world) = platform_now(&engine, google, &url, Some(stop_rx.clone())).await?;
+    for s in &sources {
+        eprintln!(
+            "leadorch daemon: polling capacity source {} ({}) every {}s; readings older than {}s are stale (`leadorch capacity sources`)",
+            s.name(),
+            s.source.kind(),
+            s.settings.interval().num_seconds(),
+            s.settings.max_age().num_seconds()
+        );
+    }
+    let pollers = (!sources.is_empty()).then(|| {
+        leadorch_connect::spawn(
+            &engine,
+            &config.project,
+            sources,
+            &config.actor,
+            stop_rx.clone(),
+        )
+    });
     let result = Daemon::lead(
         leadership,
         engine,
@@ -214,10 +240,31 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     if let Some(world) = world {
         world.abort();
     }
+    if let Some(pollers) = pollers {
+        pollers.abort();
+    }
     result?;
     stop_api(api).await;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `--once` says of one source's poll.
+fn poll_line(name: &str, o: &leadorch_connect::PollOutcome) -> String {
+    let mut line = match &o.error {
+        Some(e) => format!("leadorch daemon: capacity source {name}: failed ({e})"),
+        None if o.teams == 0 => format!(
+            "leadorch daemon: capacity source {name}: no team takes its capacity from it (`leadorch teams set TEAM --capacity-source connector:{name}`)"
+        ),
+        None => format!(
+            "leadorch daemon: capacity source {name}: {} teams, {} readings recorded, {} unchanged",
+            o.teams, o.recorded, o.unchanged
+        ),
+    };
+    for (team, e) in &o.team_errors {
+        line.push_str(&format!("; team {team}: {e}"));
+    }
+    line
 }
 
 /// Waits for the API to answer the requests in flight (the stop signal has fired), then for

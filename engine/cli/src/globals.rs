@@ -10,7 +10,9 @@
 
 use anyhow::{bail, Result};
 
-use crate::{audit, events, google, keys, retention, rules, subjects, teams, Command, Global};
+use crate::{
+    audit, capacity, events, google, keys, retention, rules, subjects, teams, Command, Global,
+};
 
 /// What a command does with the global options.
 struct Uses {
@@ -77,6 +79,9 @@ fn uses(cmd: &Command) -> Uses {
             teams::TeamsCommand::ImportConfig { .. } => u("teams import-config", true, true),
         },
         Command::Explain(_) => u("explain", true, false),
+        Command::Capacity(c) => match &c.cmd {
+            capacity::CapacityCommand::Sources(_) => u("capacity sources", true, false),
+        },
         Command::Status(_) => u("status", true, false),
         // Records as each request's key (`api-key:key_…`), not as the actor.
         Command::Serve(_) => u("serve", true, false),

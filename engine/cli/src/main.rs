@@ -19,6 +19,7 @@ macro_rules! outln {
 
 mod audit;
 mod bench;
+mod capacity;
 mod common;
 mod daemon;
 mod debug;
@@ -115,6 +116,9 @@ pub enum Command {
     /// capacity source), member add/remove, list, show, import-config; --project for another
     /// project's teams
     Teams(teams::TeamsArgs),
+    /// Capacity sources the daemon polls ([capacity.sources.*] in the config file): sources
+    /// and their health
+    Capacity(capacity::CapacityArgs),
     /// Why is this campaign in its current state (or as of --at)?
     Explain(explain::ExplainArgs),
     /// What the engine works with: database, daemon, adapter, accounts, campaigns with their
@@ -259,6 +263,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(args) => daemon::run(g, args).await,
         Command::Rules(cmd) => rules::run(g, cmd).await,
         Command::Teams(cmd) => teams::run(g, cmd).await,
+        Command::Capacity(cmd) => capacity::run(g, cmd).await,
         Command::Explain(args) => explain::run(g, args).await,
         Command::Status(args) => status::run(g, args).await,
         Command::Serve(args) => serve::run(g, args).await,

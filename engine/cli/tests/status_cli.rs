@@ -90,6 +90,7 @@ async fn world(dir: &Path) {
                 open_leads: 9,
                 max_open_leads: 12,
                 source: "test".into(),
+                max_age_secs: None,
                 at: Utc::now() - Duration::hours(3),
             },
             &Metadata::actor("test"),

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use leadorch_rules::Calendar;
 use serde::{Deserialize, Serialize};
 
+pub mod capacity;
+pub use capacity::{CapacitySettings, SourceSettings};
+
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +68,8 @@ pub struct Config {
     pub intake: IntakeSettings,
     /// The HTTP API's limits.
     pub api: ApiSettings,
+    /// The capacity sources the daemon polls (`[capacity.sources.<name>]`).
+    pub capacity: CapacitySettings,
 }
 
 impl Default for Config {
@@ -82,6 +87,7 @@ impl Default for Config {
             google: GoogleSettings::default(),
             intake: IntakeSettings::default(),
             api: ApiSettings::default(),
+            capacity: CapacitySettings::default(),
         }
     }
 }
@@ -430,6 +436,7 @@ impl Config {
         for origin in &self.api.cors_origins {
             check_origin(origin).map_err(|e| format!("api.cors_origins: {origin:?} {e}"))?;
         }
+        self.capacity.validate()?;
         if let Some(region) = &self.intake.default_region {
             if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
                 return Err(format!(

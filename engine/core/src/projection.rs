@@ -281,6 +281,8 @@ impl Projections {
             AnyEvent::Evaluation(_) => {}
             // The simulated-world marker is read from its stream (`leadorch_core::synthetic`).
             AnyEvent::World(_) => {}
+            // A capacity source's failing/recovered transitions: read by what reacts to them.
+            AnyEvent::CapacitySource(_) => {}
         }
         self.position = rec.position;
         self.recorded_at = rec.recorded_at;

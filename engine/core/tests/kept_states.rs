@@ -26,6 +26,7 @@ async fn reading(e: &Engine, open_leads: u32, minute: i64) {
             open_leads,
             max_open_leads: 100,
             source: "pushed".into(),
+            max_age_secs: None,
             at: at(minute),
         },
         &Metadata::actor("test"),

@@ -5,6 +5,8 @@
 //! Last re-pinned for the lead and consent schemas 1.1: every event the same as before but
 //! for the 1.1 fields (absent, `null`) and the consent's page address, now sealed in
 //! `page_url` beside a clear `source_url` without query string (so erased with its subject).
+//! Re-pinned again for `CapacityRecorded` 1.2: the same payloads (a seeded reading has no
+//! `max_age_secs`, which is then left out), only their schema version moved from 1.1 to 1.2.
 
 use chrono::{TimeZone, Utc};
 use leadorch_core::seed::{seed, SeedOptions};
@@ -64,7 +66,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "7090a603c689086ee24eee41d779a4159f235cbd184427b481e3d42ab10a55cc"
+        "82eeba2fa35f73e4301f288f64eec199d5438f65b587374e356813307d8e97f8"
     );
     // A second run, a week later, continues the history (the path that starts from the
     // read models).
@@ -89,7 +91,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "19dca44626c2a9b7c749e97519e1cf9abd119d0cb1f019fe8c22e08006c46981"
+        "61375c5ae6f19a35d4872c0da2e51b266e970f0d609c66516ba5417b61fb9b67"
     );
     e.store.db().close().await;
     t.cleanup().await;

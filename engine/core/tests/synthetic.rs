@@ -25,6 +25,7 @@ async fn capacity(e: &Engine, actor: &str, minute: i64) {
             open_leads: 1,
             max_open_leads: 10,
             source: "sim".into(),
+            max_age_secs: None,
             at: at(minute),
         },
         &Metadata::actor(actor),

@@ -340,6 +340,7 @@ async fn record_capacity(
                 // whenever agents are present; with no agents 0 is valid.
                 max_open_leads,
                 source: "sim".into(),
+                max_age_secs: None,
                 at,
             },
             metadata,

@@ -68,6 +68,7 @@ async fn capacity(e: &Engine, team: &str, open: u32, at: DateTime<Utc>) {
             open_leads: open,
             max_open_leads: 40,
             source: "test".into(),
+            max_age_secs: None,
             at,
         },
         &Metadata::actor("test"),

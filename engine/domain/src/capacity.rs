@@ -3,8 +3,12 @@
 //!
 //! Utilisation (`open_leads / max_open_leads`) is derived, never stored.
 //!
-//! `CapacityRecorded` is at schema version 1.1: version 1.0 had no `source`; the upcaster in
-//! [`crate::upcast`] fills in `"unknown"`.
+//! `CapacityRecorded` is at schema version 1.2: version 1.0 had no `source`; the upcaster in
+//! [`crate::upcast`] fills in `"unknown"`. Version 1.2 added the optional `max_age_secs`: how
+//! long the reading counts as current (a polled source's `max_age`); after that rules see the
+//! team as stale (`team.stale`). It travels with the reading so that a backtest sees the same
+//! staleness as the daemon did. Pushed readings and readings counted from leads carry none and
+//! never go stale.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +17,7 @@ use crate::is_blank;
 use crate::personal::{PersonalData, PersonalField};
 
 crate::event_table!(CapacityEvent {
-    CapacityRecorded => "1.1",
+    CapacityRecorded => "1.2",
 });
 
 /// `open / max`, or `None` when there is no capacity at all (`max == 0`); callers should treat
@@ -37,6 +41,8 @@ pub enum CapacityCommand {
         max_open_leads: u32,
         /// Where the reading came from (e.g. `push`, `hubspot`, `salesforce`).
         source: String,
+        /// How long the reading counts as current, seconds; `None`: it never goes stale.
+        max_age_secs: Option<u64>,
         /// When it was read.
         at: DateTime<Utc>,
     },
@@ -45,7 +51,7 @@ pub enum CapacityCommand {
 /// Events of a [`CapacitySnapshot`]. None has personal fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum CapacityEvent {
-    /// A capacity reading (schema 1.1: `source` added).
+    /// A capacity reading (schema 1.1: `source` added; 1.2: `max_age_secs` added).
     CapacityRecorded {
         /// The team.
         team: String,
@@ -57,6 +63,10 @@ pub enum CapacityEvent {
         max_open_leads: u32,
         /// Where the reading came from; `"unknown"` for readings stored at schema 1.0.
         source: String,
+        /// How long the reading counts as current, seconds (absent: it never goes stale;
+        /// always absent before schema 1.2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_age_secs: Option<u64>,
         /// When it was read.
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
@@ -111,6 +121,8 @@ pub struct CapacitySnapshot {
     open_leads: u32,
     max_open_leads: u32,
     source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age_secs: Option<u64>,
     at: Option<DateTime<Utc>>,
 }
 
@@ -145,6 +157,35 @@ impl CapacitySnapshot {
         self.at
     }
 
+    /// How long the last reading counts as current, seconds (`None`: it never goes stale).
+    pub fn max_age_secs(&self) -> Option<u64> {
+        self.max_age_secs
+    }
+
+    /// Whether the last reading is older than its `max_age` at `now` (never for a reading
+    /// without one, nor before any reading).
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        match (self.at, self.max_age_secs) {
+            (Some(at), Some(max)) => {
+                (now - at).num_seconds() > i64::try_from(max).unwrap_or(i64::MAX)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a reading of these figures would say the same as the last one.
+    pub fn same_figures(
+        &self,
+        agents_available: u32,
+        open_leads: u32,
+        max_open_leads: u32,
+    ) -> bool {
+        self.at.is_some()
+            && self.agents_available == agents_available
+            && self.open_leads == open_leads
+            && self.max_open_leads == max_open_leads
+    }
+
     /// `open_leads / max_open_leads` of the last reading; `None` before any reading or when
     /// `max_open_leads` is 0 (no capacity: treat as full).
     pub fn utilisation(&self) -> Option<f64> {
@@ -161,6 +202,7 @@ impl CapacitySnapshot {
                 open_leads,
                 max_open_leads,
                 source,
+                max_age_secs,
                 at,
             } => {
                 if is_blank(&team) {
@@ -191,6 +233,7 @@ impl CapacitySnapshot {
                     open_leads,
                     max_open_leads,
                     source,
+                    max_age_secs,
                     at,
                 }])
             }
@@ -209,6 +252,7 @@ impl CapacitySnapshot {
                 open_leads,
                 max_open_leads,
                 source,
+                max_age_secs,
                 at,
             } => {
                 *self = CapacitySnapshot {
@@ -217,6 +261,7 @@ impl CapacitySnapshot {
                     open_leads,
                     max_open_leads,
                     source: Some(source),
+                    max_age_secs,
                     at: Some(at),
                 };
             }
@@ -244,6 +289,7 @@ pub(crate) fn samples() -> Vec<CapacityEvent> {
         open_leads: 30,
         max_open_leads: 40,
         source: "hubspot".into(),
+        max_age_secs: None,
         at: t(0),
     }]
 }
@@ -264,6 +310,7 @@ mod tests {
             open_leads: open,
             max_open_leads: max,
             source: "push".into(),
+            max_age_secs: None,
             at: t(minute),
         }
     }
@@ -275,6 +322,7 @@ mod tests {
             open_leads: open,
             max_open_leads: max,
             source: "push".into(),
+            max_age_secs: None,
             at: t(minute),
         }
     }
@@ -320,6 +368,7 @@ mod tests {
                 open_leads: 1,
                 max_open_leads: 1,
                 source: "push".into(),
+                max_age_secs: None,
                 at: t(1),
             })
             .then_expect_error(CapacityError::TeamMismatch {
@@ -334,6 +383,7 @@ mod tests {
                 open_leads: 1,
                 max_open_leads: 1,
                 source: "push".into(),
+                max_age_secs: None,
                 at: t(1),
             })
             .then_expect_error(CapacityError::EmptyField("team"));
@@ -345,9 +395,43 @@ mod tests {
                 open_leads: 1,
                 max_open_leads: 1,
                 source: " ".into(),
+                max_age_secs: None,
                 at: t(1),
             })
             .then_expect_error(CapacityError::EmptyField("source"));
+    }
+
+    #[test]
+    fn a_reading_goes_stale_after_its_own_max_age_only() {
+        let mut snapshot = CapacitySnapshot::default();
+        assert!(
+            !snapshot.is_stale(t(1000)),
+            "no reading: nothing to be stale"
+        );
+        snapshot.apply(recorded(3, 10, 40, 0));
+        assert!(!snapshot.is_stale(t(1000)), "no max_age: never stale");
+        let mut polled = recorded(3, 10, 40, 0);
+        let CapacityEvent::CapacityRecorded { max_age_secs, .. } = &mut polled;
+        *max_age_secs = Some(180);
+        snapshot.apply(polled.clone());
+        assert_eq!(snapshot.max_age_secs(), Some(180));
+        assert!(
+            !snapshot.is_stale(t(3)),
+            "exactly max_age old is still current"
+        );
+        assert!(snapshot.is_stale(t(4)));
+        assert!(snapshot.same_figures(3, 10, 40));
+        assert!(!snapshot.same_figures(3, 11, 40));
+        let stored = serde_json::to_value(&polled).expect("serializes");
+        assert_eq!(
+            stored.pointer("/CapacityRecorded/max_age_secs"),
+            Some(&serde_json::json!(180))
+        );
+        let without = serde_json::to_value(recorded(3, 10, 40, 0)).expect("serializes");
+        assert!(
+            without.pointer("/CapacityRecorded/max_age_secs").is_none(),
+            "absent when none, so a 1.1 reader's payload is unchanged"
+        );
     }
 
     #[test]

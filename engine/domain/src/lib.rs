@@ -32,6 +32,7 @@ pub(crate) use event_table;
 
 pub mod campaign;
 pub mod capacity;
+pub mod capacity_source;
 pub mod consent;
 pub mod evaluation;
 pub mod google_account;
@@ -52,6 +53,9 @@ use serde_json::Value;
 
 pub use campaign::{Campaign, CampaignCommand, CampaignError, CampaignEvent};
 pub use capacity::{CapacityCommand, CapacityError, CapacityEvent, CapacitySnapshot};
+pub use capacity_source::{
+    CapacitySourceCommand, CapacitySourceError, CapacitySourceEvent, CapacitySourceHealth,
+};
 pub use consent::{Consent, ConsentCommand, ConsentError, ConsentEvent};
 pub use evaluation::{
     Evaluation, EvaluationCommand, EvaluationError, EvaluationEvent, EvaluationRecord,
@@ -156,6 +160,13 @@ macro_rules! for_each_aggregate {
                 variant: Team, aggregate: $crate::Team, type_name: "team", module: team,
                 command: $crate::TeamCommand, event: $crate::TeamEvent,
                 error: $crate::TeamError, doc: "An event of a [`Team`].",
+            }
+            {
+                variant: CapacitySource, aggregate: $crate::CapacitySourceHealth,
+                type_name: "capacity_source", module: capacity_source,
+                command: $crate::CapacitySourceCommand, event: $crate::CapacitySourceEvent,
+                error: $crate::CapacitySourceError,
+                doc: "An event of a [`CapacitySourceHealth`].",
             }
         }
     };
@@ -617,7 +628,7 @@ mod tests {
             );
             assert!(parse_version(&event.event_version()).is_some());
         }
-        assert_eq!(current_version("capacity", "CapacityRecorded"), Some("1.1"));
+        assert_eq!(current_version("capacity", "CapacityRecorded"), Some("1.2"));
         assert_eq!(current_version("lead", "LeadReceived"), Some("1.1"));
         assert_eq!(current_version("lead", "LeadBlocked"), Some("1.0"));
     }
@@ -626,7 +637,7 @@ mod tests {
     fn aggregate_types_are_unique_and_have_event_tables() {
         let unique: BTreeSet<&str> = AGGREGATE_TYPES.iter().copied().collect();
         assert_eq!(unique.len(), AGGREGATE_TYPES.len());
-        assert_eq!(AGGREGATE_TYPES.len(), 10);
+        assert_eq!(AGGREGATE_TYPES.len(), 11);
         for t in AGGREGATE_TYPES {
             assert!(!t.contains(':'));
             assert!(event_types(t).is_some_and(|e| !e.is_empty()));

@@ -54,6 +54,7 @@ impl AnyEvent {
             AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) => r.at,
             AnyEvent::World(WorldEvent::WorldSimulated { at, .. }) => *at,
             AnyEvent::Team(e) => *TeamEvent::at(e),
+            AnyEvent::CapacitySource(e) => *e.at(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | aggregate  | event              | from | to  | change                               |
 //! |------------|--------------------|------|-----|--------------------------------------|
 //! | `capacity` | `CapacityRecorded` | 1.0  | 1.1 | `source` added, defaults `"unknown"` |
+//! | `capacity` | `CapacityRecorded` | 1.1  | 1.2 | optional `max_age_secs` added (absent: the reading never goes stale) |
 //! | `campaign` | `CampaignObserved` | 1.0  | 2.0 | `snapshot` may be sealed or `null`, `google_account` added (none: in clear) |
 //! | `campaign` | `ChangedOutsideEngine` | 1.0 | 2.0 | `before`/`after` may be sealed or `null`, `google_account` added |
 //! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
@@ -81,6 +82,12 @@ pub const UPCASTERS: &[Upcaster] = &[
         event_type: "CapacityRecorded",
         to_version: "1.1",
         function: capacity_recorded_1_0_to_1_1,
+    },
+    Upcaster {
+        aggregate_type: "capacity",
+        event_type: "CapacityRecorded",
+        to_version: "1.2",
+        function: capacity_recorded_1_1_to_1_2,
     },
     Upcaster {
         aggregate_type: "campaign",
@@ -164,6 +171,12 @@ fn rule_version_added_1_0_to_1_1(payload: Value) -> Value {
 /// which is what the new schema reads a payload without `google_account` as. Nothing to
 /// change.
 fn unsealed_google_data(payload: Value) -> Value {
+    payload
+}
+
+/// `CapacityRecorded` 1.1 → 1.2: `max_age_secs` is optional and absent means "never stale",
+/// which is what every older reading was.
+fn capacity_recorded_1_1_to_1_2(payload: Value) -> Value {
     payload
 }
 
@@ -264,6 +277,7 @@ mod tests {
                 open_leads: 12,
                 max_open_leads: 30,
                 source: "unknown".into(),
+                max_age_secs: None,
                 at: t(0),
             })
         );
@@ -281,7 +295,7 @@ mod tests {
     #[test]
     fn upcast_reports_the_new_version_and_leaves_current_payloads_alone() {
         let (version, payload) = upcast("capacity", "CapacityRecorded", "1.0", v1_0_payload());
-        assert_eq!(version, "1.1");
+        assert_eq!(version, "1.2");
         assert_eq!(
             payload.pointer("/CapacityRecorded/source"),
             Some(&json!("unknown"))
@@ -290,7 +304,9 @@ mod tests {
         let mut current = v1_0_payload();
         current["CapacityRecorded"]["source"] = json!("hubspot");
         let (version, payload) = upcast("capacity", "CapacityRecorded", "1.1", current.clone());
-        assert_eq!((version.as_str(), &payload), ("1.1", &current));
+        assert_eq!((version.as_str(), &payload), ("1.2", &current));
+        let (version, payload) = upcast("capacity", "CapacityRecorded", "1.2", current.clone());
+        assert_eq!((version.as_str(), &payload), ("1.2", &current));
     }
 
     #[test]
@@ -300,7 +316,7 @@ mod tests {
         assert_eq!((version.as_str(), &unchanged), ("1.0", &payload));
         assert_eq!(upcasters_for("lead").len(), 3);
         assert_eq!(upcasters_for("world").len(), 0);
-        assert_eq!(upcasters_for("capacity").len(), 1);
+        assert_eq!(upcasters_for("capacity").len(), 2);
         assert_eq!(upcasters_for("campaign").len(), 4);
         assert_eq!(upcasters().len(), UPCASTERS.len());
     }
@@ -310,7 +326,7 @@ mod tests {
         let odd = json!({"CapacityRecorded": 5});
         assert_eq!(
             upcast("capacity", "CapacityRecorded", "1.0", odd.clone()),
-            ("1.1".to_owned(), odd)
+            ("1.2".to_owned(), odd)
         );
         let (version, _) = upcast("capacity", "CapacityRecorded", "garbage", v1_0_payload());
         assert_eq!(version, "garbage");

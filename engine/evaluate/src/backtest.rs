@@ -502,6 +502,7 @@ fn utilisation(view: &FactsView, campaign: &str, opts: &BacktestOptions<'_>) -> 
         max_open_leads: t.capacity.max_open_leads(),
         updated_at: None,
         leads_window: 0,
+        max_age_secs: None,
     };
     Some(facts.utilisation())
 }

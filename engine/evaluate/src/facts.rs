@@ -30,7 +30,8 @@ use cqrs_es::Aggregate;
 use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
 use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{
-    project, split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacitySnapshot, Rule, Team,
+    project, split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacityEvent, CapacitySnapshot,
+    Rule, Team,
 };
 use leadorch_rules::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
 use serde::{Deserialize, Serialize};
@@ -247,8 +248,22 @@ impl FactsView {
             }
             AnyEvent::Capacity(e) => {
                 let entry = self.teams.entry(id.to_string()).or_default();
+                // A polled source's heartbeat (the same figures again, so the reading does not
+                // go stale) changes nothing a rule sees, unless the team was stale until now.
+                let CapacityEvent::CapacityRecorded {
+                    agents_available,
+                    open_leads,
+                    max_open_leads,
+                    at,
+                    ..
+                } = e;
+                let heartbeat = entry.capacity.max_age_secs().is_some()
+                    && entry
+                        .capacity
+                        .same_figures(*agents_available, *open_leads, *max_open_leads)
+                    && !entry.capacity.is_stale(*at);
                 entry.capacity.apply(e.clone());
-                Some(TriggerKind::CapacityChanged)
+                (!heartbeat).then_some(TriggerKind::CapacityChanged)
             }
             AnyEvent::Lead(LeadEvent::LeadReceived(LeadArrival {
                 team,
@@ -447,6 +462,10 @@ impl FactsView {
                     max_open_leads: defined_max.unwrap_or(t.capacity.max_open_leads()),
                     updated_at: t.capacity.recorded_at(),
                     leads_window: count_between(&t.leads, window_start, at),
+                    max_age_secs: t
+                        .capacity
+                        .max_age_secs()
+                        .map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
                 },
             );
         }
@@ -677,11 +696,55 @@ mod tests {
             open_leads: open,
             max_open_leads: max,
             source: "push".into(),
+            max_age_secs: None,
             at: at("2026-03-02T00:00:00Z"),
         })
     }
 
     /// Settings whose calendar for `sales-ny` is open all Monday in Amsterdam time.
+    fn polled(open: u32, max_age: u64, when: &str) -> AnyEvent {
+        AnyEvent::Capacity(CapacityEvent::CapacityRecorded {
+            team: "sales-nl".into(),
+            agents_available: 2,
+            open_leads: open,
+            max_open_leads: 10,
+            source: "connector:crm".into(),
+            max_age_secs: Some(max_age),
+            at: at(when),
+        })
+    }
+
+    #[test]
+    fn a_polled_reading_carries_its_max_age_and_a_heartbeat_triggers_nothing_unless_stale() {
+        let mut view = FactsView::default();
+        let stream = "capacity:sales-nl";
+        assert_eq!(
+            view.apply(1, stream, &polled(3, 180, "2026-03-02T10:00:00Z")),
+            Some(TriggerKind::CapacityChanged)
+        );
+        assert_eq!(
+            view.apply(2, stream, &polled(3, 180, "2026-03-02T10:02:00Z")),
+            None,
+            "the same figures within max_age: a heartbeat"
+        );
+        assert_eq!(
+            view.apply(3, stream, &polled(4, 180, "2026-03-02T10:03:00Z")),
+            Some(TriggerKind::CapacityChanged)
+        );
+        assert_eq!(
+            view.apply(4, stream, &polled(4, 180, "2026-03-02T10:10:00Z")),
+            Some(TriggerKind::CapacityChanged),
+            "the team was stale: the same figures make it current again, which rules see"
+        );
+        let settings = settings();
+        let scope = FactsScope::project("default");
+        let fresh = view.facts_in(at("2026-03-02T10:13:00Z"), &settings, &scope);
+        let team = &fresh.teams["sales-nl"];
+        assert_eq!(team.max_age_secs, Some(180));
+        assert!(!team.is_stale(at("2026-03-02T10:13:00Z")));
+        assert!(team.is_stale(at("2026-03-02T10:13:01Z")));
+    }
+
     fn settings() -> FactSettings {
         let mut settings = FactSettings {
             timezone: "Europe/Amsterdam".into(),

@@ -142,6 +142,7 @@ fn facts(all_in_scope: bool) -> Result<Facts, chrono::ParseError> {
                 max_open_leads: 100,
                 updated_at: Some(t("2026-03-02T09:58:00Z")?),
                 leads_window: 12,
+                max_age_secs: None,
             },
         );
     }

@@ -85,6 +85,10 @@ pub struct TeamFacts {
     pub updated_at: Option<DateTime<Utc>>,
     /// Leads received by the team in the recent window ([`Facts::window_minutes`]).
     pub leads_window: u64,
+    /// How long the snapshot counts as current, seconds (a polled source's `max_age`, carried
+    /// by the reading); `None`: it never goes stale (pushed readings, readings from leads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_secs: Option<i64>,
 }
 
 impl TeamFacts {
@@ -103,6 +107,15 @@ impl TeamFacts {
             }
         } else {
             f64::from(self.open_leads) / f64::from(self.max_open_leads)
+        }
+    }
+
+    /// Whether the snapshot is older than its `max_age` at `at` (`team.stale`): never without
+    /// a snapshot time or a `max_age`.
+    pub fn is_stale(&self, at: DateTime<Utc>) -> bool {
+        match (self.updated_at, self.max_age_secs) {
+            (Some(updated), Some(max)) => (at - updated).num_seconds() > max,
+            _ => false,
         }
     }
 

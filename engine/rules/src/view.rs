@@ -92,7 +92,7 @@ struct Shapes {
     bidding: Shape<3>,
     since: Shape<4>,
     slot: Shape<4>,
-    team: Shape<8>,
+    team: Shape<10>,
 }
 
 static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes {
@@ -137,6 +137,7 @@ static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes {
     since: Shape::new(WATCHED_SORTED),
     slot: Shape::new(["bid_modifier", "day", "end", "start"]),
     team: Shape::new([
+        "age_minutes",
         "agents_available",
         "free_slots",
         "leads_recent",
@@ -144,6 +145,7 @@ static SHAPES: LazyLock<Shapes> = LazyLock::new(|| Shapes {
         "minutes_since_update",
         "name",
         "open_leads",
+        "stale",
         "utilisation",
     ]),
 });
@@ -335,14 +337,19 @@ pub(crate) fn campaign_map(
 /// A `team` value (also the values of `teams`).
 pub(crate) fn team_map(name: &str, t: &TeamFacts, at: DateTime<Utc>) -> Dynamic {
     let name = if t.team.is_empty() { name } else { &t.team };
+    // `age_minutes` and `minutes_since_update` are one fact under two names (the second is
+    // the older one, kept for the rules that use it).
+    let age = opt(t.updated_at.map(|u| minutes_between(u, at)));
     Dynamic::from_map(SHAPES.team.make([
+        age.clone(),
         Dynamic::from_int(INT::from(t.agents_available)),
         Dynamic::from_int(INT::from(t.free_slots())),
         int_u64(t.leads_window),
         Dynamic::from_int(INT::from(t.max_open_leads)),
-        opt(t.updated_at.map(|u| minutes_between(u, at))),
+        age,
         name.into(),
         Dynamic::from_int(INT::from(t.open_leads)),
+        Dynamic::from_bool(t.is_stale(at)),
         Dynamic::from_float(t.utilisation()),
     ]))
 }

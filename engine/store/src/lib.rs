@@ -23,6 +23,7 @@
 
 pub mod api_keys;
 pub mod atomic;
+pub mod capacity_sources;
 pub mod codec;
 pub mod conn;
 pub mod cqrs;
@@ -49,6 +50,7 @@ use std::path::PathBuf;
 
 pub use api_keys::{AccessQuery, AccessRow, ApiKeys, KeyRow};
 pub use atomic::{AtomicAppend, Refusal, SideRow, StreamPart};
+pub use capacity_sources::{CapacitySources, SourceHealthRow};
 pub use codec::{Codec, RetentionPolicy, Reveal};
 pub use conn::Conn;
 pub use cqrs::CqrsStore;

@@ -13,7 +13,11 @@
 //!   `customerId`/`pageSize`), validate-only, partial failure, Google's error envelope and a
 //!   `request-id` header on every answer. Bearer tokens are checked against a [`FakeOAuth`].
 //!
-//! Both are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
+//! * [`FakeCapacityHttp`] — a CRM's capacity endpoint for the generic HTTP poll source
+//!   (`GET /capacity/{team}`, `GET /capacity`, bearer token, 401/403, 503, a rate limit
+//!   answering `429` with `Retry-After` that counts requests sent while told to wait).
+//!
+//! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
 //! the moment it arrived and lets a caller wait for the next one
@@ -47,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod ads;
+mod capacity_http;
 pub mod conformance;
 mod oauth;
 mod server;
@@ -56,6 +61,7 @@ pub use ads::{
     FakeGoogleAds, Fault, HourMetrics, MinuteOfHour, RecordedRequest, Route, API_VERSION,
     DEFAULT_PAGE_SIZE, MAX_SCHEDULES_PER_DAY,
 };
+pub use capacity_http::{Counts, FakeCapacityHttp, RateLimit, TeamCapacity};
 pub use oauth::{
     FakeOAuth, IssuedTokens, OAuthFault, TokenCheck, TokenRequest, ADWORDS_SCOPE,
     DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,

@@ -134,6 +134,7 @@ pub async fn push(
         open_leads: reading.open_leads,
         max_open_leads: reading.max_open_leads,
         source,
+        max_age_secs: None,
         at,
     };
     // The domain's own checks first, so every refusal names its field.

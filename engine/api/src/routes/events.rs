@@ -46,7 +46,7 @@ pub(crate) fn check_position(field: &str, position: u64) -> Result<(), Problem> 
 }
 
 /// Aggregate types whose ids carry their project (`<project>/<id>` outside `default`).
-const SCOPED_TYPES: [&str; 8] = [
+const SCOPED_TYPES: [&str; 9] = [
     "lead",
     "consent",
     "data_subject",
@@ -55,6 +55,7 @@ const SCOPED_TYPES: [&str; 8] = [
     "rule",
     "evaluation",
     "google_account",
+    "capacity_source",
 ];
 
 /// The project of each campaign the log knows, by campaign id: a campaign belongs to the

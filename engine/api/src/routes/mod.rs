@@ -11,6 +11,7 @@ pub mod keys;
 pub mod leads;
 pub mod ops;
 pub mod rules;
+pub mod sources;
 pub mod subjects;
 pub mod teams;
 

@@ -252,6 +252,7 @@ mod tests {
             open_leads: 9,
             max_open_leads: 9,
             source: "crm".into(),
+            max_age_secs: None,
             at: at(0),
         };
         backlog.apply_any("capacity:north", &AnyEvent::Capacity(capacity));

@@ -332,6 +332,7 @@ async fn capacity_and_gate(
                     open_leads,
                     max_open_leads: max_open,
                     source: "crm-push".into(),
+                    max_age_secs: None,
                     at: snap_at,
                 },
                 snap_at,

@@ -122,6 +122,7 @@ pub async fn capacity(e: &Engine, team: &str, open: u32, max: u32, at: DateTime<
             open_leads: open,
             max_open_leads: max,
             source: "test".into(),
+            max_age_secs: None,
             at,
         },
         &Metadata::actor("test"),

@@ -49,6 +49,7 @@ pub fn team(name: &str, agents: u32, open: u32, max: u32) -> TeamFacts {
         max_open_leads: max,
         updated_at: None,
         leads_window: 0,
+        max_age_secs: None,
     }
 }
 
