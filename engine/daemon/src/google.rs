@@ -404,6 +404,7 @@ pub fn snapshot_of(row: &CampaignRow) -> Option<CampaignSnapshot> {
             .iter()
             .map(|c| from_google_slot(&c.slot))
             .collect(),
+        currency: None,
     })
 }
 
