@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use leadorch_domain::campaign::{
-    AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, Currency,
-    DayOfWeek, HourMetrics,
+    AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, Currency, DayOfWeek,
+    HourMetrics,
 };
 use leadorch_google::{
     AdsError, BiddingStrategy, BiddingTarget, CampaignRow, CustomerId, GoogleAdsClient, TokenError,
