@@ -268,6 +268,7 @@ async fn budgets_of_33_333333_eur_and_1234_5_jpy_are_sent_as_33_33_and_1234() {
         })
         .count();
     assert_eq!(currency_reads, 4);
+    conforms(&w.fake);
 }
 
 #[tokio::test]
@@ -384,4 +385,14 @@ async fn a_change_google_refuses_leaves_the_cooldown_untouched() {
     let recorded = changes(&w.e, EUR_CUSTOMER, NL).await;
     assert_eq!(recorded.len(), 3, "{recorded:?}");
     assert!(is_applied(&recorded[1].1) && is_applied(&recorded[2].1));
+    conforms(&w.fake);
+}
+
+/// Every answer of the fake (search rows of customers and currencies, refusals) against the
+/// google-ads v26 protos, when `tests/run` has set up the checker.
+fn conforms(fake: &FakeGoogleAds) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("captures.jsonl");
+    fake.write_captures_jsonl(&path).unwrap();
+    leadorch_fakes::conformance::check_captures(&path);
 }
