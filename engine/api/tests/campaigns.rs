@@ -30,6 +30,7 @@ async fn observe_via(
         daily_budget_micros: 50_000_000,
         bidding: Bidding::ManualCpc,
         ad_schedule: vec![],
+        currency: None,
     };
     record(s, "1234567890", "1001", snapshot, minute, google_account).await
 }
@@ -198,6 +199,7 @@ async fn observe_campaign(
         daily_budget_micros: 10_000_000,
         bidding: Bidding::ManualCpc,
         ad_schedule: vec![],
+        currency: None,
     };
     record(s, customer, campaign, snapshot, 0, google_account).await
 }

@@ -79,6 +79,7 @@ async fn observe(s: &Server, customer: &str, account: &str) {
                     daily_budget_micros: 10_000_000,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: vec![],
+                    currency: None,
                 },
                 manual_hold: Duration::hours(4),
                 google_account: Some(account.into()),

@@ -78,6 +78,7 @@ async fn gated_campaign(s: &Server) {
                     daily_budget_micros: 50_000_000,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: vec![],
+                    currency: None,
                 },
                 manual_hold: Duration::hours(4),
                 google_account: None,

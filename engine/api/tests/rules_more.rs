@@ -221,6 +221,7 @@ async fn gated_history(
                     daily_budget_micros: 50_000_000,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: vec![],
+                    currency: None,
                 },
                 manual_hold: Duration::hours(4),
                 google_account: google_account.map(str::to_string),

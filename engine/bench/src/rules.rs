@@ -126,6 +126,8 @@ fn facts(n: usize, teams: usize) -> Facts {
                 },
                 leads_today: 4,
                 leads_window: 1,
+                currency: None,
+                refused: BTreeMap::new(),
             }
         })
         .collect();

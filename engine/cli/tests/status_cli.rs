@@ -53,6 +53,7 @@ async fn observe_via(
                     daily_budget_micros: 50_000_000,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: vec![],
+                    currency: None,
                 },
                 manual_hold: Duration::hours(4),
                 google_account: google_account.map(str::to_string),

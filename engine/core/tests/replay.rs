@@ -96,6 +96,7 @@ fn snapshot(status: CampaignStatus) -> CampaignSnapshot {
         daily_budget_micros: 50_000_000,
         bidding: Bidding::ManualCpc,
         ad_schedule: vec![],
+        currency: None,
     }
 }
 

@@ -6,7 +6,9 @@
 //! for the 1.1 fields (absent, `null`) and the consent's page address, now sealed in
 //! `page_url` beside a clear `source_url` without query string (so erased with its subject).
 //! Re-pinned again for `CapacityRecorded` 1.2: the same payloads (a seeded reading has no
-//! `max_age_secs`, which is then left out), only their schema version moved from 1.1 to 1.2.
+//! `max_age_secs`, which is then left out), only their schema version moved from 1.1 to 1.2;
+//! and with it for `CampaignObserved` and `ChangedOutsideEngine` 2.1 (a seeded snapshot has
+//! no `currency`, which is then left out: only the schema version moved from 2.0 to 2.1).
 
 use chrono::{TimeZone, Utc};
 use leadorch_core::seed::{seed, SeedOptions};
@@ -66,7 +68,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "82eeba2fa35f73e4301f288f64eec199d5438f65b587374e356813307d8e97f8"
+        "36f006d661875acebbacaf99c049cb6f110e9bbe0aa8ae327169ce5c3e39027a"
     );
     // A second run, a week later, continues the history (the path that starts from the
     // read models).
@@ -91,7 +93,7 @@ async fn seed_42_writes_the_pinned_history() {
     );
     assert_eq!(
         fingerprint(&e).await,
-        "61375c5ae6f19a35d4872c0da2e51b266e970f0d609c66516ba5417b61fb9b67"
+        "071e5a9e69bdc7cdb43095ba4fe0573180a2498fd71465e9ea766259d319e4a3"
     );
     e.store.db().close().await;
     t.cleanup().await;

@@ -6,6 +6,12 @@
 //! Changes carry absolute values, so a retried mutation has the effect of one. A budget or
 //! ad-schedule change needs the campaign's budget resource or current schedule criteria: they
 //! come from the last read, or are read first.
+//!
+//! Each customer's currency (`customer.currency_code` and its `billable_unit_micros`) is read
+//! once and kept: Google never changes an account's currency. Snapshots carry it, so the
+//! arbiter fits budgets and targets to its unit before a change is requested; a change whose
+//! amount is still off the unit is refused here, not sent, and never silently altered
+//! (ADR 0031).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,7 +19,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use leadorch_domain::campaign::{
-    AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, DayOfWeek,
+    AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, Currency, DayOfWeek,
     HourMetrics,
 };
 use leadorch_google::{
@@ -36,6 +42,8 @@ pub struct GoogleAdapter {
     grant: Option<leadorch_accounts::AccountTokens>,
     /// The last campaigns read, by (customer, campaign id).
     last: Mutex<HashMap<(String, String), CampaignRow>>,
+    /// Each customer's currency, read once (an account's currency never changes).
+    currencies: Mutex<HashMap<String, Currency>>,
 }
 
 impl std::fmt::Debug for GoogleAdapter {
@@ -84,6 +92,7 @@ impl GoogleAdapter {
             timezone: chrono_tz::UTC,
             grant: None,
             last: Mutex::new(HashMap::new()),
+            currencies: Mutex::new(HashMap::new()),
         })
     }
 
@@ -158,6 +167,62 @@ impl GoogleAdapter {
         Ok(rows)
     }
 
+    /// The customer's currency: kept from an earlier read, else read from Google (two
+    /// searches) and kept.
+    pub async fn currency(&self, customer: &CustomerId) -> Result<Currency, AdapterError> {
+        let kept = self
+            .currencies
+            .lock()
+            .ok()
+            .and_then(|m| m.get(customer.as_str()).cloned());
+        if let Some(currency) = kept {
+            return Ok(currency);
+        }
+        let read = self
+            .client
+            .currency(customer)
+            .await
+            .map_err(adapter_error)?;
+        let currency =
+            Currency::new(&read.code, read.billable_unit_micros).map_err(|e| AdapterError {
+                message: format!("customer {customer}: Google reported {e}"),
+                retryable: false,
+            })?;
+        if let Ok(mut m) = self.currencies.lock() {
+            m.insert(customer.as_str().to_string(), currency.clone());
+        }
+        Ok(currency)
+    }
+
+    /// Refuses a change whose budget or target CPA is not a whole multiple of the
+    /// customer's currency unit: Google would refuse it, and changing the amount here would
+    /// send something other than what was requested and recorded.
+    async fn check_amount(
+        &self,
+        customer: &CustomerId,
+        change: &CampaignChange,
+    ) -> Result<(), AdapterError> {
+        let has_amount = matches!(
+            change,
+            CampaignChange::SetBudget { .. }
+                | CampaignChange::SetBidTarget {
+                    bidding: Bidding::TargetCpa { .. }
+                }
+        );
+        if !has_amount {
+            return Ok(());
+        }
+        let currency = self.currency(customer).await?;
+        change
+            .check_currency(&currency)
+            .map_err(|e| AdapterError {
+                message: format!(
+                    "{e}: not sent to Google, which refuses such amounts (NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT, BID_TOO_MANY_FRACTIONAL_DIGITS)"
+                ),
+                retryable: false,
+            })
+    }
+
     fn forget(&self, customer: &CustomerId, campaign_id: &str) {
         if let Ok(mut last) = self.last.lock() {
             last.remove(&(customer.as_str().to_string(), campaign_id.to_string()));
@@ -178,8 +243,10 @@ impl AdsAdapter for GoogleAdapter {
     async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {
         let mut out = Vec::new();
         for customer in &self.customers {
+            let currency = self.currency(customer).await?;
             for row in self.read(customer).await? {
-                if let Some(snapshot) = snapshot_of(&row) {
+                if let Some(mut snapshot) = snapshot_of(&row) {
+                    snapshot.currency = Some(currency.clone());
                     out.push(ObservedCampaign {
                         customer_id: customer.as_str().to_string(),
                         campaign_id: row.id.to_string(),
@@ -253,6 +320,7 @@ impl AdsAdapter for GoogleAdapter {
             retryable: false,
         })?;
         let v = self.validate_only;
+        self.check_amount(customer, change).await?;
         let outcome = match change {
             CampaignChange::Pause => {
                 self.client
@@ -366,7 +434,8 @@ pub fn adapter_error(e: AdsError) -> AdapterError {
     AdapterError { message, retryable }
 }
 
-/// A Google campaign as the engine models it; `None` for statuses the engine does not model.
+/// A Google campaign as the engine models it, without its currency (the customer's, which
+/// [`GoogleAdapter::currency`] reads); `None` for statuses the engine does not model.
 pub fn snapshot_of(row: &CampaignRow) -> Option<CampaignSnapshot> {
     let status = match &row.status {
         leadorch_google::CampaignStatus::Enabled => CampaignStatus::Enabled,
@@ -404,6 +473,7 @@ pub fn snapshot_of(row: &CampaignRow) -> Option<CampaignSnapshot> {
             .iter()
             .map(|c| from_google_slot(&c.slot))
             .collect(),
+        currency: None,
     })
 }
 

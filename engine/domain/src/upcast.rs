@@ -11,6 +11,7 @@
 //! | `capacity` | `CapacityRecorded` | 1.1  | 1.2 | optional `max_age_secs` added (absent: the reading never goes stale) |
 //! | `campaign` | `CampaignObserved` | 1.0  | 2.0 | `snapshot` may be sealed or `null`, `google_account` added (none: in clear) |
 //! | `campaign` | `ChangedOutsideEngine` | 1.0 | 2.0 | `before`/`after` may be sealed or `null`, `google_account` added |
+//! | `campaign` | `CampaignObserved`, `ChangedOutsideEngine` | 2.0 | 2.1 | the snapshot's optional `currency` (`code`, `unit_micros`) added (absent: not known) |
 //! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
 //! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
 //! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
@@ -103,6 +104,18 @@ pub const UPCASTERS: &[Upcaster] = &[
     },
     Upcaster {
         aggregate_type: "campaign",
+        event_type: "CampaignObserved",
+        to_version: "2.1",
+        function: snapshot_currency_added,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
+        event_type: "ChangedOutsideEngine",
+        to_version: "2.1",
+        function: snapshot_currency_added,
+    },
+    Upcaster {
+        aggregate_type: "campaign",
         event_type: "MetricsRecorded",
         to_version: "2.0",
         function: unsealed_google_data,
@@ -162,6 +175,14 @@ fn only_fields_added(payload: Value) -> Value {
 /// `RuleVersionAdded` 1.0 → 1.1: there were no rollbacks, so a 1.0 version restores none,
 /// which is what 1.1 reads a payload without `rolled_back_to` as. Nothing to change.
 fn rule_version_added_1_0_to_1_1(payload: Value) -> Value {
+    payload
+}
+
+/// `CampaignObserved` and `ChangedOutsideEngine` 2.0 → 2.1: the snapshot gained an optional
+/// `currency`, which a 2.0 snapshot reads as absent (not known; amounts are then not rounded
+/// until the campaign is read again). The snapshot may be sealed: its name and pointer did
+/// not change, so nothing is touched.
+fn snapshot_currency_added(payload: Value) -> Value {
     payload
 }
 
@@ -317,7 +338,7 @@ mod tests {
         assert_eq!(upcasters_for("lead").len(), 3);
         assert_eq!(upcasters_for("world").len(), 0);
         assert_eq!(upcasters_for("capacity").len(), 2);
-        assert_eq!(upcasters_for("campaign").len(), 4);
+        assert_eq!(upcasters_for("campaign").len(), 6);
         assert_eq!(upcasters().len(), UPCASTERS.len());
     }
 
@@ -375,7 +396,7 @@ mod tests {
         );
         assert_eq!(
             upcast("campaign", "CampaignObserved", "1.0", observed.clone()),
-            ("2.0".to_owned(), observed.clone())
+            ("2.1".to_owned(), observed.clone())
         );
         let metrics = json!({"MetricsRecorded": {
             "hour_start": t(0),
@@ -429,6 +450,62 @@ mod tests {
         };
         assert_eq!(r.facts, json!({"campaigns": []}));
         assert_eq!(r.google_account, None);
+    }
+
+    /// A snapshot stored at 2.0 (before currencies were read) decodes at 2.1 with no
+    /// currency, sealed or not; one with a currency keeps it.
+    #[test]
+    fn a_snapshot_stored_at_2_0_decodes_without_a_currency() {
+        use crate::campaign::{CampaignEvent, Currency};
+        let snapshot = json!({"name": "Search NL", "labels": [], "status": "enabled",
+            "daily_budget_micros": 33_330_000, "bidding": "manual_cpc", "ad_schedule": []});
+        let observed = json!({"CampaignObserved": {
+            "customer_id": "1234567890", "campaign_id": "987", "snapshot": snapshot,
+            "google_account": "ops", "at": t(0),
+        }});
+        assert_eq!(
+            upcast("campaign", "CampaignObserved", "2.0", observed.clone()),
+            ("2.1".to_owned(), observed.clone())
+        );
+        let Ok(AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+            snapshot: Some(s), ..
+        })) = AnyEvent::decode("campaign", "CampaignObserved", "2.0", &observed)
+        else {
+            panic!("a 2.0 observation decodes with its snapshot");
+        };
+        assert_eq!((s.daily_budget_micros, s.currency), (33_330_000, None));
+        let outside = json!({"ChangedOutsideEngine": {
+            "changed_fields": ["daily_budget_micros"], "before": snapshot, "after": null,
+            "hold_until": t(120), "at": t(1),
+        }});
+        assert_eq!(
+            upcast("campaign", "ChangedOutsideEngine", "2.0", outside.clone()).0,
+            "2.1"
+        );
+        assert!(matches!(
+            AnyEvent::decode("campaign", "ChangedOutsideEngine", "2.0", &outside),
+            Ok(AnyEvent::Campaign(CampaignEvent::ChangedOutsideEngine {
+                before: Some(b),
+                after: None,
+                ..
+            })) if b.currency.is_none()
+        ));
+        let mut with = observed.clone();
+        with["CampaignObserved"]["snapshot"]["currency"] =
+            json!({"code": "JPY", "unit_micros": 1_000_000});
+        let Ok(AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+            snapshot: Some(s), ..
+        })) = AnyEvent::decode("campaign", "CampaignObserved", "2.1", &with)
+        else {
+            panic!("a 2.1 observation decodes");
+        };
+        assert_eq!(
+            s.currency,
+            Some(Currency {
+                code: "JPY".into(),
+                unit_micros: 1_000_000
+            })
+        );
     }
 
     /// A rule version stored at 1.0 (before rollbacks) decodes as an ordinary version, and

@@ -88,13 +88,102 @@ pub struct CampaignEntry {
     /// Lead arrival times, oldest first, by the project of the lead: a campaign counts the
     /// arrivals of its own project's leads only (see [`CampaignEntry::project`]).
     pub leads: BTreeMap<String, VecDeque<DateTime<Utc>>>,
-    /// When the engine last requested a change of each field.
+    /// When the engine last requested a change of each field, of the changes that did not
+    /// fail for good: a change Google refused starts no cooldown (ADR 0031).
     pub last_change_at: BTreeMap<String, DateTime<Utc>>,
+    /// Per field, the latest request time among its changes that can no longer fail for
+    /// good (applied ones), and the open ones by change id; `last_change_at` is the later.
+    pub changes_by_field: BTreeMap<String, FieldChanges>,
+    /// Per field, the last change of it that failed for good, and when.
+    pub refused: BTreeMap<String, leadorch_rules::RefusedChange>,
     /// The Google account it was last read through (`None`: not from Google).
     pub google_account: Option<String>,
 }
 
+/// The changes of one campaign field that count for its cooldown (see
+/// [`CampaignEntry::last_change_at`]).
+#[derive(Clone, Debug, Default)]
+pub struct FieldChanges {
+    /// The latest request time of an applied change of the field.
+    pub settled: Option<DateTime<Utc>>,
+    /// Changes requested and not finished yet (open, or failed in a retryable way), by id,
+    /// with their request times.
+    pub open: BTreeMap<String, DateTime<Utc>>,
+}
+
+impl FieldChanges {
+    /// When the cooldown of the field counts from: the latest request time among the
+    /// applied and open changes.
+    pub fn last(&self) -> Option<DateTime<Utc>> {
+        self.open.values().copied().max().max(self.settled)
+    }
+}
+
 impl CampaignEntry {
+    /// Folds a change's request, application or final failure into `last_change_at` and
+    /// `refused`. A change that fails for good no longer counts: the field's cooldown counts
+    /// from the latest of its other changes, or from none.
+    fn track_change(&mut self, event: &CampaignEvent) {
+        let field = match event {
+            CampaignEvent::ChangeRequested {
+                change_id,
+                change,
+                at,
+                ..
+            } => {
+                let field = change.field();
+                self.changes_by_field
+                    .entry(field.to_string())
+                    .or_default()
+                    .open
+                    .insert(change_id.clone(), *at);
+                field
+            }
+            CampaignEvent::ChangeApplied { change_id, .. } => {
+                let Some(record) = self.state.change(change_id) else {
+                    return;
+                };
+                let field = record.change.field();
+                let entry = self.changes_by_field.entry(field.to_string()).or_default();
+                if let Some(requested) = entry.open.remove(change_id) {
+                    entry.settled = entry.settled.max(Some(requested));
+                }
+                field
+            }
+            CampaignEvent::ChangeFailed {
+                change_id,
+                retryable: false,
+                at,
+                ..
+            } => {
+                let Some(record) = self.state.change(change_id) else {
+                    return;
+                };
+                let field = record.change.field();
+                if let Some(entry) = self.changes_by_field.get_mut(field) {
+                    entry.open.remove(change_id);
+                }
+                self.refused.insert(
+                    field.to_string(),
+                    leadorch_rules::RefusedChange {
+                        change: record.change.clone(),
+                        at: *at,
+                    },
+                );
+                field
+            }
+            _ => return,
+        };
+        match self
+            .changes_by_field
+            .get(field)
+            .and_then(FieldChanges::last)
+        {
+            Some(last) => self.last_change_at.insert(field.to_string(), last),
+            None => self.last_change_at.remove(field),
+        };
+    }
+
     /// The project the campaign belongs to: that of the Google account it was last read
     /// through (`acme/ops` → `acme`), else `default` (bare accounts, the simulator).
     pub fn project(&self) -> &str {
@@ -224,8 +313,7 @@ impl FactsView {
                         prune_map(&mut entry.metrics, *at);
                         Some(TriggerKind::MetricsRefreshed)
                     }
-                    CampaignEvent::ChangeRequested { change, at, .. } => {
-                        entry.last_change_at.insert(change.field().to_string(), *at);
+                    CampaignEvent::ChangeRequested { .. } => {
                         self.counts.changes_requested += 1;
                         None
                     }
@@ -244,6 +332,8 @@ impl FactsView {
                     _ => None,
                 };
                 entry.state.apply(e.clone());
+                // After the aggregate: a failure or application names its change by id.
+                entry.track_change(e);
                 trigger
             }
             AnyEvent::Capacity(e) => {
@@ -502,6 +592,8 @@ impl FactsView {
                 leads_window: c
                     .arrivals()
                     .map_or(0, |l| count_between(l, window_start, at)),
+                currency: snapshot.currency.clone(),
+                refused: c.refused.clone(),
             });
         }
         Facts {
@@ -858,6 +950,7 @@ mod tests {
                     daily_budget_micros: 1_000_000,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: Vec::new(),
+                    currency: None,
                 }),
                 google_account: account.map(str::to_string),
                 at: at("2026-03-02T08:00:00Z"),
@@ -1129,5 +1222,138 @@ mod count_tests {
             }
         );
         assert_eq!(view.position, 3);
+    }
+}
+
+#[cfg(test)]
+mod cooldown_tests {
+    use super::*;
+    use leadorch_domain::campaign::{CampaignChange, CampaignSnapshot, CampaignStatus, Currency};
+
+    fn t(minute: i64) -> DateTime<Utc> {
+        "2026-03-02T10:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::minutes(minute)
+    }
+
+    fn budget(micros: i64) -> CampaignChange {
+        CampaignChange::SetBudget {
+            daily_budget_micros: micros,
+        }
+    }
+
+    struct Log {
+        view: FactsView,
+        position: u64,
+    }
+
+    impl Log {
+        fn new() -> Log {
+            let mut log = Log {
+                view: FactsView::default(),
+                position: 0,
+            };
+            log.fold(CampaignEvent::CampaignObserved {
+                customer_id: "1".into(),
+                campaign_id: "2".into(),
+                snapshot: Some(CampaignSnapshot {
+                    name: "NL".into(),
+                    labels: vec![],
+                    status: CampaignStatus::Enabled,
+                    daily_budget_micros: 50_000_000,
+                    bidding: leadorch_domain::campaign::Bidding::ManualCpc,
+                    ad_schedule: vec![],
+                    currency: Some(Currency::new("EUR", 10_000).unwrap()),
+                }),
+                google_account: None,
+                at: t(0),
+            });
+            log
+        }
+
+        fn fold(&mut self, e: CampaignEvent) {
+            self.position += 1;
+            self.view
+                .apply(self.position, "campaign:1/2", &AnyEvent::Campaign(e));
+        }
+
+        fn request(&mut self, id: &str, change: CampaignChange, minute: i64) {
+            self.fold(CampaignEvent::ChangeRequested {
+                change_id: id.into(),
+                change,
+                reason: Some("rule".into()),
+                decision_ref: None,
+                google_account: None,
+                at: t(minute),
+            });
+        }
+
+        fn applied(&mut self, id: &str, change: CampaignChange, minute: i64) {
+            self.fold(CampaignEvent::ChangeApplied {
+                change_id: id.into(),
+                change,
+                at: t(minute),
+            });
+        }
+
+        fn failed(&mut self, id: &str, retryable: bool, minute: i64) {
+            self.fold(CampaignEvent::ChangeFailed {
+                change_id: id.into(),
+                error: "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT".into(),
+                retryable,
+                at: t(minute),
+            });
+        }
+
+        fn facts(&self, minute: i64) -> CampaignFacts {
+            let settings = FactSettings::default();
+            let mut facts =
+                self.view
+                    .facts_in(t(minute), &settings, &FactsScope::project("default"));
+            facts.campaigns.remove(0)
+        }
+    }
+
+    const FIELD: &str = "daily_budget_micros";
+
+    #[test]
+    fn a_change_refused_for_good_starts_no_cooldown() {
+        let mut log = Log::new();
+        log.request("a", budget(40_000_000), 1);
+        assert_eq!(log.facts(2).last_change_at.get(FIELD), Some(&t(1)));
+        // A retryable failure keeps the change open: it still counts.
+        log.failed("a", true, 2);
+        assert_eq!(log.facts(3).last_change_at.get(FIELD), Some(&t(1)));
+        // Refused for good: as if it had never been asked for; the refusal is remembered.
+        log.failed("a", false, 3);
+        let facts = log.facts(4);
+        assert_eq!(facts.last_change_at.get(FIELD), None);
+        assert_eq!(
+            facts.refused.get(FIELD),
+            Some(&leadorch_rules::RefusedChange {
+                change: budget(40_000_000),
+                at: t(3)
+            })
+        );
+        assert_eq!(facts.currency, Some(Currency::new("EUR", 10_000).unwrap()));
+
+        // An applied change counts; a later refused one leaves the cooldown where it was.
+        log.request("b", budget(41_000_000), 5);
+        log.applied("b", budget(41_000_000), 6);
+        log.request("c", budget(42_000_000), 10);
+        assert_eq!(log.facts(11).last_change_at.get(FIELD), Some(&t(10)));
+        log.failed("c", false, 11);
+        assert_eq!(log.facts(12).last_change_at.get(FIELD), Some(&t(5)));
+        assert_eq!(log.facts(12).refused[FIELD].change, budget(42_000_000));
+
+        // Two open changes: the earlier one refused, the later one still counts.
+        log.request("d", budget(43_000_000), 20);
+        log.request("e", budget(44_000_000), 21);
+        log.failed("d", false, 22);
+        assert_eq!(log.facts(23).last_change_at.get(FIELD), Some(&t(21)));
+        // Other fields are not touched.
+        log.request("p", CampaignChange::Pause, 30);
+        log.failed("p", false, 31);
+        let facts = log.facts(32);
+        assert_eq!(facts.last_change_at.get("status"), None);
+        assert_eq!(facts.last_change_at.get(FIELD), Some(&t(21)));
     }
 }

@@ -13,9 +13,10 @@ use crate::capture::{rpc, Capture, CaptureSink};
 use crate::config::{CustomerId, GoogleAdsConfig};
 use crate::error::{error_status_in, operation_failures, AdsError, Result};
 use crate::model::{
-    gaql_metrics, parse_campaign_row, parse_label_row, parse_metrics_row, parse_schedule_row,
-    AdScheduleSlot, BiddingTarget, CampaignRow, CampaignStatus, MetricsRow, MutateOutcome,
-    GAQL_AD_SCHEDULES, GAQL_CAMPAIGNS, GAQL_CAMPAIGN_LABELS,
+    gaql_currency_constant, gaql_metrics, parse_campaign_row, parse_currency_constant,
+    parse_customer_currency, parse_label_row, parse_metrics_row, parse_schedule_row,
+    AccountCurrency, AdScheduleSlot, BiddingTarget, CampaignRow, CampaignStatus, MetricsRow,
+    MutateOutcome, GAQL_AD_SCHEDULES, GAQL_CAMPAIGNS, GAQL_CAMPAIGN_LABELS, GAQL_CUSTOMER_CURRENCY,
 };
 use crate::retry::RateLimiter;
 use crate::tokens::AccessTokens;
@@ -227,6 +228,20 @@ impl GoogleAdsClient {
             });
         }
         Ok(campaigns)
+    }
+
+    /// The customer's currency and its minimum billable unit: two `search` calls,
+    /// `customer.currency_code` and then that currency's
+    /// `currency_constant.billable_unit_micros`. An account's currency never changes, so a
+    /// caller may keep the answer.
+    pub async fn currency(&self, customer: &CustomerId) -> Result<AccountCurrency> {
+        let r = rpc::SEARCH;
+        let code =
+            parse_customer_currency(r, &self.search(customer, GAQL_CUSTOMER_CURRENCY).await?)?;
+        let rows = self
+            .search(customer, &gaql_currency_constant(&code))
+            .await?;
+        parse_currency_constant(r, &code, &rows)
     }
 
     /// Hourly metrics per campaign from `from` to `to` (inclusive, account time zone),

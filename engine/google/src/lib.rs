@@ -26,7 +26,8 @@
 //! - [`tokens`]: the [`AccessTokens`] trait the OAuth crate implements; [`StaticToken`].
 //! - [`client`]: [`GoogleAdsClient`] — headers, rate limit, retries, capture, operations.
 //! - [`bodies`]: pure builders of the mutate bodies, validated before sending.
-//! - [`model`]: typed rows ([`CampaignRow`], [`MetricsRow`]), the GAQL queries,
+//! - [`model`]: typed rows ([`CampaignRow`], [`MetricsRow`], [`AccountCurrency`]), the GAQL
+//!   queries,
 //!   [`MutateOutcome`] (ad schedules re-exported from [`schedule`]).
 //! - [`schedule`]: ad schedule slots and their validation.
 //! - [`wire`]: the JSON shapes of requests, responses and Google's error envelope.
@@ -60,8 +61,8 @@ pub use client::GoogleAdsClient;
 pub use config::{CustomerId, GoogleAdsConfig};
 pub use error::{AdsError, AdsFailureDetail, OperationFailure, Result, TokenError};
 pub use model::{
-    validate_ad_schedule, AdScheduleCriterion, AdScheduleSlot, BiddingStrategy, BiddingTarget,
-    BudgetInfo, CampaignRow, CampaignStatus, DayOfWeek, MetricsRow, MutateOutcome,
+    validate_ad_schedule, AccountCurrency, AdScheduleCriterion, AdScheduleSlot, BiddingStrategy,
+    BiddingTarget, BudgetInfo, CampaignRow, CampaignStatus, DayOfWeek, MetricsRow, MutateOutcome,
 };
 pub use retry::RetryPolicy;
 pub use tokens::{AccessTokens, StaticToken};

@@ -163,7 +163,42 @@ pub struct MutateOutcome {
     pub request_id: Option<String>,
 }
 
+/// An account's currency as Google reports it: `customer.currency_code` and that
+/// currency's `currency_constant.billable_unit_micros`, the minimum unit every budget and
+/// bid must be a whole multiple of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountCurrency {
+    /// ISO 4217 code (`EUR`, `JPY`).
+    pub code: String,
+    /// The minimum billable unit in micros (EUR: 10 000; JPY: 1 000 000); positive.
+    pub billable_unit_micros: i64,
+}
+
 // ---------------------------------------------------------------- GAQL
+
+/// The customer's currency code.
+pub const GAQL_CUSTOMER_CURRENCY: &str = "SELECT customer.currency_code FROM customer";
+
+/// The minimum billable unit of one currency (`code`: three upper-case letters, checked by
+/// [`check_currency_code`] before it goes into the query).
+pub fn gaql_currency_constant(code: &str) -> String {
+    format!(
+        "SELECT currency_constant.code, currency_constant.billable_unit_micros \
+FROM currency_constant WHERE currency_constant.code = '{code}'"
+    )
+}
+
+/// Checks a currency code as Google writes it (ISO 4217: three upper-case letters), so it
+/// can go into a query.
+pub fn check_currency_code(code: &str) -> Result<(), AdsError> {
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(AdsError::Invalid(format!(
+            "{code:?} is not a currency code (three upper-case letters)"
+        )))
+    }
+}
 
 /// Campaigns with budget and bidding (labels and schedules are separate queries).
 pub const GAQL_CAMPAIGNS: &str = "SELECT campaign.id, campaign.name, campaign.status, \
@@ -195,6 +230,33 @@ WHERE segments.date BETWEEN '{}' AND '{}'",
 }
 
 // ---------------------------------------------------------------- row parsing
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowCustomer {
+    #[serde(default)]
+    currency_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CustomerRowWire {
+    customer: RowCustomer,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowCurrencyConstant {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(with = "int64::option", default)]
+    billable_unit_micros: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CurrencyConstantRowWire {
+    currency_constant: RowCurrencyConstant,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -349,6 +411,60 @@ pub(crate) fn parse_campaign_row(rpc: &'static str, v: &Value) -> Result<Campaig
         bidding,
         ad_schedule: Vec::new(),
     })
+}
+
+/// The currency code of a `SELECT customer.currency_code FROM customer` answer (one row).
+pub(crate) fn parse_customer_currency(
+    rpc: &'static str,
+    rows: &[Value],
+) -> Result<String, AdsError> {
+    let decode = |message: String| AdsError::Decode { rpc, message };
+    let [v] = rows else {
+        return Err(decode(format!(
+            "expected one customer row, found {}",
+            rows.len()
+        )));
+    };
+    let w: CustomerRowWire = row(rpc, "customer", v)?;
+    let code = w
+        .customer
+        .currency_code
+        .ok_or_else(|| decode("customer row without currencyCode".into()))?;
+    check_currency_code(&code).map_err(|_| decode(format!("unknown currency code {code:?}")))?;
+    Ok(code)
+}
+
+/// The currency of a `currency_constant` answer for `code` (one row with that code and a
+/// positive unit).
+pub(crate) fn parse_currency_constant(
+    rpc: &'static str,
+    code: &str,
+    rows: &[Value],
+) -> Result<AccountCurrency, AdsError> {
+    let decode = |message: String| AdsError::Decode { rpc, message };
+    let [v] = rows else {
+        return Err(decode(format!(
+            "expected one currency_constant row for {code}, found {}",
+            rows.len()
+        )));
+    };
+    let w: CurrencyConstantRowWire = row(rpc, "currency_constant", v)?;
+    let c = w.currency_constant;
+    if c.code.as_deref() != Some(code) {
+        return Err(decode(format!(
+            "currency_constant row of {:?} for {code}",
+            c.code
+        )));
+    }
+    match c.billable_unit_micros {
+        Some(unit) if unit > 0 => Ok(AccountCurrency {
+            code: code.to_owned(),
+            billable_unit_micros: unit,
+        }),
+        other => Err(decode(format!(
+            "currency {code} has no positive billableUnitMicros ({other:?})"
+        ))),
+    }
 }
 
 pub(crate) fn parse_label_row(rpc: &'static str, v: &Value) -> Result<(i64, String), AdsError> {
@@ -657,5 +773,60 @@ mod tests {
             }
             assert!(q.starts_with("SELECT ") && q.contains(" FROM "));
         }
+    }
+
+    #[test]
+    fn currency_answers_that_make_no_sense_are_decode_errors() {
+        use serde_json::json;
+        let r = "Search";
+        assert_eq!(
+            parse_customer_currency(r, &[json!({"customer": {"currencyCode": "EUR"}})]).unwrap(),
+            "EUR"
+        );
+        for rows in [
+            vec![],
+            vec![json!({"customer": {}})],
+            vec![json!({"customer": {"currencyCode": "euro"}})],
+            vec![
+                json!({"customer": {"currencyCode": "EUR"}}),
+                json!({"customer": {"currencyCode": "USD"}}),
+            ],
+        ] {
+            assert!(
+                matches!(
+                    parse_customer_currency(r, &rows),
+                    Err(AdsError::Decode { .. })
+                ),
+                "{rows:?}"
+            );
+        }
+        let row = |code: &str, unit: &str| json!({"currencyConstant": {"code": code, "billableUnitMicros": unit}});
+        assert_eq!(
+            parse_currency_constant(r, "JPY", &[row("JPY", "1000000")]).unwrap(),
+            AccountCurrency {
+                code: "JPY".into(),
+                billable_unit_micros: 1_000_000
+            }
+        );
+        for rows in [
+            vec![],
+            vec![row("USD", "10000")],
+            vec![row("JPY", "0")],
+            vec![row("JPY", "-1")],
+            vec![json!({"currencyConstant": {"code": "JPY"}})],
+        ] {
+            assert!(
+                matches!(
+                    parse_currency_constant(r, "JPY", &rows),
+                    Err(AdsError::Decode { .. })
+                ),
+                "{rows:?}"
+            );
+        }
+        assert_eq!(
+            gaql_currency_constant("EUR"),
+            "SELECT currency_constant.code, currency_constant.billable_unit_micros \
+FROM currency_constant WHERE currency_constant.code = 'EUR'"
+        );
     }
 }

@@ -4,12 +4,17 @@
 //! Pure and deterministic: the result does not depend on the order of the input.
 //!
 //! 1. Proposals are ordered by priority (highest first), rule name, campaign, action name
-//!    (and, as a last tie-break, their full content).
+//!    (and, as a last tie-break, their full content). Amounts are then fitted to the
+//!    campaign's currency when it is known: a budget rounded down to a multiple of the unit
+//!    (never more than the rule asked), a target CPA to the nearest multiple; one that
+//!    comes to nothing is [`SuppressReason::BelowCurrencyUnit`] and does not take part. So
+//!    what is compared and requested is what Google accepts (ADR 0031).
 //! 2. Per (campaign, field) the first proposal wins. A later proposal with the same action
 //!    is a [`SuppressReason::Duplicate`]; a different one loses
 //!    ([`SuppressReason::LostConflict`]) and the clash is recorded as a [`Conflict`].
 //! 3. The winner is checked, in this order: campaign unknown, removed, manual hold,
-//!    no change, pending change of the field, dwell (status) or cooldown (other fields).
+//!    no change, pending change of the field, the same change refused for good within the
+//!    field's dwell or cooldown, dwell (status) or cooldown (other fields).
 //!    Suppressed winners still win: a high-priority rule holding a campaign in its state
 //!    keeps lower-priority rules from changing it.
 //! 4. Notifications are always accepted, once per campaign and message.
@@ -18,7 +23,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
-use leadorch_domain::campaign::{AdScheduleSlot, CampaignStatus};
+use leadorch_domain::campaign::{AdScheduleSlot, CampaignChange, CampaignStatus, Currency};
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{Action, Proposal};
@@ -100,6 +105,19 @@ pub enum SuppressReason {
         /// The rule whose proposal was kept.
         kept: String,
     },
+    /// The same change failed for good (Google refused it, or it was only validated)
+    /// within the field's dwell or cooldown; another value is not held back.
+    RecentlyRefused {
+        /// When the same change may be asked for again.
+        until: DateTime<Utc>,
+    },
+    /// The amount, fitted to the account currency, comes to less than one unit.
+    BelowCurrencyUnit {
+        /// The currency.
+        currency: String,
+        /// Its minimum unit in micros.
+        unit_micros: i64,
+    },
     /// The campaign is removed in Google Ads.
     Removed,
     /// No campaign with that id is known.
@@ -117,6 +135,8 @@ impl SuppressReason {
             SuppressReason::Pending { .. } => "pending",
             SuppressReason::LostConflict { .. } => "lost_conflict",
             SuppressReason::Duplicate { .. } => "duplicate",
+            SuppressReason::RecentlyRefused { .. } => "recently_refused",
+            SuppressReason::BelowCurrencyUnit { .. } => "below_currency_unit",
             SuppressReason::Removed => "removed",
             SuppressReason::UnknownCampaign => "unknown_campaign",
         }
@@ -134,6 +154,16 @@ impl std::fmt::Display for SuppressReason {
             SuppressReason::Pending { field } => write!(f, "pending change of {field}"),
             SuppressReason::LostConflict { winner } => write!(f, "lost conflict to {winner}"),
             SuppressReason::Duplicate { kept } => write!(f, "duplicate of {kept}"),
+            SuppressReason::RecentlyRefused { until } => {
+                write!(f, "the same change was refused; again after {}", iso(until))
+            }
+            SuppressReason::BelowCurrencyUnit {
+                currency,
+                unit_micros,
+            } => write!(
+                f,
+                "below the {currency} minimum unit ({unit_micros} micros)"
+            ),
             SuppressReason::Removed => f.write_str("campaign removed"),
             SuppressReason::UnknownCampaign => f.write_str("unknown campaign"),
         }
@@ -182,6 +212,24 @@ fn sorted_slots(slots: &[AdScheduleSlot]) -> Vec<AdScheduleSlot> {
     sorted
 }
 
+/// The action with its amount fitted to `currency` ([`CampaignChange::fitted_to`]: budgets
+/// rounded down, target CPAs to the nearest unit, everything else as it is); `None` when
+/// the amount comes to less than one unit.
+pub fn fit_to_currency(action: &Action, currency: &Currency) -> Option<Action> {
+    let Some(change) = action.to_change() else {
+        return Some(action.clone());
+    };
+    Some(match change.fitted_to(currency)? {
+        CampaignChange::SetBudget {
+            daily_budget_micros,
+        } => Action::SetBudget {
+            daily_budget_micros,
+        },
+        CampaignChange::SetBidTarget { bidding } => Action::SetBidTarget { bidding },
+        _ => action.clone(),
+    })
+}
+
 /// Whether the campaign is already as the action would make it.
 pub fn is_no_change(action: &Action, c: &CampaignFacts) -> bool {
     match action {
@@ -223,7 +271,7 @@ pub fn resolve(
     let mut notified: HashMap<(usize, String), String> = HashMap::new();
     let mut accepted_or_winner_order: Vec<Result<usize, Proposal>> = Vec::new();
 
-    for proposal in proposals {
+    for mut proposal in proposals {
         let Some(&index) = by_id.get(proposal.campaign.as_str()) else {
             resolution.suppressed.push(Suppressed {
                 proposal,
@@ -231,6 +279,21 @@ pub fn resolve(
             });
             continue;
         };
+        if let Some(currency) = &campaigns[index].currency {
+            match fit_to_currency(&proposal.decision.action, currency) {
+                Some(fitted) => proposal.decision.action = fitted,
+                None => {
+                    resolution.suppressed.push(Suppressed {
+                        proposal,
+                        why: SuppressReason::BelowCurrencyUnit {
+                            currency: currency.code.clone(),
+                            unit_micros: currency.unit_micros,
+                        },
+                    });
+                    continue;
+                }
+            }
+        }
         let Some(field) = proposal.decision.action.field() else {
             // Notify.
             let message = match &proposal.decision.action {
@@ -339,12 +402,23 @@ fn check(
         .get(&proposal.rule)
         .copied()
         .unwrap_or((None, None));
-    let last = c.last_change_at.get(field)?;
-    if field == "status" {
-        let until = *last + dwell.unwrap_or(policy.min_dwell);
-        (until > at).then_some(SuppressReason::Dwell { until })
+    let hold = if field == "status" {
+        dwell.unwrap_or(policy.min_dwell)
     } else {
-        let until = *last + cooldown.unwrap_or(policy.cooldown);
-        (until > at).then_some(SuppressReason::Cooldown { until })
+        cooldown.unwrap_or(policy.cooldown)
+    };
+    if let Some(refused) = c.refused.get(field) {
+        let until = refused.at + hold;
+        if until > at && action.to_change().as_ref() == Some(&refused.change) {
+            return Some(SuppressReason::RecentlyRefused { until });
+        }
+    }
+    let until = *c.last_change_at.get(field)? + hold;
+    if until <= at {
+        None
+    } else if field == "status" {
+        Some(SuppressReason::Dwell { until })
+    } else {
+        Some(SuppressReason::Cooldown { until })
     }
 }

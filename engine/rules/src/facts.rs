@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus};
+use leadorch_domain::campaign::{
+    AdScheduleSlot, Bidding, CampaignChange, CampaignStatus, Currency,
+};
 use serde::{Deserialize, Serialize};
 
 /// Everything the rules may look at for one evaluation moment.
@@ -163,7 +165,8 @@ pub struct CampaignFacts {
     pub ad_schedule: Vec<AdScheduleSlot>,
     /// A change made outside the engine is respected until then.
     pub manual_override_until: Option<DateTime<Utc>>,
-    /// Field name (`CampaignChange::field()`) → when the engine last requested a change of it.
+    /// Field name (`CampaignChange::field()`) → when the engine last requested a change of it
+    /// that did not fail for good (a change Google refused starts no cooldown, ADR 0031).
     pub last_change_at: BTreeMap<String, DateTime<Utc>>,
     /// Fields with an engine change requested but not yet applied.
     pub pending_fields: Vec<String>,
@@ -175,6 +178,24 @@ pub struct CampaignFacts {
     pub leads_today: u64,
     /// Leads attributed to this campaign in the recent window.
     pub leads_window: u64,
+    /// The account's currency, when Google reported it: accepted budgets are rounded down
+    /// and target CPAs to the nearest multiple of its unit before anything is requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+    /// Field name → the last change of it that failed for good (Google refused it, or it
+    /// was only validated): the same change is not asked for again within the field's
+    /// dwell or cooldown from then; another value is.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, RefusedChange>,
+}
+
+/// A change that failed for good ([`CampaignFacts::refused`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusedChange {
+    /// The change.
+    pub change: CampaignChange,
+    /// When it failed.
+    pub at: DateTime<Utc>,
 }
 
 impl CampaignFacts {
@@ -200,6 +221,8 @@ impl CampaignFacts {
             metrics_window: Metrics::default(),
             leads_today: 0,
             leads_window: 0,
+            currency: None,
+            refused: BTreeMap::new(),
         }
     }
 }

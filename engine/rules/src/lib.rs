@@ -13,9 +13,11 @@ mod natives;
 pub mod plain;
 mod view;
 
-pub use arbiter::{resolve, Conflict, Policy, Resolution, SuppressReason, Suppressed};
+pub use arbiter::{
+    fit_to_currency, resolve, Conflict, Policy, Resolution, SuppressReason, Suppressed,
+};
 pub use decision::{Action, Decision, Proposal};
-pub use facts::{Calendar, CampaignFacts, Facts, Metrics, TeamFacts};
+pub use facts::{Calendar, CampaignFacts, Facts, Metrics, RefusedChange, TeamFacts};
 pub use fixtures::{
     check_rule_file, fixture_rules, run_fixture, run_fixture_dir, run_fixture_source, FixtureError,
     FixtureReport, StepOutcome,

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 
 use chrono::Duration;
 use common::{campaign, t};
-use leadorch_domain::campaign::{AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek};
+use leadorch_domain::campaign::{
+    AdScheduleSlot, Bidding, CampaignChange, CampaignStatus, Currency, DayOfWeek,
+};
 use leadorch_rules::{
-    resolve, Action, CampaignFacts, Conflict, Decision, Policy, Proposal, Resolution,
-    SuppressReason,
+    resolve, Action, CampaignFacts, Conflict, Decision, Policy, Proposal, RefusedChange,
+    Resolution, SuppressReason,
 };
 
 fn p(rule: &str, priority: i32, campaign: u32, action: Action) -> Proposal {
@@ -396,5 +398,124 @@ fn suppress_reasons_serialize_with_a_why_tag() {
     assert_eq!(
         serde_json::to_value(SuppressReason::NoChange).expect("serializes"),
         serde_json::json!({"why": "no_change"})
+    );
+}
+
+fn currency(code: &str, unit_micros: i64) -> Option<Currency> {
+    Some(Currency::new(code, unit_micros).unwrap())
+}
+
+fn cpa(micros: i64) -> Action {
+    Action::SetBidTarget {
+        bidding: Bidding::TargetCpa {
+            target_cpa_micros: micros,
+        },
+    }
+}
+
+#[test]
+fn amounts_are_fitted_to_the_account_currency_before_anything_else() {
+    let at = t("2026-03-02T10:00:00Z");
+    let mut c: Vec<CampaignFacts> = (1..=6).map(|n| campaign(n, &[], None)).collect();
+    c[0].currency = currency("EUR", 10_000);
+    c[1].currency = currency("JPY", 1_000_000);
+    c[2].currency = currency("JPY", 1_000_000);
+    // 4: already at 33.33 EUR: 33.333333 is no change.
+    c[3].currency = currency("EUR", 10_000);
+    c[3].daily_budget_micros = 33_330_000;
+    // 5: half a yen is nothing.
+    c[4].currency = currency("JPY", 1_000_000);
+    // 6: no currency known (the simulator): amounts go as the rule wrote them.
+    let proposals = vec![
+        p("a", 1, 1, budget(33_333_333)),
+        p("a", 1, 2, budget(1_234_500_000)),
+        p("a", 1, 3, cpa(1_234_500_000)),
+        p("a", 1, 4, budget(33_333_333)),
+        p("a", 1, 5, budget(500_000)),
+        p("b", 0, 5, budget(7_000_000)),
+        p("a", 1, 6, budget(33_333_333)),
+    ];
+    let res = resolve(at, proposals, &c, &policy(), &no_overrides());
+    let sent: Vec<(String, Action)> = res
+        .accepted
+        .iter()
+        .map(|p| (p.campaign.clone(), p.decision.action.clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            ("111-222-3333/1".into(), budget(33_330_000)),
+            ("111-222-3333/2".into(), budget(1_234_000_000)),
+            ("111-222-3333/3".into(), cpa(1_235_000_000)),
+            ("111-222-3333/6".into(), budget(33_333_333)),
+            ("111-222-3333/5".into(), budget(7_000_000)),
+        ],
+        "budgets down, targets to the nearest unit"
+    );
+    assert_eq!(why(&res, "a", 4), vec![SuppressReason::NoChange]);
+    assert_eq!(
+        why(&res, "a", 5),
+        vec![SuppressReason::BelowCurrencyUnit {
+            currency: "JPY".into(),
+            unit_micros: 1_000_000
+        }],
+        "a budget below one unit takes no part, so a lower rule's may pass"
+    );
+    assert!(res.conflicts.is_empty(), "{:?}", res.conflicts);
+}
+
+#[test]
+fn the_same_refused_change_waits_for_the_cooldown_another_value_does_not() {
+    let at = t("2026-03-02T10:00:00Z");
+    let mut c: Vec<CampaignFacts> = (1..=3).map(|n| campaign(n, &[], None)).collect();
+    for x in &mut c {
+        x.currency = currency("EUR", 10_000);
+        x.refused.insert(
+            "daily_budget_micros".into(),
+            RefusedChange {
+                change: CampaignChange::SetBudget {
+                    daily_budget_micros: 40_000_000,
+                },
+                at: t("2026-03-02T09:50:00Z"),
+            },
+        );
+    }
+    // 3: refused 40 minutes ago, beyond the 30-minute cooldown.
+    c[2].refused.get_mut("daily_budget_micros").unwrap().at = t("2026-03-02T09:20:00Z");
+    let proposals = vec![
+        // Fitted to 40.00 EUR: the refused change itself.
+        p("a", 1, 1, budget(40_003_000)),
+        p("a", 1, 2, budget(41_000_000)),
+        p("a", 1, 3, budget(40_000_000)),
+    ];
+    let res = resolve(at, proposals, &c, &policy(), &no_overrides());
+    assert_eq!(
+        why(&res, "a", 1),
+        vec![SuppressReason::RecentlyRefused {
+            until: t("2026-03-02T10:20:00Z")
+        }]
+    );
+    assert_eq!(
+        accepted(&res),
+        vec![
+            ("a".into(), "111-222-3333/2".into(), "set_budget"),
+            ("a".into(), "111-222-3333/3".into(), "set_budget"),
+        ],
+        "a refusal starts no cooldown of the field"
+    );
+    assert_eq!(
+        SuppressReason::RecentlyRefused {
+            until: t("2026-03-02T10:20:00Z")
+        }
+        .to_string(),
+        "the same change was refused; again after 2026-03-02T10:20:00Z"
+    );
+    assert_eq!(
+        SuppressReason::BelowCurrencyUnit {
+            currency: "JPY".into(),
+            unit_micros: 1_000_000
+        }
+        .kind(),
+        "below_currency_unit"
     );
 }

@@ -24,8 +24,8 @@
 //! ([`FakeGoogleAds::watch_requests`]), which `leadorch bench react` times.
 //!
 //! ## GAQL subset
-//! `SELECT <fields> FROM campaign | campaign_label | campaign_criterion | campaign_budget
-//! [WHERE <field> (= | != | < | <= | > | >=) <literal> | IN (…) | NOT IN (…) | BETWEEN a AND b
+//! `SELECT <fields> FROM campaign | campaign_label | campaign_criterion | campaign_budget |
+//! customer | currency_constant [WHERE <field> (= | != | < | <= | > | >=) <literal> | IN (…) | NOT IN (…) | BETWEEN a AND b
 //! [AND …]] [ORDER BY <field> [ASC|DESC], …] [LIMIT n]`. Fields: `campaign.{resource_name, id,
 //! name, status, bidding_strategy_type, campaign_budget, target_cpa.target_cpa_micros,
 //! target_roas.target_roas}`, `campaign_budget.{resource_name, id, amount_micros}`,
@@ -33,7 +33,18 @@
 //! `campaign_criterion.{resource_name, campaign, criterion_id, type, bid_modifier,
 //! ad_schedule.day_of_week, ad_schedule.start_hour, ad_schedule.start_minute,
 //! ad_schedule.end_hour, ad_schedule.end_minute}`, `metrics.{impressions, clicks, cost_micros,
-//! conversions}`, `segments.{date, hour}`. Anything else answers 400 with a `queryError`.
+//! conversions}`, `segments.{date, hour}`, `customer.{resource_name, id, currency_code}`
+//! (FROM customer only), `currency_constant.{resource_name, code, name, symbol,
+//! billable_unit_micros}` (FROM currency_constant only, the [`CURRENCIES`] table). Anything
+//! else answers 400 with a `queryError`.
+//!
+//! ## Amounts
+//! Each customer has a currency ([`FakeGoogleAds::set_currency`], [`DEFAULT_CURRENCY`]
+//! unless set). As Google does, a budget that is not a multiple of the currency's
+//! `billable_unit_micros` is refused with `campaignBudgetError:
+//! NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT` (one below the unit with
+//! `MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC`), and a target CPA that is not with
+//! `biddingError: BID_TOO_MANY_FRACTIONAL_DIGITS`.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -57,9 +68,9 @@ mod oauth;
 mod server;
 
 pub use ads::{
-    AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek, FakeCampaign,
-    FakeGoogleAds, Fault, HourMetrics, MinuteOfHour, RecordedRequest, Route, API_VERSION,
-    DEFAULT_PAGE_SIZE, MAX_SCHEDULES_PER_DAY,
+    find_currency, AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek,
+    FakeCampaign, FakeCurrency, FakeGoogleAds, Fault, HourMetrics, MinuteOfHour, RecordedRequest,
+    Route, API_VERSION, CURRENCIES, DEFAULT_CURRENCY, DEFAULT_PAGE_SIZE, MAX_SCHEDULES_PER_DAY,
 };
 pub use capacity_http::{Counts, FakeCapacityHttp, RateLimit, TeamCapacity};
 pub use oauth::{

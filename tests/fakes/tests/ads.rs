@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use leadorch_fakes::{
     AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek, FakeCampaign, FakeGoogleAds, FakeOAuth,
-    Fault, HourMetrics, MinuteOfHour, Route,
+    Fault, HourMetrics, MinuteOfHour, Route, CURRENCIES, DEFAULT_CURRENCY,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
@@ -1075,6 +1075,10 @@ async fn fake_answers_conform_to_google_schema() {
          metrics.cost_micros, metrics.conversions FROM campaign \
          WHERE segments.date BETWEEN '2026-11-20' AND '2026-11-20'",
         "SELECT campaign.id FROM campaign WHERE campaign.id = 5",
+        "SELECT customer.resource_name, customer.id, customer.currency_code FROM customer",
+        "SELECT currency_constant.resource_name, currency_constant.code, currency_constant.name, \
+         currency_constant.symbol, currency_constant.billable_unit_micros FROM currency_constant \
+         WHERE currency_constant.code IN ('EUR', 'JPY')",
     ];
     for q in queries {
         let (status, body) = e.post("googleAds:search", json!({"query": q})).await;
@@ -1122,6 +1126,19 @@ async fn fake_answers_conform_to_google_schema() {
             "responseContentType": "MUTABLE_RESOURCE"}),
     )
     .await;
+    // What Google refuses in a currency: a budget off the unit, a target with too many digits.
+    e.post(
+        "campaignBudgets:mutate",
+        json!({"operations": [{"updateMask": "amountMicros", "update": {
+            "resourceName": format!("customers/{CID}/campaignBudgets/1110"), "amountMicros": "33333333"}}]}),
+    )
+    .await;
+    e.post(
+        "campaigns:mutate",
+        json!({"operations": [{"updateMask": "targetCpa.targetCpaMicros", "update": {"resourceName": rn,
+               "targetCpa": {"targetCpaMicros": "1234567"}}}]}),
+    )
+    .await;
     e.post("campaignCriteria:mutate", json!({"operations": [schedule_create(111, "FRIDAY", 9, 17)], "responseContentType": "MUTABLE_RESOURCE"})).await;
     e.post(
         "campaignCriteria:mutate",
@@ -1151,4 +1168,201 @@ async fn fake_answers_conform_to_google_schema() {
     e.ads.write_captures_jsonl(&path).unwrap();
     leadorch_fakes::conformance::check_captures(&path);
     std::fs::remove_file(&path).unwrap();
+}
+
+#[tokio::test]
+async fn customers_and_currency_constants_are_queryable() {
+    let e = env().await;
+    let rows = e
+        .search("SELECT customer.currency_code FROM customer")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"customer": {"resourceName": format!("customers/{CID}"), "currencyCode": "EUR"}})
+        ],
+        "a customer added without a currency is in {DEFAULT_CURRENCY}"
+    );
+    e.ads.set_currency(CID, "JPY");
+    let rows = e
+        .search("SELECT customer.id, customer.currency_code FROM customer")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"customer": {"resourceName": format!("customers/{CID}"), "id": CID, "currencyCode": "JPY"}})
+        ]
+    );
+    let rows = e
+        .search(
+            "SELECT currency_constant.code, currency_constant.billable_unit_micros \
+             FROM currency_constant WHERE currency_constant.code = 'JPY'",
+        )
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"currencyConstant": {"resourceName": "currencyConstants/JPY", "code": "JPY",
+                    "billableUnitMicros": "1000000"}})
+        ]
+    );
+    let all = e
+        .search(
+            "SELECT currency_constant.code FROM currency_constant ORDER BY currency_constant.code",
+        )
+        .await;
+    assert_eq!(all.len(), CURRENCIES.len());
+    assert_eq!(all[0]["currencyConstant"]["code"], json!("AUD"));
+    // Each resource stands alone, as in Google's GAQL.
+    for q in [
+        "SELECT customer.currency_code, campaign.id FROM customer",
+        "SELECT currency_constant.code FROM campaign",
+    ] {
+        let (status, body) = e.post("googleAds:search", json!({ "query": q })).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {body}");
+        assert_eq!(
+            error_code(&body),
+            ("queryError", "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"),
+            "{q}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn amounts_off_the_currency_unit_are_refused_as_google_refuses_them() {
+    let e = env().await;
+    let rn = format!("customers/{CID}/campaigns/111");
+    let budget = |micros: &str| {
+        json!({"operations": [{"updateMask": "amountMicros", "update": {
+            "resourceName": format!("customers/{CID}/campaignBudgets/1110"), "amountMicros": micros}}]})
+    };
+    let cpa = |micros: &str| {
+        json!({"operations": [{"updateMask": "targetCpa.targetCpaMicros", "update": {"resourceName": rn,
+               "targetCpa": {"targetCpaMicros": micros}}}]})
+    };
+    let refused =
+        |currency: &'static str,
+         method: &'static str,
+         body: Value,
+         code: (&'static str, &'static str)| { (currency, method, body, code) };
+    let cases = [
+        refused(
+            "EUR",
+            "campaignBudgets:mutate",
+            budget("33333333"),
+            (
+                "campaignBudgetError",
+                "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
+            ),
+        ),
+        refused(
+            "EUR",
+            "campaignBudgets:mutate",
+            budget("9999"),
+            (
+                "campaignBudgetError",
+                "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC",
+            ),
+        ),
+        refused(
+            "EUR",
+            "campaigns:mutate",
+            cpa("1234567"),
+            ("biddingError", "BID_TOO_MANY_FRACTIONAL_DIGITS"),
+        ),
+        refused(
+            "JPY",
+            "campaignBudgets:mutate",
+            budget("1234500000"),
+            (
+                "campaignBudgetError",
+                "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
+            ),
+        ),
+        refused(
+            "JPY",
+            "campaignBudgets:mutate",
+            budget("33330000"),
+            (
+                "campaignBudgetError",
+                "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
+            ),
+        ),
+        refused(
+            "JPY",
+            "campaignBudgets:mutate",
+            budget("990000"),
+            (
+                "campaignBudgetError",
+                "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC",
+            ),
+        ),
+        refused(
+            "JPY",
+            "campaigns:mutate",
+            cpa("1500000"),
+            ("biddingError", "BID_TOO_MANY_FRACTIONAL_DIGITS"),
+        ),
+    ];
+    for (currency, method, body, expected) in cases {
+        e.ads.set_currency(CID, currency);
+        let (status, answer) = e.post(method, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{currency} {body}: {answer}"
+        );
+        assert_eq!(error_code(&answer), expected, "{currency} {body}: {answer}");
+        let field_path: Vec<&str> = answer["error"]["details"][0]["errors"][0]["location"]
+            ["fieldPathElements"]
+            .as_array()
+            .expect("a location")
+            .iter()
+            .map(|p| p["fieldName"].as_str().unwrap())
+            .collect();
+        assert_eq!(field_path[0], "operations", "{answer}");
+        assert_eq!(field_path[1], "update", "{answer}");
+    }
+    assert_eq!(e.ads.mutation_count(), 0, "nothing refused was applied");
+    let before = e.ads.campaign(CID, 111).unwrap();
+    assert_eq!(
+        before.budget_amount_micros,
+        FakeCampaign::new(111, "x").budget_amount_micros
+    );
+
+    // Multiples of the unit pass: 33.33 EUR, 1234 JPY and a target of 2 JPY.
+    e.ads.set_currency(CID, "EUR");
+    let (status, answer) = e.post("campaignBudgets:mutate", budget("33330000")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        e.ads.campaign(CID, 111).unwrap().budget_amount_micros,
+        33_330_000
+    );
+    e.ads.set_currency(CID, "JPY");
+    let (status, answer) = e.post("campaignBudgets:mutate", budget("1234000000")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = e.post("campaigns:mutate", cpa("2000000")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let after = e.ads.campaign(CID, 111).unwrap();
+    assert_eq!(after.budget_amount_micros, 1_234_000_000);
+    assert_eq!(
+        after.bidding,
+        Bidding::TargetCpa {
+            target_cpa_micros: 2_000_000
+        }
+    );
+}
+
+#[test]
+#[should_panic(expected = "currency XXX is not one the fake knows")]
+fn an_unknown_currency_is_refused_at_set_up() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ads = FakeGoogleAds::start(None).await;
+        ads.add_customer(CID, None);
+        ads.set_currency(CID, "XXX");
+    });
 }

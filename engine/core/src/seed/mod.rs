@@ -359,6 +359,7 @@ async fn campaigns(
             daily_budget_micros: budget * 1_000_000,
             bidding: Bidding::MaximizeConversions,
             ad_schedule: Vec::new(),
+            currency: None,
         };
         let mut agg = Campaign::default();
         sim.run(

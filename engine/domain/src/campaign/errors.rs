@@ -69,6 +69,26 @@ pub enum CampaignError {
     /// not start on the hour. HTTP 422.
     #[error("invalid metrics: {0}")]
     InvalidMetrics(&'static str),
+    /// A currency code that is not three upper-case letters, or a unit that is not
+    /// positive. HTTP 422.
+    #[error("invalid currency {code:?} with a minimum unit of {unit_micros} micros")]
+    InvalidCurrency {
+        /// The code given.
+        code: String,
+        /// The unit given.
+        unit_micros: i64,
+    },
+    /// An amount that is not a whole multiple of the account currency's minimum unit, which
+    /// Google refuses. HTTP 422.
+    #[error("{micros} micros is not a multiple of the {code} minimum unit ({unit_micros} micros)")]
+    NotAMultipleOfCurrencyUnit {
+        /// The amount.
+        micros: i64,
+        /// The currency.
+        code: String,
+        /// Its minimum unit.
+        unit_micros: i64,
+    },
     /// No change with that id was requested. HTTP 404.
     #[error("no change {0:?}")]
     UnknownChange(String),

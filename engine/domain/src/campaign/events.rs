@@ -10,8 +10,8 @@ use super::{CampaignChange, CampaignSnapshot, HourMetrics};
 use crate::personal::{KeyPurpose, PersonalData, PersonalField};
 
 crate::event_table!(CampaignEvent {
-    CampaignObserved => "2.0",
-    ChangedOutsideEngine => "2.0",
+    CampaignObserved => "2.1",
+    ChangedOutsideEngine => "2.1",
     ChangeRequested => "2.0",
     ChangeApplied => "1.0",
     ChangeFailed => "1.0",
@@ -188,6 +188,10 @@ pub(crate) fn sample_snapshot() -> CampaignSnapshot {
             end_minute: 30,
             bid_modifier: Some(1.2),
         }],
+        currency: Some(super::Currency {
+            code: "EUR".into(),
+            unit_micros: 10_000,
+        }),
     }
 }
 

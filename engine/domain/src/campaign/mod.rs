@@ -28,7 +28,7 @@ pub(crate) use events::{sample_snapshot, samples};
 pub use events::{CampaignEvent, EVENT_TYPES};
 pub use values::{
     field, AdScheduleSlot, Bidding, CampaignChange, CampaignSnapshot, CampaignStatus, ChangeRecord,
-    ChangeState, DayOfWeek, HourMetrics, MAX_SLOTS_PER_DAY,
+    ChangeState, Currency, DayOfWeek, HourMetrics, MAX_SLOTS_PER_DAY,
 };
 
 #[cfg(test)]

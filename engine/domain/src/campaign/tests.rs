@@ -681,3 +681,138 @@ fn changes_serialize_in_snake_case() {
         "pause"
     );
 }
+
+// ---------------------------------------------------------------- currency units
+
+fn eur() -> Currency {
+    Currency::new("EUR", 10_000).expect("valid")
+}
+
+fn jpy() -> Currency {
+    Currency::new("JPY", 1_000_000).expect("valid")
+}
+
+#[test]
+fn budgets_round_down_to_the_currency_unit() {
+    // 33.333333 EUR → 33.33; 1234.5 JPY → 1234: never more than asked.
+    assert_eq!(eur().round_down(33_333_333), 33_330_000);
+    assert_eq!(jpy().round_down(1_234_500_000), 1_234_000_000);
+    assert_eq!(
+        eur().round_down(33_339_999),
+        33_330_000,
+        "down, not nearest"
+    );
+    // Already a multiple, zero, below one unit.
+    assert_eq!(eur().round_down(33_330_000), 33_330_000);
+    assert_eq!(eur().round_down(0), 0);
+    assert_eq!(eur().round_down(9_999), 0);
+    // Negative values go down too (towards minus infinity).
+    assert_eq!(eur().round_down(-1), -10_000);
+    // A unit of one micro changes nothing.
+    let micro = Currency::new("XYZ", 1).expect("valid");
+    assert_eq!(micro.round_down(33_333_333), 33_333_333);
+    assert_eq!(micro.round_nearest(-7), -7);
+    // Huge values: no overflow at either end.
+    assert_eq!(eur().round_down(i64::MAX), i64::MAX - i64::MAX % 10_000);
+    assert_eq!(jpy().round_down(i64::MIN) % 1_000_000, 0);
+    assert!(jpy().round_down(i64::MIN) < -9_000_000_000_000_000_000);
+}
+
+#[test]
+fn targets_round_to_the_nearest_unit() {
+    assert_eq!(eur().round_nearest(33_333_333), 33_330_000);
+    assert_eq!(eur().round_nearest(33_335_000), 33_340_000, "half goes up");
+    assert_eq!(eur().round_nearest(33_334_999), 33_330_000);
+    assert_eq!(jpy().round_nearest(1_234_500_000), 1_235_000_000);
+    assert_eq!(jpy().round_nearest(1_234_499_999), 1_234_000_000);
+    assert_eq!(eur().round_nearest(33_330_000), 33_330_000);
+    assert_eq!(eur().round_nearest(0), 0);
+    assert_eq!(eur().round_nearest(4_999), 0);
+    assert_eq!(eur().round_nearest(5_000), 10_000);
+    assert_eq!(eur().round_nearest(-5_000), -10_000, "half away from zero");
+    assert_eq!(eur().round_nearest(-4_999), 0);
+    // The multiple above i64::MAX does not exist: the one below is taken.
+    let top = i64::MAX - i64::MAX % 10_000;
+    assert_eq!(eur().round_nearest(i64::MAX), top);
+    assert_eq!(jpy().round_nearest(i64::MIN) % 1_000_000, 0);
+}
+
+#[test]
+fn changes_fit_the_currency_and_are_checked_against_it() {
+    let budget = |m| CampaignChange::SetBudget {
+        daily_budget_micros: m,
+    };
+    let cpa = |m| CampaignChange::SetBidTarget {
+        bidding: Bidding::TargetCpa {
+            target_cpa_micros: m,
+        },
+    };
+    assert_eq!(
+        budget(33_333_333).fitted_to(&eur()),
+        Some(budget(33_330_000))
+    );
+    assert_eq!(
+        budget(1_234_500_000).fitted_to(&jpy()),
+        Some(budget(1_234_000_000))
+    );
+    assert_eq!(budget(999_999).fitted_to(&jpy()), None, "below one yen");
+    assert_eq!(
+        cpa(1_234_500_000).fitted_to(&jpy()),
+        Some(cpa(1_235_000_000))
+    );
+    assert_eq!(cpa(4_000).fitted_to(&eur()), None, "rounds to nothing");
+    let roas = CampaignChange::SetBidTarget {
+        bidding: Bidding::TargetRoas {
+            target_roas: 3.333_333,
+        },
+    };
+    assert_eq!(roas.fitted_to(&jpy()), Some(roas.clone()), "a ratio");
+    assert_eq!(
+        CampaignChange::Pause.fitted_to(&eur()),
+        Some(CampaignChange::Pause)
+    );
+
+    assert_eq!(budget(33_330_000).check_currency(&eur()), Ok(()));
+    assert_eq!(roas.check_currency(&jpy()), Ok(()));
+    let err = budget(33_333_333).check_currency(&eur()).unwrap_err();
+    assert_eq!(
+        err,
+        CampaignError::NotAMultipleOfCurrencyUnit {
+            micros: 33_333_333,
+            code: "EUR".into(),
+            unit_micros: 10_000
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "33333333 micros is not a multiple of the EUR minimum unit (10000 micros)"
+    );
+    assert!(cpa(1_234_500_000).check_currency(&jpy()).is_err());
+}
+
+#[test]
+fn currencies_are_checked_and_formatted_with_their_digits() {
+    assert!(Currency::new("eur", 10_000).is_err());
+    assert!(Currency::new("EURO", 10_000).is_err());
+    assert!(Currency::new("EUR", 0).is_err());
+    assert!(Currency::new("EUR", -10_000).is_err());
+    assert_eq!(eur().format(33_330_000), "33.33 EUR");
+    assert_eq!(eur().format(-5_000_000), "-5.00 EUR");
+    assert_eq!(jpy().format(1_234_000_000), "1234 JPY");
+    assert_eq!(
+        Currency::new("XYZ", 1).unwrap().format(1_000_001),
+        "1.000001 XYZ"
+    );
+}
+
+#[test]
+fn a_first_reading_of_the_currency_is_no_change_outside_the_engine() {
+    let mut without = snap();
+    without.currency = None;
+    let with = snap();
+    assert!(without.changed_fields(&with).is_empty());
+    Fixture::with(())
+        .given(vec![observed(without, 0)])
+        .when(observe(with.clone(), 1))
+        .then_expect_events(vec![observed(with, 1)]);
+}

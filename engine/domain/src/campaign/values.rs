@@ -103,6 +103,109 @@ pub struct CampaignSnapshot {
     pub bidding: Bidding,
     /// Ad schedule; empty means "all day, every day".
     pub ad_schedule: Vec<AdScheduleSlot>,
+    /// The account's currency, as Google reports it (`customer.currency_code` and the
+    /// currency's `billable_unit_micros`); `None` when not known (the simulator, snapshots
+    /// recorded before 2.1). Not a watched field: Google never changes an account's
+    /// currency, and a first reading of it is no change made outside the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<Currency>,
+}
+
+/// An account currency and its minimum billable unit: every budget and bid Google accepts
+/// is a whole multiple of it (Google refuses others with
+/// `NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT` or `BID_TOO_MANY_FRACTIONAL_DIGITS`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Currency {
+    /// ISO 4217 code (`EUR`, `JPY`).
+    pub code: String,
+    /// The minimum unit in micros (EUR: 10 000 = 0.01; JPY: 1 000 000 = 1); positive.
+    pub unit_micros: i64,
+}
+
+impl Currency {
+    /// A currency, checked: a three-letter upper-case code and a positive unit.
+    pub fn new(code: &str, unit_micros: i64) -> Result<Currency, CampaignError> {
+        let code_ok = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
+        if !code_ok || unit_micros <= 0 {
+            return Err(CampaignError::InvalidCurrency {
+                code: code.to_owned(),
+                unit_micros,
+            });
+        }
+        Ok(Currency {
+            code: code.to_owned(),
+            unit_micros,
+        })
+    }
+
+    /// Whether `micros` is a whole multiple of the unit (Google accepts it as a budget or
+    /// bid). A unit that is not positive (never from [`Currency::new`]) accepts nothing.
+    pub fn is_multiple(&self, micros: i64) -> bool {
+        self.unit_micros > 0 && micros % self.unit_micros == 0
+    }
+
+    /// `micros` rounded down (towards minus infinity) to a multiple of the unit: what a budget
+    /// becomes, so the engine never spends more than a rule asked for. A unit that is not
+    /// positive leaves `micros` as it is.
+    pub fn round_down(&self, micros: i64) -> i64 {
+        if self.unit_micros <= 0 {
+            return micros;
+        }
+        // Cannot overflow: the result is between `micros - unit + 1` and `micros`, and a
+        // value below `i64::MIN + unit` has no multiple under it that fits, so it saturates
+        // at the lowest multiple that does.
+        let rem = micros.rem_euclid(self.unit_micros);
+        micros
+            .checked_sub(rem)
+            .unwrap_or_else(|| micros + (self.unit_micros - rem))
+    }
+
+    /// `micros` rounded to the nearest multiple of the unit, halves away from zero: what a
+    /// bid target (target CPA) becomes. When the multiple above does not fit in an `i64`,
+    /// the one below is taken. A unit that is not positive leaves `micros` as it is.
+    pub fn round_nearest(&self, micros: i64) -> i64 {
+        if self.unit_micros <= 0 {
+            return micros;
+        }
+        let down = self.round_down(micros);
+        let rem = micros - down;
+        // Half away from zero: up at exactly half for positive values, down for negative.
+        let up_wins = if micros >= 0 {
+            rem.saturating_mul(2) >= self.unit_micros
+        } else {
+            rem.saturating_mul(2) > self.unit_micros
+        };
+        match down.checked_add(self.unit_micros) {
+            Some(up) if up_wins => up,
+            _ => down,
+        }
+    }
+
+    /// `micros` in the currency's units for people, with the digits its unit has:
+    /// `33.33 EUR`, `1234 JPY` (digits beyond the unit are cut, not rounded).
+    pub fn format(&self, micros: i64) -> String {
+        let decimals = decimals_of(self.unit_micros);
+        let sign = if micros < 0 { "-" } else { "" };
+        let abs = micros.unsigned_abs();
+        let (whole, fraction) = (abs / 1_000_000, abs % 1_000_000);
+        if decimals == 0 {
+            return format!("{sign}{whole} {}", self.code);
+        }
+        // `decimals` is 1..=6, so the power is 10^0..10^5.
+        let fraction = fraction / 10u64.pow(6 - decimals as u32);
+        format!("{sign}{whole}.{fraction:0decimals$} {}", self.code)
+    }
+}
+
+/// Digits after the decimal point that a unit needs (10 000 micros: 2; 1 000 000: 0).
+fn decimals_of(unit_micros: i64) -> usize {
+    let mut unit = unit_micros.max(1);
+    let mut decimals = 6;
+    while decimals > 0 && unit % 10 == 0 {
+        unit /= 10;
+        decimals -= 1;
+    }
+    decimals
 }
 
 /// A change field's name, as reported in [`CampaignEvent::ChangedOutsideEngine`].
@@ -195,6 +298,54 @@ impl CampaignChange {
             CampaignChange::SetBidTarget { bidding } => snapshot.bidding = bidding.clone(),
             CampaignChange::SetAdSchedule { slots } => snapshot.ad_schedule = slots.clone(),
         }
+    }
+
+    /// The change as Google accepts it in `currency`: a budget rounded down to the unit
+    /// (never more than asked), a target CPA to the nearest unit; other changes (a target
+    /// ROAS is a ratio) unchanged. `None` when nothing of the value is left: a budget or
+    /// target below one unit.
+    pub fn fitted_to(&self, currency: &Currency) -> Option<CampaignChange> {
+        match self {
+            CampaignChange::SetBudget {
+                daily_budget_micros,
+            } => {
+                let daily_budget_micros = currency.round_down(*daily_budget_micros);
+                (daily_budget_micros > 0).then_some(CampaignChange::SetBudget {
+                    daily_budget_micros,
+                })
+            }
+            CampaignChange::SetBidTarget {
+                bidding: Bidding::TargetCpa { target_cpa_micros },
+            } => {
+                let target_cpa_micros = currency.round_nearest(*target_cpa_micros);
+                (target_cpa_micros > 0).then_some(CampaignChange::SetBidTarget {
+                    bidding: Bidding::TargetCpa { target_cpa_micros },
+                })
+            }
+            other => Some(other.clone()),
+        }
+    }
+
+    /// Checks that the amounts of the change are whole multiples of `currency`'s unit, as
+    /// Google requires; the error names the amount and the unit.
+    pub fn check_currency(&self, currency: &Currency) -> Result<(), CampaignError> {
+        let amount = match self {
+            CampaignChange::SetBudget {
+                daily_budget_micros,
+            } => *daily_budget_micros,
+            CampaignChange::SetBidTarget {
+                bidding: Bidding::TargetCpa { target_cpa_micros },
+            } => *target_cpa_micros,
+            _ => return Ok(()),
+        };
+        if currency.is_multiple(amount) {
+            return Ok(());
+        }
+        Err(CampaignError::NotAMultipleOfCurrencyUnit {
+            micros: amount,
+            code: currency.code.clone(),
+            unit_micros: currency.unit_micros,
+        })
     }
 
     /// Checks the change against Google Ads' limits.

@@ -54,6 +54,7 @@ impl CampaignRun {
                 daily_budget_micros: campaign.daily_budget_micros,
                 bidding: campaign.bidding.clone(),
                 ad_schedule: Vec::new(),
+                currency: None,
             },
             team,
             stream: model::stable_hash(&campaign.campaign_id),

@@ -3,7 +3,7 @@
 //! `GoogleAdsRow` JSON.
 //!
 //! Test infrastructure, never shipped. One job, the query language: its parser, filter,
-//! ordering and the row shapes of four resources; splitting them would only scatter it.
+//! ordering and the row shapes of its resources; splitting them would only scatter it.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde_json::{Map, Value};
 
 use super::errors::AdsErr;
-use super::model::{AdScheduleSlot, Customer, FakeCampaign, HourMetrics};
+use super::model::{AdScheduleSlot, Customer, FakeCampaign, FakeCurrency, HourMetrics, CURRENCIES};
 
 /// The resources the fake knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(crate) enum Res {
     CampaignCriterion,
     Metrics,
     Segments,
+    Customer,
+    CurrencyConstant,
 }
 
 impl Res {
@@ -36,6 +38,8 @@ impl Res {
             Res::CampaignCriterion => "campaign_criterion",
             Res::Metrics => "metrics",
             Res::Segments => "segments",
+            Res::Customer => "customer",
+            Res::CurrencyConstant => "currency_constant",
         }
     }
 
@@ -48,6 +52,8 @@ impl Res {
             Res::CampaignCriterion => "campaignCriterion",
             Res::Metrics => "metrics",
             Res::Segments => "segments",
+            Res::Customer => "customer",
+            Res::CurrencyConstant => "currencyConstant",
         }
     }
 
@@ -63,6 +69,8 @@ impl Res {
             Res::CampaignLabel => Some(&[Res::CampaignLabel, Res::Campaign, Res::Label]),
             Res::CampaignCriterion => Some(&[Res::CampaignCriterion, Res::Campaign]),
             Res::CampaignBudget => Some(&[Res::CampaignBudget]),
+            Res::Customer => Some(&[Res::Customer]),
+            Res::CurrencyConstant => Some(&[Res::CurrencyConstant]),
             _ => None,
         }
     }
@@ -241,6 +249,22 @@ static FIELDS: &[FieldDef] = &[
     f("metrics.conversions", Res::Metrics, Kind::Double),
     f("segments.date", Res::Segments, Kind::Date),
     f("segments.hour", Res::Segments, Kind::Int32),
+    f("customer.resource_name", Res::Customer, Kind::Str),
+    f("customer.id", Res::Customer, Kind::Int64),
+    f("customer.currency_code", Res::Customer, Kind::Str),
+    f(
+        "currency_constant.resource_name",
+        Res::CurrencyConstant,
+        Kind::Str,
+    ),
+    f("currency_constant.code", Res::CurrencyConstant, Kind::Str),
+    f("currency_constant.name", Res::CurrencyConstant, Kind::Str),
+    f("currency_constant.symbol", Res::CurrencyConstant, Kind::Str),
+    f(
+        "currency_constant.billable_unit_micros",
+        Res::CurrencyConstant,
+        Kind::Int64,
+    ),
 ];
 
 /// `snake_case.path` → `lowerCamelCase.path`.
@@ -564,6 +588,8 @@ pub(crate) fn parse(q: &str) -> Result<Query, AdsErr> {
             Res::CampaignLabel,
             Res::CampaignCriterion,
             Res::CampaignBudget,
+            Res::Customer,
+            Res::CurrencyConstant,
         ]
         .into_iter()
         .find(|r| r.gaql() == name)
@@ -694,7 +720,12 @@ impl V {
 #[derive(Debug, Clone)]
 struct Row<'a> {
     customer: &'a str,
-    campaign: &'a FakeCampaign,
+    /// The campaign of a campaign-based row; `None` for a customer or currency row.
+    campaign: Option<&'a FakeCampaign>,
+    /// The customer's own state, in a `FROM customer` row.
+    account: Option<&'a Customer>,
+    /// The currency of a `FROM currency_constant` row.
+    currency: Option<&'static FakeCurrency>,
     label: Option<(&'a str, i64)>,
     criterion: Option<&'a AdScheduleSlot>,
     date: Option<NaiveDate>,
@@ -704,7 +735,18 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn resource_name(&self, res: Res) -> Option<String> {
-        let (cu, ca) = (self.customer, self.campaign);
+        let cu = self.customer;
+        match res {
+            Res::Customer => return self.account.map(|_| format!("customers/{cu}")),
+            Res::CurrencyConstant => {
+                return self
+                    .currency
+                    .map(|c| format!("currencyConstants/{}", c.code))
+            }
+            Res::Metrics | Res::Segments => return None,
+            _ => {}
+        }
+        let ca = self.campaign?;
         match res {
             Res::Campaign => Some(ca.resource_name(cu)),
             Res::CampaignBudget => Some(ca.budget_resource_name(cu)),
@@ -720,12 +762,37 @@ impl Row<'_> {
                     ca.id, s.criterion_id
                 )
             }),
-            Res::Metrics | Res::Segments => None,
+            _ => None,
         }
     }
 
     fn value(&self, field: &FieldDef) -> Option<V> {
-        let c = self.campaign;
+        match field.res {
+            Res::Customer => {
+                let account = self.account?;
+                return Some(match field.name {
+                    "customer.resource_name" => V::S(self.resource_name(Res::Customer)?),
+                    "customer.id" => V::I(self.customer.parse().ok()?),
+                    "customer.currency_code" => V::S(account.currency.to_owned()),
+                    _ => return None,
+                });
+            }
+            Res::CurrencyConstant => {
+                let cur = self.currency?;
+                return Some(match field.name {
+                    "currency_constant.resource_name" => {
+                        V::S(self.resource_name(Res::CurrencyConstant)?)
+                    }
+                    "currency_constant.code" => V::S(cur.code.to_owned()),
+                    "currency_constant.name" => V::S(cur.name.to_owned()),
+                    "currency_constant.symbol" => V::S(cur.symbol.to_owned()),
+                    "currency_constant.billable_unit_micros" => V::I(cur.billable_unit_micros),
+                    _ => return None,
+                });
+            }
+            _ => {}
+        }
+        let c = self.campaign?;
         let m = self.metrics.unwrap_or_default();
         let s = self.criterion;
         let v = match field.name {
@@ -864,7 +931,9 @@ pub(crate) fn run(q: &Query, customer_id: &str, customer: &Customer) -> Vec<Valu
         .partition(|c| c.field.res == Res::Segments);
     let base = |campaign| Row {
         customer: customer_id,
-        campaign,
+        campaign: Some(campaign),
+        account: None,
+        currency: None,
         label: None,
         criterion: None,
         date: None,
@@ -872,7 +941,30 @@ pub(crate) fn run(q: &Query, customer_id: &str, customer: &Customer) -> Vec<Valu
         metrics: None,
     };
     let mut rows: Vec<Row<'_>> = Vec::new();
+    let bare = Row {
+        customer: customer_id,
+        campaign: None,
+        account: None,
+        currency: None,
+        label: None,
+        criterion: None,
+        date: None,
+        hour: None,
+        metrics: None,
+    };
     match q.from {
+        Res::Customer => rows.push(Row {
+            account: Some(customer),
+            ..bare
+        }),
+        Res::CurrencyConstant => {
+            for c in CURRENCIES {
+                rows.push(Row {
+                    currency: Some(c),
+                    ..bare.clone()
+                });
+            }
+        }
         Res::CampaignLabel => {
             for c in customer.campaigns.values() {
                 for name in &c.labels {

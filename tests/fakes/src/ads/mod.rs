@@ -30,8 +30,9 @@ use crate::server::{lock, random_token, serve, ConnControl, Server};
 use errors::{AdsErr, ApiFailure};
 use model::Customer;
 pub use model::{
-    AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek, FakeCampaign, Fault,
-    HourMetrics, MinuteOfHour, RecordedRequest, Route,
+    find_currency, AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek,
+    FakeCampaign, FakeCurrency, Fault, HourMetrics, MinuteOfHour, RecordedRequest, Route,
+    CURRENCIES, DEFAULT_CURRENCY,
 };
 use mutate::Service;
 pub use mutate::MAX_SCHEDULES_PER_DAY;
@@ -146,6 +147,17 @@ impl FakeGoogleAds {
     /// When the customer was never added.
     pub fn set_customer_enabled(&self, id: &str, enabled: bool) {
         self.with_customer(id, |c| c.enabled = enabled);
+    }
+
+    /// Sets a customer's currency (`customer.currency_code`; [`DEFAULT_CURRENCY`] unless
+    /// set): budgets and bids must then be multiples of its unit.
+    ///
+    /// # Panics
+    /// When the customer was never added or the code is not one of [`CURRENCIES`].
+    pub fn set_currency(&self, id: &str, code: &str) {
+        let known = find_currency(code)
+            .unwrap_or_else(|| panic!("currency {code} is not one the fake knows (CURRENCIES)"));
+        self.with_customer(id, |c| c.currency = known.code);
     }
 
     fn with_customer<R>(&self, id: &str, f: impl FnOnce(&mut Customer) -> R) -> R {

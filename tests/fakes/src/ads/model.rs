@@ -392,11 +392,61 @@ pub struct AppliedMutation {
     pub body: Value,
 }
 
+/// A `CurrencyConstant` the fake serves (`currencyConstants/{code}`): the minimum billable
+/// unit is what every budget and bid of an account in that currency must be a multiple of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FakeCurrency {
+    /// ISO 4217 code.
+    pub code: &'static str,
+    /// English name.
+    pub name: &'static str,
+    /// Symbol.
+    pub symbol: &'static str,
+    /// `billable_unit_micros`.
+    pub billable_unit_micros: i64,
+}
+
+const fn currency(
+    code: &'static str,
+    name: &'static str,
+    symbol: &'static str,
+    billable_unit_micros: i64,
+) -> FakeCurrency {
+    FakeCurrency {
+        code,
+        name,
+        symbol,
+        billable_unit_micros,
+    }
+}
+
+/// The currencies the fake knows, as Google publishes them (its currency codes table and the
+/// `currency_constant` resource): cents for most, whole yen for JPY.
+pub const CURRENCIES: &[FakeCurrency] = &[
+    currency("AUD", "Australian Dollar", "$", 10_000),
+    currency("CAD", "Canadian Dollar", "$", 10_000),
+    currency("CHF", "Swiss Franc", "CHF", 10_000),
+    currency("EUR", "Euro", "€", 10_000),
+    currency("GBP", "British Pound Sterling", "£", 10_000),
+    currency("JPY", "Japanese Yen", "¥", 1_000_000),
+    currency("USD", "US Dollar", "$", 10_000),
+];
+
+/// A known currency by code.
+pub fn find_currency(code: &str) -> Option<&'static FakeCurrency> {
+    CURRENCIES.iter().find(|c| c.code == code)
+}
+
+/// The currency of a customer added without one.
+pub const DEFAULT_CURRENCY: &str = "EUR";
+
 /// One customer account.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Customer {
     pub(crate) manager: Option<String>,
     pub(crate) enabled: bool,
+    /// `customer.currency_code` (one of [`CURRENCIES`]).
+    pub(crate) currency: &'static str,
     pub(crate) campaigns: BTreeMap<i64, FakeCampaign>,
     pub(crate) labels: BTreeMap<String, i64>,
     pub(crate) metrics: BTreeMap<(i64, NaiveDate, u32), HourMetrics>,
@@ -408,6 +458,7 @@ impl Customer {
         Customer {
             manager,
             enabled: true,
+            currency: DEFAULT_CURRENCY,
             next_id: 1_000,
             ..Customer::default()
         }
@@ -432,6 +483,11 @@ impl Customer {
             }
         }
         self.campaigns.insert(campaign.id, campaign);
+    }
+
+    /// The customer's minimum billable unit in micros.
+    pub(crate) fn unit_micros(&self) -> i64 {
+        find_currency(self.currency).map_or(10_000, |c| c.billable_unit_micros)
     }
 
     pub(crate) fn allocate_id(&mut self) -> i64 {

@@ -775,6 +775,17 @@ fn apply_campaign(cid: &str, work: &mut Customer, op: &Value, kind: &str) -> Res
                                 "targetCpaMicros must be positive.",
                             )));
                         }
+                        let unit = work.unit_micros();
+                        if micros % unit != 0 {
+                            return Err(at(AdsErr::new(
+                                "biddingError",
+                                "BID_TOO_MANY_FRACTIONAL_DIGITS",
+                                format!(
+                                    "targetCpaMicros must be a multiple of the {} minimum unit ({unit} micros).",
+                                    work.currency
+                                ),
+                            )));
+                        }
                         c.bidding = Bidding::TargetCpa {
                             target_cpa_micros: micros,
                         };
@@ -832,18 +843,25 @@ fn apply_budget(cid: &str, work: &mut Customer, op: &Value, kind: &str) -> Resul
             "amountMicros cannot be negative.",
         )));
     }
-    if micros < 10_000 {
+    let unit = work.unit_micros();
+    if micros < unit {
         return Err(at(AdsErr::new(
             "campaignBudgetError",
             "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC",
-            "amountMicros is below the currency's minimum.",
+            format!(
+                "amountMicros is below the {} minimum ({unit} micros).",
+                work.currency
+            ),
         )));
     }
-    if micros % 10_000 != 0 {
+    if micros % unit != 0 {
         return Err(at(AdsErr::new(
             "campaignBudgetError",
             "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT",
-            "amountMicros must be a multiple of the currency's minimum unit (10,000 micros).",
+            format!(
+                "amountMicros must be a multiple of the {} minimum unit ({unit} micros).",
+                work.currency
+            ),
         )));
     }
     for c in work.campaigns.values_mut().filter(|c| c.budget_id == id) {
