@@ -11,7 +11,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod events;
 pub mod schedule;
 pub mod send;
 pub mod sign;
 pub mod ssrf;
+pub mod worker;
