@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use leadorch_rules::Calendar;
 use serde::{Deserialize, Serialize};
 
+mod webhooks;
+pub use webhooks::WebhookSettings;
+
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -65,6 +68,8 @@ pub struct Config {
     pub intake: IntakeSettings,
     /// The HTTP API's limits.
     pub api: ApiSettings,
+    /// Where signed webhooks may go, and their retry schedule.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Config {
@@ -82,6 +87,7 @@ impl Default for Config {
             google: GoogleSettings::default(),
             intake: IntakeSettings::default(),
             api: ApiSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -377,6 +383,7 @@ impl Config {
     /// Checks values serde cannot: durations, time zone.
     pub fn validate(&self) -> Result<(), String> {
         leadorch_domain::project::check_name(&self.project).map_err(|e| format!("project: {e}"))?;
+        self.webhooks.validate()?;
         for (name, value) in [
             ("policy.min_dwell", &self.policy.min_dwell),
             ("policy.cooldown", &self.policy.cooldown),

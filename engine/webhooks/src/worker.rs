@@ -67,6 +67,24 @@ pub struct Settings {
     pub concurrency: usize,
 }
 
+impl Settings {
+    /// The settings `[webhooks]` asks for (the rest as by default).
+    pub fn from_config(c: &leadorch_config::WebhookSettings) -> Result<Settings, String> {
+        let reach = Reach::new(c.allow_private, &c.allow_hosts).map_err(|e| e.to_string())?;
+        let delays = c.retry_delays()?;
+        let schedule = if delays.is_empty() {
+            Schedule::standard()
+        } else {
+            Schedule::new(delays, 0.1).map_err(|e| format!("webhooks.retry_schedule: {e}"))?
+        };
+        Ok(Settings {
+            schedule,
+            reach,
+            ..Settings::default()
+        })
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
@@ -444,4 +462,25 @@ pub async fn spawn(
 ) -> Result<tokio::task::JoinHandle<()>, WorkerError> {
     let worker = Worker::new(store, settings, Arc::new(SystemClock)).await?;
     Ok(tokio::spawn(worker.run(stop)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_follow_the_configuration() {
+        let mut c = leadorch_config::WebhookSettings::default();
+        let s = Settings::from_config(&c).unwrap();
+        assert_eq!(s.schedule, Schedule::standard());
+        assert_eq!(s.reach, Reach::public_only());
+        c.allow_private = true;
+        c.retry_schedule = vec!["0s".into(), "1s".into()];
+        let s = Settings::from_config(&c).unwrap();
+        assert_eq!(s.reach, Reach::any());
+        assert_eq!(s.schedule.attempts(), 2);
+        c.allow_hosts = vec!["bad host".into()];
+        let e = Settings::from_config(&c).unwrap_err();
+        assert!(e.contains("'bad host'"), "{e}");
+    }
 }
