@@ -459,12 +459,14 @@ impl Webhooks {
         Ok(n)
     }
 
-    /// Pending deliveries of enabled endpoints due at `now`, earliest first.
-    pub async fn due(&self, now: i64, limit: u32) -> Result<Vec<Delivery>> {
+    /// Pending deliveries of enabled endpoints due at `now`, earliest first; only
+    /// `project`'s when given (each project's leading daemon delivers its own).
+    pub async fn due(&self, project: Option<&str>, now: i64, limit: u32) -> Result<Vec<Delivery>> {
         let sql = format!(
             "SELECT {} FROM webhook_deliveries d JOIN webhook_endpoints e \
              ON e.endpoint_id = d.endpoint_id \
              WHERE d.state = 'pending' AND d.next_at <= $1 AND e.disabled_at IS NULL \
+             AND ($3 IS NULL OR d.project = $3) \
              ORDER BY d.next_at, d.position LIMIT $2",
             DELIVERY_COLUMNS
                 .split(", ")
@@ -475,17 +477,21 @@ impl Webhooks {
         let raw: Vec<RawDelivery> = on_pool!(self.keys.db(), p => sqlx::query_as(&sql)
             .bind(now)
             .bind(i64::from(limit))
+            .bind(project)
             .fetch_all(p)
             .await)?;
         raw.into_iter().map(delivery).collect()
     }
 
-    /// When the next pending delivery of an enabled endpoint is due, if any.
-    pub async fn next_due(&self) -> Result<Option<i64>> {
+    /// When the next pending delivery of an enabled endpoint (of `project`, when given) is
+    /// due, if any.
+    pub async fn next_due(&self, project: Option<&str>) -> Result<Option<i64>> {
         let at: Option<i64> = on_pool!(self.keys.db(), p => sqlx::query_scalar(
             "SELECT MIN(d.next_at) FROM webhook_deliveries d JOIN webhook_endpoints e \
              ON e.endpoint_id = d.endpoint_id \
-             WHERE d.state = 'pending' AND e.disabled_at IS NULL")
+             WHERE d.state = 'pending' AND e.disabled_at IS NULL \
+             AND ($1 IS NULL OR d.project = $1)")
+            .bind(project)
             .fetch_one(p)
             .await)?;
         Ok(at)

@@ -129,15 +129,21 @@ async fn a_delivery_is_stored_once_attempted_and_finished() {
         let again = [delivery("msg_9", "we_a", "ev1", 10)];
         assert_eq!(hooks.enqueue(&again, 1_600).await.unwrap(), 0);
 
-        assert!(hooks.due(1_999, 10).await.unwrap().is_empty());
-        let due = hooks.due(2_000, 10).await.unwrap();
+        assert!(hooks.due(None, 1_999, 10).await.unwrap().is_empty());
+        let due = hooks.due(None, 2_000, 10).await.unwrap();
         assert_eq!(
             due.iter()
                 .map(|d| d.delivery_id.as_str())
                 .collect::<Vec<_>>(),
             ["msg_1", "msg_2"]
         );
-        assert_eq!(hooks.next_due().await.unwrap(), Some(2_000));
+        assert_eq!(hooks.next_due(None).await.unwrap(), Some(2_000));
+        assert_eq!(hooks.next_due(Some("acme")).await.unwrap(), None);
+        assert!(hooks.due(Some("acme"), 2_000, 10).await.unwrap().is_empty());
+        assert_eq!(
+            hooks.due(Some("default"), 2_000, 10).await.unwrap().len(),
+            2
+        );
 
         // msg_1: a 503, then a 2xx.
         let r = hooks
@@ -156,7 +162,7 @@ async fn a_delivery_is_stored_once_attempted_and_finished() {
         );
         assert_eq!(
             hooks
-                .due(5_000, 10)
+                .due(None, 5_000, 10)
                 .await
                 .unwrap()
                 .iter()
@@ -236,10 +242,10 @@ async fn a_delivery_is_stored_once_attempted_and_finished() {
             .enqueue(&[delivery("msg_3", "we_a", "ev3", 12)], 8_000)
             .await
             .unwrap();
-        assert!(hooks.due(10_000, 10).await.unwrap().is_empty());
+        assert!(hooks.due(None, 10_000, 10).await.unwrap().is_empty());
         assert!(hooks.enable("we_a").await.unwrap());
         assert!(!hooks.enable("we_a").await.unwrap());
-        assert_eq!(hooks.due(10_000, 10).await.unwrap().len(), 1);
+        assert_eq!(hooks.due(None, 10_000, 10).await.unwrap().len(), 1);
 
         // Purge takes finished deliveries and their attempts, never pending ones.
         assert_eq!(hooks.purge(7_500).await.unwrap(), 3);
@@ -340,7 +346,7 @@ async fn a_410_disables_the_endpoint_and_ends_its_pending_deliveries() {
         // The other endpoint is untouched.
         assert_eq!(
             hooks
-                .due(2_000, 10)
+                .due(None, 2_000, 10)
                 .await
                 .unwrap()
                 .iter()

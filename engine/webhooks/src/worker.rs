@@ -33,7 +33,7 @@ use crate::send::{Sender, TIMEOUT};
 use crate::sign::{message_id, Secret};
 use crate::ssrf::Reach;
 
-/// The checkpoint of the dispatcher.
+/// The checkpoint of the dispatcher (`webhooks:<project>` for one project's).
 pub const CHECKPOINT: &str = "webhooks";
 
 /// Where time comes from.
@@ -65,6 +65,9 @@ pub struct Settings {
     pub poll: Duration,
     /// Attempts made concurrently at most.
     pub concurrency: usize,
+    /// Only this project's endpoints (the daemon of a project delivers its own, under its
+    /// checkpoint `webhooks:<project>`); `None`: every project's, checkpoint `webhooks`.
+    pub project: Option<String>,
 }
 
 impl Settings {
@@ -93,6 +96,7 @@ impl Default for Settings {
             timeout: TIMEOUT,
             poll: Duration::from_secs(1),
             concurrency: 8,
+            project: None,
         }
     }
 }
@@ -134,6 +138,13 @@ pub struct Worker {
     rng: StdRng,
 }
 
+fn checkpoint(settings: &Settings) -> String {
+    match &settings.project {
+        Some(p) => format!("{CHECKPOINT}:{p}"),
+        None => CHECKPOINT.to_string(),
+    }
+}
+
 fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
@@ -155,7 +166,7 @@ impl Worker {
     ) -> Result<Worker, WorkerError> {
         let sender = Sender::new(settings.reach.clone(), settings.timeout)?;
         let hooks = Webhooks::new(store.codec.keys().clone());
-        let position = store.log.db().checkpoint(CHECKPOINT).await?;
+        let position = store.log.db().checkpoint(&checkpoint(&settings)).await?;
         let mut w = Worker {
             store,
             hooks,
@@ -231,7 +242,7 @@ impl Worker {
             let Some(last) = page.last().map(|e| e.position) else {
                 return Ok(stored);
             };
-            let endpoints = self.hooks.list(None).await?;
+            let endpoints = self.hooks.list(self.settings.project.as_deref()).await?;
             let now = micros(self.clock.now());
             let mut rows = Vec::new();
             let codec = self.store.codec.clone();
@@ -279,7 +290,7 @@ impl Worker {
             drop(decoder);
             stored += self.hooks.enqueue(&rows, now).await?;
             let mut tx = WriteTx::begin(self.store.log.db()).await?;
-            tx.set_checkpoint(CHECKPOINT, last).await?;
+            tx.set_checkpoint(&checkpoint(&self.settings), last).await?;
             tx.commit().await?;
             self.position = last;
         }
@@ -318,7 +329,10 @@ impl Worker {
     pub async fn deliver_due(&mut self) -> Result<Report, WorkerError> {
         let now = self.clock.now();
         let limit = u32::try_from(self.settings.concurrency.max(1)).unwrap_or(8);
-        let due = self.hooks.due(micros(now), limit).await?;
+        let due = self
+            .hooks
+            .due(self.settings.project.as_deref(), micros(now), limit)
+            .await?;
         let mut report = Report::default();
         let mut tasks = tokio::task::JoinSet::new();
         for d in due {
@@ -439,7 +453,7 @@ impl Worker {
             if let Err(e) = step.await {
                 eprintln!("webhooks: {e} (trying again)");
             }
-            let wait = match self.hooks.next_due().await {
+            let wait = match self.hooks.next_due(self.settings.project.as_deref()).await {
                 Ok(Some(at)) => {
                     let left = at - micros(self.clock.now());
                     Duration::from_micros(u64::try_from(left).unwrap_or(0)).min(self.settings.poll)

@@ -122,6 +122,7 @@ fn settings() -> Settings {
         timeout: Duration::from_millis(500),
         poll: Duration::from_millis(10),
         concurrency: 8,
+        project: None,
     }
 }
 
@@ -194,7 +195,7 @@ async fn drain(w: &mut Worker) -> Vec<(String, String)> {
     loop {
         let r = w.deliver_due().await.unwrap();
         disabled.extend(r.disabled);
-        if w.hooks().next_due().await.unwrap().is_none() {
+        if w.hooks().next_due(None).await.unwrap().is_none() {
             return disabled;
         }
         assert!(
@@ -375,7 +376,7 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
         let store = open(&t).await;
         let seen = Seen::default();
         let addr = receiver(seen.clone()).await;
-        let mut w = Worker::new(store.clone(), settings(), Arc::new(SystemClock))
+        let w = Worker::new(store.clone(), settings(), Arc::new(SystemClock))
             .await
             .unwrap();
         add_endpoint(
@@ -436,8 +437,35 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
             eval(true, &["elsewhere"]),
         )
         .await;
+        // Another project's worker (its daemon) stores nothing for acme's endpoint.
+        let mut theirs = Worker::new(
+            store.clone(),
+            Settings {
+                project: Some("default".into()),
+                ..settings()
+            },
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
+        assert_eq!(theirs.dispatch().await.unwrap(), 0);
         // Two notes, and "failing" on e1 and again on e4 (after e3 ran clean), not on e2.
+        let mut w = Worker::new(
+            store.clone(),
+            Settings {
+                project: Some("acme".into()),
+                ..settings()
+            },
+            Arc::new(SystemClock),
+        )
+        .await
+        .unwrap();
         assert_eq!(w.dispatch().await.unwrap(), 4);
+        assert_eq!(
+            theirs.deliver_due().await.unwrap().attempts,
+            0,
+            "not the default project's to send"
+        );
         drain(&mut w).await;
         let bodies = seen.bodies.lock().unwrap().clone();
         let mut notes: Vec<_> = bodies
