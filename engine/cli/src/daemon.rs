@@ -201,6 +201,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     let (adapter, world) = platform_now(&engine, google, &url, Some(stop_rx.clone())).await?;
+    let webhooks = webhooks(&engine, &config, stop_rx.clone()).await?;
     let result = Daemon::lead(
         leadership,
         engine,
@@ -214,10 +215,33 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     if let Some(world) = world {
         world.abort();
     }
+    if let Some(webhooks) = webhooks {
+        // An attempt cut short is sent again later under the same webhook-id.
+        webhooks.abort();
+    }
     result?;
     stop_api(api).await;
     eprintln!("leadorch daemon: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the project's webhook deliveries (ADR 0033), on the leader only; they stop with
+/// `stop`. A store that fails now is said and the daemon goes on without them.
+async fn webhooks(
+    engine: &Engine,
+    config: &Config,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<JoinHandle<()>>> {
+    let mut settings = leadorch_webhooks::worker::Settings::from_config(&config.webhooks)
+        .map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+    settings.project = Some(config.project.clone());
+    match leadorch_webhooks::worker::spawn(engine.store.clone(), settings, stop).await {
+        Ok(task) => Ok(Some(task)),
+        Err(e) => {
+            eprintln!("leadorch daemon: webhooks not started: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// Waits for the API to answer the requests in flight (the stop signal has fired), then for
