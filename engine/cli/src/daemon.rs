@@ -227,6 +227,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             stop_rx.clone(),
         )
     });
+    let webhooks = webhooks(&engine, &config, stop_rx.clone()).await?;
     let result = Daemon::lead(
         leadership,
         engine,
@@ -242,6 +243,10 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     }
     if let Some(pollers) = pollers {
         pollers.abort();
+    }
+    if let Some(webhooks) = webhooks {
+        // An attempt cut short is sent again later under the same webhook-id.
+        webhooks.abort();
     }
     result?;
     stop_api(api).await;
@@ -265,6 +270,25 @@ fn poll_line(name: &str, o: &leadorch_connect::PollOutcome) -> String {
         line.push_str(&format!("; team {team}: {e}"));
     }
     line
+}
+
+/// Starts the project's webhook deliveries (ADR 0033), on the leader only; they stop with
+/// `stop`. A store that fails now is said and the daemon goes on without them.
+async fn webhooks(
+    engine: &Engine,
+    config: &Config,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<JoinHandle<()>>> {
+    let mut settings = leadorch_webhooks::worker::Settings::from_config(&config.webhooks)
+        .map_err(|e| anyhow::anyhow!("[webhooks]: {e}"))?;
+    settings.project = Some(config.project.clone());
+    match leadorch_webhooks::worker::spawn(engine.store.clone(), settings, stop).await {
+        Ok(task) => Ok(Some(task)),
+        Err(e) => {
+            eprintln!("leadorch daemon: webhooks not started: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// Waits for the API to answer the requests in flight (the stop signal has fired), then for

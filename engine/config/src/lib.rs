@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod capacity;
 pub use capacity::{CapacitySettings, SourceSettings};
+mod webhooks;
+pub use webhooks::WebhookSettings;
 
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub struct Config {
     pub api: ApiSettings,
     /// The capacity sources the daemon polls (`[capacity.sources.<name>]`).
     pub capacity: CapacitySettings,
+    /// Where signed webhooks may go, and their retry schedule.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Config {
@@ -88,6 +92,7 @@ impl Default for Config {
             intake: IntakeSettings::default(),
             api: ApiSettings::default(),
             capacity: CapacitySettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -383,6 +388,7 @@ impl Config {
     /// Checks values serde cannot: durations, time zone.
     pub fn validate(&self) -> Result<(), String> {
         leadorch_domain::project::check_name(&self.project).map_err(|e| format!("project: {e}"))?;
+        self.webhooks.validate()?;
         for (name, value) in [
             ("policy.min_dwell", &self.policy.min_dwell),
             ("policy.cooldown", &self.policy.cooldown),

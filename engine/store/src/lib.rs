@@ -44,6 +44,7 @@ pub mod subscription;
 pub mod tokens;
 pub mod tx;
 pub mod verify;
+pub mod webhooks;
 mod writer;
 
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ pub use subscription::CatchUp;
 pub use tokens::TokenVault;
 pub use tx::WriteTx;
 pub use verify::Verification;
+pub use webhooks::{
+    AfterAttempt, AttemptRow, Delivery, DeliveryState, Endpoint, NewDelivery, Recorded, Webhooks,
+};
 
 /// How to open a [`Store`].
 #[derive(Clone, Debug)]
