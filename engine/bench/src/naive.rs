@@ -177,6 +177,7 @@ fn campaign_json(c: &CampaignFacts, at: DateTime<Utc>, window_minutes: u32) -> V
 }
 
 fn team_json(name: &str, t: &TeamFacts, at: DateTime<Utc>) -> Value {
+    let age = t.updated_at.map(|u| (at - u).num_minutes());
     json!({
         "name": if t.team.is_empty() { name } else { t.team.as_str() },
         "agents_available": t.agents_available,
@@ -185,7 +186,9 @@ fn team_json(name: &str, t: &TeamFacts, at: DateTime<Utc>) -> Value {
         "utilisation": t.utilisation(),
         "free_slots": t.free_slots(),
         "leads_recent": t.leads_window,
-        "minutes_since_update": t.updated_at.map(|u| (at - u).num_minutes()),
+        "minutes_since_update": age,
+        "age_minutes": age,
+        "stale": t.is_stale(at),
     })
 }
 
