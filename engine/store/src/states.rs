@@ -33,7 +33,9 @@ struct Kept {
 #[derive(Clone, Default)]
 pub struct States {
     kept: Arc<Mutex<HashMap<String, Kept>>>,
-    /// Streams seen with personal data: never kept again.
+    /// Streams seen with personal data: not kept again. Bounded like `kept` (every lead's
+    /// stream lands here): forgetting one is safe, since a stream not kept is read from its
+    /// start, so its personal event is seen again and it is not kept then either.
     personal: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
@@ -71,6 +73,9 @@ impl States {
     ) {
         if personal {
             if let Ok(mut p) = self.personal.lock() {
+                if p.len() >= MAX_STREAMS && !p.contains(stream) {
+                    p.clear();
+                }
                 p.insert(stream.to_string());
             }
             if let Ok(mut kept) = self.kept.lock() {
@@ -138,6 +143,16 @@ mod tests {
         states.keep("team:a", &3u64, 3, false);
         assert_eq!(states.kept_version("team:a"), None);
         assert_eq!(states.start::<u64>("team:a"), (0, 0));
+    }
+
+    #[test]
+    fn the_personal_streams_seen_are_bounded_too() {
+        let states = States::default();
+        for i in 0..=MAX_STREAMS {
+            states.keep(&format!("lead:{i}"), &1u64, 1, true);
+        }
+        assert!(states.personal.lock().unwrap().len() <= MAX_STREAMS);
+        assert_eq!(states.kept_version("lead:0"), None);
     }
 
     #[test]
