@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod http_poll;
+pub mod hubspot;
 pub mod poller;
 pub mod registry;
 pub mod source;

@@ -139,7 +139,7 @@ impl Poller {
                     .get(bare)
                     .cloned()
                     .unwrap_or_else(|| bare.to_string()),
-                members: team.members().iter().map(|m| m.id.clone()).collect(),
+                members: team.members().iter().map(|m| project::bare(&self.project, &m.id)).collect(),
                 max_open_leads: team.max_open_leads(),
             });
         }

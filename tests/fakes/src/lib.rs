@@ -16,6 +16,9 @@
 //! * [`FakeCapacityHttp`] — a CRM's capacity endpoint for the generic HTTP poll source
 //!   (`GET /capacity/{team}`, `GET /capacity`, bearer token, 401/403, 503, a rate limit
 //!   answering `429` with `Retry-After` that counts requests sent while told to wait).
+//! * [`FakeHubSpot`] — HubSpot CRM v3 owners (paged), object search (`filterGroups`, `total`,
+//!   paging) and updates, private-app token (expired/revoked/missing scopes), the search rate
+//!   limit with HubSpot's `429` body and headers.
 //!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
@@ -63,6 +66,7 @@
 
 mod ads;
 mod capacity_http;
+mod hubspot;
 pub mod conformance;
 mod oauth;
 mod server;
@@ -73,6 +77,10 @@ pub use ads::{
     Route, API_VERSION, CURRENCIES, DEFAULT_CURRENCY, DEFAULT_PAGE_SIZE, MAX_SCHEDULES_PER_DAY,
 };
 pub use capacity_http::{Counts, FakeCapacityHttp, RateLimit, TeamCapacity};
+pub use hubspot::{
+    FakeHubSpot, FakeOwner, FakeOwnerTeam, HubSpotCounts, HubSpotTokenState,
+    HUBSPOT_SEARCH_MAX_RESULTS, HUBSPOT_SEARCH_PER_SECOND,
+};
 pub use oauth::{
     FakeOAuth, IssuedTokens, OAuthFault, TokenCheck, TokenRequest, ADWORDS_SCOPE,
     DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
