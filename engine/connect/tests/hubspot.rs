@@ -344,11 +344,11 @@ async fn a_429_is_honoured_and_every_team_is_read() {
     stop_tx.send(true).unwrap();
     task.await.unwrap();
     let counts = fake.counts();
-    assert!(waited.is_ok(), "not every team read, or never rate-limited: {counts:?}");
     assert_eq!(
         counts.while_told_to_wait, 0,
         "searches sent while told to wait: {counts:?}"
     );
+    assert!(waited.is_ok(), "not every team read, or never rate-limited: {counts:?}");
     for team in ["a", "b", "c"] {
         assert_eq!(figures(&e, team).await, Some((2, 4, 20)), "{team}");
     }
