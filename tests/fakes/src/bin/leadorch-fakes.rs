@@ -1,11 +1,12 @@
-//! Starts both fakes with a demo customer (1234567890) and prints where they listen, so
-//! `leadorch` can be pointed at them by hand. Runs until Ctrl-C.
+//! Starts the fakes with a demo customer (1234567890) and a demo HubSpot portal, and prints
+//! where they listen, so `leadorch` can be pointed at them by hand. Runs until Ctrl-C.
 
 #![forbid(unsafe_code)]
 
 use chrono::{Duration, Utc};
 use leadorch_fakes::{
-    AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek, FakeCampaign, FakeGoogleAds, FakeOAuth,
+    AdScheduleSlot, Bidding, CampaignStatus, DayOfWeek, FakeCampaign, FakeGoogleAds, FakeHubSpot,
+    FakeOAuth, FakeOwner,
 };
 
 const CUSTOMER: &str = "1234567890";
@@ -46,6 +47,16 @@ async fn main() {
     }
     let tokens = oauth.issue_tokens();
 
+    // HubSpot: team 178588 "Sales NL" (owners 101 and 102), leads open and not.
+    let hubspot = FakeHubSpot::start().await;
+    hubspot.put_owner(FakeOwner::new("101", &[("178588", "Sales NL")]));
+    hubspot.put_owner(FakeOwner::new("102", &[("178588", "Sales NL")]));
+    hubspot.add_contacts(6, "101", "NEW");
+    hubspot.add_contacts(3, "101", "IN_PROGRESS");
+    hubspot.add_contacts(4, "102", "OPEN");
+    hubspot.add_contacts(5, "102", "CONNECTED");
+    let a_new_lead = hubspot.contacts_of("101", "NEW")[0];
+
     println!("# Fake Google Ads (customer {CUSTOMER}) and Google OAuth are listening.");
     println!("# Point leadorch at them (the consent page approves by itself):");
     println!("export LEADORCH_GOOGLE_ADS_BASE_URL={}", ads.base_url());
@@ -68,6 +79,14 @@ async fn main() {
         tokens.refresh_token
     );
     println!("# Authorization: Bearer {}", tokens.access_token);
+    println!("# Fake HubSpot (team 178588, owners 101 and 102): in [capacity.sources.<name>] put");
+    println!("#   kind = \"hubspot\"  base_url = \"{}\"  token_env = \"HUBSPOT_TOKEN\"", hubspot.base_url());
+    println!("export HUBSPOT_TOKEN={}", hubspot.token());
+    println!("# Qualify a lead as a rep would (the next poll shows one open lead less):");
+    println!(
+        "# curl -X PATCH -H \"Authorization: Bearer $HUBSPOT_TOKEN\" -H 'content-type: application/json' -d '{{\"properties\":{{\"hs_lead_status\":\"CONNECTED\"}}}}' {}/crm/v3/objects/contacts/{a_new_lead}",
+        hubspot.base_url()
+    );
     println!("Ctrl-C to stop.");
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("waiting for Ctrl-C failed: {e}");
