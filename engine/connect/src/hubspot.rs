@@ -32,10 +32,14 @@
 //! for CRM owners).
 //!
 //! **Rate.** Searches are spaced to `searches_per_second` (HubSpot: 4 a second per token),
-//! across polls. A `429` stops the poll: the teams read are kept, the rest wait for
-//! `Retry-After`, else `X-HubSpot-RateLimit-Interval-Milliseconds`, else a second for the
-//! secondly policy; no search leaves before that. The token is read at build and before each
-//! poll; it is sent as a sensitive header and never logged, stored or put in an error.
+//! across polls. A `429` is honoured: the wait is `Retry-After`, else
+//! `X-HubSpot-RateLimit-Interval-Milliseconds`, else a second for the secondly policy, and no
+//! search leaves before it has passed. A short wait ([`WAIT_IN_POLL`], [`WAITS_PER_POLL`] a
+//! poll) is waited out within the poll; a longer one ends it, keeping the teams read and
+//! returning the rest with `retry_after` (or `RateLimited` when none was read). The last
+//! `X-HubSpot-RateLimit-*` headers are the poll's `limit_info`. The token is read at build and
+//! before each poll; it is sent as a sensitive header and never logged, stored or put in an
+//! error.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
