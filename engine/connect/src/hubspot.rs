@@ -225,8 +225,7 @@ impl std::fmt::Debug for HubSpot {
 /// Whether `s` is 1 to 100 of `A-Z a-z 0-9 _ -` (an object type or a property name).
 fn plain(s: &str) -> bool {
     (1..=100).contains(&s.len())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -291,14 +290,20 @@ fn category(body: &Value) -> Option<String> {
     ["category", "errorType"]
         .iter()
         .filter_map(|k| body.get(*k).and_then(Value::as_str))
-        .find(|c| (1..=64).contains(&c.len()) && c.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .find(|c| {
+            (1..=64).contains(&c.len()) && c.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
         .map(str::to_string)
 }
 
 /// How long a `429` says to wait: `Retry-After`, else the interval header, else a second for
 /// the secondly policy (the search limit), else not said.
 fn told_to_wait(headers: &HeaderMap, body: &Value) -> Option<Duration> {
-    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
     if let Some(d) = header(RETRY_AFTER.as_str()).and_then(parse_retry_after) {
         return Some(d);
     }
@@ -394,9 +399,7 @@ impl HubSpot {
                 "{key}.max_open_leads_per_owner must be at least 1 (leave it out to use the team's own maximum)"
             ));
         }
-        let rate = s
-            .searches_per_second
-            .unwrap_or(DEFAULT_SEARCHES_PER_SECOND);
+        let rate = s.searches_per_second.unwrap_or(DEFAULT_SEARCHES_PER_SECOND);
         if !(1..=DEFAULT_SEARCHES_PER_SECOND).contains(&rate) {
             return Err(format!(
                 "{key}.searches_per_second must be 1 to {DEFAULT_SEARCHES_PER_SECOND} (HubSpot allows {DEFAULT_SEARCHES_PER_SECOND} searches a second per token)"
@@ -436,11 +439,7 @@ impl HubSpot {
 
     /// Sends one request and reads its JSON answer; every failure as a [`SourceError`] that
     /// holds HubSpot's status and category, never the token.
-    async fn send(
-        &self,
-        what: &str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<Answer, Failure> {
+    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
         let auth = self.token.read()?;
         let response = request
             .header(AUTHORIZATION, auth)
@@ -460,9 +459,7 @@ impl HubSpot {
             error,
             limit_info: info.clone(),
         };
-        let cat = category(&body)
-            .map(|c| format!(" {c}"))
-            .unwrap_or_default();
+        let cat = category(&body).map(|c| format!(" {c}")).unwrap_or_default();
         if status == StatusCode::UNAUTHORIZED {
             return Err(fail(SourceError::Auth(format!(
                 "{what}: {status}{cat}: HubSpot refused the private app's token (expired, rotated or the app deleted: put its current access token where token_env/token_file points)"
@@ -484,7 +481,9 @@ impl HubSpot {
             }));
         }
         if status.is_server_error() {
-            return Err(fail(SourceError::Unavailable(format!("{what}: {status}{cat}"))));
+            return Err(fail(SourceError::Unavailable(format!(
+                "{what}: {status}{cat}"
+            ))));
         }
         if !status.is_success() {
             // A validation message names properties and operators (the request's), never a
@@ -546,10 +545,9 @@ impl HubSpot {
                     Some(Value::String(s)) => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
                     _ => {
-                        return Err(SourceError::Response(
-                            "owners: an owner without an id".into(),
+                        return Err(
+                            SourceError::Response("owners: an owner without an id".into()).into(),
                         )
-                        .into())
                     }
                 };
                 if o.get("archived").and_then(Value::as_bool) == Some(true) {
@@ -607,10 +605,7 @@ impl HubSpot {
         let answer = loop {
             // Paced, and never before a wait HubSpot told (the pacer holds it).
             self.pacer.wait().await;
-            match self
-                .send(&what, self.client.post(&url).json(&body))
-                .await
-            {
+            match self.send(&what, self.client.post(&url).json(&body)).await {
                 Ok(answer) => break answer,
                 Err(Failure {
                     error:
@@ -627,16 +622,24 @@ impl HubSpot {
             }
         };
         tally.limit = answer.limit_info.or(tally.limit.take());
-        let total = answer.body.get("total").and_then(Value::as_u64).ok_or_else(|| {
-            SourceError::Response(format!("{what}: the answer has no whole-number total"))
-        })?;
+        let total = answer
+            .body
+            .get("total")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| {
+                SourceError::Response(format!("{what}: the answer has no whole-number total"))
+            })?;
         u32::try_from(total).map_err(|_| {
             SourceError::Response(format!("{what}: total {total} is beyond 4294967295")).into()
         })
     }
 
     /// The team's owners (ids, in a stable order), or why it has none.
-    fn team_owners(&self, target: &TeamTarget, active: &[Owner]) -> Result<Vec<String>, SourceError> {
+    fn team_owners(
+        &self,
+        target: &TeamTarget,
+        active: &[Owner],
+    ) -> Result<Vec<String>, SourceError> {
         match self.owners_from {
             OwnersFrom::HubSpotTeam => {
                 let ids: Vec<String> = active
@@ -739,7 +742,11 @@ impl CapacitySource for HubSpot {
                             n
                         }
                         Err(Failure {
-                            error: SourceError::RateLimited { retry_after, detail },
+                            error:
+                                SourceError::RateLimited {
+                                    retry_after,
+                                    detail,
+                                },
                             limit_info,
                         }) => {
                             tally.limit = limit_info.or(tally.limit.take());
@@ -832,7 +839,10 @@ mod tests {
         }
         let hs = HubSpot::from_settings("hs", &settings(ok)).expect("defaults");
         assert_eq!(hs.base_url, DEFAULT_BASE_URL);
-        assert_eq!((hs.object.as_str(), hs.status_property.as_str()), ("contacts", "hs_lead_status"));
+        assert_eq!(
+            (hs.object.as_str(), hs.status_property.as_str()),
+            ("contacts", "hs_lead_status")
+        );
         assert_eq!(hs.open_statuses, ["NEW", "OPEN", "IN_PROGRESS"]);
         assert_eq!(hs.owners_from, OwnersFrom::HubSpotTeam);
         assert_eq!(hs.pacer.gap, Duration::from_millis(250));
@@ -842,19 +852,35 @@ mod tests {
     #[test]
     fn a_429_says_how_long_to_wait() {
         let mut h = HeaderMap::new();
-        assert_eq!(told_to_wait(&h, &json!({"policyName": "SECONDLY"})), Some(Duration::from_secs(1)));
+        assert_eq!(
+            told_to_wait(&h, &json!({"policyName": "SECONDLY"})),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(told_to_wait(&h, &json!({})), None);
-        h.insert("x-hubspot-ratelimit-interval-milliseconds", HeaderValue::from_static("10000"));
+        h.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            HeaderValue::from_static("10000"),
+        );
         assert_eq!(told_to_wait(&h, &json!({})), Some(Duration::from_secs(10)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
         assert_eq!(told_to_wait(&h, &json!({})), Some(Duration::from_secs(3)));
         h.insert("x-hubspot-ratelimit-max", HeaderValue::from_static("100"));
-        h.insert("x-hubspot-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-hubspot-ratelimit-remaining",
+            HeaderValue::from_static("0"),
+        );
         assert_eq!(
             limit_info(&h).as_deref(),
             Some("X-HubSpot-RateLimit: remaining 0/100 per 10000 ms")
         );
-        assert_eq!(category(&json!({"category": "EXPIRED_AUTHENTICATION"})).as_deref(), Some("EXPIRED_AUTHENTICATION"));
-        assert_eq!(category(&json!({"category": "pat-eu1-abc"})), None, "only plain codes");
+        assert_eq!(
+            category(&json!({"category": "EXPIRED_AUTHENTICATION"})).as_deref(),
+            Some("EXPIRED_AUTHENTICATION")
+        );
+        assert_eq!(
+            category(&json!({"category": "pat-eu1-abc"})),
+            None,
+            "only plain codes"
+        );
     }
 }

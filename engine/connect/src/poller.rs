@@ -139,7 +139,11 @@ impl Poller {
                     .get(bare)
                     .cloned()
                     .unwrap_or_else(|| bare.to_string()),
-                members: team.members().iter().map(|m| project::bare(&self.project, &m.id)).collect(),
+                members: team
+                    .members()
+                    .iter()
+                    .map(|m| project::bare(&self.project, &m.id))
+                    .collect(),
                 max_open_leads: team.max_open_leads(),
             });
         }

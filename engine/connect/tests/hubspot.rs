@@ -97,9 +97,15 @@ async fn events(e: &Engine) -> Vec<(String, String, String)> {
 /// 11 is on the owners' second page (HubSpot gives at most 500 a page).
 fn hubspot_data(fake: &FakeHubSpot) -> u64 {
     for n in 0..600 {
-        fake.put_owner(FakeOwner::new(&format!("{}", 5000 + n), &[("999", "Support")]));
+        fake.put_owner(FakeOwner::new(
+            &format!("{}", 5000 + n),
+            &[("999", "Support")],
+        ));
     }
-    fake.put_owner(FakeOwner::new("12", &[("178588", "Sales NL"), ("178590", "Sales BE")]));
+    fake.put_owner(FakeOwner::new(
+        "12",
+        &[("178588", "Sales NL"), ("178590", "Sales BE")],
+    ));
     fake.put_owner(FakeOwner::new("21", &[("178590", "Sales BE")]));
     let mut gone = FakeOwner::new("13", &[("178588", "Sales NL")]);
     gone.archived = true;
@@ -144,7 +150,11 @@ async fn counts_per_owner_and_team_match_hubspot_and_a_status_change_shows_at_th
         let t0 = at("2026-03-02T10:00:00Z");
         let outcome = poller.poll_once(t0).await;
         assert_eq!(
-            (outcome.recorded, outcome.error.clone(), outcome.team_errors.clone()),
+            (
+                outcome.recorded,
+                outcome.error.clone(),
+                outcome.team_errors.clone()
+            ),
             (2, None, vec![]),
             "{dialect:?}: {outcome:?}"
         );
@@ -154,8 +164,14 @@ async fn counts_per_owner_and_team_match_hubspot_and_a_status_change_shows_at_th
         // sales-be: 12 (1) + 21 (250, read from total: more than a page).
         assert_eq!(figures(&e, "sales-be").await, Some((1, 251, 10)));
         let counts = fake.counts();
-        assert_eq!(counts.owner_pages, 2, "the owners' second page was read: {counts:?}");
-        assert_eq!(counts.searches, 3, "owner 12, in both teams, is searched once: {counts:?}");
+        assert_eq!(
+            counts.owner_pages, 2,
+            "the owners' second page was read: {counts:?}"
+        );
+        assert_eq!(
+            counts.searches, 3,
+            "owner 12, in both teams, is searched once: {counts:?}"
+        );
         assert_eq!(counts.rate_limited, 0, "paced under 4 a second: {counts:?}");
         let body = &fake.search_bodies()[0];
         assert_eq!(body["limit"], 1);
@@ -170,7 +186,10 @@ async fn counts_per_owner_and_team_match_hubspot_and_a_status_change_shows_at_th
         );
         let health = CapacitySources::new(e.store.db().clone());
         let row = health.get("default", "hs").await.unwrap().unwrap();
-        assert_eq!((row.state.as_str(), row.kind.as_str(), row.teams), ("ok", "hubspot", 2));
+        assert_eq!(
+            (row.state.as_str(), row.kind.as_str(), row.teams),
+            ("ok", "hubspot", 2)
+        );
         let limit = row.limit_info.unwrap_or_default();
         assert!(limit.starts_with("X-HubSpot-RateLimit: "), "{limit}");
 
@@ -178,9 +197,16 @@ async fn counts_per_owner_and_team_match_hubspot_and_a_status_change_shows_at_th
         assert!(fake.set_contact_status(first_new, Some("CONNECTED")));
         let outcome = poller.poll_once(at("2026-03-02T10:01:00Z")).await;
         assert_eq!((outcome.recorded, outcome.unchanged), (1, 1), "{outcome:?}");
-        assert_eq!(figures(&e, "sales-nl").await, Some((2, 5, 10)), "11 has room again");
+        assert_eq!(
+            figures(&e, "sales-nl").await,
+            Some((2, 5, 10)),
+            "11 has room again"
+        );
         assert!(
-            events(&e).await.iter().all(|(_, _, p)| !p.contains(&fake.token())),
+            events(&e)
+                .await
+                .iter()
+                .all(|(_, _, p)| !p.contains(&fake.token())),
             "the token is never stored"
         );
         t.cleanup().await;
@@ -212,7 +238,11 @@ async fn members_as_owner_ids_in_another_project() {
     let source = build_one("hs", &settings(&fake, &secret, "owners = \"members\"")).unwrap();
     let poller = Poller::new(&e, "acme", source, "daemon");
     let outcome = poller.poll_once(at("2026-03-02T10:00:00Z")).await;
-    assert_eq!((outcome.recorded, outcome.error.clone()), (1, None), "{outcome:?}");
+    assert_eq!(
+        (outcome.recorded, outcome.error.clone()),
+        (1, None),
+        "{outcome:?}"
+    );
     // Only 11 counts: 5 open, available (no per-owner maximum), the team's own maximum.
     assert_eq!(figures(&e, &team).await, Some((1, 5, 20)));
     assert_eq!(fake.counts().searches, 1);
@@ -238,15 +268,30 @@ async fn an_expired_or_revoked_token_is_the_source_s_health_never_a_crash() {
         hubspot_data(&fake);
         bind(&e, "sales-nl", Some(30)).await;
         let secret = token_file(&fake.token());
-        let source = build_one("hs", &settings(&fake, &secret, "[teams]\nsales-nl = \"178588\""))
-            .unwrap();
+        let source = build_one(
+            "hs",
+            &settings(&fake, &secret, "[teams]\nsales-nl = \"178588\""),
+        )
+        .unwrap();
         let poller = Poller::new(&e, "default", source, "daemon");
         let health = CapacitySources::new(e.store.db().clone());
         let old_token = fake.token();
         for (minute, state, wanted) in [
-            (0, HubSpotTokenState::Expired, "401 Unauthorized EXPIRED_AUTHENTICATION"),
-            (1, HubSpotTokenState::Revoked, "401 Unauthorized INVALID_AUTHENTICATION"),
-            (2, HubSpotTokenState::MissingScopes, "403 Forbidden MISSING_SCOPES"),
+            (
+                0,
+                HubSpotTokenState::Expired,
+                "401 Unauthorized EXPIRED_AUTHENTICATION",
+            ),
+            (
+                1,
+                HubSpotTokenState::Revoked,
+                "401 Unauthorized INVALID_AUTHENTICATION",
+            ),
+            (
+                2,
+                HubSpotTokenState::MissingScopes,
+                "403 Forbidden MISSING_SCOPES",
+            ),
         ] {
             fake.set_token_state(state);
             let now = at("2026-03-02T10:00:00Z") + chrono::Duration::minutes(minute);
@@ -307,7 +352,11 @@ async fn a_429_is_honoured_and_every_team_is_read() {
     let t = TestDb::sqlite();
     let e = engine(&t).await;
     let fake = FakeHubSpot::start().await;
-    for (team, owners) in [("1", ["101", "102"]), ("2", ["201", "202"]), ("3", ["301", "302"])] {
+    for (team, owners) in [
+        ("1", ["101", "102"]),
+        ("2", ["201", "202"]),
+        ("3", ["301", "302"]),
+    ] {
         for owner in owners {
             fake.put_owner(FakeOwner::new(owner, &[(team, "Team")]));
             fake.add_contacts(2, owner, "NEW");
@@ -348,7 +397,10 @@ async fn a_429_is_honoured_and_every_team_is_read() {
         counts.while_told_to_wait, 0,
         "searches sent while told to wait: {counts:?}"
     );
-    assert!(waited.is_ok(), "not every team read, or never rate-limited: {counts:?}");
+    assert!(
+        waited.is_ok(),
+        "not every team read, or never rate-limited: {counts:?}"
+    );
     for team in ["a", "b", "c"] {
         assert_eq!(figures(&e, team).await, Some((2, 4, 20)), "{team}");
     }
@@ -357,7 +409,9 @@ async fn a_429_is_honoured_and_every_team_is_read() {
         .await
         .unwrap()
         .unwrap();
-    assert!(row.limit_info.is_some_and(|l| l.contains("X-HubSpot-RateLimit")));
+    assert!(row
+        .limit_info
+        .is_some_and(|l| l.contains("X-HubSpot-RateLimit")));
     t.cleanup().await;
 }
 
@@ -372,8 +426,11 @@ async fn a_long_retry_after_ends_the_poll_and_holds_the_next_search() {
     hubspot_data(&fake);
     bind(&e, "sales-nl", Some(30)).await;
     let secret = token_file(&fake.token());
-    let source =
-        build_one("hs", &settings(&fake, &secret, "[teams]\nsales-nl = \"178588\"")).unwrap();
+    let source = build_one(
+        "hs",
+        &settings(&fake, &secret, "[teams]\nsales-nl = \"178588\""),
+    )
+    .unwrap();
     fake.set_search_rate(Some(1));
     fake.set_retry_after(Some(30));
     let poller = Poller::new(&e, "default", source, "daemon");
@@ -406,7 +463,11 @@ async fn a_long_retry_after_ends_the_poll_and_holds_the_next_search() {
     assert!(again.is_err(), "the poll waits for its search's slot");
     let counts = fake.counts();
     assert_eq!(
-        (counts.searches, counts.rate_limited, counts.while_told_to_wait),
+        (
+            counts.searches,
+            counts.rate_limited,
+            counts.while_told_to_wait
+        ),
         (1, 1, 0),
         "{counts:?}"
     );

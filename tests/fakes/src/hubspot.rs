@@ -544,8 +544,10 @@ async fn owners(
             .decode(cursor)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|t| t.strip_prefix("owners:").and_then(|n| n.parse::<usize>().ok()))
-        {
+            .and_then(|t| {
+                t.strip_prefix("owners:")
+                    .and_then(|n| n.parse::<usize>().ok())
+            }) {
             Some(n) => n,
             None => return bad_request(&mut s, "Invalid paging cursor: after"),
         },
@@ -556,7 +558,12 @@ async fn owners(
         .filter(|o| o.archived == archived)
         .filter(|o| query.get("email").is_none_or(|e| *e == o.email))
         .collect();
-    let page: Vec<Value> = matching.iter().skip(start).take(limit).map(|o| o.json()).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|o| o.json())
+        .collect();
     let mut body = json!({ "results": page });
     if start + limit < matching.len() {
         let after = URL_SAFE_NO_PAD.encode(format!("owners:{}", start + limit));
@@ -614,7 +621,9 @@ impl Filter {
                 .get("values")
                 .and_then(Value::as_array)
                 .filter(|l| !l.is_empty())
-                .ok_or(format!("operator {operator} needs a non-empty values array"))?;
+                .ok_or(format!(
+                    "operator {operator} needs a non-empty values array"
+                ))?;
             if list.len() > 100 {
                 return Err(format!("operator {operator} takes at most 100 values"));
             }
@@ -693,7 +702,11 @@ fn parse_search(body: &[u8]) -> Result<(Vec<Vec<Filter>>, Vec<String>, usize, us
         None => vec![],
         Some(Value::Array(p)) => p
             .iter()
-            .map(|p| p.as_str().map(str::to_string).ok_or("properties must be strings"))
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_string)
+                    .ok_or("properties must be strings")
+            })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("properties must be an array".into()),
     };
@@ -735,9 +748,8 @@ async fn search(
     body: Bytes,
 ) -> Response {
     let mut s = lock(&state);
-    s.search_bodies.push(
-        serde_json::from_slice(&body).unwrap_or(Value::String("<not JSON>".into())),
-    );
+    s.search_bodies
+        .push(serde_json::from_slice(&body).unwrap_or(Value::String("<not JSON>".into())));
     if let Some(refusal) = authorize(&mut s, &headers) {
         return refusal;
     }
@@ -755,7 +767,10 @@ async fn search(
         && !object.starts_with("2-")
         && !s.objects.contains_key(&object)
     {
-        return bad_request(&mut s, &format!("Unable to infer object type from: {object}"));
+        return bad_request(
+            &mut s,
+            &format!("Unable to infer object type from: {object}"),
+        );
     }
     let empty = BTreeMap::new();
     let records = s.objects.get(&object).unwrap_or(&empty);
@@ -832,10 +847,7 @@ async fn update(
             other => record.insert(name, other.to_string()),
         };
     }
-    let props: Map<String, Value> = record
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+    let props: Map<String, Value> = record.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     let mut response = Json(json!({
         "id": id,
         "properties": props,

@@ -66,8 +66,8 @@
 
 mod ads;
 mod capacity_http;
-mod hubspot;
 pub mod conformance;
+mod hubspot;
 mod oauth;
 mod server;
 

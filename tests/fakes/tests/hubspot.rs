@@ -19,7 +19,10 @@ async fn get(fake: &FakeHubSpot, path: &str) -> (StatusCode, Value) {
 
 async fn search(fake: &FakeHubSpot, object: &str, body: &Value) -> (StatusCode, Value) {
     let r = Client::new()
-        .post(format!("{}/crm/v3/objects/{object}/search", fake.base_url()))
+        .post(format!(
+            "{}/crm/v3/objects/{object}/search",
+            fake.base_url()
+        ))
         .bearer_auth(fake.token())
         .json(body)
         .send()
@@ -47,7 +50,10 @@ fn open_of(owner: &str, limit: u32, after: Option<&str>) -> Value {
 async fn owners_are_paged_to_the_end_and_archived_ones_apart() {
     let fake = FakeHubSpot::start().await;
     for n in 0..7 {
-        fake.put_owner(FakeOwner::new(&format!("{}", 10 + n), &[("178588", "Sales NL")]));
+        fake.put_owner(FakeOwner::new(
+            &format!("{}", 10 + n),
+            &[("178588", "Sales NL")],
+        ));
     }
     fake.set_owner_archived("12", true);
     let mut ids = Vec::new();
@@ -57,7 +63,10 @@ async fn owners_are_paged_to_the_end_and_archived_ones_apart() {
         assert_eq!(status, StatusCode::OK, "{body}");
         for o in body["results"].as_array().unwrap() {
             assert_eq!(o["archived"], false);
-            assert_eq!(o["teams"][0], json!({"id": "178588", "name": "Sales NL", "primary": true}));
+            assert_eq!(
+                o["teams"][0],
+                json!({"id": "178588", "name": "Sales NL", "primary": true})
+            );
             assert!(o["userId"].is_number() && o["email"].is_string());
             ids.push(o["id"].as_str().unwrap().to_string());
         }
@@ -123,8 +132,14 @@ async fn search_counts_with_total_and_pages_to_the_end() {
     for (body, wanted) in [
         (json!({"limit": 201}), "limit"),
         (json!({"limit": 100, "after": "9950"}), "10000"),
-        (json!({"filterGroups": [{"filters": [{"propertyName": "x", "operator": "LIKE", "value": "a"}]}]}), "LIKE"),
-        (json!({"filterGroups": [{"filters": [{"propertyName": "x", "operator": "IN", "value": "a"}]}]}), "values"),
+        (
+            json!({"filterGroups": [{"filters": [{"propertyName": "x", "operator": "LIKE", "value": "a"}]}]}),
+            "LIKE",
+        ),
+        (
+            json!({"filterGroups": [{"filters": [{"propertyName": "x", "operator": "IN", "value": "a"}]}]}),
+            "values",
+        ),
         (json!({"filters": []}), "filters"),
     ] {
         let (status, err) = search(&fake, "contacts", &body).await;
@@ -138,9 +153,21 @@ async fn search_counts_with_total_and_pages_to_the_end() {
 async fn refused_tokens_and_the_search_rate_have_hubspot_s_shapes() {
     let fake = FakeHubSpot::start().await;
     for (state, status, category) in [
-        (HubSpotTokenState::Expired, StatusCode::UNAUTHORIZED, "EXPIRED_AUTHENTICATION"),
-        (HubSpotTokenState::Revoked, StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION"),
-        (HubSpotTokenState::MissingScopes, StatusCode::FORBIDDEN, "MISSING_SCOPES"),
+        (
+            HubSpotTokenState::Expired,
+            StatusCode::UNAUTHORIZED,
+            "EXPIRED_AUTHENTICATION",
+        ),
+        (
+            HubSpotTokenState::Revoked,
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHENTICATION",
+        ),
+        (
+            HubSpotTokenState::MissingScopes,
+            StatusCode::FORBIDDEN,
+            "MISSING_SCOPES",
+        ),
     ] {
         fake.set_token_state(state);
         let (got, body) = get(&fake, "/crm/v3/owners").await;
@@ -157,7 +184,10 @@ async fn refused_tokens_and_the_search_rate_have_hubspot_s_shapes() {
     let mut refused = None;
     for _ in 0..8 {
         let r = Client::new()
-            .post(format!("{}/crm/v3/objects/contacts/search", fake.base_url()))
+            .post(format!(
+                "{}/crm/v3/objects/contacts/search",
+                fake.base_url()
+            ))
             .bearer_auth(&new)
             .json(&open_of("11", 1, None))
             .send()
@@ -170,7 +200,10 @@ async fn refused_tokens_and_the_search_rate_have_hubspot_s_shapes() {
     }
     assert_eq!(statuses[..4], [200, 200, 200, 200]);
     let r = refused.unwrap_or_else(|| panic!("never refused: {statuses:?}"));
-    assert_eq!(r.headers()["x-hubspot-ratelimit-interval-milliseconds"], "1000");
+    assert_eq!(
+        r.headers()["x-hubspot-ratelimit-interval-milliseconds"],
+        "1000"
+    );
     assert_eq!(r.headers()["x-hubspot-ratelimit-remaining"], "0");
     assert!(r.headers().get("retry-after").is_none());
     let body: Value = r.json().await.unwrap();
@@ -186,7 +219,10 @@ async fn refused_tokens_and_the_search_rate_have_hubspot_s_shapes() {
     let mut with_header = None;
     for _ in 0..3 {
         let r = Client::new()
-            .post(format!("{}/crm/v3/objects/contacts/search", fake.base_url()))
+            .post(format!(
+                "{}/crm/v3/objects/contacts/search",
+                fake.base_url()
+            ))
             .bearer_auth(&new)
             .json(&open_of("11", 1, None))
             .send()

@@ -80,7 +80,10 @@ async fn main() {
     );
     println!("# Authorization: Bearer {}", tokens.access_token);
     println!("# Fake HubSpot (team 178588, owners 101 and 102): in [capacity.sources.<name>] put");
-    println!("#   kind = \"hubspot\"  base_url = \"{}\"  token_env = \"HUBSPOT_TOKEN\"", hubspot.base_url());
+    println!(
+        "#   kind = \"hubspot\"  base_url = \"{}\"  token_env = \"HUBSPOT_TOKEN\"",
+        hubspot.base_url()
+    );
     println!("export HUBSPOT_TOKEN={}", hubspot.token());
     println!("# Qualify a lead as a rep would (the next poll shows one open lead less):");
     println!(
