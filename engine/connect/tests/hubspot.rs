@@ -474,3 +474,39 @@ async fn a_long_retry_after_ends_the_poll_and_holds_the_next_search() {
     assert_eq!(figures(&e, "sales-nl").await, None);
     t.cleanup().await;
 }
+
+/// Ten owners in one team, HubSpot's own limit at the fake (4 a second, a burst of 4): the
+/// client spaces its searches itself, so none is refused (a burst of ten would see six 429s).
+#[tokio::test]
+async fn searches_are_paced_under_hubspot_s_rate() {
+    let t = TestDb::sqlite();
+    let e = engine(&t).await;
+    let fake = FakeHubSpot::start().await;
+    for n in 0..10 {
+        let id = format!("{}", 700 + n);
+        fake.put_owner(FakeOwner::new(&id, &[("178588", "Sales NL")]));
+        fake.add_contacts(n, &id, "OPEN");
+    }
+    bind(&e, "sales-nl", Some(100)).await;
+    let secret = token_file(&fake.token());
+    let source = build_one(
+        "hs",
+        &settings(&fake, &secret, "[teams]\nsales-nl = \"178588\""),
+    )
+    .unwrap();
+    let poller = Poller::new(&e, "default", source, "daemon");
+    let outcome = poller.poll_once(at("2026-03-02T10:00:00Z")).await;
+    assert_eq!(
+        (outcome.recorded, outcome.error.clone()),
+        (1, None),
+        "{outcome:?}"
+    );
+    assert_eq!(figures(&e, "sales-nl").await, Some((10, 45, 100)));
+    let counts = fake.counts();
+    assert_eq!(
+        (counts.searches, counts.rate_limited),
+        (10, 0),
+        "{counts:?}"
+    );
+    t.cleanup().await;
+}
