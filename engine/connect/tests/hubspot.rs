@@ -476,7 +476,7 @@ async fn a_long_retry_after_ends_the_poll_and_holds_the_next_search() {
 }
 
 /// Ten owners in one team, HubSpot's own limit at the fake (4 a second, a burst of 4): the
-/// client spaces its searches itself, so none is refused (a burst of ten would see six 429s).
+/// client spaces its searches itself, so none is refused (sent at once, some would be).
 #[tokio::test]
 async fn searches_are_paced_under_hubspot_s_rate() {
     let t = TestDb::sqlite();
