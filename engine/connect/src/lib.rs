@@ -5,6 +5,7 @@
 pub mod http_poll;
 pub mod poller;
 pub mod registry;
+pub mod salesforce;
 pub mod source;
 
 pub use poller::{poll_all_once, spawn, PollOutcome, Poller};

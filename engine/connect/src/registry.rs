@@ -5,10 +5,11 @@ use std::sync::Arc;
 use leadorch_config::{Config, SourceSettings};
 
 use crate::http_poll::{self, HttpPoll};
+use crate::salesforce::{self, Salesforce};
 use crate::source::CapacitySource;
 
 /// The connector kinds this build knows.
-pub const KINDS: &[&str] = &[http_poll::KIND];
+pub const KINDS: &[&str] = &[http_poll::KIND, salesforce::KIND];
 
 /// One configured source, ready to poll.
 #[derive(Clone)]
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Configured {
 pub fn build_one(name: &str, settings: &SourceSettings) -> Result<Configured, String> {
     let source: Arc<dyn CapacitySource> = match settings.kind.as_str() {
         http_poll::KIND => Arc::new(HttpPoll::from_settings(name, &settings.settings)?),
+        salesforce::KIND => Arc::new(Salesforce::from_settings(name, &settings.settings)?),
         other => {
             return Err(format!(
                 "capacity.sources.{name}.kind: unknown connector {other:?} (known: {})",

@@ -17,6 +17,10 @@
 //!   (`GET /capacity/{team}`, `GET /capacity`, bearer token, 401/403, 503, a rate limit
 //!   answering `429` with `Retry-After` that counts requests sent while told to wait).
 //!
+//! * [`FakeSalesforce`] — a Salesforce org for the Salesforce capacity source: the OAuth
+//!   client-credentials token endpoint and the REST query API (three SOQL shapes, paged by
+//!   `nextRecordsUrl`, `Sforce-Limit-Info`, `REQUEST_LIMIT_EXCEEDED`, `INVALID_SESSION_ID`).
+//!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
@@ -65,6 +69,7 @@ mod ads;
 mod capacity_http;
 pub mod conformance;
 mod oauth;
+mod salesforce;
 mod server;
 
 pub use ads::{
@@ -76,4 +81,8 @@ pub use capacity_http::{Counts, FakeCapacityHttp, RateLimit, TeamCapacity};
 pub use oauth::{
     FakeOAuth, IssuedTokens, OAuthFault, TokenCheck, TokenRequest, ADWORDS_SCOPE,
     DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+};
+pub use salesforce::{
+    fake_user_id, FakeAgentWork, FakeLead, FakeSalesforce, SalesforceCounts,
+    DEFAULT_DAILY_ALLOWANCE, SALESFORCE_BATCH_SIZE,
 };
