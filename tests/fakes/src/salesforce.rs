@@ -346,41 +346,44 @@ fn valid_version(v: &str) -> bool {
         && b[4].is_ascii_digit()
 }
 
-/// The checks of every data API request; `Err` is the answer to give. Adds the limit header.
-fn admit(s: &mut State_, headers: &HeaderMap, version: &str) -> Result<(), Response> {
+/// The checks of every data API request; `Some` is the refusal to answer with, the limit
+/// header on it.
+fn admit(s: &mut State_, headers: &HeaderMap, version: &str) -> Option<Response> {
     s.counts.requests += 1;
-    let answer = (|| {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !bearer.is_some_and(|t| s.tokens.get(t).copied().unwrap_or(false)) {
-            s.counts.invalid_session += 1;
-            return Err(rest_error(
-                StatusCode::UNAUTHORIZED,
-                "INVALID_SESSION_ID",
-                "Session expired or invalid",
-            ));
-        }
-        if !valid_version(version) {
-            return Err(rest_error(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "The requested resource does not exist",
-            ));
-        }
-        if s.used >= s.allowance {
-            s.counts.limit_exceeded += 1;
-            return Err(rest_error(
-                StatusCode::FORBIDDEN,
-                "REQUEST_LIMIT_EXCEEDED",
-                "TotalRequests Limit exceeded.",
-            ));
-        }
-        s.used += 1;
-        Ok(())
-    })();
-    answer.map_err(|r| with_limit(s, r))
+    let refusal = refusal(s, headers, version)?;
+    Some(with_limit(s, refusal))
+}
+
+fn refusal(s: &mut State_, headers: &HeaderMap, version: &str) -> Option<Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !bearer.is_some_and(|t| s.tokens.get(t).copied().unwrap_or(false)) {
+        s.counts.invalid_session += 1;
+        return Some(rest_error(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        ));
+    }
+    if !valid_version(version) {
+        return Some(rest_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ));
+    }
+    if s.used >= s.allowance {
+        s.counts.limit_exceeded += 1;
+        return Some(rest_error(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ));
+    }
+    s.used += 1;
+    None
 }
 
 fn with_limit(s: &State_, mut r: Response) -> Response {
@@ -425,7 +428,7 @@ async fn query(
     headers: HeaderMap,
 ) -> Response {
     let mut s = lock(&state);
-    if let Err(answer) = admit(&mut s, &headers, &version) {
+    if let Some(answer) = admit(&mut s, &headers, &version) {
         return answer;
     }
     let Some(q) = params.get("q") else {
@@ -456,7 +459,7 @@ async fn query_more(
     headers: HeaderMap,
 ) -> Response {
     let mut s = lock(&state);
-    if let Err(answer) = admit(&mut s, &headers, &version) {
+    if let Some(answer) = admit(&mut s, &headers, &version) {
         return answer;
     }
     let found = locator.rsplit_once('-').and_then(|(id, offset)| {
