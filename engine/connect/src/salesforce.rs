@@ -24,7 +24,8 @@
 //! endpoint, is [`SourceError::Auth`] with the error code (never the secret).
 //!
 //! **Open leads**: `SELECT OwnerId, COUNT(Id) FROM Lead WHERE IsConverted = false AND Status
-//! IN ('…') GROUP BY OwnerId` (the `IsConverted` condition only for `Lead`), every batch
+//! IN ('…') AND OwnerId IN ('005…', …) GROUP BY OwnerId` (the `IsConverted` condition only for
+//! `Lead`) for the members of every team, [`OWNERS_PER_QUERY`] of them a query, every batch
 //! followed by its `nextRecordsUrl` until `done`. A team's open leads are the sum of its
 //! members' rows (a member without a row has none). Members are Salesforce user ids (`005…`,
 //! 15 or 18 characters; compared on their first 15, which is the id itself).
@@ -35,7 +36,7 @@
 //! [`SourceError::Config`] saying how to set one. With `omni_channel = true`:
 //! `UserServicePresence` rows with `IsCurrentState = true` say who is present, with their
 //! `ConfiguredCapacity` and `IsAway`; `SUM(CapacityWeight)` of `AgentWork` in status
-//! `Assigned` or `Opened` per user is the capacity they use. Agents available are the members
+//! `Assigned` or `Opened` per member is the capacity they use. Agents available are the members
 //! present, not away, with configured capacity above the capacity they use; the maximum is
 //! the sum of the configured capacity of the members present (away or not), so a team with no
 //! one present has a maximum of 0 (full).
@@ -150,7 +151,9 @@ pub struct Salesforce {
     client_id: String,
     secret: SecretFrom,
     api_version: String,
-    leads_query: String,
+    object: String,
+    status_field: String,
+    open_statuses: Vec<String>,
     max_per_owner: Option<u32>,
     omni_channel: bool,
     client: reqwest::Client,
@@ -224,29 +227,50 @@ pub fn soql_literal(value: &str) -> String {
     out
 }
 
-/// The open-leads query.
-fn leads_query(object: &str, status_field: &str, statuses: &[String]) -> String {
-    let list = statuses
+/// `'a', 'b'`: values as a SOQL list's literals.
+fn literal_list<S: AsRef<str>>(values: &[S]) -> String {
+    values
         .iter()
-        .map(|s| soql_literal(s))
+        .map(|v| soql_literal(v.as_ref()))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// The open-leads query for some owners.
+fn leads_query<S: AsRef<str>>(
+    object: &str,
+    status_field: &str,
+    statuses: &[String],
+    owners: &[S],
+) -> String {
     let converted = if object.eq_ignore_ascii_case("Lead") {
         "IsConverted = false AND "
     } else {
         ""
     };
     format!(
-        "SELECT OwnerId, COUNT(Id) FROM {object} WHERE {converted}{status_field} IN ({list}) GROUP BY OwnerId"
+        "SELECT OwnerId, COUNT(Id) FROM {object} WHERE {converted}{status_field} IN ({}) AND OwnerId IN ({}) GROUP BY OwnerId",
+        literal_list(statuses),
+        literal_list(owners)
     )
 }
+
+/// User ids per aggregate query: its rows (one per owner) stay far below the 2,000 of one
+/// batch, which a `GROUP BY` result cannot go beyond (its query locator cannot be used), and
+/// the query's URL far below Salesforce's 16,384 bytes.
+pub const OWNERS_PER_QUERY: usize = 200;
 
 /// The Omni-Channel presence query: who is present now, with what capacity.
 pub const PRESENCE_QUERY: &str =
     "SELECT UserId, ConfiguredCapacity, IsAway FROM UserServicePresence WHERE IsCurrentState = true";
 
-/// The Omni-Channel work query: the capacity each user's open work takes.
-pub const WORK_QUERY: &str = "SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('Assigned', 'Opened') GROUP BY UserId";
+/// The Omni-Channel work query for some users: the capacity each one's open work takes.
+pub fn work_query<S: AsRef<str>>(users: &[S]) -> String {
+    format!(
+        "SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('Assigned', 'Opened') AND UserId IN ({}) GROUP BY UserId",
+        literal_list(users)
+    )
+}
 
 /// A user id's 15-character form (an 18-character id is the 15 and a checksum).
 fn id15(id: &str) -> &str {
@@ -439,7 +463,9 @@ impl Salesforce {
             token_url,
             client_id: s.client_id.trim().to_string(),
             secret,
-            leads_query: leads_query(&object, &status_field, &s.open_statuses),
+            object,
+            status_field,
+            open_statuses: s.open_statuses,
             api_version: version,
             max_per_owner: s.max_open_leads_per_owner,
             omni_channel: s.omni_channel,
@@ -448,9 +474,14 @@ impl Salesforce {
         })
     }
 
-    /// The open-leads SOQL this source sends.
-    pub fn leads_query(&self) -> &str {
-        &self.leads_query
+    /// The open-leads SOQL this source sends for `owners` (at most [`OWNERS_PER_QUERY`]).
+    pub fn leads_query<S: AsRef<str>>(&self, owners: &[S]) -> String {
+        leads_query(
+            &self.object,
+            &self.status_field,
+            &self.open_statuses,
+            owners,
+        )
     }
 
     fn cached(&self) -> Option<Session> {
@@ -677,15 +708,23 @@ impl Salesforce {
         )))
     }
 
-    async fn read(&self, st: &mut PollState) -> Result<Readings, SourceError> {
+    /// Reads what `owners` (user ids, each once) have and, with Omni-Channel, who is present.
+    async fn read(&self, owners: &[&str], st: &mut PollState) -> Result<Readings, SourceError> {
         let mut r = Readings::default();
+        if owners.is_empty() {
+            return Ok(r);
+        }
         let owner_id = |row: &Value, key: &str| -> Result<String, SourceError> {
             row.get(key)
                 .and_then(Value::as_str)
                 .map(|id| id15(id).to_string())
                 .ok_or_else(|| SourceError::Response(format!("a row without {key}")))
         };
-        for row in self.query(&self.leads_query, st).await? {
+        let mut rows = Vec::new();
+        for chunk in owners.chunks(OWNERS_PER_QUERY) {
+            rows.extend(self.query(&self.leads_query(chunk), st).await?);
+        }
+        for row in rows {
             let owner = owner_id(&row, "OwnerId")?;
             let n = number(row.get("expr0"))
                 .filter(|n| *n >= 0.0 && n.fract() == 0.0)
@@ -712,7 +751,11 @@ impl Salesforce {
                 p.configured = p.configured.max(configured);
                 p.away &= away;
             }
-            for row in self.query(WORK_QUERY, st).await? {
+            let mut rows = Vec::new();
+            for chunk in owners.chunks(OWNERS_PER_QUERY) {
+                rows.extend(self.query(&work_query(chunk), st).await?);
+            }
+            for row in rows {
                 let user = owner_id(&row, "UserId")?;
                 // SUM of no weight is null.
                 let used = number(row.get("expr0")).unwrap_or(0.0);
@@ -725,14 +768,13 @@ impl Salesforce {
     fn figures(&self, r: &Readings, target: &TeamTarget) -> Result<Figures, SourceError> {
         if target.members.is_empty() {
             return Err(SourceError::Config(format!(
-                "team {} has no members: add its Salesforce user ids (`leadorch teams member add {} --id 005…`)",
-                target.team, target.team
+                "no members: add the team's Salesforce user ids (`leadorch teams member add {} --id 005…`)",
+                target.team
             )));
         }
         if let Some(bad) = target.members.iter().find(|m| !user_id(m)) {
             return Err(SourceError::Config(format!(
-                "team {}: member {bad:?} is not a Salesforce user id (005…, 15 or 18 characters)",
-                target.team
+                "member {bad:?} is not a Salesforce user id (005…, 15 or 18 characters)"
             )));
         }
         let open_of = |m: &String| r.open_by_owner.get(id15(m)).copied().unwrap_or(0);
@@ -773,8 +815,8 @@ impl Salesforce {
             (None, Some(k)) => k.saturating_mul(count(target.members.len())),
             (None, None) => {
                 return Err(SourceError::Config(format!(
-                    "team {} has no maximum of open leads: set max_open_leads_per_owner on the source, or `leadorch teams set {} --max-open-leads N`",
-                    target.team, target.team
+                    "no maximum of open leads: set max_open_leads_per_owner on the source, or `leadorch teams set {} --max-open-leads N`",
+                    target.team
                 )))
             }
         };
@@ -799,7 +841,13 @@ impl CapacitySource for Salesforce {
     async fn poll(&self, teams: &[TeamTarget]) -> Result<Poll, SourceError> {
         let mut st = PollState::default();
         // One set of queries for every team: a failure is the whole source's.
-        let readings = self.read(&mut st).await?;
+        let mut owners: Vec<&str> = Vec::new();
+        for member in teams.iter().flat_map(|t| &t.members) {
+            if user_id(member) && !owners.iter().any(|o| id15(o) == id15(member)) {
+                owners.push(member);
+            }
+        }
+        let readings = self.read(&owners, &mut st).await?;
         let mut poll = Poll {
             limit_info: st.limit_info,
             ..Poll::default()
@@ -811,8 +859,12 @@ impl CapacitySource for Salesforce {
             }
         }
         if poll.readings.is_empty() {
-            if let Some((_, e)) = poll.team_errors.first() {
-                return Err(e.clone());
+            // Nothing worked: the source fails, with the first team's reason.
+            if let Some((team, e)) = poll.team_errors.first() {
+                return Err(match e.clone() {
+                    SourceError::Config(m) => SourceError::Config(format!("team {team}: {m}")),
+                    other => other,
+                });
             }
         }
         Ok(poll)
@@ -873,20 +925,26 @@ mod tests {
                 "Open - Not Contacted".into(),
                 "Nurture's \\ \"hot\"\n".into(),
             ],
+            &["005000000000001AAA", "005000000000002"],
         );
         assert_eq!(
             q,
-            r#"SELECT OwnerId, COUNT(Id) FROM Lead WHERE IsConverted = false AND Status IN ('Open - Not Contacted', 'Nurture\'s \\ \"hot\"\n') GROUP BY OwnerId"#
+            r#"SELECT OwnerId, COUNT(Id) FROM Lead WHERE IsConverted = false AND Status IN ('Open - Not Contacted', 'Nurture\'s \\ \"hot\"\n') AND OwnerId IN ('005000000000001AAA', '005000000000002') GROUP BY OwnerId"#
         );
         assert_eq!(
-            leads_query("Enquiry__c", "Stage__c", &["New".into()]),
-            "SELECT OwnerId, COUNT(Id) FROM Enquiry__c WHERE Stage__c IN ('New') GROUP BY OwnerId"
+            leads_query("Enquiry__c", "Stage__c", &["New".into()], &["005000000000001"]),
+            "SELECT OwnerId, COUNT(Id) FROM Enquiry__c WHERE Stage__c IN ('New') AND OwnerId IN ('005000000000001') GROUP BY OwnerId"
+        );
+        assert_eq!(
+            work_query(&["005000000000001"]),
+            "SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('Assigned', 'Opened') AND UserId IN ('005000000000001') GROUP BY UserId"
         );
         assert!(api_version("v62.0") && !api_version("v62") && !api_version("v6.20"));
         assert!(
             user_id("005000000000001")
                 && user_id("005000000000001AAA")
                 && !user_id("00G000000000001")
+                && !user_id("005000000000001')")
         );
         assert_eq!(id15("005000000000001AAA"), "005000000000001");
     }

@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use leadorch_config::SourceSettings;
-use leadorch_connect::salesforce::{LIMIT_EXCEEDED_WAIT, PRESENCE_QUERY, WORK_QUERY};
+use leadorch_connect::salesforce::{
+    work_query, LIMIT_EXCEEDED_WAIT, OWNERS_PER_QUERY, PRESENCE_QUERY,
+};
 use leadorch_connect::{build_one, Poller, SourceError};
 use leadorch_core::Engine;
 use leadorch_domain::{AnyEvent, CapacitySnapshot};
@@ -186,21 +188,25 @@ async fn counts_per_owner_and_team_match_the_fake_with_paging_followed_to_the_en
         assert_eq!(outcome.team_errors.len(), 1, "{outcome:?}");
         assert_eq!(outcome.team_errors[0].0, "sales-de");
         assert!(
-            outcome.team_errors[0].1.contains("has no members"),
+            outcome.team_errors[0]
+                .1
+                .contains("misconfigured: no members"),
             "{outcome:?}"
         );
 
-        // One query, as written, and its five owner rows in batches of two: two more.
+        // One query, as written, for the members of every team (each once, in the order of
+        // the teams), and its three owner rows in batches of two: one more.
+        let owners = format!("'{u3}', '{u5}', '{u1}', '{}'", &u2[..15]);
         assert_eq!(
             fake.queries(),
-            [
-                r#"SELECT OwnerId, COUNT(Id) FROM Lead WHERE IsConverted = false AND Status IN ('Open - Not Contacted', 'Working - Contacted', 'Nurture\'s \"warm\"') GROUP BY OwnerId"#
-            ]
+            [format!(
+                r#"SELECT OwnerId, COUNT(Id) FROM Lead WHERE IsConverted = false AND Status IN ('Open - Not Contacted', 'Working - Contacted', 'Nurture\'s \"warm\"') AND OwnerId IN ({owners}) GROUP BY OwnerId"#
+            )]
         );
         let counts = fake.counts();
         assert_eq!(
             (counts.queries, counts.next_batches, counts.malformed),
-            (1, 2, 0)
+            (1, 1, 0)
         );
 
         let health = CapacitySources::new(e.store.db().clone());
@@ -211,7 +217,7 @@ async fn counts_per_owner_and_team_match_the_fake_with_paging_followed_to_the_en
         );
         assert_eq!(
             row.limit_info.as_deref(),
-            Some("api-usage=3/15000"),
+            Some("api-usage=2/15000"),
             "the last answer's"
         );
 
@@ -221,7 +227,7 @@ async fn counts_per_owner_and_team_match_the_fake_with_paging_followed_to_the_en
         assert_eq!((outcome.recorded, outcome.unchanged), (1, 1), "{outcome:?}");
         assert_eq!(figures(&e, "sales-nl").await, (2, 5, 8));
         let row = health.get("default", "sf").await.unwrap().unwrap();
-        assert_eq!(row.limit_info.as_deref(), Some("api-usage=6/15000"));
+        assert_eq!(row.limit_info.as_deref(), Some("api-usage=4/15000"));
         assert!(!payloads(&e).await.contains(&fake.client_secret()));
         t.cleanup().await;
     }
@@ -474,7 +480,13 @@ async fn omni_channel_presence_and_work_give_agents_and_the_maximum() {
     // Available: u1. Open: u1's 2 and u4's 1. Maximum: 5 + 3 + 4 (not the team's own 100).
     assert_eq!(figures(&e, "sales-nl").await, (1, 3, 12));
     let queries = fake.queries();
-    assert_eq!(&queries[1..], [PRESENCE_QUERY, WORK_QUERY]);
+    assert_eq!(
+        &queries[1..],
+        [
+            PRESENCE_QUERY.to_string(),
+            work_query(&[&u1, &u2, &u3, &u4])
+        ]
+    );
     // Two owner rows, two work rows: one batch each; four presence rows: two batches.
     assert_eq!((fake.counts().queries, fake.counts().next_batches), (3, 1));
 
@@ -489,5 +501,38 @@ async fn omni_channel_presence_and_work_give_agents_and_the_maximum() {
     }
     poller.poll_once(minutes(2)).await;
     assert_eq!(figures(&e, "sales-nl").await, (0, 3, 0));
+    t.cleanup().await;
+}
+
+/// More members than one query takes: the owners are asked for in several queries, and the
+/// counts are the same as from one.
+#[tokio::test]
+async fn many_members_are_asked_for_in_several_queries() {
+    let t = TestDb::sqlite();
+    let e = engine(&t).await;
+    let fake = FakeSalesforce::start().await;
+    let n = u32::try_from(OWNERS_PER_QUERY).unwrap() + 5;
+    let users: Vec<String> = (1..=n).map(fake_user_id).collect();
+    for (i, u) in users.iter().enumerate() {
+        if i % 2 == 0 {
+            fake.add_lead(u, OPEN);
+        }
+    }
+    let ids: Vec<&str> = users.iter().map(String::as_str).collect();
+    team(&e, "sales-nl", &ids, Some(1000)).await;
+    let secret = secret_file(&fake);
+    let poller = Poller::new(
+        &e,
+        "default",
+        build_one("sf", &settings(&fake, &secret, "")).unwrap(),
+        "daemon",
+    );
+    let outcome = poller.poll_once(minutes(0)).await;
+    assert_eq!(outcome.error, None, "{outcome:?}");
+    let expected_open = n.div_ceil(2);
+    assert_eq!(figures(&e, "sales-nl").await, (n, expected_open, 1000));
+    let queries = fake.queries();
+    assert_eq!(queries.len(), 2);
+    assert!(queries[1].contains(&format!("OwnerId IN ('{}',", users[OWNERS_PER_QUERY])));
     t.cleanup().await;
 }

@@ -21,12 +21,17 @@
 //! Keywords and field names in any case; string literals in single quotes with SOQL's
 //! backslash escapes (`\'`, `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`).
 //! * `SELECT OwnerId, COUNT(Id) FROM Lead WHERE [IsConverted = false AND] Status IN ('…', …)
-//!   GROUP BY OwnerId` — `AggregateResult` rows `{"attributes": {"type": "AggregateResult"},
+//!   [AND OwnerId IN ('…', …)] GROUP BY OwnerId` — `AggregateResult` rows `{"attributes": {"type": "AggregateResult"},
 //!   "OwnerId": …, "expr0": n}`, by owner, only owners with a matching lead;
 //! * `SELECT UserId, ConfiguredCapacity, IsAway FROM UserServicePresence WHERE IsCurrentState =
 //!   true` — a row per present user ([`FakeSalesforce::set_presence`]);
-//! * `SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('…', …) GROUP BY
-//!   UserId` — `expr0` a decimal number, like Salesforce's `SUM`.
+//! * `SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('…', …) [AND UserId IN
+//!   ('…', …)] GROUP BY UserId` — `expr0` a decimal number, like Salesforce's `SUM`.
+//!
+//! Ids in `IN` lists match 15- or 18-character ids alike. Salesforce documents that a `GROUP
+//! BY` result cannot be continued with its query locator; this fake pages aggregate results
+//! anyway, at the batch size a test sets, so that a client's paging is exercised (the
+//! Salesforce source keeps each aggregate query below one batch, ADR 0036).
 //!
 //! Anything else answers `400` `MALFORMED_QUERY` (another object in the leads shape
 //! `INVALID_TYPE`, another status field `INVALID_FIELD`).
@@ -479,16 +484,28 @@ async fn query_more(
     batch(&mut s, &version, rows, offset, Some(id))
 }
 
+/// Whether `id` is in an `IN` list of ids (Salesforce takes 15- and 18-character ids alike);
+/// no list is everyone.
+fn among(ids: &Option<Vec<String>>, id: &str) -> bool {
+    let id15 = |i: &str| i.get(..15).unwrap_or(i).to_string();
+    ids.as_ref()
+        .is_none_or(|ids| ids.iter().any(|i| id15(i) == id15(id)))
+}
+
 /// The rows of a parsed query over the fake's data.
 fn run(s: &State_, version: &str, q: &soql::Parsed) -> Vec<Value> {
     match q {
         soql::Parsed::Leads {
             not_converted,
             statuses,
+            owners,
         } => {
             let mut by_owner: BTreeMap<&str, u64> = BTreeMap::new();
             for lead in &s.leads {
-                if (*not_converted && lead.converted) || !statuses.contains(&lead.status) {
+                if (*not_converted && lead.converted)
+                    || !statuses.contains(&lead.status)
+                    || !among(owners, &lead.owner)
+                {
                     continue;
                 }
                 *by_owner.entry(&lead.owner).or_default() += 1;
@@ -516,10 +533,10 @@ fn run(s: &State_, version: &str, q: &soql::Parsed) -> Vec<Value> {
                 })
             })
             .collect(),
-        soql::Parsed::Work { statuses } => {
+        soql::Parsed::Work { statuses, users } => {
             let mut by_user: BTreeMap<&str, f64> = BTreeMap::new();
             for w in &s.work {
-                if statuses.contains(&w.status) {
+                if statuses.contains(&w.status) && among(users, &w.user) {
                     *by_user.entry(&w.user).or_default() += w.weight;
                 }
             }
@@ -541,10 +558,12 @@ mod soql {
         Leads {
             not_converted: bool,
             statuses: Vec<String>,
+            owners: Option<Vec<String>>,
         },
         Presence,
         Work {
             statuses: Vec<String>,
+            users: Option<Vec<String>>,
         },
     }
 
@@ -686,6 +705,17 @@ mod soql {
             }
         }
 
+        /// An optional `AND <field> IN ('…', …)`.
+        fn and_in(&mut self, field: &str) -> Result<Option<Vec<String>>, Error> {
+            if !self.is_word("AND") {
+                return Ok(None);
+            }
+            self.word("AND")?;
+            self.word(field)?;
+            self.word("IN")?;
+            self.literals().map(Some)
+        }
+
         fn end(&self) -> Result<(), Error> {
             match self.tokens.get(self.at) {
                 None => Ok(()),
@@ -735,6 +765,7 @@ mod soql {
             }
             c.word("IN")?;
             let statuses = c.literals()?;
+            let owners = c.and_in("OwnerId")?;
             c.word("GROUP")?;
             c.word("BY")?;
             c.word("OwnerId")?;
@@ -742,6 +773,7 @@ mod soql {
             return Ok(Parsed::Leads {
                 not_converted,
                 statuses,
+                owners,
             });
         }
         if !first.eq_ignore_ascii_case("UserId") {
@@ -758,11 +790,12 @@ mod soql {
             c.word("Status")?;
             c.word("IN")?;
             let statuses = c.literals()?;
+            let users = c.and_in("UserId")?;
             c.word("GROUP")?;
             c.word("BY")?;
             c.word("UserId")?;
             c.end()?;
-            return Ok(Parsed::Work { statuses });
+            return Ok(Parsed::Work { statuses, users });
         }
         c.word("ConfiguredCapacity")?;
         c.punct(',')?;
@@ -789,7 +822,8 @@ mod soql {
                 ),
                 Ok(Parsed::Leads {
                     not_converted: true,
-                    statuses: vec!["Open".into(), "Nurture's \\ x".into()]
+                    statuses: vec!["Open".into(), "Nurture's \\ x".into()],
+                    owners: None,
                 })
             );
             assert_eq!(
@@ -798,10 +832,15 @@ mod soql {
             );
             assert_eq!(
                 parse("SELECT UserId, SUM(CapacityWeight) FROM AgentWork WHERE Status IN ('Assigned', 'Opened') GROUP BY UserId"),
-                Ok(Parsed::Work { statuses: vec!["Assigned".into(), "Opened".into()] })
+                Ok(Parsed::Work { statuses: vec!["Assigned".into(), "Opened".into()], users: None })
+            );
+            assert_eq!(
+                parse("SELECT OwnerId, COUNT(Id) FROM Lead WHERE Status IN ('Open') AND OwnerId IN ('005000000000001') GROUP BY OwnerId"),
+                Ok(Parsed::Leads { not_converted: false, statuses: vec!["Open".into()], owners: Some(vec!["005000000000001".into()]) })
             );
             for bad in [
                 "SELECT Id FROM Lead",
+                "SELECT OwnerId, COUNT(Id) FROM Lead WHERE Status IN ('Open') AND UserId IN ('005000000000001') GROUP BY OwnerId",
                 "SELECT OwnerId, COUNT(Id) FROM Lead WHERE Status IN ('Open') GROUP BY OwnerId LIMIT 5",
                 "SELECT OwnerId, COUNT(Id) FROM Lead WHERE Status IN ('Open) GROUP BY OwnerId",
                 "SELECT OwnerId, COUNT(Id) FROM Lead WHERE Status IN (Open) GROUP BY OwnerId",
