@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [capacity.sources.crm]            # the source's name: `leadorch teams set T --capacity-source connector:crm`
-//! kind = "http_poll"                # the connector (http_poll; hubspot, salesforce later)
+//! kind = "http_poll"                # the connector: http_poll, hubspot or salesforce
 //! interval = "1m"                   # how often it is polled [default: 1m]
 //! max_age = "3m"                    # a reading older than this is stale [default: 3 x interval]
 //! teams = { sales-nl = "nl" }       # leadorch team -> the source's id of it [default: its name]
@@ -33,7 +33,7 @@ pub struct CapacitySettings {
 /// `[capacity.sources.<name>]`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SourceSettings {
-    /// The connector: `http_poll` (more to come: `hubspot`, `salesforce`).
+    /// The connector: `http_poll`, `hubspot` or `salesforce`.
     pub kind: String,
     /// How often the source is polled, like `30s` or `1m` [default: 1m].
     #[serde(default = "one_minute")]

@@ -6,6 +6,7 @@ pub mod http_poll;
 pub mod hubspot;
 pub mod poller;
 pub mod registry;
+pub mod salesforce;
 pub mod source;
 
 pub use poller::{poll_all_once, spawn, PollOutcome, Poller};

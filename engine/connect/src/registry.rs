@@ -6,10 +6,11 @@ use leadorch_config::{Config, SourceSettings};
 
 use crate::http_poll::{self, HttpPoll};
 use crate::hubspot::{self, HubSpot};
+use crate::salesforce::{self, Salesforce};
 use crate::source::CapacitySource;
 
 /// The connector kinds this build knows.
-pub const KINDS: &[&str] = &[http_poll::KIND, hubspot::KIND];
+pub const KINDS: &[&str] = &[http_poll::KIND, hubspot::KIND, salesforce::KIND];
 
 /// One configured source, ready to poll.
 #[derive(Clone)]
@@ -41,6 +42,7 @@ pub fn build_one(name: &str, settings: &SourceSettings) -> Result<Configured, St
     let source: Arc<dyn CapacitySource> = match settings.kind.as_str() {
         http_poll::KIND => Arc::new(HttpPoll::from_settings(name, &settings.settings)?),
         hubspot::KIND => Arc::new(HubSpot::from_settings(name, &settings.settings)?),
+        salesforce::KIND => Arc::new(Salesforce::from_settings(name, &settings.settings)?),
         other => {
             return Err(format!(
                 "capacity.sources.{name}.kind: unknown connector {other:?} (known: {})",

@@ -20,6 +20,10 @@
 //!   paging) and updates, private-app token (expired/revoked/missing scopes), the search rate
 //!   limit with HubSpot's `429` body and headers.
 //!
+//! * [`FakeSalesforce`] — a Salesforce org for the Salesforce capacity source: the OAuth
+//!   client-credentials token endpoint and the REST query API (three SOQL shapes, paged by
+//!   `nextRecordsUrl`, `Sforce-Limit-Info`, `REQUEST_LIMIT_EXCEEDED`, `INVALID_SESSION_ID`).
+//!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
@@ -69,6 +73,7 @@ mod capacity_http;
 pub mod conformance;
 mod hubspot;
 mod oauth;
+mod salesforce;
 mod server;
 
 pub use ads::{
@@ -84,4 +89,8 @@ pub use hubspot::{
 pub use oauth::{
     FakeOAuth, IssuedTokens, OAuthFault, TokenCheck, TokenRequest, ADWORDS_SCOPE,
     DEFAULT_ACCESS_TOKEN_LIFETIME_SECS,
+};
+pub use salesforce::{
+    fake_user_id, FakeAgentWork, FakeLead, FakeSalesforce, SalesforceCounts,
+    DEFAULT_DAILY_ALLOWANCE, SALESFORCE_BATCH_SIZE,
 };
