@@ -17,6 +17,9 @@
 //!   (`GET /capacity/{team}`, `GET /capacity`, bearer token, 401/403, 503, a rate limit
 //!   answering `429` with `Retry-After` that counts requests sent while told to wait).
 //!
+//! * [`webhook_receiver::WebhookReceiver`] — a webhook receiver that verifies every Standard
+//!   Webhooks signature and answers as scripted per path and attempt.
+//!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
@@ -66,6 +69,7 @@ mod capacity_http;
 pub mod conformance;
 mod oauth;
 mod server;
+pub mod webhook_receiver;
 
 pub use ads::{
     find_currency, AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek,
