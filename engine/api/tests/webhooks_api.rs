@@ -8,8 +8,8 @@ mod common;
 
 use common::{problem, start_on, start_with, Server};
 use leadorch_api::keys::Scope;
-use leadorch_store::{AfterAttempt, AttemptRow, NewDelivery, Webhooks};
 use leadorch_store::Dialect;
+use leadorch_store::{AfterAttempt, AttemptRow, NewDelivery, Webhooks};
 use leadorch_test_support::BOTH;
 use serde_json::{json, Value};
 
@@ -61,7 +61,13 @@ async fn endpoints_are_managed_by_admin_keys_of_their_own_project() {
 
         // Refused, naming the field.
         let p = problem(
-            post(&s, &admin, "/v1/webhooks", json!({"url": "http://127.0.0.1:9/x", "events": ["change.applied"]})).await,
+            post(
+                &s,
+                &admin,
+                "/v1/webhooks",
+                json!({"url": "http://127.0.0.1:9/x", "events": ["change.applied"]}),
+            )
+            .await,
             422,
         )
         .await;
@@ -72,7 +78,13 @@ async fn endpoints_are_managed_by_admin_keys_of_their_own_project() {
             "{detail}"
         );
         let p = problem(
-            post(&s, &admin, "/v1/webhooks", json!({"url": "http://169.254.169.254/latest", "events": ["change.applied"]})).await,
+            post(
+                &s,
+                &admin,
+                "/v1/webhooks",
+                json!({"url": "http://169.254.169.254/latest", "events": ["change.applied"]}),
+            )
+            .await,
             422,
         )
         .await;
@@ -85,13 +97,25 @@ async fn endpoints_are_managed_by_admin_keys_of_their_own_project() {
         assert_eq!(p["field"], "events[1]", "{p}");
         assert!(p["detail"].as_str().unwrap().contains("rule.notify"), "{p}");
         let p = problem(
-            post(&s, &admin, "/v1/webhooks", json!({"url": "https://hooks.example.com/x", "events": []})).await,
+            post(
+                &s,
+                &admin,
+                "/v1/webhooks",
+                json!({"url": "https://hooks.example.com/x", "events": []}),
+            )
+            .await,
             422,
         )
         .await;
         assert_eq!(p["field"], "events", "{p}");
         problem(
-            post(&s, &admin, "/v1/webhooks", json!({"url": "https://hooks.example.com/x"})).await,
+            post(
+                &s,
+                &admin,
+                "/v1/webhooks",
+                json!({"url": "https://hooks.example.com/x"}),
+            )
+            .await,
             422,
         )
         .await;
@@ -104,7 +128,7 @@ async fn endpoints_are_managed_by_admin_keys_of_their_own_project() {
         assert!(id.starts_with("we_"), "{made}");
         assert_eq!(made["events"], json!(["change.applied", "campaign.paused"]));
         assert_eq!(made["enabled"], true);
-        assert_eq!(made["created_by"].as_str().unwrap().starts_with("api-key:"), true);
+        assert!(made["created_by"].as_str().unwrap().starts_with("api-key:"));
 
         // Never again: not listed, not shown.
         let list = get(&s, &admin, "/v1/webhooks").await.text().await.unwrap();
@@ -118,7 +142,13 @@ async fn endpoints_are_managed_by_admin_keys_of_their_own_project() {
 
         // Rotation: a new secret, in its answer.
         let rotated = ok_json(
-            post(&s, &admin, &format!("/v1/webhooks/{id}/rotate-secret"), json!({})).await,
+            post(
+                &s,
+                &admin,
+                &format!("/v1/webhooks/{id}/rotate-secret"),
+                json!({}),
+            )
+            .await,
             200,
         )
         .await;
@@ -190,13 +220,25 @@ async fn a_private_receiver_is_accepted_when_the_configuration_allows_it() {
     let s = start_with(Dialect::Sqlite, settings).await;
     let admin = s.key("admin", &[Scope::Admin]).await;
     let made = ok_json(
-        post(&s, &admin, "/v1/webhooks", json!({"url": "http://10.1.2.3:8080/hook", "events": ["all"]})).await,
+        post(
+            &s,
+            &admin,
+            "/v1/webhooks",
+            json!({"url": "http://10.1.2.3:8080/hook", "events": ["all"]}),
+        )
+        .await,
         201,
     )
     .await;
     assert_eq!(made["events"].as_array().unwrap().len(), 9);
     let p = problem(
-        post(&s, &admin, "/v1/webhooks", json!({"url": "http://10.2.0.1/hook", "events": ["all"]})).await,
+        post(
+            &s,
+            &admin,
+            "/v1/webhooks",
+            json!({"url": "http://10.2.0.1/hook", "events": ["all"]}),
+        )
+        .await,
         422,
     )
     .await;
@@ -210,7 +252,13 @@ async fn deliveries_show_their_last_attempt_and_metrics_count_them() {
         let admin = s.key("admin", &[Scope::Admin]).await;
         let read = s.key("metrics", &[Scope::Read]).await;
         let made = ok_json(
-            post(&s, &admin, "/v1/webhooks", json!({"url": "https://hooks.example.com/a", "events": ["change.applied"]})).await,
+            post(
+                &s,
+                &admin,
+                "/v1/webhooks",
+                json!({"url": "https://hooks.example.com/a", "events": ["change.applied"]}),
+            )
+            .await,
             201,
         )
         .await;
@@ -244,7 +292,10 @@ async fn deliveries_show_their_last_attempt_and_metrics_count_them() {
             millis: 5,
         };
         hooks
-            .record(&attempt("msg_a", 1, Some(204), None), &AfterAttempt::Delivered)
+            .record(
+                &attempt("msg_a", 1, Some(204), None),
+                &AfterAttempt::Delivered,
+            )
             .await
             .unwrap();
         hooks
@@ -295,7 +346,10 @@ async fn deliveries_show_their_last_attempt_and_metrics_count_them() {
         assert_eq!(p["field"], "limit");
 
         // /metrics: per project and state, zeros included; endpoints and disabled ones.
-        hooks.disable(&id, "the receiver answered 410 Gone", now).await.unwrap();
+        hooks
+            .disable(&id, "the receiver answered 410 Gone", now)
+            .await
+            .unwrap();
         let text = get(&s, &read, "/metrics").await.text().await.unwrap();
         for line in [
             "leadorch_webhook_deliveries{project=\"default\",state=\"delivered\"} 1",
@@ -310,7 +364,10 @@ async fn deliveries_show_their_last_attempt_and_metrics_count_them() {
         }
         let list = ok_json(get(&s, &admin, "/v1/webhooks").await, 200).await;
         assert_eq!(list["items"][0]["enabled"], false);
-        assert_eq!(list["items"][0]["disabled_reason"], "the receiver answered 410 Gone");
+        assert_eq!(
+            list["items"][0]["disabled_reason"],
+            "the receiver answered 410 Gone"
+        );
         s.engine.store.db().close().await;
     }
 }

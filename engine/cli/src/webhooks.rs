@@ -163,10 +163,9 @@ pub async fn run(g: &Global, args: WebhooksArgs) -> Result<ExitCode> {
             manage::parse_events(&events).map_err(flag_error)?;
             let engine = open(g, Open::Create).await?;
             let hooks = Webhooks::new(engine.store.codec.keys().clone());
-            let (e, secret) =
-                manage::add(&hooks, &reach, &project, &url, &events, &actor(g), now)
-                    .await
-                    .map_err(flag_error)?;
+            let (e, secret) = manage::add(&hooks, &reach, &project, &url, &events, &actor(g), now)
+                .await
+                .map_err(flag_error)?;
             if json {
                 let mut v = endpoint_json(&e);
                 v["secret"] = json!(secret.as_str());
@@ -278,7 +277,14 @@ pub async fn run(g: &Global, args: WebhooksArgs) -> Result<ExitCode> {
                     })
                     .collect();
                 print_table(
-                    ["DELIVERY", "EVENT", "STATE", "ATTEMPTS", "NEXT / FINISHED", "LAST"],
+                    [
+                        "DELIVERY",
+                        "EVENT",
+                        "STATE",
+                        "ATTEMPTS",
+                        "NEXT / FINISHED",
+                        "LAST",
+                    ],
                     &table,
                 )?;
             }

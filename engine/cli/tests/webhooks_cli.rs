@@ -39,7 +39,11 @@ async fn ok(home: &Path, args: &[&str]) -> String {
 
 async fn fails(home: &Path, args: &[&str]) -> String {
     let out = run(home, args).await;
-    assert!(!out.status.success(), "{args:?} succeeded: {}", stdout(&out));
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded: {}",
+        stdout(&out)
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "{}", stdout(&out));
     stderr(&out)
@@ -68,7 +72,13 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     // Refused: a loopback URL without the setting, plain http to the Internet, an unknown type.
     let e = fails(
         h,
-        &["webhooks", "add", "http://127.0.0.1:9/x", "--events", "change.applied"],
+        &[
+            "webhooks",
+            "add",
+            "http://127.0.0.1:9/x",
+            "--events",
+            "change.applied",
+        ],
     )
     .await;
     assert!(
@@ -77,13 +87,25 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     );
     let e = fails(
         h,
-        &["webhooks", "add", "http://hooks.example.com/x", "--events", "change.applied"],
+        &[
+            "webhooks",
+            "add",
+            "http://hooks.example.com/x",
+            "--events",
+            "change.applied",
+        ],
     )
     .await;
     assert!(e.contains("must use https"), "{e}");
     let e = fails(
         h,
-        &["webhooks", "add", "https://hooks.example.com/x", "--events", "change.applied,change.done"],
+        &[
+            "webhooks",
+            "add",
+            "https://hooks.example.com/x",
+            "--events",
+            "change.applied,change.done",
+        ],
     )
     .await;
     assert!(
@@ -100,7 +122,13 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     // Added: the secret on standard output, once; the id and what it sends on standard error.
     let out = run(
         h,
-        &["webhooks", "add", "https://hooks.example.com/lo", "--events", "campaign.paused,change.applied"],
+        &[
+            "webhooks",
+            "add",
+            "https://hooks.example.com/lo",
+            "--events",
+            "campaign.paused,change.applied",
+        ],
     )
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -118,7 +146,16 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     let added: Value = serde_json::from_str(
         &ok(
             h,
-            &["webhooks", "add", "http://127.0.0.1:9/in", "--events", "all", "--config", open, "--json"],
+            &[
+                "webhooks",
+                "add",
+                "http://127.0.0.1:9/in",
+                "--events",
+                "all",
+                "--config",
+                open,
+                "--json",
+            ],
         )
         .await,
     )
@@ -145,12 +182,17 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     assert!(!table.contains("whsec_"), "{table}");
 
     // No deliveries yet.
-    assert!(ok(h, &["webhooks", "deliveries", &id, "--json"]).await.is_empty());
+    assert!(ok(h, &["webhooks", "deliveries", &id, "--json"])
+        .await
+        .is_empty());
 
     // Rotation prints a new secret once.
     let rotated = ok(h, &["webhooks", "rotate-secret", &id]).await;
     let rotated = rotated.trim();
-    assert!(rotated.starts_with("whsec_") && rotated != secret, "{rotated}");
+    assert!(
+        rotated.starts_with("whsec_") && rotated != secret,
+        "{rotated}"
+    );
     assert!(!ok(h, &["webhooks", "list"]).await.contains("whsec_"));
 
     // Another project sees none of them, and its ids answer as unknown ones do.
@@ -159,7 +201,13 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     for args in [
         vec!["webhooks", "remove", id.as_str(), "--project", "acme"],
         vec!["webhooks", "deliveries", id.as_str(), "--project", "acme"],
-        vec!["webhooks", "rotate-secret", id.as_str(), "--project", "acme"],
+        vec![
+            "webhooks",
+            "rotate-secret",
+            id.as_str(),
+            "--project",
+            "acme",
+        ],
         vec!["webhooks", "enable", id.as_str(), "--project", "acme"],
     ] {
         let e = fails(h, &args).await;
@@ -225,7 +273,16 @@ sales-nl = "nl"
     let added: Value = serde_json::from_str(
         &ok(
             h,
-            &["webhooks", "add", &receiver.url("hook"), "--events", "capacity_source.failing", "--config", cfg, "--json"],
+            &[
+                "webhooks",
+                "add",
+                &receiver.url("hook"),
+                "--events",
+                "capacity_source.failing",
+                "--config",
+                cfg,
+                "--json",
+            ],
         )
         .await,
     )
@@ -277,7 +334,10 @@ sales-nl = "nl"
         .find(|r| r.body["type"] == "capacity_source.failing")
         .unwrap();
     assert_eq!(first.path, "hook");
-    assert_eq!(first.signatures, 2, "signed with the new and the previous secret");
+    assert_eq!(
+        first.signatures, 2,
+        "signed with the new and the previous secret"
+    );
     assert_eq!(first.body["data"]["source"], "crm", "{}", first.body);
     assert!(first.id.starts_with("msg_"));
 

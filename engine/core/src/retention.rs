@@ -74,7 +74,10 @@ fn webhooks(engine: &Engine) -> leadorch_store::Webhooks {
 }
 
 fn webhook_cutoff(now: DateTime<Utc>) -> i64 {
-    cutoff(now, chrono::Duration::days(leadorch_store::Webhooks::KEPT_DAYS))
+    cutoff(
+        now,
+        chrono::Duration::days(leadorch_store::Webhooks::KEPT_DAYS),
+    )
 }
 
 fn cutoff(now: DateTime<Utc>, kept: chrono::Duration) -> i64 {

@@ -6,6 +6,7 @@ use leadorch_core::retention;
 use leadorch_store::{AfterAttempt, AttemptRow, DeliveryState, Endpoint, NewDelivery, Webhooks};
 use leadorch_test_support::{TestDb, BOTH};
 
+#[allow(dead_code)] // the leads helpers serve the other tests
 mod common;
 use common::engine;
 
@@ -54,7 +55,11 @@ async fn finished_deliveries_older_than_30_days_are_purged_with_their_attempts()
         }
         for (id, at, after) in [
             ("msg_old", day0, AfterAttempt::Delivered),
-            ("msg_new", day0 + Duration::days(10), AfterAttempt::Delivered),
+            (
+                "msg_new",
+                day0 + Duration::days(10),
+                AfterAttempt::Delivered,
+            ),
             (
                 "msg_open",
                 day0,
@@ -76,19 +81,28 @@ async fn finished_deliveries_older_than_30_days_are_purged_with_their_attempts()
         // On day 30 nothing finished more than 30 days ago.
         let day30 = day0 + Duration::days(30);
         assert_eq!(
-            retention::purge(&e, day30, kept).await.unwrap().webhook_deliveries,
+            retention::purge(&e, day30, kept)
+                .await
+                .unwrap()
+                .webhook_deliveries,
             0,
             "{d:?}"
         );
         // On day 31 the one finished on day 0 goes, with its attempt; a dry run counts it.
         let day31 = day0 + Duration::days(31);
         assert_eq!(
-            retention::purge_due(&e, day31, kept).await.unwrap().webhook_deliveries,
+            retention::purge_due(&e, day31, kept)
+                .await
+                .unwrap()
+                .webhook_deliveries,
             1,
             "{d:?}"
         );
         assert_eq!(
-            retention::purge(&e, day31, kept).await.unwrap().webhook_deliveries,
+            retention::purge(&e, day31, kept)
+                .await
+                .unwrap()
+                .webhook_deliveries,
             1,
             "{d:?}"
         );
@@ -107,7 +121,10 @@ async fn finished_deliveries_older_than_30_days_are_purged_with_their_attempts()
         // Much later the other finished one goes; the pending one never does.
         let later = day0 + Duration::days(400);
         assert_eq!(
-            retention::purge(&e, later, kept).await.unwrap().webhook_deliveries,
+            retention::purge(&e, later, kept)
+                .await
+                .unwrap()
+                .webhook_deliveries,
             1,
             "{d:?}"
         );

@@ -53,7 +53,10 @@ pub fn parse_events(asked: &[String]) -> Result<Vec<String>, ManageError> {
     if asked.is_empty() || asked.iter().all(|s| s.is_empty()) {
         return Err(invalid(
             "events",
-            format!("name at least one event type ({ALL_EVENTS}, or any of {})", known_events()),
+            format!(
+                "name at least one event type ({ALL_EVENTS}, or any of {})",
+                known_events()
+            ),
         ));
     }
     if asked.contains(&ALL_EVENTS) {
@@ -182,11 +185,18 @@ mod tests {
     #[test]
     fn events_are_checked_and_ordered() {
         assert_eq!(
-            parse_events(&list(&["campaign.paused", "change.applied", "campaign.paused"]))
-                .unwrap(),
+            parse_events(&list(&[
+                "campaign.paused",
+                "change.applied",
+                "campaign.paused"
+            ]))
+            .unwrap(),
             list(&["change.applied", "campaign.paused"])
         );
-        assert_eq!(parse_events(&list(&["all"])).unwrap().len(), EVENT_TYPES.len());
+        assert_eq!(
+            parse_events(&list(&["all"])).unwrap().len(),
+            EVENT_TYPES.len()
+        );
         let e = parse_events(&list(&["change.applied", "change.done"])).unwrap_err();
         let ManageError::Invalid { field, problem } = e else {
             panic!()

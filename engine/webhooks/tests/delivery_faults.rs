@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use leadorch_fakes::webhook_receiver::{Answer, WebhookReceiver};
 use leadorch_store::{
     Db, DeliveryState, Endpoint, ExpectedVersion, MasterKey, Metadata, NewEvent, RetentionPolicy,
     Store,
 };
 use leadorch_test_support::{TestDb, BOTH};
 use leadorch_webhooks::schedule::Schedule;
-use leadorch_fakes::webhook_receiver::{Answer, WebhookReceiver};
 use leadorch_webhooks::sign::Secret;
 use leadorch_webhooks::ssrf::Reach;
 use leadorch_webhooks::worker::{Settings, SystemClock, Worker};
@@ -304,14 +304,7 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
         let w = Worker::new(store.clone(), settings(), Arc::new(SystemClock))
             .await
             .unwrap();
-        add_endpoint(
-            &w,
-            &seen,
-            "ok",
-            &["rule.notify", "rule.failing"],
-            "acme",
-        )
-        .await;
+        add_endpoint(&w, &seen, "ok", &["rule.notify", "rule.failing"], "acme").await;
 
         let eval = |failing: bool, notes: &[&str]| {
             let accepted: Vec<Value> = notes

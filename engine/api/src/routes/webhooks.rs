@@ -100,7 +100,11 @@ pub struct NewWebhookRequest {
     /// Where to POST: `https` (plain `http` only to a host the configuration's `[webhooks]`
     /// `allow_private` or `allow_hosts` allows); loopback, private, link-local and other
     /// internal addresses are refused unless allowed there.
-    #[schema(min_length = 1, max_length = 2048, example = "https://hooks.example.com/leadorch")]
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        example = "https://hooks.example.com/leadorch"
+    )]
     pub url: String,
     /// The event types it receives (at least one), or `all` alone.
     #[schema(value_type = Vec<EventTypeName>, min_items = 1)]
