@@ -87,6 +87,8 @@ pub struct Settings {
     /// `policy.default_every`: how often a rule without a schedule or triggers runs
     /// (backtests).
     pub default_every: chrono::Duration,
+    /// `[webhooks]`: which private hosts a webhook URL may name.
+    pub webhooks: leadorch_config::WebhookSettings,
     /// `[facts]`: time zone, recent window and calendars rules see (dry runs). Its
     /// `default_team` and `campaign_teams` are not read: the fields above are
     /// ([`Settings::facts`]).
@@ -108,6 +110,7 @@ impl Default for Settings {
             policy: config.policy(),
             default_every: config.default_every(),
             facts: config.facts,
+            webhooks: Default::default(),
         }
     }
 }
@@ -128,6 +131,7 @@ impl Settings {
             policy: config.policy(),
             default_every: config.default_every(),
             facts: config.facts.clone(),
+            webhooks: config.webhooks.clone(),
         })
     }
 
@@ -297,7 +301,8 @@ impl Api {
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "google", description = "The key's project's Google accounts: list, connect (consent), revoke, forget (scope admin)"),
         (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run, backtest, check and fixture tests (read, dry run, backtest, check and test: scope read; changes: scope rules). Each project has its own rules: a key sees and changes only its project's, by their bare ids (another project's rule is 404)."),
-        (name = "admin", description = "API keys and the access log (scope admin)")
+        (name = "admin", description = "API keys and the access log (scope admin)"),
+        (name = "webhooks", description = "Signed webhook endpoints (Standard Webhooks): register (the secret is shown once), list, remove, rotate the secret, enable again, deliveries and their attempts (scope admin). Another project's endpoint is 404.")
     )
 )]
 struct ApiDoc;
@@ -367,6 +372,11 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::subjects::export))
         .routes(routes!(routes::subjects::erase))
         .routes(routes!(routes::subjects::withdraw_consent))
+        .routes(routes!(routes::webhooks::create, routes::webhooks::list))
+        .routes(routes!(routes::webhooks::show, routes::webhooks::remove))
+        .routes(routes!(routes::webhooks::rotate_secret))
+        .routes(routes!(routes::webhooks::enable))
+        .routes(routes!(routes::webhooks::deliveries))
         .split_for_parts()
 }
 

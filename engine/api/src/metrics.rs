@@ -84,6 +84,39 @@ pub struct LogView {
     /// The polled capacity sources' health (`capacity_sources`, every project's), as their
     /// daemons last wrote it.
     pub polled: Vec<leadorch_store::SourceHealthRow>,
+    /// Webhook deliveries stored, per project and state (every state of a project that has
+    /// endpoints or deliveries, zeros included).
+    pub webhook_deliveries: Vec<(String, &'static str, i64)>,
+    /// Webhook endpoints per project: how many, and how many are disabled.
+    pub webhook_endpoints: Vec<(String, i64, i64)>,
+}
+
+impl LogView {
+    /// Adds the webhook tables' figures (two grouped counts).
+    pub async fn read_webhooks(
+        &mut self,
+        hooks: &leadorch_store::Webhooks,
+    ) -> Result<(), leadorch_store::StoreError> {
+        use leadorch_store::DeliveryState as S;
+        let states = hooks.state_counts().await?;
+        self.webhook_endpoints = hooks.endpoint_counts().await?;
+        let mut projects: std::collections::BTreeSet<String> =
+            self.webhook_endpoints.iter().map(|e| e.0.clone()).collect();
+        projects.extend(states.iter().map(|s| s.0.clone()));
+        self.webhook_deliveries = projects
+            .iter()
+            .flat_map(|p| {
+                [S::Pending, S::Delivered, S::GivenUp, S::Disabled].map(|state| {
+                    let n = states
+                        .iter()
+                        .find(|(q, s, _)| q == p && *s == state)
+                        .map_or(0, |x| x.2);
+                    (p.clone(), state.as_str(), n)
+                })
+            })
+            .collect();
+        Ok(())
+    }
 }
 
 impl LogView {
@@ -115,6 +148,8 @@ impl LogView {
             counts: view.counts,
             sources,
             polled: Vec::new(),
+            webhook_deliveries: Vec::new(),
+            webhook_endpoints: Vec::new(),
         }
     }
 }
@@ -215,6 +250,41 @@ impl Collector for ViewCollector {
                     ("kind", row.kind.as_str()),
                 ];
                 ConstGauge::new(pick(row)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "leadorch_webhook_deliveries",
+            "Webhook deliveries stored (finished ones are kept 30 days), by project and state (pending, delivered, given_up, disabled)",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (project, state, n) in &view.webhook_deliveries {
+            let labels = [("project", project.as_str()), ("state", *state)];
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
+        }
+        type Endpoints = fn(&(String, i64, i64)) -> i64;
+        let endpoints: [(&str, &str, Endpoints); 2] = [
+            (
+                "leadorch_webhook_endpoints",
+                "Webhook endpoints registered, by project",
+                |e| e.1,
+            ),
+            (
+                "leadorch_webhook_endpoints_disabled",
+                "Webhook endpoints disabled (410 Gone, or a retry schedule that failed), by project",
+                |e| e.2,
+            ),
+        ];
+        for (name, help, pick) in endpoints {
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            for e in &view.webhook_endpoints {
+                let labels = [("project", e.0.as_str())];
+                ConstGauge::new(pick(e)).encode(family.encode_family(&labels)?)?;
             }
         }
         Ok(())
@@ -410,7 +480,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 /// This process's counters, in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses(
-        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded; from the log (the same in every process): evaluations recorded, changes requested, applied and failed, and per capacity source the teams it feeds and the age of the oldest latest reading; per polled capacity source (project, name, kind) whether it fails, its failures in a row, its last success and the teams it polls", body = String, content_type = "text/plain"),
+        (status = 200, description = "The counters (Prometheus text exposition format 0.0.4): requests by route template, method and status, their durations, rate-limited requests, the log's head, events appended by this process, leads by outcome, capacity readings recorded; from the log (the same in every process): evaluations recorded, changes requested, applied and failed, and per capacity source the teams it feeds and the age of the oldest latest reading; per polled capacity source (project, name, kind) whether it fails, its failures in a row, its last success and the teams it polls; webhook deliveries by project and state, and endpoints (all, disabled) by project", body = String, content_type = "text/plain"),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
@@ -426,6 +496,10 @@ pub async fn metrics(State(api): State<Api>, caller: Caller) -> Result<Response,
             {
                 Ok(rows) => log_view.polled = rows,
                 Err(e) => tracing::warn!("reading the capacity sources for /metrics: {e}"),
+            }
+            let hooks = leadorch_store::Webhooks::new(api.engine.store.codec.keys().clone());
+            if let Err(e) = log_view.read_webhooks(&hooks).await {
+                tracing::warn!("reading the webhook tables for /metrics: {e}");
             }
             api.metrics.set_view(log_view);
         }

@@ -11,7 +11,8 @@
 use anyhow::{bail, Result};
 
 use crate::{
-    audit, capacity, events, google, keys, retention, rules, subjects, teams, Command, Global,
+    audit, capacity, events, google, keys, retention, rules, subjects, teams, webhooks, Command,
+    Global,
 };
 
 /// What a command does with the global options.
@@ -94,6 +95,16 @@ fn uses(cmd: &Command) -> Uses {
             google::GoogleCommand::Connect { .. } => u("google connect", true, true),
             google::GoogleCommand::Revoke { .. } => u("google revoke", true, true),
             google::GoogleCommand::Forget { .. } => u("google forget", true, true),
+        },
+        Command::Webhooks(w) => match &w.cmd {
+            webhooks::WebhooksCommand::Add { .. } => u("webhooks add", true, true),
+            webhooks::WebhooksCommand::List { .. } => u("webhooks list", true, false),
+            webhooks::WebhooksCommand::Remove { .. } => u("webhooks remove", true, false),
+            webhooks::WebhooksCommand::Deliveries { .. } => u("webhooks deliveries", true, false),
+            webhooks::WebhooksCommand::RotateSecret { .. } => {
+                u("webhooks rotate-secret", true, false)
+            }
+            webhooks::WebhooksCommand::Enable { .. } => u("webhooks enable", true, false),
         },
         Command::Completions { .. } => u("completions", false, false),
         Command::DebugAppendLoop { .. } => u("debug-append-loop", true, false),

@@ -2,7 +2,7 @@
 //!
 //! One module per command family (`events`, `audit`, `replay`, `subjects`, `retention`,
 //! `seed`, `bench`, `demo`, `daemon`, `rules`, `teams`, `explain`, `google`, `init`, `keys`,
-//! `serve`, `status`, `debug`), each with its
+//! `serve`, `status`, `webhooks`, `debug`), each with its
 //! clap definitions and its `run`; what they share (opening the engine from the global
 //! options, the configuration file, time parsing, output helpers) is in `common`. No family
 //! imports another; [`run`] dispatches. `completions` (shell completion scripts) needs only
@@ -40,6 +40,7 @@ mod serve;
 mod status;
 mod subjects;
 mod teams;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,6 +137,9 @@ pub enum Command {
     /// Google accounts: connect (OAuth consent), revoke, forget, list; --project for another
     /// project's accounts
     Google(google::GoogleArgs),
+    /// Signed webhooks: add an endpoint (its secret shown once), list, remove, deliveries,
+    /// rotate-secret, enable; --project for another project's endpoints
+    Webhooks(webhooks::WebhooksArgs),
     /// Print a shell completion script: `leadorch completions bash > /etc/bash_completion.d/leadorch`,
     /// `leadorch completions zsh > ~/.zfunc/_leadorch`, `leadorch completions fish >
     /// ~/.config/fish/completions/leadorch.fish`
@@ -270,6 +274,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(cmd) => keys::run(g, cmd).await,
         Command::AccessLog(args) => keys::access_log(g, args).await,
         Command::Google(cmd) => google::run(g, cmd).await,
+        Command::Webhooks(cmd) => webhooks::run(g, cmd).await,
         Command::Completions { shell } => completions(shell),
         Command::DebugAppendLoop { stream } => debug::append_loop(g, &stream).await,
     }

@@ -1,5 +1,6 @@
 //! `leadorch retention enforce`: personal data past its retention window shredded, and the
-//! rows beside the log past theirs deleted (dedup fingerprints, idempotency records).
+//! rows beside the log past theirs deleted (dedup fingerprints, idempotency records,
+//! finished webhook deliveries).
 
 use std::process::ExitCode;
 
@@ -14,7 +15,8 @@ use crate::Global;
 #[derive(Subcommand, Debug)]
 pub enum RetentionCommand {
     /// Shred personal data whose retention window has ended; delete dedup fingerprints past
-    /// their window and idempotency records older than 24 hours
+    /// their window, idempotency records older than 24 hours and webhook deliveries that
+    /// finished more than 30 days ago
     Enforce {
         /// Evaluate the windows at this time instead of now (RFC 3339)
         #[arg(long)]
@@ -42,20 +44,22 @@ pub async fn run(g: &Global, cmd: RetentionCommand) -> Result<ExitCode> {
                 let due = retention::due(&engine, now).await?;
                 let rows = retention::purge_due(&engine, now, kept).await?;
                 outln!(
-                    "retention (dry run): {} key(s) past their window would be destroyed, {} expired fingerprint(s) and {} idempotency record(s) would be deleted; nothing changed",
+                    "retention (dry run): {} key(s) past their window would be destroyed, {} expired fingerprint(s), {} idempotency record(s) and {} finished webhook deliveries would be deleted; nothing changed",
                     due.len(),
                     rows.fingerprints,
-                    rows.idempotency_keys
+                    rows.idempotency_keys,
+                    rows.webhook_deliveries
                 )?;
                 due
             } else {
                 let done = retention::enforce(&engine, now, &actor(g)).await?;
                 let rows = retention::purge(&engine, now, kept).await?;
                 outln!(
-                    "retention: {} key(s) past their window destroyed, {} expired fingerprint(s) and {} idempotency record(s) deleted",
+                    "retention: {} key(s) past their window destroyed, {} expired fingerprint(s), {} idempotency record(s) and {} finished webhook deliveries deleted",
                     done.len(),
                     rows.fingerprints,
-                    rows.idempotency_keys
+                    rows.idempotency_keys,
+                    rows.webhook_deliveries
                 )?;
                 done
             };

@@ -208,7 +208,7 @@ fn retention_counts_by_default_lists_on_request_and_can_dry_run() {
     assert!(
         first.starts_with("retention (dry run): ")
             && first.ends_with(
-                " key(s) past their window would be destroyed, 0 expired fingerprint(s) and 0 idempotency record(s) would be deleted; nothing changed"
+                " key(s) past their window would be destroyed, 0 expired fingerprint(s), 0 idempotency record(s) and 0 finished webhook deliveries would be deleted; nothing changed"
             ),
         "{dry}"
     );
@@ -230,7 +230,7 @@ fn retention_counts_by_default_lists_on_request_and_can_dry_run() {
     let done = ok(home, &["retention", "enforce", "--now", later]);
     assert_eq!(
         done.trim_end(),
-        format!("retention: {n} key(s) past their window destroyed, 0 expired fingerprint(s) and 0 idempotency record(s) deleted"),
+        format!("retention: {n} key(s) past their window destroyed, 0 expired fingerprint(s), 0 idempotency record(s) and 0 finished webhook deliveries deleted"),
         "a count, not {n} ids"
     );
     let export = ok(home, &["subjects", "export", &subject]);
@@ -238,6 +238,6 @@ fn retention_counts_by_default_lists_on_request_and_can_dry_run() {
     let again = ok(home, &["retention", "enforce", "--now", later, "--list"]);
     assert_eq!(
         again.trim_end(),
-        "retention: 0 key(s) past their window destroyed, 0 expired fingerprint(s) and 0 idempotency record(s) deleted"
+        "retention: 0 key(s) past their window destroyed, 0 expired fingerprint(s), 0 idempotency record(s) and 0 finished webhook deliveries deleted"
     );
 }

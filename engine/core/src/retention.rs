@@ -1,7 +1,8 @@
 //! Retention: personal data whose window ran out is crypto-shredded like an erasure, one
 //! purpose at a time (contact details after 30 days, fingerprints after 90, by default), and
 //! the rows beside the log that outlived their window are deleted: dedup fingerprints past
-//! their dedup window, `Idempotency-Key` records older than [`IDEMPOTENCY_KEPT`].
+//! their dedup window, `Idempotency-Key` records older than [`IDEMPOTENCY_KEPT`], webhook
+//! deliveries that finished more than 30 days ago.
 
 use chrono::{DateTime, Utc};
 use leadorch_domain::subject::ErasureReason;
@@ -23,6 +24,9 @@ pub struct SideRows {
     pub fingerprints: u64,
     /// `Idempotency-Key` records older than `kept`.
     pub idempotency_keys: u64,
+    /// Webhook deliveries (and their attempts) that finished more than
+    /// [`leadorch_store::Webhooks::KEPT_DAYS`] days ago.
+    pub webhook_deliveries: u64,
 }
 
 /// The rows beside the log that [`purge`] at `now` would delete, with nothing deleted:
@@ -40,6 +44,9 @@ pub async fn purge_due(
             .count_expired(now.timestamp_micros())
             .await?,
         idempotency_keys: engine.store.idempotency().count_older_than(cutoff).await?,
+        webhook_deliveries: webhooks(engine)
+            .count_purgeable(webhook_cutoff(now))
+            .await?,
     })
 }
 
@@ -58,7 +65,19 @@ pub async fn purge(
             .purge_expired(now.timestamp_micros())
             .await?,
         idempotency_keys: engine.store.idempotency().purge_older_than(cutoff).await?,
+        webhook_deliveries: webhooks(engine).purge(webhook_cutoff(now)).await?,
     })
+}
+
+fn webhooks(engine: &Engine) -> leadorch_store::Webhooks {
+    leadorch_store::Webhooks::new(engine.store.codec.keys().clone())
+}
+
+fn webhook_cutoff(now: DateTime<Utc>) -> i64 {
+    cutoff(
+        now,
+        chrono::Duration::days(leadorch_store::Webhooks::KEPT_DAYS),
+    )
 }
 
 fn cutoff(now: DateTime<Utc>, kept: chrono::Duration) -> i64 {

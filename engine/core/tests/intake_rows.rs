@@ -107,7 +107,8 @@ async fn retention_purges_expired_fingerprints_and_old_idempotency_records() {
             due,
             retention::SideRows {
                 fingerprints: 1,
-                idempotency_keys: 1
+                idempotency_keys: 1,
+                webhook_deliveries: 0,
             },
             "{d:?}: lead-2's window ended on day 30; the first record is 30 days old"
         );
@@ -148,7 +149,8 @@ async fn retention_purges_expired_fingerprints_and_old_idempotency_records() {
             retention::purge(&e, day91, kept).await.unwrap(),
             retention::SideRows {
                 fingerprints: 1,
-                idempotency_keys: 1
+                idempotency_keys: 1,
+                webhook_deliveries: 0,
             },
             "{d:?}"
         );

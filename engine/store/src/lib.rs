@@ -74,7 +74,8 @@ pub use tokens::TokenVault;
 pub use tx::WriteTx;
 pub use verify::Verification;
 pub use webhooks::{
-    AfterAttempt, AttemptRow, Delivery, DeliveryState, Endpoint, NewDelivery, Recorded, Webhooks,
+    AfterAttempt, AttemptRow, Delivery, DeliveryState, DeliverySummary, Endpoint, NewDelivery,
+    Recorded, Webhooks,
 };
 
 /// How to open a [`Store`].

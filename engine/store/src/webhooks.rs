@@ -142,6 +142,15 @@ pub struct AttemptRow {
     pub millis: i64,
 }
 
+/// A delivery with its last attempt, as `webhooks deliveries` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeliverySummary {
+    /// The delivery.
+    pub delivery: Delivery,
+    /// Its last attempt, if one was made.
+    pub last: Option<AttemptRow>,
+}
+
 /// What an attempt leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AfterAttempt {
@@ -235,6 +244,15 @@ type RawDelivery = (
 const DELIVERY_COLUMNS: &str = "delivery_id, endpoint_id, project, event_type, position, \
     event_id, part, state, attempts, next_at, created_at, finished_at";
 
+/// [`DELIVERY_COLUMNS`], each prefixed with a table alias.
+fn prefixed(alias: &str) -> String {
+    DELIVERY_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn delivery(r: RawDelivery) -> Result<Delivery> {
     Ok(Delivery {
         delivery_id: r.0,
@@ -253,6 +271,10 @@ fn delivery(r: RawDelivery) -> Result<Delivery> {
 }
 
 impl Webhooks {
+    /// How long a finished delivery and its attempts are kept, days ([`Webhooks::purge`]
+    /// with a cutoff this far back: the delivery worker hourly, `leadorch retention enforce`).
+    pub const KEPT_DAYS: i64 = 30;
+
     /// The tables of the keyring's database.
     pub fn new(keys: Keyring) -> Webhooks {
         Webhooks { keys }
@@ -620,6 +642,104 @@ impl Webhooks {
                 millis: r.5,
             })
             .collect())
+    }
+
+    /// The endpoint's deliveries, newest first, each with its last attempt (one query).
+    pub async fn history(&self, endpoint_id: &str, limit: u32) -> Result<Vec<DeliverySummary>> {
+        let sql = format!(
+            "SELECT {}, a.at, a.status, a.error, a.millis FROM webhook_deliveries d \
+             LEFT JOIN webhook_attempts a ON a.delivery_id = d.delivery_id AND a.n = d.attempts \
+             WHERE d.endpoint_id = $1 ORDER BY d.created_at DESC, d.position DESC LIMIT $2",
+            prefixed("d")
+        );
+        type Flat = (
+            String,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            i32,
+            String,
+            i32,
+            Option<i64>,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i32>,
+            Option<String>,
+            Option<i64>,
+        );
+        let flat: Vec<Flat> = on_pool!(self.keys.db(), p => sqlx::query_as(&sql)
+            .bind(endpoint_id)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await)?;
+        let raw = flat.into_iter().map(|r| {
+            (
+                (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11),
+                (r.12, r.13, r.14, r.15),
+            )
+        });
+        raw.into_iter()
+            .map(|(d, (at, status, error, millis))| {
+                let delivery = delivery(d)?;
+                let last = at.map(|at| AttemptRow {
+                    delivery_id: delivery.delivery_id.clone(),
+                    n: delivery.attempts,
+                    at,
+                    status: status.and_then(|s| u16::try_from(s).ok()),
+                    error,
+                    millis: millis.unwrap_or(0),
+                });
+                Ok(DeliverySummary { delivery, last })
+            })
+            .collect()
+    }
+
+    /// How many deliveries each project has in each state (`/metrics`): one grouped count.
+    pub async fn state_counts(&self) -> Result<Vec<(String, DeliveryState, i64)>> {
+        let raw: Vec<(String, String, i64)> = on_pool!(self.keys.db(), p => sqlx::query_as(
+            "SELECT project, state, COUNT(*) FROM webhook_deliveries \
+             GROUP BY project, state ORDER BY project, state")
+            .fetch_all(p)
+            .await)?;
+        raw.into_iter()
+            .map(|(project, state, n)| Ok((project, DeliveryState::parse(&state)?, n)))
+            .collect()
+    }
+
+    /// How many endpoints each project has, and how many of them are disabled (`/metrics`).
+    pub async fn endpoint_counts(&self) -> Result<Vec<(String, i64, i64)>> {
+        let raw: Vec<(String, i64, i64)> = on_pool!(self.keys.db(), p => sqlx::query_as(
+            "SELECT project, COUNT(*), \
+             SUM(CASE WHEN disabled_at IS NULL THEN 0 ELSE 1 END) \
+             FROM webhook_endpoints GROUP BY project ORDER BY project")
+            .fetch_all(p)
+            .await)?;
+        Ok(raw)
+    }
+
+    /// Whether any endpoint (of `project`, when given) exists, enabled or not: the
+    /// dispatcher skips decrypting events when none does.
+    pub async fn any_endpoint(&self, project: Option<&str>) -> Result<bool> {
+        let found: Option<i32> = on_pool!(self.keys.db(), p => sqlx::query_scalar(
+            "SELECT 1 FROM webhook_endpoints WHERE ($1 IS NULL OR project = $1) LIMIT 1")
+            .bind(project)
+            .fetch_optional(p)
+            .await)?;
+        Ok(found.is_some())
+    }
+
+    /// How many finished deliveries finished before `before` (µs): what [`Webhooks::purge`]
+    /// would delete.
+    pub async fn count_purgeable(&self, before: i64) -> Result<u64> {
+        let n: i64 = on_pool!(self.keys.db(), p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < $1")
+            .bind(before)
+            .fetch_one(p)
+            .await)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Deletes finished deliveries (and their attempts) that finished before `before` (µs).

@@ -8,10 +8,13 @@
 //! - [`schedule`]: the retry schedule (immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
 //!   20 h, 24 h, with jitter), `Retry-After`, and what an answer means.
 //! - [`send`]: one attempt over HTTP: signed, 15 s timeout, classified.
+//! - [`manage`]: registering endpoints (URL and event types checked, the secret made and
+//!   shown once) and rotating secrets, for the CLI and the HTTP API.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod events;
+pub mod manage;
 pub mod schedule;
 pub mod send;
 pub mod sign;

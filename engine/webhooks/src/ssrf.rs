@@ -175,6 +175,22 @@ impl Reach {
         }
     }
 
+    /// Whether the operator allowed the URL's host beyond public addresses
+    /// (`allow_private`, or the host, its address or a network of `allow_hosts`). A receiver
+    /// registered with plain `http` must be one of those: a webhook to the Internet is sent
+    /// over TLS.
+    pub fn allows_plain_http(&self, url: &Url) -> bool {
+        if self.allow_private {
+            return true;
+        }
+        match url.host() {
+            Some(Host::Ipv4(v4)) => self.nets.iter().any(|n| n.contains(&IpAddr::V4(v4))),
+            Some(Host::Ipv6(v6)) => self.nets.iter().any(|n| n.contains(&IpAddr::V6(v6))),
+            Some(Host::Domain(name)) => self.host_allowed(name.trim_end_matches('.')),
+            None => false,
+        }
+    }
+
     /// The checks made when an endpoint is registered and before each attempt: the scheme,
     /// no credentials, and the host when it is an address literal or `localhost`. A name is
     /// checked again on the addresses DNS gives for every connection ([`GuardedResolver`]).

@@ -36,6 +36,9 @@ use crate::ssrf::Reach;
 /// The checkpoint of the dispatcher (`webhooks:<project>` for one project's).
 pub const CHECKPOINT: &str = "webhooks";
 
+/// How often [`Worker::run`] purges finished deliveries past their retention.
+pub const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Where time comes from.
 pub trait Clock: Send + Sync + 'static {
     /// Now.
@@ -247,13 +250,23 @@ impl Worker {
             let mut rows = Vec::new();
             let codec = self.store.codec.clone();
             let mut decoder = codec.decoder(Reveal::Decrypt);
+            // The projects some endpoint may receive events of: an event of another project
+            // is never decrypted (ADR 0033, addendum).
+            let projects: HashSet<&str> = endpoints.iter().map(|e| e.project.as_str()).collect();
             for e in &page {
                 self.note_owner(e);
                 if !wanted(e) {
                     continue;
                 }
-                let payload = decoder.payload(e).await?;
                 let project = self.project_of(&e.stream_id);
+                if !projects.contains(project.as_str()) {
+                    // Nothing to deliver to, and the project's rule states are forgotten: a
+                    // rule still failing when an endpoint appears is reported at its next
+                    // failure, as after a restart.
+                    self.failing.retain(|(p, _)| *p != project);
+                    continue;
+                }
+                let payload = decoder.payload(e).await?;
                 for out in outgoing(&e.stream_id, &e.event_type, &payload) {
                     if let Some(rule) = &out.rule {
                         let key = (project.clone(), rule.clone());
@@ -430,13 +443,27 @@ impl Worker {
         Ok(report)
     }
 
+    /// Deletes the deliveries (and their attempts) that finished more than
+    /// [`Webhooks::KEPT_DAYS`] ago; [`Worker::run`] does it hourly. Returns how many went.
+    pub async fn purge(&self) -> Result<u64, WorkerError> {
+        let before = micros(self.clock.now()) - Webhooks::KEPT_DAYS * 86_400 * 1_000_000;
+        Ok(self.hooks.purge(before).await?)
+    }
+
     /// Dispatches and delivers until `stop` turns true; disabled endpoints are reported on
     /// stderr (their id and why, never the URL's query or a secret). Store errors are
     /// reported and retried at the next poll.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut purged_at: Option<Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
+            }
+            if purged_at.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                match self.purge().await {
+                    Ok(_) => purged_at = Some(Instant::now()),
+                    Err(e) => eprintln!("webhooks: purging old deliveries: {e} (trying again)"),
+                }
             }
             let step = async {
                 self.dispatch().await?;

@@ -4,106 +4,44 @@
 //! again after a 2xx, and the failing endpoints must be disabled and reported.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use chrono::Utc;
+use leadorch_fakes::webhook_receiver::{Answer, WebhookReceiver};
 use leadorch_store::{
     Db, DeliveryState, Endpoint, ExpectedVersion, MasterKey, Metadata, NewEvent, RetentionPolicy,
     Store,
 };
 use leadorch_test_support::{TestDb, BOTH};
 use leadorch_webhooks::schedule::Schedule;
-use leadorch_webhooks::sign::{verify, Secret, DEFAULT_TOLERANCE_SECS};
+use leadorch_webhooks::sign::Secret;
 use leadorch_webhooks::ssrf::Reach;
 use leadorch_webhooks::worker::{Settings, SystemClock, Worker};
 use serde_json::{json, Value};
 
-/// What the receiver saw, per path: every verified attempt's webhook-id and body, and the
-/// ids it answered 2xx to.
-#[derive(Clone, Default)]
-struct Seen {
-    secrets: Arc<Mutex<HashMap<String, Secret>>>,
-    attempts: Arc<Mutex<HashMap<String, Vec<String>>>>,
-    bodies: Arc<Mutex<Vec<Value>>>,
-    acked: Arc<Mutex<Vec<String>>>,
-    unverified: Arc<Mutex<usize>>,
+/// The receiver, scripted per path: `ok` answers 204; `flaky` 503 with `Retry-After: 1`,
+/// then 500, then 200; `slow` outlives the sender's timeout once, then 200; `gone` 410; `down`
+/// 502 always.
+async fn receiver() -> WebhookReceiver {
+    let r = WebhookReceiver::start().await;
+    r.script(
+        "flaky",
+        vec![Answer::RetryAfter(503, "1".into()), Answer::Status(500)],
+        Answer::Status(200),
+    );
+    r.script(
+        "slow",
+        vec![Answer::After(Duration::from_secs(5), 503)],
+        Answer::Status(200),
+    );
+    r.script("gone", vec![], Answer::Status(410));
+    r.script("down", vec![], Answer::Status(502));
+    r
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
-    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
-async fn receive(
-    State(seen): State<Seen>,
-    Path(path): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let secret = seen.secrets.lock().unwrap().get(&path).cloned();
-    let id = header(&headers, "webhook-id").to_string();
-    let ok = secret.is_some_and(|s| {
-        verify(
-            &s,
-            &id,
-            header(&headers, "webhook-timestamp"),
-            header(&headers, "webhook-signature"),
-            &body,
-            Utc::now().timestamp(),
-            DEFAULT_TOLERANCE_SECS,
-        )
-        .is_ok()
-    });
-    if !ok {
-        *seen.unverified.lock().unwrap() += 1;
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let n = {
-        let mut a = seen.attempts.lock().unwrap();
-        let list = a.entry(path.clone()).or_default();
-        list.push(id.clone());
-        list.iter().filter(|x| **x == id).count()
-    };
-    let answer: Response = match (path.as_str(), n) {
-        ("ok", _) => StatusCode::NO_CONTENT.into_response(),
-        // 503 with a Retry-After of one second, then 500, then 200.
-        ("flaky", 1) => (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")]).into_response(),
-        ("flaky", 2) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        ("flaky", _) => StatusCode::OK.into_response(),
-        // The first attempt outlives the sender's timeout (what it answers then is never read);
-        // the second is answered.
-        ("slow", 1) => {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-        ("slow", _) => StatusCode::OK.into_response(),
-        ("gone", _) => StatusCode::GONE.into_response(),
-        _ => StatusCode::BAD_GATEWAY.into_response(),
-    };
-    if answer.status().is_success() {
-        seen.acked.lock().unwrap().push(id);
-        seen.bodies
-            .lock()
-            .unwrap()
-            .push(serde_json::from_slice(&body).unwrap());
-    }
-    answer
-}
-
-async fn receiver(seen: Seen) -> std::net::SocketAddr {
-    let app = Router::new()
-        .route("/{path}", post(receive))
-        .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
+/// Attempts that reached the receiver and verified.
+fn attempts(r: &WebhookReceiver) -> usize {
+    r.received().len()
 }
 
 fn settings() -> Settings {
@@ -157,24 +95,20 @@ async fn open(t: &TestDb) -> Store {
 
 async fn add_endpoint(
     w: &Worker,
-    seen: &Seen,
-    addr: std::net::SocketAddr,
+    r: &WebhookReceiver,
     path: &str,
     events: &[&str],
     project: &str,
 ) -> String {
     let secret = Secret::generate();
-    seen.secrets
-        .lock()
-        .unwrap()
-        .insert(path.to_string(), secret.clone());
+    r.set_secret(path, &secret.expose());
     let id = format!("we_{path}_{project}");
     w.hooks()
         .add(
             &Endpoint {
                 endpoint_id: id.clone(),
                 project: project.into(),
-                url: format!("http://{addr}/{path}"),
+                url: r.url(path),
                 events: events.iter().map(|s| s.to_string()).collect(),
                 created_at: 0,
                 created_by: "test".into(),
@@ -211,19 +145,18 @@ async fn every_delivery_reaches_a_final_state_and_none_is_sent_twice_after_a_2xx
     for dialect in BOTH {
         let t = TestDb::new(dialect).await;
         let store = open(&t).await;
-        let seen = Seen::default();
-        let addr = receiver(seen.clone()).await;
+        let seen = receiver().await;
         let mut w = Worker::new(store.clone(), settings(), Arc::new(SystemClock))
             .await
             .unwrap();
         let types = ["change.applied", "campaign.paused"];
-        let ok = add_endpoint(&w, &seen, addr, "ok", &types, "default").await;
-        let flaky = add_endpoint(&w, &seen, addr, "flaky", &types, "default").await;
-        let slow = add_endpoint(&w, &seen, addr, "slow", &types, "default").await;
-        let gone = add_endpoint(&w, &seen, addr, "gone", &types, "default").await;
-        let down = add_endpoint(&w, &seen, addr, "down", &types, "default").await;
+        let ok = add_endpoint(&w, &seen, "ok", &types, "default").await;
+        let flaky = add_endpoint(&w, &seen, "flaky", &types, "default").await;
+        let slow = add_endpoint(&w, &seen, "slow", &types, "default").await;
+        let gone = add_endpoint(&w, &seen, "gone", &types, "default").await;
+        let down = add_endpoint(&w, &seen, "down", &types, "default").await;
         // Another project's endpoint hears nothing of the default project's campaign.
-        let other = add_endpoint(&w, &seen, addr, "other", &types, "acme").await;
+        let other = add_endpoint(&w, &seen, "other", &types, "acme").await;
 
         append(
             &store,
@@ -330,8 +263,13 @@ async fn every_delivery_reaches_a_final_state_and_none_is_sent_twice_after_a_2xx
         assert_eq!(reported, [down.clone(), gone.clone()]);
 
         // The receiver: every attempt verified, no id acknowledged twice, bodies whole.
-        assert_eq!(*seen.unverified.lock().unwrap(), 0);
-        let acked = seen.acked.lock().unwrap().clone();
+        assert_eq!(seen.unverified(), 0);
+        let acked: Vec<String> = seen
+            .received()
+            .into_iter()
+            .filter(|r| r.acked)
+            .map(|r| r.id)
+            .collect();
         let mut unique = acked.clone();
         unique.sort();
         unique.dedup();
@@ -341,7 +279,7 @@ async fn every_delivery_reaches_a_final_state_and_none_is_sent_twice_after_a_2xx
             "an id answered 2xx twice: {acked:?}"
         );
         assert_eq!(acked.len(), 6);
-        let bodies = seen.bodies.lock().unwrap().clone();
+        let bodies = seen.acked_bodies();
         assert!(bodies
             .iter()
             .any(|b| b["type"] == "campaign.paused" && b["data"]["campaign"] == "1/2"));
@@ -350,21 +288,9 @@ async fn every_delivery_reaches_a_final_state_and_none_is_sent_twice_after_a_2xx
             .all(|b| b["type"] == "change.applied" || b["type"] == "campaign.paused"));
 
         // Nothing more is due, and a late pass sends nothing.
-        let before = seen
-            .attempts
-            .lock()
-            .unwrap()
-            .values()
-            .map(Vec::len)
-            .sum::<usize>();
+        let before = attempts(&seen);
         assert_eq!(w.deliver_due().await.unwrap().attempts, 0);
-        let after = seen
-            .attempts
-            .lock()
-            .unwrap()
-            .values()
-            .map(Vec::len)
-            .sum::<usize>();
+        let after = attempts(&seen);
         assert_eq!(before, after);
     }
 }
@@ -374,20 +300,11 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
     for dialect in BOTH {
         let t = TestDb::new(dialect).await;
         let store = open(&t).await;
-        let seen = Seen::default();
-        let addr = receiver(seen.clone()).await;
+        let seen = receiver().await;
         let w = Worker::new(store.clone(), settings(), Arc::new(SystemClock))
             .await
             .unwrap();
-        add_endpoint(
-            &w,
-            &seen,
-            addr,
-            "ok",
-            &["rule.notify", "rule.failing"],
-            "acme",
-        )
-        .await;
+        add_endpoint(&w, &seen, "ok", &["rule.notify", "rule.failing"], "acme").await;
 
         let eval = |failing: bool, notes: &[&str]| {
             let accepted: Vec<Value> = notes
@@ -467,7 +384,7 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
             "not the default project's to send"
         );
         drain(&mut w).await;
-        let bodies = seen.bodies.lock().unwrap().clone();
+        let bodies = seen.acked_bodies();
         let mut notes: Vec<_> = bodies
             .iter()
             .filter(|b| b["type"] == "rule.notify")
@@ -482,5 +399,54 @@ async fn notes_and_rule_failures_are_delivered_per_project_on_change() {
             .collect();
         failing.sort();
         assert_eq!(failing, ["acme/e1", "acme/e4"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_without_endpoints_is_skipped_and_its_rule_states_forgotten() {
+    for dialect in BOTH {
+        let t = TestDb::new(dialect).await;
+        let store = open(&t).await;
+        let seen = receiver().await;
+        let acme = || Settings {
+            project: Some("acme".into()),
+            ..settings()
+        };
+        let mut w = Worker::new(store.clone(), acme(), Arc::new(SystemClock))
+            .await
+            .unwrap();
+        let failing = json!({"at": "2026-01-01T00:00:00Z", "rules": [{"rule_id": "gate", "rule_version": 1, "run": {"failures": [{"campaign": "1/2", "error": "boom"}], "aborted": null}}], "resolution": {"accepted": []}});
+        // The rule fails while acme has no endpoint: nothing is stored, and its failing state
+        // is not kept.
+        append(
+            &store,
+            "evaluation:acme/e1",
+            "EvaluationRecorded",
+            failing.clone(),
+        )
+        .await;
+        assert_eq!(w.dispatch().await.unwrap(), 0);
+        // An endpoint appears; the rule is still failing at its next evaluation, which is
+        // reported (a worker that had followed the rule without an endpoint would say nothing
+        // until the rule recovered and failed again).
+        add_endpoint(&w, &seen, "ok", &["rule.failing"], "acme").await;
+        append(
+            &store,
+            "evaluation:acme/e2",
+            "EvaluationRecorded",
+            failing.clone(),
+        )
+        .await;
+        assert_eq!(w.dispatch().await.unwrap(), 1);
+        drain(&mut w).await;
+        let reported: Vec<_> = seen
+            .acked_bodies()
+            .iter()
+            .map(|b| b["data"]["evaluation"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(reported, ["acme/e2"]);
+        // From now on the state is followed: the same failure again is not news.
+        append(&store, "evaluation:acme/e3", "EvaluationRecorded", failing).await;
+        assert_eq!(w.dispatch().await.unwrap(), 0);
     }
 }

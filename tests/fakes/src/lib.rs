@@ -24,6 +24,9 @@
 //!   client-credentials token endpoint and the REST query API (three SOQL shapes, paged by
 //!   `nextRecordsUrl`, `Sforce-Limit-Info`, `REQUEST_LIMIT_EXCEEDED`, `INVALID_SESSION_ID`).
 //!
+//! * [`webhook_receiver::WebhookReceiver`] — a webhook receiver that verifies every Standard
+//!   Webhooks signature and answers as scripted per path and attempt.
+//!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
 //! slow answers, dropped connections, HTML gateways), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
@@ -75,6 +78,7 @@ mod hubspot;
 mod oauth;
 mod salesforce;
 mod server;
+pub mod webhook_receiver;
 
 pub use ads::{
     find_currency, AdScheduleSlot, AppliedMutation, Bidding, CampaignStatus, DayOfWeek,

@@ -14,6 +14,7 @@ pub mod rules;
 pub mod sources;
 pub mod subjects;
 pub mod teams;
+pub mod webhooks;
 
 use serde::Serialize;
 use utoipa::ToSchema;
