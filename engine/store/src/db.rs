@@ -260,6 +260,9 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .min_connections(1)
+                // A file does not drop connections: the ping sqlx sends before handing out
+                // a pooled connection was a round trip to its thread on every query.
+                .test_before_acquire(false)
                 .connect_with(connect)
                 .await
                 .map_err(|e| StoreError::connect(url, e))?;

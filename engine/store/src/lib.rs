@@ -24,6 +24,7 @@
 pub mod api_keys;
 pub mod atomic;
 pub mod capacity_sources;
+mod checkpoint;
 pub mod codec;
 pub mod conn;
 pub mod cqrs;

@@ -280,20 +280,75 @@ impl fmt::Debug for EventLog {
     }
 }
 
+/// Starts the writer task on its own thread, with a single-threaded runtime of its own, and
+/// returns once its connection is open (or with the error that kept it from opening).
+///
+/// Every append of the process waits for this one task, and it runs a dozen statements per
+/// group, each a hand-off to the database driver and back. On the callers' runtime each
+/// hand-off back waited behind whatever the request tasks were doing (sealing, JSON, HTTP):
+/// on two busy cores a group took 20-30 ms, most of it queued, and the rate was bounded by
+/// that wait rather than by the database. On its own thread the operating system schedules
+/// it as soon as the driver answers. The thread ends when the last [`EventLog`] is dropped.
+async fn spawn_writer(
+    db: &Db,
+    rx: mpsc::Receiver<Request>,
+    head: watch::Sender<u64>,
+    appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<()> {
+    let (ready_tx, ready_rx) = oneshot::channel::<Result<()>>();
+    let db = db.clone();
+    let started = std::thread::Builder::new()
+        .name("leadorch-writer".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(StoreError::Io {
+                        what: "starting the log writer's runtime".into(),
+                        source: std::sync::Arc::new(e),
+                    }));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                // Connected here, so a PostgreSQL connection's socket belongs to this runtime.
+                match WriterConn::connect(&db).await {
+                    Ok(conn) => {
+                        let _ = ready_tx.send(Ok(()));
+                        writer_loop(conn, rx, head, appended).await;
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                    }
+                }
+            });
+        });
+    if let Err(e) = started {
+        return Err(StoreError::Io {
+            what: "starting the log writer's thread".into(),
+            source: std::sync::Arc::new(e),
+        });
+    }
+    ready_rx.await.unwrap_or_else(|_| {
+        Err(StoreError::Io {
+            what: "starting the log writer".into(),
+            source: std::sync::Arc::new(std::io::Error::other("the writer's thread ended")),
+        })
+    })
+}
+
 impl EventLog {
-    /// Starts the writer task for `db`.
+    /// Starts the writer for `db`, on a thread of its own (see [`spawn_writer`]).
     pub async fn open(db: Db) -> Result<EventLog> {
-        let conn = WriterConn::connect(&db).await?;
         let start = head_on_pool(&db).await?.position;
         let (head_tx, head_rx) = watch::channel(start);
         let (tx, rx) = mpsc::channel(8192);
         let appended = std::sync::Arc::default();
-        tokio::spawn(writer_loop(
-            conn,
-            rx,
-            head_tx.clone(),
-            std::sync::Arc::clone(&appended),
-        ));
+        spawn_writer(&db, rx, head_tx.clone(), std::sync::Arc::clone(&appended)).await?;
+        crate::checkpoint::spawn(&db, head_rx.clone());
         crate::head::spawn_listener(&db, head_tx);
         Ok(EventLog {
             db,

@@ -59,7 +59,13 @@ impl WriterConn {
     pub(crate) async fn connect(db: &Db) -> Result<WriterConn> {
         Ok(match db {
             Db::Sqlite { options, .. } => WriterConn::Sqlite(
-                Box::new(SqliteConnection::connect_with(options).await?),
+                // Checkpoints run off the writer's path (crate::checkpoint).
+                Box::new(
+                    SqliteConnection::connect_with(
+                        &(**options).clone().pragma("wal_autocheckpoint", "0"),
+                    )
+                    .await?,
+                ),
                 db.clone(),
             ),
             Db::Postgres { options, .. } => WriterConn::Postgres(
