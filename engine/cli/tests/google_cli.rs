@@ -9,8 +9,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 mod common;
+// The Google set-up is its own module, so only the tests that use it link the fakes.
+#[path = "common/google.rs"]
+mod google;
 
-use common::google::{Setup, CUSTOMER};
+use google::{Setup, CUSTOMER};
 use leadorch_fakes::{CampaignStatus, FakeCampaign};
 
 fn file_bytes(db: &Path) -> Vec<u8> {

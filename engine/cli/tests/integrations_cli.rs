@@ -5,13 +5,16 @@
 //! verifies with the secret `leadorch webhooks add` printed.
 
 mod common;
+// The Google set-up is its own module, so only the tests that use it link the fakes.
+#[path = "common/google.rs"]
+mod google;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::google::{Setup, CUSTOMER};
+use google::{Setup, CUSTOMER};
 use leadorch_fakes::webhook_receiver::WebhookReceiver;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeHubSpot, FakeOwner};
 

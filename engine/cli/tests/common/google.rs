@@ -2,6 +2,7 @@
 //! servers on the test's runtime, customer 1234567890 with campaign 111 "NL Generic" (label
 //! `team:sales-nl`), a database of the test's own, and `google connect` with the test as the
 //! browser.
+#![allow(dead_code)] // each test binary uses its own part of it
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -4,8 +4,6 @@
 //! machine (a timeout would be a rule failure the tests do not expect).
 #![allow(dead_code)] // each test binary uses its own part of it
 
-pub mod google;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
