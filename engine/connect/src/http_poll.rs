@@ -30,6 +30,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::secret::SecretFrom;
 use crate::source::{CapacitySource, Figures, Poll, SourceError, TeamTarget};
 
 /// The connector's kind in the configuration.
@@ -52,43 +53,6 @@ struct Settings {
     max_open_leads: Option<String>,
     #[serde(default)]
     timeout: Option<String>,
-}
-
-/// Where the auth header's value comes from.
-#[derive(Clone)]
-enum SecretFrom {
-    Env(String),
-    File(PathBuf),
-}
-
-impl SecretFrom {
-    /// The value, or a [`SourceError::Config`] naming where it was looked for.
-    fn read(&self) -> Result<String, SourceError> {
-        let value = match self {
-            SecretFrom::Env(var) => std::env::var(var).map_err(|_| {
-                SourceError::Config(format!(
-                    "the environment variable {var} (auth_value_env) is not set"
-                ))
-            })?,
-            SecretFrom::File(path) => std::fs::read_to_string(path).map_err(|e| {
-                SourceError::Config(format!(
-                    "cannot read auth_value_file {}: {}",
-                    path.display(),
-                    e.kind()
-                ))
-            })?,
-        };
-        let value = value.trim().to_string();
-        if value.is_empty() {
-            return Err(SourceError::Config(match self {
-                SecretFrom::Env(var) => {
-                    format!("the environment variable {var} (auth_value_env) is empty")
-                }
-                SecretFrom::File(path) => format!("auth_value_file {} is empty", path.display()),
-            }));
-        }
-        Ok(value)
-    }
 }
 
 /// One JSON pointer, maybe with `{team}`.
@@ -175,21 +139,8 @@ impl HttpPoll {
                 s.url
             ));
         }
-        let from = match (s.auth_value_env, s.auth_value_file) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{key}: give auth_value_env or auth_value_file, not both"
-                ))
-            }
-            (Some(var), None) if var.trim().is_empty() => {
-                return Err(format!(
-                    "{key}.auth_value_env: name an environment variable"
-                ))
-            }
-            (Some(var), None) => Some(SecretFrom::Env(var)),
-            (None, Some(path)) => Some(SecretFrom::File(path)),
-            (None, None) => None,
-        };
+        let from =
+            SecretFrom::from_settings(&key, "auth_value", s.auth_value_env, s.auth_value_file)?;
         let auth = match (from, s.auth_header) {
             (Some(from), header) => {
                 let header = header.unwrap_or_else(|| "Authorization".into());

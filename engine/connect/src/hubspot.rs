@@ -54,6 +54,7 @@ use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use crate::http_poll::parse_retry_after;
+use crate::secret::SecretFrom;
 use crate::source::{CapacitySource, Figures, Poll, SourceError, TeamTarget};
 
 /// The connector's kind in the configuration.
@@ -109,48 +110,22 @@ struct Settings {
     timeout: Option<String>,
 }
 
-/// Where the private-app token comes from.
-#[derive(Clone, Debug)]
-enum TokenFrom {
-    Env(String),
-    File(PathBuf),
-}
-
-impl TokenFrom {
-    /// The token, or a [`SourceError::Config`] naming where it was looked for.
-    fn read(&self) -> Result<HeaderValue, SourceError> {
-        let raw = match self {
-            TokenFrom::Env(var) => std::env::var(var).map_err(|_| {
-                SourceError::Config(format!(
-                    "the environment variable {var} (token_env) is not set"
-                ))
-            })?,
-            TokenFrom::File(path) => std::fs::read_to_string(path).map_err(|e| {
-                SourceError::Config(format!(
-                    "cannot read token_file {}: {}",
-                    path.display(),
-                    e.kind()
-                ))
-            })?,
-        };
-        let where_ = match self {
-            TokenFrom::Env(var) => format!("the environment variable {var} (token_env)"),
-            TokenFrom::File(path) => format!("token_file {}", path.display()),
-        };
-        // The bare token; a "Bearer " someone pasted along is taken off.
-        let token = raw.trim();
-        let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
-        if token.is_empty() {
-            return Err(SourceError::Config(format!("{where_} is empty")));
-        }
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            SourceError::Config(format!(
-                "{where_} holds characters an HTTP header cannot carry"
-            ))
-        })?;
-        value.set_sensitive(true);
-        Ok(value)
+/// The `Authorization` header of the private-app token `from` holds (a `Bearer ` someone
+/// pasted along is taken off), marked sensitive.
+fn bearer(from: &SecretFrom) -> Result<HeaderValue, SourceError> {
+    let raw = from.read()?;
+    let token = raw.strip_prefix("Bearer ").unwrap_or(&raw).trim();
+    if token.is_empty() {
+        return Err(SourceError::Config(format!("{} is empty", from.describe())));
     }
+    let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+        SourceError::Config(format!(
+            "{} holds characters an HTTP header cannot carry",
+            from.describe()
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// How a leadorch team's HubSpot owners are found.
@@ -201,7 +176,7 @@ impl Pacer {
 pub struct HubSpot {
     name: String,
     base_url: String,
-    token: TokenFrom,
+    token: SecretFrom,
     object: String,
     status_property: String,
     open_statuses: Vec<String>,
@@ -341,22 +316,13 @@ impl HubSpot {
                 "{key}.base_url: {base_url:?} is not an http or https URL without a query (like \"{DEFAULT_BASE_URL}\")"
             ));
         }
-        let token = match (s.token_env, s.token_file) {
-            (Some(_), Some(_)) => {
-                return Err(format!("{key}: give token_env or token_file, not both"))
-            }
-            (Some(var), None) if var.trim().is_empty() => {
-                return Err(format!("{key}.token_env: name an environment variable"))
-            }
-            (Some(var), None) => TokenFrom::Env(var),
-            (None, Some(path)) => TokenFrom::File(path),
-            (None, None) => {
-                return Err(format!(
+        let token = SecretFrom::from_settings(&key, "token", s.token_env, s.token_file)?
+            .ok_or_else(|| {
+                format!(
                     "{key}: give token_env (an environment variable) or token_file holding the HubSpot private app's access token (never the token itself in this file)"
-                ))
-            }
-        };
-        token.read().map_err(|e| format!("{key}: {e}"))?;
+                )
+            })?;
+        bearer(&token).map_err(|e| format!("{key}: {e}"))?;
         let object = s.object.unwrap_or_else(|| "contacts".into());
         if !plain(&object) {
             return Err(format!(
@@ -440,7 +406,7 @@ impl HubSpot {
     /// Sends one request and reads its JSON answer; every failure as a [`SourceError`] that
     /// holds HubSpot's status and category, never the token.
     async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
-        let auth = self.token.read()?;
+        let auth = bearer(&self.token)?;
         let response = request
             .header(AUTHORIZATION, auth)
             .header("Accept", "application/json")

@@ -7,6 +7,7 @@ pub mod hubspot;
 pub mod poller;
 pub mod registry;
 pub mod salesforce;
+mod secret;
 pub mod source;
 
 pub use poller::{poll_all_once, spawn, PollOutcome, Poller};

@@ -57,6 +57,7 @@ use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::secret::SecretFrom;
 use crate::source::{CapacitySource, Figures, Poll, SourceError, TeamTarget};
 
 /// The connector's kind in the configuration.
@@ -96,45 +97,6 @@ struct Settings {
     omni_channel: bool,
     #[serde(default)]
     timeout: Option<String>,
-}
-
-/// Where the client secret comes from.
-#[derive(Clone, Debug)]
-enum SecretFrom {
-    Env(String),
-    File(PathBuf),
-}
-
-impl SecretFrom {
-    /// The secret, or a [`SourceError::Config`] naming where it was looked for.
-    fn read(&self) -> Result<Secret, SourceError> {
-        let value = match self {
-            SecretFrom::Env(var) => std::env::var(var).map_err(|_| {
-                SourceError::Config(format!(
-                    "the environment variable {var} (client_secret_env) is not set"
-                ))
-            })?,
-            SecretFrom::File(path) => std::fs::read_to_string(path).map_err(|e| {
-                SourceError::Config(format!(
-                    "cannot read client_secret_file {}: {}",
-                    path.display(),
-                    e.kind()
-                ))
-            })?,
-        };
-        let value = Secret::new(value.trim());
-        if value.is_empty() {
-            return Err(SourceError::Config(match self {
-                SecretFrom::Env(var) => {
-                    format!("the environment variable {var} (client_secret_env) is empty")
-                }
-                SecretFrom::File(path) => {
-                    format!("client_secret_file {} is empty", path.display())
-                }
-            }));
-        }
-        Ok(value)
-    }
 }
 
 /// A token the token endpoint gave, and where to use it.
@@ -380,25 +342,17 @@ impl Salesforce {
                 "{key}.client_id: give the app's consumer key (client id)"
             ));
         }
-        let secret = match (s.client_secret_env, s.client_secret_file) {
-            (Some(_), Some(_)) => {
-                return Err(format!(
-                    "{key}: give client_secret_env or client_secret_file, not both"
-                ))
-            }
-            (Some(var), None) if var.trim().is_empty() => {
-                return Err(format!(
-                    "{key}.client_secret_env: name an environment variable"
-                ))
-            }
-            (Some(var), None) => SecretFrom::Env(var),
-            (None, Some(path)) => SecretFrom::File(path),
-            (None, None) => {
-                return Err(format!(
-                    "{key}: add client_secret_env (an environment variable) or client_secret_file holding the app's consumer secret (never the secret itself in this file)"
-                ))
-            }
-        };
+        let secret = SecretFrom::from_settings(
+            &key,
+            "client_secret",
+            s.client_secret_env,
+            s.client_secret_file,
+        )?
+        .ok_or_else(|| {
+            format!(
+                "{key}: add client_secret_env (an environment variable) or client_secret_file holding the app's consumer secret (never the secret itself in this file)"
+            )
+        })?;
         secret.read().map_err(|e| format!("{key}: {e}"))?;
         let version = s
             .api_version
@@ -506,7 +460,7 @@ impl Salesforce {
 
     /// The client-credentials flow.
     async fn new_token(&self) -> Result<Session, SourceError> {
-        let secret = self.secret.read()?;
+        let secret = Secret::new(self.secret.read()?);
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
