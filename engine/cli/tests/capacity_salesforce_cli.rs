@@ -13,19 +13,7 @@ use leadorch_fakes::{fake_user_id, FakeSalesforce};
 
 /// Runs `leadorch ARGS` off the runtime (the fake answers on it meanwhile).
 async fn run(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let home = home.to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        common::leadorch_with(&home, &args, &env)
-    })
-    .await
-    .expect("leadorch ran")
+    common::leadorch_off_runtime(home, args, env).await
 }
 
 const SECRET_VAR: &str = "LEADORCH_TEST_SALESFORCE_SECRET";

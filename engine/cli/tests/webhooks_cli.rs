@@ -16,14 +16,7 @@ use serde_json::Value;
 
 /// Runs `leadorch ARGS` off the runtime (the fakes answer on it meanwhile).
 async fn run(home: &Path, args: &[&str]) -> Output {
-    let home = home.to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::leadorch_with(&home, &args, &[])
-    })
-    .await
-    .expect("leadorch ran")
+    common::leadorch_off_runtime(home, args, &[]).await
 }
 
 async fn ok(home: &Path, args: &[&str]) -> String {

@@ -12,6 +12,24 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// [`leadorch_with`] off the async runtime, for tests whose fakes answer on that runtime
+/// while the binary runs.
+pub async fn leadorch_off_runtime(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = home.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        leadorch_with(&home, &args, &env)
+    })
+    .await
+    .expect("leadorch ran")
+}
+
 /// `leadorch ARGS` with `LEADORCH_HOME=home` and `env` set on top.
 pub fn leadorch_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_leadorch"));
