@@ -244,9 +244,17 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     if let Some(pollers) = pollers {
         pollers.abort();
     }
-    if let Some(webhooks) = webhooks {
-        // An attempt cut short is sent again later under the same webhook-id.
-        webhooks.abort();
+    if let Some(mut webhooks) = webhooks {
+        // The worker stops between attempts: the one in flight is finished and recorded, so
+        // a receiver that answered 2xx is not sent the same message again at the next start.
+        // One still running after the grace (an attempt times out after 15 s) is cut short
+        // and sent again later under the same webhook-id.
+        if tokio::time::timeout(WEBHOOKS_GRACE, &mut webhooks)
+            .await
+            .is_err()
+        {
+            webhooks.abort();
+        }
     }
     result?;
     stop_api(api).await;
@@ -271,6 +279,9 @@ fn poll_line(name: &str, o: &leadorch_connect::PollOutcome) -> String {
     }
     line
 }
+
+/// How long a stopping daemon lets the webhook worker finish the attempt in flight.
+const WEBHOOKS_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Starts the project's webhook deliveries (ADR 0033), on the leader only; they stop with
 /// `stop`. A store that fails now is said and the daemon goes on without them.

@@ -472,7 +472,8 @@ impl Worker {
                     for (id, why) in &r.disabled {
                         eprintln!("webhooks: endpoint {id} disabled: {why}");
                     }
-                    if r.attempts == 0 {
+                    // Stopping: the attempts made are recorded; the rest wait for the next start.
+                    if r.attempts == 0 || *stop.borrow() {
                         return Ok::<(), WorkerError>(());
                     }
                 }
