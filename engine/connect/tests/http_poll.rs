@@ -4,35 +4,21 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use leadorch_config::SourceSettings;
 use leadorch_connect::{build_one, poll_all_once, spawn, Poller, SourceError};
 use leadorch_core::Engine;
-use leadorch_domain::{AnyEvent, CapacitySnapshot};
 use leadorch_evaluate::facts::{FactsScope, FactsView};
 use leadorch_evaluate::teams::{self, TeamSettings};
 use leadorch_fakes::{FakeCapacityHttp, RateLimit, TeamCapacity};
-use leadorch_store::{CapacitySources, Db, EventFilter, MasterKey, RetentionPolicy, Store};
+use leadorch_store::CapacitySources;
 use leadorch_test_support::{TestDb, BOTH};
 
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+mod common;
+use common::{at, capacity, engine, events, secret_file};
 
 /// The token in a file of its own (the test's), as `auth_value_file` reads it.
 fn token_file(fake: &FakeCapacityHttp) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), format!("Bearer {}\n", fake.token())).unwrap();
-    file
+    secret_file(&format!("Bearer {}", fake.token()))
 }
 
 /// `[capacity.sources.crm]` pointing at the fake, one request per team.
@@ -65,33 +51,6 @@ async fn bind(e: &Engine, team: &str, source: &str) {
     teams::set_team(e, team, &settings, at("2026-03-01T00:00:00Z"), "test")
         .await
         .unwrap();
-}
-
-async fn capacity(e: &Engine, team: &str) -> CapacitySnapshot {
-    e.load_state(team, |ev| match ev {
-        AnyEvent::Capacity(c) => Some(c),
-        _ => None,
-    })
-    .await
-    .unwrap()
-}
-
-/// Every stored event's type and JSON, in log order.
-async fn events(e: &Engine) -> Vec<(String, String, String)> {
-    e.store
-        .log
-        .list(&EventFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                r.stream_id.clone(),
-                r.event_type.clone(),
-                String::from_utf8_lossy(&r.payload).to_string(),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]

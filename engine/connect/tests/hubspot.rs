@@ -6,34 +6,21 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use leadorch_config::SourceSettings;
 use leadorch_connect::{build_one, spawn, Poller, SourceError};
 use leadorch_core::Engine;
-use leadorch_domain::{project, AnyEvent, CapacitySnapshot};
+use leadorch_domain::project;
 use leadorch_evaluate::teams::{self, NewMember, TeamSettings};
 use leadorch_fakes::{FakeHubSpot, FakeOwner, HubSpotTokenState};
-use leadorch_store::{CapacitySources, Db, EventFilter, MasterKey, RetentionPolicy, Store};
+use leadorch_store::CapacitySources;
 use leadorch_test_support::{TestDb, BOTH};
 
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+mod common;
+use common::{at, capacity, engine, events, secret_file};
 
 /// The private-app token in a file of the test's own, as `token_file` reads it.
 fn token_file(token: &str) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), format!("{token}\n")).unwrap();
-    file
+    secret_file(token)
 }
 
 /// `[capacity.sources.hs]` pointing at the fake.
@@ -63,33 +50,9 @@ async fn bind(e: &Engine, team: &str, max_open_leads: Option<i64>) {
 }
 
 async fn figures(e: &Engine, team: &str) -> Option<(u32, u32, u32)> {
-    let c: CapacitySnapshot = e
-        .load_state(team, |ev| match ev {
-            AnyEvent::Capacity(c) => Some(c),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let c = capacity(e, team).await;
     c.recorded_at()
         .map(|_| (c.agents_available(), c.open_leads(), c.max_open_leads()))
-}
-
-/// Every stored event's stream, type and JSON, in log order.
-async fn events(e: &Engine) -> Vec<(String, String, String)> {
-    e.store
-        .log
-        .list(&EventFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                r.stream_id.clone(),
-                r.event_type.clone(),
-                String::from_utf8_lossy(&r.payload).to_string(),
-            )
-        })
-        .collect()
 }
 
 /// Two HubSpot teams. 178588 "Sales NL": owners 11 and 12, and 13 who was deactivated;

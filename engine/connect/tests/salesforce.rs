@@ -11,24 +11,13 @@ use leadorch_connect::salesforce::{
 };
 use leadorch_connect::{build_one, Poller, SourceError};
 use leadorch_core::Engine;
-use leadorch_domain::{AnyEvent, CapacitySnapshot};
 use leadorch_evaluate::teams::{self, NewMember, TeamSettings};
 use leadorch_fakes::{fake_user_id, FakeSalesforce};
-use leadorch_store::{CapacitySources, Db, EventFilter, MasterKey, RetentionPolicy, Store};
+use leadorch_store::CapacitySources;
 use leadorch_test_support::{TestDb, BOTH};
 
-async fn engine(t: &TestDb) -> Engine {
-    let db = Db::connect(&t.url).await.unwrap();
-    Engine {
-        store: Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
-            .await
-            .unwrap(),
-    }
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    s.parse().unwrap()
-}
+mod common;
+use common::{at, capacity, engine, events};
 
 fn minutes(n: i64) -> DateTime<Utc> {
     at("2026-03-02T10:00:00Z") + chrono::Duration::minutes(n)
@@ -42,9 +31,7 @@ const CLOSED: &str = "Closed - Not Converted";
 
 /// The consumer secret in a file of the test's own, as `client_secret_file` reads it.
 fn secret_file(fake: &FakeSalesforce) -> tempfile::NamedTempFile {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), format!("{}\n", fake.client_secret())).unwrap();
-    file
+    common::secret_file(&fake.client_secret())
 }
 
 /// `[capacity.sources.sf]` pointing at the fake.
@@ -94,13 +81,7 @@ async fn team(e: &Engine, name: &str, members: &[&str], max: Option<i64>) {
 
 /// (agents available, open leads, maximum) of a team's last reading.
 async fn figures(e: &Engine, team: &str) -> (u32, u32, u32) {
-    let c: CapacitySnapshot = e
-        .load_state(team, |ev| match ev {
-            AnyEvent::Capacity(c) => Some(c),
-            _ => None,
-        })
-        .await
-        .unwrap();
+    let c = capacity(e, team).await;
     assert!(c.recorded_at().is_some(), "{team} has no reading");
     assert_eq!(c.source(), Some("connector:sf"));
     (c.agents_available(), c.open_leads(), c.max_open_leads())
@@ -108,31 +89,20 @@ async fn figures(e: &Engine, team: &str) -> (u32, u32, u32) {
 
 /// The source's transitions in the log (`SourceFailing`, `SourceRecovered`).
 async fn transitions(e: &Engine) -> Vec<(String, String)> {
-    e.store
-        .log
-        .list(&EventFilter::default())
+    events(e)
         .await
-        .unwrap()
         .into_iter()
-        .filter(|r| r.stream_id == "capacity_source:sf")
-        .map(|r| {
-            (
-                r.event_type.clone(),
-                String::from_utf8_lossy(&r.payload).to_string(),
-            )
-        })
+        .filter(|(stream, _, _)| stream == "capacity_source:sf")
+        .map(|(_, event_type, payload)| (event_type, payload))
         .collect()
 }
 
 /// Every event's payload, to check no secret reached the log.
 async fn payloads(e: &Engine) -> String {
-    e.store
-        .log
-        .list(&EventFilter::default())
+    events(e)
         .await
-        .unwrap()
         .into_iter()
-        .map(|r| String::from_utf8_lossy(&r.payload).to_string())
+        .map(|(_, _, payload)| payload)
         .collect::<Vec<_>>()
         .join("\n")
 }
