@@ -1354,7 +1354,8 @@ async fn amounts_off_the_currency_unit_are_refused_as_google_refuses_them() {
 }
 
 #[test]
-#[should_panic(expected = "currency XXX is not one the fake knows")]
+// XTS is ISO 4217's code reserved for testing: a well-formed code no Google Ads account bills in.
+#[should_panic(expected = "currency XTS is not one the fake knows")]
 fn an_unknown_currency_is_refused_at_set_up() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1363,6 +1364,6 @@ fn an_unknown_currency_is_refused_at_set_up() {
     rt.block_on(async {
         let ads = FakeGoogleAds::start(None).await;
         ads.add_customer(CID, None);
-        ads.set_currency(CID, "XXX");
+        ads.set_currency(CID, "XTS");
     });
 }
