@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use leadorch_store::{AccessRow, ApiKeys};
+use leadorch_store::{AccessRow, ApiKeys, EventLog};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -30,8 +30,9 @@ fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Starts the writer over `keys`' tables.
-pub fn start(keys: ApiKeys) -> (AccessSink, AccessWriter) {
+/// Starts the writer over `keys`' tables. Rows are written by `log`'s writer, with its group
+/// commit (ADR 0041); old rows are deleted through `keys`.
+pub fn start(keys: ApiKeys, log: EventLog) -> (AccessSink, AccessWriter) {
     let (tx, mut rx) = mpsc::channel::<AccessRow>(8192);
     let task = tokio::spawn(async move {
         let retention = i64::try_from(RETENTION.as_micros()).unwrap_or(i64::MAX);
@@ -48,7 +49,7 @@ pub fn start(keys: ApiKeys) -> (AccessSink, AccessWriter) {
             // A failed write is retried a few times; the rows are never logged elsewhere
             // (they hold IP addresses).
             let mut tries = 0;
-            while let Err(e) = keys.log_access(&batch).await {
+            while let Err(e) = log.log_access(batch.clone()).await {
                 tries += 1;
                 if tries >= 5 {
                     tracing::error!(

@@ -194,7 +194,7 @@ impl Api {
     /// the server stops, once every clone of the [`Api`] is dropped, to flush it).
     pub fn with_settings(engine: Engine, settings: Settings) -> (Api, AccessWriter) {
         let keys = ApiKeys::new(engine.store.db().clone());
-        let (access, writer) = access::start(keys.clone());
+        let (access, writer) = access::start(keys.clone(), engine.store.log.clone());
         let limits = limits::RateLimits::from_settings(&settings.api).map(std::sync::Arc::new);
         let metrics = std::sync::Arc::new(metrics::Metrics::new(&engine.store.log));
         (

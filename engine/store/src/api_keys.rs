@@ -6,6 +6,7 @@
 //! authenticated request — never a body or a personal field — and, because rows hold IP
 //! addresses, [`ApiKeys::purge_access_log`] deletes them after their retention.
 
+use crate::conn::{with_conn, Conn};
 use crate::error::{Result, StoreError};
 use crate::{on_pool, Db};
 
@@ -158,6 +159,30 @@ impl ApiKeys {
 
     /// The key whose text hashes to `hash`, revoked or not.
     pub async fn by_hash(&self, hash: &[u8]) -> Result<Option<KeyRow>> {
+        if let Some(inline) = self.db.inline() {
+            use rusqlite::OptionalExtension;
+            let raw = inline.read("reading an API key", |c| {
+                c.prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = ?1"
+                ))?
+                .query_row([hash], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                })
+                .optional()
+            })?;
+            return Ok(raw.map(from_raw));
+        }
         let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1");
         let raw: Option<RawKey> = on_pool!(&self.db, p => sqlx::query_as(&sql)
             .bind(hash)
@@ -205,33 +230,6 @@ impl ApiKeys {
         Ok(Some(key))
     }
 
-    /// Appends access-log rows in one transaction.
-    pub async fn log_access(&self, rows: &[AccessRow]) -> Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        on_pool!(&self.db, p => async {
-            let mut tx = p.begin().await?;
-            for r in rows {
-                sqlx::query(
-                    "INSERT INTO access_log (project, key_id, method, route, status, ip, at, millis) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                    .bind(&r.project)
-                    .bind(&r.key_id)
-                    .bind(&r.method)
-                    .bind(&r.route)
-                    .bind(i32::from(r.status))
-                    .bind(&r.ip)
-                    .bind(r.at)
-                    .bind(r.millis)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        }.await)?;
-        Ok(())
-    }
-
     /// Access-log rows, newest first, with their ids (for paging with `before_id`).
     pub async fn access_log(&self, q: &AccessQuery) -> Result<Vec<(i64, AccessRow)>> {
         let raw: Vec<RawAccess> = on_pool!(&self.db, p => sqlx::query_as(
@@ -276,4 +274,29 @@ impl ApiKeys {
             .map(|r| r.rows_affected()))?,
         )
     }
+}
+
+/// Inserts access-log rows in one statement, inside the caller's transaction (the writer's
+/// group: [`crate::atomic::SideRow::Access`]).
+pub(crate) async fn insert_access(conn: &mut Conn<'_>, rows: &[&AccessRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    with_conn!(conn, c => {
+        let mut qb = sqlx::QueryBuilder::new(
+            "INSERT INTO access_log (project, key_id, method, route, status, ip, at, millis) ",
+        );
+        qb.push_values(rows, |mut b, r| {
+            b.push_bind(r.project.as_str())
+                .push_bind(r.key_id.as_str())
+                .push_bind(r.method.as_str())
+                .push_bind(r.route.as_str())
+                .push_bind(i32::from(r.status))
+                .push_bind(r.ip.as_str())
+                .push_bind(r.at)
+                .push_bind(r.millis);
+        });
+        qb.build().execute(c).await.map(|_| ())
+    })?;
+    Ok(())
 }

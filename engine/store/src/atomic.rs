@@ -15,6 +15,7 @@
 //! A retried append whose events are already stored (a lost acknowledgement) answers with
 //! their positions and writes no side row again: they committed with the events.
 
+use crate::api_keys::{insert_access, AccessRow};
 use crate::conn::{release, roll_back_to, savepoint, with_conn, Conn};
 use crate::error::{Result, StoreError};
 use crate::fingerprints::{self, FingerprintClaim, FingerprintKind, FingerprintMatch};
@@ -51,6 +52,10 @@ pub enum SideRow {
     Key(SubjectKeyRow),
     /// The answer to a client's `Idempotency-Key`.
     Idempotency(IdempotencyRow),
+    /// A request's row in the API's access log. Never refused; an append may carry only
+    /// these (no events), so the API's rows commit with the log's group instead of in
+    /// transactions of their own competing for SQLite's one write lock (ADR 0041).
+    Access(AccessRow),
 }
 
 /// [`FingerprintClaim`], owned.
@@ -140,7 +145,10 @@ impl AtomicAppend {
 
     /// Checks what can be checked before the writer: parts, sizes, side rows.
     pub(crate) fn check(&self) -> Result<()> {
-        if self.parts.is_empty() || self.parts.iter().any(|p| p.events.is_empty()) {
+        let access_only =
+            !self.side.is_empty() && self.side.iter().all(|r| matches!(r, SideRow::Access(_)));
+        if (self.parts.is_empty() && !access_only) || self.parts.iter().any(|p| p.events.is_empty())
+        {
             return Err(StoreError::InvalidAppend("no events to append".into()));
         }
         for p in &self.parts {
@@ -168,6 +176,7 @@ impl AtomicAppend {
                         ));
                     }
                 }
+                SideRow::Access(_) => {}
             }
         }
         Ok(())
@@ -293,6 +302,10 @@ async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>
         SideRow::Idempotency(i) => Ok(idempotency::put(conn, &i.key(), &i.record)
             .await?
             .map(Refusal::Answered)),
+        SideRow::Access(a) => {
+            insert_access(conn, &[a]).await?;
+            Ok(None)
+        }
     }
 }
 
@@ -314,6 +327,7 @@ pub(crate) async fn write_side_rows_together(
     let mut new_keys = Vec::new();
     let mut extends = Vec::new();
     let mut answers = Vec::new();
+    let mut access = Vec::new();
     for row in rows {
         match row {
             SideRow::Claim(c) => {
@@ -324,6 +338,7 @@ pub(crate) async fn write_side_rows_together(
             SideRow::Key(k) if k.new => new_keys.push(k),
             SideRow::Key(k) => extends.push(k),
             SideRow::Idempotency(i) => answers.push(i),
+            SideRow::Access(a) => access.push(a),
         }
     }
     // One row written twice in the group: the careful way tells whose it is.
@@ -426,6 +441,9 @@ pub(crate) async fn write_side_rows_together(
         if written.len() != chunk.len() {
             return Ok(false);
         }
+    }
+    for chunk in access.chunks(SIDE_ROWS_PER_STATEMENT) {
+        insert_access(conn, chunk).await?;
     }
     Ok(true)
 }

@@ -163,6 +163,8 @@ pub enum Db {
         options: Arc<SqliteConnectOptions>,
         /// The database file.
         path: Arc<PathBuf>,
+        /// Read-only connections for point reads on the caller's thread (ADR 0041).
+        inline: Arc<crate::inline::Inline>,
     },
     /// PostgreSQL with `synchronous_commit=on`.
     Postgres {
@@ -269,6 +271,7 @@ impl Db {
             Ok(Db::Sqlite {
                 pool,
                 options: Arc::new(options),
+                inline: Arc::new(crate::inline::Inline::new(path.clone())),
                 path: Arc::new(path),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -306,6 +309,14 @@ impl Db {
         match self {
             Db::Sqlite { .. } => Dialect::Sqlite,
             Db::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// Point reads on the caller's thread, when this is SQLite (ADR 0041).
+    pub(crate) fn inline(&self) -> Option<&crate::inline::Inline> {
+        match self {
+            Db::Sqlite { inline, .. } => Some(inline),
+            Db::Postgres { .. } => None,
         }
     }
 
@@ -420,6 +431,9 @@ impl Db {
 
     /// Closes the pools.
     pub async fn close(&self) {
+        if let Some(inline) = self.inline() {
+            inline.close();
+        }
         on_pool!(self, p => p.close().await)
     }
 }

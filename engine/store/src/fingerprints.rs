@@ -332,6 +332,29 @@ impl Fingerprints {
         fingerprints: &[(FingerprintKind, [u8; 32])],
         now: i64,
     ) -> Result<Vec<FingerprintMatch>> {
+        if let Some(inline) = self.db.inline() {
+            return inline.read("looking up fingerprints", |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT lead_id, subject_id, expires_at FROM fingerprints \
+                     WHERE project = ?1 AND kind = ?2 AND fingerprint = ?3 AND expires_at > ?4",
+                )?;
+                let mut out = Vec::new();
+                for (kind, fp) in fingerprints {
+                    let mut rows =
+                        stmt.query(rusqlite::params![project, kind.as_str(), &fp[..], now])?;
+                    // The whole primary key: one row at most; stepped to the end.
+                    while let Some(r) = rows.next()? {
+                        out.push(FingerprintMatch {
+                            kind: *kind,
+                            lead_id: r.get(0)?,
+                            subject_id: r.get(1)?,
+                            expires_at: r.get(2)?,
+                        });
+                    }
+                }
+                Ok(out)
+            });
+        }
         pooled!(&self.db, conn => lookup(conn, project, fingerprints, now).await)
     }
 

@@ -34,6 +34,7 @@ pub mod fingerprints;
 pub mod hash;
 pub mod head;
 pub mod idempotency;
+pub mod inline;
 pub mod keys;
 pub mod lease;
 pub mod log;

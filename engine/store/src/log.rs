@@ -417,6 +417,23 @@ impl EventLog {
         Ok(out)
     }
 
+    /// Writes access-log rows with the writer's next group commit (ADR 0041): the API's
+    /// rows share the log's one writer instead of competing with it for SQLite's write lock.
+    pub async fn log_access(&self, rows: Vec<crate::api_keys::AccessRow>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.append_atomic(AtomicAppend {
+            parts: Vec::new(),
+            side: rows
+                .into_iter()
+                .map(crate::atomic::SideRow::Access)
+                .collect(),
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn send(&self, append: AtomicAppend) -> Result<oneshot::Receiver<Result<Vec<Appended>>>> {
         append.check()?;
         let n = append.event_count();
@@ -462,6 +479,32 @@ impl EventLog {
 
     /// Every event of one stream, in order.
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>> {
+        if let Some(inline) = self.db.inline() {
+            // One aggregate's events, by the (stream, version) index (ADR 0041).
+            let rows = inline.read("reading a stream", |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 \
+                     ORDER BY stream_id, stream_version"
+                ))?;
+                let rows = stmt.query_map([stream_id], |r| {
+                    Ok(EventRow {
+                        position: r.get(0)?,
+                        stream_id: r.get(1)?,
+                        stream_version: r.get(2)?,
+                        event_id: r.get(3)?,
+                        event_type: r.get(4)?,
+                        schema_version: r.get(5)?,
+                        payload: r.get(6)?,
+                        metadata: r.get(7)?,
+                        recorded_at: r.get(8)?,
+                        prev_hash: r.get(9)?,
+                        hash: r.get(10)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<EventRow>>>()
+            })?;
+            return rows.into_iter().map(RecordedEvent::try_from).collect();
+        }
         self.list(&EventFilter {
             stream: Some(stream_id.to_string()),
             ..Default::default()

@@ -1,6 +1,6 @@
 //! The API keys and access-log tables on both backends.
 
-use leadorch_store::{AccessQuery, AccessRow, ApiKeys, Db, KeyRow};
+use leadorch_store::{AccessQuery, AccessRow, ApiKeys, Db, EventLog, KeyRow};
 use leadorch_test_support::{TestDb, BOTH};
 
 fn row(id: &str, project: &str, name: &str, hash: u8) -> KeyRow {
@@ -72,7 +72,9 @@ async fn keys_are_found_by_hash_listed_per_project_and_revoked() {
             .await
             .unwrap();
 
-        keys.log_access(&[
+        // Written by the log's writer, with its group commit (ADR 0041).
+        let log = EventLog::open(db.clone()).await.unwrap();
+        log.log_access(vec![
             access("default", "key_a", 10),
             access("acme", "key_b", 20),
             access("default", "key_c", 30),
