@@ -33,11 +33,14 @@ export class TauriBackend implements Backend {
     if (!path.startsWith("/")) {
       throw new CommandError("input", `an API path starts with "/": ${JSON.stringify(path)}`);
     }
-    const request: ApiRequest = body === undefined ? { method, path } : { method, path, body };
+    // `body` is any JSON value; the generated type may name it (`JsonValue`) rather than
+    // `unknown`, hence the casts here and below.
+    const request: ApiRequest =
+      body === undefined ? { method, path } : { method, path, body: body as ApiRequest["body"] };
     const response = await call<ApiResponse>("api_request", { request });
     if (response.status < 200 || response.status > 299) {
       throw new ApiProblem(response.status, response.body);
     }
-    return response.body as T;
+    return response.body as unknown as T;
   }
 }
