@@ -21,7 +21,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -70,6 +72,31 @@ class Session:
 
     def text(self, css):
         return self.driver.find_element(By.CSS_SELECTOR, css).text
+
+    def present(self, css):
+        return bool(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def js(self, script):
+        return self.driver.execute_script(script)
+
+    def theme(self):
+        return self.js("return document.documentElement.dataset.theme")
+
+    def focused(self):
+        """The id of the element that has the keyboard focus."""
+        return self.js("return document.activeElement && document.activeElement.id")
+
+    def keys(self, *keys):
+        """Types at whatever has the focus, as a user at the keyboard."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def chord(self, modifier, key):
+        ActionChains(self.driver).key_down(modifier).send_keys(key).key_up(modifier).perform()
+
+    def opened(self):
+        """Waits until the app has opened its database; returns the key's check value."""
+        self.wait("the app opens its database", lambda: self.present("#master-key-check"))
+        return self.text("#master-key-check").removeprefix("check").strip()
 
     # The limits only end a hung run: a debug app on a busy machine can take many seconds.
     def wait(self, what, check, seconds=120):
@@ -125,20 +152,27 @@ def main():
     def connect_from_the_window():
         s = Session()
         try:
-            s.wait("the app opens its database",
-                   lambda: "master key: OS keyring (new key)" in s.text("#where"))
-            check_value["first"] = s.text("#where").rsplit("(check ", 1)[1].rstrip(")")
+            check_value["first"] = s.opened()
+            assert len(check_value["first"]) == 12, check_value
+            assert s.text("#master-key") == "Master key: OS keyring (new key)", s.text("#master-key")
+            # The address is cut to fit the top bar (whole in its tooltip).
+            database = s.js("return document.getElementById('database').textContent").strip()
+            assert database == f"sqlite://{data / 'leadorch.db'}", database
+            # A new user is told what to do.
             assert s.driver.find_element(By.ID, "no-accounts").is_displayed()
+            assert "Connect Google account" in s.text("#no-accounts"), s.text("#no-accounts")
+            assert s.theme() == "light", s.theme()
             s.driver.find_element(By.ID, "account-name").send_keys("agency-main")
             s.driver.find_element(By.ID, "connect").click()
             row = '#accounts tr[data-account="agency-main"]'
             s.wait("the account is listed as connected",
                    lambda: s.driver.find_elements(By.CSS_SELECTOR, row)
-                   and s.text(row + " .status") == "connected")
+                   and s.text(row + " .status") == "Connected")
             assert s.text(row + " .customers") == CUSTOMER, s.text(row)
             assert s.text("#consent-status") == \
                 f"Connected agency-main: 1 customer(s) {CUSTOMER}", s.text("#consent-status")
-            s.shot("connected")
+            assert not s.present("#no-accounts")
+            s.shot("accounts-light")
         finally:
             s.close()
         # The master key is in the keyring, not in a file; the grant is sealed.
@@ -158,14 +192,13 @@ def main():
     def the_next_start_uses_the_same_key():
         s = Session()
         try:
-            s.wait("the app opens with the keyring's key",
-                   lambda: "master key: OS keyring (check" in s.text("#where"))
-            assert check_value["first"] in s.text("#where"), s.text("#where")
+            assert s.opened() == check_value["first"], s.text("#where")
+            assert s.text("#master-key") == "Master key: OS keyring", s.text("#master-key")
             row = '#accounts tr[data-account="agency-main"]'
             s.wait("the account is still listed",
                    lambda: s.driver.find_elements(By.CSS_SELECTOR, row))
-            assert s.text(row + " .status") == "connected"
-            assert not s.driver.find_element(By.ID, "no-accounts").is_displayed()
+            assert s.text(row + " .status") == "Connected"
+            assert not s.present("#no-accounts")
             s.shot("restarted")
         finally:
             s.close()
@@ -174,7 +207,7 @@ def main():
         slow_user.touch()
         s = Session()
         try:
-            s.wait("the app opens", lambda: "check" in s.text("#where"))
+            s.opened()
             s.driver.find_element(By.ID, "account-name").send_keys("second")
             s.driver.find_element(By.ID, "connect").click()
             s.wait("the consent page's address is shown",
@@ -190,11 +223,80 @@ def main():
             row = '#accounts tr[data-account="second"]'
             s.wait("the second account is connected",
                    lambda: s.driver.find_elements(By.CSS_SELECTOR, row)
-                   and s.text(row + " .status") == "connected")
+                   and s.text(row + " .status") == "Connected")
             assert s.driver.find_element(By.ID, "connect").is_enabled()
         finally:
             s.close()
             slow_user.unlink()
+
+    def dark_theme_is_chosen_and_remembered():
+        s = Session()
+        try:
+            s.opened()
+            assert s.theme() == "light", s.theme()
+            s.driver.find_element(By.ID, "theme-dark").click()
+            s.wait("the window turns dark", lambda: s.theme() == "dark")
+            # The colours changed, not just an attribute: the page's background is dark.
+            bg = s.js("return getComputedStyle(document.body).backgroundColor")
+            rgb = [int(x) for x in bg[bg.index("(") + 1:bg.index(")")].split(",")[:3]]
+            assert sum(rgb) < 3 * 64, bg
+            assert s.driver.find_element(By.ID, "theme-dark").get_attribute("aria-checked") == "true"
+            s.wait("the accounts are listed",
+                   lambda: s.present('#accounts tr[data-account="second"]'))
+            s.shot("accounts-dark")
+        finally:
+            s.close()
+        s = Session()
+        try:
+            s.opened()
+            assert s.theme() == "dark", "the choice was not remembered"
+            s.driver.find_element(By.ID, "theme-system").click()
+            s.wait("back to the system's (light) theme", lambda: s.theme() == "light")
+        finally:
+            s.close()
+
+    def the_keyboard_alone_connects_an_account():
+        s = Session()
+        try:
+            s.opened()
+            # The palette, from the keyboard, to the Accounts view.
+            s.chord(Keys.CONTROL, "k")
+            s.wait("the palette opens with the focus in it", lambda: s.focused() == "palette-input")
+            s.keys("accounts")
+            s.wait("the palette filters to what matches",
+                   lambda: not s.present("#palette-item-theme-dark")
+                   and s.present("#palette-item-go-accounts"))
+            assert s.text("#palette [aria-selected=true]").startswith("Go to Accounts")
+            s.shot("palette")
+            s.keys(Keys.ENTER)
+            s.wait("the Accounts view has the focus", lambda: s.focused() == "view-title")
+            assert not s.present("#palette")
+            assert s.js("return location.hash") == "#/accounts"
+            # An action from the palette, then the form, without the mouse.
+            s.chord(Keys.CONTROL, "k")
+            s.wait("the palette opens again", lambda: s.focused() == "palette-input")
+            s.keys("connect google")
+            s.keys(Keys.ENTER)
+            s.wait("the cursor is in the account name", lambda: s.focused() == "account-name")
+            s.keys("keyboard", Keys.ENTER)
+            row = '#accounts tr[data-account="keyboard"]'
+            s.wait("the account is connected",
+                   lambda: s.present(row) and s.text(row + " .status") == "Connected")
+            # The table is reachable too: Tab from the form lands on its rows, arrows move.
+            s.js("document.getElementById('connect').focus()")
+            s.keys(Keys.TAB)
+            assert s.js("return document.activeElement.tagName") == "TR", s.focused()
+            s.keys(Keys.END)
+            assert s.js("return document.activeElement.dataset.account") == "second"
+            s.keys(Keys.HOME)
+            assert s.js("return document.activeElement.dataset.account") == "agency-main"
+            # Single-key shortcuts: T switches the theme.
+            s.keys("t")
+            s.wait("T switches to dark", lambda: s.theme() == "dark")
+            s.keys("t")
+            s.wait("T switches back", lambda: s.theme() == "light")
+        finally:
+            s.close()
 
     # A second driver whose app finds no Secret Service on its session bus.
     no_keyring_data = work / "no-keyring"
@@ -210,6 +312,7 @@ def main():
             s.wait("the app reports the missing keyring",
                    lambda: s.driver.find_element(By.ID, "error").is_displayed())
             assert "OS keyring is not available" in s.text("#error"), s.text("#error")
+            assert "could not open its database" in s.text("#error"), s.text("#error")
             assert s.text("#where") == "Not open", s.text("#where")
             assert not s.driver.find_element(By.ID, "connect").is_enabled()
             s.shot("no-keyring")
@@ -222,6 +325,8 @@ def main():
             wait_port(port)
         for test in (connect_from_the_window, the_next_start_uses_the_same_key,
                      the_consent_page_is_shown_while_waiting,
+                     dark_theme_is_chosen_and_remembered,
+                     the_keyboard_alone_connects_an_account,
                      without_a_keyring_the_window_says_so_and_keeps_no_key):
             started = time.time()
             try:

@@ -1,0 +1,46 @@
+// The Backend over the Tauri shell's commands (src-tauri/src/lib.rs): each method is one
+// `invoke`; a rejection (`{code, message}`) becomes a CommandError.
+import { invoke } from "@tauri-apps/api/core";
+import type { AccountSummary } from "../../generated/AccountSummary";
+import type { ApiRequest } from "../../generated/ApiRequest";
+import type { ApiResponse } from "../../generated/ApiResponse";
+import type { ConsentStarted } from "../../generated/ConsentStarted";
+import type { Overview } from "../../generated/Overview";
+import { ApiProblem, CommandError, type Backend, type HttpMethod } from "./types";
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw CommandError.from(e);
+  }
+}
+
+export class TauriBackend implements Backend {
+  overview(): Promise<Overview> {
+    return call<Overview>("overview");
+  }
+
+  startGoogleConsent(account: string): Promise<ConsentStarted> {
+    return call<ConsentStarted>("start_google_consent", { account });
+  }
+
+  finishGoogleConsent(): Promise<AccountSummary> {
+    return call<AccountSummary>("finish_google_consent");
+  }
+
+  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+    if (!path.startsWith("/")) {
+      throw new CommandError("input", `an API path starts with "/": ${JSON.stringify(path)}`);
+    }
+    // `body` is any JSON value; the generated type may name it (`JsonValue`) rather than
+    // `unknown`, hence the casts here and below.
+    const request: ApiRequest =
+      body === undefined ? { method, path } : { method, path, body: body as ApiRequest["body"] };
+    const response = await call<ApiResponse>("api_request", { request });
+    if (response.status < 200 || response.status > 299) {
+      throw new ApiProblem(response.status, response.body);
+    }
+    return response.body as unknown as T;
+  }
+}

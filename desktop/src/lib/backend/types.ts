@@ -1,0 +1,101 @@
+// The one interface every view talks to. This issue implements it over the Tauri shell's
+// commands (`tauri.ts`); a remote (HTTP) implementation can slot in beside it later.
+import type { AccountSummary } from "../../generated/AccountSummary";
+import type { ConsentStarted } from "../../generated/ConsentStarted";
+import type { Overview } from "../../generated/Overview";
+
+/** The methods the engine's HTTP API answers. */
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface Backend {
+  /** The main view: the database, the master key's source and check value, the accounts. */
+  overview(): Promise<Overview>;
+  /**
+   * "Connect Google account": the shell sends the system browser to Google's consent page
+   * and keeps the consent until {@link Backend.finishGoogleConsent}.
+   */
+  startGoogleConsent(account: string): Promise<ConsentStarted>;
+  /** Waits for Google's answer to the started consent; the account as listed. */
+  finishGoogleConsent(): Promise<AccountSummary>;
+  /**
+   * One request to the engine's HTTP API (`path` with its query, e.g. `/v1/rules?x=1`).
+   * Resolves to the 2xx body; a non-2xx answer throws an {@link ApiProblem}, a call that
+   * could not be made a {@link CommandError}.
+   */
+  request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+}
+
+/**
+ * A shell command that failed, as `{code, message}`: `not_open` (the app could not open its
+ * database or key), `input`, `consent`, `internal` — match on `code`, never on `message`.
+ */
+export class CommandError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "CommandError";
+    this.code = code;
+  }
+
+  /** Whatever a rejected `invoke` gave, as a `CommandError`. */
+  static from(e: unknown): CommandError {
+    if (e instanceof CommandError) return e;
+    if (typeof e === "object" && e !== null) {
+      const { code, message } = e as { code?: unknown; message?: unknown };
+      if (typeof code === "string" && typeof message === "string") {
+        return new CommandError(code, message);
+      }
+      if (e instanceof Error) return new CommandError("internal", e.message);
+    }
+    // Tauri itself rejects with a bare string (an unknown command, a bad argument).
+    return new CommandError("internal", typeof e === "string" ? e : String(e));
+  }
+}
+
+/** One field at fault in a request the API refused. */
+export interface FieldIssue {
+  field: string;
+  problem: string;
+}
+
+/**
+ * A non-2xx answer of the HTTP API: its RFC 9457 problem details (`type`, `title`,
+ * `status`, `detail`, and where the API gives them `field`, `errors`, `line`, `column`).
+ */
+export class ApiProblem extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly field?: string;
+  readonly errors: FieldIssue[];
+  readonly line?: number;
+  readonly column?: number;
+
+  constructor(status: number, body: unknown) {
+    const p = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+    const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+    const num = (v: unknown): number | undefined =>
+      typeof v === "number" && Number.isFinite(v) ? v : undefined;
+    const title = str(p.title) ?? `HTTP ${status}`;
+    const detail = str(p.detail) ?? "";
+    super(detail ? `${title}: ${detail}` : title);
+    this.name = "ApiProblem";
+    this.status = status;
+    this.type = str(p.type) ?? "about:blank";
+    this.title = title;
+    this.detail = detail;
+    this.field = str(p.field);
+    this.errors = Array.isArray(p.errors)
+      ? p.errors.flatMap((i) => {
+          const issue = (typeof i === "object" && i !== null ? i : {}) as Record<string, unknown>;
+          const field = str(issue.field);
+          const problem = str(issue.problem);
+          return field !== undefined && problem !== undefined ? [{ field, problem }] : [];
+        })
+      : [];
+    this.line = num(p.line);
+    this.column = num(p.column);
+  }
+}

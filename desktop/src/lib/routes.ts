@@ -1,0 +1,34 @@
+// The views of the app. Only views that work are listed: each is a route (its hash path),
+// a component, its place in the sidebar and palette, and its "go to" shortcut. Rules, the
+// audit log and replay slot in here as they land.
+import type { Component } from "svelte";
+import type { IconName } from "./components/Icon.svelte";
+import AccountsView from "./views/accounts/AccountsView.svelte";
+
+export interface RouteDef {
+  path: string;
+  title: string;
+  /** One line for the palette. */
+  description: string;
+  icon: IconName;
+  component: Component;
+  /** `g` then a letter. */
+  keys: string;
+}
+
+export const ROUTES: readonly RouteDef[] = [
+  {
+    path: "/accounts",
+    title: "Accounts",
+    description: "Google accounts: connect, status, customers",
+    icon: "accounts",
+    component: AccountsView,
+    keys: "g a",
+  },
+];
+
+export const DEFAULT_ROUTE = "/accounts";
+
+export function routeFor(path: string): RouteDef | undefined {
+  return ROUTES.find((r) => r.path === path);
+}
