@@ -59,10 +59,15 @@ impl WriterConn {
     pub(crate) async fn connect(db: &Db) -> Result<WriterConn> {
         Ok(match db {
             Db::Sqlite { options, .. } => WriterConn::Sqlite(
-                // Checkpoints run off the writer's path (crate::checkpoint).
+                // Checkpoints run off the writer's path (crate::checkpoint). The statement
+                // journals of its multi-row `INSERT … ON CONFLICT`s stay in memory instead of
+                // a temporary file (a `pwrite` per page they touch; ADR 0041).
                 Box::new(
                     SqliteConnection::connect_with(
-                        &(**options).clone().pragma("wal_autocheckpoint", "0"),
+                        &(**options)
+                            .clone()
+                            .pragma("wal_autocheckpoint", "0")
+                            .pragma("temp_store", "memory"),
                     )
                     .await?,
                 ),
