@@ -41,6 +41,7 @@ pub struct TeamRequest {
     /// `null` removes them (its calendar then comes from the configuration, if that has one).
     /// Needs the team's time zone, given here or set before.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<Vec<String>>, example = json!(["mon-fri 09:00-17:00"]))]
     pub hours: Option<Option<Vec<String>>>,
     /// Every holiday of the team (local dates, `YYYY-MM-DD`). Replaces its holidays; an empty
@@ -52,6 +53,7 @@ pub struct TeamRequest {
     /// The team's own maximum of open leads (0 or more); `null` makes it the sum of its
     /// members' maximums again.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 40)]
     pub max_open_leads: Option<Option<i64>>,
     /// Where the team's capacity comes from: `pushed` (readings sent to `POST /v1/capacity`),
@@ -71,11 +73,13 @@ pub struct MemberRequest {
     /// key (data subject `member:<id>`) and shredded when the member is erased. `null`
     /// removes it.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, example = "Ada Lovelace")]
     pub name: Option<Option<String>>,
     /// How many open leads the member can carry (0 or more); `null` removes it. A team without
     /// a maximum of its own carries the sum of its members'.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 12)]
     pub max_open_leads: Option<Option<i64>>,
 }
