@@ -1,15 +1,21 @@
 //! What the desktop window can ask for, as plain functions over the engine (the Tauri
 //! commands in `lib.rs` are one-line calls into these).
+//!
+//! Everything the HTTP API offers, the window asks for through [`Desktop::api_request`]: the
+//! API's own routes run in this process ([`leadorch_api::Local`], ADR 0039), as an operator
+//! of the default project recorded as `desktop:<user>`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use leadorch_accounts::{self as accounts, AccountSummary, PendingConsent};
+use leadorch_api::{Api, Local, LocalResponse};
 use leadorch_config::{Config, GoogleSettings};
 use leadorch_core::Engine;
 use leadorch_store::{db, default_master_key_file, Db, RetentionPolicy, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
+use ts_rs::TS;
 
 use crate::master_key::{self, KeySource, OsKeyring, SecretStore};
 use crate::UiError;
@@ -17,8 +23,9 @@ use crate::UiError;
 /// How long a started consent waits for Google's answer.
 pub const CONSENT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The project whose Google accounts the desktop shows and connects: the default one, whose
-/// names are bare (another project's `acme/ops` is neither shown nor connected; ADR 0030).
+/// The project whose Google accounts the desktop shows and connects, and whose rules, teams,
+/// events and the rest its API calls act on: the default one, whose names are bare (another
+/// project's `acme/ops` is neither shown nor connected; ADR 0030).
 const PROJECT: &str = "default";
 
 /// The open app: the engine over its database, and the Google client settings.
@@ -31,10 +38,11 @@ pub struct Desktop {
     actor: String,
     consent_timeout: Duration,
     pending: Mutex<Option<PendingConsent>>,
+    local: Local,
 }
 
 /// The app's main view.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct Overview {
     /// The database, without any password.
     pub database: String,
@@ -48,7 +56,7 @@ pub struct Overview {
 }
 
 /// A consent the window started: the page the browser was sent to.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, TS)]
 pub struct ConsentStarted {
     /// The account being connected.
     pub account: String,
@@ -56,6 +64,39 @@ pub struct ConsentStarted {
     pub consent_page: String,
     /// Whether the system browser was opened on it.
     pub browser_opened: bool,
+}
+
+/// A call of the HTTP API's routes, in process (`invoke('api_request', { request })`).
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct ApiRequest {
+    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE`.
+    pub method: String,
+    /// The endpoint with its query string, as over HTTP: `/v1/rules`,
+    /// `/v1/events?after=100&limit=50` (values URL-encoded).
+    pub path: String,
+    /// The JSON body, for the routes that take one.
+    #[serde(default)]
+    #[ts(optional)]
+    pub body: Option<serde_json::Value>,
+}
+
+/// The API's answer: its status and JSON body. A `4xx`/`5xx` is an answer too, its body a
+/// problem (`type`, `title`, `status`, `detail`, and `field` when one field is at fault).
+#[derive(Clone, Debug, PartialEq, Serialize, TS)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body (`null` when the route answered with none).
+    pub body: serde_json::Value,
+}
+
+impl From<LocalResponse> for ApiResponse {
+    fn from(r: LocalResponse) -> ApiResponse {
+        ApiResponse {
+            status: r.status,
+            body: r.body,
+        }
+    }
 }
 
 /// Where the desktop's configuration comes from.
@@ -69,6 +110,9 @@ pub struct OpenOptions {
     pub google: GoogleSettings,
     /// Recorded as the actor of everything the window does.
     pub actor: String,
+    /// What the API's routes are given (`[api]`, `[intake]`, `[facts]`, `[policy]`,
+    /// `[limits]`, `[webhooks]`, the rules library): what `leadorch serve` gives them.
+    pub api: leadorch_api::Settings,
 }
 
 impl OpenOptions {
@@ -78,6 +122,22 @@ impl OpenOptions {
         let config = std::env::var_os("LEADORCH_CONFIG").map(PathBuf::from);
         let settings = Config::load(config.as_deref(), std::env::vars())
             .map_err(|e| UiError::new("not_open", e))?;
+        let mut api = leadorch_api::Settings::from_config(&settings)
+            .map_err(|e| UiError::new("not_open", e))?;
+        // As `leadorch serve`: the configured rules library, else `rules/lib` here.
+        if api.rules_lib.is_none() && Path::new("rules/lib").is_dir() {
+            api.rules_lib = Some(PathBuf::from("rules/lib"));
+        }
+        if let Some(lib) = api.rules_lib.as_ref().filter(|dir| !dir.is_dir()) {
+            return Err(UiError::new(
+                "not_open",
+                format!(
+                    "the rules library {} (rules_lib in the configuration, LEADORCH__RULES_LIB) \
+                     is not a folder",
+                    lib.display()
+                ),
+            ));
+        }
         Ok(OpenOptions {
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| db::default_database_url()),
@@ -87,6 +147,7 @@ impl OpenOptions {
                 "desktop:{}",
                 std::env::var("USER").unwrap_or_else(|_| "unknown".into())
             ),
+            api,
         })
     }
 }
@@ -147,8 +208,13 @@ impl Desktop {
         let store = Store::with_master_key(conn, master, RetentionPolicy::default())
             .await
             .map_err(|e| not_open(&e))?;
+        let engine = Engine { store };
+        // The access-log writer is not kept: in-process calls write no access-log rows.
+        let (api, _access) = Api::with_settings(engine.clone(), options.api);
+        let local =
+            Local::new(api, PROJECT, &options.actor).map_err(|e| UiError::new("not_open", e))?;
         Ok(Desktop {
-            engine: Engine { store },
+            engine,
             google: options.google,
             database,
             key_source,
@@ -156,6 +222,7 @@ impl Desktop {
             actor: options.actor,
             consent_timeout: CONSENT_TIMEOUT,
             pending: Mutex::new(None),
+            local,
         })
     }
 
@@ -178,6 +245,18 @@ impl Desktop {
             master_key_check: self.key_check.clone(),
             accounts: accounts::list_in(&self.engine, PROJECT).await.map_err(ui)?,
         })
+    }
+
+    /// One call of the HTTP API's routes, in process, as the operator of the default project
+    /// (every scope; recorded as this app's actor). Every answer of the API is `Ok`, a
+    /// refusal too (its status and problem); bad input (an unknown method, a path outside
+    /// `/v1/`, a missing body) and the endless `/v1/events/stream` are problems as well.
+    pub async fn api_request(&self, request: ApiRequest) -> Result<ApiResponse, UiError> {
+        Ok(self
+            .local
+            .call(&request.method, &request.path, request.body)
+            .await
+            .into())
     }
 
     /// "Connect Google account": starts the loopback listener (PKCE S256, `state`), sends

@@ -10,12 +10,14 @@ pub mod app;
 pub mod master_key;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// An error as the front end gets it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct UiError {
     /// `not_open` (the app could not open its database or key), `input`, `consent`
     /// (the Google consent did not complete) or `internal`.
+    #[ts(type = r#""not_open" | "input" | "consent" | "internal""#)]
     pub code: &'static str,
     /// What went wrong and what to do, in one line.
     pub message: String,
@@ -33,7 +35,7 @@ impl UiError {
 mod commands {
     use tauri::State;
 
-    use crate::app::{ConsentStarted, Desktop, Overview};
+    use crate::app::{ApiRequest, ApiResponse, ConsentStarted, Desktop, Overview};
     use crate::UiError;
     use leadorch_accounts::AccountSummary;
 
@@ -57,6 +59,14 @@ mod commands {
         desktop(&state)?
             .start_consent(&account, |url| webbrowser::open(url).is_ok())
             .await
+    }
+
+    #[tauri::command]
+    pub async fn api_request(
+        state: State<'_, Opened>,
+        request: ApiRequest,
+    ) -> Result<ApiResponse, UiError> {
+        desktop(&state)?.api_request(request).await
     }
 
     #[tauri::command]
@@ -89,7 +99,8 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::overview,
             commands::start_google_consent,
-            commands::finish_google_consent
+            commands::finish_google_consent,
+            commands::api_request
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

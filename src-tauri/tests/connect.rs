@@ -60,6 +60,7 @@ fn options(dir: &Path, google: GoogleSettings) -> OpenOptions {
         key_file: None,
         google,
         actor: "desktop:test".into(),
+        api: Default::default(),
     }
 }
 

@@ -12,7 +12,7 @@ account: string,
 /**
  * `not_connected`, `connected`, `reconsent_needed` or `revoked`.
  */
-status: string, 
+status: "not_connected" | "connected" | "reconsent_needed" | "revoked", 
 /**
  * Customer ids the grant reaches.
  */

@@ -8,7 +8,7 @@ export type UiError = {
  * `not_open` (the app could not open its database or key), `input`, `consent`
  * (the Google consent did not complete) or `internal`.
  */
-code: string, 
+code: "not_open" | "input" | "consent" | "internal", 
 /**
  * What went wrong and what to do, in one line.
  */

@@ -107,11 +107,12 @@ pub fn ads_config(s: &GoogleSettings) -> Result<GoogleAdsConfig> {
 
 /// One connected (or once connected) account, as `leadorch google list --json` and the
 /// desktop show it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct AccountSummary {
     /// The account name.
     pub account: String,
     /// `not_connected`, `connected`, `reconsent_needed` or `revoked`.
+    #[ts(type = r#""not_connected" | "connected" | "reconsent_needed" | "revoked""#)]
     pub status: &'static str,
     /// Customer ids the grant reaches.
     pub customers: Vec<String>,

@@ -3,6 +3,11 @@
 //! or revoked one (`401`) and one used from an address its allowlist does not name (`403`),
 //! puts the [`Caller`] in the request, and writes the access-log row once the answer is known.
 //! Each handler then asks the caller for the scope it needs ([`Caller::need`], `403`).
+//!
+//! A request sent in process by [`crate::local::Local`] (the desktop's own backend) carries
+//! its operator's [`Caller`] already: it is taken as is, with no key, rate limit or access-log
+//! row (ADR 0039). Only code in this process can put it there: nothing a client sends over the
+//! network becomes a request extension.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -33,7 +38,15 @@ pub struct Caller {
     pub project: String,
     /// What it may do.
     pub scopes: Vec<Scope>,
+    /// Who the log records as having acted: `api-key:<key id>` for a key, the operator's
+    /// actor (the desktop's `desktop:<user>`) for a [`crate::local::Local`] call.
+    pub actor: String,
 }
+
+/// The caller a [`crate::local::Local`] call puts in its request, taken by [`authenticate`]
+/// instead of a key (crate-private, so nothing else can make one).
+#[derive(Clone, Debug)]
+pub(crate) struct Operator(pub(crate) Caller);
 
 impl Caller {
     /// `Ok` when the key holds `scope` (or `admin`), else a `403` that names what is missing.
@@ -134,6 +147,7 @@ async fn check(
         .filter_map(|s| s.parse::<Scope>().ok())
         .collect();
     Ok(Caller {
+        actor: format!("api-key:{}", row.key_id),
         key_id: row.key_id,
         name: row.name,
         project: row.project,
@@ -143,6 +157,12 @@ async fn check(
 
 /// The middleware on every route but `/healthz`.
 pub async fn authenticate(State(api): State<Api>, mut req: Request, next: Next) -> Response {
+    if let Some(Operator(caller)) = req.extensions_mut().remove::<Operator>() {
+        // In process (ADR 0039): the operator holds the database itself; no key to check,
+        // no rate limit, and no access-log row (that log is about keys and addresses).
+        req.extensions_mut().insert(caller);
+        return next.run(req).await;
+    }
     let started = Instant::now();
     let at = chrono::Utc::now().timestamp_micros();
     let ip = req

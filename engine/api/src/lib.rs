@@ -14,6 +14,8 @@
 //! - [`metrics`]: `GET /metrics` (Prometheus text, scope `read`) and the counting of every
 //!   request by route template, method and status.
 //! - [`cors`]: CORS for the browser pages of `[api] cors_origins` (none by default).
+//! - [`local`]: the same routes called in process, by the desktop (ADR 0039).
+//! - [`bindings`]: the TypeScript declarations of the request and response types (ts-rs).
 //!
 //! `GET /healthz` needs no key, nor does a CORS preflight from a listed origin; everything
 //! else does (`401` without a working one, `403` without the scope). The API's description is generated from the handlers themselves
@@ -24,6 +26,7 @@
 pub mod access;
 pub mod auth;
 pub mod backlog;
+pub mod bindings;
 pub mod body;
 pub mod cors;
 pub mod ids;
@@ -31,6 +34,7 @@ pub mod keys;
 pub mod layers;
 pub mod limits;
 pub mod listen;
+pub mod local;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
@@ -52,6 +56,7 @@ use utoipa_axum::routes;
 pub use access::{AccessSink, AccessWriter};
 pub use layers::harden;
 pub use listen::{check_listen, serve, ListenError};
+pub use local::{Local, LocalResponse};
 pub use problem::Problem;
 pub use server::serve_with;
 pub use tls::{load_tls, TlsError};

@@ -8,12 +8,13 @@ use std::num::NonZeroU32;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use ts_rs::TS;
 
 /// Where the problem types are described (`type` is this plus the problem's name).
 pub const TYPE_BASE: &str = "https://leadorch.dev/problems/";
 
 /// One field that is wrong, and what is wrong with it (never quoting a personal value).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema, TS)]
 pub struct FieldIssue {
     /// A dotted path: `email`, `consent.at`, `attribution.utm_source`.
     pub field: String,
@@ -22,7 +23,7 @@ pub struct FieldIssue {
 }
 
 /// One problem answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema, TS)]
 pub struct Problem {
     /// `TYPE_BASE` + a short name (`not-found`, `invalid-field`, …); kept as the name.
     #[serde(rename = "type", serialize_with = "type_uri")]
@@ -37,19 +38,23 @@ pub struct Problem {
     pub detail: String,
     /// The request field at fault, when one is (the first, when several are).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub field: Option<String>,
     /// Every field at fault, when a request was checked field by field (`POST /v1/leads`).
     /// (Boxed: a problem travels in every handler's `Err`, and is kept small.)
     #[serde(skip_serializing_if = "no_issues")]
+    #[ts(optional = nullable)]
     #[schema(value_type = Vec<FieldIssue>)]
     pub errors: Box<Vec<FieldIssue>>,
     /// Where in the field's text the fault is, when it is a rule's source that does not
     /// compile: the 1-based line.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     #[schema(value_type = Option<u32>, minimum = 1)]
     pub line: Option<NonZeroU32>,
     /// The 1-based column on [`Problem::line`], when known.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     #[schema(value_type = Option<u32>, minimum = 1)]
     pub column: Option<NonZeroU32>,
     /// Headers sent with the answer (`Retry-After`, `WWW-Authenticate`). (Boxed, as

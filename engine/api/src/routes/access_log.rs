@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -13,7 +14,7 @@ use crate::routes::{time_text, Page};
 use crate::{Api, Problem};
 
 /// One request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct AccessEntry {
     /// Row id (cursor).
     pub id: i64,
@@ -34,7 +35,8 @@ pub struct AccessEntry {
 }
 
 /// Which rows.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccessParams {

@@ -14,6 +14,7 @@ use leadorch_core::time_travel::{parse_time, AsOf, Point};
 use leadorch_domain::Campaign;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -23,7 +24,7 @@ use crate::problem::from_engine;
 use crate::{Api, Problem};
 
 /// A change the engine requested for a campaign.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, TS)]
 pub struct LastChange {
     /// Its id in the campaign's stream.
     pub change_id: String,
@@ -69,7 +70,7 @@ fn last_change(state: &Campaign) -> Option<LastChange> {
 }
 
 /// A campaign as the engine knows it now.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, TS)]
 pub struct CampaignView {
     /// `<customer>/<campaign>`.
     #[schema(example = "1234567890/1001")]
@@ -187,7 +188,8 @@ pub async fn one(
 }
 
 /// Which moment to explain.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
@@ -285,7 +287,7 @@ pub async fn owns_campaign(api: &Api, project: &str, id: &str) -> Result<bool, P
 }
 
 /// The hash chain's state.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct ChainCheck {
     /// `intact` or `broken`.
     pub result: &'static str,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use leadorch_domain::capacity::{CapacityCommand, CapacityEvent, CapacitySnapshot};
 use leadorch_domain::AnyEvent;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -25,7 +26,8 @@ pub const HEARTBEAT: chrono::Duration = chrono::Duration::minutes(15);
 pub const MAX_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// A capacity reading.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityReading {
     /// The team, e.g. `sales-nl`: 1 to 128 of A-Z a-z 0-9 . _ -.
@@ -48,7 +50,7 @@ pub struct CapacityReading {
 }
 
 /// What became of a reading.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CapacityAnswer {
     /// Whether it was recorded (`false`: the same as the last reading, which is recent).
     pub recorded: bool,
@@ -168,7 +170,7 @@ pub async fn push(
         return Ok((StatusCode::OK, Json(answer(false))));
     }
     let metadata = leadorch_store::Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };
@@ -181,7 +183,8 @@ pub async fn push(
 }
 
 /// Which readings.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
@@ -195,7 +198,7 @@ pub struct HistoryQuery {
 }
 
 /// One recorded reading.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RecordedReading {
     /// When it was taken.
     pub at: DateTime<Utc>,

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -30,7 +31,7 @@ use crate::{Api, Problem};
 pub const CONSENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A Google account as the engine knows it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct AccountView {
     /// Its name within the key's project (`leadorch google connect [--project P] --account
     /// NAME`).
@@ -47,8 +48,10 @@ pub struct AccountView {
     pub data_deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A consent under way.
-#[derive(Debug, Serialize, ToSchema)]
+/// A consent under way. (`GoogleConsentStarted` in TypeScript: the desktop's own
+/// `ConsentStarted` has that name.)
+#[derive(Debug, Serialize, ToSchema, TS)]
+#[ts(rename = "GoogleConsentStarted")]
 pub struct ConsentStarted {
     /// The account being connected.
     pub account: String,
@@ -62,7 +65,7 @@ pub struct ConsentStarted {
 }
 
 /// What revoking did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RevokeAnswer {
     /// The account.
     pub account: String,
@@ -187,7 +190,7 @@ pub async fn consent(
             + chrono::Duration::from_std(CONSENT_WAIT).unwrap_or(chrono::Duration::zero()),
     };
     let engine = api.engine.clone();
-    let actor = format!("api-key:{}", caller.key_id);
+    let actor = caller.actor.clone();
     tokio::spawn(async move {
         match pending.finish(&engine, CONSENT_WAIT, &actor).await {
             Ok(c) => tracing::info!(
@@ -222,7 +225,7 @@ pub async fn revoke(
     caller.need(Scope::Admin)?;
     let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
-    let actor = format!("api-key:{}", caller.key_id);
+    let actor = caller.actor.clone();
     let outcome = leadorch_accounts::revoke(&api.engine, &oauth, &stored, &actor, Utc::now())
         .await
         .map_err(|e| problem(&e))?;
@@ -258,7 +261,7 @@ pub async fn forget(
     caller.need(Scope::Admin)?;
     let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
-    let actor = format!("api-key:{}", caller.key_id);
+    let actor = caller.actor.clone();
     leadorch_accounts::forget(&api.engine, &oauth, &stored, &actor, Utc::now())
         .await
         .map_err(|e| match e {

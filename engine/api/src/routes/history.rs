@@ -11,6 +11,7 @@ use leadorch_core::time_travel::{parse_time, AsOf, Point};
 use leadorch_store::{EventFilter, Reveal};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -22,7 +23,8 @@ use crate::routes::Page;
 use crate::{Api, Problem};
 
 /// Which evaluations.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EvaluationQuery {
@@ -37,7 +39,7 @@ pub struct EvaluationQuery {
 }
 
 /// One recorded evaluation.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct EvaluationView {
     /// Its log position.
     pub position: u64,
@@ -148,7 +150,8 @@ pub async fn evaluations(
 }
 
 /// Which moment.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ReplayQuery {
@@ -159,7 +162,7 @@ pub struct ReplayQuery {
 }
 
 /// A team's capacity as it was.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct TeamThen {
     /// The team.
     pub team: String,
@@ -174,7 +177,7 @@ pub struct TeamThen {
 }
 
 /// A rule as it was.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleThen {
     /// The rule.
     pub id: String,
@@ -185,7 +188,7 @@ pub struct RuleThen {
 }
 
 /// The state at a moment.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct Replay {
     /// What was folded: the view's description (`as of … (position N)`).
     pub view: String,

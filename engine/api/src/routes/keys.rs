@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -14,7 +15,7 @@ use crate::routes::time_text;
 use crate::{Api, Problem};
 
 /// A key as listed (never its text).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct KeyView {
     /// Public id.
     pub key_id: String,
@@ -67,7 +68,8 @@ pub enum ScopeName {
 }
 
 /// A key to make.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
     /// Its name, unique among the project's working keys (e.g. `hubspot-prod`): 1 to 64
@@ -84,11 +86,12 @@ pub struct NewKeyRequest {
     pub scopes: Vec<String>,
     /// Addresses or networks it may be used from; empty or absent: anywhere.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub allow_ips: Vec<String>,
 }
 
 /// The new key: `key` is shown this once and is not stored.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CreatedKey {
     /// The key's text: keep it now, it cannot be shown again.
     pub key: String,
@@ -98,17 +101,19 @@ pub struct CreatedKey {
 }
 
 /// Which keys to list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListKeys {
     /// Also list revoked keys.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub include_revoked: bool,
 }
 
 /// The keys of the caller's project.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct KeyList {
     /// Oldest first.
     pub items: Vec<KeyView>,
@@ -145,7 +150,7 @@ pub async fn create(
         scopes,
         allow_ips: req.allow_ips,
     };
-    let actor = format!("api-key:{}", caller.key_id);
+    let actor = caller.actor.clone();
     let now = chrono::Utc::now().timestamp_micros();
     match keys::create(&api.keys, &spec, &actor, now).await {
         Ok((key, row)) => Ok((

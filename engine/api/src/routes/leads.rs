@@ -44,6 +44,7 @@ use leadorch_store::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -63,7 +64,8 @@ const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
 
 /// A lead as a client sends it (the body of `POST /v1/leads`). Every field but `lead_id`,
 /// `form_id` and one of `email`/`phone` may be left out; unknown fields are refused by name.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[allow(dead_code)] // documents the body; the handler reads it as a `LeadRequest`
 pub struct LeadBody {
     /// The client's id of the lead, `[A-Za-z0-9._-]{1,128}`.
@@ -101,7 +103,8 @@ pub struct LeadBody {
 }
 
 /// Consent evidence as sent.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[allow(dead_code)] // documents the body
 pub struct ConsentBody {
     /// The exact text shown to the person (at most 4 KiB).
@@ -120,7 +123,7 @@ pub struct ConsentBody {
 }
 
 /// What became of a lead.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct LeadAnswer {
     /// This request's trace id (also in the recorded events' metadata).
     pub trace_id: String,
@@ -206,7 +209,7 @@ pub async fn receive(
         .map_err(|e| evaluate_problem(&e))?;
     let fps = fingerprints(&api, &caller.project, &lead).await?;
     let metadata = Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };
@@ -877,7 +880,8 @@ pub(crate) async fn load_lead(api: &Api, lead_key: &str, id: &str) -> Result<Lea
 }
 
 /// A lead's move through the funnel.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     /// `new`, `contacted`, `qualified`, `won` or `lost`.
@@ -899,7 +903,7 @@ pub struct StatusChange {
 }
 
 /// A lead's status, after a change.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct StatusAnswer {
     /// The client's lead id.
     pub lead_id: String,
@@ -984,7 +988,7 @@ pub async fn change_status(
         .field("status"));
     }
     let metadata = Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };

@@ -17,10 +17,11 @@ pub mod teams;
 pub mod webhooks;
 
 use serde::Serialize;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 /// A page of a list: its items, and the cursor of the next page (`null` on the last).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

@@ -33,6 +33,7 @@ use leadorch_evaluate::{dry_run, Error};
 use leadorch_rules::RuleHost;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -44,7 +45,7 @@ use crate::{Api, Problem};
 
 /// Which campaigns a rule is evaluated for: those matching any listed id, label, name or
 /// team; all campaigns when every list is empty.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleScope {
     /// Campaign ids (`<customer>/<campaign>`, or a bare campaign id).
     pub ids: Vec<String>,
@@ -68,7 +69,7 @@ impl From<leadorch_rules::Scope> for RuleScope {
 }
 
 /// A rule's timer, as its header writes it: exactly one of the two.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleSchedule {
     /// `every:`, a period aligned to the clock (`5m`, `1h30m`, `1d`).
     #[schema(example = "5m")]
@@ -96,7 +97,7 @@ fn triggers(t: Vec<leadorch_rules::Trigger>) -> Vec<String> {
 }
 
 /// A saved rule as listed: its current version and that version's header.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleItem {
     /// The rule's id (its file's stem when saved with `leadorch rules save`).
     #[schema(example = "capacity_gate")]
@@ -120,14 +121,14 @@ pub struct RuleItem {
 
 /// The saved rules, by id. The last result of each rule is not given: no read model holds it
 /// (`GET /v1/events?type=EvaluationRecorded` has the evaluations).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleList {
     /// Every saved rule that is not deleted, by id.
     pub items: Vec<RuleItem>,
 }
 
 /// What a version's `//!` header says.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleHeaderView {
     /// The prose before the first key.
     pub description: Option<String>,
@@ -160,7 +161,7 @@ impl From<RuleHeader> for RuleHeaderView {
 }
 
 /// One version of a rule, without its source.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct VersionItem {
     /// Version number, from 1.
     pub version: u32,
@@ -172,7 +173,7 @@ pub struct VersionItem {
 
 /// One rule: a version's source and header (the current version unless `?version=` names
 /// another), and every version.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RuleDetail {
     /// The rule's id.
     #[schema(example = "capacity_gate")]
@@ -200,7 +201,8 @@ pub struct RuleDetail {
 }
 
 /// A rule's source to save.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct SaveRequest {
     /// The Rhai source, header (`//! priority: …`) included. Compiled first, against the
@@ -211,11 +213,12 @@ pub struct SaveRequest {
     pub source: String,
     /// Enable the rule too (a new rule starts disabled) [default: false].
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub enable: bool,
 }
 
 /// What saving did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SaveAnswer {
     /// The rule's id.
     pub id: String,
@@ -234,7 +237,7 @@ pub struct SaveAnswer {
 }
 
 /// Whether a rule may act now.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct EnabledAnswer {
     /// The rule's id.
     pub id: String,
@@ -247,7 +250,7 @@ pub struct EnabledAnswer {
 }
 
 /// One event of a rule's history.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct HistoryItem {
     /// The event's position in the log.
     pub position: u64,
@@ -262,21 +265,22 @@ pub struct HistoryItem {
     pub at: DateTime<Utc>,
     /// When the log recorded it.
     pub recorded_at: DateTime<Utc>,
-    /// Who acted: `api-key:<key id>`, `cli:<user>`, `daemon`, …
+    /// Who acted: `api-key:<key id>`, `desktop:<user>`, `cli:<user>`, `daemon`, …
     pub actor: String,
     /// SHA-256 of the source of `version`.
     pub source_digest: String,
 }
 
 /// What happened to a rule, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct HistoryList {
     /// Every event of the rule.
     pub items: Vec<HistoryItem>,
 }
 
 /// Which versions to compare.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
@@ -287,7 +291,7 @@ pub struct DiffQuery {
 }
 
 /// A unified diff of two versions' sources.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DiffAnswer {
     /// The rule's id.
     pub id: String,
@@ -302,7 +306,8 @@ pub struct DiffAnswer {
 }
 
 /// Which version to restore.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     /// The earlier version whose source becomes current again (recorded as a new version).
@@ -310,7 +315,7 @@ pub struct RollbackRequest {
 }
 
 /// What a rollback recorded.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RollbackAnswer {
     /// The rule's id.
     pub id: String,
@@ -326,7 +331,8 @@ pub struct RollbackAnswer {
 
 /// Which version to dry-run, and over which part of the log. An empty body is the current
 /// version now.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct DryRunRequest {
     /// A version of the rule [default: the current one].
@@ -339,7 +345,7 @@ pub struct DryRunRequest {
 }
 
 /// What the rule would have one campaign do.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DryRunDecision {
     /// The campaign (`<customer>/<campaign>`).
     pub campaign: String,
@@ -362,7 +368,7 @@ pub struct DryRunDecision {
 }
 
 /// A campaign the rule failed for.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DryRunFailure {
     /// The campaign.
     pub campaign: String,
@@ -371,7 +377,7 @@ pub struct DryRunFailure {
 }
 
 /// A line the rule printed.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DryRunLog {
     /// The campaign being evaluated.
     pub campaign: String,
@@ -380,7 +386,7 @@ pub struct DryRunLog {
 }
 
 /// What one rule would decide against the state of the log; nothing was recorded or applied.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DryRunAnswer {
     /// The rule's id.
     pub id: String,
@@ -408,7 +414,8 @@ pub struct DryRunAnswer {
 }
 
 /// A version to show.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ShowQuery {
@@ -882,7 +889,8 @@ pub async fn dry_run(
 }
 
 /// Rule sources to compile: exactly one of `source` and `sources`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// One Rhai source (answered as rule `rule`).
@@ -896,7 +904,7 @@ pub struct CheckRequest {
 }
 
 /// One thing the check says about a source.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CheckDiagnostic {
     /// `error` (it does not compile) or `warning` (it compiles, but reads a fact rules do not
     /// see: an error when it runs).
@@ -911,7 +919,7 @@ pub struct CheckDiagnostic {
 }
 
 /// What the check says about one source.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CheckedRule {
     /// The rule's id (`rule` for a lone `source`).
     pub id: String,
@@ -927,7 +935,7 @@ pub struct CheckedRule {
 
 /// What `leadorch rules check` says, per source. Sources that do not compile are answered
 /// here with `ok: false` (the check itself succeeded); nothing is recorded.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CheckAnswer {
     /// Whether every source compiles (warnings do not count).
     pub ok: bool,
@@ -1044,7 +1052,8 @@ pub const MAX_BACKTEST_DAYS: i64 = 31;
 pub const MAX_BACKTEST_EVENTS: u64 = 200_000;
 
 /// Which version to backtest, over which window.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct BacktestRequest {
     /// Window start, event time (RFC 3339 or a date).
@@ -1061,7 +1070,7 @@ pub struct BacktestRequest {
 }
 
 /// One action the rule would have taken.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct BacktestDecision {
     /// When.
     pub at: DateTime<Utc>,
@@ -1077,7 +1086,7 @@ pub struct BacktestDecision {
 }
 
 /// A backtest's figures for one campaign, or the totals (`campaign` null).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct BacktestFigures {
     /// The campaign; `null` for the totals.
     pub campaign: Option<String>,
@@ -1126,7 +1135,7 @@ fn figures(
 
 /// What the rule version would have done over the window, history otherwise as it happened
 /// (docs/adr/0021): what `leadorch rules backtest --json` reports. Nothing was recorded.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct BacktestAnswer {
     /// The rule's id.
     pub id: String,
@@ -1287,7 +1296,8 @@ pub async fn backtest(
 }
 
 /// A scenario fixture to run, and the rule sources it needs.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureRequest {
     /// The fixture: TOML in the format of `rules/fixtures/*.toml` (rules/README.md,
@@ -1298,11 +1308,12 @@ pub struct FixtureRequest {
     /// Rule sources by id (the stem of the name the fixture gives), used instead of the saved
     /// rules [default: none: the saved rules].
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub sources: std::collections::BTreeMap<String, String>,
 }
 
 /// A rule a fixture ran.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct FixtureRule {
     /// Its id.
     pub id: String,
@@ -1314,7 +1325,7 @@ pub struct FixtureRule {
 }
 
 /// One step of a fixture as run.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct FixtureStep {
     /// The step's number, from 1.
     pub number: usize,
@@ -1338,7 +1349,7 @@ pub struct FixtureStep {
 }
 
 /// What running a fixture found (what `leadorch rules test` prints); nothing was recorded.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct FixtureAnswer {
     /// The fixture's description.
     pub description: Option<String>,
@@ -1557,10 +1568,11 @@ fn host(api: &Api) -> Result<RuleHost, Problem> {
     })
 }
 
-/// Recorded as `api-key:<key id>` with a trace id of its own, like every change over HTTP.
+/// Recorded as the caller's actor ([`Caller::actor`]: `api-key:<key id>`, or the local
+/// operator's) with a trace id of its own, like every change over HTTP.
 fn metadata(caller: &Caller) -> leadorch_store::Metadata {
     leadorch_store::Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(uuid::Uuid::now_v7().to_string()),
         ..Default::default()
     }

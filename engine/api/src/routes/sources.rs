@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -12,7 +13,7 @@ use crate::routes::time_text;
 use crate::{Api, Problem};
 
 /// One capacity source's health. Error texts never hold a credential or personal data.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SourceHealth {
     /// The source's name (`[capacity.sources.<name>]`; teams name it `connector:<name>`).
     #[schema(example = "crm")]
@@ -45,7 +46,7 @@ pub struct SourceHealth {
 }
 
 /// The caller's project's capacity sources.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct SourcesAnswer {
     /// By name.
     pub sources: Vec<SourceHealth>,

@@ -19,8 +19,8 @@
 //! A subject belongs to a project through its leads: one whose lead streams are not all the
 //! caller's project's, or that has no lead, is `404`, the same answer as for a subject that
 //! does not exist, so another project's subjects are never confirmed. Every recorded event
-//! names `api-key:<key id>` and the request's trace id. No email, phone or other personal
-//! value is ever logged or quoted in a problem.
+//! names the caller's actor (`api-key:<key id>`, or the local operator's) and the request's
+//! trace id. No email, phone or other personal value is ever logged or quoted in a problem.
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -36,6 +36,7 @@ use leadorch_store::fingerprints::FingerprintKind;
 use leadorch_store::{Metadata, Reveal};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -47,7 +48,8 @@ use crate::routes::leads::{load_lead, recorded, LEAD};
 use crate::{Api, Problem};
 
 /// Who to look for: an email address, a phone number, or both.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct LookupRequest {
     /// Personal: an email address, in any letter case (as `POST /v1/leads` takes it).
@@ -60,7 +62,7 @@ pub struct LookupRequest {
 }
 
 /// One data subject a lookup found.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct SubjectMatch {
     /// The data subject: what export, erasure and consent withdrawal take.
     #[schema(example = "0193b0c4-6f1e-4a53-9d57-2f0b3c8e7a10")]
@@ -73,7 +75,7 @@ pub struct SubjectMatch {
 }
 
 /// What a lookup found.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct LookupAnswer {
     /// The subjects found (two when the email is one person's and the phone another's).
     pub subjects: Vec<SubjectMatch>,
@@ -251,7 +253,7 @@ fn window_text(window: chrono::Duration) -> String {
 }
 
 /// A lead as `GET /v1/leads/{id}` shows it: its funnel facts, never its personal fields.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct LeadView {
     /// The client's lead id.
     #[schema(example = "f-1029")]
@@ -358,7 +360,7 @@ async fn blocked_detail(api: &Api, lead_key: &str) -> Result<Option<String>, Pro
 /// A subject's export as `GET /v1/subjects/{subject_id}/export` answers it: the document
 /// `leadorch subjects export` writes (`format` `leadorch.subject-export.v1`), and the trace id
 /// of the request.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct ExportAnswer {
     /// Format marker for machine readers: `leadorch.subject-export.v1`.
     #[schema(example = "leadorch.subject-export.v1")]
@@ -378,7 +380,7 @@ pub struct ExportAnswer {
 }
 
 /// One event of an export.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct ExportedEvent {
     /// Global position in the log.
     pub position: u64,
@@ -469,7 +471,7 @@ pub async fn export(
 }
 
 /// What an erasure did.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct ErasureAnswer {
     /// The subject.
     pub subject_id: String,
@@ -533,7 +535,8 @@ pub async fn erase(
 }
 
 /// Why consent is withdrawn (the body may be left out).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawRequest {
     /// Why, if the person said so: at most 500 characters, stored **in clear** with the
@@ -543,7 +546,7 @@ pub struct WithdrawRequest {
 }
 
 /// Which consents a withdrawal withdrew.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct WithdrawAnswer {
     /// The subject.
     pub subject_id: String,
@@ -687,7 +690,7 @@ fn not_found(subject_id: &str) -> Problem {
 fn traced(caller: &Caller) -> (String, Metadata) {
     let trace_id = uuid::Uuid::now_v7().to_string();
     let metadata = Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(trace_id.clone()),
         ..Default::default()
     };

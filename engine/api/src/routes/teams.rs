@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use leadorch_domain::TeamError;
 use leadorch_evaluate::teams::{self, MaxFrom, MemberSettings, TeamSettings, TeamView};
 use serde::{Deserialize, Deserializer, Serialize};
+use ts_rs::TS;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -26,11 +27,13 @@ use crate::{Api, Problem};
 /// What to set of a team. A field left out stays as it is; a new team is defined with what
 /// is given (capacity source `pushed` unless given). Nothing is recorded for a value the team
 /// already has.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct TeamRequest {
     /// IANA time zone of the team's hours and holidays. It can be changed, not removed.
     #[serde(default, deserialize_with = "not_null")]
+    #[ts(optional)]
     #[schema(value_type = String, example = "Europe/Amsterdam")]
     pub time_zone: Option<String>,
     /// Business hours in the team's time zone, one line per group of days, e.g.
@@ -38,44 +41,51 @@ pub struct TeamRequest {
     /// `null` removes them (its calendar then comes from the configuration, if that has one).
     /// Needs the team's time zone, given here or set before.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<Vec<String>>, example = json!(["mon-fri 09:00-17:00"]))]
     pub hours: Option<Option<Vec<String>>>,
     /// Every holiday of the team (local dates, `YYYY-MM-DD`). Replaces its holidays; an empty
     /// list removes them.
     #[serde(default, deserialize_with = "not_null")]
+    #[ts(optional)]
     #[schema(value_type = Vec<NaiveDate>, example = json!(["2026-12-25"]))]
     pub holidays: Option<Vec<NaiveDate>>,
     /// The team's own maximum of open leads (0 or more); `null` makes it the sum of its
     /// members' maximums again.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 40)]
     pub max_open_leads: Option<Option<i64>>,
     /// Where the team's capacity comes from: `pushed` (readings sent to `POST /v1/capacity`),
     /// `leads` (its leads' statuses) or `connector:<name>`. Exactly one per team.
     #[serde(default, deserialize_with = "not_null")]
+    #[ts(optional)]
     #[schema(value_type = String, example = "pushed")]
     pub capacity_source: Option<String>,
 }
 
 /// What to set of a member: a field left out stays as it is (a new member has neither).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRequest {
     /// Display name, 1 to 200 characters. Personal data: stored sealed with the member's own
     /// key (data subject `member:<id>`) and shredded when the member is erased. `null`
     /// removes it.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<String>, example = "Ada Lovelace")]
     pub name: Option<Option<String>>,
     /// How many open leads the member can carry (0 or more); `null` removes it. A team without
     /// a maximum of its own carries the sum of its members'.
     #[serde(default, deserialize_with = "present")]
+    #[ts(optional)]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64, example = 12)]
     pub max_open_leads: Option<Option<i64>>,
 }
 
 /// A team as its events define it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct TeamResponse {
     /// The team's name.
     #[schema(example = "sales-nl")]
@@ -103,7 +113,7 @@ pub struct TeamResponse {
 }
 
 /// Where a team's maximum of open leads comes from.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MaxOpenLeadsFrom {
     /// Set on the team.
@@ -113,7 +123,7 @@ pub enum MaxOpenLeadsFrom {
 }
 
 /// A member of a team.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct MemberResponse {
     /// The member's id (opaque, e.g. the CRM's owner id).
     #[schema(example = "owner-17")]
@@ -128,7 +138,7 @@ pub struct MemberResponse {
 }
 
 /// The teams of the caller's project.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct TeamList {
     /// By name.
     pub items: Vec<TeamResponse>,
@@ -332,10 +342,11 @@ pub async fn remove_member(
     }
 }
 
-/// Recorded as `api-key:<key id>` with a trace id of its own, like every change over HTTP.
+/// Recorded as the caller's actor ([`Caller::actor`]: `api-key:<key id>`, or the local
+/// operator's) with a trace id of its own, like every change over HTTP.
 fn metadata(caller: &Caller) -> leadorch_store::Metadata {
     leadorch_store::Metadata {
-        actor: format!("api-key:{}", caller.key_id),
+        actor: caller.actor.clone(),
         trace_id: Some(uuid::Uuid::now_v7().to_string()),
         ..Default::default()
     }

@@ -10,6 +10,7 @@ use leadorch_store::{DeliverySummary, Endpoint, Webhooks};
 use leadorch_webhooks::manage::{self, ManageError};
 use leadorch_webhooks::ssrf::Reach;
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
@@ -19,7 +20,7 @@ use crate::routes::time_text;
 use crate::{Api, Problem};
 
 /// A webhook event type, as an endpoint asks for it (`all`: every type there is now).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 #[allow(dead_code)] // documents the names; requests are read as text and checked
 pub enum EventTypeName {
     /// Every type there is now.
@@ -55,7 +56,7 @@ pub enum EventTypeName {
 }
 
 /// An endpoint (never its secret).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct WebhookView {
     /// Its id.
     #[schema(example = "we_0193b1f2c4d87e2a9c1b3d5e7f901234")]
@@ -94,7 +95,8 @@ impl From<Endpoint> for WebhookView {
 }
 
 /// An endpoint to register.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, TS)]
+#[ts(optional_fields = nullable)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhookRequest {
     /// Where to POST: `https` (plain `http` only to a host the configuration's `[webhooks]`
@@ -112,7 +114,7 @@ pub struct NewWebhookRequest {
 }
 
 /// The new endpoint: `secret` is shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct CreatedWebhook {
     /// The signing secret (`whsec_…`): give it to the receiver now, it cannot be shown again.
     #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
@@ -123,7 +125,7 @@ pub struct CreatedWebhook {
 }
 
 /// A rotated secret.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct RotatedSecret {
     /// The endpoint.
     pub endpoint_id: String,
@@ -133,14 +135,14 @@ pub struct RotatedSecret {
 }
 
 /// The caller's project's endpoints.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct WebhookList {
     /// Oldest first.
     pub items: Vec<WebhookView>,
 }
 
 /// Where a delivery is.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // documents the names; the store's state is serialised
 pub enum DeliveryStateName {
@@ -155,7 +157,7 @@ pub enum DeliveryStateName {
 }
 
 /// One delivery: an event for the endpoint, and how its attempts went.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DeliveryView {
     /// The `webhook-id` its attempts carry.
     pub delivery_id: String,
@@ -163,6 +165,7 @@ pub struct DeliveryView {
     pub event_type: String,
     /// Where it is.
     #[schema(value_type = DeliveryStateName)]
+    #[ts(as = "DeliveryStateName")]
     pub state: leadorch_store::DeliveryState,
     /// Attempts made.
     pub attempts: u32,
@@ -196,14 +199,15 @@ impl From<DeliverySummary> for DeliveryView {
 }
 
 /// An endpoint's deliveries.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, TS)]
 pub struct DeliveryList {
     /// Newest first.
     pub items: Vec<DeliveryView>,
 }
 
 /// Which deliveries.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams, TS)]
+#[ts(optional_fields = nullable)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryParams {
@@ -249,7 +253,7 @@ pub async fn create(
         tracing::error!("[webhooks] allow_hosts: {e}");
         Problem::internal()
     })?;
-    let actor = format!("api-key:{}", caller.key_id);
+    let actor = caller.actor.clone();
     let now = chrono::Utc::now().timestamp_micros();
     match manage::add(
         &hooks(&api),
