@@ -160,9 +160,11 @@ fn pos(p: u64) -> i64 {
 }
 
 impl EventLog {
-    /// The positions recorded in `[from, to)` as bounds: only positions greater than the
-    /// first and smaller than the second (recorded time never decreases with position).
-    async fn recorded_bounds(&self, m: &Match) -> Result<(u64, Option<u64>)> {
+    /// The positions recorded in `m`'s `[recorded_from, recorded_to)` as bounds: only
+    /// positions greater than the first and smaller than the second (recorded time never
+    /// decreases with position). `(0, None)` without either; an `after` of `i64::MAX` when
+    /// nothing was recorded since `recorded_from`.
+    pub async fn recorded_bounds(&self, m: &Match) -> Result<(u64, Option<u64>)> {
         let mut after = 0;
         let mut before = None;
         if let Some(from) = m.recorded_from {
