@@ -16,7 +16,7 @@ async fn open(t: &TestDb) -> Store {
 
 fn ev(event_type: &str, actor: &str, n: u32) -> NewEvent {
     let mut meta = Metadata::actor(actor);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         // Half with more fields after the actor, half without.
         meta.trace_id = Some(format!("t-{n}"));
     }
