@@ -3,8 +3,7 @@
 //! `src-tauri/tests/ts_bindings.rs` writes them, with the desktop's own types, into
 //! `desktop/src/generated` and fails when the committed files differ.
 //!
-//! Every type of `routes/` but the event log's (`routes/events.rs`) and [`Problem`] (the body
-//! of every `4xx`/`5xx`) is exported, with the types they contain; query parameters too
+//! Every type of `routes/` and [`Problem`] (the body of every `4xx`/`5xx`) is exported, with the types they contain; query parameters too
 //! (their fields are what the query string may name).
 
 use std::path::Path;
@@ -13,8 +12,8 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::problem::{FieldIssue, Problem};
 use crate::routes::{
-    access_log, campaigns, capacity, google, history, keys, leads, ops, rules, sources, subjects,
-    teams, webhooks, Page,
+    access_log, audit, campaigns, capacity, events, google, history, keys, leads, ops, rules,
+    sources, subjects, teams, webhooks, Page,
 };
 
 /// How every binding is written: into `out_dir`, with 64-bit integers as `number` — what
@@ -41,7 +40,16 @@ pub fn export(cfg: &Config) -> Result<(), ExportError> {
         campaigns::LastChange,
         campaigns::CampaignView,
         campaigns::ExplainQuery,
-        campaigns::ChainCheck,
+        audit::VerifyStatus,
+        events::EventQuery,
+        events::StreamQuery,
+        events::CountQuery,
+        events::DetailQuery,
+        events::EventView,
+        events::EventWindow,
+        events::EventCount,
+        events::PersonalField,
+        events::EventDetail,
         capacity::CapacityReading,
         capacity::CapacityAnswer,
         capacity::HistoryQuery,

@@ -187,6 +187,8 @@ pub struct Api {
     subjects: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// This process's counters (`GET /metrics`).
     pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
+    /// This process's verification of the chain (`/v1/audit/verify`): one at a time.
+    pub verifier: routes::audit::Verifier,
 }
 
 impl Api {
@@ -215,6 +217,7 @@ impl Api {
                 limits,
                 subjects: Default::default(),
                 metrics,
+                verifier: Default::default(),
             },
             writer,
         )
@@ -300,9 +303,9 @@ impl Api {
         (name = "capacity", description = "Teams' capacity readings (scope capacity; reading them back and the capacity sources' health: scope read)"),
         (name = "leads", description = "Leads and their status changes (scope ingest); one lead without its personal fields (scope read)"),
         (name = "subjects", description = "GDPR requests about a data subject: find them by email or phone, export, erase, withdraw consent (scope admin; withdrawing consent also ingest)"),
-        (name = "events", description = "The event log, paged or as it grows (scope read)"),
+        (name = "events", description = "The event log: windows forwards or backwards with filters, counts, one event (its personal fields revealed: scope admin), or the log as it grows (scope read)"),
         (name = "campaigns", description = "Campaigns and why they are as they are (scope read)"),
-        (name = "audit", description = "The hash chain (scope read)"),
+        (name = "audit", description = "The hash chain, verified in the background with progress and cancellation (scope read)"),
         (name = "teams", description = "Sales teams: time zone, business hours, holidays, maximum of open leads, capacity source, members (read: scope read, members' names for admin keys only; changes: scope admin)"),
         (name = "google", description = "The key's project's Google accounts: list, connect (consent), revoke, forget (scope admin)"),
         (name = "rules", description = "Saved rules: list, read any version, save (compiled first), enable, disable, history, diff, rollback, dry run, backtest, check and fixture tests (read, dry run, backtest, check and test: scope read; changes: scope rules). Each project has its own rules: a key sees and changes only its project's, by their bare ids (another project's rule is 404)."),
@@ -342,11 +345,17 @@ fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(routes::leads::receive))
         .routes(routes!(routes::leads::change_status))
         .routes(routes!(routes::events::list))
+        .routes(routes!(routes::events::count))
+        .routes(routes!(routes::events::one))
         .routes(routes!(routes::events::stream))
         .routes(routes!(routes::campaigns::list))
         .routes(routes!(routes::campaigns::one))
         .routes(routes!(routes::campaigns::explain))
-        .routes(routes!(routes::campaigns::verify))
+        .routes(routes!(
+            routes::audit::start,
+            routes::audit::status,
+            routes::audit::cancel
+        ))
         .routes(routes!(routes::capacity::history))
         .routes(routes!(routes::sources::list))
         .routes(routes!(routes::history::evaluations))
@@ -457,7 +466,7 @@ fn event_type_names(doc: &mut utoipa::openapi::OpenApi) {
         .collect();
     names.sort();
     names.dedup();
-    for path in ["/v1/events", "/v1/events/stream"] {
+    for path in ["/v1/events", "/v1/events/count", "/v1/events/stream"] {
         let Some(op) = doc.paths.paths.get_mut(path).and_then(|i| i.get.as_mut()) else {
             continue;
         };

@@ -333,6 +333,7 @@ impl Codec {
             codec: self,
             reveal,
             cache: HashMap::new(),
+            report: None,
         }
     }
 }
@@ -342,6 +343,33 @@ pub struct Decoder<'a> {
     codec: &'a Codec,
     reveal: Reveal,
     cache: HashMap<(String, KeyPurpose), Option<DataKey>>,
+    /// The sealed fields met, when the caller asked ([`Decoder::payload_with_fields`]).
+    report: Option<Vec<SealedField>>,
+}
+
+/// What became of a sealed field when its event was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldState {
+    /// Decrypted: the value is in the payload.
+    Opened,
+    /// Its key was destroyed (the subject erased, the account forgotten, the retention window
+    /// passed): the value reads as `null`, for good.
+    Erased,
+    /// Not opened by this reader ([`Reveal::Redact`]): `null` here, readable elsewhere.
+    Redacted,
+}
+
+/// A sealed (personal) field of an event, as [`Decoder::payload_with_fields`] met it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedField {
+    /// Where it is in the payload (JSON pointer, `/email`).
+    pub pointer: String,
+    /// The data subject it is sealed for (stored id).
+    pub subject: String,
+    /// The purpose of its key.
+    pub purpose: KeyPurpose,
+    /// Whether it was opened.
+    pub state: FieldState,
 }
 
 impl Decoder<'_> {
@@ -421,6 +449,29 @@ impl Decoder<'_> {
         self.payload_of(event, Some(subject)).await
     }
 
+    /// [`Decoder::payload`], with every sealed field met and what became of it (opened, or
+    /// `null` because its key is gone or because this decoder redacts), in payload order.
+    pub async fn payload_with_fields(
+        &mut self,
+        event: &RecordedEvent,
+    ) -> Result<(Value, Vec<SealedField>)> {
+        self.report = Some(Vec::new());
+        let value = self.payload_of(event, None).await;
+        let fields = self.report.take().unwrap_or_default();
+        Ok((value?, fields))
+    }
+
+    fn note(&mut self, pointer: &str, subject: &str, purpose: KeyPurpose, state: FieldState) {
+        if let Some(report) = &mut self.report {
+            report.push(SealedField {
+                pointer: pointer.to_string(),
+                subject: subject.to_string(),
+                purpose,
+                state,
+            });
+        }
+    }
+
     async fn payload_of(&mut self, event: &RecordedEvent, only: Option<&str>) -> Result<Value> {
         let mut value: Value =
             serde_json::from_slice(&event.payload).map_err(|e| StoreError::Decode {
@@ -477,7 +528,7 @@ impl Decoder<'_> {
         sealed: &serde_json::Map<String, Value>,
         pointer: &str,
     ) -> Result<Value> {
-        if self.reveal == Reveal::Redact {
+        if self.reveal == Reveal::Redact && self.report.is_none() {
             return Ok(Value::Null);
         }
         let bad = |reason: &str| StoreError::Decode {
@@ -488,14 +539,15 @@ impl Decoder<'_> {
             .get("s")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("no subject"))?;
-        if only.is_some_and(|only| only != subject) {
-            return Ok(Value::Null);
-        }
         let purpose = sealed
             .get("p")
             .and_then(Value::as_str)
             .and_then(KeyPurpose::parse)
             .ok_or_else(|| bad("unknown purpose"))?;
+        if self.reveal == Reveal::Redact || only.is_some_and(|only| only != subject) {
+            self.note(pointer, subject, purpose, FieldState::Redacted);
+            return Ok(Value::Null);
+        }
         let data = sealed
             .get(ENC)
             .and_then(Value::as_str)
@@ -511,15 +563,19 @@ impl Decoder<'_> {
             }
         };
         let Some(key) = key else {
+            self.note(pointer, subject, purpose, FieldState::Erased);
             return Ok(Value::Null);
         };
         if let Some(id) = sealed.get("k").and_then(Value::as_str) {
             if id != key.id() {
                 // Sealed by a key destroyed since; this one was made later for new data.
+                self.note(pointer, subject, purpose, FieldState::Erased);
                 return Ok(Value::Null);
             }
         }
         let plain = key.open(&aad(&event.event_id, pointer, purpose), &data)?;
-        serde_json::from_slice(&plain).map_err(|e| bad(&e.to_string()))
+        let value = serde_json::from_slice(&plain).map_err(|e| bad(&e.to_string()))?;
+        self.note(pointer, subject, purpose, FieldState::Opened);
+        Ok(value)
     }
 }

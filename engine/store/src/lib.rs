@@ -6,7 +6,8 @@
 //! - [`db`]: connecting, migrations, the SQL that differs between backends;
 //! - [`log`]: the log's types, appends and reads; `writer` (private): the task that group-commits
 //!   appends; [`head`]: the log head and its PostgreSQL `LISTEN` task; [`pages`]: bulk
-//!   reading for replays; [`verify`]: chain verification;
+//!   reading for replays; [`window`]: filtered windows and counts for an audit view;
+//!   [`verify`]: chain verification (with progress and cancellation);
 //! - [`tx`]: the write transaction (read models, checkpoints, subject keys);
 //! - [`subscription`]: catch-up reading from a checkpoint;
 //! - [`read_models`] and [`parts`]: read models as stored, and rebuilding them;
@@ -47,6 +48,7 @@ pub mod tokens;
 pub mod tx;
 pub mod verify;
 pub mod webhooks;
+pub mod window;
 mod writer;
 
 use std::path::PathBuf;
@@ -74,11 +76,12 @@ pub use read_models::ReadModelWriter;
 pub use subscription::CatchUp;
 pub use tokens::TokenVault;
 pub use tx::WriteTx;
-pub use verify::Verification;
+pub use verify::{Verification, VerifyControl};
 pub use webhooks::{
     AfterAttempt, AttemptRow, Delivery, DeliveryState, DeliverySummary, Endpoint, NewDelivery,
     Recorded, Webhooks,
 };
+pub use window::{Match, Visibility, Window};
 
 /// How to open a [`Store`].
 #[derive(Clone, Debug)]

@@ -199,7 +199,7 @@ impl RecordedEvent {
 }
 
 #[derive(sqlx::FromRow)]
-struct EventRow {
+pub(crate) struct EventRow {
     position: i64,
     stream_id: String,
     stream_version: i64,

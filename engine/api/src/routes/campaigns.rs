@@ -1,13 +1,12 @@
 //! Campaigns and why they are as they are (scope `read`): `GET /v1/campaigns`,
 //! `GET /v1/campaigns/{customer}/{campaign}` and its `/explain` (the decision chain, now or as
-//! of an earlier point, as `leadorch explain` prints it); and `GET /v1/audit/verify`, the hash
-//! chain checked end to end.
+//! of an earlier point, as `leadorch explain` prints it). The hash chain's verification is
+//! `audit.rs`.
 //!
 //! A campaign belongs to the project of the Google account it was last read through (ADR
 //! 0030): a key sees its own project's campaigns, and another project's is a `404`.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use leadorch_core::time_travel::{parse_time, AsOf, Point};
@@ -284,70 +283,4 @@ pub async fn owns_campaign(api: &Api, project: &str, id: &str) -> Result<bool, P
         .campaigns
         .get(id)
         .is_some_and(|entry| entry.project() == project))
-}
-
-/// The hash chain's state.
-#[derive(Debug, Serialize, ToSchema, TS)]
-pub struct ChainCheck {
-    /// `intact` or `broken`.
-    pub result: &'static str,
-    /// Events checked (intact).
-    pub events: Option<u64>,
-    /// The head's hash (intact, hex).
-    pub head: Option<String>,
-    /// Where it breaks (broken).
-    pub position: Option<u64>,
-    /// Why (broken).
-    pub reason: Option<String>,
-}
-
-/// Checks every event's hash and link from the first to the head (what `leadorch audit
-/// verify` does). Takes as long as the log is long: about a second per million events.
-#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
-    responses(
-        (status = 200, description = "The chain is intact", body = ChainCheck),
-        (status = 409, description = "The chain is broken: where and why", body = ChainCheck),
-        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("api_key" = [])))]
-pub async fn verify(
-    State(api): State<Api>,
-    caller: Caller,
-) -> Result<(StatusCode, Json<ChainCheck>), Problem> {
-    caller.need(Scope::Read)?;
-    let outcome = api
-        .engine
-        .store
-        .log
-        .verify(|_| {})
-        .await
-        .map_err(|e| match e {
-            leadorch_store::StoreError::Damaged { reason } => {
-                Problem::new(StatusCode::CONFLICT, "damaged", "Log damaged", reason)
-            }
-            other => Problem::from_store(&other),
-        })?;
-    Ok(match outcome {
-        leadorch_store::Verification::Intact { count, head } => (
-            StatusCode::OK,
-            Json(ChainCheck {
-                result: "intact",
-                events: Some(count),
-                head: Some(head.iter().map(|b| format!("{b:02x}")).collect()),
-                position: None,
-                reason: None,
-            }),
-        ),
-        leadorch_store::Verification::Broken { position, reason } => (
-            StatusCode::CONFLICT,
-            Json(ChainCheck {
-                result: "broken",
-                events: None,
-                head: None,
-                position: Some(position),
-                reason: Some(reason),
-            }),
-        ),
-    })
 }

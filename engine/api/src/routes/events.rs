@@ -1,33 +1,44 @@
-//! `GET /v1/events` (a page of the log) and `GET /v1/events/stream` (the log as it grows, as
-//! server-sent events), scope `read`. Personal fields are always `null` here: a person's own
-//! data is read through their export (`/v1/subjects/{id}/export`, scope `admin`).
+//! The event log for readers (scope `read`): `GET /v1/events` (a window of the log, oldest
+//! first after a position or newest first before one, filtered by type, stream, actor and
+//! recorded time), `GET /v1/events/count` (how many a filter matches: a filtered view's
+//! length), `GET /v1/events/{position}` (one event; with `reveal=true` and scope `admin` its
+//! personal fields opened, those of an erased subject marked `erased`) and `GET
+//! /v1/events/stream` (the log as it grows, as server-sent events). Elsewhere personal fields
+//! are always `null`: a person's own data is also read through their export
+//! (`/v1/subjects/{id}/export`, scope `admin`). ADR 0040 says why windows, counts and details
+//! are shaped as they are.
 //!
 //! A key sees its project's streams only. Leads, consents, data subjects, teams, capacity
 //! readings, rules, evaluations and Google accounts carry their project in their ids
 //! (`lead:acme/f-1`, `rule:acme/capacity_gate`); a campaign is the project's of the Google
 //! account it was last read through (ADR 0030), and the simulated world is the `default`
-//! project's. Stream ids are shown as the key's project names them (`lead:f-1`); payloads
-//! hold ids as stored.
+//! project's. Which streams those are is a condition of the store's statements
+//! ([`visibility`]), so windows and counts never hold another project's events. Stream ids
+//! are shown as the key's project names them (`lead:f-1`); payloads hold ids as stored.
+//!
+//! The handlers are thin: [`window`], [`count_events`] and [`detail`] are what they call, for
+//! the desktop to call in process.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use chrono::SecondsFormat;
-use leadorch_store::{EventFilter, RecordedEvent, Reveal};
+use leadorch_store::codec::FieldState;
+use leadorch_store::{Match, RecordedEvent, Reveal, Visibility, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::body::Params;
 use crate::ids::unscoped;
 use crate::keys::Scope;
-use crate::routes::Page;
 use crate::{Api, Problem};
 
 /// Largest log position (positions are stored as signed 64-bit integers).
@@ -87,9 +98,6 @@ fn owns(owners: &CampaignOwners, project: &str, id: &str) -> bool {
 /// Most events one page holds.
 pub const MAX_LIMIT: u64 = 1000;
 
-/// Most events read from the log to fill one page of another project's events.
-const SCAN: u64 = 10_000;
-
 /// The stream id as `project` names it, when the stream is that project's.
 pub fn visible_stream(project: &str, stream: &str, owners: &CampaignOwners) -> Option<String> {
     match stream.split_once(':') {
@@ -112,14 +120,19 @@ fn stored_stream(project: &str, stream: &str, owners: &CampaignOwners) -> Option
     }
 }
 
-/// Which events.
-#[derive(Debug, Deserialize, IntoParams)]
+/// Which events, and which window of them.
+#[derive(Debug, Default, Deserialize, IntoParams, TS)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
-    /// Only events after this log position [default: 0, the start].
+    /// Only events after this log position [default: 0, the start]. Without `before`, the
+    /// page is the oldest matching events after it, oldest first.
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
+    /// Only events before this log position, and the page is the newest of them, newest
+    /// first: `before` = the head + 1 is the end of the log in one request.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64, example = 1000001)]
+    pub before: Option<u64>,
     /// At most this many (1 to 1000) [default: 100].
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
@@ -129,6 +142,88 @@ pub struct EventQuery {
     pub event_type: Option<String>,
     /// Only this stream (`lead:f-1029`, `capacity:sales-nl`).
     pub stream: Option<String>,
+    /// Only events written by this actor, exactly as events show it (`daemon`,
+    /// `api-key:key_…`, `cli:alice`; at most 512 characters).
+    #[param(example = "daemon", max_length = 512)]
+    pub actor: Option<String>,
+    /// Only events recorded at or after this time (RFC 3339). Recorded time is when the log
+    /// stored the event, not the event's own `at` (its event time, which this endpoint does not
+    /// filter on: see ADR 0040).
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
+    pub from: Option<String>,
+    /// Only events recorded before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00Z")]
+    pub to: Option<String>,
+}
+
+/// Which events to follow.
+#[derive(Debug, Default, Deserialize, IntoParams, TS)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Only events after this log position [default: 0, the start].
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub after: Option<u64>,
+    /// Accepted for compatibility (1 to 1000); the stream sends every event.
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u64>,
+    /// Only this event type (`LeadReceived`).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only this stream (`lead:f-1029`, `capacity:sales-nl`).
+    pub stream: Option<String>,
+    /// Only events written by this actor (at most 512 characters).
+    #[param(max_length = 512)]
+    pub actor: Option<String>,
+}
+
+/// Which events to count (the filters of `GET /v1/events`).
+#[derive(Debug, Default, Deserialize, IntoParams, TS)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CountQuery {
+    /// Only events after this log position [default: 0].
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub after: Option<u64>,
+    /// Only events before this log position.
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub before: Option<u64>,
+    /// Only this event type (`LeadReceived`).
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<String>,
+    /// Only this stream (`lead:f-1029`).
+    pub stream: Option<String>,
+    /// Only events written by this actor (at most 512 characters).
+    #[param(max_length = 512)]
+    pub actor: Option<String>,
+    /// Only events recorded at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<String>,
+    /// Only events recorded before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<String>,
+}
+
+/// Which event (documents the path; the handler reads it as text, so that a wrong one is a
+/// problem naming `position`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct EventPosition {
+    /// The event's log position.
+    #[param(minimum = 1, maximum = 9223372036854775807_i64)]
+    position: u64,
+}
+
+/// One event, and with `reveal` its personal fields.
+#[derive(Debug, Default, Deserialize, IntoParams, TS)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DetailQuery {
+    /// Open the event's personal fields (needs the `admin` scope) [default: false].
+    pub reveal: Option<bool>,
 }
 
 /// One server-sent event of `GET /v1/events/stream`, field by field as `text/event-stream`
@@ -150,7 +245,7 @@ pub struct StreamedEvent {
 }
 
 /// One event of the log.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema, TS)]
 pub struct EventView {
     /// Its log position (1-based, gap-free across all projects).
     pub position: u64,
@@ -178,17 +273,10 @@ pub struct EventView {
     pub hash: String,
 }
 
-async fn view(
-    decoder: &mut leadorch_store::codec::Decoder<'_>,
-    rec: &RecordedEvent,
-    stream: String,
-) -> Result<EventView, Problem> {
-    let data = decoder
-        .payload(rec)
-        .await
-        .map_err(|e| Problem::from_store(&e))?;
+/// The list's view of `rec` (its stream named `stream`), `data` left `null`.
+fn event_view(rec: &RecordedEvent, stream: String) -> EventView {
     let meta = rec.metadata();
-    Ok(EventView {
+    EventView {
         position: rec.position,
         stream,
         stream_version: rec.stream_version,
@@ -200,78 +288,125 @@ async fn view(
             .to_rfc3339_opts(SecondsFormat::Micros, true),
         actor: meta.actor,
         trace_id: meta.trace_id,
-        data,
+        data: Value::Null,
         hash: rec.hash.iter().map(|b| format!("{b:02x}")).collect(),
-    })
+    }
 }
 
-/// Reads events after `after` that the project sees, up to `limit`; returns them and the
-/// position the next read starts after (the last one scanned), or `None` at the head.
-async fn read(
-    api: &Api,
-    project: &str,
-    after: u64,
-    limit: u64,
-    event_type: Option<&str>,
-    stream: Option<&str>,
-) -> Result<(Vec<EventView>, Option<u64>), Problem> {
-    let store = &api.engine.store;
-    let mut decoder = store.codec.decoder(Reveal::Redact);
-    let mut items = Vec::new();
-    let mut position = after;
-    let mut scanned = 0;
-    let owners = campaign_owners(api).await?;
-    loop {
-        let want = (limit - items.len() as u64).max(if project == "default" { 0 } else { 500 });
-        let page = store
-            .log
-            .list(&EventFilter {
-                stream: stream.map(str::to_string),
-                event_type: event_type.map(str::to_string),
-                after: position,
-                until: None,
-                limit: Some(want.max(1)),
-            })
-            .await
-            .map_err(|e| Problem::from_store(&e))?;
-        let full = page.len() as u64 == want.max(1);
-        for rec in &page {
-            position = rec.position;
-            scanned += 1;
-            if let Some(name) = visible_stream(project, &rec.stream_id, &owners) {
-                items.push(view(&mut decoder, rec, name).await?);
-                if items.len() as u64 == limit {
-                    return Ok((items, Some(position)));
-                }
-            }
+async fn view(
+    decoder: &mut leadorch_store::codec::Decoder<'_>,
+    rec: &RecordedEvent,
+    stream: String,
+) -> Result<EventView, Problem> {
+    let data = decoder
+        .payload(rec)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let mut v = event_view(rec, stream);
+    v.data = data;
+    Ok(v)
+}
+
+/// Most positions one window request walks when no index narrows its filter (no `type`, no
+/// `stream`): the actor and which streams a project sees are checked row by row. A window
+/// that walked this far without filling its page ends there, with `next` to continue.
+pub const SPAN: u64 = 200_000;
+
+/// Most positions one count walks when no index narrows its filter; a longer range is
+/// counted over its newest `COUNT_SPAN` positions and said to be a lower bound.
+pub const COUNT_SPAN: u64 = 2_000_000;
+
+/// The streams `project` sees, as the store's [`Visibility`]: the default project sees every
+/// stream but other projects' (scoped ids with a `/`, campaigns of their Google accounts);
+/// another project its own scoped ids and its campaigns.
+pub fn visibility(project: &str, owners: &CampaignOwners) -> Visibility {
+    let campaigns = |mine: bool| {
+        owners
+            .iter()
+            .filter(|(_, p)| (p.as_str() == project) == mine)
+            .map(|(id, _)| format!("campaign:{id}"))
+            .collect::<Vec<_>>()
+    };
+    if project == crate::ids::DEFAULT_PROJECT {
+        Visibility::Except {
+            kinds: SCOPED_TYPES.iter().map(|k| k.to_string()).collect(),
+            streams: campaigns(false),
         }
-        if !full {
-            return Ok((items, None));
-        }
-        if scanned >= SCAN {
-            return Ok((items, Some(position)));
+    } else {
+        Visibility::Only {
+            prefixes: SCOPED_TYPES
+                .iter()
+                .map(|k| format!("{k}:{project}/"))
+                .collect(),
+            streams: campaigns(true),
         }
     }
 }
 
-struct Checked {
+/// A window of the log, as `GET /v1/events` answers it.
+#[derive(Debug, Serialize, ToSchema, TS)]
+#[schema(example = json!({
+    "items": [],
+    "next": "999901",
+    "head": 1000000,
+    "order": "newest_first"
+}))]
+pub struct EventWindow {
+    /// The events, in `order`.
+    pub items: Vec<EventView>,
+    /// Where the next window in the same direction starts: pass it as `after` (oldest first)
+    /// or `before` (newest first) with the same filters. `null`: nothing more that way (oldest
+    /// first: at the head as it was when this was read). A window may hold fewer events than
+    /// `limit`, even none, and still have a `next`: the matching events are sparse and the
+    /// request walked as far as it may (ADR 0040).
+    pub next: Option<String>,
+    /// The log's head (its last position) when this was read. Positions have no gaps, so an
+    /// unfiltered window of the default project knows the log's length from it; for another
+    /// project, or with filters, `GET /v1/events/count` says how many match.
+    pub head: u64,
+    /// `oldest_first` (no `before`) or `newest_first`.
+    #[schema(example = "oldest_first")]
+    pub order: &'static str,
+}
+
+/// A filter and window the caller asked for, checked.
+#[derive(Clone, Debug)]
+pub struct Checked {
     after: u64,
+    before: Option<u64>,
     limit: u64,
+    filter: Match,
+}
+
+fn parse_rfc3339(field: &str, text: &str) -> Result<i64, Problem> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| {
+            Problem::invalid(
+                field,
+                format!("{field} is an RFC 3339 time (2026-12-01T10:00:00Z): {e}"),
+            )
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_filter(
+    caller_project: &str,
+    owners: &CampaignOwners,
+    after: Option<u64>,
+    before: Option<u64>,
     event_type: Option<String>,
     stream: Option<String>,
-}
-
-fn check(caller: &Caller, q: EventQuery, owners: &CampaignOwners) -> Result<Checked, Problem> {
-    let after = q.after.unwrap_or(0);
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<(u64, Option<u64>, Match), Problem> {
+    let after = after.unwrap_or(0);
     check_position("after", after)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Problem::invalid(
-            "limit",
-            format!("limit is 1 to {MAX_LIMIT}, not {limit}"),
-        ));
+    if let Some(b) = before {
+        check_position("before", b)?;
     }
-    if let Some(t) = &q.event_type {
+    if let Some(t) = &event_type {
         let known = leadorch_domain::AGGREGATE_TYPES
             .iter()
             .filter_map(|a| leadorch_domain::event_types(a))
@@ -283,28 +418,191 @@ fn check(caller: &Caller, q: EventQuery, owners: &CampaignOwners) -> Result<Chec
             ));
         }
     }
-    let stream = match &q.stream {
+    let stream = match &stream {
         None => None,
         Some(s) => Some(
-            stored_stream(&caller.project, s, owners)
+            stored_stream(caller_project, s, owners)
                 .ok_or_else(|| Problem::not_found(format!("no stream {s} in this project")))?,
         ),
     };
+    if actor.as_ref().is_some_and(|a| a.chars().count() > 512) {
+        return Err(Problem::invalid("actor", "actor is at most 512 characters"));
+    }
+    let recorded_from = from
+        .as_deref()
+        .map(|t| parse_rfc3339("from", t))
+        .transpose()?;
+    let recorded_to = to.as_deref().map(|t| parse_rfc3339("to", t)).transpose()?;
+    Ok((
+        after,
+        before,
+        Match {
+            event_type,
+            stream,
+            actor,
+            recorded_from,
+            recorded_to,
+            visibility: visibility(caller_project, owners),
+        },
+    ))
+}
+
+/// Checks `q` for `caller_project` (its streams named as the project names them).
+pub fn check(
+    caller_project: &str,
+    q: EventQuery,
+    owners: &CampaignOwners,
+) -> Result<Checked, Problem> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Problem::invalid(
+            "limit",
+            format!("limit is 1 to {MAX_LIMIT}, not {limit}"),
+        ));
+    }
+    let (after, before, filter) = check_filter(
+        caller_project,
+        owners,
+        q.after,
+        q.before,
+        q.event_type,
+        q.stream,
+        q.actor,
+        q.from,
+        q.to,
+    )?;
     Ok(Checked {
         after,
+        before,
         limit,
-        event_type: q.event_type,
-        stream,
+        filter,
     })
 }
 
-/// A page of the log, in order.
+/// The positions `(after, until]` a request reads: `after` and `before` (up to the `head`)
+/// narrowed to the recorded-time range, which becomes positions here (recorded time never
+/// decreases with position), so the walk bounds apply to the range's own positions. The
+/// filter comes back without its times.
+async fn position_range(
+    api: &Api,
+    after: u64,
+    before: Option<u64>,
+    head: u64,
+    filter: &Match,
+) -> Result<(u64, u64, Match), Problem> {
+    let (floor, ceiling) = api
+        .engine
+        .store
+        .log
+        .recorded_bounds(filter)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let until = [before, ceiling]
+        .into_iter()
+        .flatten()
+        .map(|b| b.saturating_sub(1))
+        .fold(head, u64::min);
+    let filter = Match {
+        recorded_from: None,
+        recorded_to: None,
+        ..filter.clone()
+    };
+    Ok((after.max(floor).min(until), until, filter))
+}
+
+/// Whether an index narrows `filter` (then one statement may walk the whole log).
+fn indexed(filter: &Match) -> bool {
+    filter.event_type.is_some() || filter.stream.is_some()
+}
+
+/// The window `c` asks for, read from the log: what `GET /v1/events` answers (and what the
+/// desktop calls in process).
+pub async fn window(api: &Api, project: &str, c: &Checked) -> Result<EventWindow, Problem> {
+    let (items, next, head) = read_window(api, project, c).await?;
+    Ok(EventWindow {
+        items,
+        next: next.map(|p| p.to_string()),
+        head,
+        order: if c.before.is_some() {
+            "newest_first"
+        } else {
+            "oldest_first"
+        },
+    })
+}
+
+/// The events of window `c`, where the next one starts, and the head.
+async fn read_window(
+    api: &Api,
+    project: &str,
+    c: &Checked,
+) -> Result<(Vec<EventView>, Option<u64>, u64), Problem> {
+    let store = &api.engine.store;
+    let head = store
+        .log
+        .head()
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        .position;
+    let newest_first = c.before.is_some();
+    let (after, top, filter) = position_range(api, c.after, c.before, head, &c.filter).await?;
+    // The positions this request may walk: (low, high].
+    let (low, high) = if indexed(&filter) {
+        (after, top)
+    } else if newest_first {
+        (top.saturating_sub(SPAN).max(after), top)
+    } else {
+        (after, after.saturating_add(SPAN).min(top))
+    };
+    let rows = if high > low {
+        store
+            .log
+            .window(&Window {
+                after: low,
+                before: Some(high + 1),
+                newest_first,
+                limit: c.limit,
+                filter,
+            })
+            .await
+            .map_err(|e| Problem::from_store(&e))?
+    } else {
+        Vec::new()
+    };
+    let owners = campaign_owners(api).await?;
+    let mut decoder = store.codec.decoder(Reveal::Redact);
+    let mut items = Vec::with_capacity(rows.len());
+    for rec in &rows {
+        // The store's condition and `visible_stream` say the same; this names the stream.
+        if let Some(name) = visible_stream(project, &rec.stream_id, &owners) {
+            items.push(view(&mut decoder, rec, name).await?);
+        }
+    }
+    let next = if rows.len() as u64 == c.limit {
+        rows.last().map(|r| r.position)
+    } else if newest_first {
+        // Walked down to low: continue below it, unless that is where the range ends.
+        (low > after).then_some(low + 1)
+    } else {
+        (high < top).then_some(high)
+    };
+    Ok((items, next, head))
+}
+
+/// A window of the log: the oldest events after `after`, or with `before` the newest before
+/// it (newest first), filtered by type, stream, actor and recorded time.
+///
+/// Cost: a window is one indexed statement when `type` or `stream` is given; otherwise (the
+/// actor, and which streams a project sees, are checked row by row) it walks at most
+/// 200,000 positions and may come back short with a `next` to go on from. On a
+/// 1,000,000-event SQLite log a window takes a few milliseconds (docs/BENCHMARKS.md).
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventQuery),
     responses(
-        (status = 200, description = "Events after `after`; `next` is the `after` of the next page (`null`: at the head now)", body = Page<EventView>),
+        (status = 200, description = "A window of events; `next` continues in the same direction, `head` is the log's last position", body = EventWindow),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such stream in this project", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
@@ -312,29 +610,221 @@ pub async fn list(
     State(api): State<Api>,
     caller: Caller,
     Params(q): Params<EventQuery>,
-) -> Result<Json<Page<EventView>>, Problem> {
+) -> Result<Json<EventWindow>, Problem> {
     caller.need(Scope::Read)?;
-    let c = check(&caller, q, &campaign_owners(&api).await?)?;
-    let (items, next) = read(
-        &api,
-        &caller.project,
-        c.after,
-        c.limit,
-        c.event_type.as_deref(),
-        c.stream.as_deref(),
-    )
-    .await?;
-    Ok(Json(Page {
-        items,
-        next: next.map(|p| p.to_string()),
-    }))
+    let c = check(&caller.project, q, &campaign_owners(&api).await?)?;
+    window(&api, &caller.project, &c).await.map(Json)
+}
+
+/// How many events a filter matches.
+#[derive(Debug, Serialize, ToSchema, TS)]
+#[schema(example = json!({"count": 48211, "exact": true, "head": 1000000, "counted_after": 0}))]
+pub struct EventCount {
+    /// Matching events the caller's project sees, at positions after `counted_after` (up to
+    /// `before` and the head).
+    pub count: u64,
+    /// `true`: every position of the range asked for was counted. `false`: the filter has no
+    /// index (no `type` or `stream`) and the range was longer than 2,000,000 positions, so only
+    /// its newest 2,000,000 were counted — `count` is a lower bound.
+    pub exact: bool,
+    /// The log's head (its last position) when this was counted.
+    pub head: u64,
+    /// The count starts after this position (`after`, or where a range too long to count
+    /// whole was cut).
+    pub counted_after: u64,
+}
+
+/// What `GET /v1/events/count` answers (and what the desktop calls in process).
+pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<EventCount, Problem> {
+    let owners = campaign_owners(api).await?;
+    let (after, before, filter) = check_filter(
+        project,
+        &owners,
+        q.after,
+        q.before,
+        q.event_type,
+        q.stream,
+        q.actor,
+        q.from,
+        q.to,
+    )?;
+    let log = &api.engine.store.log;
+    let head = log
+        .head()
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        .position;
+    let (after, until, filter) = position_range(api, after, before, head, &filter).await?;
+    let from = if indexed(&filter) {
+        after
+    } else {
+        after.max(until.saturating_sub(COUNT_SPAN))
+    };
+    let count = log
+        .count(&filter, from, until)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    Ok(EventCount {
+        count,
+        exact: from == after,
+        head,
+        counted_after: from,
+    })
+}
+
+/// How many events the caller's project sees that match the filters of `GET /v1/events`:
+/// the length of a filtered view.
+///
+/// Cost: with `type` or `stream` an index count; otherwise every position of the range is
+/// checked (the actor, the project's streams), at most the newest 2,000,000 positions of it
+/// (`exact: false` beyond). Figures on a 1,000,000-event log: docs/BENCHMARKS.md.
+#[utoipa::path(get, path = "/v1/events/count", tag = "events",
+    params(CountQuery),
+    responses(
+        (status = 200, description = "The count", body = EventCount),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such stream in this project", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn count(
+    State(api): State<Api>,
+    caller: Caller,
+    Params(q): Params<CountQuery>,
+) -> Result<Json<EventCount>, Problem> {
+    caller.need(Scope::Read)?;
+    count_events(&api, &caller.project, q).await.map(Json)
+}
+
+/// A personal field of an event and what the reader sees of it.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct PersonalField {
+    /// Where it is in `data` (JSON pointer).
+    #[schema(example = "/email")]
+    pub field: String,
+    /// The data subject it belongs to (`GET /v1/subjects/{subject_id}/export`).
+    pub subject_id: String,
+    /// The purpose of its key (`lead`, `google_ads`, `staff`, …).
+    #[schema(example = "lead")]
+    pub purpose: String,
+    /// `revealed` (its value is in `data`), `erased` (its key was destroyed: the subject was
+    /// erased, the account forgotten or the retention window passed; `null` in `data` for
+    /// good) or `hidden` (not asked to reveal: `null` in `data`).
+    #[schema(example = "revealed")]
+    pub state: &'static str,
+}
+
+/// One event in detail.
+#[derive(Debug, Serialize, ToSchema, TS)]
+pub struct EventDetail {
+    /// The event as `GET /v1/events` shows it; with `reveal`, its personal fields opened
+    /// (those whose key is gone stay `null`).
+    #[serde(flatten)]
+    pub event: EventView,
+    /// Whether personal fields were opened (`reveal=true`).
+    pub revealed: bool,
+    /// Whether any personal field of it was erased (its key destroyed). Known only when
+    /// revealing (`false` otherwise).
+    pub erased: bool,
+    /// Its personal fields, in payload order (empty: it has none).
+    pub personal: Vec<PersonalField>,
+}
+
+/// What `GET /v1/events/{position}` answers (and what the desktop calls in process):
+/// `reveal` must only be set for a caller allowed to see personal data.
+pub async fn detail(
+    api: &Api,
+    project: &str,
+    position: u64,
+    reveal: bool,
+) -> Result<EventDetail, Problem> {
+    let missing = || Problem::not_found(format!("no event at position {position} in this project"));
+    let owners = campaign_owners(api).await?;
+    let store = &api.engine.store;
+    let rec = store
+        .log
+        .event_at(position, &visibility(project, &owners))
+        .await
+        .map_err(|e| Problem::from_store(&e))?
+        .ok_or_else(missing)?;
+    let name = visible_stream(project, &rec.stream_id, &owners).ok_or_else(missing)?;
+    let mut decoder = store.codec.decoder(if reveal {
+        Reveal::Decrypt
+    } else {
+        Reveal::Redact
+    });
+    let (data, fields) = decoder
+        .payload_with_fields(&rec)
+        .await
+        .map_err(|e| Problem::from_store(&e))?;
+    let personal: Vec<PersonalField> = fields
+        .into_iter()
+        .map(|f| PersonalField {
+            field: f.pointer,
+            subject_id: crate::ids::bare(project, &f.subject),
+            purpose: f.purpose.as_str().to_string(),
+            state: match f.state {
+                FieldState::Opened => "revealed",
+                FieldState::Erased => "erased",
+                FieldState::Redacted => "hidden",
+            },
+        })
+        .collect();
+    let mut event = event_view(&rec, name);
+    event.data = data;
+    Ok(EventDetail {
+        event,
+        revealed: reveal,
+        erased: personal.iter().any(|f| f.state == "erased"),
+        personal,
+    })
+}
+
+/// One event of the caller's project: as the list shows it, or with `reveal=true` (scope
+/// `admin`) with its personal fields opened. A field whose key was destroyed (the subject
+/// erased) stays `null` and is marked `erased` — never an error, never the ciphertext.
+#[utoipa::path(get, path = "/v1/events/{position}", tag = "events",
+    params(EventPosition, DetailQuery),
+    responses(
+        (status = 200, description = "The event", body = EventDetail),
+        (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key lacks the read scope, or reveal=true without the admin scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No event at that position in this project", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn one(
+    State(api): State<Api>,
+    caller: Caller,
+    Path(position): Path<String>,
+    Params(q): Params<DetailQuery>,
+) -> Result<Json<EventDetail>, Problem> {
+    caller.need(Scope::Read)?;
+    let reveal = q.reveal.unwrap_or(false);
+    if reveal {
+        caller.need(Scope::Admin)?;
+    }
+    let position: u64 = position
+        .parse()
+        .ok()
+        .filter(|p| (1..=MAX_POSITION).contains(p))
+        .ok_or_else(|| {
+            Problem::invalid(
+                "position",
+                format!("position is a log position, 1 to {MAX_POSITION}"),
+            )
+        })?;
+    detail(&api, &caller.project, position, reveal)
+        .await
+        .map(Json)
 }
 
 /// The log as it grows: every event after `after` (or the `Last-Event-ID` a reconnecting
 /// client sends), then each new one as it is committed, as server-sent events (`id` the
 /// position, `event` the type, `data` the event as `/v1/events` shows it).
 #[utoipa::path(get, path = "/v1/events/stream", tag = "events",
-    params(EventQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position (overrides after)")),
+    params(StreamQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this position (overrides after)")),
     responses(
         (status = 200, description = "The events as they are recorded, each a server-sent event whose data is an EventView as JSON; comments keep the connection alive", content_type = "text/event-stream", body = StreamedEvent),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -346,10 +836,19 @@ pub async fn stream(
     State(api): State<Api>,
     caller: Caller,
     headers: HeaderMap,
-    Params(q): Params<EventQuery>,
+    Params(q): Params<StreamQuery>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, Problem> {
     caller.need(Scope::Read)?;
-    let mut c = check(&caller, q, &campaign_owners(&api).await?)?;
+    let q = EventQuery {
+        after: q.after,
+        limit: q.limit,
+        event_type: q.event_type,
+        stream: q.stream,
+        actor: q.actor,
+        ..Default::default()
+    };
+    let mut c = check(&caller.project, q, &campaign_owners(&api).await?)?;
+    c.limit = 100;
     if let Some(v) = headers.get("last-event-id") {
         c.after = v
             .to_str()
@@ -365,9 +864,7 @@ pub async fn stream(
     let state = Tail {
         api,
         project: caller.project,
-        after: c.after,
-        event_type: c.event_type,
-        stream: c.stream,
+        window: c,
         buffer: VecDeque::new(),
         head,
         closing,
@@ -386,23 +883,14 @@ pub async fn stream(
                     .data(data);
                 return Some((Ok(event), t));
             }
-            match read(
-                &t.api,
-                &t.project,
-                t.after,
-                100,
-                t.event_type.as_deref(),
-                t.stream.as_deref(),
-            )
-            .await
-            {
-                Ok((items, next)) => {
+            match read_window(&t.api, &t.project, &t.window).await {
+                Ok((items, next, _)) => {
                     if let Some(last) = items.last() {
-                        t.after = last.position;
+                        t.window.after = last.position;
                     }
                     let caught_up = next.is_none();
                     if let Some(next) = next {
-                        t.after = t.after.max(next);
+                        t.window.after = t.window.after.max(next);
                     }
                     t.buffer.extend(items);
                     if t.buffer.is_empty() && caught_up {
@@ -432,9 +920,7 @@ pub async fn stream(
 struct Tail {
     api: Api,
     project: String,
-    after: u64,
-    event_type: Option<String>,
-    stream: Option<String>,
+    window: Checked,
     buffer: VecDeque<EventView>,
     head: tokio::sync::watch::Receiver<u64>,
     closing: tokio::sync::watch::Receiver<bool>,

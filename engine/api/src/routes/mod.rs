@@ -2,6 +2,7 @@
 //! scope it needs and documents itself for `/openapi.json` (`#[utoipa::path]`).
 
 pub mod access_log;
+pub mod audit;
 pub mod campaigns;
 pub mod capacity;
 pub mod events;
