@@ -352,7 +352,7 @@ impl Fingerprints {
                         });
                     }
                 }
-                Ok(out)
+                Ok::<_, rusqlite::Error>(out)
             });
         }
         pooled!(&self.db, conn => lookup(conn, project, fingerprints, now).await)

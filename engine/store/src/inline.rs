@@ -21,6 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Result, StoreError};
+use crate::pages::RowError;
 
 /// Connections kept idle between reads: one per core that reads at the same moment is
 /// enough, a reader that finds none idle opens one.
@@ -42,10 +43,10 @@ impl Inline {
     }
 
     /// Runs `read` on an idle connection (opened when there is none), on this thread.
-    pub(crate) fn read<T>(
+    pub(crate) fn read<T, E: Into<RowError>>(
         &self,
         what: &str,
-        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+        read: impl FnOnce(&Connection) -> std::result::Result<T, E>,
     ) -> Result<T> {
         let fail = |e: rusqlite::Error| StoreError::Internal(format!("{what} (SQLite): {e}"));
         let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -53,7 +54,10 @@ impl Inline {
             Some(c) => c,
             None => self.open().map_err(fail)?,
         };
-        let out = read(&conn).map_err(fail);
+        let out = read(&conn).map_err(|e| match e.into() {
+            RowError::Sqlite(e) => fail(e),
+            RowError::Store(e) => e,
+        });
         // A statement left unfinished would hold its read snapshot (hiding later commits and
         // holding back checkpoints): every read here steps its statements to the end or drops
         // them, and a connection still in a transaction is not kept.

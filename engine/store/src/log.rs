@@ -481,29 +481,18 @@ impl EventLog {
     pub async fn read_stream(&self, stream_id: &str) -> Result<Vec<RecordedEvent>> {
         if let Some(inline) = self.db.inline() {
             // One aggregate's events, by the (stream, version) index (ADR 0041).
-            let rows = inline.read("reading a stream", |c| {
+            return inline.read("reading a stream", |c| {
                 let mut stmt = c.prepare_cached(&format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 \
                      ORDER BY stream_id, stream_version"
                 ))?;
-                let rows = stmt.query_map([stream_id], |r| {
-                    Ok(EventRow {
-                        position: r.get(0)?,
-                        stream_id: r.get(1)?,
-                        stream_version: r.get(2)?,
-                        event_id: r.get(3)?,
-                        event_type: r.get(4)?,
-                        schema_version: r.get(5)?,
-                        payload: r.get(6)?,
-                        metadata: r.get(7)?,
-                        recorded_at: r.get(8)?,
-                        prev_hash: r.get(9)?,
-                        hash: r.get(10)?,
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<EventRow>>>()
-            })?;
-            return rows.into_iter().map(RecordedEvent::try_from).collect();
+                let mut rows = stmt.query([stream_id])?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    out.push(crate::pages::recorded(r)?);
+                }
+                Ok::<_, crate::pages::RowError>(out)
+            });
         }
         self.list(&EventFilter {
             stream: Some(stream_id.to_string()),

@@ -144,34 +144,10 @@ fn sqlite_pages(
         .map_err(bad)?;
     let mut buf = Vec::with_capacity(page);
     while let Some(r) = rows.next().map_err(bad)? {
-        let position: i64 = r.get(0).map_err(bad)?;
-        // Fixed-size columns are read in place (no allocation per column and row).
-        let blob = |i: usize| -> Result<&[u8]> {
-            r.get_ref(i)
-                .map_err(bad)?
-                .as_blob()
-                .map_err(|e| StoreError::Decode {
-                    position: position as u64,
-                    reason: format!("column {i} of the SQLite log: {e}"),
-                })
-        };
-        let event_id = Uuid::from_slice(blob(3)?).map_err(|e| StoreError::Decode {
-            position: position as u64,
-            reason: format!("event id: {e}"),
-        })?;
-        buf.push(RecordedEvent {
-            position: position as u64,
-            stream_id: r.get(1).map_err(bad)?,
-            stream_version: r.get::<_, i64>(2).map_err(bad)? as u64,
-            event_id,
-            event_type: r.get(4).map_err(bad)?,
-            schema_version: r.get(5).map_err(bad)?,
-            payload: r.get(6).map_err(bad)?,
-            metadata: r.get(7).map_err(bad)?,
-            recorded_at: r.get(8).map_err(bad)?,
-            prev_hash: to_hash(position, blob(9)?)?,
-            hash: to_hash(position, blob(10)?)?,
-        });
+        buf.push(recorded(r).map_err(|e| match e {
+            RowError::Sqlite(e) => bad(e),
+            RowError::Store(e) => e,
+        })?);
         if buf.len() == page {
             let full = std::mem::replace(&mut buf, Vec::with_capacity(page));
             if tx.blocking_send(Ok(full)).is_err() {
@@ -183,4 +159,49 @@ fn sqlite_pages(
         let _ = tx.blocking_send(Ok(buf));
     }
     Ok(())
+}
+
+/// Why a row of the SQLite log could not be read: the database, or what it holds.
+pub(crate) enum RowError {
+    Sqlite(rusqlite::Error),
+    Store(StoreError),
+}
+
+impl From<rusqlite::Error> for RowError {
+    fn from(e: rusqlite::Error) -> RowError {
+        RowError::Sqlite(e)
+    }
+}
+
+/// One row of `SELECT {EVENT_COLUMNS} FROM events` read with rusqlite; fixed-size columns are
+/// read in place (no allocation per column and row).
+pub(crate) fn recorded(r: &rusqlite::Row<'_>) -> std::result::Result<RecordedEvent, RowError> {
+    let position: i64 = r.get(0)?;
+    let blob = |i: usize| -> std::result::Result<&[u8], RowError> {
+        r.get_ref(i)?.as_blob().map_err(|e| {
+            RowError::Store(StoreError::Decode {
+                position: position as u64,
+                reason: format!("column {i} of the SQLite log: {e}"),
+            })
+        })
+    };
+    let event_id = Uuid::from_slice(blob(3)?).map_err(|e| {
+        RowError::Store(StoreError::Decode {
+            position: position as u64,
+            reason: format!("event id: {e}"),
+        })
+    })?;
+    Ok(RecordedEvent {
+        position: position as u64,
+        stream_id: r.get(1)?,
+        stream_version: r.get::<_, i64>(2)? as u64,
+        event_id,
+        event_type: r.get(4)?,
+        schema_version: r.get(5)?,
+        payload: r.get(6)?,
+        metadata: r.get(7)?,
+        recorded_at: r.get(8)?,
+        prev_hash: to_hash(position, blob(9)?).map_err(RowError::Store)?,
+        hash: to_hash(position, blob(10)?).map_err(RowError::Store)?,
+    })
 }
