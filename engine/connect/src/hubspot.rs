@@ -371,19 +371,7 @@ impl HubSpot {
                 "{key}.searches_per_second must be 1 to {DEFAULT_SEARCHES_PER_SECOND} (HubSpot allows {DEFAULT_SEARCHES_PER_SECOND} searches a second per token)"
             ));
         }
-        let timeout = match &s.timeout {
-            Some(t) => leadorch_config::parse_duration(t)
-                .ok()
-                .and_then(|d| d.to_std().ok())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    format!("{key}.timeout: {t:?} is not a duration above 0 (like 10s)")
-                })?,
-            None => Duration::from_secs(10),
-        };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("leadorch/", env!("CARGO_PKG_VERSION")))
+        let client = crate::client::builder(crate::client::timeout(&key, s.timeout.as_deref())?)
             .build()
             .map_err(|e| format!("{key}: cannot make an HTTP client: {e}"))?;
         Ok(HubSpot {

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 pub mod http_poll;
 pub mod hubspot;
 pub mod poller;

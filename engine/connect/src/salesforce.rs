@@ -395,19 +395,7 @@ impl Salesforce {
                 "{key}.max_open_leads_per_owner: give a number above 0, or leave it out"
             ));
         }
-        let timeout = match &s.timeout {
-            Some(t) => leadorch_config::parse_duration(t)
-                .ok()
-                .and_then(|d| d.to_std().ok())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    format!("{key}.timeout: {t:?} is not a duration above 0 (like 10s)")
-                })?,
-            None => Duration::from_secs(10),
-        };
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .user_agent(concat!("leadorch/", env!("CARGO_PKG_VERSION")))
+        let client = crate::client::builder(crate::client::timeout(&key, s.timeout.as_deref())?)
             // A redirect could carry the token elsewhere: none followed.
             .redirect(reqwest::redirect::Policy::none())
             .build()
