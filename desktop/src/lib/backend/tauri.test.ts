@@ -138,4 +138,38 @@ describe("TauriBackend.request", () => {
     expect(e.code).toBe("input");
     expect(calls).toEqual([]);
   });
+
+  it("cancels a request in the shell when its signal aborts, and rejects as cancelled", async () => {
+    let release: (r: unknown) => void = () => {};
+    const calls = record((cmd) => {
+      if (cmd === "api_request") return new Promise((r) => (release = r));
+      if (cmd === "cancel_request") {
+        // The shell drops the work; the pending command then answers as the engine does.
+        release({ status: 503, body: { title: "cancelled" } });
+        return null;
+      }
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const abort = new AbortController();
+    const pending = new TauriBackend().request("POST", "/v1/rules/r/backtest", {}, { signal: abort.signal });
+    await Promise.resolve();
+    abort.abort();
+    const e = await rejection(pending, CommandError);
+    expect(e.code).toBe("cancelled");
+    const id = (calls[0].args as { requestId: string }).requestId;
+    expect(id).toMatch(/^r\d+$/);
+    expect(calls[1]).toEqual({ cmd: "cancel_request", args: { requestId: id } });
+  });
+
+  it("does not call the shell for a request whose signal has already aborted", async () => {
+    const calls = record(() => ({ status: 200, body: null }));
+    const abort = new AbortController();
+    abort.abort();
+    const e = await rejection(
+      new TauriBackend().request("GET", "/v1/rules", undefined, { signal: abort.signal }),
+      CommandError,
+    );
+    expect(e.code).toBe("cancelled");
+    expect(calls).toEqual([]);
+  });
 });

@@ -1,12 +1,28 @@
 // The Backend over the Tauri shell's commands (src-tauri/src/lib.rs): each method is one
 // `invoke`; a rejection (`{code, message}`) becomes a CommandError.
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
 import type { AccountSummary } from "../../generated/AccountSummary";
 import type { ApiRequest } from "../../generated/ApiRequest";
 import type { ApiResponse } from "../../generated/ApiResponse";
 import type { ConsentStarted } from "../../generated/ConsentStarted";
 import type { Overview } from "../../generated/Overview";
-import { ApiProblem, CommandError, type Backend, type HttpMethod } from "./types";
+import {
+  ApiProblem,
+  CommandError,
+  type Backend,
+  type HttpMethod,
+  type RequestOptions,
+} from "./types";
+
+/** The shell's event carrying the log's new head position (src-tauri/src/lib.rs). */
+export const HEAD_EVENT = "log-head";
+
+let nextRequest = 0;
+
+function cancelled(): CommandError {
+  return new CommandError("cancelled", "cancelled before the engine answered");
+}
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
@@ -29,18 +45,46 @@ export class TauriBackend implements Backend {
     return call<AccountSummary>("finish_google_consent");
   }
 
-  async request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
+  async request<T = unknown>(
+    method: HttpMethod,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<T> {
     if (!path.startsWith("/")) {
       throw new CommandError("input", `an API path starts with "/": ${JSON.stringify(path)}`);
     }
+    const { signal } = options;
+    if (signal?.aborted) throw cancelled();
     // `body` is any JSON value; the generated type may name it (`JsonValue`) rather than
     // `unknown`, hence the casts here and below.
     const request: ApiRequest =
       body === undefined ? { method, path } : { method, path, body: body as ApiRequest["body"] };
-    const response = await call<ApiResponse>("api_request", { request });
+    let response: ApiResponse;
+    if (signal) {
+      // The shell keeps the request under this id until it answers; `cancel_request` drops
+      // its work in the engine.
+      const requestId = `r${++nextRequest}`;
+      const onAbort = () => void invoke("cancel_request", { requestId }).catch(() => {});
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        response = await call<ApiResponse>("api_request", { request, requestId });
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+      if (signal.aborted) throw cancelled();
+    } else {
+      response = await call<ApiResponse>("api_request", { request });
+    }
     if (response.status < 200 || response.status > 299) {
       throw new ApiProblem(response.status, response.body);
     }
     return response.body as unknown as T;
+  }
+
+  async watchHead(listener: (head: number) => void): Promise<() => void> {
+    const stop = await listen<number>(HEAD_EVENT, (e) => listener(e.payload));
+    await call("watch_head");
+    return stop;
   }
 }

@@ -7,6 +7,15 @@ import type { Overview } from "../../generated/Overview";
 /** The methods the engine's HTTP API answers. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+/** How one {@link Backend.request} may be cut short. */
+export interface RequestOptions {
+  /**
+   * Aborting it cancels the work in the engine (a backtest, a replay) and rejects the call
+   * with a {@link CommandError} whose code is `cancelled`.
+   */
+  signal?: AbortSignal;
+}
+
 export interface Backend {
   /** The main view: the database, the master key's source and check value, the accounts. */
   overview(): Promise<Overview>;
@@ -22,12 +31,24 @@ export interface Backend {
    * Resolves to the 2xx body; a non-2xx answer throws an {@link ApiProblem}, a call that
    * could not be made a {@link CommandError}.
    */
-  request<T = unknown>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+  request<T = unknown>(
+    method: HttpMethod,
+    path: string,
+    body?: unknown,
+    options?: RequestOptions,
+  ): Promise<T>;
+  /**
+   * Calls `listener` with the log's head position (the last event's) whenever events are
+   * appended, by this app or by another process such as a daemon, within a second or two.
+   * Resolves to the function that stops it.
+   */
+  watchHead(listener: (head: number) => void): Promise<() => void>;
 }
 
 /**
  * A shell command that failed, as `{code, message}`: `not_open` (the app could not open its
- * database or key), `input`, `consent`, `internal` — match on `code`, never on `message`.
+ * database or key), `input`, `consent`, `cancelled` (the caller aborted), `internal` — match
+ * on `code`, never on `message`.
  */
 export class CommandError extends Error {
   readonly code: string;
