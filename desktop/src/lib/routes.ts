@@ -4,6 +4,7 @@
 import type { Component } from "svelte";
 import type { IconName } from "./components/Icon.svelte";
 import AccountsView from "./views/accounts/AccountsView.svelte";
+import AuditView from "./views/audit/AuditView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -24,6 +25,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "accounts",
     component: AccountsView,
     keys: "g a",
+  },
+  {
+    path: "/audit",
+    title: "Audit log",
+    description: "Every event in log order: filter, detail, reveal, erase, verify the chain",
+    icon: "log",
+    component: AuditView,
+    keys: "g l",
   },
 ];
 

@@ -11,7 +11,7 @@
 //
 // - **Contiguous** (no filter, and the count says every position after the floor is visible,
 //   the default project's usual case): row `i` is position `floor + i + 1`. Any window is one
-//   request, `after = floor + i`.
+//   request, `after = floor + i` (near the end `before = head + 1`, as below).
 // - **Sparse** (a filter, or another project's events interleaved): positions are not
 //   arithmetic. A row is known exactly when it was paged to by cursor from a row already
 //   known, or from either end:
@@ -269,15 +269,13 @@ export class EventRows {
       if (i < 0) break;
       const before = this.#rows.size;
       const lastMissing = this.#lastMissing(start, end);
-      if (this.contiguous) {
-        await this.#forward(i, this.floor + i, end - i, signal);
-        continue;
-      }
       const below = this.#knownBelow(i);
       const above = this.#knownAbove(lastMissing);
       if (i === 0) await this.#forward(0, this.floor, end - i, signal);
       else if (lastMissing >= this.total - NEAR) {
         await this.#backward(this.total - 1, this.head + 1, this.total - start, signal);
+      } else if (this.contiguous) {
+        await this.#forward(i, this.floor + i, end - i, signal);
       } else if (below >= 0 && i - below <= NEAR) {
         await this.#forward(below + 1, this.row(below)!.position, end - below - 1, signal);
       } else if (above >= 0 && above - lastMissing <= NEAR) {
