@@ -152,6 +152,14 @@ describe("Audit view over a million events", () => {
     expect(document.body.textContent).not.toContain("person7@example.org");
   });
 
+  it("selects in the list the event a link opened", async () => {
+    const log = new FakeLog(1_000_000);
+    mount(log, "#/audit?type=LeadReceived&event=700000");
+    await until(() => tid("detail-position")?.textContent === "700000", "the detail");
+    await until(() => !!$('[data-position="700000"][aria-selected="true"]'), "the selected row");
+    expect(tid("audit-list")!.getAttribute("aria-activedescendant")).toBe(`audit-row-${700_000 / 7 - 1}`);
+  });
+
   it("links an evaluation to the replay view (Why?)", async () => {
     const log = new FakeLog(1000);
     const { router } = mount(log, "#/audit?event=9");

@@ -195,6 +195,29 @@ describe("EventRows over a million events", () => {
     expect(NEAR).toBeGreaterThan(0);
   });
 
+  it("finds the row of a position: arithmetic when contiguous, one window and one count when not", async () => {
+    const log = new FakeLog(MILLION);
+    const all = rows(log);
+    await all.open();
+    log.calls = [];
+    expect(await all.locate(765_432)).toBe(765_431);
+    expect(all.row(765_431)?.position).toBe(765_432);
+    expect(log.calls.length).toBe(1);
+
+    const leads = rows(log, { type: "LeadReceived" });
+    await leads.open();
+    log.calls = [];
+    const i = await leads.locate(700_000);
+    expect(log.calls.length).toBe(2);
+    // 700,000 is a LeadReceived (≡ 0 mod 7): it is row 700,000 / 7 - 1.
+    expect(i).toBe(700_000 / 7 - 1);
+    expect(leads.row(i)?.position).toBe(700_000);
+    // Not a match: the next one's row.
+    const j = await leads.locate(700_001);
+    expect(leads.row(j)?.position).toBe(700_007);
+    expect(await leads.locate(MILLION + 5)).toBe(-1);
+  });
+
   it("writes filters into the query and leaves empty ones out", () => {
     expect(query("/v1/events", { type: "LeadReceived", stream: "", actor: undefined }, { after: 5 })).toBe(
       "/v1/events?type=LeadReceived&after=5",

@@ -374,12 +374,38 @@ export class EventRows {
       else await this.#backward(hi.index - 1, hi.position, this.page, signal);
       return;
     }
-    const c = await this.#count({ before: items[0].position }, signal);
-    let index = c.count;
+    await this.#place(items, signal);
+  }
+
+  /** Puts `items` (consecutive matches, oldest first) at their exact rows; the first's row. */
+  async #place(items: EventView[], signal?: AbortSignal): Promise<number> {
+    const first = this.contiguous
+      ? items[0].position - this.floor - 1
+      : (await this.#count({ before: items[0].position }, signal)).count;
+    let index = first;
     for (const e of items) {
       if (index >= this.total) break;
       this.#rows.set(index++, e);
     }
+    return first;
+  }
+
+  /**
+   * The row of the event at `position`, or of the first match after it when it does not
+   * match (-1: none after it); its rows are loaded. One window and, for a sparse view, one
+   * count.
+   */
+  async locate(position: number, signal?: AbortSignal): Promise<number> {
+    if (position <= this.floor || position > this.head) return -1;
+    if (this.contiguous) {
+      const i = position - this.floor - 1;
+      await this.ensure(i, i + 1, signal);
+      return i;
+    }
+    const w = await this.#window({ after: position - 1, limit: this.page }, signal);
+    const items = w.items.filter((e) => e.position <= this.head);
+    if (items.length === 0) return -1;
+    return this.#place(items, signal);
   }
 
   #limit(want: number): number {
