@@ -49,7 +49,7 @@ describe("Audit view over a million events", () => {
     const first = rowsShown()[0];
     expect(first.dataset.type).toBe("LeadStatusChanged");
     expect(first.textContent).toContain("lead:f-1");
-    expect(tid("audit-list")!.getAttribute("aria-rowcount")).toBe("1000000");
+    expect(tid("audit-list")!.getAttribute("aria-rowcount")).toBe("1000001"); // with the header row
     // The list asked for windows by position, never the whole log.
     expect(log.calls.every((c) => !/limit=(\d{4,})/.test(c.path))).toBe(true);
   });
@@ -88,6 +88,27 @@ describe("Audit view over a million events", () => {
     await fireEvent.click(tid("filter-clear")!);
     expect(router.params.type).toBeUndefined();
     await until(() => tid("audit-total")!.textContent!.trim() === "1,000,000", "all events again");
+  });
+
+  it("cancels a slow count and goes back to the view shown before", async () => {
+    const log = new FakeLog(1000);
+    const { router } = mount(log);
+    await until(() => rowsShown().length > 0, "rows");
+    let release!: () => void;
+    log.gate = (c) => {
+      if (c.path.startsWith("/v1/events/count?actor=")) return new Promise<void>((r) => (release = r));
+    };
+    await fireEvent.input(tid("filter-actor")!, { target: { value: "daemon" } });
+    await fireEvent.submit(tid("audit-filters")!);
+    await until(() => !!tid("audit-count-cancel"), "the cancel button");
+    expect(tid("audit-range")!.textContent).toContain("Counting");
+    expect(tid("audit-list")!.getAttribute("aria-busy")).toBe("true");
+    await fireEvent.click(tid("audit-count-cancel")!);
+    expect(router.params.actor).toBeUndefined();
+    expect(log.calls.find((c) => c.path.startsWith("/v1/events/count?actor="))!.aborted).toBe(true);
+    release();
+    await until(() => !tid("audit-count-cancel") && rowsShown().length > 0, "the view before");
+    expect(positions().slice(0, 2)).toEqual([1, 2]);
   });
 
   it("opens a view filtered from a link, and shows a wrong filter's problem", async () => {
