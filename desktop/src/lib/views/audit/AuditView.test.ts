@@ -54,6 +54,25 @@ describe("Audit view over a million events", () => {
     expect(log.calls.every((c) => !/limit=(\d{4,})/.test(c.path))).toBe(true);
   });
 
+  it("shows the first rows before the count answers, and reopens when the count disagrees", async () => {
+    const log = new FakeLog(1000);
+    let release!: () => void;
+    log.gate = (c) => {
+      if (c.path.startsWith("/v1/events/count")) return new Promise<void>((r) => (release = r));
+    };
+    const answer = log.answer.bind(log);
+    log.answer = (m, p) => {
+      const a = answer(m, p) as { count?: number };
+      return p.startsWith("/v1/events/count") ? { ...a, count: 999 } : a;
+    };
+    mount(log);
+    await until(() => rowsShown().length > 0, "the first rows");
+    expect(tid("audit-total")!.textContent!.trim()).toBe("1,000");
+    log.gate = () => {};
+    release();
+    await until(() => tid("audit-total")!.textContent!.trim() === "999", "the counted length");
+  });
+
   it("jumps to the last event with End, in one request from the end", async () => {
     const log = new FakeLog(1_000_000);
     mount(log);

@@ -151,6 +151,33 @@ describe("EventRows over a million events", () => {
     expect(r.row(r.total - 1)!.position).toBe(1064);
   });
 
+  it("opens an unfiltered view from its first window, then confirms the length with the count", async () => {
+    const log = new FakeLog(MILLION);
+    const r = rows(log);
+    expect(await r.openFast()).toBe(true);
+    expect(log.calls.map((c) => c.path)).toEqual(["/v1/events?after=0&limit=200"]);
+    expect(r.total).toBe(MILLION);
+    expect(r.row(199)?.position).toBe(200);
+    expect(await r.confirm()).toBe(true);
+    expect(log.calls[1].path).toBe(`/v1/events/count?before=${MILLION + 1}`);
+    expect(r.provisional).toBe(false);
+
+    // Another project's events interleaved: the count disagrees, the view must be reopened.
+    const other = new FakeLog(1000);
+    const answer = other.answer.bind(other);
+    other.answer = (m, p) => {
+      const a = answer(m, p) as { count?: number };
+      return p.startsWith("/v1/events/count") ? { ...a, count: 990 } : a;
+    };
+    const o = rows(other);
+    expect(await o.openFast()).toBe(true);
+    expect(await o.confirm()).toBe(false);
+    // A filtered view is counted first.
+    const f = rows(new FakeLog(1000), { type: "LeadReceived" });
+    expect(await f.openFast()).toBe(false);
+    expect(f.total).toBe(142);
+  });
+
   it("notices when an unfiltered view stops being contiguous", async () => {
     const log = new FakeLog(100);
     const r = rows(log);

@@ -11,7 +11,10 @@
 //
 // - **Contiguous** (no filter, and the count says every position after the floor is visible,
 //   the default project's usual case): row `i` is position `floor + i + 1`. Any window is one
-//   request, `after = floor + i` (near the end `before = head + 1`, as below).
+//   request, `after = floor + i` (near the end `before = head + 1`, as below). Such a view
+//   opens from its first window at once (`openFast`: the head is its length when that window
+//   has no gap) and is confirmed by the count afterwards; a count that disagrees (another
+//   project's events interleaved) opens it again as sparse.
 // - **Sparse** (a filter, or another project's events interleaved): positions are not
 //   arithmetic. A row is known exactly when it was paged to by cursor from a row already
 //   known, or from either end:
@@ -228,6 +231,50 @@ export class EventRows {
     this.floor = c.counted_after;
     this.exact = c.exact;
     this.contiguous = !hasFilter(this.filters) && c.count === c.head - c.counted_after;
+    this.provisional = false;
+  }
+
+  /** Whether the length is the head's, not yet confirmed by a count (`openFast`). */
+  provisional = false;
+
+  /**
+   * Opens an unfiltered view at once from its first window, taking the head as its length
+   * (contiguous), when that window's positions say so; `confirm` then checks it with the count
+   * (about a second over a million events without an index). Filtered views, or a first
+   * window with gaps (another project's events), are counted first (`open`). Returns whether
+   * the view is provisional.
+   */
+  async openFast(signal?: AbortSignal): Promise<boolean> {
+    if (hasFilter(this.filters)) {
+      await this.open(signal);
+      return false;
+    }
+    const w = await this.#window({ after: 0, limit: this.page }, signal);
+    const gapless = w.items.every((e, i) => e.position === i + 1);
+    if (!gapless || (w.next === null && w.items.length !== w.head)) {
+      await this.open(signal);
+      return false;
+    }
+    this.head = w.head;
+    this.total = w.head;
+    this.floor = 0;
+    this.exact = true;
+    this.contiguous = true;
+    this.provisional = true;
+    w.items.forEach((e, i) => this.#rows.set(i, e));
+    return true;
+  }
+
+  /**
+   * Whether the count agrees with a provisional length (every position up to the head it
+   * was opened at is visible). `false`: the view must be opened again with `open`.
+   */
+  async confirm(signal?: AbortSignal): Promise<boolean> {
+    if (!this.provisional) return true;
+    const c = await this.#count({ before: this.head + 1 }, signal);
+    const ok = c.exact && c.counted_after === 0 && c.count === this.head;
+    if (ok) this.provisional = false;
+    return ok;
   }
 
   /**
