@@ -4,6 +4,7 @@
 import type { Component } from "svelte";
 import type { IconName } from "./components/Icon.svelte";
 import AccountsView from "./views/accounts/AccountsView.svelte";
+import ReplayView from "./views/replay/ReplayView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -24,6 +25,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "accounts",
     component: AccountsView,
     keys: "g a",
+  },
+  {
+    path: "/replay",
+    title: "Replay",
+    description: "Time travel: campaigns, teams and rules at any moment, and why a campaign is paused",
+    icon: "history",
+    component: ReplayView,
+    keys: "g t",
   },
 ];
 
