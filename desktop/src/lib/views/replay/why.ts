@@ -8,6 +8,7 @@
 // readers below take only what they show and tolerate anything missing.
 import type { EvaluationView } from "../../../generated/EvaluationView";
 import { money } from "./diff";
+import { utcText } from "./moment";
 
 type Json = Record<string, unknown>;
 
@@ -174,7 +175,7 @@ export function whyChain(answer: unknown): WhyChain {
     case "engine":
       cause = {
         kind: "engine",
-        text: `The engine applied ${str(c.action)} at ${str(c.applied_at)} (requested ${str(c.requested_at)}, change ${str(c.change_id)}).`,
+        text: `The engine applied ${str(c.action)} at ${utcText(str(c.applied_at))} (requested ${utcText(str(c.requested_at))}, change ${str(c.change_id)}).`,
         reason: str(c.reason) || null,
         at: str(c.applied_at) || null,
       };
@@ -183,7 +184,7 @@ export function whyChain(answer: unknown): WhyChain {
     case "outside":
       cause = {
         kind: "outside",
-        text: `It was changed outside the engine (${arr(c.fields).map(str).join(", ")}), noticed at ${str(c.at)}; the engine respects that until ${str(c.hold_until)}.`,
+        text: `It was changed outside the engine (${arr(c.fields).map(str).join(", ")}), noticed at ${utcText(str(c.at))}; the engine respects that until ${utcText(str(c.hold_until))}.`,
         reason: null,
         at: str(c.at) || null,
       };
@@ -191,7 +192,7 @@ export function whyChain(answer: unknown): WhyChain {
     case "observed":
       cause = {
         kind: "observed",
-        text: `It was ${str(x.status)} when first observed at ${str(c.at)}; the engine has not changed its status.`,
+        text: `It was ${str(x.status)} when first observed at ${utcText(str(c.at))}; the engine has not changed its status.`,
         reason: null,
         at: str(c.at) || null,
       };
