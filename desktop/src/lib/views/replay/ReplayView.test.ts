@@ -273,6 +273,28 @@ describe("Replay view", () => {
     expect((tid("replay-scrubber") as HTMLInputElement).value).toBe("40");
   });
 
+  it("keeps the why in step with the head at now, and still when looking back", async () => {
+    const head = { value: HEAD };
+    const { backend } = open(`#/replay?campaign=${encodeURIComponent(BRAND)}`, world(head));
+    await until(() => !!tid("why-headline"), "the why");
+    const explains = () => backend.to(`/v1/campaigns/${BRAND}/explain`).length;
+    expect(explains()).toBe(1);
+    expect(backend.to(`/v1/campaigns/${BRAND}/explain`)[0].query.has("at")).toBe(false);
+    head.value = 110;
+    backend.push(110);
+    await until(() => explains() === 2, "the why again at the new head");
+    // The Now button refreshes what "now" shows.
+    await fireEvent.click(tid("replay-now")!);
+    await until(() => backend.to("/v1/replay").length === 3, "a refresh");
+    await fireEvent.input(tid("replay-scrubber")!, { target: { value: "59" } });
+    await until(() => tid("why-status")?.textContent === "enabled", "the why then");
+    const asked = explains();
+    head.value = 111;
+    backend.push(111);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(explains()).toBe(asked);
+  });
+
   it("goes to a time typed in the picker, as UTC", async () => {
     const { backend } = open("#/replay", world());
     await until(() => !!row(BRAND), "the campaigns");

@@ -144,7 +144,7 @@ export function localText(iso: string | null | undefined): string {
   });
 }
 
-/** One microsecond after `iso`, for "recorded before" bounds that must include `iso`. */
+/** A millisecond after `iso` (what a JS Date holds), for "recorded before" bounds that must include `iso`. */
 export function justAfter(iso: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
