@@ -106,6 +106,9 @@ describe("Replay view", () => {
     expect(tid("replay-summary")).toBeNull();
     expect(tid("replay-rules")!.textContent).toContain("capacity-guard");
     expect(tid("replay-teams")!.textContent).toContain("12 / 10");
+    // The evaluations are marked under the scrubber.
+    await until(() => $$('[data-testid="replay-marks"] .mark').length === 3, "the marks");
+    expect($$('[data-testid="replay-marks"] .mark').map((m) => m.dataset.position)).toEqual(["20", "58", "90"]);
   });
 
   it("scrubbing back shows the campaign enabled then, marked as differing from now, and keeps the moment in the link", async () => {
@@ -175,7 +178,7 @@ describe("Replay view", () => {
     expect(decided.dataset.evaluation).toBe("ev-58");
     expect(decided.textContent).toContain("team sales-nl: 12 open of 10 max, 0 agents available");
     const outcomes = [...decided.querySelectorAll('[data-testid="why-outcome"]')].map((e) => e.textContent);
-    expect(outcomes).toEqual(["→ accepted", "→ held back: cooldown (until 2026-12-04T09:30:00Z)"]);
+    expect(outcomes).toEqual(["→ accepted", "→ held back: cooldown (until 2026-12-04 09:30:00 UTC)"]);
     expect(backend.to(`/v1/campaigns/${BRAND}/explain`)[0].query.get("at")).toBe("100");
     // The evaluations around it: each rule's decision and what was applied.
     await until(() => $$('[data-testid="why-evaluation"]').length === 3, "the evaluations");

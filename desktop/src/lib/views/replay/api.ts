@@ -84,6 +84,24 @@ export async function nearEvaluation(
   return w.items[0]?.position ?? null;
 }
 
+/** How many of the newest evaluations are marked under the scrubber. */
+export const MARKED_EVALUATIONS = 1000;
+
+/** The positions of the newest {@link MARKED_EVALUATIONS} evaluations (one indexed window). */
+export async function recentEvaluations(
+  backend: Backend,
+  head: number,
+  options?: RequestOptions,
+): Promise<number[]> {
+  const w = await backend.request<EventWindow>(
+    "GET",
+    `/v1/events${query({ type: EVALUATION, before: head + 1, limit: MARKED_EVALUATIONS })}`,
+    undefined,
+    options,
+  );
+  return w.items.map((e) => e.position);
+}
+
 /** How many evaluations before the moment the "why" panel lists from. */
 export const EVALUATIONS_BEFORE = 200;
 

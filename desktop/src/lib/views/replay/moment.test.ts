@@ -4,6 +4,7 @@ import {
   fromPicker,
   isApiTime,
   keyStep,
+  marks,
   momentAt,
   momentParam,
   pageSize,
@@ -68,5 +69,20 @@ describe("the moment", () => {
     expect(isApiTime("2026-12-04T09:30:15Z")).toBe(true);
     expect(isApiTime("2026-12-04")).toBe(true);
     expect(isApiTime("2026-12-04T09:30")).toBe(false);
+  });
+});
+
+describe("the evaluation marks", () => {
+  it("bins positions over the scrubber, at most one mark per bin", () => {
+    expect(marks([1, 51, 100], 100, 10).map((m) => [m.at.toFixed(2), m.count, m.position])).toEqual([
+      ["0.00", 1, 1],
+      ["0.51", 1, 51],
+      ["1.00", 1, 100],
+    ]);
+    const dense = marks(Array.from({ length: 5000 }, (_, i) => i + 1), 5000, 160);
+    expect(dense.length).toBe(160);
+    expect(dense.reduce((n, m) => n + m.count, 0)).toBe(5000);
+    expect(marks([5, 200], 100)).toHaveLength(1);
+    expect(marks([], 0)).toEqual([]);
   });
 });

@@ -150,3 +150,34 @@ export function justAfter(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   return new Date(d.getTime() + 1).toISOString();
 }
+
+/** One bin of the marks under the scrubber: where it sits (0..1) and what it holds. */
+export interface Mark {
+  /** Left edge, as a fraction of the scrubber's width. */
+  at: number;
+  count: number;
+  /** The first position in it (where a click goes). */
+  position: number;
+}
+
+/**
+ * Positions (evaluations) as at most `bins` marks over 1..head, so a log with thousands of
+ * evaluations draws a few hundred elements at most (WebKitGTK slows with thousands).
+ */
+export function marks(positions: readonly number[], head: number, bins = 160): Mark[] {
+  if (head < 1) return [];
+  const span = Math.max(1, head - 1);
+  const by = new Map<number, Mark>();
+  for (const p of positions) {
+    if (p < 1 || p > head) continue;
+    const bin = Math.min(bins - 1, Math.floor(((p - 1) / span) * bins));
+    const m = by.get(bin);
+    if (m) {
+      m.count++;
+      m.position = Math.min(m.position, p);
+    } else {
+      by.set(bin, { at: head === 1 ? 0 : (p - 1) / span, count: 1, position: p });
+    }
+  }
+  return [...by.values()].sort((a, b) => a.position - b.position);
+}

@@ -23,7 +23,7 @@ describe("the why chain", () => {
         rule: "budget-pacer",
         action: "set_budget 40.00",
         reason: "pacing",
-        outcome: "held back: cooldown (until 2026-12-04T09:30:00Z)",
+        outcome: "held back: cooldown (until 2026-12-04 09:30:00 UTC)",
         tone: "held",
       },
     ]);
@@ -58,7 +58,7 @@ describe("the why chain", () => {
     expect(s.rules).toEqual(["capacity-guard v2", "budget-pacer v1", "night-mode v4"]);
     expect(s.decisions.map((d) => [d.rule, d.action, d.outcome])).toEqual([
       ["capacity-guard v2", "pause", "accepted"],
-      ["budget-pacer v1", "set_budget 40.00", "held back: cooldown (until 2026-12-04T09:30:00Z)"],
+      ["budget-pacer v1", "set_budget 40.00", "held back: cooldown (until 2026-12-04 09:30:00 UTC)"],
       ["night-mode v4", "", "no proposal"],
     ]);
     expect(s.applied).toEqual([{ changeId: "ch-1", action: "pause", rule: "capacity-guard" }]);

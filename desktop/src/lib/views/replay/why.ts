@@ -102,8 +102,16 @@ export function suppressedText(why: unknown): string {
   const name = str(o.why) || "?";
   const details = Object.entries(o)
     .filter(([k]) => k !== "why")
-    .map(([k, v]) => `${k} ${str(v)}`);
+    .map(([k, v]) => `${k} ${timeOrText(v)}`);
   return details.length ? `held back: ${name} (${details.join(", ")})` : `held back: ${name}`;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** A time as the view shows times (UTC, seconds); anything else as it is. */
+function timeOrText(v: unknown): string {
+  const s = str(v);
+  return RFC3339.test(s) ? utcText(s) : s;
 }
 
 const HIDDEN_FACTS = new Set(["id", "customer_id", "campaign_id", "name"]);
