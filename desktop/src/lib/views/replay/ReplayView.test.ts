@@ -309,6 +309,17 @@ describe("Replay view", () => {
     expect(backend.to("/v1/replay").at(-1)!.query.get("at")).toBe("2026-12-04T08:30:00Z");
     expect(tid("replay-mode")!.textContent).toContain("2026-12-04 08:30:00 UTC");
     await until(() => tid("replay-position")!.textContent === "≈30", "its position on the log");
+
+    // "As known then": the same time as the recorded time too.
+    await fireEvent.click(tid("replay-known-at-toggle")!);
+    await fireEvent.input(input, { target: { value: "2026-12-04T08:20:00" } });
+    await fireEvent.click(tid("replay-time-go")!);
+    await until(() => backend.to("/v1/replay").at(-1)!.query.get("known_at") === "2026-12-04T08:20:00Z", "known_at");
+    expect(window.location.hash).toContain("known_at=2026-12-04T08%3A20%3A00Z");
+    await until(() => !!tid("replay-known-at"), "the tag");
+    // Moving on the log drops it.
+    await fireEvent.keyDown(tid("replay-scrubber")!, { key: "ArrowRight" });
+    await until(() => !window.location.hash.includes("known_at"), "known_at dropped");
   });
 
   it("shows what the engine refused, and a campaign it does not know then", async () => {
