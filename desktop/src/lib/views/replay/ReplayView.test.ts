@@ -165,6 +165,27 @@ describe("Replay view", () => {
     await until(() => window.location.hash === "#/replay?at=59", "one event on");
     await fireEvent.keyDown(document.body, { key: "n" });
     await until(() => window.location.hash === "#/replay", "now");
+    // On the scrubber, where the shell's single-key shortcuts are off, the same keys work.
+    const scrubber = tid("replay-scrubber")!;
+    scrubber.focus();
+    await fireEvent.keyDown(scrubber, { key: "[" });
+    await until(() => window.location.hash === "#/replay?at=90", "the last evaluation");
+  });
+
+  it("lists its steps in the palette, runnable only while Replay is shown", async () => {
+    open("#/replay?at=70", world());
+    await until(() => !!row(BRAND), "the campaigns");
+    await fireEvent.keyDown(document.body, { key: "k", ctrlKey: true });
+    await until(() => !!$("#palette-item-replay-prev-evaluation"), "the palette");
+    expect($("#palette-item-replay-prev-evaluation")!.textContent).toContain("Replay: previous evaluation");
+    await fireEvent.click($("#palette-item-replay-prev-evaluation")!);
+    await until(() => window.location.hash === "#/replay?at=58", "stepped from the palette");
+    // Elsewhere the keys do nothing.
+    window.location.hash = "#/accounts";
+    await until(() => !tid("replay-view"), "left");
+    await fireEvent.keyDown(document.body, { key: "]" });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(window.location.hash).toBe("#/accounts");
   });
 
   it("opens straight on a link from the audit log: the campaign's why at that moment", async () => {
