@@ -329,7 +329,7 @@ describe("Replay view", () => {
     await until(() => row(BRAND)?.dataset.status === "enabled", "the campaign then");
     expect(backend.to("/v1/replay").at(-1)!.query.get("at")).toBe("2026-12-04T08:30:00Z");
     expect(tid("replay-mode")!.textContent).toContain("2026-12-04 08:30:00 UTC");
-    await until(() => tid("replay-position")!.textContent === "≈30", "its position on the log");
+    await until(() => tid("replay-position")!.textContent === "30", "its position on the log");
 
     // "As known then": the same time as the recorded time too.
     await fireEvent.click(tid("replay-known-at-toggle")!);

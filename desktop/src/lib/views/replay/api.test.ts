@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeBackend } from "../../../test/fakeBackend";
-import { evaluationsAround, nearEvaluation, positionAtTime, EVALUATIONS_BEFORE } from "./api";
+import { evaluationsAround, nearEvaluation, EVALUATIONS_BEFORE } from "./api";
 
 describe("the Replay view's requests", () => {
   it("lists a campaign's evaluations from the 200th evaluation before the moment, with the indexed window", async () => {
@@ -25,11 +25,5 @@ describe("the Replay view's requests", () => {
       "/v1/events?type=EvaluationRecorded&before=9&limit=1",
       "/v1/events?type=EvaluationRecorded&after=3&limit=1",
     ]);
-  });
-
-  it("places a time on the log by the last event recorded by then", async () => {
-    const b = new FakeBackend(() => ({ items: [], next: null, head: 10, order: "x" }));
-    expect(await positionAtTime(b, "2026-12-04T09:30:00Z", 10)).toBeNull();
-    expect(b.calls[0].url).toBe("/v1/events?to=2026-12-04T09%3A30%3A00.001Z&before=11&limit=1");
   });
 });

@@ -8,7 +8,6 @@ import type { EventView } from "../../../generated/EventView";
 import type { EventWindow } from "../../../generated/EventWindow";
 import type { Page } from "../../../generated/Page";
 import type { Replay } from "../../../generated/Replay";
-import { justAfter } from "./moment";
 
 const EVALUATION = "EvaluationRecorded";
 
@@ -43,25 +42,6 @@ export async function eventAtOrBefore(
   const w = await backend.request<EventWindow>(
     "GET",
     `/v1/events${query({ before: position + 1, limit: 1 })}`,
-    undefined,
-    options,
-  );
-  return w.items[0] ?? null;
-}
-
-/**
- * The last position recorded by `time` (RFC 3339): where the scrubber sits for a time. The
- * API's `at` is event time and this is recorded time: close, not equal (shown as `≈`).
- */
-export async function positionAtTime(
-  backend: Backend,
-  time: string,
-  head: number,
-  options?: RequestOptions,
-): Promise<EventView | null> {
-  const w = await backend.request<EventWindow>(
-    "GET",
-    `/v1/events${query({ to: justAfter(time), before: head + 1, limit: 1 })}`,
     undefined,
     options,
   );

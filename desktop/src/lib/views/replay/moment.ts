@@ -144,13 +144,6 @@ export function localText(iso: string | null | undefined): string {
   });
 }
 
-/** A millisecond after `iso` (what a JS Date holds), for "recorded before" bounds that must include `iso`. */
-export function justAfter(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return new Date(d.getTime() + 1).toISOString();
-}
-
 /** One bin of the marks under the scrubber: where it sits (0..1) and what it holds. */
 export interface Mark {
   /** Left edge, as a fraction of the scrubber's width. */
