@@ -297,6 +297,34 @@ describe("Replay view", () => {
     expect((tid("replay-scrubber") as HTMLInputElement).value).toBe("40");
   });
 
+  it("lets a slow replay of now finish while events keep coming, then refreshes once", async () => {
+    const head = { value: HEAD };
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { backend } = open(
+      "#/replay",
+      world(head, {
+        "/v1/replay": async (_p, q) => {
+          if (q.get("at") === String(HEAD)) await gate;
+          return replayAt(Number(q.get("at")));
+        },
+      }),
+    );
+    await until(() => !!tid("replay-busy"), "busy");
+    head.value = 101;
+    backend.push(101);
+    head.value = 102;
+    backend.push(102);
+    await new Promise((r) => setTimeout(r, 700));
+    const first = backend.to("/v1/replay")[0];
+    expect(first.signal!.aborted).toBe(false);
+    expect(backend.to("/v1/replay")).toHaveLength(1);
+    release();
+    await until(() => backend.to("/v1/replay").some((c) => c.query.get("at") === "102"), "the refresh after it");
+    await until(() => !tid("replay-busy"), "done");
+    expect(backend.to("/v1/replay").map((c) => c.query.get("at"))).toEqual(["100", "102"]);
+  });
+
   it("keeps the why in step with the head at now, and still when looking back", async () => {
     const head = { value: HEAD };
     const { backend } = open(`#/replay?campaign=${encodeURIComponent(BRAND)}`, world(head));
