@@ -5,6 +5,7 @@ import type { Component } from "svelte";
 import type { IconName } from "./components/Icon.svelte";
 import AccountsView from "./views/accounts/AccountsView.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
+import ReplayView from "./views/replay/ReplayView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -33,6 +34,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "log",
     component: AuditView,
     keys: "g l",
+  },
+  {
+    path: "/replay",
+    title: "Replay",
+    description: "Time travel: campaigns, teams and rules at any moment, and why a campaign is paused",
+    icon: "history",
+    component: ReplayView,
+    keys: "g t",
   },
 ];
 
