@@ -33,6 +33,7 @@ describe("command palette", () => {
     await until(() => document.activeElement?.id === "palette-input", "focus in the palette");
     expect(items()).toEqual([
       "go-accounts",
+      "go-rules",
       "connect-google",
       "refresh",
       "palette",

@@ -35,7 +35,7 @@ describe("the Rhai tokenizer", () => {
       [">", "operator"],
       ["0.9", "number"],
       ["{", "bracket"],
-      ["pause", "function"],
+      ["pause", "variableName.function"],
       ["(", "punctuation"],
       ['"full"', "string"],
       [")", "punctuation"],

@@ -140,7 +140,7 @@ export const rhaiParser: StreamParser<RhaiState> = {
       const w = word[0];
       if (KEYWORDS.has(w)) return "keyword";
       if (ATOMS.has(w)) return "atom";
-      if (stream.match(/^\s*\(/, false)) return "function";
+      if (stream.match(/^\s*\(/, false)) return "variableName.function";
       if (stream.string.charAt(stream.start - 1) === ".") return "property";
       return "variable";
     }
@@ -156,7 +156,6 @@ export const rhaiParser: StreamParser<RhaiState> = {
     commentTokens: { line: "//", block: { open: "/*", close: "*/" } },
     closeBrackets: { brackets: ["(", "[", "{", '"', "`"] },
   },
-  tokenTable: {},
 };
 
 export const rhaiLanguage = StreamLanguage.define(rhaiParser);

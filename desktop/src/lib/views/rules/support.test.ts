@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { BacktestAnswer } from "../../../generated/BacktestAnswer";
 import type { BacktestFigures } from "../../../generated/BacktestFigures";
 import type { EventWindow } from "../../../generated/EventWindow";
+import type { JsonValue } from "../../../generated/serde_json/JsonValue";
 import { ApiProblem } from "../../backend";
 import { buildSeries, minutesText, presetWindow, windowProblem } from "./backtestSeries";
 import { offsetOf, problemDiagnostic, toDiagnostic } from "./diagnostics";
@@ -120,7 +121,7 @@ describe("fixtures", () => {
 
 describe("last results", () => {
   it("takes each rule's newest run from the newest-first evaluations", () => {
-    const ev = (position: number, at: string, rules: unknown[], changes: unknown[] = []) => ({
+    const ev = (position: number, at: string, rules: JsonValue[], changes: JsonValue[] = []) => ({
       position, stream: `evaluation:e${position}`, stream_version: 1, event_id: `id${position}`,
       type: "EvaluationRecorded", schema_version: "1.1", recorded_at: at, actor: "daemon",
       trace_id: null, hash: "h",
