@@ -4,7 +4,7 @@
 import type { Component } from "svelte";
 import type { IconName } from "./components/Icon.svelte";
 import AccountsView from "./views/accounts/AccountsView.svelte";
-import RulesView from "./views/rules/RulesView.svelte";
+import RulesView from "./views/rules/RulesRoute.svelte";
 
 export interface RouteDef {
   path: string;

@@ -11,7 +11,6 @@ import {
   syntaxHighlighting,
 } from "@codemirror/language";
 import { forceLinting, forEachDiagnostic, lintGutter, linter, lintKeymap, setDiagnostics, type Diagnostic } from "@codemirror/lint";
-import { MergeView } from "@codemirror/merge";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { EditorState, type Extension } from "@codemirror/state";
 import {
@@ -87,7 +86,7 @@ const theme = EditorView.theme({
 });
 
 /** A shadow root in `host` with one element to mount an editor in. */
-function shadowMount(host: HTMLElement): { root: ShadowRoot; parent: HTMLElement } {
+export function shadowMount(host: HTMLElement): { root: ShadowRoot; parent: HTMLElement } {
   const root = host.shadowRoot ?? host.attachShadow({ mode: "open" });
   root.replaceChildren();
   const parent = document.createElement("div");
@@ -219,19 +218,4 @@ export function createRuleEditor(host: HTMLElement, o: RuleEditorOptions): RuleE
       view.destroy();
     },
   };
-}
-
-/** A read-only side-by-side view of two sources (version A left, B right). */
-export function createDiff(host: HTMLElement, a: string, b: string): { destroy(): void } {
-  const { root, parent } = shadowMount(host);
-  const readOnly = [EditorState.readOnly.of(true), EditorView.editable.of(false), lineNumbers(), ...rhaiExtensions()];
-  const merge = new MergeView({
-    a: { doc: a, extensions: readOnly },
-    b: { doc: b, extensions: readOnly },
-    parent,
-    root,
-    collapseUnchanged: { margin: 3, minSize: 6 },
-    gutter: true,
-  });
-  return { destroy: () => merge.destroy() };
 }
