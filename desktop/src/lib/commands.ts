@@ -58,7 +58,8 @@ export function keyLabels(keys: string, mac = isMac()): string[] {
 /** Whether typing in `target` should keep single-key shortcuts away. */
 export function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable) return true;
+  // (The attribute too: CodeMirror's content element; jsdom has no isContentEditable.)
+  if (target.isContentEditable || target.getAttribute("contenteditable") === "true") return true;
   const tag = target.tagName;
   if (tag === "TEXTAREA" || tag === "SELECT") return true;
   if (tag !== "INPUT") return false;

@@ -35,6 +35,7 @@ describe("command palette", () => {
       "go-accounts",
       "go-rules",
       "connect-google",
+      "new-rule",
       "refresh",
       "palette",
       "theme-toggle",

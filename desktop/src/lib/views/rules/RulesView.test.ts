@@ -349,4 +349,24 @@ describe("Rules view", () => {
     expect(tid("fixture-step-2")!.classList.contains("differs")).toBe(true);
     expect(tid("fixture-step-2")!.textContent).toContain("expected nothing, got resume");
   });
+
+  it("keeps unsaved edits when leaving the view, and opens the new-rule form from the palette's shortcut", async () => {
+    const b = backend();
+    renderWith(b, "#/rules?rule=capacity_gate&tab=editor");
+    await until(() => !!tid("rule-editor")?.shadowRoot?.querySelector(".cm-editor") && editorView().state.doc.toString() === V2, "the source");
+    type(V2 + "// keep me\n");
+    await until(() => tid("rule-dirty")!.dataset.dirty === "true", "dirty");
+    window.location.hash = "#/accounts";
+    await until(() => !tid("rule-editor"), "left");
+    window.location.hash = "#/rules?rule=capacity_gate&tab=editor";
+    await until(() => !!tid("rule-editor")?.shadowRoot?.querySelector(".cm-editor"), "back");
+    await until(() => editorView().state.doc.toString().includes("// keep me"), "the draft again");
+    expect(tid("tab-editor")!.textContent).toContain("•");
+    // Typing in the editor is not a shortcut (its events come from a shadow root).
+    await fireEvent.keyDown(editorView().contentDOM, { key: "n" });
+    expect(tid("new-rule-form")).toBeNull();
+    await fireEvent.keyDown(document.body, { key: "n" });
+    await until(() => !!tid("new-rule-form"), "the new-rule form");
+    await until(() => document.activeElement === tid("new-rule-id"), "focus in the id");
+  });
 });

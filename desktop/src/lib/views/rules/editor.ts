@@ -46,7 +46,8 @@ const theme = EditorView.theme({
   },
   "&.cm-focused": { outline: "none" },
   ".cm-scroller": { fontFamily: "var(--font-mono)", lineHeight: "1.55" },
-  ".cm-content": { caretColor: "var(--text)", padding: "6px 0" },
+  // tab-size here: CodeMirror's own is a style attribute, which the CSP refuses.
+  ".cm-content": { caretColor: "var(--text)", padding: "6px 0", tabSize: "4" },
   ".cm-cursor, .cm-dropCursor": { borderLeftColor: "var(--text)" },
   "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, ::selection":
     { backgroundColor: "var(--accent-subtle)" },
