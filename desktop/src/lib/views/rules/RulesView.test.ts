@@ -279,6 +279,12 @@ describe("Rules view", () => {
     expect(tid("dry-run-failures")!.textContent).toContain("Property not found");
     expect(tid("dry-run-logs")!.textContent).toContain("1/1: u = 0.95");
     expect(b.made("POST", "/v1/rules/capacity_gate/dry-run")[0].body).toEqual({});
+    // Its results stay while another tab is looked at.
+    await fireEvent.click(tid("tab-history")!);
+    expect(tid("dry-run-decisions")!.closest("[role=tabpanel]")!.hasAttribute("hidden")).toBe(true);
+    await fireEvent.click(tid("tab-dry-run")!);
+    expect(tid("dry-run-decisions")!.closest("[role=tabpanel]")!.hasAttribute("hidden")).toBe(false);
+    expect(b.made("POST", "/v1/rules/capacity_gate/dry-run")).toHaveLength(1);
   });
 
   it("backtests a window, shows its figures, and cancels a long run", async () => {
