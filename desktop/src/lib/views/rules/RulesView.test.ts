@@ -368,6 +368,7 @@ describe("Rules view", () => {
     await until(() => !!tid("rule-editor")?.shadowRoot?.querySelector(".cm-editor"), "back");
     await until(() => editorView().state.doc.toString().includes("// keep me"), "the draft again");
     expect(tid("tab-editor")!.textContent).toContain("•");
+    expect(tid("rule-edited-capacity_gate")).not.toBeNull();
     // Typing in the editor is not a shortcut (its events come from a shadow root).
     await fireEvent.keyDown(editorView().contentDOM, { key: "n" });
     expect(tid("new-rule-form")).toBeNull();
