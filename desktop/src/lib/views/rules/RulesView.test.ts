@@ -17,6 +17,8 @@ Range.prototype.getClientRects = function () {
   return Object.assign([], { item: () => null }) as unknown as DOMRectList;
 };
 Range.prototype.getBoundingClientRect = () => new DOMRect();
+// Nor has it execCommand, which CodeMirror calls when it takes the focus.
+document.execCommand ??= () => false;
 
 beforeEach(() => {
   window.location.hash = "";
@@ -211,6 +213,13 @@ describe("Rules view", () => {
     await until(() => !!$("#rule-save-error"), "the refusal");
     expect($("#rule-save-error")!.textContent).toContain("Does not compile (field source, line 3, column 1)");
     expect(tid("rule-diagnostic")!.textContent).toContain("line 3, column 1");
+
+    // The reference inserts what it lists at the cursor.
+    await fireEvent.click(tid("rule-reference-toggle")!);
+    type("");
+    const free = [...tid("rule-reference")!.querySelectorAll("button")].find((x) => x.textContent === "free_slots")!;
+    await fireEvent.click(free);
+    expect(editorView().state.doc.toString()).toBe("team.free_slots");
 
     type(V2 + "// better\n");
     await fireEvent.click(tid("rule-save")!);
