@@ -140,6 +140,10 @@ describe("Rules view", () => {
     const before = b.made("GET", "/v1/rules").length;
     b.appended(11);
     await until(() => b.made("GET", "/v1/rules").length > before, "a reload");
+    // Refresh (R) reloads it too.
+    const reloads = b.made("GET", "/v1/rules").length;
+    await fireEvent.keyDown(document.body, { key: "r" });
+    await until(() => b.made("GET", "/v1/rules").length > reloads, "a refresh");
     window.location.hash = "#/accounts";
     await until(() => b.watching === 0, "the watch stopped");
   });
