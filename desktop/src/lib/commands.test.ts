@@ -58,4 +58,14 @@ describe("commands", () => {
     expect(isChord(ev({ key: "k", ctrlKey: true, shiftKey: true }), "mod+k", false)).toBe(false);
     expect(isChord(ev({ key: "k" }), "mod+k", false)).toBe(false);
   });
+
+  it("lets an available view command's shortcut win over a global one with the same keys", () => {
+    const newRule = cmd("new-rule", "New rule", "n");
+    const now: Command = { ...cmd("replay-now", "Replay: back to now", "n"), scoped: true };
+    const m = new SequenceMatcher(() => [newRule, now], 1000);
+    expect(m.feed("n", 0)?.id).toBe("replay-now");
+    const away: Command = { ...now, disabledReason: "open Replay first" };
+    const m2 = new SequenceMatcher(() => [newRule, away], 1000);
+    expect(m2.feed("n", 0)?.id).toBe("new-rule");
+  });
 });

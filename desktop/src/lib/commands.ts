@@ -15,6 +15,11 @@ export interface Command {
   keywords?: string;
   /** Why the command is unavailable now (shown; the command does not run). */
   disabledReason?: string;
+  /**
+   * A view's own command (available only while its view is shown): while available, its
+   * shortcut wins over a global command with the same keys (Replay's `N` "now" over "New rule").
+   */
+  scoped?: boolean;
   run: () => void | Promise<void>;
 }
 
@@ -58,7 +63,8 @@ export function keyLabels(keys: string, mac = isMac()): string[] {
 /** Whether typing in `target` should keep single-key shortcuts away. */
 export function isEditable(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return false;
-  if (target.isContentEditable) return true;
+  // (The attribute too: CodeMirror's content element; jsdom has no isContentEditable.)
+  if (target.isContentEditable || target.getAttribute("contenteditable") === "true") return true;
   const tag = target.tagName;
   if (tag === "TEXTAREA" || tag === "SELECT") return true;
   if (tag !== "INPUT") return false;
@@ -100,7 +106,11 @@ export class SequenceMatcher {
     const sequences = this.commands().filter((c) => c.keys && !c.keys.includes("+"));
     for (;;) {
       const typed = this.#typed.join(" ");
-      const done = sequences.find((c) => c.keys === typed);
+      const exact = sequences.filter((c) => c.keys === typed);
+      const done =
+        exact.find((c) => c.scoped && !c.disabledReason) ??
+        exact.find((c) => !c.disabledReason) ??
+        exact[0];
       if (done) {
         this.#typed = [];
         return done;

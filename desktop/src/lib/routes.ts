@@ -4,6 +4,7 @@
 import type { Component } from "svelte";
 import type { IconName } from "./components/Icon.svelte";
 import AccountsView from "./views/accounts/AccountsView.svelte";
+import RulesView from "./views/rules/RulesRoute.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
 
@@ -26,6 +27,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "accounts",
     component: AccountsView,
     keys: "g a",
+  },
+  {
+    path: "/rules",
+    title: "Rules",
+    description: "Rules: edit, history and diff, dry run, backtest, fixtures",
+    icon: "rules",
+    component: RulesView,
+    keys: "g r",
   },
   {
     path: "/audit",

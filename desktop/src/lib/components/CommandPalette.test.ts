@@ -33,9 +33,11 @@ describe("command palette", () => {
     await until(() => document.activeElement?.id === "palette-input", "focus in the palette");
     expect(items()).toEqual([
       "go-accounts",
+      "go-rules",
       "go-audit",
       "go-replay",
       "connect-google",
+      "new-rule",
       "refresh",
       "palette",
       "replay-prev-evaluation",
