@@ -177,6 +177,9 @@ pub struct Api {
     /// What rules see (campaigns with Google's data opened, teams, rules), kept in memory and
     /// caught up from the log on use.
     facts: std::sync::Arc<tokio::sync::Mutex<leadorch_evaluate::facts::FactsView>>,
+    /// Each campaign's project, caught up from the log's `CampaignObserved` events alone (by
+    /// the type index), so reading the log never waits for [`Api::facts`] to fold it all.
+    owners: std::sync::Arc<tokio::sync::Mutex<OwnersView>>,
     /// Set when the server stops: answers that never end (event streams) end.
     closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
     /// Each key's rate limit in this process (`None`: no limit).
@@ -189,6 +192,16 @@ pub struct Api {
     pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
     /// This process's verification of the chain (`/v1/audit/verify`): one at a time.
     pub verifier: routes::audit::Verifier,
+}
+
+/// The event that names the Google account a campaign was read through.
+const OBSERVED: &str = "CampaignObserved";
+
+/// [`Api::campaign_owners`]' state: the owners as of `position`.
+#[derive(Debug, Default)]
+struct OwnersView {
+    position: u64,
+    owners: routes::events::CampaignOwners,
 }
 
 impl Api {
@@ -213,6 +226,7 @@ impl Api {
                 fingerprinters: Default::default(),
                 backlog: Default::default(),
                 facts: Default::default(),
+                owners: Default::default(),
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
                 subjects: Default::default(),
@@ -265,6 +279,54 @@ impl Api {
                 return Ok(view);
             }
             view.fold_page(&mut decoder, &page).await?;
+        }
+    }
+
+    /// The project of each campaign the log knows by its `CampaignObserved` events, as of the
+    /// log's head (see [`routes::events::CampaignOwners`]). It reads only those events, so on
+    /// a long log it answers long before [`Api::facts`] would have caught up.
+    pub async fn campaign_owners(
+        &self,
+    ) -> Result<routes::events::CampaignOwners, leadorch_evaluate::Error> {
+        use leadorch_domain::{AnyEvent, CampaignEvent};
+        let mut view = self.owners.lock().await;
+        // The account is no personal field: nothing needs opening.
+        let mut decoder = self
+            .engine
+            .store
+            .codec
+            .decoder(leadorch_store::Reveal::Redact);
+        loop {
+            let page = self
+                .engine
+                .store
+                .log
+                .list(&leadorch_store::EventFilter {
+                    event_type: Some(OBSERVED.to_string()),
+                    after: view.position,
+                    limit: Some(5_000),
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(view.owners.clone());
+            };
+            view.position = last.position;
+            for rec in &page {
+                let Some(("campaign", id)) = rec.stream_id.split_once(':') else {
+                    continue;
+                };
+                let event = leadorch_core::projection::decode(&mut decoder, rec).await?;
+                if let AnyEvent::Campaign(CampaignEvent::CampaignObserved {
+                    google_account, ..
+                }) = event
+                {
+                    let project = google_account
+                        .as_deref()
+                        .map_or(ids::DEFAULT_PROJECT, leadorch_domain::project::of);
+                    view.owners.insert(id.to_string(), project.to_string());
+                }
+            }
         }
     }
 

@@ -65,6 +65,11 @@ fn lead(id: &str, email: &str) -> Value {
 }
 
 async fn observe(s: &Server, customer: &str, account: &str) {
+    observe_with(s, customer, account, 10_000_000).await;
+}
+
+/// An observation with this daily budget (a changed snapshot records a new observation).
+async fn observe_with(s: &Server, customer: &str, account: &str, budget_micros: i64) {
     let at = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
     s.engine
         .execute::<Campaign>(
@@ -76,7 +81,7 @@ async fn observe(s: &Server, customer: &str, account: &str) {
                     name: "Generic".into(),
                     labels: vec!["team:sales-nl".into(), "capacity-gated".into()],
                     status: CampaignStatus::Enabled,
-                    daily_budget_micros: 10_000_000,
+                    daily_budget_micros: budget_micros,
                     bidding: Bidding::ManualCpc,
                     ad_schedule: vec![],
                     currency: None,
@@ -295,4 +300,45 @@ async fn cross_project_ids_answer_404_and_lists_hold_only_ones_own() {
             );
         }
     }
+}
+
+/// A campaign's stream is the project's of the account it was last read through: read
+/// through `acme/ops`, then (changed) through `ops`, it moves from `acme` to the default project, and
+/// the events endpoint follows it at once (its owners catch up from `CampaignObserved`
+/// events alone, so reading the log never waits for the facts view).
+#[tokio::test]
+async fn a_campaign_s_stream_follows_the_account_it_was_last_read_through() {
+    use reqwest::Method;
+    let s = start().await;
+    let ours = s.key("all", &Scope::ALL).await;
+    let (acme, _) = s.key_in("acme", "all", &Scope::ALL, &[]).await;
+    let stream = "/v1/events?stream=campaign:3333333333/1";
+    let status = |key: String| {
+        let s = &s;
+        async move {
+            send(
+                s,
+                &Call {
+                    method: Method::GET,
+                    path: stream.to_string(),
+                    body: None,
+                    key: &key,
+                },
+            )
+            .await
+            .status()
+        }
+    };
+    // Not yet read from Google: the default project's, as a simulated campaign is.
+    assert_eq!(status(ours.clone()).await, 200);
+    assert_eq!(status(acme.clone()).await, 404);
+    observe(&s, "3333333333", "acme/ops").await;
+    assert_eq!(status(acme.clone()).await, 200);
+    assert_eq!(status(ours.clone()).await, 404);
+    observe_with(&s, "3333333333", "ops", 20_000_000).await;
+    assert_eq!(status(ours.clone()).await, 200);
+    assert_eq!(status(acme.clone()).await, 404);
+    let events = ok(&s, &ours, Method::GET, stream, None).await;
+    // The two observations, and the budget change the second one found.
+    assert_eq!(events["items"].as_array().map(Vec::len), Some(3), "{events}");
 }

@@ -76,15 +76,9 @@ pub type CampaignOwners = std::collections::BTreeMap<String, String>;
 
 /// [`CampaignOwners`] as of the log's head.
 pub async fn campaign_owners(api: &Api) -> Result<CampaignOwners, Problem> {
-    let facts = api
-        .facts()
+    api.campaign_owners()
         .await
-        .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
-    Ok(facts
-        .campaigns
-        .iter()
-        .map(|(id, entry)| (id.clone(), entry.project().to_string()))
-        .collect())
+        .map_err(|e| crate::routes::leads::evaluate_problem(&e))
 }
 
 /// Whether campaign `id` is `project`'s (one not known is the default project's, as a
