@@ -5,6 +5,7 @@
 //! API's own routes run in this process ([`leadorch_api::Local`], ADR 0039), as an operator
 //! of the default project recorded as `desktop:<user>`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,6 +40,28 @@ pub struct Desktop {
     consent_timeout: Duration,
     pending: Mutex<Option<PendingConsent>>,
     local: Local,
+    /// Requests the window may cancel, by the id it gave them.
+    running: std::sync::Mutex<HashMap<String, Running>>,
+    /// The task telling the window about the log's head, once started.
+    head_watch: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// A cancellable request: running, or cancelled before it started.
+enum Running {
+    Task(tokio::task::AbortHandle),
+    Cancelled,
+}
+
+/// How often the head watch looks at the database for writers it cannot hear (another
+/// process on the same SQLite file; PostgreSQL's `LISTEN` wakes it at once).
+pub const HEAD_POLL: Duration = Duration::from_millis(500);
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if let Some(task) = self.head_watch.lock().ok().and_then(|mut t| t.take()) {
+            task.abort();
+        }
+    }
 }
 
 /// The app's main view.
@@ -172,6 +195,10 @@ pub fn database_identity(url: &str) -> String {
     db::redact_url(url)
 }
 
+fn poisoned() -> UiError {
+    UiError::new("internal", "a request of the window panicked")
+}
+
 fn ui(e: accounts::Error) -> UiError {
     match e {
         accounts::Error::Input(m) => UiError::new("input", m),
@@ -223,6 +250,8 @@ impl Desktop {
             consent_timeout: CONSENT_TIMEOUT,
             pending: Mutex::new(None),
             local,
+            running: Default::default(),
+            head_watch: Default::default(),
         })
     }
 
@@ -257,6 +286,104 @@ impl Desktop {
             .call(&request.method, &request.path, request.body)
             .await
             .into())
+    }
+
+    /// [`Desktop::api_request`] that [`Desktop::cancel_request`] with the same `id` cuts short:
+    /// the route's work is dropped at its next await (a backtest between two evaluations, a
+    /// replay between two pages), and the answer is a `cancelled` error. An id cancelled
+    /// before its request arrived cancels it on arrival.
+    pub async fn api_request_cancellable(
+        &self,
+        request: ApiRequest,
+        id: &str,
+    ) -> Result<ApiResponse, UiError> {
+        let local = self.local.clone();
+        let call = async move {
+            local
+                .call(&request.method, &request.path, request.body)
+                .await
+        };
+        Ok(self.cancellable(id, call).await?.into())
+    }
+
+    /// Runs `work` as a task that [`Desktop::cancel_request`] with `id` aborts.
+    async fn cancellable<T: Send + 'static>(
+        &self,
+        id: &str,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, UiError> {
+        let cancelled = || UiError::new("cancelled", "cancelled before the engine answered");
+        let task = {
+            let mut running = self.running.lock().map_err(|_| poisoned())?;
+            if let Some(Running::Cancelled) = running.remove(id) {
+                return Err(cancelled());
+            }
+            let task = tokio::spawn(work);
+            running.insert(id.to_string(), Running::Task(task.abort_handle()));
+            task
+        };
+        let answer = task.await;
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(id);
+        }
+        match answer {
+            Ok(r) => Ok(r),
+            Err(e) if e.is_cancelled() => Err(cancelled()),
+            Err(e) => Err(UiError::new(
+                "internal",
+                format!("the request stopped unexpectedly: {e}"),
+            )),
+        }
+    }
+
+    /// Cancels the request the window sent with `id` (see
+    /// [`Desktop::api_request_cancellable`]); one that already answered is left alone.
+    pub fn cancel_request(&self, id: &str) -> Result<(), UiError> {
+        let mut running = self.running.lock().map_err(|_| poisoned())?;
+        match running.remove(id) {
+            Some(Running::Task(task)) => task.abort(),
+            // Not arrived yet (the two commands race), or already answered: a tombstone
+            // either cancels it on arrival or is never looked at again. Ids are never reused.
+            Some(Running::Cancelled) | None => {
+                running.insert(id.to_string(), Running::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `on_head` with the log's head position now and whenever it moves on: at once
+    /// for this process's commits and, on PostgreSQL, another process's (`LISTEN`); within
+    /// `poll` for another process writing the same SQLite file. Started once: later calls
+    /// leave the running watch (and its `on_head`) as it is and answer `false`.
+    pub fn watch_head(
+        &self,
+        poll: Duration,
+        on_head: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<bool, UiError> {
+        let mut slot = self.head_watch.lock().map_err(|_| poisoned())?;
+        if slot.is_some() {
+            return Ok(false);
+        }
+        let log = self.engine.store.log.clone();
+        *slot = Some(tokio::spawn(async move {
+            let mut heard = log.watch_head();
+            let mut told = None;
+            loop {
+                // Marked before reading, so a commit after the read still wakes the loop.
+                heard.mark_unchanged();
+                match log.head().await {
+                    Ok(head) if told != Some(head.position) => {
+                        told = Some(head.position);
+                        on_head(head.position);
+                    }
+                    Ok(_) => {}
+                    // The database away: the next look may find it back.
+                    Err(e) => tracing::warn!("the head watch could not read the log: {e}"),
+                }
+                let _ = tokio::time::timeout(poll, heard.changed()).await;
+            }
+        }));
+        Ok(true)
     }
 
     /// "Connect Google account": starts the loopback listener (PKCE S256, `state`), sends
@@ -312,7 +439,77 @@ impl Desktop {
 
 #[cfg(test)]
 mod tests {
-    use super::database_identity;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use zeroize::Zeroizing;
+
+    use super::*;
+
+    /// Stands in for the OS keyring.
+    #[derive(Default)]
+    struct Keyring(std::sync::Mutex<Option<String>>);
+
+    impl SecretStore for Keyring {
+        fn get(&self) -> Result<Option<Zeroizing<String>>, String> {
+            Ok(self.0.lock().unwrap().clone().map(Zeroizing::new))
+        }
+        fn set(&self, secret: &str) -> Result<(), String> {
+            *self.0.lock().unwrap() = Some(secret.to_string());
+            Ok(())
+        }
+    }
+
+    async fn open(dir: &Path) -> Desktop {
+        let options = OpenOptions {
+            database_url: format!("sqlite://{}?mode=rwc", dir.join("app.db").display()),
+            key_file: Some(dir.join("no-such.key")),
+            google: Default::default(),
+            actor: "desktop:tester".into(),
+            api: Default::default(),
+        };
+        Desktop::open(options, &Keyring::default()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_request_ends_at_once_and_one_cancelled_before_it_arrives_never_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = Arc::new(open(dir.path()).await);
+
+        // Work that would never end on its own.
+        let waiting = {
+            let app = app.clone();
+            tokio::spawn(async move { app.cancellable("r1", std::future::pending::<()>()).await })
+        };
+        while !app.running.lock().unwrap().contains_key("r1") {
+            tokio::task::yield_now().await;
+        }
+        app.cancel_request("r1").unwrap();
+        let e = waiting.await.unwrap().unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("cancelled", "cancelled before the engine answered")
+        );
+        assert!(
+            app.running.lock().unwrap().is_empty(),
+            "nothing is kept once answered"
+        );
+
+        // The cancel raced ahead of its request: the request is refused before it runs.
+        app.cancel_request("r2").unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = ran.clone();
+        let e = app
+            .cancellable("r2", async move { flag.store(true, Ordering::SeqCst) })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "cancelled");
+        tokio::task::yield_now().await;
+        assert!(!ran.load(Ordering::SeqCst));
+
+        // A request nobody cancels answers as it would without an id.
+        assert_eq!(app.cancellable("r3", async { 7 }).await.unwrap(), 7);
+    }
 
     #[test]
     fn databases_are_named_by_absolute_path_or_url_without_password() {

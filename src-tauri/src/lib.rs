@@ -16,8 +16,9 @@ use ts_rs::TS;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct UiError {
     /// `not_open` (the app could not open its database or key), `input`, `consent`
-    /// (the Google consent did not complete) or `internal`.
-    #[ts(type = r#""not_open" | "input" | "consent" | "internal""#)]
+    /// (the Google consent did not complete), `cancelled` (the window cancelled the request)
+    /// or `internal`.
+    #[ts(type = r#""not_open" | "input" | "consent" | "cancelled" | "internal""#)]
     pub code: &'static str,
     /// What went wrong and what to do, in one line.
     pub message: String,
@@ -32,8 +33,13 @@ impl UiError {
     }
 }
 
+/// The event carrying the log's new head position to the window (`desktop/src/lib/backend`).
+pub const HEAD_EVENT: &str = "log-head";
+
 mod commands {
-    use tauri::State;
+    use tauri::{AppHandle, Emitter, State};
+
+    use crate::HEAD_EVENT;
 
     use crate::app::{ApiRequest, ApiResponse, ConsentStarted, Desktop, Overview};
     use crate::UiError;
@@ -61,12 +67,37 @@ mod commands {
             .await
     }
 
+    /// With a `request_id`, [`cancel_request`] can cut it short.
     #[tauri::command]
     pub async fn api_request(
         state: State<'_, Opened>,
         request: ApiRequest,
+        request_id: Option<String>,
     ) -> Result<ApiResponse, UiError> {
-        desktop(&state)?.api_request(request).await
+        match request_id {
+            Some(id) => desktop(&state)?.api_request_cancellable(request, &id).await,
+            None => desktop(&state)?.api_request(request).await,
+        }
+    }
+
+    #[tauri::command]
+    pub async fn cancel_request(
+        state: State<'_, Opened>,
+        request_id: String,
+    ) -> Result<(), UiError> {
+        desktop(&state)?.cancel_request(&request_id)
+    }
+
+    /// Starts sending the window the log's head as `log-head` events (once per app). Async
+    /// so that it runs on the runtime the watch is spawned on.
+    #[tauri::command]
+    pub async fn watch_head(app: AppHandle, state: State<'_, Opened>) -> Result<(), UiError> {
+        desktop(&state)?.watch_head(crate::app::HEAD_POLL, move |head| {
+            if let Err(e) = app.emit(HEAD_EVENT, head) {
+                tracing::warn!("the log's head could not be sent to the window: {e}");
+            }
+        })?;
+        Ok(())
     }
 
     #[tauri::command]
@@ -100,7 +131,9 @@ pub fn run() {
             commands::overview,
             commands::start_google_consent,
             commands::finish_google_consent,
-            commands::api_request
+            commands::api_request,
+            commands::cancel_request,
+            commands::watch_head
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

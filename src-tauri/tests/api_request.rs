@@ -35,6 +35,10 @@ fn repo() -> std::path::PathBuf {
 }
 
 async fn open(db: &TestDb, dir: &Path) -> Desktop {
+    open_with(db, dir, &Keyring::default()).await
+}
+
+async fn open_with(db: &TestDb, dir: &Path, keyring: &Keyring) -> Desktop {
     let options = OpenOptions {
         database_url: db.url.clone(),
         // No CLI key file to import: the keyring's new key.
@@ -46,7 +50,7 @@ async fn open(db: &TestDb, dir: &Path) -> Desktop {
             ..Default::default()
         },
     };
-    Desktop::open(options, &Keyring::default()).await.unwrap()
+    Desktop::open(options, keyring).await.unwrap()
 }
 
 /// The request as the front end sends it (`invoke('api_request', { request })`).
@@ -142,4 +146,86 @@ fn a_request_needs_a_method_and_a_path() {
     assert!(e.to_string().contains("method"), "{e}");
     let r = request(json!({"method": "POST", "path": "/v1/rules/check", "body": {"source": "1"}}));
     assert_eq!(r.body, Some(json!({"source": "1"})));
+}
+
+/// The window hears of its own commits and of another process's on the same database (a
+/// daemon): PostgreSQL's `LISTEN`, or a look at the SQLite file every `poll`.
+async fn head_watch(dialect: Dialect) {
+    let db = TestDb::new(dialect).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::default();
+    let app = open_with(&db, dir.path(), &keyring).await;
+    // Its own pools and writer, as a daemon in another process has.
+    let other = open_with(&db, dir.path(), &keyring).await;
+    let (tx, mut heads) = tokio::sync::mpsc::unbounded_channel();
+    let poll = std::time::Duration::from_millis(100);
+    assert!(app
+        .watch_head(poll, move |h| {
+            let _ = tx.send(h);
+        })
+        .unwrap());
+    assert!(!app.watch_head(poll, |_| {}).unwrap(), "started once");
+    // Waits (generously: no test may depend on timing) until the watch tells `at_least`.
+    async fn told(heads: &mut tokio::sync::mpsc::UnboundedReceiver<u64>, at_least: u64) {
+        let wait = async {
+            loop {
+                let h = heads.recv().await.expect("the watch runs");
+                if h >= at_least {
+                    return h;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), wait)
+            .await
+            .unwrap_or_else(|_| panic!("the watch never told head {at_least}"));
+    }
+    let start = app.engine().store.log.head().await.unwrap().position;
+    told(&mut heads, start).await;
+    let team = json!({"time_zone": "Europe/Amsterdam", "max_open_leads": 40});
+    for (who, name) in [(&app, "sales-nl"), (&other, "sales-de")] {
+        let put = call(
+            who,
+            json!({"method": "PUT", "path": format!("/v1/teams/{name}"), "body": team}),
+        )
+        .await;
+        assert!(put.status < 300, "{dialect:?}: {put:?}");
+        let head = who.engine().store.log.head().await.unwrap().position;
+        assert!(head > start, "{dialect:?}: the PUT wrote");
+        told(&mut heads, head).await;
+    }
+    drop((app, other));
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_hears_of_new_events_on_sqlite() {
+    head_watch(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_hears_of_new_events_on_postgres() {
+    head_watch(Dialect::Postgres).await;
+}
+
+/// A request sent with an id answers as without one; its id, cancelled after it answered,
+/// cancels nothing else.
+#[tokio::test]
+async fn a_request_with_an_id_answers_as_without_one() {
+    let db = TestDb::new(Dialect::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = open(&db, dir.path()).await;
+    let plain = call(&app, json!({"method": "GET", "path": "/v1/rules"})).await;
+    let with_id = app
+        .api_request_cancellable(request(json!({"method": "GET", "path": "/v1/rules"})), "r1")
+        .await
+        .unwrap();
+    assert_eq!(plain, with_id);
+    app.cancel_request("r1").unwrap();
+    let again = app
+        .api_request_cancellable(request(json!({"method": "GET", "path": "/v1/rules"})), "r2")
+        .await
+        .unwrap();
+    assert_eq!(again.status, 200);
+    drop(app);
+    db.cleanup().await;
 }

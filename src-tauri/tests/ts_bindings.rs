@@ -121,12 +121,12 @@ fn json_comes_out_as_serde_writes_it() {
     let team = leadorch_api::routes::teams::TeamRequest::decl(&cfg);
     assert!(team.contains("max_open_leads?: number | null,"), "{team}");
     assert!(team.contains("time_zone?: string,"), "{team}");
-    // JSON values are JsonValue; an error's code is one of its four.
+    // JSON values are JsonValue; an error's code is one of its five.
     let answer = ApiResponse::decl(&cfg);
     assert!(answer.contains("body: JsonValue"), "{answer}");
     let error = UiError::decl(&cfg);
     assert!(
-        error.contains(r#"code: "not_open" | "input" | "consent" | "internal""#),
+        error.contains(r#"code: "not_open" | "input" | "consent" | "cancelled" | "internal""#),
         "{error}"
     );
 }

@@ -6,9 +6,10 @@
 export type UiError = { 
 /**
  * `not_open` (the app could not open its database or key), `input`, `consent`
- * (the Google consent did not complete) or `internal`.
+ * (the Google consent did not complete), `cancelled` (the window cancelled the request)
+ * or `internal`.
  */
-code: "not_open" | "input" | "consent" | "internal", 
+code: "not_open" | "input" | "consent" | "cancelled" | "internal", 
 /**
  * What went wrong and what to do, in one line.
  */
