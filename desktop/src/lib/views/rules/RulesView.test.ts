@@ -389,4 +389,15 @@ describe("Rules view", () => {
     await until(() => !!tid("new-rule-form"), "the new-rule form");
     await until(() => document.activeElement === tid("new-rule-id"), "focus in the id");
   });
+
+  it("forgets an edit that comes back to the saved text", async () => {
+    const b = backend();
+    renderWith(b, "#/rules?rule=capacity_gate&tab=editor");
+    await until(() => !!tid("rule-editor")?.shadowRoot?.querySelector(".cm-editor") && editorView().state.doc.toString() === V2, "the source");
+    type(V2 + "// for a moment\n");
+    await until(() => !!tid("rule-edited-capacity_gate"), "edited");
+    type(V2);
+    await until(() => !tid("rule-edited-capacity_gate"), "no longer edited");
+    expect(tid("rule-dirty")!.dataset.dirty).toBe("false");
+  });
 });

@@ -1,0 +1,444 @@
+#!/usr/bin/env python3
+"""End-to-end test of the operators' views (issue 16) in the real app: the rule workbench,
+the audit log and replay, on a database made by `leadorch demo` and on one made by
+`leadorch seed --events N`, driven over WebDriver (tauri-driver, WebKitWebDriver) under Xvfb
+with a real Secret Service. Every view is photographed (TARGET/desktop-e2e-*.png).
+
+Run by tests/run as:  xvfb-run -a dbus-run-session -- python tests/desktop/views_e2e.py
+Needs what e2e.py needs, and SEEDED: a seeded database folder (leadorch.db and master.key),
+made by tests/run (or skipped when SEEDED is unset).
+"""
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from e2e import CLI, TARGET, Session, wait_port
+
+
+def tid(name, extra=""):
+    return f'[data-testid="{name}"]{extra}'
+
+
+class Views(Session):
+    """A session with the views' helpers."""
+
+    def els(self, css):
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def el(self, css):
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def attr(self, css, name):
+        found = self.els(css)
+        return found[0].get_attribute(name) if found else None
+
+    def go(self, letter, path):
+        """`G` then a letter, as a user at the keyboard; waits for the view."""
+        self.js("document.activeElement && document.activeElement.blur()")
+        self.keys("g", letter)
+        self.wait(f"the view {path} shows", lambda: self.js("return location.hash").startswith(f"#{path}"))
+
+    def hash(self):
+        return self.js("return decodeURIComponent(location.hash)")
+
+    def body(self):
+        return self.js("return document.body.innerText")
+
+    def editor(self, host="rule-editor"):
+        """Puts the keyboard in the rule editor (CodeMirror, inside a shadow root)."""
+        self.js(f"document.querySelector('[data-testid=\"{host}\"]').shadowRoot"
+                ".querySelector('.cm-content').focus()")
+
+    def editor_text(self, host="rule-editor"):
+        return self.js(f"return document.querySelector('[data-testid=\"{host}\"]').shadowRoot"
+                       ".querySelector('.cm-content').innerText")
+
+    def click(self, css):
+        """Clicks `css` after scrolling it into view (inside the panel that scrolls it), in
+        one step, so a re-render in between cannot leave a stale element."""
+        self.wait(f"{css} is there", lambda: self.els(css))
+        self.js(f"const e = document.querySelector({css!r}); e.scrollIntoView({{block: 'center'}}); e.click()")
+
+    def set_input(self, css, value):
+        """Sets an input a user picks from (a date-time field) and tells the view."""
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))",
+            self.el(css), value)
+
+    def fill(self, css, text):
+        field = self.el(css)
+        field.clear()
+        field.send_keys(text)
+
+
+def one(db, sql, *args):
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return c.execute(sql, args).fetchone()
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="leadorch-views-e2e-"))
+    os.environ["HOME"] = str(work)
+    os.environ["XDG_DATA_HOME"] = str(work / "share")
+    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
+                   input="e2e", text=True, check=True, capture_output=True)
+    env = dict(os.environ)
+    for name in ("DATABASE_URL", "LEADORCH_CONFIG", "LEADORCH_MASTER_KEY", "LEADORCH_MASTER_KEY_FILE",
+                 "LEADORCH_HOME"):
+        env.pop(name, None)
+
+    # The demo's database: a simulated morning with the example rules acting.
+    demo = work / "demo"
+    demo.mkdir()
+    demo_db = demo / "leadorch.db"
+    started = time.time()
+    subprocess.run([str(CLI), "demo", "--minutes", "240", "--db", str(demo_db)], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    print(f"demo database made in {time.time() - started:.1f} s")
+    demo_env = dict(env, DATABASE_URL=f"sqlite://{demo_db}", LEADORCH_HOME=str(demo),
+                    LEADORCH__FACTS__TIMEZONE="Europe/Amsterdam")
+    driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=demo_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seeded = os.environ.get("SEEDED")
+    driver2 = None
+    if seeded:
+        seeded_dir = work / "seeded"
+        shutil.copytree(seeded, seeded_dir)
+        seeded_env = dict(env, DATABASE_URL=f"sqlite://{seeded_dir / 'leadorch.db'}",
+                          LEADORCH_HOME=str(seeded_dir))
+        driver2 = subprocess.Popen(["tauri-driver", "--port", "4446", "--native-port", "4447"],
+                                   env=seeded_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    head = lambda: one(demo_db, "SELECT MAX(position) FROM events")[0]
+    count = lambda t: one(demo_db, "SELECT COUNT(*) FROM events WHERE event_type = ?", t)[0]
+
+    def audit_log_lists_filters_and_reaches_the_last_event():
+        s = Views()
+        try:
+            s.opened()
+            s.go("l", "/audit")
+            s.wait("the first event is listed", lambda: s.els(tid("audit-row", '[data-position="1"]')))
+            n = head()
+            s.wait("the total is the log's length",
+                   lambda: s.attr(tid("audit-total"), "aria-label") == f"{n} events")
+            s.shot("audit")
+            # The end, from the keyboard.
+            s.el(tid("audit-list")).click()
+            s.keys(Keys.END)
+            s.wait("the last event is listed and selected",
+                   lambda: s.attr(tid("audit-row", f'[data-position="{n}"]'), "aria-selected") == "true")
+            # A filter: only the rules' evaluations, kept in the address.
+            s.fill(tid("filter-type"), "EvaluationRecorded")
+            s.el(tid("filter-apply")).click()
+            evaluations = count("EvaluationRecorded")
+            assert evaluations > 0, "the demo recorded no evaluation"
+            s.wait("only evaluations are counted",
+                   lambda: s.attr(tid("audit-total"), "aria-label") == f"{evaluations} events")
+            # (Rows still loading have no type yet.)
+            s.wait("the rows are loaded", lambda: s.els(tid("audit-row", "[data-type]")))
+            types = {r.get_attribute("data-type") for r in s.els(tid("audit-row", "[data-type]"))}
+            assert types == {"EvaluationRecorded"}, types
+            assert "type=EvaluationRecorded" in s.hash(), s.hash()
+            # It survives going elsewhere and coming back.
+            s.go("a", "/accounts")
+            s.go("l", "/audit")
+            s.wait("the filter is still there",
+                   lambda: s.el(tid("filter-type")).get_attribute("value") == "EvaluationRecorded"
+                   and s.attr(tid("audit-total"), "aria-label") == f"{evaluations} events")
+            s.el(tid("audit-end")).click()
+            last = one(demo_db, "SELECT MAX(position) FROM events WHERE event_type = 'EvaluationRecorded'")[0]
+            s.wait("the last evaluation is listed", lambda: s.els(tid("audit-row", f'[data-position="{last}"]')))
+            s.shot("audit-filtered")
+        finally:
+            s.close()
+
+    def a_subject_is_revealed_then_erased_and_its_fields_are_gone():
+        s = Views()
+        try:
+            s.opened()
+            s.go("l", "/audit")
+            s.fill(tid("filter-type"), "LeadReceived")
+            s.el(tid("filter-apply")).click()
+            first = one(demo_db, "SELECT MIN(position) FROM events WHERE event_type = 'LeadReceived'")[0]
+            row = tid("audit-row", f'[data-position="{first}"]')
+            s.wait("the first lead is listed", lambda: s.els(row))
+            s.el(row).click()
+            s.wait("its detail opens", lambda: s.attr(tid("event-detail"), "data-position") == str(first))
+            s.wait("its personal fields are listed", lambda: s.els(tid("personal-field")))
+            states = {f.get_attribute("data-state") for f in s.els(tid("personal-field"))}
+            assert states == {"hidden"}, f"before Reveal: {states}"
+            s.el(tid("detail-reveal")).click()
+            s.wait("the fields are revealed",
+                   lambda: {f.get_attribute("data-state") for f in s.els(tid("personal-field"))} == {"revealed"})
+            values = [v.text for v in s.els(tid("personal-value")) if v.text.strip()]
+            assert values, "revealed fields show their values"
+            s.shot("audit-revealed")
+            subject = s.attr(tid("erase-subject"), "data-subject")
+            assert subject, "a lead's event names its subject"
+            s.click(tid("erase-subject"))
+            s.fill(tid("erase-input"), subject)
+            s.click(tid("erase-submit"))
+            s.wait("the erasure is done", lambda: s.els(tid("erase-result")))
+            s.wait("the fields read as erased",
+                   lambda: {f.get_attribute("data-state") for f in s.els(tid("personal-field"))} == {"erased"})
+            page = s.body()
+            for v in values:
+                if len(v) > 3:
+                    assert v not in page, f"{v!r} still on the page after the erasure"
+            s.shot("audit-erased")
+            # Revealing again shows nothing: the keys are gone.
+            if s.els(tid("detail-reveal")):
+                s.el(tid("detail-reveal")).click()
+                time.sleep(0.5)
+                assert {f.get_attribute("data-state") for f in s.els(tid("personal-field"))} == {"erased"}
+        finally:
+            s.close()
+
+    def the_chain_is_verified_with_progress():
+        s = Views()
+        try:
+            s.opened()
+            s.go("l", "/audit")
+            s.wait("the chain panel shows", lambda: s.els(tid("verify-start")))
+            s.el(tid("verify-start")).click()
+            s.wait("the chain verifies", lambda: s.attr(tid("verify-state"), "data-state") == "passed")
+            assert str(head()) in s.text(tid("verify-result")).replace(",", ""), s.text(tid("verify-result"))
+            s.shot("audit-verified")
+        finally:
+            s.close()
+
+    def replay_shows_an_earlier_moment_and_why_from_an_evaluation():
+        s = Views()
+        try:
+            s.opened()
+            # A campaign paused now (the demo's capacity gate pauses them), and the position of
+            # its first observation, when it was still running.
+            s.go("t", "/replay")
+            s.wait("now is replayed", lambda: s.els(tid("replay-campaign-row")))
+            paused = [r.get_attribute("data-campaign") for r in s.els(tid("replay-campaign-row"))
+                      if r.get_attribute("data-status") == "paused"]
+            assert paused, "no campaign is paused at the end of the demo"
+            campaign = paused[0]
+            first = one(demo_db, "SELECT MIN(position) FROM events WHERE stream_id = ?",
+                        f"campaign:{campaign}")[0]
+            s.shot("replay-now")
+            s.fill(tid("replay-position-input"), str(first))
+            s.keys(Keys.ENTER)
+            row = tid("replay-campaign-row", f'[data-campaign="{campaign}"]')
+            s.wait("the campaign runs at that moment",
+                   lambda: s.attr(row, "data-status") == "enabled" and s.attr(row, "data-diff") == "changed")
+            assert f"at={first}" in s.hash(), s.hash()
+            s.shot("replay-earlier")
+            # Why, from an evaluation in the audit log that changed a campaign.
+            s.go("l", "/audit")
+            s.fill(tid("filter-type"), "EvaluationRecorded")
+            s.el(tid("filter-apply")).click()
+            s.wait("evaluations are listed", lambda: s.els(tid("audit-row", '[data-type="EvaluationRecorded"]')))
+            s.el(tid("audit-end")).click()
+            s.el(tid("audit-list")).click()
+            for _ in range(200):
+                s.keys(Keys.ENTER)
+                time.sleep(0.2)
+                s.wait("the detail opens", lambda: s.els(tid("event-detail")))
+                if s.els(tid("detail-why")):
+                    break
+                s.keys(Keys.ESCAPE, Keys.ARROW_UP)
+            assert s.els(tid("detail-why")), "no evaluation in the demo changed a campaign"
+            s.shot("audit-evaluation")
+            s.el(tid("detail-why")).click()
+            s.wait("the replay opens on why", lambda: s.hash().startswith("#/replay") and s.els(tid("why-panel")))
+            s.wait("the decision chain is shown", lambda: s.els(tid("why-decision")) or s.els(tid("why-cause")))
+            s.shot("replay-why")
+        finally:
+            s.close()
+
+    def a_rule_is_written_checked_saved_diffed_rolled_back_dry_run_backtested_and_tested():
+        s = Views()
+        try:
+            s.opened()
+            s.go("r", "/rules")
+            s.wait("the demo's rules are listed", lambda: s.els(tid("rule-row-capacity_gate")))
+            s.shot("rules")
+            s.el(tid("new-rule")).click()
+            s.fill(tid("new-rule-id"), "e2e_gate")
+            s.el(tid("new-rule-create")).click()
+            s.wait("the editor opens", lambda: s.els(tid("rule-editor")))
+            # A syntax error on line 2: the engine's own compiler places it.
+            s.editor()
+            s.chord(Keys.CONTROL, "a")
+            s.keys(Keys.DELETE, "//! on: capacity_changed", Keys.ENTER, "let x = ;")
+            s.wait("the diagnostic is at line 2",
+                   lambda: s.els(tid("rule-diagnostic")) and "line 2" in s.text(tid("rule-diagnostic")))
+            s.shot("rules-diagnostic")
+            # Fixed and saved: version 1, enabled.
+            s.editor()
+            s.chord(Keys.CONTROL, "a")
+            s.keys(Keys.DELETE, "//! on: capacity_changed", Keys.ENTER,
+                   "if team == () { return; }", Keys.ENTER,
+                   'if team.utilisation >= 0.9 && !campaign.paused { return pause("full"); }')
+            s.wait("the source compiles", lambda: not s.els(tid("rule-diagnostic")))
+            s.chord(Keys.CONTROL, "s")
+            s.wait("version 1 is saved", lambda: s.els(tid("rule-saved")) and "version 1" in s.text(tid("rule-saved")))
+            s.editor()
+            s.chord(Keys.CONTROL, Keys.END)
+            s.keys(Keys.ENTER, "let spare = 1;")
+            s.chord(Keys.CONTROL, "s")
+            s.wait("version 2 is saved", lambda: "Version 2" in s.text(tid("rule-saved")))
+            # The history: version 1 beside version 2, then back to version 1's source.
+            s.el(tid("tab-history")).click()
+            s.wait("the two versions side by side", lambda: s.els(tid("rule-diff-side")))
+            side = s.js("return document.querySelector('[data-testid=\"rule-diff-side\"]').shadowRoot.textContent")
+            assert "let spare = 1;" in side, side
+            s.shot("rules-diff")
+            s.el(tid("rule-rollback")).click()
+            s.el(tid("rollback-confirm-yes")).click()
+            s.wait("version 3 has version 1's source",
+                   lambda: s.els(tid("rule-rolled-back")) and "version 3" in s.text(tid("rule-rolled-back")))
+            # A dry run records nothing.
+            before = head()
+            s.el(tid("tab-dry-run")).click()
+            s.el(tid("dry-run-start")).click()
+            s.wait("the dry run answers", lambda: s.els(tid("dry-run-nothing-recorded")))
+            assert head() == before, "the dry run wrote to the log"
+            s.shot("rules-dry-run")
+            # The demo's capacity gate backtested over the demo's morning.
+            s.go("r", "/rules")
+            s.el(tid("rule-row-capacity_gate")).click()
+            s.wait("its tabs show", lambda: s.els(tid("tab-backtest")))
+            s.el(tid("tab-backtest")).click()
+            # Date-time fields in local time (the test runs in UTC).
+            s.set_input(tid("backtest-from"), "2026-03-02T00:00")
+            s.set_input(tid("backtest-to"), "2026-03-03T00:00")
+            s.el(tid("backtest-start")).click()
+            s.wait("the backtest is charted",
+                   lambda: s.els(tid("backtest-summary")) and (s.els(tid("backtest-chart") + " canvas")
+                                                               or s.els(tid("backtest-chart-failure"))))
+            assert not s.els(tid("backtest-chart-failure")), s.text(tid("backtest-chart-failure"))
+            s.shot("rules-backtest")
+            s.el(tid("tab-fixtures")).click()
+            s.wait("the fixtures are offered", lambda: s.els(tid("fixture-pick")))
+            options = [o.get_attribute("value") for o in s.els(tid("fixture-pick") + " option")]
+            dwell = next(v for v in options if v and "capacity_gate" in v)
+            s.js(f"const e = document.querySelector('[data-testid=\"fixture-pick\"]');"
+                 f"e.value = {dwell!r}; e.dispatchEvent(new Event('change', {{bubbles: true}}))")
+            s.el(tid("fixture-run")).click()
+            s.wait("the fixture ran", lambda: s.els(tid("fixture-verdict")))
+            assert s.attr(tid("fixture-verdict"), "data-passed") == "true", s.text(tid("fixture-verdict"))
+            s.shot("rules-fixtures")
+        finally:
+            s.close()
+
+    def the_keyboard_alone_reaches_the_last_event_and_replays_it():
+        s = Views()
+        try:
+            s.opened()
+            s.chord(Keys.CONTROL, "k")
+            s.wait("the palette opens", lambda: s.focused() == "palette-input")
+            s.keys("audit")
+            s.keys(Keys.ENTER)
+            s.wait("the audit log has the focus", lambda: s.focused() == "view-title")
+            for _ in range(40):
+                if s.js("return document.activeElement.dataset.testid") == "audit-list":
+                    break
+                s.keys(Keys.TAB)
+            assert s.js("return document.activeElement.dataset.testid") == "audit-list"
+            n = head()
+            s.keys(Keys.END)
+            s.wait("the last event is selected",
+                   lambda: s.attr(tid("audit-row", f'[data-position="{n}"]'), "aria-selected") == "true")
+            s.keys(Keys.ENTER)
+            s.wait("its detail opens", lambda: s.attr(tid("event-detail"), "data-position") == str(n))
+            s.keys(Keys.ESCAPE)
+            s.wait("the detail closes", lambda: not s.els(tid("event-detail")))
+            s.js("document.activeElement && document.activeElement.blur()")
+            s.keys("g", "t")
+            s.wait("replay shows now", lambda: s.els(tid("replay-campaign-row")))
+            for _ in range(40):
+                if s.focused() == "replay-scrubber":
+                    break
+                s.keys(Keys.TAB)
+            assert s.focused() == "replay-scrubber", s.focused()
+            s.keys(Keys.HOME)
+            s.wait("the first event is replayed", lambda: "at=1" in s.hash())
+            s.js("document.activeElement && document.activeElement.blur()")
+            s.keys("n")
+            s.wait("back to now", lambda: "at=" not in s.hash())
+        finally:
+            s.close()
+
+    def dark_theme_on_every_view():
+        s = Views()
+        try:
+            s.opened()
+            s.el("#theme-dark").click()
+            s.wait("the window turns dark", lambda: s.theme() == "dark")
+            for letter, path, ready, name in (("l", "/audit", tid("audit-row"), "audit-dark"),
+                                              ("t", "/replay", tid("replay-campaign-row"), "replay-dark"),
+                                              ("r", "/rules", tid("rule-list"), "rules-dark")):
+                s.go(letter, path)
+                s.wait(f"{path} shows", lambda: s.els(ready))
+                s.shot(name)
+            s.el("#theme-system").click()
+        finally:
+            s.close()
+
+    def audit_log_over_the_seeded_log():
+        s = Views(4446)
+        try:
+            s.opened()
+            n = one(Path(os.environ["SEEDED"]) / "leadorch.db", "SELECT MAX(position) FROM events")[0]
+            s.go("l", "/audit")
+            s.wait("the first event is listed", lambda: s.els(tid("audit-row", '[data-position="1"]')))
+            s.wait("the total is the log's length",
+                   lambda: s.attr(tid("audit-total"), "aria-label") == f"{n} events")
+            s.el(tid("audit-end")).click()
+            s.wait("the last event is listed", lambda: s.els(tid("audit-row", f'[data-position="{n}"]')))
+            s.shot("audit-seeded")
+        finally:
+            s.close()
+
+    passed, failed = 0, 0
+    tests = [audit_log_lists_filters_and_reaches_the_last_event,
+             a_subject_is_revealed_then_erased_and_its_fields_are_gone,
+             the_chain_is_verified_with_progress,
+             replay_shows_an_earlier_moment_and_why_from_an_evaluation,
+             a_rule_is_written_checked_saved_diffed_rolled_back_dry_run_backtested_and_tested,
+             the_keyboard_alone_reaches_the_last_event_and_replays_it,
+             dark_theme_on_every_view]
+    if seeded:
+        tests.append(audit_log_over_the_seeded_log)
+    try:
+        for port in (4444, 4445) + ((4446, 4447) if seeded else ()):
+            wait_port(port)
+        for test in tests:
+            started = time.time()
+            try:
+                test()
+                passed += 1
+                print(f"test desktop::{test.__name__} ... ok ({time.time() - started:.1f} s)")
+            except Exception:
+                failed += 1
+                print(f"test desktop::{test.__name__} ... FAILED")
+                traceback.print_exc()
+    finally:
+        driver.terminate()
+        if driver2:
+            driver2.terminate()
+    print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
