@@ -306,6 +306,8 @@ def main():
             s.el(tid("rollback-confirm-yes")).click()
             s.wait("version 3 has version 1's source",
                    lambda: s.els(tid("rule-rolled-back")) and "version 3" in s.text(tid("rule-rolled-back")))
+            assert not s.els(tid("rule-edited-e2e_gate")), \
+                s.js("return localStorage.getItem('leadorch.rules.drafts')")
             # A dry run records nothing.
             before = head()
             s.el(tid("tab-dry-run")).click()
