@@ -1,6 +1,6 @@
 //! The event log for readers (scope `read`): `GET /v1/events` (a window of the log, oldest
-//! first after a position or newest first before one, filtered by type, stream, actor and
-//! recorded time), `GET /v1/events/count` (how many a filter matches: a filtered view's
+//! first after a position or newest first before one, filtered by type, stream, actor,
+//! recorded time and event time), `GET /v1/events/count` (how many a filter matches: a filtered view's
 //! length), `GET /v1/events/{position}` (one event; with `reveal=true` and scope `admin` its
 //! personal fields opened, those of an erased subject marked `erased`) and `GET
 //! /v1/events/stream` (the log as it grows, as server-sent events). Elsewhere personal fields
@@ -147,13 +147,20 @@ pub struct EventQuery {
     #[param(example = "daemon", max_length = 512)]
     pub actor: Option<String>,
     /// Only events recorded at or after this time (RFC 3339). Recorded time is when the log
-    /// stored the event, not the event's own `at` (its event time, which this endpoint does not
-    /// filter on: see ADR 0040).
+    /// stored the event, not the event's own `at` (its event time: `event_from`, `event_to`).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
     pub from: Option<String>,
     /// Only events recorded before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00Z")]
     pub to: Option<String>,
+    /// Only events whose own time (`data.<type>.at`, when it happened) is at or after this
+    /// time: RFC 3339, or a date (`2026-12-01`, midnight UTC). Events without an `at` never
+    /// match. Checked row by row, with no index: see the endpoint's cost (ADR 0040).
+    #[param(value_type = Option<String>, example = "2026-12-01T00:00:00Z")]
+    pub event_from: Option<String>,
+    /// Only events whose own time is before this time (RFC 3339, or a date).
+    #[param(value_type = Option<String>, example = "2026-12-02")]
+    pub event_to: Option<String>,
 }
 
 /// Which events to follow.
@@ -204,6 +211,13 @@ pub struct CountQuery {
     /// Only events recorded before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
+    /// Only events whose own time (`data.<type>.at`) is at or after this time (RFC 3339, or a
+    /// date: midnight UTC). Events without an `at` never match.
+    #[param(value_type = Option<String>)]
+    pub event_from: Option<String>,
+    /// Only events whose own time is before this time (RFC 3339, or a date).
+    #[param(value_type = Option<String>)]
+    pub event_to: Option<String>,
 }
 
 /// Which event (documents the path; the handler reads it as text, so that a wrong one is a
@@ -378,6 +392,25 @@ pub struct Checked {
     filter: Match,
 }
 
+/// An event-time bound: RFC 3339, or a date (`2026-12-01`) meaning its midnight UTC.
+fn parse_time_or_date(field: &str, text: &str) -> Result<i64, Problem> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        if let Some(t) = day.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_micros());
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| {
+            Problem::invalid(
+                field,
+                format!(
+                    "{field} is an RFC 3339 time (2026-12-01T10:00:00Z) or a date (2026-12-01): {e}"
+                ),
+            )
+        })
+}
+
 fn parse_rfc3339(field: &str, text: &str) -> Result<i64, Problem> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_micros())
@@ -400,6 +433,8 @@ fn check_filter(
     actor: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    event_from: Option<String>,
+    event_to: Option<String>,
 ) -> Result<(u64, Option<u64>, Match), Problem> {
     let after = after.unwrap_or(0);
     check_position("after", after)?;
@@ -433,6 +468,14 @@ fn check_filter(
         .map(|t| parse_rfc3339("from", t))
         .transpose()?;
     let recorded_to = to.as_deref().map(|t| parse_rfc3339("to", t)).transpose()?;
+    let event_from = event_from
+        .as_deref()
+        .map(|t| parse_time_or_date("event_from", t))
+        .transpose()?;
+    let event_to = event_to
+        .as_deref()
+        .map(|t| parse_time_or_date("event_to", t))
+        .transpose()?;
     Ok((
         after,
         before,
@@ -442,6 +485,8 @@ fn check_filter(
             actor,
             recorded_from,
             recorded_to,
+            event_from,
+            event_to,
             visibility: visibility(caller_project, owners),
         },
     ))
@@ -470,6 +515,8 @@ pub fn check(
         q.actor,
         q.from,
         q.to,
+        q.event_from,
+        q.event_to,
     )?;
     Ok(Checked {
         after,
@@ -590,12 +637,14 @@ async fn read_window(
 }
 
 /// A window of the log: the oldest events after `after`, or with `before` the newest before
-/// it (newest first), filtered by type, stream, actor and recorded time.
+/// it (newest first), filtered by type, stream, actor, recorded time and event time.
 ///
 /// Cost: a window is one indexed statement when `type` or `stream` is given; otherwise (the
-/// actor, and which streams a project sees, are checked row by row) it walks at most
-/// 200,000 positions and may come back short with a `next` to go on from. On a
-/// 1,000,000-event SQLite log a window takes a few milliseconds (docs/BENCHMARKS.md).
+/// actor, event time, and which streams a project sees, are checked row by row) it walks at
+/// most 200,000 positions and may come back short with a `next` to go on from. On a
+/// 1,000,000-event SQLite log a window takes a few milliseconds (docs/BENCHMARKS.md). Event
+/// time (`event_from`, `event_to`) parses each walked row's payload: a sparse event-time
+/// window can take most of a second per request.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventQuery),
     responses(
@@ -647,6 +696,8 @@ pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<Eve
         q.actor,
         q.from,
         q.to,
+        q.event_from,
+        q.event_to,
     )?;
     let log = &api.engine.store.log;
     let head = log
@@ -676,8 +727,10 @@ pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<Eve
 /// the length of a filtered view.
 ///
 /// Cost: with `type` or `stream` an index count; otherwise every position of the range is
-/// checked (the actor, the project's streams), at most the newest 2,000,000 positions of it
-/// (`exact: false` beyond). Figures on a 1,000,000-event log: docs/BENCHMARKS.md.
+/// checked (the actor, event time, the project's streams), at most the newest 2,000,000
+/// positions of it (`exact: false` beyond). Figures on a 1,000,000-event log:
+/// docs/BENCHMARKS.md. Event time parses the payload of every position counted, some
+/// seconds for 2,000,000 of them.
 #[utoipa::path(get, path = "/v1/events/count", tag = "events",
     params(CountQuery),
     responses(
