@@ -62,6 +62,7 @@ pub fn export(cfg: &Config) -> Result<(), ExportError> {
         google::ConsentStarted,
         google::RevokeAnswer,
         history::EvaluationQuery,
+        history::EvaluationOrder,
         history::EvaluationView,
         leadorch_domain::EvaluationRecord,
         history::ReplayQuery,
