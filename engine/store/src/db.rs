@@ -5,8 +5,8 @@
 //! parameters on both). The differences are the statements of [`Dialect`], the PostgreSQL
 //! array statements below it (`PG_*`: many rows in one statement, where SQLite takes
 //! multi-row `VALUES` written once), `Db::scrub_subject_keys`, and an event's own time
-//! ([`Dialect::event_time`]: string functions on SQLite, a function of migration 0009 on
-//! PostgreSQL). Callers still pick how to bind a list (JSON text on SQLite, an array on
+//! ([`Dialect::event_time_range`]: string functions on SQLite, a function of migration 0009
+//! on PostgreSQL). Callers still pick how to bind a list (JSON text on SQLite, an array on
 //! PostgreSQL), as sqlx types binds per driver.
 
 use std::path::{Path, PathBuf};
@@ -110,22 +110,35 @@ impl Dialect {
         }
     }
 
-    /// An SQL expression over the `events` row in scope: the event's own time (its payload's
-    /// `at`, ADR 0019) in µs since the epoch, or NULL when the payload is not JSON, holds no
-    /// `at` under its `event_type`, or the `at` is not an RFC 3339 time. It never fails the
-    /// statement (a tampered row simply has no event time). Fractions finer than µs are cut,
-    /// not rounded, so `at >= from` and `at < to` hold exactly for bounds in whole µs.
+    /// A condition over the `events` row in scope: the event's own time (its payload's `at`,
+    /// ADR 0019) lies in `[lo, hi)`, µs since the epoch, as the three pieces of text around
+    /// the two binds (`lo`, then `hi`). An event whose payload is not JSON, holds no `at` under
+    /// its `event_type`, or whose `at` is not an RFC 3339 time never matches, and never fails
+    /// the statement (a tampered row simply has no event time). Fractions finer than µs are
+    /// cut, not rounded, so the comparison is exact for bounds in whole µs. The time is
+    /// worked out once per row (the costly part: parsing the payload).
     ///
-    /// SQLite reads the payload as JSON text (`CAST … AS TEXT`: since 3.45 its JSON functions
-    /// take a BLOB for JSONB) and works the time out with string functions and `unixepoch`,
-    /// which keeps only milliseconds of a fraction, so the fraction's µs are added apart.
-    /// PostgreSQL calls `leadorch_event_at` (migration 0009), a PL/pgSQL function whose
-    /// exception handler turns a payload that is not UTF-8 JSON into NULL (PostgreSQL 15 has
-    /// no error-free JSON test to put in a plain expression).
-    pub(crate) fn event_time(self) -> &'static str {
+    /// SQLite: `BETWEEN lo AND hi - 1` over [`SQLITE_EVENT_TIME`] (SQLite computes the left
+    /// side of a `BETWEEN` once). It reads the payload as JSON text (`CAST … AS TEXT`: since
+    /// 3.45 its JSON functions take a BLOB for JSONB) and works the time out with string
+    /// functions and `unixepoch`, which keeps only milliseconds of a fraction, so the
+    /// fraction's µs are added apart.
+    /// PostgreSQL: `leadorch_event_at` (migration 0009), a PL/pgSQL function whose exception
+    /// handler turns a payload that is not UTF-8 JSON into NULL (PostgreSQL 15 has no
+    /// error-free JSON test for a plain expression), tested against `int8range(lo, hi)`:
+    /// `BETWEEN` would call it twice.
+    pub(crate) fn event_time_range(self) -> [String; 3] {
         match self {
-            Dialect::Sqlite => SQLITE_EVENT_TIME,
-            Dialect::Postgres => "leadorch_event_at(payload, event_type)",
+            Dialect::Sqlite => [
+                format!("{SQLITE_EVENT_TIME} BETWEEN "),
+                " AND ".into(),
+                " - 1".into(),
+            ],
+            Dialect::Postgres => [
+                "leadorch_event_at(payload, event_type) <@ int8range(".into(),
+                ", ".into(),
+                ")".into(),
+            ],
         }
     }
 
@@ -138,7 +151,8 @@ impl Dialect {
     }
 }
 
-/// SQLite: [`Dialect::event_time`]. Innermost, `a`: the `at` under the event's type (an
+/// SQLite: an event's own time in µs since the epoch, or NULL ([`Dialect::event_time_range`]).
+/// Innermost, `a`: the `at` under the event's type (an
 /// event type with a `"` would break the JSON path, and none has one). Then `tz` (what follows
 /// the seconds and their fraction) and `digits` (the fraction). Then the checks of RFC 3339's
 /// shape (a real date: `date()` gives it back unchanged) and the sum: whole seconds by
