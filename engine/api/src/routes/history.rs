@@ -38,6 +38,7 @@ pub struct EvaluationQuery {
     /// `oldest` (first) or `newest` (first) [default: `newest` with `before`, else
     /// `oldest`]. `next` continues in the same direction: pass it as `after` (oldest first)
     /// or `before` (newest first).
+    #[param(inline)]
     pub order: Option<EvaluationOrder>,
     /// At most this many (1 to 200) [default: 50].
     #[param(minimum = 1, maximum = 200)]
