@@ -5,9 +5,10 @@
 -- PostgreSQL 15 has no error-free JSON test for a plain expression). Fractions finer than µs
 -- are cut, not rounded, as on SQLite. No index uses it and nothing calls it on writes: it is
 -- computed for each row an event-time filter walks. IMMUTABLE holds because the time must
--- carry its offset, so the session's TimeZone never enters.
+-- carry its offset, so the session's TimeZone never enters; not PARALLEL SAFE, because the
+-- exception block starts a subtransaction, which parallel workers cannot.
 CREATE FUNCTION leadorch_event_at(payload BYTEA, event_type TEXT) RETURNS BIGINT
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     at TEXT;
     zone INT;
