@@ -31,4 +31,13 @@ from: string | null,
 /**
  * Only events recorded before this time (RFC 3339).
  */
-to: string | null, };
+to: string | null, 
+/**
+ * Only events whose own time (`data.<type>.at`) is at or after this time (RFC 3339, or a
+ * date: midnight UTC). Events without an `at` never match.
+ */
+event_from: string | null, 
+/**
+ * Only events whose own time is before this time (RFC 3339, or a date).
+ */
+event_to: string | null, };

@@ -18,6 +18,11 @@ id: string,
  */
 recorded_at: string, 
 /**
- * The evaluation: trigger, time, facts, each rule's run, the resolution, the changes.
+ * The evaluation: trigger, time, facts, each rule's run, the resolution, the changes —
+ * the `EvaluationRecorded` event's data as stored (so `google_account` is absent from
+ * evaluations recorded before 1.1), its personal fields opened (`null` once forgotten).
+ * Its shape is `EvaluationRecord`'s (OpenAPI says so); the TypeScript binding is still
+ * `JsonValue` until the desktop's code and fixtures build whole records, and
+ * `EvaluationRecord.ts` is exported beside it.
  */
 evaluation: JsonValue, };

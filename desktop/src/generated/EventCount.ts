@@ -10,9 +10,10 @@ export type EventCount = {
  */
 count: number, 
 /**
- * `true`: every position of the range asked for was counted. `false`: the filter has no
- * index (no `type` or `stream`) and the range was longer than 2,000,000 positions, so only
- * its newest 2,000,000 were counted — `count` is a lower bound.
+ * `true`: every position of the range asked for was counted. `false`: no index narrowed
+ * the filter (no `stream`, and no `type` or a `type` with event time) and the range was
+ * longer than 2,000,000 positions, so only its newest 2,000,000 were counted — `count` is
+ * a lower bound.
  */
 exact: boolean, 
 /**

@@ -33,11 +33,20 @@ stream: string | null,
 actor: string | null, 
 /**
  * Only events recorded at or after this time (RFC 3339). Recorded time is when the log
- * stored the event, not the event's own `at` (its event time, which this endpoint does not
- * filter on: see ADR 0040).
+ * stored the event, not the event's own `at` (its event time: `event_from`, `event_to`).
  */
 from: string | null, 
 /**
  * Only events recorded before this time (RFC 3339).
  */
-to: string | null, };
+to: string | null, 
+/**
+ * Only events whose own time (`data.<type>.at`, when it happened) is at or after this
+ * time: RFC 3339, or a date (`2026-12-01`, midnight UTC). Events without an `at` never
+ * match. Checked row by row, with no index: see the endpoint's cost (ADR 0040).
+ */
+event_from: string | null, 
+/**
+ * Only events whose own time is before this time (RFC 3339, or a date).
+ */
+event_to: string | null, };

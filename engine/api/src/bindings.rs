@@ -4,7 +4,10 @@
 //! `desktop/src/generated` and fails when the committed files differ.
 //!
 //! Every type of `routes/` and [`Problem`] (the body of every `4xx`/`5xx`) is exported, with the types they contain; query parameters too
-//! (their fields are what the query string may name).
+//! (their fields are what the query string may name). So are the engine's types the API
+//! serves as they are — `leadorch_evaluate::explain::Explanation` (`GET …/explain`) and
+//! `leadorch_domain::EvaluationRecord` (each `GET /v1/evaluations` item's `evaluation`) — which
+//! derive `TS` and `ToSchema` under their crates' `schema` feature, turned on by this crate.
 
 use std::path::Path;
 
@@ -40,6 +43,7 @@ pub fn export(cfg: &Config) -> Result<(), ExportError> {
         campaigns::LastChange,
         campaigns::CampaignView,
         campaigns::ExplainQuery,
+        leadorch_evaluate::explain::Explanation,
         audit::VerifyStatus,
         events::EventQuery,
         events::StreamQuery,
@@ -58,7 +62,9 @@ pub fn export(cfg: &Config) -> Result<(), ExportError> {
         google::ConsentStarted,
         google::RevokeAnswer,
         history::EvaluationQuery,
+        history::EvaluationOrder,
         history::EvaluationView,
+        leadorch_domain::EvaluationRecord,
         history::ReplayQuery,
         history::TeamThen,
         history::RuleThen,

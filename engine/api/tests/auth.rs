@@ -524,3 +524,72 @@ async fn openapi_lists_every_status_an_operation_can_answer() {
     assert!(names.contains(&Value::from("LeadReceived")), "{names:?}");
     assert!(doc["paths"]["/metrics"]["get"].is_object());
 }
+
+/// Every `$ref` of `v`, recursively.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::String(r)) = o.get("$ref") {
+                out.push(r.clone());
+            }
+            o.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+/// The explanation and evaluation records are described, not `object`; the event-time
+/// parameters are listed; and every reference of the document names a schema it holds.
+#[tokio::test]
+async fn openapi_types_the_why_and_lists_event_time() {
+    let s = start().await;
+    let key = s.key("reader", &[Scope::Read]).await;
+    let doc: Value = client()
+        .get(s.url("/openapi.json"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let explain = &doc["paths"]["/v1/campaigns/{customer}/{campaign}/explain"]["get"]["responses"]
+        ["200"]["content"]["application/json"]["schema"];
+    assert_eq!(explain["$ref"], "#/components/schemas/Explanation");
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "Explanation",
+        "Cause",
+        "EvaluationExcerpt",
+        "CampaignStatus",
+        "EvaluationRecord",
+        "RuleRunRecord",
+        "RequestedChange",
+    ] {
+        assert!(schemas[name].is_object(), "{name} missing");
+    }
+    assert_eq!(
+        schemas["EvaluationView"]["properties"]["evaluation"]["$ref"],
+        "#/components/schemas/EvaluationRecord"
+    );
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in &all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("{r}"));
+        assert!(schemas[name].is_object(), "{r} names no schema");
+    }
+    for path in ["/v1/events", "/v1/events/count"] {
+        let names: Vec<&str> = doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for want in ["event_from", "event_to"] {
+            assert!(names.contains(&want), "{path}: {names:?}");
+        }
+    }
+}

@@ -340,3 +340,110 @@ async fn evaluations_last_changes_and_the_past_are_read_back() {
     let p = problem(get(&s, &read, "/v1/replay").await, 422).await;
     assert_eq!(p["field"], "at");
 }
+
+/// The evaluation ids of a page of `GET /v1/evaluations`, in its order.
+fn ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn evaluations_page_newest_first_before_a_position() {
+    use leadorch_domain::evaluation::EvaluationRecord;
+    use leadorch_domain::{Evaluation, EvaluationCommand};
+
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let s = start_on(dialect).await;
+        let read = s.key("dash", &[Scope::Read]).await;
+        observe(&s, CampaignStatus::Enabled, 0).await;
+        let mut positions = Vec::new();
+        for i in 1..=5 {
+            let record = EvaluationRecord {
+                trigger: "schedule".into(),
+                log_position: i,
+                facts_digest: "0".repeat(64),
+                facts: json!({}),
+                rules: vec![],
+                resolution: json!({}),
+                changes: vec![],
+                engine_version: "test".into(),
+                rhai_version: "test".into(),
+                lib_digest: "0".repeat(64),
+                duration_us: 1,
+                at: Utc.with_ymd_and_hms(2026, 12, 1, 9, i as u32, 0).unwrap(),
+                google_account: None,
+            };
+            s.engine
+                .execute::<Evaluation>(
+                    &format!("ev-{i}"),
+                    EvaluationCommand::Record(Box::new(record)),
+                    &Metadata::actor("daemon"),
+                )
+                .await
+                .unwrap();
+            positions.push(s.engine.store.log.head().await.unwrap().position);
+            // Something else between evaluations, so positions are not consecutive.
+            observe(&s, CampaignStatus::Enabled, i as i64).await;
+        }
+        let head = s.engine.store.log.head().await.unwrap().position;
+        let all: Vec<String> = (1..=5).map(|i| format!("ev-{i}")).collect();
+        let newest: Vec<String> = all.iter().rev().cloned().collect();
+
+        let page = json(&s, &read, "/v1/evaluations").await;
+        assert_eq!(ids(&page), all, "{dialect:?}: oldest first by default");
+        assert_eq!(page["next"], Value::Null);
+
+        // Newest first from the end, page by page, `next` passed as `before`.
+        let page = json(&s, &read, "/v1/evaluations?order=newest&limit=2").await;
+        assert_eq!(ids(&page), newest[..2], "{dialect:?}");
+        assert_eq!(page["next"], positions[3].to_string());
+        let page = json(
+            &s,
+            &read,
+            &format!(
+                "/v1/evaluations?order=newest&limit=2&before={}",
+                positions[3]
+            ),
+        )
+        .await;
+        assert_eq!(ids(&page), newest[2..4]);
+        let page = json(
+            &s,
+            &read,
+            &format!("/v1/evaluations?limit=2&before={}", positions[1]),
+        )
+        .await;
+        assert_eq!(ids(&page), newest[4..], "before alone: newest first");
+        assert_eq!(page["next"], Value::Null);
+
+        // `before` = head + 1 is the end; both bounds; oldest first within them.
+        let page = json(&s, &read, &format!("/v1/evaluations?before={}", head + 1)).await;
+        assert_eq!(ids(&page), newest);
+        let range = format!("after={}&before={}", positions[0], positions[4]);
+        let page = json(&s, &read, &format!("/v1/evaluations?{range}")).await;
+        assert_eq!(ids(&page), ["ev-4", "ev-3", "ev-2"]);
+        let page = json(&s, &read, &format!("/v1/evaluations?{range}&order=oldest")).await;
+        assert_eq!(ids(&page), ["ev-2", "ev-3", "ev-4"]);
+        let page = json(
+            &s,
+            &read,
+            &format!("/v1/evaluations?{range}&order=oldest&limit=2"),
+        )
+        .await;
+        assert_eq!(ids(&page), ["ev-2", "ev-3"]);
+        assert_eq!(page["next"], positions[2].to_string());
+
+        for (query, field) in [
+            ("/v1/evaluations?order=sideways", "order"),
+            ("/v1/evaluations?before=x", "before"),
+            ("/v1/evaluations?before=9223372036854775808", "before"),
+        ] {
+            let p = problem(get(&s, &read, query).await, 422).await;
+            assert_eq!(p["field"], field, "{query}: {p}");
+        }
+    }
+}

@@ -21,6 +21,7 @@ crate::event_table!(EvaluationEvent {
 
 /// One rule's run within an evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct RuleRunRecord {
     /// Rule id.
     pub rule_id: String,
@@ -41,6 +42,7 @@ pub struct RuleRunRecord {
 
 /// A change an evaluation requested from a campaign's outbox.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct RequestedChange {
     /// Campaign aggregate id, `<customer>/<campaign>`.
     pub campaign: String,
@@ -54,6 +56,7 @@ pub struct RequestedChange {
 
 /// Everything about one evaluation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct EvaluationRecord {
     /// What started it: `schedule`, `capacity_changed`, `lead_received`,
     /// `metrics_refreshed`, `manual`.
@@ -88,6 +91,7 @@ pub struct EvaluationRecord {
     /// `facts`, `resolution` and each rule's `run` (`None`: not from Google, e.g. the
     /// simulator; stored in clear). Added in 1.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", ts(optional))]
     pub google_account: Option<String>,
 }
 

@@ -26,6 +26,7 @@ use leadorch_core::projection::decode;
 
 /// How the status came to be.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Cause {
     /// The engine changed it.
@@ -61,6 +62,7 @@ pub enum Cause {
 
 /// What an evaluation recorded, for one campaign.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct EvaluationExcerpt {
     /// Evaluation id.
     pub id: String,
@@ -84,6 +86,7 @@ pub struct EvaluationExcerpt {
 
 /// The explanation.
 #[derive(Clone, Debug, Serialize, PartialEq)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 pub struct Explanation {
     /// Campaign id.
     pub campaign: String,

@@ -4,8 +4,10 @@
 //! expands one body for each backend, and the SQL text is shared (sqlx binds `$1`-style
 //! parameters on both). The differences are the statements of [`Dialect`], the PostgreSQL
 //! array statements below it (`PG_*`: many rows in one statement, where SQLite takes
-//! multi-row `VALUES` written once), and `Db::scrub_subject_keys`. Callers still pick how to
-//! bind a list (JSON text on SQLite, an array on PostgreSQL), as sqlx types binds per driver.
+//! multi-row `VALUES` written once), `Db::scrub_subject_keys`, and an event's own time
+//! ([`Dialect::event_time_range`]: string functions on SQLite, a function of migration 0009
+//! on PostgreSQL). Callers still pick how to bind a list (JSON text on SQLite, an array on
+//! PostgreSQL), as sqlx types binds per driver.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -108,6 +110,38 @@ impl Dialect {
         }
     }
 
+    /// A condition over the `events` row in scope: the event's own time (its payload's `at`,
+    /// ADR 0019) lies in `[lo, hi)`, µs since the epoch, as the three pieces of text around
+    /// the two binds (`lo`, then `hi`). An event whose payload is not JSON, holds no `at` under
+    /// its `event_type`, or whose `at` is not an RFC 3339 time never matches, and never fails
+    /// the statement (a tampered row simply has no event time). Fractions finer than µs are
+    /// cut, not rounded, so the comparison is exact for bounds in whole µs. The time is
+    /// worked out once per row (the costly part: parsing the payload).
+    ///
+    /// SQLite: `BETWEEN lo AND hi - 1` over [`SQLITE_EVENT_TIME`] (SQLite computes the left
+    /// side of a `BETWEEN` once). It reads the payload as JSON text (`CAST … AS TEXT`: since
+    /// 3.45 its JSON functions take a BLOB for JSONB) and works the time out with string
+    /// functions and `unixepoch`, which keeps only milliseconds of a fraction, so the
+    /// fraction's µs are added apart.
+    /// PostgreSQL: `leadorch_event_at` (migration 0009), a PL/pgSQL function whose exception
+    /// handler turns a payload that is not UTF-8 JSON into NULL (PostgreSQL 15 has no
+    /// error-free JSON test for a plain expression), tested against `int8range(lo, hi)`:
+    /// `BETWEEN` would call it twice.
+    pub(crate) fn event_time_range(self) -> [String; 3] {
+        match self {
+            Dialect::Sqlite => [
+                format!("{SQLITE_EVENT_TIME} BETWEEN "),
+                " AND ".into(),
+                " - 1".into(),
+            ],
+            Dialect::Postgres => [
+                "leadorch_event_at(payload, event_type) <@ int8range(".into(),
+                ", ".into(),
+                ")".into(),
+            ],
+        }
+    }
+
     /// Human name.
     pub fn name(self) -> &'static str {
         match self {
@@ -116,6 +150,33 @@ impl Dialect {
         }
     }
 }
+
+/// SQLite: an event's own time in µs since the epoch, or NULL ([`Dialect::event_time_range`]).
+/// Innermost, `a`: the `at` under the event's type (an
+/// event type with a `"` would break the JSON path, and none has one). Then `tz` (what follows
+/// the seconds and their fraction) and `digits` (the fraction). Then the checks of RFC 3339's
+/// shape (a real date: `date()` gives it back unchanged) and the sum: whole seconds by
+/// `unixepoch` as if UTC, the fraction's first six digits, minus the offset.
+const SQLITE_EVENT_TIME: &str = "(SELECT CASE \
+     WHEN a GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][Tt ][0-9][0-9]:[0-9][0-9]:[0-9][0-9]*' \
+      AND date(substr(a, 1, 10)) = substr(a, 1, 10) \
+      AND (tz IN ('Z', 'z') OR tz GLOB '[+-][0-9][0-9]:[0-9][0-9]') \
+      AND (substr(a, 20, 1) <> '.' OR digits <> '') \
+     THEN unixepoch(substr(a, 1, 10) || ' ' || substr(a, 12, 8)) * 1000000 \
+        + CAST(substr(digits || '000000', 1, 6) AS INTEGER) \
+        - CASE WHEN tz IN ('Z', 'z') THEN 0 \
+          ELSE (CASE substr(tz, 1, 1) WHEN '-' THEN -1 ELSE 1 END) \
+             * (CAST(substr(tz, 2, 2) AS INTEGER) * 3600 + CAST(substr(tz, 5, 2) AS INTEGER) * 60) \
+             * 1000000 END \
+     END \
+   FROM (SELECT a, \
+       CASE WHEN substr(a, 20, 1) = '.' THEN ltrim(substr(a, 21), '0123456789') \
+            ELSE substr(a, 20) END AS tz, \
+       CASE WHEN substr(a, 20, 1) = '.' \
+            THEN substr(a, 21, length(a) - 20 - length(ltrim(substr(a, 21), '0123456789'))) \
+            ELSE '' END AS digits \
+     FROM (SELECT CASE WHEN instr(event_type, '\"') = 0 AND json_valid(CAST(payload AS TEXT)) \
+           THEN json_extract(CAST(payload AS TEXT), '$.\"' || event_type || '\".at') END AS a)))";
 
 /// PostgreSQL: inserts every row of a writer's group in one statement of arrays (one array
 /// per column of [`crate::log::EVENT_COLUMNS`]). SQLite inserts multi-row `VALUES`.

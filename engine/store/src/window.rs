@@ -1,8 +1,10 @@
 //! Windows over the log for an audit view: a page of events after or before a position,
-//! oldest or newest first, filtered by type, stream, actor, recorded time and which streams
-//! the reader may see; how many events such a filter matches; one event by position.
+//! oldest or newest first, filtered by type, stream, actor, recorded time, event time and
+//! which streams the reader may see; how many events such a filter matches; one event by
+//! position.
 //!
-//! Every filter is one SQL statement, the same text on both backends. What it costs:
+//! Every filter is one SQL statement, the same text on both backends but for the event-time
+//! condition (how a payload's time is parsed differs). What it costs:
 //! - position ranges walk the primary key;
 //! - `event_type` uses `events_by_type (event_type, position)`, a stream the
 //!   `(stream_id, stream_version)` key (within a stream, version order is position order);
@@ -11,9 +13,15 @@
 //! - the actor is compared on the metadata's first bytes (`{"actor":"…"` — metadata is always
 //!   written by [`crate::Metadata::to_bytes`], whose first field is the actor), without parsing
 //!   JSON, but on every row the other conditions leave;
+//! - event time (each payload's own `at`, ADR 0019) is not in log order and has no index:
+//!   every row the other conditions leave is parsed — its payload as JSON, then the `at` as
+//!   RFC 3339 ([`crate::Dialect::event_time_range`]) — the dearest condition here: about 4 µs
+//!   a row on SQLite and 5–6 µs on PostgreSQL (300-byte payloads), so about a second for a
+//!   walk of 200,000 positions and ten for a count of 2,000,000. Nothing is written for it:
+//!   appends cost what they did. An event without a readable `at` never matches it;
 //! - [`Visibility`] is a condition on each row's stream id.
 //!
-//! The caller bounds what one statement may walk (a position range), since the last two
+//! The caller bounds what one statement may walk (a position range), since the last three
 //! conditions use no index.
 
 use crate::error::Result;
@@ -59,6 +67,11 @@ pub struct Match {
     pub recorded_from: Option<i64>,
     /// Only events recorded before this time (µs since the epoch).
     pub recorded_to: Option<i64>,
+    /// Only events whose own time (their payload's `at`) is at or after this one (µs since the
+    /// epoch). Checked row by row, see the module's documentation.
+    pub event_from: Option<i64>,
+    /// Only events whose own time is before this one (µs since the epoch).
+    pub event_to: Option<i64>,
     /// Only streams the reader may see.
     pub visibility: Visibility,
 }
@@ -100,11 +113,13 @@ fn like_literal(text: &str) -> String {
     out
 }
 
-/// Appends ` AND …` for every condition of `$m` to query builder `$qb`.
+/// Appends ` AND …` for every condition of `$m` to query builder `$qb` of a database of
+/// dialect `$dialect`.
 macro_rules! push_match {
-    ($qb:expr, $m:expr) => {{
+    ($qb:expr, $m:expr, $dialect:expr) => {{
         let qb = $qb;
         let m: &Match = $m;
+        let dialect: crate::Dialect = $dialect;
         if let Some(t) = &m.event_type {
             qb.push(" AND event_type = ").push_bind(t.clone());
         }
@@ -122,6 +137,25 @@ macro_rules! push_match {
                 .push(") = ")
                 .push_bind(last)
                 .push(")");
+        }
+        // The event's own time in `[from, to)`, worked out once per row (see the module's
+        // documentation for what it costs).
+        if m.event_from.is_some() || m.event_to.is_some() {
+            let (lo, hi) = (
+                m.event_from.unwrap_or(i64::MIN),
+                m.event_to.unwrap_or(i64::MAX),
+            );
+            if lo >= hi {
+                qb.push(" AND 1 = 0");
+            } else {
+                let [before, between, after] = dialect.event_time_range();
+                qb.push(" AND ")
+                    .push(before)
+                    .push_bind(lo)
+                    .push(between)
+                    .push_bind(hi)
+                    .push(after);
+            }
         }
         match &m.visibility {
             Visibility::All => {}
@@ -210,7 +244,7 @@ impl EventLog {
             if let Some(before) = before {
                 qb.push(" AND position < ").push_bind(pos(before));
             }
-            push_match!(&mut qb, &window.filter);
+            push_match!(&mut qb, &window.filter, self.db().dialect());
             let dir = if window.newest_first { " DESC" } else { "" };
             // Within a stream, version order is position order, and it is what the
             // (stream_id, stream_version) key gives without a sort.
@@ -240,7 +274,7 @@ impl EventLog {
             let mut qb = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM events WHERE position > ");
             qb.push_bind(pos(after));
             qb.push(" AND position <= ").push_bind(pos(until));
-            push_match!(&mut qb, filter);
+            push_match!(&mut qb, filter, self.db().dialect());
             qb.build_query_scalar().fetch_one(p).await
         })?;
         Ok(n.max(0) as u64)

@@ -241,3 +241,152 @@ async fn a_cancelled_verification_stops_after_a_page_and_says_how_far_it_got() {
         t.cleanup().await;
     }
 }
+
+/// An event of type `ty` whose payload is `payload` as written.
+fn raw(ty: &str, payload: &[u8]) -> NewEvent {
+    NewEvent::new(ty, "1.0", payload.to_vec(), &Metadata::actor("sim"))
+}
+
+/// `2020-12-01T<hh:mm:ss>Z` in µs since the epoch.
+fn utc(hms: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(&format!("2020-12-01T{hms}Z"))
+        .unwrap()
+        .timestamp_micros()
+}
+
+#[tokio::test]
+async fn event_time_is_each_payloads_own_at_and_events_without_one_never_match() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let s = open(&t).await;
+        // Recorded now, all of them: their event times are years in the past, and
+        // out of log order.
+        let rows: [(&str, &[u8]); 12] = [
+            // 1: inside [10:00, 11:00)
+            ("A", br#"{"A":{"at":"2020-12-01T10:00:00Z","n":1}}"#),
+            // 2: before
+            ("A", br#"{"A":{"at":"2020-12-01T09:59:59.999999Z"}}"#),
+            // 3: inside, written in another offset (10:30 UTC)
+            ("B", br#"{"B":{"n":3,"at":"2020-12-01T12:30:00+02:00"}}"#),
+            // 4: the end is exclusive, also for a fraction finer than µs
+            ("A", br#"{"A":{"at":"2020-12-01T11:00:00.0000001Z"}}"#),
+            // 5: just inside, a fraction finer than µs is cut, not rounded up to 11:00
+            ("B", br#"{"B":{"at":"2020-12-01T10:59:59.9999999Z"}}"#),
+            // 6: no `at`
+            ("A", br#"{"A":{"n":6}}"#),
+            // 7: an `at` not under the event's type
+            ("A", br#"{"B":{"at":"2020-12-01T10:10:00Z"}}"#),
+            // 8: not JSON (a tampered row): no event time, and no failed statement
+            ("A", b"X"),
+            // 9: not a time
+            ("A", br#"{"A":{"at":"2026-02-30T10:00:00Z"}}"#),
+            // 10: not UTF-8
+            ("A", b"\xff\xfe{}"),
+            // 11: inside, offset west of UTC (10:45 UTC)
+            ("A", br#"{"A":{"at":"2020-12-01T09:15:00.250-01:30"}}"#),
+            // 12: a number, not a time
+            ("A", br#"{"A":{"at":1606816800}}"#),
+        ];
+        for (i, (ty, payload)) in rows.iter().enumerate() {
+            s.log
+                .append(
+                    &format!("world:{i}"),
+                    ExpectedVersion::Any,
+                    vec![raw(ty, payload)],
+                )
+                .await
+                .unwrap();
+        }
+        let hour = Match {
+            event_from: Some(utc("10:00:00")),
+            event_to: Some(utc("11:00:00")),
+            ..Default::default()
+        };
+        let inside = [1, 3, 5, 11];
+        let w = |newest, limit, m: &Match| window(0, None, newest, limit, m);
+        assert_eq!(
+            positions(&s.log.window(&w(false, 10, &hour)).await.unwrap()),
+            inside,
+            "{d:?}"
+        );
+        assert_eq!(
+            positions(&s.log.window(&w(true, 2, &hour)).await.unwrap()),
+            [11, 5],
+            "{d:?}: newest first"
+        );
+        assert_eq!(s.log.count(&hour, 0, 12).await.unwrap(), 4, "{d:?}");
+        assert_eq!(
+            s.log.count(&hour, 3, 12).await.unwrap(),
+            2,
+            "{d:?}: a range"
+        );
+
+        // Either end alone.
+        let from = Match {
+            event_from: Some(utc("10:00:00")),
+            ..Default::default()
+        };
+        assert_eq!(
+            positions(&s.log.window(&w(false, 20, &from)).await.unwrap()),
+            [1, 3, 4, 5, 11],
+            "{d:?}"
+        );
+        let to = Match {
+            event_to: Some(utc("10:00:00")),
+            ..Default::default()
+        };
+        assert_eq!(
+            positions(&s.log.window(&w(false, 20, &to)).await.unwrap()),
+            [2],
+            "{d:?}"
+        );
+        assert_eq!(s.log.count(&to, 0, 12).await.unwrap(), 1);
+
+        // With the type's index, and with recorded time (all recorded after the events).
+        let b_hour = Match {
+            event_type: Some("B".into()),
+            ..hour.clone()
+        };
+        assert_eq!(
+            positions(&s.log.window(&w(false, 10, &b_hour)).await.unwrap()),
+            [3, 5],
+            "{d:?}"
+        );
+        assert_eq!(s.log.count(&b_hour, 0, 12).await.unwrap(), 2);
+        let every = s
+            .log
+            .window(&w(false, 20, &Match::default()))
+            .await
+            .unwrap();
+        let recorded = Match {
+            recorded_from: Some(every[0].recorded_at),
+            ..hour.clone()
+        };
+        assert_eq!(
+            positions(&s.log.window(&w(false, 10, &recorded)).await.unwrap()),
+            inside
+        );
+        assert!(every.iter().all(|e| e.recorded_at > utc("11:00:00")));
+
+        // An empty range, and one ending where it starts.
+        let empty = Match {
+            event_from: Some(utc("10:00:00")),
+            event_to: Some(utc("10:00:00")),
+            ..Default::default()
+        };
+        assert_eq!(s.log.count(&empty, 0, 12).await.unwrap(), 0);
+        let reversed = Match {
+            event_from: Some(utc("11:00:00")),
+            event_to: Some(utc("10:00:00")),
+            ..Default::default()
+        };
+        assert!(s
+            .log
+            .window(&w(false, 10, &reversed))
+            .await
+            .unwrap()
+            .is_empty());
+        s.db().close().await;
+        t.cleanup().await;
+    }
+}

@@ -11,6 +11,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use leadorch_core::time_travel::{parse_time, AsOf, Point};
 use leadorch_domain::Campaign;
+use leadorch_evaluate::explain::Explanation;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
@@ -207,7 +208,7 @@ pub struct ExplainQuery {
            ("campaign" = String, Path, description = "Campaign id"),
            ExplainQuery),
     responses(
-        (status = 200, description = "The explanation", body = Object),
+        (status = 200, description = "The explanation", body = Explanation),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such campaign (then)", body = Problem, content_type = "application/problem+json"),
@@ -219,7 +220,7 @@ pub async fn explain(
     caller: Caller,
     Path((customer, campaign)): Path<(String, String)>,
     Params(q): Params<ExplainQuery>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<Explanation>, Problem> {
     caller.need(Scope::Read)?;
     let id = Campaign::aggregate_id(&customer, &campaign);
     if !owns_campaign(&api, &caller.project, &id).await? {
@@ -260,16 +261,13 @@ pub async fn explain(
     {
         return Err(Problem::not_found(format!("no campaign {id}")));
     }
-    let x = leadorch_evaluate::explain::explain_as_of(&api.engine, &id, &view)
+    leadorch_evaluate::explain::explain_as_of(&api.engine, &id, &view)
         .await
+        .map(Json)
         .map_err(|e| match e {
             leadorch_evaluate::Error::NotFound(m) => Problem::not_found(m),
             other => crate::routes::leads::evaluate_problem(&other),
-        })?;
-    serde_json::to_value(&x).map(Json).map_err(|e| {
-        tracing::error!("writing an explanation: {e}");
-        Problem::internal()
-    })
+        })
 }
 
 /// Whether campaign `id` belongs to `project` (a campaign never observed belongs to none; the

@@ -1,6 +1,6 @@
 //! The event log for readers (scope `read`): `GET /v1/events` (a window of the log, oldest
-//! first after a position or newest first before one, filtered by type, stream, actor and
-//! recorded time), `GET /v1/events/count` (how many a filter matches: a filtered view's
+//! first after a position or newest first before one, filtered by type, stream, actor,
+//! recorded time and event time), `GET /v1/events/count` (how many a filter matches: a filtered view's
 //! length), `GET /v1/events/{position}` (one event; with `reveal=true` and scope `admin` its
 //! personal fields opened, those of an erased subject marked `erased`) and `GET
 //! /v1/events/stream` (the log as it grows, as server-sent events). Elsewhere personal fields
@@ -141,13 +141,20 @@ pub struct EventQuery {
     #[param(example = "daemon", max_length = 512)]
     pub actor: Option<String>,
     /// Only events recorded at or after this time (RFC 3339). Recorded time is when the log
-    /// stored the event, not the event's own `at` (its event time, which this endpoint does not
-    /// filter on: see ADR 0040).
+    /// stored the event, not the event's own `at` (its event time: `event_from`, `event_to`).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-01T00:00:00Z")]
     pub from: Option<String>,
     /// Only events recorded before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime, example = "2026-12-02T00:00:00Z")]
     pub to: Option<String>,
+    /// Only events whose own time (`data.<type>.at`, when it happened) is at or after this
+    /// time: RFC 3339, or a date (`2026-12-01`, midnight UTC). Events without an `at` never
+    /// match. Checked row by row, with no index: see the endpoint's cost (ADR 0040).
+    #[param(value_type = Option<String>, example = "2026-12-01T00:00:00Z")]
+    pub event_from: Option<String>,
+    /// Only events whose own time is before this time (RFC 3339, or a date).
+    #[param(value_type = Option<String>, example = "2026-12-02")]
+    pub event_to: Option<String>,
 }
 
 /// Which events to follow.
@@ -198,6 +205,13 @@ pub struct CountQuery {
     /// Only events recorded before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     pub to: Option<String>,
+    /// Only events whose own time (`data.<type>.at`) is at or after this time (RFC 3339, or a
+    /// date: midnight UTC). Events without an `at` never match.
+    #[param(value_type = Option<String>)]
+    pub event_from: Option<String>,
+    /// Only events whose own time is before this time (RFC 3339, or a date).
+    #[param(value_type = Option<String>)]
+    pub event_to: Option<String>,
 }
 
 /// Which event (documents the path; the handler reads it as text, so that a wrong one is a
@@ -372,6 +386,25 @@ pub struct Checked {
     filter: Match,
 }
 
+/// An event-time bound: RFC 3339, or a date (`2026-12-01`) meaning its midnight UTC.
+fn parse_time_or_date(field: &str, text: &str) -> Result<i64, Problem> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        if let Some(t) = day.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_micros());
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| {
+            Problem::invalid(
+                field,
+                format!(
+                    "{field} is an RFC 3339 time (2026-12-01T10:00:00Z) or a date (2026-12-01): {e}"
+                ),
+            )
+        })
+}
+
 fn parse_rfc3339(field: &str, text: &str) -> Result<i64, Problem> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp_micros())
@@ -394,6 +427,8 @@ fn check_filter(
     actor: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    event_from: Option<String>,
+    event_to: Option<String>,
 ) -> Result<(u64, Option<u64>, Match), Problem> {
     let after = after.unwrap_or(0);
     check_position("after", after)?;
@@ -427,6 +462,14 @@ fn check_filter(
         .map(|t| parse_rfc3339("from", t))
         .transpose()?;
     let recorded_to = to.as_deref().map(|t| parse_rfc3339("to", t)).transpose()?;
+    let event_from = event_from
+        .as_deref()
+        .map(|t| parse_time_or_date("event_from", t))
+        .transpose()?;
+    let event_to = event_to
+        .as_deref()
+        .map(|t| parse_time_or_date("event_to", t))
+        .transpose()?;
     Ok((
         after,
         before,
@@ -436,6 +479,8 @@ fn check_filter(
             actor,
             recorded_from,
             recorded_to,
+            event_from,
+            event_to,
             visibility: visibility(caller_project, owners),
         },
     ))
@@ -464,6 +509,8 @@ pub fn check(
         q.actor,
         q.from,
         q.to,
+        q.event_from,
+        q.event_to,
     )?;
     Ok(Checked {
         after,
@@ -504,9 +551,13 @@ async fn position_range(
     Ok((after.max(floor).min(until), until, filter))
 }
 
-/// Whether an index narrows `filter` (then one statement may walk the whole log).
+/// Whether an index narrows `filter` enough for one statement to walk the whole log: a
+/// stream (few events), or a type without event time. Event time parses every row the index
+/// gives, some µs each, and one type can hold most of the log (`LeadReceived`), so a type
+/// with event time is walked within the bounds of the unindexed filters.
 fn indexed(filter: &Match) -> bool {
-    filter.event_type.is_some() || filter.stream.is_some()
+    let event_time = filter.event_from.is_some() || filter.event_to.is_some();
+    filter.stream.is_some() || (filter.event_type.is_some() && !event_time)
 }
 
 /// The window `c` asks for, read from the log: what `GET /v1/events` answers (and what the
@@ -584,12 +635,15 @@ async fn read_window(
 }
 
 /// A window of the log: the oldest events after `after`, or with `before` the newest before
-/// it (newest first), filtered by type, stream, actor and recorded time.
+/// it (newest first), filtered by type, stream, actor, recorded time and event time.
 ///
-/// Cost: a window is one indexed statement when `type` or `stream` is given; otherwise (the
-/// actor, and which streams a project sees, are checked row by row) it walks at most
-/// 200,000 positions and may come back short with a `next` to go on from. On a
-/// 1,000,000-event SQLite log a window takes a few milliseconds (docs/BENCHMARKS.md).
+/// Cost: a window is one indexed statement when `stream`, or `type` without event time, is
+/// given; otherwise (the actor, event time, and which streams a project sees, are checked row
+/// by row) it walks at most 200,000 positions and may come back short with a `next` to go on
+/// from. On a
+/// 1,000,000-event SQLite log a window takes a few milliseconds (docs/BENCHMARKS.md). Event
+/// time (`event_from`, `event_to`) parses each walked row's payload, some µs a row: a sparse
+/// event-time window walking all 200,000 positions takes about a second.
 #[utoipa::path(get, path = "/v1/events", tag = "events",
     params(EventQuery),
     responses(
@@ -617,9 +671,10 @@ pub struct EventCount {
     /// Matching events the caller's project sees, at positions after `counted_after` (up to
     /// `before` and the head).
     pub count: u64,
-    /// `true`: every position of the range asked for was counted. `false`: the filter has no
-    /// index (no `type` or `stream`) and the range was longer than 2,000,000 positions, so only
-    /// its newest 2,000,000 were counted — `count` is a lower bound.
+    /// `true`: every position of the range asked for was counted. `false`: no index narrowed
+    /// the filter (no `stream`, and no `type` or a `type` with event time) and the range was
+    /// longer than 2,000,000 positions, so only its newest 2,000,000 were counted — `count` is
+    /// a lower bound.
     pub exact: bool,
     /// The log's head (its last position) when this was counted.
     pub head: u64,
@@ -641,6 +696,8 @@ pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<Eve
         q.actor,
         q.from,
         q.to,
+        q.event_from,
+        q.event_to,
     )?;
     let log = &api.engine.store.log;
     let head = log
@@ -669,9 +726,11 @@ pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<Eve
 /// How many events the caller's project sees that match the filters of `GET /v1/events`:
 /// the length of a filtered view.
 ///
-/// Cost: with `type` or `stream` an index count; otherwise every position of the range is
-/// checked (the actor, the project's streams), at most the newest 2,000,000 positions of it
-/// (`exact: false` beyond). Figures on a 1,000,000-event log: docs/BENCHMARKS.md.
+/// Cost: with `stream`, or `type` without event time, an index count; otherwise every
+/// position of the range is checked (the actor, event time, the project's streams), at most
+/// the newest 2,000,000 positions of it (`exact: false` beyond). Figures on a 1,000,000-event
+/// log: docs/BENCHMARKS.md. Event time parses the payload of every position counted: about
+/// ten seconds for 2,000,000 of them.
 #[utoipa::path(get, path = "/v1/events/count", tag = "events",
     params(CountQuery),
     responses(
@@ -924,6 +983,31 @@ struct Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_type_with_event_time_is_walked_within_bounds_a_stream_whole() {
+        let ty = Match {
+            event_type: Some("LeadReceived".into()),
+            ..Default::default()
+        };
+        assert!(indexed(&ty));
+        let timed = |m: &Match| Match {
+            event_from: Some(0),
+            ..m.clone()
+        };
+        assert!(!indexed(&timed(&ty)), "one type may be most of the log");
+        let stream = Match {
+            stream: Some("lead:f-1".into()),
+            ..Default::default()
+        };
+        assert!(indexed(&timed(&stream)));
+        let until = Match {
+            event_to: Some(0),
+            ..ty
+        };
+        assert!(!indexed(&until));
+        assert!(!indexed(&timed(&Match::default())));
+    }
 
     #[test]
     fn projects_see_their_own_streams() {

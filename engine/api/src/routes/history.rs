@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::SecondsFormat;
 use leadorch_core::time_travel::{parse_time, AsOf, Point};
-use leadorch_store::{EventFilter, Reveal};
+use leadorch_store::{Match, Reveal, Window};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use ts_rs::TS;
@@ -31,11 +31,30 @@ pub struct EvaluationQuery {
     /// Only evaluations after this log position [default: 0].
     #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub after: Option<u64>,
+    /// Only evaluations before this log position; without `order`, the page is the newest of
+    /// them, newest first (as `GET /v1/events` reads `before`).
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
+    pub before: Option<u64>,
+    /// `oldest` (first) or `newest` (first) [default: `newest` with `before`, else
+    /// `oldest`]. `next` continues in the same direction: pass it as `after` (oldest first)
+    /// or `before` (newest first).
+    #[param(inline)]
+    pub order: Option<EvaluationOrder>,
     /// At most this many (1 to 200) [default: 50].
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u64>,
     /// Only evaluations whose facts or changes name this campaign (`<customer>/<campaign>`).
     pub campaign: Option<String>,
+}
+
+/// The order of `GET /v1/evaluations`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum EvaluationOrder {
+    /// Oldest first, after `after`.
+    Oldest,
+    /// Newest first, before `before` (or the end).
+    Newest,
 }
 
 /// One recorded evaluation.
@@ -47,16 +66,22 @@ pub struct EvaluationView {
     pub id: String,
     /// When it was recorded (RFC 3339).
     pub recorded_at: String,
-    /// The evaluation: trigger, time, facts, each rule's run, the resolution, the changes.
-    #[schema(value_type = Object)]
+    /// The evaluation: trigger, time, facts, each rule's run, the resolution, the changes —
+    /// the `EvaluationRecorded` event's data as stored (so `google_account` is absent from
+    /// evaluations recorded before 1.1), its personal fields opened (`null` once forgotten).
+    /// Its shape is `EvaluationRecord`'s (OpenAPI says so); the TypeScript binding is still
+    /// `JsonValue` until the desktop's code and fixtures build whole records, and
+    /// `EvaluationRecord.ts` is exported beside it.
+    #[schema(value_type = leadorch_domain::EvaluationRecord)]
     pub evaluation: Value,
 }
 
-/// Evaluations in log order, newest last.
+/// Evaluations in log order, oldest first after `after`; or newest first before `before`
+/// (`order=newest`, or `before` alone).
 #[utoipa::path(get, path = "/v1/evaluations", tag = "campaigns",
     params(EvaluationQuery),
     responses(
-        (status = 200, description = "Evaluations after `after`; `next` is the `after` of the next page", body = Page<EvaluationView>),
+        (status = 200, description = "Evaluations between `after` and `before` in `order`; `next` is where the next page in the same direction starts (its `after` oldest first, its `before` newest first)", body = Page<EvaluationView>),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter is wrong", body = Problem, content_type = "application/problem+json"),
@@ -76,28 +101,51 @@ pub async fn evaluations(
         ));
     }
     crate::routes::events::check_position("after", q.after.unwrap_or(0))?;
+    if let Some(b) = q.before {
+        crate::routes::events::check_position("before", b)?;
+    }
+    let newest = match q.order {
+        Some(order) => order == EvaluationOrder::Newest,
+        None => q.before.is_some(),
+    };
     let store = &api.engine.store;
     // The operator's own campaign facts: opened as `leadorch explain` opens them.
     let mut decoder = store.codec.decoder(Reveal::Decrypt);
     let wanted = q.campaign.as_ref().map(|c| format!("\"{c}\""));
     let mut items = Vec::new();
     let mut after = q.after.unwrap_or(0);
+    let mut before = q.before;
+    // Where the next page in the same direction starts.
+    let cursor = |after: u64, before: Option<u64>| {
+        if newest {
+            before.map(|b| b.to_string())
+        } else {
+            Some(after.to_string())
+        }
+    };
     let mut scanned = 0u64;
     loop {
         let page = store
             .log
-            .list(&EventFilter {
-                stream: None,
-                event_type: Some("EvaluationRecorded".into()),
+            .window(&Window {
                 after,
-                until: None,
-                limit: Some(limit.max(100)),
+                before,
+                newest_first: newest,
+                limit: limit.max(100),
+                filter: Match {
+                    event_type: Some("EvaluationRecorded".into()),
+                    ..Default::default()
+                },
             })
             .await
             .map_err(|e| Problem::from_store(&e))?;
         let full = page.len() as u64 == limit.max(100);
         for rec in &page {
-            after = rec.position;
+            if newest {
+                before = Some(rec.position);
+            } else {
+                after = rec.position;
+            }
             scanned += 1;
             let stored = rec
                 .stream_id
@@ -133,7 +181,7 @@ pub async fn evaluations(
             if items.len() as u64 == limit {
                 return Ok(Json(Page {
                     items,
-                    next: Some(after.to_string()),
+                    next: cursor(after, before),
                 }));
             }
         }
@@ -143,7 +191,7 @@ pub async fn evaluations(
         if scanned >= 10_000 {
             return Ok(Json(Page {
                 items,
-                next: Some(after.to_string()),
+                next: cursor(after, before),
             }));
         }
     }

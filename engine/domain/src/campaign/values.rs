@@ -13,6 +13,7 @@ pub const MAX_SLOTS_PER_DAY: usize = 6;
 
 /// Serving status of a campaign.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(ts_rs::TS, utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignStatus {
     /// Serving (subject to budget and schedule).
