@@ -340,5 +340,9 @@ async fn a_campaign_s_stream_follows_the_account_it_was_last_read_through() {
     assert_eq!(status(acme.clone()).await, 404);
     let events = ok(&s, &ours, Method::GET, stream, None).await;
     // The two observations, and the budget change the second one found.
-    assert_eq!(events["items"].as_array().map(Vec::len), Some(3), "{events}");
+    assert_eq!(
+        events["items"].as_array().map(Vec::len),
+        Some(3),
+        "{events}"
+    );
 }
