@@ -10,7 +10,7 @@ import { Router } from "../../router.svelte";
 import AuditView from "./AuditView.svelte";
 import { summary, whyLinks } from "./events";
 import { eventAt } from "../../../test/fakeLog";
-import { stateFrom, toRfc3339 } from "./params";
+import { apiFilters, stateFrom, toRfc3339 } from "./params";
 
 const $ = (css: string) => document.querySelector<HTMLElement>(css);
 const $$ = (css: string) => [...document.querySelectorAll<HTMLElement>(css)];
@@ -330,5 +330,16 @@ describe("audit helpers", () => {
       event: 12,
     });
     expect(stateFrom({ event: "x" }).event).toBeNull();
+  });
+
+  it("sends a time range as recorded time or as event time, as the basis says", () => {
+    const filters = { type: "LeadReceived", from: "2026-03-02T00:00:00Z", to: "2026-03-03T00:00:00Z" };
+    expect(apiFilters({ filters, basis: "recorded", event: null })).toEqual(filters);
+    expect(apiFilters({ filters, basis: "event", event: null })).toEqual({
+      type: "LeadReceived",
+      event_from: "2026-03-02T00:00:00Z",
+      event_to: "2026-03-03T00:00:00Z",
+    });
+    expect(apiFilters({ filters: { actor: "sim" }, basis: "event", event: null })).toEqual({ actor: "sim" });
   });
 });

@@ -1,17 +1,11 @@
 // The audit view's state in the router's params (linkable, kept across navigation):
 // `type`, `stream`, `actor`, `from`, `to` (the filters), `basis` (which time `from`/`to` are:
-// `recorded`, the default and the only one the API filters on today, or `event`), and
-// `event` (the position whose detail is open).
+// `recorded`, the default, or `event`, the events' own `at`), and `event` (the position
+// whose detail is open).
 import type { Params } from "../../router.svelte";
 import type { Filters } from "./windowing";
 
 export type TimeBasis = "recorded" | "event";
-
-/**
- * Whether the API filters on event time. ADR 0040: not yet (event time is inside each hashed
- * payload, in no index); the basis switch is drawn disabled until it does.
- */
-export const EVENT_TIME_FILTER = false;
 
 export interface AuditState {
   filters: Filters;
@@ -38,11 +32,15 @@ export function paramsOf(s: AuditState): Record<string, string | undefined> {
   };
 }
 
-/** The filters the API is sent: times only on the basis it filters on. */
+/**
+ * The filters the API is sent: the times as the basis says (event time: `event_from` and
+ * `event_to`, ADR 0040's amendment: unindexed, so such a window walks a bounded range and a
+ * count may be a lower bound).
+ */
 export function apiFilters(s: AuditState): Filters {
-  if (s.basis === "recorded" || EVENT_TIME_FILTER) return s.filters;
-  const { from: _from, to: _to, ...rest } = s.filters;
-  return rest;
+  if (s.basis === "recorded") return s.filters;
+  const { from, to, ...rest } = s.filters;
+  return { ...rest, ...(from ? { event_from: from } : {}), ...(to ? { event_to: to } : {}) };
 }
 
 export function sameFilters(a: Filters, b: Filters): boolean {

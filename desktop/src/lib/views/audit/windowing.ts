@@ -166,6 +166,10 @@ export interface Filters {
   from?: string;
   /** Recorded time, RFC 3339, exclusive. */
   to?: string;
+  /** Event time (the event's own `at`), RFC 3339, inclusive. */
+  event_from?: string;
+  /** Event time, RFC 3339, exclusive. */
+  event_to?: string;
 }
 
 /** Reads one API path (a GET), cut short by `signal`. */
@@ -182,7 +186,7 @@ export function query(path: string, filters: Filters, extra: Record<string, numb
 }
 
 export function hasFilter(f: Filters): boolean {
-  return !!(f.type || f.stream || f.actor || f.from || f.to);
+  return !!(f.type || f.stream || f.actor || f.from || f.to || f.event_from || f.event_to);
 }
 
 /** Thrown by `ensure` when its signal was aborted (a newer scroll took over). */
