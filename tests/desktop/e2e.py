@@ -106,7 +106,7 @@ class Session:
         except TimeoutException:
             self.shot("timeout")
             raise AssertionError(f"{what}: not within {seconds} s; page says: "
-                                 f"{self.driver.find_element(By.TAG_NAME, 'body').text!r}")
+                                 f"{self.js('return document.body.innerText')!r}")
 
     def shot(self, name):
         self.driver.save_screenshot(str(TARGET / f"desktop-e2e-{name}.png"))

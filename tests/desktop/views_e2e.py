@@ -8,6 +8,7 @@ Run by tests/run as:  xvfb-run -a dbus-run-session -- python tests/desktop/views
 Needs what e2e.py needs, and SEEDED: a seeded database folder (leadorch.db and master.key),
 made by tests/run (or skipped when SEEDED is unset).
 """
+import json
 import os
 import re
 import shutil
@@ -83,9 +84,26 @@ class Views(Session):
         field.send_keys(text)
 
 
+def event_times(db):
+    """Every event's own time (`at`), by position, as the API reads it."""
+    from datetime import datetime
+    out = {}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        for position, event_type, payload in c.execute("SELECT position, event_type, payload FROM events"):
+            at = json.loads(payload).get(event_type, {}).get("at")
+            if isinstance(at, str):
+                out[position] = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    return out
+
+
 def one(db, sql, *args):
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
         return c.execute(sql, args).fetchone()
+
+
+def one_all(db, sql, *args):
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+        return c.execute(sql, args).fetchall()
 
 
 def main():
@@ -161,6 +179,24 @@ def main():
             last = one(demo_db, "SELECT MAX(position) FROM events WHERE event_type = 'EvaluationRecorded'")[0]
             s.wait("the last evaluation is listed", lambda: s.els(tid("audit-row", f'[data-position="{last}"]')))
             s.shot("audit-filtered")
+            # Event time: the demo's morning happened on 2026-03-02, whenever it was recorded.
+            from datetime import datetime, timezone
+            lo = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+            hi = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+            times = event_times(demo_db)
+            kinds = dict(
+                (p, t) for p, t in one_all(demo_db, "SELECT position, event_type FROM events"))
+            expected = sum(1 for p, t in times.items() if lo <= t < hi and kinds[p] == "EvaluationRecorded")
+            assert 0 < expected < evaluations, expected
+            s.js("const e = document.querySelector('[data-testid=\"filter-basis\"]');"
+                 "e.value = 'event'; e.dispatchEvent(new Event('change', {bubbles: true}))")
+            s.fill(tid("filter-from"), "2026-03-02T09:00:00Z")
+            s.fill(tid("filter-to"), "2026-03-02T10:00:00Z")
+            s.el(tid("filter-apply")).click()
+            s.wait("the evaluations of 09:00 to 10:00 (event time) are counted",
+                   lambda: s.attr(tid("audit-total"), "aria-label") == f"{expected} events")
+            assert "basis=event" in s.hash(), s.hash()
+            s.shot("audit-event-time")
         finally:
             s.close()
 

@@ -10,7 +10,7 @@ import { Router } from "../../router.svelte";
 import AuditView from "./AuditView.svelte";
 import { summary, whyLinks } from "./events";
 import { eventAt } from "../../../test/fakeLog";
-import { apiFilters, stateFrom, toRfc3339 } from "./params";
+import { apiFilters, sameFilters, stateFrom, toRfc3339 } from "./params";
 
 const $ = (css: string) => document.querySelector<HTMLElement>(css);
 const $$ = (css: string) => [...document.querySelectorAll<HTMLElement>(css)];
@@ -341,5 +341,9 @@ describe("audit helpers", () => {
       event_to: "2026-03-03T00:00:00Z",
     });
     expect(apiFilters({ filters: { actor: "sim" }, basis: "event", event: null })).toEqual({ actor: "sim" });
+    // Switching the basis is a new filter.
+    expect(
+      sameFilters(apiFilters({ filters, basis: "recorded", event: null }), apiFilters({ filters, basis: "event", event: null })),
+    ).toBe(false);
   });
 });

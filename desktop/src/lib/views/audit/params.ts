@@ -44,7 +44,7 @@ export function apiFilters(s: AuditState): Filters {
 }
 
 export function sameFilters(a: Filters, b: Filters): boolean {
-  const keys = ["type", "stream", "actor", "from", "to"] as const;
+  const keys = ["type", "stream", "actor", "from", "to", "event_from", "event_to"] as const;
   return keys.every((k) => (a[k] ?? "") === (b[k] ?? ""));
 }
 
