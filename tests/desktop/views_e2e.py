@@ -474,6 +474,11 @@ def main():
         driver.terminate()
         if driver2:
             driver2.terminate()
+        for d in (driver, driver2):
+            if d:
+                d.wait(timeout=30)
+        # The seeded copy is a gigabyte.
+        shutil.rmtree(work, ignore_errors=True)
     print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
     return 0 if failed == 0 else 1
 
