@@ -187,7 +187,7 @@ def main():
 
     # The peer: the engine alone, the same windows over loopback HTTP.
     serve_env = dict(env, LEADORCH_LISTEN="127.0.0.1:4452")
-    key = subprocess.run([str(CLI), "keys", "create", "--name", "bench", "--scopes", "read"],
+    key = subprocess.run([str(CLI), "keys", "create", "--name", f"bench-{os.getpid()}", "--scopes", "read"],
                          env=serve_env, capture_output=True, text=True, check=True)
     token = key.stdout.strip()
     server = subprocess.Popen([str(CLI), "serve"], env=serve_env,

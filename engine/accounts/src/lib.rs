@@ -127,9 +127,9 @@ pub struct AccountSummary {
 /// Every project's accounts in the read model, by stored name (`acme/ops`), in name order (the
 /// read model brought up to date first).
 pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
-    let views = leadorch_core::projection::catch_up(&engine.store).await?;
-    Ok(views
-        .google_accounts
+    // Only the accounts' read model: the others (every lead's) are not loaded to list them.
+    let accounts = leadorch_core::projection::google_accounts(&engine.store).await?;
+    Ok(accounts
         .iter()
         .map(|(id, doc)| {
             let a = &doc.state;

@@ -539,3 +539,47 @@ async fn backlog_from_events_equals_backlog_from_the_read_model() {
     e.store.db().close().await;
     t.cleanup().await;
 }
+
+/// The accounts' read model alone (what listing them loads) equals the one a full catch-up
+/// folds: with no read models persisted yet, and with events after their checkpoint (an
+/// account connected, another revoked) that only the log holds.
+#[tokio::test]
+async fn the_google_accounts_alone_are_what_a_catch_up_folds() {
+    use leadorch_core::projection::google_accounts;
+    use leadorch_domain::{GoogleAccount, GoogleAccountCommand};
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let at = Utc.with_ymd_and_hms(2026, 6, 1, 9, 0, 0).unwrap();
+        let grant = |name: &str| GoogleAccountCommand::GrantConsent {
+            account_id: name.to_string(),
+            email: None,
+            scopes: vec!["https://www.googleapis.com/auth/adwords".into()],
+            accessible_customers: vec!["1234567890".into()],
+            at,
+        };
+        let actor = Metadata::actor("test");
+        receive_lead(&e, "f-1", "subject-1", at).await;
+        for name in ["ops", "acme/ops"] {
+            e.execute::<GoogleAccount>(name, grant(name), &actor)
+                .await
+                .unwrap();
+        }
+        let alone = google_accounts(&e.store).await.unwrap();
+        assert_eq!(alone.len(), 2, "{d:?}");
+        // Persisted as of now; then the log moves on.
+        catch_up(&e.store).await.unwrap();
+        e.execute::<GoogleAccount>("second", grant("second"), &actor)
+            .await
+            .unwrap();
+        e.execute::<GoogleAccount>("ops", GoogleAccountCommand::Revoke { at }, &actor)
+            .await
+            .unwrap();
+        receive_lead(&e, "f-2", "subject-2", at).await;
+        let alone = google_accounts(&e.store).await.unwrap();
+        let folded = catch_up(&e.store).await.unwrap();
+        assert_eq!(alone.len(), 3, "{d:?}");
+        assert_eq!(table(&alone), table(&folded.google_accounts), "{d:?}");
+        t.cleanup().await;
+    }
+}

@@ -548,6 +548,32 @@ impl EventLog {
         rows.into_iter().map(RecordedEvent::try_from).collect()
     }
 
+    /// Up to `limit` events of aggregate type `aggregate_type` (streams `<type>:…`) after
+    /// `after`, in order. Walks the positions after `after` (stream ids compared by their
+    /// first bytes, as [`crate::window`] does): cheap when `after` is near the head.
+    pub async fn read_aggregate_type_after(
+        &self,
+        aggregate_type: &str,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>> {
+        let prefix = format!("{aggregate_type}:");
+        let rows: Vec<EventRow> = on_pool!(&self.db, p => {
+            let mut qb = sqlx::QueryBuilder::new(format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE position > "
+            ));
+            qb.push_bind(after.min(i64::MAX as u64) as i64);
+            qb.push(" AND substr(stream_id, 1, ")
+                .push_bind(prefix.chars().count() as i32)
+                .push(") = ")
+                .push_bind(prefix.as_str());
+            qb.push(" ORDER BY position LIMIT ")
+                .push_bind(limit.min(i64::MAX as u64) as i64);
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        rows.into_iter().map(RecordedEvent::try_from).collect()
+    }
+
     /// Up to `limit` events after `after`, in order: the page primitive for replays and
     /// subscriptions.
     pub async fn read_after(&self, after: u64, limit: u64) -> Result<Vec<RecordedEvent>> {
