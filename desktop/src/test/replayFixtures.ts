@@ -1,3 +1,4 @@
+import type { Explanation } from "../generated/Explanation";
 // A small history for the Replay view's tests: a log of 100 events; campaign 1234567890/1001
 // "Brand NL" is enabled until evaluation ev-58 (position 58) asks to pause it, and the pause
 // is applied at position 60. Evaluations sit at positions 20, 58 and 90.
@@ -144,7 +145,7 @@ export function evaluationView(position: number): EvaluationView {
 }
 
 /** `GET …/explain` for Brand NL as of `position`. */
-export function explainAt(position: number): unknown {
+export function explainAt(position: number): Explanation {
   if (position < 60) {
     return {
       campaign: BRAND,

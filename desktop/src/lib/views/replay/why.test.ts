@@ -38,18 +38,22 @@ describe("the why chain", () => {
     expect(chain.pending).toEqual([{ id: "ch-1", action: "pause", reason: "[capacity-guard] team sales-nl is full" }]);
   });
 
-  it("explains a change made outside the engine and tolerates an answer missing parts", () => {
+  it("explains a change made outside the engine", () => {
     const chain = whyChain({
       campaign: BRAND,
       name: "x",
       status: "paused",
       at: "2026-12-04T10:00:00Z",
       cause: { kind: "outside", at: "2026-12-04T09:00:00Z", fields: ["status"], hold_until: "2026-12-05T09:00:00Z" },
+      manual_hold_until: "2026-12-05T09:00:00Z",
+      pending: [],
+      latest: null,
     });
     expect(chain.cause.text).toContain("changed outside the engine (status)");
     expect(chain.cause.text).toContain("until 2026-12-05 09:00:00 UTC");
+    expect(chain.manualHoldUntil).toBe("2026-12-05T09:00:00Z");
     expect(chain.pending).toEqual([]);
-    expect(whyChain(null).cause.kind).toBe("unknown");
+    expect(chain.latest).toBeNull();
   });
 
   it("turns a recorded evaluation into each rule's decision, the arbiter's verdict and what was applied", () => {

@@ -3,10 +3,12 @@
 // and each evaluation of `GET /v1/evaluations` as the steps that led to a change: the facts
 // the rules saw, each rule's decision, the arbiter's verdict, what was applied.
 //
-// The explain answer is `Object` in the API (its Rust type, `leadorch_evaluate::explain::
-// Explanation`, has no TypeScript binding), and an evaluation's record is a `JsonValue`; the
-// readers below take only what they show and tolerate anything missing.
+// The explain answer is the generated `Explanation` (its cause a tagged union); the parts the
+// engine keeps as JSON (a campaign's facts, a rule's decision, an evaluation's record) are
+// `JsonValue`, and the readers of those take only what they show and tolerate anything missing.
+import type { EvaluationExcerpt } from "../../../generated/EvaluationExcerpt";
 import type { EvaluationView } from "../../../generated/EvaluationView";
+import type { Explanation } from "../../../generated/Explanation";
 import { money } from "./diff";
 import { utcText } from "./moment";
 
@@ -138,19 +140,18 @@ function conflictText(c: unknown): string {
   return `${str(o.field)}: ${str(o.winner)} (${str(o.winner_action)}) won over ${losers || "—"}`;
 }
 
-/** An explain excerpt (`EvaluationExcerpt`) as a step. */
-export function excerptStep(e: unknown): EvaluationStep | null {
-  const x = obj(e);
-  if (!x.id) return null;
+/** An explain excerpt as a step. */
+export function excerptStep(x: EvaluationExcerpt | null): EvaluationStep | null {
+  if (!x) return null;
   return {
-    id: str(x.id),
+    id: x.id,
     position: null,
-    at: str(x.at),
-    trigger: str(x.trigger),
-    rules: arr(x.rules).map(str),
+    at: x.at,
+    trigger: x.trigger,
+    rules: x.rules,
     facts: factsOf(x.campaign_facts),
     team: teamLine(x.team_facts),
-    decisions: arr(x.proposals).map((p) => {
+    decisions: x.proposals.map((p) => {
       const o = obj(p);
       const d = obj(o.decision);
       const outcome = o.outcome;
@@ -168,58 +169,54 @@ export function excerptStep(e: unknown): EvaluationStep | null {
         tone: accepted ? "accepted" : "held",
       };
     }),
-    conflicts: arr(x.conflicts).map(conflictText),
+    conflicts: x.conflicts.map(conflictText),
     applied: [],
   };
 }
 
 /** The explain answer as the chain the view shows. */
-export function whyChain(answer: unknown): WhyChain {
-  const x = obj(answer);
-  const c = obj(x.cause);
+export function whyChain(x: Explanation): WhyChain {
+  const c = x.cause;
   let cause: Cause;
   let decidedBy: EvaluationStep | null = null;
   switch (c.kind) {
     case "engine":
       cause = {
         kind: "engine",
-        text: `The engine applied ${str(c.action)} at ${utcText(str(c.applied_at))} (requested ${utcText(str(c.requested_at))}, change ${str(c.change_id)}).`,
-        reason: str(c.reason) || null,
-        at: str(c.applied_at) || null,
+        text: `The engine applied ${c.action} at ${utcText(c.applied_at)} (requested ${utcText(c.requested_at)}, change ${c.change_id}).`,
+        reason: c.reason || null,
+        at: c.applied_at,
       };
       decidedBy = excerptStep(c.evaluation);
       break;
     case "outside":
       cause = {
         kind: "outside",
-        text: `It was changed outside the engine (${arr(c.fields).map(str).join(", ")}), noticed at ${utcText(str(c.at))}; the engine respects that until ${utcText(str(c.hold_until))}.`,
+        text: `It was changed outside the engine (${c.fields.join(", ")}), noticed at ${utcText(c.at)}; the engine respects that until ${utcText(c.hold_until)}.`,
         reason: null,
-        at: str(c.at) || null,
+        at: c.at,
       };
       break;
     case "observed":
       cause = {
         kind: "observed",
-        text: `It was ${str(x.status)} when first observed at ${utcText(str(c.at))}; the engine has not changed its status.`,
+        text: `It was ${x.status} when first observed at ${utcText(c.at)}; the engine has not changed its status.`,
         reason: null,
-        at: str(c.at) || null,
+        at: c.at,
       };
       break;
     default:
       cause = { kind: "unknown", text: "The answer gives no cause.", reason: null, at: null };
   }
   return {
-    campaign: str(x.campaign),
-    name: str(x.name),
-    status: str(x.status),
-    at: str(x.at),
+    campaign: x.campaign,
+    name: x.name,
+    status: x.status,
+    at: x.at,
     cause,
     decidedBy,
-    manualHoldUntil: x.manual_hold_until ? str(x.manual_hold_until) : null,
-    pending: arr(x.pending).map((p) => {
-      const [id, action, reason] = Array.isArray(p) ? p : [];
-      return { id: str(id), action: str(action), reason: str(reason) };
-    }),
+    manualHoldUntil: x.manual_hold_until,
+    pending: x.pending.map(([id, action, reason]) => ({ id, action, reason })),
     latest: excerptStep(x.latest),
   };
 }
