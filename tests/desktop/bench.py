@@ -32,6 +32,8 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
+from e2e import wait_port
+
 TARGET = Path(os.environ["TARGET"]).resolve()
 PROFILE = os.environ.get("PROFILE", "debug")
 APP = TARGET / PROFILE / "leadorch-desktop"
@@ -51,18 +53,6 @@ obs.observe(document.body, {{subtree: true, childList: true, attributes: true}})
 {act};
 check();
 """
-
-
-def wait_port(port, seconds=60):
-    import socket
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
 def descendants(pid):
