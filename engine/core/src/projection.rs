@@ -466,8 +466,9 @@ pub async fn decode(decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<An
 }
 
 /// The typed event when it is stored at the current schema version and decodes straight from
-/// bytes; `None` leaves it to [`decode`] (upcasts, and the error message when it is bad).
-fn decode_current(rec: &RecordedEvent) -> Option<AnyEvent> {
+/// bytes, its sealed personal fields read as absent; `None` leaves it to [`decode`] (upcasts,
+/// and the error message when it is bad).
+pub fn decode_current(rec: &RecordedEvent) -> Option<AnyEvent> {
     let (aggregate_type, _) = split_stream_id(&rec.stream_id)?;
     let current = leadorch_domain::current_version(aggregate_type, &rec.event_type)?;
     if current != rec.schema_version {

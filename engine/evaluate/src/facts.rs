@@ -198,6 +198,26 @@ impl CampaignEntry {
     }
 }
 
+/// Aggregates whose personal fields no fact reads: a lead's arrival counts by its team,
+/// campaign and time, none of them sealed.
+const SEALED_UNREAD: [&str; 4] = ["lead", "consent", "data_subject", "evaluation"];
+
+/// Decodes `rec` for the facts: Google's data (campaign streams) opened by `decoder`, which
+/// decrypts; the events of [`SEALED_UNREAD`] with their personal fields left sealed (read as
+/// absent), without a data-key lookup for every lead of the log.
+async fn decode_for_facts(
+    decoder: &mut leadorch_store::codec::Decoder<'_>,
+    rec: &leadorch_store::RecordedEvent,
+) -> crate::Result<AnyEvent> {
+    let unread = split_stream_id(&rec.stream_id).is_some_and(|(t, _)| SEALED_UNREAD.contains(&t));
+    if unread {
+        if let Some(event) = leadorch_core::projection::decode_current(rec) {
+            return Ok(event);
+        }
+    }
+    Ok(leadorch_core::projection::decode(decoder, rec).await?)
+}
+
 /// Which part of the view one set of facts covers: a project's campaigns and teams, and of
 /// the campaigns, optionally only those read through one Google account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,7 +458,7 @@ impl FactsView {
                 if !known {
                     continue;
                 }
-                let event = leadorch_core::projection::decode(&mut decoder, rec).await?;
+                let event = decode_for_facts(&mut decoder, rec).await?;
                 let at = event.at();
                 if !as_of.happened(at) {
                     continue;
@@ -474,7 +494,7 @@ impl FactsView {
                 continue;
             }
             // A decrypting decoder opens the Google data rules need.
-            let event = leadorch_core::projection::decode(decoder, rec).await?;
+            let event = decode_for_facts(decoder, rec).await?;
             if let Some(t) = self.apply(rec.position, &rec.stream_id, &event) {
                 triggers.push((rec.position, t));
             }
