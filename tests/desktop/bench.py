@@ -32,7 +32,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
-from e2e import wait_port
+from e2e import start_keyring, wait_port
 
 TARGET = Path(os.environ["TARGET"]).resolve()
 PROFILE = os.environ.get("PROFILE", "debug")
@@ -112,10 +112,7 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="leadorch-bench-app-"))
     data = work / "data"
     shutil.copytree(seeded, data)
-    os.environ["HOME"] = str(work)
-    os.environ["XDG_DATA_HOME"] = str(work / "share")
-    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
-                   input="bench", text=True, check=True, capture_output=True)
+    start_keyring(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADORCH") and k != "DATABASE_URL"}
     env.update(DATABASE_URL=f"sqlite://{data / 'leadorch.db'}", LEADORCH_HOME=str(data))
     driver = subprocess.Popen(["tauri-driver", "--port", "4450", "--native-port", "4451"], env=env,

@@ -126,15 +126,39 @@ def files_contain(folder, needle):
     return any(needle in p.read_bytes() for p in Path(folder).iterdir() if p.is_file())
 
 
-def main():
-    work = Path(tempfile.mkdtemp(prefix="leadorch-desktop-e2e-"))
-    data = work / "data"
-    database = f"sqlite://{data / 'leadorch.db'}"
-    # The keyring: a fresh login collection, unlocked with a throwaway password.
+def start_keyring(work):
+    """A fresh Secret Service for this run: a login collection under `work` (the home of
+    this process and what it starts), unlocked with a throwaway password."""
     os.environ["HOME"] = str(work)
     os.environ["XDG_DATA_HOME"] = str(work / "share")
     subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
                    input="e2e", text=True, check=True, capture_output=True)
+
+
+def run_tests(tests, stop_at_failure):
+    """Runs each test, printing cargo's lines for it; stops at the first failure when the
+    tests build on each other. Returns (passed, failed)."""
+    passed, failed = 0, 0
+    for test in tests:
+        started = time.time()
+        try:
+            test()
+            passed += 1
+            print(f"test desktop::{test.__name__} ... ok ({time.time() - started:.1f} s)")
+        except Exception:
+            failed += 1
+            print(f"test desktop::{test.__name__} ... FAILED")
+            traceback.print_exc()
+            if stop_at_failure:
+                break
+    return passed, failed
+
+
+def main():
+    work = Path(tempfile.mkdtemp(prefix="leadorch-desktop-e2e-"))
+    data = work / "data"
+    database = f"sqlite://{data / 'leadorch.db'}"
+    start_keyring(work)
     fakes, google = start_fakes()
     env = dict(os.environ)
     env.update(google)
@@ -146,7 +170,7 @@ def main():
     env["LEADORCH_E2E_SLOW_USER"] = str(slow_user)
     driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    passed, failed = 0, 0
+    passed, failed = 0, 0  # (for the finally clause, should a port never open)
     check_value = {}
 
     def connect_from_the_window():
@@ -323,21 +347,13 @@ def main():
     try:
         for port in (4444, 4445, 4446, 4447):
             wait_port(port)
-        for test in (connect_from_the_window, the_next_start_uses_the_same_key,
-                     the_consent_page_is_shown_while_waiting,
-                     dark_theme_is_chosen_and_remembered,
-                     the_keyboard_alone_connects_an_account,
-                     without_a_keyring_the_window_says_so_and_keeps_no_key):
-            started = time.time()
-            try:
-                test()
-                passed += 1
-                print(f"test desktop::{test.__name__} ... ok ({time.time() - started:.1f} s)")
-            except Exception:
-                failed += 1
-                print(f"test desktop::{test.__name__} ... FAILED")
-                traceback.print_exc()
-                break
+        # Each test starts from where the one before left the database.
+        passed, failed = run_tests((connect_from_the_window, the_next_start_uses_the_same_key,
+                                    the_consent_page_is_shown_while_waiting,
+                                    dark_theme_is_chosen_and_remembered,
+                                    the_keyboard_alone_connects_an_account,
+                                    without_a_keyring_the_window_says_so_and_keeps_no_key),
+                                   stop_at_failure=True)
     finally:
         driver.terminate()
         driver2.terminate()

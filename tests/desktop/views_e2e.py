@@ -10,20 +10,18 @@ made by tests/run (or skipped when SEEDED is unset).
 """
 import json
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from e2e import CLI, TARGET, Session, wait_port
+from e2e import CLI, Session, run_tests, start_keyring, wait_port
 
 
 def tid(name, extra=""):
@@ -108,10 +106,7 @@ def one_all(db, sql, *args):
 
 def main():
     work = Path(tempfile.mkdtemp(prefix="leadorch-views-e2e-"))
-    os.environ["HOME"] = str(work)
-    os.environ["XDG_DATA_HOME"] = str(work / "share")
-    subprocess.run(["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
-                   input="e2e", text=True, check=True, capture_output=True)
+    start_keyring(work)
     env = dict(os.environ)
     for name in ("DATABASE_URL", "LEADORCH_CONFIG", "LEADORCH_MASTER_KEY", "LEADORCH_MASTER_KEY_FILE",
                  "LEADORCH_HOME"):
@@ -460,16 +455,8 @@ def main():
     try:
         for port in (4444, 4445) + ((4446, 4447) if seeded else ()):
             wait_port(port)
-        for test in tests:
-            started = time.time()
-            try:
-                test()
-                passed += 1
-                print(f"test desktop::{test.__name__} ... ok ({time.time() - started:.1f} s)")
-            except Exception:
-                failed += 1
-                print(f"test desktop::{test.__name__} ... FAILED")
-                traceback.print_exc()
+        # Each test opens the app afresh; one failing does not stop the others.
+        passed, failed = run_tests(tests, stop_at_failure=False)
     finally:
         driver.terminate()
         if driver2:

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { CampaignView } from "../../../generated/CampaignView";
 import type { Replay } from "../../../generated/Replay";
-import { biddingText, changeOf, diffReplay } from "./diff";
+import { biddingText, changeOf, diffReplay, statusTone } from "./diff";
 
 export function campaign(over: Partial<CampaignView> = {}): CampaignView {
   return {
@@ -68,5 +68,11 @@ describe("what differs from now", () => {
     expect(biddingText("maximize_conversions")).toBe("maximize_conversions");
     expect(biddingText({ target_cpa: { target_cpa_micros: 25_000_000 } })).toBe("target_cpa 25.00");
     expect(biddingText(null)).toBe("—");
+  });
+});
+
+describe("a campaign's status pill", () => {
+  it("is ok when enabled, warn when paused, danger when removed, muted otherwise", () => {
+    expect(["enabled", "paused", "removed", "unknown"].map(statusTone)).toEqual(["ok", "warn", "danger", "muted"]);
   });
 });

@@ -31,6 +31,11 @@ export interface ReplayDiff {
 }
 
 /** Money in micros as the account's units, two decimals. */
+/** The tone of a campaign's status pill (`app.css` `.pill`). */
+export function statusTone(status: string): "ok" | "warn" | "danger" | "muted" {
+  return status === "enabled" ? "ok" : status === "paused" ? "warn" : status === "removed" ? "danger" : "muted";
+}
+
 export function money(micros: number): string {
   return (micros / 1_000_000).toFixed(2);
 }
