@@ -17,4 +17,9 @@ path: string,
 /**
  * The JSON body, for the routes that take one.
  */
-body?: JsonValue, };
+body?: JsonValue, 
+/**
+ * Sent as the `Progress-Token` header: while the route works, `GET /v1/progress/{token}`
+ * answers how far it has come (a backtest, a replay).
+ */
+progress_token?: string, };
