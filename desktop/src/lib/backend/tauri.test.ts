@@ -1,7 +1,10 @@
 import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ApiRequest } from "../../generated/ApiRequest";
+import type { Progress } from "../../generated/Progress";
 import { account, overview } from "../../test/fixtures";
 import { ApiProblem, CommandError, TauriBackend } from "./index";
+import { PROGRESS_POLL_MS } from "./tauri";
 
 afterEach(() => clearMocks());
 
@@ -171,5 +174,171 @@ describe("TauriBackend.request", () => {
     );
     expect(e.code).toBe("cancelled");
     expect(calls).toEqual([]);
+  });
+});
+
+describe("TauriBackend.request with onProgress", () => {
+  afterEach(() => vi.useRealTimers());
+
+  const report = (token: string, done: number, total: number | null): Progress => ({
+    token,
+    unit: "events",
+    done,
+    total,
+  });
+
+  /**
+   * The shell with one long request, answered when the test calls `release`, and polls of its
+   * progress answered by `progress` (called with the poll's number, from 1).
+   */
+  function longRequest(progress: (n: number, token: string) => unknown) {
+    let release: (r: unknown) => void = () => {};
+    let polls = 0;
+    const calls = record((cmd, args) => {
+      if (cmd === "cancel_request") {
+        release({ status: 503, body: { title: "cancelled" } });
+        return null;
+      }
+      const { request } = args as { request: ApiRequest };
+      if (cmd === "api_request" && request.path.startsWith("/v1/progress/")) {
+        return progress(++polls, request.path.slice("/v1/progress/".length));
+      }
+      if (cmd === "api_request") return new Promise((r) => (release = r));
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const polled = () =>
+      calls.filter((c) => (c.args as { request: ApiRequest }).request?.path.startsWith("/v1/progress/"));
+    return { calls, polled, release: (r: unknown) => release(r) };
+  }
+
+  it("sends a token and polls its progress while the request runs, then stops", async () => {
+    vi.useFakeTimers();
+    const shell = longRequest((n, token) =>
+      n === 1
+        ? { status: 404, body: { title: "Not Found" } }
+        : { status: 200, body: report(token, n * 100, 1000) },
+    );
+    const seen: Progress[] = [];
+    const pending = new TauriBackend().request("POST", "/v1/rules/r/backtest", {}, {
+      onProgress: (p) => seen.push(p),
+    });
+    const token = (shell.calls[0].args as { request: ApiRequest }).request.progress_token!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+    // The request itself carries no id: only a signal needs one.
+    expect(shell.calls[0].args).toEqual({
+      request: { method: "POST", path: "/v1/rules/r/backtest", body: {}, progress_token: token },
+    });
+
+    await vi.advanceTimersByTimeAsync(PROGRESS_POLL_MS - 1);
+    expect(shell.polled()).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(shell.polled()).toHaveLength(1);
+    expect(shell.polled()[0].args).toEqual({ request: { method: "GET", path: `/v1/progress/${token}` } });
+    // The first poll's 404 (not reporting yet) is no report and no failure.
+    expect(seen).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2 * PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(3);
+    expect(seen).toEqual([report(token, 200, 1000), report(token, 300, 1000)]);
+
+    shell.release({ status: 200, body: { evaluations: 288 } });
+    await expect(pending).resolves.toEqual({ evaluations: 288 });
+    await vi.advanceTimersByTimeAsync(10 * PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(3);
+    expect(seen).toHaveLength(2);
+  });
+
+  it("makes a new token for every request", async () => {
+    const calls = record(() => ({ status: 200, body: null }));
+    const backend = new TauriBackend();
+    await backend.request("GET", "/v1/replay?at=1", undefined, { onProgress: () => {} });
+    await backend.request("GET", "/v1/replay?at=2", undefined, { onProgress: () => {} });
+    const [a, b] = calls.map((c) => (c.args as { request: ApiRequest }).request.progress_token);
+    expect(a).toBeTruthy();
+    expect(b).toBeTruthy();
+    expect(a).not.toBe(b);
+  });
+
+  it("never has two polls out at once, and a failed poll does not fail the request", async () => {
+    vi.useFakeTimers();
+    let answerPoll: (r: unknown) => void = () => {};
+    const shell = longRequest((n, token) => {
+      if (n === 1) return new Promise((r) => (answerPoll = r));
+      if (n === 2) throw { code: "internal", message: "the shell hiccupped" };
+      return { status: 200, body: report(token, 5, null) };
+    });
+    const seen: Progress[] = [];
+    const pending = new TauriBackend().request("GET", "/v1/replay?at=9", undefined, {
+      onProgress: (p) => seen.push(p),
+    });
+    const token = (shell.calls[0].args as { request: ApiRequest }).request.progress_token!;
+    await vi.advanceTimersByTimeAsync(10 * PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(1);
+    // The next poll waits a full interval after the slow one answers.
+    answerPoll({ status: 200, body: report(token, 1, null) });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seen).toEqual([report(token, 1, null)]);
+    await vi.advanceTimersByTimeAsync(2 * PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(3);
+    expect(seen).toEqual([report(token, 1, null), report(token, 5, null)]);
+
+    shell.release({ status: 200, body: { position: 9 } });
+    await expect(pending).resolves.toEqual({ position: 9 });
+  });
+
+  it("reports nothing from a poll that answers after the request settled", async () => {
+    vi.useFakeTimers();
+    let answerPoll: (r: unknown) => void = () => {};
+    const shell = longRequest(() => new Promise((r) => (answerPoll = r)));
+    const seen: Progress[] = [];
+    const pending = new TauriBackend().request("GET", "/v1/replay?at=9", undefined, {
+      onProgress: (p) => seen.push(p),
+    });
+    const token = (shell.calls[0].args as { request: ApiRequest }).request.progress_token!;
+    await vi.advanceTimersByTimeAsync(PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(1);
+    shell.release({ status: 200, body: null });
+    await pending;
+    answerPoll({ status: 200, body: report(token, 9, 9) });
+    await vi.advanceTimersByTimeAsync(10 * PROGRESS_POLL_MS);
+    expect(seen).toEqual([]);
+    expect(shell.polled()).toHaveLength(1);
+  });
+
+  it("stops polling when the request is aborted, and still cancels it in the shell", async () => {
+    vi.useFakeTimers();
+    const shell = longRequest((_n, token) => ({ status: 200, body: report(token, 1, 2) }));
+    const abort = new AbortController();
+    const seen: Progress[] = [];
+    const pending = new TauriBackend().request("POST", "/v1/rules/r/backtest", {}, {
+      signal: abort.signal,
+      onProgress: (p) => seen.push(p),
+    });
+    await vi.advanceTimersByTimeAsync(PROGRESS_POLL_MS);
+    expect(seen).toHaveLength(1);
+    abort.abort();
+    const e = await rejection(pending, CommandError);
+    expect(e.code).toBe("cancelled");
+    const { request, requestId } = shell.calls[0].args as { request: ApiRequest; requestId: string };
+    expect(request.progress_token).toBeTruthy();
+    expect(shell.calls.filter((c) => c.cmd === "cancel_request")).toEqual([
+      { cmd: "cancel_request", args: { requestId } },
+    ]);
+    await vi.advanceTimersByTimeAsync(10 * PROGRESS_POLL_MS);
+    expect(shell.polled()).toHaveLength(1);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("sends no token and polls nothing without onProgress", async () => {
+    vi.useFakeTimers();
+    const shell = longRequest(() => {
+      throw new Error("no poll expected");
+    });
+    const pending = new TauriBackend().request("GET", "/v1/replay?at=9");
+    await vi.advanceTimersByTimeAsync(10 * PROGRESS_POLL_MS);
+    expect(shell.calls).toEqual([
+      { cmd: "api_request", args: { request: { method: "GET", path: "/v1/replay?at=9" } } },
+    ]);
+    shell.release({ status: 200, body: null });
+    await expect(pending).resolves.toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import type { ApiRequest } from "../../generated/ApiRequest";
 import type { ApiResponse } from "../../generated/ApiResponse";
 import type { ConsentStarted } from "../../generated/ConsentStarted";
 import type { Overview } from "../../generated/Overview";
+import type { Progress } from "../../generated/Progress";
 import {
   ApiProblem,
   CommandError,
@@ -18,7 +19,19 @@ import {
 /** The shell's event carrying the log's new head position (src-tauri/src/lib.rs). */
 export const HEAD_EVENT = "log-head";
 
+/** How often a request's progress is asked for while it runs. */
+export const PROGRESS_POLL_MS = 250;
+
 let nextRequest = 0;
+let nextToken = 0;
+
+/**
+ * A progress token (the API takes 1 to 64 of A-Z a-z 0-9 _ -): the counter keeps it unique in
+ * this window, the random part apart from another window's on the same engine.
+ */
+function progressToken(): string {
+  return `p${++nextToken}-${Math.random().toString(36).slice(2, 10)}`;
+}
 
 function cancelled(): CommandError {
   return new CommandError("cancelled", "cancelled before the engine answered");
@@ -54,32 +67,69 @@ export class TauriBackend implements Backend {
     if (!path.startsWith("/")) {
       throw new CommandError("input", `an API path starts with "/": ${JSON.stringify(path)}`);
     }
-    const { signal } = options;
+    const { signal, onProgress } = options;
     if (signal?.aborted) throw cancelled();
     // `body` is any JSON value; the generated type may name it (`JsonValue`) rather than
     // `unknown`, hence the casts here and below.
     const request: ApiRequest =
       body === undefined ? { method, path } : { method, path, body: body as ApiRequest["body"] };
+    let stopProgress = () => {};
+    if (onProgress) {
+      request.progress_token = progressToken();
+      stopProgress = this.#followProgress(request.progress_token, onProgress);
+    }
     let response: ApiResponse;
-    if (signal) {
-      // The shell keeps the request under this id until it answers; `cancel_request` drops
-      // its work in the engine.
-      const requestId = `r${++nextRequest}`;
-      const onAbort = () => void invoke("cancel_request", { requestId }).catch(() => {});
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        response = await call<ApiResponse>("api_request", { request, requestId });
-      } finally {
-        signal.removeEventListener("abort", onAbort);
+    try {
+      if (signal) {
+        // The shell keeps the request under this id until it answers; `cancel_request` drops
+        // its work in the engine.
+        const requestId = `r${++nextRequest}`;
+        const onAbort = () => {
+          stopProgress();
+          void invoke("cancel_request", { requestId }).catch(() => {});
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        try {
+          response = await call<ApiResponse>("api_request", { request, requestId });
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+        }
+        if (signal.aborted) throw cancelled();
+      } else {
+        response = await call<ApiResponse>("api_request", { request });
       }
-      if (signal.aborted) throw cancelled();
-    } else {
-      response = await call<ApiResponse>("api_request", { request });
+    } finally {
+      stopProgress();
     }
     if (response.status < 200 || response.status > 299) {
       throw new ApiProblem(response.status, response.body);
     }
     return response.body as unknown as T;
+  }
+
+  /**
+   * Asks `GET /v1/progress/{token}` every {@link PROGRESS_POLL_MS}, one poll at a time, and
+   * hands each answer to `onProgress` until the returned function is called. A 404 (the route
+   * has not started reporting, or has finished) and any failed poll are skipped: progress
+   * only informs, the request itself answers for how it ends.
+   */
+  #followProgress(token: string, onProgress: (progress: Progress) => void): () => void {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        const progress = await this.request<Progress>("GET", `/v1/progress/${token}`);
+        if (!stopped) onProgress(progress);
+      } catch {
+        // Not reporting (yet, or any more), or the poll failed: the next one may answer.
+      }
+      if (!stopped) timer = setTimeout(poll, PROGRESS_POLL_MS);
+    };
+    timer = setTimeout(poll, PROGRESS_POLL_MS);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
   }
 
   async watchHead(listener: (head: number) => void): Promise<() => void> {

@@ -3,17 +3,24 @@
 import type { AccountSummary } from "../../generated/AccountSummary";
 import type { ConsentStarted } from "../../generated/ConsentStarted";
 import type { Overview } from "../../generated/Overview";
+import type { Progress } from "../../generated/Progress";
 
 /** The methods the engine's HTTP API answers. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
-/** How one {@link Backend.request} may be cut short. */
+/** How one {@link Backend.request} may be cut short, and followed while it runs. */
 export interface RequestOptions {
   /**
    * Aborting it cancels the work in the engine (a backtest, a replay) and rejects the call
    * with a {@link CommandError} whose code is `cancelled`.
    */
   signal?: AbortSignal;
+  /**
+   * Called with how far the engine has come, a few times a second while the request runs,
+   * for the routes that report it (a backtest, a replay); never after the call settles.
+   * Routes that report nothing, or not yet, simply never call it.
+   */
+  onProgress?: (progress: Progress) => void;
 }
 
 export interface Backend {
