@@ -1,4 +1,4 @@
-// Times as operators read them: relative for recent, the exact local time on hover.
+// Times and counts as operators read them: times relative for recent, the exact local time on hover.
 
 export function localTime(iso: string): string {
   const d = new Date(iso);
@@ -23,4 +23,9 @@ export function relativeTime(iso: string, now: Date = new Date()): string {
   if (abs < 86400) return rtf.format(Math.round(seconds / 3600), "hour");
   if (abs < 86400 * 30) return rtf.format(Math.round(seconds / 86400), "day");
   return localTime(iso);
+}
+
+/** A count with thousands separators, `1,000,000`: the same in every locale, as the app's text is English. */
+export function countText(n: number): string {
+  return n.toLocaleString("en-US");
 }

@@ -1,12 +1,18 @@
 // A Backend for view tests that answers the engine's HTTP API by method and path, without
-// the Tauri shell: handlers return a body or throw (an ApiProblem for a non-2xx answer).
+// the Tauri shell: handlers return a body or throw (an ApiProblem for a non-2xx answer), and
+// may report progress as the engine would while they run.
 import { render } from "@testing-library/svelte";
 import App from "../App.svelte";
 import { ApiProblem, CommandError, type Backend, type HttpMethod, type RequestOptions } from "../lib/backend";
 import { Theme } from "../lib/theme.svelte";
 import { overview } from "./fixtures";
 
-export type Route = (body: unknown, path: string, signal?: AbortSignal) => unknown;
+export type Route = (
+  body: unknown,
+  path: string,
+  signal?: AbortSignal,
+  onProgress?: RequestOptions["onProgress"],
+) => unknown;
 
 export class FakeBackend implements Backend {
   calls: { method: HttpMethod; path: string; body?: unknown }[] = [];
@@ -33,8 +39,8 @@ export class FakeBackend implements Backend {
     this.calls.push({ method, path, body });
     const route = this.routes.get(`${method} ${path}`) ?? this.routes.get(`${method} ${path.split("?")[0]}`);
     if (!route) throw new ApiProblem(404, { title: "Not Found", detail: `no fake for ${method} ${path}` });
-    const { signal } = options;
-    const answer = await route(body, path, signal);
+    const { signal, onProgress } = options;
+    const answer = await route(body, path, signal, onProgress);
     if (signal?.aborted) throw new CommandError("cancelled", "cancelled before the engine answered");
     return answer as T;
   }

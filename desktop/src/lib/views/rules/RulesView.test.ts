@@ -7,7 +7,7 @@ import type { EventWindow } from "../../../generated/EventWindow";
 import type { FixtureAnswer } from "../../../generated/FixtureAnswer";
 import type { RuleDetail } from "../../../generated/RuleDetail";
 import type { RuleItem } from "../../../generated/RuleItem";
-import { ApiProblem } from "../../backend";
+import { ApiProblem, type RequestOptions } from "../../backend";
 import { deferred, FakeBackend, renderWith } from "../../../test/routeBackend";
 import { until } from "../../../test/fixtures";
 import { backtestAnswer } from "./testdata";
@@ -337,6 +337,40 @@ describe("Rules view", () => {
     expect(total.textContent).toContain("3 / 4");
     expect(total.textContent).toContain("14 h / 3 h 20 min");
     expect(tid("backtest-chart")).not.toBeNull();
+  });
+
+  it("shows the backtest's progress while it runs", async () => {
+    const pending = deferred<unknown>();
+    let report: RequestOptions["onProgress"];
+    const b = backend().on("POST /v1/rules/capacity_gate/backtest", (_body, _p, _signal, onProgress) => {
+      report = onProgress;
+      return pending.promise;
+    });
+    renderWith(b, "#/rules?rule=capacity_gate&tab=backtest");
+    await until(() => !!tid("backtest-start"), "the backtest tab");
+    await fireEvent.click(tid("backtest-start")!);
+    await until(() => !!tid("backtest-progress"), "the progress bar");
+    // Before the first report the bar is indeterminate, with no numbers.
+    expect(tid("backtest-progress")!.getAttribute("role")).toBe("progressbar");
+    expect(tid("backtest-progress")!.hasAttribute("aria-valuenow")).toBe(false);
+    expect(tid("backtest-progress-text")).toBeNull();
+    expect(tid("backtest-busy")).not.toBeNull();
+    expect(tid("backtest-cancel")).not.toBeNull();
+
+    report!({ token: "t", unit: "events", done: 5000, total: null });
+    await until(() => tid("backtest-progress-text")?.textContent === "5,000 events", "a report without a total");
+    expect(tid("backtest-progress")!.hasAttribute("aria-valuenow")).toBe(false);
+    report!({ token: "t", unit: "events", done: 420000, total: 1000000 });
+    await until(() => tid("backtest-progress-text")?.textContent === "420,000 / 1,000,000 events", "the progress");
+    const bar = tid("backtest-progress")!;
+    expect(bar.getAttribute("aria-valuenow")).toBe("420000");
+    expect(bar.getAttribute("aria-valuemin")).toBe("0");
+    expect(bar.getAttribute("aria-valuemax")).toBe("1000000");
+
+    pending.resolve(backtestAnswer());
+    await until(() => !!tid("backtest-figures"), "the figures");
+    expect(tid("backtest-progress")).toBeNull();
+    expect(tid("backtest-progress-text")).toBeNull();
   });
 
   it("runs a fixture with the unsaved source and highlights the steps that differ", async () => {

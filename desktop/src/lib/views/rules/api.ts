@@ -16,7 +16,7 @@ import type { RuleDetail } from "../../../generated/RuleDetail";
 import type { RuleList } from "../../../generated/RuleList";
 import type { SaveAnswer } from "../../../generated/SaveAnswer";
 import type { SaveRequest } from "../../../generated/SaveRequest";
-import { ApiProblem, CommandError, type Backend } from "../../backend";
+import { ApiProblem, CommandError, type Backend, type RequestOptions } from "../../backend";
 
 /** Newest evaluations read for the list's last results (one window, newest first). */
 export const LAST_RESULTS_WINDOW = 200;
@@ -43,8 +43,9 @@ export function rulesApi(b: Backend) {
       b.request<RollbackAnswer>("POST", `${rule(id)}/rollback`, { version }),
     dryRun: (id: string, body: DryRunRequest, signal?: AbortSignal) =>
       b.request<DryRunAnswer>("POST", `${rule(id)}/dry-run`, body, { signal }),
-    backtest: (id: string, body: BacktestRequest, signal?: AbortSignal) =>
-      b.request<BacktestAnswer>("POST", `${rule(id)}/backtest`, body, { signal }),
+    /** A long run: `options` cancels it and follows its progress. */
+    backtest: (id: string, body: BacktestRequest, options?: RequestOptions) =>
+      b.request<BacktestAnswer>("POST", `${rule(id)}/backtest`, body, options),
     check: (source: string) => b.request<CheckAnswer>("POST", "/v1/rules/check", { source }),
     test: (body: FixtureRequest, signal?: AbortSignal) =>
       b.request<FixtureAnswer>("POST", "/v1/rules/test", body, { signal }),
