@@ -1,6 +1,7 @@
 // A Backend for view tests: answers `request` by method and path (query included) from a
-// handler, records every call, honours AbortSignal like the shell (rejects `cancelled`), and
-// lets the test push new log heads to `watchHead` listeners.
+// handler, records every call (with its `onProgress`, for the test to report through),
+// honours AbortSignal like the shell (rejects `cancelled`), and lets the test push new log
+// heads to `watchHead` listeners.
 import { ApiProblem, CommandError, type Backend, type HttpMethod, type RequestOptions } from "../lib/backend";
 import type { Overview } from "../generated/Overview";
 import { overview } from "./fixtures";
@@ -26,6 +27,7 @@ export interface Call {
   query: URLSearchParams;
   url: string;
   signal?: AbortSignal;
+  onProgress?: RequestOptions["onProgress"];
 }
 
 export class FakeBackend implements Backend {
@@ -59,8 +61,8 @@ export class FakeBackend implements Backend {
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
-    const { signal } = options;
-    this.calls.push({ method, path, query, url, signal });
+    const { signal, onProgress } = options;
+    this.calls.push({ method, path, query, url, signal, onProgress });
     if (signal?.aborted) throw new CommandError("cancelled", "cancelled");
     const answer = this.route(path, query, method);
     const settled = signal

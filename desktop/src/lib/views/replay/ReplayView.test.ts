@@ -259,6 +259,45 @@ describe("Replay view", () => {
     release();
   });
 
+  it("shows each replay's progress while it runs, and says when it replays now for the comparison", async () => {
+    const release = new Map<string, () => void>();
+    const { backend } = open(
+      "#/replay?at=30",
+      world(undefined, {
+        "/v1/replay": async (_p, q) => {
+          const at = q.get("at")!;
+          await new Promise<void>((r) => release.set(at, r));
+          return replayAt(Number(at));
+        },
+      }),
+    );
+    const report = (done: number, total: number | null) => ({ token: "t", unit: "events", done, total });
+    await until(() => !!tid("replay-progress"), "the progress bar");
+    // Indeterminate until the engine reports.
+    expect(tid("replay-progress")!.hasAttribute("aria-valuenow")).toBe(false);
+    expect(tid("replay-progress-text")).toBeNull();
+    expect(tid("replay-busy")!.textContent).toContain("Replaying…");
+    expect(tid("replay-cancel")).not.toBeNull();
+    backend.to("/v1/replay")[0].onProgress!(report(420000, 1000000));
+    await until(() => tid("replay-progress-text")?.textContent === "420,000 / 1,000,000 events", "the progress");
+    expect(tid("replay-progress")!.getAttribute("aria-valuenow")).toBe("420000");
+    expect(tid("replay-progress")!.getAttribute("aria-valuemax")).toBe("1000000");
+
+    // The moment is in; now follows, for the comparison, on a bar of its own.
+    release.get("30")!();
+    await until(() => backend.to("/v1/replay").length === 2, "the replay of now");
+    await until(() => !!tid("replay-busy")?.textContent?.includes("Replaying now for the comparison…"), "its label");
+    expect(tid("replay-progress")!.hasAttribute("aria-valuenow")).toBe(false);
+    expect(tid("replay-progress-text")).toBeNull();
+    backend.to("/v1/replay")[1].onProgress!(report(60, 100));
+    await until(() => tid("replay-progress-text")?.textContent === "60 / 100 events", "its progress");
+
+    release.get(String(HEAD))!();
+    await until(() => !tid("replay-busy"), "done");
+    expect(tid("replay-progress")).toBeNull();
+    expect(row(BRAND)!.dataset.status).toBe("enabled");
+  });
+
   it("cancels the previous replay when the scrubber moves on", async () => {
     const { backend } = open(
       "#/replay?at=30",

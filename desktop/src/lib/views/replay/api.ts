@@ -128,7 +128,10 @@ export async function evaluationPosition(
   return w.items[0]?.position ?? null;
 }
 
-/** The state at `at` (a position or an event time), with `known_at` when given. */
+/**
+ * The state at `at` (a position or an event time), with `known_at` when given. A long request
+ * on a big log: `options` cancels it and follows its progress.
+ */
 export function replayAt(
   backend: Backend,
   at: string,
