@@ -1,5 +1,6 @@
 // The Backend over the Tauri shell's commands (src-tauri/src/lib.rs): each method is one
-// `invoke`; a rejection (`{code, message}`) becomes a CommandError.
+// `invoke` (a request followed for progress adds its polls); a rejection (`{code, message}`)
+// becomes a CommandError.
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import type { AccountSummary } from "../../generated/AccountSummary";
