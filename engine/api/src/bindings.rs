@@ -15,8 +15,8 @@ use ts_rs::{Config, ExportError, TS};
 
 use crate::problem::{FieldIssue, Problem};
 use crate::routes::{
-    access_log, audit, campaigns, capacity, events, google, history, keys, leads, ops, rules,
-    sources, subjects, teams, webhooks, Page,
+    access_log, audit, campaigns, capacity, events, google, history, keys, leads, ops, progress,
+    rules, sources, subjects, teams, webhooks, Page,
 };
 
 /// How every binding is written: into `out_dir`, with 64-bit integers as `number` — what
@@ -80,6 +80,7 @@ pub fn export(cfg: &Config) -> Result<(), ExportError> {
         leads::StatusChange,
         leads::StatusAnswer,
         ops::Ready,
+        progress::Progress,
         rules::RuleScope,
         rules::RuleSchedule,
         rules::RuleItem,

@@ -28,11 +28,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The request headers a page may send.
-pub const ALLOWED_HEADERS: [HeaderName; 4] = [
+pub const ALLOWED_HEADERS: [HeaderName; 5] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     HeaderName::from_static("idempotency-key"),
     HeaderName::from_static("last-event-id"),
+    HeaderName::from_static("progress-token"),
 ];
 
 /// The answer headers a page may read (beyond the CORS-safelisted ones).

@@ -192,6 +192,13 @@ pub struct Api {
     pub(crate) metrics: std::sync::Arc<metrics::Metrics>,
     /// This process's verification of the chain (`/v1/audit/verify`): one at a time.
     pub verifier: routes::audit::Verifier,
+    /// The long requests sent with a `Progress-Token`, while they run (`/v1/progress/{token}`).
+    pub progress: routes::progress::Followed,
+    /// The keys the Google data in [`Api::facts`] was opened with: when one changes (an
+    /// account forgotten, by any process), the view is folded again (ADR 0043).
+    facts_keys: std::sync::Arc<tokio::sync::Mutex<leadorch_evaluate::timeline::AccountKeys>>,
+    /// Views of the log kept for replays (`/v1/replay`), made on the first one.
+    timeline: std::sync::Arc<tokio::sync::Mutex<leadorch_evaluate::timeline::Timeline>>,
 }
 
 /// The event that names the Google account a campaign was read through.
@@ -226,12 +233,15 @@ impl Api {
                 fingerprinters: Default::default(),
                 backlog: Default::default(),
                 facts: Default::default(),
+                facts_keys: Default::default(),
                 owners: Default::default(),
                 closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0),
                 limits,
                 subjects: Default::default(),
                 metrics,
                 verifier: Default::default(),
+                progress: Default::default(),
+                timeline: Default::default(),
             },
             writer,
         )
@@ -263,11 +273,22 @@ impl Api {
         leadorch_evaluate::Error,
     > {
         let mut view = self.facts.lock().await;
+        let mut keys = self.facts_keys.lock().await;
+        if !keys.unchanged(&self.engine).await? {
+            // Data opened with a key that is gone must not be shown again.
+            *view = leadorch_evaluate::facts::FactsView::default();
+            *keys = Default::default();
+        }
         let mut decoder = self
             .engine
             .store
             .codec
             .decoder(leadorch_store::Reveal::Decrypt);
+        let mut clear = self
+            .engine
+            .store
+            .codec
+            .decoder(leadorch_store::Reveal::Redact);
         loop {
             let page = self
                 .engine
@@ -277,6 +298,11 @@ impl Api {
                 .await?;
             if page.is_empty() {
                 return Ok(view);
+            }
+            // Each account's key is noted before anything is opened with it.
+            for rec in &page {
+                let account = leadorch_evaluate::timeline::sealing_account(&mut clear, rec).await?;
+                keys.note(&self.engine, account.as_deref()).await?;
             }
             view.fold_page(&mut decoder, &page).await?;
         }
@@ -399,6 +425,7 @@ impl utoipa::Modify for BearerKey {
 fn documented() -> (Router<Api>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(routes::ops::readyz))
+        .routes(routes!(routes::progress::get))
         .routes(routes!(metrics::metrics))
         .routes(routes!(routes::keys::create, routes::keys::list))
         .routes(routes!(routes::keys::revoke))

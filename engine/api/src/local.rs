@@ -109,7 +109,23 @@ impl Local {
         path_and_query: &str,
         body: Option<serde_json::Value>,
     ) -> LocalResponse {
-        match self.send(method, path_and_query, body).await {
+        self.call_with_progress(method, path_and_query, body, None)
+            .await
+    }
+
+    /// [`Local::call`] sent with `progress_token` as its `Progress-Token` header: while the
+    /// route works, `GET /v1/progress/{token}` answers how far it has come.
+    pub async fn call_with_progress(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<serde_json::Value>,
+        progress_token: Option<&str>,
+    ) -> LocalResponse {
+        match self
+            .send(method, path_and_query, body, progress_token)
+            .await
+        {
             Ok(answer) | Err(answer) => answer,
         }
     }
@@ -119,6 +135,7 @@ impl Local {
         method: &str,
         path_and_query: &str,
         body: Option<serde_json::Value>,
+        progress_token: Option<&str>,
     ) -> Result<LocalResponse, LocalResponse> {
         let method = parse_method(method)?;
         let uri = parse_path(path_and_query)?;
@@ -136,6 +153,12 @@ impl Local {
         }
         let has_body = body.is_some();
         let mut request = Request::builder().method(method.clone()).uri(uri.clone());
+        if let Some(token) = progress_token {
+            if let Some(why) = crate::routes::progress::check_token(token) {
+                return Err(problem(Problem::invalid("progress_token", why)));
+            }
+            request = request.header(crate::routes::progress::HEADER, token);
+        }
         let bytes = match body {
             Some(value) => {
                 request = request.header(

@@ -447,3 +447,38 @@ async fn evaluations_page_newest_first_before_a_position() {
         }
     }
 }
+
+/// What the server keeps in memory (its facts view, its replays' kept views) shows a Google
+/// account's data only while the account's key exists: forgotten (its key destroyed, here
+/// with no event, as any process might), the next answer no longer has it (ADR 0043).
+#[tokio::test]
+async fn a_forgotten_accounts_data_leaves_what_the_server_keeps() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let s = start_on(dialect).await;
+        let read = s.key("dash", &[Scope::Read]).await;
+        observe_via(&s, CampaignStatus::Enabled, 0, Some("ops")).await;
+        observe_via(&s, CampaignStatus::Paused, 30, Some("ops")).await;
+        let reads = [
+            "/v1/campaigns",
+            "/v1/campaigns/1234567890/1001",
+            "/v1/replay?at=2026-12-01T09:10:00Z",
+            "/v1/replay?at=2100-01-01",
+        ];
+        for path in reads {
+            let body = json(&s, &read, path).await.to_string();
+            assert!(body.contains("Brand NL"), "{dialect:?} {path}: {body}");
+        }
+        let destroyed = s.engine.store.codec.keys().destroy("ops", None).await;
+        assert!(!destroyed.unwrap().is_empty(), "{dialect:?}: ops had a key");
+        // Without its Google data the campaign is not listed (nor found), and the replays
+        // answer without it.
+        for path in reads {
+            let r = get(&s, &read, path).await;
+            let status = r.status();
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("Brand NL"), "{dialect:?} {path}: {body}");
+            let expected = if path.contains("/1001") { 404 } else { 200 };
+            assert_eq!(status, expected, "{dialect:?} {path}: {body}");
+        }
+    }
+}

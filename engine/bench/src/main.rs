@@ -17,6 +17,7 @@ mod naive;
 mod react;
 mod replay;
 mod rules;
+mod scrub;
 mod served;
 
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ enum BenchCommand {
     Append(AppendArgs),
     /// Full read-model rebuild of a large log: leadorch vs the cqrs-es store's replay
     Replay(ReplayArgs),
+    /// The replay view's scrubber: the state at one moment after another from kept views of
+    /// the log, against a fold from the first event per moment
+    Scrub(ScrubArgs),
     /// One rules evaluation tick (1,000 campaigns x 20 rules) against plain Rhai with
     /// per-call fact conversion, and the daemon's reaction latency to a capacity event
     Rules(rules::RulesArgs),
@@ -149,12 +153,33 @@ pub struct ReplayArgs {
     pub postgres_url: String,
 }
 
+#[derive(Args, Debug)]
+pub struct ScrubArgs {
+    /// Database to run on
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: Backend,
+    /// Events in the seeded log
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Moments visited from the end backwards (then every other one forwards again)
+    #[arg(long, default_value_t = 12)]
+    pub moments: u64,
+    /// Server for --backend postgres
+    #[arg(
+        long,
+        env = "LEADORCH_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    pub postgres_url: String,
+}
+
 /// Runs a benchmark.
 async fn run(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Append(args) => append::run(&args).await,
         BenchCommand::Replay(args) => replay::run(&args).await,
         BenchCommand::Rules(args) => rules::run(&args).await,
+        BenchCommand::Scrub(args) => scrub::run(&args).await,
         BenchCommand::Ingest(args) => ingest::run(&args).await,
         BenchCommand::React(args) => react::run(&args).await,
     }

@@ -205,7 +205,7 @@ const SEALED_UNREAD: [&str; 4] = ["lead", "consent", "data_subject", "evaluation
 /// Decodes `rec` for the facts: Google's data (campaign streams) opened by `decoder`, which
 /// decrypts; the events of [`SEALED_UNREAD`] with their personal fields left sealed (read as
 /// absent), without a data-key lookup for every lead of the log.
-async fn decode_for_facts(
+pub(crate) async fn decode_for_facts(
     decoder: &mut leadorch_store::codec::Decoder<'_>,
     rec: &leadorch_store::RecordedEvent,
 ) -> crate::Result<AnyEvent> {

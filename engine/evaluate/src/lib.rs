@@ -19,6 +19,7 @@ pub mod facts;
 pub mod library;
 pub mod teams;
 pub mod tick;
+pub mod timeline;
 
 /// Errors of evaluating, explaining, backtesting and saving rules.
 #[derive(Debug, thiserror::Error)]

@@ -292,9 +292,11 @@ impl Db {
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
                 .pragma("secure_delete", "ON")
-                // 64 MiB page cache (grown only as used): a read-model rebuild rewrites
-                // hundreds of thousands of rows in one transaction.
-                .pragma("cache_size", "-65536")
+                // The pooled connections read (windows of the log, counts, replays): one
+                // pass over a million events gains nothing from a large page cache, and each
+                // of the four keeps what it grew to. 8 MiB holds the indexes' upper pages.
+                // The writer (crate::writer) and a read-model rebuild keep 64 MiB.
+                .pragma("cache_size", "-8192")
                 // A replay legitimately reads for seconds; such notes are for debugging.
                 .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
             // Setting WAL writes to the file: a database that must exist is only switched

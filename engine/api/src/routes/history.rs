@@ -19,6 +19,7 @@ use crate::body::Params;
 use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::routes::campaigns::CampaignView;
+use crate::routes::progress::ProgressToken;
 use crate::routes::Page;
 use crate::{Api, Problem};
 
@@ -251,9 +252,12 @@ pub struct Replay {
 }
 
 /// Campaigns, teams' capacity and rules as they were at a moment (event time or position),
-/// folded from the log in memory; nothing is saved. Takes as long as the log up to then.
+/// folded from the log in memory; nothing is saved. The first replay in a server reads the
+/// whole log and keeps views of it every so many events; later ones start from the nearest
+/// (ADR 0043). Send a `Progress-Token` to follow a long one.
 #[utoipa::path(get, path = "/v1/replay", tag = "campaigns",
-    params(ReplayQuery),
+    params(ReplayQuery,
+        ("Progress-Token" = Option<String>, Header, description = "A token of the caller's choosing (1–64 of A-Z a-z 0-9 _ -): while the replay runs, `GET /v1/progress/{token}` answers how many of the log's events it has read")),
     responses(
         (status = 200, description = "The state then", body = Replay),
         (status = 401, description = "No working key", body = Problem, content_type = "application/problem+json"),
@@ -264,9 +268,11 @@ pub struct Replay {
 pub async fn replay(
     State(api): State<Api>,
     caller: Caller,
+    ProgressToken(token): ProgressToken,
     Params(q): Params<ReplayQuery>,
 ) -> Result<Json<Replay>, Problem> {
     caller.need(Scope::Read)?;
+    let progress = api.progress.follow(&caller, token.as_ref(), "events");
     let point = Point::parse("at", &q.at).map_err(|e| Problem::invalid("at", e))?;
     let known = q
         .known_at
@@ -277,7 +283,16 @@ pub async fn replay(
     let view = AsOf::resolve(&api.engine.store.log, Some(point), known)
         .await
         .map_err(|e| from_engine(&e))?;
-    let (facts, _) = leadorch_evaluate::facts::FactsView::load_as_of(&api.engine, &view)
+    // From the nearest kept view (ADR 0043): the first replay in a process reads the whole
+    // log, later ones what the moment needs. One replay at a time per process.
+    let facts = api
+        .timeline
+        .lock()
+        .await
+        .view_as_of(&api.engine, &view, &mut |done, total| {
+            progress.total(total);
+            progress.done(done);
+        })
         .await
         .map_err(|e| crate::routes::leads::evaluate_problem(&e))?;
     let campaigns = facts

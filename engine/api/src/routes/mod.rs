@@ -11,6 +11,7 @@ pub mod history;
 pub mod keys;
 pub mod leads;
 pub mod ops;
+pub mod progress;
 pub mod rules;
 pub mod sources;
 pub mod subjects;

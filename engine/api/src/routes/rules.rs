@@ -41,6 +41,7 @@ use crate::body::{Body, OptionalBody, Params};
 use crate::ids::{check_client_id, scoped, unscoped};
 use crate::keys::Scope;
 use crate::problem::from_engine;
+use crate::routes::progress::ProgressToken;
 use crate::{Api, Problem};
 
 /// Which campaigns a rule is evaluated for: those matching any listed id, label, name or
@@ -1168,7 +1169,8 @@ pub struct BacktestAnswer {
 /// (beyond: `422`, use the CLI). The configuration's facts settings and policy are the
 /// server's; unlike the CLI, a simulated database's demo teams and calendars are not added.
 #[utoipa::path(post, path = "/v1/rules/{id}/backtest", tag = "rules", operation_id = "backtest_rule",
-    params(("id" = String, Path, description = "The rule's id")),
+    params(("id" = String, Path, description = "The rule's id"),
+        ("Progress-Token" = Option<String>, Header, description = "A token of the caller's choosing (1–64 of A-Z a-z 0-9 _ -): while the backtest runs, `GET /v1/progress/{token}` answers how many of the log's events it has read")),
     request_body = BacktestRequest,
     responses(
         (status = 200, description = "What the rule would have done; nothing recorded", body = BacktestAnswer),
@@ -1183,9 +1185,11 @@ pub async fn backtest(
     State(api): State<Api>,
     caller: Caller,
     Path(id): Path<String>,
+    ProgressToken(token): ProgressToken,
     Body(req): Body<BacktestRequest>,
 ) -> Result<Json<BacktestAnswer>, Problem> {
     caller.need(Scope::Read)?;
+    let progress = api.progress.follow(&caller, token.as_ref(), "events");
     let from = parse_time("from", &req.from).map_err(|e| Problem::invalid("from", e))?;
     let to = parse_time("to", &req.to).map_err(|e| Problem::invalid("to", e))?;
     if to <= from {
@@ -1252,6 +1256,7 @@ pub async fn backtest(
         )
         .field("to"));
     }
+    progress.total(head.position);
     let facts = api.settings.fact_settings();
     let opts = leadorch_evaluate::backtest::BacktestOptions {
         rule: rule.clone(),
@@ -1263,9 +1268,11 @@ pub async fn backtest(
         default_every: api.settings.default_every,
         until: Some(head.position),
     };
-    let report = leadorch_evaluate::backtest::run(&api.engine, &host, &opts, &mut |_| {})
-        .await
-        .map_err(|e| refusal(e, &id, "id"))?;
+    let report = leadorch_evaluate::backtest::run(&api.engine, &host, &opts, &mut |read| {
+        progress.done(read)
+    })
+    .await
+    .map_err(|e| refusal(e, &id, "id"))?;
     Ok(Json(BacktestAnswer {
         version: (rule.version > 0).then_some(rule.version),
         id: report.rule,
