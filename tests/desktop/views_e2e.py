@@ -442,6 +442,32 @@ def main():
         finally:
             s.close()
 
+    def replay_over_the_seeded_log_shows_progress_then_moves_from_kept_views():
+        s = Views(4446)
+        try:
+            s.opened()
+            n = one(Path(os.environ["SEEDED"]) / "leadorch.db", "SELECT MAX(position) FROM events")[0]
+            s.go("t", "/replay")
+            # The first replay in the app folds the million events (seconds in a debug build):
+            # its progress is shown as it reads them.
+            bar = tid("replay-progress")
+            s.wait("the replay's progress is shown",
+                   lambda: int(s.attr(bar, "aria-valuenow") or 0) > 0
+                   and int(s.attr(bar, "aria-valuemax") or 0) >= n)
+            s.shot("replay-progress-seeded")
+            s.wait("now is replayed", lambda: s.els(tid("replay-campaign-row")) and not s.els(bar))
+            # An earlier moment starts from a kept view: answered, its position shown.
+            half = n // 2
+            s.fill(tid("replay-position-input"), str(half))
+            s.keys(Keys.ENTER)
+            s.wait("the earlier moment is replayed",
+                   lambda: f"at={half}" in s.hash() and s.els(tid("replay-campaign-row")) and not s.els(bar))
+            shown = int(s.el(tid("replay-position")).text.replace(",", ""))
+            assert 0 < shown <= half, f"position {shown} shown for a replay at {half}"
+            s.shot("replay-seeded")
+        finally:
+            s.close()
+
     passed, failed = 0, 0
     tests = [audit_log_lists_filters_and_reaches_the_last_event,
              a_subject_is_revealed_then_erased_and_its_fields_are_gone,
@@ -451,7 +477,8 @@ def main():
              the_keyboard_alone_reaches_the_last_event_and_replays_it,
              dark_theme_on_every_view]
     if seeded:
-        tests.append(audit_log_over_the_seeded_log)
+        tests += [audit_log_over_the_seeded_log,
+                  replay_over_the_seeded_log_shows_progress_then_moves_from_kept_views]
     try:
         for port in (4444, 4445) + ((4446, 4447) if seeded else ()):
             wait_port(port)

@@ -260,3 +260,30 @@ fn bench_react_pushes_capacity_and_google_gets_every_change() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `leadorch-bench scrub` end to end on a tiny SQLite log: every visited moment's view from
+/// kept views equals the full fold's (the bench fails otherwise), and the ratio line comes
+/// last. No timing is asserted.
+#[test]
+fn bench_scrub_visits_every_moment_and_prints_the_ratio_last() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args(["scrub", "--events", "3000", "--moments", "5"])
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    // Five moments backwards, then every other one forwards again.
+    assert_eq!(stderr.matches("  moment ").count(), 8, "{stderr}");
+    assert!(stdout.contains("over all 8 visits"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("ratio leadorch/full-fold = ")),
+        "{stdout}"
+    );
+}

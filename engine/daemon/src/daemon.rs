@@ -15,6 +15,7 @@ use leadorch_core::Engine;
 use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_evaluate::facts::{FactsScope, FactsView, TriggerKind};
 use leadorch_evaluate::tick::{self, LoadedRule, RuleSet};
+use leadorch_evaluate::timeline::AccountKeys;
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
 use leadorch_store::{CatchUp, Metadata, RecordedEvent, Reveal, WriteTx};
 use serde::Serialize;
@@ -118,6 +119,10 @@ pub struct Daemon {
     pub config: Config,
     /// What rules see.
     pub view: FactsView,
+    /// The keys the Google data in [`Daemon::view`] was opened with: when one changes (an
+    /// account forgotten, by any process), the view is folded again, so no rule reads, and no
+    /// evaluation quotes, what the forgotten key sealed (ADR 0043).
+    keys: AccountKeys,
     rules: RuleSet,
     executor: Executor,
     next_due: BTreeMap<String, DateTime<Utc>>,
@@ -150,6 +155,7 @@ impl Daemon {
             adapter,
             config,
             view: FactsView::default(),
+            keys: AccountKeys::default(),
             rules: RuleSet::default(),
             executor,
             next_due: BTreeMap::new(),
@@ -163,6 +169,11 @@ impl Daemon {
 
     /// Reads every event after the view's position into it.
     pub async fn read_new(&mut self) -> Result<()> {
+        self.forget_stale_keys().await?;
+        self.read_rest().await
+    }
+
+    async fn read_rest(&mut self) -> Result<()> {
         loop {
             let page = self
                 .engine
@@ -173,12 +184,37 @@ impl Daemon {
             if page.is_empty() {
                 return Ok(());
             }
-            self.fold(&page).await?;
+            self.fold_unchecked(&page).await?;
         }
     }
 
     /// Folds a page of events (those at or before the view's position are skipped).
     pub async fn fold(&mut self, page: &[RecordedEvent]) -> Result<()> {
+        if self.forget_stale_keys().await? {
+            self.read_rest().await?;
+        }
+        self.fold_unchecked(page).await
+    }
+
+    /// Starts the view afresh when an account's key is not the one its data was opened with;
+    /// says whether it did. Triggers up to [`Daemon::handled`] are not taken again.
+    async fn forget_stale_keys(&mut self) -> Result<bool> {
+        if self.keys.unchanged(&self.engine).await? {
+            return Ok(false);
+        }
+        tracing::info!("an account's key changed (forgotten): folding the facts view again");
+        self.view = FactsView::default();
+        self.keys = AccountKeys::default();
+        Ok(true)
+    }
+
+    async fn fold_unchecked(&mut self, page: &[RecordedEvent]) -> Result<()> {
+        // Each account's key is noted before anything is opened with it.
+        let mut clear = self.engine.store.codec.decoder(Reveal::Redact);
+        for rec in page.iter().filter(|r| r.position > self.view.position) {
+            let account = leadorch_evaluate::timeline::sealing_account(&mut clear, rec).await?;
+            self.keys.note(&self.engine, account.as_deref()).await?;
+        }
         // Rules need the Google data: decrypted here, never written to a read model.
         let mut decoder = self.engine.store.codec.decoder(Reveal::Decrypt);
         for (position, t) in self.view.fold_page(&mut decoder, page).await? {

@@ -760,6 +760,19 @@ async fn forgetting_shreds(db: TestDb) {
         leadorch_store::Verification::Intact { .. }
     ));
 
+    // The daemons that were running had opened A's data: they hold it no more (their rules
+    // could read it, and their evaluations quote it, sealed under a key made anew).
+    for d in [&mut da, &mut db_] {
+        d.read_new().await.unwrap();
+        let a = &d.view.campaigns[&a_id];
+        assert!(
+            a.state.snapshot().is_none() && a.metrics.is_empty(),
+            "A in a running daemon: {a:?}"
+        );
+        let b = &d.view.campaigns[&b_id];
+        assert_eq!(b.state.snapshot().map(|s| s.name.as_str()), Some(B_NAME));
+    }
+
     // The daemon keeps working for B: a new one folds the whole log (A's events read as
     // absent), and B's campaign resumes when its team has room again.
     let t3 = t2 + Duration::minutes(3);

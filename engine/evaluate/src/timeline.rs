@@ -3,9 +3,10 @@
 //! [`FactsView::load_as_of`] folds the log from position 0 for every moment asked for: on a
 //! million events, seconds per stop of a scrubber. A [`Timeline`] folds the log once, keeping
 //! the view as it was every so many positions (a *mark*), with the earliest and latest event
-//! time of each stretch between two marks. A replay then starts from the last mark whose
-//! events all happened by the moment and all lie within its position limit, and reads only
-//! the stretches after it that hold an event that happened by then. The answer is the same
+//! time of each stretch between two marks, and the whole fold so far. A replay then starts
+//! from the whole fold, or else the last mark, whose events all happened by the moment and all
+//! lie within its position limit, and reads only the stretches after it that hold an event
+//! that happened by then. The answer is the same
 //! view the full fold gives (the events applied, their order and the view's position are the
 //! same; `tests/timeline.rs` compares them), because a stretch read neither applies nor skips
 //! differently from the full fold: one whose earliest event is later than the moment has
@@ -135,7 +136,7 @@ impl Timeline {
         let total = done + read.iter().map(|s| s.to - s.after).sum::<u64>();
         progress(done, total);
         let mut view = match self.start(as_of) {
-            Some(mark) => FactsView::clone(&mark.view),
+            Some((_, kept)) => kept.clone(),
             None => FactsView::default(),
         };
         let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Decrypt);
@@ -163,21 +164,30 @@ impl Timeline {
         Ok(view)
     }
 
-    /// The mark a replay of `as_of` starts from: the last one within its position limit
-    /// whose events all happened by its moment.
-    fn start(&self, as_of: &AsOf) -> Option<&Mark> {
-        self.marks.iter().rev().find(|m| {
-            as_of.holds_position(m.position)
+    /// Where a replay of `as_of` starts: the whole fold kept so far, else the last mark,
+    /// within its position limit and whose events all happened by its moment; with the
+    /// position it covers.
+    fn start(&self, as_of: &AsOf) -> Option<(u64, &FactsView)> {
+        let fits = |position: u64, latest: Option<DateTime<Utc>>| {
+            as_of.holds_position(position)
                 && as_of
                     .happened_by
-                    .is_none_or(|t| m.latest.is_none_or(|l| l <= t))
-        })
+                    .is_none_or(|t| latest.is_none_or(|l| l <= t))
+        };
+        if self.built_to > 0 && fits(self.built_to, self.latest) {
+            return Some((self.built_to, &self.tip));
+        }
+        self.marks
+            .iter()
+            .rev()
+            .find(|m| fits(m.position, m.latest))
+            .map(|m| (m.position, &*m.view))
     }
 
     /// The stretches after [`Timeline::start`] a replay of `as_of` must read (those that may
     /// hold an event it includes), with the log after `built_to` up to `head`.
     fn plan(&self, as_of: &AsOf, head: u64) -> Vec<Stretch> {
-        let from = self.start(as_of).map_or(0, |m| m.position);
+        let from = self.start(as_of).map_or(0, |(position, _)| position);
         let limit = as_of.until.unwrap_or(u64::MAX).min(head);
         let may_hold = |earliest: Option<DateTime<Utc>>| match (as_of.happened_by, earliest) {
             (_, None) => false,
