@@ -53,8 +53,8 @@ pub async fn run(args: &ScrubArgs) -> Result<ExitCode> {
         "contender", "first s", "each after, median ms", "all s"
     );
     for (name, times) in [
-        ("leadorch (timeline)", &timeline),
-        ("peer (full fold)", &peer),
+        ("leadorch (kept views)", &timeline),
+        ("full-fold (peer)", &peer),
     ] {
         println!(
             "{name:<28} {:>12.3} {:>22.1} {:>12.3}",
