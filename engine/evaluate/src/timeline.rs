@@ -125,7 +125,9 @@ impl Timeline {
         let head = engine.store.log.head().await?.position;
         let catch_up = head.saturating_sub(self.built_to);
         let mut done = 0;
-        let read = self.plan(as_of, head);
+        // Until caught up, what is known: the catch-up, and the stretches already folded
+        // (the part not yet folded is the catch-up's; counted once).
+        let read = self.plan(as_of, self.built_to);
         let total = catch_up + read.iter().map(|s| s.to - s.after).sum::<u64>();
         progress(0, total);
         self.extend(engine, head, &mut |p| progress(done + p, total))

@@ -152,6 +152,8 @@ async fn a_timeline_answers_as_the_full_fold_at_every_moment() {
         let early = at(&engine, Point::Time(t0() + Duration::minutes(15))).await;
         let (_, _, first) = both(&engine, &mut fresh, &early).await;
         assert!(first.last().unwrap().1 >= head, "{dialect:?}: {first:?}");
+        // The first report counts the log once: the catch-up, no stretch twice.
+        assert_eq!(first[0], (0, head), "{dialect:?}: {first:?}");
         let (_, _, again) = both(&engine, &mut fresh, &early).await;
         assert!(
             again.last().unwrap().1 < head / 4,
