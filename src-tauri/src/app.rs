@@ -200,6 +200,23 @@ pub fn database_identity(url: &str) -> String {
     db::redact_url(url)
 }
 
+/// Whether WebKitGTK should draw without its accelerated compositing (ADR 0043): when no GPU
+/// render node is in `dri` (`/dev/dri/renderD*`; a VM, a remote session, Xvfb) and the user
+/// has not set `WEBKIT_DISABLE_COMPOSITING_MODE` either way. Without a GPU, compositing runs
+/// on Mesa's software rasteriser: about 130 MB more in the web process (measured under Xvfb
+/// on the million-event log), for no smoother scrolling.
+pub fn compositing_off(dri: &Path, user_set: bool) -> bool {
+    if user_set {
+        return false;
+    }
+    let render_node = std::fs::read_dir(dri).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    !render_node
+}
+
 fn poisoned() -> UiError {
     UiError::new("internal", "a request of the window panicked")
 }
@@ -460,6 +477,22 @@ mod tests {
     use zeroize::Zeroizing;
 
     use super::*;
+
+    #[test]
+    fn compositing_is_turned_off_only_without_a_render_node_and_a_users_choice() {
+        let dri = tempfile::tempdir().unwrap();
+        let missing = dri.path().join("none");
+        assert!(compositing_off(&missing, false), "no /dev/dri at all");
+        assert!(compositing_off(dri.path(), false), "an empty /dev/dri");
+        std::fs::write(dri.path().join("card0"), "").unwrap();
+        assert!(
+            compositing_off(dri.path(), false),
+            "a card but no render node"
+        );
+        std::fs::write(dri.path().join("renderD128"), "").unwrap();
+        assert!(!compositing_off(dri.path(), false), "a GPU");
+        assert!(!compositing_off(&missing, true), "the user's own setting");
+    }
 
     /// Stands in for the OS keyring.
     #[derive(Default)]

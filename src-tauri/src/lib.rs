@@ -110,6 +110,14 @@ mod commands {
 
 /// Opens the engine (master key from the OS keyring) and runs the window until it closes.
 pub fn run() {
+    // Before any thread starts (the runtime below) and before WebKit reads it.
+    #[cfg(target_os = "linux")]
+    if app::compositing_off(
+        std::path::Path::new("/dev/dri"),
+        std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some(),
+    ) {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     // As the CLI: `LEADORCH_LOG` (default `warn`) to stderr; secrets are never logged.
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -126,6 +126,13 @@ def files_contain(folder, needle):
     return any(needle in p.read_bytes() for p in Path(folder).iterdir() if p.is_file())
 
 
+def keep_compositing_for_screenshots():
+    """WebKitWebDriver's screenshots never return while WebKit draws without accelerated
+    compositing, which the app chooses where there is no GPU (ADR 0043); these tests take
+    screenshots, so their apps composite (a value the user set is kept)."""
+    os.environ.setdefault("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
+
+
 def start_keyring(work):
     """A fresh Secret Service for this run: a login collection under `work` (the home of
     this process and what it starts), unlocked with a throwaway password."""
@@ -159,6 +166,7 @@ def main():
     data = work / "data"
     database = f"sqlite://{data / 'leadorch.db'}"
     start_keyring(work)
+    keep_compositing_for_screenshots()
     fakes, google = start_fakes()
     env = dict(os.environ)
     env.update(google)

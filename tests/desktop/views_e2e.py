@@ -21,7 +21,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from e2e import CLI, Session, run_tests, start_keyring, wait_port
+from e2e import CLI, Session, keep_compositing_for_screenshots, run_tests, start_keyring, wait_port
 
 
 def tid(name, extra=""):
@@ -107,6 +107,7 @@ def one_all(db, sql, *args):
 def main():
     work = Path(tempfile.mkdtemp(prefix="leadorch-views-e2e-"))
     start_keyring(work)
+    keep_compositing_for_screenshots()
     env = dict(os.environ)
     for name in ("DATABASE_URL", "LEADORCH_CONFIG", "LEADORCH_MASTER_KEY", "LEADORCH_MASTER_KEY_FILE",
                  "LEADORCH_HOME"):
