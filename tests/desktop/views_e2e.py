@@ -125,6 +125,9 @@ def main():
                     LEADORCH__FACTS__TIMEZONE="Europe/Amsterdam")
     driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=demo_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    as_chosen_env = {k: v for k, v in demo_env.items() if k != "WEBKIT_DISABLE_COMPOSITING_MODE"}
+    driver3 = subprocess.Popen(["tauri-driver", "--port", "4448", "--native-port", "4449"], env=as_chosen_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seeded = os.environ.get("SEEDED")
     driver2 = None
     if seeded:
@@ -374,8 +377,8 @@ def main():
         finally:
             s.close()
 
-    def the_keyboard_alone_reaches_the_last_event_and_replays_it():
-        s = Views()
+    def the_keyboard_alone_reaches_the_last_event_and_replays_it(port=4444):
+        s = Views(port)
         try:
             s.opened()
             s.chord(Keys.CONTROL, "k")
@@ -411,6 +414,11 @@ def main():
             s.wait("back to now", lambda: "at=" not in s.hash())
         finally:
             s.close()
+
+    def the_keyboard_flow_as_the_app_draws_here_by_default():
+        """The same flow in an app drawing as it chooses on this machine (without compositing
+        where there is no GPU, ADR 0043); this flow takes no screenshot, which would hang."""
+        the_keyboard_alone_reaches_the_last_event_and_replays_it(4448)
 
     def dark_theme_on_every_view():
         s = Views()
@@ -476,20 +484,22 @@ def main():
              replay_shows_an_earlier_moment_and_why_from_an_evaluation,
              a_rule_is_written_checked_saved_diffed_rolled_back_dry_run_backtested_and_tested,
              the_keyboard_alone_reaches_the_last_event_and_replays_it,
+             the_keyboard_flow_as_the_app_draws_here_by_default,
              dark_theme_on_every_view]
     if seeded:
         tests += [audit_log_over_the_seeded_log,
                   replay_over_the_seeded_log_shows_progress_then_moves_from_kept_views]
     try:
-        for port in (4444, 4445) + ((4446, 4447) if seeded else ()):
+        for port in (4444, 4445, 4448, 4449) + ((4446, 4447) if seeded else ()):
             wait_port(port)
         # Each test opens the app afresh; one failing does not stop the others.
         passed, failed = run_tests(tests, stop_at_failure=False)
     finally:
         driver.terminate()
+        driver3.terminate()
         if driver2:
             driver2.terminate()
-        for d in (driver, driver2):
+        for d in (driver, driver2, driver3):
             if d:
                 d.wait(timeout=30)
         # The seeded copy is a gigabyte.
