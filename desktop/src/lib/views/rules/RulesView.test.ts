@@ -133,6 +133,19 @@ describe("Rules view", () => {
     expect(window.location.hash).toContain("tab=editor");
   });
 
+  it("says it is reading the rules until the list answers", async () => {
+    const pending = deferred<unknown>();
+    const b = backend().on("GET /v1/rules", () => pending.promise);
+    renderWith(b, "#/rules");
+    await until(() => !!tid("rules-loading"), "the loading line");
+    expect(tid("rule-list")!.getAttribute("aria-busy")).toBe("true");
+    expect(tid("no-rules")).toBeNull();
+    pending.resolve({ items: [item()] });
+    await until(() => !!tid("rule-row-capacity_gate"), "the list");
+    expect(tid("rules-loading")).toBeNull();
+    expect(tid("rule-list")!.getAttribute("aria-busy")).toBe("false");
+  });
+
   it("refreshes the list when events are appended, and stops watching when left", async () => {
     const b = backend();
     renderWith(b, "#/rules");
