@@ -284,11 +284,6 @@ impl Api {
             .store
             .codec
             .decoder(leadorch_store::Reveal::Decrypt);
-        let mut clear = self
-            .engine
-            .store
-            .codec
-            .decoder(leadorch_store::Reveal::Redact);
         loop {
             let page = self
                 .engine
@@ -299,11 +294,7 @@ impl Api {
             if page.is_empty() {
                 return Ok(view);
             }
-            // Each account's key is noted before anything is opened with it.
-            for rec in &page {
-                let account = leadorch_evaluate::timeline::sealing_account(&mut clear, rec).await?;
-                keys.note(&self.engine, account.as_deref()).await?;
-            }
+            keys.note_page(&self.engine, &page).await?;
             view.fold_page(&mut decoder, &page).await?;
         }
     }

@@ -209,12 +209,7 @@ impl Daemon {
     }
 
     async fn fold_unchecked(&mut self, page: &[RecordedEvent]) -> Result<()> {
-        // Each account's key is noted before anything is opened with it.
-        let mut clear = self.engine.store.codec.decoder(Reveal::Redact);
-        for rec in page.iter().filter(|r| r.position > self.view.position) {
-            let account = leadorch_evaluate::timeline::sealing_account(&mut clear, rec).await?;
-            self.keys.note(&self.engine, account.as_deref()).await?;
-        }
+        self.keys.note_page(&self.engine, page).await?;
         // Rules need the Google data: decrypted here, never written to a read model.
         let mut decoder = self.engine.store.codec.decoder(Reveal::Decrypt);
         for (position, t) in self.view.fold_page(&mut decoder, page).await? {

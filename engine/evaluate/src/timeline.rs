@@ -233,17 +233,14 @@ impl Timeline {
     ) -> crate::Result<()> {
         let start = self.built_to;
         let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Decrypt);
-        let mut clear = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
         while self.built_to < head {
             let page = engine.store.log.read_after(self.built_to, PAGE).await?;
             if page.is_empty() {
                 break;
             }
+            self.keys.note_page(engine, &page).await?;
             for rec in page.iter().filter(|r| r.position <= head) {
                 if is_domain(&rec.stream_id) {
-                    // The key is noted before anything is opened with it.
-                    let account = sealing_account(&mut clear, rec).await?;
-                    self.keys.note(engine, account.as_deref()).await?;
                     let event = decode_for_facts(&mut decoder, rec).await?;
                     let at = event.at();
                     self.latest = self.latest.max(Some(at));
@@ -290,7 +287,7 @@ impl Timeline {
 
 /// The Google account whose key seals `rec`'s Google data (named in clear in the event),
 /// read without opening anything; `None` for other streams and data not read from Google.
-pub async fn sealing_account(
+async fn sealing_account(
     clear: &mut leadorch_store::codec::Decoder<'_>,
     rec: &leadorch_store::RecordedEvent,
 ) -> crate::Result<Option<String>> {
@@ -331,6 +328,22 @@ impl AccountKeys {
         if !self.ids.contains_key(account) {
             let id = key_id(engine, account).await?;
             self.ids.insert(account.to_string(), id);
+        }
+        Ok(())
+    }
+
+    /// [`AccountKeys::note`] for the accounts whose keys seal `page`'s Google data, read in
+    /// clear: called before the page is decoded with keys, so a key destroyed meanwhile is
+    /// always seen as changed.
+    pub async fn note_page(
+        &mut self,
+        engine: &leadorch_core::Engine,
+        page: &[leadorch_store::RecordedEvent],
+    ) -> crate::Result<()> {
+        let mut clear = engine.store.codec.decoder(leadorch_store::Reveal::Redact);
+        for rec in page {
+            let account = sealing_account(&mut clear, rec).await?;
+            self.note(engine, account.as_deref()).await?;
         }
         Ok(())
     }
