@@ -3,21 +3,9 @@
 // resume) and its decisions so far by action. The answer has no timeline of what actually
 // happened, only its totals (flips and paused minutes), shown beside the chart.
 import type { BacktestAnswer } from "../../../generated/BacktestAnswer";
+import type { ChartData } from "../../components/chart";
 
-export interface Series {
-  label: string;
-  /** Which theme variable colours it. */
-  colour: string;
-  /** Drawn as steps (a state) rather than a line. */
-  stepped: boolean;
-  values: number[];
-}
-
-export interface ChartData {
-  /** Unix seconds. */
-  xs: number[];
-  series: Series[];
-}
+export type { ChartData, Series } from "../../components/chart";
 
 const COLOURS = ["--chart-1", "--chart-2", "--chart-3", "--chart-4", "--chart-5"];
 
