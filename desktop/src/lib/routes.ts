@@ -7,6 +7,7 @@ import AccountsView from "./views/accounts/AccountsView.svelte";
 import RulesView from "./views/rules/RulesRoute.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
+import DashboardView from "./views/dashboard/DashboardView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -20,6 +21,14 @@ export interface RouteDef {
 }
 
 export const ROUTES: readonly RouteDef[] = [
+  {
+    path: "/dashboard",
+    title: "Dashboard",
+    description: "Campaigns, teams' capacity, decisions over time, and what needs attention",
+    icon: "dashboard",
+    component: DashboardView,
+    keys: "g d",
+  },
   {
     path: "/accounts",
     title: "Accounts",
@@ -54,7 +63,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
 ];
 
-export const DEFAULT_ROUTE = "/accounts";
+export const DEFAULT_ROUTE = "/dashboard";
 
 export function routeFor(path: string): RouteDef | undefined {
   return ROUTES.find((r) => r.path === path);

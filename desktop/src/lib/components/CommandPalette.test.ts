@@ -6,7 +6,7 @@ import { renderApp } from "../../test/app";
 import { overview, until } from "../../test/fixtures";
 
 beforeEach(() => {
-  window.location.hash = "";
+  window.location.hash = "#/accounts"; // the dashboard is the default view
   localStorage.clear();
 });
 afterEach(() => clearMocks());
@@ -32,6 +32,7 @@ describe("command palette", () => {
     await key(document.body, "k", { ctrlKey: true });
     await until(() => document.activeElement?.id === "palette-input", "focus in the palette");
     expect(items()).toEqual([
+      "go-dashboard",
       "go-accounts",
       "go-rules",
       "go-audit",
@@ -58,7 +59,10 @@ describe("command palette", () => {
   });
 
   it("filters as you type; the arrows move and Enter runs: navigation focuses the view", async () => {
-    await ready();
+    // From the default view (the dashboard) to Accounts.
+    window.location.hash = "";
+    renderApp(() => overview([]));
+    await until(() => $("#view-title")?.textContent === "Dashboard", "the dashboard");
     expect(window.location.hash).toBe("");
     await key(document.body, "?");
     const input = $("#palette-input") as HTMLInputElement;

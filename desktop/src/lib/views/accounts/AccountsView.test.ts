@@ -5,7 +5,7 @@ import { renderApp } from "../../../test/app";
 import { account, overview, until } from "../../../test/fixtures";
 
 beforeEach(() => {
-  window.location.hash = "";
+  window.location.hash = "#/accounts"; // the dashboard is the default view
   localStorage.clear();
 });
 afterEach(() => clearMocks());

@@ -283,7 +283,7 @@ describe("Audit view over a million events", () => {
 
 describe("Audit view in the app", () => {
   it("is reached with G then L and reads the log through the shell's api_request", async () => {
-    window.location.hash = "";
+    window.location.hash = "#/accounts"; // the dashboard is the default view
     const log = new FakeLog(5000);
     const { calls } = renderApp((cmd, args) => {
       if (cmd === "overview") return overview();
