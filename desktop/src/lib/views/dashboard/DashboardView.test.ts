@@ -3,9 +3,10 @@ import { tick } from "svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import App from "../../../App.svelte";
 import { Theme } from "../../theme.svelte";
+import { CommandError } from "../../backend";
 import { FakeBackend } from "../../../test/fakeBackend";
 import { until } from "../../../test/fixtures";
-import { BE, NL, World } from "./testdata";
+import { BE, NL, World, campaignEvent } from "./testdata";
 
 const $ = (css: string) => document.querySelector<HTMLElement>(css);
 const $$ = (css: string) => [...document.querySelectorAll<HTMLElement>(css)];
@@ -224,9 +225,32 @@ describe("Dashboard view", () => {
     expect(window.location.hash).toBe(
       `#/dashboard?from=${encodeURIComponent(wantFrom)}&to=${encodeURIComponent(wantTo)}`,
     );
-    await until(() => backend.to("/v1/events").some((c) => c.query.get("type") === "ChangeRequested" && c.query.get("to") === wantTo), "the decisions of the custom range");
+    await until(() => backend.to("/v1/events").some((c) => c.query.get("type") === "ChangeRequested" && c.query.get("event_to") === wantTo), "the decisions of the custom range, by their own time");
     // A range in the past: the gauges read each team's last reading on its own.
     await until(() => backend.to("/v1/teams/sales-nl/capacity").some((c) => c.query.get("limit") === "1"), "the last reading");
+  });
+
+  it("places decisions by their own time: a simulated past recorded today shows in its range, not in the last 24 h", async () => {
+    const world = new World(Date.now());
+    const past = campaignEvent(80, NL, "ChangeRequested", {
+      change_id: "c-80",
+      change: "pause",
+      reason: null,
+      decision_ref: "ev-80",
+      at: "2026-03-02T09:30:00Z",
+    });
+    world.events.push({ ...past, recorded_at: new Date().toISOString() });
+    const { backend } = open(world, "#/dashboard?from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z");
+    await until(() => !!decision(80), "the decision of March");
+    expect(decision(40)).toBeNull();
+    const asked = backend.to("/v1/events").find((c) => c.query.get("type") === "ChangeRequested")!;
+    expect(asked.query.get("event_from")).toBe("2026-03-02T00:00:00Z");
+    expect(asked.query.get("from")).toBeNull();
+
+    document.body.innerHTML = "";
+    open(world, "#/dashboard");
+    await until(() => !!decision(40), "today's decisions");
+    expect(decision(80)).toBeNull();
   });
 
   it("tells a new user what to do when there are no campaigns and no teams", async () => {
@@ -270,5 +294,43 @@ describe("Dashboard view", () => {
     await until(() => !!warning("failed-change"), "the warnings");
     expect(warning("reconsent")).toBeNull();
     expect(tid("dashboard-part-error")).toBeNull();
+  });
+
+  it("lets a read under way finish when the log keeps moving, then reads once more", async () => {
+    const world = new World(Date.now());
+    let release: (() => void) | null = null;
+    let slow = false;
+    const route = world.route();
+    const backend = new FakeBackend((path, q, m) => {
+      if (path === "/v1/campaigns" && release === null && slow) {
+        return new Promise((resolve) => (release = () => resolve(route(path, q, m))));
+      }
+      return route(path, q, m);
+    });
+    window.location.hash = "";
+    render(App, { props: { backend, theme: new Theme() } });
+    await until(() => !!row(NL), "the campaigns");
+    slow = true;
+    world.decide(70, NL, "resume", "ev-7", 1000);
+    backend.push(70);
+    await until(() => release !== null, "a read under way");
+    const reads = backend.to("/v1/campaigns").length;
+    backend.push(71);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(backend.to("/v1/campaigns").length).toBe(reads); // not restarted
+    slow = false;
+    release!();
+    await until(() => !!decision(70), "the decision of the read that finished");
+    await until(() => backend.to("/v1/campaigns").length === reads + 1, "one more read for the later move");
+  });
+
+  it("says so when the app could not open its database", async () => {
+    const backend = new FakeBackend(() => new CommandError("not_open", "The OS keyring is not available"));
+    backend.overview = () => Promise.reject(new CommandError("not_open", "The OS keyring is not available"));
+    window.location.hash = "";
+    render(App, { props: { backend, theme: new Theme() } });
+    await until(() => !!$("#dashboard-not-open"), "the error");
+    expect(text($("#dashboard-not-open"))).toContain("The OS keyring is not available");
+    expect($("#dashboard-error")).toBeNull();
   });
 });

@@ -19,6 +19,13 @@
 //   is exactly a decision that changed something: one indexed query by type and recorded
 //   time, naming the campaign (its stream), the change, and the deciding evaluation
 //   (`decision_ref`; `null` when made by hand).
+// - Times: the range is one of event time (when things happened), as the capacity route
+//   filters readings. For a preset (the last hours, ending now) events are asked for by
+//   recorded time (`from`/`to`: the log's time index, cheap), which is the event time give
+//   or take a moment on a live engine; a custom range asks by event time (`event_from`/
+//   `event_to`: rows of the type parsed one by one, dearer, but right for a simulated or
+//   imported past whose events were recorded later). Decisions are then kept by their own
+//   time, so the list and the chart always agree.
 // - Campaign on/off over time: `ChangeApplied` events from the range's start (`type=
 //   ChangeApplied&from`, again one indexed query), walked back from each campaign's status
 //   now (a pause applied means it was on before). `CampaignObserved` would say it directly
@@ -479,21 +486,29 @@ export interface DashboardData {
 
 export const READING_LIMIT = 10_000;
 const EVENT_PAGE = 1000;
-const EVENT_PAGES = 5;
 
-/** The events of `type` recorded from `from` (to `to`), oldest first, a few pages at most. */
+/** Which time the events are asked for by: recorded (indexed) or their own (parsed). */
+export type Basis = "recorded" | "event";
+
+/**
+ * The events of `type` from `from` (to `to`), oldest first, by `basis`; a few pages at most
+ * (more by event time, whose pages may come back sparse: each walks a bounded span).
+ */
 async function eventsOf(
   backend: Backend,
   type: string,
+  basis: Basis,
   from: Date,
   to: Date | null,
   signal: AbortSignal,
 ): Promise<{ items: EventView[]; more: boolean }> {
   const items: EventView[] = [];
   let after: string | null = null;
-  for (let page = 0; page < EVENT_PAGES; page++) {
-    const q = new URLSearchParams({ type, from: iso(from), limit: String(EVENT_PAGE) });
-    if (to) q.set("to", iso(to));
+  const [fromKey, toKey] = basis === "recorded" ? ["from", "to"] : ["event_from", "event_to"];
+  const pages = basis === "recorded" ? 5 : 20;
+  for (let page = 0; page < pages; page++) {
+    const q = new URLSearchParams({ type, [fromKey]: iso(from), limit: String(EVENT_PAGE) });
+    if (to) q.set(toKey, iso(to));
     if (after !== null) q.set("after", after);
     const w: EventWindow = await backend.request<EventWindow>("GET", `/v1/events?${q}`, undefined, { signal });
     items.push(...list<EventView>(w?.items, "events"));
@@ -501,6 +516,11 @@ async function eventsOf(
     after = w.next;
   }
   return { items, more: true };
+}
+
+function inRange(t: string, from: Date, to: Date): boolean {
+  const ms = Date.parse(t);
+  return ms >= from.getTime() && ms <= to.getTime();
 }
 
 /** Reads everything the dashboard shows over `range`; throws only when the campaigns cannot be read. */
@@ -528,13 +548,14 @@ export async function loadDashboard(backend: Backend, range: Range, now: Date, s
     errors.push({ part: "Google accounts", message: errorText(e) });
     return [] as AccountView[];
   });
+  const basis: Basis = endsNow ? "recorded" : "event";
   const decisionsP = part(
     "decisions",
-    eventsOf(backend, "ChangeRequested", from, to, signal),
+    eventsOf(backend, "ChangeRequested", basis, from, to, signal),
     { items: [] as EventView[], more: false },
   );
   // From `from` to now (not `to`): walking back from the status now needs every flip since.
-  const flipsP = part("campaign changes", eventsOf(backend, "ChangeApplied", from, null, signal), {
+  const flipsP = part("campaign changes", eventsOf(backend, "ChangeApplied", basis, from, null, signal), {
     items: [] as EventView[],
     more: false,
   });
@@ -572,7 +593,10 @@ export async function loadDashboard(backend: Backend, range: Range, now: Date, s
     latest,
     sources,
     accounts,
-    decisions: decisionEvents.items.map(decisionOf).filter((d): d is Decision => d !== null),
+    decisions: decisionEvents.items
+      .map(decisionOf)
+      .filter((d): d is Decision => d !== null && inRange(d.at, from, to))
+      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.position - b.position),
     moreDecisions: decisionEvents.more,
     flips: flipEvents.items.map(flipOf).filter((x): x is Flip => x !== null),
     errors,

@@ -207,10 +207,14 @@ export class World {
         const type = q.get("type");
         const from = q.get("from");
         const to = q.get("to");
+        const eventFrom = q.get("event_from");
+        const eventTo = q.get("event_to");
         const after = Number(q.get("after") ?? 0);
+        const own = (e: EventView) => String((e.data as Record<string, { at: string }>)[e.type].at);
         const items = this.events
           .filter((e) => e.type === type && e.position > after)
           .filter((e) => (!from || e.recorded_at >= from) && (!to || e.recorded_at < to))
+          .filter((e) => (!eventFrom || own(e) >= eventFrom) && (!eventTo || own(e) < eventTo))
           .sort((a, b) => a.position - b.position);
         return { items, next: null, head: 100, order: "oldest_first" };
       }
