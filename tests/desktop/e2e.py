@@ -98,6 +98,11 @@ class Session:
         self.wait("the app opens its database", lambda: self.present("#master-key-check"))
         return self.text("#master-key-check").removeprefix("check").strip()
 
+    def accounts(self):
+        """Shows the Accounts view (the app opens on the Dashboard)."""
+        self.js("location.hash = '#/accounts'")
+        self.wait("the Accounts view shows", lambda: self.present("#connect-form"))
+
     # The limits only end a hung run: a debug app on a busy machine can take many seconds.
     def wait(self, what, check, seconds=120):
         try:
@@ -190,6 +195,13 @@ def main():
             # The address is cut to fit the top bar (whole in its tooltip).
             database = s.js("return document.getElementById('database').textContent").strip()
             assert database == f"sqlite://{data / 'leadorch.db'}", database
+            # The app opens on the Dashboard, which tells a new user what to do first.
+            s.wait("the dashboard says there are no campaigns yet",
+                   lambda: s.present("#dashboard-no-campaigns"))
+            assert "Connect a Google account" in s.text("#dashboard-no-campaigns"), \
+                s.text("#dashboard-no-campaigns")
+            s.shot("dashboard-empty")
+            s.accounts()
             # A new user is told what to do.
             assert s.driver.find_element(By.ID, "no-accounts").is_displayed()
             assert "Connect Google account" in s.text("#no-accounts"), s.text("#no-accounts")
@@ -226,6 +238,7 @@ def main():
         try:
             assert s.opened() == check_value["first"], s.text("#where")
             assert s.text("#master-key") == "Master key: OS keyring", s.text("#master-key")
+            s.accounts()
             row = '#accounts tr[data-account="agency-main"]'
             s.wait("the account is still listed",
                    lambda: s.driver.find_elements(By.CSS_SELECTOR, row))
@@ -240,6 +253,7 @@ def main():
         s = Session()
         try:
             s.opened()
+            s.accounts()
             s.driver.find_element(By.ID, "account-name").send_keys("second")
             s.driver.find_element(By.ID, "connect").click()
             s.wait("the consent page's address is shown",
@@ -265,6 +279,7 @@ def main():
         s = Session()
         try:
             s.opened()
+            s.accounts()
             assert s.theme() == "light", s.theme()
             s.driver.find_element(By.ID, "theme-dark").click()
             s.wait("the window turns dark", lambda: s.theme() == "dark")
@@ -341,6 +356,9 @@ def main():
     def without_a_keyring_the_window_says_so_and_keeps_no_key():
         s = Session(4446)
         try:
+            s.wait("the dashboard reports the database not open",
+                   lambda: s.present("#dashboard-not-open"))
+            s.accounts()
             s.wait("the app reports the missing keyring",
                    lambda: s.driver.find_element(By.ID, "error").is_displayed())
             assert "OS keyring is not available" in s.text("#error"), s.text("#error")
