@@ -265,6 +265,8 @@ describe("Dashboard view", () => {
     expect(text($("#dashboard-no-campaigns"))).toContain("Connect a Google account");
     expect(text($("#dashboard-no-teams"))).toContain("leadorch teams set");
     expect(tid("dashboard-no-decisions")).not.toBeNull();
+    expect(tid("dashboard-chart")).toBeNull();
+    expect(tid("dashboard-chart-empty")).not.toBeNull();
     await fireEvent.click(tid("dashboard-connect")!);
     await until(() => window.location.hash === "#/accounts", "the accounts view");
   });
