@@ -71,6 +71,19 @@ export function changes(draft: Draft, team: TeamResponse): TeamRequest {
   return body;
 }
 
+/**
+ * What the user changed in `draft` since it was made from `base`, as a body against `team`
+ * (the team as it is now, which may have changed elsewhere meanwhile): a field the user left
+ * alone is not sent, so another's change to it stays; one already as typed is not sent either.
+ */
+export function changesSince(draft: Draft, base: TeamResponse, team: TeamResponse): TeamRequest {
+  const mine = changes(draft, base);
+  const now = changes(draft, team) as Record<string, unknown>;
+  const body: Record<string, unknown> = {};
+  for (const k of Object.keys(mine)) if (k in now) body[k] = now[k];
+  return body as TeamRequest;
+}
+
 let zones: Set<string> | null = null;
 
 /** The IANA time zones this runtime knows (for suggestions). */
