@@ -25,6 +25,8 @@ describe("team health", () => {
     expect(teamHealth(t, null, null, now).label).toBe("No reading");
     const c = { ...t, capacity_source: "connector:crm" };
     expect(teamHealth(c, reading(), null, now).label).toBe("No source");
+    // Sources not known (not read yet, or refused): judged by the reading alone.
+    expect(teamHealth(c, reading(), undefined, now).label).toBe("OK");
     const failing = { name: "crm", state: "failing", last_error: "401 from the CRM" } as SourceHealth;
     expect(teamHealth(c, reading(), failing, now)).toMatchObject({ tone: "danger", why: "401 from the CRM" });
   });

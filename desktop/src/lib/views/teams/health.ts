@@ -39,11 +39,12 @@ export function isStale(at: string | null | undefined, now: Date): boolean {
 export function teamHealth(
   team: TeamResponse,
   reading: RecordedReading | null,
-  source: SourceHealth | null,
+  /** The connector's health: `null` when none reported it, `undefined` when not known. */
+  source: SourceHealth | null | undefined,
   now: Date,
 ): Health {
   const connector = connectorOf(team.capacity_source);
-  if (connector && !source) {
+  if (connector && source === null) {
     return { tone: "warn", label: "No source", why: `no daemon reported polling connector ${connector}` };
   }
   if (source?.state === "failing") {
