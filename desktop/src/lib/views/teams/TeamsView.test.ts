@@ -200,6 +200,13 @@ describe("Teams view", () => {
     const { b } = engine();
     await openTeam(b);
     await type("team-tz", "Mars/Olympus");
+    // Leaving the field checks it.
+    await fireEvent.blur(tid("team-tz")!);
+    expect(tid("team-tz-error")!.textContent).toContain("Mars/Olympus is not an IANA time zone");
+    await type("team-tz", "Europe/Paris");
+    await fireEvent.blur(tid("team-tz")!);
+    expect(tid("team-tz")!.getAttribute("aria-invalid")).toBeNull();
+    await type("team-tz", "Mars/Olympus");
     await fireEvent.click(tid("team-save")!);
     await until(() => !!tid("team-tz-error")?.textContent?.includes("not an IANA time zone"), "the zone refused");
     expect(b.made("PUT", "/v1/teams/sales-nl")).toHaveLength(0);
