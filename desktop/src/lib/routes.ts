@@ -8,6 +8,7 @@ import RulesView from "./views/rules/RulesRoute.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
 import DashboardView from "./views/dashboard/DashboardView.svelte";
+import TeamsView from "./views/teams/TeamsView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -60,6 +61,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "history",
     component: ReplayView,
     keys: "g t",
+  },
+  {
+    path: "/teams",
+    title: "Teams",
+    description: "Teams and capacity: limits, business hours, members, readings and their sources",
+    icon: "team",
+    component: TeamsView,
+    keys: "g m",
   },
 ];
 

@@ -37,6 +37,7 @@ describe("command palette", () => {
       "go-rules",
       "go-audit",
       "go-replay",
+      "go-teams",
       "connect-google",
       "new-rule",
       "refresh",
