@@ -7,6 +7,7 @@ import AccountsView from "./views/accounts/AccountsView.svelte";
 import RulesView from "./views/rules/RulesRoute.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
+import LeadsView from "./views/leads/LeadsView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -51,6 +52,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "history",
     component: ReplayView,
     keys: "g t",
+  },
+  {
+    path: "/leads",
+    title: "Leads",
+    description: "Leads and data subjects: find by id, email or phone; history, consent; export, erase, withdraw",
+    icon: "person",
+    component: LeadsView,
+    keys: "g s",
   },
 ];
 
