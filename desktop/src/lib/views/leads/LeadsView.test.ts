@@ -385,6 +385,22 @@ describe("Leads view: the lead", () => {
     expect(text("lead-subject")).toBe("s-1");
   });
 
+  it("reads the consent of another project's lead by its own id, and opens an event in the audit log", async () => {
+    const person = new Person();
+    const b = person.backend();
+    // Outside the default project the lead names its consent as stored: `<project>/<id>`.
+    b.on("GET /v1/leads/f-1029", () => person.lead({ consent_id: "acme/c-1" }));
+    const { router } = mount(b, "#/leads?lead=f-1029");
+    await detailShown();
+    await until(() => !!tid("consent-text"), "the consent");
+    const streams = b.made("GET", "/v1/events").map((c) => new URLSearchParams(c.path.split("?")[1]).get("stream"));
+    expect(streams).toContain("consent:c-1");
+    const row = $('[data-testid="history-row"][data-type="LeadStatusChanged"]')!;
+    await fireEvent.click(row.querySelector("button")!);
+    expect(router.path).toBe("/audit");
+    expect(router.params).toEqual({ stream: "lead:f-1029", event: "14" });
+  });
+
   it("shows a duplicate's or a blocked lead's why", async () => {
     const person = new Person();
     const b = person.backend();
@@ -501,9 +517,9 @@ describe("Leads view: the data subject", () => {
     const b = new Person().backend();
     mount(b, "#/leads?lead=f-1029");
     await detailShown();
-    const opener = tid("subject-erase")!;
-    opener.focus();
-    await fireEvent.click(opener);
+    // A click that does not focus the button (WebKit's way): focus still comes back to it.
+    (document.activeElement as HTMLElement | null)?.blur();
+    await fireEvent.click(tid("subject-erase")!);
     await until(() => document.activeElement === tid("erase-input"), "focus in the field");
     await fireEvent.input(tid("erase-input")!, { target: { value: "s-1" } });
     // The last control is Cancel: Tab from it goes back to the field.
