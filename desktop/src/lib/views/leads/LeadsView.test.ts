@@ -311,6 +311,27 @@ describe("Leads view: finding", () => {
     expect(b.made("POST", "/v1/subjects/lookup")[1].body).toEqual({ phone: "12345" });
   });
 
+  it("lists every subject a lookup finds (the email one person's, the phone another's) and opens the one chosen", async () => {
+    const person = new Person();
+    const b = person.backend();
+    b.on("POST /v1/subjects/lookup", () => ({
+      subjects: [
+        { subject_id: "s-1", lead_id: "f-1029", matched: ["email"] },
+        { subject_id: "s-9", lead_id: "f-3000", matched: ["phone"] },
+      ],
+    }));
+    const { router } = mount(b);
+    await find("ann@example.org");
+    await until(() => $$('[data-testid="search-result"]').length === 2, "both matches");
+    expect(tid("lead-detail")).toBeNull();
+    expect(router.params.lead).toBeUndefined();
+    const first = $('[data-testid="search-result"][data-lead="f-1029"] button')!;
+    await fireEvent.click(first);
+    await detailShown();
+    expect(router.params.lead).toBe("f-1029");
+    expect(first.getAttribute("aria-current")).toBe("true");
+  });
+
   it("says clearly when a lookup finds no lead (404), with the engine's reason", async () => {
     const b = new Person().backend();
     mount(b);
