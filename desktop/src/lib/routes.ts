@@ -9,6 +9,7 @@ import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
 import DashboardView from "./views/dashboard/DashboardView.svelte";
 import TeamsView from "./views/teams/TeamsView.svelte";
+import LeadsView from "./views/leads/LeadsView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -69,6 +70,12 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "team",
     component: TeamsView,
     keys: "g m",
+    path: "/leads",
+    title: "Leads",
+    description: "Leads and data subjects: find by id, email or phone; history, consent; export, erase, withdraw",
+    icon: "person",
+    component: LeadsView,
+    keys: "g s",
   },
 ];
 

@@ -80,6 +80,15 @@ export class FakeBackend implements Backend {
     return settled as T;
   }
 
+  /** Files saved through `saveFile`, oldest first; `saveAnswer` is what it resolves to. */
+  saves: { name: string; contents: string }[] = [];
+  saveAnswer: string | null = "/home/op/saved.json";
+
+  saveFile(suggestedName: string, contents: string): Promise<string | null> {
+    this.saves.push({ name: suggestedName, contents });
+    return Promise.resolve(this.saveAnswer);
+  }
+
   watchHead(listener: (head: number) => void): Promise<() => void> {
     this.listeners.add(listener);
     return Promise.resolve(() => {

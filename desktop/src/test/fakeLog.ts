@@ -139,6 +139,10 @@ export class FakeLog implements Backend {
     throw new Error("not in this test");
   }
 
+  saveFile(): Promise<string | null> {
+    return Promise.reject(new Error("not in this test"));
+  }
+
   async watchHead(listener: (head: number) => void): Promise<() => void> {
     this.#listeners.push(listener);
     return () => {

@@ -45,6 +45,15 @@ export class FakeBackend implements Backend {
     return answer as T;
   }
 
+  /** Files saved through `saveFile`, oldest first; `saveAnswer` decides what it gives. */
+  saves: { name: string; contents: string }[] = [];
+  saveAnswer: (name: string) => string | null | Promise<string | null> = (name) => `/home/op/${name}`;
+
+  async saveFile(suggestedName: string, contents: string): Promise<string | null> {
+    this.saves.push({ name: suggestedName, contents });
+    return this.saveAnswer(suggestedName);
+  }
+
   async watchHead(listener: (head: number) => void): Promise<() => void> {
     this.#heads.push(listener);
     return () => {

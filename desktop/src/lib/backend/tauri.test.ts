@@ -49,6 +49,27 @@ describe("TauriBackend commands", () => {
     expect(calls[1].args).toEqual({ account: "ops" });
   });
 
+  it("saves a file through the shell's save_file: the path saved, or null when cancelled", async () => {
+    let answer: string | null = "/home/op/subject-s-1.json";
+    const calls = record((cmd) => {
+      if (cmd === "save_file") return answer;
+      throw new Error(`unexpected ${cmd}`);
+    });
+    const backend = new TauriBackend();
+    expect(await backend.saveFile("subject-s-1.json", '{"a":1}')).toBe("/home/op/subject-s-1.json");
+    expect(calls).toEqual([{ cmd: "save_file", args: { name: "subject-s-1.json", contents: '{"a":1}' } }]);
+    answer = null;
+    expect(await backend.saveFile("subject-s-1.json", "{}")).toBeNull();
+  });
+
+  it("turns a save_file failure into a CommandError", async () => {
+    record(() => {
+      throw { code: "input", message: "could not write /readonly/x.json: permission denied" };
+    });
+    const e = await rejection(new TauriBackend().saveFile("x.json", "{}"), CommandError);
+    expect(e.code).toBe("input");
+  });
+
   it("turns a command's {code, message} into a CommandError", async () => {
     record(() => {
       throw { code: "not_open", message: "the OS keyring is not available: start one" };

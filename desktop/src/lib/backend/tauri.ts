@@ -133,6 +133,11 @@ export class TauriBackend implements Backend {
     };
   }
 
+  /** The shell's save dialog, then the file written (`save_file`); `null`: cancelled. */
+  saveFile(suggestedName: string, contents: string): Promise<string | null> {
+    return call<string | null>("save_file", { name: suggestedName, contents });
+  }
+
   async watchHead(listener: (head: number) => void): Promise<() => void> {
     const stop = await listen<number>(HEAD_EVENT, (e) => listener(e.payload));
     await call("watch_head");

@@ -50,6 +50,13 @@ export interface Backend {
    * Resolves to the function that stops it.
    */
   watchHead(listener: (head: number) => void): Promise<() => void>;
+  /**
+   * Saves `contents` (text, e.g. a subject's export as JSON) to a file the user picks in the
+   * system's save dialog, which opens on `suggestedName`. Resolves to the path saved, or
+   * `null` when the user cancelled the dialog; a file that could not be written rejects with
+   * a {@link CommandError}. The shell's `save_file` command (`{ name, contents }`).
+   */
+  saveFile(suggestedName: string, contents: string): Promise<string | null>;
 }
 
 /**
