@@ -7,6 +7,7 @@ import AccountsView from "./views/accounts/AccountsView.svelte";
 import RulesView from "./views/rules/RulesRoute.svelte";
 import AuditView from "./views/audit/AuditView.svelte";
 import ReplayView from "./views/replay/ReplayView.svelte";
+import SettingsView from "./views/settings/SettingsView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -51,6 +52,14 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "history",
     component: ReplayView,
     keys: "g t",
+  },
+  {
+    path: "/settings",
+    title: "Settings",
+    description: "Connection, API keys, webhooks and their deliveries, access log, notifications, theme",
+    icon: "settings",
+    component: SettingsView,
+    keys: "g o",
   },
 ];
 

@@ -36,6 +36,7 @@ describe("command palette", () => {
       "go-rules",
       "go-audit",
       "go-replay",
+      "go-settings",
       "connect-google",
       "new-rule",
       "refresh",
