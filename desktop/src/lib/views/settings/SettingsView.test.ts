@@ -122,10 +122,21 @@ describe("API keys", () => {
     expect($("#key-form")).toBeNull();
     expect(localStorage.length + sessionStorage.length).toBe(0);
 
+    // The app's shortcuts do not run while it is open (G A would leave, and lose it).
+    await fireEvent.keyDown(tid("secret-copy")!, { key: "g" });
+    await fireEvent.keyDown(tid("secret-copy")!, { key: "a" });
+    expect(window.location.hash).toBe("#/settings");
+    // Tab stays inside.
+    tid("secret-done")!.focus();
+    await fireEvent.keyDown(tid("secret-done")!, { key: "Tab" });
+    expect(document.activeElement).toBe(tid("secret-copy"));
+
     await fireEvent.keyDown(tid("secret-dialog")!, { key: "Escape" });
     await until(() => !tid("secret-dialog"), "the dialog closed");
     expect(everywhere()).not.toContain(secret);
     expect(everywhere()).not.toContain("SuperSecretKeyText");
+    // The form is gone: focus goes back to New key.
+    expect(document.activeElement?.id).toBe("key-new");
   });
 
   it("selects the text when the clipboard is not available", async () => {
@@ -316,8 +327,10 @@ describe("Webhooks", () => {
 
     // Remove, confirmed.
     await fireEvent.click(b().querySelector<HTMLElement>('[data-testid="webhook-remove"]')!);
+    await until(() => document.activeElement === tid("webhook-remove-yes"), "focus on the confirmation");
     await fireEvent.click(tid("webhook-remove-no")!);
     expect(engine.made("DELETE", "/v1/webhooks/we_b")).toHaveLength(0);
+    expect(document.activeElement).toBe(b().querySelector('[data-testid="webhook-remove"]'));
     await fireEvent.click(b().querySelector<HTMLElement>('[data-testid="webhook-remove"]')!);
     await fireEvent.click(tid("webhook-remove-yes")!);
     await until(() => !$('#webhooks [data-endpoint="we_b"]'), "removed");
@@ -396,6 +409,11 @@ describe("Access log", () => {
     expect(newest.textContent).toContain("GET /v1/leads");
     expect(newest.querySelector(".pill")!.classList.contains("danger")).toBe(true);
     expect(newest.querySelector(".key")!.textContent).toBe("dash");
+    // The client's address only when asked for.
+    expect(newest.textContent).not.toContain("203.0.113.9");
+    await fireEvent.click($("#access-show-ips")!);
+    expect($$("#access-log tbody tr")[0].querySelector(".ip")!.textContent).toBe("203.0.113.9");
+    await fireEvent.click($("#access-show-ips")!);
     expect($("#access-page")!.textContent).toBe("Page 1");
     expect(($("#access-newer") as HTMLButtonElement).disabled).toBe(true);
 
