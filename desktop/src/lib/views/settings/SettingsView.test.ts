@@ -49,6 +49,9 @@ describe("Settings view", () => {
     for (const id of ["keys-settings", "webhooks-settings", "access-settings", "notifications-settings", "theme-settings"]) {
       expect($(`#${id}`), id).not.toBeNull();
     }
+    // The section list takes the focus to a section's heading.
+    await fireEvent.click(tid("jump-webhooks-settings")!);
+    expect(document.activeElement?.id).toBe("webhooks-settings-title");
   });
 
   it("is reached with G then O", async () => {

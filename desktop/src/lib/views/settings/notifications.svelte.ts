@@ -241,7 +241,8 @@ export class NotificationWatcher {
           "GET",
           `/v1/events?after=${after}&before=${head + 1}&type=${type}&limit=${SUMMARY_OVER + 1}`,
         );
-        items = page.items;
+        // With `before`, the API answers newest first: notify in log order.
+        items = [...page.items].sort((a, b) => a.position - b.position);
       } catch {
         continue;
       }

@@ -151,30 +151,33 @@ describe("NotificationWatcher", () => {
       event(101, "LeadReceived", "lead:f-1", {}),
       event(102, "ChangeFailed", "campaign:1/2", { error: "quota exceeded", retryable: false }),
       event(103, "ReconsentNeeded", "google_account:acme/ops", { reason: "invalid_grant" }),
+      event(104, "ChangeFailed", "campaign:1/3", { error: "budget locked", retryable: false }),
     ];
     const w = new NotificationWatcher(engine, n, 1000);
     await w.start();
     expect(w.seen).toBe(100);
     expect(engine.watchers).toBe(1);
     engine.push(102);
-    engine.push(103);
+    engine.push(104);
     await vi.advanceTimersByTimeAsync(999);
     expect(fake.shown).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
-    await vi.waitFor(() => expect(w.seen).toBe(103));
+    await vi.waitFor(() => expect(w.seen).toBe(104));
+    // In log order within a type (the API answers newest first).
     expect(fake.shown.map((s) => s.body)).toEqual([
       "Campaign 1/2: quota exceeded",
+      "Campaign 1/3: budget locked",
       "acme/ops: invalid_grant. Reconnect it in Accounts.",
     ]);
     const reads = engine.made("GET", "/v1/events").slice(1);
     expect(reads.map((r) => r.query.get("type"))).toEqual(["ChangeFailed", "SourceFailing", "ReconsentNeeded"]);
-    expect(reads.every((r) => r.query.get("after") === "100" && r.query.get("before") === "104")).toBe(true);
+    expect(reads.every((r) => r.query.get("after") === "100" && r.query.get("before") === "105")).toBe(true);
 
     // Nothing new: nothing shown again.
-    engine.push(104);
+    engine.push(105);
     await vi.advanceTimersByTimeAsync(1000);
-    await vi.waitFor(() => expect(w.seen).toBe(104));
-    expect(fake.shown).toHaveLength(2);
+    await vi.waitFor(() => expect(w.seen).toBe(105));
+    expect(fake.shown).toHaveLength(3);
 
     w.stop();
     expect(engine.watchers).toBe(0);

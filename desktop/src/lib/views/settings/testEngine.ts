@@ -193,10 +193,12 @@ export class SettingsEngine implements Backend {
       if (!query.has("after") && query.has("before")) {
         return { items: [], next: null, head: this.head, order: "newest_first" };
       }
-      const items = this.events
-        .filter((e) => e.position > after && e.position < before && (!type || e.type === type))
-        .slice(0, limit);
-      return { items, next: null, head: this.head, order: "oldest_first" };
+      // As the API: with `before`, the newest matching events, newest first.
+      const matching = this.events.filter((e) => e.position > after && e.position < before && (!type || e.type === type));
+      if (query.has("before")) {
+        return { items: matching.reverse().slice(0, limit), next: null, head: this.head, order: "newest_first" };
+      }
+      return { items: matching.slice(0, limit), next: null, head: this.head, order: "oldest_first" };
     }
     throw problem(404, `no route ${method} ${path}`);
   }
