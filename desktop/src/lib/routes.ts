@@ -10,6 +10,7 @@ import ReplayView from "./views/replay/ReplayView.svelte";
 import DashboardView from "./views/dashboard/DashboardView.svelte";
 import TeamsView from "./views/teams/TeamsView.svelte";
 import LeadsView from "./views/leads/LeadsView.svelte";
+import SettingsView from "./views/settings/SettingsView.svelte";
 
 export interface RouteDef {
   path: string;
@@ -76,6 +77,12 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "person",
     component: LeadsView,
     keys: "g s",
+    path: "/settings",
+    title: "Settings",
+    description: "Connection, API keys, webhooks and their deliveries, access log, notifications, theme",
+    icon: "settings",
+    component: SettingsView,
+    keys: "g o",
   },
 ];
 

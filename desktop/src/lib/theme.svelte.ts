@@ -2,6 +2,8 @@
 // one, remembered in localStorage. The resolved theme is `<html data-theme="light|dark">`,
 // which app.css's tokens follow.
 
+import { getContext, setContext } from "svelte";
+
 export type ThemePreference = "system" | "light" | "dark";
 export type ResolvedTheme = "light" | "dark";
 
@@ -75,4 +77,16 @@ export class Theme {
       return null;
     }
   }
+}
+
+// The app's Theme in Svelte's context, for views that offer the choice (Settings).
+const THEME_KEY = Symbol("theme");
+
+export function setTheme(theme: Theme): Theme {
+  return setContext(THEME_KEY, theme);
+}
+
+/** The app's Theme, or `undefined` when the view is mounted without one (a test host). */
+export function getTheme(): Theme | undefined {
+  return getContext<Theme | undefined>(THEME_KEY);
 }

@@ -39,6 +39,7 @@ describe("command palette", () => {
       "go-replay",
       "go-teams",
       "go-leads",
+      "go-settings",
       "connect-google",
       "new-rule",
       "refresh",
