@@ -300,7 +300,7 @@ export class HttpBackend implements Backend {
             throw new ApiProblem(response.status, await response.json().catch(() => null));
           }
           attempt = 0;
-          await this.#readStream(response.body, tell);
+          await this.#readStream(response.body, tell, stop.signal);
         } catch {
           // Unreachable, refused, or the stream broke: try again after a while.
         }
@@ -313,10 +313,17 @@ export class HttpBackend implements Backend {
   }
 
   /** Reads the stream until it ends or sends `error`, telling each chunk's newest position. */
-  async #readStream(body: ReadableStream<Uint8Array>, tell: (head: number) => void): Promise<void> {
+  async #readStream(
+    body: ReadableStream<Uint8Array>,
+    tell: (head: number) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     const parser = new SseParser();
+    // A stopped watch ends the read at once, whether or not the fetch's abort reaches the body.
+    const onAbort = () => void reader.cancel().catch(() => {});
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (;;) {
         const { done, value } = await reader.read();
@@ -333,6 +340,7 @@ export class HttpBackend implements Backend {
         if (newest >= 0) tell(newest);
       }
     } finally {
+      signal.removeEventListener("abort", onAbort);
       reader.cancel().catch(() => {});
     }
   }
