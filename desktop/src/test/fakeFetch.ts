@@ -32,7 +32,7 @@ function abortError(): Error {
 
 export function fakeFetch(handler: FetchHandler, base = "http://daemon.test") {
   const calls: FetchCall[] = [];
-  const fetch = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+  const fake = (async (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> => {
     const url = String(input);
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
@@ -54,7 +54,7 @@ export function fakeFetch(handler: FetchHandler, base = "http://daemon.test") {
       answer.then(resolve, reject);
     });
   }) as typeof fetch;
-  return { fetch, calls };
+  return { fetch: fake, calls };
 }
 
 /** A `text/event-stream` answer the test writes into (`send`), ends (`end`) or breaks (`fail`). */
