@@ -84,4 +84,18 @@ describe("the desktop's Connection… dialog", () => {
     await until(() => !$("#connection-dialog"), "the dialog to close");
     await until(() => document.activeElement?.id === "view-title", "the focus back");
   });
+
+  it("keeps Tab inside the dialog, from the last control to the first and back", async () => {
+    desktop();
+    await until(() => !!$("#database"), "the app");
+    await palette("connection");
+    await until(() => !!$("#connection-dialog #connection-current p:not(.muted)"), "the dialog");
+    const first = $("#connection-close")!;
+    const last = $("#connection-switch")!;
+    last.focus();
+    await fireEvent.keyDown(last, { key: "Tab", bubbles: true });
+    expect(document.activeElement).toBe(first);
+    await fireEvent.keyDown(first, { key: "Tab", shiftKey: true, bubbles: true });
+    expect(document.activeElement).toBe(last);
+  });
 });

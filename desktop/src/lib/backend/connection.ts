@@ -4,6 +4,7 @@
 // JavaScript after it was typed, and the webview's CSP stays as it is. The window only asks
 // and changes the connection through the shell commands below (src-tauri/src/lib.rs).
 import { invoke } from "@tauri-apps/api/core";
+import { getContext, setContext } from "svelte";
 import { CommandError } from "./types";
 
 /** The app uses its own database, in process. */
@@ -91,4 +92,26 @@ export function urlProblem(url: string): string | null {
   }
   if (parsed.username || parsed.password) return "Put the API key in its own field, not in the address";
   return null;
+}
+
+/** What a view mounting the {@link ConnectionShell}'s panel needs (the Settings view). */
+export interface ConnectionContext {
+  shell: ConnectionShell;
+  /** Tells the app the engine changed: it re-mounts, and every view reads again. */
+  onswitched: (state: ConnectionState) => void;
+}
+
+const KEY = Symbol("connection");
+
+/** Set by App in the desktop, where the shell has connection commands. */
+export function setConnection(context: ConnectionContext): ConnectionContext {
+  return setContext(KEY, context);
+}
+
+/**
+ * The desktop's connection commands, for `<ConnectionPanel shell={c.shell}
+ * onswitched={c.onswitched} />`; `undefined` in the browser build (which signs in instead).
+ */
+export function getConnection(): ConnectionContext | undefined {
+  return getContext<ConnectionContext | undefined>(KEY);
 }
