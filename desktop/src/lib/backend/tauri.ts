@@ -9,6 +9,7 @@ import type { ApiResponse } from "../../generated/ApiResponse";
 import type { ConsentStarted } from "../../generated/ConsentStarted";
 import type { Overview } from "../../generated/Overview";
 import type { Progress } from "../../generated/Progress";
+import { followProgress, progressToken } from "./progress";
 import {
   ApiProblem,
   CommandError,
@@ -20,19 +21,9 @@ import {
 /** The shell's event carrying the log's new head position (src-tauri/src/lib.rs). */
 export const HEAD_EVENT = "log-head";
 
-/** How often a request's progress is asked for while it runs. */
-export const PROGRESS_POLL_MS = 250;
+export { PROGRESS_POLL_MS } from "./progress";
 
 let nextRequest = 0;
-let nextToken = 0;
-
-/**
- * A progress token (the API takes 1 to 64 of A-Z a-z 0-9 _ -): the counter keeps it unique in
- * this window, the random part apart from another window's on the same engine.
- */
-function progressToken(): string {
-  return `p${++nextToken}-${Math.random().toString(36).slice(2, 10)}`;
-}
 
 function cancelled(): CommandError {
   return new CommandError("cancelled", "cancelled before the engine answered");
@@ -108,29 +99,9 @@ export class TauriBackend implements Backend {
     return response.body as unknown as T;
   }
 
-  /**
-   * Asks `GET /v1/progress/{token}` every {@link PROGRESS_POLL_MS}, one poll at a time, and
-   * hands each answer to `onProgress` until the returned function is called. A 404 (the route
-   * has not started reporting, or has finished) and any failed poll are skipped: progress
-   * only informs, the request itself answers for how it ends.
-   */
+  /** Follows the request sent with `token` (see {@link followProgress}). */
   #followProgress(token: string, onProgress: (progress: Progress) => void): () => void {
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = async () => {
-      try {
-        const progress = await this.request<Progress>("GET", `/v1/progress/${token}`);
-        if (!stopped) onProgress(progress);
-      } catch {
-        // Not reporting (yet, or any more), or the poll failed: the next one may answer.
-      }
-      if (!stopped) timer = setTimeout(poll, PROGRESS_POLL_MS);
-    };
-    timer = setTimeout(poll, PROGRESS_POLL_MS);
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
+    return followProgress(() => this.request<Progress>("GET", `/v1/progress/${token}`), onProgress);
   }
 
   /** The shell's save dialog, then the file written (`save_file`); `null`: cancelled. */

@@ -1,5 +1,5 @@
-// The one interface every view talks to. This issue implements it over the Tauri shell's
-// commands (`tauri.ts`); a remote (HTTP) implementation can slot in beside it later.
+// The one interface every view talks to: over the Tauri shell's commands (`tauri.ts`) in the
+// desktop app, over the daemon's HTTP API (`http.ts`) in a browser.
 import type { AccountSummary } from "../../generated/AccountSummary";
 import type { ConsentStarted } from "../../generated/ConsentStarted";
 import type { Overview } from "../../generated/Overview";
@@ -61,7 +61,8 @@ export interface Backend {
 
 /**
  * A shell command that failed, as `{code, message}`: `not_open` (the app could not open its
- * database or key), `input`, `consent`, `cancelled` (the caller aborted), `internal` — match
+ * database or key), `input`, `consent`, `cancelled` (the caller aborted), `unreachable` (the
+ * browser build: the daemon did not answer), `internal` — match
  * on `code`, never on `message`.
  */
 export class CommandError extends Error {
