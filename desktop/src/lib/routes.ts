@@ -71,12 +71,16 @@ export const ROUTES: readonly RouteDef[] = [
     icon: "team",
     component: TeamsView,
     keys: "g m",
+  },
+  {
     path: "/leads",
     title: "Leads",
     description: "Leads and data subjects: find by id, email or phone; history, consent; export, erase, withdraw",
     icon: "person",
     component: LeadsView,
     keys: "g s",
+  },
+  {
     path: "/settings",
     title: "Settings",
     description: "Connection, API keys, webhooks and their deliveries, access log, notifications, theme",

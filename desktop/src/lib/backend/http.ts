@@ -273,6 +273,28 @@ export class HttpBackend implements Backend {
    * the head told is then the newest of this project's (a lower bound of the log's head),
    * which is all a view of this project refetches for.
    */
+  /**
+   * A browser download of `contents` (JSON) named `suggestedName`: the browser, not the page,
+   * chooses where it goes, so this resolves to the name asked for (never `null`: a browser does
+   * not tell a page that its user cancelled a download).
+   */
+  async saveFile(suggestedName: string, contents: string): Promise<string | null> {
+    const url = URL.createObjectURL(new Blob([contents], { type: "application/json" }));
+    try {
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = suggestedName;
+      a.rel = "noopener";
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } finally {
+      // After the click has handed the data to the browser.
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+    }
+    return suggestedName;
+  }
+
   async watchHead(listener: (head: number) => void): Promise<() => void> {
     const stop = new AbortController();
     let known: number | null = null;

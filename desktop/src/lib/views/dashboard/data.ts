@@ -528,14 +528,20 @@ export async function loadDashboard(backend: Backend, range: Range, now: Date, s
   const { from, to, endsNow } = bounds(range, now);
   const errors: PartError[] = [];
   const get = <T>(path: string) => backend.request<T>("GET", path, undefined, { signal });
-  const part = async <T>(name: string, p: Promise<T>, fallback: T): Promise<T> => {
-    try {
-      return await p;
-    } catch (e) {
-      if (e instanceof CommandError && e.code === "cancelled") throw e;
-      errors.push({ part: name, message: errorText(e) });
-      return fallback;
-    }
+  const part = <T>(name: string, p: Promise<T>, fallback: T): Promise<T> => {
+    const settled = (async () => {
+      try {
+        return await p;
+      } catch (e) {
+        if (e instanceof CommandError && e.code === "cancelled") throw e;
+        errors.push({ part: name, message: errorText(e) });
+        return fallback;
+      }
+    })();
+    // Awaited below, unless an earlier part's failure ends the load first: a cancelled part
+    // then rejects with no one awaiting it, which is not an error.
+    settled.catch(() => {});
+    return settled;
   };
   const campaignsP = get<unknown>("/v1/campaigns").then((v) => list<CampaignView>(v, "campaigns"));
   campaignsP.catch(() => {}); // awaited below; handled there
@@ -548,6 +554,7 @@ export async function loadDashboard(backend: Backend, range: Range, now: Date, s
     errors.push({ part: "Google accounts", message: errorText(e) });
     return [] as AccountView[];
   });
+  accountsP.catch(() => {}); // awaited below, as the parts are
   const basis: Basis = endsNow ? "recorded" : "event";
   const decisionsP = part(
     "decisions",

@@ -96,6 +96,10 @@ export class SettingsEngine implements Backend {
   /** Answers a request before the fake does, when it returns something. */
   override: (call: Call) => unknown = () => undefined;
 
+  async saveFile(): Promise<string | null> {
+    throw new Error("the Settings view saves no file");
+  }
+
   overview() {
     return Promise.resolve(overview());
   }
