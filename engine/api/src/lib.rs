@@ -40,6 +40,7 @@ pub mod problem;
 pub mod routes;
 pub mod server;
 pub mod tls;
+pub mod ui;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -591,6 +592,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// request is [`harden`]ed (deadline, panic guard), counted ([`metrics::track`], outermost, so
 /// it sees every status) and, when origins are configured, given CORS headers ([`cors`]).
 pub fn router(api: Api) -> Router {
+    router_with_ui(api, None)
+}
+
+/// [`router`], also serving the operators' app's browser build at `/` when `ui` is given
+/// ([`ui::Ui`]: its pages need no key; the API they call does).
+pub fn router_with_ui(api: Api, ui: Option<ui::Ui>) -> Router {
     let counters = api.metrics.clone();
     let cors = cors::Cors::new(&api.settings.api.cors_origins);
     let doc = openapi();
@@ -614,10 +621,13 @@ pub fn router(api: Api) -> Router {
             api.clone(),
             auth::authenticate,
         ));
+    let open = protected.route("/healthz", get(healthz));
+    let open = match ui {
+        Some(ui) => ui.routes(open),
+        None => open,
+    };
     let app = harden(
-        protected
-            .route("/healthz", get(healthz))
-            .fallback(not_found)
+        open.fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(api),

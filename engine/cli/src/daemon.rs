@@ -176,12 +176,18 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             "leadorch daemon: HTTP API on {} (every endpoint but GET /healthz needs a key: `leadorch keys create`)",
             listening.url()
         );
+        if listening.ui.is_some() {
+            eprintln!(
+                "leadorch daemon: the operators' app at {}/",
+                listening.url()
+            );
+        }
         let (api, access) = leadorch_api::Api::with_settings(engine.clone(), api_settings);
         let mut stop = stop_rx.clone();
         let closing = api.clone();
         let server = tokio::spawn(leadorch_api::serve_with(
             listening.listener,
-            leadorch_api::router(api),
+            leadorch_api::router_with_ui(api, listening.ui),
             listening.tls,
             async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;

@@ -32,6 +32,11 @@ pub struct ListenArgs {
     /// --tls-cert
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Also serve the operators' app in a browser, at / on the same address: DIR is the front
+    /// end's build (desktop/dist, made by `npm run build` in desktop/). Its pages need no key;
+    /// the browser signs in with an API key to read and act
+    #[arg(long, value_name = "DIR", env = "LEADORCH_UI")]
+    pub ui: Option<PathBuf>,
 }
 
 /// A bound listener, ready for [`leadorch_api::serve_with`].
@@ -42,6 +47,8 @@ pub struct Listening {
     pub bound: SocketAddr,
     /// The TLS configuration, when serving HTTPS.
     pub tls: Option<Arc<ServerConfig>>,
+    /// The browser build to serve at `/`, when asked (`--ui`).
+    pub ui: Option<leadorch_api::ui::Ui>,
 }
 
 impl Listening {
@@ -72,11 +79,16 @@ impl ListenArgs {
             Some((cert, key)) => Some(leadorch_api::load_tls(cert, key)?),
             None => None,
         };
+        let ui = match &self.ui {
+            Some(dir) => Some(leadorch_api::ui::Ui::load(dir)?),
+            None => None,
+        };
         let (listener, bound) = bind(addr).await?;
         Ok(Listening {
             listener,
             bound,
             tls,
+            ui,
         })
     }
 }

@@ -39,12 +39,15 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         listening.url(),
         engine.store.db().describe()
     );
+    if listening.ui.is_some() {
+        eprintln!("leadorch serve: the operators' app at {}/", listening.url());
+    }
     warn_without_keys(&engine, leadorch_domain::project::DEFAULT).await?;
     let (api, access) = Api::with_settings(engine.clone(), settings);
     let closing = api.clone();
     leadorch_api::serve_with(
         listening.listener,
-        leadorch_api::router(api),
+        leadorch_api::router_with_ui(api, listening.ui),
         listening.tls,
         async move {
             crate::common::shutdown_signal().await;

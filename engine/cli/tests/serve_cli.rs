@@ -299,3 +299,99 @@ fn serve_takes_leads_routed_and_deduplicated_as_its_configuration_says() {
     assert!(out.contains(r#""stream":"lead:f-1029""#), "{out}");
     assert!(!out.contains("ann@example.org"), "{out}");
 }
+
+/// `GET path`: the whole head (status line and headers) and the body.
+fn get_head(addr: &str, path: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn serve_ui_serves_the_browser_build_beside_the_api_and_refuses_a_folder_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ui = tempfile::tempdir().unwrap();
+    std::fs::create_dir(ui.path().join("assets")).unwrap();
+    std::fs::write(
+        ui.path().join("index.html"),
+        "<!doctype html><title>Lead Orchestrator</title>",
+    )
+    .unwrap();
+    std::fs::write(ui.path().join("assets/index-3f2a.js"), "console.log(1)").unwrap();
+
+    // A folder that is not a build is named before anything listens.
+    let o = leadorch(
+        dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--ui",
+            ui.path().join("assets").to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no index.html"), "{}", stderr(&o));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--ui"])
+        .arg(ui.path())
+        .current_dir(repo())
+        .env("LEADORCH_HOME", dir.path())
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leadorch serve --ui");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let addr = first
+        .strip_prefix("leadorch serve: listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let second = lines.next().expect("a second line").unwrap();
+    assert_eq!(
+        second,
+        format!("leadorch serve: the operators' app at http://{addr}/")
+    );
+
+    let (head, body) = get_head(&addr, "/");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'self'"),
+        "{head}"
+    );
+    assert!(head.contains("connect-src 'self'"), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("cache-control: no-cache"), "{head}");
+    assert!(body.contains("<title>Lead Orchestrator</title>"), "{body}");
+    let (head, body) = get_head(&addr, "/assets/index-3f2a.js");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    assert!(head.contains("immutable"), "{head}");
+    assert_eq!(body, "console.log(1)");
+    // Nothing else of the file system, and the API still needs its key.
+    let (head, _) = get_head(&addr, "/assets/../index.html");
+    assert!(!head.contains("text/javascript"), "{head}");
+    let (head, body) = get_head(&addr, "/assets/other.js");
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert!(body.contains("no endpoint at /assets/other.js"), "{body}");
+    let (head, _) = get_head(&addr, "/v1/teams");
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+}
