@@ -41,7 +41,7 @@ pub struct Desktop {
     pending: Mutex<Option<PendingConsent>>,
     local: Local,
     /// Requests the window may cancel, by the id it gave them.
-    running: std::sync::Mutex<HashMap<String, Running>>,
+    running: Cancels,
     /// The task telling the window about the log's head, once started.
     head_watch: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -50,6 +50,66 @@ pub struct Desktop {
 enum Running {
     Task(tokio::task::AbortHandle),
     Cancelled,
+}
+
+/// Requests the window may cancel, by the id it gave them (local and remote alike).
+#[derive(Default)]
+pub struct Cancels(std::sync::Mutex<HashMap<String, Running>>);
+
+impl Cancels {
+    /// Runs `work` as a task that [`Cancels::cancel`] with `id` aborts.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        id: &str,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, UiError> {
+        let cancelled = || UiError::new("cancelled", "cancelled before the engine answered");
+        let task = {
+            let mut running = self.0.lock().map_err(|_| poisoned())?;
+            if let Some(Running::Cancelled) = running.remove(id) {
+                return Err(cancelled());
+            }
+            let task = tokio::spawn(work);
+            running.insert(id.to_string(), Running::Task(task.abort_handle()));
+            task
+        };
+        let answer = task.await;
+        if let Ok(mut running) = self.0.lock() {
+            running.remove(id);
+        }
+        match answer {
+            Ok(r) => Ok(r),
+            Err(e) if e.is_cancelled() => Err(cancelled()),
+            Err(e) => Err(UiError::new(
+                "internal",
+                format!("the request stopped unexpectedly: {e}"),
+            )),
+        }
+    }
+
+    /// Cancels the request sent with `id`; one that already answered is left alone.
+    pub fn cancel(&self, id: &str) -> Result<(), UiError> {
+        let mut running = self.0.lock().map_err(|_| poisoned())?;
+        match running.remove(id) {
+            Some(Running::Task(task)) => task.abort(),
+            // Not arrived yet (the two commands race), or already answered: a tombstone
+            // either cancels it on arrival or is never looked at again. Ids are never reused.
+            Some(Running::Cancelled) | None => {
+                running.insert(id.to_string(), Running::Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn is_running(&self, id: &str) -> bool {
+        self.0.lock().unwrap().contains_key(id)
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
 }
 
 /// How often the head watch looks at the database for writers it cannot hear (another
@@ -344,43 +404,13 @@ impl Desktop {
         id: &str,
         work: impl std::future::Future<Output = T> + Send + 'static,
     ) -> Result<T, UiError> {
-        let cancelled = || UiError::new("cancelled", "cancelled before the engine answered");
-        let task = {
-            let mut running = self.running.lock().map_err(|_| poisoned())?;
-            if let Some(Running::Cancelled) = running.remove(id) {
-                return Err(cancelled());
-            }
-            let task = tokio::spawn(work);
-            running.insert(id.to_string(), Running::Task(task.abort_handle()));
-            task
-        };
-        let answer = task.await;
-        if let Ok(mut running) = self.running.lock() {
-            running.remove(id);
-        }
-        match answer {
-            Ok(r) => Ok(r),
-            Err(e) if e.is_cancelled() => Err(cancelled()),
-            Err(e) => Err(UiError::new(
-                "internal",
-                format!("the request stopped unexpectedly: {e}"),
-            )),
-        }
+        self.running.run(id, work).await
     }
 
     /// Cancels the request the window sent with `id` (see
     /// [`Desktop::api_request_cancellable`]); one that already answered is left alone.
     pub fn cancel_request(&self, id: &str) -> Result<(), UiError> {
-        let mut running = self.running.lock().map_err(|_| poisoned())?;
-        match running.remove(id) {
-            Some(Running::Task(task)) => task.abort(),
-            // Not arrived yet (the two commands race), or already answered: a tombstone
-            // either cancels it on arrival or is never looked at again. Ids are never reused.
-            Some(Running::Cancelled) | None => {
-                running.insert(id.to_string(), Running::Cancelled);
-            }
-        }
-        Ok(())
+        self.running.cancel(id)
     }
 
     /// Calls `on_head` with the log's head position now and whenever it moves on: at once
@@ -529,7 +559,7 @@ mod tests {
             let app = app.clone();
             tokio::spawn(async move { app.cancellable("r1", std::future::pending::<()>()).await })
         };
-        while !app.running.lock().unwrap().contains_key("r1") {
+        while !app.running.is_running("r1") {
             tokio::task::yield_now().await;
         }
         app.cancel_request("r1").unwrap();
@@ -538,10 +568,7 @@ mod tests {
             (e.code, e.message.as_str()),
             ("cancelled", "cancelled before the engine answered")
         );
-        assert!(
-            app.running.lock().unwrap().is_empty(),
-            "nothing is kept once answered"
-        );
+        assert!(app.running.is_empty(), "nothing is kept once answered");
 
         // The cancel raced ahead of its request: the request is refused before it runs.
         app.cancel_request("r2").unwrap();

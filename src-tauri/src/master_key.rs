@@ -35,7 +35,13 @@ pub struct OsKeyring(keyring::Entry);
 impl OsKeyring {
     /// The entry of `database`'s master key.
     pub fn for_database(database: &str) -> Result<OsKeyring, String> {
-        keyring::Entry::new(SERVICE, &entry_user(database))
+        OsKeyring::entry(&entry_user(database))
+    }
+
+    /// The entry of service [`SERVICE`] and `user` (a daemon's API key:
+    /// `crate::remote::key_entry_user`).
+    pub fn entry(user: &str) -> Result<OsKeyring, String> {
+        keyring::Entry::new(SERVICE, user)
             .map(OsKeyring)
             .map_err(|e| unavailable(&e))
     }

@@ -1,6 +1,7 @@
 //! The TypeScript types in `desktop/src/generated` are the Rust types' own (ts-rs, ADR 0039):
 //! the API's request and response types (`leadorch_api::bindings`) and the desktop's
-//! (`Overview`, `ConsentStarted`, `UiError`, `AccountSummary`, `ApiRequest`, `ApiResponse`).
+//! (`Overview`, `ConsentStarted`, `UiError`, `AccountSummary`, `ApiRequest`, `ApiResponse`,
+//! `ConnectionState`, `ConnectionRequest`).
 //! This test writes them afresh and fails when a committed file differs, is missing or is
 //! left over; `LEADORCH_BLESS=1` writes them into the folder instead.
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use leadorch_accounts::AccountSummary;
 use leadorch_desktop::app::{ApiRequest, ApiResponse, ConsentStarted, Overview};
+use leadorch_desktop::remote::{ConnectionRequest, ConnectionState};
 use leadorch_desktop::UiError;
 use ts_rs::TS;
 
@@ -28,6 +30,8 @@ fn write_all(dir: &Path) {
     AccountSummary::export_all(&cfg).expect("export AccountSummary");
     ApiRequest::export_all(&cfg).expect("export ApiRequest");
     ApiResponse::export_all(&cfg).expect("export ApiResponse");
+    ConnectionState::export_all(&cfg).expect("export ConnectionState");
+    ConnectionRequest::export_all(&cfg).expect("export ConnectionRequest");
 }
 
 /// The `.ts` files under `dir`, by path relative to it (other files are not ours to check).
@@ -68,6 +72,8 @@ fn the_committed_typescript_types_are_the_rust_types() {
         "AccountSummary.ts",
         "ApiRequest.ts",
         "ApiResponse.ts",
+        "ConnectionState.ts",
+        "ConnectionRequest.ts",
         "Problem.ts",
         "RuleDetail.ts",
     ] {
@@ -121,12 +127,20 @@ fn json_comes_out_as_serde_writes_it() {
     let team = leadorch_api::routes::teams::TeamRequest::decl(&cfg);
     assert!(team.contains("max_open_leads?: number | null,"), "{team}");
     assert!(team.contains("time_zone?: string,"), "{team}");
-    // JSON values are JsonValue; an error's code is one of its five.
+    // JSON values are JsonValue; an error's code is one of its six.
     let answer = ApiResponse::decl(&cfg);
     assert!(answer.contains("body: JsonValue"), "{answer}");
     let error = UiError::decl(&cfg);
+    // The connection's modes are tagged as the shell writes them.
+    let state = ConnectionState::decl(&cfg);
+    assert!(state.contains(r#""mode": "local""#), "{state}");
+    assert!(state.contains("reachable: boolean"), "{state}");
+    let asked = ConnectionRequest::decl(&cfg);
+    assert!(asked.contains("api_key?: string"), "{asked}");
     assert!(
-        error.contains(r#"code: "not_open" | "input" | "consent" | "cancelled" | "internal""#),
+        error.contains(
+            r#"code: "not_open" | "input" | "consent" | "cancelled" | "unreachable" | "internal""#
+        ),
         "{error}"
     );
 }

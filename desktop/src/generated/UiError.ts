@@ -6,10 +6,10 @@
 export type UiError = { 
 /**
  * `not_open` (the app could not open its database or key), `input`, `consent`
- * (the Google consent did not complete), `cancelled` (the window cancelled the request)
- * or `internal`.
+ * (the Google consent did not complete), `cancelled` (the window cancelled the request),
+ * `unreachable` (a remote daemon did not answer) or `internal`.
  */
-code: "not_open" | "input" | "consent" | "cancelled" | "internal", 
+code: "not_open" | "input" | "consent" | "cancelled" | "unreachable" | "internal", 
 /**
  * What went wrong and what to do, in one line.
  */
