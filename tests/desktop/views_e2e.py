@@ -104,6 +104,38 @@ def one_all(db, sql, *args):
         return c.execute(sql, args).fetchall()
 
 
+E2E_EMAIL = "ann.e2e@example.org"
+
+
+def add_team_and_lead(env):
+    """`leadorch teams set`, then one lead posted to `leadorch serve` with a key of its own,
+    as a client's form would send it. Returns the lead's id."""
+    subprocess.run([str(CLI), "teams", "set", "sales-e2e", "--max-open-leads", "10"], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    key = subprocess.run([str(CLI), "keys", "create", "--name", "e2e-forms", "--scopes", "ingest"],
+                         env=env, check=True, capture_output=True, text=True).stdout.strip()
+    server = subprocess.Popen([str(CLI), "serve", "--listen", "127.0.0.1:0"], env=env,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        first = server.stderr.readline()
+        addr = first.split("listening on ", 1)[1].split()[0]
+        body = {"lead_id": "e2e-1", "form_id": "contact", "team": "sales-e2e", "name": "Ann E2E",
+                "email": E2E_EMAIL, "phone": "+31 20 123 4567",
+                "consent": {"text": "I agree to be called about my request",
+                            "at": "2026-12-01T10:00:00Z", "url": "https://example.org/contact"}}
+        import urllib.request
+        req = urllib.request.Request(f"{addr}/v1/leads", data=json.dumps(body).encode(),
+                                     headers={"authorization": f"Bearer {key}",
+                                              "content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as answer:
+            got = json.load(answer)
+        assert got["outcome"] == "accepted", got
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return "e2e-1"
+
+
 def main():
     work = Path(tempfile.mkdtemp(prefix="leadorch-views-e2e-"))
     start_keyring(work)
@@ -123,6 +155,11 @@ def main():
     print(f"demo database made in {time.time() - started:.1f} s")
     demo_env = dict(env, DATABASE_URL=f"sqlite://{demo_db}", LEADORCH_HOME=str(demo),
                     LEADORCH__FACTS__TIMEZONE="Europe/Amsterdam")
+    # Issue 17's views: a team of our own, and a lead sent over the API as a form would.
+    exports = work / "exports"
+    exports.mkdir()
+    lead = add_team_and_lead(demo_env)
+    demo_env["LEADORCH_SAVE_DIR"] = str(exports)
     driver = subprocess.Popen(["tauri-driver", "--port", "4444"], env=demo_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     as_chosen_env = {k: v for k, v in demo_env.items() if k != "WEBKIT_DISABLE_COMPOSITING_MODE"}
@@ -436,6 +473,57 @@ def main():
         finally:
             s.close()
 
+    def the_operators_day_dashboard_teams_leads_settings():
+        """Issue 17's views on the demo: the dashboard's campaigns; a team's limit edited and
+        its gauge moved; a lead found by email, its subject exported to a file and erased; the
+        API keys in Settings."""
+        s = Views()
+        try:
+            s.opened()
+            s.wait("the dashboard lists the demo's campaigns", lambda: s.els(tid("dashboard-campaign-row")))
+            assert s.hash().startswith("#/dashboard"), s.hash()
+            s.shot("dashboard")
+
+            s.go("m", "/teams")
+            s.click(tid("team-row-sales-e2e"))
+            s.wait("the team's form shows", lambda: s.els(tid("team-max")))
+            s.wait("its gauge reads the limit", lambda: s.attr(tid("capacity-gauge"), "data-max") == "10")
+            limits = lambda: one(demo_db, "SELECT COUNT(*) FROM events WHERE event_type = 'MaxOpenLeadsSet' "
+                                          "AND stream_id LIKE '%sales-e2e'")[0]
+            before = limits()
+            s.fill(tid("team-max"), "12")
+            s.click(tid("team-save"))
+            s.wait("the gauge moves to the new limit", lambda: s.attr(tid("capacity-gauge"), "data-max") == "12")
+            assert limits() == before + 1, f"the edit is one event ({before} then {limits()})"
+            s.shot("teams")
+
+            s.go("s", "/leads")
+            s.fill(tid("lead-search"), E2E_EMAIL)
+            s.click(tid("lead-search-submit"))
+            s.wait("the lead found by its email opens", lambda: s.els(tid("lead-detail")))
+            assert "e2e-1" in s.text(tid("lead-detail")), s.text(tid("lead-detail"))
+            assert E2E_EMAIL not in s.hash(), "the email stays out of the route"
+            s.wait("its consent evidence shows", lambda: "I agree to be called" in s.body())
+            s.shot("leads")
+            s.click(tid("subject-export"))
+            s.wait("the export is saved", lambda: s.els(tid("export-result")))
+            saved = list(exports.glob("*.json"))
+            assert len(saved) == 1, saved
+            exported = saved[0].read_text()
+            assert E2E_EMAIL in exported and "e2e-1" in exported, exported[:300]
+            assert (saved[0].stat().st_mode & 0o777) == 0o600, oct(saved[0].stat().st_mode)
+            s.click(tid("subject-erase"))
+            s.fill(tid("erase-input"), lead)
+            s.click(tid("erase-submit"))
+            s.wait("the erasure is done", lambda: s.els(tid("erase-result")))
+            s.wait("the person's fields read erased", lambda: E2E_EMAIL not in s.body())
+
+            s.go("o", "/settings")
+            s.wait("the API keys are listed", lambda: "e2e-forms" in s.body())
+            s.shot("settings")
+        finally:
+            s.close()
+
     def audit_log_over_the_seeded_log():
         s = Views(4446)
         try:
@@ -485,6 +573,7 @@ def main():
              a_rule_is_written_checked_saved_diffed_rolled_back_dry_run_backtested_and_tested,
              the_keyboard_alone_reaches_the_last_event_and_replays_it,
              the_keyboard_flow_as_the_app_draws_here_by_default,
+             the_operators_day_dashboard_teams_leads_settings,
              dark_theme_on_every_view]
     if seeded:
         tests += [audit_log_over_the_seeded_log,
