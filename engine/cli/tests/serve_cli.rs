@@ -38,6 +38,35 @@ fn get_with(addr: &str, path: &str, key: Option<&str>) -> (String, String) {
     (status, body)
 }
 
+/// `leadorch serve --listen 127.0.0.1:0 EXTRA…` in `home`: the child, the rest of its
+/// standard error, and the address it printed first.
+fn start_serve(
+    home: &std::path::Path,
+    extra: &[&std::ffi::OsStr],
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStderr>>,
+    String,
+) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .current_dir(repo())
+        .env("LEADORCH_HOME", home)
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leadorch serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let addr = first
+        .strip_prefix("leadorch serve: listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    (child, lines, addr)
+}
+
 #[test]
 fn serve_prints_its_address_answers_healthz_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,21 +85,7 @@ fn serve_prints_its_address_answers_healthz_and_stops_on_sigterm() {
         "{}",
         stderr(&o)
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(repo())
-        .env("LEADORCH_HOME", dir.path())
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadorch serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let addr = first
-        .strip_prefix("leadorch serve: listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+    let (mut child, lines, addr) = start_serve(dir.path(), &[]);
     assert!(!addr.ends_with(":0"), "port 0 is resolved: {addr}");
 
     let (status, body) = get(&addr, "/healthz");
@@ -241,22 +256,9 @@ fn serve_takes_leads_routed_and_deduplicated_as_its_configuration_says() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("intake.form_teams"), "{}", stderr(&o));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .current_dir(repo())
-        .env("LEADORCH_HOME", dir.path())
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadorch serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let addr = first
-        .strip_prefix("leadorch serve: listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+    // Its standard error stays open (held, not read) while it serves.
+    let (mut child, _lines, addr) =
+        start_serve(dir.path(), &["--config".as_ref(), config.as_os_str()]);
 
     // The issue's smallest request, its national-format twin, and another person.
     let smallest = r#"{"lead_id":"f-1029","form_id":"contact","email":"ann@example.org","phone":"+31 20 123 4567",
@@ -340,22 +342,8 @@ fn serve_ui_serves_the_browser_build_beside_the_api_and_refuses_a_folder_without
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no index.html"), "{}", stderr(&o));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--ui"])
-        .arg(ui.path())
-        .current_dir(repo())
-        .env("LEADORCH_HOME", dir.path())
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadorch serve --ui");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let addr = first
-        .strip_prefix("leadorch serve: listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
+    let (mut child, mut lines, addr) =
+        start_serve(dir.path(), &["--ui".as_ref(), ui.path().as_os_str()]);
     let second = lines.next().expect("a second line").unwrap();
     assert_eq!(
         second,
