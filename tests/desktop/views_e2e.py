@@ -481,6 +481,9 @@ def main():
         try:
             s.opened()
             s.wait("the dashboard lists the demo's campaigns", lambda: s.els(tid("dashboard-campaign-row")))
+            # The demo's teams were never defined; the campaigns name them, and their gauges show.
+            s.wait("the demo's team sales-nl has its gauge",
+                   lambda: s.els(tid("dashboard-team", '[data-team="sales-nl"]') + " " + tid("dashboard-open-leads")))
             assert s.text("h1").strip() == "Dashboard", f"the app opens on the Dashboard: {s.text('h1')!r}"
             s.shot("dashboard")
 

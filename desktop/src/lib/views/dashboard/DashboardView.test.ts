@@ -118,6 +118,20 @@ describe("Dashboard view", () => {
     expect(text(tid("dashboard-reading-age", be))).toBe("stale: read 20 min ago");
   });
 
+  it("shows the capacity of a team the campaigns name though no one defined it", async () => {
+    const world = new World(Date.now());
+    world.campaigns[0] = { ...world.campaigns[0], team: "sales-de" };
+    world.readings["sales-de"] = [
+      { at: new Date(Date.now() - 60_000).toISOString(), agents_available: 1, open_leads: 9, max_open_leads: 10, utilisation: 0.9, source: "sim", position: 7 },
+    ];
+    open(world);
+    await until(() => !!teamCard("sales-de") && !!tid("dashboard-open-leads", teamCard("sales-de")!), "the undefined team's gauge");
+    expect(text(tid("dashboard-open-leads", teamCard("sales-de")!))).toBe("9 / 10");
+    expect(text(tid("dashboard-utilisation", teamCard("sales-de")!))).toBe("90 %");
+    // The defined teams are still there, each once.
+    expect($$('[data-testid="dashboard-team"]').map((e) => e.dataset.team).sort()).toEqual(["sales-be", "sales-de", "sales-nl"]);
+  });
+
   it("warns of an account needing consent again, a failing source, stale capacity and a failed change", async () => {
     const world = new World(Date.now());
     open(world);

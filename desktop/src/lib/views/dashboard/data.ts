@@ -6,7 +6,8 @@
 // Where each part comes from, and why that source (the cheapest that is correct):
 // - Campaigns, their state, last change and pending count: `GET /v1/campaigns` (one fold of
 //   the facts the engine keeps anyway).
-// - Teams: `GET /v1/teams`; each team's readings over the range: `GET
+// - Teams: `GET /v1/teams`, and the teams the campaigns name that no one defined (their
+//   readings are pushed all the same); each team's readings over the range: `GET
 //   /v1/teams/{team}/capacity?from&to&limit`, and its last reading (the gauge) from the same
 //   answer when the range ends now and holds one, else `?limit=1`.
 // - Sources' health and age: `GET /v1/capacity/sources` (a table the daemon writes).
@@ -177,6 +178,27 @@ export function maxAge(health: SourceHealth | null): number {
     if (interval > 0) return 3 * interval;
   }
   return DEFAULT_MAX_AGE_MS;
+}
+
+/**
+ * The teams `campaigns` name that are not in `defined`, by name, as a team with no settings
+ * whose readings are pushed (the only way a team no one defined gets readings).
+ */
+export function undefinedTeams(defined: TeamResponse[], campaigns: CampaignView[]): TeamResponse[] {
+  const known = new Set(defined.map((t) => t.name));
+  const names = new Set(campaigns.map((c) => c.team).filter((t): t is string => !!t && !known.has(t)));
+  return [...names].sort().map((name) => ({
+    name,
+    time_zone: null,
+    hours: [],
+    holidays: [],
+    max_open_leads: null,
+    max_open_leads_from: null,
+    capacity_source: "pushed",
+    members: [],
+    defined_at: "",
+    updated_at: "",
+  }));
 }
 
 export function gauge(team: TeamResponse, reading: RecordedReading | null, sources: SourceHealth[], now: Date): Gauge {
@@ -566,7 +588,10 @@ export async function loadDashboard(backend: Backend, range: Range, now: Date, s
     items: [] as EventView[],
     more: false,
   });
-  const teams = await teamsP;
+  // Teams the campaigns name that no one defined (their readings pushed or simulated without
+  // `leadorch teams set`) are shown too: the rules weigh their capacity all the same.
+  const [defined, named] = await Promise.all([teamsP, campaignsP.catch(() => [] as CampaignView[])]);
+  const teams = [...defined, ...undefinedTeams(defined, named)];
   const readings = new Map<string, RecordedReading[]>();
   const latest = new Map<string, RecordedReading | null>();
   const truncated: string[] = [];
