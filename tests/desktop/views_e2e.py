@@ -527,6 +527,48 @@ def main():
         finally:
             s.close()
 
+    def remote_mode_shows_the_daemons_campaigns_and_log():
+        """Settings → Connection: a daemon (`leadorch serve` over the same demo database, so
+        the same campaigns and log) with an API key; the app switches, shows the daemon's
+        address and the same campaigns and audit log, and switches back."""
+        key = subprocess.run([str(CLI), "keys", "create", "--name", "e2e-desktop", "--scopes", "read,rules,admin"],
+                             env=demo_env, check=True, capture_output=True, text=True).stdout.strip()
+        server = subprocess.Popen([str(CLI), "serve", "--listen", "127.0.0.1:0"], env=demo_env,
+                                  stderr=subprocess.PIPE, text=True)
+        s = Views()
+        try:
+            addr = server.stderr.readline().split("listening on ", 1)[1].split()[0]
+            s.opened()
+            s.wait("the demo's campaigns", lambda: s.els(tid("dashboard-campaign-row")))
+            local_campaigns = sorted(r.get_attribute("data-campaign") for r in s.els(tid("dashboard-campaign-row")))
+            s.go("o", "/settings")
+            s.click("#connection-remote")
+            s.fill("#connection-url", addr)
+            s.fill("#connection-key", "lo_default_not-a-real-key")
+            s.click("#connection-switch")
+            s.wait("a wrong key is refused by name", lambda: "refused the key" in s.body())
+            s.fill("#connection-key", key)
+            s.click("#connection-switch")
+            s.wait("the app talks to the daemon", lambda: f"{addr} (sqlite)" in s.body())
+            s.js("location.hash = '#/dashboard'")
+            s.wait("the daemon's campaigns", lambda: s.els(tid("dashboard-campaign-row")))
+            remote_campaigns = sorted(r.get_attribute("data-campaign") for r in s.els(tid("dashboard-campaign-row")))
+            assert remote_campaigns == local_campaigns, (remote_campaigns, local_campaigns)
+            s.go("l", "/audit")
+            s.wait("the daemon's audit log", lambda: s.els(tid("audit-row")))
+            s.shot("remote-audit")
+            s.go("o", "/settings")
+            s.click("#connection-local")
+            s.click("#connection-switch")
+            s.wait("back on the local database",
+                   lambda: "Master key: OS keyring" in s.body() and f"{addr} (sqlite)" not in s.body())
+        finally:
+            s.close()
+            server.terminate()
+            server.wait(timeout=30)
+            # Whatever happened, the next tests open the local database.
+            (demo / "desktop-connection.json").unlink(missing_ok=True)
+
     def audit_log_over_the_seeded_log():
         s = Views(4446)
         try:
@@ -577,6 +619,7 @@ def main():
              the_keyboard_alone_reaches_the_last_event_and_replays_it,
              the_keyboard_flow_as_the_app_draws_here_by_default,
              the_operators_day_dashboard_teams_leads_settings,
+             remote_mode_shows_the_daemons_campaigns_and_log,
              dark_theme_on_every_view]
     if seeded:
         tests += [audit_log_over_the_seeded_log,

@@ -27,6 +27,12 @@ use crate::Problem;
 /// Longest a request may take, from its head being read to its answer's head being ready.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longest a request of the app's own window may take, in process ([`crate::Local`]): the
+/// operator who asked sees its progress and can cancel it, so a replay or a backtest over a
+/// long log runs to its end instead of being cut at [`REQUEST_TIMEOUT`] (the first replay of a
+/// million events takes longer than that on a slow machine).
+pub const LOCAL_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// `app` with the default deadline ([`REQUEST_TIMEOUT`]) and the panic guard.
 pub fn harden<S>(app: Router<S>) -> Router<S>
 where

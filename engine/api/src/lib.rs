@@ -598,6 +598,11 @@ pub fn router(api: Api) -> Router {
 /// [`router`], also serving the operators' app's browser build at `/` when `ui` is given
 /// ([`ui::Ui`]: its pages need no key; the API they call does).
 pub fn router_with_ui(api: Api, ui: Option<ui::Ui>) -> Router {
+    router_with(api, ui, layers::REQUEST_TIMEOUT)
+}
+
+/// [`router_with_ui`] with `deadline` per request instead of [`layers::REQUEST_TIMEOUT`].
+pub(crate) fn router_with(api: Api, ui: Option<ui::Ui>, deadline: std::time::Duration) -> Router {
     let counters = api.metrics.clone();
     let cors = cors::Cors::new(&api.settings.api.cors_origins);
     let doc = openapi();
@@ -626,11 +631,12 @@ pub fn router_with_ui(api: Api, ui: Option<ui::Ui>) -> Router {
         Some(ui) => ui.routes(open),
         None => open,
     };
-    let app = harden(
+    let app = layers::harden_with(
         open.fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(api),
+        deadline,
     );
     let app = match cors {
         Some(cors) => app.layer(middleware::from_fn_with_state(cors, cors::apply)),

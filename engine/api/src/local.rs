@@ -77,7 +77,8 @@ impl Local {
             return Err(LocalError::Actor(actor.to_string()));
         }
         Ok(Local {
-            router: crate::router(api),
+            // The window that asked follows a long request's progress and can cancel it.
+            router: crate::router_with(api, None, crate::layers::LOCAL_REQUEST_TIMEOUT),
             operator: Caller {
                 key_id: "local".to_string(),
                 name: actor.to_string(),
