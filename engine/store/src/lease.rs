@@ -71,7 +71,11 @@ impl Db {
                 }
             }
             Db::Sqlite { path, .. } => {
-                let mut lock_path = path.as_os_str().to_owned();
+                // The lease follows the database file, not the name it was given: a link to it
+                // (or `./x.db` beside `/abs/x.db`) names the same lock (issue 18).
+                let file =
+                    std::fs::canonicalize(path.as_path()).unwrap_or_else(|_| path.to_path_buf());
+                let mut lock_path = file.into_os_string();
                 if project == leadorch_domain::project::DEFAULT {
                     lock_path.push(".daemon.lock");
                 } else {

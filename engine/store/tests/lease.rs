@@ -53,3 +53,31 @@ async fn one_lease_holder_at_a_time_on_both_backends() {
         t.cleanup().await;
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_link_to_the_sqlite_file_names_the_same_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("leadorch.db");
+    let real = Db::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("connect by the file's name");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    let linked = Db::connect(&format!("sqlite://{}", link.display()))
+        .await
+        .expect("connect through the link");
+    let held = real
+        .try_lease("default")
+        .await
+        .expect("try")
+        .expect("the first holder gets the lease");
+    assert!(
+        linked.try_lease("default").await.expect("try").is_none(),
+        "a daemon given a link to the same file does not lead beside the first"
+    );
+    drop(held);
+    assert!(linked.try_lease("default").await.expect("try").is_some());
+    real.close().await;
+    linked.close().await;
+}
