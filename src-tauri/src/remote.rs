@@ -14,6 +14,8 @@
 use std::time::Duration;
 
 use leadorch_accounts::AccountSummary;
+use leadorch_api::routes::events::EventCount;
+use leadorch_api::routes::google::AccountView;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use zeroize::Zeroizing;
@@ -54,24 +56,6 @@ impl std::fmt::Debug for Remote {
 #[derive(Deserialize)]
 struct Ready {
     database: String,
-}
-
-/// `GET /v1/google/accounts`' items.
-#[derive(Deserialize)]
-struct AccountView {
-    account: String,
-    status: String,
-    #[serde(default)]
-    customers: Vec<String>,
-    connected_at: Option<chrono::DateTime<chrono::Utc>>,
-    reconsent_reason: Option<String>,
-    data_deleted_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// `GET /v1/events/count`'s answer (the head only).
-#[derive(Deserialize)]
-struct Count {
-    head: u64,
 }
 
 /// The daemon's address as the user gave it, checked: `https://…`, or `http://` to a loopback
@@ -278,7 +262,7 @@ impl Remote {
                 ),
             ));
         }
-        serde_json::from_value::<Count>(answer.body)
+        serde_json::from_value::<EventCount>(answer.body)
             .map(|c| c.head)
             .map_err(|e| UiError::new("internal", format!("the head's answer: {e}")))
     }

@@ -152,52 +152,55 @@ impl Shell {
     /// What connecting as `request` would give, without switching: a daemon answers and
     /// takes the key, or an `input` error says which of the two failed.
     pub async fn test(&self, request: &ConnectionRequest) -> Result<ConnectionState, UiError> {
+        Ok(self.checked(request).await?.0)
+    }
+
+    /// The state `request` would give, and the daemon's client when it is one, checked once
+    /// (the daemon answers with the key).
+    async fn checked(
+        &self,
+        request: &ConnectionRequest,
+    ) -> Result<(ConnectionState, Option<Remote>), UiError> {
         match request {
             ConnectionRequest::Local => {
                 self.local()?;
-                Ok(self.local_state())
+                Ok((self.local_state(), None))
             }
             ConnectionRequest::Remote { url, api_key } => {
                 let remote = self.remote_for(url, api_key.as_deref())?;
                 remote.check().await?;
-                Ok(ConnectionState::Remote {
+                let state = ConnectionState::Remote {
                     url: remote.url(),
                     key_name: None,
                     reachable: true,
                     error: None,
-                })
+                };
+                Ok((state, Some(remote)))
             }
         }
     }
 
-    /// Switches to `request` once [`Shell::test`] passes: keeps a given key in the OS keyring,
-    /// remembers the choice, and from then on sends every request there. A refusal leaves the
-    /// connection as it was.
+    /// Switches to `request` once it passes [`Shell::test`]: keeps a given key in the OS
+    /// keyring, remembers the choice, and from then on sends every request there. A refusal
+    /// leaves the connection as it was.
     pub async fn set(&self, request: &ConnectionRequest) -> Result<ConnectionState, UiError> {
-        let state = self.test(request).await?;
-        match request {
-            ConnectionRequest::Local => {
-                Remembered { remote_url: None }.save(&self.remembered)?;
-                *self.remote.write().map_err(|_| poisoned())? = None;
-                self.is_remote.store(false, Ordering::SeqCst);
-            }
-            ConnectionRequest::Remote { url, api_key } => {
-                let remote = Arc::new(self.remote_for(url, api_key.as_deref())?);
-                if let Some(key) = api_key.as_deref().filter(|k| !k.trim().is_empty()) {
-                    (self.secrets)(&key_entry_user(&remote.url()))
-                        .and_then(|entry| entry.set(key.trim()))
-                        .map_err(|m| {
-                            UiError::new("input", format!("api_key: could not keep the key: {m}"))
-                        })?;
-                }
-                Remembered {
-                    remote_url: Some(remote.url()),
-                }
-                .save(&self.remembered)?;
-                *self.remote.write().map_err(|_| poisoned())? = Some(remote);
-                self.is_remote.store(true, Ordering::SeqCst);
+        let (state, remote) = self.checked(request).await?;
+        if let (Some(remote), ConnectionRequest::Remote { api_key, .. }) = (&remote, request) {
+            if let Some(key) = api_key.as_deref().filter(|k| !k.trim().is_empty()) {
+                (self.secrets)(&key_entry_user(&remote.url()))
+                    .and_then(|entry| entry.set(key.trim()))
+                    .map_err(|m| {
+                        UiError::new("input", format!("api_key: could not keep the key: {m}"))
+                    })?;
             }
         }
+        Remembered {
+            remote_url: remote.as_ref().map(Remote::url),
+        }
+        .save(&self.remembered)?;
+        let is_remote = remote.is_some();
+        *self.remote.write().map_err(|_| poisoned())? = remote.map(Arc::new);
+        self.is_remote.store(is_remote, Ordering::SeqCst);
         // The window re-mounts and asks for the head again, from the connection now in use.
         if let Some(task) = self.remote_watch.lock().map_err(|_| poisoned())?.take() {
             task.abort();

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -129,37 +128,22 @@ impl Ui {
         self.files.is_empty()
     }
 
-    /// Adds a `GET` route for `/` and for every file to `router`. Call it after the API's
-    /// routes that need a key: these need none.
+    /// Adds a `GET` route for `/` and for every file to `router`, each answering its own
+    /// file. Call it after the API's routes that need a key: these need none.
     pub fn routes<S: Clone + Send + Sync + 'static>(self, mut router: Router<S>) -> Router<S> {
-        let files = Arc::new(self.files);
-        let mut paths: Vec<String> = files.keys().cloned().collect();
-        paths.sort();
-        paths.push("/".to_string());
-        for path in paths {
-            let files = files.clone();
-            let key = if path == "/" {
-                "/index.html".to_string()
-            } else {
-                path.clone()
-            };
-            router = router.route(
-                &path,
-                get(move || {
-                    let file = files.get(&key).cloned();
-                    async move { serve(file) }
-                }),
-            );
+        let index = self.files.get("/index.html").cloned();
+        let routes = self
+            .files
+            .into_iter()
+            .chain(index.map(|file| ("/".to_string(), file)));
+        for (path, file) in routes {
+            router = router.route(&path, get(move || std::future::ready(serve(&file))));
         }
         router
     }
 }
 
-fn serve(file: Option<File>) -> Response {
-    let Some(file) = file else {
-        // Not reachable: every route is made from a file that is there.
-        return axum::http::StatusCode::NOT_FOUND.into_response();
-    };
+fn serve(file: &File) -> Response {
     let cache = if file.immutable {
         "public, max-age=31536000, immutable"
     } else {
@@ -185,7 +169,7 @@ fn serve(file: Option<File>) -> Response {
                 HeaderValue::from_static("no-referrer"),
             ),
         ],
-        file.bytes,
+        file.bytes.clone(),
     )
         .into_response()
 }

@@ -665,7 +665,7 @@ pub async fn list(
 }
 
 /// How many events a filter matches.
-#[derive(Debug, Serialize, ToSchema, TS)]
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema, TS)]
 #[schema(example = json!({"count": 48211, "exact": true, "head": 1000000, "counted_after": 0}))]
 pub struct EventCount {
     /// Matching events the caller's project sees, at positions after `counted_after` (up to

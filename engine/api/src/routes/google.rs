@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
@@ -30,8 +30,8 @@ use crate::{Api, Problem};
 /// How long a started consent waits for Google's answer.
 pub const CONSENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// A Google account as the engine knows it.
-#[derive(Debug, Serialize, ToSchema, TS)]
+/// A Google account as the engine knows it (read back by the desktop in remote mode).
+#[derive(Debug, Serialize, Deserialize, ToSchema, TS)]
 pub struct AccountView {
     /// Its name within the key's project (`leadorch google connect [--project P] --account
     /// NAME`).
