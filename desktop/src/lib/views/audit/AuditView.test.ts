@@ -200,6 +200,27 @@ describe("Audit view over a million events", () => {
     expect(tid("audit-list")!.getAttribute("aria-activedescendant")).toBe(`audit-row-${700_000 / 7 - 1}`);
   });
 
+  it("lets End win over a link's event still being found (the list is not dragged back)", async () => {
+    const log = new FakeLog(1_000_000);
+    let release!: () => void;
+    log.gate = (c) => {
+      if (c.path.includes("after=699999")) return new Promise<void>((r) => (release = r));
+    };
+    mount(log, "#/audit?type=LeadReceived&event=700000");
+    await until(() => tid("detail-locate")?.textContent?.trim() === "Finding…", "the event being found");
+    await fireEvent.click(tid("audit-end")!);
+    await until(() => !!$('[data-position="999999"][aria-selected="true"]'), "the last LeadReceived selected");
+    log.gate = () => {};
+    release();
+    await until(() => tid("detail-locate")?.textContent?.trim() === "Show in list", "the finding over");
+    await new Promise((r) => setTimeout(r, 50));
+    expect($('[data-position="999999"]')?.getAttribute("aria-selected")).toBe("true");
+    expect(tid("audit-following")!.dataset.following).toBe("true");
+    // Asked again, by the user, it does move the list.
+    await fireEvent.click(tid("detail-locate")!);
+    await until(() => !!$('[data-position="700000"][aria-selected="true"]'), "the linked event selected");
+  });
+
   it("links an evaluation to the replay view (Why?)", async () => {
     const log = new FakeLog(1000);
     const { router } = mount(log, "#/audit?event=9");
