@@ -240,25 +240,7 @@ impl OpenOptions {
     }
 }
 
-/// What names a database in the keyring: its URL without a password, with a relative SQLite
-/// path made absolute (so one relative URL used from two folders is two databases).
-pub fn database_identity(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let (path, query) = match rest.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (rest, None),
-        };
-        if let Ok(abs) = std::path::absolute(path) {
-            let mut id = format!("sqlite://{}", abs.display());
-            if let Some(q) = query {
-                id.push('?');
-                id.push_str(q);
-            }
-            return id;
-        }
-    }
-    db::redact_url(url)
-}
+pub use leadorch_secrets::database_identity;
 
 /// Whether WebKitGTK should draw without its accelerated compositing (ADR 0043): when no GPU
 /// render node is in `dri` (`/dev/dri/renderD*`; a VM, a remote session, Xvfb) and the user
@@ -584,24 +566,5 @@ mod tests {
 
         // A request nobody cancels answers as it would without an id.
         assert_eq!(app.cancellable("r3", async { 7 }).await.unwrap(), 7);
-    }
-
-    #[test]
-    fn databases_are_named_by_absolute_path_or_url_without_password() {
-        assert_eq!(
-            database_identity("sqlite:///data/leadorch.db"),
-            "sqlite:///data/leadorch.db"
-        );
-        let here = std::env::current_dir().unwrap();
-        assert_eq!(
-            database_identity("sqlite://rel/leadorch.db?mode=rwc"),
-            format!(
-                "sqlite://{}?mode=rwc",
-                here.join("rel/leadorch.db").display()
-            )
-        );
-        let pg = database_identity("postgres://ops:secret@db.example:5432/leadorch");
-        assert!(!pg.contains("secret"), "{pg}");
-        assert!(pg.contains("db.example:5432/leadorch"), "{pg}");
     }
 }

@@ -3,7 +3,8 @@
 //! macOS, the Credential Manager on Windows — never in a file the desktop writes
 //! (docs/adr/0015-desktop.md).
 //!
-//! One entry per database (service [`SERVICE`], user [`entry_user`]). On first start the
+//! One entry per database (service [`SERVICE`], user [`entry_user`]; `leadorch-secrets`, which
+//! the CLI reads too). On first start the
 //! desktop takes the key the CLI or daemon already use for that database (their key file),
 //! or makes a new one, and stores it in the keyring; from then on it reads only the keyring.
 
@@ -12,60 +13,7 @@ use std::path::{Path, PathBuf};
 use leadorch_store::MasterKey;
 use zeroize::Zeroizing;
 
-/// The keyring service of every Lead Orchestrator entry.
-pub const SERVICE: &str = "leadorch";
-
-/// The keyring user (account) name of a database's master key; `database` names it
-/// (`app::database_identity`: the URL without a password, a SQLite path made absolute).
-pub fn entry_user(database: &str) -> String {
-    format!("master-key {database}")
-}
-
-/// A place that keeps one secret.
-pub trait SecretStore {
-    /// The secret, if there is one.
-    fn get(&self) -> Result<Option<Zeroizing<String>>, String>;
-    /// Stores (or replaces) the secret.
-    fn set(&self, secret: &str) -> Result<(), String>;
-}
-
-/// An entry of the OS keyring.
-pub struct OsKeyring(keyring::Entry);
-
-impl OsKeyring {
-    /// The entry of `database`'s master key.
-    pub fn for_database(database: &str) -> Result<OsKeyring, String> {
-        OsKeyring::entry(&entry_user(database))
-    }
-
-    /// The entry of service [`SERVICE`] and `user` (a daemon's API key:
-    /// `crate::remote::key_entry_user`).
-    pub fn entry(user: &str) -> Result<OsKeyring, String> {
-        keyring::Entry::new(SERVICE, user)
-            .map(OsKeyring)
-            .map_err(|e| unavailable(&e))
-    }
-}
-
-fn unavailable(e: &keyring::Error) -> String {
-    format!(
-        "the OS keyring is not available ({e}); on Linux start a Secret Service (GNOME Keyring, KeePassXC) and unlock it, then open the app again"
-    )
-}
-
-impl SecretStore for OsKeyring {
-    fn get(&self) -> Result<Option<Zeroizing<String>>, String> {
-        match self.0.get_password() {
-            Ok(s) => Ok(Some(Zeroizing::new(s))),
-            Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(unavailable(&e)),
-        }
-    }
-
-    fn set(&self, secret: &str) -> Result<(), String> {
-        self.0.set_password(secret).map_err(|e| unavailable(&e))
-    }
-}
+pub use leadorch_secrets::{entry_user, OsKeyring, SecretStore, SERVICE};
 
 /// Where the master key came from this time.
 #[derive(Clone, Debug, PartialEq, Eq)]

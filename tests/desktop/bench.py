@@ -14,10 +14,16 @@ and, as the peer measured in the same run, the engine alone: the same first-rows
 last-rows windows asked of `leadorch serve` over loopback HTTP (the API the view calls in
 process), so the app's share of each figure shows.
 
+With MODE=remote the app runs in remote mode (issue 17): `leadorch serve` on the seeded
+database over loopback HTTP, a `read` key in the OS keyring (GNOME Keyring) and the choice in
+the data folder's `desktop-connection.json`, as Settings → Connection leaves them; the app's
+requests then go from its shell to the daemon, and the daemon's own memory is printed apart.
+
 Usage (as docs/BENCHMARKS.md says):
   TARGET=<cargo target dir> SEEDED=<folder with leadorch.db and master.key> [PROFILE=release] \
-    xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- python tests/desktop/bench.py
+    [MODE=remote] xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- python tests/desktop/bench.py
 """
+import atexit
 import os
 import shutil
 import statistics
@@ -39,6 +45,8 @@ PROFILE = os.environ.get("PROFILE", "debug")
 APP = TARGET / PROFILE / "leadorch-desktop"
 CLI = TARGET / PROFILE / "leadorch"
 RUNS = int(os.environ.get("RUNS", "5"))
+REMOTE = os.environ.get("MODE", "local") == "remote"
+PORT = 4452
 
 # Resolves (through WebDriver's async script) with the milliseconds from now until `ready`
 # (an expression) holds, watched on every DOM change, after `act` (a statement) ran. Written
@@ -115,12 +123,29 @@ def main():
     start_keyring(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADORCH") and k != "DATABASE_URL"}
     env.update(DATABASE_URL=f"sqlite://{data / 'leadorch.db'}", LEADORCH_HOME=str(data))
-    driver = subprocess.Popen(["tauri-driver", "--port", "4450", "--native-port", "4451"], env=env,
+    # The daemon's API: the peer (the engine alone), and in remote mode what the app talks to.
+    serve_env = dict(env, LEADORCH_LISTEN=f"127.0.0.1:{PORT}")
+    key = subprocess.run([str(CLI), "keys", "create", "--name", f"bench-{os.getpid()}", "--scopes", "read"],
+                         env=serve_env, capture_output=True, text=True, check=True)
+    token = key.stdout.strip()
+    server = subprocess.Popen([str(CLI), "serve"], env=serve_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(lambda: server.poll() is None and server.terminate())
+    wait_port(PORT, 120)
+    app_env = env
+    if REMOTE:
+        url = f"http://127.0.0.1:{PORT}"
+        subprocess.run(["secret-tool", "store", "--label", "bench", "service", "leadorch",
+                        "username", f"api-key:{url}"], input=token, text=True, check=True)
+        (data / "desktop-connection.json").write_text(f'{{"remote_url": "{url}"}}')
+        # The app's side of the connection only: no database of its own to open.
+        app_env = {k: v for k, v in env.items() if k != "DATABASE_URL"}
+    driver = subprocess.Popen(["tauri-driver", "--port", "4450", "--native-port", "4451"], env=app_env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     head = int(subprocess.run(["sqlite3", "-readonly", str(data / "leadorch.db"),
                                "SELECT MAX(position) FROM events"], capture_output=True, text=True,
                               check=True).stdout.strip() or 0) if shutil.which("sqlite3") else None
-    paint, first, last, pss, rss, by_process = [], [], [], [], [], []
+    paint, first, last, pss, rss, by_process, daemon_pss = [], [], [], [], [], [], []
     try:
         wait_port(4450)
         wait_port(4451)
@@ -157,6 +182,11 @@ def main():
                     f"document.querySelector('[data-testid=\"audit-row\"][data-position=\"{n}\"][data-type]')"))
                 app_pid = next(p for p in app_pids() if p)
                 m_pss, m_rss, names = memory_of(descendants(app_pid))
+                if REMOTE:
+                    assert s.execute_script("return document.body.innerText").find(url) >= 0, \
+                        "the app is not connected to the daemon"
+                    d_pss, d_rss, _ = memory_of([server.pid])
+                    daemon_pss.append(d_pss)
             finally:
                 s.quit()
             if run == 0:
@@ -173,18 +203,10 @@ def main():
         driver.wait(timeout=30)
 
     # The peer: the engine alone, the same windows over loopback HTTP.
-    serve_env = dict(env, LEADORCH_LISTEN="127.0.0.1:4452")
-    key = subprocess.run([str(CLI), "keys", "create", "--name", f"bench-{os.getpid()}", "--scopes", "read"],
-                         env=serve_env, capture_output=True, text=True, check=True)
-    token = key.stdout.strip()
-    server = subprocess.Popen([str(CLI), "serve"], env=serve_env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api_first, api_last = [], []
     try:
-        wait_port(4452, 120)
-
         def get(path):
-            req = urllib.request.Request(f"http://127.0.0.1:4452{path}",
+            req = urllib.request.Request(f"http://127.0.0.1:{PORT}{path}",
                                          headers={"Authorization": f"Bearer {token}"})
             t0 = time.perf_counter()
             with urllib.request.urlopen(req, timeout=120) as r:
@@ -200,7 +222,8 @@ def main():
         server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"desktop app ({PROFILE} build) on {head:,} events, {RUNS} launches (after one warm-up):")
+    mode = f"remote mode, over loopback HTTP to leadorch serve at 127.0.0.1:{PORT}" if REMOTE else "local"
+    print(f"desktop app ({PROFILE} build, {mode}) on {head:,} events, {RUNS} launches (after one warm-up):")
     print(f"  launch to first paint     ms  {median_worst(paint)}   goal <= 1000")
     print(f"  audit log first rows      ms  {median_worst(first)}   goal <= 300"
           f"   engine alone over HTTP (window + count): {median_worst(api_first)}")
@@ -208,6 +231,8 @@ def main():
           f"   engine alone over HTTP (last window): {median_worst(api_last)}")
     print(f"  memory, every process  PSS MB  {median_worst(pss)}   goal <= 300   (RSS {median_worst(rss)})")
     print(f"  memory by process (PSS MB), last launch: {by_process[-1]}")
+    if REMOTE:
+        print(f"  the daemon (leadorch serve) PSS MB  {median_worst(daemon_pss)}   (not counted above)")
     print(f"  ratio app/engine: first rows {statistics.median(first) / statistics.median(api_first):.2f}, "
           f"last row {statistics.median(last) / statistics.median(api_last):.2f}")
     return 0

@@ -225,13 +225,18 @@ def main():
         assert not (data / "master.key").exists(), "the desktop wrote a key file"
         assert not files_contain(data, secret.encode()), "master key in a database file"
         assert not files_contain(data, b"1//fake-"), "refresh token in clear"
-        # The CLI opens the same grant with the keyring's key.
-        cli_env = dict(env, LEADORCH_MASTER_KEY=secret)
-        out = subprocess.run([str(CLI), "google", "list", "--json"], env=cli_env,
+        # The CLI finds the key in the keyring by itself (nothing to copy into
+        # LEADORCH_MASTER_KEY) and opens the same grant with it; it writes no key file.
+        out = subprocess.run([str(CLI), "google", "list", "--json"], env=env,
                              capture_output=True, text=True, check=True)
         row = json.loads(out.stdout)
         assert row["account"] == "agency-main" and row["status"] == "connected", out.stdout
         assert row["customers"] == [CUSTOMER], out.stdout
+        out = subprocess.run([str(CLI), "init"], env=env, capture_output=True, text=True, check=True)
+        assert "master key from the OS keyring (the desktop's entry for this database)" in out.stdout, \
+            out.stdout
+        assert not (data / "master.key").exists(), "the CLI made a key file beside the keyring's key"
+        assert secret not in out.stdout + out.stderr, "the CLI printed the master key"
 
     def the_next_start_uses_the_same_key():
         s = Session()

@@ -458,17 +458,31 @@ def main():
         the_keyboard_alone_reaches_the_last_event_and_replays_it(4448)
 
     def dark_theme_on_every_view():
+        """Every view in the dark theme, each photographed once it shows the demo's data."""
         s = Views()
         try:
             s.opened()
             s.el("#theme-dark").click()
             s.wait("the window turns dark", lambda: s.theme() == "dark")
-            for letter, path, ready, name in (("l", "/audit", tid("audit-row"), "audit-dark"),
-                                              ("t", "/replay", tid("replay-campaign-row"), "replay-dark"),
-                                              ("r", "/rules", tid("rule-list"), "rules-dark")):
+            for letter, path, ready, name in (
+                    ("d", "/dashboard", tid("dashboard-campaign-row"), "dashboard-dark"),
+                    ("l", "/audit", tid("audit-row"), "audit-dark"),
+                    ("t", "/replay", tid("replay-campaign-row"), "replay-dark"),
+                    ("r", "/rules", tid("rule-list"), "rules-dark"),
+                    ("m", "/teams", tid("teams"), "teams-dark"),
+                    ("o", "/settings", tid("connection-panel"), "settings-dark")):
                 s.go(letter, path)
                 s.wait(f"{path} shows", lambda: s.els(ready))
+                assert s.theme() == "dark", f"{path} is drawn {s.theme()}"
                 s.shot(name)
+            # Leads: one of the demo's, found by its id, with its history.
+            stream = one(demo_db, "SELECT stream_id FROM events WHERE event_type = 'LeadReceived' "
+                                  "ORDER BY position DESC LIMIT 1")[0]
+            s.go("s", "/leads")
+            s.fill(tid("lead-search"), stream.rsplit(":", 1)[-1])
+            s.click(tid("lead-search-submit"))
+            s.wait("the demo's lead shows with its history", lambda: s.els(tid("lead-history")))
+            s.shot("leads-dark")
             s.el("#theme-system").click()
         finally:
             s.close()

@@ -26,6 +26,8 @@ pub fn store_config(global: &Global) -> StoreConfig {
         .unwrap_or_else(db::default_database_url);
     let mut config = StoreConfig::new(url);
     config.master_key_file = global.master_key_file.clone();
+    // A database the desktop made keeps its key in the OS keyring, not in a file (ADR 0045).
+    config.key_lookup = Some(std::sync::Arc::new(leadorch_secrets::OsKeyringLookup));
     config
 }
 

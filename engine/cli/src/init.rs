@@ -35,6 +35,7 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     let key_from_env = std::env::var_os(MASTER_KEY_ENV).is_some();
     let key_existed = key_file.exists();
     let engine = open(g, Open::Create).await?;
+    let key_found_in = engine.store.master_key_found_in();
     engine.store.db().close().await;
 
     if existed {
@@ -44,6 +45,8 @@ pub async fn run(g: &Global) -> Result<ExitCode> {
     }
     if key_from_env {
         outln!("master key from {MASTER_KEY_ENV}")?;
+    } else if let Some(place) = key_found_in {
+        outln!("master key from {place} (the desktop's entry for this database)")?;
     } else if key_existed {
         outln!("master key {} exists", key_file.display())?;
     } else {

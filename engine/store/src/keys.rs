@@ -310,6 +310,12 @@ impl Keyring {
         &self.db
     }
 
+    /// The master key's check value ([`MasterKey::check_value`]): which key this is, and
+    /// nothing about it.
+    pub fn master_check_value(&self) -> String {
+        self.master.check_value()
+    }
+
     /// The subject's key for `purpose`, created if missing; its expiry moves to
     /// `expires_at` (µs) when that is later (`None`: kept until erased).
     pub async fn key_for_write(

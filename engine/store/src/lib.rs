@@ -51,7 +51,8 @@ pub mod webhooks;
 pub mod window;
 mod writer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use api_keys::{AccessQuery, AccessRow, ApiKeys, KeyRow};
 pub use atomic::{AtomicAppend, Refusal, SideRow, StreamPart};
@@ -96,6 +97,22 @@ pub struct StoreConfig {
     /// Whether the database and the master key file may be created
     /// ([`Open::Create`], the default) or must exist.
     pub open: Open,
+    /// Where else the master key may be kept (the OS keyring, where the desktop puts it:
+    /// `leadorch-secrets`), asked only when `LEADORCH_MASTER_KEY` is unset, no key file was
+    /// named and the default one does not exist (ADR 0045).
+    pub key_lookup: Option<Arc<dyn MasterKeyLookup>>,
+}
+
+/// A place besides the key file that may hold a database's master key.
+pub trait MasterKeyLookup: Send + Sync + std::fmt::Debug {
+    /// The key (base64, as [`MasterKey::from_base64`] reads it) kept for `database_url`;
+    /// `Ok(None)` when there is none to be had here, or why the opening must stop.
+    fn master_key(
+        &self,
+        database_url: &str,
+    ) -> std::result::Result<Option<zeroize::Zeroizing<String>>, String>;
+    /// What it is, for messages ("the OS keyring").
+    fn name(&self) -> &'static str;
 }
 
 impl StoreConfig {
@@ -106,6 +123,7 @@ impl StoreConfig {
             master_key_file: None,
             retention: RetentionPolicy::default(),
             open: Open::Create,
+            key_lookup: None,
         }
     }
 }
@@ -128,6 +146,8 @@ pub struct Store {
     pub codec: Codec,
     /// Aggregate states kept between commands (streams without personal data).
     pub states: states::States,
+    /// The [`StoreConfig::key_lookup`] the master key came from, if it did.
+    key_found_in: Option<&'static str>,
 }
 
 impl Store {
@@ -139,9 +159,29 @@ impl Store {
             .master_key_file
             .clone()
             .unwrap_or_else(|| default_master_key_file(&db));
-        let master = match config.open {
-            Open::Create => MasterKey::load(&key_file),
-            Open::Existing => MasterKey::load_existing(&key_file),
+        let looked_up = Self::looked_up_key(config, &key_file);
+        let key_found_in = match (&looked_up, &config.key_lookup) {
+            (Ok(Some(_)), Some(lookup)) => Some(lookup.name()),
+            _ => None,
+        };
+        let master = match looked_up {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => match config.open {
+                Open::Create => MasterKey::load(&key_file),
+                Open::Existing => MasterKey::load_existing(&key_file).map_err(|e| match e {
+                    StoreError::NoMasterKey { path } => match &config.key_lookup {
+                        Some(lookup) => StoreError::NoMasterKey {
+                            path: format!(
+                                "{path} (nor one in {} for this database)",
+                                lookup.name()
+                            ),
+                        },
+                        None => StoreError::NoMasterKey { path },
+                    },
+                    e => e,
+                }),
+            },
+            Err(e) => Err(e),
         };
         let master = match master {
             Ok(m) => m,
@@ -150,7 +190,47 @@ impl Store {
                 return Err(e);
             }
         };
-        Self::with_master_key(db, master, config.retention.clone()).await
+        let mut store = Self::with_master_key(db, master, config.retention.clone()).await?;
+        store.key_found_in = key_found_in;
+        Ok(store)
+    }
+
+    /// Where the master key was found when not in `LEADORCH_MASTER_KEY` or a key file ("the
+    /// OS keyring"), for a command to say so.
+    pub fn master_key_found_in(&self) -> Option<&'static str> {
+        self.key_found_in
+    }
+
+    /// The master key from [`StoreConfig::key_lookup`], asked only when nothing else names
+    /// one: no `LEADORCH_MASTER_KEY`, no key file named, none at the default place.
+    fn looked_up_key(config: &StoreConfig, key_file: &Path) -> Result<Option<MasterKey>> {
+        let Some(lookup) = &config.key_lookup else {
+            return Ok(None);
+        };
+        if std::env::var_os(keys::MASTER_KEY_ENV).is_some()
+            || config.master_key_file.is_some()
+            || key_file.exists()
+        {
+            return Ok(None);
+        }
+        match lookup.master_key(&config.database_url) {
+            Ok(Some(text)) => {
+                let key = MasterKey::from_base64(&text).map_err(|e| {
+                    StoreError::Crypto(format!(
+                        "the master key in {} is unusable: {e}",
+                        lookup.name()
+                    ))
+                })?;
+                tracing::info!(
+                    "master key: {}'s entry for this database (check {})",
+                    lookup.name(),
+                    key.check_value()
+                );
+                Ok(Some(key))
+            }
+            Ok(None) => Ok(None),
+            Err(why) => Err(StoreError::Crypto(why)),
+        }
     }
 
     /// Opens over an already connected database with the given master key.
@@ -165,6 +245,7 @@ impl Store {
             log,
             codec,
             states: states::States::default(),
+            key_found_in: None,
         })
     }
 
