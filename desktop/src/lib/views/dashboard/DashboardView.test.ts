@@ -6,6 +6,8 @@ import { Theme } from "../../theme.svelte";
 import { CommandError } from "../../backend";
 import { FakeBackend } from "../../../test/fakeBackend";
 import { until } from "../../../test/fixtures";
+import { localTime } from "../../format";
+import { localInput } from "./data";
 import { BE, NL, World, campaignEvent } from "./testdata";
 
 const $ = (css: string) => document.querySelector<HTMLElement>(css);
@@ -265,6 +267,45 @@ describe("Dashboard view", () => {
     open(world, "#/dashboard");
     await until(() => !!decision(40), "today's decisions");
     expect(decision(80)).toBeNull();
+  });
+
+  it("says when the range holds nothing but there was activity before it, and shows the same span up to it in one click", async () => {
+    // Everything happened 90 days ago (a demo database opened months later).
+    const past = Date.now() - 90 * 86_400_000;
+    const world = new World(past);
+    const { backend } = open(world);
+    await until(() => !!tid("dashboard-range-empty"), "the note");
+    expect(tid("dashboard-chart")).toBeNull();
+    expect(tid("dashboard-chart-empty")).toBeNull();
+    // The newest activity is sales-be's reading, 20 minutes before that moment.
+    const newest = new Date(past - 20 * 60_000).toISOString();
+    expect(text(tid("dashboard-range-empty"))).toContain(
+      `Nothing in the last 24 hours. The newest reading is from ${localTime(newest)}.`,
+    );
+    expect(tid("dashboard-range-empty")!.querySelector("time")!.getAttribute("datetime")).toBe(newest);
+    const button = tid("dashboard-range-to-newest")!;
+    expect(text(button)).toBe("Show the 24 hours up to it");
+
+    await fireEvent.click(button);
+    const end = Math.floor(Date.parse(newest) / 60_000) * 60_000 + 60_000;
+    const wantTo = new Date(end).toISOString().replace(".000Z", "Z");
+    const wantFrom = new Date(end - 86_400_000).toISOString().replace(".000Z", "Z");
+    expect(window.location.hash).toBe(`#/dashboard?from=${encodeURIComponent(wantFrom)}&to=${encodeURIComponent(wantTo)}`);
+    // The new range is read and drawn; the custom range's form shows it, and holds the focus.
+    await until(() => !!decision(45) && !!decision(40), "the decisions up to the newest activity");
+    await until(() => !!tid("dashboard-chart"), "the chart");
+    expect(tid("dashboard-range-empty")).toBeNull();
+    expect(backend.to("/v1/teams/sales-nl/capacity").some((c) => c.query.get("to") === wantTo)).toBe(true);
+    expect(($("#dashboard-to") as HTMLInputElement).value).toBe(localInput(wantTo));
+    expect(document.activeElement?.id).toBe("dashboard-range-custom");
+  });
+
+  it("keeps to the chart when the range holds readings", async () => {
+    const world = new World(Date.now());
+    open(world);
+    await until(() => !!tid("dashboard-chart") && !!decision(40), "the chart");
+    expect(tid("dashboard-range-empty")).toBeNull();
+    expect(tid("dashboard-range-to-newest")).toBeNull();
   });
 
   it("tells a new user what to do when there are no campaigns and no teams", async () => {

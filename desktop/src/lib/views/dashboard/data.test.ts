@@ -9,11 +9,16 @@ import {
   flipOf,
   gauge,
   maxAge,
+  newestActivity,
+  olderActivity,
   parseRange,
   rangeParams,
   rangeProblem,
   replayParams,
+  spanText,
   warnings,
+  type Decision,
+  type Flip,
 } from "./data";
 import { BE, NL, campaign, campaignEvent, reading, source, team } from "./testdata";
 
@@ -124,5 +129,83 @@ describe("the dashboard's range", () => {
     expect(rangeProblem("2026-12-01T00:00:00Z", "soon")).toEqual({ field: "to", message: "To is not a date and time." });
     expect(rangeProblem("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z")!.field).toBe("to");
     expect(rangeProblem("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")).toBeNull();
+  });
+});
+
+describe("a range with nothing in it", () => {
+  const MARCH = "2026-03-02T10:00:00Z";
+  const NOW = new Date("2026-12-01T12:00:00Z");
+  const last24h = { kind: "preset", preset: "24h" } as const;
+  const nothing = {
+    readings: new Map([["sales-nl", []]]),
+    latest: new Map([["sales-nl", reading(MARCH, 5, 10, 2, 1)]]),
+    campaigns: [campaign({ last_change: null })],
+    decisions: [] as Decision[],
+    flips: [] as Flip[],
+  };
+
+  it("offers the same span up to the newest reading when the range holds nothing and the reading is older", () => {
+    expect(olderActivity(last24h, NOW, nothing)).toEqual({
+      newest: { at: MARCH, kind: "reading" },
+      spanMs: 24 * 3_600_000,
+      range: { kind: "custom", from: "2026-03-01T10:01:00Z", to: "2026-03-02T10:01:00Z" },
+    });
+    // A preset of 7 days keeps its 7 days; the end is the first whole minute after the reading.
+    const sevenDays = olderActivity({ kind: "preset", preset: "7d" }, NOW, {
+      ...nothing,
+      latest: new Map([["sales-nl", reading("2026-03-02T10:00:42.5Z", 5, 10, 2, 1)]]),
+    });
+    expect(sevenDays!.range).toEqual({ kind: "custom", from: "2026-02-23T10:01:00Z", to: "2026-03-02T10:01:00Z" });
+    // A custom range keeps its length (here 90 minutes).
+    const custom = olderActivity({ kind: "custom", from: "2026-11-01T00:00:00Z", to: "2026-11-01T01:30:00Z" }, NOW, nothing);
+    expect(custom!.spanMs).toBe(90 * 60_000);
+    expect(custom!.range).toEqual({ kind: "custom", from: "2026-03-02T08:31:00Z", to: "2026-03-02T10:01:00Z" });
+  });
+
+  it("counts a campaign's last change as activity, the newest of all teams and campaigns winning", () => {
+    const change = campaign({
+      last_change: {
+        change_id: "c-1",
+        change: "pause",
+        reason: "",
+        decision_ref: null,
+        requested_at: "2026-03-05T08:00:00Z",
+        state: "applied",
+        ended_at: "2026-03-05T08:00:03Z",
+        error: null,
+      },
+    });
+    const latest = new Map([
+      ["sales-nl", reading(MARCH, 5, 10, 2, 1)],
+      ["sales-be", null],
+    ]);
+    expect(newestActivity(latest, [change])).toEqual({ at: "2026-03-05T08:00:03Z", kind: "change" });
+    expect(newestActivity(new Map([["x", null]]), [campaign({ last_change: null })])).toBeNull();
+    const o = olderActivity(last24h, NOW, { ...nothing, latest, campaigns: [change] });
+    expect(o!.newest.kind).toBe("change");
+    expect(o!.range.to).toBe("2026-03-05T08:01:00Z");
+  });
+
+  it("says nothing when the range holds a reading, a decision or a flip, or when there is no activity at all", () => {
+    const inRange = "2026-12-01T09:00:00Z";
+    expect(olderActivity(last24h, NOW, { ...nothing, readings: new Map([["sales-nl", [reading(inRange, 1, 10, 1, 2)]]]) })).toBeNull();
+    const d: Decision = { position: 9, at: inRange, campaign: NL, change: "pause", changeId: "c-9", evaluation: null };
+    expect(olderActivity(last24h, NOW, { ...nothing, decisions: [d] })).toBeNull();
+    expect(olderActivity(last24h, NOW, { ...nothing, flips: [{ campaign: NL, on: false, at: Date.parse(inRange) }] })).toBeNull();
+    // A flip after a custom range's end is not in it.
+    const past = { kind: "custom", from: "2026-11-01T00:00:00Z", to: "2026-11-02T00:00:00Z" } as const;
+    expect(olderActivity(past, NOW, { ...nothing, flips: [{ campaign: NL, on: false, at: Date.parse(inRange) }] })).not.toBeNull();
+    expect(olderActivity(last24h, NOW, { ...nothing, latest: new Map([["sales-nl", null]]) })).toBeNull();
+    expect(olderActivity(last24h, NOW, { ...nothing, latest: new Map(), campaigns: [] })).toBeNull();
+    // Activity after the range's start (a range in the past, before the newest reading): nothing to offer.
+    expect(olderActivity({ kind: "custom", from: "2026-01-01T00:00:00Z", to: "2026-01-02T00:00:00Z" }, NOW, nothing)).toBeNull();
+  });
+
+  it("writes the span as the presets read", () => {
+    expect(spanText(24 * 3_600_000)).toBe("24 hours");
+    expect(spanText(7 * 24 * 3_600_000)).toBe("7 days");
+    expect(spanText(30 * 24 * 3_600_000)).toBe("30 days");
+    expect(spanText(3_600_000)).toBe("1 hour");
+    expect(spanText(90 * 60_000)).toBe("1 h 30 min");
   });
 });

@@ -112,6 +112,88 @@ export function fromLocalInput(v: string): string {
   return Number.isNaN(d.getTime()) ? "" : iso(d);
 }
 
+/** A span as the range's text says it: "24 hours", "7 days", "1 hour", else as `ageText`. */
+export function spanText(ms: number): string {
+  const day = 24 * 3_600_000;
+  if (ms >= 2 * day && ms % day === 0) return `${ms / day} days`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return ms === 3_600_000 ? "1 hour" : `${ms / 3_600_000} hours`;
+  return ageText(ms);
+}
+
+// ---------------------------------------------------------------------------------------
+// A range with nothing in it, and activity before it
+
+/** The newest thing the chart could draw: a team's last reading, or a campaign's last change. */
+export interface Activity {
+  /** RFC 3339. */
+  at: string;
+  kind: "reading" | "change";
+}
+
+/**
+ * The newest activity known: the latest of each team's last reading and each campaign's last
+ * change (asked for, or ended); `null` when there is none. A reading wins a tie.
+ */
+export function newestActivity(
+  latest: Map<string, RecordedReading | null>,
+  campaigns: CampaignView[],
+): Activity | null {
+  const candidates: { at: string | null | undefined; kind: Activity["kind"] }[] = [
+    ...[...latest.values()].map((r) => ({ at: r?.at, kind: "reading" as const })),
+    ...campaigns.flatMap((c) => [
+      { at: c.last_change?.requested_at, kind: "change" as const },
+      { at: c.last_change?.ended_at, kind: "change" as const },
+    ]),
+  ];
+  let best: Activity | null = null;
+  let bestMs = -Infinity;
+  for (const { at, kind } of candidates) {
+    const ms = at ? Date.parse(at) : NaN;
+    if (at && !Number.isNaN(ms) && ms > bestMs) {
+      best = { at, kind };
+      bestMs = ms;
+    }
+  }
+  return best;
+}
+
+/** A range that holds nothing while there was activity before it, and the way to that activity. */
+export interface OlderActivity {
+  newest: Activity;
+  /** The range's length, ms (kept by `range`). */
+  spanMs: number;
+  /** The same span, ending on the first whole minute after the newest activity. */
+  range: { kind: "custom"; from: string; to: string };
+}
+
+/**
+ * When `range` (a preset ends at `now`) holds nothing to draw — no team's reading, no
+ * decision and no pause or resume — and the newest known activity is before its start: that
+ * activity, and the same span up to it. `null` when the range holds something, when there is
+ * no activity at all, or when the activity is not before the range.
+ */
+export function olderActivity(
+  range: Range,
+  now: Date,
+  data: Pick<DashboardData, "readings" | "latest" | "campaigns" | "decisions" | "flips">,
+): OlderActivity | null {
+  const { from, to } = bounds(range, now);
+  const f = from.getTime();
+  const t = to.getTime();
+  const spanMs = t - f;
+  if (Number.isNaN(spanMs) || spanMs <= 0) return null;
+  const within = (ms: number) => ms >= f && ms <= t;
+  for (const rs of data.readings.values()) if (rs.some((r) => within(Date.parse(r.at)))) return null;
+  if (data.decisions.some((d) => within(Date.parse(d.at)))) return null;
+  if (data.flips.some((x) => within(x.at))) return null;
+  const newest = newestActivity(data.latest, data.campaigns);
+  if (newest === null) return null;
+  const newestMs = Date.parse(newest.at);
+  if (newestMs >= f) return null;
+  const end = Math.floor(newestMs / 60_000) * 60_000 + 60_000;
+  return { newest, spanMs, range: { kind: "custom", from: iso(new Date(end - spanMs)), to: iso(new Date(end)) } };
+}
+
 // ---------------------------------------------------------------------------------------
 // Campaigns and their last change
 
