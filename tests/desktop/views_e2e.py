@@ -470,7 +470,7 @@ def main():
                     ("t", "/replay", tid("replay-campaign-row"), "replay-dark"),
                     ("r", "/rules", tid("rule-list"), "rules-dark"),
                     ("m", "/teams", tid("teams"), "teams-dark"),
-                    ("o", "/settings", tid("connection-panel"), "settings-dark")):
+                    ("o", "/settings", "#connection-panel", "settings-dark")):
                 s.go(letter, path)
                 s.wait(f"{path} shows", lambda: s.els(ready))
                 assert s.theme() == "dark", f"{path} is drawn {s.theme()}"
