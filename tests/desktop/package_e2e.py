@@ -12,14 +12,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 
-from e2e import keep_compositing_for_screenshots, start_keyring, wait_port
+from e2e import keep_compositing_for_screenshots, run_tests, start_keyring, wait_port
 
 
 def field(deb, name):
@@ -30,7 +29,6 @@ def field(deb, name):
 def main():
     deb = Path(sys.argv[1]).resolve()
     work = Path(tempfile.mkdtemp(prefix="leadorch-package-e2e-"))
-    passed, failed = 0, 0
 
     def the_package_says_what_it_is_and_needs():
         assert field(deb, "Package") == "lead-orchestrator", field(deb, "Package")
@@ -86,16 +84,8 @@ def main():
 
     start_keyring(work)
     keep_compositing_for_screenshots()
-    for test in (the_package_says_what_it_is_and_needs, the_installed_app_opens_a_database):
-        started = time.time()
-        try:
-            test()
-            passed += 1
-            print(f"test package::{test.__name__} ... ok ({time.time() - started:.1f} s)")
-        except Exception:
-            failed += 1
-            print(f"test package::{test.__name__} ... FAILED")
-            traceback.print_exc()
+    passed, failed = run_tests([the_package_says_what_it_is_and_needs,
+                                the_installed_app_opens_a_database], stop_at_failure=False)
     print(f"test result: {'ok' if failed == 0 else 'FAILED'}. {passed} passed; {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -165,6 +165,17 @@ def main():
     as_chosen_env = {k: v for k, v in demo_env.items() if k != "WEBKIT_DISABLE_COMPOSITING_MODE"}
     driver3 = subprocess.Popen(["tauri-driver", "--port", "4448", "--native-port", "4449"], env=as_chosen_env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A second demo, untouched by the API (the simulator acts only on databases holding no real
+    # data, and add_team_and_lead's lead is real): a daemon acts on it while the app watches.
+    live = work / "live"
+    live.mkdir()
+    live_db = live / "leadorch.db"
+    subprocess.run([str(CLI), "demo", "--minutes", "240", "--db", str(live_db)], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    live_env = dict(env, DATABASE_URL=f"sqlite://{live_db}", LEADORCH_HOME=str(live),
+                    LEADORCH__FACTS__TIMEZONE="Europe/Amsterdam")
+    driver4 = subprocess.Popen(["tauri-driver", "--port", "4455", "--native-port", "4456"], env=live_env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seeded = os.environ.get("SEEDED")
     driver2 = None
     if seeded:
@@ -464,8 +475,11 @@ def main():
             s.opened()
             s.el("#theme-dark").click()
             s.wait("the window turns dark", lambda: s.theme() == "dark")
+            s.go("d", "/dashboard")
+            s.click(tid("dashboard-range-to-newest"))
+            s.wait("the demo's morning is drawn", lambda: s.els(tid("dashboard-chart")))
+            s.shot("dashboard-dark")
             for letter, path, ready, name in (
-                    ("d", "/dashboard", tid("dashboard-campaign-row"), "dashboard-dark"),
                     ("l", "/audit", tid("audit-row"), "audit-dark"),
                     ("t", "/replay", tid("replay-campaign-row"), "replay-dark"),
                     ("r", "/rules", tid("rule-list"), "rules-dark"),
@@ -487,6 +501,65 @@ def main():
         finally:
             s.close()
 
+    def a_decision_by_the_daemon_reaches_the_dashboards_chart_without_a_reload():
+        """A daemon on the demo's database (the simulated account) is told sales-nl has room;
+        its rules resume the campaigns they paused, and the open Dashboard marks the decisions
+        on its chart and lists them, as they are recorded, with no reload of the page."""
+        s = Views(4455)
+        daemon = None
+        try:
+            s.opened()
+            # The last 24 hours, as the view opens: the demo's decisions were made on 2026-03-02.
+            s.wait("the dashboard shows its range", lambda: s.els(tid("dashboard-decision-count")))
+            s.js("window.__sameDocument = true")
+            positions = lambda: [int(e.get_attribute("data-position")) for e in s.els(tid("dashboard-decision"))]
+            marks = lambda: int(s.attr(tid("dashboard-chart"), "data-marks") or 0) if s.els(tid("dashboard-chart")) else 0
+            last_before = one(live_db, "SELECT MAX(position) FROM events WHERE event_type = 'ChangeRequested'")[0]
+            marks_before = marks()
+            key = subprocess.run([str(CLI), "keys", "create", "--name", "e2e-crm", "--scopes", "capacity"],
+                                 env=live_env, check=True, capture_output=True, text=True).stdout.strip()
+            daemon = subprocess.Popen([str(CLI), "daemon", "--adapter", "sim", "--listen", "127.0.0.1:0"],
+                                      env=live_env, stderr=subprocess.PIPE, text=True)
+            addr = None
+            said = []
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                line = daemon.stderr.readline()
+                said.append(line)
+                if not line:
+                    raise AssertionError(f"the daemon stopped before leading: {''.join(said)}")
+                if "HTTP API on http://" in line:
+                    addr = "http://" + line.split("http://", 1)[1].split()[0]
+                if "leadorch daemon: leading" in line:
+                    break
+            assert addr, "the daemon did not say where its API is"
+            # Drain its output from here on, so it never blocks on a full pipe.
+            import threading
+            threading.Thread(target=lambda: [None for _ in daemon.stderr], daemon=True).start()
+            import urllib.request
+            from datetime import datetime, timezone
+            reading = {"team": "sales-nl", "agents_available": 3, "open_leads": 1, "max_open_leads": 15,
+                       "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            req = urllib.request.Request(f"{addr}/v1/capacity", data=json.dumps(reading).encode(),
+                                         headers={"authorization": f"Bearer {key}",
+                                                  "content-type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as answer:
+                assert answer.status in (200, 201), answer.status
+            s.wait("a decision the daemon made is listed",
+                   lambda: any(p > last_before for p in positions()), seconds=180)
+            s.wait("and marked on the chart", lambda: marks() > marks_before)
+            assert s.js("return window.__sameDocument === true"), "the page was reloaded"
+            new = [e for e in s.els(tid("dashboard-decision")) if int(e.get_attribute("data-position")) > last_before]
+            recorded = one(live_db, "SELECT COUNT(*) FROM events WHERE event_type = 'ChangeRequested' "
+                                    "AND position > ?", last_before)[0]
+            assert recorded >= len(new) > 0, (recorded, len(new))
+            s.shot("dashboard-live-decision")
+        finally:
+            if daemon:
+                daemon.terminate()
+                daemon.wait(timeout=60)
+            s.close()
+
     def the_operators_day_dashboard_teams_leads_settings():
         """Issue 17's views on the demo: the dashboard's campaigns; a team's limit edited and
         its gauge moved; a lead found by email, its subject exported to a file and erased; the
@@ -499,6 +572,15 @@ def main():
             s.wait("the demo's team sales-nl has its gauge",
                    lambda: s.els(tid("dashboard-team", '[data-team="sales-nl"]') + " " + tid("dashboard-open-leads")))
             assert s.text("h1").strip() == "Dashboard", f"the app opens on the Dashboard: {s.text('h1')!r}"
+            # The demo happened on 2026-03-02: the last 24 hours hold nothing, and the view says
+            # when the newest activity was, with the same span up to it one click away.
+            s.wait("the dashboard says the last 24 hours hold nothing",
+                   lambda: s.els(tid("dashboard-range-empty")))
+            assert "Mar 2, 2026" in s.text(tid("dashboard-range-empty")), s.text(tid("dashboard-range-empty"))
+            s.click(tid("dashboard-range-to-newest"))
+            s.wait("the demo's morning is drawn, its decisions marked",
+                   lambda: s.els(tid("dashboard-chart")) and int(s.attr(tid("dashboard-chart"), "data-marks") or 0) > 0)
+            assert "from=2026-03-0" in s.hash(), s.hash()
             s.shot("dashboard")
 
             s.go("m", "/teams")
@@ -634,18 +716,21 @@ def main():
              the_keyboard_flow_as_the_app_draws_here_by_default,
              the_operators_day_dashboard_teams_leads_settings,
              remote_mode_shows_the_daemons_campaigns_and_log,
-             dark_theme_on_every_view]
+             dark_theme_on_every_view,
+             a_decision_by_the_daemon_reaches_the_dashboards_chart_without_a_reload]
     if seeded:
         tests += [audit_log_over_the_seeded_log,
                   replay_over_the_seeded_log_shows_progress_then_moves_from_kept_views]
     try:
-        for port in (4444, 4445, 4448, 4449) + ((4446, 4447) if seeded else ()):
+        for port in (4444, 4445, 4448, 4449, 4455, 4456) + ((4446, 4447) if seeded else ()):
             wait_port(port)
         # Each test opens the app afresh; one failing does not stop the others.
         passed, failed = run_tests(tests, stop_at_failure=False)
     finally:
         driver.terminate()
         driver3.terminate()
+        driver4.terminate()
+        driver4.wait(timeout=30)
         if driver2:
             driver2.terminate()
         for d in (driver, driver2, driver3):
