@@ -502,9 +502,11 @@ def main():
             s.close()
 
     def a_decision_by_the_daemon_reaches_the_dashboards_chart_without_a_reload():
-        """A daemon on the demo's database (the simulated account) is told sales-nl has room;
-        its rules resume the campaigns they paused, and the open Dashboard marks the decisions
-        on its chart and lists them, as they are recorded, with no reload of the page."""
+        """An operator's rule, saved and enabled with the CLI, holds BE Generic paused; a daemon
+        started on the demo's database (the simulated account) acts on it at the rule's next
+        tick, and the open Dashboard marks the decision on its chart and lists it, as it is
+        recorded, with no reload of the page. (A capacity reading pushed over the API would
+        make the database hold real data, which the simulated account refuses to act on.)"""
         s = Views(4455)
         daemon = None
         try:
@@ -516,8 +518,13 @@ def main():
             marks = lambda: int(s.attr(tid("dashboard-chart"), "data-marks") or 0) if s.els(tid("dashboard-chart")) else 0
             last_before = one(live_db, "SELECT MAX(position) FROM events WHERE event_type = 'ChangeRequested'")[0]
             marks_before = marks()
-            key = subprocess.run([str(CLI), "keys", "create", "--name", "e2e-crm", "--scopes", "capacity"],
-                                 env=live_env, check=True, capture_output=True, text=True).stdout.strip()
+            rule = live / "hold_be.rhai"
+            rule.write_text("//! The operator holds BE Generic paused.\n//! priority: 200\n"
+                            "//! scope: ids=123-456-7890/1004\n//! every: 30s\n"
+                            "if !campaign.paused {\n    pause(\"held paused by the operator's rule\")\n}\n")
+            for args in (["rules", "save", str(rule)], ["rules", "enable", "hold_be"]):
+                subprocess.run([str(CLI), *args], env=live_env, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             daemon = subprocess.Popen([str(CLI), "daemon", "--adapter", "sim", "--listen", "127.0.0.1:0"],
                                       env=live_env, stderr=subprocess.PIPE, text=True)
             addr = None
@@ -535,18 +542,12 @@ def main():
             assert addr, "the daemon did not say where its API is"
             # Drain its output from here on, so it never blocks on a full pipe.
             import threading
-            threading.Thread(target=lambda: [None for _ in daemon.stderr], daemon=True).start()
-            import urllib.request
-            from datetime import datetime, timezone
-            reading = {"team": "sales-nl", "agents_available": 3, "open_leads": 1, "max_open_leads": 15,
-                       "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            req = urllib.request.Request(f"{addr}/v1/capacity", data=json.dumps(reading).encode(),
-                                         headers={"authorization": f"Bearer {key}",
-                                                  "content-type": "application/json"})
-            with urllib.request.urlopen(req, timeout=60) as answer:
-                assert answer.status in (200, 201), answer.status
-            s.wait("a decision the daemon made is listed",
-                   lambda: any(p > last_before for p in positions()), seconds=180)
+            threading.Thread(target=lambda: said.extend(daemon.stderr), daemon=True).start()
+            try:
+                s.wait("a decision the daemon made is listed",
+                       lambda: any(p > last_before for p in positions()), seconds=180)
+            except AssertionError as e:
+                raise AssertionError(f"{e}\nthe daemon said:\n{''.join(said)}") from None
             s.wait("and marked on the chart", lambda: marks() > marks_before)
             assert s.js("return window.__sameDocument === true"), "the page was reloaded"
             new = [e for e in s.els(tid("dashboard-decision")) if int(e.get_attribute("data-position")) > last_before]
@@ -653,6 +654,25 @@ def main():
             s.go("l", "/audit")
             s.wait("the daemon's audit log", lambda: s.els(tid("audit-row")))
             s.shot("remote-audit")
+            # Every other view, through the daemon.
+            for letter, path, ready in (("r", "/rules", tid("rule-list")),
+                                        ("t", "/replay", tid("replay-campaign-row")),
+                                        ("m", "/teams", tid("team-row-sales-e2e")),
+                                        ("a", "/accounts", "#no-accounts, #accounts")):
+                s.go(letter, path)
+                s.wait(f"{path} through the daemon", lambda: s.els(ready))
+                s.shot(f"remote-{path.strip('/')}")
+            s.go("s", "/leads")
+            s.fill(tid("lead-search"), lead)
+            s.click(tid("lead-search-submit"))
+            s.wait("a lead through the daemon", lambda: s.els(tid("lead-history")))
+            s.shot("remote-leads")
+            asked = {r for (r,) in one_all(
+                demo_db, "SELECT DISTINCT a.method || ' ' || a.route FROM access_log a "
+                         "JOIN api_keys k ON k.key_id = a.key_id WHERE k.name = 'e2e-desktop'")}
+            for want in ("GET /v1/campaigns", "GET /v1/events", "GET /v1/rules", "GET /v1/teams",
+                         "GET /v1/leads/{id}", "GET /v1/google/accounts"):
+                assert want in asked, f"{want} never reached the daemon: {sorted(asked)}"
             s.go("o", "/settings")
             s.click("#connection-local")
             s.click("#connection-switch")
