@@ -658,7 +658,7 @@ def main():
             for letter, path, ready in (("r", "/rules", tid("rule-list")),
                                         ("t", "/replay", tid("replay-campaign-row")),
                                         ("m", "/teams", tid("team-row-sales-e2e")),
-                                        ("a", "/accounts", "#no-accounts, #accounts")):
+                                        ("a", "/accounts", "#connect-remote")):
                 s.go(letter, path)
                 s.wait(f"{path} through the daemon", lambda: s.els(ready))
                 s.shot(f"remote-{path.strip('/')}")

@@ -51,6 +51,29 @@ describe("Accounts view", () => {
     expect(document.activeElement?.id).toBe("account-name");
   });
 
+  it("in remote mode says accounts are connected on the daemon's machine, and offers no button that would be refused", async () => {
+    const remote = { mode: "remote" as const, url: "https://leadorch.example:8650", key_name: null, reachable: true, error: null };
+    const shell = { get: async () => remote, test: async () => remote, set: async () => remote };
+    renderApp(() => overview([]), shell);
+    await until(() => !!$("#connect-remote"), "the remote note");
+    expect($("#connect-remote")!.textContent).toContain("https://leadorch.example:8650");
+    expect($("#connect-remote")!.textContent).toContain("leadorch google connect --account NAME");
+    expect($("#connect-form")).toBeNull();
+    await until(() => !!$("#no-accounts"), "the empty state");
+    expect($("#no-accounts")!.textContent).toContain("The daemon has no Google account connected yet");
+    expect(screen.queryByRole("button", { name: /connect your first account/i })).toBeNull();
+  });
+
+  it("in local mode (the shell says so) keeps the connect form", async () => {
+    const local = { mode: "local" as const, database: "sqlite:///data/leadorch.db" };
+    const shell = { get: async () => local, test: async () => local, set: async () => local };
+    renderApp(() => overview([]), shell);
+    await until(() => !!$("#no-accounts"), "the empty state");
+    await new Promise((r) => setTimeout(r, 20));
+    expect($("#connect-form")).not.toBeNull();
+    expect($("#connect-remote")).toBeNull();
+  });
+
   it("shows why the app is not open and offers no connect", async () => {
     renderApp(() => {
       throw { code: "not_open", message: "the OS keyring is not available: start a Secret Service" };
