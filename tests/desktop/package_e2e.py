@@ -63,6 +63,7 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_port(4453)
+            wait_port(4454)  # WebKitWebDriver, which tauri-driver starts beside it
             opts = ArgOptions()
             opts.set_capability("browserName", "wry")
             opts.set_capability("tauri:options", {"application": str(app)})
