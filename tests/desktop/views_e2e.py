@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -541,7 +542,6 @@ def main():
                     break
             assert addr, "the daemon did not say where its API is"
             # Drain its output from here on, so it never blocks on a full pipe.
-            import threading
             threading.Thread(target=lambda: said.extend(daemon.stderr), daemon=True).start()
             try:
                 s.wait("a decision the daemon made is listed",

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{leadorch, repo, stderr};
+use common::{leadorch, stderr};
 
 /// `GET path` over a plain TCP connection; returns the status line and the body.
 fn get(addr: &str, path: &str) -> (String, String) {
@@ -48,23 +48,9 @@ fn start_serve(
     std::io::Lines<BufReader<std::process::ChildStderr>>,
     String,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .current_dir(repo())
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadorch serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let addr = first
-        .strip_prefix("leadorch serve: listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_string();
-    (child, lines, addr)
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--listen".as_ref(), "127.0.0.1:0".as_ref()];
+    args.extend_from_slice(extra);
+    common::start_serve(home, &args, "leadorch serve: listening on http://")
 }
 
 #[test]

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr, Command};
 
-use common::{leadorch, repo, stderr};
+use common::{leadorch, start_serve, stderr};
 
 /// A self-signed certificate for 127.0.0.1 and its key, written in `dir`.
 struct Pair {
@@ -40,23 +40,9 @@ struct Serving {
 }
 
 fn serve(home: &Path, args: &[&str], expect_prefix: &str) -> Serving {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
-        .arg("serve")
-        .args(args)
-        .current_dir(repo())
-        .env("LEADORCH_HOME", home)
-        .env_remove("DATABASE_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadorch serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let addr = first
-        .strip_prefix(expect_prefix)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{first:?} does not start with {expect_prefix:?}"));
+    let (child, lines, addr) = start_serve(home, args, expect_prefix);
     let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    assert_ne!(port, 0, "port 0 is resolved: {first}");
+    assert_ne!(port, 0, "port 0 is resolved: {addr}");
     Serving { child, port, lines }
 }
 

@@ -159,32 +159,12 @@ impl Store {
             .master_key_file
             .clone()
             .unwrap_or_else(|| default_master_key_file(&db));
-        let looked_up = Self::looked_up_key(config, &key_file);
-        let key_found_in = match (&looked_up, &config.key_lookup) {
-            (Ok(Some(_)), Some(lookup)) => Some(lookup.name()),
-            _ => None,
-        };
-        let master = match looked_up {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => match config.open {
-                Open::Create => MasterKey::load(&key_file),
-                Open::Existing => MasterKey::load_existing(&key_file).map_err(|e| match e {
-                    StoreError::NoMasterKey { path } => match &config.key_lookup {
-                        Some(lookup) => StoreError::NoMasterKey {
-                            path: format!(
-                                "{path} (nor one in {} for this database)",
-                                lookup.name()
-                            ),
-                        },
-                        None => StoreError::NoMasterKey { path },
-                    },
-                    e => e,
-                }),
-            },
-            Err(e) => Err(e),
-        };
-        let master = match master {
-            Ok(m) => m,
+        let found = Self::looked_up_key(config, &key_file).and_then(|found| match found {
+            Some((key, place)) => Ok((key, Some(place))),
+            None => Self::key_from_file(config, &key_file).map(|key| (key, None)),
+        });
+        let (master, key_found_in) = match found {
+            Ok(found) => found,
             Err(e) => {
                 db.close().await;
                 return Err(e);
@@ -201,9 +181,28 @@ impl Store {
         self.key_found_in
     }
 
-    /// The master key from [`StoreConfig::key_lookup`], asked only when nothing else names
-    /// one: no `LEADORCH_MASTER_KEY`, no key file named, none at the default place.
-    fn looked_up_key(config: &StoreConfig, key_file: &Path) -> Result<Option<MasterKey>> {
+    /// `LEADORCH_MASTER_KEY` or the key file, made when missing if the store may create; a
+    /// missing one names the lookup that found nothing either.
+    fn key_from_file(config: &StoreConfig, key_file: &Path) -> Result<MasterKey> {
+        let loaded = match config.open {
+            Open::Create => return MasterKey::load(key_file),
+            Open::Existing => MasterKey::load_existing(key_file),
+        };
+        match (loaded, &config.key_lookup) {
+            (Err(StoreError::NoMasterKey { path }), Some(lookup)) => Err(StoreError::NoMasterKey {
+                path: format!("{path} (nor one in {} for this database)", lookup.name()),
+            }),
+            (loaded, _) => loaded,
+        }
+    }
+
+    /// The master key from [`StoreConfig::key_lookup`] and the lookup's name, asked only when
+    /// nothing else names one: no `LEADORCH_MASTER_KEY`, no key file named, none at the
+    /// default place.
+    fn looked_up_key(
+        config: &StoreConfig,
+        key_file: &Path,
+    ) -> Result<Option<(MasterKey, &'static str)>> {
         let Some(lookup) = &config.key_lookup else {
             return Ok(None);
         };
@@ -226,7 +225,7 @@ impl Store {
                     lookup.name(),
                     key.check_value()
                 );
-                Ok(Some(key))
+                Ok(Some((key, lookup.name())))
             }
             Ok(None) => Ok(None),
             Err(why) => Err(StoreError::Crypto(why)),

@@ -4,8 +4,10 @@
 //! machine (a timeout would be a rule failure the tests do not expect).
 #![allow(dead_code)] // each test binary uses its own part of it
 
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -113,4 +115,31 @@ pub fn readable_lead(home: &Path) -> (String, String) {
             ))
         })
         .expect("a readable lead")
+}
+
+/// `leadorch serve ARGS` in `home`, from the repository root: the child, the rest of its
+/// standard error, and what its first line says after `prefix` up to the first space (the
+/// address it bound: `leadorch serve: listening on http://` gives `127.0.0.1:PORT`).
+pub fn start_serve<A: AsRef<OsStr>>(
+    home: &Path,
+    args: &[A],
+    prefix: &str,
+) -> (Child, Lines<BufReader<ChildStderr>>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))
+        .arg("serve")
+        .args(args)
+        .current_dir(repo())
+        .env("LEADORCH_HOME", home)
+        .env_remove("DATABASE_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leadorch serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("a first line").unwrap();
+    let addr = first
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{first:?} does not start with {prefix:?}"))
+        .to_string();
+    (child, lines, addr)
 }

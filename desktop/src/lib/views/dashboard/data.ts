@@ -46,6 +46,7 @@ import type { TeamResponse } from "../../../generated/TeamResponse";
 import { ApiProblem, CommandError, type Backend } from "../../backend";
 import type { ChartData, ChartMark, Series } from "../../components/chart";
 import { payload } from "../audit/events";
+import { blankTeam } from "../teams/form";
 
 // ---------------------------------------------------------------------------------------
 // The time range
@@ -269,18 +270,7 @@ export function maxAge(health: SourceHealth | null): number {
 export function undefinedTeams(defined: TeamResponse[], campaigns: CampaignView[]): TeamResponse[] {
   const known = new Set(defined.map((t) => t.name));
   const names = new Set(campaigns.map((c) => c.team).filter((t): t is string => !!t && !known.has(t)));
-  return [...names].sort().map((name) => ({
-    name,
-    time_zone: null,
-    hours: [],
-    holidays: [],
-    max_open_leads: null,
-    max_open_leads_from: null,
-    capacity_source: "pushed",
-    members: [],
-    defined_at: "",
-    updated_at: "",
-  }));
+  return [...names].sort().map((name) => blankTeam(name));
 }
 
 export function gauge(team: TeamResponse, reading: RecordedReading | null, sources: SourceHealth[], now: Date): Gauge {
