@@ -9,12 +9,31 @@
 //! RFC 3966 `tel:` forms, whose parameters are where the parser's past panics were.
 
 use std::fmt;
+use std::sync::Once;
 
 use phonenumber::country;
 use phonenumber::Mode;
 
 /// Most characters of a phone number as given.
 pub const MAX_INPUT: usize = 64;
+
+/// Regular expressions of the numbering plans kept compiled. The metadata compiles its
+/// patterns on first use into one shared least-recently-used cache of 100, fewer than one
+/// parse and validation of a single country's number use, so every parse compiled some of
+/// them again: 41 % of phone parsing's CPU, 8 % of a lead's, under load (docs/BENCHMARKS.md).
+/// A workload's countries use a few hundred of the metadata's patterns; each stays compiled
+/// once used, up to this many.
+const COMPILED_PATTERNS: usize = 1_000;
+
+/// Gives the metadata's shared cache room for [`COMPILED_PATTERNS`], once per process.
+fn keep_patterns_compiled() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        *cache = regex_cache::RegexCache::new(COMPILED_PATTERNS);
+    });
+}
 
 /// A region for numbers written without a country code: an ISO 3166-1 alpha-2 code the
 /// numbering-plan metadata knows (`NL`, `BE`, `US`).
@@ -94,6 +113,7 @@ impl E164 {
         } else {
             region.map(|r| r.0)
         };
+        keep_patterns_compiled();
         let number = phonenumber::parse(region, s).map_err(|_| match region {
             None => "is not a phone number".to_string(),
             Some(r) => format!(
