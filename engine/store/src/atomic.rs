@@ -18,6 +18,7 @@
 use crate::api_keys::{insert_access, AccessRow};
 use crate::conn::{release, roll_back_to, savepoint, with_conn, Conn};
 use crate::error::{Result, StoreError};
+use crate::fingerprint_index::ClaimScope;
 use crate::fingerprints::{self, FingerprintClaim, FingerprintKind, FingerprintMatch};
 use crate::idempotency::{self, IdempotencyKey, IdempotencyRecord};
 use crate::log::{ExpectedVersion, NewEvent};
@@ -241,6 +242,7 @@ const SIDE_SAVEPOINT: &str = "leadorch_side_rows";
 /// refused wrote nothing.
 pub(crate) async fn write_side_rows(
     conn: &mut Conn<'_>,
+    scope: Option<&ClaimScope<'_>>,
     rows: &[SideRow],
 ) -> Result<Option<Refusal>> {
     if rows.is_empty() {
@@ -255,7 +257,7 @@ pub(crate) async fn write_side_rows(
     }
     let mut refusal = None;
     for row in rows {
-        refusal = write_one(conn, row).await?;
+        refusal = write_one(conn, scope, row).await?;
         if refusal.is_some() {
             break;
         }
@@ -270,10 +272,14 @@ pub(crate) async fn write_side_rows(
     Ok(refusal)
 }
 
-async fn write_one(conn: &mut Conn<'_>, row: &SideRow) -> Result<Option<Refusal>> {
+async fn write_one(
+    conn: &mut Conn<'_>,
+    scope: Option<&ClaimScope<'_>>,
+    row: &SideRow,
+) -> Result<Option<Refusal>> {
     match row {
         SideRow::Claim(c) => {
-            let taken = fingerprints::claim_each(conn, &c.borrowed()).await?;
+            let taken = fingerprints::claim_each(conn, scope, &c.borrowed()).await?;
             Ok((!taken.is_empty()).then_some(Refusal::Claimed(taken)))
         }
         SideRow::Key(k) => {
@@ -320,6 +326,7 @@ const SIDE_ROWS_PER_STATEMENT: usize = 150;
 /// is its own request's.
 pub(crate) async fn write_side_rows_together(
     conn: &mut Conn<'_>,
+    scope: Option<&ClaimScope<'_>>,
     rows: &[&SideRow],
     now: i64,
 ) -> Result<bool> {
@@ -365,31 +372,47 @@ pub(crate) async fn write_side_rows_together(
         return Ok(false);
     }
 
-    for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
-        let written: Vec<String> = with_conn!(conn, c => {
-            let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO fingerprints \
-                 (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
-            );
-            qb.push_values(chunk, |mut b, (claim, kind, fp)| {
-                b.push_bind(claim.project.as_str())
-                    .push_bind(kind.as_str())
-                    .push_bind(fp.as_slice())
-                    .push_bind(claim.lead_id.as_str())
-                    .push_bind(claim.subject_id.as_str())
-                    .push_bind(claim.expires_at);
-            });
-            qb.push(
-                " ON CONFLICT (project, kind, fingerprint) DO UPDATE SET \
-                 lead_id = excluded.lead_id, subject_id = excluded.subject_id, \
-                 expires_at = excluded.expires_at WHERE fingerprints.expires_at <= ",
-            );
-            qb.push_bind(now);
-            qb.push(" OR fingerprints.lead_id = excluded.lead_id RETURNING lead_id");
-            qb.build_query_scalar().fetch_all(c).await
-        })?;
-        if written.len() != chunk.len() {
-            return Ok(false);
+    if let Some(scope) = scope {
+        // SQLite's append-only table (ADR 0047): a fingerprint some committed row holds —
+        // another lead's, the same lead's, or an expired one to replace — goes the careful way.
+        for (c, kind, fp) in &claims {
+            if !scope.committed(&c.project, *kind, fp)?.is_empty() {
+                return Ok(false);
+            }
+        }
+        for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
+            let written = with_conn!(conn, c => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO fingerprints \
+                     (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+                );
+                push_claims(&mut qb, chunk);
+                qb.build().execute(c).await.map(|r| r.rows_affected())
+            })?;
+            if written != chunk.len() as u64 {
+                return Ok(false);
+            }
+        }
+    } else {
+        for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
+            let written: Vec<String> = with_conn!(conn, c => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO fingerprints \
+                     (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+                );
+                push_claims(&mut qb, chunk);
+                qb.push(
+                    " ON CONFLICT (project, kind, fingerprint) DO UPDATE SET \
+                     lead_id = excluded.lead_id, subject_id = excluded.subject_id, \
+                     expires_at = excluded.expires_at WHERE fingerprints.expires_at <= ",
+                );
+                qb.push_bind(now);
+                qb.push(" OR fingerprints.lead_id = excluded.lead_id RETURNING lead_id");
+                qb.build_query_scalar().fetch_all(c).await
+            })?;
+            if written.len() != chunk.len() {
+                return Ok(false);
+            }
         }
     }
     for chunk in new_keys.chunks(SIDE_ROWS_PER_STATEMENT) {
@@ -413,7 +436,7 @@ pub(crate) async fn write_side_rows_together(
         }
     }
     for k in extends {
-        if write_one(conn, &SideRow::Key((*k).clone()))
+        if write_one(conn, scope, &SideRow::Key((*k).clone()))
             .await?
             .is_some()
         {
@@ -446,4 +469,23 @@ pub(crate) async fn write_side_rows_together(
         insert_access(conn, chunk).await?;
     }
     Ok(true)
+}
+
+/// The `VALUES` of a multi-row insert of fingerprint claims.
+fn push_claims<'a, DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    claims: &'a [(&OwnedClaim, FingerprintKind, &[u8; 32])],
+) where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push_values(claims, |mut b, (claim, kind, fp)| {
+        b.push_bind(claim.project.as_str())
+            .push_bind(kind.as_str())
+            .push_bind(fp.as_slice())
+            .push_bind(claim.lead_id.as_str())
+            .push_bind(claim.subject_id.as_str())
+            .push_bind(claim.expires_at);
+    });
 }

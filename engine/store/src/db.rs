@@ -226,6 +226,8 @@ pub enum Db {
         path: Arc<PathBuf>,
         /// Read-only connections for point reads on the caller's thread (ADR 0041).
         inline: Arc<crate::inline::Inline>,
+        /// This process's index of the append-only fingerprint rows (ADR 0047).
+        fingerprints: Arc<crate::fingerprint_index::FingerprintIndex>,
     },
     /// PostgreSQL with `synchronous_commit=on`.
     Postgres {
@@ -335,6 +337,7 @@ impl Db {
                 pool,
                 options: Arc::new(options),
                 inline: Arc::new(crate::inline::Inline::new(path.clone())),
+                fingerprints: Arc::default(),
                 path: Arc::new(path),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -379,6 +382,45 @@ impl Db {
     pub(crate) fn inline(&self) -> Option<&crate::inline::Inline> {
         match self {
             Db::Sqlite { inline, .. } => Some(inline),
+            Db::Postgres { .. } => None,
+        }
+    }
+
+    /// On SQLite, the fingerprint index and where a write transaction's own fingerprint rows
+    /// begin (ADR 0047): caught up here, so call it once the transaction holds the write lock
+    /// and before it writes a fingerprint. `None` on PostgreSQL, whose table is keyed by the
+    /// fingerprint.
+    pub(crate) fn claim_scope(
+        &self,
+        now: i64,
+    ) -> Result<Option<crate::fingerprint_index::ClaimScope<'_>>> {
+        match self {
+            Db::Sqlite {
+                inline,
+                fingerprints,
+                ..
+            } => Ok(Some(crate::fingerprint_index::ClaimScope {
+                base: fingerprints.catch_up(inline, now)?,
+                index: fingerprints,
+                inline,
+            })),
+            Db::Postgres { .. } => Ok(None),
+        }
+    }
+
+    /// The fingerprint index, on SQLite (ADR 0047).
+    pub(crate) fn fingerprint_index(
+        &self,
+    ) -> Option<(
+        &crate::fingerprint_index::FingerprintIndex,
+        &crate::inline::Inline,
+    )> {
+        match self {
+            Db::Sqlite {
+                inline,
+                fingerprints,
+                ..
+            } => Some((fingerprints, inline)),
             Db::Postgres { .. } => None,
         }
     }

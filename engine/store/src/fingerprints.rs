@@ -7,6 +7,11 @@
 //! is replaced by the next claim and deleted by retention ([`purge_expired`]); a subject's
 //! erasure deletes its rows ([`erase_subject`]). Rows are never part of the hash chain.
 //!
+//! On PostgreSQL the table is keyed by the fingerprint. On SQLite it is append-only in claim
+//! order and each process finds rows through an index in memory (ADR 0047,
+//! `fingerprint_index`): a claim there replaces a row by deleting it and appending the new
+//! one, so a key still has at most one live row.
+//!
 //! The functions take a [`Conn`], so the writer can claim a lead's fingerprints inside the
 //! group transaction that appends the lead; [`Fingerprints`] runs each on its own.
 
@@ -15,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::conn::{in_write_tx, pooled, release, roll_back_to, savepoint, with_conn, Conn};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::fingerprint_index::{ClaimScope, HeldRow};
+use crate::tx::WriteTx;
 
 /// What a fingerprint identifies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -133,7 +140,8 @@ fn check_project(project: &str) -> Result<()> {
 }
 
 /// The live rows (`now < expires_at`) among `fingerprints` of `project`, in the order asked.
-/// One statement for a lead's email and phone ([`SELECT_LIVE_TWO`]).
+/// One statement for a lead's email and phone ([`SELECT_LIVE_TWO`]). On SQLite this scans the
+/// table: [`Fingerprints::lookup`] uses the index.
 pub async fn lookup(
     conn: &mut Conn<'_>,
     project: &str,
@@ -180,17 +188,23 @@ pub async fn lookup(
     Ok(out)
 }
 
-/// Claims every fingerprint of a lead, all or none. `conn` must be in a transaction (the
+/// Claims every fingerprint of a lead, all or none. `conn` must be in a write transaction (the
 /// claim runs in a savepoint of it, rolled back to when a live row of another lead holds a
-/// fingerprint). An expired row is replaced; a row the same lead holds is renewed (a retried
-/// claim succeeds). Within one transaction, a later claim sees an earlier one's rows.
-pub async fn claim(conn: &mut Conn<'_>, claim: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
+/// fingerprint), and on SQLite `scope` must be that transaction's
+/// ([`Fingerprints::claim_in`] makes it). An expired row is replaced; a row the same lead holds
+/// is renewed (a retried claim succeeds). Within one transaction, a later claim sees an
+/// earlier one's rows.
+pub(crate) async fn claim(
+    conn: &mut Conn<'_>,
+    scope: Option<&ClaimScope<'_>>,
+    claim: &FingerprintClaim<'_>,
+) -> Result<ClaimOutcome> {
     check_claim(claim)?;
     if claim.fingerprints.is_empty() {
         return Ok(ClaimOutcome::Claimed);
     }
     savepoint(conn, CLAIM_SAVEPOINT).await?;
-    match claim_each(conn, claim).await {
+    match claim_each(conn, scope, claim).await {
         Ok(taken) if taken.is_empty() => {
             release(conn, CLAIM_SAVEPOINT).await?;
             Ok(ClaimOutcome::Claimed)
@@ -227,6 +241,85 @@ pub(crate) fn check_claim(claim: &FingerprintClaim<'_>) -> Result<()> {
 /// Claims each fingerprint; returns the live rows of other leads in the way (the rows it did
 /// claim stay claimed: the caller rolls back to a savepoint when any was in the way).
 pub(crate) async fn claim_each(
+    conn: &mut Conn<'_>,
+    scope: Option<&ClaimScope<'_>>,
+    claim: &FingerprintClaim<'_>,
+) -> Result<Vec<FingerprintMatch>> {
+    match (conn, scope) {
+        (Conn::Sqlite(c), Some(scope)) => claim_appended(c, scope, claim).await,
+        (Conn::Sqlite(_), None) => Err(StoreError::Internal(
+            "a fingerprint claim on SQLite needs its transaction's index scope".into(),
+        )),
+        (conn @ Conn::Postgres(_), _) => claim_keyed(conn, claim).await,
+    }
+}
+
+/// [`claim_each`] on SQLite's append-only table (ADR 0047): the rows that hold each
+/// fingerprint are the committed ones the index names and the transaction's own (ids above
+/// the scope's base); when none is a live row of another lead, they are deleted and the
+/// lead's rows appended.
+async fn claim_appended(
+    c: &mut sqlx::SqliteConnection,
+    scope: &ClaimScope<'_>,
+    claim: &FingerprintClaim<'_>,
+) -> Result<Vec<FingerprintMatch>> {
+    let mut taken = Vec::new();
+    let mut replaced = Vec::new();
+    for (kind, fp) in claim.fingerprints {
+        let mut held = scope.committed(claim.project, *kind, fp)?;
+        let own: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, lead_id, subject_id, expires_at FROM fingerprints \
+             WHERE id > $1 AND project = $2 AND kind = $3 AND fingerprint = $4",
+        )
+        .bind(scope.base)
+        .bind(claim.project)
+        .bind(kind.as_str())
+        .bind(fp.as_slice())
+        .fetch_all(&mut *c)
+        .await?;
+        held.extend(
+            own.into_iter()
+                .map(|(id, lead_id, subject_id, expires_at)| HeldRow {
+                    id,
+                    lead_id,
+                    subject_id,
+                    expires_at,
+                }),
+        );
+        match held
+            .iter()
+            .find(|r| r.expires_at > claim.now && r.lead_id != claim.lead_id)
+        {
+            Some(other) => taken.push(other.to_match(*kind)),
+            None => replaced.extend(held.iter().map(|r| r.id)),
+        }
+    }
+    if !taken.is_empty() {
+        return Ok(taken);
+    }
+    for id in replaced {
+        sqlx::query("DELETE FROM fingerprints WHERE id = $1")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    }
+    let mut qb = sqlx::QueryBuilder::new(
+        "INSERT INTO fingerprints (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+    );
+    qb.push_values(claim.fingerprints, |mut b, (kind, fp)| {
+        b.push_bind(claim.project)
+            .push_bind(kind.as_str())
+            .push_bind(fp.as_slice())
+            .push_bind(claim.lead_id)
+            .push_bind(claim.subject_id)
+            .push_bind(claim.expires_at);
+    });
+    qb.build().execute(&mut *c).await?;
+    Ok(taken)
+}
+
+/// [`claim_each`] on PostgreSQL's table keyed by the fingerprint.
+async fn claim_keyed(
     conn: &mut Conn<'_>,
     claim: &FingerprintClaim<'_>,
 ) -> Result<Vec<FingerprintMatch>> {
@@ -332,35 +425,42 @@ impl Fingerprints {
         fingerprints: &[(FingerprintKind, [u8; 32])],
         now: i64,
     ) -> Result<Vec<FingerprintMatch>> {
-        if let Some(inline) = self.db.inline() {
-            return inline.read("looking up fingerprints", |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT lead_id, subject_id, expires_at FROM fingerprints \
-                     WHERE project = ?1 AND kind = ?2 AND fingerprint = ?3 AND expires_at > ?4",
-                )?;
-                let mut out = Vec::new();
-                for (kind, fp) in fingerprints {
-                    let mut rows =
-                        stmt.query(rusqlite::params![project, kind.as_str(), &fp[..], now])?;
-                    // The whole primary key: one row at most; stepped to the end.
-                    while let Some(r) = rows.next()? {
-                        out.push(FingerprintMatch {
-                            kind: *kind,
-                            lead_id: r.get(0)?,
-                            subject_id: r.get(1)?,
-                            expires_at: r.get(2)?,
-                        });
-                    }
-                }
-                Ok::<_, rusqlite::Error>(out)
-            });
+        if let Some((index, inline)) = self.db.fingerprint_index() {
+            check_project(project)?;
+            index.catch_up(inline, now)?;
+            let mut out = Vec::new();
+            for (kind, fp) in fingerprints {
+                // At most one live row per key: a claim replaces what it takes over.
+                out.extend(
+                    index
+                        .rows_holding(inline, project, *kind, fp)?
+                        .into_iter()
+                        .filter(|r| r.expires_at > now)
+                        .map(|r| r.to_match(*kind)),
+                );
+            }
+            return Ok(out);
         }
         pooled!(&self.db, conn => lookup(conn, project, fingerprints, now).await)
     }
 
     /// [`claim`] in a transaction of its own.
     pub async fn claim(&self, c: &FingerprintClaim<'_>) -> Result<ClaimOutcome> {
-        in_write_tx!(&self.db, conn => claim(conn, c).await)
+        in_write_tx!(&self.db, conn => {
+            let scope = self.db.claim_scope(c.now)?;
+            claim(conn, scope.as_ref(), c).await
+        })
+    }
+
+    /// [`claim`] inside the caller's write transaction `tx` (of this database), so the claim
+    /// commits or rolls back with it. Within `tx`, a later claim sees an earlier one's rows.
+    pub async fn claim_in(
+        &self,
+        tx: &mut WriteTx,
+        c: &FingerprintClaim<'_>,
+    ) -> Result<ClaimOutcome> {
+        let scope = self.db.claim_scope(c.now)?;
+        claim(&mut tx.conn(), scope.as_ref(), c).await
     }
 
     /// [`release_lead`].
@@ -368,8 +468,29 @@ impl Fingerprints {
         pooled!(&self.db, conn => release_lead(conn, project, lead_id).await)
     }
 
-    /// [`erase_subject`].
+    /// [`erase_subject`]. On SQLite the rows also leave this process's index.
     pub async fn erase_subject(&self, subject_id: &str) -> Result<u64> {
+        if let (Some((index, _)), Db::Sqlite { pool, .. }) = (self.db.fingerprint_index(), &self.db)
+        {
+            let deleted: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
+                "DELETE FROM fingerprints WHERE subject_id = $1 RETURNING id, kind, fingerprint",
+            )
+            .bind(subject_id)
+            .fetch_all(pool)
+            .await?;
+            let forgotten: Vec<_> = deleted
+                .iter()
+                .filter_map(|(id, kind, fp)| {
+                    Some((
+                        *id,
+                        FingerprintKind::parse(kind)?,
+                        <[u8; 32]>::try_from(fp.as_slice()).ok()?,
+                    ))
+                })
+                .collect();
+            index.forget(&forgotten);
+            return Ok(deleted.len() as u64);
+        }
         pooled!(&self.db, conn => erase_subject(conn, subject_id).await)
     }
 

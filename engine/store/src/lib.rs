@@ -31,6 +31,7 @@ pub mod conn;
 pub mod cqrs;
 pub mod db;
 pub mod error;
+pub mod fingerprint_index;
 pub mod fingerprints;
 pub mod hash;
 pub mod head;

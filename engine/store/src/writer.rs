@@ -310,6 +310,18 @@ async fn write_group(
     let now = chrono::Utc::now().timestamp_micros();
     let recorded_at = now.max(head_at);
 
+    // On SQLite, claims check the fingerprint index, caught up now that this transaction
+    // holds the write lock and before it writes a claim (ADR 0047).
+    let db = conn.db().clone();
+    let scope = if group
+        .iter()
+        .any(|r| r.append.side.iter().any(|s| matches!(s, SideRow::Claim(_))))
+    {
+        db.claim_scope(now)?
+    } else {
+        None
+    };
+
     if cache.head != Some(head_pos) {
         // Another process appended since our last commit: what we remember may be stale.
         cache.clear();
@@ -346,7 +358,7 @@ async fn write_group(
                 Ok(appended)
             }
             (Ok(Planned::New(appended)), Some(before)) if !r.append.side.is_empty() => {
-                match write_side_rows(&mut conn.conn(), &r.append.side).await? {
+                match write_side_rows(&mut conn.conn(), scope.as_ref(), &r.append.side).await? {
                     None => Ok(appended),
                     Some(refusal) => {
                         before.restore(
@@ -375,7 +387,7 @@ async fn write_group(
     {
         return Err(StoreError::RedoCarefully);
     }
-    if !careful && !write_side_rows_together(&mut conn.conn(), &side, now).await? {
+    if !careful && !write_side_rows_together(&mut conn.conn(), scope.as_ref(), &side, now).await? {
         return Err(StoreError::RedoCarefully);
     }
 

@@ -2,7 +2,7 @@
 //! sealed, race-safe), fingerprint claims (live, expired, same lead, all or none, inside a
 //! caller's transaction), lookups, erasure and purge, idempotency records.
 
-use leadorch_store::fingerprints::{self, ClaimOutcome, FingerprintClaim, FingerprintKind};
+use leadorch_store::fingerprints::{ClaimOutcome, FingerprintClaim, FingerprintKind};
 use leadorch_store::idempotency::{self, IdempotencyKey, IdempotencyRecord};
 use leadorch_store::{
     Db, FingerprintMatch, MasterKey, RetentionPolicy, Store, StoreError, WriteTx,
@@ -277,12 +277,16 @@ async fn claims_inside_a_callers_transaction_see_each_other_and_commit_or_roll_b
         // the first's duplicate, and the transaction stays usable after the refused claim.
         let mut tx = WriteTx::begin(store.db()).await.unwrap();
         assert_eq!(
-            fingerprints::claim(&mut tx.conn(), &claim(&a, "lead-a", "subj-a", now))
+            store
+                .fingerprints()
+                .claim_in(&mut tx, &claim(&a, "lead-a", "subj-a", now))
                 .await
                 .unwrap(),
             ClaimOutcome::Claimed
         );
-        let refused = fingerprints::claim(&mut tx.conn(), &claim(&b, "lead-b", "subj-b", now))
+        let refused = store
+            .fingerprints()
+            .claim_in(&mut tx, &claim(&b, "lead-b", "subj-b", now))
             .await
             .unwrap();
         assert_eq!(
@@ -338,7 +342,9 @@ async fn claims_inside_a_callers_transaction_see_each_other_and_commit_or_roll_b
         // A transaction dropped without commit leaves no claim.
         let mut tx = WriteTx::begin(store.db()).await.unwrap();
         let c = [(Phone, [6u8; 32])];
-        fingerprints::claim(&mut tx.conn(), &claim(&c, "lead-c", "subj-c", now))
+        store
+            .fingerprints()
+            .claim_in(&mut tx, &claim(&c, "lead-c", "subj-c", now))
             .await
             .unwrap();
         drop(tx);
@@ -512,4 +518,252 @@ async fn a_lead_lets_go_of_its_claims_and_another_lead_may_take_them() {
             "{d:?}"
         );
     }
+}
+
+/// Two handles on one database, each with its own fingerprint index (ADR 0047 on SQLite), as
+/// two processes have: a claim through one is seen and refused through the other; a row the
+/// other erased or replaced is not taken for a live one; an id a rolled-back claim used and a
+/// later claim took again is found.
+#[tokio::test]
+async fn two_processes_see_each_others_claims_erasures_and_replacements() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let master = MasterKey::random();
+        let one = open(&t, master.clone()).await;
+        let two = open(&t, master).await;
+        let now = 20 * DAY;
+        let ann = [(Email, [11u8; 32]), (Phone, [12u8; 32])];
+
+        // Each index loads before the claims exist, so neither can know them from a load.
+        assert!(one
+            .fingerprints()
+            .lookup("default", &ann, now)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(two
+            .fingerprints()
+            .lookup("default", &ann, now)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // One claims; two sees it, and its own claim is refused.
+        assert_eq!(
+            one.fingerprints()
+                .claim(&claim(&ann, "lead-1", "subj-1", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed,
+            "{d:?}"
+        );
+        let seen = two
+            .fingerprints()
+            .lookup("default", &ann, now)
+            .await
+            .unwrap();
+        assert_eq!(seen.len(), 2, "{d:?}: {seen:?}");
+        let refused = two
+            .fingerprints()
+            .claim(&claim(&[(Phone, [12u8; 32])], "lead-2", "subj-2", now))
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.claimed_by().map(|m| m.lead_id.as_str()),
+            Some("lead-1"),
+            "{d:?}"
+        );
+
+        // One erases the subject; two's index still names the rows, which are gone: two finds
+        // nothing and its claim now wins.
+        assert_eq!(
+            one.fingerprints().erase_subject("subj-1").await.unwrap(),
+            2,
+            "{d:?}"
+        );
+        assert!(
+            two.fingerprints()
+                .lookup("default", &ann, now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{d:?}"
+        );
+        assert_eq!(
+            two.fingerprints()
+                .claim(&claim(&[(Phone, [12u8; 32])], "lead-2", "subj-2", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed,
+            "{d:?}"
+        );
+        let held = one
+            .fingerprints()
+            .lookup("default", &ann, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            held.iter()
+                .map(|m| (m.kind, m.lead_id.as_str()))
+                .collect::<Vec<_>>(),
+            vec![(Phone, "lead-2")],
+            "{d:?}"
+        );
+
+        // A claim rolled back in one (its id handed out, then not committed), then another
+        // claim through two that may take the same id: one still finds the second.
+        let mut tx = WriteTx::begin(one.db()).await.unwrap();
+        one.fingerprints()
+            .claim_in(
+                &mut tx,
+                &claim(&[(Email, [13u8; 32])], "lead-3", "subj-3", now),
+            )
+            .await
+            .unwrap();
+        drop(tx);
+        assert_eq!(
+            two.fingerprints()
+                .claim(&claim(&[(Email, [14u8; 32])], "lead-4", "subj-4", now))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed,
+            "{d:?}"
+        );
+        assert!(
+            one.fingerprints()
+                .lookup("default", &[(Email, [13u8; 32])], now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{d:?}"
+        );
+        let found = one
+            .fingerprints()
+            .lookup("default", &[(Email, [14u8; 32])], now)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "{d:?}");
+        assert_eq!(found[0].lead_id, "lead-4", "{d:?}");
+
+        // A claim through one after the window replaces two's row: two then refuses lead-6.
+        let later = now + 90 * DAY;
+        assert_eq!(
+            one.fingerprints()
+                .claim(&claim(&[(Phone, [12u8; 32])], "lead-5", "subj-5", later))
+                .await
+                .unwrap(),
+            ClaimOutcome::Claimed,
+            "{d:?}"
+        );
+        let refused = two
+            .fingerprints()
+            .claim(&claim(
+                &[(Phone, [12u8; 32])],
+                "lead-6",
+                "subj-6",
+                later + 1,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.claimed_by().map(|m| m.lead_id.as_str()),
+            Some("lead-5"),
+            "{d:?}"
+        );
+        assert_eq!(
+            two.fingerprints().count_expired(later + 1).await.unwrap(),
+            1,
+            "{d:?}: lead-4's email"
+        );
+        one.db().close().await;
+        two.db().close().await;
+        t.cleanup().await;
+    }
+}
+
+/// A SQLite database made before ADR 0047, whose fingerprints were keyed by the fingerprint,
+/// keeps its claims when the append-only table replaces that one.
+#[tokio::test]
+async fn sqlite_claims_made_before_the_append_only_table_survive_its_migration() {
+    use sqlx::Connection as _;
+    use std::str::FromStr as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("migrations");
+    std::fs::create_dir(&before).unwrap();
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/sqlite");
+    let mut copied = 0;
+    for entry in std::fs::read_dir(&all).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.as_str() < "0010" {
+            std::fs::copy(entry.path(), before.join(&name)).unwrap();
+            copied += 1;
+        }
+    }
+    assert!(copied >= 8, "the migrations before 0010: {copied}");
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let now = 30 * DAY;
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let mut c = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(before.as_path())
+            .await
+            .unwrap()
+            .run(&mut c)
+            .await
+            .unwrap();
+        for (fp, lead, expires_at) in [
+            ([21u8; 32], "lead-old", now + DAY),
+            ([22u8; 32], "lead-gone", now - DAY),
+        ] {
+            sqlx::query(
+                "INSERT INTO fingerprints (project, kind, fingerprint, lead_id, subject_id, expires_at) \
+                 VALUES ('default', 'email', ?1, ?2, 'subj-old', ?3)",
+            )
+            .bind(fp.as_slice())
+            .bind(lead)
+            .bind(expires_at)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        c.close().await.unwrap();
+    }
+    let db = Db::connect(&url).await.expect("migrates");
+    let store = Store::with_master_key(db, MasterKey::random(), RetentionPolicy::default())
+        .await
+        .unwrap();
+    let fp = store.fingerprints();
+    let found = fp
+        .lookup("default", &[(Email, [21u8; 32])], now)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].lead_id, "lead-old");
+    let refused = fp
+        .claim(&claim(&[(Email, [21u8; 32])], "lead-new", "subj-new", now))
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.claimed_by().map(|m| m.lead_id.as_str()),
+        Some("lead-old")
+    );
+    assert_eq!(
+        fp.count_expired(now).await.unwrap(),
+        1,
+        "lead-gone's row came along"
+    );
+    assert_eq!(
+        fp.claim(&claim(&[(Email, [22u8; 32])], "lead-new", "subj-new", now))
+            .await
+            .unwrap(),
+        ClaimOutcome::Claimed,
+        "an expired row holds nothing"
+    );
+    store.db().close().await;
 }
