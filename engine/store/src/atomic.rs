@@ -382,11 +382,11 @@ pub(crate) async fn write_side_rows_together(
         }
         for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
             let written = with_conn!(conn, c => {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO fingerprints \
-                     (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+                let mut qb = sqlx::QueryBuilder::new(fingerprints::INSERT_CLAIMS);
+                fingerprints::push_claims(
+                    &mut qb,
+                    chunk.iter().map(|(c, kind, fp)| (c.borrowed(), *kind, *fp)),
                 );
-                push_claims(&mut qb, chunk);
                 qb.build().execute(c).await.map(|r| r.rows_affected())
             })?;
             if written != chunk.len() as u64 {
@@ -396,11 +396,11 @@ pub(crate) async fn write_side_rows_together(
     } else {
         for chunk in claims.chunks(SIDE_ROWS_PER_STATEMENT) {
             let written: Vec<String> = with_conn!(conn, c => {
-                let mut qb = sqlx::QueryBuilder::new(
-                    "INSERT INTO fingerprints \
-                     (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+                let mut qb = sqlx::QueryBuilder::new(fingerprints::INSERT_CLAIMS);
+                fingerprints::push_claims(
+                    &mut qb,
+                    chunk.iter().map(|(c, kind, fp)| (c.borrowed(), *kind, *fp)),
                 );
-                push_claims(&mut qb, chunk);
                 qb.push(
                     " ON CONFLICT (project, kind, fingerprint) DO UPDATE SET \
                      lead_id = excluded.lead_id, subject_id = excluded.subject_id, \
@@ -469,23 +469,4 @@ pub(crate) async fn write_side_rows_together(
         insert_access(conn, chunk).await?;
     }
     Ok(true)
-}
-
-/// The `VALUES` of a multi-row insert of fingerprint claims.
-fn push_claims<'a, DB: sqlx::Database>(
-    qb: &mut sqlx::QueryBuilder<'a, DB>,
-    claims: &'a [(&OwnedClaim, FingerprintKind, &[u8; 32])],
-) where
-    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
-{
-    qb.push_values(claims, |mut b, (claim, kind, fp)| {
-        b.push_bind(claim.project.as_str())
-            .push_bind(kind.as_str())
-            .push_bind(fp.as_slice())
-            .push_bind(claim.lead_id.as_str())
-            .push_bind(claim.subject_id.as_str())
-            .push_bind(claim.expires_at);
-    });
 }

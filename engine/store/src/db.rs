@@ -394,18 +394,15 @@ impl Db {
         &self,
         now: i64,
     ) -> Result<Option<crate::fingerprint_index::ClaimScope<'_>>> {
-        match self {
-            Db::Sqlite {
-                inline,
-                fingerprints,
-                ..
-            } => Ok(Some(crate::fingerprint_index::ClaimScope {
-                base: fingerprints.catch_up(inline, now)?,
-                index: fingerprints,
-                inline,
-            })),
-            Db::Postgres { .. } => Ok(None),
-        }
+        self.fingerprint_index()
+            .map(|(index, inline)| {
+                Ok(crate::fingerprint_index::ClaimScope {
+                    base: index.catch_up(inline, now)?,
+                    index,
+                    inline,
+                })
+            })
+            .transpose()
     }
 
     /// The fingerprint index, on SQLite (ADR 0047).

@@ -303,10 +303,32 @@ async fn claim_appended(
             .execute(&mut *c)
             .await?;
     }
-    let mut qb = sqlx::QueryBuilder::new(
-        "INSERT INTO fingerprints (project, kind, fingerprint, lead_id, subject_id, expires_at) ",
+    let mut qb = sqlx::QueryBuilder::new(INSERT_CLAIMS);
+    push_claims(
+        &mut qb,
+        claim
+            .fingerprints
+            .iter()
+            .map(|(kind, fp)| (*claim, *kind, fp)),
     );
-    qb.push_values(claim.fingerprints, |mut b, (kind, fp)| {
+    qb.build().execute(&mut *c).await?;
+    Ok(taken)
+}
+
+/// The start of a multi-row insert of claims; [`push_claims`] adds the rows.
+pub(crate) const INSERT_CLAIMS: &str =
+    "INSERT INTO fingerprints (project, kind, fingerprint, lead_id, subject_id, expires_at) ";
+
+/// The `VALUES` of a multi-row insert of claims: one row per fingerprint of a claim.
+pub(crate) fn push_claims<'a, DB: sqlx::Database>(
+    qb: &mut sqlx::QueryBuilder<'a, DB>,
+    rows: impl IntoIterator<Item = (FingerprintClaim<'a>, FingerprintKind, &'a [u8; 32])>,
+) where
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push_values(rows, |mut b, (claim, kind, fp)| {
         b.push_bind(claim.project)
             .push_bind(kind.as_str())
             .push_bind(fp.as_slice())
@@ -314,8 +336,6 @@ async fn claim_appended(
             .push_bind(claim.subject_id)
             .push_bind(claim.expires_at);
     });
-    qb.build().execute(&mut *c).await?;
-    Ok(taken)
 }
 
 /// [`claim_each`] on PostgreSQL's table keyed by the fingerprint.
@@ -470,7 +490,11 @@ impl Fingerprints {
 
     /// [`erase_subject`]. On SQLite the rows also leave this process's index.
     pub async fn erase_subject(&self, subject_id: &str) -> Result<u64> {
-        if let (Some((index, _)), Db::Sqlite { pool, .. }) = (self.db.fingerprint_index(), &self.db)
+        if let Db::Sqlite {
+            pool,
+            fingerprints: index,
+            ..
+        } = &self.db
         {
             let deleted: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
                 "DELETE FROM fingerprints WHERE subject_id = $1 RETURNING id, kind, fingerprint",
