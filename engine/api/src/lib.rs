@@ -275,29 +275,16 @@ impl Api {
     > {
         let mut view = self.facts.lock().await;
         let mut keys = self.facts_keys.lock().await;
-        if !keys.unchanged(&self.engine).await? {
-            // Data opened with a key that is gone must not be shown again.
-            *view = leadorch_evaluate::facts::FactsView::default();
-            *keys = Default::default();
-        }
-        let mut decoder = self
-            .engine
-            .store
-            .codec
-            .decoder(leadorch_store::Reveal::Decrypt);
-        loop {
-            let page = self
-                .engine
-                .store
-                .log
-                .read_after(view.position, 5_000)
-                .await?;
-            if page.is_empty() {
-                return Ok(view);
+        if view.position == 0 {
+            // A long log: start from the kept view, if one is usable (ADR 0048).
+            if let Ok(kept) = leadorch_evaluate::kept::load(&self.engine).await? {
+                *view = kept.view;
+                *keys = kept.keys;
             }
-            keys.note_page(&self.engine, &page).await?;
-            view.fold_page(&mut decoder, &page).await?;
         }
+        // Data opened with a key that is gone must not be shown again: it starts over.
+        leadorch_evaluate::kept::catch_up(&self.engine, &mut view, &mut keys).await?;
+        Ok(view)
     }
 
     /// The project of each campaign the log knows by its `CampaignObserved` events, as of the

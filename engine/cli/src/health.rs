@@ -14,7 +14,6 @@ use leadorch_domain::campaign::CampaignStatus;
 use leadorch_evaluate::facts::{FactsScope, FactsView};
 use leadorch_evaluate::library::{self, RuleSummary};
 use leadorch_rules::{CampaignFacts, Scope};
-use leadorch_store::Reveal;
 use serde::Serialize;
 
 use crate::common::campaign_text;
@@ -160,24 +159,9 @@ pub async fn gather(
     let project = config.project.as_str();
     // `--project` for the commands a warning suggests.
     let flag = leadorch_domain::project::flag(project);
-    // The facts view (campaigns, teams) and the last evaluation, in one pass over the log.
-    let mut view = FactsView::default();
-    let mut decoder = engine.store.codec.decoder(Reveal::Decrypt);
-    let mut last_evaluation: Option<(DateTime<Utc>, String)> = None;
-    loop {
-        let page = engine.store.log.read_after(view.position, 5_000).await?;
-        let Some(last) = page.last() else { break };
-        let last_position = last.position;
-        for rec in &page {
-            let ours = leadorch_domain::split_stream_id(&rec.stream_id)
-                .is_some_and(|(_, id)| leadorch_domain::project::unscoped(project, id).is_some());
-            if rec.event_type == "EvaluationRecorded" && ours {
-                last_evaluation = Some((rec.recorded_at_utc(), rec.metadata().actor));
-            }
-        }
-        view.fold_page(&mut decoder, &page).await?;
-        view.position = view.position.max(last_position);
-    }
+    // The facts view (campaigns, teams): the kept view and the events after it (ADR 0048).
+    let view = FactsView::load(engine).await?;
+    let last_evaluation = last_evaluation(engine, project).await?;
     let events = engine.store.log.head().await?.position;
     // A daemon leads while it holds the lease; taking it here (and dropping it at once)
     // means none does.
@@ -579,4 +563,43 @@ pub(crate) fn age_text(minutes: i64) -> String {
     } else {
         format!("{} days", d.num_days())
     }
+}
+
+/// When the project's last evaluation was recorded, and by whom: one read of the log's type
+/// index, newest first.
+async fn last_evaluation(
+    engine: &Engine,
+    project: &str,
+) -> Result<Option<(DateTime<Utc>, String)>> {
+    use leadorch_store::{Match, Visibility, Window};
+    let visibility = if project == leadorch_domain::project::DEFAULT {
+        // The default project's evaluations are the ones without a `<project>/` in their id.
+        Visibility::Except {
+            kinds: vec!["evaluation".into()],
+            streams: Vec::new(),
+        }
+    } else {
+        Visibility::Only {
+            prefixes: vec![format!("evaluation:{project}/")],
+            streams: Vec::new(),
+        }
+    };
+    let last = engine
+        .store
+        .log
+        .window(&Window {
+            after: 0,
+            before: None,
+            newest_first: true,
+            limit: 1,
+            filter: Match {
+                event_type: Some("EvaluationRecorded".into()),
+                visibility,
+                ..Default::default()
+            },
+        })
+        .await?;
+    Ok(last
+        .first()
+        .map(|rec| (rec.recorded_at_utc(), rec.metadata().actor)))
 }

@@ -213,6 +213,45 @@ fn the_seed_marks_its_history_simulated_within_its_events() {
     assert!(events_of(home, &url, "ChangedOutsideEngine").is_empty());
 }
 
+/// The daemon's line saying how its facts view was made (ADR 0048).
+fn started(err: &str) -> &str {
+    err.lines()
+        .find(|l| l.starts_with("leadorch daemon: facts "))
+        .unwrap_or_else(|| panic!("no start line: {err}"))
+}
+
+#[test]
+fn a_daemon_starts_from_the_view_the_last_one_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let out = ok(home, &["seed", "--events", "3000"]);
+    assert!(out.starts_with("seeded 3000 events"), "{out}");
+    // No copy yet: the first daemon folds the log, and keeps its view when it is done.
+    let first = leadorch(home, &["daemon", "--adapter", "sim", "--once"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let err = stderr(&first);
+    assert!(
+        started(&err).starts_with("leadorch daemon: facts folded from the log's 3000 events in "),
+        "{err}"
+    );
+    let head = |home: &Path| -> u64 {
+        let status: serde_json::Value =
+            serde_json::from_str(&ok(home, &["status", "--json"])).unwrap();
+        status["database"]["events"].as_u64().unwrap()
+    };
+    let kept_at = head(home);
+    // The next one starts from that copy; it reads only what came after it (nothing).
+    let again = leadorch(home, &["daemon", "--adapter", "sim", "--once"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let err = stderr(&again);
+    assert!(
+        started(&err).starts_with(&format!(
+            "leadorch daemon: facts from the kept view at position {kept_at}, 0 events read after it, in "
+        )),
+        "{err}"
+    );
+}
+
 /// A daemon child with its stderr lines on a channel.
 fn spawn_daemon(home: &Path) -> (Child, Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadorch"))

@@ -14,6 +14,7 @@ use leadorch_config::Config;
 use leadorch_core::Engine;
 use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_evaluate::facts::{FactsScope, FactsView, TriggerKind};
+use leadorch_evaluate::kept;
 use leadorch_evaluate::tick::{self, LoadedRule, RuleSet};
 use leadorch_evaluate::timeline::AccountKeys;
 use leadorch_rules::{CompileError, Proposal, RuleHost, Schedule};
@@ -94,6 +95,16 @@ pub enum Notice<'a> {
     Waiting,
     /// This daemon leads now.
     Leading,
+    /// The daemon's facts view is ready, before its first step: from the kept view at that
+    /// position (`None`: folded from the first event), up to the log's head, in how long.
+    Started {
+        /// The kept view's position it started from.
+        kept: Option<u64>,
+        /// The view's position now.
+        position: u64,
+        /// How long it took.
+        took: StdDuration,
+    },
     /// A step ran (the daemon, for campaign names and settings).
     Step(&'a Daemon, &'a StepReport),
     /// The database went away (why): the daemon acts on nothing and waits for it, with
@@ -130,7 +141,24 @@ pub struct Daemon {
     /// Position up to which triggers have been taken for evaluation.
     handled: u64,
     last_reconcile: Option<DateTime<Utc>>,
+    /// The kept facts view this daemon started from or wrote last (ADR 0048).
+    kept: KeptMark,
 }
+
+/// Where the kept facts view stands for a daemon: the position of the copy it started from or
+/// wrote last, and when it last tried to write one.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeptMark {
+    position: u64,
+    started_from: Option<u64>,
+    tried: Option<std::time::Instant>,
+}
+
+/// A copy of the facts view is written once the view has moved this many events past the
+/// last one…
+const KEEP_EVERY_EVENTS: u64 = 10_000;
+/// …and at most this often (and when the daemon stops).
+const KEEP_AT_MOST_EVERY: StdDuration = StdDuration::from_secs(300);
 
 impl Daemon {
     /// Folds the log up to the daemon's checkpoint (those triggers were handled by an
@@ -148,23 +176,91 @@ impl Daemon {
             .db()
             .checkpoint(&checkpoint_name(&config.project))
             .await?;
+        // The kept view, when it is at or before the checkpoint: the triggers of the events
+        // after the checkpoint are then all folded again (ADR 0048).
+        let (view, keys, started_from) = match kept::load(&engine).await? {
+            Ok(k) if k.view.position <= checkpoint => {
+                let position = k.view.position;
+                (k.view, k.keys, Some(position))
+            }
+            Ok(k) => {
+                tracing::info!(
+                    kept = k.view.position,
+                    checkpoint,
+                    "the kept facts are past this daemon's checkpoint; folding the log"
+                );
+                (FactsView::default(), AccountKeys::default(), None)
+            }
+            Err(why) => {
+                tracing::info!(?why, "no kept facts to start from; folding the log");
+                (FactsView::default(), AccountKeys::default(), None)
+            }
+        };
         let executor = Executor::new(config.executor.max_attempts);
         let mut d = Daemon {
             engine,
             host,
             adapter,
             config,
-            view: FactsView::default(),
-            keys: AccountKeys::default(),
+            view,
+            keys,
             rules: RuleSet::default(),
             executor,
             next_due: BTreeMap::new(),
             triggers: BTreeSet::new(),
             handled: checkpoint,
             last_reconcile: None,
+            kept: KeptMark {
+                position: started_from.unwrap_or(0),
+                started_from,
+                tried: None,
+            },
         };
         d.read_new().await?;
         Ok(d)
+    }
+
+    /// The position of the kept facts view this daemon started from (`None`: it folded the
+    /// log from the first event).
+    pub fn started_from_kept(&self) -> Option<u64> {
+        self.kept.started_from
+    }
+
+    /// Writes the kept facts view once it has moved on [`KEEP_EVERY_EVENTS`] since the last
+    /// copy, at most every [`KEEP_AT_MOST_EVERY`] (`now`: whenever it moved at all, as a
+    /// daemon stops or `--once` ends). The copy is written at the checkpoint only, so that a
+    /// daemon starting from it misses no trigger: when nothing folded since the checkpoint
+    /// wakes a rule, the checkpoint first moves up to the view; otherwise the copy waits for
+    /// the next step. A failure is said and otherwise ignored: the copy is only a shortcut.
+    pub async fn keep_facts(&mut self, now: bool) {
+        let position = self.view.position;
+        if position <= self.kept.position {
+            return;
+        }
+        let due = now
+            || (position - self.kept.position >= KEEP_EVERY_EVENTS
+                && self
+                    .kept
+                    .tried
+                    .is_none_or(|t| t.elapsed() >= KEEP_AT_MOST_EVERY));
+        if !due {
+            return;
+        }
+        if position != self.handled {
+            if !self.triggers.is_empty() {
+                return;
+            }
+            if let Err(e) = self.set_checkpoint(position).await {
+                tracing::warn!("the facts view could not be kept: {e}");
+                return;
+            }
+        }
+        self.kept.tried = Some(std::time::Instant::now());
+        match kept::save(&self.engine, &self.view, &self.keys, Utc::now()).await {
+            Ok(true) => self.kept.position = position,
+            Ok(false) => tracing::info!("the facts view was not kept: an account's key changed"),
+            Err(e) => tracing::warn!("the facts view could not be kept: {e}"),
+        }
     }
 
     /// Reads every event after the view's position into it.
@@ -397,6 +493,7 @@ impl Daemon {
         // the log, and said, before the step ends.
         self.adapter.settle().await;
         self.read_new().await?;
+        self.keep_facts(false).await;
         Ok(report)
     }
 
@@ -497,6 +594,10 @@ impl Daemon {
     }
 
     async fn advance_checkpoint(&mut self, position: u64) -> Result<()> {
+        self.set_checkpoint(position).await
+    }
+
+    async fn set_checkpoint(&mut self, position: u64) -> Result<()> {
         if position <= self.handled {
             return Ok(());
         }
@@ -684,6 +785,7 @@ impl Daemon {
                 }
             };
         }
+        let started = std::time::Instant::now();
         let mut daemon = or_away!(
             Daemon::start(
                 parts.engine.clone(),
@@ -693,6 +795,11 @@ impl Daemon {
             )
             .await
         );
+        notify(Notice::Started {
+            kept: daemon.started_from_kept(),
+            position: daemon.view.position,
+            took: started.elapsed(),
+        });
         let mut sub = CatchUp::new(&daemon.engine.store.log, daemon.view.position, PAGE)
             .poll_every(StdDuration::from_millis(200));
         loop {
@@ -705,6 +812,7 @@ impl Daemon {
             outage.over(notify);
             notify(Notice::Step(&daemon, &report));
             if *stop.borrow() {
+                daemon.keep_facts(true).await;
                 return Ok(Ended::Stopped);
             }
             let next = daemon
@@ -726,6 +834,7 @@ impl Daemon {
                 changed = stop.changed() => {
                     // A dropped sender can never say stop: treat it as stop.
                     if changed.is_err() {
+                        daemon.keep_facts(true).await;
                         return Ok(Ended::Stopped);
                     }
                 }

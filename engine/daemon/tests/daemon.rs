@@ -363,7 +363,9 @@ async fn a_daemon_whose_connections_the_server_closed_leads_again_and_acts() {
                     leadorch_daemon::Notice::Away(why) => format!("away: {why}"),
                     leadorch_daemon::Notice::Back => "back".to_string(),
                     leadorch_daemon::Notice::LostLeadership => "lost".to_string(),
-                    leadorch_daemon::Notice::Step(..) => return,
+                    leadorch_daemon::Notice::Step(..) | leadorch_daemon::Notice::Started { .. } => {
+                        return
+                    }
                 };
                 said.lock().unwrap().push(line);
             };
@@ -398,4 +400,87 @@ async fn a_daemon_whose_connections_the_server_closed_leads_again_and_acts() {
     stop.send(true).unwrap();
     run.await.unwrap().unwrap();
     t.cleanup().await;
+}
+
+/// The facts view folded from the first event, as a restarted daemon without a kept view
+/// would hold it.
+async fn folded(e: &leadorch_core::Engine) -> leadorch_evaluate::facts::FactsView {
+    let mut view = leadorch_evaluate::facts::FactsView::default();
+    let mut keys = leadorch_evaluate::timeline::AccountKeys::default();
+    leadorch_evaluate::kept::catch_up(e, &mut view, &mut keys)
+        .await
+        .unwrap();
+    view
+}
+
+#[tokio::test]
+async fn a_restarted_daemon_starts_from_the_kept_view_and_misses_no_trigger() {
+    let now = start();
+    let Gated {
+        _db,
+        e,
+        h,
+        adapter,
+        mut d,
+    } = gated(config()).await;
+    assert_eq!(d.started_from_kept(), None, "nothing kept on a new log");
+    // The team fills up: the gate pauses. A quiet step then puts the view at the checkpoint,
+    // and a stopping daemon keeps it.
+    capacity(&e, "sales-nl", 38, 40, now + Duration::minutes(1)).await;
+    d.step(now + Duration::minutes(1)).await.unwrap();
+    d.step(now + Duration::minutes(2)).await.unwrap();
+    d.keep_facts(true).await;
+    let kept = leadorch_evaluate::kept::load(&e)
+        .await
+        .unwrap()
+        .expect("a kept view");
+    assert_eq!(kept.view, d.view, "the view as the daemon held it");
+    let paused = adapter.applied.load(Ordering::SeqCst);
+    assert!(paused > 0, "the gate paused");
+    let before = decisions(&e).await.len();
+    drop(d);
+
+    // While no daemon runs, the team has room again: the restarted daemon starts from the
+    // kept view, folds the reading after it, and the gate resumes.
+    capacity(&e, "sales-nl", 10, 40, now + Duration::minutes(3)).await;
+    let mut d = Daemon::start(e.clone(), h.clone(), adapter.clone(), config())
+        .await
+        .unwrap();
+    assert_eq!(d.started_from_kept(), Some(kept.view.position));
+    assert_eq!(
+        d.view,
+        folded(&e).await,
+        "kept view + the rest = the whole fold"
+    );
+    let report = d.step(now + Duration::minutes(3)).await.unwrap();
+    assert_eq!(
+        report.evaluations.len(),
+        1,
+        "the reading after the copy triggered"
+    );
+    assert!(
+        report.evaluations[0]
+            .accepted
+            .iter()
+            .all(|p| p.rule == "gate"),
+        "{report:?}"
+    );
+    assert!(adapter.applied.load(Ordering::SeqCst) > paused, "resumed");
+    assert_eq!(decisions(&e).await.len(), before + 1);
+
+    // A copy past this daemon's checkpoint would hide the triggers between the two: such a
+    // copy is not started from, and the trigger is not lost.
+    capacity(&e, "sales-nl", 39, 40, now + Duration::minutes(4)).await;
+    let (view, keys) = leadorch_evaluate::kept::load_or_fold(&e).await.unwrap();
+    assert!(leadorch_evaluate::kept::save(&e, &view, &keys, now)
+        .await
+        .unwrap());
+    drop(d);
+    let mut d = Daemon::start(e.clone(), h, adapter.clone(), config())
+        .await
+        .unwrap();
+    assert_eq!(d.started_from_kept(), None);
+    let report = d.step(now + Duration::minutes(4)).await.unwrap();
+    assert_eq!(report.evaluations.len(), 1, "{report:?}");
+    assert_eq!(decisions(&e).await.len(), before + 2);
 }

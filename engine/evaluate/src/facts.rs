@@ -79,7 +79,7 @@ impl TriggerKind {
 }
 
 /// One campaign as the view knows it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CampaignEntry {
     /// The aggregate, folded with its own `apply`.
     pub state: Campaign,
@@ -102,7 +102,7 @@ pub struct CampaignEntry {
 
 /// The changes of one campaign field that count for its cooldown (see
 /// [`CampaignEntry::last_change_at`]).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FieldChanges {
     /// The latest request time of an applied change of the field.
     pub settled: Option<DateTime<Utc>>,
@@ -259,7 +259,7 @@ impl<'a> FactsScope<'a> {
 }
 
 /// One team as the view knows it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TeamEntry {
     /// The latest capacity reading.
     pub capacity: CapacitySnapshot,
@@ -268,14 +268,14 @@ pub struct TeamEntry {
 }
 
 /// A rule as the view knows it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleEntry {
     /// The aggregate.
     pub state: Rule,
 }
 
 /// The facts view.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FactsView {
     /// Campaigns by aggregate id (`<customer>/<campaign>`).
     pub campaigns: BTreeMap<String, CampaignEntry>,
@@ -293,7 +293,7 @@ pub struct FactsView {
 
 /// Counts of the engine's work in the log, folded with the view: the same in every process
 /// that reads the log, whichever process did the work.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogCounts {
     /// Rule evaluations recorded.
     pub evaluations: u64,
@@ -423,17 +423,11 @@ impl FactsView {
     }
 
     /// The view of the whole log (for one-off reads: dry runs, explain), with Google data
-    /// decrypted (rules need it; what a forgotten account's key sealed reads as absent).
+    /// decrypted (rules need it; what a forgotten account's key sealed reads as absent):
+    /// the kept view and the events after it ([`crate::kept::load_or_fold`]).
     pub async fn load(engine: &leadorch_core::Engine) -> crate::Result<FactsView> {
-        let mut view = FactsView::default();
-        let mut decoder = engine.store.codec.decoder(leadorch_store::Reveal::Decrypt);
-        loop {
-            let page = engine.store.log.read_after(view.position, 5_000).await?;
-            if page.is_empty() {
-                return Ok(view);
-            }
-            view.fold_page(&mut decoder, &page).await?;
-        }
+        // From the kept view when there is a usable one (ADR 0048).
+        Ok(crate::kept::load_or_fold(engine).await?.0)
     }
 
     /// The view of the events `as_of` includes (up to its position, and only those that

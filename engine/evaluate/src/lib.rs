@@ -16,6 +16,7 @@ pub mod backtest;
 pub mod dry_run;
 pub mod explain;
 pub mod facts;
+pub mod kept;
 pub mod library;
 pub mod teams;
 pub mod tick;

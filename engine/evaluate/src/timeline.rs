@@ -315,6 +315,16 @@ pub struct AccountKeys {
 }
 
 impl AccountKeys {
+    /// Keys as noted before (a kept view's, ADR 0048).
+    pub fn from_ids(ids: BTreeMap<String, Option<String>>) -> Self {
+        AccountKeys { ids }
+    }
+
+    /// Each account noted, with the id of its key then.
+    pub fn ids(&self) -> impl Iterator<Item = (&String, &Option<String>)> {
+        self.ids.iter()
+    }
+
     /// Remembers the key `account` has now, the first time it is seen (`None`: data not read
     /// from Google, nothing to remember).
     pub async fn note(

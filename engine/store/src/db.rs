@@ -45,6 +45,16 @@ impl Dialect {
         }
     }
 
+    /// Serialises the transactions that write the kept facts or forget a key (ADR 0048):
+    /// SQLite's write transactions already are; PostgreSQL takes a transaction-scoped
+    /// advisory lock (`'LOkf'`).
+    pub(crate) fn lock_keys(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(1280273254)"),
+        }
+    }
+
     /// Reads the log head inside a write transaction. On PostgreSQL the row lock serialises
     /// every writer of every process, which is what keeps positions gap-free.
     pub(crate) fn lock_head(self) -> &'static str {

@@ -355,6 +355,16 @@ impl Keyring {
         Ok(out)
     }
 
+    /// Unwraps a key read from `subject_keys`.
+    pub(crate) fn unwrap_key(
+        &self,
+        subject: &str,
+        purpose: KeyPurpose,
+        wrapped: &[u8],
+    ) -> Result<DataKey> {
+        self.master.unwrap(subject, purpose, wrapped)
+    }
+
     /// A new random key for `subject` and `purpose`, wrapped (to store) and unwrapped (to
     /// seal with); nothing is stored.
     pub(crate) fn fresh(&self, subject: &str, purpose: KeyPurpose) -> Result<(Vec<u8>, DataKey)> {
@@ -425,14 +435,19 @@ impl Keyring {
             Some(ps) => had.iter().copied().filter(|p| ps.contains(p)).collect(),
             None => had,
         };
-        for p in &targets {
-            on_pool!(&self.db, pool => sqlx::query(
-                "DELETE FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
-                .bind(subject)
-                .bind(p.as_str())
-                .execute(pool)
-                .await.map(|r| r.rows_affected()))?;
+        if targets.is_empty() {
+            return Ok(targets);
         }
+        let mut tx = crate::tx::WriteTx::begin(&self.db).await?;
+        tx.lock_keys().await?;
+        for p in &targets {
+            tx.delete_key(subject, p.as_str()).await?;
+        }
+        // The kept facts may hold what this key opened: they go with it (ADR 0048).
+        if targets.contains(&KeyPurpose::GoogleAds) && subject != crate::kept::SUBJECT {
+            tx.drop_kept_facts().await?;
+        }
+        tx.commit().await?;
         Ok(targets)
     }
 

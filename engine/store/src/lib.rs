@@ -37,6 +37,7 @@ pub mod hash;
 pub mod head;
 pub mod idempotency;
 pub mod inline;
+pub mod kept;
 pub mod keys;
 pub mod lease;
 pub mod log;

@@ -187,6 +187,48 @@ impl WriteTx {
         )
     }
 
+    /// [`crate::db::Dialect::lock_keys`]: taken before forgetting a key or writing the kept
+    /// facts.
+    pub(crate) async fn lock_keys(&mut self) -> Result<()> {
+        let Some(sql) = self.dialect().lock_keys() else {
+            return Ok(());
+        };
+        on_tx!(self, t => sqlx::query(sql).execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// A subject's wrapped key for `purpose`, read inside the transaction.
+    pub(crate) async fn wrapped_key(
+        &mut self,
+        subject: &str,
+        purpose: leadorch_domain::personal::KeyPurpose,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(on_tx!(self, t => sqlx::query_scalar(
+            "SELECT wrapped_key FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
+            .bind(subject)
+            .bind(purpose.as_str())
+            .fetch_optional(&mut **t)
+            .await)?)
+    }
+
+    /// Deletes a subject's key for one purpose; says whether there was one.
+    pub(crate) async fn delete_key(&mut self, subject: &str, purpose: &str) -> Result<bool> {
+        let n = on_tx!(self, t => sqlx::query(
+            "DELETE FROM subject_keys WHERE subject_id = $1 AND purpose = $2")
+            .bind(subject)
+            .bind(purpose)
+            .execute(&mut **t)
+            .await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    fn dialect(&self) -> crate::db::Dialect {
+        match self {
+            WriteTx::Sqlite(_) => crate::db::Dialect::Sqlite,
+            WriteTx::Postgres(_) => crate::db::Dialect::Postgres,
+        }
+    }
+
     /// Commits.
     pub async fn commit(self) -> Result<()> {
         on_tx!(self, t => t.commit().await)?;
