@@ -4,56 +4,27 @@
 //! forgotten account takes the copy with it, and a copy is never written over a key that
 //! changed; a copy from another build, another log or with broken bytes is set aside.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use leadorch_core::seed::{seed, SeedOptions};
 use leadorch_core::Engine;
-use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus, HourMetrics};
+use leadorch_domain::campaign::HourMetrics;
 use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_evaluate::facts::FactsView;
 use leadorch_evaluate::kept::{self, Unused};
 use leadorch_evaluate::timeline::AccountKeys;
-use leadorch_store::{Dialect, Metadata, StoreConfig};
+use leadorch_store::{Dialect, Metadata};
 use leadorch_test_support::TestDb;
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap()
-}
-
-async fn open(db: &TestDb, keys: &tempfile::TempDir) -> Engine {
-    let mut config = StoreConfig::new(db.url.clone());
-    config.master_key_file = Some(keys.path().join("master.key"));
-    Engine::open(&config).await.expect("open the store")
-}
+mod common;
+use common::{observe, open, t0};
 
 /// Campaign `1234567890/<campaign>` observed `minute`s after `t0()` through `account`, with
 /// that hour's metrics (conversions that are no short decimal).
 async fn google_data(engine: &Engine, campaign: u32, minute: i64, account: Option<&str>) {
     let id = Campaign::aggregate_id("1234567890", &campaign.to_string());
     let at = t0() + Duration::minutes(minute);
-    let meta = Metadata::actor("test");
-    engine
-        .execute::<Campaign>(
-            &id,
-            CampaignCommand::Observe {
-                customer_id: "1234567890".into(),
-                campaign_id: campaign.to_string(),
-                snapshot: CampaignSnapshot {
-                    name: format!("Brand {campaign} at {minute}"),
-                    labels: vec!["team:sales-nl".into()],
-                    status: CampaignStatus::Enabled,
-                    daily_budget_micros: 50_000_000 + minute,
-                    bidding: Bidding::ManualCpc,
-                    ad_schedule: vec![],
-                    currency: None,
-                },
-                manual_hold: Duration::hours(4),
-                google_account: account.map(str::to_string),
-                at,
-            },
-            &meta,
-        )
-        .await
-        .expect("observe");
+    let name = format!("Brand {campaign} at {minute}");
+    observe(engine, campaign, &name, minute, account).await;
     engine
         .execute::<Campaign>(
             &id,
@@ -68,7 +39,7 @@ async fn google_data(engine: &Engine, campaign: u32, minute: i64, account: Optio
                 google_account: account.map(str::to_string),
                 at,
             },
-            &meta,
+            &Metadata::actor("test"),
         )
         .await
         .expect("metrics");
