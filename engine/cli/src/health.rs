@@ -571,19 +571,10 @@ async fn last_evaluation(
     engine: &Engine,
     project: &str,
 ) -> Result<Option<(DateTime<Utc>, String)>> {
-    use leadorch_store::{Match, Visibility, Window};
-    let visibility = if project == leadorch_domain::project::DEFAULT {
-        // The default project's evaluations are the ones without a `<project>/` in their id.
-        Visibility::Except {
-            kinds: vec!["evaluation".into()],
-            streams: Vec::new(),
-        }
-    } else {
-        Visibility::Only {
-            prefixes: vec![format!("evaluation:{project}/")],
-            streams: Vec::new(),
-        }
-    };
+    use leadorch_store::{Match, Window};
+    // The streams the project sees, as `GET /v1/events` reads them for its keys; evaluations
+    // are never campaign streams, so no campaign owners are needed.
+    let visibility = leadorch_api::routes::events::visibility(project, &Default::default());
     let last = engine
         .store
         .log
