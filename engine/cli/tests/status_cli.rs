@@ -335,6 +335,9 @@ fn on_the_demo_database_every_example_rule_covers_a_campaign_and_the_adapter_is_
     ))
     .unwrap();
     assert_eq!(v["adapter"]["kind"], "sim", "{v}");
+    // The demo's evaluations: the newest one, found through the type index (ADR 0048).
+    assert!(v["daemon"]["last_evaluation_at"].is_string(), "{v}");
+    assert!(v["daemon"]["last_evaluation_by"].is_string(), "{v}");
     for rule in v["rules"].as_array().unwrap() {
         assert!(rule["campaigns"].as_u64().unwrap() > 0, "{rule}");
     }
