@@ -120,6 +120,12 @@ pub struct Projections {
     pub applied: u64,
     last_metadata: Option<(Vec<u8>, String)>,
     last_audit_key: Option<(i64, String)>,
+    /// Only some read models were loaded ([`current`]): the others are empty, and saving
+    /// would write a wrong checkpoint for them.
+    partial: bool,
+    /// The persisted checkpoint these read models were loaded at, or last saved at: a save
+    /// moves it only from there.
+    loaded_at: u64,
 }
 
 impl Default for Projections {
@@ -140,6 +146,8 @@ impl Default for Projections {
             applied: 0,
             last_metadata: None,
             last_audit_key: None,
+            partial: false,
+            loaded_at: 0,
         }
     }
 }
@@ -203,6 +211,38 @@ macro_rules! each_table {
 }
 
 impl Projections {
+    /// Reads the persisted rows that folding `rec` (decoded as `event`; `None` outside the
+    /// domain) changes, unless `fetched` says they were read already.
+    async fn fetch_rows(
+        &mut self,
+        db: &Db,
+        rec: &RecordedEvent,
+        event: Option<&AnyEvent>,
+        fetched: &mut hashbrown::HashSet<(&'static str, String)>,
+    ) -> Result<()> {
+        let day = rec.recorded_at.div_euclid(86_400_000_000);
+        let key = audit_key(day, &rec.metadata().actor);
+        self.audit.fetch(db, &key, fetched).await?;
+        let Some(event) = event else { return Ok(()) };
+        if let Some(subject) = event.data_subject() {
+            self.subject_index.fetch(db, subject, fetched).await?;
+        }
+        let id = split_stream_id(&rec.stream_id)
+            .map(|(_, id)| id)
+            .unwrap_or(&rec.stream_id);
+        match event {
+            AnyEvent::Lead(_) => self.leads.fetch(db, id, fetched).await,
+            AnyEvent::Consent(_) => self.consents.fetch(db, id, fetched).await,
+            AnyEvent::DataSubject(_) => self.data_subjects.fetch(db, id, fetched).await,
+            AnyEvent::Campaign(_) => self.campaigns.fetch(db, id, fetched).await,
+            AnyEvent::Capacity(_) => self.capacity.fetch(db, id, fetched).await,
+            AnyEvent::Rule(_) => self.rules.fetch(db, id, fetched).await,
+            AnyEvent::GoogleAccount(_) => self.google_accounts.fetch(db, id, fetched).await,
+            AnyEvent::Team(_) => self.teams.fetch(db, id, fetched).await,
+            AnyEvent::Evaluation(_) | AnyEvent::World(_) | AnyEvent::CapacitySource(_) => Ok(()),
+        }
+    }
+
     /// Records an event of a stream outside the domain in the audit view only.
     fn apply_foreign(&mut self, rec: &RecordedEvent) {
         self.audit_event(rec);
@@ -226,10 +266,7 @@ impl Projections {
             .unwrap_or_default();
         let day = rec.recorded_at.div_euclid(86_400_000_000);
         if !matches!(&self.last_audit_key, Some((d, _)) if *d == day) {
-            let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
-                .map(|t| t.format("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            self.last_audit_key = Some((day, format!("{date}/{actor}")));
+            self.last_audit_key = Some((day, audit_key(day, actor)));
         }
         let key = self
             .last_audit_key
@@ -320,6 +357,13 @@ impl Projections {
         Backlog::from_states(self.leads.iter().map(|(id, doc)| (id.as_str(), &doc.state)))
     }
 
+    /// The read models' names.
+    fn names(&mut self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        each_table!(self, t => names.push(t.name()));
+        names
+    }
+
     /// Rows in all read models.
     pub fn rows(&self) -> usize {
         self.campaigns.len()
@@ -337,14 +381,26 @@ impl Projections {
     /// Loads the persisted read models and their checkpoint.
     pub async fn load(db: &Db) -> Result<Projections> {
         let mut p = Projections::default();
-        each_table!(p, t => t.load(db).await?);
+        // The checkpoint first: rows saved after it was read are at most newer, and folding
+        // an event into a row that already holds it is what the checkpoint's
+        // compare-and-set (in `save`) prevents from being saved.
         p.position = db.checkpoint(CHECKPOINT).await?;
+        p.loaded_at = p.position;
+        each_table!(p, t => t.load(db).await?);
         Ok(p)
     }
 
     /// Writes changed rows (or, with `all`, replaces every row) and the checkpoint in one
-    /// transaction.
-    pub async fn save(&mut self, db: &Db, all: bool) -> Result<()> {
+    /// transaction. A save of changed rows moves the checkpoint only from where these read
+    /// models were loaded (or last saved): when another process moved it first, nothing is
+    /// written and this returns `false` (what is in memory is still right; the persisted
+    /// read models are the other process's, as new or newer).
+    pub async fn save(&mut self, db: &Db, all: bool) -> Result<bool> {
+        if self.partial {
+            return Err(Error::Internal(
+                "read models loaded in part cannot be saved".into(),
+            ));
+        }
         if all {
             // Each part of a table is serialized while the previous one is being written.
             let writer = db.read_model_writer();
@@ -354,13 +410,21 @@ impl Projections {
                 t.dirty.clear();
             });
             writer.commit(CHECKPOINT, self.position).await?;
-            return Ok(());
+            self.loaded_at = self.position;
+            return Ok(true);
         }
         let mut tx = WriteTx::begin(db).await?;
+        // The checkpoint first: a lost race writes no row (the transaction is dropped).
+        if !tx
+            .move_checkpoint(CHECKPOINT, self.loaded_at, self.position)
+            .await?
+        {
+            return Ok(false);
+        }
         each_table!(self, t => t.flush(&mut tx).await?);
-        tx.set_checkpoint(CHECKPOINT, self.position).await?;
         tx.commit().await?;
-        Ok(())
+        self.loaded_at = self.position;
+        Ok(true)
     }
 
     /// Folds events from `self.position` up to `until` (or the head) without saving. The
@@ -519,15 +583,110 @@ pub async fn google_accounts(store: &Store) -> Result<Table<AggregateDoc<GoogleA
     }
 }
 
+/// Only the read models named in `only` (by [`Table::name`]) as of the head: the persisted
+/// read models moved to the head ([`advance`]), the named ones loaded. The others are
+/// left empty, and nothing is saved (the result cannot be saved). What a caller that reads a
+/// few small read models uses instead of [`catch_up`], which loads every one: on a
+/// million-event log the leads, consents and subjects are ~150,000 rows each, about a second
+/// each to load.
+pub async fn current(store: &Store, only: &[&str]) -> Result<Projections> {
+    let db = store.db();
+    let mut p = Projections::default();
+    let names = p.names();
+    if let Some(unknown) = only.iter().find(|n| !names.contains(n)) {
+        return Err(Error::Internal(format!(
+            "no read model is named {unknown:?}"
+        )));
+    }
+    // The persisted read models moved to the head row by row, then the named ones loaded;
+    // what was appended in between is folded in memory.
+    p.position = advance(store).await?;
+    each_table!(p, t => if only.contains(&t.name()) {
+        t.load(db).await?;
+    });
+    p.fold_until(store, None, &mut |_| {}).await?;
+    // What the fold put into the read models that were not loaded is only part of them.
+    each_table!(p, t => if !only.contains(&t.name()) {
+        t.clear();
+    });
+    p.partial = true;
+    Ok(p)
+}
+
 /// Brings the persisted read models up to the head and returns them.
 pub async fn catch_up(store: &Store) -> Result<Projections> {
     let mut p = Projections::load(store.db()).await?;
     let before = p.position;
     p.fold_until(store, None, &mut |_| {}).await?;
     if p.position != before {
+        // Not saved when another process moved the read models first: these are still
+        // right as of their position.
         p.save(store.db(), false).await?;
     }
     Ok(p)
+}
+
+/// How far behind the head [`advance`] reads rows one by one; further behind, it loads the
+/// read models whole ([`catch_up`]), which then costs less than a read per changed row.
+const ROW_BY_ROW: u64 = 20_000;
+
+/// Moves the persisted read models to the head, reading and writing only the rows that the
+/// events after their checkpoint change, a page at a time (each page one transaction, which
+/// moves the checkpoint only from where it was read: when another process moved it first,
+/// this one leaves the rest to it). Returns the checkpoint. What a start costs is then the
+/// events since the last save, not the size of the read models.
+pub async fn advance(store: &Store) -> Result<u64> {
+    let db = store.db();
+    let mut position = db.checkpoint(CHECKPOINT).await?;
+    let head = store.log.head().await?.position;
+    if head.saturating_sub(position) > ROW_BY_ROW {
+        return Ok(catch_up(store).await?.position);
+    }
+    let mut decoder = store.codec.decoder(Reveal::Redact);
+    loop {
+        let page = store.log.read_after(position, PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(position);
+        };
+        let last = last.position;
+        let mut p = Projections {
+            position,
+            loaded_at: position,
+            ..Projections::default()
+        };
+        each_table!(p, t => t.track());
+        let mut events = Vec::with_capacity(page.len());
+        let mut fetched = hashbrown::HashSet::new();
+        for rec in &page {
+            let known = split_stream_id(&rec.stream_id)
+                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+            let event = if known {
+                Some(decode(&mut decoder, rec).await?)
+            } else {
+                None
+            };
+            p.fetch_rows(db, rec, event.as_ref(), &mut fetched).await?;
+            events.push(event);
+        }
+        for (rec, event) in page.iter().zip(events) {
+            match event {
+                Some(event) => p.apply(rec, event),
+                None => p.apply_foreign(rec),
+            }
+        }
+        if !p.save(db, false).await? {
+            return Ok(db.checkpoint(CHECKPOINT).await?);
+        }
+        position = last;
+    }
+}
+
+/// The audit view's key of `actor`'s events on `day` (days since the epoch, UTC).
+fn audit_key(day: i64, actor: &str) -> String {
+    let date = chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    format!("{date}/{actor}")
 }
 
 /// Rebuilds every read model from position 0 and replaces the persisted ones.
@@ -598,7 +757,11 @@ pub async fn follow(
             page = sub.next() => {
                 let page = page?;
                 p.apply_page(&mut decoder, &page).await?;
-                p.save(store.db(), false).await?;
+                if !p.save(store.db(), false).await? {
+                    return Err(Error::Internal(
+                        "another process moved the read models' checkpoint: one follower per database".into(),
+                    ));
+                }
             }
             _ = stop.changed() => return Ok(p),
         }

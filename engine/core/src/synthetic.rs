@@ -99,7 +99,8 @@ pub async fn mark_or_check(
     if marker(engine).await?.is_none() && first_world_stream(engine).await?.is_none() {
         return mark(engine, by, seed, at).await;
     }
-    let views = crate::projection::catch_up(&engine.store).await?;
+    // What `refusal` reads: the Google accounts and who recorded what.
+    let views = crate::projection::current(&engine.store, &["google_accounts", "audit"]).await?;
     check(engine, &views).await
 }
 

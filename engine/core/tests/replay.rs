@@ -2,7 +2,7 @@
 //! commands racing through cqrs-es.
 
 use chrono::{TimeZone, Utc};
-use leadorch_core::projection::{as_of, catch_up, rebuild, Projections, Table};
+use leadorch_core::projection::{advance, as_of, catch_up, current, rebuild, Projections, Table};
 use leadorch_core::seed::{seed, SeedOptions};
 use leadorch_core::Error;
 use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignSnapshot, CampaignStatus};
@@ -25,6 +25,81 @@ fn docs(p: &Projections) -> serde_json::Value {
         table(&p.audit),
         table(&p.subject_index)
     ])
+}
+
+/// Every read model's rows.
+fn all_docs(p: &Projections) -> serde_json::Value {
+    serde_json::json!([
+        table(&p.campaigns),
+        table(&p.capacity),
+        table(&p.leads),
+        table(&p.consents),
+        table(&p.data_subjects),
+        table(&p.rules),
+        table(&p.google_accounts),
+        table(&p.teams),
+        table(&p.subject_index),
+        table(&p.audit)
+    ])
+}
+
+#[tokio::test]
+async fn advancing_row_by_row_saves_what_a_rebuild_computes_and_a_lost_race_saves_nothing() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let end = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+        let options = |events, seed| SeedOptions { events, seed, end };
+        seed(&e, &options(2200, 7)).await.unwrap();
+        // Persisted as of 1500; the 700 events after it change rows saved before (leads
+        // worked, consents withdrawn, subjects erased, the audit's counts).
+        let mut first = Projections::default();
+        first
+            .fold_until(&e.store, Some(1500), &mut |_| {})
+            .await
+            .unwrap();
+        first.save(e.store.db(), true).await.unwrap();
+        assert_eq!(advance(&e.store).await.unwrap(), 2200);
+        let stored = Projections::load(e.store.db()).await.unwrap();
+        let folded = as_of(&e.store, 2200, &mut |_| {}).await.unwrap();
+        assert!(
+            !folded.leads.is_empty() && !folded.audit.is_empty(),
+            "{} leads, {} audit rows",
+            folded.leads.len(),
+            folded.audit.len()
+        );
+        assert_eq!(all_docs(&stored), all_docs(&folded), "{d:?}");
+        assert_eq!(advance(&e.store).await.unwrap(), 2200, "nothing new");
+
+        // `current` loads what it names, and nothing else; it cannot be saved.
+        let mut some = current(&e.store, &["rules", "audit"]).await.unwrap();
+        assert_eq!(table(&some.rules), table(&folded.rules));
+        assert_eq!(table(&some.audit), table(&folded.audit));
+        assert!(some.leads.is_empty() && some.campaigns.is_empty());
+        assert!(some.save(e.store.db(), false).await.is_err());
+        let unknown = current(&e.store, &["rules", "lead"]).await.unwrap_err();
+        assert!(unknown.to_string().contains("\"lead\""), "{unknown}");
+
+        // Read models loaded at 2200, and another process moves the persisted ones first:
+        // saving them writes nothing, and the checkpoint stays where the other one put it.
+        let mut stale = Projections::load(e.store.db()).await.unwrap();
+        seed(&e, &options(300, 8)).await.unwrap();
+        // `current` moves the persisted read models to the head on its way.
+        let teams = current(&e.store, &["teams"]).await.unwrap();
+        assert_eq!(teams.position, 2500);
+        assert_eq!(e.store.db().checkpoint("projections").await.unwrap(), 2500);
+        stale
+            .fold_until(&e.store, Some(2400), &mut |_| {})
+            .await
+            .unwrap();
+        assert!(!stale.save(e.store.db(), false).await.unwrap());
+        assert_eq!(e.store.db().checkpoint("projections").await.unwrap(), 2500);
+        let stored = Projections::load(e.store.db()).await.unwrap();
+        let folded = as_of(&e.store, 2500, &mut |_| {}).await.unwrap();
+        assert_eq!(all_docs(&stored), all_docs(&folded), "{d:?}");
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
 }
 
 #[tokio::test]

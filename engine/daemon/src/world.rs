@@ -29,7 +29,8 @@ pub async fn simulated_account(
             leadorch_core::Error::Invalid(why) => Error::Input(why),
             other => Error::Engine(other),
         })?;
-    let views = projection::catch_up(&engine.store).await?;
+    // What `recorded_world` reads.
+    let views = projection::current(&engine.store, &["campaigns", "capacity", "leads"]).await?;
     let recorded = recorded_world(&views);
     let config = SimConfig::continuing(&recorded, now, marker.seed);
     let sim = Simulator::resume(config, &recorded).map_err(|e| Error::Sim(e.to_string()))?;

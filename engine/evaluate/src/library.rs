@@ -561,16 +561,16 @@ pub fn rule_header(source: &str) -> std::result::Result<RuleHeader, leadorch_rul
     })
 }
 
-/// Every saved rule that is not deleted, by id (the persisted read models caught up first).
+/// Every saved rule that is not deleted, by id (the rules read model as of the head).
 pub async fn list_rules(engine: &Engine) -> Result<Vec<RuleSummary>> {
-    let models = projection::catch_up(&engine.store).await?;
+    let models = projection::current(&engine.store, &["rules"]).await?;
     Ok(rule_summaries(&models))
 }
 
 /// Every saved rule of `project` that is not deleted, by id, named bare (stored as
 /// `<project>/<id>` outside the default project).
 pub async fn list_rules_in(engine: &Engine, project: &str) -> Result<Vec<RuleSummary>> {
-    let models = projection::catch_up(&engine.store).await?;
+    let models = projection::current(&engine.store, &["rules"]).await?;
     Ok(rule_summaries_in(&models, project))
 }
 

@@ -433,7 +433,7 @@ pub async fn team_names(engine: &Engine) -> Result<Vec<String>> {
 
 /// Every defined team, by name, with its members' names.
 pub async fn list_teams(engine: &Engine) -> Result<Vec<TeamView>> {
-    let models = projection::catch_up(&engine.store).await?;
+    let models = projection::current(&engine.store, &["teams"]).await?;
     let mut teams = Vec::new();
     for (name, doc) in models.teams.iter() {
         if doc.state.is_defined() {

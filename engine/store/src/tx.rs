@@ -167,6 +167,37 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Moves the subscriber `name` from `from` to `to` only if it is still at `from` (no
+    /// checkpoint counts as 0): `false` when another transaction moved it first, and then
+    /// nothing is changed. The write lock (SQLite) or the row lock (PostgreSQL, whose
+    /// `UPDATE` re-reads the row after waiting) makes two movers from one position meet here.
+    pub async fn move_checkpoint(&mut self, name: &str, from: u64, to: u64) -> Result<bool> {
+        let now = chrono::Utc::now().timestamp_micros();
+        let moved = if from == 0 {
+            // No row reads as 0: insert it, or move a row that is at 0.
+            on_tx!(self, t => sqlx::query(
+                "INSERT INTO checkpoints (name, position, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+                 updated_at = excluded.updated_at WHERE checkpoints.position = 0")
+                .bind(name)
+                .bind(to as i64)
+                .bind(now)
+                .execute(&mut **t)
+                .await.map(|r| r.rows_affected()))?
+        } else {
+            on_tx!(self, t => sqlx::query(
+                "UPDATE checkpoints SET position = $2, updated_at = $3 \
+                 WHERE name = $1 AND position = $4")
+                .bind(name)
+                .bind(to as i64)
+                .bind(now)
+                .bind(from as i64)
+                .execute(&mut **t)
+                .await.map(|r| r.rows_affected()))?
+        };
+        Ok(moved == 1)
+    }
+
     pub(crate) async fn upsert_key(
         &mut self,
         subject: &str,

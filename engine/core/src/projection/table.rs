@@ -61,6 +61,12 @@ impl<D> Table<D> {
         rows
     }
 
+    /// Drops every row, and the record of changes.
+    pub(super) fn clear(&mut self) {
+        self.rows.clear();
+        self.dirty.clear();
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -85,6 +91,33 @@ impl<D> Table<D> {
 }
 
 impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
+    /// Records changed keys from now on (for a save of changed rows).
+    pub(super) fn track(&mut self) {
+        self.track_dirty = true;
+    }
+
+    /// Reads the persisted row of `key` into memory, once (`fetched` remembers keys read,
+    /// including those with no row).
+    pub(super) async fn fetch(
+        &mut self,
+        db: &Db,
+        key: &str,
+        fetched: &mut hashbrown::HashSet<(&'static str, String)>,
+    ) -> Result<()> {
+        if !fetched.insert((self.name, key.to_string())) {
+            return Ok(());
+        }
+        if let Some(doc) = db.doc(self.name, key).await? {
+            let d: D = serde_json::from_slice(&doc).map_err(|e| Error::ReadModel {
+                name: self.name,
+                key: key.to_string(),
+                reason: e.to_string(),
+            })?;
+            self.rows.insert(key.to_string(), d);
+        }
+        Ok(())
+    }
+
     pub(super) async fn load(&mut self, db: &Db) -> Result<()> {
         self.rows.clear();
         self.dirty.clear();
