@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod append;
+mod daemon;
 mod fresh;
 mod ingest;
 mod naive;
@@ -106,6 +107,10 @@ enum BenchCommand {
     /// the daemon with the example capacity rule and the Google Ads client, all real, in
     /// this process against the fake Google
     React(react::ReactArgs),
+    /// A daemon's start on a large seeded log (`daemon --adapter sim --once`, its own
+    /// process) from the kept facts view against a fold from the first event, and its RSS
+    /// after the start and over simulated minutes of operation
+    Daemon(daemon::DaemonArgs),
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +187,7 @@ async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Scrub(args) => scrub::run(&args).await,
         BenchCommand::Ingest(args) => ingest::run(&args).await,
         BenchCommand::React(args) => react::run(&args).await,
+        BenchCommand::Daemon(args) => daemon::run(&args).await,
     }
 }
 

@@ -287,3 +287,44 @@ fn bench_scrub_visits_every_moment_and_prints_the_ratio_last() {
         "{stdout}"
     );
 }
+
+/// `bench daemon` on a small seeded log: the first start folds the log, the second starts
+/// from the view the first kept (the bench fails otherwise), the simulated minutes run, and the
+/// ratio line comes last. Needs the `leadorch` binary beside `leadorch-bench`, as `leadorch
+/// bench` does (cargo builds it for the workspace's tests). No timing or memory is asserted.
+#[test]
+fn bench_daemon_starts_from_the_kept_view_and_reports_memory_and_the_ratio_last() {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args(["daemon", "--events", "3000", "--minutes", "3"])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_MASTER_KEY")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stdout.contains("fold from the log (peer)")
+            && stdout.contains("facts folded from the log's"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("facts from the kept view at position"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("memory over 3 simulated minutes (steps 4,"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("goals: start <= 2 s: "), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("ratio leadorch/fold-from-the-log = ")),
+        "{stdout}"
+    );
+}

@@ -20,7 +20,7 @@ const BENCH_BINARY: &str = "leadorch-bench";
 #[derive(Args, Debug)]
 #[command(disable_help_flag = true)]
 pub struct BenchArgs {
-    /// append, ingest, react, replay, rules or scrub, with their options (`leadorch bench --help` lists them)
+    /// append, daemon, ingest, react, replay, rules or scrub, with their options (`leadorch bench --help` lists them)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<OsString>,
 }

@@ -108,8 +108,9 @@ impl Keyring {
 }
 
 impl WriteTx {
-    /// Deletes the kept copy and its key (an account's Google key is being forgotten).
-    pub(crate) async fn drop_kept_facts(&mut self) -> Result<()> {
+    /// Deletes the kept copy and its key (an account's Google key is being forgotten, or a
+    /// benchmark measures a start without it). The next start folds the log.
+    pub async fn drop_kept_facts(&mut self) -> Result<()> {
         self.clear(PROJECTION).await?;
         self.delete_key(SUBJECT, KeyPurpose::GoogleAds.as_str())
             .await?;
