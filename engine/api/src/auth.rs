@@ -2,7 +2,9 @@
 //! lo_…`). [`authenticate`] finds the key by its hash, refuses a missing, malformed, unknown
 //! or revoked one (`401`) and one used from an address its allowlist does not name (`403`),
 //! puts the [`Caller`] in the request, and writes the access-log row once the answer is known.
-//! Each handler then asks the caller for the scope it needs ([`Caller::need`], `403`).
+//! Each handler names the scope it needs in its arguments ([`Scoped`], e.g.
+//! `Scoped<scope::Read>`): checked as the request's head is read, before any body is parsed or
+//! validated, so a key without the scope gets `403` whatever it sends.
 //!
 //! A request sent in process by [`crate::local::Local`] (the desktop's own backend) carries
 //! its operator's [`Caller`] already: it is taken as is, with no key, rate limit or access-log
@@ -65,6 +67,65 @@ impl Caller {
                     .join(",")
             )))
         }
+    }
+}
+
+/// The scopes as types, for [`Scoped`].
+pub mod scope {
+    use super::Scope;
+
+    /// A scope an endpoint needs.
+    pub trait Needed {
+        /// Which.
+        const SCOPE: Scope;
+    }
+
+    macro_rules! scopes {
+        ($($(#[$doc:meta])* $name:ident),*) => {$(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name;
+            impl Needed for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        )*};
+    }
+    scopes!(
+        /// `ingest`: leads and their statuses.
+        Ingest,
+        /// `capacity`: capacity readings.
+        Capacity,
+        /// `read`: every read.
+        Read,
+        /// `rules`: saving, enabling and rolling back rules.
+        Rules,
+        /// `admin`: keys, Google accounts, teams, subjects, webhooks (and every other scope).
+        Admin
+    );
+}
+
+/// A caller whose key holds `S`'s scope (or `admin`), checked from the request's head: as a
+/// handler's argument it is read before the body, so a key without the scope is refused
+/// (`403`, naming what is missing) before the body is parsed or validated, and learns nothing
+/// of the endpoint but that.
+#[derive(Debug)]
+pub struct Scoped<S>(pub Caller, std::marker::PhantomData<S>);
+
+impl<S> std::ops::Deref for Scoped<S> {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl<S: scope::Needed, St: Send + Sync> FromRequestParts<St> for Scoped<S> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Scoped<S>, Problem> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.need(S::SCOPE)?;
+        Ok(Scoped(caller, std::marker::PhantomData))
     }
 }
 

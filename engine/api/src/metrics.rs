@@ -26,8 +26,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::auth::Caller;
-use crate::keys::Scope;
+use crate::auth::{scope, Scoped};
 use crate::{Api, Problem};
 
 /// The route label of a request no route took (its path is never a label: it may hold
@@ -485,8 +484,10 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn metrics(State(api): State<Api>, caller: Caller) -> Result<Response, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn metrics(
+    State(api): State<Api>,
+    _caller: Scoped<scope::Read>,
+) -> Result<Response, Problem> {
     match api.facts().await {
         Ok(view) => {
             let mut log_view = LogView::of(&view, chrono::Utc::now());

@@ -7,9 +7,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::Params;
-use crate::keys::Scope;
 use crate::routes::{time_text, Page};
 use crate::{Api, Problem};
 
@@ -64,10 +63,9 @@ pub struct AccessParams {
     security(("api_key" = [])))]
 pub async fn list(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Params(q): Params<AccessParams>,
 ) -> Result<Json<Page<AccessEntry>>, Problem> {
-    caller.need(Scope::Admin)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(Problem::invalid("limit", "limit is 1 to 1000"));

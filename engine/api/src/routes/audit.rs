@@ -21,8 +21,7 @@ use serde::Serialize;
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
-use crate::keys::Scope;
+use crate::auth::{scope, Scoped};
 use crate::{Api, Problem};
 
 /// How a verification ended.
@@ -256,9 +255,8 @@ impl Verifier {
     security(("api_key" = [])))]
 pub async fn start(
     State(api): State<Api>,
-    caller: Caller,
+    _caller: Scoped<scope::Read>,
 ) -> Result<(StatusCode, Json<VerifyStatus>), Problem> {
-    caller.need(Scope::Read)?;
     let (status, started) = api.verifier.start(&api).await?;
     let code = if started {
         StatusCode::ACCEPTED
@@ -278,8 +276,10 @@ pub async fn start(
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn status(State(api): State<Api>, caller: Caller) -> Result<Json<VerifyStatus>, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn status(
+    State(api): State<Api>,
+    _caller: Scoped<scope::Read>,
+) -> Result<Json<VerifyStatus>, Problem> {
     Ok(Json(api.verifier.status()))
 }
 
@@ -292,7 +292,9 @@ pub async fn status(State(api): State<Api>, caller: Caller) -> Result<Json<Verif
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn cancel(State(api): State<Api>, caller: Caller) -> Result<Json<VerifyStatus>, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn cancel(
+    State(api): State<Api>,
+    _caller: Scoped<scope::Read>,
+) -> Result<Json<VerifyStatus>, Problem> {
     Ok(Json(api.verifier.cancel()))
 }

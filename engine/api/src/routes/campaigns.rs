@@ -17,9 +17,8 @@ use serde_json::Value;
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::Params;
-use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::{Api, Problem};
 
@@ -137,9 +136,8 @@ pub fn view_of(api: &Api, id: &str, state: &Campaign) -> Option<CampaignView> {
     security(("api_key" = [])))]
 pub async fn list(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
 ) -> Result<Json<Vec<CampaignView>>, Problem> {
-    caller.need(Scope::Read)?;
     let facts = api
         .facts()
         .await
@@ -167,10 +165,9 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn one(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path((customer, campaign)): Path<(String, String)>,
 ) -> Result<Json<CampaignView>, Problem> {
-    caller.need(Scope::Read)?;
     let id = Campaign::aggregate_id(&customer, &campaign);
     let missing = || Problem::not_found(format!("no campaign {id}"));
     let facts = api
@@ -217,11 +214,10 @@ pub struct ExplainQuery {
     security(("api_key" = [])))]
 pub async fn explain(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path((customer, campaign)): Path<(String, String)>,
     Params(q): Params<ExplainQuery>,
 ) -> Result<Json<Explanation>, Problem> {
-    caller.need(Scope::Read)?;
     let id = Campaign::aggregate_id(&customer, &campaign);
     if !owns_campaign(&api, &caller.project, &id).await? {
         return Err(Problem::not_found(format!("no campaign {id}")));

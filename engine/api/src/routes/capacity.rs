@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::Body;
 use crate::ids::{check_client_id, scoped};
-use crate::keys::Scope;
 use crate::{Api, Problem};
 
 /// An unchanged reading is still recorded once the last one is this old.
@@ -77,10 +76,9 @@ pub struct CapacityAnswer {
     security(("api_key" = [])))]
 pub async fn push(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Capacity>,
     Body(reading): Body<CapacityReading>,
 ) -> Result<(StatusCode, Json<CapacityAnswer>), Problem> {
-    caller.need(Scope::Capacity)?;
     check_client_id("team", &reading.team)?;
     let now = Utc::now();
     let at = reading.at.unwrap_or(now);
@@ -228,11 +226,10 @@ pub struct RecordedReading {
     security(("api_key" = [])))]
 pub async fn history(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     axum::extract::Path(team): axum::extract::Path<String>,
     crate::body::Params(q): crate::body::Params<HistoryQuery>,
 ) -> Result<Json<Vec<RecordedReading>>, Problem> {
-    caller.need(Scope::Read)?;
     check_client_id("team", &team)?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {

@@ -35,7 +35,7 @@ use serde_json::Value;
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::Params;
 use crate::ids::unscoped;
 use crate::keys::Scope;
@@ -656,10 +656,9 @@ async fn read_window(
     security(("api_key" = [])))]
 pub async fn list(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Params(q): Params<EventQuery>,
 ) -> Result<Json<EventWindow>, Problem> {
-    caller.need(Scope::Read)?;
     let c = check(&caller.project, q, &campaign_owners(&api).await?)?;
     window(&api, &caller.project, &c).await.map(Json)
 }
@@ -743,10 +742,9 @@ pub async fn count_events(api: &Api, project: &str, q: CountQuery) -> Result<Eve
     security(("api_key" = [])))]
 pub async fn count(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Params(q): Params<CountQuery>,
 ) -> Result<Json<EventCount>, Problem> {
-    caller.need(Scope::Read)?;
     count_events(&api, &caller.project, q).await.map(Json)
 }
 
@@ -849,11 +847,10 @@ pub async fn detail(
     security(("api_key" = [])))]
 pub async fn one(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(position): Path<String>,
     Params(q): Params<DetailQuery>,
 ) -> Result<Json<EventDetail>, Problem> {
-    caller.need(Scope::Read)?;
     let reveal = q.reveal.unwrap_or(false);
     if reveal {
         caller.need(Scope::Admin)?;
@@ -887,11 +884,10 @@ pub async fn one(
     security(("api_key" = [])))]
 pub async fn stream(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     headers: HeaderMap,
     Params(q): Params<StreamQuery>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, Problem> {
-    caller.need(Scope::Read)?;
     let q = EventQuery {
         after: q.after,
         limit: q.limit,
@@ -916,7 +912,7 @@ pub async fn stream(
     let closing = api.closing();
     let state = Tail {
         api,
-        project: caller.project,
+        project: caller.0.project,
         window: c,
         buffer: VecDeque::new(),
         head,

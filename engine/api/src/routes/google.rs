@@ -21,9 +21,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::ids::scoped;
-use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::{Api, Problem};
 
@@ -133,9 +132,8 @@ async fn known(api: &Api, caller: &Caller, account: &str) -> Result<String, Prob
     security(("api_key" = [])))]
 pub async fn list(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
 ) -> Result<Json<Vec<AccountView>>, Problem> {
-    caller.need(Scope::Admin)?;
     let accounts = leadorch_accounts::list_in(&api.engine, &caller.project)
         .await
         .map_err(|e| problem(&e))?;
@@ -168,10 +166,9 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn consent(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(account): Path<String>,
 ) -> Result<(StatusCode, Json<ConsentStarted>), Problem> {
-    caller.need(Scope::Admin)?;
     oauth(&api)?;
     let invalid = |e| match e {
         leadorch_accounts::Error::Input(m) => Problem::invalid("account", m),
@@ -219,10 +216,9 @@ pub async fn consent(
     security(("api_key" = [])))]
 pub async fn revoke(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(account): Path<String>,
 ) -> Result<Json<RevokeAnswer>, Problem> {
-    caller.need(Scope::Admin)?;
     let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
     let actor = caller.actor.clone();
@@ -255,10 +251,9 @@ pub async fn revoke(
     security(("api_key" = [])))]
 pub async fn forget(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(account): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    caller.need(Scope::Admin)?;
     let stored = known(&api, &caller, &account).await?;
     let oauth = oauth(&api)?;
     let actor = caller.actor.clone();

@@ -14,9 +14,8 @@ use serde_json::Value;
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::Params;
-use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::routes::campaigns::CampaignView;
 use crate::routes::progress::ProgressToken;
@@ -90,10 +89,9 @@ pub struct EvaluationView {
     security(("api_key" = [])))]
 pub async fn evaluations(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Params(q): Params<EvaluationQuery>,
 ) -> Result<Json<Page<EvaluationView>>, Problem> {
-    caller.need(Scope::Read)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Problem::invalid(
@@ -267,11 +265,10 @@ pub struct Replay {
     security(("api_key" = [])))]
 pub async fn replay(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     ProgressToken(token): ProgressToken,
     Params(q): Params<ReplayQuery>,
 ) -> Result<Json<Replay>, Problem> {
-    caller.need(Scope::Read)?;
     let progress = api.progress.follow(&caller, token.as_ref(), "events");
     let point = Point::parse("at", &q.at).map_err(|e| Problem::invalid("at", e))?;
     let known = q

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Scoped};
 use crate::body::{Body, Params};
 use crate::keys::{self, CreateError, KeySpec, Scope};
 use crate::routes::time_text;
@@ -133,10 +133,9 @@ pub struct KeyList {
     security(("api_key" = [])))]
 pub async fn create(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Body(req): Body<NewKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>), Problem> {
-    caller.need(Scope::Admin)?;
     let mut scopes = Vec::new();
     for (i, s) in req.scopes.iter().enumerate() {
         scopes.push(
@@ -179,10 +178,9 @@ pub async fn create(
     security(("api_key" = [])))]
 pub async fn list(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Params(q): Params<ListKeys>,
 ) -> Result<Json<KeyList>, Problem> {
-    caller.need(Scope::Admin)?;
     let rows = api
         .keys
         .list(&caller.project, q.include_revoked)
@@ -205,10 +203,9 @@ pub async fn list(
     security(("api_key" = [])))]
 pub async fn revoke(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(key): Path<String>,
 ) -> Result<Json<KeyView>, Problem> {
-    caller.need(Scope::Admin)?;
     let now = chrono::Utc::now().timestamp_micros();
     match api.keys.revoke(&caller.project, &key, now).await {
         Ok(Some(row)) => Ok(Json(row.into())),

@@ -47,10 +47,9 @@ use sha2::{Digest, Sha256};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::body::{Body, JsonBytes};
 use crate::ids::{bare, check_client_id, scoped, DEFAULT_PROJECT};
-use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
 use crate::{Api, Problem};
 
@@ -162,11 +161,10 @@ pub struct LeadAnswer {
     security(("api_key" = [])))]
 pub async fn receive(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Ingest>,
     headers: HeaderMap,
     JsonBytes(body): JsonBytes,
 ) -> Result<Response, Problem> {
-    caller.need(Scope::Ingest)?;
     let request = LeadRequest::from_json(&body).map_err(|e| {
         if e.field.is_empty() {
             Problem::new(
@@ -935,11 +933,10 @@ pub struct StatusAnswer {
     security(("api_key" = [])))]
 pub async fn change_status(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Ingest>,
     Path(id): Path<String>,
     Body(change): Body<StatusChange>,
 ) -> Result<Json<StatusAnswer>, Problem> {
-    caller.need(Scope::Ingest)?;
     check_client_id("id", &id)?;
     let status: LeadStatus =
         change

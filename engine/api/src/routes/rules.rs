@@ -36,10 +36,9 @@ use serde_json::Value;
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::body::{Body, OptionalBody, Params};
 use crate::ids::{check_client_id, scoped, unscoped};
-use crate::keys::Scope;
 use crate::problem::from_engine;
 use crate::routes::progress::ProgressToken;
 use crate::{Api, Problem};
@@ -432,8 +431,10 @@ pub struct ShowQuery {
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<RuleList>, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn list(
+    State(api): State<Api>,
+    caller: Scoped<scope::Read>,
+) -> Result<Json<RuleList>, Problem> {
     // The project's rules only, named bare (as `library::rule_summaries_in` names them), from
     // the facts view the API keeps caught up rather than the read models.
     let summaries = {
@@ -476,11 +477,10 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<RuleLis
     security(("api_key" = [])))]
 pub async fn show(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
     Params(q): Params<ShowQuery>,
 ) -> Result<Json<RuleDetail>, Problem> {
-    caller.need(Scope::Read)?;
     let state = saved(&api, &caller, &id).await?;
     let v =
         library::rule_version(&state, &id, q.version).map_err(|e| refusal(e, &id, "version"))?;
@@ -531,7 +531,7 @@ pub async fn show(
     security(("api_key" = [])))]
 pub async fn save(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Rules>,
     Path(id): Path<String>,
     Body(req): Body<SaveRequest>,
 ) -> Result<
@@ -542,7 +542,6 @@ pub async fn save(
     ),
     Problem,
 > {
-    caller.need(Scope::Rules)?;
     check_client_id("id", &id)?;
     if req.source.trim().is_empty() {
         return Err(Problem::invalid(
@@ -601,10 +600,10 @@ pub async fn save(
     security(("api_key" = [])))]
 pub async fn enable(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Rules>,
     Path(id): Path<String>,
 ) -> Result<Json<EnabledAnswer>, Problem> {
-    set_enabled(api, caller, id, true).await
+    set_enabled(api, caller.0, id, true).await
 }
 
 /// Stops a rule from acting.
@@ -620,10 +619,10 @@ pub async fn enable(
     security(("api_key" = [])))]
 pub async fn disable(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Rules>,
     Path(id): Path<String>,
 ) -> Result<Json<EnabledAnswer>, Problem> {
-    set_enabled(api, caller, id, false).await
+    set_enabled(api, caller.0, id, false).await
 }
 
 async fn set_enabled(
@@ -632,7 +631,6 @@ async fn set_enabled(
     id: String,
     enabled: bool,
 ) -> Result<Json<EnabledAnswer>, Problem> {
-    caller.need(Scope::Rules)?;
     let metadata = metadata(&caller);
     let changed = library::set_enabled(
         &api.engine,
@@ -664,10 +662,9 @@ async fn set_enabled(
     security(("api_key" = [])))]
 pub async fn history(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<HistoryList>, Problem> {
-    caller.need(Scope::Read)?;
     let entries = library::rule_history(&api.engine, &scoped(&caller.project, &id))
         .await
         .map_err(|e| refusal(e, &id, "id"))?;
@@ -701,11 +698,10 @@ pub async fn history(
     security(("api_key" = [])))]
 pub async fn diff(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
     Params(q): Params<DiffQuery>,
 ) -> Result<Json<DiffAnswer>, Problem> {
-    caller.need(Scope::Read)?;
     let from = q.from.ok_or_else(|| {
         Problem::invalid("from", "give the version to compare from: ?from=A&to=B")
     })?;
@@ -739,11 +735,10 @@ pub async fn diff(
     security(("api_key" = [])))]
 pub async fn rollback(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Rules>,
     Path(id): Path<String>,
     Body(req): Body<RollbackRequest>,
 ) -> Result<Json<RollbackAnswer>, Problem> {
-    caller.need(Scope::Rules)?;
     saved(&api, &caller, &id).await?;
     let host = host(&api)?;
     let metadata = metadata(&caller);
@@ -799,11 +794,10 @@ pub async fn rollback(
     security(("api_key" = [])))]
 pub async fn dry_run(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
     OptionalBody(req): OptionalBody<DryRunRequest>,
 ) -> Result<Json<DryRunAnswer>, Problem> {
-    caller.need(Scope::Read)?;
     let point = req
         .as_of
         .as_deref()
@@ -960,10 +954,9 @@ pub struct CheckAnswer {
     security(("api_key" = [])))]
 pub async fn check(
     State(api): State<Api>,
-    caller: Caller,
+    _caller: Scoped<scope::Read>,
     Body(req): Body<CheckRequest>,
 ) -> Result<Json<CheckAnswer>, Problem> {
-    caller.need(Scope::Read)?;
     let sources: Vec<(String, String, String)> = match (req.source, req.sources) {
         (Some(source), None) => vec![("rule".into(), "source".into(), source)],
         (None, Some(map)) if !map.is_empty() => map
@@ -1183,12 +1176,11 @@ pub struct BacktestAnswer {
     security(("api_key" = [])))]
 pub async fn backtest(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
     ProgressToken(token): ProgressToken,
     Body(req): Body<BacktestRequest>,
 ) -> Result<Json<BacktestAnswer>, Problem> {
-    caller.need(Scope::Read)?;
     let progress = api.progress.follow(&caller, token.as_ref(), "events");
     let from = parse_time("from", &req.from).map_err(|e| Problem::invalid("from", e))?;
     let to = parse_time("to", &req.to).map_err(|e| Problem::invalid("to", e))?;
@@ -1384,10 +1376,9 @@ pub struct FixtureAnswer {
     security(("api_key" = [])))]
 pub async fn test(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Body(req): Body<FixtureRequest>,
 ) -> Result<Json<FixtureAnswer>, Problem> {
-    caller.need(Scope::Read)?;
     let label = std::path::Path::new("fixture");
     let fixture_problem = |e: leadorch_rules::FixtureError| match e {
         leadorch_rules::FixtureError::Parse { message, .. }

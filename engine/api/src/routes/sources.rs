@@ -7,8 +7,7 @@ use serde::Serialize;
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
-use crate::keys::Scope;
+use crate::auth::{scope, Scoped};
 use crate::routes::time_text;
 use crate::{Api, Problem};
 
@@ -60,8 +59,10 @@ pub struct SourcesAnswer {
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<SourcesAnswer>, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn list(
+    State(api): State<Api>,
+    caller: Scoped<scope::Read>,
+) -> Result<Json<SourcesAnswer>, Problem> {
     let rows = leadorch_store::CapacitySources::new(api.engine.store.db().clone())
         .list(Some(&caller.project))
         .await

@@ -39,10 +39,9 @@ use serde_json::Value;
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::body::{Body, OptionalBody};
 use crate::ids::{bare, check_client_id, scoped};
-use crate::keys::Scope;
 use crate::problem::{from_engine, FieldIssue};
 use crate::routes::leads::{load_lead, recorded, LEAD};
 use crate::{Api, Problem};
@@ -102,10 +101,9 @@ pub struct LookupAnswer {
     security(("api_key" = [])))]
 pub async fn lookup(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Body(request): Body<LookupRequest>,
 ) -> Result<Json<LookupAnswer>, Problem> {
-    caller.need(Scope::Admin)?;
     let (email, phone) = check_lookup(&api, &request)?;
     let fingerprinter = api
         .fingerprinter(&caller.project)
@@ -300,10 +298,9 @@ pub struct LeadView {
     security(("api_key" = [])))]
 pub async fn lead(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(id): Path<String>,
 ) -> Result<Json<LeadView>, Problem> {
-    caller.need(Scope::Read)?;
     check_client_id("id", &id)?;
     let project = &caller.project;
     let lead_key = scoped(project, &id);
@@ -413,10 +410,9 @@ pub struct ExportedEvent {
     security(("api_key" = [])))]
 pub async fn export(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(subject_id): Path<String>,
 ) -> Result<Response, Problem> {
-    caller.need(Scope::Admin)?;
     check_subject_id(&subject_id)?;
     // Another project's subjects carry its prefix, like its leads; callers name them bare.
     let stored = scoped(&caller.project, &subject_id);
@@ -507,10 +503,9 @@ pub struct ErasureAnswer {
     security(("api_key" = [])))]
 pub async fn erase(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(subject_id): Path<String>,
 ) -> Result<Json<ErasureAnswer>, Problem> {
-    caller.need(Scope::Admin)?;
     check_subject_id(&subject_id)?;
     // Another project's subjects carry its prefix, like its leads; callers name them bare.
     let stored = scoped(&caller.project, &subject_id);
@@ -582,11 +577,10 @@ const MAX_REASON: usize = 500;
     security(("api_key" = [])))]
 pub async fn withdraw_consent(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Ingest>,
     Path(subject_id): Path<String>,
     OptionalBody(request): OptionalBody<WithdrawRequest>,
 ) -> Result<Json<WithdrawAnswer>, Problem> {
-    caller.need(Scope::Ingest)?;
     check_subject_id(&subject_id)?;
     // Another project's subjects carry its prefix, like its leads; callers name them bare.
     let stored = scoped(&caller.project, &subject_id);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::body::Body;
 use crate::ids::{check_client_id, scoped, unscoped};
 use crate::keys::Scope;
@@ -152,8 +152,10 @@ pub struct TeamList {
         (status = 403, description = "The key lacks the read scope", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<TeamList>, Problem> {
-    caller.need(Scope::Read)?;
+pub async fn list(
+    State(api): State<Api>,
+    caller: Scoped<scope::Read>,
+) -> Result<Json<TeamList>, Problem> {
     let names = teams::team_names(&api.engine)
         .await
         .map_err(|e| refusal(e, &Context::default()))?;
@@ -183,10 +185,9 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<TeamLis
     security(("api_key" = [])))]
 pub async fn show(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Read>,
     Path(team): Path<String>,
 ) -> Result<Json<TeamResponse>, Problem> {
-    caller.need(Scope::Read)?;
     check_client_id("team", &team)?;
     let view = teams::show_team(&api.engine, &scoped(&caller.project, &team))
         .await
@@ -209,11 +210,10 @@ pub async fn show(
     security(("api_key" = [])))]
 pub async fn set(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(team): Path<String>,
     Body(req): Body<TeamRequest>,
 ) -> Result<(StatusCode, Json<TeamResponse>), Problem> {
-    caller.need(Scope::Admin)?;
     check_client_id("team", &team)?;
     let context = Context {
         team: Some(&team),
@@ -263,11 +263,10 @@ pub async fn set(
     security(("api_key" = [])))]
 pub async fn put_member(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path((team, member)): Path<(String, String)>,
     Body(req): Body<MemberRequest>,
 ) -> Result<(StatusCode, Json<TeamResponse>), Problem> {
-    caller.need(Scope::Admin)?;
     check_client_id("team", &team)?;
     check_client_id("member", &member)?;
     let settings = MemberSettings {
@@ -309,10 +308,9 @@ pub async fn put_member(
     security(("api_key" = [])))]
 pub async fn remove_member(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path((team, member)): Path<(String, String)>,
 ) -> Result<Json<TeamResponse>, Problem> {
-    caller.need(Scope::Admin)?;
     check_client_id("team", &team)?;
     check_client_id("member", &member)?;
     let stored = scoped(&caller.project, &team);

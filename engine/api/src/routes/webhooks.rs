@@ -13,9 +13,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Caller;
+use crate::auth::{scope, Caller, Scoped};
 use crate::body::{Body, Params};
-use crate::keys::Scope;
 use crate::routes::time_text;
 use crate::{Api, Problem};
 
@@ -244,10 +243,9 @@ async fn own(api: &Api, caller: &Caller, id: &str) -> Result<Endpoint, Problem> 
     security(("api_key" = [])))]
 pub async fn create(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Body(req): Body<NewWebhookRequest>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), Problem> {
-    caller.need(Scope::Admin)?;
     let settings = &api.settings.webhooks;
     let reach = Reach::new(settings.allow_private, &settings.allow_hosts).map_err(|e| {
         tracing::error!("[webhooks] allow_hosts: {e}");
@@ -286,8 +284,10 @@ pub async fn create(
         (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = [])))]
-pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<WebhookList>, Problem> {
-    caller.need(Scope::Admin)?;
+pub async fn list(
+    State(api): State<Api>,
+    caller: Scoped<scope::Admin>,
+) -> Result<Json<WebhookList>, Problem> {
     let rows = hooks(&api)
         .list(Some(&caller.project))
         .await
@@ -309,10 +309,9 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> Result<Json<Webhook
     security(("api_key" = [])))]
 pub async fn show(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<WebhookView>, Problem> {
-    caller.need(Scope::Admin)?;
     Ok(Json(own(&api, &caller, &endpoint_id).await?.into()))
 }
 
@@ -329,10 +328,9 @@ pub async fn show(
     security(("api_key" = [])))]
 pub async fn remove(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(endpoint_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    caller.need(Scope::Admin)?;
     own(&api, &caller, &endpoint_id).await?;
     let now = chrono::Utc::now().timestamp_micros();
     match hooks(&api).remove(&endpoint_id, now).await {
@@ -355,10 +353,9 @@ pub async fn remove(
     security(("api_key" = [])))]
 pub async fn rotate_secret(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<RotatedSecret>, Problem> {
-    caller.need(Scope::Admin)?;
     let now = chrono::Utc::now().timestamp_micros();
     match manage::rotate(&hooks(&api), &caller.project, &endpoint_id, now).await {
         Ok(Some(secret)) => Ok(Json(RotatedSecret {
@@ -382,10 +379,9 @@ pub async fn rotate_secret(
     security(("api_key" = [])))]
 pub async fn enable(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(endpoint_id): Path<String>,
 ) -> Result<Json<WebhookView>, Problem> {
-    caller.need(Scope::Admin)?;
     own(&api, &caller, &endpoint_id).await?;
     hooks(&api)
         .enable(&endpoint_id)
@@ -407,11 +403,10 @@ pub async fn enable(
     security(("api_key" = [])))]
 pub async fn deliveries(
     State(api): State<Api>,
-    caller: Caller,
+    caller: Scoped<scope::Admin>,
     Path(endpoint_id): Path<String>,
     Params(q): Params<DeliveryParams>,
 ) -> Result<Json<DeliveryList>, Problem> {
-    caller.need(Scope::Admin)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(Problem::invalid("limit", "limit is 1 to 1000"));
