@@ -599,11 +599,26 @@ pub async fn current(store: &Store, only: &[&str]) -> Result<Projections> {
         )));
     }
     // The persisted read models moved to the head row by row, then the named ones loaded;
-    // what was appended in between is folded in memory.
-    p.position = advance(store).await?;
-    each_table!(p, t => if only.contains(&t.name()) {
-        t.load(db).await?;
-    });
+    // what was appended in between is folded in memory. Rows and checkpoint agree when no
+    // save moved the checkpoint while the rows were read (another process may be saving):
+    // otherwise they are read again.
+    let mut attempts = 0;
+    loop {
+        let at = advance(store).await?;
+        each_table!(p, t => if only.contains(&t.name()) {
+            t.load(db).await?;
+        });
+        if db.checkpoint(CHECKPOINT).await? == at {
+            p.position = at;
+            break;
+        }
+        attempts += 1;
+        if attempts == 10 {
+            return Err(Error::Internal(
+                "the read models kept moving while they were read (10 times)".into(),
+            ));
+        }
+    }
     p.fold_until(store, None, &mut |_| {}).await?;
     // What the fold put into the read models that were not loaded is only part of them.
     each_table!(p, t => if !only.contains(&t.name()) {
