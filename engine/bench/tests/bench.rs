@@ -4,6 +4,24 @@
 
 use std::process::Command;
 
+/// `leadorch-bench ARGS` with its databases in a temporary folder, from the repository root:
+/// its standard output, once it has exited successfully.
+fn bench(args: &[&str]) -> String {
+    let tmp = tempfile::tempdir().expect("temporary folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .env("TMPDIR", tmp.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEADORCH_MASTER_KEY")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    stdout
+}
+
 #[test]
 fn bench_append_prints_the_table_and_the_ratio_lines_last() {
     let tmp = tempfile::tempdir().expect("temporary folder");
@@ -294,18 +312,7 @@ fn bench_scrub_visits_every_moment_and_prints_the_ratio_last() {
 /// bench` does (cargo builds it for the workspace's tests). No timing or memory is asserted.
 #[test]
 fn bench_daemon_starts_from_the_kept_view_and_reports_memory_and_the_ratio_last() {
-    let tmp = tempfile::tempdir().expect("temporary folder");
-    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
-        .args(["daemon", "--events", "3000", "--minutes", "3"])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .env("TMPDIR", tmp.path())
-        .env_remove("DATABASE_URL")
-        .env_remove("LEADORCH_MASTER_KEY")
-        .output()
-        .expect("run leadorch-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = bench(&["daemon", "--events", "3000", "--minutes", "3"]);
     assert!(
         stdout.contains("fold from the log (peer)")
             && stdout.contains("facts folded from the log's"),
