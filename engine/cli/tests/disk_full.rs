@@ -1,5 +1,5 @@
-//! A full disk through the binary: the error names the database and says what to do, and
-//! what was stored before stays intact. The disk is a 1 MiB tmpfs mounted in a private mount
+//! A full disk through the binary: the error names the database and says what to do, what
+//! was stored before stays intact, and once space is freed writing resumes with no manual step. The disk is a 1 MiB tmpfs mounted in a private mount
 //! namespace (`unshare -rm`: a user namespace, no root needed), gone when the test ends.
 
 mod common;
@@ -25,6 +25,11 @@ LEADORCH_HOME="{out}" "{bin}" demo --minutes 2000 --db "{disk}/demo.db" >"{out}/
 echo $? >"{out}/demo.rc"
 "{bin}" --database-url "sqlite://{disk}/demo.db" audit verify >"{out}/verify.out" 2>"{out}/verify.err"
 echo $? >"{out}/verify.rc"
+mount -o remount,size=64m "{disk}" || exit 91
+LEADORCH_HOME="{out}" "{bin}" --database-url "sqlite://{disk}/demo.db" teams set after-the-disk --time-zone Europe/Amsterdam --hours "mon-fri 08:00-18:00" >"{out}/resume.out" 2>"{out}/resume.err"
+echo $? >"{out}/resume.rc"
+"{bin}" --database-url "sqlite://{disk}/demo.db" audit verify >"{out}/verify2.out" 2>"{out}/verify2.err"
+echo $? >"{out}/verify2.rc"
 "#,
         disk = disk.display(),
         out = out.display(),
@@ -71,5 +76,27 @@ echo $? >"{out}/verify.rc"
         read("verify.out").contains("intact"),
         "{}",
         read("verify.out")
+    );
+    // Space freed (the disk made larger): writing resumes with no manual step, and the log,
+    // one event longer, still verifies.
+    assert_eq!(
+        read("resume.rc").trim(),
+        "0",
+        "{}{}",
+        read("resume.out"),
+        read("resume.err")
+    );
+    assert_eq!(
+        read("verify2.rc").trim(),
+        "0",
+        "{}{}",
+        read("verify2.out"),
+        read("verify2.err")
+    );
+    assert!(
+        read("verify2.out").contains("intact") && read("verify2.out") != read("verify.out"),
+        "before: {}after: {}",
+        read("verify.out"),
+        read("verify2.out")
     );
 }
