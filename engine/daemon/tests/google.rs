@@ -1,7 +1,8 @@
 //! The daemon against the fake Google Ads server over real HTTP: capacity fills up → the
 //! campaign is paused at Google → capacity frees → resumed; every fault kind converges to the
-//! intended state with no extra mutations; a change made in the Google Ads UI is recorded and
-//! not undone; every body exchanged conforms to Google's schema.
+//! intended state with no extra mutations, alone and in randomised schedules over long runs; a
+//! change made in the Google Ads UI is recorded and not undone; every body exchanged conforms
+//! to Google's schema.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
