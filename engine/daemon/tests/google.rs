@@ -167,10 +167,9 @@ async fn capacity_pauses_and_resumes_the_campaign_at_google() {
     conforms(&w);
 }
 
-#[tokio::test]
-async fn every_fault_kind_converges_without_extra_mutations() {
-    let mut w = world().await;
-    let retried = [
+/// Faults the client retries: each converges to the change, applied once.
+fn retried_faults() -> [Fault; 7] {
+    [
         Fault::RateLimited {
             retry_delay_secs: 0,
         },
@@ -180,12 +179,22 @@ async fn every_fault_kind_converges_without_extra_mutations() {
         Fault::Slow { millis: 50 },
         Fault::DropConnection,
         Fault::HtmlBadGateway,
-    ];
-    let refused = [
+    ]
+}
+
+/// Refusals for good: the change is recorded as failed, decided again by the next reading.
+fn refused_faults() -> [Fault; 3] {
+    [
         Fault::DailyQuotaExhausted,
         Fault::PermissionDenied,
         Fault::CustomerNotEnabled,
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn every_fault_kind_converges_without_extra_mutations() {
+    let mut w = world().await;
+    let (retried, refused) = (retried_faults(), refused_faults());
     let mut minute = 0;
     let mut expected_mutations = 0;
     let mut full = false;
@@ -862,22 +871,7 @@ async fn randomised_fault_schedules_converge_without_flapping_or_extra_mutations
         .unwrap_or(0x5eed_1e4d_0c4e_57a7);
     let mut rng = Schedule(seed.max(1));
     let mut w = world().await;
-    let retried = [
-        Fault::RateLimited {
-            retry_delay_secs: 0,
-        },
-        Fault::Internal,
-        Fault::Transient,
-        Fault::TokenExpired,
-        Fault::Slow { millis: 20 },
-        Fault::DropConnection,
-        Fault::HtmlBadGateway,
-    ];
-    let refused = [
-        Fault::DailyQuotaExhausted,
-        Fault::PermissionDenied,
-        Fault::CustomerNotEnabled,
-    ];
+    let (retried, refused) = (retried_faults(), refused_faults());
     let routes = [Route::MutateCampaigns, Route::Search, Route::Any];
     let teams = [("sales-nl", NL), ("sales-be", BE)];
     // What the gate wants for each campaign (true: paused), from the last reading that decided.
