@@ -381,13 +381,28 @@ impl Projections {
     /// Loads the persisted read models and their checkpoint.
     pub async fn load(db: &Db) -> Result<Projections> {
         let mut p = Projections::default();
-        // The checkpoint first: rows saved after it was read are at most newer, and folding
-        // an event into a row that already holds it is what the checkpoint's
-        // compare-and-set (in `save`) prevents from being saved.
-        p.position = db.checkpoint(CHECKPOINT).await?;
-        p.loaded_at = p.position;
-        each_table!(p, t => t.load(db).await?);
+        p.load_agreeing(db, None).await?;
         Ok(p)
+    }
+
+    /// Loads the read models named in `only` (all of them when `None`) and the checkpoint they
+    /// are at. Rows and checkpoint agree when no save moved the checkpoint while the rows were
+    /// read (another process may be saving): otherwise they are read again (ten tries).
+    async fn load_agreeing(&mut self, db: &Db, only: Option<&[&str]>) -> Result<()> {
+        for _ in 0..10 {
+            let at = db.checkpoint(CHECKPOINT).await?;
+            each_table!(self, t => if only.is_none_or(|only| only.contains(&t.name())) {
+                t.load(db).await?;
+            });
+            if db.checkpoint(CHECKPOINT).await? == at {
+                self.position = at;
+                self.loaded_at = at;
+                return Ok(());
+            }
+        }
+        Err(Error::Internal(
+            "the read models kept moving while they were read (10 times)".into(),
+        ))
     }
 
     /// Writes changed rows (or, with `all`, replaces every row) and the checkpoint in one
@@ -598,27 +613,10 @@ pub async fn current(store: &Store, only: &[&str]) -> Result<Projections> {
             "no read model is named {unknown:?}"
         )));
     }
-    // The persisted read models moved to the head row by row, then the named ones loaded;
-    // what was appended in between is folded in memory. Rows and checkpoint agree when no
-    // save moved the checkpoint while the rows were read (another process may be saving):
-    // otherwise they are read again.
-    let mut attempts = 0;
-    loop {
-        let at = advance(store).await?;
-        each_table!(p, t => if only.contains(&t.name()) {
-            t.load(db).await?;
-        });
-        if db.checkpoint(CHECKPOINT).await? == at {
-            p.position = at;
-            break;
-        }
-        attempts += 1;
-        if attempts == 10 {
-            return Err(Error::Internal(
-                "the read models kept moving while they were read (10 times)".into(),
-            ));
-        }
-    }
+    // The persisted read models moved to the head row by row, then the named ones loaded
+    // (with the checkpoint they agree with); what was appended since is folded in memory.
+    advance(store).await?;
+    p.load_agreeing(db, Some(only)).await?;
     p.fold_until(store, None, &mut |_| {}).await?;
     // What the fold put into the read models that were not loaded is only part of them.
     each_table!(p, t => if !only.contains(&t.name()) {
