@@ -340,8 +340,7 @@ impl Projections {
 
     /// Decodes one stored event and folds it in.
     async fn apply_stored(&mut self, decoder: &mut Decoder<'_>, rec: &RecordedEvent) -> Result<()> {
-        let known = split_stream_id(&rec.stream_id)
-            .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+        let known = is_domain(rec);
         if !known {
             // Not a domain stream (e.g. a crash-test probe): audited, not folded.
             self.apply_foreign(rec);
@@ -485,8 +484,7 @@ impl Projections {
                     Some(_) => self.pass(rec),
                     None if !by_time => self.apply_stored(&mut decoder, rec).await?,
                     None => {
-                        let known = split_stream_id(&rec.stream_id)
-                            .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+                        let known = is_domain(rec);
                         let included = if known {
                             let event = decode(&mut decoder, rec).await?;
                             let keep = view.happened(event.at());
@@ -671,8 +669,7 @@ pub async fn advance(store: &Store) -> Result<u64> {
         let mut events = Vec::with_capacity(page.len());
         let mut fetched = hashbrown::HashSet::new();
         for rec in &page {
-            let known = split_stream_id(&rec.stream_id)
-                .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t));
+            let known = is_domain(rec);
             let event = if known {
                 Some(decode(&mut decoder, rec).await?)
             } else {
@@ -692,6 +689,13 @@ pub async fn advance(store: &Store) -> Result<u64> {
         }
         position = last;
     }
+}
+
+/// Whether `rec` belongs to a domain stream (one of the aggregates), not one outside it (a
+/// crash-test probe): only domain events are decoded and folded; the others are audited.
+fn is_domain(rec: &RecordedEvent) -> bool {
+    split_stream_id(&rec.stream_id)
+        .is_some_and(|(t, _)| leadorch_domain::AGGREGATE_TYPES.contains(&t))
 }
 
 /// The audit view's key of `actor`'s events on `day` (days since the epoch, UTC).
