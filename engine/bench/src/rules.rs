@@ -32,7 +32,7 @@ use leadorch_domain::campaign::{Bidding, CampaignChange, CampaignStatus};
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
 use leadorch_evaluate::library::save_rule;
 use leadorch_evaluate::tick::{self, LoadedRule};
-use leadorch_rules::{CampaignFacts, Facts, Limits, Metrics, Policy, RuleHost, TeamFacts};
+use leadorch_rules::{CampaignFacts, Facts, Limits, Metrics, Policy, Reuse, RuleHost, TeamFacts};
 use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{Metadata, StoreConfig};
 use tokio::sync::mpsc;
@@ -57,6 +57,12 @@ pub struct RulesArgs {
     /// Folder of the example rules
     #[arg(long, default_value = "rules")]
     pub rules_dir: PathBuf,
+    /// Campaigns whose facts change between two incremental ticks, in percent
+    #[arg(long, default_value_t = 5)]
+    pub changed_percent: usize,
+    /// Campaigns of the large full tick (0: not measured)
+    #[arg(long, default_value_t = 10_000)]
+    pub large_campaigns: usize,
 }
 
 fn facts(n: usize, teams: usize) -> Facts {
@@ -233,6 +239,79 @@ fn ticks(
     (times, decisions)
 }
 
+/// The facts of `ticks` consecutive incremental ticks after `base`: each changes `percent` %
+/// of the campaigns from the one before (the next slice of them: status flipped, a lead
+/// more), as a daemon sees between two evaluations when a few campaigns moved.
+fn changing(base: &Facts, ticks: usize, percent: usize) -> Vec<Facts> {
+    let n = base.campaigns.len();
+    let k = (n * percent / 100).clamp(1, n.max(1));
+    let mut out = Vec::with_capacity(ticks);
+    let mut f = base.clone();
+    for tick in 0..ticks {
+        for j in 0..k {
+            let c = &mut f.campaigns[(tick * k + j) % n];
+            c.status = if c.status == CampaignStatus::Paused {
+                CampaignStatus::Enabled
+            } else {
+                CampaignStatus::Paused
+            };
+            c.leads_today += 1;
+        }
+        out.push(f.clone());
+    }
+    out
+}
+
+/// Incremental ticks: `tick::evaluate_reusing` over each of `facts` in turn (the first one
+/// fills the kept results and is not timed). Times in ms, and the mean share of rule runs
+/// replayed per timed tick.
+fn incremental_ticks(
+    host: &RuleHost,
+    rules: &[Arc<LoadedRule>],
+    base: &Facts,
+    facts: Vec<Facts>,
+    policy: &Policy,
+) -> (Vec<f64>, f64) {
+    let mut reuse = Reuse::new();
+    tick::evaluate_reusing(host, rules, base.clone(), policy, &mut reuse);
+    let mut times = Vec::new();
+    let (mut reused, mut all) = (0usize, 0usize);
+    for f in facts {
+        let started = Instant::now();
+        let outcome = tick::evaluate_reusing(host, rules, f, policy, &mut reuse);
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        reused += outcome.reuse.reused;
+        all += outcome.reuse.reused + outcome.reuse.evaluated;
+    }
+    (times, reused as f64 / all.max(1) as f64)
+}
+
+/// `n` runs of the peer's tick (after one untimed), in ms, and its proposals.
+fn peer_ticks(
+    host: &RuleHost,
+    rules: &[Arc<LoadedRule>],
+    facts: &Facts,
+    n: usize,
+) -> Result<(Vec<f64>, usize)> {
+    let compiled: Vec<_> = rules.iter().map(|r| r.compiled.clone()).collect();
+    let mut times = Vec::new();
+    let mut decisions = 0;
+    for i in 0..n + 1 {
+        let started = Instant::now();
+        decisions = naive_tick(host, &compiled, facts)?;
+        if i >= 1 {
+            times.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times, decisions))
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
 /// Runs `f` on a thread of its own confined to one CPU; the threads it starts (the tick's
 /// workers and fact builders) inherit that, so all of `f` shares one core. `None` where
 /// that cannot be done (not Linux).
@@ -294,20 +373,7 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
     eprintln!("tick: leadorch on one core …");
     let mut one_core = on_one_core(|| ticks(&host, &rules, &facts, &policy, args.ticks))?;
     eprintln!("tick: rhai-serde …");
-    let mut peer = Vec::new();
-    let mut peer_decisions = 0;
-    for i in 0..(args.ticks / 3).max(3) + 1 {
-        let started = Instant::now();
-        peer_decisions = naive_tick(
-            &host,
-            &rules.iter().map(|r| r.compiled.clone()).collect::<Vec<_>>(),
-            &facts,
-        )?;
-        let ms = started.elapsed().as_secs_f64() * 1e3;
-        if i >= 1 {
-            peer.push(ms);
-        }
-    }
+    let (peer, peer_decisions) = peer_ticks(&host, &rules, &facts, (args.ticks / 3).max(3))?;
     if peer_decisions != decisions {
         bail!("the peer made {peer_decisions} proposals, leadorch {decisions}: not the same work");
     }
@@ -317,10 +383,43 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
         }
     }
     ours.sort_by(f64::total_cmp);
-    peer.sort_by(f64::total_cmp);
     if let Some((times, _)) = &mut one_core {
         times.sort_by(f64::total_cmp);
     }
+
+    eprintln!(
+        "incremental tick: {} % of campaigns changed per tick …",
+        args.changed_percent
+    );
+    let variants = changing(&facts, args.ticks, args.changed_percent);
+    let (incremental, reused_share) =
+        incremental_ticks(&host, &rules, &facts, variants.clone(), &policy);
+    let incremental = sorted(incremental);
+    let incremental_one =
+        on_one_core(|| incremental_ticks(&host, &rules, &facts, variants, &policy))?
+            .map(|(t, _)| sorted(t));
+
+    let large = if args.large_campaigns > 0 {
+        eprintln!(
+            "tick: {} campaigns x {} rules …",
+            args.large_campaigns, args.rules
+        );
+        let big = self::facts(args.large_campaigns, (args.large_campaigns / 50).max(1));
+        let few = (args.ticks / 3).max(3);
+        let (times, big_decisions) = ticks(&host, &rules, &big, &policy, few);
+        let one = on_one_core(|| ticks(&host, &rules, &big, &policy, few))?.map(|(t, _)| sorted(t));
+        eprintln!("tick: rhai-serde, {} campaigns …", args.large_campaigns);
+        let (peer_big, peer_big_decisions) = peer_ticks(&host, &rules, &big, 2)?;
+        if peer_big_decisions != big_decisions {
+            bail!(
+                "the peer made {peer_big_decisions} proposals over {} campaigns, leadorch {big_decisions}",
+                args.large_campaigns
+            );
+        }
+        Some((sorted(times), one, peer_big))
+    } else {
+        None
+    };
 
     eprintln!(
         "latency: {} capacity events through a running daemon …",
@@ -397,6 +496,50 @@ pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
         "rhai-serde",
         peer50,
         percentile(&peer, 99.0)
+    );
+    let inc50 = percentile(&incremental, 50.0);
+    println!(
+        "incremental tick, {} % of campaigns changed (kept results reused, 2 threads): p50 {:.2} ms, p99 {:.2} ms; {:.1} % of rule runs replayed; leadorch/rhai-serde = {:.1}",
+        args.changed_percent,
+        inc50,
+        percentile(&incremental, 99.0),
+        reused_share * 100.0,
+        peer50 / inc50.max(1e-9)
+    );
+    match &incremental_one {
+        Some(times) => println!(
+            "incremental tick, one core: p50 {:.2} ms, p99 {:.2} ms; leadorch/rhai-serde = {:.1}",
+            percentile(times, 50.0),
+            percentile(times, 99.0),
+            peer50 / percentile(times, 50.0).max(1e-9)
+        ),
+        None => println!("incremental tick, one core: not measured (needs Linux)"),
+    }
+    if let Some((times, one, peer_big)) = &large {
+        let big50 = percentile(times, 50.0);
+        let peer_big50 = percentile(peer_big, 50.0);
+        println!(
+            "full tick, {} campaigns x {} rules: leadorch p50 {:.1} ms, p99 {:.1} ms (2 threads); one core p50 {}; rhai-serde p50 {:.0} ms; leadorch/rhai-serde = {:.2}",
+            args.large_campaigns,
+            args.rules,
+            big50,
+            percentile(times, 99.0),
+            one.as_ref()
+                .map_or("not measured".to_string(), |t| format!("{:.1} ms", percentile(t, 50.0))),
+            peer_big50,
+            peer_big50 / big50.max(1e-9)
+        );
+        eprintln!(
+            "goal full tick {} x {} <= 200 ms: {} ({big50:.1} ms p50)",
+            args.large_campaigns,
+            args.rules,
+            if big50 <= 200.0 { "met" } else { "missed" }
+        );
+    }
+    eprintln!(
+        "goal incremental tick ({} % changed) <= 3 ms: {} ({inc50:.2} ms p50)",
+        args.changed_percent,
+        if inc50 <= 3.0 { "met" } else { "missed" }
     );
     println!(
         "reaction latency (append acknowledged -> adapter apply): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

@@ -189,6 +189,8 @@ fn bench_rules_runs_the_tick_and_the_daemon_acts_on_every_event() {
             "4",
             "--rules-dir",
             rules_dir,
+            "--large-campaigns",
+            "120",
         ])
         .env("TMPDIR", tmp.path())
         .env_remove("DATABASE_URL")
@@ -207,6 +209,15 @@ fn bench_rules_runs_the_tick_and_the_daemon_acts_on_every_event() {
             .any(|l| l.starts_with("reaction latency (append acknowledged -> adapter apply): p50 ")),
         "{stdout}"
     );
+    for line in [
+        "incremental tick, 5 % of campaigns changed (kept results reused, 2 threads): p50 ",
+        "full tick, 120 campaigns x 4 rules: leadorch p50 ",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "{line}: {stdout}"
+        );
+    }
     assert!(
         stdout
             .lines()

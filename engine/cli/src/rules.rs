@@ -681,6 +681,7 @@ async fn backtest_cmd(g: &Global, project: &str, args: BacktestArgs) -> Result<E
         policy: config.policy(),
         default_every: config.default_every(),
         until: known.until,
+        reuse: config.evaluation.reuse,
     };
     let report = backtest::run(&engine, &host, &opts, &mut |p| bar.set_position(p)).await?;
     bar.finish_and_clear();

@@ -60,6 +60,8 @@ pub struct Config {
     pub policy: PolicySettings,
     /// Sandbox limits per rule run.
     pub limits: LimitSettings,
+    /// How the daemon evaluates rules.
+    pub evaluation: EvaluationSettings,
     /// The action executor.
     pub executor: ExecutorSettings,
     /// Reading the actual campaign state back (drift).
@@ -86,6 +88,7 @@ impl Default for Config {
             facts: FactSettings::default(),
             policy: PolicySettings::default(),
             limits: LimitSettings::default(),
+            evaluation: EvaluationSettings::default(),
             executor: ExecutorSettings::default(),
             reconcile: ReconcileSettings::default(),
             google: GoogleSettings::default(),
@@ -167,6 +170,22 @@ impl Default for LimitSettings {
             max_operations: d.max_operations,
             wall_clock_ms: d.wall_clock.as_millis() as u64,
         }
+    }
+}
+
+/// How the daemon evaluates rules.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationSettings {
+    /// Replay a rule's result for a campaign while the rule, the library and every fact
+    /// value its script can read are unchanged, instead of running it again (ADR 0050). The
+    /// decisions are the same either way; `false` runs every rule on every campaign.
+    pub reuse: bool,
+}
+
+impl Default for EvaluationSettings {
+    fn default() -> Self {
+        EvaluationSettings { reuse: true }
     }
 }
 

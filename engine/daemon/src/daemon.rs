@@ -67,6 +67,10 @@ pub struct EvalSummary {
     pub failures: Vec<(String, String, String)>,
     /// Evaluation time, µs.
     pub duration_us: u64,
+    /// Rule runs for one campaign replayed from kept results (`[evaluation] reuse`).
+    pub reused: usize,
+    /// Rule runs for one campaign evaluated (with reuse; 0 without).
+    pub evaluated: usize,
 }
 
 /// What one step did.
@@ -135,6 +139,8 @@ pub struct Daemon {
     /// evaluation quotes, what the forgotten key sealed (ADR 0043).
     keys: AccountKeys,
     rules: RuleSet,
+    /// Rule results kept across evaluations (`[evaluation] reuse`, ADR 0050).
+    reuse: leadorch_rules::Reuse,
     executor: Executor,
     next_due: BTreeMap<String, DateTime<Utc>>,
     triggers: BTreeSet<TriggerKind>,
@@ -205,6 +211,7 @@ impl Daemon {
             view,
             keys,
             rules: RuleSet::default(),
+            reuse: leadorch_rules::Reuse::new(),
             executor,
             next_due: BTreeMap::new(),
             triggers: BTreeSet::new(),
@@ -547,7 +554,12 @@ impl Daemon {
         // this daemon acts through.
         let scope = FactsScope::account(&self.config.project, self.adapter.google_account());
         let facts = self.view.facts_in(now, &self.config.facts, &scope);
-        let outcome = tick::evaluate(&self.host, &chosen, facts, &self.config.policy());
+        let policy = self.config.policy();
+        let outcome = if self.config.evaluation.reuse {
+            tick::evaluate_reusing(&self.host, &chosen, facts, &policy, &mut self.reuse)
+        } else {
+            tick::evaluate(&self.host, &chosen, facts, &policy)
+        };
         let recorded = tick::record(
             &self.engine,
             &self.view,
@@ -590,6 +602,8 @@ impl Daemon {
             conflicts: outcome.resolution.conflicts.clone(),
             failures,
             duration_us: outcome.duration_us,
+            reused: outcome.reuse.reused,
+            evaluated: outcome.reuse.evaluated,
         }))
     }
 

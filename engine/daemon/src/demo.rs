@@ -86,6 +86,10 @@ pub struct DemoSummary {
     pub suppressed: u64,
     /// Rule failures.
     pub rule_failures: u64,
+    /// Rule runs for one campaign replayed from kept results (`[evaluation] reuse`).
+    pub runs_reused: u64,
+    /// Rule runs for one campaign evaluated while reusing (0 with reuse off).
+    pub runs_evaluated: u64,
     /// The world with the rules.
     pub with_rules: SimSummary,
     /// The same world with the rules disabled.
@@ -189,6 +193,8 @@ pub async fn run(
         changes_applied: totals.applied,
         suppressed: totals.suppressed,
         rule_failures: totals.failures,
+        runs_reused: totals.reused,
+        runs_evaluated: totals.evaluated,
         with_rules,
         without_rules,
     })
@@ -200,6 +206,8 @@ struct Counters {
     applied: u64,
     suppressed: u64,
     failures: u64,
+    reused: u64,
+    evaluated: u64,
     accepted_by_rule: BTreeMap<String, u64>,
 }
 
@@ -209,6 +217,8 @@ impl Counters {
             self.evaluations += 1;
             self.suppressed += e.suppressed.len() as u64;
             self.failures += e.failures.len() as u64;
+            self.reused += e.reused as u64;
+            self.evaluated += e.evaluated as u64;
             for p in &e.accepted {
                 *self.accepted_by_rule.entry(p.rule.clone()).or_default() += 1;
             }

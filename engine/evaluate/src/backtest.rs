@@ -37,7 +37,7 @@ use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{
     split_stream_id, AnyEvent, Campaign, CampaignEvent, EvaluationEvent, AGGREGATE_TYPES,
 };
-use leadorch_rules::{Action, Policy, RuleHost, Schedule};
+use leadorch_rules::{Action, Policy, Reuse, RuleHost, Schedule};
 use leadorch_store::Reveal;
 use serde::Serialize;
 
@@ -116,6 +116,7 @@ pub struct BacktestReport {
 }
 
 /// Options of a backtest.
+#[derive(Clone)]
 pub struct BacktestOptions<'a> {
     /// The rule version to run (named bare, as its project's rules are).
     pub rule: Arc<LoadedRule>,
@@ -133,6 +134,9 @@ pub struct BacktestOptions<'a> {
     pub default_every: Duration,
     /// Only events at or before this position (`--known-at`: what the log held then).
     pub until: Option<u64>,
+    /// Replay the rule's result for a campaign while nothing it reads changed (ADR 0050),
+    /// as the daemon does; the report is the same either way.
+    pub reuse: bool,
 }
 
 /// The next page of the log after `cursor`, without the events past `until`.
@@ -261,6 +265,7 @@ pub async fn run(
         totals: CampaignFigures::default(),
     };
     let mut clock = opts.from;
+    let mut reuse = opts.reuse.then(Reuse::new);
     let mut started = false;
     let mut cursor = 0;
     let mut actual_status: BTreeMap<String, CampaignStatus> = BTreeMap::new();
@@ -293,7 +298,16 @@ pub async fn run(
                     while let Some(due) = next_due.filter(|d| *d < t) {
                         account(&view, &virt, &hind, &mut report, clock, due, opts);
                         clock = due;
-                        evaluate_at(host, rule, &view, &mut virt, due, opts, &mut report);
+                        evaluate_at(
+                            host,
+                            rule,
+                            &view,
+                            &mut virt,
+                            due,
+                            opts,
+                            &mut report,
+                            reuse.as_mut(),
+                        );
                         next_due = schedule
                             .as_ref()
                             .and_then(|s| s.next_after(due, &opts.facts.timezone));
@@ -336,7 +350,16 @@ pub async fn run(
                     .and_then(|k| k.rule_trigger())
                     .is_some_and(|rt| meta.triggers.contains(&rt));
                 if fired {
-                    evaluate_at(host, rule, &view, &mut virt, clock, opts, &mut report);
+                    evaluate_at(
+                        host,
+                        rule,
+                        &view,
+                        &mut virt,
+                        clock,
+                        opts,
+                        &mut report,
+                        reuse.as_mut(),
+                    );
                 }
             }
         }
@@ -348,7 +371,16 @@ pub async fn run(
     while let Some(due) = next_due.filter(|d| *d <= opts.to) {
         account(&view, &virt, &hind, &mut report, clock, due, opts);
         clock = due;
-        evaluate_at(host, rule, &view, &mut virt, due, opts, &mut report);
+        evaluate_at(
+            host,
+            rule,
+            &view,
+            &mut virt,
+            due,
+            opts,
+            &mut report,
+            reuse.as_mut(),
+        );
         next_due = schedule
             .as_ref()
             .and_then(|s| s.next_after(due, &opts.facts.timezone));
@@ -566,6 +598,7 @@ fn lead_lost_check(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate_at(
     host: &RuleHost,
     rule: &Arc<LoadedRule>,
@@ -574,6 +607,7 @@ fn evaluate_at(
     at: DateTime<Utc>,
     opts: &BacktestOptions<'_>,
     report: &mut BacktestReport,
+    reuse: Option<&mut Reuse>,
 ) {
     let mut facts = view.facts_in(at, opts.facts, &FactsScope::project(opts.project));
     for c in &mut facts.campaigns {
@@ -583,7 +617,11 @@ fn evaluate_at(
             c.pending_fields.clear();
         }
     }
-    let outcome = tick::evaluate(host, std::slice::from_ref(rule), facts, &opts.policy);
+    let rules = std::slice::from_ref(rule);
+    let outcome = match reuse {
+        Some(reuse) => tick::evaluate_reusing(host, rules, facts, &opts.policy, reuse),
+        None => tick::evaluate(host, rules, facts, &opts.policy),
+    };
     report.evaluations += 1;
     if outcome
         .runs

@@ -15,7 +15,8 @@ use leadorch_core::Engine;
 use leadorch_domain::evaluation::{RequestedChange, RuleRunRecord};
 use leadorch_domain::{Campaign, CampaignCommand, Evaluation, EvaluationCommand, EvaluationRecord};
 use leadorch_rules::{
-    CompileError, CompiledRule, Facts, Policy, Proposal, Resolution, RuleHost, RuleRun,
+    CompileError, CompiledRule, Facts, Policy, Proposal, Resolution, Reuse, ReuseStats, RuleHost,
+    RuleRun,
 };
 use leadorch_store::Metadata;
 use serde_json::{json, Value};
@@ -113,6 +114,9 @@ pub struct TickOutcome {
     pub resolution: Resolution,
     /// Time taken, µs.
     pub duration_us: u64,
+    /// Rule runs for one campaign replayed from kept results, and evaluated (both zero
+    /// when evaluated without [`Reuse`]).
+    pub reuse: ReuseStats,
 }
 
 /// Evaluates `rules` over `facts` and resolves their proposals. Pure apart from timing.
@@ -122,6 +126,29 @@ pub fn evaluate(
     facts: Facts,
     policy: &Policy,
 ) -> TickOutcome {
+    evaluate_with(host, rules, facts, policy, None)
+}
+
+/// Like [`evaluate`], but a rule's result for a campaign is replayed from `reuse` while
+/// nothing the rule reads changed ([`RuleHost::evaluate_reusing`]); the outcome is the same
+/// apart from timing. Keep one `Reuse` per host across evaluations.
+pub fn evaluate_reusing(
+    host: &RuleHost,
+    rules: &[Arc<LoadedRule>],
+    facts: Facts,
+    policy: &Policy,
+    reuse: &mut Reuse,
+) -> TickOutcome {
+    evaluate_with(host, rules, facts, policy, Some(reuse))
+}
+
+fn evaluate_with(
+    host: &RuleHost,
+    rules: &[Arc<LoadedRule>],
+    facts: Facts,
+    policy: &Policy,
+    reuse: Option<&mut Reuse>,
+) -> TickOutcome {
     let started = Instant::now();
     let facts_digest = digest(&facts);
     let prepared = host.prepare(&facts);
@@ -129,7 +156,16 @@ pub fn evaluate(
         rules.iter().map(|r| r.compiled.clone()).collect();
     // Campaign ranges on both cores; the result equals one run per rule.
     let threads = if facts.campaigns.len() >= 200 { 2 } else { 1 };
-    let runs_only = host.evaluate_all(&compiled, &prepared, threads);
+    let (runs_only, reuse) = match reuse {
+        Some(reuse) => (
+            host.evaluate_reusing(&compiled, &prepared, threads, reuse),
+            reuse.last(),
+        ),
+        None => (
+            host.evaluate_all(&compiled, &prepared, threads),
+            ReuseStats::default(),
+        ),
+    };
     let mut runs = Vec::with_capacity(rules.len());
     let mut proposals: Vec<Proposal> = Vec::new();
     let mut overrides = BTreeMap::new();
@@ -149,6 +185,7 @@ pub fn evaluate(
         runs,
         resolution,
         duration_us: started.elapsed().as_micros() as u64,
+        reuse,
     }
 }
 

@@ -31,6 +31,8 @@ mod error;
 mod library;
 mod limits;
 mod prepared;
+mod reads;
+mod reuse;
 mod run;
 
 pub use error::{CompileError, EvalError, HostError};
@@ -40,11 +42,14 @@ pub use limits::{
     MAX_LOG_LINE_CHARS, MAX_MODULES,
 };
 pub use prepared::PreparedFacts;
+pub use reads::{Read, Reads};
+pub use reuse::{Reuse, ReuseStats};
 pub use run::{CampaignFailure, LogLine, RuleRun};
 
 use error::{bare_message, position, runtime_error};
 use library::{build_engine, read_library};
 use prepared::PreparedCampaign;
+use reuse::{Kept, KeyPlan, Outcome, Slot};
 use run::{budget_clock, merge, LogSink, PartRun, RunGuard, RunState, TIMEOUT_TOKEN};
 
 /// Most engine replicas a [`RuleHost`] keeps (one per core, up to this).
@@ -63,11 +68,19 @@ pub struct CompiledRule {
     /// threads each evaluate their own copy, so they never write to the same reference
     /// counts (which would make two threads barely faster than one).
     asts: Arc<[AST]>,
+    /// What the script can read of the facts (the key of its kept results).
+    reads: Arc<Reads>,
 }
 
 impl CompiledRule {
     pub(crate) fn ast(&self) -> &AST {
         &self.asts[0]
+    }
+
+    /// What the rule's script can read of the facts, found in its code: the values a kept
+    /// result of it is keyed on (see [`Reuse`]).
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The copy compiled by the host's engine replica `replica`.
@@ -96,6 +109,11 @@ pub struct RuleHost {
     limits: Limits,
     lib_digest: String,
     modules: Vec<String>,
+    /// The library digest and the limits: what a [`Reuse`] must have been filled under.
+    reuse_tag: String,
+    /// Whether a library module names `global::` (where a function could read a rule's
+    /// facts by name): then every rule is keyed on all the facts.
+    lib_reads_globals: bool,
 }
 
 impl fmt::Debug for RuleHost {
@@ -167,6 +185,8 @@ impl RuleHost {
         }
         let lib_digest = hex::encode(hasher.finalize());
         let modules: Vec<String> = sources.iter().map(|(n, _)| n.clone()).collect();
+        let lib_reads_globals = sources.iter().any(|(_, s)| s.contains("global::"));
+        let reuse_tag = format!("{lib_digest} {limits:?}");
         let replicas = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, MAX_REPLICAS);
@@ -178,6 +198,8 @@ impl RuleHost {
             limits,
             lib_digest,
             modules,
+            reuse_tag,
+            lib_reads_globals,
         })
     }
 
@@ -230,11 +252,17 @@ impl RuleHost {
                 }
             }
         }
+        let reads = if self.lib_reads_globals {
+            Reads::everything()
+        } else {
+            Reads::of(&asts[0])
+        };
         Ok(CompiledRule {
             name: name.to_string(),
             meta,
             source_digest: source_digest(source),
             asts: asts.into(),
+            reads: Arc::new(reads),
         })
     }
 
@@ -296,13 +324,46 @@ impl RuleHost {
         facts: &PreparedFacts,
         threads: usize,
     ) -> Vec<RuleRun> {
+        self.run_all(rules, facts, threads, None)
+    }
+
+    /// Like [`RuleHost::evaluate_all`], but a rule's result for a campaign is replayed from
+    /// `reuse` when the rule, the library, the limits and every fact value the rule's script
+    /// can read ([`CompiledRule::reads`]) are what they were when it was kept; what is
+    /// evaluated is kept for the next call. The runs are identical to
+    /// [`RuleHost::evaluate_all`]'s, apart from durations (and timeouts).
+    /// [`Reuse::last`] tells how many were reused.
+    pub fn evaluate_reusing(
+        &self,
+        rules: &[CompiledRule],
+        facts: &PreparedFacts,
+        threads: usize,
+        reuse: &mut Reuse,
+    ) -> Vec<RuleRun> {
+        reuse.begin(&self.reuse_tag, rules);
+        self.run_all(rules, facts, threads, Some(reuse))
+    }
+
+    fn run_all(
+        &self,
+        rules: &[CompiledRule],
+        facts: &PreparedFacts,
+        threads: usize,
+        mut reuse: Option<&mut Reuse>,
+    ) -> Vec<RuleRun> {
         let n = facts.campaigns.len();
+        let plan = reuse.as_ref().map(|_| KeyPlan::new(rules, facts));
+        let kept: Vec<Option<&Kept>> = match reuse.as_deref() {
+            Some(r) => rules.iter().map(|rule| r.kept(rule)).collect(),
+            None => vec![None; rules.len()],
+        };
+        let with = plan.as_ref().map(|p| (p, kept.as_slice()));
         let threads = threads.clamp(1, n.max(1));
         let ranges: Vec<Range<usize>> = (0..threads)
             .map(|t| t * n / threads..(t + 1) * n / threads)
             .collect();
         let parts: Vec<Vec<PartRun>> = if threads == 1 {
-            vec![self.evaluate_part(rules, facts, 0..n, 0)]
+            vec![self.evaluate_part(rules, facts, 0..n, 0, with)]
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = ranges[1..]
@@ -313,26 +374,40 @@ impl RuleHost {
                         std::thread::Builder::new()
                             .name("leadorch-rules".to_string())
                             .stack_size(EVAL_STACK_SIZE)
-                            .spawn_scoped(s, move || self.evaluate_part(rules, facts, range, i + 1))
+                            .spawn_scoped(s, move || {
+                                self.evaluate_part(rules, facts, range, i + 1, with)
+                            })
                     })
                     .collect();
-                let mut parts = vec![self.evaluate_part(rules, facts, ranges[0].clone(), 0)];
+                let mut parts = vec![self.evaluate_part(rules, facts, ranges[0].clone(), 0, with)];
                 for (handle, range) in handles.into_iter().zip(&ranges[1..]) {
                     // A part whose thread could not start (or died) is redone here.
-                    let part = handle
-                        .ok()
-                        .and_then(|h| h.join().ok())
-                        .unwrap_or_else(|| self.evaluate_part(rules, facts, range.clone(), 0));
+                    let part = handle.ok().and_then(|h| h.join().ok()).unwrap_or_else(|| {
+                        self.evaluate_part(rules, facts, range.clone(), 0, with)
+                    });
                     parts.push(part);
                 }
                 parts
             })
         };
+        drop(kept);
         let mut parts: Vec<_> = parts.into_iter().map(Vec::into_iter).collect();
         rules
             .iter()
             .map(|rule| {
-                let pieces: Vec<PartRun> = parts.iter_mut().filter_map(Iterator::next).collect();
+                let mut pieces: Vec<PartRun> =
+                    parts.iter_mut().filter_map(Iterator::next).collect();
+                if let Some(reuse) = reuse.as_deref_mut() {
+                    let fresh = pieces
+                        .iter_mut()
+                        .flat_map(|p| std::mem::take(&mut p.fresh))
+                        .collect();
+                    reuse.keep(rule, n, fresh);
+                    reuse.count(
+                        pieces.iter().map(|p| p.reused).sum(),
+                        pieces.iter().map(|p| p.computed).sum(),
+                    );
+                }
                 merge(rule, pieces, facts)
             })
             .collect()
@@ -346,6 +421,7 @@ impl RuleHost {
         facts: &PreparedFacts,
         range: Range<usize>,
         replica: usize,
+        reuse: Option<(&KeyPlan, &[Option<&Kept>])>,
     ) -> Vec<PartRun> {
         let engine = &self.engines[replica % self.engines.len()];
         let in_scope: Vec<Vec<bool>> = rules
@@ -395,33 +471,50 @@ impl RuleHost {
         let base = scope.len();
         let budget = self.limits.wall_clock;
 
+        let mut keys = reuse.map(|(plan, _)| plan.campaign());
+        let kept = reuse.map_or(&[][..], |(_, kept)| kept);
+
         for (offset, index) in range.clone().enumerate() {
             let campaign = &facts.campaigns[index];
             let wanted = |s: &RunState, m: &Vec<bool>| s.part.aborted.is_none() && m[offset];
             if !states.iter().zip(&in_scope).any(|(s, m)| wanted(s, m)) {
                 continue;
             }
-            // Rhai constants cannot be modified by scripts; the copies keep the prepared
-            // values safe from closures, which share what they capture (and shared values
-            // lose that protection).
-            let (campaign_value, team_value) =
-                (campaign.campaign.clone(), campaign.team_value.clone());
-            scope.push_constant_dynamic("campaign", campaign_value);
-            scope.push_constant_dynamic("team", team_value);
+            if let Some(keys) = &mut keys {
+                keys.reset();
+            }
+            let mut pushed = false;
             // One clock reading per evaluation: each one ends the previous evaluation (and
             // the recording of its result) and starts the next.
-            let mut clock = budget_clock();
-            for (state, matches) in states.iter_mut().zip(&in_scope) {
+            let mut clock = None;
+            for (r, (state, matches)) in states.iter_mut().zip(&in_scope).enumerate() {
                 if !wanted(state, matches) {
+                    continue;
+                }
+                let key = keys.as_mut().and_then(|k| k.key(r, campaign));
+                let slot = key.and_then(|key| kept.get(r)?.as_ref()?.get(index, &campaign.id, key));
+                if let Some(slot) = slot {
+                    replay(state, campaign, index, slot);
                     continue;
                 }
                 if state.part.spent >= budget {
                     state.part.aborted = Some(self.timeout());
                     continue;
                 }
-                let started = clock;
+                if !pushed {
+                    // Rhai constants cannot be modified by scripts; the copies keep the
+                    // prepared values safe from closures, which share what they capture
+                    // (and shared values lose that protection).
+                    let (campaign_value, team_value) =
+                        (campaign.campaign.clone(), campaign.team_value.clone());
+                    scope.push_constant_dynamic("campaign", campaign_value);
+                    scope.push_constant_dynamic("team", team_value);
+                    pushed = true;
+                }
+                let started = *clock.get_or_insert_with(budget_clock);
                 let deadline = started + (budget - state.part.spent);
                 let ast = state.rule.ast_for(replica);
+                let before = Before::of(state);
                 let result = guard.with_rule(state, index, deadline, || {
                     catch_unwind(AssertUnwindSafe(|| {
                         engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
@@ -430,12 +523,21 @@ impl RuleHost {
                 scope.rewind(base + 2);
                 repair_scope(&mut scope, facts, campaign);
                 self.record(state, campaign, result);
-                clock = budget_clock();
-                state.part.spent += clock - started;
+                let now = budget_clock();
+                clock = Some(now);
+                state.part.spent += now - started;
+                state.part.computed += 1;
+                if let Some(key) = key {
+                    if let Some(slot) = before.slot(state, &campaign.id, key) {
+                        state.part.fresh.push((index, slot));
+                    }
+                }
             }
             // The copies are dropped here, on the thread that used them (in parallel, and
             // not later when the prepared facts are dropped).
-            scope.rewind(base);
+            if pushed {
+                scope.rewind(base);
+            }
         }
         drop(guard);
         states
@@ -535,6 +637,81 @@ impl RuleHost {
             }
             _ => runtime_error(err),
         }
+    }
+}
+
+/// Replays a kept result into a run, as evaluating the campaign would have added it.
+fn replay(state: &mut RunState, campaign: &PreparedCampaign, index: usize, slot: &Slot) {
+    state.part.operations += slot.operations;
+    state.part.reused += 1;
+    let Some(outcome) = &slot.outcome else {
+        return;
+    };
+    let rule = state.rule;
+    state
+        .part
+        .proposals
+        .extend(outcome.decisions.iter().map(|decision| Proposal {
+            rule: rule.name.clone(),
+            priority: rule.meta.priority,
+            campaign: campaign.id.to_string(),
+            decision: decision.clone(),
+        }));
+    if let Some(error) = &outcome.failure {
+        state.part.failures.push(CampaignFailure {
+            campaign: campaign.id.to_string(),
+            error: error.clone(),
+        });
+    }
+    state.logs.campaign = index;
+    for line in &outcome.lines {
+        state.logs.push(line);
+    }
+}
+
+/// Where a run stood before one campaign was evaluated, to keep what that evaluation added.
+struct Before {
+    proposals: usize,
+    failures: usize,
+    lines: usize,
+    operations: u64,
+}
+
+impl Before {
+    fn of(state: &RunState) -> Before {
+        Before {
+            proposals: state.part.proposals.len(),
+            failures: state.part.failures.len(),
+            lines: state.logs.lines.len(),
+            operations: state.part.operations,
+        }
+    }
+
+    /// What the evaluation added, to keep; `None` when it stopped the run or printed past
+    /// the run's log limit (the lines dropped are not known).
+    fn slot(&self, state: &RunState, campaign: &rhai::ImmutableString, key: u64) -> Option<Slot> {
+        if state.part.aborted.is_some() || state.logs.truncated_at.is_some() {
+            return None;
+        }
+        let outcome = Outcome {
+            decisions: state.part.proposals[self.proposals..]
+                .iter()
+                .map(|p| p.decision.clone())
+                .collect(),
+            failure: state.part.failures[self.failures..]
+                .first()
+                .map(|f| f.error.clone()),
+            lines: state.logs.lines[self.lines..]
+                .iter()
+                .map(|(_, line)| line.clone())
+                .collect(),
+        };
+        Some(Slot::new(
+            campaign,
+            key,
+            state.part.operations - self.operations,
+            outcome,
+        ))
     }
 }
 

@@ -1259,6 +1259,7 @@ pub async fn backtest(
         policy: api.settings.policy.clone(),
         default_every: api.settings.default_every,
         until: Some(head.position),
+        reuse: true,
     };
     let report = leadorch_evaluate::backtest::run(&api.engine, &host, &opts, &mut |read| {
         progress.done(read)

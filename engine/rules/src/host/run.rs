@@ -93,7 +93,7 @@ pub(super) struct LogSink {
 }
 
 impl LogSink {
-    fn push(&mut self, text: &str) {
+    pub(super) fn push(&mut self, text: &str) {
         if self.lines.len() >= MAX_LOG_LINES {
             self.truncated_at.get_or_insert(self.campaign);
             return;
@@ -177,6 +177,12 @@ pub(super) struct PartRun {
     pub(super) aborted: Option<EvalError>,
     pub(super) operations: u64,
     pub(super) spent: Duration,
+    /// Campaigns evaluated here (not replayed).
+    pub(super) computed: usize,
+    /// Campaigns replayed from kept results.
+    pub(super) reused: usize,
+    /// Results evaluated here, to keep: (campaign position, result).
+    pub(super) fresh: Vec<(usize, super::reuse::Slot)>,
 }
 
 /// A rule's part run in progress.

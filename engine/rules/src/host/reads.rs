@@ -1,0 +1,422 @@
+//! Which facts a rule can read, found in its compiled script ([`Reads`]), and the values it
+//! reads hashed ([`ValueHasher`]): together the key under which a rule's result for one
+//! campaign can be reused (see `reuse`).
+//!
+//! A rule sees the facts only through four names: `campaign`, `team`, `teams` and `now`
+//! (constants in its scope; functions cannot see the caller's scope, library modules have
+//! none of it, and the natives are pure). So whatever a run computes is a function of the
+//! values it reads through those names, the rule's code and the library. The analysis
+//! walks every expression of the script, its own functions included, and records for each
+//! name how it is used:
+//! - `campaign.paused`, `campaign["paused"]`, `campaign.labels.len()`, `team.stale`: the
+//!   first-level field (`paused`, `labels`, `stale`), whatever follows it;
+//! - `team == ()` / `team != ()`: only whether it is `()`, which every key includes;
+//! - any other use (`let c = campaign;`, `campaign.keys()`, `teams[name]`, `name in
+//!   teams`, a capture by a closure, `global::now`, a call with the whole value): the
+//!   whole value.
+//!
+//! This over-approximates what a run reads (a field read on one branch counts on all), so a
+//! key never leaves out a value the run depended on. Reading through `now`, or a field
+//! computed from the clock (`team.age_minutes`), is no exception: those values are hashed
+//! like any other, and differ from one minute to the next when they do.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use rhai::{ASTNode, Array, Dynamic, Expr, ImmutableString, Map, AST};
+
+/// How a rule uses one of the fact names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Read {
+    /// Not at all.
+    #[default]
+    None,
+    /// Only these first-level fields (and whether the value is `()` or a map).
+    Fields(BTreeSet<String>),
+    /// The whole value.
+    Whole,
+}
+
+impl Read {
+    fn field(&mut self, name: &str) {
+        match self {
+            Read::None => *self = Read::Fields(BTreeSet::from([name.to_string()])),
+            Read::Fields(fields) => {
+                fields.insert(name.to_string());
+            }
+            Read::Whole => {}
+        }
+    }
+
+    fn kind_only(&mut self) {
+        if *self == Read::None {
+            *self = Read::Fields(BTreeSet::new());
+        }
+    }
+
+    /// Whether the rule uses the name at all.
+    pub fn is_read(&self) -> bool {
+        *self != Read::None
+    }
+}
+
+/// What a compiled rule can read of the facts, per name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// `campaign`.
+    pub campaign: Read,
+    /// `team`.
+    pub team: Read,
+    /// `teams`.
+    pub teams: Read,
+    /// `now`.
+    pub now: Read,
+}
+
+impl Reads {
+    /// Everything, wholly: what a rule whose reads cannot be known is keyed on.
+    pub fn everything() -> Reads {
+        Reads {
+            campaign: Read::Whole,
+            team: Read::Whole,
+            teams: Read::Whole,
+            now: Read::Whole,
+        }
+    }
+
+    fn slot(&mut self, name: &str) -> Option<&mut Read> {
+        Some(match name {
+            "campaign" => &mut self.campaign,
+            "team" => &mut self.team,
+            "teams" => &mut self.teams,
+            "now" => &mut self.now,
+            _ => return None,
+        })
+    }
+
+    /// The reads as `name` / `name.field` / `name (whether set)`, for people: what `rules
+    /// show` and the documentation print.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, read) in [
+            ("campaign", &self.campaign),
+            ("team", &self.team),
+            ("teams", &self.teams),
+            ("now", &self.now),
+        ] {
+            match read {
+                Read::None => {}
+                Read::Whole => out.push(name.to_string()),
+                Read::Fields(fields) if fields.is_empty() => out.push(format!("{name} (set?)")),
+                Read::Fields(fields) => out.extend(fields.iter().map(|f| format!("{name}.{f}"))),
+            }
+        }
+        out
+    }
+
+    /// The reads of a compiled script: every expression walked, its functions included.
+    pub(crate) fn of(ast: &AST) -> Reads {
+        let mut reads = Reads::default();
+        ast.walk(&mut |path: &[ASTNode]| {
+            let Some(ASTNode::Expr(expr @ Expr::Variable(var, ..))) = path.last() else {
+                return true;
+            };
+            let (name, namespace) = (var.1.as_str(), &var.2);
+            let Some(read) = reads.slot(name) else {
+                return true;
+            };
+            if !namespace.is_empty() {
+                // `global::now` and the like: read wholly.
+                *read = Read::Whole;
+                return true;
+            }
+            let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
+            match parent {
+                Some(ASTNode::Expr(Expr::Dot(chain, ..))) if std::ptr::eq(&chain.lhs, *expr) => {
+                    match first_property(&chain.rhs) {
+                        Some(field) => read.field(field),
+                        None => *read = Read::Whole,
+                    }
+                }
+                Some(ASTNode::Expr(Expr::Index(chain, ..))) if std::ptr::eq(&chain.lhs, *expr) => {
+                    match first_index(&chain.rhs) {
+                        Some(field) => read.field(field),
+                        None => *read = Read::Whole,
+                    }
+                }
+                Some(ASTNode::Expr(Expr::FnCall(call, ..)))
+                    if is_unit_comparison(&call.name, &call.args) =>
+                {
+                    read.kind_only();
+                }
+                _ => *read = Read::Whole,
+            }
+            true
+        });
+        reads
+    }
+}
+
+/// The leftmost property of a `.` chain's right-hand side: `paused` in `campaign.paused`,
+/// `labels` in `campaign.labels.len()` or `campaign.labels[0]`. `None` for a method called
+/// on the value itself (`campaign.keys()`).
+fn first_property(rhs: &Expr) -> Option<&str> {
+    match rhs {
+        Expr::Property(p, ..) => Some(p.2.as_str()),
+        Expr::Dot(chain, ..) | Expr::Index(chain, ..) => first_property(&chain.lhs),
+        _ => None,
+    }
+}
+
+/// The key of an index chain's first index when it is a string literal: `open` in
+/// `now["open"]` or `now["open"][x]`. `None` for a computed index (`teams[name]`).
+fn first_index(rhs: &Expr) -> Option<&str> {
+    match rhs {
+        Expr::StringConstant(s, ..) => Some(s.as_str()),
+        Expr::Dot(chain, ..) | Expr::Index(chain, ..) => match &chain.lhs {
+            Expr::StringConstant(s, ..) => Some(s.as_str()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `x == ()` or `x != ()` (either side).
+fn is_unit_comparison(name: &str, args: &[Expr]) -> bool {
+    (name == "==" || name == "!=")
+        && args.len() == 2
+        && args.iter().any(|a| matches!(a, Expr::Unit(..)))
+}
+
+/// Hashes Rhai values as rules see them. Deterministic within a process (SipHash with fixed
+/// keys); maps in key order. Values of other types (none of the facts has one) cannot be
+/// hashed: the caller then evaluates instead of reusing.
+pub(crate) struct ValueHasher(DefaultHasher);
+
+impl ValueHasher {
+    pub(crate) fn new() -> ValueHasher {
+        ValueHasher(DefaultHasher::new())
+    }
+
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.0.write_u64(v);
+    }
+
+    pub(crate) fn str(&mut self, s: &str) {
+        s.hash(&mut self.0);
+    }
+
+    pub(crate) fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+
+    /// Adds `value`; `false` if it holds a value of a type that cannot be hashed.
+    pub(crate) fn value(&mut self, value: &Dynamic) -> bool {
+        let h = &mut self.0;
+        if value.is_unit() {
+            h.write_u8(0);
+        } else if let Ok(b) = value.as_bool() {
+            h.write_u8(1);
+            h.write_u8(u8::from(b));
+        } else if let Ok(i) = value.as_int() {
+            h.write_u8(2);
+            h.write_i64(i);
+        } else if let Ok(f) = value.as_float() {
+            h.write_u8(3);
+            h.write_u64(f.to_bits());
+        } else if let Ok(c) = value.as_char() {
+            h.write_u8(4);
+            h.write_u32(u32::from(c));
+        } else if value.is_string() {
+            let Some(s) = value.read_lock::<ImmutableString>() else {
+                return false;
+            };
+            h.write_u8(5);
+            s.as_str().hash(h);
+        } else if value.is_array() {
+            let Some(array) = value.read_lock::<Array>() else {
+                return false;
+            };
+            self.0.write_u8(6);
+            self.0.write_usize(array.len());
+            for item in array.iter() {
+                if !self.value(item) {
+                    return false;
+                }
+            }
+        } else if value.is_map() {
+            let Some(map) = value.read_lock::<Map>() else {
+                return false;
+            };
+            self.0.write_u8(7);
+            self.0.write_usize(map.len());
+            for (key, item) in map.iter() {
+                key.as_str().hash(&mut self.0);
+                if !self.value(item) {
+                    return false;
+                }
+            }
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Adds what `read` reads of `value`: nothing, its kind and the named fields, or all of
+    /// it. `false` if a value read cannot be hashed.
+    pub(crate) fn read(&mut self, read: &Read, value: &Dynamic) -> bool {
+        match read {
+            Read::None => true,
+            Read::Whole => self.value(value),
+            Read::Fields(fields) => {
+                if value.is_map() {
+                    let Some(map) = value.read_lock::<Map>() else {
+                        return false;
+                    };
+                    self.0.write_u8(7);
+                    for field in fields {
+                        match map.get(field.as_str()) {
+                            Some(v) => {
+                                self.0.write_u8(1);
+                                if !self.value(v) {
+                                    return false;
+                                }
+                            }
+                            None => self.0.write_u8(0),
+                        }
+                    }
+                    true
+                } else {
+                    // `()` (no team) or another kind: reading a field of it fails the same
+                    // way whatever it holds, so the value itself is the key.
+                    self.0.write_u8(8);
+                    self.value(value)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names rules read facts through.
+    const FACT_NAMES: [&str; 4] = ["campaign", "team", "teams", "now"];
+
+    fn reads(source: &str) -> Reads {
+        let mut engine = rhai::Engine::new_raw();
+        crate::host::register_packages(&mut engine);
+        engine.register_fn("pause", |_: ImmutableString| ());
+        let mut scope = rhai::Scope::new();
+        for name in FACT_NAMES {
+            scope.push_dynamic(name, Dynamic::UNIT);
+        }
+        let ast = engine.compile_with_scope(&scope, source).expect("compiles");
+        Reads::of(&ast)
+    }
+
+    fn fields(names: &[&str]) -> Read {
+        Read::Fields(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn field_reads_are_told_apart_from_whole_reads() {
+        let r = reads(
+            "if team == () || campaign.status == \"removed\" { return; }\n\
+             let u = team.utilisation;\n\
+             if u > 0.9 && !campaign[\"paused\"] { pause(`${team.name} ${campaign.labels.len()}`) }\n\
+             for l in campaign.labels { if l == \"x\" { return; } }",
+        );
+        assert_eq!(r.campaign, fields(&["labels", "paused", "status"]));
+        assert_eq!(r.team, fields(&["name", "utilisation"]));
+        assert_eq!(r.teams, Read::None);
+        assert_eq!(r.now, Read::None);
+        assert_eq!(
+            r.describe(),
+            vec![
+                "campaign.labels",
+                "campaign.paused",
+                "campaign.status",
+                "team.name",
+                "team.utilisation"
+            ]
+        );
+    }
+
+    #[test]
+    fn unit_checks_read_only_the_kind() {
+        let r = reads("if team != () { return; }");
+        assert_eq!(r.team, fields(&[]));
+        assert_eq!(r.describe(), vec!["team (set?)"]);
+    }
+
+    #[test]
+    fn any_other_use_reads_the_whole_value() {
+        for (source, whole) in [
+            ("let c = campaign; c.paused", "campaign"),
+            ("campaign.keys().len()", "campaign"),
+            ("let name = \"a\"; teams[name]", "teams"),
+            ("\"a\" in teams", "teams"),
+            ("print(now)", "now"),
+            ("let f = || team.stale; f.call()", "team"),
+            ("fn g(x) { x } g(team)", "team"),
+            ("`${campaign}`", "campaign"),
+            ("now.open[campaign.team]; teams[campaign.team]", "teams"),
+            ("if team == campaign { 1 }", "team"),
+        ] {
+            let r = reads(source);
+            let read = match whole {
+                "campaign" => &r.campaign,
+                "team" => &r.team,
+                "teams" => &r.teams,
+                _ => &r.now,
+            };
+            assert_eq!(*read, Read::Whole, "{source}: {r:?}");
+        }
+        let r = reads("now.open[campaign.team]");
+        assert_eq!(r.now, fields(&["open"]));
+        assert_eq!(r.campaign, fields(&["team"]));
+        let r = reads("teams[\"sales\"].stale");
+        assert_eq!(r.teams, fields(&["sales"]));
+    }
+
+    #[test]
+    fn functions_of_the_rule_are_walked_too() {
+        // A function cannot see the caller's scope, but a parameter of the same name is
+        // counted as a read all the same: the analysis only ever reads more.
+        let r = reads("fn f(campaign) { campaign.budget } f(1)");
+        assert_eq!(r.campaign, fields(&["budget"]));
+    }
+
+    #[test]
+    fn hashes_differ_with_what_is_read_and_only_with_that() {
+        let map = |paused: bool, budget: f64| {
+            let mut m = Map::new();
+            m.insert("paused".into(), paused.into());
+            m.insert("budget".into(), budget.into());
+            Dynamic::from_map(m)
+        };
+        let key = |read: &Read, v: &Dynamic| {
+            let mut h = ValueHasher::new();
+            assert!(h.read(read, v));
+            h.finish()
+        };
+        let paused = fields(&["paused"]);
+        assert_eq!(key(&paused, &map(true, 1.0)), key(&paused, &map(true, 2.0)));
+        assert_ne!(
+            key(&paused, &map(true, 1.0)),
+            key(&paused, &map(false, 1.0))
+        );
+        assert_ne!(
+            key(&Read::Whole, &map(true, 1.0)),
+            key(&Read::Whole, &map(true, 2.0))
+        );
+        assert_ne!(key(&paused, &Dynamic::UNIT), key(&paused, &map(true, 1.0)));
+        let missing = fields(&["missing"]);
+        assert_eq!(
+            key(&missing, &map(true, 1.0)),
+            key(&missing, &map(false, 2.0))
+        );
+    }
+}
