@@ -352,7 +352,14 @@ fn confine_to_one_cpu() -> Result<bool> {
 }
 
 pub async fn run(args: &RulesArgs) -> Result<ExitCode> {
-    let host = RuleHost::new(Some(&args.rules_dir.join("lib")), Limits::default())
+    // A wall-clock budget no run reaches: on a busy machine (or confined to one core) a rule
+    // run can pass the daemon's 50 ms and be stopped, which would change the work compared.
+    // Speed per campaign is the same under any budget.
+    let limits = Limits {
+        wall_clock: Duration::from_secs(60),
+        ..Limits::default()
+    };
+    let host = RuleHost::new(Some(&args.rules_dir.join("lib")), limits.clone())
         .with_context(|| "loading the rules library")?;
     let sources = rule_sources(&args.rules_dir, args.rules)?;
     let mut rules = Vec::new();
