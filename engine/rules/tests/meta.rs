@@ -67,6 +67,14 @@ fn bad_headers_name_the_line() {
         ("//! every: 5m\n//! cron: * * * * *", 2, "not both"),
         ("//! cron: */10 8-18 * *", 1, "5 fields"),
         ("//! cron: 99 * * * *", 1, "bad cron"),
+        // Found by fuzzing (`fuzz/regressions/rule_header/`): parsed, but never firing.
+        ("//! cron: 0 0 30 2 *", 1, "matches no time"),
+        ("//! cron: 0 0 3 2 +", 1, "matches no time"),
+        (
+            "//! priority: 1\n//! cron: 0 0 31 4 *",
+            2,
+            "matches no time",
+        ),
         (
             "//! on: capacity_changed, lunch",
             1,
@@ -146,6 +154,12 @@ fn every_is_aligned_to_the_epoch() {
         hourly.next_after(t("2026-03-02T10:59:59Z"), "Europe/Amsterdam"),
         Some(t("2026-03-02T11:00:00Z"))
     );
+}
+
+#[test]
+fn a_cron_of_a_day_that_exists_only_in_leap_years_is_accepted() {
+    let meta = parse_meta("//! cron: 0 9 29 2 *").expect("the 29th of February exists");
+    assert_eq!(meta.schedule, Some(Schedule::Cron("0 9 29 2 *".into())));
 }
 
 #[test]
