@@ -268,30 +268,36 @@ impl ValueHasher {
         match read {
             Read::None => true,
             Read::Whole => self.value(value),
-            Read::Fields(fields) => {
-                if value.is_map() {
-                    let Some(map) = value.read_lock::<Map>() else {
-                        return false;
-                    };
-                    self.0.write_u8(7);
-                    for field in fields {
-                        match map.get(field.as_str()) {
-                            Some(v) => {
-                                self.0.write_u8(1);
-                                if !self.value(v) {
-                                    return false;
-                                }
-                            }
-                            None => self.0.write_u8(0),
-                        }
-                    }
-                    true
-                } else {
-                    // `()` (no team) or another kind: reading a field of it fails the same
-                    // way whatever it holds, so the value itself is the key.
-                    self.0.write_u8(8);
-                    self.value(value)
-                }
+            Read::Fields(fields) => self.kind(value) && fields.iter().all(|f| self.field(value, f)),
+        }
+    }
+
+    /// Adds whether `value` is a map; for anything else (`()`, no team), the value itself:
+    /// reading a field of it fails the same way whatever it holds.
+    pub(crate) fn kind(&mut self, value: &Dynamic) -> bool {
+        if value.is_map() {
+            self.0.write_u8(7);
+            true
+        } else {
+            self.0.write_u8(8);
+            self.value(value)
+        }
+    }
+
+    /// Adds the field `name` of `value` when it is a map (present or not); nothing otherwise
+    /// ([`ValueHasher::kind`] covers that case).
+    pub(crate) fn field(&mut self, value: &Dynamic, name: &str) -> bool {
+        let Some(map) = value.read_lock::<Map>() else {
+            return true;
+        };
+        match map.get(name) {
+            Some(v) => {
+                self.0.write_u8(1);
+                self.value(v)
+            }
+            None => {
+                self.0.write_u8(0);
+                true
             }
         }
     }

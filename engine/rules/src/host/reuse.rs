@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use rhai::{ImmutableString, Map};
+use rhai::ImmutableString;
 
 use super::prepared::{PreparedCampaign, PreparedFacts};
 use super::reads::{Read, ValueHasher};
@@ -202,29 +202,8 @@ impl Item {
         };
         let mut h = ValueHasher::new();
         let hashed = match self {
-            Item::Kind(v) => {
-                let value = value(v);
-                if value.is_map() {
-                    h.u64(7);
-                    true
-                } else {
-                    h.u64(8);
-                    h.value(value)
-                }
-            }
-            Item::Field(v, field) => match value(v).read_lock::<Map>() {
-                Some(map) => match map.get(field.as_str()) {
-                    Some(item) => {
-                        h.u64(1);
-                        h.value(item)
-                    }
-                    None => {
-                        h.u64(0);
-                        true
-                    }
-                },
-                None => true,
-            },
+            Item::Kind(v) => h.kind(value(v)),
+            Item::Field(v, field) => h.field(value(v), field),
             Item::Whole(v) => h.value(value(v)),
         };
         hashed.then(|| h.finish())
