@@ -81,10 +81,10 @@ pub struct Settings {
     /// `[google]`: the OAuth client and the Ads API, for the Google accounts endpoints.
     pub google: leadorch_config::GoogleSettings,
     /// `rules_lib`: the folder of shared modules rules may `import`, which rules are compiled
-    /// against when saved, rolled back or dry-run over HTTP (`None`: rules can import
-    /// nothing). [`Settings::from_config`] takes the configured one; `leadorch serve` and
-    /// `leadorch daemon` fall back to `rules/lib` in their working directory, as the daemon's
-    /// own rules host does.
+    /// against when saved, rolled back or dry-run over HTTP (`None`: the library built into
+    /// leadorch, `leadorch_rules::BUILT_IN_LIBRARY`). [`Settings::from_config`] takes the
+    /// configured one; `leadorch serve` and `leadorch daemon` fall back to `rules/lib` in
+    /// their working directory, as the daemon's own rules host does.
     pub rules_lib: Option<std::path::PathBuf>,
     /// `[limits]`: the sandbox limits of a rule run (compiling and dry runs).
     pub rule_limits: leadorch_rules::Limits,
@@ -151,10 +151,14 @@ impl Settings {
         }
     }
 
-    /// A rules host over [`Settings::rules_lib`] with [`Settings::rule_limits`] (the library
-    /// read from disk now, so an edited module counts from the next request on).
+    /// A rules host over [`Settings::rules_lib`] (else the built-in library) with
+    /// [`Settings::rule_limits`] (a folder is read from disk now, so an edited module counts
+    /// from the next request on).
     pub fn rule_host(&self) -> Result<leadorch_rules::RuleHost, leadorch_rules::HostError> {
-        leadorch_rules::RuleHost::new(self.rules_lib.as_deref(), self.rule_limits.clone())
+        leadorch_rules::RuleHost::new_or_built_in(
+            self.rules_lib.as_deref(),
+            self.rule_limits.clone(),
+        )
     }
 }
 

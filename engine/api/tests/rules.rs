@@ -902,11 +902,36 @@ async fn refusals_name_their_field_and_record_nothing() {
 }
 
 #[tokio::test]
-async fn rules_import_the_configured_library_only() {
+async fn rules_import_the_configured_library_else_the_built_in_one() {
     // budget_pacing imports "pacing" from rules/lib.
     let pacing = example("budget_pacing.rhai");
-    let s = start_on(Dialect::Sqlite).await;
     let c = reqwest::Client::new();
+
+    // No library configured: the one built into leadorch (rules/lib of this version).
+    let s = start_on(Dialect::Sqlite).await;
+    let editor = s.key("rules-ci", &[Scope::Rules]).await;
+    let r = c
+        .put(s.url("/v1/rules/budget_pacing"))
+        .bearer_auth(&editor)
+        .json(&json!({"source": pacing, "enable": true}))
+        .send()
+        .await
+        .unwrap();
+    let saved = json_of(r, 201).await;
+    assert_eq!(saved["enabled"], true);
+
+    // A configured folder is the whole library: one without "pacing" refuses the rule,
+    // naming what it has, and records nothing.
+    let lib = tempfile::tempdir().unwrap();
+    std::fs::write(lib.path().join("crm.rhai"), "fn owner(x) { x }\n").unwrap();
+    let s = start_with(
+        Dialect::Sqlite,
+        leadorch_api::Settings {
+            rules_lib: Some(lib.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await;
     let editor = s.key("rules-ci", &[Scope::Rules]).await;
     let r = c
         .put(s.url("/v1/rules/budget_pacing"))
@@ -917,11 +942,38 @@ async fn rules_import_the_configured_library_only() {
         .unwrap();
     let p = problem(r, 422).await;
     assert_eq!(p["field"], "source");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("unknown module \"pacing\""), "{p}");
+    assert!(detail.contains("(available: crm)"), "{p}");
+    assert!(p["line"].is_u64(), "{p}");
+    assert_eq!(head(&s).await, 0, "nothing recorded");
+
+    // A folder with no modules: the refusal says so and how to fix it.
+    let empty = tempfile::tempdir().unwrap();
+    let s = start_with(
+        Dialect::Sqlite,
+        leadorch_api::Settings {
+            rules_lib: Some(empty.path().to_path_buf()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let editor = s.key("rules-ci", &[Scope::Rules]).await;
+    let r = c
+        .put(s.url("/v1/rules/budget_pacing"))
+        .bearer_auth(&editor)
+        .json(&json!({"source": pacing}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(r, 422).await;
     assert!(
-        p["detail"].as_str().unwrap().contains("no rules library"),
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rules library folder has no modules"),
         "{p}"
     );
-    assert!(p["line"].is_u64(), "{p}");
     assert_eq!(head(&s).await, 0, "nothing recorded");
 
     let s = start_with_library(Dialect::Sqlite).await;

@@ -349,7 +349,7 @@ async fn child(db: &Path, minutes: u64) -> Result<ExitCode> {
     demo::sim_facts(&mut config.facts, &demo_world);
     let lib = Path::new("rules/lib");
     let host = Arc::new(
-        RuleHost::new(lib.is_dir().then_some(lib), config.limits())
+        RuleHost::new_or_built_in(lib.is_dir().then_some(lib), config.limits())
             .map_err(|e| anyhow::anyhow!("rules host: {e}"))?,
     );
     let (simulator, _) = world::simulated_account(&engine, now).await?;

@@ -79,8 +79,9 @@ pub async fn simulated_facts(engine: &Engine, config: &mut Config) -> Result<()>
 }
 
 /// The HTTP API's settings from the configuration, with the rules library found as the
-/// daemon's rules host finds it ([`host`]: `rules_lib`, else `rules/lib` when it exists), so
-/// rules saved over HTTP compile against the modules the daemon runs them with.
+/// daemon's rules host finds it ([`host`]: `rules_lib`, else `rules/lib` when it exists,
+/// else the built-in library), so rules saved over HTTP compile against the modules the
+/// daemon runs them with.
 pub fn api_settings(config: &Config) -> Result<leadorch_api::Settings> {
     let mut settings = leadorch_api::Settings::from_config(config)?;
     settings.rules_lib = find_lib(None, config, None)?.dir;
@@ -88,8 +89,9 @@ pub fn api_settings(config: &Config) -> Result<leadorch_api::Settings> {
 }
 
 /// The rules host over `lib` (`--lib`), else the configured library (`rules_lib`,
-/// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists). A library folder that is given
-/// but is not a folder is an error, not an empty library.
+/// `LEADORCH__RULES_LIB`), else `rules/lib` (when it exists), else the library built into
+/// leadorch. A library folder that is given but is not a folder is an error, not an empty
+/// library.
 pub fn host(lib: Option<&Path>, config: &Config) -> Result<RuleHost> {
     Ok(host_near(lib, config, None)?.0)
 }
@@ -116,9 +118,29 @@ pub fn lib_hint(found: &LibFound) -> String {
             found.looked.last().map_or("", String::as_str)
         ),
         None => format!(
-            "no rules library found (looked for {}); point at it with {LIB_HINT}",
-            found.looked.join(", then ")
+            "no rules library folder found (looked for {}), so the library built into leadorch \
+             ({}) was used; point at a folder with {LIB_HINT}",
+            found.looked.join(", then "),
+            built_in_modules()
         ),
+    }
+}
+
+/// The names of the built-in library's modules, for messages ("calendar, hysteresis, …").
+fn built_in_modules() -> String {
+    leadorch_rules::BUILT_IN_LIBRARY
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which rules library a host uses, for the daemon's start lines: the folder, else the
+/// built-in one.
+pub fn library_line(found: &LibFound) -> String {
+    match &found.dir {
+        Some(dir) => format!("rules library {}", dir.display()),
+        None => format!("rules library built into leadorch ({})", built_in_modules()),
     }
 }
 
@@ -132,11 +154,12 @@ pub fn with_lib_hint(e: anyhow::Error, found: &LibFound) -> anyhow::Error {
     }
 }
 
-/// The rules host over the library folder `dir` (none: rules can import nothing).
+/// The rules host over the library folder `dir`, else over the library built into leadorch
+/// (`leadorch_rules::BUILT_IN_LIBRARY`, ADR 0051).
 pub fn host_over(dir: Option<&Path>, config: &Config) -> Result<RuleHost> {
-    RuleHost::new(dir, config.limits()).with_context(|| match dir {
+    RuleHost::new_or_built_in(dir, config.limits()).with_context(|| match dir {
         Some(dir) => format!("loading the rules library {}", dir.display()),
-        None => "building the rules host".to_string(),
+        None => "building the rules host over the built-in library".to_string(),
     })
 }
 

@@ -23,7 +23,7 @@ use leadorch_sim::{SimConfig, Simulator};
 use leadorch_store::{db, Metadata};
 use tokio::task::JoinHandle;
 
-use crate::common::{host, load_config, open, Open};
+use crate::common::{host_near, library_line, load_config, open, Open};
 use crate::listen_args::ListenArgs;
 use crate::Global;
 
@@ -103,7 +103,9 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
     if config.actor.is_empty() {
         config.actor = "daemon".into();
     }
-    let host = Arc::new(host(None, &config)?);
+    let (host, library) = host_near(None, &config, None)?;
+    let host = Arc::new(host);
+    let library = library_line(&library);
     // The capacity sources, built now: a source that cannot work (a secret's variable unset,
     // a bad pointer) stops the daemon at start, naming the key. Polled only while leading.
     let sources = leadorch_connect::build(&config).map_err(|e| anyhow::anyhow!("config: {e}"))?;
@@ -147,6 +149,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
             bail!("another daemon leads {url}{}: --once runs only while no daemon of the project runs on the database (stop it, or let it act)", project_note(&config.project));
         };
         let (adapter, _) = platform_now(&engine, google, &url, None).await?;
+        eprintln!("leadorch daemon: {library}");
         say_what_cannot_act(&engine, &config, &url).await?;
         for (name, outcome) in
             leadorch_connect::poll_all_once(&engine, &config.project, &sources, &config.actor).await
@@ -211,6 +214,7 @@ pub async fn run(g: &Global, args: DaemonArgs) -> Result<ExitCode> {
         project_note(&config.project),
         config.facts.timezone
     );
+    eprintln!("leadorch daemon: {library}");
     say_what_cannot_act(&engine, &config, &url).await?;
     let mut said = Said::default();
     let mut notify = |n: Notice<'_>| said.notice(n);

@@ -34,7 +34,7 @@ pub struct DemoArgs {
     /// Folder of the rules to run (every *.rhai in it)
     #[arg(long, default_value = "rules")]
     pub rules: PathBuf,
-    /// Folder of the rules' shared modules [default: <rules>/lib]
+    /// Folder of the rules' shared modules [default: <rules>/lib, else the built-in library]
     #[arg(long)]
     pub lib: Option<PathBuf>,
     /// SQLite file to write (must not exist); or name the database with --database-url (it
@@ -110,7 +110,11 @@ pub async fn run(g: &Global, args: DemoArgs) -> Result<ExitCode> {
             args.rules.display()
         );
     }
-    let lib = args.lib.clone().unwrap_or_else(|| args.rules.join("lib"));
+    // --lib, else <rules>/lib, else the library built into leadorch.
+    let lib = match &args.lib {
+        Some(dir) => Some(dir.clone()),
+        None => Some(args.rules.join("lib")).filter(|dir| dir.is_dir()),
+    };
     let config = load_config(args.config.as_deref())?;
     let store = target(g, &args)?;
     let shown = db::redact_url(&store.database_url);

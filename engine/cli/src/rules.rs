@@ -52,7 +52,7 @@ pub enum RulesCommand {
         /// Enable the rules too (new rules start disabled)
         #[arg(long)]
         enable: bool,
-        /// Folder of shared modules [default: rules/lib]
+        /// Folder of shared modules [default: rules/lib, else the built-in library]
         #[arg(long)]
         lib: Option<PathBuf>,
     },
@@ -97,7 +97,7 @@ pub enum RulesCommand {
         /// The version whose source becomes current again
         #[arg(long)]
         to: u32,
-        /// Folder of shared modules [default: rules/lib]
+        /// Folder of shared modules [default: rules/lib, else the built-in library]
         #[arg(long)]
         lib: Option<PathBuf>,
     },
@@ -121,7 +121,8 @@ pub enum RulesCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// Folder of shared modules [default: rules_lib in the configuration, else lib/ in
-        /// the first file's folder or the nearest folder above it, else rules/lib]
+        /// the first file's folder or the nearest folder above it, else rules/lib, else the
+        /// built-in library]
         #[arg(long)]
         lib: Option<PathBuf>,
     },
@@ -130,7 +131,7 @@ pub enum RulesCommand {
         /// Folder of *.toml fixtures, or one fixture file
         #[arg(default_value = "rules/fixtures")]
         path: PathBuf,
-        /// Folder of shared modules [default: rules/lib]
+        /// Folder of shared modules [default: rules/lib, else the built-in library]
         #[arg(long)]
         lib: Option<PathBuf>,
     },

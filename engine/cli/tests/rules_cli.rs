@@ -338,9 +338,18 @@ fn rules_check_finds_the_library_beside_the_rule_file_and_says_how_to_point_at_i
         let path = entry.unwrap().path();
         std::fs::copy(&path, lib.join(path.file_name().unwrap())).unwrap();
     }
+    // The project's library has a module the built-in one does not, which the rule imports.
+    std::fs::copy(
+        repo().join("rules/lib/pacing.rhai"),
+        lib.join("project_pacing.rhai"),
+    )
+    .unwrap();
+    let source = std::fs::read_to_string(repo().join("rules/budget_pacing.rhai"))
+        .unwrap()
+        .replace("import \"pacing\"", "import \"project_pacing\"");
     // A rule in rules/ finds rules/lib; one in a folder below finds it too (../lib).
     let rule = project.join("rules/budget_pacing.rhai");
-    std::fs::copy(repo().join("rules/budget_pacing.rhai"), &rule).unwrap();
+    std::fs::write(&rule, source).unwrap();
     let below = project.join("rules/team/pacing_copy.rhai");
     std::fs::create_dir_all(below.parent().unwrap()).unwrap();
     std::fs::copy(&rule, &below).unwrap();
@@ -353,15 +362,24 @@ fn rules_check_finds_the_library_beside_the_rule_file_and_says_how_to_point_at_i
     assert!(text(&o.stdout).contains("budget_pacing.rhai: ok"));
     assert!(text(&o.stdout).contains("pacing_copy.rhai: ok"));
 
-    // Without a library anywhere near, the error says where it looked and what to set.
+    // Without a library anywhere near, the built-in one is used: the example rule, which
+    // imports its "pacing", is fine; the project's rule is not, and the error says where it
+    // looked, what the built-in library has and what to set.
+    let lonely_example = dir.path().join("lonely/example_pacing.rhai");
+    std::fs::create_dir_all(lonely_example.parent().unwrap()).unwrap();
+    std::fs::copy(repo().join("rules/budget_pacing.rhai"), &lonely_example).unwrap();
+    let o = check_from(&elsewhere, &home, &[lonely_example.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
     let lonely = dir.path().join("lonely/budget_pacing.rhai");
-    std::fs::create_dir_all(lonely.parent().unwrap()).unwrap();
     std::fs::copy(&rule, &lonely).unwrap();
     let o = check_from(&elsewhere, &home, &[lonely.to_str().unwrap()]);
     assert!(!o.status.success());
     let out = text(&o.stdout);
     assert!(
-        out.contains("unknown module \"pacing\": no rules library is loaded"),
+        out.contains(
+            "unknown module \"project_pacing\": rules can only import the rules library's \
+             modules (available: calendar, hysteresis, pacing)"
+        ),
         "{out}"
     );
     let err = text(&o.stderr);
@@ -371,6 +389,10 @@ fn rules_check_finds_the_library_beside_the_rule_file_and_says_how_to_point_at_i
             "looked for lib/ in {} and the folders above it",
             lonely_lib.parent().unwrap().display()
         )),
+        "{err}"
+    );
+    assert!(
+        err.contains("so the library built into leadorch (calendar, hysteresis, pacing) was used"),
         "{err}"
     );
     assert!(

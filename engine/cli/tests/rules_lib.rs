@@ -44,7 +44,18 @@ fn save_test_and_dry_run_find_the_library_beside_the_rules() {
     copy_dir(&repo().join("rules"), &project);
     copy_dir(&repo().join("rules/lib"), &project.join("lib"));
     copy_dir(&repo().join("rules/fixtures"), &project.join("fixtures"));
+    // The project's rule imports a module only the project's library has (so the library
+    // beside the rules, not the built-in one, is what compiles it).
+    std::fs::copy(
+        repo().join("rules/lib/pacing.rhai"),
+        project.join("lib/project_pacing.rhai"),
+    )
+    .unwrap();
     let pacing = project.join("budget_pacing.rhai");
+    let source = std::fs::read_to_string(&pacing)
+        .unwrap()
+        .replace("import \"pacing\"", "import \"project_pacing\"");
+    std::fs::write(&pacing, source).unwrap();
     let pacing = pacing.to_str().unwrap();
 
     // save: the rule imports "pacing" from lib/ beside it.
@@ -77,7 +88,19 @@ fn save_test_and_dry_run_find_the_library_beside_the_rules() {
         text(&o.stdout)
     );
 
-    // Without a library near the rule: one line saying where it looked and how to point at it.
+    // Without a library near the rule, the built-in one: the example rule saves and dry-runs.
+    let built_in = dir.path().join("alone/budget_pacing.rhai");
+    std::fs::create_dir_all(built_in.parent().unwrap()).unwrap();
+    std::fs::copy(repo().join("rules/budget_pacing.rhai"), &built_in).unwrap();
+    for args in [
+        vec!["rules", "save", built_in.to_str().unwrap()],
+        vec!["rules", "dry-run", built_in.to_str().unwrap()],
+    ] {
+        let o = run_from(&elsewhere, &home, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+    }
+    // A rule importing a module only the project's library has: one line saying where it
+    // looked and how to point at it.
     let lonely = dir.path().join("lonely/budget_pacing.rhai");
     std::fs::create_dir_all(lonely.parent().unwrap()).unwrap();
     std::fs::copy(pacing, &lonely).unwrap();
@@ -89,7 +112,14 @@ fn save_test_and_dry_run_find_the_library_beside_the_rules() {
         assert!(!o.status.success(), "{args:?} succeeded");
         let err = text(&o.stderr);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains("unknown module \"pacing\""), "{args:?}: {err}");
+        assert!(
+            err.contains("unknown module \"project_pacing\""),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("so the library built into leadorch"),
+            "{args:?}: {err}"
+        );
         assert!(
             err.contains(&format!(
                 "looked for lib/ in {} and the folders above it",

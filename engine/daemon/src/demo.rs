@@ -50,8 +50,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Folder of the rules to load (`rules/`); every `*.rhai` in it is saved and enabled.
     pub rules_dir: PathBuf,
-    /// Folder of the shared modules (`rules/lib`).
-    pub lib_dir: PathBuf,
+    /// Folder of the shared modules (`rules/lib`); none: the library built into leadorch.
+    pub lib_dir: Option<PathBuf>,
     /// Simulated minutes between status lines of the live view.
     pub view_every: u64,
     /// Real seconds to wait per simulated minute (0: as fast as possible).
@@ -120,8 +120,13 @@ pub async fn run(
         Simulator::new(sim_config).map_err(|e| Error::Sim(e.to_string()))?,
     ));
     let host = Arc::new(
-        RuleHost::new(Some(&opts.lib_dir), config.limits())
-            .map_err(|e| Error::Input(format!("rules library {}: {e}", opts.lib_dir.display())))?,
+        RuleHost::new_or_built_in(opts.lib_dir.as_deref(), config.limits()).map_err(|e| {
+            let lib = match &opts.lib_dir {
+                Some(dir) => dir.display().to_string(),
+                None => "built into leadorch".to_string(),
+            };
+            Error::Input(format!("rules library {lib}: {e}"))
+        })?,
     );
     let rules = load_rules_dir(engine, &host, &opts.rules_dir, opts.start, &opts.actor).await?;
     view(ViewLine::Status(format!(

@@ -28,7 +28,7 @@ fn demo_options(minutes: u64) -> DemoOptions {
         start: start(),
         seed: 7,
         rules_dir: repo().join("rules"),
-        lib_dir: repo().join("rules/lib"),
+        lib_dir: Some(repo().join("rules/lib")),
         view_every: 0,
         pace: StdDuration::ZERO,
         // A wall-clock budget no rule run reaches, however busy the machine: a timeout would

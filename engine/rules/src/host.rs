@@ -37,6 +37,7 @@ mod run;
 
 pub use error::{CompileError, EvalError, HostError};
 pub(crate) use library::register_packages;
+pub use library::BUILT_IN as BUILT_IN_LIBRARY;
 pub use limits::{
     Limits, CEILING_CALL_LEVELS, CEILING_EXPR_DEPTH, EVAL_STACK_SIZE, MAX_FUNCTIONS, MAX_LOG_LINES,
     MAX_LOG_LINE_CHARS, MAX_MODULES,
@@ -170,11 +171,41 @@ impl RuleHost {
     /// `rules/lib`) into a module importable by its file stem (`import "hysteresis" as h;`).
     /// Library modules may import each other. Nothing else can be imported.
     pub fn new(lib_dir: Option<&Path>, limits: Limits) -> Result<RuleHost, HostError> {
-        limits.check()?;
         let sources = match lib_dir {
             Some(dir) => read_library(dir)?,
             None => Vec::new(),
         };
+        RuleHost::with_library(sources, limits)
+    }
+
+    /// [`RuleHost::new`] over `lib_dir` when one is given, else over the library shipped
+    /// with this version ([`BUILT_IN_LIBRARY`], the repository's `rules/lib`): what the CLI,
+    /// the daemon, the HTTP API and the desktop app use, so that a rule importing
+    /// `"hysteresis"` runs wherever the binary runs.
+    pub fn new_or_built_in(lib_dir: Option<&Path>, limits: Limits) -> Result<RuleHost, HostError> {
+        match lib_dir {
+            Some(dir) => RuleHost::new(Some(dir), limits),
+            None => RuleHost::built_in(limits),
+        }
+    }
+
+    /// A host over the library shipped with this version ([`BUILT_IN_LIBRARY`]).
+    pub fn built_in(limits: Limits) -> Result<RuleHost, HostError> {
+        let sources = BUILT_IN_LIBRARY
+            .iter()
+            .map(|(name, source)| (name.to_string(), source.to_string()))
+            .collect();
+        RuleHost::with_library(sources, limits)
+    }
+
+    /// A host over library modules given as `(name, source)` pairs (a rule imports a module
+    /// by its name).
+    pub fn with_library(
+        mut sources: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<RuleHost, HostError> {
+        limits.check()?;
+        sources.sort();
         let mut hasher = Sha256::new();
         for (name, source) in &sources {
             hasher.update(name.as_bytes());

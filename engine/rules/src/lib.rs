@@ -24,7 +24,7 @@ pub use fixtures::{
 };
 pub use host::{
     source_digest, CampaignFailure, CompileError, CompiledRule, EvalError, HostError, Limits,
-    LogLine, PreparedFacts, Read, Reads, Reuse, ReuseStats, RuleHost, RuleRun,
+    LogLine, PreparedFacts, Read, Reads, Reuse, ReuseStats, RuleHost, RuleRun, BUILT_IN_LIBRARY,
 };
 pub use lint::{unknown_facts, UnknownFact};
 pub use meta::{parse_meta, MetaError, RuleMeta, Schedule, Scope, Trigger};

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{host, rules_dir};
-use leadorch_rules::{check_rule_file, RHAI_VERSION};
+use common::{host, limits, rules_dir};
+use leadorch_rules::{check_rule_file, RuleHost, RHAI_VERSION};
 
 #[test]
 // Allowed: the test lists the example rules in `rules/`.
@@ -39,6 +39,50 @@ fn library_modules_are_loaded() {
         );
     }
     assert_eq!(host.lib_digest().len(), 64);
+}
+
+/// The library compiled into the binary is the repository's `rules/lib`, module for module
+/// and byte for byte: a module added to the folder but not to `BUILT_IN_LIBRARY`, or an
+/// include pointing at the wrong file, fails here. Same sources, same digest, so a decision
+/// made with the built-in library is traced to the same helper code as one made with the
+/// folder.
+#[test]
+// Allowed: the test lists rules/lib.
+#[allow(clippy::disallowed_methods)]
+fn the_built_in_library_is_rules_lib() {
+    let dir = rules_dir().join("lib");
+    let mut folder: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_str().unwrap().to_string();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    folder.sort();
+    let built_in: Vec<(String, String)> = leadorch_rules::BUILT_IN_LIBRARY
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(
+        built_in.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        folder.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    assert!(
+        built_in == folder,
+        "a built-in module differs from its file"
+    );
+    let from_folder = host();
+    let built = RuleHost::built_in(limits()).unwrap();
+    assert_eq!(built.lib_digest(), from_folder.lib_digest());
+    assert_eq!(built.modules(), from_folder.modules());
+    let chosen = RuleHost::new_or_built_in(None, limits()).unwrap();
+    assert_eq!(chosen.lib_digest(), from_folder.lib_digest());
+    // A folder given is used instead, whole: an empty folder is an empty library.
+    let empty = tempfile::tempdir().unwrap();
+    let over = RuleHost::new_or_built_in(Some(empty.path()), limits()).unwrap();
+    assert!(over.modules().is_empty());
 }
 
 #[test]

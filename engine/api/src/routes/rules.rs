@@ -1541,7 +1541,9 @@ fn triggers_of(t: &[leadorch_rules::Trigger]) -> Vec<String> {
 /// What the server's rules library has, for an `import` of a module it does not.
 fn library_hint(host: &RuleHost) -> String {
     if host.modules().is_empty() {
-        " (this server has no rules library: set rules_lib in its configuration)".to_string()
+        " (this server's rules library folder has no modules: set rules_lib in its \
+         configuration to a folder of *.rhai modules, or unset it for the built-in library)"
+            .to_string()
     } else {
         format!(
             " (the server's rules library has {})",
@@ -1693,7 +1695,7 @@ mod tests {
         assert!(
             does_not_compile(&host, &e)
                 .detail
-                .contains("no rules library"),
+                .contains("rules library folder has no modules"),
             "{e}"
         );
     }

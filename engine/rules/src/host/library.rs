@@ -71,6 +71,22 @@ pub(super) fn build_engine(
     Ok(engine)
 }
 
+/// The library shipped with this version: the `*.rhai` files of the repository's `rules/lib`,
+/// compiled into the binary, sorted by name. A host given no library folder uses it
+/// ([`super::RuleHost::new_or_built_in`]), so rules that import its modules run wherever the
+/// binary runs (ADR 0051). A test checks that it equals the folder.
+pub const BUILT_IN: [(&str, &str); 3] = [
+    (
+        "calendar",
+        include_str!("../../../../rules/lib/calendar.rhai"),
+    ),
+    (
+        "hysteresis",
+        include_str!("../../../../rules/lib/hysteresis.rhai"),
+    ),
+    ("pacing", include_str!("../../../../rules/lib/pacing.rhai")),
+];
+
 /// Reads the `*.rhai` files of the library folder, sorted by name.
 // Allowed: loading `rules/lib` at start-up is the host's one file access (rules themselves
 // cannot read files).
