@@ -16,7 +16,7 @@
 //!
 //! Not reachable from here: `load_team`, `Engine::current` and `execute` (async, need the
 //! store); the handler's checks are re-stated below in its order, with the server clock fixed.
-#![no_main]
+#![cfg_attr(fuzzing, no_main)]
 
 use chrono::{DateTime, Duration, Utc};
 use cqrs_es::{Aggregate, DomainEvent};
@@ -26,7 +26,6 @@ use leadorch_api::routes::capacity::{CapacityAnswer, CapacityReading, HEARTBEAT,
 use leadorch_api::MAX_BODY_BYTES;
 use leadorch_domain::capacity::{CapacityCommand, CapacityEvent, CapacitySnapshot};
 use leadorch_domain::AnyEvent;
-use libfuzzer_sys::fuzz_target;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
@@ -69,7 +68,9 @@ fn check_round_trip(event: &CapacityEvent) {
     );
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One input, checked. libFuzzer calls it under `cargo fuzz`; the test command calls it
+/// over the kept inputs (`engine/api/tests/fuzz_replay.rs`).
+pub fn run(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
@@ -151,4 +152,11 @@ fuzz_target!(|data: &[u8]| {
         state.utilisation(),
         state.is_stale(now + Duration::hours(1)),
     );
-});
+}
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+/// Built by plain cargo rather than cargo-fuzz: nothing to run.
+#[cfg(not(any(fuzzing, test)))]
+fn main() {}

@@ -13,12 +13,11 @@
 //! - with every personal field it declares set to `null` (crypto-shredding), it still decodes;
 //! - `time::parse_zulu`, the fast path of event timestamps, agrees with chrono wherever it
 //!   answers.
-#![no_main]
+#![cfg_attr(fuzzing, no_main)]
 
 use leadorch_domain::personal::{locate, PersonalData};
 use leadorch_domain::upcast::{upcast, upcasters, upcasters_for};
 use leadorch_domain::{current_version, event_types, AnyEvent, AGGREGATE_TYPES};
-use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 /// Versions worth trying besides the current one: every version an upcaster or event table
@@ -186,7 +185,9 @@ fn check_zulu(s: &str) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One input, checked. libFuzzer calls it under `cargo fuzz`; the test command calls it
+/// over the kept inputs (`engine/api/tests/fuzz_replay.rs`).
+pub fn run(data: &[u8]) {
     let Some(input) = Input::new(data) else {
         return;
     };
@@ -232,4 +233,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     strings(&payload, &mut check_zulu);
-});
+}
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+/// Built by plain cargo rather than cargo-fuzz: nothing to run.
+#[cfg(not(any(fuzzing, test)))]
+fn main() {}

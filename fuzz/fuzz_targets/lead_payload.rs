@@ -17,7 +17,7 @@
 //! Not reachable from here (private, or behind the database): the handler's `canonical_hash`
 //! of the body and `idempotency_key` (private in `leadorch-api`), routing to a team, dedup and
 //! the events written (`route`, `fingerprints`, `decide`, `prepare`: async, need the store).
-#![no_main]
+#![cfg_attr(fuzzing, no_main)]
 
 use std::sync::OnceLock;
 
@@ -28,7 +28,6 @@ use leadorch_intake::request::{
 use leadorch_intake::{
     DisposableDomains, Email, Fingerprinter, IntakeConfig, LeadRequest, Region, E164,
 };
-use libfuzzer_sys::fuzz_target;
 
 struct Setup {
     configs: Vec<IntakeConfig>,
@@ -116,7 +115,9 @@ fn fields(s: &str, setup: &Setup) {
     let _ = list.add_list(s, "fuzz");
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One input, checked. libFuzzer calls it under `cargo fuzz`; the test command calls it
+/// over the kept inputs (`engine/api/tests/fuzz_replay.rs`).
+pub fn run(data: &[u8]) {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
@@ -171,4 +172,11 @@ fuzz_target!(|data: &[u8]| {
             fields(line, setup);
         }
     }
-});
+}
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+/// Built by plain cargo rather than cargo-fuzz: nothing to run.
+#[cfg(not(any(fuzzing, test)))]
+fn main() {}

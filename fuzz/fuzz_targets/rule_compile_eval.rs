@@ -15,10 +15,9 @@
 //! and answered as "the rule engine failed internally"; this target prints them ("contained
 //! panic in Rhai") and goes on. Set `FUZZ_STRICT_RHAI=1` to make them crashes (to minimise
 //! one). A panic anywhere else (leadorch code, natives included) is a crash.
-#![no_main]
+#![cfg_attr(fuzzing, no_main)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -30,7 +29,6 @@ use leadorch_rules::{
     lint, resolve, Calendar, CampaignFacts, Facts, Limits, Metrics, Policy, PreparedFacts,
     RefusedChange, Reuse, RuleHost, RuleRun, TeamFacts,
 };
-use libfuzzer_sys::fuzz_target;
 
 struct World {
     host: RuleHost,
@@ -191,7 +189,6 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         install_panic_hook();
-        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/lib");
         let limits = Limits {
             max_operations: 10_000,
             // Generous: a sanitizer build on a busy machine is slow, and a timeout makes runs
@@ -199,7 +196,8 @@ fn world() -> &'static World {
             wall_clock: Duration::from_secs(2),
             ..Limits::default()
         };
-        let host = RuleHost::new(Some(&lib), limits).expect("the host builds with rules/lib");
+        // The built-in library is `rules/lib`, byte for byte (ADR 0051), and needs no path.
+        let host = RuleHost::built_in(limits).expect("the host builds with rules/lib");
         let facts = facts();
         let prepared = host.prepare(&facts);
         assert_eq!(prepared.error(), None, "the fixed facts are good");
@@ -219,7 +217,9 @@ fn comparable(run: &RuleRun) -> RuleRun {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One input, checked. libFuzzer calls it under `cargo fuzz`; the test command calls it
+/// over the kept inputs (`engine/api/tests/fuzz_replay.rs`).
+pub fn run(data: &[u8]) {
     let world = world();
     let source = String::from_utf8_lossy(data);
 
@@ -277,4 +277,11 @@ fuzz_target!(|data: &[u8]| {
             "evaluate_all on two threads differs from evaluate"
         );
     }
-});
+}
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+/// Built by plain cargo rather than cargo-fuzz: nothing to run.
+#[cfg(not(any(fuzzing, test)))]
+fn main() {}

@@ -9,12 +9,11 @@
 //!
 //! Besides "no panic": a non-empty scope, written as `Display` writes it, reads back as
 //! itself (it is documented as "as the `//! scope:` header writes it").
-#![no_main]
+#![cfg_attr(fuzzing, no_main)]
 
 use chrono::{DateTime, Utc};
 use leadorch_rules::meta::KEYS;
 use leadorch_rules::{parse_meta, CampaignFacts};
-use libfuzzer_sys::fuzz_target;
 
 fn source_of(data: &[u8]) -> Option<String> {
     let (&mode, rest) = data.split_first()?;
@@ -51,7 +50,9 @@ fn at(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One input, checked. libFuzzer calls it under `cargo fuzz`; the test command calls it
+/// over the kept inputs (`engine/api/tests/fuzz_replay.rs`).
+pub fn run(data: &[u8]) {
     let Some(source) = source_of(data) else {
         return;
     };
@@ -96,4 +97,11 @@ fuzz_target!(|data: &[u8]| {
     for trigger in &meta.triggers {
         let _ = trigger.to_string();
     }
-});
+}
+
+#[cfg(fuzzing)]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+/// Built by plain cargo rather than cargo-fuzz: nothing to run.
+#[cfg(not(any(fuzzing, test)))]
+fn main() {}
