@@ -43,6 +43,20 @@ pub struct AdapterError {
     pub retryable: bool,
 }
 
+/// Google's quota refused a call: the daily operations quota (`quotaError:
+/// RESOURCE_EXHAUSTED`), or a rate limit whose `retryDelay` is longer than the client waits
+/// between tries. Nothing is worth sending before the quota comes back (ADR on quota
+/// exhaustion; see [`crate::quota`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaRefusal {
+    /// The daily quota (rather than a rate limit).
+    pub daily: bool,
+    /// How long Google asked to wait (`retryDelay`), when it said.
+    pub retry_delay: Option<std::time::Duration>,
+    /// What Google said, with its request id (no token, no personal data).
+    pub detail: String,
+}
+
 /// An ads platform.
 #[async_trait]
 pub trait AdsAdapter: Send + Sync {
@@ -72,6 +86,14 @@ pub trait AdsAdapter: Send + Sync {
     /// Waits until whatever the platform records on its own (e.g. a refused grant, recorded
     /// as `ReconsentNeeded`) is in the log; each step ends with it.
     async fn settle(&self) {}
+    /// The quota refusal seen since the last [`AdsAdapter::release_quota`], if any. From the
+    /// refusal on, the platform sends nothing: every call fails at once, unsent, until the
+    /// daemon releases it at the quota's reset.
+    fn quota_refusal(&self) -> Option<QuotaRefusal> {
+        None
+    }
+    /// Lets calls through again after a quota refusal (the quota has reset).
+    fn release_quota(&self) {}
     /// Hourly metrics of the hours starting in `[from, to)`, as the platform reports them
     /// now (the current hour keeps growing). Platforms whose metrics reach the log another
     /// way (the simulator's are recorded as it runs) report none.

@@ -149,6 +149,8 @@ pub struct Daemon {
     last_reconcile: Option<DateTime<Utc>>,
     /// The kept facts view this daemon started from or wrote last (ADR 0048).
     kept: KeptMark,
+    /// Google's quota holding every call, until it resets ([`crate::quota`]).
+    pub(crate) quota: crate::quota::Quota,
 }
 
 /// Where the kept facts view stands for a daemon: the position of the copy it started from or
@@ -222,6 +224,7 @@ impl Daemon {
                 started_from,
                 tried: None,
             },
+            quota: crate::quota::Quota::default(),
         };
         d.read_new().await?;
         Ok(d)
@@ -478,14 +481,27 @@ impl Daemon {
             self.read_new().await?;
             return Ok(report);
         }
+        let adapter = self.adapter.clone();
+        // While Google's quota is exhausted nothing is read, decided or applied.
+        if let Some(reason) = self.quota.held(&self.engine, adapter.as_ref(), now).await? {
+            report.paused = Some(reason);
+            self.read_new().await?;
+            return Ok(report);
+        }
         if reconcile_due {
             report.drift = self.reconcile(now).await?;
         }
-        if let Some(summary) = self.evaluate_due(now, &mut report).await? {
-            report.evaluations.push(summary);
+        let actor = self.config.actor.clone();
+        let held = self
+            .quota
+            .begin(&self.engine, adapter.as_ref(), now, &actor)
+            .await?;
+        if held.is_none() {
+            if let Some(summary) = self.evaluate_due(now, &mut report).await? {
+                report.evaluations.push(summary);
+            }
         }
         self.read_new().await?;
-        let adapter = self.adapter.clone();
         report.executed = self
             .executor
             .run(
@@ -495,6 +511,11 @@ impl Daemon {
                 now,
                 &self.config.actor,
             )
+            .await?;
+        // A call refused for the quota (in this step's reads or changes) holds every call.
+        report.paused = self
+            .quota
+            .begin(&self.engine, adapter.as_ref(), now, &actor)
             .await?;
         // What the platform recorded on its own during the step (a refused grant) is in
         // the log, and said, before the step ends.
@@ -512,6 +533,8 @@ impl Daemon {
         let (rules, broken) = self.enabled_rules();
         report.broken_rules = broken.iter().map(ToString::to_string).collect();
         let triggers = std::mem::take(&mut self.triggers);
+        // The first step after Google's quota came back decides everything again.
+        let reset = self.quota.take_reevaluate();
         let position = self.view.position;
         let tz = self.config.facts.timezone.clone();
         let mut chosen = Vec::new();
@@ -540,7 +563,10 @@ impl Daemon {
             if due {
                 kinds.insert(TriggerKind::Schedule.name());
             }
-            if due || !by_trigger.is_empty() {
+            if reset {
+                kinds.insert(crate::quota::QUOTA_RESET_TRIGGER);
+            }
+            if due || reset || !by_trigger.is_empty() {
                 kinds.extend(by_trigger);
                 chosen.push(rule.clone());
             }

@@ -5,6 +5,10 @@
 //! recorded as applied without calling the platform again. So a crash anywhere between
 //! deciding and recording the outcome neither loses an action (the request stays open) nor
 //! repeats one.
+//!
+//! Once Google's quota refused a call ([`AdsAdapter::quota_refusal`]), every change still open
+//! is recorded failed once, unsent, with the time the quota comes back (`quota_until`): the
+//! rules decide again then ([`crate::quota`]).
 
 use std::collections::HashMap;
 
@@ -49,6 +53,9 @@ pub struct ExecOutcome {
     pub reason: String,
     /// How it ended.
     pub result: ExecResult,
+    /// Google's quota refused the call (or an earlier one): nothing is sent before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_until: Option<DateTime<Utc>>,
 }
 
 /// The executor, with its attempt counts.
@@ -109,7 +116,21 @@ impl Executor {
             else {
                 continue;
             };
-            let result = if observed
+            let held = |adapter: &dyn AdsAdapter| {
+                adapter
+                    .quota_refusal()
+                    .map(|r| crate::quota::hold_until(&r, now))
+            };
+            let mut quota_until = held(adapter);
+            let result = if let Some(until) = quota_until {
+                ExecResult::Failed {
+                    error: format!(
+                        "not sent: Google's quota is exhausted until {}; the rules decide again then",
+                        until.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    retryable: false,
+                }
+            } else if observed
                 .get(&campaign)
                 .is_some_and(|o| in_effect(o, &record.change))
             {
@@ -121,15 +142,21 @@ impl Executor {
                 {
                     Ok(()) => ExecResult::Applied,
                     Err(e) => {
+                        quota_until = held(adapter);
                         let n = self.attempts.entry(change_id.clone()).or_insert(0);
                         *n += 1;
                         ExecResult::Failed {
                             error: e.message,
-                            retryable: e.retryable && *n < self.max_attempts,
+                            retryable: quota_until.is_none()
+                                && e.retryable
+                                && *n < self.max_attempts,
                         }
                     }
                 }
             };
+            if quota_until.is_some() {
+                self.attempts.remove(&change_id);
+            }
             let command = match &result {
                 ExecResult::Applied | ExecResult::AlreadyInEffect => {
                     self.attempts.remove(&change_id);
@@ -142,6 +169,7 @@ impl Executor {
                     change_id: change_id.clone(),
                     error: error.clone(),
                     retryable: *retryable,
+                    quota_until,
                     at: now,
                 },
             };
@@ -154,6 +182,7 @@ impl Executor {
                 change: record.change,
                 reason: record.reason,
                 result,
+                quota_until,
             });
         }
         Ok(out)

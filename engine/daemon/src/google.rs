@@ -12,6 +12,12 @@
 //! arbiter fits budgets and targets to its unit before a change is requested; a change whose
 //! amount is still off the unit is refused here, not sent, and never silently altered
 //! (ADR 0031).
+//!
+//! A call Google refuses for its quota — the daily operations quota, or a rate limit asking
+//! to wait longer than the client retries — stops the adapter: from then on every call fails
+//! at once without reaching Google ([`AdsAdapter::quota_refusal`]) until the daemon releases
+//! it at the quota's reset ([`crate::quota`]). Reads count against the daily quota as much as
+//! mutations do, so none is sent either.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,7 +32,7 @@ use leadorch_google::{
     AdsError, BiddingStrategy, BiddingTarget, CampaignRow, CustomerId, GoogleAdsClient, TokenError,
 };
 
-use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign, ObservedMetrics};
+use crate::adapter::{AdapterError, AdsAdapter, ObservedCampaign, ObservedMetrics, QuotaRefusal};
 
 /// Google Ads, for a fixed set of customers reached through one Google account.
 pub struct GoogleAdapter {
@@ -44,6 +50,8 @@ pub struct GoogleAdapter {
     last: Mutex<HashMap<(String, String), CampaignRow>>,
     /// Each customer's currency, read once (an account's currency never changes).
     currencies: Mutex<HashMap<String, Currency>>,
+    /// The quota refusal that stopped every call, until released.
+    quota: Mutex<Option<QuotaRefusal>>,
 }
 
 impl std::fmt::Debug for GoogleAdapter {
@@ -93,6 +101,7 @@ impl GoogleAdapter {
             grant: None,
             last: Mutex::new(HashMap::new()),
             currencies: Mutex::new(HashMap::new()),
+            quota: Mutex::new(None),
         })
     }
 
@@ -118,6 +127,34 @@ impl GoogleAdapter {
             .from_local_datetime(&local)
             .earliest()
             .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Fails at once, unsent, while a quota refusal holds the adapter.
+    fn held(&self) -> Result<(), AdapterError> {
+        match self.quota.lock().ok().and_then(|q| q.clone()) {
+            Some(refusal) => Err(AdapterError {
+                message: format!(
+                    "not sent: Google's quota refused an earlier call ({})",
+                    refusal.detail
+                ),
+                retryable: false,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// An [`AdsError`] as the executor sees it; a quota refusal also stops every later call
+    /// until released.
+    fn note(&self, e: AdsError) -> AdapterError {
+        if let Some(refusal) = quota_refusal(&e) {
+            if let Ok(mut q) = self.quota.lock() {
+                if q.is_none() {
+                    tracing::warn!(error = %e, "Google refused a call for its quota; sending nothing more");
+                    *q = Some(refusal);
+                }
+            }
+        }
+        adapter_error(e)
     }
 
     fn customer(&self, id: &str) -> Result<&CustomerId, AdapterError> {
@@ -153,11 +190,12 @@ impl GoogleAdapter {
     }
 
     async fn read(&self, customer: &CustomerId) -> Result<Vec<CampaignRow>, AdapterError> {
+        self.held()?;
         let rows = self
             .client
             .campaigns(customer)
             .await
-            .map_err(adapter_error)?;
+            .map_err(|e| self.note(e))?;
         if let Ok(mut last) = self.last.lock() {
             last.retain(|(c, _), _| c != customer.as_str());
             for r in &rows {
@@ -178,11 +216,12 @@ impl GoogleAdapter {
         if let Some(currency) = kept {
             return Ok(currency);
         }
+        self.held()?;
         let read = self
             .client
             .currency(customer)
             .await
-            .map_err(adapter_error)?;
+            .map_err(|e| self.note(e))?;
         let currency =
             Currency::new(&read.code, read.billable_unit_micros).map_err(|e| AdapterError {
                 message: format!("customer {customer}: Google reported {e}"),
@@ -264,6 +303,16 @@ impl AdsAdapter for GoogleAdapter {
         }
     }
 
+    fn quota_refusal(&self) -> Option<QuotaRefusal> {
+        self.quota.lock().ok().and_then(|q| q.clone())
+    }
+
+    fn release_quota(&self) {
+        if let Ok(mut q) = self.quota.lock() {
+            *q = None;
+        }
+    }
+
     async fn cannot_act(&self) -> Option<String> {
         let reason = self.grant.as_ref()?.manager().reconsent_reason().await?;
         Some(format!(
@@ -280,11 +329,12 @@ impl AdsAdapter for GoogleAdapter {
         let last = to.with_timezone(&self.timezone).date_naive();
         let mut out = Vec::new();
         for customer in &self.customers {
+            self.held()?;
             let rows = self
                 .client
                 .metrics(customer, first, last)
                 .await
-                .map_err(adapter_error)?;
+                .map_err(|e| self.note(e))?;
             for r in rows {
                 let Some(hour_start) = self.hour_start(r.date, r.hour) else {
                     continue;
@@ -315,6 +365,7 @@ impl AdsAdapter for GoogleAdapter {
         change: &CampaignChange,
     ) -> Result<(), AdapterError> {
         let customer = self.customer(customer_id)?;
+        self.held()?;
         let id: i64 = campaign_id.parse().map_err(|_| AdapterError {
             message: format!("campaign id {campaign_id:?} is not a Google Ads campaign id"),
             retryable: false,
@@ -378,7 +429,7 @@ impl AdsAdapter for GoogleAdapter {
                     .await
             }
         }
-        .map_err(adapter_error)?;
+        .map_err(|e| self.note(e))?;
         if let Some(failure) = outcome.partial_failures.first() {
             return Err(AdapterError {
                 message: format!(
@@ -432,6 +483,22 @@ pub fn adapter_error(e: AdsError) -> AdapterError {
         _ => e.to_string(),
     };
     AdapterError { message, retryable }
+}
+
+/// The quota refusal an error is, if it is one that no retry soon can get past: the daily
+/// operations quota, or a rate limit whose `retryDelay` the client did not wait out (longer
+/// than its retry cap).
+pub fn quota_refusal(e: &AdsError) -> Option<QuotaRefusal> {
+    match e {
+        AdsError::Quota {
+            daily, retry_delay, ..
+        } if *daily || retry_delay.is_some() => Some(QuotaRefusal {
+            daily: *daily,
+            retry_delay: *retry_delay,
+            detail: adapter_error(e.clone()).message,
+        }),
+        _ => None,
+    }
 }
 
 /// A Google campaign as the engine models it, without its currency (the customer's, which

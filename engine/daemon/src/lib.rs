@@ -12,6 +12,7 @@
 //! - [`demo`]: simulator + daemon + example rules on an accelerated clock.
 //! - [`world`]: the simulated account of `daemon --adapter sim`, continuing the recorded world.
 //! - [`lines`]: what a running daemon says at the default log level.
+//! - [`quota`]: holding every call to Google while its quota is exhausted, until it resets.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod executor;
 pub mod google;
 pub mod leader;
 pub mod lines;
+pub mod quota;
 pub mod world;
 
 pub use daemon::{Daemon, Notice, StepReport};

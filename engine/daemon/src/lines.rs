@@ -116,6 +116,13 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
     for x in &report.executed {
         let change = describe(&x.change);
         let campaign = campaign_name(daemon, &x.campaign);
+        if let Some(until) = x.quota_until {
+            lines.push(format!(
+                "{now}  {campaign}: {change} not applied (Google's quota is exhausted until {}); decided again then",
+                clock(until, tz)
+            ));
+            continue;
+        }
         lines.push(match &x.result {
             ExecResult::Applied => format!("{now}  {campaign}: {change} applied"),
             ExecResult::AlreadyInEffect => {

@@ -8,6 +8,10 @@
 //!
 //! Lifecycle: `NotConnected → Connected ⇄ ReconsentNeeded → Revoked → (DataDeleted)`.
 //! A new grant is accepted in every state and reconnects the account.
+//!
+//! Beside the lifecycle, `QuotaExhausted` records that Google refused the account's calls for
+//! the day (its Cloud project's daily operations quota) and until when the daemon sends
+//! nothing: said once per exhaustion, not once per refused call.
 
 use std::collections::BTreeSet;
 
@@ -23,6 +27,7 @@ crate::event_table!(GoogleAccountEvent {
     ReconsentNeeded => "1.0",
     Revoked => "1.0",
     DataDeleted => "1.0",
+    QuotaExhausted => "1.0",
 });
 
 /// The OAuth scope the Google Ads API needs; every grant must include it.
@@ -83,6 +88,18 @@ pub enum GoogleAccountCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Record that Google refused a call for the daily operations quota, and that nothing is
+    /// sent to Google through the account before `until` (nothing is recorded when an
+    /// exhaustion lasting at least as long is already recorded).
+    RecordQuotaExhausted {
+        /// Until when nothing is sent (Google's `retryDelay`, else the next midnight
+        /// Pacific time, when Google's daily quotas reset).
+        until: DateTime<Utc>,
+        /// What Google said (error code, request id); no token, no personal data.
+        reason: String,
+        /// When Google refused.
+        at: DateTime<Utc>,
+    },
 }
 
 /// Events of a [`GoogleAccount`]. Every event names its account, the data subject.
@@ -139,6 +156,20 @@ pub enum GoogleAccountEvent {
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
+    /// Google refused a call for the daily operations quota: nothing is sent to Google
+    /// through the account before `until`.
+    QuotaExhausted {
+        /// Google account id.
+        account_id: String,
+        /// Until when nothing is sent.
+        #[serde(deserialize_with = "crate::time::utc")]
+        until: DateTime<Utc>,
+        /// What Google said (error code, request id).
+        reason: String,
+        /// When Google refused.
+        #[serde(deserialize_with = "crate::time::utc")]
+        at: DateTime<Utc>,
+    },
 }
 
 /// Why a [`GoogleAccountCommand`] was refused.
@@ -184,6 +215,14 @@ pub enum GoogleAccountError {
     /// The data was already deleted. HTTP 409.
     #[error("account data already deleted")]
     DataAlreadyDeleted,
+    /// A quota exhaustion that would already be over. HTTP 422.
+    #[error("quota exhausted until {until}, which is not after {at}")]
+    QuotaUntilNotAfter {
+        /// The end given.
+        until: DateTime<Utc>,
+        /// The refusal's time.
+        at: DateTime<Utc>,
+    },
 }
 
 /// One connected Google account (no personal data in state).
@@ -198,6 +237,9 @@ pub struct GoogleAccount {
     reconsent_reason: Option<String>,
     revoked_at: Option<DateTime<Utc>>,
     data_deleted_at: Option<DateTime<Utc>>,
+    /// Until when Google's daily quota was last recorded exhausted.
+    #[serde(default)]
+    quota_exhausted_until: Option<DateTime<Utc>>,
 }
 
 impl GoogleAccount {
@@ -244,6 +286,11 @@ impl GoogleAccount {
     /// When the data was deleted (cleared by a new grant).
     pub fn data_deleted_at(&self) -> Option<DateTime<Utc>> {
         self.data_deleted_at
+    }
+
+    /// Until when Google's daily quota was last recorded exhausted (it may be over by now).
+    pub fn quota_exhausted_until(&self) -> Option<DateTime<Utc>> {
+        self.quota_exhausted_until
     }
 
     /// The account id, or the error for a never-connected account.
@@ -352,6 +399,27 @@ impl GoogleAccount {
                 }
                 Ok(vec![GoogleAccountEvent::DataDeleted { account_id, at }])
             }
+            GoogleAccountCommand::RecordQuotaExhausted { until, reason, at } => {
+                let account_id = self.known_account()?;
+                if self.status == S::Revoked {
+                    return Err(GoogleAccountError::Revoked);
+                }
+                if is_blank(&reason) {
+                    return Err(GoogleAccountError::EmptyField("reason"));
+                }
+                if until <= at {
+                    return Err(GoogleAccountError::QuotaUntilNotAfter { until, at });
+                }
+                if self.quota_exhausted_until.is_some_and(|u| u >= until) {
+                    return Ok(vec![]);
+                }
+                Ok(vec![GoogleAccountEvent::QuotaExhausted {
+                    account_id,
+                    until,
+                    reason,
+                    at,
+                }])
+            }
         }
     }
 }
@@ -378,6 +446,8 @@ impl GoogleAccount {
                     reconsent_reason: None,
                     revoked_at: None,
                     data_deleted_at: None,
+                    // The quota is the Cloud project's: a new grant does not reset it.
+                    quota_exhausted_until: self.quota_exhausted_until,
                 };
             }
             GoogleAccountEvent::TokenRefreshed { expires_at, .. } => {
@@ -399,6 +469,9 @@ impl GoogleAccount {
                 self.accessible_customers.clear();
                 self.reconsent_reason = None;
             }
+            GoogleAccountEvent::QuotaExhausted { until, .. } => {
+                self.quota_exhausted_until = Some(until);
+            }
         }
     }
 }
@@ -415,7 +488,8 @@ impl PersonalData for GoogleAccountEvent {
             | GoogleAccountEvent::TokenRefreshed { account_id, .. }
             | GoogleAccountEvent::ReconsentNeeded { account_id, .. }
             | GoogleAccountEvent::Revoked { account_id, .. }
-            | GoogleAccountEvent::DataDeleted { account_id, .. } => Some(account_id),
+            | GoogleAccountEvent::DataDeleted { account_id, .. }
+            | GoogleAccountEvent::QuotaExhausted { account_id, .. } => Some(account_id),
         }
     }
 
@@ -425,7 +499,8 @@ impl PersonalData for GoogleAccountEvent {
             GoogleAccountEvent::TokenRefreshed { .. }
             | GoogleAccountEvent::ReconsentNeeded { .. }
             | GoogleAccountEvent::Revoked { .. }
-            | GoogleAccountEvent::DataDeleted { .. } => &[],
+            | GoogleAccountEvent::DataDeleted { .. }
+            | GoogleAccountEvent::QuotaExhausted { .. } => &[],
         }
     }
 }
@@ -459,6 +534,12 @@ pub(crate) fn samples() -> Vec<GoogleAccountEvent> {
         GoogleAccountEvent::DataDeleted {
             account_id: "acct-1".into(),
             at: t(4),
+        },
+        GoogleAccountEvent::QuotaExhausted {
+            account_id: "acct-1".into(),
+            until: t(600),
+            reason: "quotaError.RESOURCE_EXHAUSTED".into(),
+            at: t(5),
         },
     ]
 }
@@ -683,6 +764,61 @@ mod tests {
                 at: t(10),
             })
             .then_expect_error(E::EmptyField("reason"));
+    }
+
+    #[test]
+    fn quota_exhaustion_is_recorded_once_per_exhaustion() {
+        let exhausted = |until: i64, at: i64| GoogleAccountCommand::RecordQuotaExhausted {
+            until: t(until),
+            reason: "quotaError.RESOURCE_EXHAUSTED".into(),
+            at: t(at),
+        };
+        let event = |until: i64, at: i64| GoogleAccountEvent::QuotaExhausted {
+            account_id: "acct-1".into(),
+            until: t(until),
+            reason: "quotaError.RESOURCE_EXHAUSTED".into(),
+            at: t(at),
+        };
+        Fixture::with(())
+            .given(vec![granted()])
+            .when(exhausted(600, 5))
+            .then_expect_events(vec![event(600, 5)]);
+        // Already recorded until then (or later): nothing new.
+        Fixture::with(())
+            .given(vec![granted(), event(600, 5)])
+            .when(exhausted(600, 7))
+            .then_expect_events(vec![]);
+        // A later exhaustion, after the reset: recorded.
+        Fixture::with(())
+            .given(vec![granted(), event(600, 5)])
+            .when(exhausted(2000, 610))
+            .then_expect_events(vec![event(2000, 610)]);
+        for (given, command, error) in [
+            (vec![], exhausted(600, 5), E::NotConnected),
+            (vec![granted(), revoked()], exhausted(600, 5), E::Revoked),
+            (
+                vec![granted()],
+                exhausted(5, 5),
+                E::QuotaUntilNotAfter {
+                    until: t(5),
+                    at: t(5),
+                },
+            ),
+        ] {
+            Fixture::with(())
+                .given(given)
+                .when(command)
+                .then_expect_error(error);
+        }
+        let mut state = GoogleAccount::default();
+        for e in [granted(), event(600, 5), granted()] {
+            state.evolve(e);
+        }
+        assert_eq!(
+            state.quota_exhausted_until(),
+            Some(t(600)),
+            "a new grant does not reset the Cloud project's quota"
+        );
     }
 
     #[test]

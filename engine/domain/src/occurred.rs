@@ -49,7 +49,8 @@ impl AnyEvent {
                 | GoogleAccountEvent::TokenRefreshed { at, .. }
                 | GoogleAccountEvent::ReconsentNeeded { at, .. }
                 | GoogleAccountEvent::Revoked { at, .. }
-                | GoogleAccountEvent::DataDeleted { at, .. },
+                | GoogleAccountEvent::DataDeleted { at, .. }
+                | GoogleAccountEvent::QuotaExhausted { at, .. },
             ) => *at,
             AnyEvent::Evaluation(EvaluationEvent::EvaluationRecorded(r)) => r.at,
             AnyEvent::World(WorldEvent::WorldSimulated { at, .. }) => *at,

@@ -15,6 +15,7 @@
 //! | `campaign` | `MetricsRecorded` | 1.0 | 2.0 | `metrics` may be sealed or `null`, `google_account` added |
 //! | `campaign` | `ChangeRequested` | 1.0 | 2.0 | `reason` may be sealed or `null`, `google_account` added |
 //! | `evaluation` | `EvaluationRecorded` | 1.0 | 1.1 | `google_account` added; `facts`, `resolution`, `rules[].run` may be sealed |
+//! | `campaign` | `ChangeFailed` | 1.0 | 1.1 | optional `quota_until` added (absent: the change itself failed, not Google's daily quota) |
 //! | `rule` | `RuleVersionAdded` | 1.0 | 1.1 | optional `rolled_back_to` added (a rollback's restored version; absent: an ordinary version) |
 //! | `lead` | `LeadReceived`, `LeadDeduplicated` | 1.0 | 1.1 | `form_id`, `user_agent`, `attribution`, `metadata`, `consent_id` added (absent: none); the fingerprint may be `null` |
 //! | `lead` | `LeadStatusChanged` | 1.0 | 1.1 | `subject_id` and the sealed `owner` added (absent: none) |
@@ -127,6 +128,12 @@ pub const UPCASTERS: &[Upcaster] = &[
         function: unsealed_google_data,
     },
     Upcaster {
+        aggregate_type: "campaign",
+        event_type: "ChangeFailed",
+        to_version: "1.1",
+        function: only_fields_added,
+    },
+    Upcaster {
         aggregate_type: "evaluation",
         event_type: "EvaluationRecorded",
         to_version: "1.1",
@@ -164,10 +171,11 @@ pub const UPCASTERS: &[Upcaster] = &[
     },
 ];
 
-/// `LeadReceived`, `LeadDeduplicated`, `LeadStatusChanged` and `ConsentGranted` 1.0 → 1.1:
-/// 1.1 only added optional fields, which a 1.0 payload reads as absent (the arrival's
-/// attribution as empty); nothing stored at 1.0 changed name or place, so sealed fields stay
-/// bound to their pointers. Nothing to change.
+/// `LeadReceived`, `LeadDeduplicated`, `LeadStatusChanged`, `ConsentGranted` and
+/// `ChangeFailed` 1.0 → 1.1: 1.1 only added optional fields, which a 1.0 payload reads as
+/// absent (the arrival's attribution as empty; a failure as the change's own, not the
+/// quota's); nothing stored at 1.0 changed name or place, so sealed fields stay bound to
+/// their pointers. Nothing to change.
 fn only_fields_added(payload: Value) -> Value {
     payload
 }
@@ -338,7 +346,7 @@ mod tests {
         assert_eq!(upcasters_for("lead").len(), 3);
         assert_eq!(upcasters_for("world").len(), 0);
         assert_eq!(upcasters_for("capacity").len(), 2);
-        assert_eq!(upcasters_for("campaign").len(), 6);
+        assert_eq!(upcasters_for("campaign").len(), 7);
         assert_eq!(upcasters().len(), UPCASTERS.len());
     }
 
@@ -506,6 +514,32 @@ mod tests {
                 unit_micros: 1_000_000
             })
         );
+    }
+
+    /// A change failure stored at 1.0 decodes as the change's own failure (not the daily
+    /// quota's), and such a failure at 1.1 is stored exactly as 1.0 was.
+    #[test]
+    fn a_change_failure_stored_at_1_0_is_no_quota_refusal() {
+        use crate::campaign::CampaignEvent;
+        let stored = json!({"ChangeFailed": {
+            "change_id": "c1", "error": "refused", "retryable": false, "at": t(1),
+        }});
+        let expected = CampaignEvent::ChangeFailed {
+            change_id: "c1".into(),
+            error: "refused".into(),
+            retryable: false,
+            quota_until: None,
+            at: t(1),
+        };
+        assert_eq!(
+            AnyEvent::decode("campaign", "ChangeFailed", "1.0", &stored).expect("decodes"),
+            AnyEvent::Campaign(expected.clone())
+        );
+        assert_eq!(
+            upcast("campaign", "ChangeFailed", "1.0", stored.clone()),
+            ("1.1".to_owned(), stored.clone())
+        );
+        assert_eq!(serde_json::to_value(&expected).expect("serializes"), stored);
     }
 
     /// A rule version stored at 1.0 (before rollbacks) decodes as an ordinary version, and

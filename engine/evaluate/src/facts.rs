@@ -153,6 +153,7 @@ impl CampaignEntry {
             CampaignEvent::ChangeFailed {
                 change_id,
                 retryable: false,
+                quota_until,
                 at,
                 ..
             } => {
@@ -162,6 +163,11 @@ impl CampaignEntry {
                 let field = record.change.field();
                 if let Some(entry) = self.changes_by_field.get_mut(field) {
                     entry.open.remove(change_id);
+                }
+                if quota_until.is_some() {
+                    // Google's daily quota refused the call, not the change: decided again
+                    // after the reset without being held back as a refusal.
+                    return self.settle_field(field);
                 }
                 self.refused.insert(
                     field.to_string(),
@@ -174,6 +180,11 @@ impl CampaignEntry {
             }
             _ => return,
         };
+        self.settle_field(field);
+    }
+
+    /// `last_change_at` of `field` from its changes that count.
+    fn settle_field(&mut self, field: &str) {
         match self
             .changes_by_field
             .get(field)
@@ -1220,6 +1231,7 @@ mod count_tests {
                 change_id: "c3".into(),
                 error: "RESOURCE_EXHAUSTED".into(),
                 retryable: true,
+                quota_until: None,
                 at,
             },
         ];
@@ -1313,6 +1325,17 @@ mod cooldown_tests {
                 change_id: id.into(),
                 error: "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT".into(),
                 retryable,
+                quota_until: None,
+                at: t(minute),
+            });
+        }
+
+        fn quota_failed(&mut self, id: &str, minute: i64) {
+            self.fold(CampaignEvent::ChangeFailed {
+                change_id: id.into(),
+                error: "quota exhausted (daily)".into(),
+                retryable: false,
+                quota_until: Some(t(minute + 60)),
                 at: t(minute),
             });
         }
@@ -1369,5 +1392,20 @@ mod cooldown_tests {
         let facts = log.facts(32);
         assert_eq!(facts.last_change_at.get("status"), None);
         assert_eq!(facts.last_change_at.get(FIELD), Some(&t(21)));
+    }
+
+    #[test]
+    fn a_change_the_daily_quota_refused_is_no_refusal_and_starts_no_cooldown() {
+        let mut log = Log::new();
+        log.request("a", budget(40_000_000), 1);
+        log.quota_failed("a", 2);
+        let facts = log.facts(3);
+        assert_eq!(facts.last_change_at.get(FIELD), None);
+        assert_eq!(
+            facts.refused.get(FIELD),
+            None,
+            "decided again after the reset, not held back as refused"
+        );
+        assert!(facts.pending_fields.is_empty());
     }
 }

@@ -410,12 +410,24 @@ impl GoogleAdsClient {
                 Ok(answer) => return Ok(answer),
                 Err(err) => err,
             };
-            if err.wants_token_refresh() && !refreshed {
+            let err = if err.wants_token_refresh() && !refreshed {
                 refreshed = true;
                 tracing::info!(rpc = r, "access token rejected as expired; refreshing once");
-                token = Some(self.tokens.refresh().await?);
-                continue;
-            }
+                match self.tokens.refresh().await {
+                    Ok(fresh) => {
+                        token = Some(fresh);
+                        continue;
+                    }
+                    // The token endpoint could not answer now: retried like any call, with
+                    // a refresh again on the next 401; a refused grant is not retried.
+                    Err(e) => {
+                        refreshed = false;
+                        AdsError::Token(e)
+                    }
+                }
+            } else {
+                err
+            };
             let Some(delay) = policy.delay_for(&err, attempt) else {
                 tracing::debug!(rpc = r, attempt, error = %err, "Google Ads call failed");
                 return Err(err);

@@ -140,6 +140,8 @@ struct Tokens {
     current: Mutex<String>,
     refreshes: AtomicUsize,
     fail: Option<TokenError>,
+    /// Refreshes that fail (the token endpoint unavailable) before one succeeds.
+    failing_refreshes: AtomicUsize,
 }
 
 impl Tokens {
@@ -148,6 +150,7 @@ impl Tokens {
             current: Mutex::new("tok-1".into()),
             refreshes: AtomicUsize::new(0),
             fail: None,
+            failing_refreshes: AtomicUsize::new(0),
         })
     }
     fn refreshes(&self) -> usize {
@@ -164,6 +167,15 @@ impl AccessTokens for Tokens {
         }
     }
     async fn refresh(&self) -> Result<String, TokenError> {
+        if self
+            .failing_refreshes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(TokenError::Unavailable {
+                message: "token endpoint: HTTP 503".into(),
+            });
+        }
         let n = self.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
         let t = format!("tok-{}", n + 1);
         *self.current.lock().unwrap() = t.clone();
@@ -311,6 +323,44 @@ async fn expired_token_is_refreshed_exactly_once() {
         seen[1].body,
         json!({"operations":[{"updateMask":"status","update":{"resourceName":"customers/1234567890/campaigns/111","status":"PAUSED"}}],"partialFailure":false,"validateOnly":false,"responseContentType":"MUTABLE_RESOURCE"})
     );
+}
+
+/// The token endpoint fails the refresh a 401 asked for: the call is retried with backoff
+/// (and a refresh again on the next 401), not returned at once.
+#[tokio::test]
+async fn a_refresh_the_token_endpoint_fails_is_retried() {
+    let expired = ads_error(
+        401,
+        "UNAUTHENTICATED",
+        "authenticationError",
+        "OAUTH_TOKEN_EXPIRED",
+        Value::Null,
+    );
+    let server = serve(
+        vec![
+            Reply::Json(401, expired.clone()),
+            Reply::Json(401, expired),
+            Reply::Json(200, ok_mutate("customers/1234567890/campaigns/111")),
+        ],
+        0,
+    )
+    .await;
+    let tokens = Tokens::new();
+    tokens.failing_refreshes.store(1, Ordering::SeqCst);
+    let out = client(&server, tokens.clone())
+        .set_campaign_status(&customer(), 111, CampaignStatus::Paused, false)
+        .await
+        .unwrap();
+    assert_eq!(out.results, vec!["customers/1234567890/campaigns/111"]);
+    assert_eq!(
+        tokens.refreshes(),
+        1,
+        "one refresh failed, the next one worked"
+    );
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(header(&seen[1], "authorization"), Some("Bearer tok-1"));
+    assert_eq!(header(&seen[2], "authorization"), Some("Bearer tok-2"));
 }
 
 #[tokio::test]
@@ -581,6 +631,7 @@ async fn reconsent_needed_sends_nothing() {
         fail: Some(TokenError::ReconsentNeeded {
             reason: "invalid_grant".into(),
         }),
+        failing_refreshes: AtomicUsize::new(0),
     });
     let err = client(&server, tokens)
         .list_accessible_customers()

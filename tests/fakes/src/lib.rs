@@ -28,7 +28,8 @@
 //!   Webhooks signature and answers as scripted per path and attempt.
 //!
 //! They are driven from tests: state set-up and inspection, fault queues (rate limits, 5xx,
-//! slow answers, dropped connections, HTML gateways), and captures of every body for the
+//! slow answers, dropped connections, HTML gateways), a spent daily quota that refuses every
+//! Ads request until reset ([`FakeGoogleAds::exhaust_daily_quota`]), and captures of every body for the
 //! conformance checker `tests/conformance/google_ads.py`. The Ads fake keeps every request with
 //! the moment it arrived and lets a caller wait for the next one
 //! ([`FakeGoogleAds::watch_requests`]), which `leadorch bench react` times.

@@ -148,8 +148,9 @@ impl Campaign {
                 change_id,
                 error,
                 retryable,
+                quota_until,
                 at,
-            } => self.mark_failed(change_id, error, retryable, at),
+            } => self.mark_failed(change_id, error, retryable, quota_until, at),
         }
     }
 
@@ -349,6 +350,7 @@ impl Campaign {
         change_id: String,
         error: String,
         retryable: bool,
+        quota_until: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     ) -> Result<Vec<CampaignEvent>, CampaignError> {
         self.open_change(&change_id)?;
@@ -359,6 +361,7 @@ impl Campaign {
             change_id,
             error,
             retryable,
+            quota_until,
             at,
         }])
     }
@@ -428,6 +431,7 @@ impl Campaign {
                 error,
                 retryable,
                 at,
+                ..
             } => {
                 if let Some(record) = self.changes.get_mut(&change_id) {
                     record.state = ChangeState::Failed {

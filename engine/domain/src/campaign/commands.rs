@@ -65,6 +65,8 @@ pub enum CampaignCommand {
         error: String,
         /// Whether another attempt may succeed.
         retryable: bool,
+        /// Google's daily quota refused the call (not the change) until then.
+        quota_until: Option<DateTime<Utc>>,
         /// When.
         at: DateTime<Utc>,
     },

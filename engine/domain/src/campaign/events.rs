@@ -14,7 +14,7 @@ crate::event_table!(CampaignEvent {
     ChangedOutsideEngine => "2.1",
     ChangeRequested => "2.0",
     ChangeApplied => "1.0",
-    ChangeFailed => "1.0",
+    ChangeFailed => "1.1",
     MetricsRecorded => "2.0",
 });
 
@@ -123,6 +123,12 @@ pub enum CampaignEvent {
         error: String,
         /// Whether another attempt may succeed (the change then stays open).
         retryable: bool,
+        /// Set when Google's daily quota refused the call, not the change: nothing is sent to
+        /// Google through the account before this time, when the rules decide again. Such a
+        /// failure is no refusal of the change (it holds back no later request of it).
+        /// Absent (and before 1.1): the change itself failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quota_until: Option<DateTime<Utc>>,
         /// When.
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
@@ -237,7 +243,8 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
         CampaignEvent::ChangeFailed {
             change_id: "chg-2".into(),
             error: "RESOURCE_EXHAUSTED".into(),
-            retryable: true,
+            retryable: false,
+            quota_until: Some(t(600)),
             at: t(4),
         },
         CampaignEvent::MetricsRecorded {

@@ -66,6 +66,7 @@ fn failed(change_id: &str, retryable: bool) -> CampaignEvent {
         change_id: change_id.into(),
         error: "QUOTA".into(),
         retryable,
+        quota_until: None,
         at: t(11),
     }
 }
@@ -555,6 +556,7 @@ fn mark_failed_records_the_failure() {
             change_id: "chg-1".into(),
             error: "QUOTA".into(),
             retryable: true,
+            quota_until: None,
             at: t(11),
         })
         .then_expect_events(vec![failed("chg-1", true)]);
@@ -599,6 +601,7 @@ fn finished_changes_cannot_be_marked_again() {
                 change_id: "chg-1".into(),
                 error: "x".into(),
                 retryable: true,
+                quota_until: None,
                 at: t(12),
             })
             .then_expect_error(CampaignError::ChangeFinished("chg-1".into()));
@@ -620,6 +623,7 @@ fn unknown_changes_cannot_be_marked() {
             change_id: "nope".into(),
             error: "x".into(),
             retryable: false,
+            quota_until: None,
             at: t(12),
         })
         .then_expect_error(CampaignError::UnknownChange("nope".into()));
@@ -636,6 +640,7 @@ fn a_failure_needs_an_error_message() {
             change_id: "chg-1".into(),
             error: "".into(),
             retryable: false,
+            quota_until: None,
             at: t(12),
         })
         .then_expect_error(CampaignError::EmptyField("error"));

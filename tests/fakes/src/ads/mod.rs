@@ -54,6 +54,12 @@ struct AdsState {
     mutations: Vec<AppliedMutation>,
     page_size: usize,
     page_tokens: HashMap<String, PageToken>,
+    /// The daily operations quota is spent (with the `retryDelay` Google then gives, in
+    /// seconds, when it gives one): every request is refused until it resets.
+    quota_exhausted: Option<Option<u64>>,
+    /// Requests the quota still answers before it is spent, and the `retryDelay` then.
+    quota_left: Option<(usize, Option<u64>)>,
+    quota_refusals: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +112,9 @@ impl FakeGoogleAds {
                 mutations: Vec::new(),
                 page_size: DEFAULT_PAGE_SIZE,
                 page_tokens: HashMap::new(),
+                quota_exhausted: None,
+                quota_left: None,
+                quota_refusals: 0,
             }),
             oauth,
             received: tokio::sync::watch::Sender::new(0),
@@ -283,6 +292,44 @@ impl FakeGoogleAds {
         self.state().faults.push_back((route, fault));
     }
 
+    /// The Cloud project's daily operations quota is spent, as Google counts it: from now on
+    /// every request — search, searchStream, mutate, for any customer — answers 429
+    /// `quotaError: RESOURCE_EXHAUSTED` (rate scope `DEVELOPER`, with `retryDelay` when
+    /// `retry_delay_secs` is given: the time left until the reset), until
+    /// [`FakeGoogleAds::reset_daily_quota`]. Queued faults wait meanwhile.
+    pub fn exhaust_daily_quota(&self, retry_delay_secs: Option<u64>) {
+        self.state().quota_exhausted = Some(retry_delay_secs);
+    }
+
+    /// The daily quota has `requests` operations left (each request the daemon sends is one
+    /// operation): the requests after them are refused as
+    /// [`FakeGoogleAds::exhaust_daily_quota`] says.
+    pub fn exhaust_daily_quota_after(&self, requests: usize, retry_delay_secs: Option<u64>) {
+        let mut st = self.state();
+        if requests == 0 {
+            st.quota_exhausted = Some(retry_delay_secs);
+        } else {
+            st.quota_left = Some((requests, retry_delay_secs));
+        }
+    }
+
+    /// The daily quota is back (midnight Pacific time at Google).
+    pub fn reset_daily_quota(&self) {
+        let mut st = self.state();
+        st.quota_exhausted = None;
+        st.quota_left = None;
+    }
+
+    /// Whether the daily quota is spent ([`FakeGoogleAds::exhaust_daily_quota`]).
+    pub fn daily_quota_exhausted(&self) -> bool {
+        self.state().quota_exhausted.is_some()
+    }
+
+    /// How many requests were refused because the daily quota was spent.
+    pub fn quota_refusals(&self) -> usize {
+        self.state().quota_refusals
+    }
+
     /// Faults queued and not yet played.
     pub fn pending_faults(&self) -> usize {
         self.state().faults.len()
@@ -433,18 +480,7 @@ fn fault_failure(fault: &Fault) -> Option<ApiFailure> {
                 "retryDelay": format!("{retry_delay_secs}s"),
             }})),
         ),
-        Fault::DailyQuotaExhausted => ApiFailure::one(
-            StatusCode::TOO_MANY_REQUESTS,
-            AdsErr::new(
-                "quotaError",
-                "RESOURCE_EXHAUSTED",
-                "The daily operations quota of this access level is exhausted.",
-            )
-            .with_details(json!({"quotaErrorDetails": {
-                "rateScope": "DEVELOPER",
-                "rateName": "Number of operations for explorer access",
-            }})),
-        ),
+        Fault::DailyQuotaExhausted => daily_quota(None),
         Fault::Internal => err(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internalError",
@@ -467,6 +503,25 @@ fn fault_failure(fault: &Fault) -> Option<ApiFailure> {
         Fault::CustomerNotEnabled => not_enabled(),
         Fault::Slow { .. } | Fault::DropConnection | Fault::HtmlBadGateway => return None,
     })
+}
+
+/// 429 `quotaError: RESOURCE_EXHAUSTED`, the daily operations quota, with the time left as
+/// `retryDelay` when given.
+fn daily_quota(retry_delay_secs: Option<u64>) -> ApiFailure {
+    let mut details = json!({
+        "rateScope": "DEVELOPER",
+        "rateName": "Number of operations for explorer access",
+    });
+    let mut message = "The daily operations quota of this access level is exhausted.".to_owned();
+    if let Some(secs) = retry_delay_secs {
+        details["retryDelay"] = json!(format!("{secs}s"));
+        message = format!("Too many requests. Retry in {secs} seconds.");
+    }
+    ApiFailure::one(
+        StatusCode::TOO_MANY_REQUESTS,
+        AdsErr::new("quotaError", "RESOURCE_EXHAUSTED", message)
+            .with_details(json!({ "quotaErrorDetails": details })),
+    )
 }
 
 fn permission_denied() -> ApiFailure {
@@ -569,6 +624,20 @@ async fn handle(
         };
         let route = call.route();
         capture(&mut st, route, "request", parsed.clone());
+        match st.quota_left {
+            Some((0, delay)) => {
+                st.quota_exhausted = Some(delay);
+                st.quota_left = None;
+            }
+            Some((left, delay)) => st.quota_left = Some((left - 1, delay)),
+            None => {}
+        }
+        if let Some(delay) = st.quota_exhausted {
+            st.quota_refusals += 1;
+            let body = daily_quota(delay).envelope(&request_id);
+            capture(&mut st, route, "error", body.clone());
+            return json_answer(StatusCode::TOO_MANY_REQUESTS, &body, &request_id);
+        }
         let position = st
             .faults
             .iter()

@@ -84,7 +84,7 @@ export function summary(e: Pick<EventView, "data" | "type">): string {
 /** The chip's colour family, by what the event is about. */
 export function tone(type: string): "ok" | "warn" | "danger" | "info" | "muted" {
   if (/Failed|Failing|Blocked|Erased|Expired|Revoked|Withdrawn|Deleted|ReconsentNeeded/.test(type)) return "danger";
-  if (/Requested|ChangedOutsideEngine|Disabled|Deduplicated/.test(type)) return "warn";
+  if (/Requested|ChangedOutsideEngine|Disabled|Deduplicated|QuotaExhausted/.test(type)) return "warn";
   if (/Applied|Granted|Recovered|Enabled|Received/.test(type)) return "ok";
   if (/Evaluation|Rule/.test(type)) return "info";
   return "muted";

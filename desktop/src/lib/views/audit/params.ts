@@ -86,6 +86,7 @@ export const EVENT_TYPES = [
   "MemberRemoved",
   "MemberUpdated",
   "MetricsRecorded",
+  "QuotaExhausted",
   "ReconsentNeeded",
   "RetentionExpired",
   "Revoked",
