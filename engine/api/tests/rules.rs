@@ -901,22 +901,26 @@ async fn refusals_name_their_field_and_record_nothing() {
     assert_eq!(head(&s).await, before, "nothing recorded");
 }
 
+/// `PUT /v1/rules/budget_pacing` with `source` by a fresh `rules` key of `s`.
+async fn save_pacing(s: &Server, source: &str, enable: bool) -> reqwest::Response {
+    let editor = s.key("rules-ci", &[Scope::Rules]).await;
+    reqwest::Client::new()
+        .put(s.url("/v1/rules/budget_pacing"))
+        .bearer_auth(&editor)
+        .json(&json!({"source": source, "enable": enable}))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn rules_import_the_configured_library_else_the_built_in_one() {
     // budget_pacing imports "pacing" from rules/lib.
     let pacing = example("budget_pacing.rhai");
-    let c = reqwest::Client::new();
 
     // No library configured: the one built into leadorch (rules/lib of this version).
     let s = start_on(Dialect::Sqlite).await;
-    let editor = s.key("rules-ci", &[Scope::Rules]).await;
-    let r = c
-        .put(s.url("/v1/rules/budget_pacing"))
-        .bearer_auth(&editor)
-        .json(&json!({"source": pacing, "enable": true}))
-        .send()
-        .await
-        .unwrap();
+    let r = save_pacing(&s, &pacing, true).await;
     let saved = json_of(r, 201).await;
     assert_eq!(saved["enabled"], true);
 
@@ -932,14 +936,7 @@ async fn rules_import_the_configured_library_else_the_built_in_one() {
         },
     )
     .await;
-    let editor = s.key("rules-ci", &[Scope::Rules]).await;
-    let r = c
-        .put(s.url("/v1/rules/budget_pacing"))
-        .bearer_auth(&editor)
-        .json(&json!({"source": pacing}))
-        .send()
-        .await
-        .unwrap();
+    let r = save_pacing(&s, &pacing, false).await;
     let p = problem(r, 422).await;
     assert_eq!(p["field"], "source");
     let detail = p["detail"].as_str().unwrap();
@@ -958,14 +955,7 @@ async fn rules_import_the_configured_library_else_the_built_in_one() {
         },
     )
     .await;
-    let editor = s.key("rules-ci", &[Scope::Rules]).await;
-    let r = c
-        .put(s.url("/v1/rules/budget_pacing"))
-        .bearer_auth(&editor)
-        .json(&json!({"source": pacing}))
-        .send()
-        .await
-        .unwrap();
+    let r = save_pacing(&s, &pacing, false).await;
     let p = problem(r, 422).await;
     assert!(
         p["detail"]
@@ -977,14 +967,7 @@ async fn rules_import_the_configured_library_else_the_built_in_one() {
     assert_eq!(head(&s).await, 0, "nothing recorded");
 
     let s = start_with_library(Dialect::Sqlite).await;
-    let editor = s.key("rules-ci", &[Scope::Rules]).await;
-    let r = c
-        .put(s.url("/v1/rules/budget_pacing"))
-        .bearer_auth(&editor)
-        .json(&json!({"source": pacing, "enable": true}))
-        .send()
-        .await
-        .unwrap();
+    let r = save_pacing(&s, &pacing, true).await;
     let saved = json_of(r, 201).await;
     assert_eq!(saved["enabled"], true);
 }
