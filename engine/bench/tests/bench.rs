@@ -83,7 +83,10 @@ fn bench_append_prints_the_table_and_the_ratio_lines_last() {
             .unwrap_or_else(|| panic!("expected {prefix:?}…, found {line:?}"));
         let (int, frac) = value.split_once('.').expect("X.XX");
         assert!(int.parse::<u64>().is_ok() && frac.len() == 2, "{line}");
-        assert!(value.parse::<f64>().unwrap() > 0.0, "{line}");
+        // Any size: on a busy machine a two-decimal ratio can round to 0.00, and how fast
+        // this run was is the benchmark's business, not the test's.
+        let ratio = value.parse::<f64>().unwrap();
+        assert!(ratio.is_finite() && ratio >= 0.0, "{line}");
     }
     // The ceiling for 4 waiting writers is a 4-row batch.
     let ceiling = lines[header + 4];
@@ -160,7 +163,10 @@ fn bench_ingest_prints_the_table_and_the_ratio_lines_last() {
             .unwrap_or_else(|| panic!("expected {prefix:?}…, found {line:?}"));
         let (int, frac) = value.split_once('.').expect("X.XX");
         assert!(int.parse::<u64>().is_ok() && frac.len() == 2, "{line}");
-        assert!(value.parse::<f64>().unwrap() > 0.0, "{line}");
+        // Any size: on a busy machine a two-decimal ratio can round to 0.00, and how fast
+        // this run was is the benchmark's business, not the test's.
+        let ratio = value.parse::<f64>().unwrap();
+        assert!(ratio.is_finite() && ratio >= 0.0, "{line}");
     }
 
     let left: Vec<_> = std::fs::read_dir(tmp.path())
