@@ -3,4 +3,4 @@
 /**
  * A webhook event type, as an endpoint asks for it (`all`: every type there is now).
  */
-export type EventTypeName = "all" | "change.applied" | "change.failed" | "campaign.paused" | "campaign.resumed" | "account.reconsent_needed" | "capacity_source.failing" | "capacity_source.recovered" | "rule.failing" | "rule.notify";
+export type EventTypeName = "all" | "change.applied" | "change.failed" | "campaign.paused" | "campaign.resumed" | "account.reconsent_needed" | "account.quota_exhausted" | "capacity_source.failing" | "capacity_source.recovered" | "rule.failing" | "rule.notify";

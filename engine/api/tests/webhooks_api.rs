@@ -230,7 +230,7 @@ async fn a_private_receiver_is_accepted_when_the_configuration_allows_it() {
         201,
     )
     .await;
-    assert_eq!(made["events"].as_array().unwrap().len(), 9);
+    assert_eq!(made["events"].as_array().unwrap().len(), 10);
     let p = problem(
         post(
             &s,

@@ -44,7 +44,8 @@ pub enum WebhooksCommand {
         url: String,
         /// Event types, comma-separated, or `all`: change.applied, change.failed,
         /// campaign.paused, campaign.resumed, account.reconsent_needed,
-        /// capacity_source.failing, capacity_source.recovered, rule.failing, rule.notify
+        /// account.quota_exhausted, capacity_source.failing, capacity_source.recovered,
+        /// rule.failing, rule.notify
         #[arg(long, value_delimiter = ',', required = true)]
         events: Vec<String>,
         #[command(flatten)]

@@ -154,7 +154,7 @@ async fn endpoints_are_added_listed_rotated_and_removed_per_project() {
     )
     .unwrap();
     assert!(added["secret"].as_str().unwrap().starts_with("whsec_"));
-    assert_eq!(added["events"].as_array().unwrap().len(), 9);
+    assert_eq!(added["events"].as_array().unwrap().len(), 10);
     let local = added["endpoint_id"].as_str().unwrap().to_string();
 
     // Listed, never with a secret.

@@ -10,12 +10,13 @@
 use serde_json::{json, Value};
 
 /// Every webhook event type, as `--events` names them.
-pub const EVENT_TYPES: [&str; 9] = [
+pub const EVENT_TYPES: [&str; 10] = [
     "change.applied",
     "change.failed",
     "campaign.paused",
     "campaign.resumed",
     "account.reconsent_needed",
+    "account.quota_exhausted",
     "capacity_source.failing",
     "capacity_source.recovered",
     "rule.failing",
@@ -113,6 +114,15 @@ pub fn outgoing(stream_id: &str, event_type: &str, payload: &Value) -> Vec<Outgo
         ("google_account", "ReconsentNeeded") => vec![one(
             "account.reconsent_needed",
             json!({ "account": id, "reason": b.get("reason"), "at": b.get("at") }),
+        )],
+        ("google_account", "QuotaExhausted") => vec![one(
+            "account.quota_exhausted",
+            json!({
+                "account": id,
+                "until": b.get("until"),
+                "reason": b.get("reason"),
+                "at": b.get("at"),
+            }),
         )],
         ("capacity_source", _) => CAPACITY_SOURCE_EVENTS
             .iter()
@@ -235,6 +245,13 @@ mod tests {
         let out = outgoing("google_account:acme/ops", "ReconsentNeeded", &r);
         assert_eq!(out[0].event_type, "account.reconsent_needed");
         assert_eq!(out[0].data["account"], "acme/ops");
+        let q = json!({"QuotaExhausted": {"account_id": "acme/ops", "until": "2026-12-08T08:00:00Z",
+            "reason": "RESOURCE_EXHAUSTED", "at": "2026-12-07T16:01:00Z"}});
+        let out = outgoing("google_account:acme/ops", "QuotaExhausted", &q);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event_type, "account.quota_exhausted");
+        assert_eq!(out[0].data["account"], "acme/ops");
+        assert_eq!(out[0].data["until"], "2026-12-08T08:00:00Z");
         let s = json!({"SourceFailing": {"kind": "auth", "error": "401"}});
         let out = outgoing("capacity_source:acme/hubspot", "SourceFailing", &s);
         assert_eq!(out[0].event_type, "capacity_source.failing");

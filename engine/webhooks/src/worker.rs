@@ -155,7 +155,11 @@ fn micros(t: DateTime<Utc>) -> i64 {
 fn wanted(event: &RecordedEvent) -> bool {
     matches!(
         event.event_type.as_str(),
-        "ChangeApplied" | "ChangeFailed" | "ReconsentNeeded" | "EvaluationRecorded"
+        "ChangeApplied"
+            | "ChangeFailed"
+            | "ReconsentNeeded"
+            | "QuotaExhausted"
+            | "EvaluationRecorded"
     ) || event.stream_id.starts_with("capacity_source:")
 }
 

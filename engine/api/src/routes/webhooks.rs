@@ -40,6 +40,9 @@ pub enum EventTypeName {
     /// A Google account needs consent again.
     #[serde(rename = "account.reconsent_needed")]
     ReconsentNeeded,
+    /// Google's quota for a Google account is exhausted: nothing is sent until `until`.
+    #[serde(rename = "account.quota_exhausted")]
+    QuotaExhausted,
     /// A capacity source started failing.
     #[serde(rename = "capacity_source.failing")]
     SourceFailing,

@@ -24,6 +24,7 @@ const EVENT_DESCRIPTIONS: Record<Exclude<EventTypeName, "all">, string> = {
   "campaign.paused": "a campaign was paused",
   "campaign.resumed": "a campaign was resumed",
   "account.reconsent_needed": "a Google account needs consent again",
+  "account.quota_exhausted": "Google's quota is used up until it resets",
   "capacity_source.failing": "a capacity source started failing",
   "capacity_source.recovered": "a capacity source answers again",
   "rule.failing": "a rule started failing",
