@@ -10,6 +10,7 @@
 //! `ratio leadorch/<peer> = X.XX` line per peer; progress goes to standard error.
 #![forbid(unsafe_code)]
 
+mod agency;
 mod append;
 mod daemon;
 mod fresh;
@@ -104,13 +105,17 @@ enum BenchCommand {
     Ingest(ingest::IngestArgs),
     /// A capacity push over HTTP (`POST /v1/capacity`) to the fake Google Ads receiving the
     /// `campaigns:mutate` that pauses or resumes the team's capacity-gated campaign: the API,
-    /// the daemon with the example capacity rule and the Google Ads client, all real, in
-    /// this process against the fake Google
+    /// the daemon with the example rules and the Google Ads client, all real, in this process
+    /// against the fake Google holding `--campaigns` campaigns
     React(react::ReactArgs),
     /// A daemon's start on a large seeded log (`daemon --adapter sim --once`, its own
     /// process) from the kept facts view against a fold from the first event, and its RSS
     /// after the start and over simulated minutes of operation
     Daemon(daemon::DaemonArgs),
+    /// An agency's client customers under one manager account on one PostgreSQL: the daemon
+    /// stepped once per 5-minute period (simulated clock) over all their campaigns with the
+    /// example rules, each step timed, and the requests per customer at the fake Google
+    Agency(agency::AgencyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -188,6 +193,7 @@ async fn run(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Ingest(args) => ingest::run(&args).await,
         BenchCommand::React(args) => react::run(&args).await,
         BenchCommand::Daemon(args) => daemon::run(&args).await,
+        BenchCommand::Agency(args) => agency::run(&args).await,
     }
 }
 

@@ -6,13 +6,28 @@
 //! - Google account `ops` connected by the real consent flow against the fake OAuth server
 //!   (`leadorch_accounts::PendingConsent`: PKCE, `state`, the loopback redirect; the bench plays
 //!   the browser), so the daemon's tokens come from the stored, sealed refresh token;
-//! - the example rule `rules/capacity_gate.rhai` as shipped, saved and enabled;
+//! - the example rules of `rules/` as shipped, all four saved and enabled (`--rules gate`:
+//!   `capacity_gate.rhai` alone, as before `--campaigns`);
 //! - the real daemon (`Daemon::run`: leadership, the log's notifications) acting through the
 //!   Google Ads REST client (`leadorch_google`, its shipped settings: 5 requests per second
 //!   per customer, retries) on customer 123-456-7890, which has the capacity-gated campaign of
 //!   team `sales-nl` and an ungated one;
 //! - the real API router (`leadorch_api::router`, rate limits as shipped) on 127.0.0.1 with a
 //!   `capacity` key.
+//!
+//! With `--campaigns N`, N − 2 more campaigns are spread over teams of 50 (`team-0000`, …,
+//! each read 20–50 % full, so no example rule asks them for a change) and over customers of at
+//! most `--campaigns-per-customer` (1,000: Google allows 10,000 campaigns in one account, and
+//! an installation of that size spreads over several; the first customer holds the measured
+//! team's two campaigns), all in `[google] customers` and reached through the one grant. Each
+//! background campaign is labelled `team:<its team>` and, in turn, `capacity-gated`, `paced`
+//! and `business-hours`, so every rule's scope covers thousands of them: every push's step
+//! evaluates the rules triggered by a capacity change over all of them, and the executor
+//! reads every customer's campaigns back before the mutate. The daemon's default calendar is
+//! open at all hours (the shipped configuration names none, and `business_hours.rhai` would
+//! pause its campaigns whenever the bench runs), and the ungated campaign gets its team from
+//! `[facts] campaign_teams` instead of a `team:` label (team_routing would follow the team
+//! for it too).
 //!
 //! Then N capacity pushes (`POST /v1/capacity`, each answered `201`) alternately fill the team
 //! (15 of 15 open leads: utilisation 100 %, above the rule's 90 %) and free it (3 of 15: 20 %,
@@ -44,7 +59,7 @@ use leadorch_core::Engine;
 use leadorch_daemon::executor::ExecResult;
 use leadorch_daemon::google::GoogleAdapter;
 use leadorch_daemon::{Daemon, Notice};
-use leadorch_domain::Campaign;
+use leadorch_domain::{Campaign, CapacityCommand, CapacitySnapshot};
 use leadorch_evaluate::library::save_rule;
 use leadorch_fakes::{CampaignStatus, FakeCampaign, FakeGoogleAds, FakeOAuth, RecordedRequest};
 use leadorch_google::GoogleAdsClient;
@@ -65,7 +80,7 @@ const UNGATED: i64 = 111;
 /// The team the pushes are about.
 const TEAM: &str = "sales-nl";
 /// The connected Google account.
-const ACCOUNT: &str = "ops";
+pub(crate) const ACCOUNT: &str = "ops";
 /// A team of three agents with room for 15 open leads: full at 15, free at 3.
 const MAX_OPEN: u32 = 15;
 const FULL_OPEN: u32 = 15;
@@ -97,7 +112,20 @@ pub struct ReactArgs {
     /// rate limiter too
     #[arg(long, default_value_t = 1000)]
     pub interval_ms: u64,
-    /// Folder of the example rules (capacity_gate.rhai is used as shipped, with lib/)
+    /// Campaigns at the fake Google: the measured team's gated and ungated campaign, and the
+    /// rest spread over teams of 50 (labelled for every example rule) whose readings ask for
+    /// no change, so every step the daemon evaluates and reads back all of them
+    #[arg(long, default_value_t = 2)]
+    pub campaigns: u64,
+    /// Campaigns per Google Ads customer: more campaigns are spread over more customers, all
+    /// in `[google] customers` and reached through the one grant
+    #[arg(long, default_value_t = 1000)]
+    pub campaigns_per_customer: u64,
+    /// Which example rules are saved and enabled: `all` (every `*.rhai` of --rules-dir) or
+    /// `gate` (capacity_gate.rhai alone, as before `--campaigns`)
+    #[arg(long, value_enum, default_value = "all")]
+    pub rules: RuleChoice,
+    /// Folder of the example rules (used as shipped, with lib/)
     #[arg(long, default_value = "rules")]
     pub rules_dir: PathBuf,
     /// Server for --backend postgres (a database is created and dropped)
@@ -108,6 +136,20 @@ pub struct ReactArgs {
     )]
     pub postgres_url: String,
 }
+
+/// Which example rules a run saves and enables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuleChoice {
+    /// Every `*.rhai` file of the rules folder.
+    All,
+    /// `capacity_gate.rhai` alone.
+    Gate,
+}
+
+/// Campaigns per background team.
+const TEAM_SIZE: u64 = 50;
+/// The first background campaign's id.
+const FIRST_BACKGROUND: i64 = 1_000;
 
 /// What one push measured.
 struct Push {
@@ -120,6 +162,10 @@ struct Push {
     first_request: Duration,
     /// From sending the POST to the fake having the mutate.
     mutate: Duration,
+    /// From sending the POST to the daemon's report of the step that applied the change.
+    reported: Duration,
+    /// The rule tick's own time in that step (the evaluation's `duration_us`).
+    tick: Duration,
 }
 
 /// What the daemon said, as the bench needs it.
@@ -132,6 +178,12 @@ enum Said {
         failed: Vec<String>,
         /// Why the rules were paused, if they were.
         paused: Option<String>,
+        /// The rule tick's time (µs) of the step's evaluations.
+        tick_us: u64,
+        /// Rule runs that failed or were stopped (e.g. by the wall-clock budget).
+        rule_failures: Vec<String>,
+        /// Nothing evaluated, applied or found changed in this step.
+        idle: bool,
     },
     Away(String),
 }
@@ -146,17 +198,17 @@ pub async fn run(args: &ReactArgs) -> Result<ExitCode> {
             "{var} is set: bench react points the Google clients at its own fake Google; unset it"
         );
     }
-    let rule_file = args.rules_dir.join("capacity_gate.rhai");
-    let rule = std::fs::read_to_string(&rule_file).with_context(|| {
-        format!(
-            "reading the example rule {} (run from the repository root, or pass --rules-dir)",
-            rule_file.display()
-        )
-    })?;
+    if args.campaigns < 2 {
+        bail!("--campaigns must be at least 2 (the measured team's gated and ungated campaign)");
+    }
+    if args.campaigns_per_customer < 2 {
+        bail!("--campaigns-per-customer must be at least 2");
+    }
+    let rules = example_rules(&args.rules_dir, args.rules)?;
     let mut dbs = Databases::new(args.backend, &args.postgres_url).await?;
     let result = match dbs.create("react").await {
         Ok(fresh) => {
-            let r = measure(&fresh, args, &rule).await;
+            let r = measure(&fresh, args, &rules).await;
             dbs.drop_db(fresh).await;
             r
         }
@@ -168,20 +220,125 @@ pub async fn run(args: &ReactArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The example rules to save, `(id, source)`: every `*.rhai` of `dir` (sorted by name), or
+/// `capacity_gate.rhai` alone.
+pub fn example_rules(dir: &std::path::Path, choice: RuleChoice) -> Result<Vec<(String, String)>> {
+    let files: Vec<PathBuf> = match choice {
+        RuleChoice::Gate => vec![dir.join("capacity_gate.rhai")],
+        RuleChoice::All => {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| {
+                    format!(
+                        "reading the example rules in {} (run from the repository root, or pass --rules-dir)",
+                        dir.display()
+                    )
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+                .collect();
+            v.sort();
+            v
+        }
+    };
+    let mut out = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).with_context(|| {
+            format!(
+                "reading the example rule {} (run from the repository root, or pass --rules-dir)",
+                file.display()
+            )
+        })?;
+        let id = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("a rule file's name")?
+            .to_string();
+        out.push((id, source));
+    }
+    if !out.iter().any(|(id, _)| id == "capacity_gate") {
+        bail!("no capacity_gate.rhai in {}", dir.display());
+    }
+    Ok(out)
+}
+
 /// Facts about the run, for the output.
 struct Notes {
     requests_per_change: f64,
     threads: usize,
+    layout: Layout,
+    rules: Vec<String>,
+    /// From the daemon leading to its first step's report (the first reconcile and evaluation).
+    first_step: Duration,
+    /// Rule runs that failed or were stopped while the pushes ran, with what they said (first).
+    rule_failures: (usize, Option<String>),
 }
 
-/// The fakes: customer `CUSTOMER` with the gated and the ungated campaign of `TEAM`.
-async fn fakes() -> (FakeOAuth, FakeGoogleAds) {
+/// Where the campaigns are: customers, teams.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// Customer ids (digits); the first holds the measured team's campaigns.
+    pub customers: Vec<String>,
+    /// Background teams and their open leads (of `BACKGROUND_MAX`).
+    pub teams: Vec<(String, u32)>,
+    /// Campaigns in all.
+    pub campaigns: u64,
+}
+
+/// A background team's room: its readings (20–50 % full) ask no rule for a change.
+const BACKGROUND_MAX: u32 = 20;
+
+impl Layout {
+    fn new(campaigns: u64, per_customer: u64) -> Layout {
+        let customers = campaigns.div_ceil(per_customer);
+        let background = campaigns - 2;
+        let teams = background.div_ceil(TEAM_SIZE);
+        Layout {
+            customers: (0..customers)
+                .map(|k| (1_234_567_890 + k).to_string())
+                .collect(),
+            teams: (0..teams)
+                .map(|t| (format!("team-{t:04}"), 4 + (t % 7) as u32))
+                .collect(),
+            campaigns,
+        }
+    }
+
+    /// Background campaign `i` (0-based): its customer, and the campaign.
+    fn background(&self, i: u64, per_customer: u64) -> (String, FakeCampaign) {
+        let customer = self.customers[((i + 2) / per_customer) as usize].clone();
+        let team = &self.teams[(i / TEAM_SIZE) as usize].0;
+        let id = FIRST_BACKGROUND + i as i64;
+        let mut c = FakeCampaign::new(id, &format!("{team} campaign {id}"));
+        c.labels = vec![format!("team:{team}")];
+        if i.is_multiple_of(2) {
+            c.labels.push("capacity-gated".into());
+        }
+        if i.is_multiple_of(3) {
+            c.labels.push("paced".into());
+        }
+        if i % 4 == 1 {
+            c.labels.push("business-hours".into());
+        }
+        (customer, c)
+    }
+}
+
+/// The fakes: customer `CUSTOMER` with the gated and the ungated campaign of `TEAM`, and the
+/// background campaigns of `layout` in its customers.
+async fn fakes(layout: &Layout, per_customer: u64) -> (FakeOAuth, FakeGoogleAds) {
     let oauth = FakeOAuth::start().await;
     let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
-    ads.add_customer(CUSTOMER, None);
-    let mut ungated = FakeCampaign::new(UNGATED, "NL Generic");
-    ungated.labels = vec![format!("team:{TEAM}")];
+    for c in &layout.customers {
+        ads.add_customer(c, None);
+    }
+    // Its team comes from `[facts] campaign_teams` (no `team:` label: team_routing would
+    // follow the team's capacity for it too).
+    let ungated = FakeCampaign::new(UNGATED, "NL Generic");
     ads.add_campaign(CUSTOMER, ungated);
+    for i in 0..layout.campaigns - 2 {
+        let (customer, campaign) = layout.background(i, per_customer);
+        ads.add_campaign(&customer, campaign);
+    }
     let mut gated = FakeCampaign::new(GATED, "NL Gated");
     gated.labels = vec!["capacity-gated".into(), format!("team:{TEAM}")];
     ads.add_campaign(CUSTOMER, gated);
@@ -189,10 +346,10 @@ async fn fakes() -> (FakeOAuth, FakeGoogleAds) {
 }
 
 /// `[google]` as an operator would write it for these fakes.
-fn google_settings(oauth: &FakeOAuth, ads: &FakeGoogleAds) -> GoogleSettings {
+fn google_settings(oauth: &FakeOAuth, ads: &FakeGoogleAds, layout: &Layout) -> GoogleSettings {
     GoogleSettings {
         account: ACCOUNT.into(),
-        customers: vec!["123-456-7890".into()],
+        customers: layout.customers.clone(),
         base_url: Some(ads.base_url()),
         client_id: Some(oauth.client_id().to_string()),
         client_secret: Some(oauth.client_secret().to_string()),
@@ -206,7 +363,11 @@ fn google_settings(oauth: &FakeOAuth, ads: &FakeGoogleAds) -> GoogleSettings {
 /// `leadorch google connect` with the bench as the browser: the fake user consents at once,
 /// the consent page redirects to the flow's loopback listener, the code is exchanged and the
 /// grant stored and recorded.
-async fn connect(engine: &Engine, settings: &GoogleSettings) -> Result<()> {
+pub(crate) async fn connect(
+    engine: &Engine,
+    settings: &GoogleSettings,
+    expect: &str,
+) -> Result<()> {
     let consent = PendingConsent::start(settings, ACCOUNT, None)?;
     let page = consent.consent_page().to_string();
     let browser = reqwest::Client::builder()
@@ -240,9 +401,9 @@ async fn connect(engine: &Engine, settings: &GoogleSettings) -> Result<()> {
         .await
         .context("connecting Google account ops to the fake")?;
     browse.await.context("the browser task")??;
-    if !connected.customers.iter().any(|c| c == CUSTOMER) {
+    if !connected.customers.iter().any(|c| c == expect) {
         bail!(
-            "the grant reaches customers {:?}, not {CUSTOMER}",
+            "the grant reaches customers {:?}, not {expect}",
             connected.customers
         );
     }
@@ -251,7 +412,7 @@ async fn connect(engine: &Engine, settings: &GoogleSettings) -> Result<()> {
 
 /// The daemon's Google adapter as `leadorch daemon --adapter google` makes it: the account's
 /// stored grant, the client's shipped settings from `[google]`.
-async fn google_adapter(engine: &Engine, config: &Config) -> Result<Arc<GoogleAdapter>> {
+pub(crate) async fn google_adapter(engine: &Engine, config: &Config) -> Result<Arc<GoogleAdapter>> {
     let s = &config.google;
     let notify: accounts::Notifier = Arc::new(|account: &str, reason: &str| {
         eprintln!("Google account {account} needs consent again ({reason})");
@@ -271,52 +432,111 @@ async fn google_adapter(engine: &Engine, config: &Config) -> Result<Arc<GoogleAd
     Ok(Arc::new(adapter))
 }
 
-async fn open_engine(fresh: &Fresh) -> Result<(Db, Engine)> {
+pub(crate) async fn open_engine(fresh: &Fresh) -> Result<(Db, Engine)> {
     let db = Db::connect(&fresh.url).await?;
     let store =
         Store::with_master_key(db.clone(), MasterKey::random(), RetentionPolicy::default()).await?;
     Ok((db, Engine { store }))
 }
 
-async fn measure(fresh: &Fresh, args: &ReactArgs, rule: &str) -> Result<(Vec<Push>, Notes)> {
+async fn measure(
+    fresh: &Fresh,
+    args: &ReactArgs,
+    rules: &[(String, String)],
+) -> Result<(Vec<Push>, Notes)> {
     let (db, engine) = open_engine(fresh).await?;
-    let result = measure_on(&engine, args, rule).await;
+    let result = measure_on(&engine, args, rules).await;
     drop(engine);
     db.close().await;
     result
 }
 
-async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Vec<Push>, Notes)> {
-    eprintln!("starting the fake Google, connecting account {ACCOUNT} through its consent flow …");
-    let (oauth, ads) = fakes().await;
+/// Business hours every day, all day: the shipped configuration has no `default` calendar,
+/// so `rules/business_hours.rhai` would pause its campaigns whenever the bench runs.
+pub fn always_open() -> leadorch_rules::Calendar {
+    leadorch_rules::Calendar {
+        weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| {
+                (
+                    d.to_string(),
+                    vec![["00:00".to_string(), "24:00".to_string()]],
+                )
+            })
+            .collect(),
+        holidays: Vec::new(),
+        timezone: None,
+    }
+}
+
+/// Records each background team's reading (20–50 % of `BACKGROUND_MAX`), as its CRM would.
+pub async fn seed_teams(engine: &Engine, teams: &[(String, u32)]) -> Result<()> {
+    let metadata = leadorch_store::Metadata::actor("bench");
+    for (team, open) in teams {
+        let command = CapacityCommand::Record {
+            team: team.clone(),
+            agents_available: 3,
+            open_leads: *open,
+            max_open_leads: BACKGROUND_MAX,
+            source: "crm".into(),
+            max_age_secs: None,
+            at: Utc::now(),
+        };
+        engine
+            .execute::<CapacitySnapshot>(team, command, &metadata)
+            .await
+            .with_context(|| format!("recording team {team}'s capacity"))?;
+    }
+    Ok(())
+}
+
+async fn measure_on(
+    engine: &Engine,
+    args: &ReactArgs,
+    rules: &[(String, String)],
+) -> Result<(Vec<Push>, Notes)> {
+    let layout = Layout::new(args.campaigns, args.campaigns_per_customer);
+    eprintln!(
+        "starting the fake Google ({} campaigns in {} customers, {} background teams), connecting account {ACCOUNT} through its consent flow …",
+        thousands(layout.campaigns),
+        layout.customers.len(),
+        layout.teams.len()
+    );
+    let (oauth, ads) = fakes(&layout, args.campaigns_per_customer).await;
     let mut config = Config {
-        google: google_settings(&oauth, &ads),
+        google: google_settings(&oauth, &ads, &layout),
         rules_lib: Some(args.rules_dir.join("lib")),
         ..Config::default()
     };
     // The one setting changed from the shipped ones: a status change may follow another at
     // once (shipped: 15 minutes), so every push can be acted on.
     config.policy.min_dwell = "0m".into();
+    // Not settings of the daemon's behaviour: the ungated campaign's team (it has no
+    // `team:` label), and a default calendar open at any hour (the shipped configuration
+    // names none, and business_hours.rhai would then pause its campaigns).
+    config.facts.campaign_teams.insert(
+        Campaign::aggregate_id(CUSTOMER, &UNGATED.to_string()),
+        TEAM.into(),
+    );
+    config
+        .facts
+        .calendars
+        .insert("default".into(), always_open());
     config
         .validate()
         .map_err(|e| anyhow!("the bench's configuration: {e}"))?;
-    connect(engine, &config.google).await?;
+    connect(engine, &config.google, CUSTOMER).await?;
 
     let host = Arc::new(
         RuleHost::new(Some(&args.rules_dir.join("lib")), config.limits())
             .context("loading the rules library")?,
     );
-    save_rule(
-        engine,
-        &host,
-        "capacity_gate",
-        rule,
-        true,
-        Utc::now(),
-        "bench",
-    )
-    .await
-    .context("saving rules/capacity_gate.rhai")?;
+    for (id, source) in rules {
+        save_rule(engine, &host, id, source, true, Utc::now(), "bench")
+            .await
+            .with_context(|| format!("saving rules/{id}.rhai"))?;
+    }
+    seed_teams(engine, &layout.teams).await?;
     let adapter = google_adapter(engine, &config).await?;
 
     // The API, as `leadorch daemon` serves it.
@@ -353,6 +573,16 @@ async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Ve
                             })
                             .collect(),
                         paused: report.paused.clone(),
+                        tick_us: report.evaluations.iter().map(|e| e.duration_us).sum(),
+                        idle: report.evaluations.is_empty()
+                            && report.executed.is_empty()
+                            && report.drift.is_empty(),
+                        rule_failures: report
+                            .evaluations
+                            .iter()
+                            .flat_map(|e| &e.failures)
+                            .map(|(rule, campaign, error)| format!("{rule} {campaign}: {error}"))
+                            .collect(),
                     },
                     Notice::Away(why) => Said::Away(why.to_string()),
                     _ => return,
@@ -363,12 +593,27 @@ async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Ve
         })
     };
 
-    let measured = pushes(engine, args, &ads, &served.key, &served.base, &mut said).await;
+    let startup = startup_patience(layout.campaigns);
+    let measured = pushes(
+        engine,
+        args,
+        &ads,
+        &served.key,
+        &served.base,
+        &mut said,
+        startup,
+    )
+    .await;
 
     let _ = stop_daemon.send(true);
     let stopped = daemon.await.context("the daemon task failed")?;
     served.stop().await?;
-    let (pushes, started) = measured?;
+    let Measured {
+        pushes,
+        started,
+        first_step,
+        rule_failures,
+    } = measured?;
     stopped.context("the daemon")?;
 
     // Exactly one change per push, all of them at Google, none to the ungated campaign.
@@ -411,6 +656,10 @@ async fn measure_on(engine: &Engine, args: &ReactArgs, rule: &str) -> Result<(Ve
         Notes {
             requests_per_change: during as f64 / n as f64,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            layout,
+            rules: rules.iter().map(|(id, _)| id.clone()).collect(),
+            first_step,
+            rule_failures,
         },
     ))
 }
@@ -428,13 +677,28 @@ async fn count_events(engine: &Engine, event_type: &str) -> Result<usize> {
         .len())
 }
 
+/// How long the daemon's first steps may take: they observe every campaign (one durable
+/// append each) and evaluate every rule over all of them.
+fn startup_patience(campaigns: u64) -> Duration {
+    PATIENCE + Duration::from_millis(campaigns.saturating_mul(30))
+}
+
 /// Waits for the next thing the daemon says, for at most `PATIENCE`.
 async fn next_said(said: &mut mpsc::UnboundedReceiver<Said>, waiting_for: &str) -> Result<Said> {
-    match tokio::time::timeout(PATIENCE, said.recv()).await {
+    next_said_within(said, waiting_for, PATIENCE).await
+}
+
+/// Waits for the next thing the daemon says, for at most `patience`.
+async fn next_said_within(
+    said: &mut mpsc::UnboundedReceiver<Said>,
+    waiting_for: &str,
+    patience: Duration,
+) -> Result<Said> {
+    match tokio::time::timeout(patience, said.recv()).await {
         Ok(Some(s)) => Ok(s),
         Ok(None) => bail!("the daemon stopped while the bench waited for {waiting_for}"),
         Err(_) => bail!(
-            "the daemon said nothing for {PATIENCE:?} while the bench waited for {waiting_for}"
+            "the daemon said nothing for {patience:?} while the bench waited for {waiting_for}"
         ),
     }
 }
@@ -461,28 +725,43 @@ async fn pushes(
     key: &str,
     base: &str,
     said: &mut mpsc::UnboundedReceiver<Said>,
-) -> Result<(Vec<Push>, Instant)> {
-    // Leading, and one step done: campaigns read from Google, the rule's first run made.
-    let mut leading = false;
-    loop {
-        let s = next_said(said, "the daemon's first step").await?;
+    startup: Duration,
+) -> Result<Measured> {
+    // Leading, and one step done: campaigns read from Google, the rules' first run made.
+    let mut leading = None;
+    let first_step = loop {
+        let s = next_said_within(said, "the daemon's first step", startup).await?;
         check_step(&s)?;
         match s {
-            Said::Leading => leading = true,
-            Said::Step { .. } if leading => break,
+            Said::Leading => leading = Some(Instant::now()),
+            Said::Step { .. } => {
+                if let Some(at) = leading {
+                    break at.elapsed();
+                }
+            }
             _ => {}
         }
-    }
+    };
     let gated_id = Campaign::aggregate_id(CUSTOMER, &GATED.to_string());
     let facts = leadorch_evaluate::facts::FactsView::load(engine).await?;
     if !facts.campaigns.contains_key(&gated_id) {
         bail!("the daemon did not record campaign {gated_id} from Google");
     }
-    // Let the client's rate limiter refill after the startup's reads.
+    // At least 1 s (the client's rate limiter refills after the startup's reads), then until
+    // a step of the daemon finds nothing to do (the steps its own events asked for are done;
+    // it steps at least once a second).
     tokio::time::sleep(Duration::from_secs(1)).await;
     while let Ok(s) = said.try_recv() {
         check_step(&s)?;
     }
+    loop {
+        let s = next_said_within(said, "the daemon to be idle", startup).await?;
+        check_step(&s)?;
+        if matches!(s, Said::Step { idle: true, .. }) {
+            break;
+        }
+    }
+    let mut rule_failures: (usize, Option<String>) = (0, None);
 
     let client = reqwest::Client::builder()
         .http1_only()
@@ -564,15 +843,25 @@ async fn pushes(
             }
         };
         // The daemon has recorded it applied before the next push.
-        loop {
+        let (reported, tick) = loop {
             let s = next_said(said, "the change to be recorded as applied").await?;
             check_step(&s)?;
-            if let Said::Step { applied, .. } = &s {
+            if let Said::Step {
+                applied,
+                tick_us,
+                rule_failures: failures,
+                ..
+            } = &s
+            {
+                rule_failures.0 += failures.len();
+                if rule_failures.1.is_none() {
+                    rule_failures.1 = failures.first().cloned();
+                }
                 if applied.contains(&gated_id) {
-                    break;
+                    break (sent.elapsed(), Duration::from_micros(*tick_us));
                 }
             }
-        }
+        };
         let since = ads.requests_after(seen);
         let mutates = since
             .iter()
@@ -590,12 +879,30 @@ async fn pushes(
             answered,
             first_request: first.saturating_duration_since(sent),
             mutate: mutate.received_at.saturating_duration_since(sent),
+            reported,
+            tick,
         });
         if (i + 1) % 50 == 0 {
             eprintln!("  {} pushes", thousands(i + 1));
         }
     }
-    Ok((out, started))
+    Ok(Measured {
+        pushes: out,
+        started,
+        first_step,
+        rule_failures,
+    })
+}
+
+/// What [`pushes`] measured.
+struct Measured {
+    pushes: Vec<Push>,
+    /// When the first push started.
+    started: Instant,
+    /// From the daemon leading to its first step's report.
+    first_step: Duration,
+    /// Rule runs that failed or were stopped while the pushes ran, and the first one.
+    rule_failures: (usize, Option<String>),
 }
 
 fn latencies(pushes: &[Push], f: impl Fn(&Push) -> Option<Duration>) -> Latencies {
@@ -637,13 +944,35 @@ fn report(args: &ReactArgs, pushes: &[Push], notes: &Notes) {
     println!(
         "api: the real router (leadorch_api::router, rate limits as shipped: 100 requests/s per key), served by leadorch_api::serve on 127.0.0.1; a `capacity` key; one keep-alive HTTP/1.1 connection"
     );
+    let rules: Vec<String> = notes
+        .rules
+        .iter()
+        .map(|r| format!("rules/{r}.rhai"))
+        .collect();
     println!(
-        "daemon: Daemon::run (leadership, woken by the log's notifications) with rules/capacity_gate.rhai as shipped (pause above 90 %, resume below 70 %: each push crosses the band, one change each) and the shipped settings but policy.min_dwell=0m (shipped 15m would hold every change after the first); the Google Ads REST client as shipped (5 requests/s per customer, retries) with account {ACCOUNT}'s grant from the OAuth consent flow (PKCE, loopback redirect) against the fake"
+        "daemon: Daemon::run (leadership, woken by the log's notifications) with {} as shipped, saved and enabled (capacity_gate: pause above 90 %, resume below 70 %: each push crosses the band, one change each) and the shipped settings (rule wall-clock budget, reuse of kept results, reconcile every 5m) but policy.min_dwell=0m (shipped 15m would hold every change after the first) and a default calendar open at all hours; the Google Ads REST client as shipped (5 requests/s per customer, retries) with account {ACCOUNT}'s grant from the OAuth consent flow (PKCE, loopback redirect) against the fake",
+        rules.join(", ")
     );
     println!(
-        "google: leadorch-fakes' FakeOAuth and FakeGoogleAds in this process; {:.1} requests per change (the executor reads the campaigns back, then the mutate); every push led to exactly one mutate, applied and recorded; the ungated campaign was never touched",
+        "google: leadorch-fakes' FakeOAuth and FakeGoogleAds in this process; {:.1} requests per change (the executor reads the campaigns of every customer back, then the mutate); every push led to exactly one mutate, applied and recorded; the ungated campaign was never touched",
         notes.requests_per_change
     );
+    let l = &notes.layout;
+    println!(
+        "campaigns: {} in {} customer(s) of at most {} ({} teams of {TEAM_SIZE} besides {TEAM}, each 20-50 % full, labelled team:<name>, and capacity-gated / paced / business-hours in turn: no rule asks them for a change); the daemon's first step (observing them all, every rule over all) took {:.1} s",
+        thousands(l.campaigns),
+        l.customers.len(),
+        thousands(args.campaigns_per_customer),
+        l.teams.len(),
+        notes.first_step.as_secs_f64()
+    );
+    match &notes.rule_failures {
+        (0, _) => println!("rule runs failed or stopped while the pushes ran: none"),
+        (n, first) => println!(
+            "rule runs failed or stopped while the pushes ran: {n} (first: {})",
+            first.as_deref().unwrap_or("")
+        ),
+    }
     let answered = latencies(pushes, |p| Some(p.answered));
     let all = latencies(pushes, |p| Some(p.mutate));
     let pauses = latencies(pushes, |p| p.fill.then_some(p.mutate));
@@ -657,6 +986,27 @@ fn report(args: &ReactArgs, pushes: &[Push], notes: &Notes) {
     println!("push -> Google mutate received: {}", spread(&all));
     println!("  filling -> pause: {}", spread(&pauses));
     println!("  freeing -> resume: {}", spread(&resumes));
+    let reported = latencies(pushes, |p| Some(p.reported));
+    println!(
+        "push -> the daemon's step reported applied: {}",
+        spread(&reported)
+    );
+    let part = |f: &dyn Fn(&Push) -> Duration| {
+        let l = latencies(pushes, |p| Some(f(p)));
+        format!(
+            "{:.1} / {:.1} ms",
+            l.percentile_ms(50.0).unwrap_or(f64::NAN),
+            l.percentile_ms(99.0).unwrap_or(f64::NAN)
+        )
+    };
+    println!(
+        "where the time goes (p50 / p99 of each part): POST -> 201 {}; 201 -> first request at Google {} (of which the rule tick {}); the executor's read-back of every customer's campaigns -> mutate {}; mutate -> step reported (recorded applied) {}",
+        part(&|p| p.answered),
+        part(&|p| p.first_request.saturating_sub(p.answered)),
+        part(&|p| p.tick),
+        part(&|p| p.mutate.saturating_sub(p.first_request)),
+        part(&|p| p.reported.saturating_sub(p.mutate)),
+    );
     let p99 = all.percentile_ms(99.0).unwrap_or(f64::INFINITY);
     println!(
         "goal capacity push -> Google mutate p99 <= 250 ms: {} (p99 {p99:.1} ms over {} pushes)",

@@ -1,6 +1,6 @@
-//! `leadorch-bench append`, `ingest`, `rules` and `react` (what `leadorch bench …` runs) end to
-//! end on tiny workloads: the table and, last, the ratio lines (`react`: its goal line). No
-//! timing is asserted.
+//! `leadorch-bench append`, `ingest`, `rules`, `react` and `agency` (what `leadorch bench …`
+//! runs) end to end on tiny workloads: the table and, last, the ratio lines (`react` and
+//! `agency`: their goal lines). No timing is asserted.
 
 use std::process::Command;
 
@@ -234,9 +234,10 @@ fn bench_rules_runs_the_tick_and_the_daemon_acts_on_every_event() {
 }
 
 /// `leadorch-bench react` end to end on a tiny SQLite run: four capacity pushes over HTTP,
-/// each acted on by the daemon at the in-process fake Google (the bench checks one mutate per
-/// push, applied and recorded, and fails otherwise); the latency lines and, last, the goal
-/// line. No timing is asserted: the goal may be met or missed.
+/// each acted on by the daemon (all example rules) at the in-process fake Google, with 58
+/// more campaigns in two more teams over three customers (the bench checks one mutate per
+/// push, applied and recorded, none to another campaign, and fails otherwise); the latency
+/// lines and, last, the goal line. No timing is asserted: the goal may be met or missed.
 #[test]
 fn bench_react_pushes_capacity_and_google_gets_every_change() {
     let tmp = tempfile::tempdir().expect("temporary folder");
@@ -250,6 +251,10 @@ fn bench_react_pushes_capacity_and_google_gets_every_change() {
             "4",
             "--interval-ms",
             "100",
+            "--campaigns",
+            "60",
+            "--campaigns-per-customer",
+            "25",
             "--rules-dir",
             rules_dir,
         ])
@@ -274,6 +279,10 @@ fn bench_react_pushes_capacity_and_google_gets_every_change() {
         "push -> POST answered 201: p50 ",
         "push -> first request at Google (",
         "push -> Google mutate received: p50 ",
+        "campaigns: 60 in 3 customer(s) of at most 25 (2 teams of 50 besides sales-nl",
+        "rule runs failed or stopped while the pushes ran: ",
+        "push -> the daemon's step reported applied: p50 ",
+        "where the time goes (p50 / p99 of each part): POST -> 201 ",
     ] {
         assert!(
             lines.iter().any(|l| l.starts_with(prefix)),
@@ -349,6 +358,58 @@ fn bench_daemon_starts_from_the_kept_view_and_reports_memory_and_the_ratio_last(
             .lines()
             .last()
             .is_some_and(|l| l.starts_with("ratio leadorch/fold-from-the-log = ")),
+        "{stdout}"
+    );
+}
+
+/// `leadorch-bench agency` end to end on a tiny PostgreSQL run (`LEADORCH_TEST_POSTGRES_URL`,
+/// which `tests/run` sets): two client customers under one manager account, two simulated
+/// periods; the table and, last, the two goal lines. No timing is asserted.
+#[test]
+fn bench_agency_steps_the_periods_and_prints_the_goal_lines_last() {
+    let Ok(url) = std::env::var("LEADORCH_TEST_POSTGRES_URL") else {
+        eprintln!("LEADORCH_TEST_POSTGRES_URL is not set: skipped");
+        return;
+    };
+    let rules_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../rules");
+    let out = Command::new(env!("CARGO_BIN_EXE_leadorch-bench"))
+        .args([
+            "agency",
+            "--customers",
+            "2",
+            "--campaigns",
+            "20",
+            "--periods",
+            "2",
+            "--rules-dir",
+            rules_dir,
+            "--postgres-url",
+            &url,
+        ])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run leadorch-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("leadorch bench agency: 2 client customers x 20 campaigns"),
+        "{stdout}"
+    );
+    for prefix in ["| 1 | ", "| 2 | ", "requests to Google: ", "peer: none"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(prefix)),
+            "no line starting {prefix:?} in:\n{stdout}"
+        );
+    }
+    let n = lines.len();
+    assert!(
+        lines[n - 2].starts_with("goal 2 customers x 20 campaigns within each 5-minute period: "),
+        "{stdout}"
+    );
+    assert!(
+        lines[n - 1].starts_with("goal per-customer rate limit respected: "),
         "{stdout}"
     );
 }
