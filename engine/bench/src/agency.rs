@@ -45,7 +45,7 @@ use leadorch_core::Engine;
 use leadorch_daemon::executor::ExecResult;
 use leadorch_daemon::Daemon;
 use leadorch_evaluate::library::save_rule;
-use leadorch_fakes::{FakeCampaign, FakeGoogleAds, FakeOAuth};
+use leadorch_fakes::{FakeGoogleAds, FakeOAuth};
 use leadorch_rules::RuleHost;
 
 use super::fresh::Databases;
@@ -165,19 +165,10 @@ async fn measure(
             if i.is_multiple_of(TEAM_SIZE) {
                 teams.push(team.clone());
             }
-            let id = 1_000 + i as i64;
-            let mut c = FakeCampaign::new(id, &format!("{team} campaign {id}"));
-            c.labels = vec![format!("team:{team}")];
-            if i.is_multiple_of(2) {
-                c.labels.push("capacity-gated".into());
-            }
-            if i.is_multiple_of(3) {
-                c.labels.push("paced".into());
-            }
-            if i % 4 == 1 {
-                c.labels.push("business-hours".into());
-            }
-            ads.add_campaign(customer, c);
+            ads.add_campaign(
+                customer,
+                react::labelled_campaign(1_000 + i as i64, &team, i),
+            );
         }
     }
     let mut config = Config {

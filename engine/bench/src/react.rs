@@ -307,20 +307,30 @@ impl Layout {
     fn background(&self, i: u64, per_customer: u64) -> (String, FakeCampaign) {
         let customer = self.customers[((i + 2) / per_customer) as usize].clone();
         let team = &self.teams[(i / TEAM_SIZE) as usize].0;
-        let id = FIRST_BACKGROUND + i as i64;
-        let mut c = FakeCampaign::new(id, &format!("{team} campaign {id}"));
-        c.labels = vec![format!("team:{team}")];
-        if i.is_multiple_of(2) {
-            c.labels.push("capacity-gated".into());
-        }
-        if i.is_multiple_of(3) {
-            c.labels.push("paced".into());
-        }
-        if i % 4 == 1 {
-            c.labels.push("business-hours".into());
-        }
-        (customer, c)
+        (
+            customer,
+            labelled_campaign(FIRST_BACKGROUND + i as i64, team, i),
+        )
     }
+}
+
+/// Campaign `id` of `team`, the `i`-th of its kind, labelled so that every example rule's
+/// scope holds some: `team:<team>`, and in turn `capacity-gated` (1 in 2), `paced` (1 in 3)
+/// and `business-hours` (1 in 4). What `bench react --campaigns` and `bench agency` fill the
+/// fake's accounts with.
+pub(crate) fn labelled_campaign(id: i64, team: &str, i: u64) -> FakeCampaign {
+    let mut c = FakeCampaign::new(id, &format!("{team} campaign {id}"));
+    c.labels = vec![format!("team:{team}")];
+    if i.is_multiple_of(2) {
+        c.labels.push("capacity-gated".into());
+    }
+    if i.is_multiple_of(3) {
+        c.labels.push("paced".into());
+    }
+    if i % 4 == 1 {
+        c.labels.push("business-hours".into());
+    }
+    c
 }
 
 /// The fakes: customer `CUSTOMER` with the gated and the ungated campaign of `TEAM`, and the
