@@ -71,6 +71,21 @@ pub trait AdsAdapter: Send + Sync {
     }
     /// Every campaign the engine may manage, as the platform reports it now.
     async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError>;
+    /// The campaigns `wanted` (customer id, campaign id) as the platform reports them now;
+    /// ones it does not know are left out. The executor reads back only the campaigns it is
+    /// about to change. By default every campaign is read and the rest dropped.
+    async fn campaigns_of(
+        &self,
+        wanted: &[(String, String)],
+    ) -> Result<Vec<ObservedCampaign>, AdapterError> {
+        let wanted: std::collections::HashSet<(&str, &str)> = wanted
+            .iter()
+            .map(|(c, id)| (c.as_str(), id.as_str()))
+            .collect();
+        let mut all = self.campaigns().await?;
+        all.retain(|c| wanted.contains(&(c.customer_id.as_str(), c.campaign_id.as_str())));
+        Ok(all)
+    }
     /// Applies a change with absolute values (applying it twice has the effect of once).
     async fn apply(
         &self,

@@ -1,6 +1,7 @@
 //! The action executor: drains the campaigns' outbox (changes requested, not yet applied).
 //!
-//! Before applying, it reads the campaign back from the platform: a change already in effect
+//! Before applying, it reads the campaigns it is about to change back from the platform (only
+//! those, [`AdsAdapter::campaigns_of`]): a change already in effect
 //! (applied by an earlier run that crashed before recording it, or made by someone else) is
 //! recorded as applied without calling the platform again. So a crash anywhere between
 //! deciding and recording the outcome neither loses an action (the request stays open) nor
@@ -98,7 +99,19 @@ impl Executor {
             return Ok(Vec::new());
         }
         let metadata = Metadata::actor(actor);
-        let observed: HashMap<String, ObservedCampaign> = match adapter.campaigns().await {
+        // Only the campaigns about to change are read back.
+        let wanted: Vec<(String, String)> = pending
+            .iter()
+            .filter_map(|(campaign, _, _)| {
+                let state = &view.campaigns.get(campaign)?.state;
+                Some((
+                    state.customer_id()?.to_string(),
+                    state.campaign_id()?.to_string(),
+                ))
+            })
+            .collect();
+        let observed: HashMap<String, ObservedCampaign> = match adapter.campaigns_of(&wanted).await
+        {
             Ok(list) => list
                 .into_iter()
                 .map(|c| (Campaign::aggregate_id(&c.customer_id, &c.campaign_id), c))

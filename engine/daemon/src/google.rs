@@ -297,6 +297,57 @@ impl AdsAdapter for GoogleAdapter {
         Ok(out)
     }
 
+    async fn campaigns_of(
+        &self,
+        wanted: &[(String, String)],
+    ) -> Result<Vec<ObservedCampaign>, AdapterError> {
+        let mut by_customer: Vec<(&CustomerId, Vec<i64>)> = Vec::new();
+        for (customer, campaign) in wanted {
+            let Ok(customer) = self.customer(customer) else {
+                continue;
+            };
+            let Ok(id) = campaign.parse::<i64>() else {
+                continue;
+            };
+            match by_customer
+                .iter_mut()
+                .find(|(c, _)| c.as_str() == customer.as_str())
+            {
+                Some((_, ids)) => ids.push(id),
+                None => by_customer.push((customer, vec![id])),
+            }
+        }
+        let mut out = Vec::new();
+        for (customer, ids) in by_customer {
+            let currency = self.currency(customer).await?;
+            self.held()?;
+            let rows = self
+                .client
+                .campaigns_with_ids(customer, &ids)
+                .await
+                .map_err(|e| self.note(e))?;
+            if let Ok(mut last) = self.last.lock() {
+                for id in &ids {
+                    last.remove(&(customer.as_str().to_string(), id.to_string()));
+                }
+                for r in &rows {
+                    last.insert((customer.as_str().to_string(), r.id.to_string()), r.clone());
+                }
+            }
+            for row in rows {
+                if let Some(mut snapshot) = snapshot_of(&row) {
+                    snapshot.currency = Some(currency.clone());
+                    out.push(ObservedCampaign {
+                        customer_id: customer.as_str().to_string(),
+                        campaign_id: row.id.to_string(),
+                        snapshot,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn settle(&self) {
         if let Some(grant) = &self.grant {
             grant.settle().await;

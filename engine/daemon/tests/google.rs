@@ -120,7 +120,7 @@ async fn capacity(e: &Engine, team: &str, open: u32, at: DateTime<Utc>) {
 }
 
 fn status(w: &World, id: i64) -> CampaignStatus {
-    w.fake.campaign(CUSTOMER, id).expect("campaign").status
+    status_of(&w.fake, id)
 }
 
 async fn count_events(e: &Engine, event_type: &str) -> usize {
@@ -165,6 +165,99 @@ async fn capacity_pauses_and_resumes_the_campaign_at_google() {
     }
     assert_eq!(w.fake.mutation_count(), 2);
     conforms(&w);
+}
+
+/// Before a change, the executor reads back only the campaigns it is about to change, from
+/// their own customer (`campaign.id IN (…)`): not every campaign of every customer. A change
+/// already in effect at Google is still recognised from that read and not sent.
+#[tokio::test]
+async fn the_executor_reads_back_only_the_campaigns_it_changes() {
+    const OTHER: &str = "2222222222";
+    let (oauth, fake) = fakes(None).await;
+    let mut be = FakeCampaign::new(BE, "BE Generic");
+    be.labels = vec!["team:sales-be".into()];
+    fake.add_campaign(CUSTOMER, be);
+    fake.add_customer(OTHER, None);
+    for id in 300..320 {
+        let mut c = FakeCampaign::new(id, &format!("DE {id}"));
+        c.labels = vec!["team:sales-de".into()];
+        fake.add_campaign(OTHER, c);
+    }
+    let tokens = oauth.issue_tokens();
+    let client = GoogleAdsClient::new(
+        ads_config(&fake),
+        Arc::new(StaticToken(tokens.access_token)),
+    )
+    .unwrap();
+    let adapter = GoogleAdapter::new(
+        client,
+        "ops",
+        &["123-456-7890".to_string(), OTHER.to_string()],
+        false,
+    )
+    .unwrap();
+    let db = TestDb::sqlite();
+    let e = engine(&db).await;
+    let host = host();
+    save_rule(&e, &host, "gate", GATE, true, start(), "test")
+        .await
+        .unwrap();
+    let mut c = config();
+    // No reconcile read between the steps below: only the executor reads.
+    c.reconcile.every = "1h".into();
+    let mut d = Daemon::start(e.clone(), host, Arc::new(adapter), c)
+        .await
+        .unwrap();
+    d.step(start()).await.unwrap();
+
+    let searches_since = |seen: usize| -> Vec<(String, String)> {
+        fake.requests_after(seen)
+            .into_iter()
+            .filter(|r| r.path.ends_with("googleAds:search"))
+            .map(|r| (r.path, r.body["query"].as_str().unwrap_or("").to_string()))
+            .collect()
+    };
+
+    // sales-nl fills: NL Generic is paused, after a read of NL Generic alone.
+    let seen = fake.requests().len();
+    let t1 = start() + Duration::minutes(1);
+    capacity(&e, "sales-nl", 38, t1).await;
+    d.step(t1).await.unwrap();
+    assert_eq!(status_of(&fake, NL), CampaignStatus::Paused);
+    assert_eq!(fake.mutation_count(), 1);
+    let searches = searches_since(seen);
+    assert_eq!(
+        searches.len(),
+        3,
+        "campaigns, labels, schedules: {searches:?}"
+    );
+    for (path, query) in &searches {
+        assert!(path.contains(CUSTOMER), "{path}");
+        assert!(query.contains("campaign.id IN (111)"), "{query}");
+    }
+
+    // sales-be fills, but BE Generic was paused in the Google Ads UI meanwhile: the read-back
+    // finds the change in effect and nothing is sent.
+    fake.change_in_ui(CUSTOMER, BE, |c| c.status = CampaignStatus::Paused);
+    let seen = fake.requests().len();
+    let t2 = start() + Duration::minutes(2);
+    capacity(&e, "sales-be", 38, t2).await;
+    d.step(t2).await.unwrap();
+    assert_eq!(
+        fake.mutation_count(),
+        1,
+        "already in effect: not sent again"
+    );
+    let searches = searches_since(seen);
+    assert_eq!(searches.len(), 3, "{searches:?}");
+    assert!(searches
+        .iter()
+        .all(|(p, q)| p.contains(CUSTOMER) && q.contains("campaign.id IN (222)")));
+    assert_eq!(count_events(&e, "ChangeApplied").await, 2);
+}
+
+fn status_of(fake: &FakeGoogleAds, id: i64) -> CampaignStatus {
+    fake.campaign(CUSTOMER, id).expect("campaign").status
 }
 
 /// Faults the client retries: each converges to the change, applied once.

@@ -13,10 +13,11 @@ use crate::capture::{rpc, Capture, CaptureSink};
 use crate::config::{CustomerId, GoogleAdsConfig};
 use crate::error::{error_status_in, operation_failures, AdsError, Result};
 use crate::model::{
-    gaql_currency_constant, gaql_metrics, parse_campaign_row, parse_currency_constant,
-    parse_customer_currency, parse_label_row, parse_metrics_row, parse_schedule_row,
-    AccountCurrency, AdScheduleSlot, BiddingTarget, CampaignRow, CampaignStatus, MetricsRow,
-    MutateOutcome, GAQL_AD_SCHEDULES, GAQL_CAMPAIGNS, GAQL_CAMPAIGN_LABELS, GAQL_CUSTOMER_CURRENCY,
+    gaql_campaigns_with_ids, gaql_currency_constant, gaql_metrics, parse_campaign_row,
+    parse_currency_constant, parse_customer_currency, parse_label_row, parse_metrics_row,
+    parse_schedule_row, AccountCurrency, AdScheduleSlot, BiddingTarget, CampaignRow,
+    CampaignStatus, MetricsRow, MutateOutcome, GAQL_AD_SCHEDULES, GAQL_CAMPAIGNS,
+    GAQL_CAMPAIGN_LABELS, GAQL_CUSTOMER_CURRENCY,
 };
 use crate::retry::RateLimiter;
 use crate::tokens::AccessTokens;
@@ -191,9 +192,43 @@ impl GoogleAdsClient {
     /// names and enabled ad schedule criteria. Three `search` calls: campaigns,
     /// `campaign_label`, `campaign_criterion` of type `AD_SCHEDULE`.
     pub async fn campaigns(&self, customer: &CustomerId) -> Result<Vec<CampaignRow>> {
+        self.campaign_rows(
+            customer,
+            [GAQL_CAMPAIGNS, GAQL_CAMPAIGN_LABELS, GAQL_AD_SCHEDULES],
+        )
+        .await
+    }
+
+    /// The campaigns `ids` of `customer`, as [`GoogleAdsClient::campaigns`] reads them (ids
+    /// Google does not know are left out): the same three `search` calls narrowed with
+    /// `campaign.id IN (…)`, per 1,000 ids. No call for no ids.
+    pub async fn campaigns_with_ids(
+        &self,
+        customer: &CustomerId,
+        ids: &[i64],
+    ) -> Result<Vec<CampaignRow>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(1_000) {
+            let [campaigns, labels, schedules] = gaql_campaigns_with_ids(chunk);
+            out.extend(
+                self.campaign_rows(customer, [&campaigns, &labels, &schedules])
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn campaign_rows(
+        &self,
+        customer: &CustomerId,
+        [campaigns_query, labels_query, schedules_query]: [&str; 3],
+    ) -> Result<Vec<CampaignRow>> {
         let r = rpc::SEARCH;
         let mut campaigns = self
-            .search(customer, GAQL_CAMPAIGNS)
+            .search(customer, campaigns_query)
             .await?
             .iter()
             .map(|v| parse_campaign_row(r, v))
@@ -203,13 +238,13 @@ impl GoogleAdsClient {
             .enumerate()
             .map(|(i, c)| (c.id, i))
             .collect();
-        for v in self.search(customer, GAQL_CAMPAIGN_LABELS).await? {
+        for v in self.search(customer, labels_query).await? {
             let (id, label) = parse_label_row(r, &v)?;
             if let Some(&i) = index.get(&id) {
                 campaigns[i].labels.push(label);
             }
         }
-        for v in self.search(customer, GAQL_AD_SCHEDULES).await? {
+        for v in self.search(customer, schedules_query).await? {
             let (id, criterion) = parse_schedule_row(r, &v)?;
             if let Some(&i) = index.get(&id) {
                 campaigns[i].ad_schedule.push(criterion);

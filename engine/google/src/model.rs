@@ -206,6 +206,27 @@ campaign.campaign_budget, campaign_budget.amount_micros, campaign.bidding_strate
 campaign.target_cpa.target_cpa_micros, campaign.target_roas.target_roas \
 FROM campaign ORDER BY campaign.id";
 
+/// The three campaign queries ([`GAQL_CAMPAIGNS`], [`GAQL_CAMPAIGN_LABELS`],
+/// [`GAQL_AD_SCHEDULES`]) narrowed to the campaigns `ids` (`campaign.id IN (…)`), in that
+/// order. `ids` must not be empty.
+pub fn gaql_campaigns_with_ids(ids: &[i64]) -> [String; 3] {
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let filter = format!("campaign.id IN ({list})");
+    let campaigns = GAQL_CAMPAIGNS.replace(
+        " FROM campaign ORDER BY",
+        &format!(" FROM campaign WHERE {filter} ORDER BY"),
+    );
+    [
+        campaigns,
+        format!("{GAQL_CAMPAIGN_LABELS} WHERE {filter}"),
+        format!("{GAQL_AD_SCHEDULES} AND {filter}"),
+    ]
+}
+
 /// Label names of campaigns.
 pub const GAQL_CAMPAIGN_LABELS: &str = "SELECT campaign.id, label.name FROM campaign_label";
 
@@ -758,11 +779,24 @@ mod tests {
             q.contains("metrics.cost_micros")
                 && q.contains("BETWEEN '2026-01-01' AND '2026-01-07'")
         );
+        let narrowed = gaql_campaigns_with_ids(&[7, 42]);
+        assert_eq!(
+            narrowed[0],
+            "SELECT campaign.id, campaign.name, campaign.status, campaign.campaign_budget, \
+campaign_budget.amount_micros, campaign.bidding_strategy_type, \
+campaign.target_cpa.target_cpa_micros, campaign.target_roas.target_roas FROM campaign \
+WHERE campaign.id IN (7, 42) ORDER BY campaign.id"
+        );
+        assert!(narrowed[1].ends_with("FROM campaign_label WHERE campaign.id IN (7, 42)"));
+        assert!(narrowed[2].ends_with("!= 'REMOVED' AND campaign.id IN (7, 42)"));
         for q in [
             GAQL_CAMPAIGNS,
             GAQL_CAMPAIGN_LABELS,
             GAQL_AD_SCHEDULES,
             q.as_str(),
+            &narrowed[0],
+            &narrowed[1],
+            &narrowed[2],
         ] {
             for field in q.split([' ', ',']).filter(|w| w.contains('.')) {
                 assert_eq!(
