@@ -71,6 +71,9 @@ pub struct CompiledRule {
     asts: Arc<[AST]>,
     /// What the script can read of the facts (the key of its kept results).
     reads: Arc<Reads>,
+    /// The script only looks into `teams` ([`reads::only_looked_into`]): it is handed the
+    /// facts' `teams` by reference, not as a constant Rhai copies whole on every `x in teams`.
+    teams_by_ref: bool,
 }
 
 impl CompiledRule {
@@ -288,12 +291,14 @@ impl RuleHost {
         } else {
             Reads::of(&asts[0])
         };
+        let teams_by_ref = !self.lib_reads_globals && reads::only_looked_into(&asts[0], "teams");
         Ok(CompiledRule {
             name: name.to_string(),
             meta,
             source_digest: source_digest(source),
             asts: asts.into(),
             reads: Arc::new(reads),
+            teams_by_ref,
         })
     }
 
@@ -495,11 +500,20 @@ impl RuleHost {
         }
 
         let guard = RunGuard::install();
-        let mut scope = rhai::Scope::with_capacity(32);
-        // Copies with their own strings: nothing this thread touches is shared with another.
-        scope.push_constant_dynamic("teams", view::deep_copy(&facts.teams));
-        scope.push_constant_dynamic("now", view::deep_copy(&facts.now));
-        let base = scope.len();
+        // Two scopes: rules that only look into `teams` get it as a plain variable (no copy
+        // on `x in teams`), the others as a constant. Copies with their own strings: nothing
+        // this thread touches is shared with another.
+        let mut scopes = [false, true].map(|by_ref| {
+            let wanted = states
+                .iter()
+                .any(|s| s.rule.teams_by_ref == by_ref && s.part.evaluated > 0);
+            let mut scope = rhai::Scope::with_capacity(32);
+            if wanted {
+                fill_scope(&mut scope, facts, by_ref);
+            }
+            scope
+        });
+        let base = 2;
         let budget = self.limits.wall_clock;
 
         let mut keys = reuse.map(|(plan, _)| plan.campaign());
@@ -514,7 +528,7 @@ impl RuleHost {
             if let Some(keys) = &mut keys {
                 keys.reset();
             }
-            let mut pushed = false;
+            let mut pushed = [false; 2];
             // One clock reading per evaluation: each one ends the previous evaluation (and
             // the recording of its result) and starts the next.
             let mut clock = None;
@@ -532,7 +546,9 @@ impl RuleHost {
                     state.part.aborted = Some(self.timeout());
                     continue;
                 }
-                if !pushed {
+                let which = usize::from(state.rule.teams_by_ref);
+                let scope = &mut scopes[which];
+                if !pushed[which] {
                     // Rhai constants cannot be modified by scripts; the copies keep the
                     // prepared values safe from closures, which share what they capture
                     // (and shared values lose that protection).
@@ -540,7 +556,7 @@ impl RuleHost {
                         (campaign.campaign.clone(), campaign.team_value.clone());
                     scope.push_constant_dynamic("campaign", campaign_value);
                     scope.push_constant_dynamic("team", team_value);
-                    pushed = true;
+                    pushed[which] = true;
                 }
                 let started = *clock.get_or_insert_with(budget_clock);
                 let deadline = started + (budget - state.part.spent);
@@ -548,11 +564,11 @@ impl RuleHost {
                 let before = Before::of(state);
                 let result = guard.with_rule(state, index, deadline, || {
                     catch_unwind(AssertUnwindSafe(|| {
-                        engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+                        engine.eval_ast_with_scope::<Dynamic>(scope, ast)
                     }))
                 });
                 scope.rewind(base + 2);
-                repair_scope(&mut scope, facts, campaign);
+                repair_scope(scope, facts, campaign, state.rule.teams_by_ref);
                 self.record(state, campaign, result);
                 let now = budget_clock();
                 clock = Some(now);
@@ -566,8 +582,10 @@ impl RuleHost {
             }
             // The copies are dropped here, on the thread that used them (in parallel, and
             // not later when the prepared facts are dropped).
-            if pushed {
-                scope.rewind(base);
+            for (scope, pushed) in scopes.iter_mut().zip(pushed) {
+                if pushed {
+                    scope.rewind(base);
+                }
             }
         }
         drop(guard);
@@ -746,10 +764,27 @@ impl Before {
     }
 }
 
+/// Pushes `teams` (a plain variable when `teams_by_ref`, else a constant) and `now` (a
+/// constant), each a copy of its own.
+fn fill_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, teams_by_ref: bool) {
+    let teams = view::deep_copy(&facts.teams);
+    if teams_by_ref {
+        scope.push_dynamic("teams", teams);
+    } else {
+        scope.push_constant_dynamic("teams", teams);
+    }
+    scope.push_constant_dynamic("now", view::deep_copy(&facts.now));
+}
+
 /// After an evaluation the scope holds `teams`, `now`, `campaign`, `team`. A closure that
 /// captured one of them turned it into a shared value, which Rhai no longer protects from
 /// changes; replace all four with fresh copies so the next rule sees the facts unchanged.
-fn repair_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, campaign: &PreparedCampaign) {
+fn repair_scope(
+    scope: &mut rhai::Scope,
+    facts: &PreparedFacts,
+    campaign: &PreparedCampaign,
+    teams_by_ref: bool,
+) {
     let tainted = CONSTANTS
         .iter()
         .any(|name| scope.get(name).is_some_and(Dynamic::is_shared));
@@ -757,8 +792,7 @@ fn repair_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, campaign: &Prepa
         return;
     }
     scope.clear();
-    scope.push_constant_dynamic("teams", view::deep_copy(&facts.teams));
-    scope.push_constant_dynamic("now", view::deep_copy(&facts.now));
+    fill_scope(scope, facts, teams_by_ref);
     scope.push_constant_dynamic("campaign", campaign.campaign.clone());
     scope.push_constant_dynamic("team", campaign.team_value.clone());
 }

@@ -388,6 +388,10 @@ fn a_rule_cannot_change_what_the_next_rule_sees() {
         r#"fn f(c) { c.name = "hacked"; c.labels.push("hacked"); } f(campaign); ()"#,
         r#"let g = || { campaign.name = "hacked"; now.hour = 99; teams.x = 1; }; g.call(); campaign.name = "hacked"; now.hour = 99; ()"#,
         r#"let g = || team; team.utilisation = 42.0; ()"#,
+        // Reads of `teams` beside a change of it: handed over as a constant, not by reference.
+        r#"if "x" in teams || teams["sales-nl"] == () { 0 } teams.x = 1; ()"#,
+        r#"if !("x" in teams) { teams.mixin(#{x: 1}); } ()"#,
+        r#"let f = |k| k in teams; if f.call("x") { 0 } teams.x = 2; ()"#,
     ];
     let check = compile(
         &host,
@@ -404,6 +408,13 @@ fn a_rule_cannot_change_what_the_next_rule_sees() {
     for rule in &rules {
         let run = host.evaluate(rule, &prepared);
         assert!(run.proposals.is_empty(), "{run:?}");
+        // Each tampering rule right before the check, alone: no other rule's run (a closure
+        // makes the host renew the facts) stands between them.
+        for threads in [1, 2] {
+            for run in host.evaluate_all(&[rule.clone(), check.clone()], &prepared, threads) {
+                assert!(run.proposals.is_empty(), "{run:?}");
+            }
+        }
     }
     assert!(host.evaluate(&check, &prepared).proposals.is_empty());
 }

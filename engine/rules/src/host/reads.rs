@@ -157,6 +157,75 @@ impl Reads {
     }
 }
 
+/// Whether every use of the fact `name` in a compiled script only looks into it without any
+/// way to change it, so the host may hand it to the script by reference instead of as a
+/// constant. A constant passed to a function is copied whole first (Rhai protects constants
+/// that way): `x in teams` copied every team's reading for every campaign. Allowed:
+/// - `name.field…` / `name[index]…` chains with no function or method call in them, outside
+///   the left of an assignment (reading a missing key of a map adds nothing);
+/// - `x in name` (Rhai's `contains(name, x)`: the built-in one is pure, and a script's own
+///   `contains` receives a copy).
+///
+/// Anything else — a method call (`name.clear()`), a `for` over it, an assignment into it,
+/// a closure capturing it, passing it to a function, `global::name` — makes it `false`.
+pub(crate) fn only_looked_into(ast: &AST, name: &str) -> bool {
+    let mut safe = true;
+    ast.walk(&mut |path: &[ASTNode]| {
+        let Some(ASTNode::Expr(expr @ Expr::Variable(var, ..))) = path.last() else {
+            return true;
+        };
+        if var.1.as_str() != name {
+            return true;
+        }
+        let parent = path.len().checked_sub(2).and_then(|i| path.get(i));
+        let looked_into = var.2.is_empty()
+            && match parent {
+                Some(ASTNode::Expr(Expr::Dot(chain, ..) | Expr::Index(chain, ..)))
+                    if std::ptr::eq(&chain.lhs, *expr) =>
+                {
+                    !calls_anything(&chain.rhs) && !assigned_to(path)
+                }
+                Some(ASTNode::Expr(Expr::FnCall(call, ..))) => {
+                    call.name.as_str() == "contains"
+                        && call.args.len() == 2
+                        && std::ptr::eq(&call.args[0], *expr)
+                        && !call.is_qualified()
+                }
+                _ => false,
+            };
+        safe &= looked_into;
+        safe
+    });
+    safe
+}
+
+/// Whether an expression calls a function or method anywhere in it.
+fn calls_anything(expr: &Expr) -> bool {
+    let mut calls = false;
+    expr.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
+        if matches!(
+            path.last(),
+            Some(ASTNode::Expr(
+                Expr::FnCall(..) | Expr::MethodCall(..) | Expr::Stmt(..)
+            ))
+        ) {
+            calls = true;
+        }
+        !calls
+    });
+    calls
+}
+
+/// Whether the last node of `path` lies in the left-hand side of an assignment.
+fn assigned_to(path: &[ASTNode]) -> bool {
+    path.windows(2).any(|w| match w {
+        [ASTNode::Stmt(rhai::Stmt::Assignment(x)), ASTNode::Expr(lhs)] => {
+            std::ptr::eq(&x.1.lhs, *lhs)
+        }
+        _ => false,
+    })
+}
+
 /// The leftmost property of a `.` chain's right-hand side: `paused` in `campaign.paused`,
 /// `labels` in `campaign.labels.len()` or `campaign.labels[0]`. `None` for a method called
 /// on the value itself (`campaign.keys()`).
@@ -385,6 +454,50 @@ mod tests {
         assert_eq!(r.campaign, fields(&["team"]));
         let r = reads("teams[\"sales\"].stale");
         assert_eq!(r.teams, fields(&["sales"]));
+    }
+
+    fn compiled(source: &str) -> AST {
+        let mut engine = rhai::Engine::new_raw();
+        crate::host::register_packages(&mut engine);
+        engine.register_fn("pause", |_: ImmutableString| ());
+        let mut scope = rhai::Scope::new();
+        for name in FACT_NAMES {
+            scope.push_dynamic(name, Dynamic::UNIT);
+        }
+        engine.compile_with_scope(&scope, source).expect("compiles")
+    }
+
+    #[test]
+    fn teams_is_only_looked_into_by_reads_and_in() {
+        let routing = include_str!("../../../../rules/team_routing.rhai");
+        assert!(only_looked_into(&compiled(routing), "teams"));
+        for source in [
+            "1",
+            "let name = \"a\"; if name in teams { teams[name].stale }",
+            "teams.sales.open_leads > teams[\"b\"][\"max\"]",
+            "let t = teams[campaign.team]; t.x = 1; t",
+            "if !(\"a\" in teams) { 0 }",
+        ] {
+            assert!(only_looked_into(&compiled(source), "teams"), "{source}");
+        }
+        for source in [
+            "teams.clear()",
+            "teams.keys()",
+            "teams[\"a\"].labels.push(1)",
+            "teams[\"a\"] = 1",
+            "teams.a.open = 1",
+            "teams[\"a\"].open += 1",
+            "for t in teams { t }",
+            "let f = || teams.a; f.call()",
+            "fn g(x) { x } g(teams)",
+            "let t = teams; t",
+            "contains(teams, \"a\") && remove(teams, \"a\") == ()",
+            "teams == ()",
+            "teams[\"a\".to_upper()]",
+            "fn f() { this.clear() } teams.f()",
+        ] {
+            assert!(!only_looked_into(&compiled(source), "teams"), "{source}");
+        }
     }
 
     #[test]
