@@ -71,9 +71,11 @@ pub struct CompiledRule {
     asts: Arc<[AST]>,
     /// What the script can read of the facts (the key of its kept results).
     reads: Arc<Reads>,
-    /// The script only looks into `teams` ([`reads::only_looked_into`]): it is handed the
-    /// facts' `teams` by reference, not as a constant Rhai copies whole on every `x in teams`.
-    teams_by_ref: bool,
+    /// The script only looks into `teams` ([`reads::only_looked_into`]): it is handed
+    /// `teams` as a [`run::TeamsLookup`] (no copy of every team on `x in teams`, which Rhai
+    /// makes of a map constant passed to a function), and its kept results depend on the
+    /// teams each run looked up, not on all of them.
+    pub(crate) teams_by_ref: bool,
 }
 
 impl CompiledRule {
@@ -500,9 +502,9 @@ impl RuleHost {
         }
 
         let guard = RunGuard::install();
-        // Two scopes: rules that only look into `teams` get it as a plain variable (no copy
-        // on `x in teams`), the others as a constant. Copies with their own strings: nothing
-        // this thread touches is shared with another.
+        // Two scopes: rules that only look into `teams` get it as a `TeamsLookup`, the
+        // others as the map. Copies with their own strings: nothing this thread touches is
+        // shared with another.
         let mut scopes = [false, true].map(|by_ref| {
             let wanted = states
                 .iter()
@@ -517,7 +519,10 @@ impl RuleHost {
         let budget = self.limits.wall_clock;
 
         let mut keys = reuse.map(|(plan, _)| plan.campaign());
-        let kept = reuse.map_or(&[][..], |(_, kept)| kept);
+        let (plan, kept) = match reuse {
+            Some((plan, kept)) => (Some(plan), kept),
+            None => (None, &[][..]),
+        };
 
         for (offset, index) in range.clone().enumerate() {
             let campaign = &facts.campaigns[index];
@@ -537,7 +542,8 @@ impl RuleHost {
                     continue;
                 }
                 let key = keys.as_mut().and_then(|k| k.key(r, campaign));
-                let slot = key.and_then(|key| kept.get(r)?.as_ref()?.get(index, &campaign.id, key));
+                let slot =
+                    key.and_then(|key| kept.get(r)?.as_ref()?.get(index, &campaign.id, key, plan?));
                 if let Some(slot) = slot {
                     replay(state, campaign, index, slot);
                     continue;
@@ -562,11 +568,13 @@ impl RuleHost {
                 let deadline = started + (budget - state.part.spent);
                 let ast = state.rule.ast_for(replica);
                 let before = Before::of(state);
+                run::start_lookups();
                 let result = guard.with_rule(state, index, deadline, || {
                     catch_unwind(AssertUnwindSafe(|| {
                         engine.eval_ast_with_scope::<Dynamic>(scope, ast)
                     }))
                 });
+                let looked_up = run::take_lookups();
                 scope.rewind(base + 2);
                 repair_scope(scope, facts, campaign, state.rule.teams_by_ref);
                 self.record(state, campaign, result);
@@ -574,8 +582,15 @@ impl RuleHost {
                 clock = Some(now);
                 state.part.spent += now - started;
                 state.part.computed += 1;
-                if let Some(key) = key {
-                    if let Some(slot) = before.slot(state, &campaign.id, key) {
+                if let (Some(key), Some(plan)) = (key, plan) {
+                    let deps = looked_up
+                        .into_iter()
+                        .map(|name| {
+                            let hash = plan.team_hash(&name);
+                            (name, hash)
+                        })
+                        .collect();
+                    if let Some(slot) = before.slot(state, &campaign.id, key, deps) {
                         state.part.fresh.push((index, slot));
                     }
                 }
@@ -738,7 +753,13 @@ impl Before {
 
     /// What the evaluation added, to keep; `None` when it stopped the run or printed past
     /// the run's log limit (the lines dropped are not known).
-    fn slot(&self, state: &RunState, campaign: &rhai::ImmutableString, key: u64) -> Option<Slot> {
+    fn slot(
+        &self,
+        state: &RunState,
+        campaign: &rhai::ImmutableString,
+        key: u64,
+        deps: Box<[(rhai::ImmutableString, u64)]>,
+    ) -> Option<Slot> {
         if state.part.aborted.is_some() || state.logs.truncated_at.is_some() {
             return None;
         }
@@ -758,18 +779,19 @@ impl Before {
         Some(Slot::new(
             campaign,
             key,
+            deps,
             state.part.operations - self.operations,
             outcome,
         ))
     }
 }
 
-/// Pushes `teams` (a plain variable when `teams_by_ref`, else a constant) and `now` (a
-/// constant), each a copy of its own.
+/// Pushes `teams` (a [`run::TeamsLookup`] when `teams_by_ref`, else the map) and `now`,
+/// constants, each a copy of its own.
 fn fill_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, teams_by_ref: bool) {
     let teams = view::deep_copy(&facts.teams);
     if teams_by_ref {
-        scope.push_dynamic("teams", teams);
+        scope.push_constant("teams", run::TeamsLookup::new(&teams));
     } else {
         scope.push_constant_dynamic("teams", teams);
     }

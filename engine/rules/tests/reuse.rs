@@ -245,6 +245,55 @@ fn only_what_a_rule_reads_decides_whether_it_is_evaluated_again() {
     assert_eq!((s.evaluated, s.reused), (gated, 0));
 }
 
+/// `team_routing` finds its team by a name computed from the campaign's labels (`name in
+/// teams`, `teams[name]`): its kept results depend on the teams each run looked up, so one
+/// team's change evaluates again only the campaigns labelled for it, and a team that appears
+/// only those that looked for it in vain.
+#[test]
+fn a_rule_that_looks_teams_up_by_name_depends_only_on_the_teams_it_looked_up() {
+    let host = host();
+    let routing = host
+        .compile(
+            "team_routing",
+            &std::fs::read_to_string(rules_dir().join("team_routing.rhai")).expect("rule"),
+        )
+        .expect("compiles");
+    // It reads `teams` by a computed name: wholly, as far as its code shows.
+    assert_eq!(routing.reads().teams, Read::Whole);
+    let rules = [routing];
+    let mut f = start(30);
+    let mut reuse = Reuse::new();
+    let mut eval = |f: &Facts| {
+        let runs = host.evaluate_reusing(&rules, &host.prepare(f), 2, &mut reuse);
+        (reuse.last(), without_durations(runs))
+    };
+    assert_eq!(eval(&f).0.evaluated, 30, "nothing kept yet");
+    assert_eq!(eval(&f).0.reused, 30, "nothing changed");
+
+    // One team's load: the ten campaigns labelled team:sales-be.
+    f.teams.get_mut("sales-be").expect("be").open_leads = 39;
+    let (s, runs) = eval(&f);
+    assert_eq!((s.evaluated, s.reused), (10, 20));
+    assert_eq!(
+        runs,
+        without_durations(host.evaluate_all(&rules, &host.prepare(&f), 1))
+    );
+
+    // A team the labels name appears: the ten campaigns that looked for it.
+    f.teams.insert("nowhere".into(), team("nowhere", 0, 5, 10));
+    let (s, runs) = eval(&f);
+    assert_eq!((s.evaluated, s.reused), (10, 20));
+    assert_eq!(
+        runs,
+        without_durations(host.evaluate_all(&rules, &host.prepare(&f), 1))
+    );
+
+    // A team no campaign names: nothing.
+    f.teams
+        .insert("sales-de".into(), team("sales-de", 3, 1, 10));
+    assert_eq!(eval(&f).0.evaluated, 0);
+}
+
 #[test]
 fn a_host_with_another_library_or_limits_starts_afresh() {
     let a = host();

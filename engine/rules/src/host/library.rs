@@ -66,6 +66,7 @@ pub(super) fn build_engine(
         None => log(&format!("debug: {text}")),
     });
     natives::register(&mut engine);
+    super::run::TeamsLookup::register(&mut engine);
     let resolver = build_library(&mut engine, sources)?;
     engine.set_module_resolver(resolver);
     Ok(engine)

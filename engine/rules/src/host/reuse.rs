@@ -19,6 +19,12 @@ use super::reads::{Read, ValueHasher};
 use super::{CompiledRule, EvalError};
 use crate::decision::Decision;
 
+/// [`KeyPlan::team_hash`] of a team the facts do not have.
+const ABSENT: u64 = 0;
+/// [`KeyPlan::team_hash`] of a team whose value cannot be hashed: differs from itself (a
+/// result that looked it up is never reused; see [`Kept::get`]).
+const UNHASHABLE: u64 = u64::MAX;
+
 /// Calls after which a rule's kept results are dropped if it was not evaluated in between.
 const KEEP_UNUSED_FOR: u64 = 1_000;
 
@@ -65,6 +71,10 @@ pub(super) struct Slot {
     /// The campaign id (empty: nothing kept).
     campaign: ImmutableString,
     key: u64,
+    /// The teams the run looked up by name, with the hash of each then
+    /// ([`KeyPlan::team_hash`]): for a rule that only looks into `teams`, whose key leaves
+    /// `teams` out.
+    deps: Box<[(ImmutableString, u64)]>,
     pub(super) operations: u64,
     /// `None`: no proposal, no failure, nothing printed (most runs).
     pub(super) outcome: Option<Box<Outcome>>,
@@ -82,6 +92,7 @@ impl Slot {
     pub(super) fn new(
         campaign: &ImmutableString,
         key: u64,
+        deps: Box<[(ImmutableString, u64)]>,
         operations: u64,
         outcome: Outcome,
     ) -> Slot {
@@ -90,6 +101,7 @@ impl Slot {
         Slot {
             campaign: campaign.clone(),
             key,
+            deps,
             operations,
             outcome: (!empty).then(|| Box::new(outcome)),
         }
@@ -169,11 +181,23 @@ fn rule_key(rule: &CompiledRule) -> (String, String) {
 }
 
 impl Kept {
-    /// The kept result for the campaign at `index`, if it was kept under `key`.
-    pub(super) fn get(&self, index: usize, campaign: &ImmutableString, key: u64) -> Option<&Slot> {
-        self.slots
-            .get(index)
-            .filter(|s| s.key == key && !s.campaign.is_empty() && s.campaign == *campaign)
+    /// The kept result for the campaign at `index`, if it was kept under `key` and every
+    /// team its run looked up is as it was then.
+    pub(super) fn get(
+        &self,
+        index: usize,
+        campaign: &ImmutableString,
+        key: u64,
+        plan: &KeyPlan,
+    ) -> Option<&Slot> {
+        self.slots.get(index).filter(|s| {
+            s.key == key
+                && !s.campaign.is_empty()
+                && s.campaign == *campaign
+                && s.deps
+                    .iter()
+                    .all(|(name, hash)| *hash != UNHASHABLE && plan.team_hash(name) == *hash)
+        })
     }
 }
 
@@ -215,6 +239,8 @@ impl Item {
 /// so that each is hashed once per campaign whatever number of rules read it.
 pub(super) struct KeyPlan {
     items: Vec<Item>,
+    /// Each team's hash, for the rules that look teams up by name.
+    teams: HashMap<String, u64>,
     /// Per rule: the hash of its `teams` and `now` reads, and its items; `None` when a value
     /// it reads cannot be hashed (the rule is then evaluated, never reused).
     rules: Vec<Option<(u64, Vec<usize>)>>,
@@ -239,10 +265,27 @@ impl KeyPlan {
             }
         };
         let mut plans = Vec::with_capacity(rules.len());
+        let mut teams = HashMap::new();
+        if rules.iter().any(|r| r.teams_by_ref) {
+            if let Some(map) = facts.teams.read_lock::<rhai::Map>() {
+                for (name, team) in map.iter() {
+                    let mut h = ValueHasher::new();
+                    // A team whose value cannot be hashed never matches a kept result.
+                    let hash = if h.value(team) {
+                        h.finish()
+                    } else {
+                        UNHASHABLE
+                    };
+                    teams.insert(name.to_string(), hash);
+                }
+            }
+        }
         for rule in rules {
             let reads = rule.reads();
             let mut shared = ValueHasher::new();
-            if !shared.read(&reads.teams, &facts.teams) {
+            // A rule that only looks teams up by name is keyed on the teams each run looked
+            // up (the slot's `deps`), not on all of them.
+            if !rule.teams_by_ref && !shared.read(&reads.teams, &facts.teams) {
                 plans.push(None);
                 continue;
             }
@@ -268,8 +311,14 @@ impl KeyPlan {
         }
         KeyPlan {
             items,
+            teams,
             rules: plans,
         }
+    }
+
+    /// The hash of team `name` in this evaluation's facts ([`ABSENT`] when there is none).
+    pub(super) fn team_hash(&self, name: &str) -> u64 {
+        self.teams.get(name).copied().unwrap_or(ABSENT)
     }
 
     pub(super) fn campaign(&self) -> CampaignKeys<'_> {

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
-use rhai::Dynamic;
+use rhai::{Dynamic, ImmutableString};
 use serde::{Deserialize, Serialize};
 
 use super::prepared::PreparedFacts;
@@ -80,6 +80,71 @@ thread_local! {
     static OPS_BEFORE: Cell<u64> = const { Cell::new(0) };
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
     static LOG: RefCell<Option<LogSink>> = const { RefCell::new(None) };
+    /// The team names the run in progress looked up in `teams` ([`TeamsLookup`]).
+    static LOOKED_UP: RefCell<Vec<ImmutableString>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `teams` as rules that only look into it see it ([`super::reads::only_looked_into`]):
+/// the facts' teams behind a shared pointer (handing it to `contains` copies nothing), and
+/// every name looked up (`teams[name]`, `teams.name`, `name in teams`) recorded for the run,
+/// so a kept result of the run depends on those teams only (see `reuse`).
+#[derive(Clone)]
+pub(crate) struct TeamsLookup(std::sync::Arc<rhai::Map>);
+
+impl TeamsLookup {
+    pub(super) fn new(teams: &Dynamic) -> TeamsLookup {
+        TeamsLookup(std::sync::Arc::new(
+            teams
+                .read_lock::<rhai::Map>()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+        ))
+    }
+
+    fn note(name: &ImmutableString) {
+        LOOKED_UP.with(|l| l.borrow_mut().push(name.clone()));
+    }
+
+    /// `teams[name]` and `teams.name`: the team, or the error reading a key a map does not
+    /// have gives (maps fail on a missing property in the host).
+    fn get(&mut self, name: ImmutableString) -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        Self::note(&name);
+        match self.0.get(name.as_str()) {
+            Some(team) => Ok(team.clone()),
+            None => Err(rhai::EvalAltResult::ErrorPropertyNotFound(
+                name.to_string(),
+                rhai::Position::NONE,
+            )
+            .into()),
+        }
+    }
+
+    /// `name in teams`.
+    fn contains(&mut self, name: ImmutableString) -> bool {
+        Self::note(&name);
+        self.0.contains_key(name.as_str())
+    }
+
+    /// Registers the type (named `map`, as `teams` is for other rules) and its lookups.
+    pub(crate) fn register(engine: &mut rhai::Engine) {
+        engine
+            .register_type_with_name::<TeamsLookup>("map")
+            .register_indexer_get(TeamsLookup::get)
+            .register_fn("contains", TeamsLookup::contains);
+    }
+}
+
+/// Starts recording the team names a run looks up.
+pub(super) fn start_lookups() {
+    LOOKED_UP.with(|l| l.borrow_mut().clear());
+}
+
+/// The team names looked up since [`start_lookups`], each once, in name order.
+pub(super) fn take_lookups() -> Vec<ImmutableString> {
+    let mut names = LOOKED_UP.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 pub(super) const TIMEOUT_TOKEN: &str = "leadorch: wall-clock budget exhausted";
