@@ -648,3 +648,66 @@ async fn the_google_accounts_alone_are_what_a_catch_up_folds() {
         t.cleanup().await;
     }
 }
+
+/// `leads_where` shows `keep` every persisted lead and holds only the kept ones, then folds
+/// in the lead events after the checkpoint: a kept lead's later status, a new lead whole, and
+/// an unkept lead's later events alone (no `lead_id`: it was not its first event).
+#[tokio::test]
+async fn leads_where_keeps_only_what_it_is_asked_to_and_is_current() {
+    for d in BOTH {
+        let t = TestDb::new(d).await;
+        let e = engine(&t).await;
+        let meta = Metadata::actor("test");
+        let at = Utc::now();
+        let status = |status| LeadCommand::ChangeStatus {
+            status,
+            owner: None,
+            at,
+        };
+        for (lead, subject) in [("l1", "s1"), ("l2", "s2"), ("l3", "s3")] {
+            receive_lead(&e, lead, subject, at).await;
+        }
+        e.execute::<Lead>("l2", status(LeadStatus::Contacted), &meta)
+            .await
+            .unwrap();
+        catch_up(&e.store).await.unwrap();
+        // After the checkpoint: l1 (kept) contacted, l2 (not kept) qualified, l4 new.
+        e.execute::<Lead>("l1", status(LeadStatus::Contacted), &meta)
+            .await
+            .unwrap();
+        e.execute::<Lead>("l2", status(LeadStatus::Qualified), &meta)
+            .await
+            .unwrap();
+        receive_lead(&e, "l4", "s4", at).await;
+
+        let mut seen = Vec::new();
+        let leads = leadorch_core::projection::leads_where(&e.store, &mut |key, doc| {
+            seen.push(key.to_string());
+            doc.state.status() == Some(LeadStatus::New)
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, ["l1", "l2", "l3"], "every persisted row shown once");
+        let rows: Vec<(String, Option<String>, Option<LeadStatus>)> = leads
+            .iter()
+            .map(|(k, d)| {
+                (
+                    k.clone(),
+                    d.state.lead_id().map(str::to_string),
+                    d.state.status(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("l1".into(), Some("l1".into()), Some(LeadStatus::Contacted)),
+                ("l2".into(), None, Some(LeadStatus::Qualified)),
+                ("l3".into(), Some("l3".into()), Some(LeadStatus::New)),
+                ("l4".into(), Some("l4".into()), Some(LeadStatus::New)),
+            ]
+        );
+        e.store.db().close().await;
+        t.cleanup().await;
+    }
+}

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use leadorch_core::projection::{self, Projections};
 use leadorch_core::synthetic::{self, Simulated};
 use leadorch_core::Engine;
-use leadorch_domain::LeadStatus;
+use leadorch_domain::{Lead, LeadStatus};
 use leadorch_sim::{RecordedCampaign, RecordedLead, RecordedWorld, SimConfig, Simulator};
 
 use crate::{Error, Result};
@@ -29,16 +29,57 @@ pub async fn simulated_account(
             leadorch_core::Error::Invalid(why) => Error::Input(why),
             other => Error::Engine(other),
         })?;
-    // What `recorded_world` reads.
-    let views = projection::current(&engine.store, &["campaigns", "capacity", "leads"]).await?;
-    let recorded = recorded_world(&views);
+    // What `recorded_world` reads: the campaigns and teams whole; of the leads, only those
+    // still waiting (the others are read one at a time and dropped) and the last lead number.
+    let views = projection::current(&engine.store, &["campaigns", "capacity"]).await?;
+    let mut last_lead_number = 0;
+    let leads = projection::leads_where(&engine.store, &mut |_, doc| {
+        if let Some(n) = sim_number(&doc.state) {
+            last_lead_number = last_lead_number.max(n);
+        }
+        waiting(&doc.state).is_some()
+    })
+    .await?;
+    let recorded = recorded_world(
+        &views,
+        leads.iter().map(|(_, doc)| &doc.state),
+        last_lead_number,
+    );
     let config = SimConfig::continuing(&recorded, now, marker.seed);
     let sim = Simulator::resume(config, &recorded).map_err(|e| Error::Sim(e.to_string()))?;
     Ok((sim, marker))
 }
 
-/// What the read models record of the simulated world.
-pub fn recorded_world(views: &Projections) -> RecordedWorld {
+/// The number of a simulated lead (`sim-<n>`).
+fn sim_number(lead: &Lead) -> Option<u64> {
+    lead.lead_id()?.strip_prefix("sim-")?.parse().ok()
+}
+
+/// A lead still waiting for its team (new, with a team and its arrival), as the simulator
+/// resumes it.
+fn waiting(lead: &Lead) -> Option<RecordedLead> {
+    match (
+        lead.lead_id(),
+        lead.status(),
+        lead.team(),
+        lead.received_at(),
+    ) {
+        (Some(id), Some(LeadStatus::New), Some(team), Some(arrived)) => Some(RecordedLead {
+            lead_id: id.to_owned(),
+            team: team.to_owned(),
+            arrived,
+        }),
+        _ => None,
+    }
+}
+
+/// What the read models record of the simulated world: the campaigns and teams of `views`,
+/// the waiting ones of `leads`, and the last lead number used (at least `last_lead_number`).
+pub fn recorded_world<'a>(
+    views: &Projections,
+    leads: impl Iterator<Item = &'a Lead>,
+    last_lead_number: u64,
+) -> RecordedWorld {
     let campaigns = views
         .campaigns
         .iter()
@@ -56,28 +97,18 @@ pub fn recorded_world(views: &Projections) -> RecordedWorld {
         .iter()
         .filter_map(|(_, doc)| doc.state.team().map(str::to_owned))
         .collect();
-    let mut waiting = Vec::new();
-    let mut last_lead_number = 0;
-    for (_, doc) in views.leads.iter() {
-        let lead = &doc.state;
-        let Some(id) = lead.lead_id() else { continue };
-        if let Some(n) = id.strip_prefix("sim-").and_then(|n| n.parse::<u64>().ok()) {
-            last_lead_number = last_lead_number.max(n);
+    let mut last = last_lead_number;
+    let mut waiting_leads = Vec::new();
+    for lead in leads {
+        if let Some(n) = sim_number(lead) {
+            last = last.max(n);
         }
-        if let (Some(LeadStatus::New), Some(team), Some(arrived)) =
-            (lead.status(), lead.team(), lead.received_at())
-        {
-            waiting.push(RecordedLead {
-                lead_id: id.to_owned(),
-                team: team.to_owned(),
-                arrived,
-            });
-        }
+        waiting_leads.extend(waiting(lead));
     }
     RecordedWorld {
         campaigns,
         teams,
-        waiting,
-        last_lead_number,
+        waiting: waiting_leads,
+        last_lead_number: last,
     }
 }

@@ -119,6 +119,16 @@ impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
     }
 
     pub(super) async fn load(&mut self, db: &Db) -> Result<()> {
+        self.load_where(db, &mut |_, _| true).await
+    }
+
+    /// Loads the persisted rows `keep` accepts; each row is parsed, shown to `keep` and
+    /// dropped unless kept, so memory holds the kept rows only.
+    pub(super) async fn load_where(
+        &mut self,
+        db: &Db,
+        keep: &mut (dyn FnMut(&str, &D) -> bool + Send),
+    ) -> Result<()> {
         self.rows.clear();
         self.dirty.clear();
         self.track_dirty = true;
@@ -128,7 +138,10 @@ impl<D: Serialize + DeserializeOwned + Sync> Table<D> {
                 key: k.clone(),
                 reason: e.to_string(),
             })?;
-            self.rows.insert(k, d);
+            drop(doc);
+            if keep(&k, &d) {
+                self.rows.insert(k, d);
+            }
         }
         Ok(())
     }
