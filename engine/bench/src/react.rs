@@ -22,8 +22,9 @@
 //! team's two campaigns), all in `[google] customers` and reached through the one grant. Each
 //! background campaign is labelled `team:<its team>` and, in turn, `capacity-gated`, `paced`
 //! and `business-hours`, so every rule's scope covers thousands of them: every push's step
-//! evaluates the rules triggered by a capacity change over all of them, and the executor
-//! reads every customer's campaigns back before the mutate. The daemon's default calendar is
+//! evaluates the rules triggered by a capacity change over all of them (replaying the kept
+//! results of the runs whose reads did not change), and the executor reads back the campaign
+//! it is about to change before the mutate. The daemon's default calendar is
 //! open at all hours (the shipped configuration names none, and `business_hours.rhai` would
 //! pause its campaigns whenever the bench runs), and the ungated campaign gets its team from
 //! `[facts] campaign_teams` instead of a `team:` label (team_routing would follow the team
@@ -964,7 +965,7 @@ fn report(args: &ReactArgs, pushes: &[Push], notes: &Notes) {
         rules.join(", ")
     );
     println!(
-        "google: leadorch-fakes' FakeOAuth and FakeGoogleAds in this process; {:.1} requests per change (the executor reads the campaigns of every customer back, then the mutate); every push led to exactly one mutate, applied and recorded; the ungated campaign was never touched",
+        "google: leadorch-fakes' FakeOAuth and FakeGoogleAds in this process; {:.1} requests per change (the executor reads back the campaigns it is about to change, campaign.id IN (…) per customer, then the mutate); every push led to exactly one mutate, applied and recorded; the ungated campaign was never touched",
         notes.requests_per_change
     );
     let l = &notes.layout;
@@ -1010,7 +1011,7 @@ fn report(args: &ReactArgs, pushes: &[Push], notes: &Notes) {
         )
     };
     println!(
-        "where the time goes (p50 / p99 of each part): POST -> 201 {}; 201 -> first request at Google {} (of which the rule tick {}); the executor's read-back of every customer's campaigns -> mutate {}; mutate -> step reported (recorded applied) {}",
+        "where the time goes (p50 / p99 of each part): POST -> 201 {}; 201 -> first request at Google {} (of which the rule tick {}); the executor's read-back of the changed campaigns -> mutate {}; mutate -> step reported (recorded applied) {}",
         part(&|p| p.answered),
         part(&|p| p.first_request.saturating_sub(p.answered)),
         part(&|p| p.tick),
