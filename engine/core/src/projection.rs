@@ -574,23 +574,46 @@ pub async fn google_accounts(store: &Store) -> Result<Table<AggregateDoc<GoogleA
     let db = store.db();
     let mut p = Projections::default();
     p.google_accounts.load(db).await?;
-    let mut after = db.checkpoint(CHECKPOINT).await?;
+    let after = db.checkpoint(CHECKPOINT).await?;
+    fold_type_after(
+        store,
+        &mut p.google_accounts,
+        GoogleAccount::TYPE,
+        after,
+        |e| match e {
+            AnyEvent::GoogleAccount(e) => Some(e),
+            _ => None,
+        },
+    )
+    .await?;
+    Ok(p.google_accounts)
+}
+
+/// Folds into `table` the events of `aggregate_type` after position `after` (`pick` takes
+/// the aggregate's event out of each).
+async fn fold_type_after<A: Aggregate + Default>(
+    store: &Store,
+    table: &mut Table<AggregateDoc<A>>,
+    aggregate_type: &str,
+    mut after: u64,
+    pick: impl Fn(AnyEvent) -> Option<A::Event>,
+) -> Result<()> {
     let mut decoder = store.codec.decoder(Reveal::Redact);
     loop {
         let page = store
             .log
-            .read_aggregate_type_after(GoogleAccount::TYPE, after, PAGE)
+            .read_aggregate_type_after(aggregate_type, after, PAGE)
             .await?;
         let Some(last) = page.last() else {
-            return Ok(p.google_accounts);
+            return Ok(());
         };
         after = last.position;
         for rec in &page {
-            if let AnyEvent::GoogleAccount(e) = decode(&mut decoder, rec).await? {
+            if let Some(e) = pick(decode(&mut decoder, rec).await?) {
                 let id = split_stream_id(&rec.stream_id)
                     .map(|(_, id)| id)
                     .unwrap_or(&rec.stream_id);
-                fold(&mut p.google_accounts, id, rec, e);
+                fold(table, id, rec, e);
             }
         }
     }
@@ -618,30 +641,17 @@ pub async fn leads_where(
             break;
         }
     }
-    let Some(mut after) = after else {
+    let Some(after) = after else {
         return Err(Error::Internal(
             "the read models kept moving while they were read (10 times)".into(),
         ));
     };
-    let mut decoder = store.codec.decoder(Reveal::Redact);
-    loop {
-        let page = store
-            .log
-            .read_aggregate_type_after(Lead::TYPE, after, PAGE)
-            .await?;
-        let Some(last) = page.last() else {
-            return Ok(p.leads);
-        };
-        after = last.position;
-        for rec in &page {
-            if let AnyEvent::Lead(e) = decode(&mut decoder, rec).await? {
-                let id = split_stream_id(&rec.stream_id)
-                    .map(|(_, id)| id)
-                    .unwrap_or(&rec.stream_id);
-                fold(&mut p.leads, id, rec, e);
-            }
-        }
-    }
+    fold_type_after(store, &mut p.leads, Lead::TYPE, after, |e| match e {
+        AnyEvent::Lead(e) => Some(e),
+        _ => None,
+    })
+    .await?;
+    Ok(p.leads)
 }
 
 /// Only the read models named in `only` (by [`Table::name`]) as of the head: the persisted

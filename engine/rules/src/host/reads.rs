@@ -380,15 +380,7 @@ mod tests {
     const FACT_NAMES: [&str; 4] = ["campaign", "team", "teams", "now"];
 
     fn reads(source: &str) -> Reads {
-        let mut engine = rhai::Engine::new_raw();
-        crate::host::register_packages(&mut engine);
-        engine.register_fn("pause", |_: ImmutableString| ());
-        let mut scope = rhai::Scope::new();
-        for name in FACT_NAMES {
-            scope.push_dynamic(name, Dynamic::UNIT);
-        }
-        let ast = engine.compile_with_scope(&scope, source).expect("compiles");
-        Reads::of(&ast)
+        Reads::of(&compiled(source))
     }
 
     fn fields(names: &[&str]) -> Read {
