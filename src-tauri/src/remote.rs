@@ -332,6 +332,7 @@ fn summary(a: AccountView) -> AccountSummary {
         connected_at: a.connected_at,
         reconsent_reason: a.reconsent_reason,
         data_deleted_at: a.data_deleted_at,
+        quota_exhausted_until: a.quota_exhausted_until,
     }
 }
 

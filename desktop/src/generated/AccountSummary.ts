@@ -28,4 +28,10 @@ reconsent_reason: string | null,
 /**
  * When the account's Google data was deleted (`leadorch google forget`).
  */
-data_deleted_at: string | null, };
+data_deleted_at: string | null, 
+/**
+ * Until when Google's daily quota was last recorded exhausted: nothing is sent to Google
+ * through the account before then. In the past once the hold is over (compare it with
+ * the time now); none when it never was.
+ */
+quota_exhausted_until: string | null, };

@@ -10,6 +10,7 @@ export function account(over: Partial<AccountSummary> = {}): AccountSummary {
     connected_at: "2026-12-01T09:30:00Z",
     reconsent_reason: null,
     data_deleted_at: null,
+    quota_exhausted_until: null,
     ...over,
   };
 }

@@ -122,6 +122,10 @@ pub struct AccountSummary {
     pub reconsent_reason: Option<String>,
     /// When the account's Google data was deleted (`leadorch google forget`).
     pub data_deleted_at: Option<DateTime<Utc>>,
+    /// Until when Google's daily quota was last recorded exhausted: nothing is sent to Google
+    /// through the account before then. In the past once the hold is over (compare it with
+    /// the time now); none when it never was.
+    pub quota_exhausted_until: Option<DateTime<Utc>>,
 }
 
 /// Every project's accounts in the read model, by stored name (`acme/ops`), in name order (the
@@ -145,6 +149,7 @@ pub async fn list(engine: &Engine) -> Result<Vec<AccountSummary>> {
                 connected_at: a.connected_at(),
                 reconsent_reason: a.reconsent_reason().map(str::to_string),
                 data_deleted_at: a.data_deleted_at(),
+                quota_exhausted_until: a.quota_exhausted_until(),
             }
         })
         .collect())

@@ -3,19 +3,21 @@
 //! the fake's approval back to the server's loopback listener), listed as connected with its
 //! customers, revoked, then forgotten; non-admin keys are refused. Each project has its own
 //! accounts: the same name in two projects is two accounts, and a key never sees or touches
-//! another project's.
+//! another project's. The list says until when Google's daily quota was recorded exhausted.
 
 mod common;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use common::{problem, start_with, Server};
 use leadorch_api::keys::Scope;
 use leadorch_api::Settings;
-use leadorch_domain::google_account::AccountStatus;
+use leadorch_domain::google_account::{AccountStatus, GoogleAccountCommand, ADWORDS_SCOPE};
 use leadorch_domain::personal::KeyPurpose;
+use leadorch_domain::GoogleAccount;
 use leadorch_fakes::{FakeGoogleAds, FakeOAuth};
-use leadorch_store::Dialect;
+use leadorch_store::{Dialect, Metadata};
 use serde_json::Value;
 
 /// Settings that reach the fake Google OAuth and Ads.
@@ -317,4 +319,67 @@ async fn each_project_has_its_own_accounts_and_cannot_reach_another_s() {
     let default_list: Value = serde_json::from_str(&list_text(&s, &default).await).unwrap();
     assert_eq!(default_list[0]["status"], "connected");
     assert!(default_list[0]["data_deleted_at"].is_null());
+}
+
+/// `GET /v1/google/accounts` says until when Google's daily quota was last recorded exhausted
+/// (ADR 0052): the recorded end, past or not, and null for an account never held; the field is
+/// described in `/openapi.json`.
+#[tokio::test]
+async fn the_list_says_until_when_google_s_daily_quota_was_recorded_exhausted() {
+    let s = common::start().await;
+    let admin = s.key("ops", &[Scope::Admin]).await;
+    let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+    let meta = Metadata::actor("test");
+    for account in ["ops", "calm"] {
+        s.engine
+            .execute::<GoogleAccount>(
+                account,
+                GoogleAccountCommand::GrantConsent {
+                    account_id: account.into(),
+                    email: None,
+                    scopes: vec![ADWORDS_SCOPE.into()],
+                    accessible_customers: vec!["1234567890".into()],
+                    at: at("2026-12-01T09:30:00Z"),
+                },
+                &meta,
+            )
+            .await
+            .unwrap();
+    }
+    s.engine
+        .execute::<GoogleAccount>(
+            "ops",
+            GoogleAccountCommand::RecordQuotaExhausted {
+                until: at("2026-12-08T08:00:00Z"),
+                reason: "quotaError RESOURCE_EXHAUSTED (request id r-1)".into(),
+                at: at("2026-12-07T10:00:00Z"),
+            },
+            &meta,
+        )
+        .await
+        .unwrap();
+
+    let list: Value = serde_json::from_str(&list_text(&s, &admin).await).unwrap();
+    let row = |account: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account"] == account)
+            .unwrap_or_else(|| panic!("no {account} in {list}"))
+            .clone()
+    };
+    assert_eq!(row("ops")["quota_exhausted_until"], "2026-12-08T08:00:00Z");
+    assert_eq!(row("ops")["status"], "connected");
+    assert!(row("calm")["quota_exhausted_until"].is_null(), "{list}");
+    // The reason stays in the log: the list carries only the end.
+    assert!(!list.to_string().contains("RESOURCE_EXHAUSTED"), "{list}");
+
+    let doc = serde_json::to_value(leadorch_api::openapi()).unwrap();
+    let field = &doc["components"]["schemas"]["AccountView"]["properties"]["quota_exhausted_until"];
+    assert!(
+        field["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("daily quota")),
+        "{field}"
+    );
 }

@@ -345,7 +345,7 @@ async fn stop_api(api: Option<(JoinHandle<()>, leadorch_api::AccessWriter)>) {
 
 /// Says at start, one line each, every rule or campaign that can never act (the warnings of
 /// `leadorch status`): no rules, rules covering no campaign, campaigns without a team, teams
-/// without a capacity reading, accounts needing consent.
+/// without a capacity reading, accounts needing consent, Google's quota hold in force.
 async fn say_what_cannot_act(engine: &Engine, config: &Config, url: &str) -> Result<()> {
     let status = crate::health::gather(engine, config, url.to_string(), Utc::now()).await?;
     // It is about to read the campaigns: that none is recorded yet is no warning here.

@@ -66,9 +66,11 @@ pub enum GoogleCommand {
         #[arg(long, env = "LEADORCH_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// The project's connected accounts and their state
+    /// The project's connected accounts and their state (with Google's daily quota hold
+    /// while it is in force)
     List {
-        /// One JSON object per account
+        /// One JSON object per account (`quota_exhausted_until`: the last recorded hold, past
+        /// once over)
         #[arg(long)]
         json: bool,
     },
@@ -169,12 +171,21 @@ pub async fn run(g: &Global, args: GoogleArgs) -> Result<ExitCode> {
             outln!("forgot {account}: grant revoked, tokens deleted, account keys destroyed")?;
         }
         GoogleCommand::List { json } => {
+            let now = Utc::now();
             for a in accounts::list_in(&engine, &project).await? {
                 if json {
                     outln!("{}", serde_json::to_string(&a)?)?;
                 } else {
+                    // Google's quota hold, while it is in force.
+                    let held = match a.quota_exhausted_until.filter(|u| *u > now) {
+                        Some(until) => format!(
+                            "  quota exhausted until {}",
+                            until.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                        None => String::new(),
+                    };
                     outln!(
-                        "{:<24} {:<17} {}",
+                        "{:<24} {:<17} {}{held}",
                         a.account,
                         a.status,
                         a.customers.join(",")

@@ -1,8 +1,9 @@
 //! What the engine has to work with and what it cannot act on, for `leadorch status` and
 //! the daemon's start: the database, the daemon, the ads platform, the Google accounts,
 //! every campaign with its team and the rules that cover it, every team with the age of its
-//! last capacity reading, a warning for every rule or campaign that can never act, and one
-//! for the teams whose campaign mapping or calendar only the configuration file gives.
+//! last capacity reading, a warning for every rule or campaign that can never act, one for
+//! the teams whose campaign mapping or calendar only the configuration file gives, and one
+//! for Google's daily quota hold on an account while it is in force.
 
 use std::collections::BTreeMap;
 
@@ -88,6 +89,9 @@ pub struct AccountStatus {
     pub customers: Vec<String>,
     /// Campaigns recorded through it.
     pub campaigns: usize,
+    /// Until when Google's daily quota was last recorded exhausted (nothing is sent to Google
+    /// through the account before then); in the past once the hold is over.
+    pub quota_exhausted_until: Option<DateTime<Utc>>,
 }
 
 /// A campaign.
@@ -372,6 +376,16 @@ pub async fn gather(
                 a.account
             ));
         }
+        // Google's quota hold while in force (a revoked account is not acted through anyway).
+        let held = a.quota_exhausted_until.filter(|u| *u > now);
+        if let Some(until) = held.filter(|_| a.status != "revoked") {
+            warnings.push(format!(
+                "Google account {}: Google's daily quota is exhausted until {}; nothing is sent \
+                 to Google until then, and the rules decide again afterwards",
+                a.account,
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
     }
 
     // What `leadorch daemon` without --adapter acts on: Google when configured; on a
@@ -440,6 +454,7 @@ pub async fn gather(
                         == Some(leadorch_domain::project::scoped(project, &a.account).as_str())
                 })
                 .count(),
+            quota_exhausted_until: a.quota_exhausted_until,
         })
         .collect();
     let rule_lines = rules

@@ -1,8 +1,9 @@
 //! `leadorch status`: what the engine has to work with and what it cannot act on — the
 //! database, the daemon, the ads platform, the Google accounts, every campaign with its team
 //! and the rules that cover it, every team with the age of its last capacity reading, a
-//! warning for every rule or campaign that can never act, and one for the teams whose
-//! campaign mapping or calendar only the configuration file gives.
+//! warning for every rule or campaign that can never act, one for the teams whose campaign
+//! mapping or calendar only the configuration file gives, and one for Google's daily quota
+//! hold on an account while it is in force.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

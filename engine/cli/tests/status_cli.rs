@@ -1,7 +1,7 @@
 //! `leadorch status` through the binary: campaigns with their teams (label, configured
 //! mapping) and covering rules, teams with the age of their capacity readings, a warning
-//! for every rule or campaign that can never act, and one for the teams only the
-//! configuration file defines.
+//! for every rule or campaign that can never act, one for the teams only the configuration
+//! file defines, and one for Google's daily quota hold while it is in force.
 
 mod common;
 
@@ -11,7 +11,11 @@ use chrono::{Duration, Utc};
 use common::{leadorch_with, ok, stderr, stdout};
 use leadorch_core::Engine;
 use leadorch_domain::campaign::{Bidding, CampaignSnapshot, CampaignStatus};
-use leadorch_domain::{Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot};
+use leadorch_domain::google_account::ADWORDS_SCOPE;
+use leadorch_domain::{
+    Campaign, CampaignCommand, CapacityCommand, CapacitySnapshot, GoogleAccount,
+    GoogleAccountCommand,
+};
 use leadorch_store::{Metadata, Open, StoreConfig};
 
 fn url(dir: &Path) -> String {
@@ -390,4 +394,122 @@ fn status_says_when_a_configured_customer_s_campaigns_are_another_project_s() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["campaigns"][0]["name"], "Acme Generic", "{v}");
     assert!(!v.to_string().contains("customer 1112223333"), "{v}");
+}
+
+/// Google's daily quota hold on an account (ADR 0052): `status` warns while it is in force
+/// and says nothing once it is over; `google list` shows it while in force, and its JSON and
+/// `status --json` carry the last recorded end either way.
+#[test]
+fn status_and_google_list_show_google_s_quota_hold_while_it_is_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = url(dir.path());
+    ok(dir.path(), &["--database-url", &db, "init"]);
+    // Whole seconds, as the text shows them.
+    let now = chrono::DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+    let held_until = now + Duration::hours(3);
+    let over_until = now - Duration::hours(1);
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut config = StoreConfig::new(url(dir.path()));
+        config.open = Open::Existing;
+        let engine = Engine::open(&config).await.expect("open");
+        let meta = Metadata::actor("test");
+        for (account, until) in [("held", held_until), ("over", over_until)] {
+            let run = |command| engine.execute::<GoogleAccount>(account, command, &meta);
+            run(GoogleAccountCommand::GrantConsent {
+                account_id: account.into(),
+                email: None,
+                scopes: vec![ADWORDS_SCOPE.into()],
+                accessible_customers: vec!["1112223333".into()],
+                at: now - Duration::days(1),
+            })
+            .await
+            .expect("grant");
+            run(GoogleAccountCommand::RecordQuotaExhausted {
+                until,
+                reason: "quotaError RESOURCE_EXHAUSTED (request id r-1)".into(),
+                at: until - Duration::hours(2),
+            })
+            .await
+            .expect("quota exhausted");
+        }
+        engine.store.log.db().close().await;
+    });
+    let config = dir.path().join("leadorch.toml");
+    std::fs::write(
+        &config,
+        "[google]\naccount = \"held\"\ncustomers = [\"111-222-3333\"]\n",
+    )
+    .unwrap();
+    let shown = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+
+    let o = status(dir.path(), &config, &[]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("warning: ")).collect();
+    let expected = format!(
+        "warning: Google account held: Google's daily quota is exhausted until {}; nothing is \
+         sent to Google until then, and the rules decide again afterwards",
+        shown(held_until)
+    );
+    assert!(warnings.contains(&expected.as_str()), "{out}");
+    assert!(
+        !warnings.iter().any(|w| w.contains("account over")),
+        "a hold that is over is no warning:\n{out}"
+    );
+    assert_eq!(
+        warnings.iter().filter(|w| w.contains("quota")).count(),
+        1,
+        "{out}"
+    );
+
+    let o = status(dir.path(), &config, &["--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let until_of = |rows: &serde_json::Value, account: &str| -> chrono::DateTime<Utc> {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["account"] == account)
+            .unwrap_or_else(|| panic!("no account {account} in {rows}"));
+        row["quota_exhausted_until"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(until_of(&v["accounts"], "held"), held_until, "{v}");
+    assert_eq!(until_of(&v["accounts"], "over"), over_until, "{v}");
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| format!("warning: {}", w.as_str().unwrap()) == expected),
+        "{v}"
+    );
+
+    // `google list`: the hold while in force, as a suffix of the account's line.
+    let list = ok(dir.path(), &["--database-url", &db, "google", "list"]);
+    let line = |account: &str| {
+        list.lines()
+            .find(|l| l.starts_with(&format!("{account} ")))
+            .unwrap_or_else(|| panic!("no line for {account} in:\n{list}"))
+    };
+    assert!(
+        line("held").ends_with(&format!("  quota exhausted until {}", shown(held_until))),
+        "{list}"
+    );
+    assert!(!line("over").contains("quota"), "{list}");
+    let json = ok(
+        dir.path(),
+        &["--database-url", &db, "google", "list", "--json"],
+    );
+    let rows = serde_json::Value::Array(
+        json.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    );
+    assert_eq!(until_of(&rows, "held"), held_until, "{json}");
+    assert_eq!(until_of(&rows, "over"), over_until, "{json}");
 }

@@ -35,6 +35,7 @@ function view(over: Partial<AccountView> = {}): AccountView {
     connected_at: "2026-12-01T09:30:00Z",
     reconsent_reason: null,
     data_deleted_at: null,
+    quota_exhausted_until: null,
     ...over,
   };
 }
@@ -216,7 +217,11 @@ describe("HttpBackend.overview", () => {
     const { backend: b, calls } = backend((c) =>
       c.path === "/readyz"
         ? { status: "ready", database: "postgres", schema_version: 31 }
-        : [view(), view({ account: "odd", status: "something_new" })],
+        : [
+            view({ quota_exhausted_until: "2026-12-08T08:00:00Z" }),
+            // From a daemon older than the quota hold's field.
+            { ...view({ account: "odd", status: "something_new" }), quota_exhausted_until: undefined },
+          ],
     );
     const o = await b.overview();
     expect(o.database).toBe(`${BASE} (postgres)`);
@@ -226,6 +231,7 @@ describe("HttpBackend.overview", () => {
       ["ops", "connected"],
       ["odd", "not_connected"],
     ]);
+    expect(o.accounts.map((a) => a.quota_exhausted_until)).toEqual(["2026-12-08T08:00:00Z", null]);
     expect(calls.map((c) => c.path).sort()).toEqual(["/readyz", "/v1/google/accounts"]);
   });
 

@@ -63,7 +63,8 @@ function summary(a: AccountView): AccountSummary {
   const status = STATUSES.has(a.status as AccountSummary["status"])
     ? (a.status as AccountSummary["status"])
     : "not_connected";
-  return { ...a, status };
+  // A daemon older than the quota hold's field leaves it out.
+  return { ...a, status, quota_exhausted_until: a.quota_exhausted_until ?? null };
 }
 
 function cancelled(): CommandError {

@@ -45,6 +45,10 @@ pub struct AccountView {
     pub reconsent_reason: Option<String>,
     /// When the account's Google data was deleted (forgotten).
     pub data_deleted_at: Option<DateTime<Utc>>,
+    /// Until when Google's daily quota was last recorded exhausted: nothing is sent to Google
+    /// through the account before then. In the past once the hold is over; null when it never
+    /// was.
+    pub quota_exhausted_until: Option<DateTime<Utc>>,
 }
 
 /// A consent under way. (`GoogleConsentStarted` in TypeScript: the desktop's own
@@ -147,6 +151,7 @@ pub async fn list(
                 connected_at: a.connected_at,
                 reconsent_reason: a.reconsent_reason,
                 data_deleted_at: a.data_deleted_at,
+                quota_exhausted_until: a.quota_exhausted_until,
             })
             .collect(),
     ))

@@ -2,6 +2,7 @@ import { fireEvent, screen } from "@testing-library/svelte";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { renderApp } from "../../../test/app";
+import { localTime } from "../../format";
 import { account, overview, until } from "../../../test/fixtures";
 
 beforeEach(() => {
@@ -38,6 +39,23 @@ describe("Accounts view", () => {
     expect($("#master-key")!.textContent!.trim()).toBe("Master key: OS keyring");
     expect($("#master-key-check")!.textContent).toContain("a1b2c3d4e5f6");
     expect(screen.getByRole("heading", { level: 1 }).textContent).toContain("Google accounts");
+  });
+
+  it("says until when Google's daily quota is exhausted while the hold is in force, and nothing once it is over", async () => {
+    const end = new Date(Date.now() + 3 * 3600_000).toISOString();
+    const ended = new Date(Date.now() - 3600_000).toISOString();
+    renderApp(() =>
+      overview([
+        account({ account: "held", quota_exhausted_until: end }),
+        account({ account: "over", quota_exhausted_until: ended }),
+      ]),
+    );
+    await until(() => !!$('#accounts tr[data-account="over"]'), "the table");
+    const held = $('#accounts tr[data-account="held"] .notes')!;
+    expect(held.textContent!.replace(/\s+/g, " ").trim()).toBe(
+      `Google's daily quota is exhausted until ${localTime(end)}; nothing is sent until then`,
+    );
+    expect($('#accounts tr[data-account="over"] .notes')!.textContent!.trim()).toBe("");
   });
 
   it("tells a new user what to do when no account is connected", async () => {

@@ -167,8 +167,8 @@ export class World {
       }),
     ];
     this.accounts = [
-      { account: "agency-main", status: "connected", customers: ["1234567890"], connected_at: ago(now, 48 * HOUR), reconsent_reason: null, data_deleted_at: null },
-      { account: "agency-old", status: "reconsent_needed", customers: [], connected_at: ago(now, 480 * HOUR), reconsent_reason: "Google refused the grant (invalid_grant)", data_deleted_at: null },
+      { account: "agency-main", status: "connected", customers: ["1234567890"], connected_at: ago(now, 48 * HOUR), reconsent_reason: null, data_deleted_at: null, quota_exhausted_until: null },
+      { account: "agency-old", status: "reconsent_needed", customers: [], connected_at: ago(now, 480 * HOUR), reconsent_reason: "Google refused the grant (invalid_grant)", data_deleted_at: null, quota_exhausted_until: null },
     ];
     this.events = [
       campaignEvent(40, NL, "ChangeRequested", { change_id: "c-1", change: "pause", reason: null, decision_ref: "ev-1", at: ago(now, 2 * HOUR) }),
