@@ -178,7 +178,7 @@ impl GoogleAdapter {
         if let Some(row) = self.remembered(&key) {
             return Ok(row);
         }
-        self.read(customer).await?;
+        self.read(customer, None).await?;
         self.remembered(&key).ok_or_else(|| AdapterError {
             message: format!("campaign {campaign_id} not found in customer {customer}"),
             retryable: false,
@@ -189,20 +189,56 @@ impl GoogleAdapter {
         self.last.lock().ok().and_then(|m| m.get(key).cloned())
     }
 
-    async fn read(&self, customer: &CustomerId) -> Result<Vec<CampaignRow>, AdapterError> {
+    /// The customer's campaigns (`ids` only, when given), kept as the last read of them.
+    async fn read(
+        &self,
+        customer: &CustomerId,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<CampaignRow>, AdapterError> {
         self.held()?;
-        let rows = self
-            .client
-            .campaigns(customer)
-            .await
-            .map_err(|e| self.note(e))?;
+        let rows = match ids {
+            None => self.client.campaigns(customer).await,
+            Some(ids) => self.client.campaigns_with_ids(customer, ids).await,
+        }
+        .map_err(|e| self.note(e))?;
         if let Ok(mut last) = self.last.lock() {
-            last.retain(|(c, _), _| c != customer.as_str());
+            let c = customer.as_str();
+            match ids {
+                None => last.retain(|(k, _), _| k != c),
+                Some(ids) => {
+                    for id in ids {
+                        last.remove(&(c.to_string(), id.to_string()));
+                    }
+                }
+            }
             for r in &rows {
-                last.insert((customer.as_str().to_string(), r.id.to_string()), r.clone());
+                last.insert((c.to_string(), r.id.to_string()), r.clone());
             }
         }
         Ok(rows)
+    }
+
+    /// The customer's campaigns (`ids` only, when given) as observed, with its currency.
+    async fn observe(
+        &self,
+        customer: &CustomerId,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<ObservedCampaign>, AdapterError> {
+        let currency = self.currency(customer).await?;
+        Ok(self
+            .read(customer, ids)
+            .await?
+            .iter()
+            .filter_map(|row| {
+                let mut snapshot = snapshot_of(row)?;
+                snapshot.currency = Some(currency.clone());
+                Some(ObservedCampaign {
+                    customer_id: customer.as_str().to_string(),
+                    campaign_id: row.id.to_string(),
+                    snapshot,
+                })
+            })
+            .collect())
     }
 
     /// The customer's currency: kept from an earlier read, else read from Google (two
@@ -282,17 +318,7 @@ impl AdsAdapter for GoogleAdapter {
     async fn campaigns(&self) -> Result<Vec<ObservedCampaign>, AdapterError> {
         let mut out = Vec::new();
         for customer in &self.customers {
-            let currency = self.currency(customer).await?;
-            for row in self.read(customer).await? {
-                if let Some(mut snapshot) = snapshot_of(&row) {
-                    snapshot.currency = Some(currency.clone());
-                    out.push(ObservedCampaign {
-                        customer_id: customer.as_str().to_string(),
-                        campaign_id: row.id.to_string(),
-                        snapshot,
-                    });
-                }
-            }
+            out.extend(self.observe(customer, None).await?);
         }
         Ok(out)
     }
@@ -303,10 +329,7 @@ impl AdsAdapter for GoogleAdapter {
     ) -> Result<Vec<ObservedCampaign>, AdapterError> {
         let mut by_customer: Vec<(&CustomerId, Vec<i64>)> = Vec::new();
         for (customer, campaign) in wanted {
-            let Ok(customer) = self.customer(customer) else {
-                continue;
-            };
-            let Ok(id) = campaign.parse::<i64>() else {
+            let (Ok(customer), Ok(id)) = (self.customer(customer), campaign.parse::<i64>()) else {
                 continue;
             };
             match by_customer
@@ -319,31 +342,7 @@ impl AdsAdapter for GoogleAdapter {
         }
         let mut out = Vec::new();
         for (customer, ids) in by_customer {
-            let currency = self.currency(customer).await?;
-            self.held()?;
-            let rows = self
-                .client
-                .campaigns_with_ids(customer, &ids)
-                .await
-                .map_err(|e| self.note(e))?;
-            if let Ok(mut last) = self.last.lock() {
-                for id in &ids {
-                    last.remove(&(customer.as_str().to_string(), id.to_string()));
-                }
-                for r in &rows {
-                    last.insert((customer.as_str().to_string(), r.id.to_string()), r.clone());
-                }
-            }
-            for row in rows {
-                if let Some(mut snapshot) = snapshot_of(&row) {
-                    snapshot.currency = Some(currency.clone());
-                    out.push(ObservedCampaign {
-                        customer_id: customer.as_str().to_string(),
-                        campaign_id: row.id.to_string(),
-                        snapshot,
-                    });
-                }
-            }
+            out.extend(self.observe(customer, Some(&ids)).await?);
         }
         Ok(out)
     }
