@@ -791,7 +791,7 @@ impl Before {
 fn fill_scope(scope: &mut rhai::Scope, facts: &PreparedFacts, teams_by_ref: bool) {
     let teams = view::deep_copy(&facts.teams);
     if teams_by_ref {
-        scope.push_constant("teams", run::TeamsLookup::new(&teams));
+        scope.push_constant("teams", run::TeamsLookup::new(teams));
     } else {
         scope.push_constant_dynamic("teams", teams);
     }

@@ -92,12 +92,9 @@ thread_local! {
 pub(crate) struct TeamsLookup(std::sync::Arc<rhai::Map>);
 
 impl TeamsLookup {
-    pub(super) fn new(teams: &Dynamic) -> TeamsLookup {
+    pub(super) fn new(teams: Dynamic) -> TeamsLookup {
         TeamsLookup(std::sync::Arc::new(
-            teams
-                .read_lock::<rhai::Map>()
-                .map(|m| m.clone())
-                .unwrap_or_default(),
+            teams.try_cast::<rhai::Map>().unwrap_or_default(),
         ))
     }
 
