@@ -28,11 +28,12 @@ decision_ref: string | null,
  */
 requested_at: string, 
 /**
- * `requested`, `applied` or `failed`.
+ * `requested`, `applied`, `failed` or `superseded` (replaced by a later change of the
+ * same field before it was applied; never sent).
  */
 state: string, 
 /**
- * When it was applied or failed.
+ * When it was applied, failed or was replaced.
  */
 ended_at: string | null, 
 /**

@@ -7,6 +7,12 @@
 //! deciding and recording the outcome neither loses an action (the request stays open) nor
 //! repeats one.
 //!
+//! Of several open changes of one campaign's field, only the latest is applied; once it
+//! closes (applied, already in effect, or failed for good) the older ones are recorded as
+//! superseded by it and never sent (ADR 0054): a decision the rules have since reversed is
+//! not applied late. One of them that the read-back shows in effect (an attempt that reached
+//! Google before a crash or a timeout) is recorded as applied instead, before the latest.
+//!
 //! Once Google's quota refused a call ([`AdsAdapter::quota_refusal`]), every change still open
 //! is recorded failed once, unsent, with the time the quota comes back (`quota_until`): the
 //! rules decide again then ([`crate::quota`]).
@@ -15,7 +21,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use leadorch_core::Engine;
-use leadorch_domain::campaign::CampaignChange;
+use leadorch_domain::campaign::{CampaignChange, ChangeRecord};
 use leadorch_domain::{Campaign, CampaignCommand};
 use leadorch_evaluate::facts::FactsView;
 use leadorch_store::Metadata;
@@ -39,6 +45,24 @@ pub enum ExecResult {
         /// Whether it stays open for another attempt.
         retryable: bool,
     },
+    /// A later change of the same field closed first: this one is never sent.
+    Superseded {
+        /// The later change.
+        by: String,
+    },
+}
+
+impl ExecResult {
+    /// Whether the change is closed by it (no longer open for another attempt).
+    fn closes(&self) -> bool {
+        !matches!(
+            self,
+            ExecResult::Failed {
+                retryable: true,
+                ..
+            }
+        )
+    }
 }
 
 /// One change handled.
@@ -99,6 +123,22 @@ impl Executor {
             return Ok(Vec::new());
         }
         let metadata = Metadata::actor(actor);
+        // The latest open change of each campaign's field is applied (the list is in the
+        // order they were requested); the others wait for it to close.
+        let mut older: HashMap<(String, &'static str), Vec<(String, ChangeRecord)>> =
+            HashMap::new();
+        let mut latest: HashMap<(String, &'static str), (String, ChangeRecord)> = HashMap::new();
+        for (campaign, change_id, record) in pending {
+            let key = (campaign, record.change.field());
+            if let Some(earlier) = latest.insert(key.clone(), (change_id, record)) {
+                older.entry(key).or_default().push(earlier);
+            }
+        }
+        let mut pending: Vec<(String, String, ChangeRecord)> = latest
+            .into_iter()
+            .map(|((campaign, _), (change_id, record))| (campaign, change_id, record))
+            .collect();
+        pending.sort_by(|a, b| (a.2.requested_at, &a.1).cmp(&(b.2.requested_at, &b.1)));
         // Only the campaigns about to change are read back.
         let wanted: Vec<(String, String)> = pending
             .iter()
@@ -135,6 +175,36 @@ impl Executor {
                     .map(|r| crate::quota::hold_until(&r, now))
             };
             let mut quota_until = held(adapter);
+            // An older open change of the field that the read-back shows in effect (an attempt
+            // that reached Google before a crash or a timeout) took effect: recorded as
+            // applied, not as superseded, before the latest is applied on top.
+            if let (None, Some(o), Some(list)) = (
+                quota_until,
+                observed.get(&campaign),
+                older.get_mut(&(campaign.clone(), record.change.field())),
+            ) {
+                if !in_effect(o, &record.change) {
+                    if let Some(i) = list.iter().rposition(|(_, r)| in_effect(o, &r.change)) {
+                        let (old_id, old) = list.remove(i);
+                        let command = CampaignCommand::MarkApplied {
+                            change_id: old_id.clone(),
+                            at: now,
+                        };
+                        engine
+                            .execute::<Campaign>(&campaign, command, &metadata)
+                            .await?;
+                        self.attempts.remove(&old_id);
+                        out.push(ExecOutcome {
+                            campaign: campaign.clone(),
+                            change_id: old_id,
+                            change: old.change,
+                            reason: old.reason,
+                            result: ExecResult::AlreadyInEffect,
+                            quota_until: None,
+                        });
+                    }
+                }
+            }
             let result = if let Some(until) = quota_until {
                 ExecResult::Failed {
                     error: format!(
@@ -185,18 +255,49 @@ impl Executor {
                     quota_until,
                     at: now,
                 },
+                ExecResult::Superseded { by } => CampaignCommand::Supersede {
+                    change_id: change_id.clone(),
+                    by: by.clone(),
+                    at: now,
+                },
             };
             engine
                 .execute::<Campaign>(&campaign, command, &metadata)
                 .await?;
+            let closed = result.closes();
+            let field = record.change.field();
             out.push(ExecOutcome {
-                campaign,
-                change_id,
+                campaign: campaign.clone(),
+                change_id: change_id.clone(),
                 change: record.change,
                 reason: record.reason,
                 result,
                 quota_until,
             });
+            if !closed {
+                continue;
+            }
+            for (old_id, old) in older.remove(&(campaign.clone(), field)).unwrap_or_default() {
+                let command = CampaignCommand::Supersede {
+                    change_id: old_id.clone(),
+                    by: change_id.clone(),
+                    at: now,
+                };
+                engine
+                    .execute::<Campaign>(&campaign, command, &metadata)
+                    .await?;
+                self.attempts.remove(&old_id);
+                out.push(ExecOutcome {
+                    campaign: campaign.clone(),
+                    change_id: old_id,
+                    change: old.change,
+                    reason: old.reason,
+                    result: ExecResult::Superseded {
+                        by: change_id.clone(),
+                    },
+                    quota_until: None,
+                });
+            }
         }
         Ok(out)
     }

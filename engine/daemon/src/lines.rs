@@ -136,6 +136,9 @@ pub fn step_lines(daemon: &Daemon, report: &StepReport) -> Vec<String> {
                     "gave up"
                 }
             ),
+            ExecResult::Superseded { .. } => format!(
+                "{now}  {campaign}: {change} not sent: a later decision replaced it before it was applied"
+            ),
         });
     }
     lines

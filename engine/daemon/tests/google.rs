@@ -10,6 +10,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use leadorch_config::Config;
 use leadorch_core::Engine;
+use leadorch_daemon::executor::ExecResult;
 use leadorch_daemon::google::GoogleAdapter;
 use leadorch_daemon::Daemon;
 use leadorch_domain::{CapacityCommand, CapacitySnapshot};
@@ -321,6 +322,52 @@ async fn every_fault_kind_converges_without_extra_mutations() {
     }
     assert_eq!(count_events(&w.e, "ChangeFailed").await, refused.len());
     conforms(&w);
+}
+
+/// A pause that keeps failing in a way worth retrying stays open. When the team has room
+/// again before it goes through, the rules (which see the pause they asked for) resume, and
+/// that decision replaces the open pause (ADR 0054): the resume is found already in effect,
+/// the pause is recorded as superseded, and Google is never asked to pause a campaign whose
+/// team has room. Before, the pause stayed open and was applied once Google answered again.
+#[tokio::test]
+async fn a_pause_the_rules_reverse_while_it_keeps_failing_is_never_sent() {
+    let mut w = world().await;
+    // More failures than one step's attempts: the pause stays open after the step.
+    for _ in 0..40 {
+        w.fake.push_fault(Route::MutateCampaigns, Fault::Internal);
+    }
+    let t1 = start() + Duration::minutes(1);
+    capacity(&w.e, "sales-nl", 38, t1).await;
+    w.d.step(t1).await.unwrap();
+    assert_eq!(status(&w, NL), CampaignStatus::Enabled);
+    assert_eq!(w.fake.mutation_count(), 0);
+    assert_eq!(count_events(&w.e, "ChangeFailed").await, 1);
+    assert_eq!(
+        count_events(&w.e, "ChangeApplied").await,
+        0,
+        "the pause is open"
+    );
+
+    // The team has room again: the pause is replaced, not applied.
+    let t2 = start() + Duration::minutes(2);
+    capacity(&w.e, "sales-nl", 10, t2).await;
+    let report = w.d.step(t2).await.unwrap();
+    assert_eq!(count_events(&w.e, "ChangeSuperseded").await, 1);
+    assert!(
+        report
+            .executed
+            .iter()
+            .any(|x| matches!(x.result, ExecResult::Superseded { .. })),
+        "{:?}",
+        report.executed
+    );
+    // Google recovers (the faults left are used up by nothing: no mutate is sent again).
+    for m in 3..8 {
+        w.d.step(start() + Duration::minutes(m)).await.unwrap();
+    }
+    assert_eq!(status(&w, NL), CampaignStatus::Enabled);
+    assert_eq!(w.fake.mutation_count(), 0, "the pause was never applied");
+    assert_eq!(count_events(&w.e, "ChangeApplied").await, 1, "the resume");
 }
 
 #[tokio::test]

@@ -34,7 +34,8 @@ impl AnyEvent {
                 | CampaignEvent::ChangeRequested { at, .. }
                 | CampaignEvent::ChangeApplied { at, .. }
                 | CampaignEvent::MetricsRecorded { at, .. }
-                | CampaignEvent::ChangeFailed { at, .. },
+                | CampaignEvent::ChangeFailed { at, .. }
+                | CampaignEvent::ChangeSuperseded { at, .. },
             ) => *at,
             AnyEvent::Capacity(CapacityEvent::CapacityRecorded { at, .. }) => *at,
             AnyEvent::Rule(

@@ -160,7 +160,8 @@ fn event_time(event: &AnyEvent) -> Option<DateTime<Utc>> {
             | CampaignEvent::ChangeRequested { at, .. }
             | CampaignEvent::ChangeApplied { at, .. }
             | CampaignEvent::MetricsRecorded { at, .. }
-            | CampaignEvent::ChangeFailed { at, .. } => *at,
+            | CampaignEvent::ChangeFailed { at, .. }
+            | CampaignEvent::ChangeSuperseded { at, .. } => *at,
         },
         AnyEvent::Capacity(leadorch_domain::CapacityEvent::CapacityRecorded { at, .. }) => *at,
         AnyEvent::Lead(LeadEvent::LeadReceived(arrival)) => arrival.at,
@@ -615,6 +616,7 @@ fn evaluate_at(
             c.status = *status;
             c.last_change_at = changed.clone();
             c.pending_fields.clear();
+            c.pending_changes.clear();
         }
     }
     let rules = std::slice::from_ref(rule);

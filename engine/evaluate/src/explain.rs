@@ -129,7 +129,8 @@ fn event_at(e: &CampaignEvent) -> DateTime<Utc> {
         | CampaignEvent::ChangeRequested { at, .. }
         | CampaignEvent::ChangeApplied { at, .. }
         | CampaignEvent::MetricsRecorded { at, .. }
-        | CampaignEvent::ChangeFailed { at, .. } => *at,
+        | CampaignEvent::ChangeFailed { at, .. }
+        | CampaignEvent::ChangeSuperseded { at, .. } => *at,
     }
 }
 

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use cqrs_es::Aggregate;
-use leadorch_domain::campaign::{ChangeRecord, HourMetrics};
+use leadorch_domain::campaign::{CampaignChange, ChangeRecord, HourMetrics};
 use leadorch_domain::lead::{LeadArrival, LeadEvent};
 use leadorch_domain::{
     project, split_stream_id, AnyEvent, Campaign, CampaignEvent, CapacityEvent, CapacitySnapshot,
@@ -176,6 +176,18 @@ impl CampaignEntry {
                         at: *at,
                     },
                 );
+                field
+            }
+            // Replaced before it was applied: it never took effect, so it starts no dwell or
+            // cooldown (the change that replaced it does, once it is applied).
+            CampaignEvent::ChangeSuperseded { change_id, .. } => {
+                let Some(record) = self.state.change(change_id) else {
+                    return;
+                };
+                let field = record.change.field();
+                if let Some(entry) = self.changes_by_field.get_mut(field) {
+                    entry.open.remove(change_id);
+                }
                 field
             }
             _ => return,
@@ -590,13 +602,14 @@ impl FactsView {
                 continue;
             };
             let team = team_of(&snapshot.labels, id, settings);
-            let mut pending_fields: Vec<String> = c
-                .state
-                .pending_changes()
-                .map(|(_, r)| r.change.field().to_string())
+            let mut pending: Vec<_> = c.state.pending_changes().collect();
+            // The latest of each field last (the executor's order).
+            pending.sort_by(|a, b| (a.1.requested_at, a.0).cmp(&(b.1.requested_at, b.0)));
+            let pending_changes: BTreeMap<String, CampaignChange> = pending
+                .iter()
+                .map(|(_, r)| (r.change.field().to_string(), r.change.clone()))
                 .collect();
-            pending_fields.sort();
-            pending_fields.dedup();
+            let pending_fields: Vec<String> = pending_changes.keys().cloned().collect();
             campaigns.push(CampaignFacts {
                 id: id.clone(),
                 customer_id: c.state.customer_id().unwrap_or_default().to_string(),
@@ -611,6 +624,7 @@ impl FactsView {
                 manual_override_until: c.state.manual_override_until().filter(|u| *u > at),
                 last_change_at: c.last_change_at.clone(),
                 pending_fields,
+                pending_changes,
                 metrics_today: sum_metrics(&c.metrics, midnight, at),
                 metrics_window: sum_metrics(&c.metrics, window_start, at),
                 leads_today: c.arrivals().map_or(0, |l| count_between(l, midnight, at)),

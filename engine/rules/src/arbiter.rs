@@ -13,8 +13,11 @@
 //!    is a [`SuppressReason::Duplicate`]; a different one loses
 //!    ([`SuppressReason::LostConflict`]) and the clash is recorded as a [`Conflict`].
 //! 3. The winner is checked, in this order: campaign unknown, removed, manual hold,
-//!    no change, pending change of the field, the same change refused for good within the
-//!    field's dwell or cooldown, dwell (status) or cooldown (other fields).
+//!    the same change already pending, no change (accepted instead when a change of the
+//!    field is pending: it replaces that change before it is applied, ADR 0054), the same
+//!    change refused for good within the field's dwell or cooldown, dwell (status) or
+//!    cooldown (other fields). A different change than the one pending replaces it once
+//!    accepted.
 //!    Suppressed winners still win: a high-priority rule holding a campaign in its state
 //!    keeps lower-priority rules from changing it.
 //! 4. Notifications are always accepted, once per campaign and message.
@@ -390,13 +393,28 @@ fn check(
     if let Some(until) = c.manual_override_until.filter(|u| *u > at) {
         return Some(SuppressReason::ManualHold { until });
     }
-    if is_no_change(action, c) {
-        return Some(SuppressReason::NoChange);
-    }
-    if c.pending_fields.iter().any(|f| f == field) {
-        return Some(SuppressReason::Pending {
-            field: field.to_string(),
-        });
+    let no_change = is_no_change(action, c);
+    match c.pending_changes.get(field) {
+        // The change already asked for, not yet applied: asked for once.
+        Some(pending) if action.to_change().as_ref() == Some(pending) => {
+            return Some(SuppressReason::Pending {
+                field: field.to_string(),
+            });
+        }
+        // Back to what the campaign is: the open change is replaced before it is applied,
+        // which changes nothing on the platform, so no dwell or cooldown holds it back
+        // (ADR 0054).
+        Some(_) if no_change => return None,
+        // Another change: it replaces the open one, checked as any change is.
+        Some(_) => {}
+        None if no_change => return Some(SuppressReason::NoChange),
+        // A decision recorded before open changes were listed (only their fields were).
+        None if c.pending_fields.iter().any(|f| f == field) => {
+            return Some(SuppressReason::Pending {
+                field: field.to_string(),
+            });
+        }
+        None => {}
     }
     let (dwell, cooldown) = rule_overrides
         .get(&proposal.rule)

@@ -170,6 +170,11 @@ pub struct CampaignFacts {
     pub last_change_at: BTreeMap<String, DateTime<Utc>>,
     /// Fields with an engine change requested but not yet applied.
     pub pending_fields: Vec<String>,
+    /// Field name → the latest change of it requested and not yet applied: a different
+    /// decision replaces it rather than waiting for it (ADR 0054). Empty in decisions recorded
+    /// before it existed, which then see only [`CampaignFacts::pending_fields`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending_changes: BTreeMap<String, CampaignChange>,
     /// Metrics since local midnight.
     pub metrics_today: Metrics,
     /// Metrics over the recent window.
@@ -199,6 +204,26 @@ pub struct RefusedChange {
 }
 
 impl CampaignFacts {
+    /// The campaign as the engine has asked for it: each field with its open change
+    /// ([`CampaignFacts::pending_changes`]) on top. What rules see, so a rule that only resumes
+    /// a paused campaign still sees the pause it asked for before Google applied it, and can
+    /// reverse it (ADR 0054).
+    pub fn intended(&self) -> CampaignFacts {
+        let mut c = self.clone();
+        for change in self.pending_changes.values() {
+            match change {
+                CampaignChange::Pause => c.status = CampaignStatus::Paused,
+                CampaignChange::Resume => c.status = CampaignStatus::Enabled,
+                CampaignChange::SetBudget {
+                    daily_budget_micros,
+                } => c.daily_budget_micros = *daily_budget_micros,
+                CampaignChange::SetBidTarget { bidding } => c.bidding = bidding.clone(),
+                CampaignChange::SetAdSchedule { slots } => c.ad_schedule = slots.clone(),
+            }
+        }
+        c
+    }
+
     /// A campaign with the given id (`"<customer>/<campaign>"`), enabled, no budget, manual
     /// CPC and everything else empty: a starting point for tests and fixtures.
     pub fn new(id: &str, name: &str) -> CampaignFacts {
@@ -217,6 +242,7 @@ impl CampaignFacts {
             manual_override_until: None,
             last_change_at: BTreeMap::new(),
             pending_fields: Vec::new(),
+            pending_changes: BTreeMap::new(),
             metrics_today: Metrics::default(),
             metrics_window: Metrics::default(),
             leads_today: 0,

@@ -287,13 +287,22 @@ fn slot_map(s: &AdScheduleSlot, strings: &mut Interner) -> Dynamic {
 }
 
 /// The `campaign` constant, and the campaign's id, campaign id, name and labels as shared
-/// strings (for scope matching without copying).
+/// strings (for scope matching without copying). Its status, budget, bidding and schedule are
+/// as the engine has asked for them: with the changes still open on top
+/// ([`CampaignFacts::intended`], ADR 0054).
 pub(crate) fn campaign_map(
     c: &CampaignFacts,
     at: DateTime<Utc>,
     window_minutes: u32,
     strings: &mut Interner,
 ) -> (Dynamic, [ImmutableString; 3], Vec<ImmutableString>) {
+    let intended;
+    let c = if c.pending_changes.is_empty() {
+        c
+    } else {
+        intended = c.intended();
+        &intended
+    };
     let id: ImmutableString = c.id.as_str().into();
     let campaign_id: ImmutableString = c.campaign_id.as_str().into();
     let name: ImmutableString = c.name.as_str().into();
@@ -501,6 +510,7 @@ pub(crate) fn now_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leadorch_domain::campaign::CampaignChange;
 
     #[test]
     fn shapes_are_sorted() {
@@ -517,6 +527,32 @@ mod tests {
             map["recent"].clone().cast::<Map>()["minutes"].as_int(),
             Ok(60)
         );
+    }
+
+    /// Rules see the campaign as the engine asked for it: an open pause makes it `paused`
+    /// (ADR 0054), so a rule that resumes only paused campaigns can reverse it.
+    #[test]
+    fn open_changes_are_on_top_of_what_rules_see() {
+        let mut c = CampaignFacts::new("1/2", "n");
+        c.daily_budget_micros = 5_000_000;
+        c.pending_changes
+            .insert("status".into(), CampaignChange::Pause);
+        c.pending_changes.insert(
+            "daily_budget_micros".into(),
+            CampaignChange::SetBudget {
+                daily_budget_micros: 7_000_000,
+            },
+        );
+        c.pending_fields = vec!["daily_budget_micros".into(), "status".into()];
+        let at: DateTime<Utc> = "2026-03-02T09:00:00Z".parse().expect("valid time");
+        let (value, ..) = campaign_map(&c, at, 60, &mut Interner::default());
+        let map = value.cast::<Map>();
+        assert_eq!(map["status"].to_string(), "paused");
+        assert_eq!(map["paused"].as_bool(), Ok(true));
+        assert_eq!(map["budget_micros"].as_int(), Ok(7_000_000));
+        assert_eq!(map["pending"].clone().into_array().map(|a| a.len()), Ok(2));
+        // The facts themselves keep what is known at Google.
+        assert_eq!(c.status, CampaignStatus::Enabled);
     }
 
     #[test]

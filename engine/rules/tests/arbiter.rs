@@ -519,3 +519,65 @@ fn the_same_refused_change_waits_for_the_cooldown_another_value_does_not() {
         "below_currency_unit"
     );
 }
+
+/// A change still open (ADR 0054): asked for again, it is pending; a decision back to what
+/// the campaign is replaces it at once (no dwell: nothing changed at Google); another value
+/// replaces it under the usual cooldown. Decisions recorded before open changes were listed
+/// (only their fields) are resolved as they were.
+#[test]
+fn an_open_change_is_asked_for_once_and_replaced_by_a_different_decision() {
+    let at = t("2026-03-02T10:00:00Z");
+    let mut c: Vec<CampaignFacts> = (1..=5).map(|n| campaign(n, &[], None)).collect();
+    for f in &mut c {
+        // The open change was asked for 2 minutes ago: well within dwell and cooldown.
+        f.last_change_at
+            .insert("status".into(), t("2026-03-02T09:58:00Z"));
+        f.last_change_at
+            .insert("daily_budget_micros".into(), t("2026-03-02T09:58:00Z"));
+        f.daily_budget_micros = 5_000_000;
+    }
+    // 1, 2: a pause is open (the campaign is still enabled at Google).
+    for f in &mut c[..2] {
+        f.pending_changes
+            .insert("status".into(), CampaignChange::Pause);
+        f.pending_fields = vec!["status".into()];
+    }
+    // 3, 4: a budget change to 1.00 is open.
+    for f in &mut c[2..4] {
+        f.pending_changes.insert(
+            "daily_budget_micros".into(),
+            CampaignChange::SetBudget {
+                daily_budget_micros: 1_000_000,
+            },
+        );
+        f.pending_fields = vec!["daily_budget_micros".into()];
+    }
+    // 5: recorded before open changes were listed: only the field.
+    c[4].pending_fields = vec!["status".into()];
+    let proposals = vec![
+        p("a", 1, 1, Action::Pause),
+        p("a", 1, 2, Action::Resume),
+        p("a", 1, 3, budget(1_000_000)),
+        p("a", 1, 4, budget(2_000_000)),
+        p("a", 1, 5, Action::Resume),
+    ];
+    let res = resolve(at, proposals, &c, &policy(), &no_overrides());
+    let pending = |field: &str| {
+        vec![SuppressReason::Pending {
+            field: field.into(),
+        }]
+    };
+    assert_eq!(why(&res, "a", 1), pending("status"));
+    assert_eq!(
+        accepted(&res),
+        vec![("a".to_string(), "111-222-3333/2".to_string(), "resume")]
+    );
+    assert_eq!(why(&res, "a", 3), pending("daily_budget_micros"));
+    assert_eq!(
+        why(&res, "a", 4),
+        vec![SuppressReason::Cooldown {
+            until: t("2026-03-02T10:28:00Z")
+        }]
+    );
+    assert_eq!(why(&res, "a", 5), vec![SuppressReason::NoChange]);
+}

@@ -38,9 +38,10 @@ pub struct LastChange {
     pub decision_ref: Option<String>,
     /// When it was requested.
     pub requested_at: DateTime<Utc>,
-    /// `requested`, `applied` or `failed`.
+    /// `requested`, `applied`, `failed` or `superseded` (replaced by a later change of the
+    /// same field before it was applied; never sent).
     pub state: String,
-    /// When it was applied or failed.
+    /// When it was applied, failed or was replaced.
     pub ended_at: Option<DateTime<Utc>>,
     /// What Google Ads or the executor reported, when it failed.
     pub error: Option<String>,
@@ -55,6 +56,7 @@ fn last_change(state: &Campaign) -> Option<LastChange> {
         ChangeState::Requested => ("requested", None, None),
         ChangeState::Applied { at } => ("applied", Some(*at), None),
         ChangeState::Failed { error, at, .. } => ("failed", Some(*at), Some(error.clone())),
+        ChangeState::Superseded { at, .. } => ("superseded", Some(*at), None),
     };
     Some(LastChange {
         change_id: id.to_string(),

@@ -151,6 +151,7 @@ impl Campaign {
                 quota_until,
                 at,
             } => self.mark_failed(change_id, error, retryable, quota_until, at),
+            CampaignCommand::Supersede { change_id, by, at } => self.supersede(change_id, by, at),
         }
     }
 
@@ -365,6 +366,36 @@ impl Campaign {
             at,
         }])
     }
+
+    /// [`CampaignCommand::Supersede`]: only an open change, by a later change of the same
+    /// field that is no longer open.
+    fn supersede(
+        &self,
+        change_id: String,
+        by: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CampaignEvent>, CampaignError> {
+        let record = self.open_change(&change_id)?;
+        let later = self
+            .changes
+            .get(&by)
+            .ok_or_else(|| CampaignError::UnknownChange(by.clone()))?;
+        let why = if by == change_id {
+            Some("a change cannot replace itself")
+        } else if later.change.field() != record.change.field() {
+            Some("it changes another field")
+        } else if later.requested_at < record.requested_at {
+            Some("it was requested before it")
+        } else if later.is_open() {
+            Some("it is still open")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(CampaignError::NotSuperseding { change_id, by, why });
+        }
+        Ok(vec![CampaignEvent::ChangeSuperseded { change_id, by, at }])
+    }
 }
 
 impl Campaign {
@@ -421,6 +452,11 @@ impl Campaign {
                 }
                 if let Some(record) = self.changes.get_mut(&change_id) {
                     record.state = ChangeState::Applied { at };
+                }
+            }
+            CampaignEvent::ChangeSuperseded { change_id, by, at } => {
+                if let Some(record) = self.changes.get_mut(&change_id) {
+                    record.state = ChangeState::Superseded { by, at };
                 }
             }
             // Metrics are facts for rules and backtests (folded by their views), not state

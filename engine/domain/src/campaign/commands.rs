@@ -70,4 +70,14 @@ pub enum CampaignCommand {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Record that an open change was replaced by a later change of the same field, which
+    /// closed (ADR 0054).
+    Supersede {
+        /// The change replaced.
+        change_id: String,
+        /// The later change.
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }

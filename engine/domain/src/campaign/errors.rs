@@ -95,4 +95,15 @@ pub enum CampaignError {
     /// The change was already applied or failed for good. HTTP 409.
     #[error("change {0:?} already finished")]
     ChangeFinished(String),
+    /// A change named as replacing another is not a later change of the same field that
+    /// closed. HTTP 409.
+    #[error("change {by:?} does not replace change {change_id:?}: {why}")]
+    NotSuperseding {
+        /// The change to be replaced.
+        change_id: String,
+        /// The change named as replacing it.
+        by: String,
+        /// What is wrong.
+        why: &'static str,
+    },
 }

@@ -15,6 +15,7 @@ crate::event_table!(CampaignEvent {
     ChangeRequested => "2.0",
     ChangeApplied => "1.0",
     ChangeFailed => "1.1",
+    ChangeSuperseded => "1.0",
     MetricsRecorded => "2.0",
 });
 
@@ -133,6 +134,17 @@ pub enum CampaignEvent {
         #[serde(deserialize_with = "crate::time::utc")]
         at: DateTime<Utc>,
     },
+    /// A change still open was replaced by a later change of the same field, which closed
+    /// (applied, already in effect, or failed for good): it is never sent (ADR 0054).
+    ChangeSuperseded {
+        /// Id of the change replaced.
+        change_id: String,
+        /// Id of the later change of the same field that replaced it.
+        by: String,
+        /// When.
+        #[serde(deserialize_with = "crate::time::utc")]
+        at: DateTime<Utc>,
+    },
 }
 
 const fn google_ads(pointer: &'static str) -> PersonalField {
@@ -159,7 +171,9 @@ impl PersonalData for CampaignEvent {
             | CampaignEvent::ChangedOutsideEngine { google_account, .. }
             | CampaignEvent::ChangeRequested { google_account, .. }
             | CampaignEvent::MetricsRecorded { google_account, .. } => google_account.as_deref(),
-            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => None,
+            CampaignEvent::ChangeApplied { .. }
+            | CampaignEvent::ChangeFailed { .. }
+            | CampaignEvent::ChangeSuperseded { .. } => None,
         }
     }
 
@@ -172,7 +186,9 @@ impl PersonalData for CampaignEvent {
             CampaignEvent::ChangedOutsideEngine { .. } => OUTSIDE_FIELDS,
             CampaignEvent::MetricsRecorded { .. } => METRICS_FIELDS,
             CampaignEvent::ChangeRequested { .. } => REQUESTED_FIELDS,
-            CampaignEvent::ChangeApplied { .. } | CampaignEvent::ChangeFailed { .. } => &[],
+            CampaignEvent::ChangeApplied { .. }
+            | CampaignEvent::ChangeFailed { .. }
+            | CampaignEvent::ChangeSuperseded { .. } => &[],
         }
     }
 }
@@ -246,6 +262,11 @@ pub(crate) fn samples() -> Vec<CampaignEvent> {
             retryable: false,
             quota_until: Some(t(600)),
             at: t(4),
+        },
+        CampaignEvent::ChangeSuperseded {
+            change_id: "chg-3".into(),
+            by: "chg-4".into(),
+            at: t(5),
         },
         CampaignEvent::MetricsRecorded {
             hour_start: t(0),

@@ -646,6 +646,126 @@ fn a_failure_needs_an_error_message() {
         .then_expect_error(CampaignError::EmptyField("error"));
 }
 
+// --- Supersede (ADR 0054) ---
+
+fn supersede(change_id: &str, by: &str) -> CampaignCommand {
+    CampaignCommand::Supersede {
+        change_id: change_id.into(),
+        by: by.into(),
+        at: t(13),
+    }
+}
+
+fn requested_at(change_id: &str, change: CampaignChange, minute: i64) -> CampaignEvent {
+    let CampaignEvent::ChangeRequested {
+        change_id: _,
+        change: _,
+        reason,
+        decision_ref,
+        google_account,
+        at: _,
+    } = requested(change_id, CampaignChange::Pause)
+    else {
+        unreachable!()
+    };
+    CampaignEvent::ChangeRequested {
+        change_id: change_id.into(),
+        change,
+        reason,
+        decision_ref,
+        google_account,
+        at: t(minute),
+    }
+}
+
+#[test]
+fn an_open_change_is_superseded_by_a_later_change_of_its_field_that_closed() {
+    // A pause that kept failing, then a resume found already in effect.
+    let given = vec![
+        observed(snap(), 0),
+        requested_at("chg-1", CampaignChange::Pause, 10),
+        failed("chg-1", true),
+        requested_at("chg-2", CampaignChange::Resume, 12),
+        applied("chg-2", CampaignChange::Resume),
+    ];
+    Fixture::with(())
+        .given(given.clone())
+        .when(supersede("chg-1", "chg-2"))
+        .then_expect_events(vec![CampaignEvent::ChangeSuperseded {
+            change_id: "chg-1".into(),
+            by: "chg-2".into(),
+            at: t(13),
+        }]);
+    // Superseded, it is closed: never applied, failed or superseded again.
+    let mut state = Campaign::default();
+    for e in given {
+        state.apply(e);
+    }
+    state.apply(CampaignEvent::ChangeSuperseded {
+        change_id: "chg-1".into(),
+        by: "chg-2".into(),
+        at: t(13),
+    });
+    assert_eq!(state.pending_changes().count(), 0);
+    assert_eq!(
+        state.change("chg-1").unwrap().state,
+        ChangeState::Superseded {
+            by: "chg-2".into(),
+            at: t(13)
+        }
+    );
+    assert_eq!(
+        state.decide(CampaignCommand::MarkApplied {
+            change_id: "chg-1".into(),
+            at: t(14),
+        }),
+        Err(CampaignError::ChangeFinished("chg-1".into()))
+    );
+    // The known status is the resume's: the pause never took effect.
+    assert_eq!(state.status(), Some(CampaignStatus::Enabled));
+}
+
+#[test]
+fn only_a_later_closed_change_of_the_same_field_supersedes() {
+    let not = |change_id: &str, by: &str, why: &'static str| CampaignError::NotSuperseding {
+        change_id: change_id.into(),
+        by: by.into(),
+        why,
+    };
+    let budget = CampaignChange::SetBudget {
+        daily_budget_micros: 10_000_000,
+    };
+    let given = vec![
+        observed(snap(), 0),
+        requested_at("early", CampaignChange::Resume, 9),
+        applied("early", CampaignChange::Resume),
+        requested_at("chg-1", CampaignChange::Pause, 10),
+        requested_at("budget", budget.clone(), 11),
+        applied("budget", budget),
+        requested_at("open", CampaignChange::Resume, 12),
+    ];
+    for (by, error) in [
+        (
+            "chg-1",
+            not("chg-1", "chg-1", "a change cannot replace itself"),
+        ),
+        ("budget", not("chg-1", "budget", "it changes another field")),
+        ("early", not("chg-1", "early", "it was requested before it")),
+        ("open", not("chg-1", "open", "it is still open")),
+        ("nope", CampaignError::UnknownChange("nope".into())),
+    ] {
+        Fixture::with(())
+            .given(given.clone())
+            .when(supersede("chg-1", by))
+            .then_expect_error(error);
+    }
+    // A closed change cannot be superseded.
+    Fixture::with(())
+        .given(given)
+        .when(supersede("early", "chg-1"))
+        .then_expect_error(CampaignError::ChangeFinished("early".into()));
+}
+
 #[test]
 fn manual_hold_extends_but_never_shrinks() {
     let mut campaign = Campaign::default();

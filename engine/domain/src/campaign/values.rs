@@ -437,6 +437,14 @@ pub enum ChangeState {
         /// When.
         at: DateTime<Utc>,
     },
+    /// Replaced, before it was applied, by a later change of the same field (`by`), which
+    /// closed: never sent (ADR 0054).
+    Superseded {
+        /// The later change.
+        by: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// One change the engine requested.
@@ -459,7 +467,7 @@ impl ChangeRecord {
     pub fn is_open(&self) -> bool {
         match self.state {
             ChangeState::Requested => true,
-            ChangeState::Applied { .. } => false,
+            ChangeState::Applied { .. } | ChangeState::Superseded { .. } => false,
             ChangeState::Failed { retryable, .. } => retryable,
         }
     }

@@ -71,6 +71,7 @@ export const EVENT_TYPES = [
   "ChangeApplied",
   "ChangeFailed",
   "ChangeRequested",
+  "ChangeSuperseded",
   "ChangedOutsideEngine",
   "ConsentGranted",
   "ConsentWithdrawn",
