@@ -186,22 +186,16 @@ impl Executor {
                 if !in_effect(o, &record.change) {
                     if let Some(i) = list.iter().rposition(|(_, r)| in_effect(o, &r.change)) {
                         let (old_id, old) = list.remove(i);
+                        self.attempts.remove(&old_id);
                         let command = CampaignCommand::MarkApplied {
                             change_id: old_id.clone(),
                             at: now,
                         };
-                        engine
-                            .execute::<Campaign>(&campaign, command, &metadata)
-                            .await?;
-                        self.attempts.remove(&old_id);
-                        out.push(ExecOutcome {
-                            campaign: campaign.clone(),
-                            change_id: old_id,
-                            change: old.change,
-                            reason: old.reason,
-                            result: ExecResult::AlreadyInEffect,
-                            quota_until: None,
-                        });
+                        let result = ExecResult::AlreadyInEffect;
+                        out.push(
+                            close(engine, &metadata, &campaign, (old_id, old), command, result)
+                                .await?,
+                        );
                     }
                 }
             }
@@ -278,27 +272,42 @@ impl Executor {
                 continue;
             }
             for (old_id, old) in older.remove(&(campaign.clone(), field)).unwrap_or_default() {
+                self.attempts.remove(&old_id);
                 let command = CampaignCommand::Supersede {
                     change_id: old_id.clone(),
                     by: change_id.clone(),
                     at: now,
                 };
-                engine
-                    .execute::<Campaign>(&campaign, command, &metadata)
-                    .await?;
-                self.attempts.remove(&old_id);
-                out.push(ExecOutcome {
-                    campaign: campaign.clone(),
-                    change_id: old_id,
-                    change: old.change,
-                    reason: old.reason,
-                    result: ExecResult::Superseded {
-                        by: change_id.clone(),
-                    },
-                    quota_until: None,
-                });
+                let result = ExecResult::Superseded {
+                    by: change_id.clone(),
+                };
+                out.push(
+                    close(engine, &metadata, &campaign, (old_id, old), command, result).await?,
+                );
             }
         }
         Ok(out)
     }
+}
+
+/// Records how an older open change of a field closed (`command`), unsent: its outcome.
+async fn close(
+    engine: &Engine,
+    metadata: &Metadata,
+    campaign: &str,
+    (change_id, record): (String, ChangeRecord),
+    command: CampaignCommand,
+    result: ExecResult,
+) -> Result<ExecOutcome> {
+    engine
+        .execute::<Campaign>(campaign, command, metadata)
+        .await?;
+    Ok(ExecOutcome {
+        campaign: campaign.to_string(),
+        change_id,
+        change: record.change,
+        reason: record.reason,
+        result,
+        quota_until: None,
+    })
 }
