@@ -17,10 +17,24 @@ pub struct Setup {
     pub oauth: FakeOAuth,
     pub ads: FakeGoogleAds,
     pub dir: tempfile::TempDir,
+    /// The database: a SQLite file in `dir` ([`Setup::new`]) or the one given to
+    /// [`Setup::on`].
+    pub url: String,
 }
 
 impl Setup {
     pub async fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("leadorch.db").display());
+        Setup::in_dir(dir, url).await
+    }
+
+    /// The same set-up on the database at `url` (its master key in a folder of the test's).
+    pub async fn on(url: &str) -> Setup {
+        Setup::in_dir(tempfile::tempdir().unwrap(), url.to_string()).await
+    }
+
+    async fn in_dir(dir: tempfile::TempDir, url: String) -> Setup {
         let oauth = FakeOAuth::start().await;
         let ads = FakeGoogleAds::start(Some(oauth.clone())).await;
         ads.add_customer(CUSTOMER, None);
@@ -30,7 +44,8 @@ impl Setup {
         Setup {
             oauth,
             ads,
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            url,
         }
     }
 
@@ -41,8 +56,11 @@ impl Setup {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_leadorch"));
         c.arg("--database-url")
-            .arg(format!("sqlite://{}", self.db().display()))
+            .arg(&self.url)
             .args(args)
+            .env("LEADORCH_HOME", self.dir.path())
+            .env_remove("LEADORCH_MASTER_KEY")
+            .env_remove("LEADORCH_MASTER_KEY_FILE")
             .env_remove("DATABASE_URL")
             .env_remove("LEADORCH_CONFIG")
             // A rule-run budget no run reaches on a busy machine (debug build).
