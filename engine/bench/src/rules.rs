@@ -118,6 +118,7 @@ fn facts(n: usize, teams: usize) -> Facts {
                 manual_override_until: None,
                 last_change_at: BTreeMap::new(),
                 pending_fields: vec![],
+                pending_changes: Default::default(),
                 metrics_today: Metrics {
                     impressions: 1000 + i as u64,
                     clicks: 50,
