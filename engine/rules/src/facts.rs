@@ -211,17 +211,22 @@ impl CampaignFacts {
     pub fn intended(&self) -> CampaignFacts {
         let mut c = self.clone();
         for change in self.pending_changes.values() {
-            match change {
-                CampaignChange::Pause => c.status = CampaignStatus::Paused,
-                CampaignChange::Resume => c.status = CampaignStatus::Enabled,
-                CampaignChange::SetBudget {
-                    daily_budget_micros,
-                } => c.daily_budget_micros = *daily_budget_micros,
-                CampaignChange::SetBidTarget { bidding } => c.bidding = bidding.clone(),
-                CampaignChange::SetAdSchedule { slots } => c.ad_schedule = slots.clone(),
-            }
+            c.apply(change);
         }
         c
+    }
+
+    /// Sets the field `change` changes to its value.
+    pub fn apply(&mut self, change: &CampaignChange) {
+        match change {
+            CampaignChange::Pause => self.status = CampaignStatus::Paused,
+            CampaignChange::Resume => self.status = CampaignStatus::Enabled,
+            CampaignChange::SetBudget {
+                daily_budget_micros,
+            } => self.daily_budget_micros = *daily_budget_micros,
+            CampaignChange::SetBidTarget { bidding } => self.bidding = bidding.clone(),
+            CampaignChange::SetAdSchedule { slots } => self.ad_schedule = slots.clone(),
+        }
     }
 
     /// A campaign with the given id (`"<customer>/<campaign>"`), enabled, no budget, manual

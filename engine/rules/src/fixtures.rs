@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use leadorch_domain::campaign::CampaignStatus;
 
 use crate::arbiter::{resolve, Policy, Resolution};
 use crate::decision::{Action, Proposal};
@@ -347,19 +346,11 @@ pub fn run_fixture_source(
 }
 
 fn apply(c: &mut CampaignFacts, action: &Action, at: DateTime<Utc>) {
-    match action {
-        Action::Pause => c.status = CampaignStatus::Paused,
-        Action::Resume => c.status = CampaignStatus::Enabled,
-        Action::SetBudget {
-            daily_budget_micros,
-        } => c.daily_budget_micros = *daily_budget_micros,
-        Action::SetBidTarget { bidding } => c.bidding = bidding.clone(),
-        Action::SetAdSchedule { slots } => c.ad_schedule = slots.clone(),
-        Action::Notify { .. } => return,
-    }
-    if let Some(field) = action.field() {
-        c.last_change_at.insert(field.to_string(), at);
-    }
+    let Some(change) = action.to_change() else {
+        return; // a notification
+    };
+    c.apply(&change);
+    c.last_change_at.insert(change.field().to_string(), at);
 }
 
 /// `"set_budget 1/2 40.00 by rule"`.
