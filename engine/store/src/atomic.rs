@@ -219,14 +219,14 @@ macro_rules! create_key_conflict {
 }
 
 /// A new key ([`create_key_conflict`]).
-const CREATE_KEY: &str = concat!(
+pub(crate) const CREATE_KEY: &str = concat!(
     "INSERT INTO subject_keys (subject_id, purpose, wrapped_key, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5) ",
     create_key_conflict!()
 );
 
 /// A stored key's deadline moves later, when it is still the key given.
-const EXTEND_KEY: &str = "UPDATE subject_keys SET expires_at = CASE \
+pub(crate) const EXTEND_KEY: &str = "UPDATE subject_keys SET expires_at = CASE \
        WHEN $4 IS NULL THEN NULL \
        WHEN expires_at IS NULL OR expires_at < $4 THEN $4 \
        ELSE expires_at END \
@@ -315,6 +315,73 @@ async fn write_one(
     }
 }
 
+/// A group's side rows by kind, for writing them together.
+pub(crate) struct SideGroups<'a> {
+    /// Each fingerprint of each claim.
+    pub(crate) claims: Vec<(&'a OwnedClaim, FingerprintKind, &'a [u8; 32])>,
+    /// New subject keys.
+    pub(crate) new_keys: Vec<&'a SubjectKeyRow>,
+    /// Stored subject keys whose deadline moves.
+    pub(crate) extends: Vec<&'a SubjectKeyRow>,
+    /// `Idempotency-Key` answers.
+    pub(crate) answers: Vec<&'a IdempotencyRow>,
+    /// Access-log rows.
+    pub(crate) access: Vec<&'a AccessRow>,
+}
+
+impl<'a> SideGroups<'a> {
+    /// Sorts `rows` by kind; `None` when two requests of the group write one row (a
+    /// fingerprint, a subject's key, an `Idempotency-Key`): the careful way tells whose it is.
+    pub(crate) fn of(rows: &[&'a SideRow]) -> Option<SideGroups<'a>> {
+        let mut g = SideGroups {
+            claims: Vec::new(),
+            new_keys: Vec::new(),
+            extends: Vec::new(),
+            answers: Vec::new(),
+            access: Vec::new(),
+        };
+        for row in rows {
+            match row {
+                SideRow::Claim(c) => {
+                    for (kind, fp) in &c.fingerprints {
+                        g.claims.push((c, *kind, fp));
+                    }
+                }
+                SideRow::Key(k) if k.new => g.new_keys.push(k),
+                SideRow::Key(k) => g.extends.push(k),
+                SideRow::Idempotency(i) => g.answers.push(i),
+                SideRow::Access(a) => g.access.push(a),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !g
+            .claims
+            .iter()
+            .all(|(c, kind, fp)| seen.insert((c.project.as_str(), kind.as_str(), fp.as_slice())))
+        {
+            return None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !g
+            .new_keys
+            .iter()
+            .chain(g.extends.iter())
+            .all(|k| seen.insert((k.subject.as_str(), k.purpose.as_str())))
+        {
+            return None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        if !g
+            .answers
+            .iter()
+            .all(|i| seen.insert((i.project.as_str(), i.api_key_id.as_str(), i.key.as_str())))
+        {
+            return None;
+        }
+        Some(g)
+    }
+}
+
 /// Rows per multi-row statement of [`write_side_rows_together`] (at most 7 parameters each).
 const SIDE_ROWS_PER_STATEMENT: usize = 150;
 
@@ -330,48 +397,16 @@ pub(crate) async fn write_side_rows_together(
     rows: &[&SideRow],
     now: i64,
 ) -> Result<bool> {
-    let mut claims = Vec::new();
-    let mut new_keys = Vec::new();
-    let mut extends = Vec::new();
-    let mut answers = Vec::new();
-    let mut access = Vec::new();
-    for row in rows {
-        match row {
-            SideRow::Claim(c) => {
-                for (kind, fp) in &c.fingerprints {
-                    claims.push((c, *kind, fp));
-                }
-            }
-            SideRow::Key(k) if k.new => new_keys.push(k),
-            SideRow::Key(k) => extends.push(k),
-            SideRow::Idempotency(i) => answers.push(i),
-            SideRow::Access(a) => access.push(a),
-        }
-    }
-    // One row written twice in the group: the careful way tells whose it is.
-    let mut seen = std::collections::HashSet::new();
-    if !claims
-        .iter()
-        .all(|(c, kind, fp)| seen.insert((c.project.as_str(), kind.as_str(), fp.as_slice())))
-    {
+    let Some(SideGroups {
+        claims,
+        new_keys,
+        extends,
+        answers,
+        access,
+    }) = SideGroups::of(rows)
+    else {
         return Ok(false);
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !new_keys
-        .iter()
-        .chain(extends.iter())
-        .all(|k| seen.insert((k.subject.as_str(), k.purpose.as_str())))
-    {
-        return Ok(false);
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !answers
-        .iter()
-        .all(|i| seen.insert((i.project.as_str(), i.api_key_id.as_str(), i.key.as_str())))
-    {
-        return Ok(false);
-    }
-
+    };
     if let Some(scope) = scope {
         // SQLite's append-only table (ADR 0047): a fingerprint some committed row holds —
         // another lead's, the same lead's, or an expired one to replace — goes the careful way.

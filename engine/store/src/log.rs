@@ -19,6 +19,7 @@ use crate::error::{Result, StoreError};
 use crate::hash::{Hash, HashInput};
 use crate::head::{head_on_pool, Head};
 use crate::on_pool;
+use crate::sync::{Announce, SyncFn, Syncer, WalFile};
 use crate::writer::{writer_loop, Request, WriterConn, MAX_GROUP_EVENTS};
 
 /// What the appender expects the stream's current version to be.
@@ -294,6 +295,7 @@ async fn spawn_writer(
     rx: mpsc::Receiver<Request>,
     head: watch::Sender<u64>,
     appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    sync: Option<SyncFn>,
 ) -> Result<()> {
     let (ready_tx, ready_rx) = oneshot::channel::<Result<()>>();
     let db = db.clone();
@@ -315,10 +317,26 @@ async fn spawn_writer(
             };
             runtime.block_on(async move {
                 // Connected here, so a PostgreSQL connection's socket belongs to this runtime.
-                match WriterConn::connect(&db).await {
-                    Ok(conn) => {
+                let announce = Announce { head, appended };
+                let started = async {
+                    let mut conn = WriterConn::connect(&db).await?;
+                    let syncer = match conn.defer_sync().await? {
+                        Some(wal) => {
+                            let what = format!("the event log's file {}", wal.display());
+                            let sync = sync.unwrap_or_else(|| {
+                                let mut file = WalFile::new(wal);
+                                Box::new(move || file.sync())
+                            });
+                            Some(Syncer::spawn(sync, announce.clone(), what)?)
+                        }
+                        None => None,
+                    };
+                    Ok::<_, StoreError>((conn, syncer))
+                };
+                match started.await {
+                    Ok((conn, syncer)) => {
                         let _ = ready_tx.send(Ok(()));
-                        writer_loop(conn, rx, head, appended).await;
+                        writer_loop(conn, rx, announce, syncer).await;
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -343,11 +361,28 @@ async fn spawn_writer(
 impl EventLog {
     /// Starts the writer for `db`, on a thread of its own (see [`spawn_writer`]).
     pub async fn open(db: Db) -> Result<EventLog> {
+        EventLog::open_syncing(db, None).await
+    }
+
+    /// [`EventLog::open`] with `sync` in place of the fsync of SQLite's log file (tests).
+    #[cfg(test)]
+    pub(crate) async fn open_syncing_with(db: Db, sync: SyncFn) -> Result<EventLog> {
+        EventLog::open_syncing(db, Some(sync)).await
+    }
+
+    async fn open_syncing(db: Db, sync: Option<SyncFn>) -> Result<EventLog> {
         let start = head_on_pool(&db).await?.position;
         let (head_tx, head_rx) = watch::channel(start);
         let (tx, rx) = mpsc::channel(8192);
         let appended = std::sync::Arc::default();
-        spawn_writer(&db, rx, head_tx.clone(), std::sync::Arc::clone(&appended)).await?;
+        spawn_writer(
+            &db,
+            rx,
+            head_tx.clone(),
+            std::sync::Arc::clone(&appended),
+            sync,
+        )
+        .await?;
         crate::checkpoint::spawn(&db, head_rx.clone());
         crate::head::spawn_listener(&db, head_tx);
         Ok(EventLog {

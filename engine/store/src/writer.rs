@@ -12,15 +12,17 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection, SqliteConnection};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::atomic::StreamPart;
 use crate::atomic::{write_side_rows, write_side_rows_together, AtomicAppend, SideRow};
 use crate::conn::Conn;
 use crate::db::{Db, Dialect, PG_INSERT_EVENTS};
 use crate::error::{Result, StoreError};
+use crate::fast::{Fast, GaveUp};
 use crate::hash::{event_hash, Hash, HashInput};
 use crate::log::{to_hash, Appended, NewEvent, EVENT_COLUMNS};
+use crate::sync::{Announce, Committed, Syncer};
 
 /// Most events one group commit writes.
 pub(crate) const MAX_GROUP_EVENTS: usize = 4096;
@@ -83,6 +85,42 @@ impl WriterConn {
         })
     }
 
+    /// On an SQLite database in WAL mode, makes this connection commit without syncing and
+    /// answers the log file a [`Syncer`] syncs before anything is acknowledged (ADR 0055).
+    /// `None` (the connection syncs in its commits, as before) for PostgreSQL and for SQLite
+    /// in another journal mode (an in-memory database).
+    pub(crate) async fn defer_sync(&mut self) -> Result<Option<std::path::PathBuf>> {
+        let WriterConn::Sqlite(c, _) = self else {
+            return Ok(None);
+        };
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut **c)
+            .await?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(None);
+        }
+        let file: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut **c)
+                .await?;
+        if file.is_empty() {
+            return Ok(None);
+        }
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut **c)
+            .await?;
+        Ok(Some(std::path::PathBuf::from(format!("{file}-wal"))))
+    }
+
+    /// Connects again after the connection broke, committing as the first one did.
+    async fn reconnect(db: &Db, deferred: bool) -> Result<WriterConn> {
+        let mut conn = WriterConn::connect(db).await?;
+        if deferred {
+            conn.defer_sync().await?;
+        }
+        Ok(conn)
+    }
+
     fn dialect(&self) -> Dialect {
         match self {
             WriterConn::Sqlite(..) => Dialect::Sqlite,
@@ -104,17 +142,27 @@ impl WriterConn {
     }
 }
 
-/// The writer task: takes every waiting request, writes them as one group, replies to each.
+/// The writer task: takes every waiting request, writes them as one group, replies to each
+/// — through `syncer` once the log file is on disk when there is one (ADR 0055), else as soon
+/// as the group committed.
 pub(crate) async fn writer_loop(
     mut conn: WriterConn,
     mut rx: mpsc::Receiver<Request>,
-    head: watch::Sender<u64>,
-    appended: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    announce: Announce,
+    syncer: Option<Syncer>,
 ) {
+    let deferred = syncer.is_some();
+    let mut fast: Option<Fast> = None;
     let mut broken = false;
     let mut last_group = 0usize;
     let mut cache = WriterCache::default();
     while let Some(first) = rx.recv().await {
+        // With a syncer, the next group waits for a place in the pipeline, and takes
+        // everything that arrived meanwhile.
+        let place = match &syncer {
+            Some(s) => s.place().await,
+            None => None,
+        };
         let mut group = vec![first];
         let mut n = group[0].append.event_count();
         let mut drain = |group: &mut Vec<Request>, n: &mut usize| {
@@ -142,8 +190,14 @@ pub(crate) async fn writer_loop(
             }
         }
         last_group = group.len();
+        if let Some(e) = syncer.as_ref().and_then(Syncer::failed) {
+            for r in group {
+                let _ = r.reply.send(Err(e.clone()));
+            }
+            continue;
+        }
         if broken {
-            match WriterConn::connect(conn.db()).await {
+            match WriterConn::reconnect(conn.db(), deferred).await {
                 Ok(c) => {
                     conn = c;
                     broken = false;
@@ -157,7 +211,31 @@ pub(crate) async fn writer_loop(
                 }
             }
         }
-        let mut outcome = write_twice(&mut conn, &group, &mut cache).await;
+        if fast.is_none() {
+            fast = open_fast(conn.db(), deferred);
+        }
+        let mut outcome = match fast.as_mut() {
+            Some(f) => match f.write_group(conn.db(), &group, &mut cache) {
+                Ok(done) => Ok(done),
+                Err(gave_up) => {
+                    match &gave_up {
+                        GaveUp::Sqlite(e) => {
+                            tracing::debug!(error = %e, "fast group commit failed; redoing it carefully")
+                        }
+                        GaveUp::Store(e) => {
+                            tracing::debug!(error = %e, "fast group commit failed; redoing it carefully")
+                        }
+                        GaveUp::Careful => {}
+                    }
+                    if !f.usable() {
+                        fast = None;
+                    }
+                    cache.clear();
+                    write_group(&mut conn, &group, &mut cache, true).await
+                }
+            },
+            None => write_twice(&mut conn, &group, &mut cache).await,
+        };
         if let Err(e) = &outcome {
             let rolled_back = rollback(&mut conn).await.is_ok();
             cache.clear();
@@ -166,7 +244,7 @@ pub(crate) async fn writer_loop(
                 // applied is not known. On a new connection the group is redone the careful
                 // way: event ids already stored answer with their positions, so a group that
                 // did commit is not written twice, and each writer learns its outcome.
-                match WriterConn::connect(conn.db()).await {
+                match WriterConn::reconnect(conn.db(), deferred).await {
                     Ok(c) => {
                         conn = c;
                         outcome = write_group(&mut conn, &group, &mut cache, true).await;
@@ -181,7 +259,6 @@ pub(crate) async fn writer_loop(
         }
         match outcome {
             Ok((outcomes, last, written)) => {
-                appended.fetch_add(written, std::sync::atomic::Ordering::Relaxed);
                 // A redone group may have written nothing and still answer with positions
                 // its first, unacknowledged commit wrote: the head is at least there.
                 let top = outcomes
@@ -189,17 +266,17 @@ pub(crate) async fn writer_loop(
                     .filter_map(|o| o.as_ref().ok())
                     .flat_map(|parts| parts.iter().map(|a| a.last_position))
                     .max();
-                if let Some(last) = last.max(top) {
-                    head.send_if_modified(|h| {
-                        let moved = last > *h;
-                        if moved {
-                            *h = last;
-                        }
-                        moved
-                    });
-                }
-                for (r, o) in group.into_iter().zip(outcomes) {
-                    let _ = r.reply.send(o);
+                // Every answer of a committed group waits for the sync, refusals too: each
+                // may rest on rows of an earlier group that is not on disk yet.
+                let committed = Committed {
+                    replies: group.into_iter().map(|r| r.reply).zip(outcomes).collect(),
+                    last: last.max(top),
+                    written,
+                    place,
+                };
+                match &syncer {
+                    Some(s) => s.hand_over(committed),
+                    None => announce.acknowledge(committed),
                 }
             }
             Err(e) => {
@@ -210,6 +287,21 @@ pub(crate) async fn writer_loop(
                     let _ = r.reply.send(Err(e.clone()));
                 }
             }
+        }
+    }
+}
+
+/// The fast path's connection on SQLite ([`crate::fast`]); `None` on PostgreSQL, or when it
+/// cannot be opened (every group then goes through sqlx, as it did before).
+fn open_fast(db: &Db, deferred: bool) -> Option<Fast> {
+    let Db::Sqlite { path, .. } = db else {
+        return None;
+    };
+    match Fast::open(path, deferred) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            tracing::debug!(error = %e, "the writer's fast path is off for now");
+            None
         }
     }
 }
@@ -242,28 +334,28 @@ async fn rollback(conn: &mut WriterConn) -> Result<u64> {
 }
 
 /// One row to insert, with everything computed.
-struct Row<'a> {
-    position: i64,
-    stream_id: &'a str,
-    stream_version: i64,
-    event: &'a NewEvent,
-    recorded_at: i64,
-    prev_hash: Hash,
-    hash: Hash,
+pub(crate) struct Row<'a> {
+    pub(crate) position: i64,
+    pub(crate) stream_id: &'a str,
+    pub(crate) stream_version: i64,
+    pub(crate) event: &'a NewEvent,
+    pub(crate) recorded_at: i64,
+    pub(crate) prev_hash: Hash,
+    pub(crate) hash: Hash,
 }
 
-type Outcomes = Vec<Result<Vec<Appended>>>;
+pub(crate) type Outcomes = Vec<Result<Vec<Appended>>>;
 
 /// What the writer knows between groups: the stream versions it wrote, valid while the log
 /// head is where its last commit left it (no other process wrote in between).
 #[derive(Default)]
-struct WriterCache {
-    head: Option<i64>,
-    versions: HashMap<String, u64>,
+pub(crate) struct WriterCache {
+    pub(crate) head: Option<i64>,
+    pub(crate) versions: HashMap<String, u64>,
 }
 
 impl WriterCache {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.head = None;
         self.versions.clear();
     }
@@ -588,7 +680,7 @@ async fn move_head(
 }
 
 /// What [`plan`] made of a request.
-enum Planned {
+pub(crate) enum Planned {
     /// Rows to insert, landing at these positions (one per part).
     New(Vec<Appended>),
     /// A retry of an append that already committed: where it landed.
@@ -653,7 +745,7 @@ impl Checkpoint {
 
 /// Decides one request of a group: idempotent replay, conflict, or rows to insert (every
 /// part or none).
-fn plan<'a>(
+pub(crate) fn plan<'a>(
     r: &'a Request,
     stored: &mut HashMap<Vec<u8>, (i64, String, i64)>,
     versions: &mut HashMap<String, u64>,
