@@ -21,7 +21,7 @@ use crate::atomic::{SideGroups, SideRow};
 use crate::db::Db;
 use crate::hash::Hash;
 use crate::log::{to_hash, EVENT_COLUMNS};
-use crate::writer::{plan, Outcomes, Planned, Request, Row, WriterCache};
+use crate::writer::{claim_scope, plan, Outcomes, Planned, Request, Row, WriterCache};
 
 /// The statements shared with the sqlx side, with their `$N` parameters as SQLite's `?N`:
 /// SQLite reads `$4` as a name, numbered in order of first use, and [`crate::atomic::EXTEND_KEY`]
@@ -55,6 +55,14 @@ impl From<crate::error::StoreError> for GaveUp {
     fn from(e: crate::error::StoreError) -> Self {
         GaveUp::Store(e)
     }
+}
+
+/// Runs a statement that returns a row when it wrote as asked (`RETURNING`): whether it did.
+fn wrote(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<bool> {
+    Ok(stmt.query_row(params, |_| Ok(())).optional()?.is_some())
 }
 
 /// The writer's rusqlite connection.
@@ -142,14 +150,7 @@ impl Fast {
         let mut position = head_pos;
         let now = chrono::Utc::now().timestamp_micros();
         let recorded_at = now.max(head_at);
-        let scope = if group
-            .iter()
-            .any(|r| r.append.side.iter().any(|s| matches!(s, SideRow::Claim(_))))
-        {
-            db.claim_scope(now)?
-        } else {
-            None
-        };
+        let scope = claim_scope(db, group, now)?;
         if cache.head != Some(head_pos) {
             cache.clear();
         }
@@ -234,19 +235,16 @@ impl Fast {
         if !g.new_keys.is_empty() {
             let mut stmt = c.prepare_cached(&CREATE_KEY)?;
             for k in &g.new_keys {
-                let written: Option<String> = stmt
-                    .query_row(
-                        params![
-                            k.subject,
-                            k.purpose.as_str(),
-                            k.wrapped.as_slice(),
-                            k.now,
-                            k.expires_at
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if written.is_none() {
+                if !wrote(
+                    &mut stmt,
+                    params![
+                        k.subject,
+                        k.purpose.as_str(),
+                        k.wrapped.as_slice(),
+                        k.now,
+                        k.expires_at
+                    ],
+                )? {
                     return Err(GaveUp::Careful);
                 }
             }
@@ -254,18 +252,15 @@ impl Fast {
         if !g.extends.is_empty() {
             let mut stmt = c.prepare_cached(&EXTEND_KEY)?;
             for k in &g.extends {
-                let written: Option<String> = stmt
-                    .query_row(
-                        params![
-                            k.subject,
-                            k.purpose.as_str(),
-                            k.wrapped.as_slice(),
-                            k.expires_at
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if written.is_none() {
+                if !wrote(
+                    &mut stmt,
+                    params![
+                        k.subject,
+                        k.purpose.as_str(),
+                        k.wrapped.as_slice(),
+                        k.expires_at
+                    ],
+                )? {
                     return Err(GaveUp::Careful);
                 }
             }
@@ -278,21 +273,18 @@ impl Fast {
                  ON CONFLICT (project, api_key_id, key) DO NOTHING RETURNING key",
             )?;
             for i in &g.answers {
-                let written: Option<String> = stmt
-                    .query_row(
-                        params![
-                            i.project,
-                            i.api_key_id,
-                            i.key,
-                            i.record.request_hash.as_slice(),
-                            i32::from(i.record.status),
-                            i.record.body,
-                            i.record.created_at
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if written.is_none() {
+                if !wrote(
+                    &mut stmt,
+                    params![
+                        i.project,
+                        i.api_key_id,
+                        i.key,
+                        i.record.request_hash.as_slice(),
+                        i32::from(i.record.status),
+                        i.record.body,
+                        i.record.created_at
+                    ],
+                )? {
                     return Err(GaveUp::Careful);
                 }
             }

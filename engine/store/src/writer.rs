@@ -402,17 +402,8 @@ async fn write_group(
     let now = chrono::Utc::now().timestamp_micros();
     let recorded_at = now.max(head_at);
 
-    // On SQLite, claims check the fingerprint index, caught up now that this transaction
-    // holds the write lock and before it writes a claim (ADR 0047).
     let db = conn.db().clone();
-    let scope = if group
-        .iter()
-        .any(|r| r.append.side.iter().any(|s| matches!(s, SideRow::Claim(_))))
-    {
-        db.claim_scope(now)?
-    } else {
-        None
-    };
+    let scope = claim_scope(&db, group, now)?;
 
     if cache.head != Some(head_pos) {
         // Another process appended since our last commit: what we remember may be stale.
@@ -497,6 +488,23 @@ async fn write_group(
     }
     cache.versions.extend(versions);
     Ok((outcomes, last, rows.len() as u64))
+}
+
+/// On SQLite, when the group claims fingerprints: the fingerprint index, caught up now that
+/// this transaction holds the write lock and before it writes a claim (ADR 0047).
+pub(crate) fn claim_scope<'a>(
+    db: &'a Db,
+    group: &[Request],
+    now: i64,
+) -> Result<Option<crate::fingerprint_index::ClaimScope<'a>>> {
+    if group
+        .iter()
+        .any(|r| r.append.side.iter().any(|s| matches!(s, SideRow::Claim(_))))
+    {
+        db.claim_scope(now)
+    } else {
+        Ok(None)
+    }
 }
 
 /// Looks up what planning the group needs, inside its transaction: the event ids already
