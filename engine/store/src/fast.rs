@@ -39,21 +39,20 @@ pub(crate) enum GaveUp {
     /// Something the careful path sorts out request by request: a version conflict, a side
     /// row it could not write as asked.
     Careful,
-    /// SQLite failed: the careful path tries again and reports what fails there.
-    Sqlite(rusqlite::Error),
-    /// Anything else that failed (the fingerprint index's reads).
-    Store(crate::error::StoreError),
+    /// SQLite or the fingerprint index's reads failed: the careful path tries again and
+    /// reports what fails there.
+    Failed(String),
 }
 
 impl From<rusqlite::Error> for GaveUp {
     fn from(e: rusqlite::Error) -> Self {
-        GaveUp::Sqlite(e)
+        GaveUp::Failed(e.to_string())
     }
 }
 
 impl From<crate::error::StoreError> for GaveUp {
     fn from(e: crate::error::StoreError) -> Self {
-        GaveUp::Store(e)
+        GaveUp::Failed(e.to_string())
     }
 }
 
@@ -73,8 +72,8 @@ pub(crate) struct Fast {
 impl Fast {
     /// Opens the connection as the writer's sqlx connection is set up: a 30 s busy timeout,
     /// no checkpoints of its own, statement journals in memory, a 64 MiB page cache, and
-    /// commits synced by the syncer (`deferred`) or in the commit.
-    pub(crate) fn open(path: &std::path::Path, deferred: bool) -> rusqlite::Result<Fast> {
+    /// commits synced by the syncer ([`crate::sync`]), so only on a database in WAL mode.
+    pub(crate) fn open(path: &std::path::Path) -> rusqlite::Result<Fast> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -85,11 +84,7 @@ impl Fast {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "temp_store", "memory")?;
         conn.pragma_update(None, "cache_size", -65536)?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            if deferred { "NORMAL" } else { "FULL" },
-        )?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(rusqlite::Error::InvalidQuery);
@@ -98,9 +93,9 @@ impl Fast {
         Ok(Fast { conn })
     }
 
-    /// Writes a group the fast way, in one transaction. On `Err` nothing was written and the
-    /// connection is out of its transaction (or should be dropped, if rolling back failed:
-    /// [`Fast::usable`]).
+    /// Writes a group the fast way, in one transaction. On `Err` nothing was written, the
+    /// caller forgets `cache` (it may hold the group's versions), and the connection is out
+    /// of its transaction (or should be dropped, if rolling back failed: [`Fast::usable`]).
     pub(crate) fn write_group(
         &mut self,
         db: &Db,
@@ -108,27 +103,13 @@ impl Fast {
         cache: &mut WriterCache,
     ) -> std::result::Result<(Outcomes, Option<u64>, u64), GaveUp> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let done = self.write_in_transaction(db, group, cache);
-        match done {
-            Ok(done) => match self.conn.execute_batch("COMMIT") {
-                Ok(()) => Ok(done),
-                Err(e) => {
-                    self.roll_back();
-                    cache.clear();
-                    Err(e.into())
-                }
-            },
-            Err(e) => {
-                self.roll_back();
-                Err(e)
-            }
-        }
-    }
-
-    fn roll_back(&mut self) {
-        if !self.conn.is_autocommit() {
+        let done = self
+            .write_in_transaction(db, group, cache)
+            .and_then(|done| Ok(self.conn.execute_batch("COMMIT").map(|()| done)?));
+        if done.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        done
     }
 
     /// Whether the connection can take the next group (not stuck in a transaction).

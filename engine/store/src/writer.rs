@@ -211,21 +211,16 @@ pub(crate) async fn writer_loop(
                 }
             }
         }
-        if fast.is_none() {
-            fast = open_fast(conn.db(), deferred);
+        // The fast path needs the syncer's WAL mode (Fast::open checks it too).
+        if fast.is_none() && deferred {
+            fast = open_fast(conn.db());
         }
         let mut outcome = match fast.as_mut() {
             Some(f) => match f.write_group(conn.db(), &group, &mut cache) {
                 Ok(done) => Ok(done),
                 Err(gave_up) => {
-                    match &gave_up {
-                        GaveUp::Sqlite(e) => {
-                            tracing::debug!(error = %e, "fast group commit failed; redoing it carefully")
-                        }
-                        GaveUp::Store(e) => {
-                            tracing::debug!(error = %e, "fast group commit failed; redoing it carefully")
-                        }
-                        GaveUp::Careful => {}
+                    if let GaveUp::Failed(e) = &gave_up {
+                        tracing::debug!(error = %e, "fast group commit failed; redoing it carefully");
                     }
                     if !f.usable() {
                         fast = None;
@@ -293,11 +288,11 @@ pub(crate) async fn writer_loop(
 
 /// The fast path's connection on SQLite ([`crate::fast`]); `None` on PostgreSQL, or when it
 /// cannot be opened (every group then goes through sqlx, as it did before).
-fn open_fast(db: &Db, deferred: bool) -> Option<Fast> {
+fn open_fast(db: &Db) -> Option<Fast> {
     let Db::Sqlite { path, .. } = db else {
         return None;
     };
-    match Fast::open(path, deferred) {
+    match Fast::open(path) {
         Ok(f) => Some(f),
         Err(e) => {
             tracing::debug!(error = %e, "the writer's fast path is off for now");
